@@ -1,0 +1,22 @@
+/**
+ * The registry of PhantomDB's expected-failure codes. Every typed error carries one of these
+ * stable codes; callers branch on `code`, never on message text. Each code is documented in
+ * docs/errors.md (a test keeps the two in step).
+ */
+export const errorCodes = {
+  PH_CORRUPTION: 'Stored data failed a checksum or format check; the file and offset are named.',
+  PH_IO: 'A file system operation failed (for example ENOSPC, EIO).',
+  PH_READ_ONLY: 'The storage engine stopped accepting writes after an earlier write or sync failure.',
+  PH_CLOSED: 'The storage engine (or another component) was used after close.',
+  PH_INVALID_OPTIONS: 'Options or configuration failed validation; the message names each bad field.',
+  PH_INVALID_ARGUMENT: 'A caller passed an argument that is out of range or malformed.',
+  PH_LOCKED: 'Another process holds the data directory lock.',
+  PH_WRITE_STALL_TIMEOUT: 'A write waited longer than its allowed stall time for flushes or compactions.',
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** Base of every expected PhantomDB error. */
+export abstract class PhantomError extends Error {
+  abstract readonly code: ErrorCode;
+}
