@@ -1,0 +1,1109 @@
+/**
+ * The Raft consensus core for one group: a pure, deterministic state machine in the style of
+ * etcd's RawNode. The host feeds it ticks, messages and proposals, then repeatedly takes a
+ * Ready (state to persist, messages to send, entries to apply), acts on it, and calls advance().
+ * No I/O, no clocks, no randomness of its own: election jitter comes from an injected Rng.
+ *
+ * Design notes:
+ * - Config changes take effect when their entry is applied (in advance()).
+ * - The leader counts its own log towards commit only once the host reports it persisted
+ *   (advance()), so a commit never depends on unsynced local state.
+ * - Node ids are never reused; the host enforces that (the core does not remember removed ids).
+ */
+import { assert, assertNever } from '../assert.ts';
+import {
+  allMembers,
+  applyConfChange,
+  confStateOf,
+  configFromConfState,
+  decodeConfChange,
+  encodeConfChange,
+  isJoint,
+  isVoter,
+  type Configuration,
+} from './confchange.ts';
+import { RaftLog } from './log.ts';
+import { Progress, type ProgressState } from './progress.ts';
+import { jointCommitted, jointVote } from './quorum.ts';
+import { CompactedError, UnavailableError, type RaftStorage } from './storage.ts';
+import {
+  checkIndex,
+  entryBytes,
+  noNode,
+  sameHardState,
+  type AppendRequest,
+  type AppendResponse,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type EntryKind,
+  type GroupId,
+  type HardState,
+  type Heartbeat,
+  type HeartbeatResponse,
+  type Message,
+  type NodeId,
+  type Ready,
+  type ReadState,
+  type Role,
+  type SnapshotMeta,
+  type SnapshotRequest,
+  type SoftState,
+  type VoteRequest,
+  type VoteResponse,
+} from './types.ts';
+
+/** Injected randomness: next() returns a number in [0, 1). */
+export interface Rng {
+  next(): number;
+}
+
+export type ReadOnlyOption = 'safe' | 'lease-based';
+
+export interface RaftOptions {
+  /** Followers campaign after electionTimeoutTicks .. 2*electionTimeoutTicks-1 ticks of silence. */
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTimeoutTicks: number;
+  /** Largest Append message payload (at least one entry is always sent). */
+  readonly maxMsgBytes: number;
+  readonly maxInflightMsgs: number;
+  readonly maxInflightBytes: number;
+  /** Proposals are refused while more than this many payload bytes are uncommitted. */
+  readonly maxUncommittedEntriesBytes: number;
+  /** Largest batch of committed entries handed out in one Ready. */
+  readonly maxApplyBytes: number;
+  readonly maxPendingReadRequests: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly readOnlyOption: ReadOnlyOption;
+  /** Lease = electionTimeoutTicks - leaseClockDriftTicks, from the last quorum acknowledgment. */
+  readonly leaseClockDriftTicks: number;
+}
+
+export const defaultRaftOptions: RaftOptions = {
+  electionTimeoutTicks: 10,
+  heartbeatTimeoutTicks: 1,
+  maxMsgBytes: 1 << 20,
+  maxInflightMsgs: 256,
+  maxInflightBytes: 32 << 20,
+  maxUncommittedEntriesBytes: 64 << 20,
+  maxApplyBytes: 64 << 20,
+  maxPendingReadRequests: 4096,
+  preVote: true,
+  checkQuorum: true,
+  readOnlyOption: 'safe',
+  leaseClockDriftTicks: 2,
+};
+
+export interface RaftConfig extends Partial<RaftOptions> {
+  readonly id: NodeId;
+  readonly groupId: GroupId;
+  readonly storage: RaftStorage;
+  readonly rng: Rng;
+  /** The index the host's state machine has already applied (at least the snapshot index). */
+  readonly applied?: number;
+}
+
+export type ProposalRejection =
+  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderId: NodeId }
+  | { readonly ok: false; readonly reason: 'transfer-in-progress'; readonly transferee: NodeId }
+  | { readonly ok: false; readonly reason: 'uncommitted-bytes-limit'; readonly uncommittedBytes: number }
+  | { readonly ok: false; readonly reason: 'conf-change-pending'; readonly pendingIndex: number }
+  | { readonly ok: false; readonly reason: 'invalid-conf-change'; readonly detail: string };
+
+export type ProposeResult = { readonly ok: true; readonly index: number; readonly term: number } | ProposalRejection;
+
+export type ReadIndexResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'no-leader' }
+  | { readonly ok: false; readonly reason: 'too-many-pending-reads' };
+
+export type TransferResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderId: NodeId }
+  | { readonly ok: false; readonly reason: 'not-a-voter' };
+
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly recentActive: boolean;
+  readonly inflightMsgs: number;
+  readonly pendingSnapshot: number;
+  readonly isLearner: boolean;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly groupId: GroupId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId;
+  readonly leaderId: NodeId;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly config: ConfState;
+  readonly leadTransferee: NodeId;
+  /** Per peer, on the leader only (empty elsewhere). */
+  readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
+}
+
+/** A message without the fields the core stamps on every outgoing message. */
+type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'groupId' | 'from'> : never) : never;
+
+interface PendingRead {
+  readonly context: string;
+  readonly from: NodeId;
+}
+
+interface ReadIndexRound extends PendingRead {
+  readonly index: number;
+  readonly acks: Set<NodeId>;
+}
+
+type CampaignKind = 'pre-vote' | 'election' | 'transfer';
+
+export class RaftNode {
+  readonly id: NodeId;
+  readonly groupId: GroupId;
+  private readonly options: RaftOptions;
+  private readonly rng: Rng;
+  private readonly log: RaftLog;
+
+  private term = 0;
+  private vote: NodeId = noNode;
+  private lead: NodeId = noNode;
+  private role: Role = 'follower';
+  private config: Configuration;
+  private readonly progress = new Map<NodeId, Progress>();
+  private readonly votes = new Map<NodeId, boolean>();
+
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  /** Counts every tick; the leader measures its lease in these. */
+  private ticks = 0;
+  private leadTransferee: NodeId = noNode;
+  /** Set once this leader sent TimeoutNow: its lease can no longer be trusted this term. */
+  private leaseRevoked = false;
+  private pendingConfIndex = 0;
+  private uncommittedBytes = 0;
+  private pendingReads: PendingRead[] = [];
+  private readRounds: ReadIndexRound[] = [];
+
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+  private readyOutstanding = false;
+
+  constructor(config: RaftConfig) {
+    this.options = { ...defaultRaftOptions, ...stripUndefined(config) };
+    validateOptions(this.options);
+    assert(Number.isSafeInteger(config.id) && config.id > 0, 'node id is a positive safe integer');
+    this.id = config.id;
+    this.groupId = config.groupId;
+    this.rng = config.rng;
+    this.log = new RaftLog(config.storage, this.options.maxApplyBytes);
+    const initial = config.storage.initialState();
+    this.config = configFromConfState(initial.confState);
+    if (initial.hardState.term > 0 || initial.hardState.commit > 0) {
+      this.loadHardState(initial.hardState);
+    }
+    if (config.applied !== undefined && config.applied > 0) this.log.appliedTo(checkIndex(config.applied, 'applied'));
+    this.prevHardState = this.hardState();
+    this.becomeFollower(this.term, noNode);
+    this.prevSoftState = this.softState();
+  }
+
+  private loadHardState(hardState: HardState): void {
+    checkIndex(hardState.term, 'term');
+    assert(hardState.commit >= this.log.committed, 'hard state commit below the snapshot');
+    assert(hardState.commit <= this.log.lastIndex(), 'hard state commit beyond the log');
+    this.log.commitTo(hardState.commit);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  /** Advances logical time by one tick (elections, heartbeats, CheckQuorum, transfer timeout). */
+  tick(): void {
+    this.ticks++;
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  /** Starts an election now (the host's "campaign" command). Ignored on leaders and non-voters. */
+  campaign(): void {
+    this.hup('election');
+  }
+
+  /** Feeds one received message. Messages for another group are a routing bug (assertion). */
+  step(message: Message): void {
+    assert(message.groupId === this.groupId, `message for group ${message.groupId} stepped into ${this.groupId}`);
+    assert(message.to === this.id, `message for ${message.to} stepped into ${this.id}`);
+    checkIndex(message.term, 'message term');
+    if (message.term > this.term) {
+      if (message.kind === 'Vote' || message.kind === 'PreVote') {
+        if (!message.transfer && this.inLeaderLease()) return;
+      }
+      if (message.kind === 'PreVote') {
+        // A pre-vote never changes our term.
+      } else if (message.kind === 'PreVoteResponse' && !message.reject) {
+        // A granted pre-vote carries the term we would campaign for; nothing to learn.
+      } else if (message.kind === 'Append' || message.kind === 'Heartbeat' || message.kind === 'Snapshot') {
+        this.becomeFollower(message.term, message.from);
+      } else {
+        this.becomeFollower(message.term, noNode);
+      }
+    } else if (message.term < this.term) {
+      this.stepStaleMessage(message);
+      return;
+    }
+    if (message.kind === 'Vote' || message.kind === 'PreVote') {
+      this.handleVoteRequest(message);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(message);
+        break;
+      case 'candidate':
+      case 'pre-candidate':
+        this.stepCandidate(message);
+        break;
+      case 'follower':
+        this.stepFollower(message);
+        break;
+      default:
+        assertNever(this.role, 'role');
+    }
+  }
+
+  /** Proposes a command. Only a leader that is not transferring leadership accepts it. */
+  propose(data: Uint8Array): ProposeResult {
+    const refused = this.refuseProposal();
+    if (refused !== undefined) return refused;
+    const size = data.byteLength;
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + size > this.options.maxUncommittedEntriesBytes) {
+      return { ok: false, reason: 'uncommitted-bytes-limit', uncommittedBytes: this.uncommittedBytes };
+    }
+    const entry = this.appendEntry('normal', data);
+    this.uncommittedBytes += size;
+    this.bcastAppend();
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Proposes a membership change. One change may be in flight at a time; the change is checked
+   * against the current configuration now and again (identically on every replica) on apply.
+   */
+  proposeConfChange(change: ConfChange): ProposeResult {
+    const refused = this.refuseProposal();
+    if (refused !== undefined) return refused;
+    if (this.pendingConfIndex > this.log.applied) {
+      return { ok: false, reason: 'conf-change-pending', pendingIndex: this.pendingConfIndex };
+    }
+    const result = applyConfChange(this.config, change);
+    if (!result.ok) return { ok: false, reason: 'invalid-conf-change', detail: result.reason };
+    const entry = this.appendEntry('conf-change', encodeConfChange(change));
+    this.pendingConfIndex = entry.index;
+    this.bcastAppend();
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  private refuseProposal(): ProposalRejection | undefined {
+    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leaderId: this.lead };
+    if (this.leadTransferee !== noNode) {
+      return { ok: false, reason: 'transfer-in-progress', transferee: this.leadTransferee };
+    }
+    return undefined;
+  }
+
+  /**
+   * Requests a linearizable read point. Later, a Ready carries a ReadState with this context
+   * and the index the state machine must reach before the read is served. Followers forward
+   * the request to the leader; without a known leader the request is refused.
+   */
+  readIndex(context: string): ReadIndexResult {
+    assert(context !== '', 'read context must not be empty');
+    if (this.role === 'leader') {
+      if (this.pendingReads.length + this.readRounds.length >= this.options.maxPendingReadRequests) {
+        return { ok: false, reason: 'too-many-pending-reads' };
+      }
+      this.handleReadRequest({ context, from: this.id });
+      return { ok: true };
+    }
+    if (this.lead === noNode) return { ok: false, reason: 'no-leader' };
+    this.send({ kind: 'ReadIndex', to: this.lead, term: this.term, context });
+    return { ok: true };
+  }
+
+  /** Hands leadership to `target` once it is caught up (TimeoutNow); aborts after an election timeout. */
+  transferLeadership(target: NodeId): TransferResult {
+    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leaderId: this.lead };
+    if (!isVoter(this.config, target)) return { ok: false, reason: 'not-a-voter' };
+    if (target === this.id) {
+      this.leadTransferee = noNode;
+      return { ok: true };
+    }
+    if (this.leadTransferee === target) return { ok: true };
+    this.leadTransferee = target;
+    this.electionElapsed = 0;
+    const progress = this.progress.get(target);
+    assert(progress !== undefined, 'a voter has progress');
+    if (progress.match === this.log.lastIndex()) this.sendTimeoutNow(target);
+    else this.sendAppend(target);
+    return { ok: true };
+  }
+
+  /** The transport could not reach `peer`: stop optimistic pipelining to it. */
+  reportUnreachable(peer: NodeId): void {
+    if (this.role !== 'leader') return;
+    const progress = this.progress.get(peer);
+    if (progress?.state === 'replicate') progress.becomeProbe();
+  }
+
+  /** The host finished (ok) or gave up (not ok) streaming a snapshot to `peer`. */
+  reportSnapshot(peer: NodeId, ok: boolean): void {
+    if (this.role !== 'leader') return;
+    const progress = this.progress.get(peer);
+    if (progress?.state !== 'snapshot') return;
+    if (!ok) progress.pendingSnapshot = 0;
+    progress.becomeProbe();
+    // Wait for the follower's answer (or a heartbeat response) before probing again.
+    progress.probeSent = true;
+  }
+
+  // ------------------------------------------------------------------ Ready / advance
+
+  hasReady(): boolean {
+    if (!sameSoftState(this.softState(), this.prevSoftState)) return true;
+    if (!sameHardState(this.hardState(), this.prevHardState)) return true;
+    if (this.log.unstableSnapshot() !== undefined) return true;
+    if (this.log.unstableEntries().length > 0) return true;
+    if (this.msgs.length > 0 || this.readStates.length > 0) return true;
+    return this.log.hasNextCommittedEntries();
+  }
+
+  /** Takes the pending work. Must be followed by advance() before the next ready(). */
+  ready(): Ready {
+    assert(!this.readyOutstanding, 'ready() called twice without advance()');
+    this.readyOutstanding = true;
+    const softState = this.softState();
+    const hardState = this.hardState();
+    const snapshot = this.log.unstableSnapshot();
+    const ready: Ready = {
+      ...(sameSoftState(softState, this.prevSoftState) ? {} : { softState }),
+      ...(sameHardState(hardState, this.prevHardState) ? {} : { hardState }),
+      ...(snapshot === undefined ? {} : { snapshot }),
+      entries: this.log.unstableEntries(),
+      committedEntries: this.log.nextCommittedEntries(),
+      messages: this.msgs,
+      readStates: this.readStates,
+    };
+    this.prevSoftState = softState;
+    this.msgs = [];
+    this.readStates = [];
+    return ready;
+  }
+
+  /** The host persisted, sent and applied everything in `ready`. */
+  advance(ready: Ready): void {
+    assert(this.readyOutstanding, 'advance() without ready()');
+    this.readyOutstanding = false;
+    if (ready.hardState !== undefined) this.prevHardState = ready.hardState;
+    if (ready.snapshot !== undefined) {
+      this.log.stableSnapshotTo(ready.snapshot.index);
+      if (ready.snapshot.index > this.log.applied) this.log.appliedTo(ready.snapshot.index);
+    }
+    const lastPersisted = ready.entries[ready.entries.length - 1];
+    if (lastPersisted !== undefined) {
+      this.log.stableTo(lastPersisted.index, lastPersisted.term);
+      if (this.role === 'leader' && this.log.matchTerm(lastPersisted.index, lastPersisted.term)) {
+        this.selfProgress().maybeUpdate(lastPersisted.index);
+        if (this.maybeCommit()) this.bcastAppend();
+      }
+    }
+    for (const entry of ready.committedEntries) {
+      if (entry.index <= this.log.applied) continue;
+      if (entry.kind === 'conf-change') this.applyConfChangeEntry(entry);
+      this.log.appliedTo(entry.index);
+      if (this.role === 'leader' && entry.kind === 'normal') {
+        this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entry.data.byteLength);
+      }
+    }
+    this.maybeAutoLeaveJoint();
+  }
+
+  status(): RaftStatus {
+    const progress = new Map<NodeId, ProgressStatus>();
+    if (this.role === 'leader') {
+      for (const [id, pr] of this.progress) {
+        progress.set(id, {
+          match: pr.match,
+          next: pr.next,
+          state: pr.state,
+          recentActive: pr.recentActive,
+          inflightMsgs: pr.inflights.count(),
+          pendingSnapshot: pr.pendingSnapshot,
+          isLearner: !isVoter(this.config, id),
+        });
+      }
+    }
+    return {
+      id: this.id,
+      groupId: this.groupId,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leaderId: this.lead,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      config: confStateOf(this.config),
+      leadTransferee: this.leadTransferee,
+      progress,
+    };
+  }
+
+  /** Whether a lease read would be answered locally right now (for tests and metrics). */
+  leaseValid(): boolean {
+    if (this.role !== 'leader' || !this.options.checkQuorum) return false;
+    if (this.leaseRevoked || this.leadTransferee !== noNode) return false;
+    const quorumTick = jointCommitted(this.config.incoming, this.config.outgoing, (id) =>
+      id === this.id ? this.ticks : (this.progress.get(id)?.leaseAckTick ?? -1),
+    );
+    if (quorumTick < 0) return false;
+    return this.ticks - quorumTick < this.options.electionTimeoutTicks - this.options.leaseClockDriftTicks;
+  }
+
+  /** Read access to the log for tests and the host (entries lo..hi-1, throws CompactedError). */
+  logEntries(lo: number, hi: number): Entry[] {
+    return this.log.slice(lo, hi, Number.POSITIVE_INFINITY);
+  }
+
+  logTerm(index: number): number {
+    return this.log.termOrZero(index);
+  }
+
+  firstLogIndex(): number {
+    return this.log.firstIndex();
+  }
+
+  // ------------------------------------------------------------------ state transitions
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private softState(): SoftState {
+    return { leaderId: this.lead, role: this.role };
+  }
+
+  private selfProgress(): Progress {
+    const progress = this.progress.get(this.id);
+    assert(progress !== undefined, 'leader has its own progress');
+    return progress;
+  }
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = noNode;
+    }
+    this.lead = noNode;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout =
+      this.options.electionTimeoutTicks + Math.floor(this.rng.next() * this.options.electionTimeoutTicks);
+    this.leadTransferee = noNode;
+    this.leaseRevoked = false;
+    this.votes.clear();
+    this.progress.clear();
+    for (const id of allMembers(this.config)) this.addProgress(id);
+    this.pendingConfIndex = 0;
+    this.uncommittedBytes = 0;
+    this.pendingReads = [];
+    this.readRounds = [];
+  }
+
+  private addProgress(id: NodeId): Progress {
+    const progress = new Progress(this.log.lastIndex() + 1, this.options.maxInflightMsgs, this.options.maxInflightBytes);
+    if (id === this.id) progress.match = this.log.stableLastIndex();
+    this.progress.set(id, progress);
+    return progress;
+  }
+
+  private becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = 'follower';
+  }
+
+  private becomePreCandidate(): void {
+    assert(this.role !== 'leader', 'a leader cannot become pre-candidate');
+    // Does not change the term or the vote: a pre-vote round is side-effect free.
+    this.role = 'pre-candidate';
+    this.votes.clear();
+    this.lead = noNode;
+  }
+
+  private becomeCandidate(): void {
+    assert(this.role !== 'leader', 'a leader cannot become candidate');
+    this.reset(this.term + 1);
+    checkIndex(this.term, 'term');
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === 'candidate', 'only a candidate becomes leader');
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = 'leader';
+    const self = this.selfProgress();
+    self.becomeReplicate();
+    self.recentActive = true;
+    // Conf changes from earlier terms must be applied before this leader proposes another.
+    this.pendingConfIndex = this.log.lastIndex();
+    // An entry of the new term lets the leader commit (§5.4.2) and serve reads.
+    this.appendEntry('normal', new Uint8Array(0));
+  }
+
+  private promotable(): boolean {
+    return isVoter(this.config, this.id) && this.log.unstableSnapshot() === undefined;
+  }
+
+  private hasUnappliedConfChanges(): boolean {
+    const lo = Math.max(this.log.applied + 1, this.log.firstIndex());
+    if (lo > this.log.committed) return false;
+    return this.log.slice(lo, this.log.committed + 1, Number.POSITIVE_INFINITY).some((e) => e.kind === 'conf-change');
+  }
+
+  private hup(kind: CampaignKind): void {
+    if (this.role === 'leader') return;
+    if (!this.promotable()) return;
+    // Campaigning before applying a committed conf change could use the wrong configuration.
+    if (this.hasUnappliedConfChanges()) return;
+    if (kind === 'election' && this.options.preVote) this.startCampaign('pre-vote');
+    else this.startCampaign(kind);
+  }
+
+  private startCampaign(kind: CampaignKind): void {
+    let voteTerm: number;
+    if (kind === 'pre-vote') {
+      this.becomePreCandidate();
+      voteTerm = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+    }
+    this.votes.set(this.id, true);
+    if (this.pollVotes() === 'won') {
+      if (kind === 'pre-vote') this.startCampaign('election');
+      else this.becomeLeader();
+      return;
+    }
+    const voters = new Set([...this.config.incoming, ...this.config.outgoing]);
+    for (const id of [...voters].sort((a, b) => a - b)) {
+      if (id === this.id) continue;
+      this.send({
+        kind: kind === 'pre-vote' ? 'PreVote' : 'Vote',
+        to: id,
+        term: voteTerm,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+        transfer: kind === 'transfer',
+      });
+    }
+  }
+
+  private pollVotes(): 'won' | 'lost' | 'pending' {
+    return jointVote(this.config.incoming, this.config.outgoing, this.votes);
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup('election');
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.options.electionTimeoutTicks) {
+      this.electionElapsed = 0;
+      if (this.options.checkQuorum) {
+        if (!this.quorumActive()) {
+          this.becomeFollower(this.term, noNode);
+          return;
+        }
+        for (const [id, progress] of this.progress) if (id !== this.id) progress.recentActive = false;
+      }
+      // A transfer that did not finish within an election timeout is abandoned.
+      if (this.leadTransferee !== noNode) this.leadTransferee = noNode;
+    }
+    if (this.heartbeatElapsed >= this.options.heartbeatTimeoutTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+    }
+  }
+
+  private quorumActive(): boolean {
+    const active = new Map<NodeId, boolean>();
+    for (const [id, progress] of this.progress) active.set(id, id === this.id || progress.recentActive);
+    return jointVote(this.config.incoming, this.config.outgoing, active) === 'won';
+  }
+
+  /** A follower that heard from a leader within an election timeout ignores (pre)votes. */
+  private inLeaderLease(): boolean {
+    if (!this.options.checkQuorum && !this.options.preVote) return false;
+    return this.lead !== noNode && this.electionElapsed < this.options.electionTimeoutTicks;
+  }
+
+  // ------------------------------------------------------------------ message handling
+
+  private send(message: Outgoing): void {
+    checkIndex(message.term, 'outgoing term');
+    assert(message.to !== this.id, 'a node never messages itself');
+    // Every variant of Outgoing plus these two fields is exactly the matching Message variant.
+    this.msgs.push({ ...message, groupId: this.groupId, from: this.id } as Message);
+  }
+
+  private stepStaleMessage(message: Message): void {
+    if ((this.options.checkQuorum || this.options.preVote) && (message.kind === 'Heartbeat' || message.kind === 'Append')) {
+      // Tell a deposed leader about the newer term so that it steps down.
+      this.send({ kind: 'AppendResponse', to: message.from, term: this.term, reject: false, index: 0, hintIndex: 0, hintTerm: 0 });
+    } else if (message.kind === 'PreVote' || message.kind === 'Vote') {
+      // Rejecting (rather than ignoring) tells the stale candidate about the newer term.
+      const kind = message.kind === 'PreVote' ? 'PreVoteResponse' : 'VoteResponse';
+      this.send({ kind, to: message.from, term: this.term, reject: true });
+    }
+  }
+
+  private handleVoteRequest(message: VoteRequest): void {
+    const responseKind = message.kind === 'PreVote' ? 'PreVoteResponse' : 'VoteResponse';
+    const canVote =
+      this.vote === message.from ||
+      (this.vote === noNode && this.lead === noNode) ||
+      (message.kind === 'PreVote' && message.term > this.term);
+    if (canVote && this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm)) {
+      this.send({ kind: responseKind, to: message.from, term: message.term, reject: false });
+      if (message.kind === 'Vote') {
+        this.electionElapsed = 0;
+        this.vote = message.from;
+      }
+    } else {
+      this.send({ kind: responseKind, to: message.from, term: this.term, reject: true });
+    }
+  }
+
+  private stepFollower(message: Message): void {
+    switch (message.kind) {
+      case 'Append':
+      case 'Heartbeat':
+      case 'Snapshot':
+        this.electionElapsed = 0;
+        this.lead = message.from;
+        this.handleLeaderMessage(message);
+        return;
+      case 'TimeoutNow':
+        this.hup('transfer');
+        return;
+      case 'ReadIndexResponse':
+        this.readStates.push({ index: message.index, context: message.context });
+        return;
+      case 'ReadIndex':
+      case 'AppendResponse':
+      case 'HeartbeatResponse':
+      case 'VoteResponse':
+      case 'PreVoteResponse':
+      case 'Vote':
+      case 'PreVote':
+        return;
+      default:
+        assertNever(message, 'message');
+    }
+  }
+
+  private stepCandidate(message: Message): void {
+    switch (message.kind) {
+      case 'Append':
+      case 'Heartbeat':
+      case 'Snapshot':
+        // A leader exists in our term: give up the campaign.
+        this.becomeFollower(message.term, message.from);
+        this.handleLeaderMessage(message);
+        return;
+      case 'VoteResponse':
+      case 'PreVoteResponse':
+        this.handleVoteResponse(message);
+        return;
+      case 'TimeoutNow':
+      case 'ReadIndex':
+      case 'ReadIndexResponse':
+      case 'AppendResponse':
+      case 'HeartbeatResponse':
+      case 'Vote':
+      case 'PreVote':
+        return;
+      default:
+        assertNever(message, 'message');
+    }
+  }
+
+  private handleVoteResponse(message: VoteResponse): void {
+    const expected = this.role === 'pre-candidate' ? 'PreVoteResponse' : 'VoteResponse';
+    if (message.kind !== expected) return;
+    this.votes.set(message.from, !message.reject);
+    const result = this.pollVotes();
+    if (result === 'won') {
+      if (this.role === 'pre-candidate') this.startCampaign('election');
+      else {
+        this.becomeLeader();
+        this.bcastAppend();
+      }
+    } else if (result === 'lost') {
+      this.becomeFollower(this.term, noNode);
+    }
+  }
+
+  private handleLeaderMessage(message: AppendRequest | Heartbeat | SnapshotRequest): void {
+    switch (message.kind) {
+      case 'Append':
+        this.handleAppend(message);
+        return;
+      case 'Heartbeat':
+        this.handleHeartbeat(message);
+        return;
+      case 'Snapshot':
+        this.handleSnapshot(message);
+        return;
+      default:
+        assertNever(message, 'leader message');
+    }
+  }
+
+  private respondAppend(to: NodeId, index: number): void {
+    this.send({ kind: 'AppendResponse', to, term: this.term, reject: false, index, hintIndex: 0, hintTerm: 0 });
+  }
+
+  private handleAppend(message: AppendRequest): void {
+    if (message.prevLogIndex < this.log.committed) {
+      this.respondAppend(message.from, this.log.committed);
+      return;
+    }
+    const lastNewIndex = this.log.maybeAppend(message.prevLogIndex, message.prevLogTerm, message.commit, message.entries);
+    if (lastNewIndex !== undefined) {
+      this.respondAppend(message.from, lastNewIndex);
+      return;
+    }
+    // Point the leader at the last entry that might match: at or before prevLogIndex and with
+    // a term no newer than prevLogTerm. That skips a whole divergent term per round trip.
+    const hint = this.log.findConflictByTerm(Math.min(message.prevLogIndex, this.log.lastIndex()), message.prevLogTerm);
+    this.send({
+      kind: 'AppendResponse',
+      to: message.from,
+      term: this.term,
+      reject: true,
+      index: message.prevLogIndex,
+      hintIndex: hint.index,
+      hintTerm: hint.term,
+    });
+  }
+
+  private handleHeartbeat(message: Heartbeat): void {
+    this.log.commitTo(message.commit);
+    this.send({ kind: 'HeartbeatResponse', to: message.from, term: this.term, context: message.context, sentTick: message.sentTick });
+  }
+
+  private handleSnapshot(message: SnapshotRequest): void {
+    if (this.restore(message.snapshot)) this.respondAppend(message.from, this.log.lastIndex());
+    else this.respondAppend(message.from, this.log.committed);
+  }
+
+  private restore(snapshot: SnapshotMeta): boolean {
+    if (snapshot.index <= this.log.committed) return false;
+    if (this.log.matchTerm(snapshot.index, snapshot.term)) {
+      // We already have the snapshot's entries: just learn that they are committed.
+      this.log.commitTo(snapshot.index);
+      return false;
+    }
+    this.log.restore(snapshot);
+    this.config = configFromConfState(snapshot.confState);
+    this.progress.clear();
+    for (const id of allMembers(this.config)) this.addProgress(id);
+    return true;
+  }
+
+  private stepLeader(message: Message): void {
+    switch (message.kind) {
+      case 'AppendResponse':
+      case 'HeartbeatResponse': {
+        const progress = this.progress.get(message.from);
+        if (progress === undefined) return;
+        progress.recentActive = true;
+        if (message.kind === 'AppendResponse') this.handleAppendResponse(message, progress);
+        else this.handleHeartbeatResponse(message, progress);
+        return;
+      }
+      case 'ReadIndex':
+        if (this.progress.has(message.from)) this.handleReadRequest({ context: message.context, from: message.from });
+        return;
+      case 'Append':
+      case 'Heartbeat':
+      case 'Snapshot':
+        assert(false, `two leaders in term ${this.term}: ${this.id} and ${message.from}`);
+        return;
+      case 'VoteResponse':
+      case 'PreVoteResponse':
+      case 'TimeoutNow':
+      case 'ReadIndexResponse':
+      case 'Vote':
+      case 'PreVote':
+        return;
+      default:
+        assertNever(message, 'message');
+    }
+  }
+
+  private handleAppendResponse(message: AppendResponse, progress: Progress): void {
+    if (message.reject) {
+      let nextProbe = message.hintIndex;
+      if (message.hintTerm > 0) nextProbe = this.log.findConflictByTerm(message.hintIndex, message.hintTerm).index;
+      if (progress.maybeDecrTo(message.index, nextProbe)) {
+        if (progress.state === 'replicate') progress.becomeProbe();
+        this.sendAppend(message.from);
+      }
+      return;
+    }
+    const wasPaused = progress.isPaused();
+    if (!progress.maybeUpdate(message.index)) {
+      if (wasPaused && progress.state === 'probe') this.sendAppend(message.from);
+      return;
+    }
+    if (progress.state === 'probe') progress.becomeReplicate();
+    else if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) progress.becomeReplicate();
+    else if (progress.state === 'replicate') progress.inflights.freeLE(message.index);
+    if (this.maybeCommit()) this.bcastAppend();
+    // Pipelining: keep sending while the inflight window has room.
+    while (this.sendAppend(message.from, false)) {
+      // each iteration sends one batch
+    }
+    if (message.from === this.leadTransferee && progress.match === this.log.lastIndex()) {
+      this.sendTimeoutNow(message.from);
+    }
+  }
+
+  private handleHeartbeatResponse(message: HeartbeatResponse, progress: Progress): void {
+    progress.probeSent = false;
+    if (message.sentTick > progress.leaseAckTick) progress.leaseAckTick = message.sentTick;
+    if (progress.match < this.log.lastIndex()) this.sendAppend(message.from);
+    if (message.context !== '') this.ackReadRound(message.from, message.context);
+  }
+
+  private maybeCommit(): boolean {
+    const index = jointCommitted(this.config.incoming, this.config.outgoing, (id) => this.progress.get(id)?.match ?? 0);
+    if (!Number.isFinite(index)) return false;
+    const committedBefore = this.committedEntryInCurrentTerm();
+    // Only entries of the current term are committed by counting replicas (§5.4.2).
+    if (!this.log.maybeCommit(index, this.term)) return false;
+    if (!committedBefore) this.releasePendingReads();
+    return true;
+  }
+
+  private appendEntry(kind: EntryKind, data: Uint8Array): Entry {
+    const entry: Entry = { term: this.term, index: this.log.lastIndex() + 1, kind, data };
+    checkIndex(entry.index, 'entry index');
+    this.log.append([entry]);
+    return entry;
+  }
+
+  private bcastAppend(): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  /** Sends one Append (or a Snapshot) to `to` if its progress allows; returns whether it sent. */
+  private sendAppend(to: NodeId, sendIfEmpty = true): boolean {
+    const progress = this.progress.get(to);
+    if (progress === undefined || progress.isPaused()) return false;
+    const prevLogIndex = progress.next - 1;
+    let prevLogTerm: number;
+    let entries: Entry[];
+    try {
+      prevLogTerm = this.log.term(prevLogIndex);
+      entries = this.log.slice(progress.next, this.log.lastIndex() + 1, this.options.maxMsgBytes);
+    } catch (error) {
+      if (error instanceof CompactedError) return this.sendSnapshot(to, progress);
+      throw error;
+    }
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ kind: 'Append', to, term: this.term, prevLogIndex, prevLogTerm, entries, commit: this.log.committed });
+    const last = entries[entries.length - 1];
+    if (last !== undefined) progress.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
+    else if (progress.state === 'probe') progress.probeSent = true;
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, progress: Progress): boolean {
+    if (!progress.recentActive) return false;
+    let snapshot: SnapshotMeta;
+    try {
+      snapshot = this.log.snapshot();
+    } catch (error) {
+      if (error instanceof UnavailableError) return false;
+      throw error;
+    }
+    assert(snapshot.index > 0, 'a compacted log has a snapshot');
+    progress.becomeSnapshot(snapshot.index);
+    this.send({ kind: 'Snapshot', to, term: this.term, snapshot });
+    return true;
+  }
+
+  private bcastHeartbeat(): void {
+    const lastRound = this.readRounds[this.readRounds.length - 1];
+    const context = lastRound?.context ?? '';
+    for (const [id, progress] of this.progress) {
+      if (id === this.id) continue;
+      const commit = Math.min(progress.match, this.log.committed);
+      this.send({ kind: 'Heartbeat', to: id, term: this.term, commit, context, sentTick: this.ticks });
+    }
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    // Once the transferee may campaign, voters may ignore our lease: stop lease reads.
+    this.leaseRevoked = true;
+    this.send({ kind: 'TimeoutNow', to, term: this.term });
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  private committedEntryInCurrentTerm(): boolean {
+    return this.log.termOrZero(this.log.committed) === this.term;
+  }
+
+  private handleReadRequest(read: PendingRead): void {
+    if (!this.committedEntryInCurrentTerm()) {
+      // The commit index of a new leader may lag; wait for its first entry to commit.
+      if (this.pendingReads.length < this.options.maxPendingReadRequests) this.pendingReads.push(read);
+      return;
+    }
+    const soleVoter = this.config.incoming.size === 1 && this.config.outgoing.size === 0 && this.config.incoming.has(this.id);
+    if (soleVoter || (this.options.readOnlyOption === 'lease-based' && this.leaseValid())) {
+      this.answerRead(read, this.log.committed);
+      return;
+    }
+    if (this.readRounds.some((round) => round.context === read.context)) return;
+    this.readRounds.push({ ...read, index: this.log.committed, acks: new Set([this.id]) });
+    this.bcastHeartbeat();
+  }
+
+  private answerRead(read: PendingRead, index: number): void {
+    if (read.from === this.id) this.readStates.push({ index, context: read.context });
+    else this.send({ kind: 'ReadIndexResponse', to: read.from, term: this.term, index, context: read.context });
+  }
+
+  private releasePendingReads(): void {
+    const reads = this.pendingReads;
+    this.pendingReads = [];
+    for (const read of reads) this.handleReadRequest(read);
+  }
+
+  private ackReadRound(from: NodeId, context: string): void {
+    const position = this.readRounds.findIndex((round) => round.context === context);
+    const round = this.readRounds[position];
+    if (round === undefined) return;
+    round.acks.add(from);
+    const acks = new Map<NodeId, boolean>([...round.acks].map((id) => [id, true]));
+    if (jointVote(this.config.incoming, this.config.outgoing, acks) !== 'won') return;
+    // Leadership was confirmed after every earlier round started, so they are all answered.
+    const done = this.readRounds.splice(0, position + 1);
+    for (const finished of done) this.answerRead(finished, finished.index);
+  }
+
+  // ------------------------------------------------------------------ membership
+
+  private applyConfChangeEntry(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    const result = applyConfChange(this.config, change);
+    // An invalid change is refused identically on every replica, so skipping it is safe.
+    if (!result.ok) return;
+    this.switchConfig(result.config);
+  }
+
+  private switchConfig(config: Configuration): void {
+    this.config = config;
+    const members = new Set(allMembers(config));
+    const added: NodeId[] = [];
+    for (const id of members) {
+      if (this.progress.has(id)) continue;
+      const progress = this.addProgress(id);
+      // Give a new member a full CheckQuorum round before it counts as inactive.
+      progress.recentActive = true;
+      added.push(id);
+    }
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    if (this.role !== 'leader') return;
+    if (!isVoter(config, this.id)) {
+      this.stepDownAfterRemoval();
+      return;
+    }
+    if (this.leadTransferee !== noNode && !isVoter(config, this.leadTransferee)) this.leadTransferee = noNode;
+    if (this.maybeCommit()) this.bcastAppend();
+    else for (const id of added) if (id !== this.id) this.sendAppend(id);
+  }
+
+  /** A leader that is no longer a voter hands off to the most caught-up voter and steps down. */
+  private stepDownAfterRemoval(): void {
+    let best: NodeId = noNode;
+    let bestMatch = -1;
+    for (const id of [...this.config.incoming].sort((a, b) => a - b)) {
+      const match = this.progress.get(id)?.match ?? 0;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    if (best !== noNode && bestMatch === this.log.lastIndex()) this.sendTimeoutNow(best);
+    this.becomeFollower(this.term, noNode);
+  }
+
+  private maybeAutoLeaveJoint(): void {
+    if (this.role !== 'leader') return;
+    if (!isJoint(this.config) || !this.config.autoLeave) return;
+    if (this.pendingConfIndex > this.log.applied) return;
+    const entry = this.appendEntry('conf-change', encodeConfChange({ changes: [], transition: 'auto' }));
+    this.pendingConfIndex = entry.index;
+    this.bcastAppend();
+  }
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.leaderId === b.leaderId && a.role === b.role;
+}
+
+function stripUndefined(config: RaftConfig): Partial<RaftOptions> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (value !== undefined && key in defaultRaftOptions) out[key] = value;
+  }
+  return out as Partial<RaftOptions>;
+}
+
+function validateOptions(options: RaftOptions): void {
+  assert(options.heartbeatTimeoutTicks > 0, 'heartbeatTimeoutTicks must be positive');
+  assert(options.electionTimeoutTicks > options.heartbeatTimeoutTicks, 'electionTimeoutTicks must exceed heartbeatTimeoutTicks');
+  assert(options.maxMsgBytes > 0, 'maxMsgBytes must be positive');
+  assert(options.maxUncommittedEntriesBytes > 0, 'maxUncommittedEntriesBytes must be positive');
+  assert(options.maxPendingReadRequests > 0, 'maxPendingReadRequests must be positive');
+  assert(options.leaseClockDriftTicks >= 0, 'leaseClockDriftTicks must not be negative');
+  assert(options.leaseClockDriftTicks < options.electionTimeoutTicks, 'leaseClockDriftTicks must be below electionTimeoutTicks');
+  if (options.readOnlyOption === 'lease-based') {
+    assert(options.checkQuorum, "readOnlyOption 'lease-based' requires checkQuorum");
+  }
+}
