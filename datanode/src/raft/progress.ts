@@ -38,6 +38,12 @@ export class Inflights {
     this.items.splice(0, count);
   }
 
+  /** Frees the oldest message: used when a heartbeat response shows the follower is alive. */
+  freeFirstOne(): void {
+    const first = this.items.shift();
+    if (first !== undefined) this.totalBytes -= first.bytes;
+  }
+
   full(): boolean {
     return this.items.length >= this.maxMessages || this.totalBytes >= this.maxBytes;
   }

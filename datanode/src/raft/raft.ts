@@ -662,6 +662,9 @@ export class RaftNode {
 
   /** A follower that heard from a leader within an election timeout ignores (pre)votes. */
   private inLeaderLease(): boolean {
+    // A restarted node forgot when it last heard from a leader; with lease reads it must
+    // assume a lease it acknowledged may still run, for one election timeout after start.
+    if (this.options.readOnlyOption === 'lease-based' && this.ticks < this.options.electionTimeoutTicks) return true;
     if (!this.options.checkQuorum && !this.options.preVote) return false;
     return this.lead !== noNode && this.electionElapsed < this.options.electionTimeoutTicks;
   }
@@ -902,6 +905,8 @@ export class RaftNode {
 
   private handleHeartbeatResponse(message: HeartbeatResponse, progress: Progress): void {
     progress.probeSent = false;
+    // A lost Append would otherwise keep a full window stuck forever: make room for a retry.
+    if (progress.state === 'replicate' && progress.inflights.full()) progress.inflights.freeFirstOne();
     if (message.sentTick > progress.leaseAckTick) progress.leaseAckTick = message.sentTick;
     if (progress.match < this.log.lastIndex()) this.sendAppend(message.from);
     if (message.context !== '') this.ackReadRound(message.from, message.context);
