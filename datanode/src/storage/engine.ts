@@ -1,0 +1,1407 @@
+import * as path from 'node:path';
+import { assert } from '../assert.ts';
+import { BaseLevelChecker, CompactionFilter, type CompactionJob, pickCompaction } from './compaction.ts';
+import { DbIterator } from './db-iterator.ts';
+import {
+  ClosedError,
+  CorruptionError,
+  InvalidArgumentError,
+  LockedError,
+  ReadOnlyError,
+  StorageError,
+  StorageIOError,
+  WriteStallTimeoutError,
+} from './errors.ts';
+import { type StorageFs, realFs } from './fs.ts';
+import { GlobalSeqIterator } from './global-seq-iterator.ts';
+import type { InternalIterator } from './iterator.ts';
+import { ValueKind, encodeInternalKey, internalKeyUserKey, maxSequence } from './keys.ts';
+import { LevelIterator } from './level-iterator.ts';
+import { Memtable } from './memtable.ts';
+import { MergingIterator } from './merging-iterator.ts';
+import { decodeMvccKey, mvccPrefixLength } from './mvcc.ts';
+import { type EngineOptions, type EngineOptionsInput, parseEngineOptions } from './options.ts';
+import { RecordLogWriter, readRecordLog } from './record-log.ts';
+import { BlockCache } from './sstable/block-cache.ts';
+import { TableBuilder } from './sstable/table-builder.ts';
+import { type TableProperties, TableReader } from './sstable/table-reader.ts';
+import { type FileMeta, Version, type VersionEdit, decodeEdit, encodeEdit, largestUserKey, smallestUserKey } from './version.ts';
+import { WriteAheadLog, replayWal } from './wal.ts';
+import { WriteBatch, decodeWriteBatch } from './write-batch.ts';
+
+export interface WriteOptions {
+  /** fsync the WAL before the promise resolves (default: the engine's `syncWritesByDefault`). */
+  readonly sync?: boolean;
+}
+
+export interface ReadOptions {
+  readonly snapshot?: Snapshot;
+}
+
+export interface IteratorOptions extends ReadOptions {
+  /** Inclusive lower bound of user keys. */
+  readonly lowerBound?: Buffer;
+  /** Exclusive upper bound of user keys. */
+  readonly upperBound?: Buffer;
+}
+
+export interface EngineDeps {
+  readonly fs?: StorageFs;
+  /** Where the engine reports notable events (torn WAL tails truncated, background errors). */
+  readonly log?: (message: string) => void;
+}
+
+/** A consistent point in time; reads through it ignore later writes. Release it when done. */
+export class Snapshot {
+  private released = false;
+  constructor(
+    readonly seq: number,
+    private readonly onRelease: (s: Snapshot) => void,
+  ) {}
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this);
+  }
+}
+
+/** A file written by `exportRange`, ready to be ingested by another engine. */
+export interface ExportedFile {
+  readonly path: string;
+  readonly entries: number;
+  readonly fileBytes: number;
+  readonly smallestKey: Buffer;
+  readonly largestKey: Buffer;
+}
+
+export interface LevelStats {
+  readonly level: number;
+  readonly files: number;
+  readonly bytes: number;
+}
+
+export interface EngineStats {
+  readonly userBytesWritten: number;
+  readonly walBytesWritten: number;
+  readonly flushBytesWritten: number;
+  readonly compactionBytesWritten: number;
+  readonly compactionBytesRead: number;
+  /** (WAL + flush + compaction bytes) / user bytes. */
+  readonly writeAmplification: number;
+  readonly levels: readonly LevelStats[];
+  readonly flushes: number;
+  readonly compactions: number;
+  readonly trivialMoves: number;
+  readonly compactionMsTotal: number;
+  readonly stalls: number;
+  readonly stallMsTotal: number;
+  readonly slowdowns: number;
+  readonly memtableBytes: number;
+  readonly immutableMemtables: number;
+  readonly walSyncs: number;
+  readonly walSyncLastMs: number;
+  readonly walSyncMaxMs: number;
+  readonly blockCache: { readonly hits: number; readonly misses: number; readonly usageBytes: number; readonly capacityBytes: number };
+  readonly lastSequence: number;
+  readonly openSnapshots: number;
+  readonly state: 'open' | 'read-only' | 'closed';
+  readonly readOnlyReason?: string;
+  readonly mvccVersionsCollected: number;
+}
+
+/** A writer's progress through slowdowns and stalls. */
+interface RoomWait {
+  delayed: boolean;
+  stallStart: number | undefined;
+}
+
+/** One memtable and the WAL files whose records it holds. */
+interface MemtableSlot {
+  readonly table: Memtable;
+  /** WAL file numbers whose records are (partly) in this memtable; the last one is being written. */
+  readonly walNumbers: number[];
+  wal: WriteAheadLog | undefined;
+}
+
+/** An open table with its key range at hand (no allocation on the read path). */
+interface OpenTable {
+  readonly meta: FileMeta;
+  readonly reader: TableReader;
+  readonly smallestUser: Buffer;
+  readonly largestUser: Buffer;
+}
+
+const currentFile = 'CURRENT';
+const lockFile = 'LOCK';
+const yieldEveryEntries = 4096;
+
+const fileName = (n: number, ext: 'sst' | 'log'): string => `${String(n).padStart(6, '0')}.${ext}`;
+const manifestName = (n: number): string => `MANIFEST-${String(n).padStart(6, '0')}`;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * PhantomDB's LSM storage engine for one data directory.
+ *
+ * Writes go to a write-ahead log (group-committed fsyncs) and a memtable; full memtables are
+ * flushed to level-0 SSTables in the background and leveled compaction merges them down. Reads
+ * are synchronous: memtables, then tables newest to oldest, through a shared block cache. The
+ * set of live files is recorded in a manifest, so a crash at any point reopens to a consistent
+ * state holding every acknowledged synced write.
+ */
+export class StorageEngine {
+  private readonly fs: StorageFs;
+  private readonly log: (message: string) => void;
+  private readonly cache: BlockCache;
+  private readonly tables = new Map<number, OpenTable>();
+  private version: Version;
+  /** Versions pinned by open iterators, with their pin counts. */
+  private readonly pinnedVersions = new Map<Version, number>();
+  private readonly snapshots = new Set<Snapshot>();
+  private readonly compactPointers: (Buffer | undefined)[];
+  /** Files being written by flushes and compactions: never deleted as obsolete. */
+  private readonly pendingOutputs = new Set<number>();
+  /** Files that are inputs of a running compaction. */
+  private readonly busyFiles = new Set<number>();
+  private active: MemtableSlot;
+  private readonly immutables: MemtableSlot[] = [];
+  private manifest: RecordLogWriter;
+  private manifestNumber: number;
+  private manifestChain: Promise<void> = Promise.resolve();
+  private nextFileNumber: number;
+  private logNumber: number;
+  /** The last sequence number assigned. */
+  private lastSequence: number;
+  /** The last sequence number readers see (writes become visible once durable as asked). */
+  private visibleSequence: number;
+  private pendingSyncedWrites = 0;
+  private publishChain: Promise<void> = Promise.resolve();
+  private state: 'open' | 'read-only' | 'closed' = 'open';
+  private readOnlyReason: string | undefined;
+  private flushLoop: Promise<void> | undefined;
+  private compactionLoop: Promise<void> | undefined;
+  /** Woken whenever a flush or compaction finishes or the engine fails: stalled writers re-check. */
+  private progressWaiters: (() => void)[] = [];
+  private mvccGcThreshold: bigint | undefined;
+  private counters = {
+    userBytes: 0,
+    flushBytes: 0,
+    compactionBytesWritten: 0,
+    compactionBytesRead: 0,
+    flushes: 0,
+    compactions: 0,
+    trivialMoves: 0,
+    compactionMs: 0,
+    stalls: 0,
+    stallMs: 0,
+    slowdowns: 0,
+    walBytesClosed: 0,
+    walSyncsClosed: 0,
+    mvccCollected: 0,
+  };
+
+  private constructor(
+    readonly dir: string,
+    readonly options: EngineOptions,
+    deps: EngineDeps,
+    recovered: RecoveredState,
+  ) {
+    this.fs = deps.fs ?? realFs;
+    this.log = deps.log ?? (() => {});
+    this.cache = recovered.cache;
+    this.version = recovered.version;
+    this.nextFileNumber = recovered.nextFileNumber;
+    this.logNumber = recovered.logNumber;
+    this.lastSequence = recovered.lastSequence;
+    this.visibleSequence = recovered.lastSequence;
+    this.compactPointers = this.version.levels.map(() => undefined);
+    for (const f of this.version.allFiles()) this.openTable(f);
+    this.active = { table: new Memtable(), walNumbers: [], wal: undefined };
+    this.replayWals(recovered.walNumbers);
+    // Start a new WAL for new writes and a fresh manifest holding one snapshot of the version.
+    const walNumber = this.newFileNumber();
+    this.manifestNumber = this.newFileNumber();
+    this.active.walNumbers.push(walNumber);
+    this.active.wal = WriteAheadLog.create(this.fs, path.join(dir, fileName(walNumber, 'log')));
+    if (recovered.walNumbers.length === 0) this.logNumber = walNumber;
+    this.manifest = writeSnapshotManifest(this.fs, dir, this.manifestNumber, this.version, {
+      logNumber: this.logNumber,
+      nextFileNumber: this.nextFileNumber,
+      lastSequence: this.lastSequence,
+    });
+  }
+
+  /** Makes the fresh manifest durable and points CURRENT at it (the end of recovery). */
+  private async installManifest(): Promise<void> {
+    await this.manifest.sync();
+    setCurrent(this.fs, this.dir, this.manifestNumber);
+  }
+
+  /**
+   * Replays logged batches into memtables, oldest WAL first. Range deletions expand against the
+   * memtables being rebuilt and the tables exactly as when the batch was first applied, because
+   * the engine holds the same data in the same order at that point.
+   */
+  private replayWals(walNumbers: readonly number[]): void {
+    for (const walNumber of walNumbers) {
+      const walPath = path.join(this.dir, fileName(walNumber, 'log'));
+      this.active.walNumbers.push(walNumber);
+      const result = replayWal(this.fs, walPath, (payload, offset) => {
+        const encoded = Buffer.from(payload);
+        const batch = decodeWriteBatch(encoded, { file: walPath, offset });
+        this.applyToMemtable(encoded, this.active.table);
+        this.lastSequence = Math.max(this.lastSequence, batch.nextSeq - 1);
+        if (this.active.table.approximateBytes >= this.options.memtableBytesMax) {
+          this.immutables.push(this.active);
+          this.active = { table: new Memtable(), walNumbers: [walNumber], wal: undefined };
+        }
+      });
+      if (result.tornBytes > 0) this.log(`WAL ${walPath}: truncated a torn tail of ${result.tornBytes} bytes after ${result.records} records`);
+    }
+    this.visibleSequence = this.lastSequence;
+  }
+
+  /**
+   * Opens (creating if needed) the engine in `dir`. Recovery replays the WAL files not yet
+   * flushed, truncating a torn final record; mid-log corruption, a damaged manifest or a missing
+   * table stops `open` with CorruptionError naming the file and offset.
+   */
+  static async open(dir: string, options: EngineOptionsInput = {}, deps: EngineDeps = {}): Promise<StorageEngine> {
+    const parsed = parseEngineOptions(options);
+    const fs = deps.fs ?? realFs;
+    const log = deps.log ?? (() => {});
+    fs.mkdirSync(dir);
+    acquireLock(fs, dir);
+    let recovered: RecoveredState;
+    try {
+      recovered = recover(fs, dir, parsed, log);
+    } catch (err) {
+      releaseLock(fs, dir);
+      throw err;
+    }
+    const engine = new StorageEngine(dir, parsed, deps, recovered);
+    await engine.installManifest();
+    engine.deleteObsoleteFiles();
+    engine.scheduleBackgroundWork();
+    return engine;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Writes
+
+  /**
+   * Applies `batch` atomically. Resolves once the batch is in the WAL (and fsynced when `sync`),
+   * at which point it is visible to reads. Rejects with ReadOnlyError after a write failure,
+   * WriteStallTimeoutError when background work cannot keep up, ClosedError after close.
+   */
+  write(batch: WriteBatch, options: WriteOptions = {}): Promise<void> {
+    try {
+      this.checkWritable();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    if (batch.count === 0) return Promise.resolve();
+    return this.writeWhenRoom(batch, options.sync ?? this.options.syncWritesByDefault, { delayed: false, stallStart: undefined });
+  }
+
+  /**
+   * Appends the batch as soon as there is room. The room check and the append run in the same
+   * turn of the event loop, so concurrent writers cannot overrun the limits between them.
+   */
+  private writeWhenRoom(batch: WriteBatch, sync: boolean, wait: RoomWait): Promise<void> {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.roomForWrite(wait);
+      if (pending === undefined) return this.writeNow(batch, sync);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return pending.then(() => this.writeWhenRoom(batch, sync, wait));
+  }
+
+  private writeNow(batch: WriteBatch, sync: boolean): Promise<void> {
+    this.checkWritable();
+    const firstSeq = this.lastSequence + 1;
+    assert(firstSeq + batch.count <= maxSequence, 'sequence numbers stay below 2^53');
+    // The memtable keeps references, so it gets its own copy of the encoded batch.
+    const encoded = Buffer.from(batch.encode(firstSeq));
+    const wal = this.active.wal;
+    assert(wal !== undefined, 'the active memtable has a WAL');
+    const durable = wal.append(encoded, sync);
+    if (wal.failed !== null) {
+      this.enterReadOnly(`WAL write failed: ${wal.failed.message}`);
+      return durable.then(() => {
+        throw new ReadOnlyError(this.readOnlyReason ?? 'WAL write failed');
+      });
+    }
+    this.lastSequence = firstSeq + batch.count - 1;
+    this.applyToMemtable(encoded, this.active.table);
+    this.counters.userBytes += batch.byteSize;
+    const lastSeq = this.lastSequence;
+    if (this.active.table.approximateBytes >= this.options.memtableBytesMax) this.rotateMemtable();
+    return this.publishWhenDurable(durable, lastSeq, sync);
+  }
+
+  /** Convenience: one put. */
+  put(key: Buffer, value: Buffer, options: WriteOptions = {}): Promise<void> {
+    const b = new WriteBatch();
+    b.put(key, value);
+    return this.write(b, options);
+  }
+
+  /** Convenience: one deletion. */
+  del(key: Buffer, options: WriteOptions = {}): Promise<void> {
+    const b = new WriteBatch();
+    b.del(key);
+    return this.write(b, options);
+  }
+
+  /** Convenience: deletes every key in [start, end). */
+  delRange(start: Buffer, end: Buffer, options: WriteOptions = {}): Promise<void> {
+    const b = new WriteBatch();
+    b.delRange(start, end);
+    return this.write(b, options);
+  }
+
+  /**
+   * Makes writes visible in sequence order, each only once it is durable as its writer asked.
+   * With no synced write in flight, an unsynced write becomes visible at once (no promise hop).
+   */
+  private publishWhenDurable(durable: Promise<void>, lastSeq: number, sync: boolean): Promise<void> {
+    if (!sync && this.pendingSyncedWrites === 0) {
+      this.visibleSequence = lastSeq;
+      return durable;
+    }
+    if (sync) this.pendingSyncedWrites++;
+    const previous = this.publishChain;
+    const mine = Promise.all([previous, durable]).then(
+      () => {
+        if (sync) this.pendingSyncedWrites--;
+        if (lastSeq > this.visibleSequence) this.visibleSequence = lastSeq;
+      },
+      (err: unknown) => {
+        if (sync) this.pendingSyncedWrites--;
+        this.enterReadOnly(`WAL sync failed: ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
+      },
+    );
+    this.publishChain = mine.catch(() => {});
+    return mine;
+  }
+
+  /** Inserts a batch's ops; a range deletion becomes point deletions of the keys it covers now. */
+  private applyToMemtable(encoded: Buffer, table: Memtable): void {
+    const batch = decodeWriteBatch(encoded);
+    batch.forEach({
+      put: (key, value, seq) => table.add(key, seq, ValueKind.Put, value),
+      del: (key, seq) => table.add(key, seq, ValueKind.Delete, emptyValue),
+      delRange: (start, end, seq) => {
+        for (const key of this.liveKeysInRange(start, end, seq - 1)) table.add(key, seq, ValueKind.Delete, emptyValue);
+      },
+    });
+  }
+
+  /** Keys visible at `seq` in [start, end), including entries not yet published. */
+  private liveKeysInRange(start: Buffer, end: Buffer, seq: number): Buffer[] {
+    const keys: Buffer[] = [];
+    const { iterator, release } = this.internalIterator();
+    try {
+      const it = new DbIterator(iterator, seq, { lowerBound: start, upperBound: end });
+      for (it.seek(start); it.valid(); it.next()) keys.push(Buffer.from(it.key()));
+      it.close();
+    } finally {
+      release();
+    }
+    return keys;
+  }
+
+  private checkWritable(): void {
+    if (this.state === 'closed') throw new ClosedError('storage engine');
+    if (this.state === 'read-only') throw new ReadOnlyError(this.readOnlyReason ?? 'unknown');
+  }
+
+  /**
+   * Slows or stalls the writer while flushes or L0 compaction are behind, so memory stays
+   * bounded: returns undefined when there is room now, else a promise to wait on before checking
+   * again. Throws WriteStallTimeoutError when a writer has stalled too long.
+   */
+  private roomForWrite(wait: RoomWait): Promise<void> | undefined {
+    this.checkWritable();
+    const l0Files = this.version.files(0).length;
+    const stalled = this.immutables.length >= this.options.immutableMemtablesMax || l0Files >= this.options.l0StopTriggerFiles;
+    const now = Date.now();
+    if (stalled) {
+      if (wait.stallStart === undefined) {
+        wait.stallStart = now;
+        this.counters.stalls++;
+      }
+      const remaining = wait.stallStart + this.options.writeStallTimeoutMs - now;
+      if (remaining <= 0) {
+        this.counters.stallMs += now - wait.stallStart;
+        throw new WriteStallTimeoutError(
+          `write stalled for ${this.options.writeStallTimeoutMs} ms: ${this.immutables.length} memtables waiting for flush, ${l0Files} L0 files`,
+        );
+      }
+      this.scheduleBackgroundWork();
+      return this.waitForProgress(remaining);
+    }
+    if (!wait.delayed && l0Files >= this.options.l0SlowdownTriggerFiles && this.options.slowdownDelayMs > 0) {
+      wait.delayed = true;
+      this.counters.slowdowns++;
+      return sleep(this.options.slowdownDelayMs);
+    }
+    if (wait.stallStart !== undefined) {
+      this.counters.stallMs += now - wait.stallStart;
+      wait.stallStart = undefined;
+    }
+    return undefined;
+  }
+
+  private waitForProgress(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const waiter = done;
+      this.progressWaiters.push(waiter);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  private notifyProgress(): void {
+    const waiters = this.progressWaiters;
+    this.progressWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Freezes the active memtable and starts a new one with a new WAL file. */
+  private rotateMemtable(): void {
+    const old = this.active;
+    const walNumber = this.newFileNumber();
+    const wal = WriteAheadLog.create(this.fs, path.join(this.dir, fileName(walNumber, 'log')));
+    this.active = { table: new Memtable(), walNumbers: [walNumber], wal };
+    this.immutables.push(old);
+    const oldWal = old.wal;
+    old.wal = undefined;
+    if (oldWal !== undefined) {
+      const stats = oldWal.stats;
+      this.counters.walBytesClosed += stats.bytes;
+      // Close after in-flight syncs; the file stays until the memtable is flushed.
+      void oldWal.close().then(
+        () => {
+          this.counters.walSyncsClosed += oldWal.stats.syncs;
+        },
+        () => {},
+      );
+    }
+    this.scheduleBackgroundWork();
+  }
+
+  private enterReadOnly(reason: string): void {
+    if (this.state !== 'open') return;
+    this.state = 'read-only';
+    this.readOnlyReason = reason;
+    this.log(`storage engine is now read-only: ${reason}`);
+    this.notifyProgress();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads
+
+  /** The newest value of `key` (at the snapshot, if given), or undefined. Synchronous. */
+  get(key: Buffer, options: ReadOptions = {}): Buffer | undefined {
+    this.checkReadable();
+    const seq = options.snapshot?.seq ?? this.visibleSequence;
+    const fromActive = this.active.table.get(key, seq);
+    if (fromActive !== undefined) return fromActive.kind === ValueKind.Put ? fromActive.value : undefined;
+    for (let i = this.immutables.length - 1; i >= 0; i--) {
+      const hit = (this.immutables[i] as MemtableSlot).table.get(key, seq);
+      if (hit !== undefined) return hit.kind === ValueKind.Put ? hit.value : undefined;
+    }
+    const version = this.version;
+    for (const f of version.files(0)) {
+      const hit = this.getFromTable(f, key, seq);
+      if (hit === null) return undefined;
+      if (hit !== undefined) return hit;
+    }
+    for (let level = 1; level < version.levelsMax; level++) {
+      const files = version.files(level);
+      if (files.length === 0) continue;
+      const at = version.findFile(level, key);
+      const f = files[at];
+      if (f === undefined) continue;
+      const hit = this.getFromTable(f, key, seq);
+      if (hit !== undefined) return hit === null ? undefined : hit;
+    }
+    return undefined;
+  }
+
+  /** Value found, null for a deletion found, undefined when the table says nothing of the key. */
+  private getFromTable(f: FileMeta, key: Buffer, seq: number): Buffer | null | undefined {
+    const t = this.tables.get(f.number);
+    assert(t !== undefined, `table ${f.number} is open`);
+    if (Buffer.compare(key, t.smallestUser) < 0 || Buffer.compare(key, t.largestUser) > 0) return undefined;
+    let entry;
+    if (f.globalSeq !== undefined) {
+      if (f.globalSeq > seq) return undefined;
+      entry = t.reader.get(key, maxSequence);
+    } else {
+      entry = t.reader.get(key, seq);
+    }
+    if (entry === undefined) return undefined;
+    return entry.kind === ValueKind.Put ? entry.value : null;
+  }
+
+  /** Values of several keys (same snapshot for all). */
+  getMany(keys: readonly Buffer[], options: ReadOptions = {}): (Buffer | undefined)[] {
+    const snapshot = options.snapshot ?? this.snapshot();
+    try {
+      return keys.map((k) => this.get(k, { snapshot }));
+    } finally {
+      if (options.snapshot === undefined) snapshot.release();
+    }
+  }
+
+  /**
+   * An ordered iterator over user keys (forward and reverse, seek, bounds) at a consistent point
+   * in time. It pins the files it reads; call `close()` when done.
+   */
+  iterator(options: IteratorOptions = {}): DbIterator {
+    this.checkReadable();
+    const seq = options.snapshot?.seq ?? this.visibleSequence;
+    const { iterator, release } = this.internalIterator();
+    return new DbIterator(iterator, seq, {
+      ...(options.lowerBound !== undefined ? { lowerBound: options.lowerBound } : {}),
+      ...(options.upperBound !== undefined ? { upperBound: options.upperBound } : {}),
+      onClose: release,
+    });
+  }
+
+  /** Takes a snapshot at the current visible sequence number. */
+  snapshot(): Snapshot {
+    this.checkReadable();
+    const s = new Snapshot(this.visibleSequence, (released) => this.snapshots.delete(released));
+    this.snapshots.add(s);
+    return s;
+  }
+
+  private checkReadable(): void {
+    if (this.state === 'closed') throw new ClosedError('storage engine');
+  }
+
+  /** Merged internal iterator over memtables and the current version, pinning the version. */
+  private internalIterator(): { iterator: InternalIterator; release: () => void } {
+    const version = this.version;
+    this.pinnedVersions.set(version, (this.pinnedVersions.get(version) ?? 0) + 1);
+    const children: InternalIterator[] = [this.active.table.iterator()];
+    for (let i = this.immutables.length - 1; i >= 0; i--) children.push((this.immutables[i] as MemtableSlot).table.iterator());
+    for (const f of version.files(0)) children.push(this.tableIterator(f));
+    for (let level = 1; level < version.levelsMax; level++) {
+      const files = version.files(level);
+      if (files.length === 0) continue;
+      children.push(
+        new LevelIterator(
+          files.map((f) => ({ smallestUserKey: smallestUserKey(f), largestUserKey: largestUserKey(f), open: () => this.tableIterator(f) })),
+        ),
+      );
+    }
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      const count = (this.pinnedVersions.get(version) ?? 1) - 1;
+      if (count === 0) this.pinnedVersions.delete(version);
+      else this.pinnedVersions.set(version, count);
+      if (count === 0 && version !== this.version && this.state !== 'closed') this.deleteObsoleteFiles();
+    };
+    return { iterator: new MergingIterator(children), release };
+  }
+
+  private tableIterator(f: FileMeta): InternalIterator {
+    const t = this.tables.get(f.number);
+    assert(t !== undefined, `table ${f.number} is open`);
+    const it = t.reader.iterator();
+    return f.globalSeq === undefined ? it : new GlobalSeqIterator(it, f.globalSeq);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Background work: flush and compaction
+
+  private scheduleBackgroundWork(): void {
+    if (this.state !== 'open') return;
+    if (this.flushLoop === undefined && this.immutables.length > 0) {
+      this.flushLoop = this.runFlushLoop().finally(() => {
+        this.flushLoop = undefined;
+        this.notifyProgress();
+        this.scheduleBackgroundWork();
+      });
+    }
+    if (this.compactionLoop === undefined && this.pickCompaction() !== undefined) {
+      this.compactionLoop = this.runCompactionLoop().finally(() => {
+        this.compactionLoop = undefined;
+        this.notifyProgress();
+      });
+    }
+  }
+
+  private pickCompaction(force = false): CompactionJob | undefined {
+    return pickCompaction(this.version, this.options, this.compactPointers, this.busyFiles, force);
+  }
+
+  private async runFlushLoop(): Promise<void> {
+    try {
+      while (this.state === 'open' && this.immutables.length > 0) {
+        await this.flushOne(this.immutables[0] as MemtableSlot);
+        this.notifyProgress();
+        this.scheduleBackgroundWork();
+      }
+    } catch (err) {
+      this.backgroundError('flush', err);
+    }
+  }
+
+  private async flushOne(slot: MemtableSlot): Promise<void> {
+    const added: { level: number; file: FileMeta }[] = [];
+    let number: number | undefined;
+    try {
+      if (slot.table.count > 0) {
+        number = this.newFileNumber();
+        // Protected from obsolete-file deletion until the manifest lists it.
+        this.pendingOutputs.add(number);
+        const it = slot.table.iterator();
+        const builder = this.newTableBuilder(number);
+        let n = 0;
+        for (it.seekToFirst(); it.valid(); it.next()) {
+          builder.add(it.userKey(), it.seq(), it.kind(), it.value());
+          if (++n % yieldEveryEntries === 0) await yieldToEventLoop();
+        }
+        const meta = this.finishTable(builder, number);
+        this.counters.flushBytes += meta.fileBytes;
+        added.push({ level: 0, file: meta });
+      }
+      const next = this.immutables[1] ?? this.active;
+      const logNumber = Math.min(...next.walNumbers);
+      await this.logAndApply({ added, logNumber });
+    } finally {
+      if (number !== undefined) this.pendingOutputs.delete(number);
+    }
+    assert(this.immutables[0] === slot, 'memtables flush in order');
+    this.immutables.shift();
+    this.counters.flushes++;
+    this.deleteObsoleteFiles();
+  }
+
+  private async runCompactionLoop(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.state !== 'open') return;
+        const job = this.pickCompaction();
+        if (job === undefined) return;
+        await this.runCompaction(job);
+        this.notifyProgress();
+      }
+    } catch (err) {
+      this.backgroundError('compaction', err);
+    }
+  }
+
+  private async runCompaction(job: CompactionJob): Promise<void> {
+    const started = Date.now();
+    const inputs = [...job.inputs, ...job.nextInputs];
+    for (const f of inputs) this.busyFiles.add(f.number);
+    try {
+      const last = job.inputs[job.inputs.length - 1];
+      if (job.level > 0 && last !== undefined) this.compactPointers[job.level] = largestUserKey(last);
+      if (job.trivialMove) {
+        const f = job.inputs[0] as FileMeta;
+        await this.logAndApply({ deleted: [{ level: job.level, number: f.number }], added: [{ level: job.outputLevel, file: f }] });
+        this.counters.trivialMoves++;
+        return;
+      }
+      const outputs = await this.mergeInputs(job);
+      try {
+        await this.logAndApply({
+          deleted: [
+            ...job.inputs.map((f) => ({ level: job.level, number: f.number })),
+            ...job.nextInputs.map((f) => ({ level: job.outputLevel, number: f.number })),
+          ],
+          added: outputs.map((file) => ({ level: job.outputLevel, file })),
+        });
+      } finally {
+        for (const o of outputs) this.pendingOutputs.delete(o.number);
+      }
+      this.counters.compactions++;
+      for (const f of inputs) this.counters.compactionBytesRead += f.fileBytes;
+      this.deleteObsoleteFiles();
+    } finally {
+      for (const f of inputs) this.busyFiles.delete(f.number);
+      this.counters.compactionMs += Date.now() - started;
+    }
+  }
+
+  /** Merges a job's inputs into new tables at the output level, dropping what no reader can see. */
+  private async mergeInputs(job: CompactionJob): Promise<FileMeta[]> {
+    const children: InternalIterator[] = [...job.inputs, ...job.nextInputs].map((f) => this.tableIterator(f));
+    const merged = new MergingIterator(children);
+    const smallestSnapshot = this.smallestSnapshot();
+    const baseLevel = new BaseLevelChecker(this.version, job.outputLevel);
+    const threshold = this.mvccGcThreshold;
+    const filter = new CompactionFilter({
+      smallestSnapshot,
+      isBaseLevelForKey: (k) => baseLevel.isBaseLevelForKey(k),
+      ...(this.options.mvccGarbageCollection && threshold !== undefined
+        ? {
+            mvcc: {
+              prefixLength: (k: Buffer) => mvccPrefixLength(k),
+              atOrBelowThreshold: (k: Buffer) => decodeMvccKey(k).ts <= threshold,
+            },
+          }
+        : {}),
+    });
+    const outputs: FileMeta[] = [];
+    let builder: TableBuilder | undefined;
+    let builderNumber = 0;
+    let lastUserKey: Buffer | undefined;
+    const rate = new RateLimiter(this.options.compactionBytesPerSecMax);
+    let n = 0;
+    try {
+      for (merged.seekToFirst(); merged.valid(); merged.next()) {
+        const userKey = merged.userKey();
+        const verdict = filter.decide(userKey, merged.seq(), merged.kind());
+        if (verdict !== 'drop') {
+          // Cut output files only between user keys, so files of one level never share a key.
+          if (builder !== undefined && builder.estimatedFileSizeBytes() >= this.options.targetFileBytes && lastUserKey !== undefined && !lastUserKey.equals(userKey)) {
+            outputs.push(this.finishTable(builder, builderNumber));
+            builder = undefined;
+          }
+          if (builder === undefined) {
+            builderNumber = this.newFileNumber();
+            this.pendingOutputs.add(builderNumber);
+            builder = this.newTableBuilder(builderNumber);
+          }
+          if (verdict === 'tombstone') builder.add(userKey, merged.seq(), ValueKind.Delete, emptyValue);
+          else builder.add(userKey, merged.seq(), merged.kind(), merged.value());
+          lastUserKey = userKey;
+        }
+        if (++n % yieldEveryEntries === 0) {
+          await yieldToEventLoop();
+          if (this.state !== 'open') throw new ClosedError('storage engine (compaction abandoned)');
+          await rate.pace(builder?.estimatedFileSizeBytes() ?? 0, outputs);
+        }
+      }
+      if (builder !== undefined) outputs.push(this.finishTable(builder, builderNumber));
+      builder = undefined;
+    } catch (err) {
+      builder?.abandon();
+      for (const o of outputs) this.pendingOutputs.delete(o.number);
+      this.pendingOutputs.delete(builderNumber);
+      throw err;
+    }
+    // Outputs stay protected from deletion until the caller has logged them in the manifest.
+    this.counters.mvccCollected += filter.collectedVersions;
+    for (const o of outputs) this.counters.compactionBytesWritten += o.fileBytes;
+    return outputs;
+  }
+
+  private smallestSnapshot(): number {
+    let smallest = this.visibleSequence;
+    for (const s of this.snapshots) if (s.seq < smallest) smallest = s.seq;
+    return smallest;
+  }
+
+  private newTableBuilder(number: number): TableBuilder {
+    return new TableBuilder(this.fs, path.join(this.dir, fileName(number, 'sst')), {
+      blockSizeBytes: this.options.blockSizeBytes,
+      restartInterval: this.options.blockRestartInterval,
+      bitsPerKey: this.options.bloomBitsPerKey,
+    });
+  }
+
+  /** Finishes (and fsyncs) a table, opens it for reading and returns its metadata. */
+  private finishTable(builder: TableBuilder, number: number): FileMeta {
+    const t = builder.finish();
+    const meta: FileMeta = {
+      number,
+      fileBytes: t.fileSize,
+      smallest: t.smallest,
+      largest: t.largest,
+      minSeq: t.minSeq,
+      maxSeq: t.maxSeq,
+      entries: t.entries,
+    };
+    this.openTable(meta);
+    return meta;
+  }
+
+  private openTable(meta: FileMeta): OpenTable {
+    const existing = this.tables.get(meta.number);
+    if (existing !== undefined) return existing;
+    const reader = TableReader.open(this.fs, path.join(this.dir, fileName(meta.number, 'sst')), meta.number, {
+      cache: this.cache,
+      verifyChecksums: this.options.verifyChecksums,
+    });
+    const t: OpenTable = { meta, reader, smallestUser: smallestUserKey(meta), largestUser: largestUserKey(meta) };
+    this.tables.set(meta.number, t);
+    return t;
+  }
+
+  private backgroundError(what: string, err: unknown): void {
+    if (err instanceof ClosedError && this.state === 'closed') return;
+    const reason = `${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+    this.log(reason);
+    if (err instanceof StorageError || isErrno(err)) {
+      this.enterReadOnly(reason);
+      return;
+    }
+    // Anything else is a broken invariant: surface it loudly rather than continue.
+    this.enterReadOnly(reason);
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Manifest
+
+  private newFileNumber(): number {
+    return this.nextFileNumber++;
+  }
+
+  /**
+   * Appends an edit to the manifest, fsyncs it and installs the new version. Edits are applied
+   * one at a time in manifest order.
+   */
+  private logAndApply(edit: VersionEdit): Promise<void> {
+    const run = async (): Promise<void> => {
+      this.checkNotFailed();
+      const full: VersionEdit = { ...edit, nextFileNumber: this.nextFileNumber, lastSequence: this.lastSequence };
+      const next = this.version.apply(full);
+      try {
+        this.manifest.append(encodeEdit(full));
+        await this.manifest.sync();
+      } catch (err) {
+        this.enterReadOnly(`manifest write failed: ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
+      }
+      this.version = next;
+      if (full.logNumber !== undefined) this.logNumber = full.logNumber;
+      if (this.manifest.size > this.options.manifestBytesMax) await this.rotateManifest();
+    };
+    const result = this.manifestChain.then(run);
+    this.manifestChain = result.catch(() => {});
+    return result;
+  }
+
+  private checkNotFailed(): void {
+    if (this.state === 'closed') throw new ClosedError('storage engine');
+    if (this.state === 'read-only') throw new ReadOnlyError(this.readOnlyReason ?? 'unknown');
+  }
+
+  /** Starts a new manifest holding one snapshot of the current version, then points CURRENT at it. */
+  private async rotateManifest(): Promise<void> {
+    const number = this.newFileNumber();
+    const writer = writeSnapshotManifest(this.fs, this.dir, number, this.version, {
+      logNumber: this.logNumber,
+      nextFileNumber: this.nextFileNumber,
+      lastSequence: this.lastSequence,
+    });
+    await writer.sync();
+    setCurrent(this.fs, this.dir, number);
+    this.manifest.close();
+    this.manifest = writer;
+    this.manifestNumber = number;
+    this.deleteObsoleteFiles();
+  }
+
+  /** Deletes tables no version uses, WALs already flushed and old manifests. */
+  private deleteObsoleteFiles(): void {
+    const live = new Set<number>(this.pendingOutputs);
+    for (const f of this.version.allFiles()) live.add(f.number);
+    for (const v of this.pinnedVersions.keys()) for (const f of v.allFiles()) live.add(f.number);
+    const liveWals = new Set<number>([...this.active.walNumbers, ...this.immutables.flatMap((s) => s.walNumbers)]);
+    let names: string[];
+    try {
+      names = this.fs.readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const m = /^(\d+)\.(sst|log)$/.exec(name) ?? /^MANIFEST-(\d+)$/.exec(name);
+      if (m === null) continue;
+      const number = Number(m[1]);
+      const obsolete =
+        m[2] === 'sst'
+          ? !live.has(number) && number < this.nextFileNumber
+          : m[2] === 'log'
+            ? !liveWals.has(number) && number < this.logNumber
+            : number !== this.manifestNumber && number < this.nextFileNumber;
+      if (!obsolete) continue;
+      if (m[2] === 'sst') {
+        const t = this.tables.get(number);
+        if (t !== undefined) {
+          t.reader.close();
+          this.tables.delete(number);
+          this.cache.eraseFile(number);
+        }
+      }
+      try {
+        this.fs.unlinkSync(path.join(this.dir, name));
+      } catch (err) {
+        this.log(`could not delete obsolete file ${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Maintenance, checkpoints, export and ingestion
+
+  /** Flushes the memtable to an SSTable and waits until every frozen memtable is flushed. */
+  async flush(): Promise<void> {
+    this.checkWritable();
+    if (this.active.table.count > 0) this.rotateMemtable();
+    while (this.immutables.length > 0) {
+      this.checkWritable();
+      this.scheduleBackgroundWork();
+      await (this.flushLoop ?? this.waitForProgress(100));
+    }
+  }
+
+  /** Flushes, then compacts until no level needs work (or every level down to the last, if `full`). */
+  async compactAll(full = true): Promise<void> {
+    await this.flush();
+    while (this.compactionLoop !== undefined) await this.compactionLoop;
+    for (;;) {
+      this.checkWritable();
+      const job = this.pickCompaction(full);
+      if (job === undefined || (full && job.outputLevel >= this.version.levelsMax)) break;
+      await this.runCompaction(job);
+      if (full && this.version.levels.slice(0, -1).every((l) => l.length === 0)) break;
+    }
+  }
+
+  /**
+   * Sets the MVCC garbage-collection threshold: compactions may drop versions of a key older
+   * than its newest version at or below `ts` (requires `mvccGarbageCollection`). Raising is
+   * allowed, lowering is refused (collected versions cannot come back).
+   */
+  setMvccGcThreshold(ts: bigint): void {
+    if (!this.options.mvccGarbageCollection) throw new InvalidArgumentError('mvccGarbageCollection is not enabled for this engine');
+    if (this.mvccGcThreshold !== undefined && ts < this.mvccGcThreshold) {
+      throw new InvalidArgumentError(`GC threshold ${ts} is below the current ${this.mvccGcThreshold}`);
+    }
+    this.mvccGcThreshold = ts;
+  }
+
+  /**
+   * Writes a consistent checkpoint of the whole engine into `dir` (which must not exist): hard
+   * links of the immutable tables plus a fresh manifest. It holds every write that was visible
+   * when the call started. The checkpoint opens as an engine of its own.
+   */
+  async checkpoint(dir: string): Promise<void> {
+    this.checkWritable();
+    if (this.fs.existsSync(dir)) throw new InvalidArgumentError(`checkpoint directory ${dir} already exists`);
+    await this.flush();
+    const version = this.version;
+    this.pinnedVersions.set(version, (this.pinnedVersions.get(version) ?? 0) + 1);
+    try {
+      const tmp = `${dir}.tmp-${process.pid}`;
+      this.fs.mkdirSync(tmp);
+      for (const f of version.allFiles()) {
+        const name = fileName(f.number, 'sst');
+        this.fs.linkSync(path.join(this.dir, name), path.join(tmp, name));
+      }
+      const manifestNumber = this.nextFileNumber + 1;
+      const writer = writeSnapshotManifest(this.fs, tmp, manifestNumber, version, {
+        logNumber: manifestNumber + 1,
+        nextFileNumber: manifestNumber + 2,
+        lastSequence: this.lastSequence,
+      });
+      await writer.sync();
+      writer.close();
+      setCurrent(this.fs, tmp, manifestNumber);
+      this.fs.renameSync(tmp, dir);
+      this.fs.fsyncDirSync(path.dirname(path.resolve(dir)));
+    } finally {
+      const count = (this.pinnedVersions.get(version) ?? 1) - 1;
+      if (count === 0) this.pinnedVersions.delete(version);
+      else this.pinnedVersions.set(version, count);
+    }
+  }
+
+  /**
+   * Exports the live keys of [start, end) (at the snapshot, if given) as SSTables in `dir`, ready
+   * for `ingest` by another engine. Files are cut at `targetFileBytes`.
+   */
+  async exportRange(start: Buffer, end: Buffer, dir: string, options: ReadOptions & { fileBytes?: number } = {}): Promise<ExportedFile[]> {
+    this.checkReadable();
+    if (Buffer.compare(start, end) >= 0) throw new InvalidArgumentError('exportRange needs start < end');
+    this.fs.mkdirSync(dir);
+    const fileBytes = options.fileBytes ?? this.options.targetFileBytes;
+    const it = this.iterator({ lowerBound: start, upperBound: end, ...(options.snapshot ? { snapshot: options.snapshot } : {}) });
+    const files: ExportedFile[] = [];
+    let builder: TableBuilder | undefined;
+    let builderPath = '';
+    let first: Buffer | undefined;
+    let last: Buffer | undefined;
+    let entries = 0;
+    const finish = (): void => {
+      if (builder === undefined || first === undefined || last === undefined) return;
+      const t = builder.finish();
+      files.push({ path: builderPath, entries, fileBytes: t.fileSize, smallestKey: first, largestKey: last });
+      builder = undefined;
+    };
+    try {
+      let n = 0;
+      for (it.seek(start); it.valid(); it.next()) {
+        if (builder !== undefined && builder.estimatedFileSizeBytes() >= fileBytes) finish();
+        if (builder === undefined) {
+          builderPath = path.join(dir, `export-${String(files.length).padStart(6, '0')}.sst`);
+          builder = new TableBuilder(this.fs, builderPath, {
+            blockSizeBytes: this.options.blockSizeBytes,
+            restartInterval: this.options.blockRestartInterval,
+            bitsPerKey: this.options.bloomBitsPerKey,
+          });
+          first = Buffer.from(it.key());
+          entries = 0;
+        }
+        builder.add(it.key(), 0, ValueKind.Put, it.value());
+        last = Buffer.from(it.key());
+        entries++;
+        if (++n % yieldEveryEntries === 0) await yieldToEventLoop();
+      }
+      finish();
+    } catch (err) {
+      builder?.abandon();
+      throw err;
+    } finally {
+      it.close();
+    }
+    return files;
+  }
+
+  /**
+   * Ingests SSTables built by `exportRange` (or a TableBuilder with sequence 0 and one entry per
+   * key). Their contents become visible atomically and newer than every earlier write. Each file
+   * is checksum-verified first; files must not overlap each other. The files are hard-linked
+   * (or copied) in; the originals are left in place.
+   */
+  async ingest(paths: readonly string[]): Promise<void> {
+    this.checkWritable();
+    if (paths.length === 0) return;
+    const probes = paths.map((p) => {
+      const reader = TableReader.open(this.fs, p, -1, { cache: this.cache, verifyChecksums: true });
+      try {
+        reader.verify();
+        const props = reader.properties;
+        if (props.maxSeq !== 0) throw new InvalidArgumentError(`${p}: ingested tables must be built with sequence 0 (found ${props.maxSeq})`);
+        return { path: p, props, fileBytes: reader.fileSize };
+      } finally {
+        reader.close();
+      }
+    });
+    probes.sort((a, b) => Buffer.compare(smallestUserKeyOf(a.props), smallestUserKeyOf(b.props)));
+    for (let i = 1; i < probes.length; i++) {
+      const prev = probes[i - 1];
+      const cur = probes[i];
+      if (prev !== undefined && cur !== undefined && Buffer.compare(largestUserKeyOf(prev.props), smallestUserKeyOf(cur.props)) >= 0) {
+        throw new InvalidArgumentError(`ingested files ${prev.path} and ${cur.path} overlap`);
+      }
+    }
+    const first = probes[0];
+    const lastProbe = probes[probes.length - 1];
+    assert(first !== undefined && lastProbe !== undefined, 'at least one file');
+    const smallest = smallestUserKeyOf(first.props);
+    const largest = largestUserKeyOf(lastProbe.props);
+    if (this.memtablesOverlap(smallest, largest)) await this.flush();
+    this.checkWritable();
+    const globalSeq = ++this.lastSequence;
+    const level = this.ingestLevel(smallest, largest);
+    const added: { level: number; file: FileMeta }[] = [];
+    for (const probe of probes) {
+      const number = this.newFileNumber();
+      this.pendingOutputs.add(number);
+      const target = path.join(this.dir, fileName(number, 'sst'));
+      linkOrCopy(this.fs, probe.path, target);
+      const meta: FileMeta = {
+        number,
+        fileBytes: probe.fileBytes,
+        smallest: encodeInternalKey(smallestUserKeyOf(probe.props), globalSeq, ValueKind.Put),
+        largest: encodeInternalKey(largestUserKeyOf(probe.props), globalSeq, ValueKind.Put),
+        minSeq: globalSeq,
+        maxSeq: globalSeq,
+        entries: probe.props.entries,
+        globalSeq,
+      };
+      this.openTable(meta);
+      added.push({ level, file: meta });
+    }
+    this.fs.fsyncDirSync(this.dir);
+    try {
+      await this.logAndApply({ added, lastSequence: this.lastSequence });
+    } finally {
+      for (const a of added) this.pendingOutputs.delete(a.file.number);
+    }
+    if (globalSeq > this.visibleSequence) this.visibleSequence = globalSeq;
+    this.scheduleBackgroundWork();
+  }
+
+  private memtablesOverlap(smallest: Buffer, largest: Buffer): boolean {
+    for (const slot of [this.active, ...this.immutables]) {
+      const it = slot.table.iterator();
+      it.seek(smallest, maxSequence);
+      if (it.valid() && Buffer.compare(it.userKey(), largest) <= 0) return true;
+    }
+    return false;
+  }
+
+  /** The deepest level above every level holding keys of the range (L0 if L0 overlaps). */
+  private ingestLevel(smallest: Buffer, largest: Buffer): number {
+    const v = this.version;
+    for (let level = 0; level < v.levelsMax; level++) {
+      if (v.overlapping(level, smallest, largest).length > 0) return Math.max(0, level - 1);
+    }
+    return v.levelsMax - 1;
+  }
+
+  /** Checks every checksum of every live table; returns the problems found (empty when healthy). */
+  verify(): CorruptionError[] {
+    this.checkReadable();
+    const problems: CorruptionError[] = [];
+    for (const f of this.version.allFiles()) {
+      const t = this.tables.get(f.number);
+      if (t === undefined) continue;
+      try {
+        t.reader.verify();
+      } catch (err) {
+        if (err instanceof CorruptionError) problems.push(err);
+        else throw err;
+      }
+    }
+    return problems;
+  }
+
+  stats(): EngineStats {
+    const walStats = this.active.wal?.stats;
+    const walBytes = this.counters.walBytesClosed + (walStats?.bytes ?? 0);
+    const c = this.counters;
+    const cacheStats = this.cache.stats();
+    return {
+      userBytesWritten: c.userBytes,
+      walBytesWritten: walBytes,
+      flushBytesWritten: c.flushBytes,
+      compactionBytesWritten: c.compactionBytesWritten,
+      compactionBytesRead: c.compactionBytesRead,
+      writeAmplification: c.userBytes === 0 ? 0 : (walBytes + c.flushBytes + c.compactionBytesWritten) / c.userBytes,
+      levels: this.version.levels.map((files, level) => ({ level, files: files.length, bytes: this.version.levelBytes(level) })),
+      flushes: c.flushes,
+      compactions: c.compactions,
+      trivialMoves: c.trivialMoves,
+      compactionMsTotal: c.compactionMs,
+      stalls: c.stalls,
+      stallMsTotal: c.stallMs,
+      slowdowns: c.slowdowns,
+      memtableBytes: this.active.table.approximateBytes + this.immutables.reduce((s, m) => s + m.table.approximateBytes, 0),
+      immutableMemtables: this.immutables.length,
+      walSyncs: c.walSyncsClosed + (walStats?.syncs ?? 0),
+      walSyncLastMs: walStats?.syncLastMs ?? 0,
+      walSyncMaxMs: walStats?.syncMaxMs ?? 0,
+      blockCache: { hits: cacheStats.hits, misses: cacheStats.misses, usageBytes: cacheStats.usageBytes, capacityBytes: this.options.blockCacheBytes },
+      lastSequence: this.visibleSequence,
+      openSnapshots: this.snapshots.size,
+      state: this.state,
+      ...(this.readOnlyReason !== undefined ? { readOnlyReason: this.readOnlyReason } : {}),
+      mvccVersionsCollected: c.mvccCollected,
+    };
+  }
+
+  /** Stops background work, waits for in-flight syncs, closes files and releases the lock. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state;
+    this.state = 'closed';
+    this.notifyProgress();
+    await Promise.allSettled([this.flushLoop, this.compactionLoop, this.publishChain, this.manifestChain]);
+    if (this.active.wal !== undefined) await this.active.wal.close().catch(() => {});
+    for (const t of this.tables.values()) t.reader.close();
+    this.tables.clear();
+    this.manifest.close();
+    releaseLock(this.fs, this.dir);
+    void wasOpen;
+  }
+}
+
+const emptyValue = Buffer.alloc(0);
+
+const smallestUserKeyOf = (p: TableProperties): Buffer => internalKeyUserKey(p.smallest);
+const largestUserKeyOf = (p: TableProperties): Buffer => internalKeyUserKey(p.largest);
+
+function isErrno(err: unknown): boolean {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+}
+
+/** Paces background writes to a byte rate (0 = unlimited). */
+class RateLimiter {
+  private readonly startedMs = Date.now();
+  constructor(private readonly bytesPerSecMax: number) {}
+  async pace(currentBuilderBytes: number, finished: readonly FileMeta[]): Promise<void> {
+    if (this.bytesPerSecMax <= 0) return;
+    let written = currentBuilderBytes;
+    for (const f of finished) written += f.fileBytes;
+    const dueMs = (written / this.bytesPerSecMax) * 1000;
+    const aheadMs = dueMs - (Date.now() - this.startedMs);
+    if (aheadMs > 1) await sleep(Math.min(aheadMs, 1000));
+  }
+}
+
+function linkOrCopy(fs: StorageFs, from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw new StorageIOError('link', to, err);
+    const data = fs.readFileSync(from);
+    const fd = fs.openSync(to, 'wx');
+    try {
+      fs.writeAllSync(fd, data, 0, data.length, 0);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+// -----------------------------------------------------------------------------------------
+// Locking and recovery
+
+function acquireLock(fs: StorageFs, dir: string): void {
+  const lockPath = path.join(dir, lockFile);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(lockPath, 'wx');
+      const pid = Buffer.from(String(process.pid));
+      fs.writeAllSync(fd, pid, 0, pid.length, 0);
+      fs.closeSync(fd);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageIOError('lock', lockPath, err);
+    }
+    const holder = Number(fs.readFileSync(lockPath).toString('utf8'));
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
+      throw new LockedError(`data directory ${dir} is locked by process ${holder}`);
+    }
+    if (holder === process.pid) throw new LockedError(`data directory ${dir} is already open in this process`);
+    // The holder died without releasing (a crash): take the lock over.
+    fs.unlinkSync(lockPath);
+  }
+  throw new LockedError(`could not lock data directory ${dir}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function releaseLock(fs: StorageFs, dir: string): void {
+  try {
+    fs.unlinkSync(path.join(dir, lockFile));
+  } catch {
+    // Already gone: nothing to release.
+  }
+}
+
+interface RecoveredState {
+  cache: BlockCache;
+  version: Version;
+  nextFileNumber: number;
+  logNumber: number;
+  lastSequence: number;
+  /** WAL files at or above logNumber, oldest first: their records are not in any table yet. */
+  walNumbers: number[];
+}
+
+function setCurrent(fs: StorageFs, dir: string, manifestNumber: number): void {
+  const tmp = path.join(dir, `${currentFile}.tmp`);
+  const contents = Buffer.from(`${manifestName(manifestNumber)}\n`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeAllSync(fd, contents, 0, contents.length, 0);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path.join(dir, currentFile));
+  fs.fsyncDirSync(dir);
+}
+
+function writeSnapshotManifest(
+  fs: StorageFs,
+  dir: string,
+  number: number,
+  version: Version,
+  fields: { logNumber: number; nextFileNumber: number; lastSequence: number },
+): RecordLogWriter {
+  const writer = RecordLogWriter.create(fs, path.join(dir, manifestName(number)), { syncDirectory: true });
+  const added = version.levels.flatMap((files, level) => files.map((file) => ({ level, file })));
+  writer.append(encodeEdit({ snapshot: true, added, ...fields }));
+  return writer;
+}
+
+/** Reads CURRENT, replays the manifest and the unflushed WALs, and starts a fresh manifest. */
+function recover(fs: StorageFs, dir: string, options: EngineOptions, log: (m: string) => void): RecoveredState {
+  const cache = new BlockCache(options.blockCacheBytes);
+  const currentPath = path.join(dir, currentFile);
+  let version = Version.empty(options.levelsMax);
+  let nextFileNumber = 2;
+  let logNumber = 0;
+  let lastSequence = 0;
+  if (fs.existsSync(currentPath)) {
+    const name = fs.readFileSync(currentPath).toString('utf8').trim();
+    if (!/^MANIFEST-\d+$/.test(name)) throw new CorruptionError(currentPath, 0, `CURRENT names no manifest: ${JSON.stringify(name)}`);
+    const manifestPath = path.join(dir, name);
+    if (!fs.existsSync(manifestPath)) throw new CorruptionError(currentPath, 0, `CURRENT names ${name}, which does not exist`);
+    const read = readRecordLog(fs, manifestPath, { truncateTornTail: true });
+    if (read.tornBytes > 0) log(`manifest ${manifestPath}: dropped a torn final record of ${read.tornBytes} bytes`);
+    read.records.forEach((payload, i) => {
+      const edit = decodeEdit(payload, manifestPath, read.payloadOffsets[i] ?? 0);
+      if ((edit.added ?? []).some((a) => a.level >= options.levelsMax) || (edit.deleted ?? []).some((d) => d.level >= options.levelsMax)) {
+        throw new CorruptionError(manifestPath, read.payloadOffsets[i] ?? 0, `manifest uses more levels than levelsMax ${options.levelsMax}`);
+      }
+      try {
+        version = version.apply(edit);
+      } catch (err) {
+        throw new CorruptionError(manifestPath, read.payloadOffsets[i] ?? 0, `inconsistent edit: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (edit.logNumber !== undefined) logNumber = edit.logNumber;
+      if (edit.nextFileNumber !== undefined) nextFileNumber = Math.max(nextFileNumber, edit.nextFileNumber);
+      if (edit.lastSequence !== undefined) lastSequence = Math.max(lastSequence, edit.lastSequence);
+    });
+    for (const f of version.allFiles()) {
+      const p = path.join(dir, fileName(f.number, 'sst'));
+      if (!fs.existsSync(p)) throw new CorruptionError(p, 0, `table ${f.number} listed in ${name} is missing`);
+    }
+  } else {
+    const names = fs.readdirSync(dir);
+    if (names.some((n) => /^(MANIFEST-\d+|\d+\.sst)$/.test(n))) {
+      throw new CorruptionError(currentPath, 0, 'CURRENT is missing but the directory holds tables or manifests');
+    }
+  }
+  const names = fs.readdirSync(dir);
+  for (const n of names) {
+    const m = /^(\d+)\.(sst|log)$|^MANIFEST-(\d+)$/.exec(n);
+    if (m !== null) nextFileNumber = Math.max(nextFileNumber, Number(m[1] ?? m[3]) + 1);
+  }
+  const walNumbers = names
+    .map((n) => /^(\d+)\.log$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .filter((n) => n >= logNumber)
+    .sort((a, b) => a - b);
+  return { cache, version, nextFileNumber, logNumber, lastSequence, walNumbers };
+}
+
+export { WriteBatch } from './write-batch.ts';
+export type { DbIterator } from './db-iterator.ts';
