@@ -226,7 +226,7 @@ export async function writeKubeconfig(path: string, url: string): Promise<void> 
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'phantomdb-test', cluster: { server: url } }],
+    clusters: [{ name: 'phantomdb-test', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
     users: [{ name: 'phantomdb-test', user: { token: 'phantomdb-test-token' } }],
     contexts: [{ name: 'phantomdb-test', context: { cluster: 'phantomdb-test', user: 'phantomdb-test', namespace: 'default' } }],
     'current-context': 'phantomdb-test',

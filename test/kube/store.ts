@@ -480,21 +480,25 @@ export class KubeStore {
       if (this.find(ref, namespaceOf(obj), nameOf(obj)) !== obj) continue;
       const owners = (arrayAt(metadataOf(obj), 'ownerReferences') ?? []).filter(isObject);
       if (owners.length === 0) continue;
-      const live = owners.filter((owner) => {
-        const ownerObject = byUid.get(stringAt(owner, 'uid') ?? '');
-        return ownerObject !== undefined && !(isDeleting(ownerObject) && finalizersOf(ownerObject).includes('orphan'));
-      });
-      for (const owner of live) referenced.add(stringAt(owner, 'uid') ?? '');
-      const foreground = live.some((owner) => {
-        const ownerObject = byUid.get(stringAt(owner, 'uid') ?? '');
+      const ownerOf = (owner: JsonObject): JsonObject | undefined => byUid.get(stringAt(owner, 'uid') ?? '');
+      const present = owners.filter((owner) => ownerOf(owner) !== undefined);
+      const orphaning = (owner: JsonObject): boolean => {
+        const ownerObject = ownerOf(owner);
+        return ownerObject !== undefined && isDeleting(ownerObject) && finalizersOf(ownerObject).includes('orphan');
+      };
+      const remaining = present.filter((owner) => !orphaning(owner));
+      for (const owner of remaining) referenced.add(stringAt(owner, 'uid') ?? '');
+      const foreground = remaining.some((owner) => {
+        const ownerObject = ownerOf(owner);
         return ownerObject !== undefined && isDeleting(ownerObject) && finalizersOf(ownerObject).includes('foregroundDeletion');
       });
-      if ((live.length === 0 || foreground) && !isDeleting(obj)) {
+      if ((present.length === 0 || foreground) && !isDeleting(obj)) {
         this.delete(ref, namespaceOf(obj), nameOf(obj), { propagationPolicy: 'Background' });
         changed = true;
-      } else if (live.length > 0 && live.length < owners.length) {
+      } else if (present.length > 0 && remaining.length < owners.length) {
         const next = clone(obj);
-        metadataOf(next)['ownerReferences'] = live;
+        if (remaining.length > 0) metadataOf(next)['ownerReferences'] = remaining;
+        else removeKey(metadataOf(next), 'ownerReferences');
         this.commitUpdate(ref, ref, obj, next);
         changed = true;
       }
