@@ -1,0 +1,130 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AssertionError } from '../assert.ts';
+import { ValueKind } from './keys.ts';
+import { Memtable } from './memtable.ts';
+import {
+  checkCursorOps,
+  checkFullScans,
+  cursorOpArbitrary,
+  keyArbitrary,
+  type ModelEntry,
+  propertyRuns,
+  rawEntriesArbitrary,
+  seqArbitrary,
+  sortedEntries,
+  uniqueEntries,
+} from './iterator-model.test-support.ts';
+
+function tableOf(entries: readonly ModelEntry[], seed?: number): Memtable {
+  const table = new Memtable(seed === undefined ? {} : { seed });
+  for (const entry of entries) table.add(entry.userKey, entry.seq, entry.kind, entry.value);
+  return table;
+}
+
+/** The model's answer to get: the first entry of `userKey` with seq <= `seq` in internal order. */
+function modelGet(sorted: readonly ModelEntry[], userKey: Buffer, seq: number): ModelEntry | undefined {
+  return sorted.find((e) => e.userKey.equals(userKey) && e.seq <= seq);
+}
+
+describe('Memtable', () => {
+  it('matches a sorted-array model for get, scans, seeks and direction switches', () => {
+    fc.assert(
+      fc.property(
+        rawEntriesArbitrary(120),
+        fc.array(fc.record({ userKey: keyArbitrary, seq: seqArbitrary }), { maxLength: 30 }),
+        fc.array(cursorOpArbitrary, { maxLength: 60 }),
+        fc.integer({ min: 1, max: 0xffffffff }),
+        (raw, gets, ops, seed) => {
+          const entries = uniqueEntries(raw);
+          const sorted = sortedEntries(entries);
+          const table = tableOf(entries, seed);
+          expect(table.count).toBe(entries.length);
+          const targets = [
+            ...gets,
+            ...sorted.flatMap((e) => [e, { userKey: e.userKey, seq: e.seq - 1 }]).filter((t) => t.seq >= 0),
+          ];
+          for (const { userKey, seq } of targets) {
+            const expected = modelGet(sorted, userKey, seq);
+            const actual = table.get(userKey, seq);
+            expect(actual?.seq).toBe(expected?.seq);
+            expect(actual?.kind).toBe(expected?.kind);
+            expect(actual?.value.toString()).toBe(expected?.value.toString());
+          }
+          checkFullScans(table.iterator(), sorted);
+          checkCursorOps(table.iterator(), sorted, ops);
+        },
+      ),
+      { numRuns: propertyRuns },
+    );
+  });
+
+  it('gives iterators the entries present at their creation, while adds continue', () => {
+    fc.assert(
+      fc.property(
+        rawEntriesArbitrary(60),
+        rawEntriesArbitrary(60),
+        fc.array(cursorOpArbitrary, { minLength: 1, maxLength: 60 }),
+        (rawBefore, rawAfter, ops) => {
+          const all = uniqueEntries([...rawBefore, ...rawAfter]);
+          const before = all.slice(0, uniqueEntries(rawBefore).length);
+          const after = all.slice(before.length);
+          const table = tableOf(before);
+          const early = table.iterator();
+          const earlyModel = sortedEntries(before);
+          // Interleave the later adds with cursor steps on the early iterator.
+          const stride = Math.max(1, Math.ceil(after.length / ops.length));
+          let added = 0;
+          const interleaved = ops.map((op) => {
+            for (const entry of after.slice(added, added + stride)) table.add(entry.userKey, entry.seq, entry.kind, entry.value);
+            added += stride;
+            return op;
+          });
+          checkCursorOps(early, earlyModel, interleaved);
+          for (const entry of after.slice(added)) table.add(entry.userKey, entry.seq, entry.kind, entry.value);
+          checkFullScans(early, earlyModel);
+          checkFullScans(table.iterator(), sortedEntries(all));
+        },
+      ),
+      { numRuns: propertyRuns },
+    );
+  });
+
+  it('inserts ascending keys through the append fast path in order', () => {
+    const table = new Memtable();
+    const entries: ModelEntry[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const key = Buffer.alloc(8);
+      key.writeUInt32BE(i >>> 1, 4);
+      // Two versions per key, the newer added second: the second add is not an append.
+      entries.push({ userKey: key, seq: i, kind: ValueKind.Put, value: Buffer.from(String(i)) });
+      table.add(key, i, ValueKind.Put, Buffer.from(String(i)));
+    }
+    checkFullScans(table.iterator(), sortedEntries(entries));
+  });
+
+  it('tracks count, sequence range and bytes', () => {
+    const table = new Memtable();
+    expect(table.count).toBe(0);
+    expect(table.smallestSeq).toBeUndefined();
+    expect(table.largestSeq).toBeUndefined();
+    expect(table.approximateBytes).toBe(0);
+    table.add(Buffer.from('b'), 7, ValueKind.Put, Buffer.alloc(100));
+    table.add(Buffer.from('a'), 3, ValueKind.Delete, Buffer.alloc(0));
+    expect(table.count).toBe(2);
+    expect(table.smallestSeq).toBe(3);
+    expect(table.largestSeq).toBe(7);
+    expect(table.approximateBytes).toBeGreaterThan(102);
+    expect(table.get(Buffer.from('a'), 10)).toEqual({ seq: 3, kind: ValueKind.Delete, value: Buffer.alloc(0) });
+    expect(table.get(Buffer.from('b'), 6)).toBeUndefined();
+  });
+
+  it('rejects a repeated (key, seq) and bad sequences as broken invariants', () => {
+    const table = new Memtable();
+    table.add(Buffer.from('k'), 1, ValueKind.Put, Buffer.from('v'));
+    expect(() => table.add(Buffer.from('k'), 1, ValueKind.Put, Buffer.from('w'))).toThrow(AssertionError);
+    expect(() => table.add(Buffer.from('k'), -1, ValueKind.Put, Buffer.from('w'))).toThrow(AssertionError);
+    expect(() => table.add(Buffer.from('k'), 2 ** 53, ValueKind.Put, Buffer.from('w'))).toThrow(AssertionError);
+    expect(() => table.iterator().next()).toThrow(AssertionError);
+  });
+});

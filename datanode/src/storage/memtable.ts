@@ -1,0 +1,429 @@
+import { assert } from '../assert.ts';
+import type { InternalIterator } from './iterator.ts';
+import { ValueKind } from './keys.ts';
+
+/**
+ * The memtable: a skiplist of (userKey, seq, kind, value) entries in internal order (user key
+ * ascending bytewise, then sequence descending).
+ *
+ * Layout. A node is a record in one flat Float64Array (the arena), addressed by its offset:
+ * [seq, key prefix, level-0 predecessor, entry number, then per level: successor, successor's
+ * key prefix]. Keys, values and kinds live in arrays indexed by the entry number, which counts
+ * insertions from 1. Record 0 is the head sentinel; it is never an entry, so 0 also serves as
+ * "no node". Why this shape: a search reads the successor's address and its key prefix (the
+ * first six key bytes as a number) from the current record, so deciding whether to advance
+ * touches one cache line and compares two numbers; key bytes are compared only when prefixes
+ * tie. An insert allocates nothing besides the amortised growth of the arena.
+ *
+ * Concurrency. There is one writer and many readers, all on one JavaScript thread, so readers
+ * never observe a half-linked node. Iterators hold record addresses, which stay valid for the
+ * table's life (growth copies the arena but keeps offsets). An iterator sees exactly the
+ * entries added before it was created: it skips entry numbers at or above the count it
+ * captured. So an iterator's view never changes under it, even while the writer keeps adding.
+ *
+ * Buffers. The table keeps references to the keys and values it is given (it does not copy);
+ * callers must not modify them afterwards.
+ *
+ * Array reads below end in `?? 0` (or a default buffer) only to satisfy
+ * noUncheckedIndexedAccess: every index is in bounds by construction.
+ */
+
+/** Tallest tower; with branching 2 this keeps searches logarithmic up to about 2^22 = 4M entries. */
+const heightMax = 22;
+const headNode = 0;
+const fieldSeq = 0;
+const fieldPrefix = 1;
+const fieldPrev = 2;
+const fieldEntry = 3;
+const headerSlots = 4;
+/** Slots per level: successor address, successor key prefix. */
+const slotsPerLevel = 2;
+const prefixBytes = 6;
+/** Keys up to this length compare faster in a JavaScript loop than through the native call. */
+const shortKeyBytes = 32;
+const initialArenaSlots = 1 << 16;
+const initialEntryCapacity = 1024;
+/**
+ * Bytes charged per entry on top of its key and value and its record: two array slots, a kind
+ * byte and two Buffer headers (the caller's buffers are usually views of a larger batch).
+ */
+const entryOverheadBytes = 64;
+const emptyBuffer = Buffer.alloc(0);
+
+/** The newest visible version of a key, as returned by `Memtable.get`. */
+export interface MemtableEntry {
+  readonly seq: number;
+  readonly kind: ValueKind;
+  readonly value: Buffer;
+}
+
+export interface MemtableOptions {
+  /** Seed of the tower-height generator; fixed by default so layouts are reproducible. */
+  readonly seed?: number;
+}
+
+/**
+ * The first six bytes of `key` as a number, zero-padded. If prefix(a) < prefix(b) then a < b
+ * bytewise (a zero pad only sits where the shorter key has already ended); equal prefixes
+ * decide nothing and fall back to a full compare.
+ */
+function keyPrefix(key: Buffer): number {
+  if (key.length >= prefixBytes) {
+    // Plain indexed reads: Buffer.readUIntBE validates its arguments and costs several times more.
+    const high = ((key[0] ?? 0) << 8) | (key[1] ?? 0);
+    const low = (((key[2] ?? 0) << 24) | ((key[3] ?? 0) << 16) | ((key[4] ?? 0) << 8) | (key[5] ?? 0)) >>> 0;
+    return high * 0x100000000 + low;
+  }
+  let prefix = 0;
+  for (let i = 0; i < prefixBytes; i++) prefix = prefix * 256 + (key[i] ?? 0);
+  return prefix;
+}
+
+/**
+ * Bytewise comparison of two keys whose prefixes are equal. Buffer.prototype.compare costs a
+ * native call (~65 ns on Node 20 whatever the length), so short keys are compared here, from
+ * the first byte the equal prefixes do not already vouch for.
+ */
+function compareKeysWithEqualPrefix(a: Buffer, b: Buffer): number {
+  const aLength = a.length;
+  const bLength = b.length;
+  if (aLength > shortKeyBytes || bLength > shortKeyBytes) return a.compare(b);
+  const common = aLength < bLength ? aLength : bLength;
+  for (let i = common < prefixBytes ? common : prefixBytes; i < common; i++) {
+    const aByte = a[i] ?? 0;
+    const bByte = b[i] ?? 0;
+    if (aByte !== bByte) return aByte < bByte ? -1 : 1;
+  }
+  return aLength === bLength ? 0 : aLength < bLength ? -1 : 1;
+}
+
+/** The skiplist's storage and searches; shared by the memtable and its iterators. */
+class SkiplistStore {
+  /** The arena as 8-byte slots (seqs, prefixes) and as 4-byte words (addresses, entry numbers). */
+  doubles = new Float64Array(initialArenaSlots);
+  words = new Int32Array(this.doubles.buffer);
+  arenaUsed = headerSlots + heightMax * slotsPerLevel;
+  /** Indexed by entry number; entry 0 stands for the head. */
+  userKeys: Buffer[] = [emptyBuffer];
+  values: Buffer[] = [emptyBuffer];
+  kinds = new Uint8Array(initialEntryCapacity);
+  entryCount = 0;
+  height = 1;
+  /** Rightmost node at each level (the head when the level is empty); index 0 is the tail. */
+  readonly lastAtLevel = new Int32Array(heightMax);
+
+  successor(node: number): number {
+    return this.words[(node + headerSlots) * 2] ?? 0;
+  }
+
+  predecessor(node: number): number {
+    return this.words[(node + fieldPrev) * 2] ?? 0;
+  }
+
+  entryOf(node: number): number {
+    return this.words[(node + fieldEntry) * 2] ?? 0;
+  }
+
+  seqOf(node: number): number {
+    return this.doubles[node + fieldSeq] ?? 0;
+  }
+
+  /** Whether the entry at `node` sorts before (key, seq), or at-or-before it when `inclusive`. */
+  precedes(node: number, key: Buffer, prefix: number, seq: number, inclusive: boolean): boolean {
+    const nodePrefix = this.doubles[node + fieldPrefix] ?? 0;
+    if (nodePrefix !== prefix) return nodePrefix < prefix;
+    return this.tieBreakPrecedes(node, key, seq, inclusive);
+  }
+
+  /** Whether the entry at `node` has user key `key` (whose prefix is `prefix`). */
+  keyEquals(node: number, key: Buffer, prefix: number): boolean {
+    if ((this.doubles[node + fieldPrefix] ?? 0) !== prefix) return false;
+    return compareKeysWithEqualPrefix(this.userKeys[this.entryOf(node)] ?? emptyBuffer, key) === 0;
+  }
+
+  /** `precedes` for a node whose key prefix equals the target's. */
+  tieBreakPrecedes(node: number, key: Buffer, seq: number, inclusive: boolean): boolean {
+    const nodeKey = this.userKeys[this.entryOf(node)] ?? emptyBuffer;
+    const byKey = compareKeysWithEqualPrefix(nodeKey, key);
+    if (byKey !== 0) return byKey < 0;
+    const nodeSeq = this.doubles[node + fieldSeq] ?? 0;
+    return inclusive ? nodeSeq >= seq : nodeSeq > seq;
+  }
+
+  /**
+   * Descends from the head and returns the last node that sorts before (key, seq) — or
+   * at-or-before it when `inclusive` — possibly the head. Records the predecessor found at each
+   * level in `splice` when given.
+   */
+  findPredecessor(key: Buffer, prefix: number, seq: number, inclusive: boolean, splice?: Int32Array): number {
+    const doubles = this.doubles;
+    const words = this.words;
+    let node = headNode;
+    for (let level = this.height - 1; level >= 0; level--) {
+      let slot = node + headerSlots + level * slotsPerLevel;
+      while (true) {
+        const next = words[slot * 2] ?? 0;
+        if (next === headNode) break;
+        const nextPrefix = doubles[slot + 1] ?? 0;
+        const advance =
+          nextPrefix !== prefix ? nextPrefix < prefix : this.tieBreakPrecedes(next, key, seq, inclusive);
+        if (!advance) break;
+        node = next;
+        slot = node + headerSlots + level * slotsPerLevel;
+      }
+      if (splice !== undefined) splice[level] = node;
+    }
+    return node;
+  }
+
+  /** Appends a record for a new entry with `height` levels (links zeroed) and returns its address. */
+  allocateNode(height: number, seq: number, prefix: number): number {
+    const node = this.arenaUsed;
+    const end = node + headerSlots + height * slotsPerLevel;
+    if (end > this.doubles.length) {
+      const doubles = new Float64Array(Math.max(end, this.doubles.length * 2));
+      doubles.set(this.doubles);
+      this.doubles = doubles;
+      this.words = new Int32Array(doubles.buffer);
+    }
+    this.arenaUsed = end;
+    const entry = this.entryCount + 1;
+    if (entry === this.kinds.length) {
+      const kinds = new Uint8Array(this.kinds.length * 2);
+      kinds.set(this.kinds);
+      this.kinds = kinds;
+    }
+    this.entryCount = entry;
+    this.doubles[node + fieldSeq] = seq;
+    this.doubles[node + fieldPrefix] = prefix;
+    this.words[(node + fieldEntry) * 2] = entry;
+    return node;
+  }
+}
+
+/**
+ * A sorted in-memory table of entries in internal order. `add`, `get` and iterator seeks are
+ * O(log n) expected; iteration steps are O(1) in both directions.
+ */
+export class Memtable {
+  private readonly store = new SkiplistStore();
+  /** Scratch predecessors of the insert in progress, one per level. */
+  private readonly splice = new Int32Array(heightMax);
+  private randomState: number;
+  private bytes = 0;
+  private smallest: number | undefined;
+  private largest: number | undefined;
+
+  constructor(options: MemtableOptions = {}) {
+    // xorshift32 needs a non-zero state.
+    this.randomState = (options.seed ?? 0x2545f491) >>> 0 || 1;
+  }
+
+  /** Number of entries added. */
+  get count(): number {
+    return this.store.entryCount;
+  }
+
+  /** Keys + values + node records + a fixed per-entry overhead, in bytes: compare it to a flush threshold. */
+  get approximateBytes(): number {
+    return this.bytes;
+  }
+
+  /** Smallest sequence number added, or undefined while empty. */
+  get smallestSeq(): number | undefined {
+    return this.smallest;
+  }
+
+  /** Largest sequence number added, or undefined while empty. */
+  get largestSeq(): number | undefined {
+    return this.largest;
+  }
+
+  /**
+   * Inserts an entry. (userKey, seq) must not already be present: sequence numbers are unique
+   * per key, and a repeat is a broken invariant of the caller. Keeps `userKey` and `value` by
+   * reference.
+   */
+  add(userKey: Buffer, seq: number, kind: ValueKind, value: Buffer): void {
+    assert(Number.isSafeInteger(seq), `memtable: sequence ${seq} is not a safe integer`);
+    assert(seq >= 0, `memtable: sequence ${seq} is negative`);
+    assert(kind === ValueKind.Put || kind === ValueKind.Delete, `memtable: bad value kind ${String(kind)}`);
+    const store = this.store;
+    const splice = this.splice;
+    const prefix = keyPrefix(userKey);
+    const tail = store.lastAtLevel[0] ?? 0;
+    if (tail !== headNode && store.precedes(tail, userKey, prefix, seq, false)) {
+      // Appending past the current maximum (ascending keys, as in sorted batches or ingests):
+      // the predecessors are the rightmost nodes of each level, no search needed.
+      splice.set(store.lastAtLevel);
+    } else {
+      store.findPredecessor(userKey, prefix, seq, false, splice);
+      splice.fill(headNode, store.height);
+    }
+    this.assertNotPresent(userKey, prefix, seq);
+
+    const height = this.randomHeight();
+    if (height > store.height) store.height = height;
+    const node = store.allocateNode(height, seq, prefix);
+    store.userKeys.push(userKey);
+    store.values.push(value);
+    store.kinds[store.entryCount] = kind;
+    this.linkNode(node, prefix, height);
+
+    this.bytes += userKey.length + value.length + entryOverheadBytes + (headerSlots + height * slotsPerLevel) * 8;
+    if (this.smallest === undefined || seq < this.smallest) this.smallest = seq;
+    if (this.largest === undefined || seq > this.largest) this.largest = seq;
+  }
+
+  /**
+   * The newest entry for `userKey` whose sequence is at most `seq`, or undefined when there is
+   * none. A Delete entry is returned as such: the caller decides that it hides older tables.
+   */
+  get(userKey: Buffer, seq: number): MemtableEntry | undefined {
+    const store = this.store;
+    const prefix = keyPrefix(userKey);
+    const node = store.successor(store.findPredecessor(userKey, prefix, seq, false));
+    if (node === headNode || !store.keyEquals(node, userKey, prefix)) return undefined;
+    const entry = store.entryOf(node);
+    return {
+      seq: store.seqOf(node),
+      kind: store.kinds[entry] === ValueKind.Put ? ValueKind.Put : ValueKind.Delete,
+      value: store.values[entry] ?? emptyBuffer,
+    };
+  }
+
+  /**
+   * An iterator over the entries present now. Entries added later are never shown to it (see
+   * the file comment), and it stays usable while the writer keeps adding.
+   */
+  iterator(): InternalIterator {
+    return new MemtableIterator(this.store, this.store.entryCount + 1);
+  }
+
+  private assertNotPresent(userKey: Buffer, prefix: number, seq: number): void {
+    const store = this.store;
+    const next = store.successor(this.splice[0] ?? 0);
+    if (next === headNode || store.seqOf(next) !== seq) return;
+    assert(!store.keyEquals(next, userKey, prefix), `memtable: entry with sequence ${seq} added twice`);
+  }
+
+  /** Links `node` after the predecessors in `splice`, on each of its levels. */
+  private linkNode(node: number, prefix: number, height: number): void {
+    const store = this.store;
+    const doubles = store.doubles;
+    const words = store.words;
+    for (let level = 0; level < height; level++) {
+      const before = this.splice[level] ?? 0;
+      const beforeSlot = before + headerSlots + level * slotsPerLevel;
+      const nodeSlot = node + headerSlots + level * slotsPerLevel;
+      const after = words[beforeSlot * 2] ?? 0;
+      words[nodeSlot * 2] = after;
+      doubles[nodeSlot + 1] = doubles[beforeSlot + 1] ?? 0;
+      words[beforeSlot * 2] = node;
+      doubles[beforeSlot + 1] = prefix;
+      if (after === headNode) store.lastAtLevel[level] = node;
+    }
+    const before = this.splice[0] ?? 0;
+    words[(node + fieldPrev) * 2] = before;
+    const after = store.successor(node);
+    if (after !== headNode) words[(after + fieldPrev) * 2] = node;
+  }
+
+  /** Height h with probability 2^-h: one more level per trailing zero bit of a random word. */
+  private randomHeight(): number {
+    const word = this.nextRandom();
+    const trailingZeros = 31 - Math.clz32(word & -word);
+    return Math.min(heightMax, 1 + trailingZeros);
+  }
+
+  /** xorshift32: deterministic, allocation-free and good enough for tower heights. */
+  private nextRandom(): number {
+    let x = this.randomState;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.randomState = x >>> 0;
+    return this.randomState;
+  }
+}
+
+/**
+ * Iterates the entries numbered below `entryLimit`, i.e. those added before the iterator was
+ * created. Accessors require `valid()`.
+ */
+class MemtableIterator implements InternalIterator {
+  private node = headNode;
+
+  constructor(
+    private readonly store: SkiplistStore,
+    private readonly entryLimit: number,
+  ) {}
+
+  valid(): boolean {
+    return this.node !== headNode;
+  }
+
+  seekToFirst(): void {
+    this.node = this.visibleForward(this.store.successor(headNode));
+  }
+
+  seekToLast(): void {
+    this.node = this.visibleBackward(this.store.lastAtLevel[0] ?? 0);
+  }
+
+  seek(userKey: Buffer, seq: number): void {
+    const before = this.store.findPredecessor(userKey, keyPrefix(userKey), seq, false);
+    this.node = this.visibleForward(this.store.successor(before));
+  }
+
+  seekForPrev(userKey: Buffer, seq: number): void {
+    this.node = this.visibleBackward(this.store.findPredecessor(userKey, keyPrefix(userKey), seq, true));
+  }
+
+  next(): void {
+    this.assertValid();
+    this.node = this.visibleForward(this.store.successor(this.node));
+  }
+
+  prev(): void {
+    this.assertValid();
+    this.node = this.visibleBackward(this.store.predecessor(this.node));
+  }
+
+  userKey(): Buffer {
+    this.assertValid();
+    return this.store.userKeys[this.store.entryOf(this.node)] ?? emptyBuffer;
+  }
+
+  seq(): number {
+    this.assertValid();
+    return this.store.seqOf(this.node);
+  }
+
+  kind(): ValueKind {
+    this.assertValid();
+    return this.store.kinds[this.store.entryOf(this.node)] === ValueKind.Put ? ValueKind.Put : ValueKind.Delete;
+  }
+
+  value(): Buffer {
+    this.assertValid();
+    return this.store.values[this.store.entryOf(this.node)] ?? emptyBuffer;
+  }
+
+  private assertValid(): void {
+    assert(this.node !== headNode, 'memtable iterator used while not valid');
+  }
+
+  /** Skips forward over entries added after this iterator was created (the head, entry 0, ends it). */
+  private visibleForward(node: number): number {
+    let current = node;
+    while (this.store.entryOf(current) >= this.entryLimit) current = this.store.successor(current);
+    return current;
+  }
+
+  private visibleBackward(node: number): number {
+    let current = node;
+    while (this.store.entryOf(current) >= this.entryLimit) current = this.store.predecessor(current);
+    return current;
+  }
+}
