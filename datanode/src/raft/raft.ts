@@ -894,6 +894,8 @@ export class RaftNode {
     else if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) progress.becomeReplicate();
     else if (progress.state === 'replicate') progress.inflights.freeLE(message.index);
     if (this.maybeCommit()) this.bcastAppend();
+    // A follower that was waiting (probe) learns the current commit index right away.
+    else if (wasPaused) this.sendAppend(message.from);
     // Pipelining: keep sending while the inflight window has room.
     while (this.sendAppend(message.from, false)) {
       // each iteration sends one batch
