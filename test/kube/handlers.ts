@@ -139,6 +139,9 @@ function handleCollection(context: HandlerContext, request: IncomingMessage, res
             resourceVersion: target.query.get('resourceVersion') ?? undefined,
             timeoutSeconds: timeout === null ? undefined : Number(timeout),
             allowBookmarks: target.query.get('allowWatchBookmarks') === 'true',
+            ...(wantsTable(request.headers.accept)
+              ? { render: (obj: JsonObject) => toTable(target.type, target.version, [obj], includeObjectOf(target.query), {}, context.clock.now()) }
+              : {}),
           },
           response,
           context.watches,

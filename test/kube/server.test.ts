@@ -21,7 +21,7 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startKubeTestServer, writeKubeconfig, type KubeTestServer } from './server.ts';
+import { startKubeTestServer, writeKubeconfig, type ControllerContext, type KubeTestController, type KubeTestServer } from './server.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -577,6 +577,76 @@ describe('custom resources', () => {
 
     const strategic = await failure(custom.patchNamespacedCustomObject({ group, version, namespace, plural, name: 'demo', body: { spec: { replicas: 4 } } }, strategicPatch));
     expect(strategic.code).toBe(415);
+  });
+});
+
+describe('controller hooks', () => {
+  /**
+   * A minimal StatefulSet controller, as a later "kubelet" would plug in: listeners only enqueue,
+   * reconcile re-reads the store, creates missing pods with owner references and marks them Running.
+   */
+  function sampleStatefulSetController(): KubeTestController & { reconciles: number } {
+    const statefulsets = { group: 'apps', plural: 'statefulsets' };
+    const pods = { group: '', plural: 'pods' };
+    const queue = new Set<string>();
+    let unsubscribe = (): void => undefined;
+    let context: ControllerContext | undefined;
+    const controller = {
+      name: 'sample-statefulset',
+      reconciles: 0,
+      start(started: ControllerContext): void {
+        context = started;
+        unsubscribe = started.store.subscribe(statefulsets, (event) => {
+          queue.add(`${String(field(event.object, 'metadata.namespace'))}/${String(field(event.object, 'metadata.name'))}`);
+          setImmediate(drain);
+        });
+      },
+      stop(): void {
+        unsubscribe();
+        queue.clear();
+      },
+    };
+    const drain = (): void => {
+      for (const key of [...queue]) {
+        queue.delete(key);
+        const [namespace = '', name = ''] = key.split('/');
+        if (context === undefined) return;
+        controller.reconciles += 1;
+        const set = context.store.list(statefulsets, namespace).find((item) => field(item, 'metadata.name') === name);
+        if (set === undefined || field(set, 'metadata.deletionTimestamp') !== undefined) continue;
+        const replicas = Number(field(set, 'spec.replicas'));
+        const owner = { apiVersion: 'apps/v1', kind: 'StatefulSet', name, uid: String(field(set, 'metadata.uid')), controller: true };
+        for (let ordinal = 0; ordinal < replicas; ordinal++) {
+          const podName = `${name}-${ordinal}`;
+          if (context.store.list(pods, namespace).some((pod) => field(pod, 'metadata.name') === podName)) continue;
+          const pod = context.store.create(pods, namespace, { metadata: { name: podName, ownerReferences: [owner] }, spec: { containers: [{ name: 'node', image: 'phantomdb:dev' }] } });
+          context.store.update(pods, namespace, podName, { ...pod, status: { phase: 'Running' } }, { subresource: 'status' });
+        }
+      }
+    };
+    return controller;
+  }
+
+  it('runs a registered controller against the in-process store and stops it on close', async () => {
+    const local = await startKubeTestServer({ port: 0, bookmarkIntervalMs: 0 });
+    const controller = sampleStatefulSetController();
+    await local.hooks.registerController(controller);
+    const changes: string[] = [];
+    const unsubscribe = local.hooks.onChange({ group: '', plural: 'pods' }, (event) => changes.push(`${event.type} ${String(field(event.object, 'metadata.name'))}`));
+    const localConfig = new KubeConfig();
+    const localKubeconfig = join(workDir, 'local-kubeconfig');
+    await writeKubeconfig(localKubeconfig, local.url);
+    localConfig.loadFromFile(localKubeconfig);
+    const localApps = localConfig.makeApiClient(AppsV1Api);
+    const localCore = localConfig.makeApiClient(CoreV1Api);
+    await localApps.createNamespacedStatefulSet({ namespace: 'default', body: statefulSet('db') });
+    await eventually(async () => (await localCore.listNamespacedPod({ namespace: 'default', fieldSelector: 'status.phase=Running' })).items.length === 3, timeouts.gc, 'three running pods');
+    expect(changes).toEqual(['ADDED db-0', 'MODIFIED db-0', 'ADDED db-1', 'MODIFIED db-1', 'ADDED db-2', 'MODIFIED db-2']);
+    await localApps.deleteNamespacedStatefulSet({ namespace: 'default', name: 'db' });
+    await eventually(async () => (await localCore.listNamespacedPod({ namespace: 'default' })).items.length === 0, timeouts.gc, 'pods collected with their StatefulSet');
+    unsubscribe();
+    await local.close();
+    expect(controller.reconciles).toBeGreaterThan(0);
   });
 });
 

@@ -136,6 +136,17 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
   return { group, version, namespace: undefined, plural: rest[0] ?? '', name: rest[1], subresource: rest[2] };
 }
 
+/**
+ * Only JSON bodies are understood. Protobuf and CBOR (sent by client-go's typed clients, e.g.
+ * `kubectl create configmap`) are refused with 415, which makes client-go retry in JSON.
+ */
+function rejectBinaryBody(request: IncomingMessage): void {
+  const contentType = (request.headers['content-type'] ?? '').toLowerCase();
+  if (contentType.includes('protobuf') || contentType.includes('cbor')) {
+    throw new KubeApiError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+  }
+}
+
 function serveDiscovery(response: ServerResponse, registry: ResourceRegistry, pathname: string, serverAddress: string): boolean {
   const segments = pathname.split('/').filter((segment) => segment !== '');
   let body: JsonObject | undefined;
@@ -176,6 +187,7 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
     const path = parseResourcePath(url.pathname);
     if (path === undefined) throw new KubeApiError('NotFound', 'the server could not find the requested resource');
     const body = request.method === 'GET' || request.method === 'HEAD' ? '' : await readBody(request);
+    rejectBinaryBody(request);
     handleResource({ store, clock, watches }, request, response, url, path, body);
   };
   server.keepAliveTimeout = 30_000;

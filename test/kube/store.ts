@@ -200,7 +200,13 @@ export class KubeStore {
     }
     const id = resourceId(ref);
     for (const entry of [...this.listeners]) {
-      if (entry.id === undefined || entry.id === id) entry.listener(event);
+      if (entry.id !== undefined && entry.id !== id) continue;
+      // A listener's failure must not undo or interrupt a committed write; it is reported instead.
+      try {
+        entry.listener(event);
+      } catch (error) {
+        process.stderr.write(`kube test server: store listener failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      }
     }
     this.scheduleGc();
     return clone(object);

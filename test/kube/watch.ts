@@ -20,6 +20,8 @@ export interface WatchRequest {
   readonly resourceVersion: string | undefined;
   readonly timeoutSeconds: number | undefined;
   readonly allowBookmarks: boolean;
+  /** Renders each event's object, e.g. as a one-row Table for `kubectl get --watch`; identity when absent. */
+  readonly render?: (object: JsonObject) => JsonObject;
 }
 
 /** One open watch connection. */
@@ -98,7 +100,9 @@ export function serveWatch(store: KubeStore, request: WatchRequest, response: Se
   }
   const deliver = (event: StoreEvent): void => {
     const translated = translate(event, request);
-    if (translated !== undefined) send(translated.type, served(translated.object, request));
+    if (translated === undefined) return;
+    const object = served(translated.object, request);
+    send(translated.type, request.render === undefined ? object : request.render(object));
   };
   for (const event of backlog) deliver(event);
   const unsubscribe = store.subscribe(request.type, deliver);
