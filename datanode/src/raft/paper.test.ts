@@ -341,4 +341,50 @@ describe('RaftNode basics', () => {
     raft.advance(second);
     expect(raft.hasReady()).toBe(false);
   });
+
+  it('a learner receives the log but never campaigns or counts towards commit', () => {
+    const cluster = new TestCluster(plain);
+    cluster.addNodes([1, 2, 3], [1, 2], [3]);
+    cluster.tick(3, 50);
+    expect(cluster.raft(3).status().role).toBe('follower');
+    cluster.elect(1);
+    cluster.isolate(2);
+    cluster.raft(1).propose(bytes('needs-2'));
+    cluster.stabilize();
+    expect(cluster.appliedData(1)).toEqual([]);
+    expect(cluster.raft(3).status().lastIndex).toBe(3);
+    cluster.heal();
+    cluster.tick(1);
+    cluster.stabilize();
+    expect(cluster.appliedData(3)).toEqual(['needs-2']);
+  });
+
+  it('compactableIndex keeps entries an active follower still needs', () => {
+    const cluster = threeNodes();
+    cluster.elect(1);
+    cluster.isolate(3);
+    cluster.raft(1).propose(bytes('a'));
+    cluster.stabilize();
+    // 3 still counts as recently active (no CheckQuorum round passed): keep what it lacks.
+    expect(cluster.raft(1).compactableIndex()).toBe(2);
+    expect(cluster.raft(2).compactableIndex()).toBe(3);
+  });
+
+  it('refuses a message for another group or node (a routing bug)', () => {
+    const cluster = threeNodes();
+    expect(() => cluster.raft(1).step({ kind: 'TimeoutNow', groupId: 99, from: 2, to: 1, term: 1 })).toThrow(/group/);
+    expect(() => cluster.raft(1).step({ kind: 'TimeoutNow', groupId: testGroupId, from: 2, to: 3, term: 1 })).toThrow(/stepped into/);
+  });
+
+  it('refuses a second conf change while one is pending and a read without a leader', () => {
+    const cluster = threeNodes();
+    expect(cluster.raft(1).readIndex('r')).toEqual({ ok: false, reason: 'no-leader' });
+    cluster.elect(1);
+    cluster.addEmptyNode(4);
+    expect(cluster.raft(1).proposeConfChange({ transition: 'auto', changes: [{ op: 'add-learner', nodeId: 4 }] }).ok).toBe(true);
+    expect(cluster.raft(1).proposeConfChange({ transition: 'auto', changes: [{ op: 'add-voter', nodeId: 4 }] })).toMatchObject({ ok: false, reason: 'conf-change-pending' });
+    cluster.stabilize();
+    expect(cluster.raft(1).proposeConfChange({ transition: 'auto', changes: [{ op: 'add-voter', nodeId: 4 }] }).ok).toBe(true);
+    expect(cluster.raft(1).transferLeadership(9)).toEqual({ ok: false, reason: 'not-a-voter' });
+  });
 });

@@ -469,6 +469,22 @@ export class RaftNode {
     };
   }
 
+  /**
+   * The highest index the host may compact its log to (by taking a state-machine snapshot
+   * there) without forcing a snapshot onto a follower that is keeping up: the applied index,
+   * lowered on a leader to the smallest match of its recently active followers. Compacting
+   * further is safe too; lagging followers then receive a Snapshot message.
+   */
+  compactableIndex(): number {
+    let index = this.log.applied;
+    if (this.role === 'leader') {
+      for (const [id, progress] of this.progress) {
+        if (id !== this.id && progress.recentActive) index = Math.min(index, progress.match);
+      }
+    }
+    return Math.max(index, this.log.firstIndex() - 1);
+  }
+
   /** Whether a lease read would be answered locally right now (for tests and metrics). */
   leaseValid(): boolean {
     if (this.role !== 'leader' || !this.options.checkQuorum) return false;

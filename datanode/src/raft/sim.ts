@@ -57,6 +57,7 @@ export class Simulation {
   private blobCounter = 0;
   private proposalCounter = 0;
   private readCounter = 0;
+  private faultsOn = true;
   private lossRate = 0;
   private duplicateRate = 0;
   private maxDelaySteps = 1;
@@ -287,6 +288,11 @@ export class Simulation {
     const raft = node.raft;
     if (raft === undefined || !raft.hasReady()) return;
     const ready = raft.ready();
+    // A crash before the fsync completes: nothing of this Ready reaches the disk or the wire.
+    if (this.faultsOn && this.rng.next() < 0.002) {
+      this.crash(node);
+      return;
+    }
     // 1. persist
     if (ready.snapshot !== undefined) {
       node.storage.applySnapshot(ready.snapshot);
@@ -299,8 +305,18 @@ export class Simulation {
       this.checkLogMatching(node, ready.entries);
     }
     if (ready.hardState !== undefined) node.storage.setHardState(ready.hardState);
+    // A crash after the fsync but before sending: the state is durable, the messages are lost.
+    if (this.faultsOn && this.rng.next() < 0.002) {
+      this.crash(node);
+      return;
+    }
     // 2. send
     for (const message of ready.messages) this.send(message);
+    // A crash after sending but before applying: the state machine replays after restart.
+    if (this.faultsOn && this.rng.next() < 0.002) {
+      this.crash(node);
+      return;
+    }
     // 3. apply
     this.apply(node, ready);
     raft.advance(ready);
@@ -382,6 +398,7 @@ export class Simulation {
   }
 
   private healAll(): void {
+    this.faultsOn = false;
     this.cut.clear();
     this.lossRate = 0;
     this.duplicateRate = 0;
