@@ -387,4 +387,25 @@ describe('RaftNode basics', () => {
     expect(cluster.raft(1).proposeConfChange({ transition: 'auto', changes: [{ op: 'add-voter', nodeId: 4 }] }).ok).toBe(true);
     expect(cluster.raft(1).transferLeadership(9)).toEqual({ ok: false, reason: 'not-a-voter' });
   });
+
+  it('lease reads: a restarted follower grants no vote while a lease it acknowledged may still run', () => {
+    // Node 1 times out after 10 ticks, the others after 15.
+    const cluster = new TestCluster({ ...plain, checkQuorum: true, readOnlyOption: 'lease-based' }, (id) => ({ next: () => (id === 1 ? 0 : 0.5) }));
+    cluster.addNodes([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]);
+    cluster.tickAll(10); // past every node's start-up hold-off; 1 campaigns
+    cluster.stabilize();
+    expect(cluster.leaders()).toEqual([1]);
+    cluster.partition([1], [4, 5]);
+    cluster.tick(1);
+    cluster.stabilize(); // heartbeat acknowledged by 2 and 3: a quorum with 1 itself
+    expect(cluster.raft(1).leaseValid()).toBe(true);
+    cluster.isolate(1);
+    cluster.restart(2);
+    cluster.tick(5, 12); // 5 stops treating 1 as a live leader (but does not campaign)
+    cluster.raft(4).campaign();
+    cluster.stabilize();
+    // 3 is sticky to 1, and 2 must not forget that it acknowledged 1's lease.
+    expect(cluster.raft(4).status().role).not.toBe('leader');
+    expect(cluster.raft(1).leaseValid()).toBe(true);
+  });
 });

@@ -255,6 +255,13 @@ export class RaftNode {
         // A granted pre-vote carries the term we would campaign for; nothing to learn.
       } else if (message.kind === 'Append' || message.kind === 'Heartbeat' || message.kind === 'Snapshot') {
         this.becomeFollower(message.term, message.from);
+      } else if (message.kind === 'Vote') {
+        // Adopt the term but keep the election timer running: a candidate that cannot win
+        // (its log is behind) must not keep resetting the timers of nodes that could.
+        // Granting the vote resets the timer (handleVoteRequest).
+        const elapsed = this.electionElapsed;
+        this.becomeFollower(message.term, noNode);
+        this.electionElapsed = elapsed;
       } else {
         this.becomeFollower(message.term, noNode);
       }

@@ -58,6 +58,9 @@ export class Simulation {
   private proposalCounter = 0;
   private readCounter = 0;
   private faultsOn = true;
+  private globalTicks = 0;
+  /** Per node: +1 fast clock, -1 slow clock, 0 exact. */
+  private readonly drifts = new Map<NodeId, number>();
   private lossRate = 0;
   private duplicateRate = 0;
   private maxDelaySteps = 1;
@@ -119,6 +122,15 @@ export class Simulation {
     this.checkLiveness();
   }
 
+  private clockDrift(id: NodeId): number {
+    let drift = this.drifts.get(id);
+    if (drift === undefined) {
+      drift = this.rng.int(3) - 1;
+      this.drifts.set(id, drift);
+    }
+    return drift;
+  }
+
   private upNodes(): SimNode[] {
     return [...this.nodes.values()].filter((n) => n.raft !== undefined);
   }
@@ -153,13 +165,19 @@ export class Simulation {
     if (this.options.membershipChanges && r.next() < 0.01) this.changeMembership();
     if (r.next() < 0.005) this.transferLeadership();
     if (r.next() < 0.3) this.proposeSomewhere();
-    if (r.next() < 0.1) this.readSomewhere();
+    if (r.next() < (this.options.readOnlyOption === 'lease-based' ? 0.5 : 0.1)) this.readSomewhere();
   }
 
   private changePartition(): void {
     this.cut.clear();
     const ids = [...this.nodes.keys()];
-    const kind = this.rng.int(3);
+    const kind = this.rng.int(4);
+    if (kind === 3) {
+      // Isolate a leader: the classic setup for a stale read by a deposed leader.
+      const leader = this.pick(this.leaders());
+      if (leader !== undefined) for (const other of ids) if (other !== leader.id) this.cut.add(`${leader.id}-${other}`).add(`${other}-${leader.id}`);
+      return;
+    }
     if (kind === 1) {
       // Symmetric: split into two sides.
       const side = new Set(ids.filter(() => this.rng.next() < 0.5));
@@ -237,7 +255,7 @@ export class Simulation {
   }
 
   private readSomewhere(): void {
-    const node = this.pick(this.upNodes());
+    const node = this.rng.next() < 0.7 ? this.pick(this.leaders()) : this.pick(this.upNodes());
     const raft = node?.raft;
     if (node === undefined || raft === undefined) return;
     const context = `r${this.readCounter++}`;
@@ -246,7 +264,14 @@ export class Simulation {
   }
 
   private runTick(): void {
-    for (const node of this.upNodes()) node.raft?.tick();
+    this.globalTicks++;
+    for (const node of this.upNodes()) {
+      // Bounded clock drift: a fast clock ticks twice, a slow one skips, once every 20 ticks
+      // (5%, well inside the lease's drift margin of 2 ticks per election timeout of 10).
+      const drift = this.clockDrift(node.id);
+      const extra = (this.globalTicks + node.id) % 20 === 0 ? drift : 0;
+      for (let i = 0; i < 1 + extra; i++) node.raft?.tick();
+    }
     for (let sub = 0; sub < stepsPerTick; sub++) {
       this.step++;
       this.deliverDue();
