@@ -59,9 +59,9 @@ export function formatMessage(message: Message): string {
         ? `${head} REJECT index=${message.index} hint=${message.hintTerm}/${message.hintIndex}`
         : `${head} index=${message.index}`;
     case 'Heartbeat':
-      return `${head} commit=${message.commit}${message.context === '' ? '' : ` ctx=${message.context}`}`;
+      return `${head} commit=${message.commit}${message.context === '' ? '' : ` round=${message.context}`}`;
     case 'HeartbeatResponse':
-      return `${head}${message.context === '' ? '' : ` ctx=${message.context}`}`;
+      return `${head}${message.context === '' ? '' : ` round=${message.context}`}`;
     case 'Snapshot': {
       const snapshot = message.snapshot;
       return `${head} snapshot=${snapshot.term}/${snapshot.index} voters=(${snapshot.confState.voters.join(' ')})`;

@@ -158,6 +158,8 @@ interface PendingRead {
 }
 
 interface ReadIndexRound extends PendingRead {
+  /** Unique per round within this leader's term; heartbeats carry it, not the caller's context. */
+  readonly roundId: string;
   readonly index: number;
   readonly acks: Set<NodeId>;
 }
@@ -193,6 +195,7 @@ export class RaftNode {
   private uncommittedBytes = 0;
   private pendingReads: PendingRead[] = [];
   private readRounds: ReadIndexRound[] = [];
+  private readRoundSeq = 0;
 
   private prevHardState: HardState;
   private prevSoftState: SoftState;
@@ -879,7 +882,10 @@ export class RaftNode {
         return;
       }
       case 'ReadIndex':
-        if (this.progress.has(message.from)) this.handleReadRequest({ context: message.context, from: message.from });
+        if (!this.progress.has(message.from)) return;
+        // Bounded like local reads: an excess request is dropped and the follower's client retries.
+        if (this.pendingReads.length + this.readRounds.length >= this.options.maxPendingReadRequests) return;
+        this.handleReadRequest({ context: message.context, from: message.from });
         return;
       case 'Append':
       case 'Heartbeat':
@@ -997,7 +1003,7 @@ export class RaftNode {
 
   private bcastHeartbeat(): void {
     const lastRound = this.readRounds[this.readRounds.length - 1];
-    const context = lastRound?.context ?? '';
+    const context = lastRound?.roundId ?? '';
     for (const [id, progress] of this.progress) {
       if (id === this.id) continue;
       const commit = Math.min(progress.match, this.log.committed);
@@ -1028,8 +1034,9 @@ export class RaftNode {
       this.answerRead(read, this.log.committed);
       return;
     }
-    if (this.readRounds.some((round) => round.context === read.context)) return;
-    this.readRounds.push({ ...read, index: this.log.committed, acks: new Set([this.id]) });
+    if (this.readRounds.some((round) => round.context === read.context && round.from === read.from)) return;
+    this.readRoundSeq++;
+    this.readRounds.push({ ...read, roundId: String(this.readRoundSeq), index: this.log.committed, acks: new Set([this.id]) });
     this.bcastHeartbeat();
   }
 
@@ -1044,8 +1051,8 @@ export class RaftNode {
     for (const read of reads) this.handleReadRequest(read);
   }
 
-  private ackReadRound(from: NodeId, context: string): void {
-    const position = this.readRounds.findIndex((round) => round.context === context);
+  private ackReadRound(from: NodeId, roundId: string): void {
+    const position = this.readRounds.findIndex((round) => round.roundId === roundId);
     const round = this.readRounds[position];
     if (round === undefined) return;
     round.acks.add(from);

@@ -149,7 +149,7 @@ export interface AppendResponse extends MessageBase {
 export interface Heartbeat extends MessageBase {
   readonly kind: 'Heartbeat';
   readonly commit: number;
-  /** The newest pending ReadIndex context, echoed back; '' when none. */
+  /** The leader's newest pending ReadIndex round id (not the caller's context), echoed back; '' when none. */
   readonly context: string;
   /** The leader's tick counter when sent, echoed back to measure the lease. */
   readonly sentTick: number;
