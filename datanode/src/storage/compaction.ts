@@ -1,6 +1,5 @@
 import { assert } from '../assert.ts';
-import type { InternalIterator } from './iterator.ts';
-import { ValueKind, compareInternalKeys, encodeInternalKey } from './keys.ts';
+import { ValueKind } from './keys.ts';
 import type { EngineOptions } from './options.ts';
 import { type FileMeta, type Version, largestUserKey, smallestUserKey } from './version.ts';
 
@@ -168,48 +167,4 @@ export class CompactionFilter {
     }
     return 'keep';
   }
-}
-
-/** Tracks, for keys given in ascending order, whether deeper levels hold them (LevelDB's trick). */
-export class BaseLevelChecker {
-  private readonly positions: number[];
-  constructor(
-    private readonly version: Version,
-    private readonly outputLevel: number,
-  ) {
-    this.positions = version.levels.map(() => 0);
-  }
-
-  isBaseLevelForKey(userKey: Buffer): boolean {
-    for (let level = this.outputLevel + 1; level < this.version.levelsMax; level++) {
-      const files = this.version.files(level);
-      let at = this.positions[level] ?? 0;
-      while (at < files.length) {
-        const f = files[at] as FileMeta;
-        if (Buffer.compare(userKey, largestUserKey(f)) <= 0) {
-          if (Buffer.compare(userKey, smallestUserKey(f)) >= 0) {
-            this.positions[level] = at;
-            return false;
-          }
-          break;
-        }
-        at++;
-      }
-      this.positions[level] = at;
-    }
-    return true;
-  }
-}
-
-/** Asserts an iterator yields strictly increasing internal keys (used by tests and debug checks). */
-export function assertSortedRun(iter: InternalIterator): number {
-  let previous: Buffer | undefined;
-  let count = 0;
-  for (iter.seekToFirst(); iter.valid(); iter.next()) {
-    const key = encodeInternalKey(iter.userKey(), iter.seq(), iter.kind());
-    if (previous !== undefined) assert(compareInternalKeys(previous, key) < 0, 'entries in strictly increasing internal order');
-    previous = key;
-    count++;
-  }
-  return count;
 }

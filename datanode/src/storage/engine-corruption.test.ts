@@ -70,6 +70,19 @@ describe('corruption is detected, located and never returned as data', () => {
     await e.close();
   });
 
+  it('corruption met by a compaction on the background thread stops compaction with the file and offset', async () => {
+    const d = await buildTableDir();
+    const [table] = tables(d);
+    flipByte(table as string, 100);
+    const e = await StorageEngine.open(d, { blockCacheBytes: 0 });
+    await expect(e.compactAll()).rejects.toSatisfy((err: unknown) => err instanceof CorruptionError && err.file === table && err.offset === 0);
+    expect(e.stats().state).toBe('read-only');
+    expect(e.stats().readOnlyReason).toContain(table);
+    // Nothing was lost or replaced: the intact blocks still read.
+    expect(e.get(key(4999))?.toString()).toBe(val(4999).toString());
+    await e.close();
+  });
+
   it('verify (library and CLI) reports every damaged table with its offset', async () => {
     const d = await buildTableDir();
     const [table] = tables(d);

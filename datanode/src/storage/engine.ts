@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { assert } from '../assert.ts';
-import { BaseLevelChecker, CompactionFilter, type CompactionJob, pickCompaction } from './compaction.ts';
+import { type TableOutputOptions, encodeEntries } from './background.ts';
+import { type BackgroundExecutor, InThreadExecutor, WorkerExecutor } from './background-executor.ts';
+import { type CompactionJob, pickCompaction } from './compaction.ts';
 import { DbIterator } from './db-iterator.ts';
 import {
   ClosedError,
@@ -19,11 +21,10 @@ import { ValueKind, encodeInternalKey, internalKeyUserKey, maxSequence } from '.
 import { LevelIterator } from './level-iterator.ts';
 import { Memtable } from './memtable.ts';
 import { MergingIterator } from './merging-iterator.ts';
-import { decodeMvccKey, mvccPrefixLength } from './mvcc.ts';
 import { type EngineOptions, type EngineOptionsInput, parseEngineOptions } from './options.ts';
 import { RecordLogWriter, readRecordLog } from './record-log.ts';
 import { BlockCache } from './sstable/block-cache.ts';
-import { TableBuilder } from './sstable/table-builder.ts';
+import { TableBuilder, type TableMeta } from './sstable/table-builder.ts';
 import { type TableProperties, TableReader } from './sstable/table-reader.ts';
 import { type FileMeta, Version, type VersionEdit, decodeEdit, encodeEdit, largestUserKey, smallestUserKey } from './version.ts';
 import { WriteAheadLog, replayWal } from './wal.ts';
@@ -153,6 +154,8 @@ export class StorageEngine {
   private readonly fs: StorageFs;
   private readonly log: (message: string) => void;
   private readonly cache: BlockCache;
+  /** Where flushes and compactions run: a worker thread, or this thread when a custom fs is injected. */
+  private readonly executor: BackgroundExecutor;
   private readonly tables = new Map<number, OpenTable>();
   private version: Version;
   /** Versions pinned by open iterators, with their pin counts. */
@@ -209,6 +212,7 @@ export class StorageEngine {
     this.fs = deps.fs ?? realFs;
     this.log = deps.log ?? (() => {});
     this.cache = recovered.cache;
+    this.executor = deps.fs === undefined && options.backgroundThread ? new WorkerExecutor() : new InThreadExecutor(this.fs);
     this.version = recovered.version;
     this.nextFileNumber = recovered.nextFileNumber;
     this.logNumber = recovered.logNumber;
@@ -389,16 +393,45 @@ export class StorageEngine {
     return mine;
   }
 
-  /** Inserts a batch's ops; a range deletion becomes point deletions of the keys it covers now. */
+  /**
+   * Inserts a batch's ops. A range deletion becomes point deletions of the keys it covers now
+   * (so ops go in batch order). Batches of point ops are inserted in key order instead, which
+   * lets the memtable's finger search make each insert cheap.
+   */
   private applyToMemtable(encoded: Buffer, table: Memtable): void {
     const batch = decodeWriteBatch(encoded);
+    const keys: Buffer[] = [];
+    const values: Buffer[] = [];
+    let hasRangeDelete = false;
     batch.forEach({
-      put: (key, value, seq) => table.add(key, seq, ValueKind.Put, value),
-      del: (key, seq) => table.add(key, seq, ValueKind.Delete, emptyValue),
-      delRange: (start, end, seq) => {
-        for (const key of this.liveKeysInRange(start, end, seq - 1)) table.add(key, seq, ValueKind.Delete, emptyValue);
+      put: (key, value) => {
+        keys.push(key);
+        values.push(value);
+      },
+      del: (key) => {
+        keys.push(key);
+        values.push(tombstoneMarker);
+      },
+      delRange: () => {
+        hasRangeDelete = true;
       },
     });
+    if (hasRangeDelete) {
+      batch.forEach({
+        put: (key, value, seq) => table.add(key, seq, ValueKind.Put, value),
+        del: (key, seq) => table.add(key, seq, ValueKind.Delete, emptyValue),
+        delRange: (start, end, seq) => {
+          for (const key of this.liveKeysInRange(start, end, seq - 1)) table.add(key, seq, ValueKind.Delete, emptyValue);
+        },
+      });
+      return;
+    }
+    for (const i of sortedOrder(keys)) {
+      const value = values[i] as Buffer;
+      const seq = batch.firstSeq + i;
+      if (value === tombstoneMarker) table.add(keys[i] as Buffer, seq, ValueKind.Delete, emptyValue);
+      else table.add(keys[i] as Buffer, seq, ValueKind.Put, value);
+    }
   }
 
   /** Keys visible at `seq` in [start, end), including entries not yet published. */
@@ -669,14 +702,9 @@ export class StorageEngine {
         number = this.newFileNumber();
         // Protected from obsolete-file deletion until the manifest lists it.
         this.pendingOutputs.add(number);
-        const it = slot.table.iterator();
-        const builder = this.newTableBuilder(number);
-        let n = 0;
-        for (it.seekToFirst(); it.valid(); it.next()) {
-          builder.add(it.userKey(), it.seq(), it.kind(), it.value());
-          if (++n % yieldEveryEntries === 0) await yieldToEventLoop();
-        }
-        const meta = this.finishTable(builder, number);
+        const entries = encodeEntries(slot.table.iterator());
+        const built = await this.executor.buildTable(this.tablePath(number), entries, this.tableOutputOptions());
+        const meta = this.installTable(number, built);
         this.counters.flushBytes += meta.fileBytes;
         added.push({ level: 0, file: meta });
       }
@@ -720,6 +748,7 @@ export class StorageEngine {
         return;
       }
       const outputs = await this.mergeInputs(job);
+      // (outputs stay in pendingOutputs until the manifest lists them)
       try {
         await this.logAndApply({
           deleted: [
@@ -740,66 +769,40 @@ export class StorageEngine {
     }
   }
 
-  /** Merges a job's inputs into new tables at the output level, dropping what no reader can see. */
+  /**
+   * Merges a job's inputs into new tables at the output level on the background executor,
+   * dropping what no reader can see. Output file numbers are reserved up front.
+   */
   private async mergeInputs(job: CompactionJob): Promise<FileMeta[]> {
-    const children: InternalIterator[] = [...job.inputs, ...job.nextInputs].map((f) => this.tableIterator(f));
-    const merged = new MergingIterator(children);
-    const smallestSnapshot = this.smallestSnapshot();
-    const baseLevel = new BaseLevelChecker(this.version, job.outputLevel);
-    const threshold = this.mvccGcThreshold;
-    const filter = new CompactionFilter({
-      smallestSnapshot,
-      isBaseLevelForKey: (k) => baseLevel.isBaseLevelForKey(k),
-      ...(this.options.mvccGarbageCollection && threshold !== undefined
-        ? {
-            mvcc: {
-              prefixLength: (k: Buffer) => mvccPrefixLength(k),
-              atOrBelowThreshold: (k: Buffer) => decodeMvccKey(k).ts <= threshold,
-            },
-          }
-        : {}),
+    const inputs = [...job.inputs, ...job.nextInputs];
+    const inputBytes = inputs.reduce((sum, f) => sum + f.fileBytes, 0);
+    const reserved = Array.from({ length: Math.ceil(inputBytes / this.options.targetFileBytes) + 3 }, () => {
+      const number = this.newFileNumber();
+      this.pendingOutputs.add(number);
+      return { number, path: this.tablePath(number) };
     });
-    const outputs: FileMeta[] = [];
-    let builder: TableBuilder | undefined;
-    let builderNumber = 0;
-    let lastUserKey: Buffer | undefined;
-    const rate = new RateLimiter(this.options.compactionBytesPerSecMax);
-    let n = 0;
+    const threshold = this.mvccGcThreshold;
+    const deeperLevels = this.version.levels.slice(job.outputLevel + 1).map((files) => files.map((f) => ({ smallestUser: smallestUserKey(f), largestUser: largestUserKey(f) })));
+    let result;
     try {
-      for (merged.seekToFirst(); merged.valid(); merged.next()) {
-        const userKey = merged.userKey();
-        const verdict = filter.decide(userKey, merged.seq(), merged.kind());
-        if (verdict !== 'drop') {
-          // Cut output files only between user keys, so files of one level never share a key.
-          if (builder !== undefined && builder.estimatedFileSizeBytes() >= this.options.targetFileBytes && lastUserKey !== undefined && !lastUserKey.equals(userKey)) {
-            outputs.push(this.finishTable(builder, builderNumber));
-            builder = undefined;
-          }
-          if (builder === undefined) {
-            builderNumber = this.newFileNumber();
-            this.pendingOutputs.add(builderNumber);
-            builder = this.newTableBuilder(builderNumber);
-          }
-          if (verdict === 'tombstone') builder.add(userKey, merged.seq(), ValueKind.Delete, emptyValue);
-          else builder.add(userKey, merged.seq(), merged.kind(), merged.value());
-          lastUserKey = userKey;
-        }
-        if (++n % yieldEveryEntries === 0) {
-          await yieldToEventLoop();
-          if (this.state !== 'open') throw new ClosedError('storage engine (compaction abandoned)');
-          await rate.pace(builder?.estimatedFileSizeBytes() ?? 0, outputs);
-        }
-      }
-      if (builder !== undefined) outputs.push(this.finishTable(builder, builderNumber));
-      builder = undefined;
+      result = await this.executor.merge({
+        inputs: inputs.map((f) => ({ path: this.tablePath(f.number), fileNumber: f.number, ...(f.globalSeq !== undefined ? { globalSeq: f.globalSeq } : {}) })),
+        deeperLevels,
+        smallestSnapshot: this.smallestSnapshot(),
+        ...(this.options.mvccGarbageCollection && threshold !== undefined ? { mvccGcThreshold: threshold } : {}),
+        targetFileBytes: this.options.targetFileBytes,
+        bytesPerSecMax: this.options.compactionBytesPerSecMax,
+        table: this.tableOutputOptions(),
+        outputs: reserved,
+      });
     } catch (err) {
-      builder?.abandon();
-      for (const o of outputs) this.pendingOutputs.delete(o.number);
-      this.pendingOutputs.delete(builderNumber);
+      for (const r of reserved) this.pendingOutputs.delete(r.number);
       throw err;
     }
-    // Outputs stay protected from deletion until the caller has logged them in the manifest.
-    this.counters.mvccCollected += filter.collectedVersions;
+    const used = new Set(result.outputs.map((o) => o.number));
+    for (const r of reserved) if (!used.has(r.number)) this.pendingOutputs.delete(r.number);
+    this.counters.mvccCollected += result.collectedVersions;
+    const outputs = result.outputs.map((o) => this.installTable(o.number, o));
     for (const o of outputs) this.counters.compactionBytesWritten += o.fileBytes;
     return outputs;
   }
@@ -810,17 +813,16 @@ export class StorageEngine {
     return smallest;
   }
 
-  private newTableBuilder(number: number): TableBuilder {
-    return new TableBuilder(this.fs, path.join(this.dir, fileName(number, 'sst')), {
-      blockSizeBytes: this.options.blockSizeBytes,
-      restartInterval: this.options.blockRestartInterval,
-      bitsPerKey: this.options.bloomBitsPerKey,
-    });
+  private tablePath(number: number): string {
+    return path.join(this.dir, fileName(number, 'sst'));
   }
 
-  /** Finishes (and fsyncs) a table, opens it for reading and returns its metadata. */
-  private finishTable(builder: TableBuilder, number: number): FileMeta {
-    const t = builder.finish();
+  private tableOutputOptions(): TableOutputOptions {
+    return { blockSizeBytes: this.options.blockSizeBytes, restartInterval: this.options.blockRestartInterval, bitsPerKey: this.options.bloomBitsPerKey };
+  }
+
+  /** Opens a table a background job finished (and fsynced) and returns its metadata. */
+  private installTable(number: number, t: TableMeta): FileMeta {
     const meta: FileMeta = {
       number,
       fileBytes: t.fileSize,
@@ -847,7 +849,7 @@ export class StorageEngine {
   }
 
   private backgroundError(what: string, err: unknown): void {
-    if (err instanceof ClosedError && this.state === 'closed') return;
+    if (this.state === 'closed') return;
     const reason = `${what} failed: ${err instanceof Error ? err.message : String(err)}`;
     this.log(reason);
     if (err instanceof StorageError || isErrno(err)) {
@@ -975,7 +977,12 @@ export class StorageEngine {
       this.checkWritable();
       const job = this.pickCompaction(full);
       if (job === undefined || (full && job.outputLevel >= this.version.levelsMax)) break;
-      await this.runCompaction(job);
+      try {
+        await this.runCompaction(job);
+      } catch (err) {
+        this.backgroundError('compaction', err);
+        throw err;
+      }
       if (full && this.version.levels.slice(0, -1).every((l) => l.length === 0)) break;
     }
   }
@@ -1057,11 +1064,7 @@ export class StorageEngine {
         if (builder !== undefined && builder.estimatedFileSizeBytes() >= fileBytes) finish();
         if (builder === undefined) {
           builderPath = path.join(dir, `export-${String(files.length).padStart(6, '0')}.sst`);
-          builder = new TableBuilder(this.fs, builderPath, {
-            blockSizeBytes: this.options.blockSizeBytes,
-            restartInterval: this.options.blockRestartInterval,
-            bitsPerKey: this.options.bloomBitsPerKey,
-          });
+          builder = new TableBuilder(this.fs, builderPath, this.tableOutputOptions());
           first = Buffer.from(it.key());
           entries = 0;
         }
@@ -1221,6 +1224,7 @@ export class StorageEngine {
     const wasOpen = this.state;
     this.state = 'closed';
     this.notifyProgress();
+    await this.executor.close();
     await Promise.allSettled([this.flushLoop, this.compactionLoop, this.publishChain, this.manifestChain]);
     if (this.active.wal !== undefined) await this.active.wal.close().catch(() => {});
     for (const t of this.tables.values()) t.reader.close();
@@ -1232,26 +1236,39 @@ export class StorageEngine {
 }
 
 const emptyValue = Buffer.alloc(0);
+/** Stands for "deletion" among a batch's values while it is sorted (compared by identity). */
+const tombstoneMarker = Buffer.alloc(0);
+
+/** Key prefix as a number (first 6 bytes), for cheap comparisons before a full one. */
+function keyPrefix(key: Buffer): number {
+  let p = 0;
+  for (let i = 0; i < 6; i++) p = p * 256 + (key[i] ?? 0);
+  return p;
+}
+
+/**
+ * Indexes of `keys` in internal order: key ascending, and for equal keys the later op (higher
+ * sequence) first.
+ */
+function sortedOrder(keys: readonly Buffer[]): Uint32Array {
+  const order = new Uint32Array(keys.length);
+  const prefixes = new Float64Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    order[i] = i;
+    prefixes[i] = keyPrefix(keys[i] as Buffer);
+  }
+  return order.sort((a, b) => {
+    const byPrefix = (prefixes[a] as number) - (prefixes[b] as number);
+    if (byPrefix !== 0) return byPrefix;
+    return Buffer.compare(keys[a] as Buffer, keys[b] as Buffer) || b - a;
+  });
+}
 
 const smallestUserKeyOf = (p: TableProperties): Buffer => internalKeyUserKey(p.smallest);
 const largestUserKeyOf = (p: TableProperties): Buffer => internalKeyUserKey(p.largest);
 
 function isErrno(err: unknown): boolean {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
-}
-
-/** Paces background writes to a byte rate (0 = unlimited). */
-class RateLimiter {
-  private readonly startedMs = Date.now();
-  constructor(private readonly bytesPerSecMax: number) {}
-  async pace(currentBuilderBytes: number, finished: readonly FileMeta[]): Promise<void> {
-    if (this.bytesPerSecMax <= 0) return;
-    let written = currentBuilderBytes;
-    for (const f of finished) written += f.fileBytes;
-    const dueMs = (written / this.bytesPerSecMax) * 1000;
-    const aheadMs = dueMs - (Date.now() - this.startedMs);
-    if (aheadMs > 1) await sleep(Math.min(aheadMs, 1000));
-  }
 }
 
 function linkOrCopy(fs: StorageFs, from: string, to: string): void {

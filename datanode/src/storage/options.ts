@@ -42,6 +42,8 @@ export const engineOptionsSchema = z
     syncWritesByDefault: z.boolean().default(true),
     /** Check block checksums on every read from disk (cached blocks were checked once). */
     verifyChecksums: z.boolean().default(true),
+    /** Run flushes and compactions on a worker thread (the second core); off runs them on the caller's thread. */
+    backgroundThread: z.boolean().default(true),
     /** Keys written by the transaction layer are MVCC-encoded (see mvcc.ts); enables version GC in compaction. */
     mvccGarbageCollection: z.boolean().default(false),
   })

@@ -1,0 +1,36 @@
+/**
+ * Entry point of the storage engine's background thread: runs flush and compaction jobs sent by
+ * `WorkerExecutor` and answers each with its result or a serialized error.
+ */
+import { parentPort } from 'node:worker_threads';
+import { assert } from '../assert.ts';
+import { type MergeSpec, asBuffer, buildTableFromEntries, runMerge, serializeError } from './background.ts';
+import { realFs } from './fs.ts';
+import type { JobRequest } from './background-executor.ts';
+
+const port = parentPort;
+assert(port !== null, 'background-worker runs as a worker thread');
+let stopping = false;
+
+/** Structured clone turns Buffers into Uint8Arrays; put the views back. */
+function reviveSpec(spec: MergeSpec): MergeSpec {
+  return {
+    ...spec,
+    deeperLevels: spec.deeperLevels.map((files) => files.map((f) => ({ smallestUser: asBuffer(f.smallestUser), largestUser: asBuffer(f.largestUser) }))),
+  };
+}
+
+port.on('message', (request: JobRequest) => {
+  if (request.kind === 'stop') {
+    stopping = true;
+    return;
+  }
+  const job =
+    request.kind === 'merge'
+      ? runMerge(realFs, reviveSpec(request.spec), () => stopping)
+      : buildTableFromEntries(realFs, request.path, asBuffer(request.entries), request.table);
+  job.then(
+    (result) => port.postMessage({ id: request.id, ok: true, result }),
+    (err: unknown) => port.postMessage({ id: request.id, ok: false, error: serializeError(err) }),
+  );
+});
