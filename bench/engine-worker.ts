@@ -166,7 +166,7 @@ async function timed(workload: string, groups: number, body: (group: number) => 
   const seconds = (performance.now() - started) / 1000;
   return {
     workload: sync && workload.startsWith('fill') || sync && workload === 'overwrite' ? `${workload}-sync` : workload,
-    system,
+    system: system ?? 'unknown',
     opsPerSec: Math.round((groups * opsPerGroup) / seconds),
     p50Ms: Number(percentile(latencies, 50).toFixed(3)),
     p99Ms: Number(percentile(latencies, 99).toFixed(3)),

@@ -12,6 +12,8 @@ export const errorCodes = {
   PH_INVALID_ARGUMENT: 'A caller passed an argument that is out of range or malformed.',
   PH_LOCKED: 'Another process holds the data directory lock.',
   PH_WRITE_STALL_TIMEOUT: 'A write waited longer than its allowed stall time for flushes or compactions.',
+  PH_RAFT_COMPACTED: 'A Raft log index was asked for that is already compacted into a snapshot.',
+  PH_RAFT_UNAVAILABLE: 'A Raft log index past the end of the log, or a snapshot not ready yet, was asked for.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

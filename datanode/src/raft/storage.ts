@@ -13,14 +13,14 @@ import {
   type HardState,
   type SnapshotMeta,
 } from './types.ts';
+import { PhantomError } from '../errors.ts';
 
 /**
- * Expected failures of a Raft log storage. Their codes are stable; callers branch on `code`.
- * (They are not in the process-wide registry in datanode/src/errors.ts yet: adding
- * PH_RAFT_COMPACTED and PH_RAFT_UNAVAILABLE there is owned by that file's maintainers.)
+ * Expected failures of a Raft log storage. Their codes are stable and in the registry
+ * (datanode/src/errors.ts, docs/errors.md); callers branch on `code`.
  */
-export abstract class RaftStorageError extends Error {
-  abstract readonly code: 'PH_RAFT_COMPACTED' | 'PH_RAFT_UNAVAILABLE';
+export abstract class RaftStorageError extends PhantomError {
+  abstract override readonly code: 'PH_RAFT_COMPACTED' | 'PH_RAFT_UNAVAILABLE';
 }
 
 /** The requested index is at or below the snapshot: its entry (or term) was compacted away. */
