@@ -79,7 +79,7 @@ export class Simulation {
       preVote: this.rng.next() < 0.7,
       checkQuorum: options.readOnlyOption === 'lease-based' || this.rng.next() < 0.7,
       readOnlyOption: options.readOnlyOption,
-      maxMsgBytes: 64 + this.rng.int(256),
+      maxMsgBytes: this.rng.next() < 0.3 ? 1 : 64 + this.rng.int(256),
       maxInflightMsgs: 1 + this.rng.int(8),
       maxUncommittedEntriesBytes: 2048,
     };
