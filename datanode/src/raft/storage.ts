@@ -140,10 +140,6 @@ export class MemoryRaftStorage implements RaftStorage {
     this.hardState = hardState;
   }
 
-  hardStateForTest(): HardState {
-    return this.hardState;
-  }
-
   /** Appends entries, first deleting any persisted entries at or after entries[0].index. */
   append(entries: readonly Entry[]): void {
     const first = entries[0];
