@@ -157,6 +157,8 @@ export class StorageEngine {
   /** Where flushes and compactions run: a worker thread, or this thread when a custom fs is injected. */
   private readonly executor: BackgroundExecutor;
   private readonly tables = new Map<number, OpenTable>();
+  private levelTablesCache: OpenTable[][] = [];
+  private levelTablesFor: Version | undefined;
   private version: Version;
   /** Versions pinned by open iterators, with their pin counts. */
   private readonly pinnedVersions = new Map<Version, number>();
@@ -552,32 +554,53 @@ export class StorageEngine {
       const hit = (this.immutables[i] as MemtableSlot).table.get(key, seq);
       if (hit !== undefined) return hit.kind === ValueKind.Put ? hit.value : undefined;
     }
-    const version = this.version;
-    for (const f of version.files(0)) {
-      const hit = this.getFromTable(f, key, seq);
+    const levels = this.levelTables();
+    const l0 = levels[0] as OpenTable[];
+    for (let i = 0; i < l0.length; i++) {
+      const hit = this.getFromTable(l0[i] as OpenTable, key, seq);
       if (hit === null) return undefined;
       if (hit !== undefined) return hit;
     }
-    for (let level = 1; level < version.levelsMax; level++) {
-      const files = version.files(level);
-      if (files.length === 0) continue;
-      const at = version.findFile(level, key);
-      const f = files[at];
-      if (f === undefined) continue;
-      const hit = this.getFromTable(f, key, seq);
+    for (let level = 1; level < levels.length; level++) {
+      const tables = levels[level] as OpenTable[];
+      // Binary search for the first table whose largest key is >= key.
+      let lo = 0;
+      let hi = tables.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (Buffer.compare((tables[mid] as OpenTable).largestUser, key) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      const t = tables[lo];
+      if (t === undefined) continue;
+      const hit = this.getFromTable(t, key, seq);
       if (hit !== undefined) return hit === null ? undefined : hit;
     }
     return undefined;
   }
 
+  /** The current version's open tables per level, rebuilt only when the version changes. */
+  private levelTables(): OpenTable[][] {
+    if (this.levelTablesFor !== this.version) {
+      this.levelTablesCache = this.version.levels.map((files) =>
+        files.map((f) => {
+          const t = this.tables.get(f.number);
+          assert(t !== undefined, `table ${f.number} is open`);
+          return t;
+        }),
+      );
+      this.levelTablesFor = this.version;
+    }
+    return this.levelTablesCache;
+  }
+
   /** Value found, null for a deletion found, undefined when the table says nothing of the key. */
-  private getFromTable(f: FileMeta, key: Buffer, seq: number): Buffer | null | undefined {
-    const t = this.tables.get(f.number);
-    assert(t !== undefined, `table ${f.number} is open`);
+  private getFromTable(t: OpenTable, key: Buffer, seq: number): Buffer | null | undefined {
     if (Buffer.compare(key, t.smallestUser) < 0 || Buffer.compare(key, t.largestUser) > 0) return undefined;
+    const globalSeq = t.meta.globalSeq;
     let entry;
-    if (f.globalSeq !== undefined) {
-      if (f.globalSeq > seq) return undefined;
+    if (globalSeq !== undefined) {
+      if (globalSeq > seq) return undefined;
       entry = t.reader.get(key, maxSequence);
     } else {
       entry = t.reader.get(key, seq);
