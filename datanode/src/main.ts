@@ -6,11 +6,13 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { verifyDataDir } from './storage/verify.ts';
 import { runLocalDemo } from './local.ts';
+import { runStart, startUsage } from './node/start.ts';
 
 const usage = `phantomdb-node — PhantomDB data node
 
 Usage:
   phantomdb-node verify --data-dir DIR   check every checksum of a (stopped) node's data directory
+  phantomdb-node start [OPTIONS]         run a replicated data node (see start --help)
   phantomdb-node start-local [--dir DIR] bring up what exists of a local PhantomDB and check it works
   phantomdb-node --help                  this text
 
@@ -40,6 +42,13 @@ intact, 1 when a problem was found (each printed with its file and byte offset),
     for (const p of report.problems) console.error(`CORRUPT ${p.file} at offset ${p.offset}: ${p.detail}`);
     console.error(`${report.problems.length} problem(s) found`);
     return 1;
+  },
+  async start(args) {
+    if (args.includes('--help') || args.includes('-h')) {
+      console.log(startUsage);
+      return 0;
+    }
+    return runStart(args);
   },
   async 'start-local'(args) {
     const { values } = parseArgs({ args, options: { dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });

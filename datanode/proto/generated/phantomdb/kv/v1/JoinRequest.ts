@@ -1,0 +1,21 @@
+// Original file: datanode/proto/kv.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface JoinRequest {
+  'clusterId'?: (string);
+  'nodeId'?: (number | string | Long);
+  /**
+   * The joining node's gRPC address (host:port) as the other nodes should dial it.
+   */
+  'address'?: (string);
+}
+
+export interface JoinRequest__Output {
+  'clusterId': (string);
+  'nodeId': (string);
+  /**
+   * The joining node's gRPC address (host:port) as the other nodes should dial it.
+   */
+  'address': (string);
+}

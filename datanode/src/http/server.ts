@@ -1,0 +1,46 @@
+/**
+ * The node's HTTP endpoints (fastify): /healthz (the process is alive and serving HTTP),
+ * /readyz (a leader is known and this replica's applied index is within a bound of its commit
+ * index) and /status (JSON: node id, role, term, commit/applied, configuration, peers).
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+
+export interface NodeStatus {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly address: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leaderId: number;
+  readonly leaderAddress: string;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly voters: readonly number[];
+  readonly learners: readonly number[];
+  readonly peers: readonly { readonly id: number; readonly address: string; readonly match?: number; readonly state?: string; readonly learner: boolean }[];
+}
+
+export interface StatusSource {
+  status(): NodeStatus;
+  /** undefined when ready, else the reason it is not. */
+  notReadyReason(): string | undefined;
+}
+
+/** Starts listening on host:port (port 0: any); resolves with the server and its actual port. */
+export async function startHttpServer(listen: string, source: StatusSource): Promise<{ server: FastifyInstance; port: number }> {
+  const server = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  server.get('/healthz', async () => ({ status: 'ok' }));
+  server.get('/readyz', async (_request, reply) => {
+    const reason = source.notReadyReason();
+    if (reason === undefined) return { status: 'ready' };
+    return reply.code(503).send({ status: 'not-ready', reason });
+  });
+  server.get('/status', async () => source.status());
+  const at = listen.lastIndexOf(':');
+  const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
+  await server.listen({ host, port: Number(listen.slice(at + 1)) });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return { server, port };
+}

@@ -1,0 +1,121 @@
+/**
+ * The commands replicated through the Raft log, in a small binary form (no JSON on the hot path):
+ *
+ *   u8 op, then per op:
+ *   put     u32 keyBytes, key, u32 valueBytes, value
+ *   delete  u32 keyBytes, key
+ *   cas     u32 keyBytes, key, u8 expectedPresent, [u32 expectedBytes, expected], u32 valueBytes, value
+ *   members UTF-8 JSON of the address book ({"<nodeId>": "<host:port>"})
+ *
+ * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
+ * broken invariant (only this node's code proposes), so it asserts.
+ */
+import { assert, assertNever } from '../assert.ts';
+
+export type Command =
+  | { readonly op: 'put'; readonly key: Buffer; readonly value: Buffer }
+  | { readonly op: 'delete'; readonly key: Buffer }
+  | { readonly op: 'cas'; readonly key: Buffer; readonly expected: Buffer | null; readonly value: Buffer }
+  | { readonly op: 'members'; readonly members: ReadonlyMap<number, string> };
+
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4 } as const;
+
+function lengthPrefixed(parts: Buffer[], bytes: Buffer): void {
+  const header = Buffer.allocUnsafe(4);
+  header.writeUInt32BE(bytes.byteLength, 0);
+  parts.push(header, bytes);
+}
+
+export function encodeCommand(command: Command): Buffer {
+  const parts: Buffer[] = [Buffer.from([opCodes[command.op]])];
+  switch (command.op) {
+    case 'put':
+      lengthPrefixed(parts, command.key);
+      lengthPrefixed(parts, command.value);
+      break;
+    case 'delete':
+      lengthPrefixed(parts, command.key);
+      break;
+    case 'cas':
+      lengthPrefixed(parts, command.key);
+      parts.push(Buffer.from([command.expected === null ? 0 : 1]));
+      if (command.expected !== null) lengthPrefixed(parts, command.expected);
+      lengthPrefixed(parts, command.value);
+      break;
+    case 'members':
+      parts.push(Buffer.from(JSON.stringify(Object.fromEntries([...command.members].map(([id, address]) => [String(id), address]))), 'utf8'));
+      break;
+    default:
+      assertNever(command, 'command');
+  }
+  return Buffer.concat(parts);
+}
+
+class Reader {
+  private offset = 1;
+  constructor(private readonly bytes: Buffer) {}
+
+  u8(): number {
+    assert(this.offset + 1 <= this.bytes.byteLength, 'command truncated');
+    return this.bytes.readUInt8(this.offset++);
+  }
+
+  chunk(): Buffer {
+    assert(this.offset + 4 <= this.bytes.byteLength, 'command truncated (length)');
+    const length = this.bytes.readUInt32BE(this.offset);
+    this.offset += 4;
+    assert(this.offset + length <= this.bytes.byteLength, 'command truncated (bytes)');
+    const out = this.bytes.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    return out;
+  }
+
+  rest(): Buffer {
+    const out = this.bytes.subarray(this.offset);
+    this.offset = this.bytes.byteLength;
+    return out;
+  }
+
+  end(): void {
+    assert(this.offset === this.bytes.byteLength, 'command has trailing bytes');
+  }
+}
+
+export function decodeCommand(data: Uint8Array): Command {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  assert(bytes.byteLength > 0, 'empty command');
+  const reader = new Reader(bytes);
+  const op = bytes.readUInt8(0);
+  let command: Command;
+  if (op === opCodes.put) {
+    command = { op: 'put', key: reader.chunk(), value: reader.chunk() };
+  } else if (op === opCodes.delete) {
+    command = { op: 'delete', key: reader.chunk() };
+  } else if (op === opCodes.cas) {
+    const key = reader.chunk();
+    const expected = reader.u8() === 1 ? reader.chunk() : null;
+    command = { op: 'cas', key, expected, value: reader.chunk() };
+  } else if (op === opCodes.members) {
+    command = { op: 'members', members: parseMembers(reader.rest().toString('utf8')) };
+  } else {
+    assert(false, `unknown command op ${op}`);
+  }
+  reader.end();
+  return command;
+}
+
+/** Parses an address book written by encodeCommand/`membersJson`. */
+export function parseMembers(json: string): Map<number, string> {
+  const parsed: unknown = JSON.parse(json);
+  assert(typeof parsed === 'object' && parsed !== null, 'members is an object');
+  const out = new Map<number, string>();
+  for (const [id, address] of Object.entries(parsed)) {
+    assert(typeof address === 'string', 'member address is a string');
+    out.set(Number(id), address);
+  }
+  return out;
+}
+
+export function membersJson(members: ReadonlyMap<number, string>): string {
+  return JSON.stringify(Object.fromEntries([...members].map(([id, address]) => [String(id), address])));
+}

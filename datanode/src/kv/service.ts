@@ -1,0 +1,168 @@
+/**
+ * The gRPC KV and Membership services (datanode/proto/kv.proto) on top of a KvBackend (the
+ * node's replica). Every request is validated against the limits before anything is proposed;
+ * expected failures become a gRPC status plus `ph-error-code` trailing metadata.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { KVHandlers } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
+import type { MembershipHandlers } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
+import type { Command } from './command.ts';
+import { KvError, NotLeaderError, type KvErrorCode } from './errors.ts';
+import type { KvLimits } from './limits.ts';
+import { kvProto, metadataKeys } from './proto.ts';
+import type { ApplyResult, KvStateMachine } from './state-machine.ts';
+
+/** What the service needs from the node. */
+export interface KvBackend {
+  readonly clusterId: string;
+  readonly limits: KvLimits;
+  /** Proposes and waits for commit and apply. */
+  write(command: Command, deadlineMs: number): Promise<ApplyResult>;
+  /** Runs `read` on the state machine after a linearizable barrier. */
+  read<T>(deadlineMs: number, read: (sm: KvStateMachine) => T): Promise<T>;
+  /** Adds a node as a learner (leader only); returns the address book. */
+  join(nodeId: number, address: string, deadlineMs: number): Promise<ReadonlyMap<number, string>>;
+}
+
+const defaultScanRows = 100;
+
+const statusOf: Record<KvErrorCode, grpc.status> = {
+  PH_NOT_LEADER: grpc.status.UNAVAILABLE,
+  PH_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  PH_DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
+  PH_OUTCOME_UNKNOWN: grpc.status.UNKNOWN,
+  PH_PROPOSAL_DROPPED: grpc.status.ABORTED,
+  PH_TOO_LARGE: grpc.status.RESOURCE_EXHAUSTED,
+  PH_BAD_REQUEST: grpc.status.INVALID_ARGUMENT,
+  PH_OVERLOADED: grpc.status.RESOURCE_EXHAUSTED,
+  PH_JOIN_REFUSED: grpc.status.FAILED_PRECONDITION,
+  PH_WRONG_CLUSTER: grpc.status.FAILED_PRECONDITION,
+};
+
+function toServiceError(err: unknown): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  if (err instanceof KvError) {
+    metadata.set(metadataKeys.errorCode, err.code);
+    if (err instanceof NotLeaderError) {
+      metadata.set(metadataKeys.leaderId, String(err.leaderId));
+      metadata.set(metadataKeys.leaderAddress, err.leaderAddress);
+    }
+    return { code: statusOf[err.code], details: `${err.code}: ${err.message}`, metadata };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: grpc.status.INTERNAL, details: `internal error: ${message}`, metadata };
+}
+
+interface CallLike {
+  getDeadline(): grpc.Deadline;
+  metadata: grpc.Metadata;
+}
+
+/** The time a request may take: its gRPC deadline, else the default, capped at the maximum. */
+function requestDeadlineMs(call: CallLike, limits: KvLimits): number {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return limits.requestDeadlineDefaultMs;
+  const left = at - Date.now();
+  if (left <= 0) throw new KvError('PH_DEADLINE_EXCEEDED', 'request arrived after its deadline');
+  return Math.min(left, limits.requestDeadlineMaxMs);
+}
+
+function checkCluster(call: CallLike, clusterId: string): void {
+  const named = call.metadata.get(metadataKeys.clusterId)[0];
+  if (named !== undefined && String(named) !== clusterId) {
+    throw new KvError('PH_WRONG_CLUSTER', `request is for cluster ${JSON.stringify(String(named))}, this node belongs to ${JSON.stringify(clusterId)}`);
+  }
+}
+
+function checkKey(key: Buffer, limits: KvLimits, field = 'key'): void {
+  if (key.byteLength === 0) throw new KvError('PH_BAD_REQUEST', `${field} must not be empty`);
+  if (key.byteLength > limits.keyBytesMax) throw new KvError('PH_TOO_LARGE', `${field} of ${key.byteLength} bytes exceeds keyBytesMax ${limits.keyBytesMax}`);
+}
+
+function checkValue(value: Buffer, limits: KvLimits, field = 'value'): void {
+  if (value.byteLength > limits.valueBytesMax) throw new KvError('PH_TOO_LARGE', `${field} of ${value.byteLength} bytes exceeds valueBytesMax ${limits.valueBytesMax}`);
+}
+
+/** Adapts an async handler to grpc-js's callback style, mapping errors. */
+function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    let deadlineMs: number;
+    try {
+      checkCluster(call, backend.clusterId);
+      deadlineMs = requestDeadlineMs(call, backend.limits);
+    } catch (err) {
+      callback(toServiceError(err));
+      return;
+    }
+    handle(call.request, deadlineMs).then(
+      (response) => callback(null, response),
+      (err: unknown) => callback(toServiceError(err)),
+    );
+  };
+}
+
+export function kvHandlers(backend: KvBackend): KVHandlers {
+  const { limits } = backend;
+  return {
+    Put: unary(backend, async (request, deadlineMs) => {
+      checkKey(request.key, limits);
+      checkValue(request.value, limits);
+      await backend.write({ op: 'put', key: request.key, value: request.value }, deadlineMs);
+      return {};
+    }),
+    Get: unary(backend, async (request, deadlineMs) => {
+      checkKey(request.key, limits);
+      const value = await backend.read(deadlineMs, (sm) => sm.get(request.key));
+      return value === undefined ? { found: false } : { found: true, value };
+    }),
+    Delete: unary(backend, async (request, deadlineMs) => {
+      checkKey(request.key, limits);
+      const result = await backend.write({ op: 'delete', key: request.key }, deadlineMs);
+      return { existed: result.op === 'delete' && result.existed };
+    }),
+    Scan: unary(backend, async (request, deadlineMs) => {
+      if (request.start.byteLength > limits.keyBytesMax) checkKey(request.start, limits, 'start');
+      if (request.end.byteLength > limits.keyBytesMax) checkKey(request.end, limits, 'end');
+      const rowsMax = request.limit === 0 ? defaultScanRows : request.limit;
+      if (rowsMax > limits.scanRowsMax) throw new KvError('PH_TOO_LARGE', `limit ${rowsMax} exceeds scanRowsMax ${limits.scanRowsMax}`);
+      return backend.read(deadlineMs, (sm) => sm.scan(request.start, request.end, rowsMax, limits.scanBytesMax));
+    }),
+    CompareAndSet: unary(backend, async (request, deadlineMs) => {
+      checkKey(request.key, limits);
+      checkValue(request.value, limits);
+      checkValue(request.expected, limits, 'expected');
+      const expected = request.expectAbsent ? null : request.expected;
+      const result = await backend.write({ op: 'cas', key: request.key, expected, value: request.value }, deadlineMs);
+      if (result.op !== 'cas') throw new KvError('PH_BAD_REQUEST', 'unexpected apply result');
+      return result.current === null ? { succeeded: result.ok, currentPresent: false } : { succeeded: result.ok, currentPresent: true, current: result.current };
+    }),
+  };
+}
+
+export function membershipHandlers(backend: KvBackend): MembershipHandlers {
+  return {
+    Join: unary(backend, async (request, deadlineMs) => {
+      if (request.clusterId !== backend.clusterId) {
+        throw new KvError('PH_WRONG_CLUSTER', `join for cluster ${JSON.stringify(request.clusterId)} refused by a node of cluster ${JSON.stringify(backend.clusterId)}`);
+      }
+      const nodeId = Number(request.nodeId);
+      if (!Number.isSafeInteger(nodeId) || nodeId <= 0) throw new KvError('PH_BAD_REQUEST', `node id ${request.nodeId} is not a positive integer`);
+      if (!/^[^\s:]+:\d{1,5}$/.test(request.address)) throw new KvError('PH_BAD_REQUEST', `address ${JSON.stringify(request.address)} is not host:port`);
+      const members = await backend.join(nodeId, request.address, deadlineMs);
+      return { members: [...members].map(([id, address]) => ({ nodeId: String(id), address })) };
+    }),
+  };
+}
+
+/** Registers the KV and Membership services on `server`. */
+export function addKvServices(server: grpc.Server, backend: KvBackend): void {
+  const proto = kvProto();
+  server.addService(proto.KV.service, kvHandlers(backend));
+  server.addService(proto.Membership.service, membershipHandlers(backend));
+}
+
+/** The largest gRPC message a KV server must accept (a CAS with both values at the limit). */
+export function kvMessageBytesMax(limits: KvLimits): number {
+  return limits.keyBytesMax + 2 * limits.valueBytesMax + 64 * 1024;
+}

@@ -1,0 +1,215 @@
+/**
+ * The replicated KV state machine of one range (today: the whole keyspace) on top of the
+ * storage engine. The Raft log is its write-ahead log: committed entries are applied with
+ * sync:false together with the applied index (in the same batch, under a reserved key), so a
+ * restart knows where to resume replaying the log; before the Raft log is compacted below the
+ * applied index the engine is flushed.
+ *
+ * Key layout (all replicated state lives under the 0x01 prefix, so a snapshot is one range):
+ *   0x01 0x00 "applied"     the applied Raft index (u64 big-endian)
+ *   0x01 0x00 "members"     the address book (JSON {"<nodeId>": "host:port"})
+ *   0x01 0x01 <user key>    user data
+ */
+import { assert, assertNever } from '../assert.ts';
+import type { Entry } from '../raft/types.ts';
+import { StorageEngine, WriteBatch } from '../storage/engine.ts';
+import { decodeCommand, membersJson, parseMembers, type Command } from './command.ts';
+
+const replicatedStart = Buffer.from([0x01]);
+const replicatedEnd = Buffer.from([0x02]);
+const appliedKey = Buffer.from('\x01\x00applied', 'latin1');
+const membersKey = Buffer.from('\x01\x00members', 'latin1');
+const userPrefix = Buffer.from([0x01, 0x01]);
+const userEnd = Buffer.from([0x01, 0x02]);
+
+export function userKey(key: Uint8Array): Buffer {
+  return Buffer.concat([userPrefix, key]);
+}
+
+function encodeIndex(index: number): Buffer {
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64BE(BigInt(index), 0);
+  return out;
+}
+
+export type ApplyResult =
+  | { readonly op: 'noop' }
+  | { readonly op: 'put' }
+  | { readonly op: 'delete'; readonly existed: boolean }
+  | { readonly op: 'cas'; readonly ok: boolean; readonly current: Buffer | null }
+  | { readonly op: 'members' }
+  | { readonly op: 'conf-change' };
+
+export interface ScanRow {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+export class KvStateMachine {
+  private applied: number;
+  private members: Map<number, string>;
+  private membersListener: ((members: ReadonlyMap<number, string>) => void) | undefined;
+
+  private constructor(readonly engine: StorageEngine) {
+    const appliedBytes = engine.get(appliedKey);
+    this.applied = appliedBytes === undefined ? 0 : Number(appliedBytes.readBigUInt64BE(0));
+    const membersBytes = engine.get(membersKey);
+    this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
+  }
+
+  static async open(dir: string): Promise<KvStateMachine> {
+    // The Raft log is the durable record of replicated writes: the engine need not fsync them.
+    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false });
+    return new KvStateMachine(engine);
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** The replicated address book (node id → gRPC address), as of the applied index. */
+  memberAddresses(): ReadonlyMap<number, string> {
+    return this.members;
+  }
+
+  /** Called after the address book changed (applied or installed with a snapshot). */
+  onMembersChanged(listener: (members: ReadonlyMap<number, string>) => void): void {
+    this.membersListener = listener;
+  }
+
+  /**
+   * Applies committed entries in one engine batch (unsynced) with the new applied index.
+   * Entries at or below the applied index (replayed after a snapshot was installed ahead of the
+   * log) are skipped and answer undefined.
+   */
+  async apply(entries: readonly Entry[]): Promise<(ApplyResult | undefined)[]> {
+    const batch = new WriteBatch();
+    const overlay = new Map<string, Buffer | null>();
+    const results: (ApplyResult | undefined)[] = [];
+    let last = this.applied;
+    for (const entry of entries) {
+      if (entry.index <= this.applied) {
+        results.push(undefined);
+        continue;
+      }
+      assert(entry.index > last, 'committed entries are applied in order');
+      last = entry.index;
+      if (entry.kind === 'conf-change') results.push({ op: 'conf-change' });
+      else if (entry.data.byteLength === 0) results.push({ op: 'noop' });
+      else results.push(this.applyCommand(decodeCommand(entry.data), batch, overlay));
+    }
+    if (last === this.applied) return results;
+    batch.put(appliedKey, encodeIndex(last));
+    const membersBefore = this.members;
+    await this.engine.write(batch, { sync: false });
+    this.applied = last;
+    if (this.members !== membersBefore) this.membersListener?.(this.members);
+    return results;
+  }
+
+  private applyCommand(command: Command, batch: WriteBatch, overlay: Map<string, Buffer | null>): ApplyResult {
+    const read = (key: Buffer): Buffer | null => {
+      const cached = overlay.get(key.toString('latin1'));
+      if (cached !== undefined) return cached;
+      return this.engine.get(key) ?? null;
+    };
+    const write = (key: Buffer, value: Buffer | null): void => {
+      overlay.set(key.toString('latin1'), value);
+      if (value === null) batch.del(key);
+      else batch.put(key, value);
+    };
+    switch (command.op) {
+      case 'put':
+        write(userKey(command.key), command.value);
+        return { op: 'put' };
+      case 'delete': {
+        const key = userKey(command.key);
+        const existed = read(key) !== null;
+        if (existed) write(key, null);
+        return { op: 'delete', existed };
+      }
+      case 'cas': {
+        const key = userKey(command.key);
+        const current = read(key);
+        const ok = command.expected === null ? current === null : current !== null && current.equals(command.expected);
+        if (ok) write(key, command.value);
+        return { op: 'cas', ok, current };
+      }
+      case 'members': {
+        const merged = new Map(this.members);
+        for (const [id, address] of command.members) merged.set(id, address);
+        this.members = merged;
+        batch.put(membersKey, Buffer.from(membersJson(merged), 'utf8'));
+        return { op: 'members' };
+      }
+      default:
+        return assertNever(command, 'command');
+    }
+  }
+
+  get(key: Uint8Array): Buffer | undefined {
+    return this.engine.get(userKey(key));
+  }
+
+  /** Rows with start <= key < end (end empty: to the end), at most rowsMax rows and about bytesMax bytes. */
+  scan(start: Uint8Array, end: Uint8Array, rowsMax: number, bytesMax: number): { rows: ScanRow[]; more: boolean } {
+    const lower = userKey(start);
+    const upper = end.byteLength === 0 ? userEnd : userKey(end);
+    const rows: ScanRow[] = [];
+    if (Buffer.compare(lower, upper) >= 0) return { rows, more: false };
+    const it = this.engine.iterator({ lowerBound: lower, upperBound: upper });
+    let bytes = 0;
+    try {
+      for (it.seek(lower); it.valid(); it.next()) {
+        if (rows.length >= rowsMax || bytes >= bytesMax) return { rows, more: true };
+        const key = Buffer.from(it.key().subarray(userPrefix.byteLength));
+        const value = Buffer.from(it.value());
+        bytes += key.byteLength + value.byteLength;
+        rows.push({ key, value });
+      }
+    } finally {
+      it.close();
+    }
+    return { rows, more: false };
+  }
+
+  /**
+   * Exports the replicated state (consistent at the current applied index) as SSTables into
+   * `dir` (which must not exist). Returns the files and the applied index they hold.
+   */
+  async exportSnapshot(dir: string): Promise<{ files: string[]; appliedIndex: number }> {
+    const snapshot = this.engine.snapshot();
+    try {
+      const appliedIndex = this.applied;
+      const files = await this.engine.exportRange(replicatedStart, replicatedEnd, dir, { snapshot });
+      return { files: files.map((f) => f.path), appliedIndex };
+    } finally {
+      snapshot.release();
+    }
+  }
+
+  /**
+   * Replaces the replicated state with the exported SSTables `files` (from another replica's
+   * exportSnapshot). Only called with a snapshot ahead of the local applied index.
+   */
+  async installSnapshot(files: readonly string[]): Promise<void> {
+    const clear = new WriteBatch();
+    clear.delRange(replicatedStart, replicatedEnd);
+    await this.engine.write(clear, { sync: true });
+    await this.engine.ingest(files);
+    const appliedBytes = this.engine.get(appliedKey);
+    this.applied = appliedBytes === undefined ? 0 : Number(appliedBytes.readBigUInt64BE(0));
+    const membersBytes = this.engine.get(membersKey);
+    this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
+    this.membersListener?.(this.members);
+  }
+
+  /** Makes everything applied so far durable in the engine (before the Raft log is truncated). */
+  async flush(): Promise<void> {
+    await this.engine.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}

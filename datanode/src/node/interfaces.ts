@@ -1,0 +1,41 @@
+/**
+ * The seams between the replica host and what it drives: the durable Raft log and the
+ * node-to-node transport. The production implementations are the shared log engine
+ * (raft/logstore) and the gRPC transport (transport/); tests may use the in-memory ones.
+ */
+import type { RaftStorage } from '../raft/storage.ts';
+import type { ConfState, Entry, GroupId, HardState, Message, NodeId, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+
+/** The node's durable Raft log for all groups. Every write resolves once it is on disk. */
+export interface LogStore {
+  storageFor(groupId: GroupId): RaftStorage;
+  hasGroup(groupId: GroupId): boolean;
+  /** Creates a group; a non-empty `confState` bootstraps it (snapshot at index 1, term 1). */
+  createGroup(groupId: GroupId, confState: ConfState): Promise<void>;
+  append(groupId: GroupId, entries: readonly Entry[], hardState?: HardState): Promise<void>;
+  applySnapshot(groupId: GroupId, snapshot: SnapshotMeta): Promise<void>;
+  createSnapshot(groupId: GroupId, index: number, confState: ConfState, reference: string): Promise<SnapshotMeta>;
+  close(): Promise<void>;
+}
+
+/** What the transport delivers to the node. */
+export interface TransportHandlers {
+  onMessages(messages: readonly Message[]): void;
+  onUnreachable(peer: NodeId): void;
+  /**
+   * A leader streams a snapshot: `data` yields its chunks; resolve once it is installed (the
+   * sender then reports success), reject to make the sender report failure.
+   */
+  onSnapshot(message: SnapshotRequest, data: AsyncIterable<Uint8Array>): Promise<void>;
+}
+
+/** Node-to-node delivery of Raft messages and snapshot streams. */
+export interface PeerTransport {
+  /** Where to reach `peer` (its gRPC host:port); called whenever the address book changes. */
+  setPeerAddress(peer: NodeId, address: string): void;
+  /** Best effort, in order per peer; failures are reported through onUnreachable. */
+  send(messages: readonly Message[]): void;
+  /** Streams a snapshot; resolves once the receiver installed it, rejects on failure. */
+  sendSnapshot(message: SnapshotRequest, data: AsyncIterable<Uint8Array>): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,346 @@
+/**
+ * The composition of a replicated data node: identity check, storage engine (KV state
+ * machine), the shared durable Raft log, one Raft group (the whole keyspace for now), the gRPC
+ * server (Raft transport + KV API), HTTP health/status, joining a running cluster, and graceful
+ * shutdown (leadership handed off first).
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
+import { startHttpServer, type NodeStatus } from '../http/server.ts';
+import { KvClient } from '../kv/client.ts';
+import type { Command } from '../kv/command.ts';
+import { KvError } from '../kv/errors.ts';
+import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
+import { addKvServices, kvMessageBytesMax, type KvBackend } from '../kv/service.ts';
+import { KvStateMachine, type ApplyResult } from '../kv/state-machine.ts';
+import { RaftLogEngine } from '../raft/logstore/index.ts';
+import { simpleConfState, type NodeId } from '../raft/types.ts';
+import { realFs } from '../storage/fs.ts';
+import type { NodeConfig } from './config.ts';
+import { checkOrRecordIdentity } from './identity.ts';
+import type { LogStore, PeerTransport, TransportHandlers } from './interfaces.ts';
+import { Replica } from './replica.ts';
+
+/** The one Raft group of this (single-range) node. */
+export const kvGroupId = 1;
+
+export interface TransportContext {
+  readonly server: grpc.Server;
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  readonly handlers: TransportHandlers;
+  readonly log: (line: string) => void;
+}
+
+export type TransportFactory = (context: TransportContext) => PeerTransport;
+
+export interface DataNodeDeps {
+  readonly transportFactory: TransportFactory;
+  readonly log?: (line: string) => void;
+}
+
+const performanceClock = { nowMs: () => performance.now() };
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+}
+
+function bindGrpc(server: grpc.Server, listen: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err === null ? resolve(port) : reject(err)));
+  });
+}
+
+export class DataNode implements KvBackend {
+  readonly clusterId: string;
+  readonly limits: KvLimits;
+  private replica: Replica | undefined;
+  private transport: PeerTransport | undefined;
+  private httpServer: FastifyInstance | undefined;
+  private readonly grpcServer: grpc.Server;
+  private address = '';
+  private httpPort = 0;
+  private stopping: Promise<void> | undefined;
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    readonly config: NodeConfig,
+    private readonly stateMachine: KvStateMachine,
+    private readonly logStore: LogStore,
+    private readonly deps: DataNodeDeps,
+  ) {
+    this.clusterId = config.clusterId;
+    this.limits = {
+      ...defaultKvLimits,
+      keyBytesMax: config.keyBytesMax,
+      valueBytesMax: config.valueBytesMax,
+      scanRowsMax: config.scanRowsMax,
+      proposalsInFlightMax: config.proposalsInFlightMax,
+      requestDeadlineMaxMs: config.requestDeadlineMaxMs,
+    };
+    this.log = deps.log ?? ((line) => console.log(`[node ${config.nodeId}] ${line}`));
+    const messageBytesMax = kvMessageBytesMax(this.limits);
+    this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  }
+
+  /** Opens the data directory (checking its identity), starts serving, and joins if asked. */
+  static async start(config: NodeConfig, deps: DataNodeDeps): Promise<DataNode> {
+    checkOrRecordIdentity(config.dataDir, { clusterId: config.clusterId, nodeId: config.nodeId });
+    const stateMachine = await KvStateMachine.open(path.join(config.dataDir, 'kv'));
+    let logStore: RaftLogEngine;
+    try {
+      logStore = await RaftLogEngine.open(realFs, path.join(config.dataDir, 'raft'));
+    } catch (err) {
+      await stateMachine.close();
+      throw err;
+    }
+    const node = new DataNode(config, stateMachine, logStore, deps);
+    try {
+      await node.open();
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+    return node;
+  }
+
+  private async open(): Promise<void> {
+    const { config } = this;
+    if (!this.logStore.hasGroup(kvGroupId)) {
+      if (config.peers !== undefined) {
+        await this.logStore.createGroup(kvGroupId, simpleConfState(config.peers.map((p) => p.id)));
+      } else if (config.join !== undefined) {
+        await this.logStore.createGroup(kvGroupId, simpleConfState([]));
+      } else {
+        throw new KvError('PH_BAD_REQUEST', `data directory ${config.dataDir} is new: give --peers (to start a cluster) or --join (to join one)`);
+      }
+    }
+    addKvServices(this.grpcServer, this);
+    const replica = new Replica({
+      nodeId: config.nodeId,
+      groupId: kvGroupId,
+      logStore: this.logStore,
+      stateMachine: this.stateMachine,
+      snapshotDir: path.join(config.dataDir, 'snapshots'),
+      tickMs: config.tickMs,
+      raft: {
+        electionTimeoutTicks: config.electionTimeoutTicks,
+        heartbeatTimeoutTicks: config.heartbeatTimeoutTicks,
+        readOnlyOption: config.readMode === 'lease' ? 'lease-based' : 'safe',
+        checkQuorum: true,
+        preVote: true,
+      },
+      limits: this.limits,
+      clock: performanceClock,
+      compactionEntries: config.compactionEntries,
+      addressOf: (id) => this.addressBook().get(id) ?? '',
+      log: this.log,
+    });
+    this.replica = replica;
+    const transport = this.deps.transportFactory({ server: this.grpcServer, clusterId: config.clusterId, nodeId: config.nodeId, handlers: replica, log: this.log });
+    this.transport = transport;
+    const port = await bindGrpc(this.grpcServer, config.grpcListen);
+    const listen = splitHostPort(config.grpcListen);
+    const advertisedHost = listen.host === '0.0.0.0' || listen.host === '[::]' ? os.hostname() : listen.host;
+    this.address = config.advertiseAddress ?? `${advertisedHost}:${port}`;
+    this.stateMachine.onMembersChanged(() => this.updatePeerAddresses());
+    this.updatePeerAddresses();
+    replica.onRoleChange((state) => {
+      this.log(`role ${state.role}, leader ${state.leaderId}`);
+      if (state.role === 'leader') this.recordMissingAddresses();
+    });
+    replica.start(transport);
+    const http = await startHttpServer(config.httpListen, this);
+    this.httpServer = http.server;
+    this.httpPort = http.port;
+    this.log(`serving: grpc ${this.address} (listening on ${config.grpcListen.replace(/:0$/, `:${port}`)}), http port ${http.port}, data ${config.dataDir}`);
+    if (config.join !== undefined && this.replica.status().config.voters.length === 0 && this.replica.status().config.learners.length === 0) {
+      void this.joinCluster(config.join);
+    }
+  }
+
+  /** Flags' peers, overridden by the replicated address book, plus this node. */
+  addressBook(): Map<NodeId, string> {
+    const book = new Map<NodeId, string>();
+    for (const peer of this.config.peers ?? []) book.set(peer.id, peer.address);
+    for (const [id, address] of this.stateMachine.memberAddresses()) book.set(id, address);
+    if (this.address !== '') book.set(this.config.nodeId, this.address);
+    return book;
+  }
+
+  private updatePeerAddresses(): void {
+    const transport = this.transport;
+    if (transport === undefined) return;
+    for (const [id, address] of this.addressBook()) if (id !== this.config.nodeId) transport.setPeerAddress(id, address);
+  }
+
+  /** A new leader records the addresses it knows from flags, so that nodes joining later learn them. */
+  private recordMissingAddresses(): void {
+    const replicated = this.stateMachine.memberAddresses();
+    const missing = new Map<NodeId, string>();
+    for (const [id, address] of this.addressBook()) if (replicated.get(id) !== address && (id === this.config.nodeId || !replicated.has(id))) missing.set(id, address);
+    if (missing.size === 0) return;
+    this.write({ op: 'members', members: missing }, 5000).catch((err: unknown) => {
+      this.log(`could not record member addresses: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  private async joinCluster(seed: string): Promise<void> {
+    const client = new KvClient({ endpoints: [seed], clusterId: this.clusterId, deadlineMs: 10_000, backoffMaxMs: 1000 });
+    try {
+      for (let attempt = 1; this.stopping === undefined; attempt++) {
+        try {
+          const members = await client.join(this.clusterId, this.config.nodeId, this.address);
+          for (const [id, address] of members) if (id !== this.config.nodeId) this.transport?.setPeerAddress(id, address);
+          this.log(`joined cluster ${this.clusterId} through ${seed} as a learner; ${members.size} members`);
+          return;
+        } catch (err) {
+          const code = err instanceof KvError ? err.code : '';
+          this.log(`join attempt ${attempt} through ${seed} failed: ${err instanceof Error ? err.message : String(err)}`);
+          if (code === 'PH_JOIN_REFUSED' || code === 'PH_WRONG_CLUSTER' || code === 'PH_BAD_REQUEST') {
+            this.log('join refused; stopping');
+            process.exitCode = 1;
+            process.kill(process.pid, 'SIGTERM');
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * attempt)));
+        }
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  // ------------------------------------------------------------------ KvBackend
+
+  private get activeReplica(): Replica {
+    if (this.replica === undefined || this.stopping !== undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
+    return this.replica;
+  }
+
+  write(command: Command, deadlineMs: number): Promise<ApplyResult> {
+    return this.activeReplica.propose(command, deadlineMs);
+  }
+
+  async read<T>(deadlineMs: number, read: (sm: KvStateMachine) => T): Promise<T> {
+    await this.activeReplica.linearizableBarrier(deadlineMs);
+    return read(this.stateMachine);
+  }
+
+  async join(nodeId: number, address: string, deadlineMs: number): Promise<ReadonlyMap<number, string>> {
+    const replica = this.activeReplica;
+    if (replica.role().role !== 'leader') throw replica.notLeader();
+    const config = replica.status().config;
+    const known = this.stateMachine.memberAddresses().get(nodeId);
+    const isMember = config.voters.includes(nodeId) || config.learners.includes(nodeId) || config.votersOutgoing.includes(nodeId);
+    if (known !== undefined && known !== address) {
+      throw new KvError('PH_JOIN_REFUSED', `node id ${nodeId} is already used by ${known}; node ids are never reused`);
+    }
+    if (isMember) return this.addressBook();
+    if (known === undefined) await replica.propose({ op: 'members', members: new Map([[nodeId, address]]) }, deadlineMs);
+    this.log(`adding node ${nodeId} (${address}) as a learner`);
+    await replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId }], transition: 'auto' }, deadlineMs);
+    return this.addressBook();
+  }
+
+  // ------------------------------------------------------------------ status
+
+  status(): NodeStatus {
+    const replica = this.replica;
+    if (replica === undefined) throw new KvError('PH_UNAVAILABLE', 'not started');
+    const raft = replica.status();
+    const book = this.addressBook();
+    const members = [...raft.config.voters, ...raft.config.learners.map((id) => -id)];
+    return {
+      nodeId: this.config.nodeId,
+      clusterId: this.clusterId,
+      address: this.address,
+      role: raft.role,
+      term: raft.term,
+      leaderId: raft.leaderId,
+      leaderAddress: raft.leaderId === 0 ? '' : (book.get(raft.leaderId) ?? ''),
+      commitIndex: raft.commit,
+      appliedIndex: Math.max(raft.applied, this.stateMachine.appliedIndex()),
+      lastIndex: raft.lastIndex,
+      voters: raft.config.voters,
+      learners: raft.config.learners,
+      peers: members
+        .filter((signed) => Math.abs(signed) !== this.config.nodeId)
+        .map((signed) => {
+          const id = Math.abs(signed);
+          const progress = raft.progress.get(id);
+          return { id, address: book.get(id) ?? '', learner: signed < 0, ...(progress === undefined ? {} : { match: progress.match, state: progress.state }) };
+        }),
+    };
+  }
+
+  notReadyReason(): string | undefined {
+    if (this.stopping !== undefined) return 'shutting down';
+    const replica = this.replica;
+    if (replica === undefined) return 'starting';
+    const raft = replica.status();
+    if (raft.leaderId === 0) return 'no leader known';
+    if (!raft.config.voters.includes(this.config.nodeId) && !raft.config.learners.includes(this.config.nodeId)) return 'not a member yet';
+    const applied = Math.max(raft.applied, this.stateMachine.appliedIndex());
+    if (raft.commit - applied > this.config.readyLagEntriesMax) return `applied index ${applied} lags commit ${raft.commit}`;
+    return undefined;
+  }
+
+  get grpcAddress(): string {
+    return this.address;
+  }
+
+  get httpListenPort(): number {
+    return this.httpPort;
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  /** Hands leadership to the most caught-up voter, stops serving, flushes and closes. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const replica = this.replica;
+    if (replica !== undefined && replica.role().role === 'leader') await this.handOffLeadership(replica);
+    await this.httpServer?.close();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, 2000);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    await replica?.stop();
+    await this.transport?.close();
+    await this.stateMachine.flush().catch(() => undefined);
+    await this.logStore.close();
+    await this.stateMachine.close();
+    this.log('stopped');
+  }
+
+  private async handOffLeadership(replica: Replica): Promise<void> {
+    const raft = replica.status();
+    let target: NodeId = 0;
+    let best = -1;
+    for (const [id, progress] of raft.progress) {
+      if (id === this.config.nodeId || !raft.config.voters.includes(id) || !progress.recentActive) continue;
+      if (progress.match > best) {
+        best = progress.match;
+        target = id;
+      }
+    }
+    if (target === 0) return;
+    this.log(`transferring leadership to node ${target}`);
+    const moved = await replica.transferLeadership(target, Math.max(1000, this.config.tickMs * this.config.electionTimeoutTicks * 2));
+    this.log(moved ? `leadership moved to node ${target}` : 'leadership transfer did not finish; stopping anyway');
+  }
+}

@@ -1,0 +1,512 @@
+/**
+ * The host of one Raft group on this node: it drives the pure RaftNode (ticks from a monotonic
+ * clock, the Ready/advance loop), persists through the LogStore, sends through the transport,
+ * applies committed entries to the KV state machine, and turns client requests into proposals
+ * and ReadIndex reads that resolve only once applied.
+ *
+ * Ordering (the raft README's host contract): per Ready, the snapshot and entries/hard state
+ * are made durable first, then messages are sent, then committed entries are applied and reads
+ * served, then advance(). One Ready is processed at a time (`exclusive`), and snapshot
+ * installation takes the same lock.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { assert } from '../assert.ts';
+import { RaftNode, type RaftOptions, type RaftStatus } from '../raft/raft.ts';
+import type { ConfChange, Entry, GroupId, Message, NodeId, Ready, SnapshotRequest, SoftState } from '../raft/types.ts';
+import { encodeCommand, type Command } from '../kv/command.ts';
+import { KvError, NotLeaderError } from '../kv/errors.ts';
+import type { KvLimits } from '../kv/limits.ts';
+import type { ApplyResult, KvStateMachine } from '../kv/state-machine.ts';
+import type { LogStore, PeerTransport, TransportHandlers } from './interfaces.ts';
+import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.ts';
+
+export interface MonotonicClock {
+  nowMs(): number;
+}
+
+export interface ReplicaOptions {
+  readonly nodeId: NodeId;
+  readonly groupId: GroupId;
+  readonly logStore: LogStore;
+  readonly stateMachine: KvStateMachine;
+  /** Scratch space for outgoing and incoming snapshots (emptied at start). */
+  readonly snapshotDir: string;
+  readonly tickMs: number;
+  readonly raft: Partial<RaftOptions>;
+  readonly limits: KvLimits;
+  readonly clock: MonotonicClock;
+  /** Compact the Raft log (after flushing the engine) once it holds this many applied entries. */
+  readonly compactionEntries: number;
+  /** The gRPC address of a node, for NotLeader answers ('' when unknown). */
+  readonly addressOf: (id: NodeId) => string;
+  readonly log: (line: string) => void;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly resolve: (result: ApplyResult) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface ReadRound {
+  index: number | undefined;
+  readonly reads: PendingRead[];
+}
+
+/** A tick gap larger than this (a paused process) is not replayed tick by tick. */
+const tickCatchUpMax = 1000;
+/** A learner within this many entries of the leader's last index is promoted to voter. */
+const promotionLagEntriesMax = 64;
+
+export class Replica implements TransportHandlers {
+  readonly raft: RaftNode;
+  private transport: PeerTransport | undefined;
+  private lockTail: Promise<void> = Promise.resolve();
+  private loopScheduled = false;
+  private loopRunning = false;
+  private stopped = false;
+  private fatal: Error | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private lastTickMs: number;
+  private ticksSinceMembershipCheck = 0;
+  private readonly proposals = new Map<number, PendingProposal>();
+  private unassignedReads: PendingRead[] = [];
+  private readonly readRounds = new Map<string, ReadRound>();
+  private readonly servableRounds: ReadRound[] = [];
+  private readsInFlight = 0;
+  private readRoundSeq = 0;
+  private snapshotSeq = 0;
+  private readonly snapshotsSending = new Set<NodeId>();
+  private softState: SoftState = { leaderId: 0, role: 'follower' };
+  private readonly roleListeners: ((state: SoftState) => void)[] = [];
+
+  constructor(private readonly options: ReplicaOptions) {
+    const storage = options.logStore.storageFor(options.groupId);
+    const snapshotIndex = storage.firstIndex() - 1;
+    // The engine may be ahead of the log's commit (a snapshot installed just before a crash):
+    // the core then replays entries the state machine skips (KvStateMachine.apply).
+    const commit = storage.initialState().hardState.commit;
+    const applied = Math.max(snapshotIndex, Math.min(options.stateMachine.appliedIndex(), Math.max(commit, snapshotIndex)));
+    this.raft = new RaftNode({
+      ...options.raft,
+      id: options.nodeId,
+      groupId: options.groupId,
+      storage,
+      rng: { next: () => Math.random() },
+      ...(applied > 0 ? { applied } : {}),
+    });
+    fs.rmSync(options.snapshotDir, { recursive: true, force: true });
+    fs.mkdirSync(options.snapshotDir, { recursive: true });
+    this.lastTickMs = options.clock.nowMs();
+  }
+
+  /** Connects the transport and starts ticking. */
+  start(transport: PeerTransport): void {
+    this.transport = transport;
+    this.tickTimer = setInterval(() => {
+      this.catchUpTicks();
+      this.scheduleLoop();
+    }, this.options.tickMs);
+    this.scheduleLoop();
+  }
+
+  // ------------------------------------------------------------------ client API
+
+  /** Proposes a command; resolves with its result once committed and applied here. */
+  propose(command: Command, deadlineMs: number): Promise<ApplyResult> {
+    this.checkServing();
+    if (this.proposals.size >= this.options.limits.proposalsInFlightMax) {
+      throw new KvError('PH_OVERLOADED', `${this.proposals.size} proposals in flight (limit ${this.options.limits.proposalsInFlightMax})`);
+    }
+    const result = this.raft.propose(encodeCommand(command));
+    return this.awaitProposal(result, deadlineMs);
+  }
+
+  /** Proposes a membership change; resolves once it is applied here. */
+  proposeConfChange(change: ConfChange, deadlineMs: number): Promise<ApplyResult> {
+    this.checkServing();
+    return this.awaitProposal(this.raft.proposeConfChange(change), deadlineMs);
+  }
+
+  private awaitProposal(result: ReturnType<RaftNode['propose']>, deadlineMs: number): Promise<ApplyResult> {
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'not-leader':
+          throw this.notLeader();
+        case 'transfer-in-progress':
+          throw new KvError('PH_UNAVAILABLE', `leadership is moving to node ${result.transferee}`);
+        case 'uncommitted-bytes-limit':
+          throw new KvError('PH_OVERLOADED', `${result.uncommittedBytes} uncommitted bytes`);
+        case 'conf-change-pending':
+          throw new KvError('PH_UNAVAILABLE', `a membership change (index ${result.pendingIndex}) is still pending`);
+        case 'invalid-conf-change':
+          throw new KvError('PH_BAD_REQUEST', `invalid membership change: ${result.detail}`);
+      }
+    }
+    const { index, term } = result;
+    this.scheduleLoop();
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(index);
+        reject(new KvError('PH_DEADLINE_EXCEEDED', `write at index ${index} not applied within ${deadlineMs} ms; it may or may not take effect`));
+      }, deadlineMs);
+      this.proposals.set(index, { term, resolve, reject, timer });
+    });
+  }
+
+  /**
+   * Waits until this leader has confirmed (ReadIndex, or its lease) that it was still leader at
+   * some point after the call, and has applied everything committed then. Reads that arrive
+   * together share one ReadIndex round. Followers refuse with NotLeader.
+   */
+  linearizableBarrier(deadlineMs: number): Promise<void> {
+    this.checkServing();
+    if (this.softState.role !== 'leader') throw this.notLeader();
+    if (this.readsInFlight >= this.options.limits.readsInFlightMax) {
+      throw new KvError('PH_OVERLOADED', `${this.readsInFlight} reads in flight (limit ${this.options.limits.readsInFlightMax})`);
+    }
+    // A process paused (SIGSTOP, GC) must see the time that passed before it answers a read:
+    // ticks are caught up from the monotonic clock here, not only when the timer fires.
+    this.catchUpTicks();
+    return new Promise<void>((resolve, reject) => {
+      this.readsInFlight++;
+      const read: PendingRead = {
+        resolve: () => {
+          clearTimeout(read.timer);
+          this.readsInFlight--;
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(read.timer);
+          this.readsInFlight--;
+          reject(err);
+        },
+        timer: setTimeout(() => {
+          this.dropRead(read);
+          read.reject(new KvError('PH_DEADLINE_EXCEEDED', `read not confirmed within ${deadlineMs} ms`));
+        }, deadlineMs),
+      };
+      this.unassignedReads.push(read);
+      this.scheduleLoop();
+    });
+  }
+
+  private dropRead(read: PendingRead): void {
+    this.unassignedReads = this.unassignedReads.filter((r) => r !== read);
+    for (const round of this.readRounds.values()) {
+      const at = round.reads.indexOf(read);
+      if (at >= 0) round.reads.splice(at, 1);
+    }
+  }
+
+  /** Asks Raft to hand leadership to `target`; resolves once this node is no longer leader or after `waitMs`. */
+  async transferLeadership(target: NodeId, waitMs: number): Promise<boolean> {
+    const result = this.raft.transferLeadership(target);
+    if (!result.ok) return false;
+    this.scheduleLoop();
+    const until = this.options.clock.nowMs() + waitMs;
+    while (this.softState.role === 'leader' && this.options.clock.nowMs() < until) {
+      await new Promise((resolve) => setTimeout(resolve, this.options.tickMs));
+    }
+    return this.softState.role !== 'leader';
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  role(): SoftState {
+    return this.softState;
+  }
+
+  onRoleChange(listener: (state: SoftState) => void): void {
+    this.roleListeners.push(listener);
+  }
+
+  notLeader(): NotLeaderError {
+    const leaderId = this.softState.leaderId;
+    return new NotLeaderError(leaderId, leaderId === 0 ? '' : this.options.addressOf(leaderId));
+  }
+
+  private checkServing(): void {
+    if (this.fatal !== undefined) throw new KvError('PH_UNAVAILABLE', `replica failed: ${this.fatal.message}`);
+    if (this.stopped) throw new KvError('PH_UNAVAILABLE', 'node is shutting down');
+  }
+
+  // ------------------------------------------------------------------ transport handlers
+
+  onMessages(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    for (const message of messages) {
+      if (message.groupId !== this.options.groupId || message.to !== this.options.nodeId) continue;
+      this.raft.step(message);
+    }
+    this.scheduleLoop();
+  }
+
+  onUnreachable(peer: NodeId): void {
+    if (this.stopped) return;
+    this.raft.reportUnreachable(peer);
+  }
+
+  async onSnapshot(message: SnapshotRequest, data: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.stopped) throw new KvError('PH_UNAVAILABLE', 'node is shutting down');
+    const dir = path.join(this.options.snapshotDir, `in-${++this.snapshotSeq}`);
+    try {
+      const { header, files } = await decodeSnapshotStream(data, dir);
+      await this.exclusive(async () => {
+        if (this.stopped) throw new KvError('PH_UNAVAILABLE', 'node is shutting down');
+        const sm = this.options.stateMachine;
+        if (header.appliedIndex > sm.appliedIndex() && message.snapshot.index > this.raft.status().commit) {
+          this.options.log(`installing snapshot from node ${message.from}: raft index ${message.snapshot.index}, state at ${header.appliedIndex}, ${files.length} file(s)`);
+          await sm.installSnapshot(files);
+        }
+        this.raft.step(message);
+      });
+      this.scheduleLoop();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  // ------------------------------------------------------------------ the host loop
+
+  private catchUpTicks(): void {
+    const now = this.options.clock.nowMs();
+    const due = Math.floor((now - this.lastTickMs) / this.options.tickMs);
+    if (due <= 0) return;
+    const ticks = Math.min(due, tickCatchUpMax);
+    for (let i = 0; i < ticks; i++) this.raft.tick();
+    this.lastTickMs = due > tickCatchUpMax ? now : this.lastTickMs + due * this.options.tickMs;
+    this.ticksSinceMembershipCheck += ticks;
+    if (this.ticksSinceMembershipCheck >= 5) {
+      this.ticksSinceMembershipCheck = 0;
+      this.promoteCaughtUpLearners();
+    }
+  }
+
+  private scheduleLoop(): void {
+    if (this.loopScheduled || this.stopped) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      void this.runLoop();
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.loopRunning || this.fatal !== undefined) return;
+    this.loopRunning = true;
+    try {
+      await this.exclusive(async () => {
+        this.startReadRound();
+        while (!this.stopped && this.raft.hasReady()) {
+          await this.processReady(this.raft.ready());
+          this.startReadRound();
+        }
+        if (!this.stopped) await this.maybeCompact();
+      });
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      this.loopRunning = false;
+    }
+    if (!this.stopped && this.raft.hasReady()) this.scheduleLoop();
+  }
+
+  /** A failure to persist or apply leaves the replica in an unknown state: stop serving, loudly. */
+  private fail(err: Error): void {
+    this.fatal = err;
+    this.options.log(`FATAL: replica stopped: ${err.stack ?? err.message}`);
+    process.exitCode = 1;
+    this.failPending(new KvError('PH_OUTCOME_UNKNOWN', `replica failed: ${err.message}`));
+    process.kill(process.pid, 'SIGTERM');
+  }
+
+  private startReadRound(): void {
+    if (this.unassignedReads.length === 0) return;
+    const reads = this.unassignedReads;
+    this.unassignedReads = [];
+    const context = `r${++this.readRoundSeq}`;
+    const result = this.raft.readIndex(context);
+    if (!result.ok) {
+      const err = result.reason === 'no-leader' ? this.notLeader() : new KvError('PH_OVERLOADED', 'too many pending reads');
+      for (const read of reads) read.reject(err);
+      return;
+    }
+    this.readRounds.set(context, { index: undefined, reads });
+  }
+
+  private async processReady(ready: Ready): Promise<void> {
+    const { logStore, groupId, stateMachine } = this.options;
+    if (ready.softState !== undefined) this.onSoftState(ready.softState);
+    if (ready.snapshot !== undefined) await logStore.applySnapshot(groupId, ready.snapshot);
+    if (ready.entries.length > 0 || ready.hardState !== undefined) await logStore.append(groupId, ready.entries, ready.hardState);
+    this.sendMessages(ready.messages);
+    if (ready.committedEntries.length > 0) {
+      const results = await stateMachine.apply(ready.committedEntries);
+      this.settleProposals(ready.committedEntries, results);
+    }
+    for (const readState of ready.readStates) {
+      const round = this.readRounds.get(readState.context);
+      if (round === undefined) continue;
+      this.readRounds.delete(readState.context);
+      round.index = readState.index;
+      this.servableRounds.push(round);
+    }
+    this.raft.advance(ready);
+    this.serveReads();
+  }
+
+  private serveReads(): void {
+    const applied = Math.max(this.options.stateMachine.appliedIndex(), this.raft.status().applied);
+    for (let i = 0; i < this.servableRounds.length; ) {
+      const round = this.servableRounds[i];
+      assert(round !== undefined, 'round in range');
+      if (round.index !== undefined && round.index <= applied) {
+        this.servableRounds.splice(i, 1);
+        for (const read of round.reads) read.resolve();
+      } else {
+        i++;
+      }
+    }
+  }
+
+  private settleProposals(entries: readonly Entry[], results: readonly (ApplyResult | undefined)[]): void {
+    entries.forEach((entry, i) => {
+      const pending = this.proposals.get(entry.index);
+      if (pending === undefined) return;
+      this.proposals.delete(entry.index);
+      clearTimeout(pending.timer);
+      const result = results[i];
+      if (pending.term !== entry.term) {
+        pending.reject(new KvError('PH_PROPOSAL_DROPPED', `write at index ${entry.index} was replaced by another leader's entry; it did not take effect`));
+      } else if (result === undefined) {
+        pending.reject(new KvError('PH_OUTCOME_UNKNOWN', `write at index ${entry.index} was covered by a snapshot; its outcome is unknown`));
+      } else {
+        pending.resolve(result);
+      }
+    });
+  }
+
+  private onSoftState(state: SoftState): void {
+    const wasLeader = this.softState.role === 'leader';
+    this.softState = state;
+    if (wasLeader && state.role !== 'leader') {
+      // Reads waiting for a confirmation from this term can no longer be confirmed here.
+      const err = this.notLeader();
+      for (const read of this.unassignedReads) read.reject(err);
+      this.unassignedReads = [];
+      for (const round of this.readRounds.values()) for (const read of round.reads) read.reject(err);
+      this.readRounds.clear();
+      for (const round of this.servableRounds) if (round.index === undefined) for (const read of round.reads) read.reject(err);
+    }
+    for (const listener of this.roleListeners) listener(state);
+  }
+
+  private sendMessages(messages: readonly Message[]): void {
+    const transport = this.transport;
+    assert(transport !== undefined, 'transport attached before messages flow');
+    const plain: Message[] = [];
+    for (const message of messages) {
+      if (message.kind === 'Snapshot') this.sendSnapshot(message);
+      else plain.push(message);
+    }
+    if (plain.length > 0) transport.send(plain);
+  }
+
+  private sendSnapshot(message: SnapshotRequest): void {
+    const transport = this.transport;
+    assert(transport !== undefined, 'transport attached');
+    if (this.snapshotsSending.has(message.to)) return;
+    this.snapshotsSending.add(message.to);
+    const dir = path.join(this.options.snapshotDir, `out-${++this.snapshotSeq}`);
+    const run = async (): Promise<void> => {
+      const { files, appliedIndex } = await this.options.stateMachine.exportSnapshot(dir);
+      this.options.log(`sending snapshot to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
+      await transport.sendSnapshot(message, encodeSnapshotStream(appliedIndex, files));
+    };
+    run().then(
+      () => this.finishSnapshot(message.to, dir, true),
+      (err: unknown) => {
+        this.options.log(`snapshot to node ${message.to} failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.finishSnapshot(message.to, dir, false);
+      },
+    );
+  }
+
+  private finishSnapshot(peer: NodeId, dir: string, ok: boolean): void {
+    fs.rmSync(dir, { recursive: true, force: true });
+    this.snapshotsSending.delete(peer);
+    if (this.stopped) return;
+    this.raft.reportSnapshot(peer, ok);
+    this.scheduleLoop();
+  }
+
+  /** Compacts the log below the applied index once it is long, flushing the engine first. */
+  private async maybeCompact(): Promise<void> {
+    const storage = this.options.logStore.storageFor(this.options.groupId);
+    const status = this.raft.status();
+    if (status.applied - storage.firstIndex() < this.options.compactionEntries) return;
+    // Keep entries that healthy followers still need, unless the log grew to twice the threshold.
+    if (this.raft.compactableIndex() < status.applied && status.applied - storage.firstIndex() < 2 * this.options.compactionEntries) return;
+    await this.options.stateMachine.flush();
+    await this.options.logStore.createSnapshot(this.options.groupId, status.applied, status.config, 'kv');
+  }
+
+  /** On the leader: a learner that has caught up becomes a voter (one change at a time). */
+  private promoteCaughtUpLearners(): void {
+    if (this.softState.role !== 'leader' || this.stopped) return;
+    const status = this.raft.status();
+    for (const learner of status.config.learners) {
+      const progress = status.progress.get(learner);
+      if (progress === undefined || !progress.recentActive) continue;
+      if (status.lastIndex - progress.match > promotionLagEntriesMax) continue;
+      const result = this.raft.proposeConfChange({ changes: [{ op: 'add-voter', nodeId: learner }], transition: 'auto' });
+      if (result.ok) {
+        this.options.log(`promoting learner ${learner} to voter (match ${progress.match}, last ${status.lastIndex})`);
+        this.scheduleLoop();
+      }
+      return;
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lockTail.then(fn);
+    this.lockTail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private failPending(err: Error): void {
+    for (const proposal of this.proposals.values()) {
+      clearTimeout(proposal.timer);
+      proposal.reject(err);
+    }
+    this.proposals.clear();
+    for (const read of this.unassignedReads) read.reject(err);
+    this.unassignedReads = [];
+    for (const round of [...this.readRounds.values(), ...this.servableRounds]) for (const read of round.reads) read.reject(err);
+    this.readRounds.clear();
+    this.servableRounds.length = 0;
+  }
+
+  /** Stops ticking and serving; waits for the Ready in progress; fails what is still pending. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
+    await this.exclusive(() => Promise.resolve());
+    this.failPending(new KvError('PH_OUTCOME_UNKNOWN', 'node is shutting down; the outcome of this request is unknown'));
+  }
+}

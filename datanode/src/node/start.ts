@@ -1,0 +1,78 @@
+/**
+ * `phantomdb-node start`: reads the configuration, starts a DataNode, and stops it gracefully
+ * on SIGTERM/SIGINT (leadership handed off first). Resolves with the process exit code.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, flagFields, loadNodeConfig } from './config.ts';
+import { createInterimTransport } from './interim-transport.ts';
+import { DataNode } from './node.ts';
+
+export const startUsage = `Usage: phantomdb-node start [OPTIONS]
+
+Runs a PhantomDB data node: one Raft replica of the key-value store, the gRPC KV API and
+node-to-node Raft transport on --grpc-listen, and /healthz, /readyz, /status on --http-listen.
+
+Options (flag / environment variable / config-file field):
+  --config FILE                 PHANTOMDB_CONFIG          YAML or JSON file with the fields below
+  --node-id N                   PHANTOMDB_NODE_ID         nodeId: this node's id (>= 1, never reused)
+  --cluster-id ID               PHANTOMDB_CLUSTER_ID      clusterId: the cluster this node belongs to
+  --data-dir DIR                PHANTOMDB_DATA_DIR        dataDir: remembers its cluster and node id
+  --grpc-listen HOST:PORT       PHANTOMDB_GRPC_LISTEN     grpcListen (default 0.0.0.0:7000; port 0: any)
+  --http-listen HOST:PORT       PHANTOMDB_HTTP_LISTEN     httpListen (default 0.0.0.0:8080)
+  --advertise-address HOST:PORT PHANTOMDB_ADVERTISE_ADDRESS  advertiseAddress: how others dial our gRPC port
+  --peers ID=HOST:PORT,...      PHANTOMDB_PEERS           peers: initial voters of a new cluster (this node included)
+  --join HOST:PORT              PHANTOMDB_JOIN            join: a member of a running cluster to join through
+  --tick-ms N                   PHANTOMDB_TICK_MS         tickMs: Raft tick (default 100)
+  --election-timeout-ticks N    PHANTOMDB_ELECTION_TIMEOUT_TICKS  electionTimeoutTicks (default 10)
+  --read-mode MODE              PHANTOMDB_READ_MODE       readMode: read-index (default) or lease
+  --compaction-entries N                                  compactionEntries: log entries kept before compaction
+  --value-bytes-max N                                     valueBytesMax: largest value accepted
+Flags override environment variables, which override the file. A new data directory needs
+--peers or --join; a restart needs neither.
+
+Example (three nodes on one machine):
+  phantomdb-node start --node-id 1 --cluster-id demo --data-dir /tmp/p1 --grpc-listen 127.0.0.1:7001 \\
+    --http-listen 127.0.0.1:8081 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
+  (and the same with ids 2 and 3, ports 7002/8082 and 7003/8083)`;
+
+export async function runStart(args: string[]): Promise<number> {
+  const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
+  for (const flag of Object.keys(flagFields)) options[flag] = { type: 'string' };
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  } catch (err) {
+    console.error(`phantomdb-node start: ${err instanceof Error ? err.message : String(err)} (see --help)`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadNodeConfig(values, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`phantomdb-node start: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const node = await DataNode.start(config, { transportFactory: createInterimTransport });
+  await new Promise<void>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        console.error(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      signalled = true;
+      console.log(`[node ${config.nodeId}] ${signal}: shutting down gracefully`);
+      node.stop().then(resolve, (err: unknown) => {
+        console.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
