@@ -235,6 +235,22 @@ describe('RaftLogEngine segments', () => {
     await engine.close();
   });
 
+  it('does not rotate on every write when the checkpoint alone exceeds segmentBytesMax', async () => {
+    const dir = freshDir('bigcheckpoint');
+    const options = { segmentBytesMax: 4096 };
+    let engine = await RaftLogEngine.open(realFs, dir, options);
+    const groups = 300;
+    await Promise.all(Array.from({ length: groups }, (_, i) => engine.createGroup(i + 1, simpleConfState([1, 2, 3]))));
+    engine = await reopen(engine, options); // the opening checkpoint is now ~25 KiB
+    const before = engine.stats.segments + engine.stats.segmentsDeleted;
+    for (let i = 0; i < 200; i++) await engine.append((i % groups) + 1, makeEntries((i % groups) + 1, 2, 1, 1, 50));
+    const rotations = engine.stats.segments + engine.stats.segmentsDeleted - before;
+    expect(rotations).toBeLessThanOrEqual(1);
+    engine = await reopen(engine, options);
+    expect(engine.groupIds().length).toBe(groups);
+    await engine.close();
+  });
+
   it('keeps a segment while a group still has live entries in it', async () => {
     const dir = freshDir('pin');
     const options = { segmentBytesMax: 8 * 1024 };

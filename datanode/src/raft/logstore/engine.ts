@@ -122,6 +122,9 @@ export class RaftLogEngine implements GroupLogSource {
   private syncLoop: Promise<void> | null = null;
   private failure: StorageIOError | null = null;
   private closing = false;
+  private closed = false;
+  /** Bytes of the checkpoint that opens the active segment (rotation needs real data beyond it). */
+  private activeCheckpointBytes = 0;
   private appends = 0;
   private records = 0;
   private bytes = 0;
@@ -215,6 +218,7 @@ export class RaftLogEngine implements GroupLogSource {
   /** @internal For views: an entry's data from the cache or its segment (checked against its CRC). */
   entryData(entry: StoredEntry): Uint8Array {
     if (entry.data !== null) return entry.data;
+    if (this.closed) throw new ClosedError(`raft log ${this.dir}`);
     const path = segmentPath(this.dir, entry.segment);
     const data = Buffer.allocUnsafe(entry.dataBytes);
     try {
@@ -353,6 +357,7 @@ export class RaftLogEngine implements GroupLogSource {
     this.active.close();
     for (const fd of this.readFds.values()) this.fs.closeSync(fd);
     this.readFds.clear();
+    this.closed = true;
   }
 
   // ---- write path ----
@@ -379,7 +384,7 @@ export class RaftLogEngine implements GroupLogSource {
     if (encoded.payload.length > this.options.recordBytesMax) {
       throw new InvalidArgumentError(`raft log record of ${encoded.payload.length} bytes for group ${record.groupId} exceeds recordBytesMax ${this.options.recordBytesMax}`);
     }
-    if (this.active.size >= this.options.segmentBytesMax) this.rotate();
+    if (this.segmentFull()) this.rotate();
     const offset = this.appendToActive(encoded.payload);
     try {
       this.state.applyRecord({ record, dataPositions: encoded.dataPositions }, this.activeSegment, offset + recordHeaderBytes, false);
@@ -400,6 +405,15 @@ export class RaftLogEngine implements GroupLogSource {
     this.records++;
     this.bytes += recordHeaderBytes + payload.length;
     return offset;
+  }
+
+  /**
+   * The active segment is full at `segmentBytesMax`, but only once at least half of it is more
+   * than its opening checkpoint: with very many groups the checkpoint alone could otherwise fill
+   * every new segment and each write would rotate again.
+   */
+  private segmentFull(): boolean {
+    return this.active.size >= this.options.segmentBytesMax && this.active.size >= 2 * this.activeCheckpointBytes;
   }
 
   /**
@@ -432,10 +446,12 @@ export class RaftLogEngine implements GroupLogSource {
   }
 
   private writeCheckpoints(): void {
+    const startBytes = this.active.size;
     for (const group of this.state.groups.values()) {
       const record: LogRecord = { kind: 'checkpoint', groupId: group.groupId, snapshot: group.snapshot, hardState: group.hardState, lastIndex: group.lastIndex() };
       this.appendToActive(encodeRecord(record).payload);
     }
+    this.activeCheckpointBytes = this.active.size - startBytes;
   }
 
   private refusal(): Error | null {
