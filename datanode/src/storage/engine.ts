@@ -19,6 +19,7 @@ import { GlobalSeqIterator } from './global-seq-iterator.ts';
 import type { InternalIterator } from './iterator.ts';
 import { ValueKind, encodeInternalKey, internalKeyUserKey, maxSequence } from './keys.ts';
 import { LevelIterator } from './level-iterator.ts';
+import { KeyFilter } from './key-filter.ts';
 import { Memtable } from './memtable.ts';
 import { MergingIterator } from './merging-iterator.ts';
 import { type EngineOptions, type EngineOptionsInput, parseEngineOptions } from './options.ts';
@@ -119,6 +120,8 @@ interface RoomWait {
 /** One memtable and the WAL files whose records it holds. */
 interface MemtableSlot {
   readonly table: Memtable;
+  /** User keys in the table, so reads of absent keys skip the skiplist search. */
+  readonly filter: KeyFilter;
   /** WAL file numbers whose records are (partly) in this memtable; the last one is being written. */
   readonly walNumbers: number[];
   wal: WriteAheadLog | undefined;
@@ -222,7 +225,7 @@ export class StorageEngine {
     this.visibleSequence = recovered.lastSequence;
     this.compactPointers = this.version.levels.map(() => undefined);
     for (const f of this.version.allFiles()) this.openTable(f);
-    this.active = { table: new Memtable(), walNumbers: [], wal: undefined };
+    this.active = this.newSlot([]);
     this.replayWals(recovered.walNumbers);
     // Start a new WAL for new writes and a fresh manifest holding one snapshot of the version.
     const walNumber = this.newFileNumber();
@@ -255,11 +258,11 @@ export class StorageEngine {
       const result = replayWal(this.fs, walPath, (payload, offset) => {
         const encoded = Buffer.from(payload);
         const batch = decodeWriteBatch(encoded, { file: walPath, offset });
-        this.applyToMemtable(encoded, this.active.table);
+        this.applyToMemtable(encoded, this.active);
         this.lastSequence = Math.max(this.lastSequence, batch.nextSeq - 1);
         if (this.active.table.approximateBytes >= this.options.memtableBytesMax) {
           this.immutables.push(this.active);
-          this.active = { table: new Memtable(), walNumbers: [walNumber], wal: undefined };
+          this.active = this.newSlot([walNumber]);
         }
       });
       if (result.tornBytes > 0) this.log(`WAL ${walPath}: truncated a torn tail of ${result.tornBytes} bytes after ${result.records} records`);
@@ -341,7 +344,7 @@ export class StorageEngine {
       });
     }
     this.lastSequence = firstSeq + batch.count - 1;
-    this.applyToMemtable(encoded, this.active.table);
+    this.applyToMemtable(encoded, this.active);
     this.counters.userBytes += batch.byteSize;
     const lastSeq = this.lastSequence;
     if (this.active.table.approximateBytes >= this.options.memtableBytesMax) this.rotateMemtable();
@@ -400,7 +403,8 @@ export class StorageEngine {
    * (so ops go in batch order). Batches of point ops are inserted in key order instead, which
    * lets the memtable's finger search make each insert cheap.
    */
-  private applyToMemtable(encoded: Buffer, table: Memtable): void {
+  private applyToMemtable(encoded: Buffer, slot: MemtableSlot): void {
+    const { table, filter } = slot;
     const batch = decodeWriteBatch(encoded);
     const keys: Buffer[] = [];
     const values: Buffer[] = [];
@@ -418,12 +422,16 @@ export class StorageEngine {
         hasRangeDelete = true;
       },
     });
+    for (const key of keys) filter.add(key);
     if (hasRangeDelete) {
       batch.forEach({
         put: (key, value, seq) => table.add(key, seq, ValueKind.Put, value),
         del: (key, seq) => table.add(key, seq, ValueKind.Delete, emptyValue),
         delRange: (start, end, seq) => {
-          for (const key of this.liveKeysInRange(start, end, seq - 1)) table.add(key, seq, ValueKind.Delete, emptyValue);
+          for (const key of this.liveKeysInRange(start, end, seq - 1)) {
+            filter.add(key);
+            table.add(key, seq, ValueKind.Delete, emptyValue);
+          }
         },
       });
       return;
@@ -510,12 +518,18 @@ export class StorageEngine {
     for (const w of waiters) w();
   }
 
+  private newSlot(walNumbers: number[]): MemtableSlot {
+    // About 150 bytes per entry (100-byte values, 16-byte keys, skiplist overhead) sizes the filter.
+    return { table: new Memtable(), filter: new KeyFilter(Math.ceil(this.options.memtableBytesMax / 150)), walNumbers, wal: undefined };
+  }
+
   /** Freezes the active memtable and starts a new one with a new WAL file. */
   private rotateMemtable(): void {
     const old = this.active;
     const walNumber = this.newFileNumber();
     const wal = WriteAheadLog.create(this.fs, path.join(this.dir, fileName(walNumber, 'log')));
-    this.active = { table: new Memtable(), walNumbers: [walNumber], wal };
+    this.active = this.newSlot([walNumber]);
+    this.active.wal = wal;
     this.immutables.push(old);
     const oldWal = old.wal;
     old.wal = undefined;
@@ -548,10 +562,11 @@ export class StorageEngine {
   get(key: Buffer, options: ReadOptions = {}): Buffer | undefined {
     this.checkReadable();
     const seq = options.snapshot?.seq ?? this.visibleSequence;
-    const fromActive = this.active.table.get(key, seq);
+    const fromActive = this.active.filter.mayContain(key) ? this.active.table.get(key, seq) : undefined;
     if (fromActive !== undefined) return fromActive.kind === ValueKind.Put ? fromActive.value : undefined;
     for (let i = this.immutables.length - 1; i >= 0; i--) {
-      const hit = (this.immutables[i] as MemtableSlot).table.get(key, seq);
+      const slot = this.immutables[i] as MemtableSlot;
+      const hit = slot.filter.mayContain(key) ? slot.table.get(key, seq) : undefined;
       if (hit !== undefined) return hit.kind === ValueKind.Put ? hit.value : undefined;
     }
     const levels = this.levelTables();
