@@ -69,9 +69,10 @@ function environment(cluster: PhantomCluster): V1EnvVar[] {
     fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
     fieldEnv('POD_IP', 'status.podIP'),
     fieldEnv('NODE_NAME', 'spec.nodeName'),
-    { name: 'PHANTOMDB_CLUSTER', value: cluster.metadata.name },
+    // Names the data node's config loader reads (datanode/src/node/config.ts).
+    { name: 'PHANTOMDB_CLUSTER_ID', value: cluster.metadata.name },
     { name: 'PHANTOMDB_NODE_NAME', value: '$(POD_NAME)' },
-    { name: 'PHANTOMDB_ADVERTISE_HOST', value: `$(POD_NAME).${names.headlessService}.$(POD_NAMESPACE).svc` },
+    { name: 'PHANTOMDB_ADVERTISE_ADDRESS', value: `$(POD_NAME).${names.headlessService}.$(POD_NAMESPACE).svc:${ports.peer}` },
     { name: 'PHANTOMDB_PEER_SERVICE', value: `${names.headlessService}.$(POD_NAMESPACE).svc` },
     { name: 'PHANTOMDB_CONFIG', value: `${configMountPath}/${configFileName}` },
     { name: 'PHANTOMDB_DATA_DIR', value: dataMountPath },
