@@ -6,6 +6,7 @@
  *   delete  u32 keyBytes, key
  *   cas     u32 keyBytes, key, u8 expectedPresent, [u32 expectedBytes, expected], u32 valueBytes, value
  *   members UTF-8 JSON of the address book ({"<nodeId>": "<host:port>"})
+ *   batch   u32 count, then per command: u32 bytes, an encoded command (not itself a batch)
  *
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
  * broken invariant (only this node's code proposes), so it asserts.
@@ -16,9 +17,11 @@ export type Command =
   | { readonly op: 'put'; readonly key: Buffer; readonly value: Buffer }
   | { readonly op: 'delete'; readonly key: Buffer }
   | { readonly op: 'cas'; readonly key: Buffer; readonly expected: Buffer | null; readonly value: Buffer }
-  | { readonly op: 'members'; readonly members: ReadonlyMap<number, string> };
+  | { readonly op: 'members'; readonly members: ReadonlyMap<number, string> }
+  /** Several commands proposed as one entry (the host batches concurrent proposals). */
+  | { readonly op: 'batch'; readonly commands: readonly Command[] };
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4 } as const;
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5 } as const;
 
 function lengthPrefixed(parts: Buffer[], bytes: Buffer): void {
   const header = Buffer.allocUnsafe(4);
@@ -42,6 +45,16 @@ export function encodeCommand(command: Command): Buffer {
       if (command.expected !== null) lengthPrefixed(parts, command.expected);
       lengthPrefixed(parts, command.value);
       break;
+    case 'batch': {
+      const count = Buffer.allocUnsafe(4);
+      count.writeUInt32BE(command.commands.length, 0);
+      parts.push(count);
+      for (const inner of command.commands) {
+        assert(inner.op !== 'batch', 'batches do not nest');
+        lengthPrefixed(parts, encodeCommand(inner));
+      }
+      break;
+    }
     case 'members':
       parts.push(Buffer.from(JSON.stringify(Object.fromEntries([...command.members].map(([id, address]) => [String(id), address]))), 'utf8'));
       break;
@@ -58,6 +71,13 @@ class Reader {
   u8(): number {
     assert(this.offset + 1 <= this.bytes.byteLength, 'command truncated');
     return this.bytes.readUInt8(this.offset++);
+  }
+
+  u32(): number {
+    assert(this.offset + 4 <= this.bytes.byteLength, 'command truncated (count)');
+    const value = this.bytes.readUInt32BE(this.offset);
+    this.offset += 4;
+    return value;
   }
 
   chunk(): Buffer {
@@ -95,6 +115,11 @@ export function decodeCommand(data: Uint8Array): Command {
     const key = reader.chunk();
     const expected = reader.u8() === 1 ? reader.chunk() : null;
     command = { op: 'cas', key, expected, value: reader.chunk() };
+  } else if (op === opCodes.batch) {
+    const count = reader.u32();
+    const commands: Command[] = [];
+    for (let i = 0; i < count; i++) commands.push(decodeCommand(reader.chunk()));
+    command = { op: 'batch', commands };
   } else if (op === opCodes.members) {
     command = { op: 'members', members: parseMembers(reader.rest().toString('utf8')) };
   } else {

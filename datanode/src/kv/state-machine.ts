@@ -38,6 +38,7 @@ export type ApplyResult =
   | { readonly op: 'delete'; readonly existed: boolean }
   | { readonly op: 'cas'; readonly ok: boolean; readonly current: Buffer | null }
   | { readonly op: 'members' }
+  | { readonly op: 'batch'; readonly results: readonly ApplyResult[] }
   | { readonly op: 'conf-change' };
 
 export interface ScanRow {
@@ -135,6 +136,8 @@ export class KvStateMachine {
         if (ok) write(key, command.value);
         return { op: 'cas', ok, current };
       }
+      case 'batch':
+        return { op: 'batch', results: command.commands.map((inner) => this.applyCommand(inner, batch, overlay)) };
       case 'members': {
         const merged = new Map(this.members);
         for (const [id, address] of command.members) merged.set(id, address);

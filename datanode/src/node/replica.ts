@@ -43,11 +43,20 @@ export interface ReplicaOptions {
   readonly log: (line: string) => void;
 }
 
-interface PendingProposal {
-  readonly term: number;
+/** One caller waiting for its command; several share an entry when proposals are batched. */
+interface ProposalWaiter {
+  readonly command: Command | undefined;
   readonly resolve: (result: ApplyResult) => void;
   readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
+  settled: boolean;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly waiters: readonly ProposalWaiter[];
+  /** The entry is a 'batch' command whose i-th result belongs to waiters[i]. */
+  readonly batched: boolean;
 }
 
 interface PendingRead {
@@ -59,6 +68,24 @@ interface PendingRead {
 interface ReadRound {
   index: number | undefined;
   readonly reads: PendingRead[];
+}
+
+/** Most bytes and commands proposed as one batch entry. */
+const proposalBatchBytesMax = 512 * 1024;
+const proposalBatchCommandsMax = 1024;
+
+function commandBytes(command: Command): number {
+  switch (command.op) {
+    case 'put':
+      return command.key.byteLength + command.value.byteLength + 16;
+    case 'cas':
+      return command.key.byteLength + command.value.byteLength + (command.expected?.byteLength ?? 0) + 16;
+    case 'delete':
+      return command.key.byteLength + 16;
+    case 'members':
+    case 'batch':
+      return 4096;
+  }
 }
 
 /** A tick gap larger than this (a paused process) is not replayed tick by tick. */
@@ -78,6 +105,9 @@ export class Replica implements TransportHandlers {
   private lastTickMs: number;
   private ticksSinceMembershipCheck = 0;
   private readonly proposals = new Map<number, PendingProposal>();
+  private queuedProposals: ProposalWaiter[] = [];
+  private proposalsWaiting = 0;
+  private persistedHardState: { term: number; vote: number };
   private unassignedReads: PendingRead[] = [];
   private readonly readRounds = new Map<string, ReadRound>();
   private readonly servableRounds: ReadRound[] = [];
@@ -93,7 +123,9 @@ export class Replica implements TransportHandlers {
     const snapshotIndex = storage.firstIndex() - 1;
     // The engine may be ahead of the log's commit (a snapshot installed just before a crash):
     // the core then replays entries the state machine skips (KvStateMachine.apply).
-    const commit = storage.initialState().hardState.commit;
+    const initialHardState = storage.initialState().hardState;
+    const commit = initialHardState.commit;
+    this.persistedHardState = { term: initialHardState.term, vote: initialHardState.vote };
     const applied = Math.max(snapshotIndex, Math.min(options.stateMachine.appliedIndex(), Math.max(commit, snapshotIndex)));
     this.raft = new RaftNode({
       ...options.raft,
@@ -120,46 +152,100 @@ export class Replica implements TransportHandlers {
 
   // ------------------------------------------------------------------ client API
 
-  /** Proposes a command; resolves with its result once committed and applied here. */
+  /**
+   * Proposes a command; resolves with its result once committed and applied here. Commands
+   * that arrive together are proposed as one 'batch' entry (one append, one message per peer).
+   */
   propose(command: Command, deadlineMs: number): Promise<ApplyResult> {
     this.checkServing();
-    if (this.proposals.size >= this.options.limits.proposalsInFlightMax) {
-      throw new KvError('PH_OVERLOADED', `${this.proposals.size} proposals in flight (limit ${this.options.limits.proposalsInFlightMax})`);
+    if (this.softState.role !== 'leader') throw this.notLeader();
+    if (this.proposalsWaiting >= this.options.limits.proposalsInFlightMax) {
+      throw new KvError('PH_OVERLOADED', `${this.proposalsWaiting} proposals in flight (limit ${this.options.limits.proposalsInFlightMax})`);
     }
-    const result = this.raft.propose(encodeCommand(command));
-    return this.awaitProposal(result, deadlineMs);
+    const promise = this.newWaiter(command, deadlineMs, (waiter) => this.queuedProposals.push(waiter));
+    this.scheduleLoop();
+    return promise;
   }
 
   /** Proposes a membership change; resolves once it is applied here. */
   proposeConfChange(change: ConfChange, deadlineMs: number): Promise<ApplyResult> {
     this.checkServing();
-    return this.awaitProposal(this.raft.proposeConfChange(change), deadlineMs);
+    const result = this.raft.proposeConfChange(change);
+    if (!result.ok) throw this.rejectionError(result);
+    const promise = this.newWaiter(undefined, deadlineMs, (waiter) => this.proposals.set(result.index, { term: result.term, waiters: [waiter], batched: false }));
+    this.scheduleLoop();
+    return promise;
   }
 
-  private awaitProposal(result: ReturnType<RaftNode['propose']>, deadlineMs: number): Promise<ApplyResult> {
-    if (!result.ok) {
-      switch (result.reason) {
-        case 'not-leader':
-          throw this.notLeader();
-        case 'transfer-in-progress':
-          throw new KvError('PH_UNAVAILABLE', `leadership is moving to node ${result.transferee}`);
-        case 'uncommitted-bytes-limit':
-          throw new KvError('PH_OVERLOADED', `${result.uncommittedBytes} uncommitted bytes`);
-        case 'conf-change-pending':
-          throw new KvError('PH_UNAVAILABLE', `a membership change (index ${result.pendingIndex}) is still pending`);
-        case 'invalid-conf-change':
-          throw new KvError('PH_BAD_REQUEST', `invalid membership change: ${result.detail}`);
-      }
-    }
-    const { index, term } = result;
-    this.scheduleLoop();
+  private newWaiter(command: Command | undefined, deadlineMs: number, register: (waiter: ProposalWaiter) => void): Promise<ApplyResult> {
     return new Promise<ApplyResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.proposals.delete(index);
-        reject(new KvError('PH_DEADLINE_EXCEEDED', `write at index ${index} not applied within ${deadlineMs} ms; it may or may not take effect`));
+      this.proposalsWaiting++;
+      const waiter: ProposalWaiter = {
+        command,
+        resolve: (result) => {
+          if (waiter.settled) return;
+          waiter.settled = true;
+          clearTimeout(waiter.timer);
+          this.proposalsWaiting--;
+          resolve(result);
+        },
+        reject: (err) => {
+          if (waiter.settled) return;
+          waiter.settled = true;
+          clearTimeout(waiter.timer);
+          this.proposalsWaiting--;
+          reject(err);
+        },
+        timer: undefined,
+        settled: false,
+      };
+      waiter.timer = setTimeout(() => {
+        waiter.reject(new KvError('PH_DEADLINE_EXCEEDED', `write not applied within ${deadlineMs} ms; it may or may not take effect`));
       }, deadlineMs);
-      this.proposals.set(index, { term, resolve, reject, timer });
+      register(waiter);
     });
+  }
+
+  private rejectionError(result: Exclude<ReturnType<RaftNode['propose']>, { ok: true }>): KvError {
+    switch (result.reason) {
+      case 'not-leader':
+        return this.notLeader();
+      case 'transfer-in-progress':
+        return new KvError('PH_UNAVAILABLE', `leadership is moving to node ${result.transferee}`);
+      case 'uncommitted-bytes-limit':
+        return new KvError('PH_OVERLOADED', `${result.uncommittedBytes} uncommitted bytes`);
+      case 'conf-change-pending':
+        return new KvError('PH_UNAVAILABLE', `a membership change (index ${result.pendingIndex}) is still pending`);
+      case 'invalid-conf-change':
+        return new KvError('PH_BAD_REQUEST', `invalid membership change: ${result.detail}`);
+    }
+  }
+
+  /** Proposes the queued commands, in batches of at most proposalBatchBytesMax. */
+  private proposeQueued(): void {
+    while (this.queuedProposals.length > 0) {
+      const waiters: ProposalWaiter[] = [];
+      const commands: Command[] = [];
+      let bytes = 0;
+      while (this.queuedProposals.length > 0 && bytes < proposalBatchBytesMax && waiters.length < proposalBatchCommandsMax) {
+        const waiter = this.queuedProposals.shift();
+        assert(waiter !== undefined, 'queue not empty');
+        if (waiter.settled || waiter.command === undefined) continue;
+        waiters.push(waiter);
+        commands.push(waiter.command);
+        bytes += commandBytes(waiter.command);
+      }
+      const only = commands[0];
+      if (only === undefined) continue;
+      const batched = commands.length > 1;
+      const result = this.raft.propose(encodeCommand(batched ? { op: 'batch', commands } : only));
+      if (!result.ok) {
+        const err = this.rejectionError(result);
+        for (const waiter of waiters) waiter.reject(err);
+        continue;
+      }
+      this.proposals.set(result.index, { term: result.term, waiters, batched });
+    }
   }
 
   /**
@@ -307,9 +393,11 @@ export class Replica implements TransportHandlers {
     this.loopRunning = true;
     try {
       await this.exclusive(async () => {
+        this.proposeQueued();
         this.startReadRound();
         while (!this.stopped && this.raft.hasReady()) {
           await this.processReady(this.raft.ready());
+          this.proposeQueued();
           this.startReadRound();
         }
         if (!this.stopped) await this.maybeCompact();
@@ -347,10 +435,25 @@ export class Replica implements TransportHandlers {
 
   private async processReady(ready: Ready): Promise<void> {
     const { logStore, groupId, stateMachine } = this.options;
+    const t0 = performance.now();
     if (ready.softState !== undefined) this.onSoftState(ready.softState);
+    // A leader may replicate in parallel with its own write (Raft thesis §10.2.1): the core
+    // counts the leader's log towards commit only after advance() reports it persisted. Only
+    // plain replication traffic goes early, and only when term and vote are already durable.
+    const hardState = ready.hardState;
+    const termVoteDurable = hardState === undefined || (hardState.term === this.persistedHardState.term && hardState.vote === this.persistedHardState.vote);
+    const sendEarly =
+      this.softState.role === 'leader' && ready.snapshot === undefined && termVoteDurable && ready.messages.every((m) => m.kind === 'Append' || m.kind === 'Heartbeat');
+    if (sendEarly) this.sendMessages(ready.messages);
     if (ready.snapshot !== undefined) await logStore.applySnapshot(groupId, ready.snapshot);
-    if (ready.entries.length > 0 || ready.hardState !== undefined) await logStore.append(groupId, ready.entries, ready.hardState);
-    this.sendMessages(ready.messages);
+    // A hard state whose only change is the commit index need not be made durable on its own
+    // (the commit index is recovered from the leader; etcd's MustSync rule); it rides along
+    // with the next append.
+    if (ready.entries.length > 0 || (hardState !== undefined && !termVoteDurable)) {
+      await logStore.append(groupId, ready.entries, hardState);
+      if (hardState !== undefined) this.persistedHardState = { term: hardState.term, vote: hardState.vote };
+    }
+    if (!sendEarly) this.sendMessages(ready.messages);
     if (ready.committedEntries.length > 0) {
       const results = await stateMachine.apply(ready.committedEntries);
       this.settleProposals(ready.committedEntries, results);
@@ -364,6 +467,7 @@ export class Replica implements TransportHandlers {
     }
     this.raft.advance(ready);
     this.serveReads();
+    if (process.env.PHANTOMDB_TRACE === '1') this.options.log(`ready ${(performance.now() - t0).toFixed(2)}ms entries=${ready.entries.length} committed=${ready.committedEntries.length} msgs=${ready.messages.length} hs=${ready.hardState === undefined ? '-' : ready.hardState.commit}`);
   }
 
   private serveReads(): void {
@@ -385,15 +489,20 @@ export class Replica implements TransportHandlers {
       const pending = this.proposals.get(entry.index);
       if (pending === undefined) return;
       this.proposals.delete(entry.index);
-      clearTimeout(pending.timer);
       const result = results[i];
-      if (pending.term !== entry.term) {
-        pending.reject(new KvError('PH_PROPOSAL_DROPPED', `write at index ${entry.index} was replaced by another leader's entry; it did not take effect`));
-      } else if (result === undefined) {
-        pending.reject(new KvError('PH_OUTCOME_UNKNOWN', `write at index ${entry.index} was covered by a snapshot; its outcome is unknown`));
-      } else {
-        pending.resolve(result);
-      }
+      pending.waiters.forEach((waiter, at) => {
+        if (pending.term !== entry.term) {
+          waiter.reject(new KvError('PH_PROPOSAL_DROPPED', `write at index ${entry.index} was replaced by another leader's entry; it did not take effect`));
+        } else if (result === undefined) {
+          waiter.reject(new KvError('PH_OUTCOME_UNKNOWN', `write at index ${entry.index} was covered by a snapshot; its outcome is unknown`));
+        } else if (pending.batched) {
+          const inner = result.op === 'batch' ? result.results[at] : undefined;
+          assert(inner !== undefined, 'a batch entry answers one result per command');
+          waiter.resolve(inner);
+        } else {
+          waiter.resolve(result);
+        }
+      });
     });
   }
 
@@ -489,11 +598,10 @@ export class Replica implements TransportHandlers {
   }
 
   private failPending(err: Error): void {
-    for (const proposal of this.proposals.values()) {
-      clearTimeout(proposal.timer);
-      proposal.reject(err);
-    }
+    for (const proposal of this.proposals.values()) for (const waiter of proposal.waiters) waiter.reject(err);
     this.proposals.clear();
+    for (const waiter of this.queuedProposals) waiter.reject(err);
+    this.queuedProposals = [];
     for (const read of this.unassignedReads) read.reject(err);
     this.unassignedReads = [];
     for (const round of [...this.readRounds.values(), ...this.servableRounds]) for (const read of round.reads) read.reject(err);
