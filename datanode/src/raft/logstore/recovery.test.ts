@@ -120,6 +120,19 @@ describe('RaftLogEngine recovery', () => {
     expect(error).toMatchObject({ file: first, offset: lastRecord });
   });
 
+  it('refuses to open when the oldest segment still held live entries but is gone', async () => {
+    const dir = freshDir('lostoldest');
+    await buildLog(dir);
+    const engine = await RaftLogEngine.open(realFs, dir); // the new segment's checkpoint names entries of the first
+    await engine.append(1, makeEntries(1, 6, 1, 1, 30));
+    await engine.close();
+    const segments = segmentPaths(dir);
+    nodeFs.unlinkSync(segments[0] ?? '');
+    const error = await RaftLogEngine.open(realFs, dir).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect(String((error as Error).message)).toMatch(/group 1 needs entry 2/);
+  });
+
   it('refuses a missing segment in the middle', async () => {
     const dir = freshDir('gap');
     await buildLog(dir);
