@@ -1,10 +1,9 @@
+import { PhantomError } from '../errors.ts';
+
 /**
- * Expected failures of the node-to-node transport. Each carries a stable `code`; callers and
- * metrics branch on `code` (and `reason` for the detail), never on message text.
- *
- * These codes are not yet in the central registry (datanode/src/errors.ts, docs/errors.md), which
- * this folder does not own. Until they are, the classes extend Error directly; once registered,
- * `TransportError` should extend `PhantomError` and `transportErrorCodes` can be dropped.
+ * Expected failures of the node-to-node transport. Each carries a stable `code` (registered in
+ * datanode/src/errors.ts and documented in docs/errors.md); callers and metrics branch on `code`
+ * (and `reason` for the detail), never on message text.
  */
 export const transportErrorCodes = {
   PH_TRANSPORT_MALFORMED_FRAME:
@@ -23,7 +22,7 @@ export const transportErrorCodes = {
 export type TransportErrorCode = keyof typeof transportErrorCodes;
 
 /** Base of the transport's expected failures. */
-export class TransportError extends Error {
+export class TransportError extends PhantomError {
   override readonly name: string = 'TransportError';
   constructor(
     readonly code: TransportErrorCode,
