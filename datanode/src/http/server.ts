@@ -8,7 +8,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 export interface NodeStatus {
   readonly nodeId: number;
   readonly clusterId: string;
+  /** KV API address. */
   readonly address: string;
+  readonly raftAddress: string;
   readonly role: string;
   readonly term: number;
   readonly leaderId: number;
@@ -18,7 +20,7 @@ export interface NodeStatus {
   readonly lastIndex: number;
   readonly voters: readonly number[];
   readonly learners: readonly number[];
-  readonly peers: readonly { readonly id: number; readonly address: string; readonly match?: number; readonly state?: string; readonly learner: boolean }[];
+  readonly peers: readonly { readonly id: number; readonly address: string; readonly raftAddress: string; readonly match?: number; readonly state?: string; readonly learner: boolean }[];
 }
 
 export interface StatusSource {

@@ -12,6 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipClient } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
+import type { MemberAddress } from './command.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from './errors.ts';
 import { kvProto, metadataKeys } from './proto.ts';
 
@@ -108,11 +109,11 @@ export class KvClient {
   }
 
   /** Asks the cluster to add node `nodeId` (reachable at `address`) as a learner; returns the address book. */
-  async join(clusterId: string, nodeId: number, address: string, options: CallOptions = {}): Promise<Map<number, string>> {
-    const response = await this.call<{ members: { nodeId: string; address: string }[] }>('write-idempotent', options, (s, m, o, done) =>
-      s.membership.Join({ clusterId, nodeId, address }, m, o, done),
+  async join(clusterId: string, nodeId: number, address: MemberAddress, options: CallOptions = {}): Promise<Map<number, MemberAddress>> {
+    const response = await this.call<{ members: { nodeId: string; address: string; kvAddress: string }[] }>('write-idempotent', options, (s, m, o, done) =>
+      s.membership.Join({ clusterId, nodeId, address: address.raft, kvAddress: address.kv }, m, o, done),
     );
-    return new Map(response.members.map((member) => [Number(member.nodeId), member.address]));
+    return new Map(response.members.map((member) => [Number(member.nodeId), { raft: member.address, kv: member.kvAddress }]));
   }
 
   close(): void {

@@ -5,7 +5,7 @@
  *   put     u32 keyBytes, key, u32 valueBytes, value
  *   delete  u32 keyBytes, key
  *   cas     u32 keyBytes, key, u8 expectedPresent, [u32 expectedBytes, expected], u32 valueBytes, value
- *   members UTF-8 JSON of the address book ({"<nodeId>": "<host:port>"})
+ *   members UTF-8 JSON of the address book ({"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
  *   batch   u32 count, then per command: u32 bytes, an encoded command (not itself a batch)
  *
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
@@ -13,11 +13,17 @@
  */
 import { assert, assertNever } from '../assert.ts';
 
+/** How to reach a member: its Raft transport address and its KV API address ('' when not known yet). */
+export interface MemberAddress {
+  readonly raft: string;
+  readonly kv: string;
+}
+
 export type Command =
   | { readonly op: 'put'; readonly key: Buffer; readonly value: Buffer }
   | { readonly op: 'delete'; readonly key: Buffer }
   | { readonly op: 'cas'; readonly key: Buffer; readonly expected: Buffer | null; readonly value: Buffer }
-  | { readonly op: 'members'; readonly members: ReadonlyMap<number, string> }
+  | { readonly op: 'members'; readonly members: ReadonlyMap<number, MemberAddress> }
   /** Several commands proposed as one entry (the host batches concurrent proposals). */
   | { readonly op: 'batch'; readonly commands: readonly Command[] };
 
@@ -56,7 +62,7 @@ export function encodeCommand(command: Command): Buffer {
       break;
     }
     case 'members':
-      parts.push(Buffer.from(JSON.stringify(Object.fromEntries([...command.members].map(([id, address]) => [String(id), address]))), 'utf8'));
+      parts.push(Buffer.from(membersJson(command.members), 'utf8'));
       break;
     default:
       assertNever(command, 'command');
@@ -129,18 +135,20 @@ export function decodeCommand(data: Uint8Array): Command {
   return command;
 }
 
-/** Parses an address book written by encodeCommand/`membersJson`. */
-export function parseMembers(json: string): Map<number, string> {
+/** Parses an address book written by `membersJson`. */
+export function parseMembers(json: string): Map<number, MemberAddress> {
   const parsed: unknown = JSON.parse(json);
   assert(typeof parsed === 'object' && parsed !== null, 'members is an object');
-  const out = new Map<number, string>();
+  const out = new Map<number, MemberAddress>();
   for (const [id, address] of Object.entries(parsed)) {
-    assert(typeof address === 'string', 'member address is a string');
-    out.set(Number(id), address);
+    assert(typeof address === 'object' && address !== null, 'member address is an object');
+    const { raft, kv } = address as Record<string, unknown>;
+    assert(typeof raft === 'string' && typeof kv === 'string', 'member addresses are strings');
+    out.set(Number(id), { raft, kv });
   }
   return out;
 }
 
-export function membersJson(members: ReadonlyMap<number, string>): string {
-  return JSON.stringify(Object.fromEntries([...members].map(([id, address]) => [String(id), address])));
+export function membersJson(members: ReadonlyMap<number, MemberAddress>): string {
+  return JSON.stringify(Object.fromEntries([...members].map(([id, address]) => [String(id), { raft: address.raft, kv: address.kv }])));
 }

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { KVHandlers } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipHandlers } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
-import type { Command } from './command.ts';
+import type { Command, MemberAddress } from './command.ts';
 import { KvError, NotLeaderError, type KvErrorCode } from './errors.ts';
 import type { KvLimits } from './limits.ts';
 import { kvProto, metadataKeys } from './proto.ts';
@@ -21,7 +21,7 @@ export interface KvBackend {
   /** Runs `read` on the state machine after a linearizable barrier. */
   read<T>(deadlineMs: number, read: (sm: KvStateMachine) => T): Promise<T>;
   /** Adds a node as a learner (leader only); returns the address book. */
-  join(nodeId: number, address: string, deadlineMs: number): Promise<ReadonlyMap<number, string>>;
+  join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>>;
 }
 
 const defaultScanRows = 100;
@@ -148,9 +148,11 @@ export function membershipHandlers(backend: KvBackend): MembershipHandlers {
       }
       const nodeId = Number(request.nodeId);
       if (!Number.isSafeInteger(nodeId) || nodeId <= 0) throw new KvError('PH_BAD_REQUEST', `node id ${request.nodeId} is not a positive integer`);
-      if (!/^[^\s:]+:\d{1,5}$/.test(request.address)) throw new KvError('PH_BAD_REQUEST', `address ${JSON.stringify(request.address)} is not host:port`);
-      const members = await backend.join(nodeId, request.address, deadlineMs);
-      return { members: [...members].map(([id, address]) => ({ nodeId: String(id), address })) };
+      for (const address of [request.address, request.kvAddress]) {
+        if (!/^[^\s:]+:\d{1,5}$/.test(address)) throw new KvError('PH_BAD_REQUEST', `address ${JSON.stringify(address)} is not host:port`);
+      }
+      const members = await backend.join(nodeId, { raft: request.address, kv: request.kvAddress }, deadlineMs);
+      return { members: [...members].map(([id, address]) => ({ nodeId: String(id), address: address.raft, kvAddress: address.kv })) };
     }),
   };
 }

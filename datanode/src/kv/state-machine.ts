@@ -7,13 +7,13 @@
  *
  * Key layout (all replicated state lives under the 0x01 prefix, so a snapshot is one range):
  *   0x01 0x00 "applied"     the applied Raft index (u64 big-endian)
- *   0x01 0x00 "members"     the address book (JSON {"<nodeId>": "host:port"})
+ *   0x01 0x00 "members"     the address book (JSON {"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
  *   0x01 0x01 <user key>    user data
  */
 import { assert, assertNever } from '../assert.ts';
 import type { Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
-import { decodeCommand, membersJson, parseMembers, type Command } from './command.ts';
+import { decodeCommand, membersJson, parseMembers, type Command, type MemberAddress } from './command.ts';
 
 const replicatedStart = Buffer.from([0x01]);
 const replicatedEnd = Buffer.from([0x02]);
@@ -48,8 +48,8 @@ export interface ScanRow {
 
 export class KvStateMachine {
   private applied: number;
-  private members: Map<number, string>;
-  private membersListener: ((members: ReadonlyMap<number, string>) => void) | undefined;
+  private members: Map<number, MemberAddress>;
+  private membersListener: ((members: ReadonlyMap<number, MemberAddress>) => void) | undefined;
 
   private constructor(readonly engine: StorageEngine) {
     const appliedBytes = engine.get(appliedKey);
@@ -69,12 +69,12 @@ export class KvStateMachine {
   }
 
   /** The replicated address book (node id → gRPC address), as of the applied index. */
-  memberAddresses(): ReadonlyMap<number, string> {
+  memberAddresses(): ReadonlyMap<number, MemberAddress> {
     return this.members;
   }
 
   /** Called after the address book changed (applied or installed with a snapshot). */
-  onMembersChanged(listener: (members: ReadonlyMap<number, string>) => void): void {
+  onMembersChanged(listener: (members: ReadonlyMap<number, MemberAddress>) => void): void {
     this.membersListener = listener;
   }
 

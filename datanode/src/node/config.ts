@@ -46,11 +46,13 @@ export const nodeConfigSchema = z
   .object({
     nodeId: nodeIdSchema,
     clusterId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit'),
-    /** gRPC (node-to-node Raft transport and the KV API). */
+    /** gRPC node-to-node Raft transport. */
     grpcListen: hostPort.default('0.0.0.0:7000'),
+    /** gRPC KV API (clients). */
+    kvListen: hostPort.default('0.0.0.0:7010'),
     httpListen: hostPort.default('0.0.0.0:8080'),
-    /** The gRPC address other nodes and clients dial; default: the listen address (with the actual port). */
-    advertiseAddress: hostPort.optional(),
+    /** The host other nodes and clients dial; default: the listen host (the hostname for 0.0.0.0). */
+    advertiseHost: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name or IPv4 address').optional(),
     dataDir: z.string().min(1, 'must not be empty'),
     /** The initial voters (this node included) of a new cluster. */
     peers: peersSchema.optional(),
@@ -91,7 +93,8 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_CLUSTER_ID: 'clusterId',
   PHANTOMDB_GRPC_LISTEN: 'grpcListen',
   PHANTOMDB_HTTP_LISTEN: 'httpListen',
-  PHANTOMDB_ADVERTISE_ADDRESS: 'advertiseAddress',
+  PHANTOMDB_KV_LISTEN: 'kvListen',
+  PHANTOMDB_ADVERTISE_HOST: 'advertiseHost',
   PHANTOMDB_DATA_DIR: 'dataDir',
   PHANTOMDB_PEERS: 'peers',
   PHANTOMDB_JOIN: 'join',
@@ -106,7 +109,8 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'cluster-id': 'clusterId',
   'grpc-listen': 'grpcListen',
   'http-listen': 'httpListen',
-  'advertise-address': 'advertiseAddress',
+  'kv-listen': 'kvListen',
+  'advertise-host': 'advertiseHost',
   'data-dir': 'dataDir',
   peers: 'peers',
   join: 'join',

@@ -6,6 +6,14 @@
 import type { RaftStorage } from '../raft/storage.ts';
 import type { ConfState, Entry, GroupId, HardState, Message, NodeId, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
 
+/** Identifies a snapshot's data stream: the Snapshot message itself follows over send(). */
+export interface SnapshotDataHeader {
+  readonly fromNode: NodeId;
+  readonly groupId: GroupId;
+  readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
+}
+
 /** The node's durable Raft log for all groups. Every write resolves once it is on disk. */
 export interface LogStore {
   storageFor(groupId: GroupId): RaftStorage;
@@ -23,19 +31,17 @@ export interface TransportHandlers {
   onMessages(messages: readonly Message[]): void;
   onUnreachable(peer: NodeId): void;
   /**
-   * A leader streams a snapshot: `data` yields its chunks; resolve once it is installed (the
-   * sender then reports success), reject to make the sender report failure.
+   * A leader streams a snapshot's data: `data` yields its chunks; resolve once it is stored,
+   * reject to refuse it. The leader then sends the Snapshot message itself.
    */
-  onSnapshot(message: SnapshotRequest, data: AsyncIterable<Uint8Array>): Promise<void>;
+  onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void>;
 }
 
 /** Node-to-node delivery of Raft messages and snapshot streams. */
 export interface PeerTransport {
-  /** Where to reach `peer` (its gRPC host:port); called whenever the address book changes. */
-  setPeerAddress(peer: NodeId, address: string): void;
   /** Best effort, in order per peer; failures are reported through onUnreachable. */
   send(messages: readonly Message[]): void;
-  /** Streams a snapshot; resolves once the receiver installed it, rejects on failure. */
+  /** Streams a snapshot's data, then sends `message`; resolves once both are done, rejects on failure. */
   sendSnapshot(message: SnapshotRequest, data: AsyncIterable<Uint8Array>): Promise<void>;
   close(): Promise<void>;
 }

@@ -59,14 +59,14 @@ export class MemoryTransportHub {
   register(id: NodeId, handlers: TransportHandlers): PeerTransport {
     this.nodes.set(id, handlers);
     return {
-      setPeerAddress: () => undefined,
       send: (messages) => {
         for (const message of messages) this.deliver(id, message);
       },
       sendSnapshot: async (message, data) => {
         const target = this.reachable(id, message.to);
         if (target === undefined) throw new Error(`node ${message.to} unreachable`);
-        await target.onSnapshot(message, data);
+        await target.onSnapshotData({ fromNode: id, groupId: message.groupId, snapshotIndex: message.snapshot.index, snapshotTerm: message.snapshot.term }, data);
+        this.deliver(id, message);
       },
       close: () => {
         this.nodes.delete(id);

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { startHttpServer, type NodeStatus } from '../http/server.ts';
 import { KvClient } from '../kv/client.ts';
-import type { Command } from '../kv/command.ts';
+import type { Command, MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
 import { addKvServices, kvMessageBytesMax, type KvBackend } from '../kv/service.ts';
@@ -27,14 +27,16 @@ import { Replica } from './replica.ts';
 export const kvGroupId = 1;
 
 export interface TransportContext {
-  readonly server: grpc.Server;
   readonly clusterId: string;
   readonly nodeId: NodeId;
+  /** Where the transport listens (port 0: any; the factory answers the bound port). */
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly resolvePeer: (nodeId: NodeId) => string | undefined;
   readonly handlers: TransportHandlers;
   readonly log: (line: string) => void;
 }
 
-export type TransportFactory = (context: TransportContext) => PeerTransport;
+export type TransportFactory = (context: TransportContext) => Promise<{ transport: PeerTransport; port: number }>;
 
 export interface DataNodeDeps {
   readonly transportFactory: TransportFactory;
@@ -61,10 +63,12 @@ export class DataNode implements KvBackend {
   private transport: PeerTransport | undefined;
   private httpServer: FastifyInstance | undefined;
   private readonly grpcServer: grpc.Server;
-  private address = '';
+  private address: MemberAddress = { raft: '', kv: '' };
   private httpPort = 0;
   private stopping: Promise<void> | undefined;
   private readonly log: (line: string) => void;
+  /** The address book a join answered, until the replicated one arrives with a snapshot. */
+  private joinedMembers = new Map<NodeId, MemberAddress>();
 
   private constructor(
     readonly config: NodeConfig,
@@ -136,18 +140,26 @@ export class DataNode implements KvBackend {
       limits: this.limits,
       clock: performanceClock,
       compactionEntries: config.compactionEntries,
-      addressOf: (id) => this.addressBook().get(id) ?? '',
+      addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
       log: this.log,
     });
     this.replica = replica;
-    const transport = this.deps.transportFactory({ server: this.grpcServer, clusterId: config.clusterId, nodeId: config.nodeId, handlers: replica, log: this.log });
+    const kvPort = await bindGrpc(this.grpcServer, config.kvListen);
+    const raftListen = splitHostPort(config.grpcListen);
+    const { transport, port: raftPort } = await this.deps.transportFactory({
+      clusterId: config.clusterId,
+      nodeId: config.nodeId,
+      listen: raftListen,
+      resolvePeer: (id) => {
+        const raft = this.addressBook().get(id)?.raft;
+        return raft === undefined || raft === '' ? undefined : raft;
+      },
+      handlers: replica,
+      log: this.log,
+    });
     this.transport = transport;
-    const port = await bindGrpc(this.grpcServer, config.grpcListen);
-    const listen = splitHostPort(config.grpcListen);
-    const advertisedHost = listen.host === '0.0.0.0' || listen.host === '[::]' ? os.hostname() : listen.host;
-    this.address = config.advertiseAddress ?? `${advertisedHost}:${port}`;
-    this.stateMachine.onMembersChanged(() => this.updatePeerAddresses());
-    this.updatePeerAddresses();
+    const advertisedHost = config.advertiseHost ?? (raftListen.host === '0.0.0.0' || raftListen.host === '[::]' ? os.hostname() : raftListen.host);
+    this.address = { raft: `${advertisedHost}:${raftPort}`, kv: `${advertisedHost}:${kvPort}` };
     replica.onRoleChange((state) => {
       this.log(`role ${state.role}, leader ${state.leaderId}`);
       if (state.role === 'leader') this.recordMissingAddresses();
@@ -156,32 +168,31 @@ export class DataNode implements KvBackend {
     const http = await startHttpServer(config.httpListen, this);
     this.httpServer = http.server;
     this.httpPort = http.port;
-    this.log(`serving: grpc ${this.address} (listening on ${config.grpcListen.replace(/:0$/, `:${port}`)}), http port ${http.port}, data ${config.dataDir}`);
+    this.log(`serving: raft ${this.address.raft}, kv ${this.address.kv}, http port ${http.port}, data ${config.dataDir}`);
     if (config.join !== undefined && this.replica.status().config.voters.length === 0 && this.replica.status().config.learners.length === 0) {
       void this.joinCluster(config.join);
     }
   }
 
   /** Flags' peers, overridden by the replicated address book, plus this node. */
-  addressBook(): Map<NodeId, string> {
-    const book = new Map<NodeId, string>();
-    for (const peer of this.config.peers ?? []) book.set(peer.id, peer.address);
+  addressBook(): Map<NodeId, MemberAddress> {
+    const book = new Map<NodeId, MemberAddress>();
+    for (const peer of this.config.peers ?? []) book.set(peer.id, { raft: peer.address, kv: '' });
+    for (const [id, address] of this.joinedMembers) book.set(id, address);
     for (const [id, address] of this.stateMachine.memberAddresses()) book.set(id, address);
-    if (this.address !== '') book.set(this.config.nodeId, this.address);
+    if (this.address.raft !== '') book.set(this.config.nodeId, this.address);
     return book;
-  }
-
-  private updatePeerAddresses(): void {
-    const transport = this.transport;
-    if (transport === undefined) return;
-    for (const [id, address] of this.addressBook()) if (id !== this.config.nodeId) transport.setPeerAddress(id, address);
   }
 
   /** A new leader records the addresses it knows from flags, so that nodes joining later learn them. */
   private recordMissingAddresses(): void {
     const replicated = this.stateMachine.memberAddresses();
-    const missing = new Map<NodeId, string>();
-    for (const [id, address] of this.addressBook()) if (replicated.get(id) !== address && (id === this.config.nodeId || !replicated.has(id))) missing.set(id, address);
+    const missing = new Map<NodeId, MemberAddress>();
+    for (const [id, address] of this.addressBook()) {
+      const known = replicated.get(id);
+      const stale = known === undefined || (id === this.config.nodeId && (known.raft !== address.raft || known.kv !== address.kv));
+      if (stale) missing.set(id, address);
+    }
     if (missing.size === 0) return;
     this.write({ op: 'members', members: missing }, 5000).catch((err: unknown) => {
       this.log(`could not record member addresses: ${err instanceof Error ? err.message : String(err)}`);
@@ -194,7 +205,7 @@ export class DataNode implements KvBackend {
       for (let attempt = 1; this.stopping === undefined; attempt++) {
         try {
           const members = await client.join(this.clusterId, this.config.nodeId, this.address);
-          for (const [id, address] of members) if (id !== this.config.nodeId) this.transport?.setPeerAddress(id, address);
+          this.joinedMembers = members;
           this.log(`joined cluster ${this.clusterId} through ${seed} as a learner; ${members.size} members`);
           return;
         } catch (err) {
@@ -230,18 +241,18 @@ export class DataNode implements KvBackend {
     return read(this.stateMachine);
   }
 
-  async join(nodeId: number, address: string, deadlineMs: number): Promise<ReadonlyMap<number, string>> {
+  async join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>> {
     const replica = this.activeReplica;
     if (replica.role().role !== 'leader') throw replica.notLeader();
     const config = replica.status().config;
     const known = this.stateMachine.memberAddresses().get(nodeId);
     const isMember = config.voters.includes(nodeId) || config.learners.includes(nodeId) || config.votersOutgoing.includes(nodeId);
-    if (known !== undefined && known !== address) {
-      throw new KvError('PH_JOIN_REFUSED', `node id ${nodeId} is already used by ${known}; node ids are never reused`);
+    if (known !== undefined && known.raft !== address.raft) {
+      throw new KvError('PH_JOIN_REFUSED', `node id ${nodeId} is already used by ${known.raft}; node ids are never reused`);
     }
     if (isMember) return this.addressBook();
     if (known === undefined) await replica.propose({ op: 'members', members: new Map([[nodeId, address]]) }, deadlineMs);
-    this.log(`adding node ${nodeId} (${address}) as a learner`);
+    this.log(`adding node ${nodeId} (${address.raft}) as a learner`);
     await replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId }], transition: 'auto' }, deadlineMs);
     return this.addressBook();
   }
@@ -257,11 +268,12 @@ export class DataNode implements KvBackend {
     return {
       nodeId: this.config.nodeId,
       clusterId: this.clusterId,
-      address: this.address,
+      address: this.address.kv,
+      raftAddress: this.address.raft,
       role: raft.role,
       term: raft.term,
       leaderId: raft.leaderId,
-      leaderAddress: raft.leaderId === 0 ? '' : (book.get(raft.leaderId) ?? ''),
+      leaderAddress: raft.leaderId === 0 ? '' : (book.get(raft.leaderId)?.kv ?? ''),
       commitIndex: raft.commit,
       appliedIndex: Math.max(raft.applied, this.stateMachine.appliedIndex()),
       lastIndex: raft.lastIndex,
@@ -272,7 +284,7 @@ export class DataNode implements KvBackend {
         .map((signed) => {
           const id = Math.abs(signed);
           const progress = raft.progress.get(id);
-          return { id, address: book.get(id) ?? '', learner: signed < 0, ...(progress === undefined ? {} : { match: progress.match, state: progress.state }) };
+          return { id, address: book.get(id)?.kv ?? '', raftAddress: book.get(id)?.raft ?? '', learner: signed < 0, ...(progress === undefined ? {} : { match: progress.match, state: progress.state }) };
         }),
     };
   }
@@ -289,7 +301,7 @@ export class DataNode implements KvBackend {
     return undefined;
   }
 
-  get grpcAddress(): string {
+  get addresses(): MemberAddress {
     return this.address;
   }
 

@@ -18,7 +18,7 @@ import { encodeCommand, type Command } from '../kv/command.ts';
 import { KvError, NotLeaderError } from '../kv/errors.ts';
 import type { KvLimits } from '../kv/limits.ts';
 import type { ApplyResult, KvStateMachine } from '../kv/state-machine.ts';
-import type { LogStore, PeerTransport, TransportHandlers } from './interfaces.ts';
+import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.ts';
 
 export interface MonotonicClock {
@@ -115,6 +115,7 @@ export class Replica implements TransportHandlers {
   private readRoundSeq = 0;
   private snapshotSeq = 0;
   private readonly snapshotsSending = new Set<NodeId>();
+  private readonly receivedSnapshots = new Set<string>();
   private softState: SoftState = { leaderId: 0, role: 'follower' };
   private readonly roleListeners: ((state: SoftState) => void)[] = [];
 
@@ -333,6 +334,12 @@ export class Replica implements TransportHandlers {
     if (this.stopped) return;
     for (const message of messages) {
       if (message.groupId !== this.options.groupId || message.to !== this.options.nodeId) continue;
+      if (message.kind === 'Snapshot') {
+        // Step a snapshot only once its data is here; otherwise the leader retries.
+        const key = `${message.snapshot.index}/${message.snapshot.term}`;
+        if (!this.receivedSnapshots.has(key)) continue;
+        this.receivedSnapshots.delete(key);
+      }
       this.raft.step(message);
     }
     this.scheduleLoop();
@@ -343,21 +350,23 @@ export class Replica implements TransportHandlers {
     this.raft.reportUnreachable(peer);
   }
 
-  async onSnapshot(message: SnapshotRequest, data: AsyncIterable<Uint8Array>): Promise<void> {
+  async onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
     if (this.stopped) throw new KvError('PH_UNAVAILABLE', 'node is shutting down');
+    if (header.groupId !== this.options.groupId) throw new KvError('PH_BAD_REQUEST', `no group ${header.groupId} here`);
     const dir = path.join(this.options.snapshotDir, `in-${++this.snapshotSeq}`);
     try {
-      const { header, files } = await decodeSnapshotStream(data, dir);
+      const { header: stream, files } = await decodeSnapshotStream(data, dir);
       await this.exclusive(async () => {
         if (this.stopped) throw new KvError('PH_UNAVAILABLE', 'node is shutting down');
         const sm = this.options.stateMachine;
-        if (header.appliedIndex > sm.appliedIndex() && message.snapshot.index > this.raft.status().commit) {
-          this.options.log(`installing snapshot from node ${message.from}: raft index ${message.snapshot.index}, state at ${header.appliedIndex}, ${files.length} file(s)`);
+        if (stream.appliedIndex > sm.appliedIndex() && header.snapshotIndex > this.raft.status().commit) {
+          this.options.log(`installing snapshot from node ${header.fromNode}: raft index ${header.snapshotIndex}, state at ${stream.appliedIndex}, ${files.length} file(s)`);
           await sm.installSnapshot(files);
         }
-        this.raft.step(message);
+        // The Snapshot message that follows may now be stepped into the core.
+        this.receivedSnapshots.add(`${header.snapshotIndex}/${header.snapshotTerm}`);
+        if (this.receivedSnapshots.size > 16) this.receivedSnapshots.delete(this.receivedSnapshots.values().next().value ?? '');
       });
-      this.scheduleLoop();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

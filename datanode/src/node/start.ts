@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, flagFields, loadNodeConfig } from './config.ts';
-import { createInterimTransport } from './interim-transport.ts';
+import { createRaftTransport } from './raft-transport.ts';
 import { DataNode } from './node.ts';
 
 export const startUsage = `Usage: phantomdb-node start [OPTIONS]
@@ -17,11 +17,12 @@ Options (flag / environment variable / config-file field):
   --node-id N                   PHANTOMDB_NODE_ID         nodeId: this node's id (>= 1, never reused)
   --cluster-id ID               PHANTOMDB_CLUSTER_ID      clusterId: the cluster this node belongs to
   --data-dir DIR                PHANTOMDB_DATA_DIR        dataDir: remembers its cluster and node id
-  --grpc-listen HOST:PORT       PHANTOMDB_GRPC_LISTEN     grpcListen (default 0.0.0.0:7000; port 0: any)
+  --grpc-listen HOST:PORT       PHANTOMDB_GRPC_LISTEN     grpcListen: Raft transport (default 0.0.0.0:7000; port 0: any)
+  --kv-listen HOST:PORT         PHANTOMDB_KV_LISTEN       kvListen: the KV API (default 0.0.0.0:7010)
   --http-listen HOST:PORT       PHANTOMDB_HTTP_LISTEN     httpListen (default 0.0.0.0:8080)
-  --advertise-address HOST:PORT PHANTOMDB_ADVERTISE_ADDRESS  advertiseAddress: how others dial our gRPC port
-  --peers ID=HOST:PORT,...      PHANTOMDB_PEERS           peers: initial voters of a new cluster (this node included)
-  --join HOST:PORT              PHANTOMDB_JOIN            join: a member of a running cluster to join through
+  --advertise-host HOST         PHANTOMDB_ADVERTISE_HOST  advertiseHost: how others reach this node
+  --peers ID=HOST:PORT,...      PHANTOMDB_PEERS           peers: initial voters (Raft addresses), this node included
+  --join HOST:PORT              PHANTOMDB_JOIN            join: the KV address of a member of a running cluster
   --tick-ms N                   PHANTOMDB_TICK_MS         tickMs: Raft tick (default 100)
   --election-timeout-ticks N    PHANTOMDB_ELECTION_TIMEOUT_TICKS  electionTimeoutTicks (default 10)
   --read-mode MODE              PHANTOMDB_READ_MODE       readMode: read-index (default) or lease
@@ -32,8 +33,8 @@ Flags override environment variables, which override the file. A new data direct
 
 Example (three nodes on one machine):
   phantomdb-node start --node-id 1 --cluster-id demo --data-dir /tmp/p1 --grpc-listen 127.0.0.1:7001 \\
-    --http-listen 127.0.0.1:8081 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
-  (and the same with ids 2 and 3, ports 7002/8082 and 7003/8083)`;
+    --kv-listen 127.0.0.1:7011 --http-listen 127.0.0.1:8081 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
+  (and the same with ids 2 and 3, ports 7002/7012/8082 and 7003/7013/8083)`;
 
 export async function runStart(args: string[]): Promise<number> {
   const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
@@ -55,7 +56,7 @@ export async function runStart(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const node = await DataNode.start(config, { transportFactory: createInterimTransport });
+  const node = await DataNode.start(config, { transportFactory: createRaftTransport });
   await new Promise<void>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -6,16 +6,24 @@ export interface JoinRequest {
   'clusterId'?: (string);
   'nodeId'?: (number | string | Long);
   /**
-   * The joining node's gRPC address (host:port) as the other nodes should dial it.
+   * The joining node's Raft transport address (host:port) as the other nodes should dial it.
    */
   'address'?: (string);
+  /**
+   * The joining node's KV API address (host:port).
+   */
+  'kvAddress'?: (string);
 }
 
 export interface JoinRequest__Output {
   'clusterId': (string);
   'nodeId': (string);
   /**
-   * The joining node's gRPC address (host:port) as the other nodes should dial it.
+   * The joining node's Raft transport address (host:port) as the other nodes should dial it.
    */
   'address': (string);
+  /**
+   * The joining node's KV API address (host:port).
+   */
+  'kvAddress': (string);
 }
