@@ -1,0 +1,58 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { AddLearnerRequest as _phantomdb_admin_v1_AddLearnerRequest, AddLearnerRequest__Output as _phantomdb_admin_v1_AddLearnerRequest__Output } from './phantomdb/admin/v1/AddLearnerRequest.ts';
+import type { AddLearnerResponse as _phantomdb_admin_v1_AddLearnerResponse, AddLearnerResponse__Output as _phantomdb_admin_v1_AddLearnerResponse__Output } from './phantomdb/admin/v1/AddLearnerResponse.ts';
+import type { AdminClient as _phantomdb_admin_v1_AdminClient, AdminDefinition as _phantomdb_admin_v1_AdminDefinition } from './phantomdb/admin/v1/Admin.ts';
+import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, ClusterStatusRequest__Output as _phantomdb_admin_v1_ClusterStatusRequest__Output } from './phantomdb/admin/v1/ClusterStatusRequest.ts';
+import type { ClusterStatusResponse as _phantomdb_admin_v1_ClusterStatusResponse, ClusterStatusResponse__Output as _phantomdb_admin_v1_ClusterStatusResponse__Output } from './phantomdb/admin/v1/ClusterStatusResponse.ts';
+import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, DecommissionProgress__Output as _phantomdb_admin_v1_DecommissionProgress__Output } from './phantomdb/admin/v1/DecommissionProgress.ts';
+import type { DecommissionRequest as _phantomdb_admin_v1_DecommissionRequest, DecommissionRequest__Output as _phantomdb_admin_v1_DecommissionRequest__Output } from './phantomdb/admin/v1/DecommissionRequest.ts';
+import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress__Output as _phantomdb_admin_v1_DrainProgress__Output } from './phantomdb/admin/v1/DrainProgress.ts';
+import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from './phantomdb/admin/v1/DrainRequest.ts';
+import type { Member as _phantomdb_admin_v1_Member, Member__Output as _phantomdb_admin_v1_Member__Output } from './phantomdb/admin/v1/Member.ts';
+import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRequest__Output as _phantomdb_admin_v1_NodeInfoRequest__Output } from './phantomdb/admin/v1/NodeInfoRequest.ts';
+import type { NodeInfoResponse as _phantomdb_admin_v1_NodeInfoResponse, NodeInfoResponse__Output as _phantomdb_admin_v1_NodeInfoResponse__Output } from './phantomdb/admin/v1/NodeInfoResponse.ts';
+import type { NodeStatus as _phantomdb_admin_v1_NodeStatus, NodeStatus__Output as _phantomdb_admin_v1_NodeStatus__Output } from './phantomdb/admin/v1/NodeStatus.ts';
+import type { PromoteRequest as _phantomdb_admin_v1_PromoteRequest, PromoteRequest__Output as _phantomdb_admin_v1_PromoteRequest__Output } from './phantomdb/admin/v1/PromoteRequest.ts';
+import type { PromoteResponse as _phantomdb_admin_v1_PromoteResponse, PromoteResponse__Output as _phantomdb_admin_v1_PromoteResponse__Output } from './phantomdb/admin/v1/PromoteResponse.ts';
+import type { RaftProgress as _phantomdb_admin_v1_RaftProgress, RaftProgress__Output as _phantomdb_admin_v1_RaftProgress__Output } from './phantomdb/admin/v1/RaftProgress.ts';
+import type { RecommissionRequest as _phantomdb_admin_v1_RecommissionRequest, RecommissionRequest__Output as _phantomdb_admin_v1_RecommissionRequest__Output } from './phantomdb/admin/v1/RecommissionRequest.ts';
+import type { TransferLeadershipRequest as _phantomdb_admin_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _phantomdb_admin_v1_TransferLeadershipRequest__Output } from './phantomdb/admin/v1/TransferLeadershipRequest.ts';
+import type { TransferLeadershipResponse as _phantomdb_admin_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _phantomdb_admin_v1_TransferLeadershipResponse__Output } from './phantomdb/admin/v1/TransferLeadershipResponse.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  phantomdb: {
+    admin: {
+      v1: {
+        AddLearnerRequest: MessageTypeDefinition<_phantomdb_admin_v1_AddLearnerRequest, _phantomdb_admin_v1_AddLearnerRequest__Output>
+        AddLearnerResponse: MessageTypeDefinition<_phantomdb_admin_v1_AddLearnerResponse, _phantomdb_admin_v1_AddLearnerResponse__Output>
+        Admin: SubtypeConstructor<typeof grpc.Client, _phantomdb_admin_v1_AdminClient> & { service: _phantomdb_admin_v1_AdminDefinition }
+        ClusterStatusRequest: MessageTypeDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusRequest__Output>
+        ClusterStatusResponse: MessageTypeDefinition<_phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusResponse__Output>
+        DecommissionProgress: MessageTypeDefinition<_phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionProgress__Output>
+        DecommissionRequest: MessageTypeDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionRequest__Output>
+        DrainProgress: MessageTypeDefinition<_phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainProgress__Output>
+        DrainRequest: MessageTypeDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainRequest__Output>
+        Liveness: EnumTypeDefinition
+        Member: MessageTypeDefinition<_phantomdb_admin_v1_Member, _phantomdb_admin_v1_Member__Output>
+        Membership: EnumTypeDefinition
+        NodeInfoRequest: MessageTypeDefinition<_phantomdb_admin_v1_NodeInfoRequest, _phantomdb_admin_v1_NodeInfoRequest__Output>
+        NodeInfoResponse: MessageTypeDefinition<_phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_NodeInfoResponse__Output>
+        NodeStatus: MessageTypeDefinition<_phantomdb_admin_v1_NodeStatus, _phantomdb_admin_v1_NodeStatus__Output>
+        PromoteRequest: MessageTypeDefinition<_phantomdb_admin_v1_PromoteRequest, _phantomdb_admin_v1_PromoteRequest__Output>
+        PromoteResponse: MessageTypeDefinition<_phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteResponse__Output>
+        RaftProgress: MessageTypeDefinition<_phantomdb_admin_v1_RaftProgress, _phantomdb_admin_v1_RaftProgress__Output>
+        RaftRole: EnumTypeDefinition
+        RecommissionRequest: MessageTypeDefinition<_phantomdb_admin_v1_RecommissionRequest, _phantomdb_admin_v1_RecommissionRequest__Output>
+        TransferLeadershipRequest: MessageTypeDefinition<_phantomdb_admin_v1_TransferLeadershipRequest, _phantomdb_admin_v1_TransferLeadershipRequest__Output>
+        TransferLeadershipResponse: MessageTypeDefinition<_phantomdb_admin_v1_TransferLeadershipResponse, _phantomdb_admin_v1_TransferLeadershipResponse__Output>
+      }
+    }
+  }
+}
+

@@ -1,0 +1,199 @@
+// Original file: datanode/proto/admin.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AddLearnerRequest as _phantomdb_admin_v1_AddLearnerRequest, AddLearnerRequest__Output as _phantomdb_admin_v1_AddLearnerRequest__Output } from '../../../phantomdb/admin/v1/AddLearnerRequest.ts';
+import type { AddLearnerResponse as _phantomdb_admin_v1_AddLearnerResponse, AddLearnerResponse__Output as _phantomdb_admin_v1_AddLearnerResponse__Output } from '../../../phantomdb/admin/v1/AddLearnerResponse.ts';
+import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, ClusterStatusRequest__Output as _phantomdb_admin_v1_ClusterStatusRequest__Output } from '../../../phantomdb/admin/v1/ClusterStatusRequest.ts';
+import type { ClusterStatusResponse as _phantomdb_admin_v1_ClusterStatusResponse, ClusterStatusResponse__Output as _phantomdb_admin_v1_ClusterStatusResponse__Output } from '../../../phantomdb/admin/v1/ClusterStatusResponse.ts';
+import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, DecommissionProgress__Output as _phantomdb_admin_v1_DecommissionProgress__Output } from '../../../phantomdb/admin/v1/DecommissionProgress.ts';
+import type { DecommissionRequest as _phantomdb_admin_v1_DecommissionRequest, DecommissionRequest__Output as _phantomdb_admin_v1_DecommissionRequest__Output } from '../../../phantomdb/admin/v1/DecommissionRequest.ts';
+import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress__Output as _phantomdb_admin_v1_DrainProgress__Output } from '../../../phantomdb/admin/v1/DrainProgress.ts';
+import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from '../../../phantomdb/admin/v1/DrainRequest.ts';
+import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRequest__Output as _phantomdb_admin_v1_NodeInfoRequest__Output } from '../../../phantomdb/admin/v1/NodeInfoRequest.ts';
+import type { NodeInfoResponse as _phantomdb_admin_v1_NodeInfoResponse, NodeInfoResponse__Output as _phantomdb_admin_v1_NodeInfoResponse__Output } from '../../../phantomdb/admin/v1/NodeInfoResponse.ts';
+import type { PromoteRequest as _phantomdb_admin_v1_PromoteRequest, PromoteRequest__Output as _phantomdb_admin_v1_PromoteRequest__Output } from '../../../phantomdb/admin/v1/PromoteRequest.ts';
+import type { PromoteResponse as _phantomdb_admin_v1_PromoteResponse, PromoteResponse__Output as _phantomdb_admin_v1_PromoteResponse__Output } from '../../../phantomdb/admin/v1/PromoteResponse.ts';
+import type { RecommissionRequest as _phantomdb_admin_v1_RecommissionRequest, RecommissionRequest__Output as _phantomdb_admin_v1_RecommissionRequest__Output } from '../../../phantomdb/admin/v1/RecommissionRequest.ts';
+import type { TransferLeadershipRequest as _phantomdb_admin_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _phantomdb_admin_v1_TransferLeadershipRequest__Output } from '../../../phantomdb/admin/v1/TransferLeadershipRequest.ts';
+import type { TransferLeadershipResponse as _phantomdb_admin_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _phantomdb_admin_v1_TransferLeadershipResponse__Output } from '../../../phantomdb/admin/v1/TransferLeadershipResponse.ts';
+
+export interface AdminClient extends grpc.Client {
+  /**
+   * Adds a node as a non-voting learner; it starts receiving the log and snapshots.
+   */
+  AddLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  AddLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  AddLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  AddLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Adds a node as a non-voting learner; it starts receiving the log and snapshots.
+   */
+  addLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  addLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  addLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  addLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Members, their liveness and Raft progress, and range health, as the leader sees them.
+   */
+  ClusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
+  ClusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
+  ClusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
+  ClusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Members, their liveness and Raft progress, and range health, as the leader sees them.
+   */
+  clusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
+  clusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
+  clusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
+  clusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Starts (or reports) moving every replica and lease off a node, then removing it.
+   * PH_DECOMMISSION_REFUSED when the remaining nodes could not hold the replication factor.
+   */
+  Decommission(argument: _phantomdb_admin_v1_DecommissionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  Decommission(argument: _phantomdb_admin_v1_DecommissionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  Decommission(argument: _phantomdb_admin_v1_DecommissionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  Decommission(argument: _phantomdb_admin_v1_DecommissionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  /**
+   * Starts (or reports) moving every replica and lease off a node, then removing it.
+   * PH_DECOMMISSION_REFUSED when the remaining nodes could not hold the replication factor.
+   */
+  decommission(argument: _phantomdb_admin_v1_DecommissionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  decommission(argument: _phantomdb_admin_v1_DecommissionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  decommission(argument: _phantomdb_admin_v1_DecommissionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  decommission(argument: _phantomdb_admin_v1_DecommissionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Moves every lease (leadership) off a node; it keeps its replicas.
+   */
+  Drain(argument: _phantomdb_admin_v1_DrainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  Drain(argument: _phantomdb_admin_v1_DrainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  Drain(argument: _phantomdb_admin_v1_DrainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  Drain(argument: _phantomdb_admin_v1_DrainRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  /**
+   * Moves every lease (leadership) off a node; it keeps its replicas.
+   */
+  drain(argument: _phantomdb_admin_v1_DrainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  drain(argument: _phantomdb_admin_v1_DrainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  drain(argument: _phantomdb_admin_v1_DrainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  drain(argument: _phantomdb_admin_v1_DrainRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * This node's own identity and state, answered by the node itself (never redirected).
+   */
+  NodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  NodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  NodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  NodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * This node's own identity and state, answered by the node itself (never redirected).
+   */
+  nodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  nodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  nodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  nodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Makes a caught-up learner a voter. PH_NOT_CAUGHT_UP (retriable) while it lags.
+   */
+  Promote(argument: _phantomdb_admin_v1_PromoteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
+  Promote(argument: _phantomdb_admin_v1_PromoteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
+  Promote(argument: _phantomdb_admin_v1_PromoteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
+  Promote(argument: _phantomdb_admin_v1_PromoteRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Makes a caught-up learner a voter. PH_NOT_CAUGHT_UP (retriable) while it lags.
+   */
+  promote(argument: _phantomdb_admin_v1_PromoteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
+  promote(argument: _phantomdb_admin_v1_PromoteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
+  promote(argument: _phantomdb_admin_v1_PromoteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
+  promote(argument: _phantomdb_admin_v1_PromoteRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Cancels a decommission that has not finished; the node takes replicas again.
+   */
+  Recommission(argument: _phantomdb_admin_v1_RecommissionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  Recommission(argument: _phantomdb_admin_v1_RecommissionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  Recommission(argument: _phantomdb_admin_v1_RecommissionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  Recommission(argument: _phantomdb_admin_v1_RecommissionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  /**
+   * Cancels a decommission that has not finished; the node takes replicas again.
+   */
+  recommission(argument: _phantomdb_admin_v1_RecommissionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  recommission(argument: _phantomdb_admin_v1_RecommissionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  recommission(argument: _phantomdb_admin_v1_RecommissionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  recommission(argument: _phantomdb_admin_v1_RecommissionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Moves the cluster's leadership to a node (any suitable voter when target_node_id is 0).
+   */
+  TransferLeadership(argument: _phantomdb_admin_v1_TransferLeadershipRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  TransferLeadership(argument: _phantomdb_admin_v1_TransferLeadershipRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  TransferLeadership(argument: _phantomdb_admin_v1_TransferLeadershipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  TransferLeadership(argument: _phantomdb_admin_v1_TransferLeadershipRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Moves the cluster's leadership to a node (any suitable voter when target_node_id is 0).
+   */
+  transferLeadership(argument: _phantomdb_admin_v1_TransferLeadershipRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  transferLeadership(argument: _phantomdb_admin_v1_TransferLeadershipRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  transferLeadership(argument: _phantomdb_admin_v1_TransferLeadershipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  transferLeadership(argument: _phantomdb_admin_v1_TransferLeadershipRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface AdminHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Adds a node as a non-voting learner; it starts receiving the log and snapshots.
+   */
+  AddLearner: grpc.handleUnaryCall<_phantomdb_admin_v1_AddLearnerRequest__Output, _phantomdb_admin_v1_AddLearnerResponse>;
+  
+  /**
+   * Members, their liveness and Raft progress, and range health, as the leader sees them.
+   */
+  ClusterStatus: grpc.handleUnaryCall<_phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse>;
+  
+  /**
+   * Starts (or reports) moving every replica and lease off a node, then removing it.
+   * PH_DECOMMISSION_REFUSED when the remaining nodes could not hold the replication factor.
+   */
+  Decommission: grpc.handleUnaryCall<_phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress>;
+  
+  /**
+   * Moves every lease (leadership) off a node; it keeps its replicas.
+   */
+  Drain: grpc.handleUnaryCall<_phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress>;
+  
+  /**
+   * This node's own identity and state, answered by the node itself (never redirected).
+   */
+  NodeInfo: grpc.handleUnaryCall<_phantomdb_admin_v1_NodeInfoRequest__Output, _phantomdb_admin_v1_NodeInfoResponse>;
+  
+  /**
+   * Makes a caught-up learner a voter. PH_NOT_CAUGHT_UP (retriable) while it lags.
+   */
+  Promote: grpc.handleUnaryCall<_phantomdb_admin_v1_PromoteRequest__Output, _phantomdb_admin_v1_PromoteResponse>;
+  
+  /**
+   * Cancels a decommission that has not finished; the node takes replicas again.
+   */
+  Recommission: grpc.handleUnaryCall<_phantomdb_admin_v1_RecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress>;
+  
+  /**
+   * Moves the cluster's leadership to a node (any suitable voter when target_node_id is 0).
+   */
+  TransferLeadership: grpc.handleUnaryCall<_phantomdb_admin_v1_TransferLeadershipRequest__Output, _phantomdb_admin_v1_TransferLeadershipResponse>;
+  
+}
+
+export interface AdminDefinition extends grpc.ServiceDefinition {
+  AddLearner: MethodDefinition<_phantomdb_admin_v1_AddLearnerRequest, _phantomdb_admin_v1_AddLearnerResponse, _phantomdb_admin_v1_AddLearnerRequest__Output, _phantomdb_admin_v1_AddLearnerResponse__Output>
+  ClusterStatus: MethodDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse__Output>
+  Decommission: MethodDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
+  Drain: MethodDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress__Output>
+  NodeInfo: MethodDefinition<_phantomdb_admin_v1_NodeInfoRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_NodeInfoRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
+  Promote: MethodDefinition<_phantomdb_admin_v1_PromoteRequest, _phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteRequest__Output, _phantomdb_admin_v1_PromoteResponse__Output>
+  Recommission: MethodDefinition<_phantomdb_admin_v1_RecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_RecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
+  TransferLeadership: MethodDefinition<_phantomdb_admin_v1_TransferLeadershipRequest, _phantomdb_admin_v1_TransferLeadershipResponse, _phantomdb_admin_v1_TransferLeadershipRequest__Output, _phantomdb_admin_v1_TransferLeadershipResponse__Output>
+}

@@ -1,0 +1,8 @@
+// Original file: datanode/proto/admin.proto
+
+
+export interface ClusterStatusRequest {
+}
+
+export interface ClusterStatusRequest__Output {
+}

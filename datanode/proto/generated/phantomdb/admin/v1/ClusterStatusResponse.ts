@@ -1,0 +1,44 @@
+// Original file: datanode/proto/admin.proto
+
+import type { NodeStatus as _phantomdb_admin_v1_NodeStatus, NodeStatus__Output as _phantomdb_admin_v1_NodeStatus__Output } from '../../../phantomdb/admin/v1/NodeStatus.ts';
+import type { Long } from '@grpc/proto-loader';
+
+export interface ClusterStatusResponse {
+  'clusterId'?: (string);
+  'leaderId'?: (number | string | Long);
+  'nodes'?: (_phantomdb_admin_v1_NodeStatus)[];
+  /**
+   * Raft groups (one per range, plus system groups) and ranges of user data.
+   */
+  'groups'?: (number);
+  'ranges'?: (number);
+  /**
+   * Ranges with fewer live replicas than the replication factor.
+   */
+  'underReplicatedRanges'?: (number);
+  /**
+   * Ranges without a live majority (no writes possible).
+   */
+  'unavailableRanges'?: (number);
+  'replicationFactor'?: (number);
+}
+
+export interface ClusterStatusResponse__Output {
+  'clusterId': (string);
+  'leaderId': (string);
+  'nodes': (_phantomdb_admin_v1_NodeStatus__Output)[];
+  /**
+   * Raft groups (one per range, plus system groups) and ranges of user data.
+   */
+  'groups': (number);
+  'ranges': (number);
+  /**
+   * Ranges with fewer live replicas than the replication factor.
+   */
+  'underReplicatedRanges': (number);
+  /**
+   * Ranges without a live majority (no writes possible).
+   */
+  'unavailableRanges': (number);
+  'replicationFactor': (number);
+}

@@ -1,0 +1,8 @@
+// Original file: datanode/proto/admin.proto
+
+
+export interface NodeInfoRequest {
+}
+
+export interface NodeInfoRequest__Output {
+}

@@ -1,0 +1,41 @@
+// Original file: datanode/proto/admin.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface NodeInfoResponse {
+  'nodeId'?: (number | string | Long);
+  'clusterId'?: (string);
+  /**
+   * The gRPC address the node advertises to its peers (host:port).
+   */
+  'address'?: (string);
+  /**
+   * Whether the node belongs to a cluster yet (bootstrapped it, or has been added to one).
+   */
+  'initialized'?: (boolean);
+  /**
+   * The leader this node knows of (0 when none).
+   */
+  'leaderId'?: (number | string | Long);
+  'version'?: (string);
+  'locality'?: (string);
+}
+
+export interface NodeInfoResponse__Output {
+  'nodeId': (string);
+  'clusterId': (string);
+  /**
+   * The gRPC address the node advertises to its peers (host:port).
+   */
+  'address': (string);
+  /**
+   * Whether the node belongs to a cluster yet (bootstrapped it, or has been added to one).
+   */
+  'initialized': (boolean);
+  /**
+   * The leader this node knows of (0 when none).
+   */
+  'leaderId': (string);
+  'version': (string);
+  'locality': (string);
+}

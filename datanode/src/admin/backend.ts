@@ -1,0 +1,108 @@
+/**
+ * What the admin service needs from a data node: the `AdminBackend` the node implements. The
+ * service (service.ts) validates requests, maps these types to and from admin.proto, and turns
+ * `AdminError`s into gRPC statuses; the backend does the work on the node's Raft groups.
+ *
+ * Contract for implementers:
+ * - Every mutating method is idempotent (see admin.proto): asking for a state that already holds
+ *   succeeds and returns the current state.
+ * - Methods that need the cluster's leader throw `NotLeaderError` (with the leader's id and
+ *   address when known) on other nodes; the client follows it. `nodeInfo` never redirects.
+ * - `deadlineMs` is the time the call may take; work that needs longer (moving replicas) is
+ *   started and reported as progress, never awaited past the deadline.
+ * - Expected refusals are `AdminError`s with a code from errors.ts; anything else is reported to
+ *   the caller as an internal error.
+ */
+
+export type MembershipState = 'LEARNER' | 'VOTER' | 'DECOMMISSIONING' | 'DECOMMISSIONED';
+export type LivenessState = 'LIVE' | 'SUSPECT' | 'DEAD';
+export type RaftRoleName = 'LEADER' | 'FOLLOWER' | 'CANDIDATE' | 'LEARNER_ROLE';
+
+/** A node's own view of itself. */
+export interface NodeInfo {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  /** The gRPC address (host:port) the node advertises to its peers. */
+  readonly address: string;
+  /** Whether it belongs to a cluster yet (bootstrapped one or was added as a learner). */
+  readonly initialized: boolean;
+  /** The leader it knows of, 0 when none. */
+  readonly leaderId: number;
+  readonly version: string;
+  readonly locality: string;
+}
+
+export interface RaftProgress {
+  readonly role: RaftRoleName;
+  readonly term: bigint;
+  readonly matchIndex: bigint;
+  readonly appliedIndex: bigint;
+  /** Close enough to the leader's log to be promoted or counted as healthy. */
+  readonly caughtUp: boolean;
+}
+
+export interface NodeStatus {
+  readonly nodeId: number;
+  readonly address: string;
+  readonly membership: MembershipState;
+  readonly liveness: LivenessState;
+  readonly raft: RaftProgress | undefined;
+  /** Range replicas held by the node. */
+  readonly replicas: number;
+  /** Range leases (leaderships) held by the node. */
+  readonly leases: number;
+  readonly version: string;
+  readonly locality: string;
+}
+
+export interface ClusterStatus {
+  readonly clusterId: string;
+  /** 0 when no leader is known. */
+  readonly leaderId: number;
+  readonly nodes: readonly NodeStatus[];
+  readonly groups: number;
+  readonly ranges: number;
+  readonly underReplicatedRanges: number;
+  readonly unavailableRanges: number;
+  readonly replicationFactor: number;
+}
+
+export interface Member {
+  readonly nodeId: number;
+  readonly address: string;
+  readonly membership: MembershipState;
+}
+
+export interface DecommissionProgress {
+  readonly nodeId: number;
+  readonly membership: MembershipState;
+  readonly replicasRemaining: number;
+  readonly leasesRemaining: number;
+  /** The node holds nothing and has left the membership. */
+  readonly done: boolean;
+}
+
+export interface DrainProgress {
+  readonly nodeId: number;
+  readonly leasesRemaining: number;
+  readonly done: boolean;
+}
+
+/** Implemented by the data node (datanode/src/node). See the contract above. */
+export interface AdminBackend {
+  readonly clusterId: string;
+  nodeInfo(): Promise<NodeInfo>;
+  clusterStatus(deadlineMs: number): Promise<ClusterStatus>;
+  /** Adds `nodeId` at `address` as a learner (leader only); returns the members after. */
+  addLearner(nodeId: number, address: string, deadlineMs: number): Promise<readonly Member[]>;
+  /** Makes a caught-up learner a voter; throws PH_NOT_CAUGHT_UP while it lags. */
+  promote(nodeId: number, deadlineMs: number): Promise<readonly Member[]>;
+  /** Starts or reports the decommission; throws PH_DECOMMISSION_REFUSED when it would lose the replication factor. */
+  decommission(nodeId: number, deadlineMs: number): Promise<DecommissionProgress>;
+  /** Cancels an unfinished decommission; PH_ALREADY_DECOMMISSIONED once it finished. */
+  recommission(nodeId: number, deadlineMs: number): Promise<DecommissionProgress>;
+  /** Starts or reports moving every lease off `nodeId`. */
+  drain(nodeId: number, deadlineMs: number): Promise<DrainProgress>;
+  /** Moves leadership to `targetNodeId` (0: any suitable voter); returns the new leader. */
+  transferLeadership(targetNodeId: number, deadlineMs: number): Promise<number>;
+}

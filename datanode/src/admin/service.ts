@@ -1,0 +1,167 @@
+/**
+ * The gRPC Admin service (datanode/proto/admin.proto) over an `AdminBackend` the node implements.
+ * Requests are validated here (node ids, addresses, deadlines, the cluster id) before the
+ * backend sees them; expected failures become a gRPC status plus `ph-error-code` metadata.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { AdminHandlers } from '../../proto/generated/phantomdb/admin/v1/Admin.ts';
+import type { ClusterStatusResponse } from '../../proto/generated/phantomdb/admin/v1/ClusterStatusResponse.ts';
+import type { Member as MemberMessage } from '../../proto/generated/phantomdb/admin/v1/Member.ts';
+import type { AdminBackend, ClusterStatus, DecommissionProgress, Member } from './backend.ts';
+import { AdminError, NotLeaderError, type AdminErrorCode } from './errors.ts';
+import { adminMetadataKeys, adminProto } from './proto.ts';
+
+export interface AdminServiceLimits {
+  /** Time a call may take when the client set no deadline. */
+  readonly requestDeadlineDefaultMs: number;
+  /** Longest time a call may take whatever the client asked. */
+  readonly requestDeadlineMaxMs: number;
+}
+
+export const defaultAdminServiceLimits: AdminServiceLimits = { requestDeadlineDefaultMs: 5_000, requestDeadlineMaxMs: 30_000 };
+
+const statusOf: Record<AdminErrorCode, grpc.status> = {
+  PH_NOT_LEADER: grpc.status.UNAVAILABLE,
+  PH_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  PH_DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
+  PH_BAD_REQUEST: grpc.status.INVALID_ARGUMENT,
+  PH_WRONG_CLUSTER: grpc.status.FAILED_PRECONDITION,
+  PH_NOT_INITIALIZED: grpc.status.FAILED_PRECONDITION,
+  PH_UNKNOWN_NODE: grpc.status.NOT_FOUND,
+  PH_NOT_CAUGHT_UP: grpc.status.UNAVAILABLE,
+  PH_DECOMMISSION_REFUSED: grpc.status.FAILED_PRECONDITION,
+  PH_ALREADY_DECOMMISSIONED: grpc.status.FAILED_PRECONDITION,
+  PH_MEMBERSHIP_CHANGE_IN_PROGRESS: grpc.status.ABORTED,
+};
+
+function toServiceError(err: unknown): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  if (err instanceof AdminError) {
+    metadata.set(adminMetadataKeys.errorCode, err.code);
+    if (err instanceof NotLeaderError) {
+      metadata.set(adminMetadataKeys.leaderId, String(err.leaderId));
+      metadata.set(adminMetadataKeys.leaderAddress, err.leaderAddress);
+    }
+    return { code: statusOf[err.code], details: `${err.code}: ${err.message}`, metadata };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: grpc.status.INTERNAL, details: `internal error: ${message}`, metadata };
+}
+
+interface CallLike {
+  getDeadline(): grpc.Deadline;
+  readonly metadata: grpc.Metadata;
+}
+
+function requestDeadlineMs(call: CallLike, limits: AdminServiceLimits, nowMs: number): number {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return limits.requestDeadlineDefaultMs;
+  const left = at - nowMs;
+  if (left <= 0) throw new AdminError('PH_DEADLINE_EXCEEDED', 'request arrived after its deadline');
+  return Math.min(left, limits.requestDeadlineMaxMs);
+}
+
+function checkCluster(call: CallLike, clusterId: string): void {
+  const named = call.metadata.get(adminMetadataKeys.clusterId)[0];
+  if (named !== undefined && String(named) !== clusterId) {
+    throw new AdminError('PH_WRONG_CLUSTER', `request is for cluster ${JSON.stringify(String(named))}, this node belongs to ${JSON.stringify(clusterId)}`);
+  }
+}
+
+/** A node id from the wire (uint64 as a decimal string): a positive safe integer. */
+export function parseNodeId(value: string | number, field: string, allowZero = false): number {
+  const id = Number(value);
+  if (!Number.isSafeInteger(id) || id < 0 || (id === 0 && !allowZero)) throw new AdminError('PH_BAD_REQUEST', `${field} ${String(value)} is not a positive integer`);
+  return id;
+}
+
+const hostPortPattern = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+
+function checkAddress(address: string): void {
+  if (!hostPortPattern.test(address) || Number(address.slice(address.lastIndexOf(':') + 1)) > 65535) {
+    throw new AdminError('PH_BAD_REQUEST', `address ${JSON.stringify(address)} is not host:port`);
+  }
+}
+
+function membersMessage(members: readonly Member[]): MemberMessage[] {
+  return members.map((member) => ({ nodeId: String(member.nodeId), address: member.address, membership: member.membership }));
+}
+
+function clusterStatusMessage(status: ClusterStatus): ClusterStatusResponse {
+  return {
+    clusterId: status.clusterId,
+    leaderId: String(status.leaderId),
+    nodes: status.nodes.map((node) => ({
+      nodeId: String(node.nodeId),
+      address: node.address,
+      membership: node.membership,
+      liveness: node.liveness,
+      raft:
+        node.raft === undefined
+          ? null
+          : { role: node.raft.role, term: node.raft.term.toString(), matchIndex: node.raft.matchIndex.toString(), appliedIndex: node.raft.appliedIndex.toString(), caughtUp: node.raft.caughtUp },
+      replicas: node.replicas,
+      leases: node.leases,
+      version: node.version,
+      locality: node.locality,
+    })),
+    groups: status.groups,
+    ranges: status.ranges,
+    underReplicatedRanges: status.underReplicatedRanges,
+    unavailableRanges: status.unavailableRanges,
+    replicationFactor: status.replicationFactor,
+  };
+}
+
+function progressMessage(progress: DecommissionProgress): Omit<DecommissionProgress, 'nodeId'> & { nodeId: string } {
+  return { ...progress, nodeId: String(progress.nodeId) };
+}
+
+/** The Admin service's handlers. `nowMs` is injectable for deadline arithmetic in tests. */
+export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits = defaultAdminServiceLimits, nowMs: () => number = Date.now): AdminHandlers {
+  function unary<Req, Res>(handle: (request: Req, deadlineMs: number) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      let deadlineMs: number;
+      try {
+        checkCluster(call, backend.clusterId);
+        deadlineMs = requestDeadlineMs(call, limits, nowMs());
+      } catch (err) {
+        callback(toServiceError(err));
+        return;
+      }
+      handle(call.request, deadlineMs).then(
+        (response) => callback(null, response),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    };
+  }
+  return {
+    NodeInfo: unary(async () => {
+      const info = await backend.nodeInfo();
+      return { ...info, nodeId: String(info.nodeId), leaderId: String(info.leaderId) };
+    }),
+    ClusterStatus: unary(async (_request, deadlineMs) => clusterStatusMessage(await backend.clusterStatus(deadlineMs))),
+    AddLearner: unary(async (request, deadlineMs) => {
+      const nodeId = parseNodeId(request.nodeId, 'node_id');
+      checkAddress(request.address);
+      return { members: membersMessage(await backend.addLearner(nodeId, request.address, deadlineMs)) };
+    }),
+    Promote: unary(async (request, deadlineMs) => ({ members: membersMessage(await backend.promote(parseNodeId(request.nodeId, 'node_id'), deadlineMs)) })),
+    Decommission: unary(async (request, deadlineMs) => progressMessage(await backend.decommission(parseNodeId(request.nodeId, 'node_id'), deadlineMs))),
+    Recommission: unary(async (request, deadlineMs) => progressMessage(await backend.recommission(parseNodeId(request.nodeId, 'node_id'), deadlineMs))),
+    Drain: unary(async (request, deadlineMs) => {
+      const progress = await backend.drain(parseNodeId(request.nodeId, 'node_id'), deadlineMs);
+      return { ...progress, nodeId: String(progress.nodeId) };
+    }),
+    TransferLeadership: unary(async (request, deadlineMs) => {
+      const leaderId = await backend.transferLeadership(parseNodeId(request.targetNodeId, 'target_node_id', true), deadlineMs);
+      return { leaderId: String(leaderId) };
+    }),
+  };
+}
+
+/** Registers the Admin service on `server` (the node's gRPC server, next to KV and the transport). */
+export function addAdminService(server: grpc.Server, backend: AdminBackend, limits: AdminServiceLimits = defaultAdminServiceLimits): void {
+  server.addService(adminProto().Admin.service, adminHandlers(backend, limits));
+}
