@@ -174,12 +174,16 @@ export class DataNode implements KvBackend {
     }
   }
 
-  /** Flags' peers, overridden by the replicated address book, plus this node. */
+  /**
+   * The replicated address book (or, until it arrives, the one a join answered), with the Raft
+   * addresses given by --peers taking precedence (the operator's word: they may point at
+   * proxies or other network paths from this node), plus this node.
+   */
   addressBook(): Map<NodeId, MemberAddress> {
     const book = new Map<NodeId, MemberAddress>();
-    for (const peer of this.config.peers ?? []) book.set(peer.id, { raft: peer.address, kv: '' });
     for (const [id, address] of this.joinedMembers) book.set(id, address);
     for (const [id, address] of this.stateMachine.memberAddresses()) book.set(id, address);
+    for (const peer of this.config.peers ?? []) book.set(peer.id, { raft: peer.address, kv: book.get(peer.id)?.kv ?? '' });
     if (this.address.raft !== '') book.set(this.config.nodeId, this.address);
     return book;
   }

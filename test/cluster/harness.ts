@@ -1,0 +1,271 @@
+/**
+ * Process-level test harness: real `phantomdb-node start` processes on loopback, their Raft
+ * traffic routed through one FaultProxy per ordered pair of nodes (so a node can be cut off in
+ * both directions), named timeouts, and polling instead of sleeps.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { NodeStatus } from '../../datanode/src/http/server.ts';
+import { FaultProxy } from './proxy.ts';
+
+export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+
+/** Every wait in these tests, by name (CloudNativePG style). Generous: 2 shared cores. */
+export const timeouts = {
+  processStart: 30_000,
+  leaderElected: 20_000,
+  nodeReady: 30_000,
+  processExit: 20_000,
+  caughtUp: 30_000,
+  learnerPromoted: 30_000,
+} as const;
+
+/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
+export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, intervalMs = 50): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (performance.now() > deadline) {
+      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export interface NodeSpec {
+  readonly id: number;
+  readonly raftPort: number;
+  readonly kvPort: number;
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly clusterId: string;
+  /** --peers or --join arguments. */
+  readonly membershipArgs: readonly string[];
+  readonly extraArgs: readonly string[];
+}
+
+export function nodeArgs(spec: NodeSpec): string[] {
+  return [
+    '--import',
+    'tsx',
+    path.join(repoRoot, 'datanode/src/main.ts'),
+    'start',
+    '--node-id',
+    String(spec.id),
+    '--cluster-id',
+    spec.clusterId,
+    '--data-dir',
+    spec.dataDir,
+    '--grpc-listen',
+    `127.0.0.1:${spec.raftPort}`,
+    '--kv-listen',
+    `127.0.0.1:${spec.kvPort}`,
+    '--http-listen',
+    `127.0.0.1:${spec.httpPort}`,
+    '--tick-ms',
+    '50',
+    ...spec.membershipArgs,
+    ...spec.extraArgs,
+  ];
+}
+
+/** Runs a node process to completion; for commands expected to exit (bad config and the like). */
+export async function runToExit(args: readonly string[], timeoutMs: number = timeouts.processExit): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+  clearTimeout(timer);
+  return { code, output };
+}
+
+export class NodeProcess {
+  private child: ChildProcess | undefined;
+  private exitPromise: Promise<number | null> = Promise.resolve(null);
+  output = '';
+
+  constructor(readonly spec: NodeSpec) {}
+
+  get kvAddress(): string {
+    return `127.0.0.1:${this.spec.kvPort}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  start(): void {
+    const child = spawn(process.execPath, nodeArgs(this.spec), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exitPromise = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    this.child = child;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGKILL');
+    await this.exitPromise;
+  }
+
+  /** SIGTERM and wait for a graceful exit. */
+  async stop(): Promise<number | null> {
+    if (!this.running) return this.child?.exitCode ?? null;
+    this.child?.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeouts.processExit);
+    const code = await this.exitPromise;
+    clearTimeout(timer);
+    return code;
+  }
+
+  exited(): Promise<number | null> {
+    return this.exitPromise;
+  }
+
+  async status(): Promise<NodeStatus | undefined> {
+    if (!this.running) return undefined;
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.spec.httpPort}/status`, { signal: AbortSignal.timeout(1000) });
+      return response.ok ? ((await response.json()) as NodeStatus) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async ready(): Promise<boolean> {
+    if (!this.running) return false;
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.spec.httpPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+}
+
+export interface ClusterOptions {
+  readonly size: number;
+  readonly clusterId?: string;
+  readonly extraArgs?: readonly string[];
+}
+
+export class TestCluster {
+  readonly nodes: NodeProcess[] = [];
+  /** proxies.get(`${from}->${to}`): what `from` dials to reach `to`'s Raft port. */
+  readonly proxies = new Map<string, FaultProxy>();
+
+  private constructor(readonly baseDir: string, readonly clusterId: string) {}
+
+  static async start(options: ClusterOptions): Promise<TestCluster> {
+    const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-cluster-'));
+    const cluster = new TestCluster(baseDir, options.clusterId ?? 'test-cluster');
+    const ids = Array.from({ length: options.size }, (_, i) => i + 1);
+    const ports = new Map<number, { raft: number; kv: number; http: number }>();
+    for (const id of ids) ports.set(id, { raft: await freePort(), kv: await freePort(), http: await freePort() });
+    for (const from of ids) {
+      for (const to of ids) {
+        if (from === to) continue;
+        const target = ports.get(to);
+        if (target === undefined) throw new Error('ports');
+        cluster.proxies.set(`${from}->${to}`, await FaultProxy.start('127.0.0.1', { host: '127.0.0.1', port: target.raft }));
+      }
+    }
+    for (const id of ids) {
+      const own = ports.get(id);
+      if (own === undefined) throw new Error('ports');
+      const peers = ids.map((peer) => (peer === id ? `${peer}=127.0.0.1:${own.raft}` : `${peer}=${cluster.proxy(id, peer).address}`)).join(',');
+      const node = new NodeProcess({
+        id,
+        raftPort: own.raft,
+        kvPort: own.kv,
+        httpPort: own.http,
+        dataDir: path.join(baseDir, `node-${id}`),
+        clusterId: cluster.clusterId,
+        membershipArgs: ['--peers', peers],
+        extraArgs: options.extraArgs ?? [],
+      });
+      cluster.nodes.push(node);
+      node.start();
+    }
+    await cluster.waitForLeader();
+    return cluster;
+  }
+
+  proxy(from: number, to: number): FaultProxy {
+    const proxy = this.proxies.get(`${from}->${to}`);
+    if (proxy === undefined) throw new Error(`no proxy ${from}->${to}`);
+    return proxy;
+  }
+
+  node(id: number): NodeProcess {
+    const node = this.nodes[id - 1];
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  kvEndpoints(): string[] {
+    return this.nodes.map((node) => node.kvAddress);
+  }
+
+  /** Waits until a running node is leader and every running node agrees on it. */
+  async waitForLeader(timeoutMs: number = timeouts.leaderElected, excluding: readonly number[] = []): Promise<NodeProcess> {
+    return eventually('an agreed leader', timeoutMs, async () => {
+      const statuses = (await Promise.all(this.nodes.filter((n) => n.running && !excluding.includes(n.spec.id)).map((n) => n.status()))).filter((s) => s !== undefined);
+      const leader = statuses.find((s) => s.role === 'leader');
+      if (leader === undefined) return undefined;
+      if (!statuses.every((s) => s.leaderId === leader.nodeId)) return undefined;
+      return this.node(leader.nodeId);
+    });
+  }
+
+  /** Cuts node `id` off from every other node in both directions. */
+  isolate(id: number): void {
+    for (const [key, proxy] of this.proxies) {
+      const [from, to] = key.split('->').map(Number);
+      if (from === id || to === id) proxy.partition();
+    }
+  }
+
+  heal(id: number): void {
+    for (const [key, proxy] of this.proxies) {
+      const [from, to] = key.split('->').map(Number);
+      if (from === id || to === id) proxy.heal();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.kill()));
+    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
+    if (process.env.KEEP_CLUSTER_DIRS !== '1') fs.rmSync(this.baseDir, { recursive: true, force: true });
+  }
+
+  /** Every node's output, for failure reports. */
+  logs(): string {
+    return this.nodes.map((node) => `----- node ${node.spec.id}\n${node.output.slice(-4000)}`).join('\n');
+  }
+}
