@@ -15,16 +15,16 @@ export class FaultProxy {
   ) {}
 
   static async start(host: string, target: { host: string; port: number }, port = 0): Promise<FaultProxy> {
-    let proxy: FaultProxy | undefined;
-    const server = net.createServer((client) => proxy?.accept(client));
+    const holder: { proxy?: FaultProxy } = {};
+    const server = net.createServer((client) => holder.proxy?.accept(client));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-    proxy = new FaultProxy(server, address.port, target);
-    return proxy;
+    holder.proxy = new FaultProxy(server, address.port, target);
+    return holder.proxy;
   }
 
   get address(): string {
