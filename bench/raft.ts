@@ -1,0 +1,208 @@
+/**
+ * `npm run bench:raft`: a 3-node PhantomDB cluster and a 3-node etcd 3.4 cluster on loopback,
+ * driven by the same load generator (concurrent clients, 16-byte keys, 256-byte values, every
+ * write durable; gets linearizable on both): puts/s and p50/p99 at 1, 16 and 64 clients and
+ * gets/s at 64 clients. Installs Debian's etcd-server with apt-get when etcd is missing.
+ * BENCH_SECONDS (default 5) sets each workload's measured duration.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { KvClient } from '../datanode/src/kv/client.ts';
+import { fmt, machineDescription, percentile, repoRoot, updateBenchmarksDoc, writeResult, type BenchRow } from './common.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const warmupSeconds = 1;
+const keySpace = 100_000;
+const value = Buffer.alloc(256, 0x61);
+
+interface Store {
+  put(key: string, value: Buffer): Promise<void>;
+  get(key: string): Promise<unknown>;
+}
+
+const keyOf = (n: number): string => `key-${String(n).padStart(12, '0')}`; // 16 bytes
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Runs `clients` concurrent loops of `op` for warmup + measured seconds. */
+async function drive(clients: number, op: (n: number) => Promise<unknown>): Promise<{ opsPerSec: number; p50Ms: number; p99Ms: number; errors: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let counter = 0;
+  const startAt = performance.now();
+  const measureFrom = startAt + warmupSeconds * 1000;
+  const endAt = measureFrom + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < endAt) {
+        const n = (counter++ * 7919) % keySpace;
+        const begin = performance.now();
+        try {
+          await op(n);
+          if (begin >= measureFrom) latencies.push(performance.now() - begin);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { opsPerSec: latencies.length / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
+}
+
+async function runWorkloads(system: 'phantomdb' | 'etcd', store: Store): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const clients of [1, 16, 64]) {
+    const result = await drive(clients, (n) => store.put(keyOf(n), value));
+    rows.push({ workload: `put-c${clients}`, system, opsPerSec: Math.round(result.opsPerSec), p50Ms: round(result.p50Ms), p99Ms: round(result.p99Ms), errors: result.errors });
+    console.log(`${system} put-c${clients}: ${fmt(result.opsPerSec)}/s p50 ${fmt(result.p50Ms, 2)} ms p99 ${fmt(result.p99Ms, 2)} ms (${result.errors} errors)`);
+  }
+  const gets = await drive(64, (n) => store.get(keyOf(n)));
+  rows.push({ workload: 'get-c64', system, opsPerSec: Math.round(gets.opsPerSec), p50Ms: round(gets.p50Ms), p99Ms: round(gets.p99Ms), errors: gets.errors });
+  console.log(`${system} get-c64: ${fmt(gets.opsPerSec)}/s p50 ${fmt(gets.p50Ms, 2)} ms p99 ${fmt(gets.p99Ms, 2)} ms (${gets.errors} errors)`);
+  return rows;
+}
+
+const round = (n: number): number => Math.round(n * 100) / 100;
+
+function stopAll(children: ChildProcess[]): Promise<void> {
+  return Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) {
+            resolve();
+            return;
+          }
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  ).then(() => undefined);
+}
+
+async function benchPhantomDb(baseDir: string): Promise<BenchRow[]> {
+  const nodes = await Promise.all([1, 2, 3].map(async (id) => ({ id, raft: await freePort(), kv: await freePort(), http: await freePort() })));
+  const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raft}`).join(',');
+  const children = nodes.map((n) =>
+    spawn(
+      process.execPath,
+      ['--import', 'tsx', 'datanode/src/main.ts', 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `phantomdb-${n.id}`),
+        '--grpc-listen', `127.0.0.1:${n.raft}`, '--kv-listen', `127.0.0.1:${n.kv}`, '--http-listen', `127.0.0.1:${n.http}`, '--peers', peers],
+      { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] },
+    ),
+  );
+  const client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kv}`), clusterId: 'bench', deadlineMs: 10_000 });
+  try {
+    await waitFor('a PhantomDB leader', 60_000, async () => {
+      await client.put('bench-ready', 'yes', { deadlineMs: 2000 });
+      return true;
+    });
+    return await runWorkloads('phantomdb', { put: (key, v) => client.put(key, v), get: (key) => client.get(key) });
+  } finally {
+    client.close();
+    await stopAll(children);
+  }
+}
+
+function ensureEtcd(): string {
+  const installed = ['/usr/bin/etcd', '/usr/local/bin/etcd'].find((file) => fs.existsSync(file));
+  if (installed !== undefined) return installed;
+  console.log('etcd not found: installing Debian etcd-server with apt-get');
+  execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', 'etcd-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return '/usr/bin/etcd';
+}
+
+async function benchEtcd(baseDir: string): Promise<BenchRow[]> {
+  const etcd = ensureEtcd();
+  const members = await Promise.all([1, 2, 3].map(async (id) => ({ name: `e${id}`, client: await freePort(), peer: await freePort() })));
+  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const children = members.map((m) =>
+    spawn(
+      etcd,
+      ['--name', m.name, '--data-dir', path.join(baseDir, `etcd-${m.name}`), '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
+        '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-cluster', initialCluster,
+        '--initial-cluster-state', 'new', '--initial-cluster-token', 'bench', '--log-level', 'error', '--logger', 'zap'],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: os.arch() === 'x64' ? process.env : { ...process.env, ETCD_UNSUPPORTED_ARCH: os.arch() } },
+    ),
+  );
+  const client = new Etcd3({ hosts: members.map((m) => `http://127.0.0.1:${m.client}`) });
+  try {
+    await waitFor('an etcd leader', 60_000, async () => {
+      await client.put('bench-ready').value('yes');
+      return true;
+    });
+    return await runWorkloads('etcd', {
+      put: async (key, v) => {
+        await client.put(key).value(v);
+      },
+      get: (key) => client.get(key).buffer(),
+    });
+  } finally {
+    client.close();
+    await stopAll(children);
+  }
+}
+
+function table(rows: readonly BenchRow[]): string {
+  const find = (workload: string, system: string): BenchRow | undefined => rows.find((r) => r.workload === workload && r.system === system);
+  const lines = [
+    `## Raft: replicated writes and linearizable reads (3 nodes on loopback) vs etcd ${execFileSync('/usr/bin/etcd', ['--version']).toString().split('\n')[0]?.replace('etcd Version: ', '') ?? ''}`,
+    '',
+    `Machine: ${machineDescription()}. ${seconds} s per workload after ${warmupSeconds} s warm-up; one client process drives both systems with the same loop (16-byte keys, 256-byte values, every write fsynced by a quorum before it is acknowledged; gets linearizable on both). Numbers are noisy on a shared 2-core machine: all three nodes, the load generator and other work share the cores.`,
+    '',
+    '| workload | PhantomDB ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | PhantomDB / etcd |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const workload of ['put-c1', 'put-c16', 'put-c64', 'get-c64']) {
+    const p = find(workload, 'phantomdb');
+    const e = find(workload, 'etcd');
+    if (p === undefined || e === undefined) continue;
+    lines.push(`| ${workload} | ${fmt(p.opsPerSec)} | ${fmt(p.p50Ms ?? 0, 2)} | ${fmt(p.p99Ms ?? 0, 2)} | ${fmt(e.opsPerSec)} | ${fmt(e.p50Ms ?? 0, 2)} | ${fmt(e.p99Ms ?? 0, 2)} | ${fmt(p.opsPerSec / Math.max(1, e.opsPerSec), 2)}× |`);
+  }
+  const p64 = find('put-c64', 'phantomdb');
+  const e64 = find('put-c64', 'etcd');
+  if (p64 !== undefined && e64 !== undefined) {
+    const throughputMet = p64.opsPerSec >= e64.opsPerSec;
+    const latencyMet = (p64.p99Ms ?? Infinity) <= 1.5 * (e64.p99Ms ?? 0);
+    lines.push(
+      '',
+      `Target (put-c64: throughput ≥ 1.0× etcd and p99 ≤ 1.5× etcd's): throughput ${fmt(p64.opsPerSec / Math.max(1, e64.opsPerSec), 2)}× — ${throughputMet ? 'met' : 'NOT met'}; p99 ${fmt((p64.p99Ms ?? 0) / Math.max(0.001, e64.p99Ms ?? 0), 2)}× — ${latencyMet ? 'met' : 'NOT met'}.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-bench-raft-'));
+  try {
+    const rows = [...(await benchPhantomDb(baseDir)), ...(await benchEtcd(baseDir))];
+    const file = writeResult('raft', { machine: machineDescription(), startedAt: new Date().toISOString(), seconds, rows });
+    updateBenchmarksDoc('raft', table(rows));
+    console.log(`wrote ${file} and docs/benchmarks.md`);
+  } finally {
+    fs.rmSync(baseDir, { recursive: true, force: true });
+  }
+}
+
+await main();
