@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster, eventually, timeouts } from './harness.ts';
-import { Workload } from './workload.ts';
+import { StaleReadProbe, Workload } from './workload.ts';
 
 const phaseMs = Number(process.env.CLUSTER_PHASE_MS ?? 1500);
 const seed = Number(process.env.SEED ?? Date.now() % 100_000);
@@ -65,13 +65,23 @@ describe('3-node cluster under faults', () => {
     // Pause the leader: the others elect a new leader; once resumed, the old leader must not
     // answer reads from its stale state (the history check would catch it).
     const paused = await active.waitForLeader();
+    const others = active.nodes.filter((node) => node !== paused).map((node) => node.kvAddress);
+    const probe = new StaleReadProbe(load, active.clusterId, paused.kvAddress, others);
+    await probe.write('before-pause');
     paused.signal('SIGSTOP');
+    let staleRead: Promise<void> | undefined;
     try {
       await active.waitForLeader(timeouts.leaderElected, [paused.spec.id]);
+      await probe.write('while-paused');
+      // Invoked after that write was acknowledged, sent to the paused old leader: once it
+      // resumes it must not answer from its stale state.
+      staleRead = probe.readFromPaused();
       await phase(load, 'leader paused');
     } finally {
       paused.signal('SIGCONT');
     }
+    await staleRead;
+    probe.close();
     await phase(load, 'old leader resumed');
 
     // Partition a node (the leader, to force a change) away and heal it.

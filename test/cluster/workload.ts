@@ -153,3 +153,53 @@ export class Workload {
     for (const client of this.clients) client.close();
   }
 }
+
+/**
+ * Writes a probe key through the healthy nodes and reads it through one paused node (a client
+ * pinned to it), recording all of it in the workload's history: a read the old leader answered
+ * from stale state shows up as a linearizability violation.
+ */
+export class StaleReadProbe {
+  private readonly writer: KvClient;
+  private readonly reader: KvClient;
+
+  constructor(
+    private readonly load: Workload,
+    clusterId: string,
+    pausedAddress: string,
+    healthyAddresses: readonly string[],
+  ) {
+    this.writer = new KvClient({ endpoints: [...healthyAddresses], clusterId, deadlineMs: 10_000 });
+    this.reader = new KvClient({ endpoints: [pausedAddress], clusterId, deadlineMs: 30_000, attemptDeadlineMs: 30_000 });
+  }
+
+  /** Puts `value` until one put is acknowledged (failed attempts stay in the history as unknown). */
+  async write(value: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const handle = this.load.recorder.invoke(`probe-writer-${attempt}`, { kind: 'put', key: 'probe', value });
+      try {
+        await this.writer.put('probe', value);
+        this.load.recorder.ok(handle, { kind: 'put' });
+        return;
+      } catch (err) {
+        this.load.recorder.unknown(handle);
+        if (attempt >= 20 || !(err instanceof KvError)) throw err;
+      }
+    }
+  }
+
+  async readFromPaused(): Promise<void> {
+    const handle = this.load.recorder.invoke('probe-reader', { kind: 'get', key: 'probe' });
+    try {
+      const value = await this.reader.get('probe');
+      this.load.recorder.ok(handle, { kind: 'get', value: value === null ? null : value.toString('utf8') });
+    } catch {
+      this.load.recorder.fail(handle);
+    }
+  }
+
+  close(): void {
+    this.writer.close();
+    this.reader.close();
+  }
+}
