@@ -67,11 +67,14 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs kubectl (PHANTOMDB_KUBECTL or `kubectl` on PATH) with a kubeconfig; never throws on a non-zero exit. */
+/**
+ * Runs kubectl (PHANTOMDB_KUBECTL or `kubectl` on PATH) with a kubeconfig (none: kubectl's own
+ * defaults, e.g. in-cluster); never throws on a non-zero exit.
+ */
 export function kubectl(kubeconfig: string, args: readonly string[], input?: string): Promise<CommandResult> {
   const binary = process.env.PHANTOMDB_KUBECTL ?? 'kubectl';
   return new Promise((resolve) => {
-    const child = execFile(binary, ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(binary, [...(kubeconfig === '' ? [] : ['--kubeconfig', kubeconfig]), ...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof (error as { code?: unknown }).code === 'number' ? Number((error as { code?: unknown }).code) : 1;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
