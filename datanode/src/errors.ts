@@ -23,6 +23,23 @@ export const errorCodes = {
   PH_TRANSPORT_SNAPSHOT_FAILED: 'A snapshot stream was refused or broke before its trailer was verified.',
   PH_TRANSPORT_CLOSED: 'The transport was used after stop().',
   PH_RAFT_UNAVAILABLE: 'A Raft log index past the end of the log, or a snapshot not ready yet, was asked for.',
+  PH_BAD_REQUEST: 'A request or command is malformed or names something that does not exist here.',
+  PH_DEADLINE_EXCEEDED: 'A request did not finish within its deadline; a write may or may not have taken effect.',
+  PH_DECOMMISSION_REFUSED: 'A decommission would leave ranges with fewer replicas than the replication factor.',
+  PH_JOIN_REFUSED: 'A node asked to join with an id already used by another node, or the cluster refused it.',
+  PH_MEMBERSHIP_CHANGE_IN_PROGRESS: 'Another membership change is still being committed; changes go one at a time.',
+  PH_NOT_CAUGHT_UP: 'A learner is not caught up yet, so it cannot be promoted.',
+  PH_NOT_LEADER: 'This node is not the leader; the error carries the leader id and address when known.',
+  PH_OPERATOR_STOPPING: 'The operator is shutting down or lost its leader lease; the reconcile was abandoned.',
+  PH_OUTCOME_UNKNOWN: 'The node failed or lost leadership before a write was acknowledged; it may or may not have been applied.',
+  PH_OVERLOADED: 'Too many requests or uncommitted bytes are in flight on this node.',
+  PH_PROPOSAL_DROPPED: "A write was replaced by another leader's entry and definitely did not take effect.",
+  PH_STATUS_CONFLICT: "The operator's status write raced another writer (HTTP 409).",
+  PH_TOO_LARGE: 'A key, value, scan or message exceeds its configured limit.',
+  PH_UNAVAILABLE: 'The replica cannot serve right now (no leader, leadership moving, or failed).',
+  PH_UNKNOWN_NODE: 'An admin request names a node id the cluster does not know.',
+  PH_UNSTRUCTURAL_SCHEMA: 'A CRD schema could not be expressed as a Kubernetes structural schema (a generator bug).',
+  PH_WRONG_CLUSTER: 'A request or data directory belongs to a different cluster id.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
