@@ -16,6 +16,8 @@ const n = Number(process.env.BENCH_N ?? 1_000_000);
 const baseDir = process.env.BENCH_DIR ?? path.join(os.tmpdir(), 'phantomdb-bench-engine');
 const systems = (process.env.BENCH_SYSTEMS ?? 'phantomdb,classic-level,lmdb').split(',');
 const modes = ['nosync', 'sync'];
+/** Rounds per system; systems alternate within a round and the best round counts, so a burst of load elsewhere on the machine does not decide a ratio. */
+const repeats = Number(process.env.BENCH_REPEAT ?? 2);
 
 if (process.argv.includes('--help')) {
   console.log('Usage: npm run bench:engine  (env: BENCH_N, BENCH_DIR, BENCH_SYSTEMS, BENCH_NO_DOC=1)');
@@ -23,10 +25,11 @@ if (process.argv.includes('--help')) {
 }
 
 const startedAt = new Date().toISOString();
-const rows: BenchRow[] = [];
+const allRows: BenchRow[] = [];
+for (let round = 1; round <= repeats; round++) {
 for (const mode of modes) {
   for (const system of systems) {
-    process.stdout.write(`[bench:engine] ${system} (${mode === 'sync' ? 'every batch synced' : 'unsynced'}), ${fmt(n)} entries … `);
+    process.stdout.write(`[bench:engine] round ${round}/${repeats}: ${system} (${mode === 'sync' ? 'every batch synced' : 'unsynced'}), ${fmt(n)} entries … `);
     const t = performance.now();
     const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench/engine-worker.ts'), system, mode, baseDir, String(n)], {
       encoding: 'utf8',
@@ -38,9 +41,18 @@ for (const mode of modes) {
     }
     const lines = r.stdout.trim().split('\n');
     const got = JSON.parse(lines[lines.length - 1] ?? '[]') as BenchRow[];
-    rows.push(...got);
+    allRows.push(...got.map((r) => ({ ...r, round })));
     console.log(`done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
+}
+}
+/** The best round of each (workload, system). */
+const rows: BenchRow[] = [];
+for (const r of allRows) {
+  const at = rows.findIndex((x) => x.workload === r.workload && x.system === r.system);
+  const existing = rows[at];
+  if (existing === undefined) rows.push(r);
+  else if (r.opsPerSec > existing.opsPerSec) rows[at] = r;
 }
 
 const workloads = [...new Set(rows.map((r) => r.workload))];
@@ -73,7 +85,7 @@ const target = (w: string, anchor: string): string => {
 const targets = [target('fillrandom', 'classic-level'), target('readrandom', 'lmdb'), target('readseq', 'classic-level')];
 for (const t of targets) console.log(t);
 
-const file = writeResult('engine', { machine: machineDescription(), startedAt, entries: n, rows });
+const file = writeResult('engine', { machine: machineDescription(), startedAt, entries: n, repeats, loadAverage: os.loadavg(), rows, allRounds: allRows });
 console.log(`wrote ${path.relative(repoRoot, file)}`);
 if (process.env.BENCH_NO_DOC !== '1') {
   updateBenchmarksDoc(
