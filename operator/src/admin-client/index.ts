@@ -1,0 +1,83 @@
+/**
+ * How the operator reaches the data nodes' admin API: the `ClusterAdmin` calls the controller
+ * makes, and an `AdminConnector` that hands out one per cluster. The production connector wraps
+ * the typed gRPC client (datanode/src/admin); tests can give a simulated cluster instead.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { AdminClient, type ClusterStatus, type DecommissionProgress, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
+import { ports } from '../resources/index.ts';
+
+export type { ClusterStatus, DecommissionProgress, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
+export { AdminError } from '../../../datanode/src/admin/index.ts';
+
+/** The admin calls the controllers make on one cluster. */
+export interface ClusterAdmin {
+  /** Identity of the node at `address` (that node answers, never another). */
+  nodeInfo(address: string): Promise<NodeInfo>;
+  clusterStatus(): Promise<ClusterStatus>;
+  addLearner(nodeId: number, address: string): Promise<readonly Member[]>;
+  promote(nodeId: number): Promise<readonly Member[]>;
+  decommission(nodeId: number): Promise<DecommissionProgress>;
+  recommission(nodeId: number): Promise<DecommissionProgress>;
+}
+
+export interface AdminConnector {
+  /**
+   * Admin access to the cluster `key` (namespace/name) with data node cluster id `clusterId`,
+   * through `endpoints` (the admin addresses of its pods). Calls with the same key reuse one
+   * connection set, updated to the latest endpoints.
+   */
+  forCluster(key: string, clusterId: string, endpoints: readonly string[]): ClusterAdmin;
+  /** Forgets a cluster (it was deleted). */
+  release(key: string): void;
+  close(): void;
+}
+
+/** The admin address of a data node pod: its IP and the gRPC port; undefined before it has an IP. */
+export function podAdminAddress(pod: V1Pod): string | undefined {
+  const ip = pod.status?.podIP;
+  if (ip === undefined || ip === '') return undefined;
+  return ip.includes(':') ? `[${ip}]:${ports.peer}` : `${ip}:${ports.peer}`;
+}
+
+export interface GrpcAdminConnectorOptions {
+  /** Overall deadline of one admin call (retries included). Reconciles must not block long. */
+  readonly callDeadlineMs?: number;
+  readonly attemptDeadlineMs?: number;
+}
+
+/** ClusterAdmin over the typed gRPC client, one client per cluster. */
+export class GrpcAdminConnector implements AdminConnector {
+  private readonly clients = new Map<string, AdminClient>();
+
+  constructor(private readonly options: GrpcAdminConnectorOptions = {}) {}
+
+  forCluster(key: string, clusterId: string, endpoints: readonly string[]): ClusterAdmin {
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      client = new AdminClient({ endpoints, clusterId, deadlineMs: this.options.callDeadlineMs ?? 5_000, attemptDeadlineMs: this.options.attemptDeadlineMs ?? 2_000 });
+      this.clients.set(key, client);
+    } else {
+      client.setEndpoints(endpoints);
+    }
+    const bound = client;
+    return {
+      nodeInfo: (address) => bound.nodeInfo(address, { deadlineMs: 2_000 }),
+      clusterStatus: () => bound.clusterStatus(),
+      addLearner: (nodeId, address) => bound.addLearner(nodeId, address),
+      promote: (nodeId) => bound.promote(nodeId),
+      decommission: (nodeId) => bound.decommission(nodeId),
+      recommission: (nodeId) => bound.recommission(nodeId),
+    };
+  }
+
+  release(key: string): void {
+    this.clients.get(key)?.close();
+    this.clients.delete(key);
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The observed state of a cluster, computed at the end of every reconcile from what the steps
+ * saw: pods, the data nodes' cluster status, the StatefulSet and the operation journal. The
+ * result is written only when it differs from what is stored (kube/status.ts).
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import type { ClusterPhase, NodeStatus } from '../api/index.ts';
+import type { NodeStatus as DataNodeStatus } from '../admin-client/index.ts';
+import { podTemplateHashAnnotation, selectorString } from '../resources/index.ts';
+import { conditionOf, setCondition } from './conditions.ts';
+import { statefulSetReplicas } from './cluster-steps.ts';
+import { isPodReady, ordinalOf, validated, type ReconcileContext } from './context.ts';
+
+const roleOf: Record<DataNodeStatus['membership'], NodeStatus['role']> = {
+  LEARNER: 'Joining',
+  VOTER: 'Member',
+  DECOMMISSIONING: 'Decommissioning',
+  DECOMMISSIONED: 'Decommissioned',
+};
+
+function nodeStatus(ctx: ReconcileContext, pod: V1Pod, ordinal: number): NodeStatus {
+  const podName = pod.metadata?.name ?? '';
+  const info = ctx.nodeInfos.get(podName);
+  const previous = ctx.status.nodes?.find((node) => node.pod === podName);
+  const id = info?.nodeId ?? (previous?.id === undefined ? undefined : Number(previous.id));
+  const member = id === undefined ? undefined : ctx.clusterStatus?.nodes.find((node) => node.nodeId === id);
+  const status: NodeStatus = { pod: podName, ordinal, role: 'Joining', health: 'Unknown' };
+  if (id !== undefined) status.id = String(id);
+  if (member !== undefined) {
+    status.role = roleOf[member.membership];
+    status.health = member.liveness === 'LIVE' && isPodReady(pod) ? 'Healthy' : 'Unhealthy';
+    status.ranges = member.replicas;
+    status.leases = member.leases;
+    if (member.version !== '') status.version = member.version;
+    if (member.locality !== '') status.locality = member.locality;
+  } else if (info !== undefined) {
+    status.role = ordinal === 0 && ctx.clusterStatus === undefined ? 'Bootstrap' : 'Joining';
+    status.health = isPodReady(pod) ? 'Healthy' : 'Unhealthy';
+  } else if (ctx.clusterStatus !== undefined || ctx.admin !== undefined) {
+    status.health = ctx.deps.podAddress(pod) === undefined ? 'Unknown' : 'Unreachable';
+    if (previous !== undefined) status.role = previous.role;
+  }
+  return status;
+}
+
+function phaseOf(ctx: ReconcileContext, joining: boolean, readyReplicas: number): ClusterPhase {
+  const cluster = validated(ctx);
+  if (cluster.spec.paused) return 'Paused';
+  if (ctx.status.operation !== undefined) return 'Scaling';
+  if (ctx.pods.length === 0) return 'Pending';
+  if (ctx.clusterStatus === undefined) return ctx.status.phase === undefined || ctx.status.phase === 'Pending' || ctx.status.phase === 'Bootstrapping' ? 'Bootstrapping' : 'Degraded';
+  if (ctx.clusterStatus.unavailableRanges > 0) return 'Degraded';
+  if (joining || statefulSetReplicas(ctx) !== cluster.spec.replicas) return 'Scaling';
+  if (readyReplicas < cluster.spec.replicas || ctx.clusterStatus.underReplicatedRanges > 0) return 'Degraded';
+  return 'Running';
+}
+
+/** Fills ctx.status with the observed state and the conditions that follow from it. */
+export function summarizeStatus(ctx: ReconcileContext): void {
+  const cluster = validated(ctx);
+  const generation = ctx.object.metadata.generation;
+  const nodes = ctx.pods
+    .map((pod) => ({ pod, ordinal: ordinalOf(pod, cluster.metadata.name) }))
+    .filter((entry): entry is { pod: V1Pod; ordinal: number } => entry.ordinal !== undefined)
+    .map(({ pod, ordinal }) => nodeStatus(ctx, pod, ordinal));
+  const readyReplicas = ctx.pods.filter(isPodReady).length;
+  const joining = nodes.some((node) => node.ordinal < cluster.spec.replicas && (node.role === 'Joining' || node.role === 'Bootstrap')) || nodes.length < cluster.spec.replicas;
+  const status = ctx.status;
+  status.replicas = ctx.pods.length;
+  status.readyReplicas = readyReplicas;
+  status.selector = selectorString(cluster);
+  status.clusterId = cluster.metadata.name;
+  status.nodes = nodes;
+  if (generation !== undefined) status.observedGeneration = generation;
+  const hash = ctx.statefulSet?.metadata?.annotations?.[podTemplateHashAnnotation];
+  if (hash !== undefined) status.podTemplateHash = hash;
+  const versions = new Set(nodes.map((node) => node.version ?? ''));
+  if (nodes.length > 0 && versions.size === 1 && !versions.has('')) status.currentVersion = [...versions][0] ?? cluster.spec.version;
+  else if (status.currentVersion === undefined && readyReplicas === cluster.spec.replicas && readyReplicas > 0) status.currentVersion = cluster.spec.version;
+  const phase = phaseOf(ctx, joining, readyReplicas);
+  status.phase = phase;
+  const health = ctx.clusterStatus;
+  const set = (type: string, value: boolean, reason: string, message: string): void => {
+    status.conditions = setCondition(status.conditions, { type, status: value ? 'True' : 'False', reason, message }, ctx.now, generation);
+  };
+  const available = health !== undefined && health.unavailableRanges === 0 && readyReplicas >= Math.min(cluster.spec.replicationFactor, cluster.spec.replicas);
+  set('Available', available, available ? 'QuorumAvailable' : health === undefined ? 'NoDataNodeAnswers' : 'RangesUnavailable', available ? `${readyReplicas} of ${cluster.spec.replicas} data nodes ready` : health === undefined ? 'no data node answers the admin API yet' : `${health.unavailableRanges} ranges have no live majority; ${readyReplicas} data nodes ready`);
+  set('Progressing', phase === 'Scaling' || phase === 'Bootstrapping', phase === 'Scaling' || phase === 'Bootstrapping' ? phase : 'Settled', phase === 'Scaling' || phase === 'Bootstrapping' ? `cluster is ${phase.toLowerCase()}` : 'no change in progress');
+  const scalingUp = status.operation === undefined && (statefulSetReplicas(ctx) < cluster.spec.replicas || joining);
+  set('ScalingUp', scalingUp, scalingUp ? 'NodesJoining' : 'AllNodesJoined', scalingUp ? `${nodes.filter((node) => node.role === 'Member').length} of ${cluster.spec.replicas} data nodes are members` : 'every data node is a member');
+  if (status.operation === undefined && conditionOf(status.conditions, 'ScalingDown') === undefined) set('ScalingDown', false, 'NoScaleIn', 'no scale-in in progress');
+  const degradedReason = health !== undefined && health.unavailableRanges > 0 ? 'RangesUnavailable' : health !== undefined && health.underReplicatedRanges > 0 ? 'UnderReplicated' : readyReplicas < cluster.spec.replicas && phase === 'Degraded' ? 'NodesNotReady' : undefined;
+  const degradedMessage =
+    degradedReason === 'RangesUnavailable'
+      ? `${health?.unavailableRanges ?? 0} ranges have no live majority`
+      : degradedReason === 'UnderReplicated'
+        ? `${health?.underReplicatedRanges ?? 0} ranges have fewer replicas than replicationFactor ${cluster.spec.replicationFactor}`
+        : degradedReason === 'NodesNotReady'
+          ? `${readyReplicas} of ${cluster.spec.replicas} data nodes ready`
+          : 'spec is valid and the cluster is healthy';
+  set('Degraded', degradedReason !== undefined, degradedReason ?? 'Healthy', degradedMessage);
+  status.message = phase === 'Running' ? `${readyReplicas} data nodes running` : (conditionOf(status.conditions, 'Degraded')?.status === 'True' ? degradedMessage : `cluster is ${phase.toLowerCase()}`);
+}

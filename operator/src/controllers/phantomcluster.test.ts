@@ -1,0 +1,264 @@
+/**
+ * The PhantomCluster controller against the API test server, with a fake StatefulSet kubelet and
+ * a simulated data-node cluster behind the admin API: owned objects, bootstrap and joins, status
+ * written only on change, refusal below the replication factor, scale-out, scale-in with its
+ * journal, and an operator killed at every journal step of a scale-in.
+ */
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crdOf, kindDefinitions, type PhantomClusterStatus } from '../api/index.ts';
+import { systemClock } from '../kube/clock.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { eventually, startTestApi, timeouts, type TestApi } from '../kube/testing.ts';
+import { OperatorMetrics } from '../metrics/metrics.ts';
+import { PhantomClusterController } from './phantomcluster.ts';
+import { FakeDataCluster, FakeStatefulSetKubelet, fakePodAddress } from './testing.ts';
+
+let api: TestApi;
+let core: CoreV1Api;
+let apps: AppsV1Api;
+let custom: CustomObjectsApi;
+let namespaceCounter = 0;
+const group = { group: 'phantomdb.io', version: 'v1alpha1', plural: 'phantomclusters' } as const;
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+beforeAll(async () => {
+  api = await startTestApi();
+  core = api.kubeConfig.makeApiClient(CoreV1Api);
+  apps = api.kubeConfig.makeApiClient(AppsV1Api);
+  custom = api.kubeConfig.makeApiClient(CustomObjectsApi);
+  const definition = kindDefinitions[0];
+  if (definition === undefined) throw new Error('no kinds');
+  const response = await fetch(`${api.server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(crdOf(definition)) });
+  if (!response.ok) throw new Error(`CRD: ${response.status} ${await response.text()}`);
+  await api.server.hooks.registerController(new FakeStatefulSetKubelet());
+});
+
+afterAll(async () => {
+  await api.close();
+});
+
+async function freshNamespace(): Promise<string> {
+  namespaceCounter += 1;
+  const name = `pc-${namespaceCounter}`;
+  await core.createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+interface Operator {
+  readonly controller: PhantomClusterController;
+  readonly metrics: OperatorMetrics;
+}
+
+async function startOperator(namespace: string, data: FakeDataCluster): Promise<Operator> {
+  const metrics = new OperatorMetrics();
+  const controller = new PhantomClusterController({
+    kubeConfig: api.kubeConfig,
+    admin: data,
+    events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }),
+    clock: systemClock,
+    namespaces: [namespace],
+    metrics,
+    podAddress: fakePodAddress,
+    timings: { progressPollMs: 40, podPollMs: 25, refusedRetryMs: 300, healthPollMs: 60_000 },
+    log: () => {},
+  });
+  await controller.start();
+  return { controller, metrics };
+}
+
+async function createCluster(namespace: string, spec: Record<string, unknown>): Promise<void> {
+  await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'db' }, spec: { version: '1.0.0', storage: { size: '1Gi' }, ...spec } } });
+}
+
+async function clusterStatus(namespace: string): Promise<PhantomClusterStatus> {
+  const object = (await custom.getNamespacedCustomObject({ ...group, namespace, name: 'db' })) as { status?: PhantomClusterStatus };
+  return object.status ?? {};
+}
+
+async function statefulSetReplicas(namespace: string): Promise<number> {
+  return (await apps.readNamespacedStatefulSet({ namespace, name: 'db' })).spec?.replicas ?? -1;
+}
+
+async function events(namespace: string): Promise<CoreV1Event[]> {
+  return (await core.listNamespacedEvent({ namespace })).items;
+}
+
+async function running(namespace: string, replicas: number): Promise<void> {
+  await eventually(
+    async () => {
+      const status = await clusterStatus(namespace);
+      return status.phase === 'Running' && (status.nodes ?? []).filter((node) => node.role === 'Member').length === replicas;
+    },
+    timeouts.reconcile,
+    `cluster Running with ${replicas} members`,
+  );
+}
+
+function condition(status: PhantomClusterStatus, type: string): { status: string; reason: string; message: string; lastTransitionTime: string } | undefined {
+  return status.conditions?.find((entry) => entry.type === type);
+}
+
+describe('PhantomClusterController', () => {
+  it('creates the owned objects, bootstraps, joins the other nodes and reports Running', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    const uid = ((await custom.getNamespacedCustomObject({ ...group, namespace, name: 'db' })) as { metadata: { uid: string } }).metadata.uid;
+    const owned = [
+      (await apps.readNamespacedStatefulSet({ namespace, name: 'db' })).metadata,
+      (await core.readNamespacedService({ namespace, name: 'db' })).metadata,
+      (await core.readNamespacedService({ namespace, name: 'db-nodes' })).metadata,
+      (await core.readNamespacedConfigMap({ namespace, name: 'db-config' })).metadata,
+      (await core.readNamespacedServiceAccount({ namespace, name: 'db-node' })).metadata,
+      (await api.kubeConfig.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ namespace, name: 'db' })).metadata,
+    ];
+    for (const meta of owned) expect(meta?.ownerReferences?.[0]).toMatchObject({ kind: 'PhantomCluster', name: 'db', uid, controller: true });
+    const status = await clusterStatus(namespace);
+    expect(status).toMatchObject({ replicas: 3, readyReplicas: 3, selector: 'app.kubernetes.io/name=phantomdb,app.kubernetes.io/instance=db', observedGeneration: 1, currentVersion: '1.0.0' });
+    expect(status.nodes?.map((node) => [node.pod, node.role, node.health])).toEqual([
+      ['db-0', 'Member', 'Healthy'],
+      ['db-1', 'Member', 'Healthy'],
+      ['db-2', 'Member', 'Healthy'],
+    ]);
+    expect(condition(status, 'Available')?.status).toBe('True');
+    expect(condition(status, 'Degraded')?.status).toBe('False');
+    // Bootstrap: node 1 initialized alone; the others joined through the admin API.
+    expect(data.calls.filter((call) => call.startsWith('addLearner')).sort()).toEqual(['addLearner 2', 'addLearner 3']);
+    expect(data.calls.filter((call) => call === 'promote 2' || call === 'promote 3').length).toBeGreaterThanOrEqual(2);
+    const reasons = (await events(namespace)).map((event) => event.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['Created', 'NodeJoining', 'NodeJoined']));
+    expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_clusters')).toContain(`phantomdb_operator_clusters{namespace="${namespace}",phase="Running"} 1`);
+    expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_reconcile_total')).toMatch(/result="success"/);
+
+    // Settled: more reconciles write nothing (no status, no object updates).
+    let writes = 0;
+    const counted = ['phantomclusters', 'statefulsets', 'services', 'configmaps', 'serviceaccounts', 'poddisruptionbudgets'];
+    const unsubscribes = counted.map((plural) =>
+      api.server.hooks.onChange({ group: plural === 'phantomclusters' ? 'phantomdb.io' : plural === 'statefulsets' ? 'apps' : plural === 'poddisruptionbudgets' ? 'policy' : '', plural }, (event) => {
+        if (event.type === 'MODIFIED') writes += 1;
+      }),
+    );
+    const before = await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_reconcile_total');
+    for (let round = 0; round < 3; round++) {
+      operator.controller.queue.add(`${namespace}/db`);
+      await eventually(() => operator.controller.queue.stats().processing === 0 && operator.controller.queue.stats().depth === 0, timeouts.reconcile, 'the reconcile');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_reconcile_total')).not.toBe(before);
+    expect(writes).toBe(0);
+    for (const unsubscribe of unsubscribes) unsubscribe();
+    await operator.controller.stop();
+  });
+
+  it('refuses to scale in below the replication factor: condition and event, cluster unchanged', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3, replicationFactor: 3 });
+    await running(namespace, 3);
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 1 } } }, mergePatch);
+    await eventually(async () => condition(await clusterStatus(namespace), 'Degraded')?.reason === 'ScaleInRefused', timeouts.reconcile, 'ScaleInRefused');
+    const status = await clusterStatus(namespace);
+    expect(condition(status, 'Degraded')?.message).toBe('refusing to scale in to 1 node(s): replicationFactor 3 needs at least 3 nodes; the cluster keeps its 3 nodes');
+    expect(condition(status, 'ScalingDown')).toMatchObject({ status: 'False', reason: 'ScaleInRefused' });
+    expect(status.observedGeneration).toBe(2);
+    const refused = (await events(namespace)).find((event) => event.reason === 'ScaleInRefused');
+    expect(refused).toMatchObject({ type: 'Warning', involvedObject: { kind: 'PhantomCluster', name: 'db' } });
+    expect(await statefulSetReplicas(namespace)).toBe(3);
+    expect(data.calls.some((call) => call.startsWith('decommission'))).toBe(false);
+    expect((await core.listNamespacedPod({ namespace })).items).toHaveLength(3);
+    await operator.controller.stop();
+  });
+
+  it('scales out (ScalingUp until the new nodes joined) and scales in through decommission, deleting volumes per reclaimPolicy', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3, storage: { size: '1Gi', reclaimPolicy: 'Delete' } });
+    await running(namespace, 3);
+    const sawScalingUp: string[] = [];
+    const unsubscribe = api.server.hooks.onChange({ group: 'phantomdb.io', plural: 'phantomclusters' }, (event) => {
+      const status = (event.object as { status?: PhantomClusterStatus }).status;
+      if (status !== undefined && condition(status, 'ScalingUp')?.status === 'True') sawScalingUp.push(status.phase ?? '');
+    });
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 5 } } }, mergePatch);
+    await running(namespace, 5);
+    unsubscribe();
+    expect(sawScalingUp.length).toBeGreaterThan(0);
+    expect(sawScalingUp.every((phase) => phase === 'Scaling')).toBe(true);
+    expect(await statefulSetReplicas(namespace)).toBe(5);
+
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 3 } } }, mergePatch);
+    await eventually(async () => (await clusterStatus(namespace)).operation?.kind === 'ScaleIn', timeouts.reconcile, 'the scale-in to start');
+    await running(namespace, 3);
+    const status = await clusterStatus(namespace);
+    expect(status.operation).toBeUndefined();
+    expect(condition(status, 'ScalingDown')).toMatchObject({ status: 'False', reason: 'ScaleInCompleted' });
+    expect(await statefulSetReplicas(namespace)).toBe(3);
+    // Highest ordinal first, each node once.
+    expect(data.calls.filter((call) => call.startsWith('decommission'))).toEqual(['decommission 5', 'decommission 4']);
+    const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace })).items.map((claim) => claim.metadata?.name).sort();
+    expect(claims).toEqual(['data-db-0', 'data-db-1', 'data-db-2']);
+    const reasons = (await events(namespace)).map((event) => event.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['ScalingUp', 'ScaleInStarted', 'Decommissioning', 'VolumeDeleted', 'ScaleInCompleted']));
+    expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds')).toMatch(/kind="ScaleIn",result="succeeded"/);
+    await operator.controller.stop();
+  });
+
+  it('resumes a scale-in from its journal when the operator is killed at every step, and finishes it exactly once', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    let operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 5, storage: { size: '1Gi', reclaimPolicy: 'Delete' } });
+    await running(namespace, 5);
+    await operator.controller.stop();
+
+    // Kill the operator right after each journal write, then start a new one.
+    const killedAt: string[] = [];
+    let kill: (() => void) | undefined;
+    const unsubscribe = api.server.hooks.onChange({ group: 'phantomdb.io', plural: 'phantomclusters' }, (event) => {
+      const operation = (event.object as { status?: PhantomClusterStatus }).status?.operation;
+      if (operation === undefined) return;
+      const point = `${String(operation.details?.['ordinal'])}/${operation.step}`;
+      if (!killedAt.includes(point)) {
+        killedAt.push(point);
+        kill?.();
+      }
+    });
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 3 } } }, mergePatch);
+    let restarts = 0;
+    for (;;) {
+      let killed = false;
+      operator = await startOperator(namespace, data);
+      const current = operator;
+      kill = () => {
+        killed = true;
+        void current.controller.stop();
+      };
+      await eventually(async () => killed || ((await clusterStatus(namespace)).operation === undefined && (await statefulSetReplicas(namespace)) === 3), timeouts.scaleIn, 'a kill or the end of the scale-in');
+      await current.controller.stop();
+      if (!killed) break;
+      restarts += 1;
+      expect(restarts).toBeLessThan(30);
+    }
+    unsubscribe();
+    operator = await startOperator(namespace, data);
+    await running(namespace, 3);
+    await operator.controller.stop();
+
+    const steps = ['Decommission', 'WaitDecommissioned', 'ShrinkStatefulSet', 'WaitPodGone', 'ReclaimVolume'];
+    expect(killedAt).toEqual([...steps.map((step) => `4/${step}`), ...steps.map((step) => `3/${step}`)]);
+    // Every node decommissioned once, none repeated, none forgotten.
+    expect(data.calls.filter((call) => call.startsWith('decommission'))).toEqual(['decommission 5', 'decommission 4']);
+    expect(await statefulSetReplicas(namespace)).toBe(3);
+    const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace })).items.map((claim) => claim.metadata?.name).sort();
+    expect(claims).toEqual(['data-db-0', 'data-db-1', 'data-db-2']);
+    const completed = (await events(namespace)).filter((event) => event.reason === 'ScaleInCompleted');
+    expect(completed.map((event) => event.count ?? 1).reduce((a, b) => a + b, 0)).toBe(1);
+    const started = (await events(namespace)).filter((event) => event.reason === 'ScaleInStarted');
+    expect(started.map((event) => event.count ?? 1).reduce((a, b) => a + b, 0)).toBe(1);
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * Test doubles for the controller tests: a StatefulSet "kubelet" plugged into the API test server
+ * (pods and claims appear and go as replicas change, Ready at once), and a simulated data-node
+ * cluster behind the admin API (membership, catch-up, decommission progress). The e2e suite runs
+ * real data node processes instead; these keep the operator's own logic testable in-process.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import type { ControllerContext, KubeTestController } from '../../../test/kube/server.ts';
+import type { JsonObject } from '../../../test/kube/json.ts';
+import { AdminError, type AdminConnector, type ClusterAdmin, type ClusterStatus, type DecommissionProgress, type Member, type NodeInfo } from '../admin-client/index.ts';
+import type { MembershipState } from '../../../datanode/src/admin/index.ts';
+
+const statefulSets = { group: 'apps', plural: 'statefulsets' } as const;
+const pods = { group: '', plural: 'pods' } as const;
+const claims = { group: '', plural: 'persistentvolumeclaims' } as const;
+
+type Json = Record<string, unknown>;
+const at = (object: unknown, key: string): Json => {
+  const value = (object as Json | undefined)?.[key];
+  return typeof value === 'object' && value !== null ? (value as Json) : {};
+};
+
+/** Creates pods `<sts>-0..replicas-1` (Running, Ready) with their claims, and deletes pods above replicas. */
+export class FakeStatefulSetKubelet implements KubeTestController {
+  readonly name = 'fake-statefulset-kubelet';
+  private context: ControllerContext | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private scheduled = false;
+
+  start(context: ControllerContext): void {
+    this.context = context;
+    this.unsubscribe = context.store.subscribe(statefulSets, () => this.schedule());
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.context = undefined;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.sync();
+    });
+  }
+
+  private sync(): void {
+    const store = this.context?.store;
+    if (store === undefined) return;
+    for (const sts of store.list(statefulSets)) {
+      const meta = at(sts, 'metadata');
+      const namespace = String(meta['namespace']);
+      const name = String(meta['name']);
+      const replicas = Number(at(sts, 'spec')['replicas'] ?? 1);
+      const labels = at(at(at(sts, 'spec'), 'template'), 'metadata')['labels'] as JsonObject;
+      const existing = store.list(pods, namespace).filter((pod) => String(at(pod, 'metadata')['name']).startsWith(`${name}-`));
+      for (const pod of existing) {
+        const ordinal = Number(String(at(pod, 'metadata')['name']).slice(name.length + 1));
+        if (ordinal >= replicas && at(pod, 'metadata')['deletionTimestamp'] === undefined) store.delete(pods, namespace, String(at(pod, 'metadata')['name']));
+      }
+      for (let ordinal = 0; ordinal < replicas; ordinal++) {
+        const podName = `${name}-${ordinal}`;
+        if (existing.some((pod) => at(pod, 'metadata')['name'] === podName)) continue;
+        const claim = `data-${podName}`;
+        if (!store.list(claims, namespace).some((object) => at(object, 'metadata')['name'] === claim)) {
+          store.create(claims, namespace, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: claim, namespace }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+        }
+        const uid = String(meta['uid']);
+        const created = store.create(pods, namespace, {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: podName, namespace, labels, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name, uid, controller: true }] },
+          spec: { containers: [{ name: 'phantomdb', image: 'phantomdb-node' }] },
+        } as JsonObject);
+        store.update(pods, namespace, podName, { ...created, status: { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] } } as JsonObject, { subresource: 'status' });
+      }
+    }
+  }
+}
+
+/** The admin address the tests give a pod: its name (the fake cluster needs no network). */
+export function fakePodAddress(pod: V1Pod): string | undefined {
+  return pod.status?.podIP === undefined ? undefined : `${pod.metadata?.name ?? ''}:7000`;
+}
+
+interface FakeNode {
+  readonly nodeId: number;
+  readonly address: string;
+  initialized: boolean;
+  membership: MembershipState | undefined;
+  catchUpPollsLeft: number;
+  replicas: number;
+}
+
+/**
+ * A data-node cluster simulated behind the admin API. Pods named `*-0` bootstrap the cluster;
+ * others wait to be added. Learners catch up after `catchUpPolls` status polls; a decommission
+ * moves one replica per poll. Every mutating call is logged in `calls`.
+ */
+export class FakeDataCluster implements AdminConnector, ClusterAdmin {
+  readonly nodes = new Map<string, FakeNode>();
+  readonly calls: string[] = [];
+  /** Addresses whose node does not answer (process down). */
+  readonly down = new Set<string>();
+  replicationFactor = 3;
+  catchUpPolls = 2;
+  underReplicatedRanges = 0;
+  private nextId = 1;
+
+  forCluster(): ClusterAdmin {
+    return this;
+  }
+
+  release(): void {}
+  close(): void {}
+
+  private node(nodeId: number): FakeNode {
+    const node = [...this.nodes.values()].find((candidate) => candidate.nodeId === nodeId);
+    if (node === undefined) throw new AdminError('PH_UNKNOWN_NODE', `no node ${nodeId}`);
+    return node;
+  }
+
+  private members(): Member[] {
+    return [...this.nodes.values()].filter((node) => node.membership !== undefined && node.membership !== 'DECOMMISSIONED').map((node) => ({ nodeId: node.nodeId, address: node.address, membership: node.membership ?? 'LEARNER' }));
+  }
+
+  nodeInfo(address: string): Promise<NodeInfo> {
+    if (this.down.has(address)) return Promise.reject(new AdminError('PH_UNAVAILABLE', `${address} unreachable`));
+    let node = this.nodes.get(address);
+    if (node === undefined) {
+      const bootstrap = /-0:\d+$/.test(address);
+      node = { nodeId: this.nextId++, address, initialized: bootstrap, membership: bootstrap ? 'VOTER' : undefined, catchUpPollsLeft: this.catchUpPolls, replicas: 3 };
+      this.nodes.set(address, node);
+    }
+    const leader = [...this.nodes.values()].find((candidate) => candidate.membership === 'VOTER');
+    return Promise.resolve({ nodeId: node.nodeId, clusterId: 'fake', address, initialized: node.initialized, leaderId: leader?.nodeId ?? 0, version: '1.0.0', locality: '' });
+  }
+
+  clusterStatus(): Promise<ClusterStatus> {
+    const voters = [...this.nodes.values()].filter((node) => node.membership === 'VOTER');
+    if (voters.length === 0) return Promise.reject(new AdminError('PH_UNAVAILABLE', 'no cluster yet'));
+    for (const node of this.nodes.values()) {
+      if (node.membership === 'LEARNER' && node.catchUpPollsLeft > 0) node.catchUpPollsLeft -= 1;
+      if (node.membership === 'DECOMMISSIONING') {
+        node.replicas = Math.max(0, node.replicas - 1);
+        if (node.replicas === 0) node.membership = 'DECOMMISSIONED';
+      }
+    }
+    return Promise.resolve({
+      clusterId: 'fake',
+      leaderId: voters[0]?.nodeId ?? 0,
+      nodes: this.members().map((member) => {
+        const node = this.node(member.nodeId);
+        return {
+          ...member,
+          liveness: this.down.has(member.address) ? 'DEAD' : 'LIVE',
+          raft: { role: member.membership === 'LEARNER' ? 'LEARNER_ROLE' : 'FOLLOWER', term: 1n, matchIndex: 10n, appliedIndex: 10n, caughtUp: node.catchUpPollsLeft === 0 },
+          replicas: node.replicas,
+          leases: 1,
+          version: '1.0.0',
+          locality: '',
+        };
+      }),
+      groups: 4,
+      ranges: 3,
+      underReplicatedRanges: this.underReplicatedRanges,
+      unavailableRanges: 0,
+      replicationFactor: this.replicationFactor,
+    });
+  }
+
+  addLearner(nodeId: number, address: string): Promise<readonly Member[]> {
+    this.calls.push(`addLearner ${nodeId}`);
+    const node = this.node(nodeId);
+    if (node.address !== address) return Promise.reject(new AdminError('PH_BAD_REQUEST', 'address mismatch'));
+    if (node.membership === undefined) {
+      node.membership = 'LEARNER';
+      node.initialized = true;
+    }
+    return Promise.resolve(this.members());
+  }
+
+  promote(nodeId: number): Promise<readonly Member[]> {
+    this.calls.push(`promote ${nodeId}`);
+    const node = this.node(nodeId);
+    if (node.membership === 'LEARNER') {
+      if (node.catchUpPollsLeft > 0) return Promise.reject(new AdminError('PH_NOT_CAUGHT_UP', 'lagging'));
+      node.membership = 'VOTER';
+    }
+    return Promise.resolve(this.members());
+  }
+
+  decommission(nodeId: number): Promise<DecommissionProgress> {
+    const node = this.node(nodeId);
+    if (node.membership === 'DECOMMISSIONING' || node.membership === 'DECOMMISSIONED') {
+      this.calls.push(`decommission-again ${nodeId}`);
+    } else {
+      const voters = [...this.nodes.values()].filter((candidate) => candidate.membership === 'VOTER').length;
+      if (voters - 1 < this.replicationFactor) {
+        this.calls.push(`decommission-refused ${nodeId}`);
+        return Promise.reject(new AdminError('PH_DECOMMISSION_REFUSED', `${voters - 1} voters cannot hold replicationFactor ${this.replicationFactor}`));
+      }
+      this.calls.push(`decommission ${nodeId}`);
+      node.membership = 'DECOMMISSIONING';
+    }
+    return Promise.resolve({ nodeId, membership: node.membership, replicasRemaining: node.replicas, leasesRemaining: 0, done: node.membership === 'DECOMMISSIONED' });
+  }
+
+  recommission(nodeId: number): Promise<DecommissionProgress> {
+    this.calls.push(`recommission ${nodeId}`);
+    const node = this.node(nodeId);
+    if (node.membership === 'DECOMMISSIONING') node.membership = 'VOTER';
+    return Promise.resolve({ nodeId, membership: node.membership ?? 'LEARNER', replicasRemaining: node.replicas, leasesRemaining: 0, done: false });
+  }
+}
