@@ -4,17 +4,100 @@
  * written only on change, refusal below the replication factor, scale-out, scale-in with its
  * journal, and an operator killed at every journal step of a scale-in.
  */
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKubeTestServer, type ControllerContext, type KubeTestController, type KubeTestServer } from '../../../test/kube/server.ts';
 import { crdOf, kindDefinitions, type PhantomClusterStatus } from '../api/index.ts';
 import { systemClock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { eventually, startTestApi, timeouts, type TestApi } from '../kube/testing.ts';
+import { eventually, kubeConfigFor, timeouts } from '../kube/testing.ts';
 import { OperatorMetrics } from '../metrics/metrics.ts';
 import { PhantomClusterController } from './phantomcluster.ts';
-import { FakeDataCluster, FakeStatefulSetKubelet, fakePodAddress } from './testing.ts';
+import type { JsonObject } from '../../../test/kube/json.ts';
+import { FakeDataCluster, fakePodAddress } from './fake-data-cluster.ts';
+
+const statefulSets = { group: 'apps', plural: 'statefulsets' } as const;
+const pods = { group: '', plural: 'pods' } as const;
+const claims = { group: '', plural: 'persistentvolumeclaims' } as const;
+
+type Json = Record<string, unknown>;
+const at = (object: unknown, key: string): Json => {
+  const value = (object as Json | undefined)?.[key];
+  return typeof value === 'object' && value !== null ? (value as Json) : {};
+};
+
+/** Creates pods `<sts>-0..replicas-1` (Running, Ready) with their claims, and deletes pods above replicas. */
+export class FakeStatefulSetKubelet implements KubeTestController {
+  readonly name = 'fake-statefulset-kubelet';
+  private context: ControllerContext | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private scheduled = false;
+
+  start(context: ControllerContext): void {
+    this.context = context;
+    this.unsubscribe = context.store.subscribe(statefulSets, () => this.schedule());
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.context = undefined;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.sync();
+    });
+  }
+
+  private sync(): void {
+    const store = this.context?.store;
+    if (store === undefined) return;
+    for (const sts of store.list(statefulSets)) {
+      const meta = at(sts, 'metadata');
+      const namespace = String(meta['namespace']);
+      const name = String(meta['name']);
+      const replicas = Number(at(sts, 'spec')['replicas'] ?? 1);
+      const labels = at(at(at(sts, 'spec'), 'template'), 'metadata')['labels'] as JsonObject;
+      const existing = store.list(pods, namespace).filter((pod) => String(at(pod, 'metadata')['name']).startsWith(`${name}-`));
+      for (const pod of existing) {
+        const ordinal = Number(String(at(pod, 'metadata')['name']).slice(name.length + 1));
+        if (ordinal >= replicas && at(pod, 'metadata')['deletionTimestamp'] === undefined) store.delete(pods, namespace, String(at(pod, 'metadata')['name']));
+      }
+      for (let ordinal = 0; ordinal < replicas; ordinal++) {
+        const podName = `${name}-${ordinal}`;
+        if (existing.some((pod) => at(pod, 'metadata')['name'] === podName)) continue;
+        const claim = `data-${podName}`;
+        if (!store.list(claims, namespace).some((object) => at(object, 'metadata')['name'] === claim)) {
+          store.create(claims, namespace, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: claim, namespace }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+        }
+        const uid = String(meta['uid']);
+        const created = store.create(pods, namespace, {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: podName, namespace, labels, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name, uid, controller: true }] },
+          spec: { containers: [{ name: 'phantomdb', image: 'phantomdb-node' }] },
+        } as JsonObject);
+        store.update(pods, namespace, podName, { ...created, status: { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] } } as JsonObject, { subresource: 'status' });
+      }
+    }
+  }
+}
 
 let api: TestApi;
+
+interface TestApi {
+  readonly server: KubeTestServer;
+  readonly kubeConfig: KubeConfig;
+  close(): Promise<void>;
+}
+
+async function startTestApi(): Promise<TestApi> {
+  const server = await startKubeTestServer({ bookmarkIntervalMs: 0 });
+  return { server, kubeConfig: kubeConfigFor(server.url), close: () => server.close() };
+}
 let core: CoreV1Api;
 let apps: AppsV1Api;
 let custom: CustomObjectsApi;

@@ -3,17 +3,29 @@
  * that survive dropped watches, 410 Gone and failing lists; status writes only on change;
  * deduplicated events; leader election between two candidates.
  */
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1ConfigMap } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1ConfigMap, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKubeTestServer, type KubeTestServer } from '../../../test/kube/server.ts';
 import { crdOf, kindDefinitions } from '../../src/api/index.ts';
 import { ManualClock } from './clock.ts';
 import { EventRecorder } from './events.ts';
 import { RestartingInformer } from './informer.ts';
 import { LeaderElector } from './leader-election.ts';
 import { StatusConflictError, writeStatusIfChanged } from './status.ts';
-import { eventually, startTestApi, timeouts, type TestApi } from './testing.ts';
+import { eventually, kubeConfigFor, timeouts } from './testing.ts';
 
 let api: TestApi;
+
+interface TestApi {
+  readonly server: KubeTestServer;
+  readonly kubeConfig: KubeConfig;
+  close(): Promise<void>;
+}
+
+async function startTestApi(): Promise<TestApi> {
+  const server = await startKubeTestServer({ bookmarkIntervalMs: 0 });
+  return { server, kubeConfig: kubeConfigFor(server.url), close: () => server.close() };
+}
 let core: CoreV1Api;
 let namespaceCounter = 0;
 

@@ -1,9 +1,8 @@
-/** Helpers shared by the operator's tests against the Kubernetes API test server. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/**
+ * Helpers shared by the operator's tests against the Kubernetes API test server. Nothing here
+ * imports test/ (this folder is part of the operator build); the tests start the server.
+ */
 import { KubeConfig } from '@kubernetes/client-node';
-import { startKubeTestServer, writeKubeconfig, type KubeTestServer, type KubeTestServerOptions } from '../../../test/kube/server.ts';
 
 /** Named timeouts for conditions that become true asynchronously (CloudNativePG style). */
 export const timeouts = { watchEvent: 5_000, informerRestart: 10_000, leaderFailover: 10_000, reconcile: 15_000, scaleIn: 30_000 } as const;
@@ -17,26 +16,14 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
   }
 }
 
-export interface TestApi {
-  readonly server: KubeTestServer;
-  readonly kubeConfig: KubeConfig;
-  close(): Promise<void>;
-}
-
-/** A test API server and a KubeConfig for it (through a kubeconfig file, as users have). */
-export async function startTestApi(options: KubeTestServerOptions = {}): Promise<TestApi> {
-  const server = await startKubeTestServer({ bookmarkIntervalMs: 0, ...options });
-  const dir = await mkdtemp(join(tmpdir(), 'phantomdb-operator-'));
-  const path = join(dir, 'kubeconfig');
-  await writeKubeconfig(path, server.url);
+/** A KubeConfig for an API server at `url` (plain HTTP, token auth as the test server accepts). */
+export function kubeConfigFor(url: string): KubeConfig {
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(path);
-  return {
-    server,
-    kubeConfig,
-    close: async () => {
-      await server.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'test', server: url, skipTLSVerify: true }],
+    users: [{ name: 'test', token: 'phantomdb-test-token' }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'test', namespace: 'default' }],
+    currentContext: 'test',
+  });
+  return kubeConfig;
 }
