@@ -38,6 +38,7 @@ const repoRoot = resolve(import.meta.dirname, '..');
 const operatorEntry = join(repoRoot, 'operator', 'src', 'main.ts');
 const operatorStopGraceMs = 10_000;
 const pollIntervalMs = 1000;
+const progressRepeatMs = 15_000;
 
 function say(line: string): void {
   process.stdout.write(`[start] ${line}\n`);
@@ -96,7 +97,8 @@ function startOperator(kubeconfig: string, stateDir: string): OperatorProcess | 
   }
   const logFile = join(stateDir, 'operator.log');
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', operatorEntry], {
+  // Free ports for the operator's metrics and health endpoints: nothing here scrapes them.
+  const child = spawn(process.execPath, ['--import', 'tsx', operatorEntry, '--metrics-port', '0', '--health-port', '0'], {
     cwd: repoRoot,
     env: { ...process.env, KUBECONFIG: kubeconfig, POD_NAMESPACE: 'default', POD_NAME: 'phantomdb-operator-local' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -166,13 +168,45 @@ function isAvailable(server: KubeTestServer, cluster: JsonObject): boolean {
 
 let stopping = false;
 
+/**
+ * The kubelet's lines, without the repetition of a crash loop: each pod's first start, and each
+ * distinct way it exits (with the last lines of its log, which usually say why).
+ */
+function kubeletLogFilter(): (line: string) => void {
+  const seen = new Set<string>();
+  return (line) => {
+    const pod = /^pod (\S+):/.exec(line)?.[1] ?? '';
+    const kind = line.includes(': started ') ? 'started' : line.includes('process exited') ? `exited ${line.slice(line.indexOf('process exited'))}` : line;
+    if (seen.has(`${pod} ${kind}`)) return;
+    seen.add(`${pod} ${kind}`);
+    say(line);
+    const logFile = /log (\S+)$/.exec(line)?.[1];
+    if (logFile !== undefined) podLogs.set(pod, logFile);
+    const podLog = podLogs.get(pod);
+    if (kind.startsWith('exited') && podLog !== undefined && existsSync(podLog)) {
+      const tail = readFileSync(podLog, 'utf8').trimEnd().split('\n').slice(-4);
+      for (const tailLine of tail) say(`  ${pod} | ${tailLine}`);
+      say(`  (further restarts of ${pod} for the same reason are not repeated here; full log: ${relative(process.cwd(), podLog)})`);
+    }
+  };
+}
+const podLogs = new Map<string, string>();
+
 async function waitForAvailable(server: KubeTestServer, workloads: WorkloadControllers, cluster: JsonObject, operator: OperatorProcess | undefined, waitMs: number): Promise<boolean> {
   const deadline = Date.now() + waitMs;
-  let lastLine = '';
+  let lastKey = '';
+  let lastPrintedAt = 0;
   while (!stopping) {
-    const line = progressLine(server, workloads, cluster);
-    if (line !== lastLine) say(line);
-    lastLine = line;
+    // A line when the phase or the number of ready pods changes, else at most every 15 s (crash
+    // loops flip pod states every few seconds).
+    const current = findObject(server.store, { group: 'phantomdb.io', plural: 'phantomclusters' }, namespaceOf(cluster), nameOf(cluster));
+    const readyPods = server.store.list(podsRef, namespaceOf(cluster)).filter((pod) => nameOf(pod).startsWith(`${nameOf(cluster)}-`) && isPodReady(pod)).length;
+    const key = `${stringAt(childObject(current, 'status'), 'phase') ?? ''} ${readyPods}`;
+    if (key !== lastKey || Date.now() - lastPrintedAt > progressRepeatMs) {
+      say(progressLine(server, workloads, cluster));
+      lastKey = key;
+      lastPrintedAt = Date.now();
+    }
     if (isAvailable(server, cluster)) return true;
     if (operator === undefined || operator.exited) return false;
     if (Date.now() > deadline) {
@@ -240,16 +274,24 @@ async function main(): Promise<void> {
   const kubeconfig = join(stateDir, 'kubeconfig');
   await writeKubeconfig(kubeconfig, server.url);
   say(`Kubernetes API test server on ${server.url}; kubeconfig ${relative(process.cwd(), kubeconfig)}`);
-  const workloads = await installWorkloadControllers(server, { stateDir: clusterDir, log: (line) => say(line) });
+  const workloads = await installWorkloadControllers(server, { stateDir: clusterDir, log: kubeletLogFilter() });
   say(`StatefulSet controller, cluster DNS and kubelet running (pod network ${workloads.kubelet.podNetwork}.0/24, node data under ${relative(process.cwd(), clusterDir)})`);
 
   const running: { operator?: OperatorProcess | undefined } = {};
+  let firstSignalAt = 0;
+  // Last resort on any exit: no operator left behind (the kubelet does the same for data nodes).
+  process.on('exit', () => {
+    if (running.operator !== undefined && !running.operator.exited) running.operator.child.kill('SIGKILL');
+  });
   const shutdown = (signal: string): void => {
+    // Ctrl-C reaches npm, tsx and this process; a relayed copy arrives right after the first.
+    if (stopping && Date.now() - firstSignalAt < 2000) return;
     if (stopping) {
       say(`${signal} again: exiting now (the kubelet kills the data nodes)`);
       process.exit(130);
     }
     stopping = true;
+    firstSignalAt = Date.now();
     say(`${signal}: stopping the operator, the data nodes and the API server…`);
     void (async () => {
       await stopOperator(running.operator);
@@ -277,6 +319,7 @@ async function main(): Promise<void> {
     return;
   }
   const available = await waitForAvailable(server, workloads, cluster, operator, waitSeconds * 1000);
+  if (stopping) return;
   if (available) say(`cluster ${nameOf(cluster)} is Available`);
   printConnectionDetails(server, workloads, kubeconfig, cluster);
 }

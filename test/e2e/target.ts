@@ -96,9 +96,19 @@ class LocalTarget implements E2eTarget {
     if (this.operator !== undefined) return;
     this.operatorRuns += 1;
     const log = createWriteStream(join(this.stateDir, `operator-${this.operatorRuns}.log`));
-    const child = spawn(process.execPath, ['--import', 'tsx', operatorEntry], {
+    // Free ports for metrics and health; a short Lease so that a restarted operator takes over
+    // from a killed one within seconds.
+    const child = spawn(process.execPath, ['--import', 'tsx', operatorEntry, '--metrics-port', '0', '--health-port', '0'], {
       cwd: repoRoot,
-      env: { ...process.env, KUBECONFIG: this.kubeconfig, POD_NAMESPACE: 'default', POD_NAME: `phantomdb-operator-e2e-${this.operatorRuns}` },
+      env: {
+        ...process.env,
+        KUBECONFIG: this.kubeconfig,
+        POD_NAMESPACE: 'default',
+        POD_NAME: `phantomdb-operator-e2e-${this.operatorRuns}`,
+        PHANTOMDB_LEADER_ELECTION_LEASE_DURATION_SECONDS: '6',
+        PHANTOMDB_LEADER_ELECTION_RENEW_DEADLINE_SECONDS: '4',
+        PHANTOMDB_LEADER_ELECTION_RETRY_PERIOD_SECONDS: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.pipe(log);
