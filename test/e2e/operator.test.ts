@@ -11,7 +11,7 @@ import { ApiException, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { operatorAvailable, startTarget, type E2eTarget } from './target.ts';
-import { eventually, timeouts } from './support.ts';
+import { eventually, GiveUp, ScenarioChain, timeouts } from './support.ts';
 
 const group = 'phantomdb.io';
 const version = 'v1alpha1';
@@ -59,8 +59,19 @@ function podReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((entry) => entry.type === 'Ready' && entry.status === 'True') === true;
 }
 
+/** Data nodes that keep exiting with a usage/configuration error (exit code 2) will not recover by waiting. */
+async function giveUpOnConfigurationCrashLoop(pods: readonly V1Pod[]): Promise<void> {
+  for (const pod of pods) {
+    const status = pod.status?.containerStatuses?.[0];
+    if (status === undefined || status.restartCount < 2 || status.lastState?.terminated?.exitCode !== 2) continue;
+    const name = pod.metadata?.name ?? '';
+    throw new GiveUp(`data node ${name} keeps exiting with code 2 (bad configuration); its log ends with:\n${await target.podLog(namespace, name, 12)}`);
+  }
+}
+
 /** Available for the current generation, with `replicas` Ready data node pods and no others. */
 async function availableWith(replicas: number): Promise<boolean> {
+  await giveUpOnConfigurationCrashLoop(await dataNodePods());
   const cluster = await readCluster();
   if (condition(cluster, 'Available')?.status !== 'True') return false;
   if (cluster.status.observedGeneration !== cluster.generation || cluster.status.readyReplicas !== replicas) return false;
@@ -190,7 +201,8 @@ spec:
 });
 
 describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs operator/src/main.ts)', () => {
-  it('creates a 3-node cluster that serves writes and reads', async () => {
+  const chain = new ScenarioChain();
+  it('creates a 3-node cluster that serves writes and reads', chain.step(async () => {
     const applied = await target.kubectl(['apply', '--validate=false', '-f', '-'], clusterManifest(3));
     expect(applied.stderr).toBe('');
     expect(applied.stdout).toContain(`phantomcluster.phantomdb.io/${clusterName} created`);
@@ -200,9 +212,9 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
     expect((await client.get('hello'))?.toString()).toBe('world');
     const table = await target.kubectl(['get', '-n', namespace, 'pc', clusterName]);
     expect(table.stdout).toMatch(new RegExp(`${clusterName}\\s+3\\s+3`));
-  });
+  }));
 
-  it('scales 3 → 5 under client load without losing an acknowledged write', async () => {
+  it('scales 3 → 5 under client load without losing an acknowledged write', chain.step(async () => {
     const load = startLoad(await kvClient(), 4);
     const scaled = await scaleTo(5);
     expect(scaled.code, scaled.stderr).toBe(0);
@@ -212,9 +224,9 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
     const rows = await fullScan(await kvClient());
     const lost = [...acknowledged].filter(([key, value]) => rows.get(key) !== value).map(([key]) => key);
     expect(lost, `acknowledged writes missing after scale-out (${failed} writes failed without acknowledgement)`).toEqual([]);
-  });
+  }));
 
-  it('finishes a scale-in 5 → 4 when the operator is killed and restarted in the middle', async () => {
+  it('finishes a scale-in 5 → 4 when the operator is killed and restarted in the middle', chain.step(async () => {
     const before = await fullScan(await kvClient());
     const scaled = await scaleTo(4);
     expect(scaled.code, scaled.stderr).toBe(0);
@@ -226,9 +238,9 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
     await target.startOperator();
     await eventually(() => availableWith(4), timeouts.scaleIn + timeouts.operatorRestart, 'cluster Available with 4 ready nodes after the operator restart');
     expect(await fullScan(await kvClient())).toEqual(before);
-  });
+  }));
 
-  it('scales 5 → 3 (here 4 → 3) by decommissioning, and a full scan before equals one after', async () => {
+  it('scales 5 → 3 (here 4 → 3) by decommissioning, and a full scan before equals one after', chain.step(async () => {
     const before = await fullScan(await kvClient());
     expect(before.size).toBeGreaterThan(20);
     const scaled = await scaleTo(3);
@@ -237,9 +249,9 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
     expect(await fullScan(await kvClient())).toEqual(before);
     const claims = await target.core.listNamespacedPersistentVolumeClaim({ namespace });
     expect(claims.items.map((claim) => claim.metadata?.name).filter((name) => /-(3|4)$/.test(name ?? ''))).toEqual([]);
-  });
+  }));
 
-  it('refuses 3 → 1 with replicationFactor 3 and keeps the cluster as it is', async () => {
+  it('refuses 3 → 1 with replicationFactor 3 and keeps the cluster as it is', chain.step(async () => {
     const scaled = await scaleTo(1);
     if (scaled.code !== 0) {
       // A real API server evaluates the CRD's CEL rule and refuses the change itself.
@@ -259,9 +271,9 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
     }
     await eventually(() => availableWith(3), timeouts.clusterAvailable, 'cluster Available with 3 nodes after the refusal');
     expect((await (await kvClient()).get('hello'))?.toString()).toBe('world');
-  });
+  }));
 
-  it('restarts a killed data node and becomes Available again', async () => {
+  it('restarts a killed data node and becomes Available again', chain.step(async () => {
     const victim = `${clusterName}-1`;
     const restartsOf = async (): Promise<number> => (await target.core.readNamespacedPod({ namespace, name: victim })).status?.containerStatuses?.[0]?.restartCount ?? 0;
     const before = await restartsOf();
@@ -271,9 +283,9 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
     const client = await kvClient();
     expect((await client.get('hello'))?.toString()).toBe('world');
     await client.put('after-kill', 'ok');
-  });
+  }));
 
-  it('deletes everything the cluster owns when the cluster is deleted', async () => {
+  it('deletes everything the cluster owns when the cluster is deleted', chain.step(async () => {
     const deleted = await target.kubectl(['delete', '-n', namespace, `${plural}.${group}`, clusterName, '--wait=true', '--timeout=120s']);
     expect(deleted.code, deleted.stderr).toBe(0);
     await eventually(async () => {
@@ -288,5 +300,5 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
       return sets.items.length === 0 && pods.length === 0 && !services.items.some((s) => owned(s.metadata?.name)) && !configMaps.items.some((c) => owned(c.metadata?.name)) && claims.items.length === 0;
     }, timeouts.cleanup, 'StatefulSet, pods, Services, ConfigMap and PVCs (reclaimPolicy Delete) gone');
     await expect(readCluster()).rejects.toBeInstanceOf(ApiException);
-  });
+  }));
 });

@@ -39,9 +39,15 @@ export const timeouts: Readonly<Record<TimeoutName, number>> = Object.fromEntrie
 
 const pollIntervalMs = 100;
 
+/** Thrown by a check passed to `eventually` when waiting longer cannot help (e.g. a crash loop on bad configuration). */
+export class GiveUp extends Error {
+  override readonly name = 'GiveUp';
+}
+
 /**
  * Resolves once `check` returns true (or a value other than false/undefined, which is returned);
- * rejects after `timeoutMs` with `what` and the last failure `check` threw, if any.
+ * rejects after `timeoutMs` with `what` and the last failure `check` threw, if any, or at once
+ * when `check` throws GiveUp.
  */
 export async function eventually<T>(check: () => T | false | undefined | Promise<T | false | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -51,6 +57,7 @@ export async function eventually<T>(check: () => T | false | undefined | Promise
       const result = await check();
       if (result !== false && result !== undefined) return result;
     } catch (error) {
+      if (error instanceof GiveUp) throw new Error(`gave up waiting for ${what}: ${error.message}`, { cause: error });
       lastError = error;
     }
     if (Date.now() > deadline) {
@@ -80,4 +87,24 @@ export function kubectl(kubeconfig: string, args: readonly string[], input?: str
     });
     if (input !== undefined) child.stdin?.end(input);
   });
+}
+
+/**
+ * Steps of one scenario chain that share state: once a step fails, the later ones fail at once
+ * (naming the first failure) instead of each waiting out its own timeout.
+ */
+export class ScenarioChain {
+  private failure: string | undefined;
+
+  step(run: () => Promise<void>): () => Promise<void> {
+    return async () => {
+      if (this.failure !== undefined) throw new Error(`not run: an earlier step failed (${this.failure})`);
+      try {
+        await run();
+      } catch (error) {
+        this.failure = error instanceof Error ? error.message.split('\n')[0] : String(error);
+        throw error;
+      }
+    };
+  }
 }

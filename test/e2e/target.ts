@@ -39,6 +39,8 @@ export interface E2eTarget {
   killDataNode(namespace: string, pod: string): Promise<void>;
   /** Kills every operator process (local: SIGKILL; a real cluster: force-deletes the operator pods). */
   killOperator(): Promise<void>;
+  /** The last lines of a pod's container log (current and, where kept, previous run). */
+  podLog(namespace: string, pod: string, lines: number): Promise<string>;
   /** Starts the operator again (local); a real cluster's Deployment does it by itself. */
   startOperator(): Promise<void>;
   close(): Promise<void>;
@@ -90,6 +92,12 @@ class LocalTarget implements E2eTarget {
   killDataNode(namespace: string, pod: string): Promise<void> {
     if (!this.workloads.kubelet.signalPod(namespace, pod, 'SIGKILL')) throw new Error(`pod ${namespace}/${pod} has no running process`);
     return Promise.resolve();
+  }
+
+  podLog(namespace: string, pod: string, lines: number): Promise<string> {
+    const logFile = this.workloads.kubelet.processOf(namespace, pod)?.logFile;
+    if (logFile === undefined || !existsSync(logFile)) return Promise.resolve('');
+    return Promise.resolve(readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'));
   }
 
   async startOperator(): Promise<void> {
@@ -170,6 +178,12 @@ class ExternalTarget implements E2eTarget {
     // kubelet restarts the container either way.
     const result = await this.kubectl(['exec', '-n', namespace, pod, '--', 'node', '-e', "process.kill(1, 'SIGTERM')"]);
     if (result.code !== 0) throw new Error(`kubectl exec into ${pod} failed: ${result.stderr}`);
+  }
+
+  async podLog(namespace: string, pod: string, lines: number): Promise<string> {
+    const previous = await this.kubectl(['logs', '-n', namespace, pod, '--previous', `--tail=${lines}`]);
+    const current = await this.kubectl(['logs', '-n', namespace, pod, `--tail=${lines}`]);
+    return [previous.code === 0 ? previous.stdout : '', current.stdout].join('\n').trim();
   }
 
   async killOperator(): Promise<void> {
