@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AppsV1Api, CoordinationV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubeTestServer, type KubeTestServer } from '../../test/kube/server.ts';
 import { crdOf, kindDefinitions } from './api/index.ts';
@@ -89,5 +89,32 @@ describe('phantomdb-operator', () => {
     }
     const released = await api.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'phantomdb-operator-leader', namespace: 'default' });
     expect(released.spec?.holderIdentity ?? '').toBe('');
+  });
+
+  it('with two replicas only the leader reconciles; the standby takes over when the leader stops', async () => {
+    const kubeconfig = join(dir, 'kubeconfig-two');
+    await writeKubeconfig(kubeconfig, api.server.url);
+    const start = async (name: string) => {
+      const config = loadOperatorConfig(['--kubeconfig', kubeconfig, '--metrics-port', '0', '--health-port', '0', '--lease-name', 'two'], { POD_NAMESPACE: 'default', POD_NAME: name, PHANTOMDB_LOG_LEVEL: 'error' });
+      if (config === 'help') throw new Error('unexpected help');
+      return runOperator({ ...config, leaseDurationSeconds: 2, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.2 });
+    };
+    const metricsOf = async (port: number): Promise<{ leader: boolean; reconciles: number }> => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const reconciles = [...text.matchAll(/^phantomdb_operator_reconcile_total\{[^}]*\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+      return { leader: /^phantomdb_operator_leader 1$/m.test(text), reconciles };
+    };
+    const first = await start('op-a');
+    await eventually(async () => (await metricsOf(first.metricsPort)).leader, timeouts.leaderFailover, 'op-a to lead');
+    const second = await start('op-b');
+    const custom = api.kubeConfig.makeApiClient(CustomObjectsApi);
+    await custom.createNamespacedCustomObject({ group: 'phantomdb.io', version: 'v1alpha1', plural: 'phantomclusters', namespace: 'default', body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'two' }, spec: { version: '1.0.0', storage: { size: '1Gi' } } } });
+    await eventually(async () => (await metricsOf(first.metricsPort)).reconciles > 0, timeouts.reconcile, 'the leader to reconcile');
+    expect(await metricsOf(second.metricsPort)).toEqual({ leader: false, reconciles: 0 });
+    await first.stop();
+    await custom.patchNamespacedCustomObject({ group: 'phantomdb.io', version: 'v1alpha1', plural: 'phantomclusters', namespace: 'default', name: 'two', body: { spec: { paused: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await eventually(async () => (await metricsOf(second.metricsPort)).reconciles > 0, timeouts.leaderFailover, 'the standby to take over and reconcile');
+    expect((await metricsOf(second.metricsPort)).leader).toBe(true);
+    await second.stop();
   });
 });

@@ -24,7 +24,7 @@ function nodeStatus(ctx: ReconcileContext, pod: V1Pod, ordinal: number): NodeSta
   const previous = ctx.status.nodes?.find((node) => node.pod === podName);
   const id = info?.nodeId ?? (previous?.id === undefined ? undefined : Number(previous.id));
   const member = id === undefined ? undefined : ctx.clusterStatus?.nodes.find((node) => node.nodeId === id);
-  const status: NodeStatus = { pod: podName, ordinal, role: 'Joining', health: 'Unknown' };
+  const status: NodeStatus = { pod: podName, ordinal, role: previous?.role ?? 'Joining', health: 'Unknown' };
   if (id !== undefined) status.id = String(id);
   if (member !== undefined) {
     status.role = roleOf[member.membership];
@@ -38,7 +38,6 @@ function nodeStatus(ctx: ReconcileContext, pod: V1Pod, ordinal: number): NodeSta
     status.health = isPodReady(pod) ? 'Healthy' : 'Unhealthy';
   } else if (ctx.clusterStatus !== undefined || ctx.admin !== undefined) {
     status.health = ctx.deps.podAddress(pod) === undefined ? 'Unknown' : 'Unreachable';
-    if (previous !== undefined) status.role = previous.role;
   }
   return status;
 }

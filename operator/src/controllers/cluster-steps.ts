@@ -39,8 +39,13 @@ export const validateSpec: Step = async (ctx) => {
   return finish;
 };
 
-/** A paused cluster gets its status updated and nothing else. */
-export const stopWhenPaused: Step = (ctx) => Promise.resolve(validated(ctx).spec.paused ? finish : proceed);
+/** A paused cluster is observed (read-only) for its status, and nothing is changed. */
+export const stopWhenPaused: Step = async (ctx) => {
+  if (!validated(ctx).spec.paused) return proceed;
+  ctx.statefulSet = await readStatefulSet(ctx);
+  await observeNodes(ctx);
+  return finish;
+};
 
 async function ensure<T extends KubernetesObject>(ctx: ReconcileContext, client: KindClient<T>, desired: T): Promise<T> {
   const result = await ensureObject(client, desired);

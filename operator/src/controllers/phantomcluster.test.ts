@@ -256,6 +256,23 @@ describe('PhantomClusterController', () => {
     await operator.controller.stop();
   });
 
+  it('changes nothing while paused but keeps reporting the nodes', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { paused: true, replicas: 5 } } }, mergePatch);
+    await eventually(async () => (await clusterStatus(namespace)).phase === 'Paused', timeouts.reconcile, 'phase Paused');
+    const status = await clusterStatus(namespace);
+    expect(status.nodes?.map((node) => node.role)).toEqual(['Member', 'Member', 'Member']);
+    expect(status.observedGeneration).toBe(2);
+    expect(await statefulSetReplicas(namespace)).toBe(3);
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { paused: false } } }, mergePatch);
+    await running(namespace, 5);
+    await operator.controller.stop();
+  });
+
   it('scales out (ScalingUp until the new nodes joined) and scales in through decommission, deleting volumes per reclaimPolicy', async () => {
     const namespace = await freshNamespace();
     const data = new FakeDataCluster();
