@@ -7,6 +7,7 @@
  *   cas     u32 keyBytes, key, u8 expectedPresent, [u32 expectedBytes, expected], u32 valueBytes, value
  *   members UTF-8 JSON of the address book ({"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
  *   batch   u32 count, then per command: u32 bytes, an encoded command (not itself a batch)
+ *   member-state  UTF-8 JSON {"nodeId": n, "state": "active" | "decommissioning" | "removed"}
  *
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
  * broken invariant (only this node's code proposes), so it asserts.
@@ -25,9 +26,20 @@ export type Command =
   | { readonly op: 'cas'; readonly key: Buffer; readonly expected: Buffer | null; readonly value: Buffer }
   | { readonly op: 'members'; readonly members: ReadonlyMap<number, MemberAddress> }
   /** Several commands proposed as one entry (the host batches concurrent proposals). */
-  | { readonly op: 'batch'; readonly commands: readonly Command[] };
+  | { readonly op: 'batch'; readonly commands: readonly Command[] }
+  /** A member's lifecycle record (decommission started or cancelled; removed for good). */
+  | { readonly op: 'member-state'; readonly nodeId: number; readonly state: MemberLifecycle };
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5 } as const;
+/**
+ * The replicated lifecycle of a node id: 'decommissioning' while it is being moved out of the
+ * configuration; 'removed' once it left, for good (node ids are never reused); 'active' clears
+ * an unfinished decommission. 'removed' is final: later records for that id are ignored.
+ */
+export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
+
+const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
+
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6 } as const;
 
 function lengthPrefixed(parts: Buffer[], bytes: Buffer): void {
   const header = Buffer.allocUnsafe(4);
@@ -63,6 +75,9 @@ export function encodeCommand(command: Command): Buffer {
     }
     case 'members':
       parts.push(Buffer.from(membersJson(command.members), 'utf8'));
+      break;
+    case 'member-state':
+      parts.push(Buffer.from(JSON.stringify({ nodeId: command.nodeId, state: command.state }), 'utf8'));
       break;
     default:
       assertNever(command, 'command');
@@ -128,6 +143,13 @@ export function decodeCommand(data: Uint8Array): Command {
     command = { op: 'batch', commands };
   } else if (op === opCodes.members) {
     command = { op: 'members', members: parseMembers(reader.rest().toString('utf8')) };
+  } else if (op === opCodes['member-state']) {
+    const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
+    assert(typeof parsed === 'object' && parsed !== null, 'member-state is an object');
+    const { nodeId, state } = parsed as Record<string, unknown>;
+    assert(typeof nodeId === 'number' && Number.isSafeInteger(nodeId) && nodeId > 0, 'member-state names a node id');
+    assert(typeof state === 'string' && lifecycles.has(state), 'member-state has a known state');
+    command = { op: 'member-state', nodeId, state: state as MemberLifecycle };
   } else {
     assert(false, `unknown command op ${op}`);
   }

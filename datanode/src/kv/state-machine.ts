@@ -8,6 +8,7 @@
  * Key layout (all replicated state lives under the 0x01 prefix, so a snapshot is one range):
  *   0x01 0x00 "applied"     the applied Raft index (u64 big-endian)
  *   0x01 0x00 "members"     the address book (JSON {"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
+ *   0x01 0x00 "lifecycle"   member lifecycle records (JSON {"decommissioning": [ids], "removed": [ids]})
  *   0x01 0x01 <user key>    user data
  */
 import { assert, assertNever } from '../assert.ts';
@@ -15,10 +16,31 @@ import type { Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { decodeCommand, membersJson, parseMembers, type Command, type MemberAddress } from './command.ts';
 
+/** Replicated lifecycle records: ids being decommissioned, and ids removed for good. */
+export interface MemberLifecycles {
+  readonly decommissioning: ReadonlySet<number>;
+  readonly removed: ReadonlySet<number>;
+}
+
+function parseLifecycles(bytes: Buffer | undefined): MemberLifecycles {
+  if (bytes === undefined) return { decommissioning: new Set(), removed: new Set() };
+  const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+  assert(typeof parsed === 'object' && parsed !== null, 'lifecycle record is an object');
+  const { decommissioning, removed } = parsed as Record<string, unknown>;
+  assert(Array.isArray(decommissioning) && decommissioning.every((id) => typeof id === 'number'), 'decommissioning ids');
+  assert(Array.isArray(removed) && removed.every((id) => typeof id === 'number'), 'removed ids');
+  return { decommissioning: new Set(decommissioning as number[]), removed: new Set(removed as number[]) };
+}
+
+function lifecyclesJson(lifecycles: MemberLifecycles): string {
+  return JSON.stringify({ decommissioning: [...lifecycles.decommissioning].sort((a, b) => a - b), removed: [...lifecycles.removed].sort((a, b) => a - b) });
+}
+
 const replicatedStart = Buffer.from([0x01]);
 const replicatedEnd = Buffer.from([0x02]);
 const appliedKey = Buffer.from('\x01\x00applied', 'latin1');
 const membersKey = Buffer.from('\x01\x00members', 'latin1');
+const lifecycleKey = Buffer.from('\x01\x00lifecycle', 'latin1');
 const userPrefix = Buffer.from([0x01, 0x01]);
 const userEnd = Buffer.from([0x01, 0x02]);
 
@@ -38,6 +60,7 @@ export type ApplyResult =
   | { readonly op: 'delete'; readonly existed: boolean }
   | { readonly op: 'cas'; readonly ok: boolean; readonly current: Buffer | null }
   | { readonly op: 'members' }
+  | { readonly op: 'member-state' }
   | { readonly op: 'batch'; readonly results: readonly ApplyResult[] }
   | { readonly op: 'conf-change' };
 
@@ -49,6 +72,8 @@ export interface ScanRow {
 export class KvStateMachine {
   private applied: number;
   private members: Map<number, MemberAddress>;
+  private lifecycles: MemberLifecycles;
+  private lifecycleListener: ((lifecycles: MemberLifecycles) => void) | undefined;
   private membersListener: ((members: ReadonlyMap<number, MemberAddress>) => void) | undefined;
 
   private constructor(readonly engine: StorageEngine) {
@@ -56,6 +81,7 @@ export class KvStateMachine {
     this.applied = appliedBytes === undefined ? 0 : Number(appliedBytes.readBigUInt64BE(0));
     const membersBytes = engine.get(membersKey);
     this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
+    this.lifecycles = parseLifecycles(engine.get(lifecycleKey));
   }
 
   static async open(dir: string): Promise<KvStateMachine> {
@@ -71,6 +97,16 @@ export class KvStateMachine {
   /** The replicated address book (node id → gRPC address), as of the applied index. */
   memberAddresses(): ReadonlyMap<number, MemberAddress> {
     return this.members;
+  }
+
+  /** The replicated lifecycle records (decommissioning and removed ids), as of the applied index. */
+  memberLifecycles(): MemberLifecycles {
+    return this.lifecycles;
+  }
+
+  /** Called after the lifecycle records changed (applied or installed with a snapshot). */
+  onLifecyclesChanged(listener: (lifecycles: MemberLifecycles) => void): void {
+    this.lifecycleListener = listener;
   }
 
   /** Called after the address book changed (applied or installed with a snapshot). */
@@ -102,9 +138,11 @@ export class KvStateMachine {
     if (last === this.applied) return results;
     batch.put(appliedKey, encodeIndex(last));
     const membersBefore = this.members;
+    const lifecyclesBefore = this.lifecycles;
     await this.engine.write(batch, { sync: false });
     this.applied = last;
     if (this.members !== membersBefore) this.membersListener?.(this.members);
+    if (this.lifecycles !== lifecyclesBefore) this.lifecycleListener?.(this.lifecycles);
     return results;
   }
 
@@ -144,6 +182,19 @@ export class KvStateMachine {
         this.members = merged;
         batch.put(membersKey, Buffer.from(membersJson(merged), 'utf8'));
         return { op: 'members' };
+      }
+      case 'member-state': {
+        const decommissioning = new Set(this.lifecycles.decommissioning);
+        const removed = new Set(this.lifecycles.removed);
+        // Removal is final: a late 'active' or 'decommissioning' for a removed id changes nothing.
+        if (!removed.has(command.nodeId)) {
+          decommissioning.delete(command.nodeId);
+          if (command.state === 'decommissioning') decommissioning.add(command.nodeId);
+          if (command.state === 'removed') removed.add(command.nodeId);
+        }
+        this.lifecycles = { decommissioning, removed };
+        batch.put(lifecycleKey, Buffer.from(lifecyclesJson(this.lifecycles), 'utf8'));
+        return { op: 'member-state' };
       }
       default:
         return assertNever(command, 'command');
@@ -193,18 +244,39 @@ export class KvStateMachine {
 
   /**
    * Replaces the replicated state with the exported SSTables `files` (from another replica's
-   * exportSnapshot). Only called with a snapshot ahead of the local applied index.
+   * exportSnapshot). Only called with a snapshot ahead of the local applied index. Not atomic
+   * across a crash on its own: node/snapshot-install.ts stages the files and records an install
+   * marker first, so that a restart redoes both steps (each is idempotent).
    */
   async installSnapshot(files: readonly string[]): Promise<void> {
+    await this.clearReplicatedState();
+    await this.ingestSnapshotFiles(files);
+  }
+
+  /** Step 1 of an install: deletes every replicated key, durably (a synced range tombstone). */
+  async clearReplicatedState(): Promise<void> {
     const clear = new WriteBatch();
     clear.delRange(replicatedStart, replicatedEnd);
     await this.engine.write(clear, { sync: true });
+  }
+
+  /**
+   * Step 2 of an install: ingests the snapshot's SSTables (linked or copied: `files` stay in
+   * place, so the step can be redone) and reloads the applied index and member records from them.
+   */
+  async ingestSnapshotFiles(files: readonly string[]): Promise<void> {
     await this.engine.ingest(files);
+    this.reloadReplicatedMetadata();
+  }
+
+  private reloadReplicatedMetadata(): void {
     const appliedBytes = this.engine.get(appliedKey);
     this.applied = appliedBytes === undefined ? 0 : Number(appliedBytes.readBigUInt64BE(0));
     const membersBytes = this.engine.get(membersKey);
     this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
+    this.lifecycles = parseLifecycles(this.engine.get(lifecycleKey));
     this.membersListener?.(this.members);
+    this.lifecycleListener?.(this.lifecycles);
   }
 
   /** Makes everything applied so far durable in the engine (before the Raft log is truncated). */

@@ -62,6 +62,8 @@ export const nodeConfigSchema = z
     electionTimeoutTicks: z.coerce.number().int().min(3).max(1000).default(10),
     heartbeatTimeoutTicks: z.coerce.number().int().min(1).max(100).default(1),
     readMode: z.enum(['read-index', 'lease']).default('read-index'),
+    /** Voters the cluster keeps: decommissions that would leave fewer are refused; fewer healthy ones is under-replicated. */
+    replicationFactor: z.coerce.number().int().min(1).max(7).default(3),
     /** Raft log entries kept after applying before the log is compacted into a snapshot. */
     compactionEntries: z.coerce.number().int().min(16).max(10_000_000).default(20_000),
     keyBytesMax: z.coerce.number().int().min(1).max(64 * 1024).default(defaultKvLimits.keyBytesMax),
@@ -101,6 +103,7 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_TICK_MS: 'tickMs',
   PHANTOMDB_ELECTION_TIMEOUT_TICKS: 'electionTimeoutTicks',
   PHANTOMDB_READ_MODE: 'readMode',
+  PHANTOMDB_REPLICATION_FACTOR: 'replicationFactor',
 };
 
 /** Command-line flags and the config fields they set (all take a value). */
@@ -117,6 +120,7 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'tick-ms': 'tickMs',
   'election-timeout-ticks': 'electionTimeoutTicks',
   'read-mode': 'readMode',
+  'replication-factor': 'replicationFactor',
   'compaction-entries': 'compactionEntries',
   'value-bytes-max': 'valueBytesMax',
 };

@@ -1,27 +1,36 @@
 /**
  * The composition of a replicated data node: identity check, storage engine (KV state
  * machine), the shared durable Raft log, one Raft group (the whole keyspace for now), the gRPC
- * server (Raft transport + KV API), HTTP health/status, joining a running cluster, and graceful
- * shutdown (leadership handed off first).
+ * transport, the client gRPC server (KV API + Admin API), HTTP health/status, joining a running
+ * cluster, the decommission driver, retiring once removed, and graceful shutdown (leadership
+ * handed off first).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
+import { addAdminService } from '../admin/service.ts';
 import { startHttpServer, type NodeStatus } from '../http/server.ts';
 import { KvClient } from '../kv/client.ts';
 import type { Command, MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
 import { addKvServices, kvMessageBytesMax, type KvBackend } from '../kv/service.ts';
-import { KvStateMachine, type ApplyResult } from '../kv/state-machine.ts';
+import { KvStateMachine, type ApplyResult, type MemberLifecycles } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
 import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
+import { NodeAdmin } from './admin-backend.ts';
 import type { NodeConfig } from './config.ts';
 import { checkOrRecordIdentity } from './identity.ts';
 import type { LogStore, PeerTransport, TransportHandlers } from './interfaces.ts';
 import { Replica } from './replica.ts';
+import { SnapshotInstaller } from './snapshot-install.ts';
+
+/** Reported by NodeInfo and ClusterStatus. */
+export const nodeVersion = '0.1.0';
+/** How often the leader takes the next decommission step. */
+const decommissionPassMs = 200;
 
 /** The one Raft group of this (single-range) node. */
 export const kvGroupId = 1;
@@ -69,6 +78,10 @@ export class DataNode implements KvBackend {
   private readonly log: (line: string) => void;
   /** The address book a join answered, until the replicated one arrives with a snapshot. */
   private joinedMembers = new Map<NodeId, MemberAddress>();
+  private admin: NodeAdmin | undefined;
+  private decommissionTimer: NodeJS.Timeout | undefined;
+  /** Set once this node's id is recorded as removed: it stops serving for good. */
+  private retired: Promise<void> | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -123,6 +136,8 @@ export class DataNode implements KvBackend {
       }
     }
     addKvServices(this.grpcServer, this);
+    const installer = new SnapshotInstaller(path.join(config.dataDir, 'snapshot-install'), this.stateMachine, this.log);
+    await installer.recover();
     const replica = new Replica({
       nodeId: config.nodeId,
       groupId: kvGroupId,
@@ -141,9 +156,15 @@ export class DataNode implements KvBackend {
       clock: performanceClock,
       compactionEntries: config.compactionEntries,
       addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
+      installer,
+      promotable: (id) => !this.stateMachine.memberLifecycles().decommissioning.has(id) && !this.stateMachine.memberLifecycles().removed.has(id),
       log: this.log,
     });
     this.replica = replica;
+    const admin = this.createAdmin();
+    this.admin = admin;
+    addAdminService(this.grpcServer, admin, { requestDeadlineDefaultMs: 5_000, requestDeadlineMaxMs: config.requestDeadlineMaxMs });
+    this.stateMachine.onLifecyclesChanged((lifecycles) => this.onLifecycles(lifecycles));
     const kvPort = await bindGrpc(this.grpcServer, config.kvListen);
     const raftListen = splitHostPort(config.grpcListen);
     const { transport, port: raftPort } = await this.deps.transportFactory({
@@ -165,13 +186,47 @@ export class DataNode implements KvBackend {
       if (state.role === 'leader') this.recordMissingAddresses();
     });
     replica.start(transport);
+    this.decommissionTimer = setInterval(() => admin.advanceDecommissions(), decommissionPassMs);
+    this.onLifecycles(this.stateMachine.memberLifecycles());
     const http = await startHttpServer(config.httpListen, this);
     this.httpServer = http.server;
     this.httpPort = http.port;
     this.log(`serving: raft ${this.address.raft}, kv ${this.address.kv}, http port ${http.port}, data ${config.dataDir}`);
-    if (config.join !== undefined && this.replica.status().config.voters.length === 0 && this.replica.status().config.learners.length === 0) {
+    if (config.join !== undefined && this.retired === undefined && this.replica.status().config.voters.length === 0 && this.replica.status().config.learners.length === 0) {
       void this.joinCluster(config.join);
     }
+  }
+
+  private createAdmin(): NodeAdmin {
+    const { config } = this;
+    return new NodeAdmin({
+      clusterId: config.clusterId,
+      nodeId: config.nodeId,
+      replicationFactor: config.replicationFactor,
+      livenessTimeoutMs: config.tickMs * config.electionTimeoutTicks,
+      version: nodeVersion,
+      replica: () => this.activeReplica,
+      replicaIfStarted: () => this.replica,
+      addressBook: () => this.addressBook(),
+      lifecycles: () => this.stateMachine.memberLifecycles(),
+      appliedIndex: () => this.stateMachine.appliedIndex(),
+      log: this.log,
+    });
+  }
+
+  /** Once this node's id is recorded as removed, its replica stops for good (never reused). */
+  private onLifecycles(lifecycles: MemberLifecycles): void {
+    if (!lifecycles.removed.has(this.config.nodeId) || this.retired !== undefined) return;
+    // Called from inside the replica's apply: stop it on a later turn, not under its lock.
+    this.retired = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.retire());
+  }
+
+  private async retire(): Promise<void> {
+    this.log('this node was removed from the cluster: its replica stops; KV and admin calls answer PH_UNAVAILABLE');
+    clearInterval(this.decommissionTimer);
+    await this.replica?.stop();
+    await this.transport?.close();
+    await this.stateMachine.flush().catch(() => undefined);
   }
 
   /**
@@ -232,6 +287,7 @@ export class DataNode implements KvBackend {
   // ------------------------------------------------------------------ KvBackend
 
   private get activeReplica(): Replica {
+    if (this.retired !== undefined) throw new KvError('PH_UNAVAILABLE', `node ${this.config.nodeId} was removed from the cluster`);
     if (this.replica === undefined || this.stopping !== undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
     return this.replica;
   }
@@ -248,6 +304,9 @@ export class DataNode implements KvBackend {
   async join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>> {
     const replica = this.activeReplica;
     if (replica.role().role !== 'leader') throw replica.notLeader();
+    if (this.stateMachine.memberLifecycles().removed.has(nodeId)) {
+      throw new KvError('PH_JOIN_REFUSED', `node id ${nodeId} was removed from the cluster; node ids are never reused`);
+    }
     const config = replica.status().config;
     const known = this.stateMachine.memberAddresses().get(nodeId);
     const isMember = config.voters.includes(nodeId) || config.learners.includes(nodeId) || config.votersOutgoing.includes(nodeId);
@@ -295,6 +354,7 @@ export class DataNode implements KvBackend {
 
   notReadyReason(): string | undefined {
     if (this.stopping !== undefined) return 'shutting down';
+    if (this.retired !== undefined) return 'removed from the cluster';
     const replica = this.replica;
     if (replica === undefined) return 'starting';
     const raft = replica.status();
@@ -322,8 +382,10 @@ export class DataNode implements KvBackend {
   }
 
   private async shutdown(): Promise<void> {
+    clearInterval(this.decommissionTimer);
+    await this.retired;
     const replica = this.replica;
-    if (replica !== undefined && replica.role().role === 'leader') await this.handOffLeadership(replica);
+    if (replica !== undefined && replica.serving && replica.role().role === 'leader') await this.handOffLeadership(replica);
     await this.httpServer?.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {

@@ -19,6 +19,7 @@ import { KvError, NotLeaderError } from '../kv/errors.ts';
 import type { KvLimits } from '../kv/limits.ts';
 import type { ApplyResult, KvStateMachine } from '../kv/state-machine.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
+import type { SnapshotInstaller } from './snapshot-install.ts';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.ts';
 
 export interface MonotonicClock {
@@ -40,6 +41,10 @@ export interface ReplicaOptions {
   readonly compactionEntries: number;
   /** The gRPC address of a node, for NotLeader answers ('' when unknown). */
   readonly addressOf: (id: NodeId) => string;
+  /** Installs received snapshots atomically across crashes (staged files and an install marker). */
+  readonly installer: SnapshotInstaller;
+  /** Whether a caught-up learner may be promoted (not while it is being decommissioned). */
+  readonly promotable?: (id: NodeId) => boolean;
   readonly log: (line: string) => void;
 }
 
@@ -83,6 +88,7 @@ function commandBytes(command: Command): number {
     case 'delete':
       return command.key.byteLength + 16;
     case 'members':
+    case 'member-state':
     case 'batch':
       return 4096;
   }
@@ -118,6 +124,8 @@ export class Replica implements TransportHandlers {
   private readonly receivedSnapshots = new Set<string>();
   private softState: SoftState = { leaderId: 0, role: 'follower' };
   private readonly roleListeners: ((state: SoftState) => void)[] = [];
+  /** When a message from each peer last arrived (monotonic ms): liveness as this node sees it. */
+  private readonly lastHeardMs = new Map<NodeId, number>();
 
   constructor(private readonly options: ReplicaOptions) {
     const storage = options.logStore.storageFor(options.groupId);
@@ -310,6 +318,17 @@ export class Replica implements TransportHandlers {
     return this.raft.status();
   }
 
+  /** Milliseconds since a message from `peer` last arrived (Infinity when never). */
+  sinceHeardMs(peer: NodeId): number {
+    const at = this.lastHeardMs.get(peer);
+    return at === undefined ? Number.POSITIVE_INFINITY : this.options.clock.nowMs() - at;
+  }
+
+  /** Whether the replica stopped (shut down, removed, or failed). */
+  get serving(): boolean {
+    return !this.stopped && this.fatal === undefined;
+  }
+
   role(): SoftState {
     return this.softState;
   }
@@ -332,8 +351,10 @@ export class Replica implements TransportHandlers {
 
   onMessages(messages: readonly Message[]): void {
     if (this.stopped) return;
+    const now = this.options.clock.nowMs();
     for (const message of messages) {
       if (message.groupId !== this.options.groupId || message.to !== this.options.nodeId) continue;
+      this.lastHeardMs.set(message.from, now);
       if (message.kind === 'Snapshot') {
         // Step a snapshot only once its data is here; otherwise the leader retries.
         const key = `${message.snapshot.index}/${message.snapshot.term}`;
@@ -361,7 +382,7 @@ export class Replica implements TransportHandlers {
         const sm = this.options.stateMachine;
         if (stream.appliedIndex > sm.appliedIndex() && header.snapshotIndex > this.raft.status().commit) {
           this.options.log(`installing snapshot from node ${header.fromNode}: raft index ${header.snapshotIndex}, state at ${stream.appliedIndex}, ${files.length} file(s)`);
-          await sm.installSnapshot(files);
+          await this.options.installer.install(files, { snapshotIndex: header.snapshotIndex, snapshotTerm: header.snapshotTerm, appliedIndex: stream.appliedIndex });
         }
         // The Snapshot message that follows may now be stepped into the core.
         this.receivedSnapshots.add(`${header.snapshotIndex}/${header.snapshotTerm}`);
@@ -585,6 +606,7 @@ export class Replica implements TransportHandlers {
     if (this.softState.role !== 'leader' || this.stopped) return;
     const status = this.raft.status();
     for (const learner of status.config.learners) {
+      if (this.options.promotable?.(learner) === false) continue;
       const progress = status.progress.get(learner);
       if (progress === undefined || !progress.recentActive) continue;
       if (status.lastIndex - progress.match > promotionLagEntriesMax) continue;

@@ -9,8 +9,9 @@ import { DataNode } from './node.ts';
 
 export const startUsage = `Usage: phantomdb-node start [OPTIONS]
 
-Runs a PhantomDB data node: one Raft replica of the key-value store, the gRPC KV API and
-node-to-node Raft transport on --grpc-listen, and /healthz, /readyz, /status on --http-listen.
+Runs a PhantomDB data node: one Raft replica of the key-value store, the node-to-node Raft
+transport on --grpc-listen, the gRPC KV and Admin APIs on --kv-listen, and /healthz, /readyz,
+/status on --http-listen.
 
 Options (flag / environment variable / config-file field):
   --config FILE                 PHANTOMDB_CONFIG          YAML or JSON file with the fields below
@@ -26,6 +27,7 @@ Options (flag / environment variable / config-file field):
   --tick-ms N                   PHANTOMDB_TICK_MS         tickMs: Raft tick (default 100)
   --election-timeout-ticks N    PHANTOMDB_ELECTION_TIMEOUT_TICKS  electionTimeoutTicks (default 10)
   --read-mode MODE              PHANTOMDB_READ_MODE       readMode: read-index (default) or lease
+  --replication-factor N        PHANTOMDB_REPLICATION_FACTOR  replicationFactor: voters to keep (default 3)
   --compaction-entries N                                  compactionEntries: log entries kept before compaction
   --value-bytes-max N                                     valueBytesMax: largest value accepted
 Flags override environment variables, which override the file. A new data directory needs

@@ -1,0 +1,405 @@
+/**
+ * The node's `AdminBackend` (datanode/src/admin): membership and leadership of the node's one
+ * Raft group, as the leader sees them. Served on the KV gRPC server (--kv-listen) next to the
+ * KV API, so an admin client's PH_NOT_LEADER redirect names the same address a KV client uses.
+ *
+ * Decommission is a level-triggered sequence of small steps that the leader re-derives from the
+ * replicated lifecycle records and the Raft configuration on every pass (`advanceDecommissions`),
+ * so a new leader resumes it where the old one stopped:
+ *   1. the node is recorded 'decommissioning' (replicated); it is no longer promoted;
+ *   2. if it leads, leadership moves to another voter;
+ *   3. a voter is demoted to learner (one configuration change);
+ *   4. it is recorded 'removed' (final: the id is never reused); the learner still receives
+ *      the log, applies the record and shuts its replica down;
+ *   5. it is removed from the configuration.
+ * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
+ */
+import type { AdminBackend, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
+import { AdminError, NotLeaderError } from '../admin/errors.ts';
+import type { MemberAddress } from '../kv/command.ts';
+import { KvError, NotLeaderError as KvNotLeaderError } from '../kv/errors.ts';
+import type { MemberLifecycles } from '../kv/state-machine.ts';
+import type { RaftStatus } from '../raft/raft.ts';
+import type { ConfState, NodeId } from '../raft/types.ts';
+import type { Replica } from './replica.ts';
+
+/** What the admin backend needs from the node. */
+export interface AdminHost {
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  readonly replicationFactor: number;
+  /** A peer not heard from for longer is SUSPECT; for three times longer, DEAD. */
+  readonly livenessTimeoutMs: number;
+  readonly version: string;
+  /** The serving replica; throws PH_UNAVAILABLE (starting, stopping, removed). */
+  replica(): Replica;
+  /** The replica, even when not serving (undefined before start). */
+  replicaIfStarted(): Replica | undefined;
+  addressBook(): ReadonlyMap<NodeId, MemberAddress>;
+  lifecycles(): MemberLifecycles;
+  appliedIndex(): number;
+  log(line: string): void;
+}
+
+/** A learner within this many entries of the leader's last index counts as caught up. */
+const caughtUpLagEntriesMax = 64;
+/** How long step 5 waits at most for a removed learner to receive its removal record, and at least. */
+const removalNoticeWaitMs = 3000;
+const removalNoticeMinMs = 500;
+
+function majority(count: number): number {
+  return Math.floor(count / 2) + 1;
+}
+
+function isMember(config: ConfState, id: NodeId): boolean {
+  return config.voters.includes(id) || config.votersOutgoing.includes(id) || config.learners.includes(id) || config.learnersNext.includes(id);
+}
+
+function isVoter(config: ConfState, id: NodeId): boolean {
+  return config.voters.includes(id) || config.votersOutgoing.includes(id);
+}
+
+function allVoters(config: ConfState): NodeId[] {
+  return [...new Set([...config.voters, ...config.votersOutgoing])];
+}
+
+/** Maps the replica's KV errors to the admin API's codes (both are expected failures). */
+function adminErrorOf(err: unknown, addressOf: (id: NodeId) => string, confChange: boolean): unknown {
+  if (!(err instanceof KvError)) return err;
+  switch (err.code) {
+    case 'PH_NOT_LEADER': {
+      const leaderId = err instanceof KvNotLeaderError ? err.leaderId : 0;
+      return new NotLeaderError(leaderId, leaderId === 0 ? '' : addressOf(leaderId));
+    }
+    case 'PH_UNAVAILABLE':
+      return new AdminError(confChange ? 'PH_MEMBERSHIP_CHANGE_IN_PROGRESS' : 'PH_UNAVAILABLE', err.message);
+    case 'PH_DEADLINE_EXCEEDED':
+    case 'PH_OUTCOME_UNKNOWN':
+      return new AdminError('PH_DEADLINE_EXCEEDED', err.message);
+    case 'PH_PROPOSAL_DROPPED':
+    case 'PH_OVERLOADED':
+      return new AdminError('PH_UNAVAILABLE', err.message);
+    case 'PH_BAD_REQUEST':
+    case 'PH_TOO_LARGE':
+    case 'PH_JOIN_REFUSED':
+      return new AdminError('PH_BAD_REQUEST', err.message);
+    case 'PH_WRONG_CLUSTER':
+      return new AdminError('PH_WRONG_CLUSTER', err.message);
+  }
+}
+
+export class NodeAdmin implements AdminBackend {
+  readonly clusterId: string;
+  /** When the 'removed' record of a still-configured learner was first seen (step 5's wait). */
+  private readonly removalSeenMs = new Map<NodeId, number>();
+  private stepping = false;
+
+  constructor(private readonly host: AdminHost) {
+    this.clusterId = host.clusterId;
+  }
+
+  private kvAddressOf(id: NodeId): string {
+    return this.host.addressBook().get(id)?.kv ?? '';
+  }
+
+  /** The replica, on the leader only (NotLeaderError with the leader's admin address elsewhere). */
+  private leaderReplica(): Replica {
+    let replica: Replica;
+    try {
+      replica = this.host.replica();
+    } catch (err) {
+      throw adminErrorOf(err, (id) => this.kvAddressOf(id), false);
+    }
+    const { role, leaderId } = replica.role();
+    if (role !== 'leader') throw new NotLeaderError(leaderId, leaderId === 0 ? '' : this.kvAddressOf(leaderId));
+    return replica;
+  }
+
+  private async guard<T>(confChange: boolean, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw adminErrorOf(err, (id) => this.kvAddressOf(id), confChange);
+    }
+  }
+
+  // ------------------------------------------------------------------ views
+
+  nodeInfo(): Promise<NodeInfo> {
+    const replica = this.host.replicaIfStarted();
+    const config = replica?.status().config;
+    const address = this.host.addressBook().get(this.host.nodeId)?.raft ?? '';
+    return Promise.resolve({
+      nodeId: this.host.nodeId,
+      clusterId: this.clusterId,
+      address,
+      initialized: config !== undefined && isMember(config, this.host.nodeId),
+      leaderId: replica?.serving === true ? replica.role().leaderId : 0,
+      version: this.host.version,
+      locality: '',
+    });
+  }
+
+  private membershipOf(config: ConfState, id: NodeId): MembershipState {
+    const lifecycles = this.host.lifecycles();
+    if (lifecycles.removed.has(id) && !isMember(config, id)) return 'DECOMMISSIONED';
+    if (lifecycles.removed.has(id) || lifecycles.decommissioning.has(id)) return 'DECOMMISSIONING';
+    return isVoter(config, id) ? 'VOTER' : 'LEARNER';
+  }
+
+  private livenessOf(replica: Replica, id: NodeId): LivenessState {
+    if (id === this.host.nodeId) return 'LIVE';
+    const since = replica.sinceHeardMs(id);
+    if (since <= this.host.livenessTimeoutMs) return 'LIVE';
+    return since <= 3 * this.host.livenessTimeoutMs ? 'SUSPECT' : 'DEAD';
+  }
+
+  private caughtUp(status: RaftStatus, id: NodeId): boolean {
+    if (id === this.host.nodeId) return true;
+    const progress = status.progress.get(id);
+    return progress !== undefined && progress.recentActive && status.lastIndex - progress.match <= caughtUpLagEntriesMax;
+  }
+
+  /** Voters that are LIVE and not being decommissioned: the replicas that count towards the factor. */
+  private healthyVoters(replica: Replica, status: RaftStatus, excluding: ReadonlySet<NodeId> = new Set()): NodeId[] {
+    const lifecycles = this.host.lifecycles();
+    return allVoters(status.config).filter((id) => !excluding.has(id) && !lifecycles.decommissioning.has(id) && !lifecycles.removed.has(id) && this.livenessOf(replica, id) === 'LIVE');
+  }
+
+  private nodeStatus(replica: Replica, status: RaftStatus, id: NodeId): NodeStatus {
+    const book = this.host.addressBook();
+    const member = isMember(status.config, id);
+    const role: RaftRoleName = id === status.id ? 'LEADER' : isVoter(status.config, id) ? 'FOLLOWER' : 'LEARNER_ROLE';
+    const match = id === status.id ? status.lastIndex : (status.progress.get(id)?.match ?? 0);
+    return {
+      nodeId: id,
+      address: book.get(id)?.raft ?? '',
+      membership: this.membershipOf(status.config, id),
+      liveness: member ? this.livenessOf(replica, id) : 'DEAD',
+      // A peer's applied index is not reported to the leader: the committed part of its log
+      // (min(match, commit)) is the known lower bound.
+      raft: member
+        ? { role, term: BigInt(status.term), matchIndex: BigInt(match), appliedIndex: BigInt(id === status.id ? this.host.appliedIndex() : Math.min(match, status.commit)), caughtUp: this.caughtUp(status, id) }
+        : undefined,
+      replicas: member ? 1 : 0,
+      leases: id === status.leaderId ? 1 : 0,
+      version: id === this.host.nodeId ? this.host.version : '',
+      locality: '',
+    };
+  }
+
+  clusterStatus(): Promise<ClusterStatus> {
+    const replica = this.leaderReplica();
+    const status = replica.status();
+    const config = status.config;
+    const ids = new Set<NodeId>([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext, ...this.host.lifecycles().removed]);
+    const nodes = [...ids].sort((a, b) => a - b).map((id) => this.nodeStatus(replica, status, id));
+    const voters = allVoters(config);
+    const liveVoters = voters.filter((id) => this.livenessOf(replica, id) === 'LIVE').length;
+    return Promise.resolve({
+      clusterId: this.clusterId,
+      leaderId: status.leaderId,
+      nodes,
+      groups: 1,
+      ranges: 1,
+      underReplicatedRanges: this.healthyVoters(replica, status).length < this.host.replicationFactor ? 1 : 0,
+      unavailableRanges: liveVoters < majority(voters.length) ? 1 : 0,
+      replicationFactor: this.host.replicationFactor,
+    });
+  }
+
+  private members(replica: Replica): Member[] {
+    const status = replica.status();
+    const config = status.config;
+    const ids = [...new Set([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext])].sort((a, b) => a - b);
+    const book = this.host.addressBook();
+    return ids.map((id) => ({ nodeId: id, address: book.get(id)?.raft ?? '', membership: this.membershipOf(config, id) }));
+  }
+
+  // ------------------------------------------------------------------ membership
+
+  async addLearner(nodeId: number, address: string, deadlineMs: number): Promise<readonly Member[]> {
+    const replica = this.leaderReplica();
+    if (this.host.lifecycles().removed.has(nodeId)) throw new AdminError('PH_BAD_REQUEST', `node id ${nodeId} was removed from the cluster; node ids are never reused`);
+    const known = this.host.addressBook().get(nodeId);
+    if (known !== undefined && known.raft !== '' && known.raft !== address) {
+      throw new AdminError('PH_BAD_REQUEST', `node id ${nodeId} is already used by ${known.raft}; node ids are never reused`);
+    }
+    if (isMember(replica.status().config, nodeId)) return this.members(replica);
+    await this.guard(false, async () => {
+      if (known === undefined) await replica.propose({ op: 'members', members: new Map([[nodeId, { raft: address, kv: '' }]]) }, deadlineMs);
+    });
+    this.host.log(`admin: adding node ${nodeId} (${address}) as a learner`);
+    await this.guard(true, () => replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId }], transition: 'auto' }, deadlineMs));
+    return this.members(replica);
+  }
+
+  async promote(nodeId: number, deadlineMs: number): Promise<readonly Member[]> {
+    const replica = this.leaderReplica();
+    const status = replica.status();
+    if (isVoter(status.config, nodeId)) return this.members(replica);
+    if (!isMember(status.config, nodeId)) throw new AdminError('PH_UNKNOWN_NODE', `node ${nodeId} is not a member`);
+    const lifecycles = this.host.lifecycles();
+    if (lifecycles.decommissioning.has(nodeId) || lifecycles.removed.has(nodeId)) throw new AdminError('PH_BAD_REQUEST', `node ${nodeId} is being decommissioned; recommission it first`);
+    if (!this.caughtUp(status, nodeId)) throw new AdminError('PH_NOT_CAUGHT_UP', `learner ${nodeId} lags the leader's last index ${status.lastIndex}`);
+    await this.guard(true, () => replica.proposeConfChange({ changes: [{ op: 'add-voter', nodeId }], transition: 'auto' }, deadlineMs));
+    return this.members(replica);
+  }
+
+  private progressOf(nodeId: NodeId, status: RaftStatus): DecommissionProgress {
+    const removed = this.host.lifecycles().removed.has(nodeId) && !isMember(status.config, nodeId);
+    return {
+      nodeId,
+      membership: this.membershipOf(status.config, nodeId),
+      replicasRemaining: isMember(status.config, nodeId) ? 1 : 0,
+      leasesRemaining: status.leaderId === nodeId ? 1 : 0,
+      done: removed,
+    };
+  }
+
+  /**
+   * Refuses when the voters left after removing `nodeId` (and every node already leaving) would
+   * be fewer than the replication factor, or would not hold a majority of healthy (LIVE) voters:
+   * the cluster must stay writable and fully replicated through the change.
+   */
+  private checkDecommissionAllowed(replica: Replica, status: RaftStatus, nodeId: NodeId): void {
+    const leaving = new Set([...this.host.lifecycles().decommissioning, nodeId]);
+    const remaining = allVoters(status.config).filter((id) => !leaving.has(id));
+    const factor = this.host.replicationFactor;
+    if (remaining.length < factor) {
+      throw new AdminError('PH_DECOMMISSION_REFUSED', `removing node ${nodeId} would leave ${remaining.length} voter(s), fewer than the replication factor ${factor}`);
+    }
+    const healthy = this.healthyVoters(replica, status, leaving).length;
+    if (healthy < majority(remaining.length)) {
+      throw new AdminError('PH_DECOMMISSION_REFUSED', `removing node ${nodeId} would leave ${healthy} healthy voter(s) of ${remaining.length}, not a majority`);
+    }
+  }
+
+  async decommission(nodeId: number, deadlineMs: number): Promise<DecommissionProgress> {
+    const replica = this.leaderReplica();
+    const status = replica.status();
+    const lifecycles = this.host.lifecycles();
+    if (lifecycles.removed.has(nodeId) || lifecycles.decommissioning.has(nodeId)) return this.progressOf(nodeId, status);
+    if (!isMember(status.config, nodeId)) throw new AdminError('PH_UNKNOWN_NODE', `node ${nodeId} is not a member`);
+    this.checkDecommissionAllowed(replica, status, nodeId);
+    this.host.log(`admin: decommissioning node ${nodeId}`);
+    await this.guard(false, () => replica.propose({ op: 'member-state', nodeId, state: 'decommissioning' }, deadlineMs));
+    this.advanceDecommissions();
+    return this.progressOf(nodeId, replica.status());
+  }
+
+  async recommission(nodeId: number, deadlineMs: number): Promise<DecommissionProgress> {
+    const replica = this.leaderReplica();
+    const lifecycles = this.host.lifecycles();
+    if (lifecycles.removed.has(nodeId)) throw new AdminError('PH_ALREADY_DECOMMISSIONED', `node ${nodeId} was removed; node ids are never reused`);
+    if (!isMember(replica.status().config, nodeId)) throw new AdminError('PH_UNKNOWN_NODE', `node ${nodeId} is not a member`);
+    if (lifecycles.decommissioning.has(nodeId)) {
+      this.host.log(`admin: recommissioning node ${nodeId}`);
+      await this.guard(false, () => replica.propose({ op: 'member-state', nodeId, state: 'active' }, deadlineMs));
+    }
+    return this.progressOf(nodeId, replica.status());
+  }
+
+  // ------------------------------------------------------------------ leadership
+
+  /** The caught-up, recently active voter with the longest log, other than `excluding` and nodes leaving. */
+  private transferTarget(status: RaftStatus, excluding: NodeId): NodeId {
+    const lifecycles = this.host.lifecycles();
+    let target = 0;
+    let best = -1;
+    for (const [id, progress] of status.progress) {
+      if (id === excluding || !isVoter(status.config, id) || !progress.recentActive) continue;
+      if (lifecycles.decommissioning.has(id) || lifecycles.removed.has(id)) continue;
+      if (progress.match > best) {
+        best = progress.match;
+        target = id;
+      }
+    }
+    return target;
+  }
+
+  async drain(nodeId: number, deadlineMs: number): Promise<DrainProgress> {
+    const replica = this.leaderReplica();
+    const status = replica.status();
+    if (!isMember(status.config, nodeId)) throw new AdminError('PH_UNKNOWN_NODE', `node ${nodeId} is not a member`);
+    if (status.leaderId !== nodeId) return { nodeId, leasesRemaining: 0, done: true };
+    const target = this.transferTarget(status, nodeId);
+    if (target === 0) throw new AdminError('PH_UNAVAILABLE', 'no caught-up voter to take the leadership');
+    this.host.log(`admin: draining node ${nodeId}: leadership to node ${target}`);
+    const moved = await replica.transferLeadership(target, Math.max(0, deadlineMs - 100));
+    return { nodeId, leasesRemaining: moved ? 0 : 1, done: moved };
+  }
+
+  async transferLeadership(targetNodeId: number, deadlineMs: number): Promise<number> {
+    const replica = this.leaderReplica();
+    const status = replica.status();
+    if (targetNodeId === this.host.nodeId) return targetNodeId;
+    const target = targetNodeId === 0 ? this.transferTarget(status, this.host.nodeId) : targetNodeId;
+    if (target === 0) throw new AdminError('PH_UNAVAILABLE', 'no caught-up voter to take the leadership');
+    if (!isVoter(status.config, target)) throw new AdminError('PH_UNKNOWN_NODE', `node ${target} is not a voter`);
+    this.host.log(`admin: transferring leadership to node ${target}`);
+    const moved = await replica.transferLeadership(target, Math.max(0, deadlineMs - 100));
+    if (!moved) throw new AdminError('PH_DEADLINE_EXCEEDED', `leadership did not move to node ${target} in time`);
+    return target;
+  }
+
+  // ------------------------------------------------------------------ the decommission driver
+
+  /**
+   * One pass of the decommission sequence (see the file comment), on the leader; the node calls
+   * it on a timer. Takes at most one step per pass, and no step while one is in flight.
+   */
+  advanceDecommissions(): void {
+    const replica = this.host.replicaIfStarted();
+    if (this.stepping || replica === undefined || !replica.serving || replica.role().role !== 'leader') return;
+    const step = this.nextDecommissionStep(replica);
+    if (step === undefined) return;
+    this.stepping = true;
+    step().then(
+      () => (this.stepping = false),
+      (err: unknown) => {
+        this.stepping = false;
+        this.host.log(`decommission step failed (retried on the next pass): ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
+
+  private nextDecommissionStep(replica: Replica): (() => Promise<unknown>) | undefined {
+    const status = replica.status();
+    const { decommissioning, removed } = this.host.lifecycles();
+    const deadlineMs = 5000;
+    for (const id of decommissioning) {
+      if (id === this.host.nodeId) {
+        const target = this.transferTarget(status, id);
+        if (target === 0) return undefined;
+        this.host.log(`decommission of node ${id} (the leader): leadership to node ${target}`);
+        return () => replica.transferLeadership(target, deadlineMs);
+      }
+      if (isVoter(status.config, id)) {
+        this.host.log(`decommission of node ${id}: demoting it to learner`);
+        return () => replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: id }], transition: 'auto' }, deadlineMs);
+      }
+      this.host.log(`decommission of node ${id}: recording its removal (the id is never reused)`);
+      return () => replica.propose({ op: 'member-state', nodeId: id, state: 'removed' }, deadlineMs);
+    }
+    for (const id of removed) {
+      if (!isMember(status.config, id)) {
+        this.removalSeenMs.delete(id);
+        continue;
+      }
+      if (isVoter(status.config, id)) return () => replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: id }], transition: 'auto' }, deadlineMs);
+      // Give the learner a moment to receive its removal record, so it shuts down by itself.
+      const now = performance.now();
+      const seen = this.removalSeenMs.get(id) ?? now;
+      this.removalSeenMs.set(id, seen);
+      const progress = status.progress.get(id);
+      const informed = progress === undefined || !progress.recentActive || progress.match >= status.commit;
+      // It learns that the record is committed from the next heartbeat; leave a few of them.
+      const waited = now - seen;
+      if (!(informed && waited >= removalNoticeMinMs) && waited < removalNoticeWaitMs) return undefined;
+      this.host.log(`decommission of node ${id}: removing it from the configuration`);
+      return () => replica.proposeConfChange({ changes: [{ op: 'remove', nodeId: id }], transition: 'auto' }, deadlineMs);
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The journaled snapshot install (snapshot-install.ts) on real state machines: a clean install,
+ * and recovery from the states a crash leaves after each step (marker written, range deleted,
+ * files ingested), each checked to end with exactly the snapshot's data. The cluster test
+ * (test/cluster/snapshot-crash.test.ts) kills real processes at the same points.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeCommand, type Command } from '../kv/command.ts';
+import { KvStateMachine } from '../kv/state-machine.ts';
+import type { Entry } from '../raft/types.ts';
+import { SnapshotInstaller } from './snapshot-install.ts';
+
+const dirs: string[] = [];
+const open: KvStateMachine[] = [];
+
+afterEach(async () => {
+  for (const sm of open.splice(0)) await sm.close().catch(() => undefined);
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-install-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function openSm(dir: string): Promise<KvStateMachine> {
+  const sm = await KvStateMachine.open(dir);
+  open.push(sm);
+  return sm;
+}
+
+async function closeSm(sm: KvStateMachine): Promise<void> {
+  open.splice(open.indexOf(sm), 1);
+  await sm.flush();
+  await sm.close();
+}
+
+function entries(from: number, commands: readonly Command[]): Entry[] {
+  return commands.map((command, i) => ({ kind: 'normal', index: from + i, term: 1, data: encodeCommand(command) }) as Entry);
+}
+
+function put(key: string, value: string): Command {
+  return { op: 'put', key: Buffer.from(key), value: Buffer.from(value) };
+}
+
+function rows(sm: KvStateMachine): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const row of sm.scan(Buffer.alloc(0), Buffer.alloc(0), 1000, 1 << 20).rows) out[row.key.toString()] = row.value.toString();
+  return out;
+}
+
+/** A leader's state at applied index 20 exported to files, and a follower with older, different data. */
+async function setup(): Promise<{ files: string[]; follower: KvStateMachine; followerDir: string; received: string }> {
+  const base = tempDir();
+  const leader = await openSm(path.join(base, 'leader'));
+  await leader.apply(entries(1, [put('a', 'new-a'), put('b', 'new-b'), { op: 'member-state', nodeId: 4, state: 'removed' }]));
+  await leader.apply(entries(4, Array.from({ length: 17 }, (_, i) => put(`k${i}`, `v${i}`))));
+  expect(leader.appliedIndex()).toBe(20);
+  const { files } = await leader.exportSnapshot(path.join(base, 'export'));
+  const followerDir = path.join(base, 'follower');
+  const follower = await openSm(path.join(followerDir, 'kv'));
+  await follower.apply(entries(1, [put('a', 'old-a'), put('stale', 'gone')]));
+  const received = path.join(base, 'received');
+  fs.mkdirSync(received);
+  const copies = files.map((file) => {
+    const copy = path.join(received, path.basename(file));
+    fs.copyFileSync(file, copy);
+    return copy;
+  });
+  return { files: copies, follower, followerDir, received };
+}
+
+function expectSnapshotState(sm: KvStateMachine): void {
+  expect(sm.appliedIndex()).toBe(20);
+  const data = rows(sm);
+  expect(data.a).toBe('new-a');
+  expect(data.stale).toBeUndefined();
+  expect(Object.keys(data)).toHaveLength(19);
+  expect(sm.memberLifecycles().removed.has(4)).toBe(true);
+}
+
+const meta = { snapshotIndex: 25, snapshotTerm: 2, appliedIndex: 20 };
+
+describe('snapshot install journal', () => {
+  it('installs and leaves no journal behind', async () => {
+    const { files, follower, followerDir } = await setup();
+    const staging = path.join(followerDir, 'snapshot-install');
+    await new SnapshotInstaller(staging, follower, () => undefined).install(files, meta);
+    expectSnapshotState(follower);
+    expect(fs.existsSync(staging)).toBe(false);
+  });
+
+  for (const crashedAfter of ['marker', 'delete', 'ingest'] as const) {
+    it(`recovers the snapshot's state after a crash following the ${crashedAfter} step, and again when recovery itself is repeated`, async () => {
+      const { files, follower, followerDir } = await setup();
+      const staging = path.join(followerDir, 'snapshot-install');
+      // Reproduce what the journal holds at that crash point: the staged files and the marker,
+      // plus the engine steps already done.
+      fs.mkdirSync(path.join(staging, 'files'), { recursive: true });
+      for (const file of files) fs.renameSync(file, path.join(staging, 'files', path.basename(file)));
+      fs.writeFileSync(path.join(staging, 'INSTALL'), JSON.stringify({ version: 1, ...meta, files: files.map((file) => path.basename(file)) }));
+      if (crashedAfter !== 'marker') await follower.clearReplicatedState();
+      if (crashedAfter === 'ingest') await follower.ingestSnapshotFiles(files.map((file) => path.join(staging, 'files', path.basename(file))));
+      await closeSm(follower);
+
+      const reopened = await openSm(path.join(followerDir, 'kv'));
+      const installer = new SnapshotInstaller(staging, reopened, () => undefined);
+      expect(installer.pending()?.snapshotIndex).toBe(25);
+      expect((await installer.recover())?.appliedIndex).toBe(20);
+      expectSnapshotState(reopened);
+      expect(fs.existsSync(staging)).toBe(false);
+      expect(await installer.recover()).toBeUndefined();
+      await closeSm(reopened);
+      expectSnapshotState(await openSm(path.join(followerDir, 'kv')));
+    });
+  }
+
+  it('discards staged files that never got a marker (the old state was not touched)', async () => {
+    const { files, follower, followerDir } = await setup();
+    const staging = path.join(followerDir, 'snapshot-install');
+    fs.mkdirSync(path.join(staging, 'files'), { recursive: true });
+    for (const file of files) fs.renameSync(file, path.join(staging, 'files', path.basename(file)));
+    expect(await new SnapshotInstaller(staging, follower, () => undefined).recover()).toBeUndefined();
+    expect(fs.existsSync(staging)).toBe(false);
+    expect(rows(follower)).toEqual({ a: 'old-a', stale: 'gone' });
+  });
+});
