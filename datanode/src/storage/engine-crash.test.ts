@@ -18,11 +18,21 @@ function mulberry32(a: number): () => number {
   };
 }
 
-/** Runs the writer until `killAfterMs` after it is ready, then SIGKILLs it. Returns the acked batches. */
-function runAndKill(dir: string, firstBatch: number, killAfterMs: number): Promise<number[]> {
+/**
+ * Runs the writer until it has acknowledged `killAfterAcks` batches, then SIGKILLs it
+ * `killDelayMs` later (counting acks rather than time keeps the test meaningful on a loaded
+ * machine). Returns the acked batches.
+ */
+function runAndKill(dir: string, firstBatch: number, killAfterAcks: number, killDelayMs: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', child, dir, String(firstBatch)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked: number[] = [];
+    let killScheduled = false;
+    const scheduleKill = (): void => {
+      if (killScheduled) return;
+      killScheduled = true;
+      setTimeout(() => p.kill('SIGKILL'), killDelayMs);
+    };
     let buffered = '';
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -31,8 +41,11 @@ function runAndKill(dir: string, firstBatch: number, killAfterMs: number): Promi
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const line of lines) {
-        if (line === 'ready') setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-        else if (line.startsWith('ack ')) acked.push(Number(line.slice(4)));
+        if (line === 'ready' && killAfterAcks === 0) scheduleKill();
+        else if (line.startsWith('ack ')) {
+          acked.push(Number(line.slice(4)));
+          if (acked.length >= killAfterAcks) scheduleKill();
+        }
       }
     });
     p.on('exit', (code, signal) => {
@@ -56,8 +69,9 @@ describe(`crash safety under SIGKILL (${rounds} rounds, reproduce with SEED=${se
     const allAcked = new Set<number>();
     let firstBatch = 0;
     for (let round = 0; round < rounds; round++) {
-      const killAfterMs = Math.floor(random() * 250);
-      const acked = await runAndKill(dir, firstBatch, killAfterMs);
+      const killAfterAcks = Math.floor(random() * 60);
+      const killDelayMs = Math.floor(random() * 40);
+      const acked = await runAndKill(dir, firstBatch, killAfterAcks, killDelayMs);
       for (const n of acked) allAcked.add(n);
       const engine = await StorageEngine.open(dir);
       try {
