@@ -6,16 +6,16 @@
  * shared keys is linearizable. CLUSTER_PHASE_MS (default 1500) sets how long each phase runs
  * under load; SEED picks the workload's operations.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, it } from 'vitest';
 import { TestCluster, eventually, timeouts } from './harness.ts';
+import { finish as finishChecks, phase as runPhase, seed } from './scenario.ts';
 import { StaleReadProbe, Workload } from './workload.ts';
-
-const phaseMs = Number(process.env.CLUSTER_PHASE_MS ?? 1500);
-const seed = Number(process.env.SEED ?? Date.now() % 100_000);
-const minProgressOps = 20;
 
 let cluster: TestCluster | undefined;
 let workload: Workload | undefined;
+
+const phase = (load: Workload, name: string): Promise<void> => runPhase(load, name, cluster);
+const finish = (load: Workload, active: TestCluster, runSeed: number): Promise<void> => finishChecks(load, active.kvEndpoints(), runSeed);
 
 afterEach(async () => {
   await workload?.stop().catch(() => undefined);
@@ -24,27 +24,6 @@ afterEach(async () => {
   cluster = undefined;
   workload = undefined;
 });
-
-/** Runs load for one phase and insists the cluster made progress in it. */
-async function phase(load: Workload, name: string): Promise<void> {
-  const started = performance.now();
-  await load.progress(minProgressOps, timeouts.leaderElected).catch((err: unknown) => {
-    throw new Error(`phase "${name}": ${err instanceof Error ? err.message : String(err)}\n${cluster?.logs() ?? ''}`);
-  });
-  const left = phaseMs - (performance.now() - started);
-  if (left > 0) await load.progress(1, left + timeouts.leaderElected).catch(() => undefined);
-}
-
-async function finish(load: Workload, activeCluster: TestCluster): Promise<void> {
-  await load.stop();
-  const lost = await load.lostWrites(activeCluster.kvEndpoints());
-  expect(lost, `acknowledged writes lost (seed ${seed})`).toEqual([]);
-  expect(load.acknowledged.size).toBeGreaterThan(0);
-  const result = load.check();
-  if (result.verdict !== 'linearizable') console.error(`reproduce with SEED=${seed}\n${result.report}`);
-  expect(result.verdict, `linearizability (seed ${seed}): ${result.report.slice(0, 2000)}`).toBe('linearizable');
-  console.log(`seed ${seed}: ${load.counts.ok} ok, ${load.counts.failed} failed, ${load.counts.unknown} unknown; ${load.acknowledged.size} durable puts checked`);
-}
 
 describe('3-node cluster under faults', () => {
   it('survives leader SIGKILL, leader SIGSTOP/SIGCONT, a partition and a full restart; linearizable, nothing acknowledged lost', async () => {
@@ -98,7 +77,7 @@ describe('3-node cluster under faults', () => {
     for (const node of active.nodes) node.start();
     await active.waitForLeader();
     await phase(load, 'after full restart');
-    await finish(load, active);
+    await finish(load, active, seed);
   });
 });
 
@@ -123,6 +102,6 @@ describe('5-node cluster under faults', () => {
     killed.start();
     await eventually(`node ${killed.spec.id} ready again`, timeouts.nodeReady, async () => ((await killed.ready()) ? true : undefined));
     await phase(load, 'recovered');
-    await finish(load, active);
+    await finish(load, active, seed + 1);
   });
 });

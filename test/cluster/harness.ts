@@ -21,6 +21,8 @@ export const timeouts = {
   processExit: 20_000,
   caughtUp: 30_000,
   learnerPromoted: 30_000,
+  decommissioned: 30_000,
+  snapshotInstalled: 30_000,
 } as const;
 
 /** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
@@ -115,8 +117,9 @@ export class NodeProcess {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  start(): void {
-    const child = spawn(process.execPath, nodeArgs(this.spec), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts the process; `env` adds variables (e.g. PHANTOMDB_TEST_CRASH_AT) to this run only. */
+  start(env: Readonly<Record<string, string>> = {}): void {
+    const child = spawn(process.execPath, nodeArgs(this.spec), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.exitPromise = new Promise((resolve) => child.on('exit', (code) => resolve(code)));

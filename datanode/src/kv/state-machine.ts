@@ -123,6 +123,9 @@ export class KvStateMachine {
     const batch = new WriteBatch();
     const overlay = new Map<string, Buffer | null>();
     const results: (ApplyResult | undefined)[] = [];
+    // Captured before applying: applyCommand replaces these objects when they change.
+    const membersBefore = this.members;
+    const lifecyclesBefore = this.lifecycles;
     let last = this.applied;
     for (const entry of entries) {
       if (entry.index <= this.applied) {
@@ -137,8 +140,6 @@ export class KvStateMachine {
     }
     if (last === this.applied) return results;
     batch.put(appliedKey, encodeIndex(last));
-    const membersBefore = this.members;
-    const lifecyclesBefore = this.lifecycles;
     await this.engine.write(batch, { sync: false });
     this.applied = last;
     if (this.members !== membersBefore) this.membersListener?.(this.members);

@@ -1,0 +1,34 @@
+/**
+ * Steps shared by the cluster scenarios: a load phase that must make progress, and the final
+ * checks (no acknowledged write lost, the history linearizable). CLUSTER_PHASE_MS (default 1500)
+ * sets how long each phase runs under load; SEED picks the workload's operations.
+ */
+import { expect } from 'vitest';
+import { timeouts, type TestCluster } from './harness.ts';
+import type { Workload } from './workload.ts';
+
+export const phaseMs = Number(process.env.CLUSTER_PHASE_MS ?? 1500);
+export const seed = Number(process.env.SEED ?? Date.now() % 100_000);
+const minProgressOps = 20;
+
+/** Runs load for one phase and insists the cluster made progress in it. */
+export async function phase(load: Workload, name: string, cluster: TestCluster | undefined): Promise<void> {
+  const started = performance.now();
+  await load.progress(minProgressOps, timeouts.leaderElected).catch((err: unknown) => {
+    throw new Error(`phase "${name}": ${err instanceof Error ? err.message : String(err)}\n${cluster?.logs() ?? ''}`);
+  });
+  const left = phaseMs - (performance.now() - started);
+  if (left > 0) await load.progress(1, left + timeouts.leaderElected).catch(() => undefined);
+}
+
+/** Stops the load, then checks every acknowledged write through `endpoints` and the history. */
+export async function finish(load: Workload, endpoints: readonly string[], runSeed: number): Promise<void> {
+  await load.stop();
+  const lost = await load.lostWrites(endpoints);
+  expect(lost, `acknowledged writes lost (seed ${runSeed})`).toEqual([]);
+  expect(load.acknowledged.size).toBeGreaterThan(0);
+  const result = load.check();
+  if (result.verdict !== 'linearizable') console.error(`reproduce with SEED=${runSeed}\n${result.report}`);
+  expect(result.verdict, `linearizability (seed ${runSeed}): ${result.report.slice(0, 2000)}`).toBe('linearizable');
+  console.log(`seed ${runSeed}: ${load.counts.ok} ok, ${load.counts.failed} failed, ${load.counts.unknown} unknown; ${load.acknowledged.size} durable puts checked`);
+}
