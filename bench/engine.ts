@@ -93,7 +93,8 @@ if (process.env.BENCH_NO_DOC !== '1') {
     `## Storage engine (\`npm run bench:engine\`)
 
 ${fmt(n)} entries, 16-byte keys, 100-byte values, write batches of 1,000; each system in its own
-process; block/LRU cache 128 MiB for PhantomDB and classic-level (lmdb reads through the OS page cache).
+process, best of ${repeats} rounds with the systems alternating (load average at the end:
+${os.loadavg().map((l) => l.toFixed(1)).join(', ')} — the machine is shared); block/LRU cache 128 MiB for PhantomDB and classic-level (lmdb reads through the OS page cache).
 Reads: PhantomDB synchronous \`get\`; classic-level \`getMany\` of 1,000 keys (its fastest path);
 lmdb synchronous \`get\`. \`-sync\` rows fsync every batch. Ran ${startedAt} on: ${machineDescription()}.
 
