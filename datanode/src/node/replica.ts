@@ -598,6 +598,12 @@ export class Replica implements TransportHandlers {
     // Keep entries that healthy followers still need, unless the log grew to twice the threshold.
     if (this.raft.compactableIndex() < status.applied && status.applied - storage.firstIndex() < 2 * this.options.compactionEntries) return;
     await this.options.stateMachine.flush();
+    // A commit-only hard state change is not persisted on its own (processReady), so the durable
+    // commit index may lag the applied one; the core refuses at restart a snapshot above the
+    // durable commit. Persist the commit first (capped by the durable log, at least applied).
+    const commit = Math.max(status.applied, Math.min(status.commit, storage.lastIndex()));
+    const durable = storage.initialState().hardState;
+    if (durable.commit < commit) await this.options.logStore.append(this.options.groupId, [], { ...durable, commit });
     await this.options.logStore.createSnapshot(this.options.groupId, status.applied, status.config, 'kv');
   }
 
