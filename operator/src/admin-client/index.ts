@@ -33,11 +33,15 @@ export interface AdminConnector {
   close(): void;
 }
 
-/** The admin address of a data node pod: its IP and the gRPC port; undefined before it has an IP. */
+/**
+ * The admin address of a data node pod: its IP and the port of the node's client gRPC server,
+ * which serves the Admin service next to the KV API (the Raft transport on ports.peer does not);
+ * undefined before it has an IP.
+ */
 export function podAdminAddress(pod: V1Pod): string | undefined {
   const ip = pod.status?.podIP;
   if (ip === undefined || ip === '') return undefined;
-  return ip.includes(':') ? `[${ip}]:${ports.peer}` : `${ip}:${ports.peer}`;
+  return ip.includes(':') ? `[${ip}]:${ports.kv}` : `${ip}:${ports.kv}`;
 }
 
 export interface GrpcAdminConnectorOptions {

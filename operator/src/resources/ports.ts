@@ -4,6 +4,8 @@ export const ports = {
   sql: 5432,
   /** HTTP: SQL API, admin API, /healthz, /readyz, /metrics, console. */
   http: 8080,
-  /** gRPC: Raft transport between nodes and the admin service. */
+  /** gRPC: Raft transport between nodes. */
   peer: 7000,
+  /** gRPC: the KV API and the admin service (the operator dials a pod's IP here). */
+  kv: 7010,
 } as const;

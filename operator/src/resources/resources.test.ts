@@ -64,10 +64,10 @@ describe('desired objects', () => {
     }
   });
 
-  it('give peers DNS before readiness and clients the SQL and HTTP ports', () => {
-    expect(objects.headlessService.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true, ports: [{ port: 7000 }] });
+  it('give peers DNS before readiness and clients the SQL, HTTP and KV ports', () => {
+    expect(objects.headlessService.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true, ports: [{ port: 7000 }, { port: 7010 }] });
     expect(objects.clientService.spec?.type).toBe('LoadBalancer');
-    expect(objects.clientService.spec?.ports?.map((port) => port.port)).toEqual([5432, 8080]);
+    expect(objects.clientService.spec?.ports?.map((port) => port.port)).toEqual([5432, 8080, 7010]);
     expect(objects.clientService.metadata?.annotations).toEqual(cluster.spec.service.annotations);
   });
 

@@ -21,12 +21,15 @@ export function desiredHeadlessService(cluster: PhantomCluster): V1Service {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: selectorLabels(cluster),
-      ports: [{ name: 'peer', port: ports.peer, targetPort: 'peer', protocol: 'TCP', appProtocol: 'grpc' }],
+      ports: [
+        { name: 'peer', port: ports.peer, targetPort: 'peer', protocol: 'TCP', appProtocol: 'grpc' },
+        { name: 'kv', port: ports.kv, targetPort: 'kv', protocol: 'TCP', appProtocol: 'grpc' },
+      ],
     },
   };
 }
 
-/** Client Service `<name>`: PostgreSQL (5432) and HTTP (8080) on ready data nodes; type and annotations from spec.service. */
+/** Client Service `<name>`: PostgreSQL (5432), HTTP (8080) and the gRPC KV API (7010) on ready data nodes; type and annotations from spec.service. */
 export function desiredClientService(cluster: PhantomCluster): V1Service {
   const { service } = cluster.spec;
   const extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {};
@@ -42,6 +45,7 @@ export function desiredClientService(cluster: PhantomCluster): V1Service {
       ports: [
         { name: 'sql', port: ports.sql, targetPort: 'sql', protocol: 'TCP', appProtocol: 'postgresql' },
         { name: 'http', port: ports.http, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+        { name: 'kv', port: ports.kv, targetPort: 'kv', protocol: 'TCP', appProtocol: 'grpc' },
       ],
     },
   };

@@ -59,8 +59,10 @@ function fieldEnv(name: string, fieldPath: string): V1EnvVar {
 }
 
 /**
- * Node identity comes from the pod: its name (`<cluster>-<ordinal>`, stable across restarts) and
- * the stable DNS name under the headless Service, which the node advertises to its peers.
+ * Node identity comes from the pod: its name (`<cluster>-<ordinal>`, stable across restarts; the
+ * node derives its id, ordinal + 1, from PHANTOMDB_NODE_NAME) and the stable DNS name under the
+ * headless Service, which the node advertises to its peers (a pod IP changes on restart). See
+ * datanode/src/node/k8s-identity.ts for how a new data directory bootstraps or waits to be added.
  */
 function environment(cluster: PhantomCluster): V1EnvVar[] {
   const names = objectNames(cluster);
@@ -72,7 +74,7 @@ function environment(cluster: PhantomCluster): V1EnvVar[] {
     // Names the data node's config loader reads (datanode/src/node/config.ts).
     { name: 'PHANTOMDB_CLUSTER_ID', value: cluster.metadata.name },
     { name: 'PHANTOMDB_NODE_NAME', value: '$(POD_NAME)' },
-    { name: 'PHANTOMDB_ADVERTISE_ADDRESS', value: `$(POD_NAME).${names.headlessService}.$(POD_NAMESPACE).svc:${ports.peer}` },
+    { name: 'PHANTOMDB_ADVERTISE_HOST', value: `$(POD_NAME).${names.headlessService}.$(POD_NAMESPACE).svc` },
     { name: 'PHANTOMDB_PEER_SERVICE', value: `${names.headlessService}.$(POD_NAMESPACE).svc` },
     { name: 'PHANTOMDB_CONFIG', value: `${configMountPath}/${configFileName}` },
     { name: 'PHANTOMDB_DATA_DIR', value: dataMountPath },
@@ -90,6 +92,7 @@ function dataNodeContainer(cluster: PhantomCluster, options: StatefulSetOptions)
       { name: 'sql', containerPort: ports.sql, protocol: 'TCP' },
       { name: 'http', containerPort: ports.http, protocol: 'TCP' },
       { name: 'peer', containerPort: ports.peer, protocol: 'TCP' },
+      { name: 'kv', containerPort: ports.kv, protocol: 'TCP' },
     ],
     resources: resourceRequirements(cluster),
     // Startup covers WAL replay after a crash; liveness then only restarts a wedged process.
@@ -136,7 +139,10 @@ function topologySpreadConstraints(cluster: PhantomCluster): V1TopologySpreadCon
 function podTemplate(cluster: PhantomCluster, options: StatefulSetOptions): V1PodTemplateSpec {
   const names = objectNames(cluster);
   const { spec } = cluster;
-  const annotations: Record<string, string> = { ...spec.podAnnotations, [configHashAnnotation]: contentHash(desiredConfigMap(cluster).data) };
+  // The file the nodes read, and the user's settings themselves: a setting the node does not take
+  // yet (not in the file) still restarts the nodes, as spec.config documents.
+  const configHash = contentHash({ file: desiredConfigMap(cluster).data, settings: spec.config });
+  const annotations: Record<string, string> = { ...spec.podAnnotations, [configHashAnnotation]: configHash };
   const template: V1PodTemplateSpec = {
     metadata: { labels: { ...spec.podLabels, ...commonLabels(cluster, 'database'), 'app.kubernetes.io/version': spec.version }, annotations },
     spec: {
