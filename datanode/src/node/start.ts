@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, flagFields, loadNodeConfig } from './config.ts';
+import { podNetworkOf, podRaftAddress, preparePodDataDir, withPodNodeId } from './k8s-identity.ts';
 import { createRaftTransport } from './raft-transport.ts';
 import { DataNode } from './node.ts';
 
@@ -31,7 +32,10 @@ Options (flag / environment variable / config-file field):
   --compaction-entries N                                  compactionEntries: log entries kept before compaction
   --value-bytes-max N                                     valueBytesMax: largest value accepted
 Flags override environment variables, which override the file. A new data directory needs
---peers or --join; a restart needs neither.
+--peers or --join; a restart needs neither. As a StatefulSet pod (PHANTOMDB_NODE_NAME <name>-N
+and PHANTOMDB_PEER_SERVICE set; see k8s-identity.ts) the node id defaults to N+1 and a new data
+directory needs neither: ordinal 0 starts a cluster when none exists, the others wait
+uninitialized for the operator to add them.
 
 Example (three nodes on one machine):
   phantomdb-node start --node-id 1 --cluster-id demo --data-dir /tmp/p1 --grpc-listen 127.0.0.1:7001 \\
@@ -50,7 +54,7 @@ export async function runStart(args: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadNodeConfig(values, process.env);
+    config = loadNodeConfig(values, withPodNodeId(process.env, values));
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`phantomdb-node start: ${err.message}`);
@@ -58,7 +62,16 @@ export async function runStart(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const node = await DataNode.start(config, { transportFactory: createRaftTransport });
+  // As a StatefulSet pod (k8s-identity.ts): a new data directory bootstraps (ordinal 0) or waits
+  // uninitialized for the operator; peers not yet in the address book are found by pod DNS name.
+  const podNetwork = podNetworkOf(config, process.env);
+  if (podNetwork !== undefined && config.peers === undefined && config.join === undefined) {
+    const nodeId = config.nodeId;
+    await preparePodDataDir(config, podNetwork, (line) => console.log(`[node ${nodeId}] ${line}`));
+  }
+  const node = await DataNode.start(config, {
+    transportFactory: (context) => createRaftTransport(podNetwork === undefined ? context : { ...context, resolvePeer: (id) => context.resolvePeer(id) ?? podRaftAddress(podNetwork, id) }),
+  });
   await new Promise<void>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
