@@ -61,9 +61,15 @@ describe('decommission', () => {
     workload = load;
     await phase(load, 'steady', active);
 
+    // Every process must be up first: on 2 busy cores one may still be booting after the election.
+    for (const node of active.nodes) await eventually(`node ${node.spec.id} ready`, timeouts.nodeReady, async () => ((await node.ready()) ? true : undefined));
+    let seen = '';
     const before = await eventually('all 5 voters live', timeouts.leaderElected, async () => {
       const status = await adminClient.clusterStatus();
+      seen = JSON.stringify(status.nodes.map((node) => [node.nodeId, node.membership, node.liveness, String(node.raft?.matchIndex)]));
       return status.nodes.filter((node) => node.membership === 'VOTER' && node.liveness === 'LIVE').length === 5 ? status : undefined;
+    }).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen ${seen}\n${active.logs()}`);
     });
     expect(before.replicationFactor).toBe(3);
     expect(before.underReplicatedRanges).toBe(0);
