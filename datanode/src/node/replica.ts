@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assert } from '../assert.ts';
 import { RaftNode, type RaftOptions, type RaftStatus } from '../raft/raft.ts';
+import type { RaftStorage } from '../raft/storage.ts';
 import type { ConfChange, Entry, GroupId, Message, NodeId, Ready, SnapshotRequest, SoftState } from '../raft/types.ts';
 import { encodeCommand, type Command } from '../kv/command.ts';
 import { KvError, NotLeaderError } from '../kv/errors.ts';
@@ -99,6 +100,23 @@ const tickCatchUpMax = 1000;
 /** A learner within this many entries of the leader's last index is promoted to voter. */
 const promotionLagEntriesMax = 64;
 
+/**
+ * The index of the first configuration change in (snapshotIndex, upTo], or upTo + 1 if none.
+ * The core starts with the snapshot's configuration and changes take effect when applied, so a
+ * restart must replay from there (the state machine skips what it already holds), or a node
+ * added after the snapshot would not know it is a member. Reads in pages to bound memory.
+ */
+function firstConfChangeAfter(storage: RaftStorage, snapshotIndex: number, upTo: number): number {
+  const pageBytesMax = 4 * 1024 * 1024;
+  for (let lo = snapshotIndex + 1; lo <= upTo; ) {
+    const page = storage.entries(lo, upTo + 1, pageBytesMax);
+    const change = page.find((entry) => entry.kind === 'conf-change');
+    if (change !== undefined) return change.index;
+    lo += page.length;
+  }
+  return upTo + 1;
+}
+
 export class Replica implements TransportHandlers {
   readonly raft: RaftNode;
   private transport: PeerTransport | undefined;
@@ -135,7 +153,8 @@ export class Replica implements TransportHandlers {
     const initialHardState = storage.initialState().hardState;
     const commit = initialHardState.commit;
     this.persistedHardState = { term: initialHardState.term, vote: initialHardState.vote };
-    const applied = Math.max(snapshotIndex, Math.min(options.stateMachine.appliedIndex(), Math.max(commit, snapshotIndex)));
+    const stateApplied = Math.max(snapshotIndex, Math.min(options.stateMachine.appliedIndex(), Math.max(commit, snapshotIndex)));
+    const applied = Math.min(stateApplied, firstConfChangeAfter(storage, snapshotIndex, stateApplied) - 1);
     this.raft = new RaftNode({
       ...options.raft,
       id: options.nodeId,
