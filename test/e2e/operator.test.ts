@@ -247,8 +247,13 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
     expect(scaled.code, scaled.stderr).toBe(0);
     await eventually(() => availableWith(3), timeouts.scaleIn, 'cluster Available with 3 ready nodes');
     expect(await fullScan(await kvClient())).toEqual(before);
-    const claims = await target.core.listNamespacedPersistentVolumeClaim({ namespace });
-    expect(claims.items.map((claim) => claim.metadata?.name).filter((name) => /-(3|4)$/.test(name ?? ''))).toEqual([]);
+    // Available comes as soon as the removed pod is gone; deleting its volume is the scale-in's last step.
+    const removedClaims = async (): Promise<string[]> => {
+      const claims = await target.core.listNamespacedPersistentVolumeClaim({ namespace });
+      return claims.items.map((claim) => claim.metadata?.name ?? '').filter((name) => /-(3|4)$/.test(name));
+    };
+    await eventually(async () => (await removedClaims()).length === 0, timeouts.scaleIn, 'the removed nodes\' volumes deleted (reclaimPolicy Delete)').catch(() => undefined);
+    expect(await removedClaims()).toEqual([]);
   }));
 
   it('refuses 3 → 1 with replicationFactor 3 and keeps the cluster as it is', chain.step(async () => {
