@@ -13,9 +13,11 @@
  *   (ordinals 1..podOrdinalProbeMax) for its NodeInfo and bootstraps only once each of them has
  *   answered "not initialized" (or has no DNS name, i.e. no pod). If any of them belongs to a
  *   cluster, pod 0 lost its volume: it starts UNINITIALIZED instead of creating a second cluster
- *   with the same id (its old node id 1 is still a member with the lost state; recovering it is
- *   an operator decision, never automatic). A peer that has a name but does not answer yet is
- *   waited for, so a restarting cluster cannot race pod 0 into a second bootstrap;
+ *   with the same id. Node 1 is still a voter of that cluster, so its leader re-replicates to the
+ *   empty replica (a snapshot, then the log): the data comes back, but a voter that lost its disk
+ *   also lost its vote record, so the safe repair is still to replace it (decommission node 1,
+ *   add a new node), which is an operator decision. A peer that has a name but does not answer
+ *   yet is waited for, so a restarting cluster cannot race pod 0 into a second bootstrap;
  * - every other ordinal with a new data directory starts UNINITIALIZED: the Raft group exists
  *   with an empty configuration, NodeInfo answers `initialized: false`, and the node waits for
  *   the operator's AddLearner (then Promote once caught up).
@@ -164,7 +166,7 @@ export async function preparePodDataDir(config: NodeConfig, network: PodNetwork,
       return 'bootstrap';
     }
     if (network.pod.ordinal === 0) {
-      log(`bootstrap: a cluster already exists but this data directory is new (lost volume?): starting uninitialized; node ${config.nodeId} is NOT re-added automatically`);
+      log(`bootstrap: a cluster already exists but this data directory is new (lost volume?): starting uninitialized, NOT as a new cluster; the leader re-replicates to node ${config.nodeId} if it is still a member`);
     } else {
       log(`new data directory: starting uninitialized; the operator adds node ${config.nodeId} as a learner`);
     }
