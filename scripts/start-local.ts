@@ -237,6 +237,15 @@ function printConnectionDetails(server: KubeTestServer, workloads: WorkloadContr
     lines.push(`  ${nameOf(pod)}  kv ${info.ip}:7010  http http://${info.ip}:8080/status  log ${relative(process.cwd(), info.logFile)}`);
   }
   if (pods.length === 0) lines.push('  (none yet)');
+  const kvEndpoints = pods.map((pod) => workloads.kubelet.processOf(namespaceOf(pod), nameOf(pod))).filter((info) => info !== undefined).map((info) => `'${info.ip}:7010'`);
+  if (kvEndpoints.length > 0) {
+    lines.push(
+      'Use it from TypeScript (npx tsx), with the typed client that finds the leader:',
+      `  import { KvClient } from './datanode/src/kv/client.ts';`,
+      `  const kv = new KvClient({ endpoints: [${kvEndpoints.join(', ')}], clusterId: '${nameOf(cluster)}' });`,
+      `  await kv.put('greeting', 'hello'); (await kv.get('greeting'))?.toString();`,
+    );
+  }
   lines.push(
     `Pod DNS names (…svc.cluster.local) are in ${relative(process.cwd(), workloads.dns.hostsFile)}; a Node.js client resolves them with`,
     `  PHANTOMDB_HOSTS_FILE=${relative(process.cwd(), workloads.dns.hostsFile)} node --import tsx --import ./datanode/src/node/hosts-override.ts your-client.ts`,
