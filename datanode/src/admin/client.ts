@@ -16,31 +16,19 @@ import type { NodeInfoResponse__Output } from '../../proto/generated/phantomdb/a
 import type { PromoteResponse__Output } from '../../proto/generated/phantomdb/admin/v1/PromoteResponse.ts';
 import type { TransferLeadershipResponse__Output } from '../../proto/generated/phantomdb/admin/v1/TransferLeadershipResponse.ts';
 import type { ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, RaftRoleName } from './backend.ts';
+import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import { AdminError, NotLeaderError, isAdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
 
-export interface AdminClientOptions {
-  /** gRPC addresses (host:port) of some cluster members. */
-  readonly endpoints: readonly string[];
-  /** When set, nodes of another cluster refuse the calls (PH_WRONG_CLUSTER). */
-  readonly clusterId?: string;
-  /** Overall deadline of one call, retries included. Default 10 s. */
-  readonly deadlineMs?: number;
-  /** Deadline of one attempt. Default 3 s. */
-  readonly attemptDeadlineMs?: number;
-  readonly backoffInitialMs?: number;
-  readonly backoffMaxMs?: number;
-  /** Attempts per call at most. Default 10. */
-  readonly attemptsMax?: number;
-}
+/** Endpoints, cluster id and retry budget of a AdminClient; what it leaves out is taken from `adminRetryDefaults`. */
+export type AdminClientOptions = RpcClientOptions;
+
+/** Overall deadline 10 s, 3 s per attempt, backoff from 50 ms to 1000 ms, at most 10 attempts. */
+export const adminRetryDefaults: RetryBudget = { deadlineMs: 10_000, attemptDeadlineMs: 3_000, backoffInitialMs: 50, backoffMaxMs: 1_000, attemptsMax: 10 };
 
 export interface AdminCallOptions {
   readonly deadlineMs?: number;
 }
-
-type Attempt<T> = (stub: AdminStub, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => void;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const memberships: ReadonlySet<string> = new Set<MembershipState>(['LEARNER', 'VOTER', 'DECOMMISSIONING', 'DECOMMISSIONED']);
 const livenesses: ReadonlySet<string> = new Set<LivenessState>(['LIVE', 'SUSPECT', 'DEAD']);
@@ -106,172 +94,98 @@ function progressOf(message: DecommissionProgress__Output): DecommissionProgress
   };
 }
 
-export class AdminClient {
-  private endpoints: string[];
-  private readonly stubs = new Map<string, AdminStub>();
-  private current = 0;
-  private readonly deadlineMs: number;
-  private readonly attemptDeadlineMs: number;
-  private readonly backoffInitialMs: number;
-  private readonly backoffMaxMs: number;
-  private readonly attemptsMax: number;
-  private closed = false;
+/** Admin calls are all idempotent: every transient failure is retried, anything else is final. */
+const adminRetryPolicy: RetryPolicy<AdminError> = {
+  judge(err) {
+    const error = classify(err);
+    return { error, leaderAddress: error instanceof NotLeaderError ? error.leaderAddress : '', next: error.retriable ? 'retry' : 'fail' };
+  },
+  noAttemptError: () => new AdminError('PH_DEADLINE_EXCEEDED', 'no attempt made before the deadline'),
+  exhausted: (lastError) => new AdminError(lastError.code, `gave up after retries: ${lastError.message}`),
+};
 
-  constructor(private readonly options: AdminClientOptions) {
+export class AdminClient {
+  private readonly core: RpcClientCore<AdminStub, AdminError>;
+
+  constructor(options: AdminClientOptions) {
     if (options.endpoints.length === 0) throw new AdminError('PH_BAD_REQUEST', 'AdminClient needs at least one endpoint');
-    this.endpoints = [...options.endpoints];
-    this.deadlineMs = options.deadlineMs ?? 10_000;
-    this.attemptDeadlineMs = options.attemptDeadlineMs ?? 3_000;
-    this.backoffInitialMs = options.backoffInitialMs ?? 50;
-    this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
-    this.attemptsMax = options.attemptsMax ?? 10;
+    this.core = new RpcClientCore({
+      endpoints: options.endpoints,
+      clusterId: options.clusterId,
+      metadataKeys: adminMetadataKeys,
+      budget: retryBudgetOf(options, adminRetryDefaults),
+      connect: (address) => new (adminProto().Admin)(address, grpc.credentials.createInsecure(), { ...reconnectChannelOptions }),
+      disconnect: (stub) => stub.close(),
+      newError: (code, message) => new AdminError(code, message),
+    });
   }
 
   /** Replaces the endpoints (e.g. as pods come and go), keeping connections to those still named. */
   setEndpoints(endpoints: readonly string[]): void {
     if (endpoints.length === 0) throw new AdminError('PH_BAD_REQUEST', 'AdminClient needs at least one endpoint');
-    const preferred = this.endpoints[this.current];
-    this.endpoints = [...endpoints];
-    const at = preferred === undefined ? -1 : this.endpoints.indexOf(preferred);
-    this.current = at < 0 ? 0 : at;
-    for (const [address, stub] of this.stubs) {
-      if (!this.endpoints.includes(address)) {
-        stub.close();
-        this.stubs.delete(address);
-      }
-    }
+    this.core.setEndpoints(endpoints);
   }
 
-  /** The identity of the node at `address` (asked of that node only). */
+  /** The identity of the node at `address` (asked of that node only, never redirected). */
   async nodeInfo(address: string, options: AdminCallOptions = {}): Promise<NodeInfo> {
-    const response = await this.call<NodeInfoResponse__Output>(options, [address], (stub, m, o, done) => stub.NodeInfo({}, m, o, done));
+    const response = await this.core.call<NodeInfoResponse__Output>(adminRetryPolicy, options.deadlineMs, (stub, m, o, done) => stub.NodeInfo({}, m, o, done), this.core.pinnedTo([address]));
     return { ...response, nodeId: nodeIdOf(response.nodeId), leaderId: nodeIdOf(response.leaderId) };
   }
 
   async clusterStatus(options: AdminCallOptions = {}): Promise<ClusterStatus> {
-    return clusterStatusOf(await this.call<ClusterStatusResponse__Output>(options, undefined, (stub, m, o, done) => stub.ClusterStatus({}, m, o, done)));
+    return clusterStatusOf(await this.call<ClusterStatusResponse__Output>(options, (stub, m, o, done) => stub.ClusterStatus({}, m, o, done)));
   }
 
   async addLearner(nodeId: number, address: string, options: AdminCallOptions = {}): Promise<Member[]> {
-    const response = await this.call<AddLearnerResponse__Output>(options, undefined, (stub, m, o, done) => stub.AddLearner({ nodeId: String(nodeId), address }, m, o, done));
+    const response = await this.call<AddLearnerResponse__Output>(options, (stub, m, o, done) => stub.AddLearner({ nodeId: String(nodeId), address }, m, o, done));
     return response.members.map(memberOf);
   }
 
   async promote(nodeId: number, options: AdminCallOptions = {}): Promise<Member[]> {
-    const response = await this.call<PromoteResponse__Output>(options, undefined, (stub, m, o, done) => stub.Promote({ nodeId: String(nodeId) }, m, o, done));
+    const response = await this.call<PromoteResponse__Output>(options, (stub, m, o, done) => stub.Promote({ nodeId: String(nodeId) }, m, o, done));
     return response.members.map(memberOf);
   }
 
   async decommission(nodeId: number, options: AdminCallOptions = {}): Promise<DecommissionProgress> {
-    return progressOf(await this.call<DecommissionProgress__Output>(options, undefined, (stub, m, o, done) => stub.Decommission({ nodeId: String(nodeId) }, m, o, done)));
+    return progressOf(await this.call<DecommissionProgress__Output>(options, (stub, m, o, done) => stub.Decommission({ nodeId: String(nodeId) }, m, o, done)));
   }
 
   async recommission(nodeId: number, options: AdminCallOptions = {}): Promise<DecommissionProgress> {
-    return progressOf(await this.call<DecommissionProgress__Output>(options, undefined, (stub, m, o, done) => stub.Recommission({ nodeId: String(nodeId) }, m, o, done)));
+    return progressOf(await this.call<DecommissionProgress__Output>(options, (stub, m, o, done) => stub.Recommission({ nodeId: String(nodeId) }, m, o, done)));
   }
 
   async drain(nodeId: number, options: AdminCallOptions = {}): Promise<DrainProgress> {
-    const response = await this.call<DrainProgress__Output>(options, undefined, (stub, m, o, done) => stub.Drain({ nodeId: String(nodeId) }, m, o, done));
+    const response = await this.call<DrainProgress__Output>(options, (stub, m, o, done) => stub.Drain({ nodeId: String(nodeId) }, m, o, done));
     return { nodeId: nodeIdOf(response.nodeId), leasesRemaining: response.leasesRemaining, done: response.done };
   }
 
   /** Moves leadership to `targetNodeId` (0: any suitable voter); returns the new leader's id. */
   async transferLeadership(targetNodeId = 0, options: AdminCallOptions = {}): Promise<number> {
-    const response = await this.call<TransferLeadershipResponse__Output>(options, undefined, (stub, m, o, done) => stub.TransferLeadership({ targetNodeId: String(targetNodeId) }, m, o, done));
+    const response = await this.call<TransferLeadershipResponse__Output>(options, (stub, m, o, done) => stub.TransferLeadership({ targetNodeId: String(targetNodeId) }, m, o, done));
     return nodeIdOf(response.leaderId);
   }
 
   close(): void {
-    this.closed = true;
-    for (const stub of this.stubs.values()) stub.close();
-    this.stubs.clear();
+    this.core.close();
   }
 
-  private stubFor(address: string): AdminStub {
-    let stub = this.stubs.get(address);
-    if (stub === undefined) {
-      const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
-      stub = new (adminProto().Admin)(address, grpc.credentials.createInsecure(), channelOptions);
-      this.stubs.set(address, stub);
-    }
-    return stub;
-  }
-
-  private useLeader(address: string): void {
-    let at = this.endpoints.indexOf(address);
-    if (at < 0) {
-      this.endpoints.push(address);
-      at = this.endpoints.length - 1;
-    }
-    this.current = at;
-  }
-
-  /**
-   * Runs `attempt` until it succeeds, fails for good, or the deadline or attempt budget is spent.
-   * `pinned` limits the call to those addresses (NodeInfo asks one node, never another).
-   */
-  private async call<T>(options: AdminCallOptions, pinned: readonly string[] | undefined, attempt: Attempt<T>): Promise<T> {
-    if (this.closed) throw new AdminError('PH_UNAVAILABLE', 'client is closed');
-    const deadlineAt = Date.now() + (options.deadlineMs ?? this.deadlineMs);
-    let backoffMs = this.backoffInitialMs;
-    let lastError = new AdminError('PH_DEADLINE_EXCEEDED', 'no attempt made before the deadline');
-    let pinnedIndex = 0;
-    for (let attemptNumber = 0; attemptNumber < this.attemptsMax; attemptNumber++) {
-      const left = deadlineAt - Date.now();
-      if (left <= 0) break;
-      const address = pinned === undefined ? this.endpoints[this.current] : pinned[pinnedIndex % pinned.length];
-      if (address === undefined) throw new AdminError('PH_BAD_REQUEST', 'no endpoint');
-      const metadata = new grpc.Metadata();
-      if (this.options.clusterId !== undefined) metadata.set(adminMetadataKeys.clusterId, this.options.clusterId);
-      const callOptions: grpc.CallOptions = { deadline: Date.now() + Math.min(left, this.attemptDeadlineMs) };
-      try {
-        return await new Promise<T>((resolve, reject) => {
-          attempt(this.stubFor(address), metadata, callOptions, (err, value) => {
-            if (err !== null) reject(err);
-            else if (value === undefined) reject(new AdminError('PH_UNAVAILABLE', 'empty response'));
-            else resolve(value);
-          });
-        });
-      } catch (err) {
-        lastError = classify(err);
-        if (pinned === undefined && lastError instanceof NotLeaderError && lastError.leaderAddress !== '' && lastError.leaderAddress !== address) {
-          this.useLeader(lastError.leaderAddress);
-          continue;
-        }
-        if (!lastError.retriable) throw lastError;
-        if (pinned === undefined) this.current = (this.current + 1) % this.endpoints.length;
-        else pinnedIndex += 1;
-        await sleep(Math.min(backoffMs, Math.max(0, deadlineAt - Date.now())));
-        backoffMs = Math.min(backoffMs * 2, this.backoffMaxMs);
-      }
-    }
-    throw new AdminError(lastError.code, `gave up after retries: ${lastError.message}`);
+  /** A call any member may answer: retried over the endpoints, following leader redirects. */
+  private call<T>(options: AdminCallOptions, attempt: Attempt<AdminStub, T>): Promise<T> {
+    return this.core.call(adminRetryPolicy, options.deadlineMs, attempt);
   }
 }
 
 /** The AdminError of a failed attempt: the node's code, or a transport failure as PH_UNAVAILABLE. */
 function classify(err: unknown): AdminError {
   if (err instanceof AdminError) return err;
-  const serviceError = err as Partial<grpc.ServiceError>;
-  const code = serviceError.metadata?.get(adminMetadataKeys.errorCode)[0];
-  const details = serviceError.details ?? (err instanceof Error ? err.message : String(err));
-  if (typeof code === 'string' && isAdminErrorCode(code)) {
-    if (code === 'PH_NOT_LEADER') {
-      const leaderId = Number(serviceError.metadata?.get(adminMetadataKeys.leaderId)[0] ?? 0);
-      const leaderAddress = String(serviceError.metadata?.get(adminMetadataKeys.leaderAddress)[0] ?? '');
-      return new NotLeaderError(Number.isSafeInteger(leaderId) ? leaderId : 0, leaderAddress);
-    }
-    return new AdminError(code, details);
+  const failure = readAttemptFailure(err, adminMetadataKeys);
+  const code = failure.phantomCode;
+  if (code !== undefined && isAdminErrorCode(code)) {
+    if (code === 'PH_NOT_LEADER') return new NotLeaderError(Number.isSafeInteger(failure.leaderId) ? failure.leaderId : 0, failure.leaderAddress);
+    return new AdminError(code, failure.details);
   }
-  switch (serviceError.code) {
-    case grpc.status.DEADLINE_EXCEEDED:
-      return new AdminError('PH_DEADLINE_EXCEEDED', details);
-    case grpc.status.UNAVAILABLE:
-    case grpc.status.CANCELLED:
-    case grpc.status.UNKNOWN:
-    case grpc.status.INTERNAL:
-      return new AdminError('PH_UNAVAILABLE', `unreachable: ${details}`);
-    default:
-      return new AdminError('PH_BAD_REQUEST', details);
-  }
+  if (failure.status === grpc.status.DEADLINE_EXCEEDED) return new AdminError('PH_DEADLINE_EXCEEDED', failure.details);
+  // Every admin call is idempotent, so an unreachable node is simply transient (unlike a KV write).
+  if (isUnreachableStatus(failure.status)) return new AdminError('PH_UNAVAILABLE', `unreachable: ${failure.details}`);
+  return new AdminError('PH_BAD_REQUEST', failure.details);
 }

@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdminHandlers } from '../../proto/generated/phantomdb/admin/v1/Admin.ts';
 import type { ClusterStatusResponse } from '../../proto/generated/phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { Member as MemberMessage } from '../../proto/generated/phantomdb/admin/v1/Member.ts';
+import { unaryHandler, type ServiceErrorMapping, type UnaryServiceContext } from '../rpc/service-core.ts';
 import type { AdminBackend, ClusterStatus, DecommissionProgress, Member } from './backend.ts';
 import { AdminError, NotLeaderError, type AdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
@@ -34,40 +35,11 @@ const statusOf: Record<AdminErrorCode, grpc.status> = {
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: grpc.status.ABORTED,
 };
 
-function toServiceError(err: unknown): Partial<grpc.StatusObject> {
-  const metadata = new grpc.Metadata();
-  if (err instanceof AdminError) {
-    metadata.set(adminMetadataKeys.errorCode, err.code);
-    if (err instanceof NotLeaderError) {
-      metadata.set(adminMetadataKeys.leaderId, String(err.leaderId));
-      metadata.set(adminMetadataKeys.leaderAddress, err.leaderAddress);
-    }
-    return { code: statusOf[err.code], details: `${err.code}: ${err.message}`, metadata };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: grpc.status.INTERNAL, details: `internal error: ${message}`, metadata };
-}
-
-interface CallLike {
-  getDeadline(): grpc.Deadline;
-  readonly metadata: grpc.Metadata;
-}
-
-function requestDeadlineMs(call: CallLike, limits: AdminServiceLimits, nowMs: number): number {
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (!Number.isFinite(at)) return limits.requestDeadlineDefaultMs;
-  const left = at - nowMs;
-  if (left <= 0) throw new AdminError('PH_DEADLINE_EXCEEDED', 'request arrived after its deadline');
-  return Math.min(left, limits.requestDeadlineMaxMs);
-}
-
-function checkCluster(call: CallLike, clusterId: string): void {
-  const named = call.metadata.get(adminMetadataKeys.clusterId)[0];
-  if (named !== undefined && String(named) !== clusterId) {
-    throw new AdminError('PH_WRONG_CLUSTER', `request is for cluster ${JSON.stringify(String(named))}, this node belongs to ${JSON.stringify(clusterId)}`);
-  }
-}
+const adminServiceErrors: ServiceErrorMapping<AdminErrorCode> = {
+  isExpected: (err): err is AdminError => err instanceof AdminError,
+  statusOf,
+  leaderHintOf: (err) => (err instanceof NotLeaderError ? err : undefined),
+};
 
 /** A node id from the wire (uint64 as a decimal string): a positive safe integer. */
 export function parseNodeId(value: string | number, field: string, allowZero = false): number {
@@ -120,21 +92,16 @@ function progressMessage(progress: DecommissionProgress): Omit<DecommissionProgr
 
 /** The Admin service's handlers. `nowMs` is injectable for deadline arithmetic in tests. */
 export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits = defaultAdminServiceLimits, nowMs: () => number = Date.now): AdminHandlers {
+  const context: UnaryServiceContext<AdminErrorCode> = {
+    metadataKeys: adminMetadataKeys,
+    newError: (code, message) => new AdminError(code, message),
+    errors: adminServiceErrors,
+    clusterId: () => backend.clusterId,
+    limits: () => limits,
+    nowMs,
+  };
   function unary<Req, Res>(handle: (request: Req, deadlineMs: number) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
-      let deadlineMs: number;
-      try {
-        checkCluster(call, backend.clusterId);
-        deadlineMs = requestDeadlineMs(call, limits, nowMs());
-      } catch (err) {
-        callback(toServiceError(err));
-        return;
-      }
-      handle(call.request, deadlineMs).then(
-        (response) => callback(null, response),
-        (err: unknown) => callback(toServiceError(err)),
-      );
-    };
+    return unaryHandler(context, handle);
   }
   return {
     NodeInfo: unary(async () => {

@@ -12,24 +12,16 @@
 import * as grpc from '@grpc/grpc-js';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipClient } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
+import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import type { MemberAddress } from './command.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from './errors.ts';
 import { kvProto, metadataKeys } from './proto.ts';
 
-export interface KvClientOptions {
-  /** gRPC addresses (host:port) of some cluster members. */
-  readonly endpoints: readonly string[];
-  /** When set, nodes of another cluster refuse the requests (PH_WRONG_CLUSTER). */
-  readonly clusterId?: string;
-  /** Overall deadline of one call, retries included. Default 5 s. */
-  readonly deadlineMs?: number;
-  /** Deadline of one attempt. Default 2 s. */
-  readonly attemptDeadlineMs?: number;
-  readonly backoffInitialMs?: number;
-  readonly backoffMaxMs?: number;
-  /** Attempts per call at most. Default 20. */
-  readonly attemptsMax?: number;
-}
+/** Endpoints, cluster id and retry budget of a KvClient; what it leaves out is taken from `kvRetryDefaults`. */
+export type KvClientOptions = RpcClientOptions;
+
+/** Overall deadline 5 s, 2 s per attempt, backoff from 20 ms to 500 ms, at most 20 attempts. */
+export const kvRetryDefaults: RetryBudget = { deadlineMs: 5000, attemptDeadlineMs: 2000, backoffInitialMs: 20, backoffMaxMs: 500, attemptsMax: 20 };
 
 export interface CallOptions {
   readonly deadlineMs?: number;
@@ -53,29 +45,25 @@ interface Stubs {
   readonly membership: MembershipClient;
 }
 
-type Attempt<T> = (stubs: Stubs, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => void;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+type CallKind = 'read' | 'write' | 'write-idempotent';
 
 export class KvClient {
-  private readonly endpoints: string[];
-  private readonly stubs = new Map<string, Stubs>();
-  private current = 0;
-  private readonly deadlineMs: number;
-  private readonly attemptDeadlineMs: number;
-  private readonly backoffInitialMs: number;
-  private readonly backoffMaxMs: number;
-  private readonly attemptsMax: number;
-  private closed = false;
+  private readonly core: RpcClientCore<Stubs, KvError>;
 
-  constructor(private readonly options: KvClientOptions) {
+  constructor(options: KvClientOptions) {
     if (options.endpoints.length === 0) throw new KvError('PH_BAD_REQUEST', 'KvClient needs at least one endpoint');
-    this.endpoints = [...options.endpoints];
-    this.deadlineMs = options.deadlineMs ?? 5000;
-    this.attemptDeadlineMs = options.attemptDeadlineMs ?? 2000;
-    this.backoffInitialMs = options.backoffInitialMs ?? 20;
-    this.backoffMaxMs = options.backoffMaxMs ?? 500;
-    this.attemptsMax = options.attemptsMax ?? 20;
+    this.core = new RpcClientCore({
+      endpoints: options.endpoints,
+      clusterId: options.clusterId,
+      metadataKeys,
+      budget: retryBudgetOf(options, kvRetryDefaults),
+      connect: connectStubs,
+      disconnect: (stubs) => {
+        stubs.kv.close();
+        stubs.membership.close();
+      },
+      newError: (code, message) => new KvError(code, message),
+    });
   }
 
   async put(key: Bytes, value: Bytes, options: CallOptions = {}): Promise<void> {
@@ -117,110 +105,70 @@ export class KvClient {
   }
 
   close(): void {
-    this.closed = true;
-    for (const stubs of this.stubs.values()) {
-      stubs.kv.close();
-      stubs.membership.close();
-    }
-    this.stubs.clear();
+    this.core.close();
   }
 
-  private stubsFor(address: string): Stubs {
-    let stubs = this.stubs.get(address);
-    if (stubs === undefined) {
-      const proto = kvProto();
-      const channelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
-      stubs = {
-        kv: new proto.KV(address, grpc.credentials.createInsecure(), channelOptions),
-        membership: new proto.Membership(address, grpc.credentials.createInsecure(), channelOptions),
-      };
-      this.stubs.set(address, stubs);
-    }
-    return stubs;
-  }
-
-  private rotate(): void {
-    this.current = (this.current + 1) % this.endpoints.length;
-  }
-
-  private useLeader(address: string): void {
-    let at = this.endpoints.indexOf(address);
-    if (at < 0) {
-      this.endpoints.push(address);
-      at = this.endpoints.length - 1;
-    }
-    this.current = at;
-  }
-
-  private async call<T>(kind: 'read' | 'write' | 'write-idempotent', options: CallOptions, attempt: Attempt<T>): Promise<T> {
-    if (this.closed) throw new KvError('PH_UNAVAILABLE', 'client is closed');
-    const deadlineAt = Date.now() + (options.deadlineMs ?? this.deadlineMs);
-    let backoffMs = this.backoffInitialMs;
-    let lastError: KvError = new KvError('PH_UNAVAILABLE', 'no attempt made');
-    for (let attemptNumber = 0; attemptNumber < this.attemptsMax; attemptNumber++) {
-      const left = deadlineAt - Date.now();
-      if (left <= 0) break;
-      const address = this.endpoints[this.current];
-      if (address === undefined) throw new KvError('PH_BAD_REQUEST', 'no endpoint');
-      const metadata = new grpc.Metadata();
-      if (this.options.clusterId !== undefined) metadata.set(metadataKeys.clusterId, this.options.clusterId);
-      const callOptions: grpc.CallOptions = { deadline: Date.now() + Math.min(left, this.attemptDeadlineMs) };
-      try {
-        return await new Promise<T>((resolve, reject) => {
-          attempt(this.stubsFor(address), metadata, callOptions, (err, value) => {
-            if (err !== null) reject(err);
-            else if (value === undefined) reject(new KvError('PH_UNAVAILABLE', 'empty response'));
-            else resolve(value);
-          });
-        });
-      } catch (err) {
-        const failure = classify(err);
-        lastError = failure.error;
-        if (failure.error instanceof NotLeaderError && failure.error.leaderAddress !== '' && failure.error.leaderAddress !== address) {
-          this.useLeader(failure.error.leaderAddress);
-          continue;
-        }
-        if (failure.kind === 'final') throw failure.error;
-        if (failure.kind === 'ambiguous' && kind === 'write') {
-          this.rotate();
-          throw failure.error;
-        }
-        this.rotate();
-        await sleep(Math.min(backoffMs, Math.max(0, deadlineAt - Date.now())));
-        backoffMs = Math.min(backoffMs * 2, this.backoffMaxMs);
-      }
-    }
-    if (kind === 'write' && lastError.code !== 'PH_NOT_LEADER' && lastError.code !== 'PH_PROPOSAL_DROPPED' && lastError.code !== 'PH_OVERLOADED') {
-      throw new KvError('PH_OUTCOME_UNKNOWN', `gave up: ${lastError.message}`);
-    }
-    throw lastError.code === 'PH_DEADLINE_EXCEEDED' ? lastError : new KvError(lastError.code, `gave up after retries: ${lastError.message}`);
+  private call<T>(kind: CallKind, options: CallOptions, attempt: Attempt<Stubs, T>): Promise<T> {
+    return this.core.call(retryPolicies[kind], options.deadlineMs, attempt);
   }
 }
+
+function connectStubs(address: string): Stubs {
+  const proto = kvProto();
+  const channelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...reconnectChannelOptions };
+  return {
+    kv: new proto.KV(address, grpc.credentials.createInsecure(), channelOptions),
+    membership: new proto.Membership(address, grpc.credentials.createInsecure(), channelOptions),
+  };
+}
+
+/**
+ * The retry rules of one kind of call. A write of unknown fate fails at once (and the next call
+ * starts at another endpoint); when the budget is spent, a write that may have been applied
+ * reports PH_OUTCOME_UNKNOWN.
+ */
+function retryPolicy(kind: CallKind): RetryPolicy<KvError> {
+  return {
+    judge(err) {
+      const failure = classify(err);
+      const leaderAddress = failure.error instanceof NotLeaderError ? failure.error.leaderAddress : '';
+      if (failure.kind === 'final') return { error: failure.error, leaderAddress, next: 'fail' };
+      if (failure.kind === 'ambiguous' && kind === 'write') return { error: failure.error, leaderAddress, next: 'fail-after-moving-on' };
+      return { error: failure.error, leaderAddress, next: 'retry' };
+    },
+    noAttemptError: () => new KvError('PH_UNAVAILABLE', 'no attempt made'),
+    exhausted(lastError) {
+      if (kind === 'write' && lastError.code !== 'PH_NOT_LEADER' && lastError.code !== 'PH_PROPOSAL_DROPPED' && lastError.code !== 'PH_OVERLOADED') {
+        return new KvError('PH_OUTCOME_UNKNOWN', `gave up: ${lastError.message}`);
+      }
+      return lastError.code === 'PH_DEADLINE_EXCEEDED' ? lastError : new KvError(lastError.code, `gave up after retries: ${lastError.message}`);
+    },
+  };
+}
+
+const retryPolicies: Readonly<Record<CallKind, RetryPolicy<KvError>>> = {
+  read: retryPolicy('read'),
+  write: retryPolicy('write'),
+  'write-idempotent': retryPolicy('write-idempotent'),
+};
 
 type Failure = { readonly kind: 'retry' | 'ambiguous' | 'final'; readonly error: KvError };
 
 /** Sorts a failed attempt: safe to retry, of unknown effect, or final. */
 function classify(err: unknown): Failure {
   if (err instanceof KvError) return { kind: err.retriable ? 'retry' : 'final', error: err };
-  const serviceError = err as Partial<grpc.ServiceError>;
-  const code = serviceError.metadata?.get(metadataKeys.errorCode)[0];
-  const details = serviceError.details ?? (err instanceof Error ? err.message : String(err));
-  if (typeof code === 'string' && isKvErrorCode(code)) {
-    if (code === 'PH_NOT_LEADER') {
-      const leaderId = Number(serviceError.metadata?.get(metadataKeys.leaderId)[0] ?? 0);
-      const leaderAddress = String(serviceError.metadata?.get(metadataKeys.leaderAddress)[0] ?? '');
-      return { kind: 'retry', error: new NotLeaderError(leaderId, leaderAddress) };
-    }
-    const error = new KvError(code, details);
+  const failure = readAttemptFailure(err, metadataKeys);
+  const code = failure.phantomCode;
+  if (code !== undefined && isKvErrorCode(code)) {
+    if (code === 'PH_NOT_LEADER') return { kind: 'retry', error: new NotLeaderError(failure.leaderId, failure.leaderAddress) };
+    const error = new KvError(code, failure.details);
     if (code === 'PH_DEADLINE_EXCEEDED' || code === 'PH_OUTCOME_UNKNOWN') return { kind: 'ambiguous', error };
     return { kind: error.retriable ? 'retry' : 'final', error };
   }
   // No PhantomDB code: the transport failed (connection refused or dropped, deadline), so the
   // request may or may not have reached a node.
-  if (serviceError.code === grpc.status.DEADLINE_EXCEEDED) return { kind: 'ambiguous', error: new KvError('PH_DEADLINE_EXCEEDED', details) };
-  if (serviceError.code === grpc.status.UNAVAILABLE || serviceError.code === grpc.status.CANCELLED || serviceError.code === grpc.status.UNKNOWN || serviceError.code === grpc.status.INTERNAL) {
-    return { kind: 'ambiguous', error: new KvError('PH_OUTCOME_UNKNOWN', `unreachable: ${details}`) };
-  }
-  if (serviceError.code === grpc.status.RESOURCE_EXHAUSTED) return { kind: 'final', error: new KvError('PH_TOO_LARGE', details) };
-  return { kind: 'final', error: new KvError('PH_BAD_REQUEST', details) };
+  if (failure.status === grpc.status.DEADLINE_EXCEEDED) return { kind: 'ambiguous', error: new KvError('PH_DEADLINE_EXCEEDED', failure.details) };
+  if (isUnreachableStatus(failure.status)) return { kind: 'ambiguous', error: new KvError('PH_OUTCOME_UNKNOWN', `unreachable: ${failure.details}`) };
+  if (failure.status === grpc.status.RESOURCE_EXHAUSTED) return { kind: 'final', error: new KvError('PH_TOO_LARGE', failure.details) };
+  return { kind: 'final', error: new KvError('PH_BAD_REQUEST', failure.details) };
 }

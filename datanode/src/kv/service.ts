@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { KVHandlers } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipHandlers } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
+import { unaryHandler, type ServiceErrorMapping } from '../rpc/service-core.ts';
 import type { Command, MemberAddress } from './command.ts';
 import { KvError, NotLeaderError, type KvErrorCode } from './errors.ts';
 import type { KvLimits } from './limits.ts';
@@ -39,41 +40,11 @@ const statusOf: Record<KvErrorCode, grpc.status> = {
   PH_WRONG_CLUSTER: grpc.status.FAILED_PRECONDITION,
 };
 
-function toServiceError(err: unknown): Partial<grpc.StatusObject> {
-  const metadata = new grpc.Metadata();
-  if (err instanceof KvError) {
-    metadata.set(metadataKeys.errorCode, err.code);
-    if (err instanceof NotLeaderError) {
-      metadata.set(metadataKeys.leaderId, String(err.leaderId));
-      metadata.set(metadataKeys.leaderAddress, err.leaderAddress);
-    }
-    return { code: statusOf[err.code], details: `${err.code}: ${err.message}`, metadata };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: grpc.status.INTERNAL, details: `internal error: ${message}`, metadata };
-}
-
-interface CallLike {
-  getDeadline(): grpc.Deadline;
-  metadata: grpc.Metadata;
-}
-
-/** The time a request may take: its gRPC deadline, else the default, capped at the maximum. */
-function requestDeadlineMs(call: CallLike, limits: KvLimits): number {
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (!Number.isFinite(at)) return limits.requestDeadlineDefaultMs;
-  const left = at - Date.now();
-  if (left <= 0) throw new KvError('PH_DEADLINE_EXCEEDED', 'request arrived after its deadline');
-  return Math.min(left, limits.requestDeadlineMaxMs);
-}
-
-function checkCluster(call: CallLike, clusterId: string): void {
-  const named = call.metadata.get(metadataKeys.clusterId)[0];
-  if (named !== undefined && String(named) !== clusterId) {
-    throw new KvError('PH_WRONG_CLUSTER', `request is for cluster ${JSON.stringify(String(named))}, this node belongs to ${JSON.stringify(clusterId)}`);
-  }
-}
+const kvServiceErrors: ServiceErrorMapping<KvErrorCode> = {
+  isExpected: (err): err is KvError => err instanceof KvError,
+  statusOf,
+  leaderHintOf: (err) => (err instanceof NotLeaderError ? err : undefined),
+};
 
 function checkKey(key: Buffer, limits: KvLimits, field = 'key'): void {
   if (key.byteLength === 0) throw new KvError('PH_BAD_REQUEST', `${field} must not be empty`);
@@ -84,22 +55,19 @@ function checkValue(value: Buffer, limits: KvLimits, field = 'value'): void {
   if (value.byteLength > limits.valueBytesMax) throw new KvError('PH_TOO_LARGE', `${field} of ${value.byteLength} bytes exceeds valueBytesMax ${limits.valueBytesMax}`);
 }
 
-/** Adapts an async handler to grpc-js's callback style, mapping errors. */
+/** Adapts an async handler to grpc-js's callback style: cluster and deadline checks, errors mapped. */
 function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    let deadlineMs: number;
-    try {
-      checkCluster(call, backend.clusterId);
-      deadlineMs = requestDeadlineMs(call, backend.limits);
-    } catch (err) {
-      callback(toServiceError(err));
-      return;
-    }
-    handle(call.request, deadlineMs).then(
-      (response) => callback(null, response),
-      (err: unknown) => callback(toServiceError(err)),
-    );
-  };
+  return unaryHandler(
+    {
+      metadataKeys,
+      newError: (code, message) => new KvError(code, message),
+      errors: kvServiceErrors,
+      clusterId: () => backend.clusterId,
+      limits: () => backend.limits,
+      nowMs: () => Date.now(),
+    },
+    handle,
+  );
 }
 
 export function kvHandlers(backend: KvBackend): KVHandlers {

@@ -1,0 +1,258 @@
+/**
+ * What the typed gRPC clients of the data node (KvClient, AdminClient) share: one stub per
+ * endpoint, rotation over the endpoints and redirects to a named leader, and the retry loop that
+ * gives a call an overall deadline, a deadline per attempt and capped exponential backoff.
+ *
+ * What differs between the APIs stays with them, through a RetryPolicy: which failures are safe
+ * to retry (every admin call is idempotent; a KV write whose fate is unknown must not be resent)
+ * and what a call throws once its attempts or its deadline are spent.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { assert } from '../assert.ts';
+import type { RpcErrorFactory, RpcMetadataKeys } from './conventions.ts';
+
+/** One attempt of a call: sends the request on `stub` and reports through `done`. */
+export type Attempt<Stub, T> = (stub: Stub, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => void;
+
+/** The limits of one call, retries included. */
+export interface RetryBudget {
+  /** Overall deadline of one call, unless the call names its own. */
+  readonly deadlineMs: number;
+  /** Deadline of one attempt (capped by what is left of the overall deadline). */
+  readonly attemptDeadlineMs: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly attemptsMax: number;
+}
+
+/** What a client's caller sets; each client documents its own defaults of the budget. */
+export interface RpcClientOptions {
+  /** gRPC addresses (host:port) of some cluster members. */
+  readonly endpoints: readonly string[];
+  /** When set, nodes of another cluster refuse the calls (PH_WRONG_CLUSTER). */
+  readonly clusterId?: string;
+  /** Overall deadline of one call, retries included. */
+  readonly deadlineMs?: number;
+  /** Deadline of one attempt. */
+  readonly attemptDeadlineMs?: number;
+  readonly backoffInitialMs?: number;
+  readonly backoffMaxMs?: number;
+  /** Attempts per call at most. */
+  readonly attemptsMax?: number;
+}
+
+/** The budget `options` set, each limit it leaves out taken from `defaults`. */
+export function retryBudgetOf(options: RpcClientOptions, defaults: RetryBudget): RetryBudget {
+  return {
+    deadlineMs: options.deadlineMs ?? defaults.deadlineMs,
+    attemptDeadlineMs: options.attemptDeadlineMs ?? defaults.attemptDeadlineMs,
+    backoffInitialMs: options.backoffInitialMs ?? defaults.backoffInitialMs,
+    backoffMaxMs: options.backoffMaxMs ?? defaults.backoffMaxMs,
+    attemptsMax: options.attemptsMax ?? defaults.attemptsMax,
+  };
+}
+
+/** gRPC channel options of every client stub: reconnect soon after a node comes back. */
+export const reconnectChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 } as const;
+
+/** What a policy decided about a failed attempt. */
+export interface Verdict<E extends Error> {
+  /** The API's error for the attempt; the call throws it (or the policy's exhausted form of it). */
+  readonly error: E;
+  /** The leader a PH_NOT_LEADER answer named ('' otherwise); the next attempt goes there. */
+  readonly leaderAddress: string;
+  /**
+   * `retry`: move on to the next endpoint, back off, try again. `fail`: throw `error` now.
+   * `fail-after-moving-on`: throw `error` now, but let the next call start at the next endpoint.
+   */
+  readonly next: 'retry' | 'fail' | 'fail-after-moving-on';
+}
+
+/** An API's rules for one kind of call. */
+export interface RetryPolicy<E extends Error> {
+  judge(err: unknown): Verdict<E>;
+  /** The error a call throws when no attempt was made (deadline or attempt budget already spent). */
+  noAttemptError(): E;
+  /** What a call throws once its attempts or deadline are spent, given the last attempt's error. */
+  exhausted(lastError: E): E;
+}
+
+/** Which address an attempt goes to, and how the next attempt moves on. */
+export interface Route {
+  address(): string | undefined;
+  /** After a failure: the next address. */
+  moveOn(): void;
+  /** Sends the next attempt to `leaderAddress`; false when this route does not follow redirects. */
+  redirect(leaderAddress: string): boolean;
+}
+
+export interface RpcClientCoreOptions<Stub, E extends Error> {
+  readonly endpoints: readonly string[];
+  /** When set, sent with every attempt so that nodes of another cluster refuse it. */
+  readonly clusterId: string | undefined;
+  readonly metadataKeys: RpcMetadataKeys;
+  readonly budget: RetryBudget;
+  /** Opens the stub(s) of one address; `disconnect` closes them. */
+  readonly connect: (address: string) => Stub;
+  readonly disconnect: (stub: Stub) => void;
+  readonly newError: RpcErrorFactory<E>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The endpoint set, stubs and retry loop of one client. Not shared between clients: it holds the
+ * client's preferred endpoint (the last known leader).
+ */
+export class RpcClientCore<Stub, E extends Error> {
+  private endpoints: string[];
+  private current = 0;
+  private readonly stubs = new Map<string, Stub>();
+  private closed = false;
+  /** The route of a call that may go to any endpoint: the preferred one, then round-robin, following redirects. */
+  private readonly anyEndpoint: Route = {
+    address: () => this.endpoints[this.current],
+    moveOn: () => {
+      this.current = (this.current + 1) % this.endpoints.length;
+    },
+    redirect: (leaderAddress) => {
+      this.useLeader(leaderAddress);
+      return true;
+    },
+  };
+
+  /** The caller checks that `endpoints` is not empty (and raises its own error when it is). */
+  constructor(private readonly options: RpcClientCoreOptions<Stub, E>) {
+    assert(options.endpoints.length > 0, 'an RPC client needs at least one endpoint');
+    this.endpoints = [...options.endpoints];
+  }
+
+  /** Replaces the endpoints, keeping the preferred one and the stubs of those still named. */
+  setEndpoints(endpoints: readonly string[]): void {
+    assert(endpoints.length > 0, 'an RPC client needs at least one endpoint');
+    const preferred = this.endpoints[this.current];
+    this.endpoints = [...endpoints];
+    const at = preferred === undefined ? -1 : this.endpoints.indexOf(preferred);
+    this.current = at < 0 ? 0 : at;
+    for (const [address, stub] of this.stubs) {
+      if (!this.endpoints.includes(address)) {
+        this.options.disconnect(stub);
+        this.stubs.delete(address);
+      }
+    }
+  }
+
+  /** Closes every stub; later calls fail with PH_UNAVAILABLE. */
+  close(): void {
+    this.closed = true;
+    for (const stub of this.stubs.values()) this.options.disconnect(stub);
+    this.stubs.clear();
+  }
+
+  /** A route over `addresses` only, in turn, that never follows redirects (a call meant for one node). */
+  pinnedTo(addresses: readonly string[]): Route {
+    let index = 0;
+    return {
+      address: () => addresses[index % addresses.length],
+      moveOn: () => {
+        index += 1;
+      },
+      redirect: () => false,
+    };
+  }
+
+  /**
+   * Runs `attempt` until it succeeds, `policy` says it failed for good, or the deadline
+   * (`deadlineMs`, else the budget's) or the attempt budget is spent. A redirect to the leader
+   * uses an attempt but no backoff. `route` defaults to any endpoint, following redirects.
+   */
+  async call<T>(policy: RetryPolicy<E>, deadlineMs: number | undefined, attempt: Attempt<Stub, T>, route: Route = this.anyEndpoint): Promise<T> {
+    const { budget, newError } = this.options;
+    if (this.closed) throw newError('PH_UNAVAILABLE', 'client is closed');
+    const deadlineAt = Date.now() + (deadlineMs ?? budget.deadlineMs);
+    let backoffMs = budget.backoffInitialMs;
+    let lastError = policy.noAttemptError();
+    for (let attemptNumber = 0; attemptNumber < budget.attemptsMax; attemptNumber++) {
+      const left = deadlineAt - Date.now();
+      if (left <= 0) break;
+      const address = route.address();
+      if (address === undefined) throw newError('PH_BAD_REQUEST', 'no endpoint');
+      const callOptions: grpc.CallOptions = { deadline: Date.now() + Math.min(left, budget.attemptDeadlineMs) };
+      try {
+        return await this.attemptOnce(address, callOptions, attempt);
+      } catch (err) {
+        const verdict = policy.judge(err);
+        lastError = verdict.error;
+        if (verdict.leaderAddress !== '' && verdict.leaderAddress !== address && route.redirect(verdict.leaderAddress)) continue;
+        if (verdict.next === 'fail') throw verdict.error;
+        route.moveOn();
+        if (verdict.next === 'fail-after-moving-on') throw verdict.error;
+        await sleep(Math.min(backoffMs, Math.max(0, deadlineAt - Date.now())));
+        backoffMs = Math.min(backoffMs * 2, budget.backoffMaxMs);
+      }
+    }
+    throw policy.exhausted(lastError);
+  }
+
+  private attemptOnce<T>(address: string, callOptions: grpc.CallOptions, attempt: Attempt<Stub, T>): Promise<T> {
+    const metadata = new grpc.Metadata();
+    if (this.options.clusterId !== undefined) metadata.set(this.options.metadataKeys.clusterId, this.options.clusterId);
+    return new Promise<T>((resolve, reject) => {
+      attempt(this.stubFor(address), metadata, callOptions, (err, value) => {
+        if (err !== null) reject(err);
+        else if (value === undefined) reject(this.options.newError('PH_UNAVAILABLE', 'empty response'));
+        else resolve(value);
+      });
+    });
+  }
+
+  private stubFor(address: string): Stub {
+    let stub = this.stubs.get(address);
+    if (stub === undefined) {
+      stub = this.options.connect(address);
+      this.stubs.set(address, stub);
+    }
+    return stub;
+  }
+
+  private useLeader(address: string): void {
+    let at = this.endpoints.indexOf(address);
+    if (at < 0) {
+      this.endpoints.push(address);
+      at = this.endpoints.length - 1;
+    }
+    this.current = at;
+  }
+}
+
+/** What a failed attempt says about itself, read from a gRPC ServiceError (or any thrown value). */
+export interface AttemptFailure {
+  /** The node's `ph-error-code` when it answered one (as text; the API checks it is one of its codes). */
+  readonly phantomCode: string | undefined;
+  /** The gRPC status when there is one. */
+  readonly status: grpc.status | undefined;
+  readonly details: string;
+  /** The leader named by a PH_NOT_LEADER answer, unchecked (Number of the metadata, 0 when absent). */
+  readonly leaderId: number;
+  readonly leaderAddress: string;
+}
+
+/** Reads a failed attempt's code, status, details and leader hint. */
+export function readAttemptFailure(err: unknown, keys: RpcMetadataKeys): AttemptFailure {
+  const serviceError = err as Partial<grpc.ServiceError>;
+  const code = serviceError.metadata?.get(keys.errorCode)[0];
+  return {
+    phantomCode: typeof code === 'string' ? code : undefined,
+    status: serviceError.code,
+    details: serviceError.details ?? (err instanceof Error ? err.message : String(err)),
+    leaderId: Number(serviceError.metadata?.get(keys.leaderId)[0] ?? 0),
+    leaderAddress: String(serviceError.metadata?.get(keys.leaderAddress)[0] ?? ''),
+  };
+}
+
+const unreachableStatuses: ReadonlySet<grpc.status> = new Set([grpc.status.UNAVAILABLE, grpc.status.CANCELLED, grpc.status.UNKNOWN, grpc.status.INTERNAL]);
+
+/** Whether a status without a PhantomDB code means the node could not be reached (or dropped the call). */
+export function isUnreachableStatus(status: grpc.status | undefined): boolean {
+  return status !== undefined && unreachableStatuses.has(status);
+}
