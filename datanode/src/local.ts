@@ -1,7 +1,7 @@
 import { StorageEngine, WriteBatch } from './storage/engine.ts';
 
 /**
- * What `npm start` runs until the replicated cluster exists: opens the storage engine in `dir`,
+ * A quick check of the storage engine alone (`phantomdb-node start-local`): opens the storage engine in `dir`,
  * writes and reads a batch of keys, restarts the engine and checks they survived, and prints
  * the engine's statistics. Returns the process exit code.
  */
@@ -28,6 +28,6 @@ export async function runLocalDemo(dir: string): Promise<number> {
   await engine.close();
   say(`after restart: ${found}/${keys} keys read back intact`);
   say(`levels: ${stats.levels.filter((l) => l.files > 0).map((l) => `L${l.level}=${l.files} files`).join(', ') || 'all data still in the memtable/WAL'}`);
-  say('next: the replicated cluster (Raft) and the operator are being built; see README.md');
+  say('for a replicated cluster: npm start (through the operator) or datanode/src/node/README.md (by hand)');
   return found === keys ? 0 : 1;
 }
