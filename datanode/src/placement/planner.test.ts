@@ -1,0 +1,181 @@
+// Unit tests, one per planner rule, plus fast-check properties over random snapshots.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { applyMove, checkDecommission, planMoves } from './planner.ts';
+import { indexNodes, isQuorate } from './model.ts';
+import type { ClusterSnapshot, NodeState, PlannerLimits, RangeState } from './model.ts';
+import { SeededRandom, checkStepSafety, makeNode, randomCluster } from './simulation.ts';
+
+const limits: PlannerLimits = { concurrentMovesMax: 100, bytesInFlightMax: 1024 ** 4, deadAfterTicks: 5 };
+const propertyRuns = Number(process.env['PROPERTY_RUNS'] ?? 100);
+
+function cluster(nodes: NodeState[], ranges: RangeState[], replicationFactor = 3): ClusterSnapshot {
+  return { nowTicks: 100, replicationFactor, nodes, ranges };
+}
+
+function range(id: number, nodeIds: number[], leaseholder: number | null = nodeIds[0] ?? null): RangeState {
+  return { id, bytes: 1000, replicas: nodeIds.map((nodeId) => ({ nodeId, role: 'voter' as const })), leaseholder };
+}
+
+const threeZones = (count: number): NodeState[] => Array.from({ length: count }, (_, i) => makeNode(i + 1, `z${(i % 3) + 1}`));
+
+describe('planner rules', () => {
+  it('plans nothing for a balanced, fully replicated cluster', () => {
+    const plan = planMoves({ snapshot: cluster(threeZones(3), [range(1, [1, 2, 3])]), limits, inFlight: [] });
+    expect(plan.moves).toEqual([]);
+  });
+
+  it('re-replicates a replica on a node dead longer than deadAfterTicks, but not sooner', () => {
+    const nodes = threeZones(4).map((node) => (node.id === 3 ? { ...node, liveness: 'dead' as const, deadSinceTicks: 98 } : node));
+    const early = planMoves({ snapshot: cluster(nodes, [range(1, [1, 2, 3])]), limits, inFlight: [] });
+    expect(early.moves).toEqual([]);
+    const late = planMoves({ snapshot: { ...cluster(nodes, [range(1, [1, 2, 3])]), nowTicks: 103 }, limits, inFlight: [] });
+    expect(late.moves).toMatchObject([{ kind: 'AddLearner', nodeId: 4 }]);
+  });
+
+  it('replaces a decommissioning node in the order add → promote → demote → remove', () => {
+    const nodes = threeZones(4).map((node) => (node.id === 3 ? { ...node, decommissioning: true } : node));
+    let snapshot = cluster(nodes, [range(1, [1, 2, 3])]);
+    const kinds: string[] = [];
+    for (let round = 0; round < 10; round += 1) {
+      const plan = planMoves({ snapshot, limits, inFlight: [] });
+      if (plan.moves.length === 0) break;
+      for (const move of plan.moves) {
+        kinds.push(`${move.kind}:${'nodeId' in move ? move.nodeId : move.toNodeId}`);
+        const before = snapshot;
+        snapshot = applyMove(snapshot, move);
+        expect(checkStepSafety(before, snapshot, move.rangeId)).toBeUndefined();
+      }
+    }
+    expect(kinds).toEqual(['AddLearner:4', 'PromoteLearner:4', 'DemoteVoter:3', 'RemoveReplica:3']);
+  });
+
+  it('moves the lease off a voter before demoting it', () => {
+    const nodes = threeZones(4).map((node) => (node.id === 1 ? { ...node, decommissioning: true } : node));
+    const snapshot = cluster(nodes, [range(1, [1, 2, 3, 4], 1)]);
+    const plan = planMoves({ snapshot, limits, inFlight: [] });
+    expect(plan.moves).toMatchObject([{ kind: 'TransferLease', fromNodeId: 1 }]);
+  });
+
+  it('never demotes a voter when that would lose quorum', () => {
+    const nodes = threeZones(4).map((node) => (node.id >= 3 ? { ...node, liveness: 'suspect' as const } : node));
+    const snapshot = cluster(nodes, [range(1, [1, 2, 3, 4], 1)]);
+    const plan = planMoves({ snapshot, limits, inFlight: [] });
+    expect(plan.unavailableRangeIds).toEqual([1]);
+    expect(plan.moves).toEqual([]);
+  });
+
+  it('spreads replicas across zones first', () => {
+    const nodes = [makeNode(1, 'a'), makeNode(2, 'a'), makeNode(3, 'b'), makeNode(4, 'c')];
+    const plan = planMoves({ snapshot: cluster(nodes, [range(1, [1, 2, 3])]), limits, inFlight: [] });
+    expect(plan.moves).toMatchObject([{ kind: 'AddLearner', nodeId: 4 }]);
+  });
+
+  it('puts two replicas in one zone only when there are fewer zones than RF', () => {
+    const nodes = [makeNode(1, 'a'), makeNode(2, 'a'), makeNode(3, 'b')];
+    const plan = planMoves({ snapshot: cluster(nodes, [range(1, [1, 2, 3])]), limits, inFlight: [] });
+    expect(plan.moves).toEqual([]);
+  });
+
+  it('moves replicas to a new node until counts are balanced', () => {
+    const ranges = Array.from({ length: 30 }, (_, i) => range(i + 1, [1, 2, 3], (i % 3) + 1));
+    const plan = planMoves({ snapshot: cluster(threeZones(6), ranges), limits, inFlight: [] });
+    const adds = plan.moves.filter((move) => move.kind === 'AddLearner');
+    expect(adds.length).toBeGreaterThan(0);
+    expect(adds.every((move) => move.nodeId >= 4)).toBe(true);
+  });
+
+  it('balances leases among voters', () => {
+    const ranges = Array.from({ length: 6 }, (_, i) => range(i + 1, [1, 2, 3], 1));
+    const plan = planMoves({ snapshot: cluster(threeZones(3), ranges), limits, inFlight: [] });
+    expect(plan.moves.filter((move) => move.kind === 'TransferLease').length).toBe(4);
+  });
+
+  it('moves leases off a draining node and never onto one', () => {
+    const nodes = threeZones(3).map((node) => (node.id === 1 ? { ...node, draining: true } : node));
+    const plan = planMoves({ snapshot: cluster(nodes, [range(1, [1, 2, 3], 1)]), limits, inFlight: [] });
+    expect(plan.moves).toMatchObject([{ kind: 'TransferLease', fromNodeId: 1 }]);
+    expect(plan.moves.every((move) => move.kind !== 'TransferLease' || move.toNodeId !== 1)).toBe(true);
+  });
+
+  it('respects concurrentMovesMax (counting moves in flight) and skips busy ranges', () => {
+    const ranges = Array.from({ length: 30 }, (_, i) => range(i + 1, [1, 2, 3]));
+    const snapshot = cluster(threeZones(6), ranges);
+    const inFlight = [{ kind: 'AddLearner' as const, rangeId: 1, nodeId: 4, bytes: 1000, reason: 'test' }];
+    const plan = planMoves({ snapshot, limits: { ...limits, concurrentMovesMax: 3 }, inFlight });
+    expect(plan.moves.length).toBe(2);
+    expect(plan.moves.some((move) => move.rangeId === 1)).toBe(false);
+  });
+
+  it('respects bytesInFlightMax, letting one oversized range move alone', () => {
+    const ranges = Array.from({ length: 30 }, (_, i) => range(i + 1, [1, 2, 3]));
+    const snapshot = cluster(threeZones(6), ranges);
+    const small = planMoves({ snapshot, limits: { ...limits, bytesInFlightMax: 2500 }, inFlight: [] });
+    expect(small.moves.filter((move) => move.kind === 'AddLearner').length).toBe(2);
+    const tiny = planMoves({ snapshot, limits: { ...limits, bytesInFlightMax: 10 }, inFlight: [] });
+    expect(tiny.moves.filter((move) => move.kind === 'AddLearner').length).toBe(1);
+  });
+
+  it('refuses a decommission that would leave ranges under-replicated', () => {
+    const snapshot = cluster(threeZones(3), [range(1, [1, 2, 3])]);
+    const refused = checkDecommission(snapshot, limits, 2);
+    expect(refused).toMatchObject({ ok: false, code: 'PH_DECOMMISSION_REFUSED', nodeId: 2, underReplicatedRangeIds: [1] });
+    expect(checkDecommission(cluster(threeZones(4), [range(1, [1, 2, 3])]), limits, 2)).toEqual({ ok: true });
+  });
+
+  it('reports a range it cannot re-replicate as stalled', () => {
+    const nodes = threeZones(3).map((node) => (node.id === 3 ? { ...node, decommissioning: true } : node));
+    const plan = planMoves({ snapshot: cluster(nodes, [range(1, [1, 2, 3])]), limits, inFlight: [] });
+    expect(plan.stalledRangeIds).toEqual([1]);
+    expect(plan.moves).toEqual([]);
+  });
+});
+
+describe('planner properties', () => {
+  const arbitraryWorld = fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    deadNodes: fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 3 }),
+    decommissioned: fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 2 }),
+    concurrentMovesMax: fc.integer({ min: 1, max: 50 }),
+  });
+
+  it('plans within limits, one move per range, and every move keeps quorum and distinct nodes', () => {
+    fc.assert(
+      fc.property(arbitraryWorld, ({ seed, deadNodes, decommissioned, concurrentMovesMax }) => {
+        const base = randomCluster(new SeededRandom(seed));
+        const nodes = base.nodes.map((node) => ({
+          ...node,
+          liveness: deadNodes.includes(node.id) ? ('dead' as const) : node.liveness,
+          decommissioning: decommissioned.includes(node.id),
+        }));
+        const snapshot = { ...base, nowTicks: 50, nodes };
+        const plan = planMoves({ snapshot, limits: { ...limits, concurrentMovesMax }, inFlight: [] });
+        expect(plan.moves.length).toBeLessThanOrEqual(concurrentMovesMax);
+        expect(new Set(plan.moves.map((move) => move.rangeId)).size).toBe(plan.moves.length);
+        const byNode = indexNodes(snapshot);
+        for (const id of plan.unavailableRangeIds) {
+          const unavailable = snapshot.ranges.find((candidate) => candidate.id === id);
+          expect(unavailable !== undefined && !isQuorate(unavailable, byNode)).toBe(true);
+        }
+        let current = snapshot;
+        for (const move of plan.moves) {
+          const next = applyMove(current, move);
+          expect(checkStepSafety(current, next, move.rangeId)).toBeUndefined();
+          current = next;
+        }
+      }),
+      { numRuns: propertyRuns },
+    );
+  });
+
+  it('is deterministic: the same input gives the same plan', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => {
+        const snapshot = randomCluster(new SeededRandom(seed));
+        const first = planMoves({ snapshot, limits, inFlight: [] });
+        expect(planMoves({ snapshot, limits, inFlight: [] })).toEqual(first);
+      }),
+      { numRuns: Math.min(propertyRuns, 50) },
+    );
+  });
+});
