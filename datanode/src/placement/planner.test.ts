@@ -148,7 +148,7 @@ describe('planner properties', () => {
           liveness: deadNodes.includes(node.id) ? ('dead' as const) : node.liveness,
           decommissioning: decommissioned.includes(node.id),
         }));
-        const snapshot = { ...base, nowTicks: 50, nodes };
+        const snapshot: ClusterSnapshot = { ...base, nowTicks: 50, nodes };
         const plan = planMoves({ snapshot, limits: { ...limits, concurrentMovesMax }, inFlight: [] });
         expect(plan.moves.length).toBeLessThanOrEqual(concurrentMovesMax);
         expect(new Set(plan.moves.map((move) => move.rangeId)).size).toBe(plan.moves.length);
@@ -157,7 +157,7 @@ describe('planner properties', () => {
           const unavailable = snapshot.ranges.find((candidate) => candidate.id === id);
           expect(unavailable !== undefined && !isQuorate(unavailable, byNode)).toBe(true);
         }
-        let current = snapshot;
+        let current: ClusterSnapshot = snapshot;
         for (const move of plan.moves) {
           const next = applyMove(current, move);
           expect(checkStepSafety(current, next, move.rangeId)).toBeUndefined();
