@@ -27,6 +27,7 @@ export const errorCodes = {
   PH_DEADLINE_EXCEEDED: 'A request did not finish within its deadline; a write may or may not have taken effect.',
   PH_DECOMMISSION_REFUSED: 'A decommission would leave ranges with fewer replicas than the replication factor.',
   PH_ALREADY_DECOMMISSIONED: 'A recommission named a node that already finished its decommission and left; its id is never reused.',
+  PH_IDENTITY_CONFLICT: 'A node was asked to take a node id other than the one its data directory already records.',
   PH_JOIN_REFUSED: 'A node asked to join with an id already used by another node, or the cluster refused it.',
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: 'Another membership change is still being committed; changes go one at a time.',
   PH_NOT_CAUGHT_UP: 'A learner is not caught up yet, so it cannot be promoted.',

@@ -4,6 +4,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { AddLearnerRequest as _phantomdb_admin_v1_AddLearnerRequest, AddLearnerRequest__Output as _phantomdb_admin_v1_AddLearnerRequest__Output } from './phantomdb/admin/v1/AddLearnerRequest.ts';
 import type { AddLearnerResponse as _phantomdb_admin_v1_AddLearnerResponse, AddLearnerResponse__Output as _phantomdb_admin_v1_AddLearnerResponse__Output } from './phantomdb/admin/v1/AddLearnerResponse.ts';
 import type { AdminClient as _phantomdb_admin_v1_AdminClient, AdminDefinition as _phantomdb_admin_v1_AdminDefinition } from './phantomdb/admin/v1/Admin.ts';
+import type { AssignIdentityRequest as _phantomdb_admin_v1_AssignIdentityRequest, AssignIdentityRequest__Output as _phantomdb_admin_v1_AssignIdentityRequest__Output } from './phantomdb/admin/v1/AssignIdentityRequest.ts';
 import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, ClusterStatusRequest__Output as _phantomdb_admin_v1_ClusterStatusRequest__Output } from './phantomdb/admin/v1/ClusterStatusRequest.ts';
 import type { ClusterStatusResponse as _phantomdb_admin_v1_ClusterStatusResponse, ClusterStatusResponse__Output as _phantomdb_admin_v1_ClusterStatusResponse__Output } from './phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, DecommissionProgress__Output as _phantomdb_admin_v1_DecommissionProgress__Output } from './phantomdb/admin/v1/DecommissionProgress.ts';
@@ -32,6 +33,7 @@ export interface ProtoGrpcType {
         AddLearnerRequest: MessageTypeDefinition<_phantomdb_admin_v1_AddLearnerRequest, _phantomdb_admin_v1_AddLearnerRequest__Output>
         AddLearnerResponse: MessageTypeDefinition<_phantomdb_admin_v1_AddLearnerResponse, _phantomdb_admin_v1_AddLearnerResponse__Output>
         Admin: SubtypeConstructor<typeof grpc.Client, _phantomdb_admin_v1_AdminClient> & { service: _phantomdb_admin_v1_AdminDefinition }
+        AssignIdentityRequest: MessageTypeDefinition<_phantomdb_admin_v1_AssignIdentityRequest, _phantomdb_admin_v1_AssignIdentityRequest__Output>
         ClusterStatusRequest: MessageTypeDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusRequest__Output>
         ClusterStatusResponse: MessageTypeDefinition<_phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusResponse__Output>
         DecommissionProgress: MessageTypeDefinition<_phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionProgress__Output>

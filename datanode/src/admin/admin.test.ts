@@ -36,6 +36,11 @@ class FakeBackend implements AdminBackend {
     return Promise.resolve({ nodeId: this.nodeId, clusterId: this.clusterId, address: this.state.addresses.get(this.nodeId) ?? '', initialized: true, leaderId: this.state.leaderId, version: '0.1.0', locality: 'zone=a' });
   }
 
+  assignIdentity(nodeId: number) {
+    if (nodeId !== this.nodeId) throw new AdminError('PH_IDENTITY_CONFLICT', `this node is node ${this.nodeId}`);
+    return this.nodeInfo();
+  }
+
   async clusterStatus(deadlineMs: number): Promise<ClusterStatus> {
     if (this.hang) await new Promise((resolve) => setTimeout(resolve, deadlineMs + 50));
     this.leaderOnly('status');
@@ -56,6 +61,7 @@ class FakeBackend implements AdminBackend {
       underReplicatedRanges: 1,
       unavailableRanges: 0,
       replicationFactor: 3,
+      highestNodeId: 2 ** 40,
     };
   }
 
@@ -164,6 +170,16 @@ describe('admin service and client', () => {
     expect(info).toEqual({ nodeId: 3, clusterId: 'c1', address: cluster.addresses[2], initialized: true, leaderId: 1, version: '0.1.0', locality: 'zone=a' });
   });
 
+  it('sends AssignIdentity to the node asked only, and reports a conflicting id as PH_IDENTITY_CONFLICT, not retried', async () => {
+    const cluster = await startCluster();
+    const admin = client(cluster.addresses);
+    expect((await admin.assignIdentity(cluster.addresses[1] ?? '', 2)).nodeId).toBe(2);
+    const conflict = await failure(admin.assignIdentity(cluster.addresses[1] ?? '', 7));
+    expect(conflict.code).toBe('PH_IDENTITY_CONFLICT');
+    expect(conflict.retriable).toBe(false);
+    expect((await failure(admin.assignIdentity(cluster.addresses[1] ?? '', 0))).code).toBe('PH_BAD_REQUEST');
+  });
+
   it('follows NotLeader to the leader and keeps 64-bit Raft indexes exact', async () => {
     const cluster = await startCluster();
     const admin = client([cluster.addresses[2] ?? '']);
@@ -172,7 +188,7 @@ describe('admin service and client', () => {
     expect(status.leaderId).toBe(1);
     expect(status.nodes.map((node) => node.nodeId)).toEqual([1, 2, 3]);
     expect(status.nodes[0]?.raft).toEqual({ role: 'LEADER', term: 2n ** 60n, matchIndex: 2n ** 55n + 1n, appliedIndex: 7n, caughtUp: true });
-    expect(status).toMatchObject({ groups: 4, ranges: 3, underReplicatedRanges: 1, unavailableRanges: 0, replicationFactor: 3 });
+    expect(status).toMatchObject({ groups: 4, ranges: 3, underReplicatedRanges: 1, unavailableRanges: 0, replicationFactor: 3, highestNodeId: 2 ** 40 });
     // The client now goes to the leader first.
     await admin.clusterStatus();
     expect(cluster.state.calls.slice(2)).toEqual(['1:status']);

@@ -65,6 +65,8 @@ export interface ClusterStatus {
   readonly underReplicatedRanges: number;
   readonly unavailableRanges: number;
   readonly replicationFactor: number;
+  /** The highest node id the cluster has recorded (members, removed nodes, address book): new ids go above it. */
+  readonly highestNodeId: number;
 }
 
 export interface Member {
@@ -91,7 +93,13 @@ export interface DrainProgress {
 /** Implemented by the data node (datanode/src/node). See the contract above. */
 export interface AdminBackend {
   readonly clusterId: string;
+  /** This node's identity; nodeId 0 while a new node waits for `assignIdentity`. */
   nodeInfo(): Promise<NodeInfo>;
+  /**
+   * Gives this (new) node its id, recorded durably before it resolves; the same id again
+   * succeeds, another one throws PH_IDENTITY_CONFLICT. Answered by the node itself.
+   */
+  assignIdentity(nodeId: number, deadlineMs: number): Promise<NodeInfo>;
   clusterStatus(deadlineMs: number): Promise<ClusterStatus>;
   /** Adds `nodeId` at `address` as a learner (leader only); returns the members after. */
   addLearner(nodeId: number, address: string, deadlineMs: number): Promise<readonly Member[]>;

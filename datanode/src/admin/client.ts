@@ -81,6 +81,7 @@ function clusterStatusOf(message: ClusterStatusResponse__Output): ClusterStatus 
     underReplicatedRanges: message.underReplicatedRanges,
     unavailableRanges: message.unavailableRanges,
     replicationFactor: message.replicationFactor,
+    highestNodeId: nodeIdOf(message.highestNodeId),
   };
 }
 
@@ -129,6 +130,17 @@ export class AdminClient {
   /** The identity of the node at `address` (asked of that node only, never redirected). */
   async nodeInfo(address: string, options: AdminCallOptions = {}): Promise<NodeInfo> {
     const response = await this.core.call<NodeInfoResponse__Output>(adminRetryPolicy, options.deadlineMs, (stub, m, o, done) => stub.NodeInfo({}, m, o, done), this.core.pinnedTo([address]));
+    return { ...response, nodeId: nodeIdOf(response.nodeId), leaderId: nodeIdOf(response.leaderId) };
+  }
+
+  /** Gives the new node at `address` its id (asked of that node only, never redirected); PH_IDENTITY_CONFLICT when it has another. */
+  async assignIdentity(address: string, nodeId: number, options: AdminCallOptions = {}): Promise<NodeInfo> {
+    const response = await this.core.call<NodeInfoResponse__Output>(
+      adminRetryPolicy,
+      options.deadlineMs,
+      (stub, m, o, done) => stub.AssignIdentity({ nodeId: String(nodeId) }, m, o, done),
+      this.core.pinnedTo([address]),
+    );
     return { ...response, nodeId: nodeIdOf(response.nodeId), leaderId: nodeIdOf(response.leaderId) };
   }
 

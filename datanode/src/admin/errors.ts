@@ -15,6 +15,7 @@ export const adminErrorCodes = {
   PH_DECOMMISSION_REFUSED: 'Removing the node would leave fewer nodes than the replication factor needs (or the last voter).',
   PH_ALREADY_DECOMMISSIONED: 'The node finished its decommission and left; it cannot be recommissioned (add it again instead).',
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: 'Another membership change is being committed. Retry later.',
+  PH_IDENTITY_CONFLICT: 'AssignIdentity named another id than the one the node already has (ids are never changed).',
 } as const;
 
 export type AdminErrorCode = keyof typeof adminErrorCodes;

@@ -33,6 +33,7 @@ const statusOf: Record<AdminErrorCode, grpc.status> = {
   PH_DECOMMISSION_REFUSED: grpc.status.FAILED_PRECONDITION,
   PH_ALREADY_DECOMMISSIONED: grpc.status.FAILED_PRECONDITION,
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: grpc.status.ABORTED,
+  PH_IDENTITY_CONFLICT: grpc.status.FAILED_PRECONDITION,
 };
 
 const adminServiceErrors: ServiceErrorMapping<AdminErrorCode> = {
@@ -83,6 +84,7 @@ function clusterStatusMessage(status: ClusterStatus): ClusterStatusResponse {
     underReplicatedRanges: status.underReplicatedRanges,
     unavailableRanges: status.unavailableRanges,
     replicationFactor: status.replicationFactor,
+    highestNodeId: String(status.highestNodeId),
   };
 }
 
@@ -106,6 +108,10 @@ export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits 
   return {
     NodeInfo: unary(async () => {
       const info = await backend.nodeInfo();
+      return { ...info, nodeId: String(info.nodeId), leaderId: String(info.leaderId) };
+    }),
+    AssignIdentity: unary(async (request, deadlineMs) => {
+      const info = await backend.assignIdentity(parseNodeId(request.nodeId, 'node_id'), deadlineMs);
       return { ...info, nodeId: String(info.nodeId), leaderId: String(info.leaderId) };
     }),
     ClusterStatus: unary(async (_request, deadlineMs) => clusterStatusMessage(await backend.clusterStatus(deadlineMs))),

@@ -140,6 +140,12 @@ export class NodeAdmin implements AdminBackend {
     });
   }
 
+  /** This node has its id already: the same id again is a no-op, another one is refused. */
+  assignIdentity(nodeId: number): Promise<NodeInfo> {
+    if (nodeId !== this.host.nodeId) return Promise.reject(new AdminError('PH_IDENTITY_CONFLICT', `this node is node ${this.host.nodeId}; it cannot become node ${nodeId}`));
+    return this.nodeInfo();
+  }
+
   private membershipOf(config: ConfState, id: NodeId): MembershipState {
     const lifecycles = this.host.lifecycles();
     if (lifecycles.removed.has(id) && !isMember(config, id)) return 'DECOMMISSIONED';
@@ -205,6 +211,7 @@ export class NodeAdmin implements AdminBackend {
       underReplicatedRanges: this.healthyVoters(replica, status).length < this.host.replicationFactor ? 1 : 0,
       unavailableRanges: liveVoters < majority(voters.length) ? 1 : 0,
       replicationFactor: this.host.replicationFactor,
+      highestNodeId: Math.max(0, ...ids, ...this.host.addressBook().keys(), ...this.host.lifecycles().decommissioning),
     });
   }
 

@@ -21,19 +21,25 @@ export function hasIdentity(dataDir: string): boolean {
   return fs.existsSync(path.join(dataDir, identityFile));
 }
 
+/** The identity `dataDir` records, or undefined when it has none yet (IdentityMismatchError when unreadable). */
+export function readIdentity(dataDir: string): NodeIdentity | undefined {
+  const file = path.join(dataDir, identityFile);
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return identitySchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+  } catch (err) {
+    throw new IdentityMismatchError(`data directory ${dataDir}: ${file} is unreadable or malformed (${err instanceof Error ? err.message : String(err)}); refusing to start`);
+  }
+}
+
 /**
  * Checks `dataDir`'s identity against `expected`, or records it when the directory is new.
  * Throws IdentityMismatchError naming both identities when they differ.
  */
 export function checkOrRecordIdentity(dataDir: string, expected: NodeIdentity): void {
   const file = path.join(dataDir, identityFile);
-  if (fs.existsSync(file)) {
-    let stored: NodeIdentity;
-    try {
-      stored = identitySchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
-    } catch (err) {
-      throw new IdentityMismatchError(`data directory ${dataDir}: ${file} is unreadable or malformed (${err instanceof Error ? err.message : String(err)}); refusing to start`);
-    }
+  const stored = readIdentity(dataDir);
+  if (stored !== undefined) {
     if (stored.clusterId !== expected.clusterId) {
       throw new IdentityMismatchError(
         `data directory ${dataDir} belongs to cluster ${JSON.stringify(stored.clusterId)}, not ${JSON.stringify(expected.clusterId)}; refusing to start (nothing was changed)`,

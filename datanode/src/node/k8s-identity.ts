@@ -1,10 +1,17 @@
 /**
- * Running as a pod of the operator's StatefulSet: the node's id from its pod name, how it finds
- * peers it has no address for yet, and whether a new data directory starts a cluster or waits
- * to be added to one.
+ * Running as a pod of the operator's StatefulSet: the node's id, how it finds peers it has no
+ * address for yet, and whether a new data directory starts a cluster or waits to be added to one.
  *
- * Identity: pod `<statefulset>-N` is node N+1 (stable across restarts; ids are never reused, so
- * a pod whose node was decommissioned cannot come back under the same ordinal: see gaps below).
+ * Identity (when neither --node-id nor PHANTOMDB_NODE_ID is given):
+ * - a data directory that records an id (IDENTITY) keeps it, whatever the ordinal;
+ * - ordinal 0 with a new data directory is node 1 (the bootstrap below);
+ * - any other ordinal with a new data directory has no id yet: it waits (identity-wait.ts) for
+ *   the operator to allocate a fresh one (above every id the cluster has recorded, removed ones
+ *   included: ids are never reused) and send it with AssignIdentity, then starts with it. So a
+ *   pod recreated under the ordinal of a decommissioned node comes back as a new node.
+ * Peers are found by their address book entry, else by asking the StatefulSet's pods for their
+ * NodeInfo (PodPeerFinder), else by the old naming guess (node N+1 at ordinal N; a wrong guess is
+ * refused by the peer's transport handshake, which checks the expected node id).
  *
  * Bootstrap contract with the operator (operator/src/controllers/cluster-steps.ts, joinNodes):
  * - a data directory that already holds the Raft group restarts as it is (no flags needed);
@@ -18,9 +25,10 @@
  *   also lost its vote record, so the safe repair is still to replace it (decommission node 1,
  *   add a new node), which is an operator decision. A peer that has a name but does not answer
  *   yet is waited for, so a restarting cluster cannot race pod 0 into a second bootstrap;
- * - every other ordinal with a new data directory starts UNINITIALIZED: the Raft group exists
- *   with an empty configuration, NodeInfo answers `initialized: false`, and the node waits for
- *   the operator's AddLearner (then Promote once caught up).
+ * - every other ordinal with a new data directory first gets its id (above), then starts
+ *   UNINITIALIZED: the Raft group exists with an empty configuration, NodeInfo answers
+ *   `initialized: false`, and the node waits for the operator's AddLearner (then Promote once
+ *   caught up).
  *
  * Gap (documented): a full outage in which pod 0 also lost its volume and the other pods have no
  * DNS names yet (not scheduled) would let pod 0 bootstrap a new, empty cluster.
@@ -32,8 +40,9 @@ import { RaftLogEngine } from '../raft/logstore/index.ts';
 import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
 import type { NodeConfig } from './config.ts';
-import { checkOrRecordIdentity } from './identity.ts';
-import { kvGroupId } from './node.ts';
+import { checkOrRecordIdentity, readIdentity } from './identity.ts';
+import { waitForAssignedIdentity } from './identity-wait.ts';
+import { advertisedHostOf, kvGroupId, nodeVersion } from './node.ts';
 
 /** Other ordinals pod 0 asks before bootstrapping (a cluster has at most 7 voters; learners beyond are rare). */
 const podOrdinalProbeMax = 15;
@@ -50,7 +59,7 @@ export interface PodIdentity {
   readonly nodeId: NodeId;
 }
 
-/** `<name>-N` → node N+1; undefined for a name without an ordinal suffix. */
+/** `<name>-N` → ordinal N (`nodeId` N+1: the id ordinal 0 bootstraps with, and only a guess for the others); undefined for a name without an ordinal suffix. */
 export function podIdentityOf(podName: string): PodIdentity | undefined {
   const match = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)-(\d{1,6})$/.exec(podName);
   if (match === null) return undefined;
@@ -66,9 +75,15 @@ export function podIdentityFromEnv(env: NodeJS.ProcessEnv): PodIdentity | undefi
   return hostname === undefined || hostname === '' ? undefined : podIdentityOf(hostname);
 }
 
+/** Whether the pod decides the node id (neither --node-id nor PHANTOMDB_NODE_ID is given). */
+export function podManagesNodeId(env: NodeJS.ProcessEnv, flags: Readonly<Record<string, string | undefined>>): boolean {
+  return flags['node-id'] === undefined && (env.PHANTOMDB_NODE_ID === undefined || env.PHANTOMDB_NODE_ID === '') && podIdentityFromEnv(env) !== undefined;
+}
+
 /**
- * The environment with PHANTOMDB_NODE_ID filled in from the pod name when neither the flag nor
- * the variable gives one. Returns `env` unchanged otherwise.
+ * The environment with PHANTOMDB_NODE_ID filled in from the pod name (N+1, a placeholder the
+ * configuration needs; `resolvePodNodeId` decides the real id) when neither the flag nor the
+ * variable gives one. Returns `env` unchanged otherwise.
  */
 export function withPodNodeId(env: NodeJS.ProcessEnv, flags: Readonly<Record<string, string | undefined>>): NodeJS.ProcessEnv {
   if (flags['node-id'] !== undefined || (env.PHANTOMDB_NODE_ID !== undefined && env.PHANTOMDB_NODE_ID !== '')) return env;
@@ -144,6 +159,73 @@ async function clusterExists(config: NodeConfig, network: PodNetwork, log: (line
     }
   } finally {
     client.close();
+  }
+}
+
+/**
+ * The node id of a pod that manages its own id (see the file comment): the one its data
+ * directory records, 1 for ordinal 0, else the one the operator assigns (waits for it).
+ */
+export async function resolvePodNodeId(config: NodeConfig, network: PodNetwork, log: (line: string) => void): Promise<NodeId> {
+  const stored = readIdentity(config.dataDir);
+  if (stored !== undefined) return stored.nodeId;
+  if (network.pod.ordinal === 0) return 1;
+  return waitForAssignedIdentity(
+    { clusterId: config.clusterId, dataDir: config.dataDir, raftAddress: `${advertisedHostOf(config)}:${network.raftPort}`, version: nodeVersion, log },
+    { kvListen: config.kvListen, httpListen: config.httpListen },
+  );
+}
+
+const peerScanIntervalMs = 2_000;
+
+/**
+ * Finds the Raft address of a node id by asking the StatefulSet's pods (ordinals
+ * 0..podOrdinalProbeMax) for their NodeInfo, in the background and at most every 2 s; until it
+ * has an answer it offers the naming guess (node N+1 at ordinal N).
+ */
+export class PodPeerFinder {
+  private readonly found = new Map<NodeId, string>();
+  private scanning = false;
+  private lastScanMs = Number.NEGATIVE_INFINITY;
+  private client: AdminClient | undefined;
+
+  constructor(
+    private readonly network: PodNetwork,
+    private readonly clusterId: string,
+  ) {}
+
+  resolve(nodeId: NodeId): string | undefined {
+    const hit = this.found.get(nodeId);
+    if (hit !== undefined) return hit;
+    this.scan();
+    return podRaftAddress(this.network, nodeId);
+  }
+
+  private scan(): void {
+    const now = performance.now();
+    if (this.scanning || now - this.lastScanMs < peerScanIntervalMs) return;
+    this.scanning = true;
+    this.lastScanMs = now;
+    this.client ??= new AdminClient({ endpoints: [`${podHost(this.network, 0)}:${this.network.kvPort}`], clusterId: this.clusterId, deadlineMs: probeAttemptDeadlineMs, attemptDeadlineMs: probeAttemptDeadlineMs });
+    const client = this.client;
+    const ordinals = Array.from({ length: podOrdinalProbeMax + 1 }, (_, index) => index).filter((ordinal) => ordinal !== this.network.pod.ordinal);
+    void Promise.all(
+      ordinals.map(async (ordinal) => {
+        const host = podHost(this.network, ordinal);
+        try {
+          await lookup(host);
+          const info = await client.nodeInfo(`${host}:${this.network.kvPort}`, { deadlineMs: probeAttemptDeadlineMs });
+          if (info.nodeId > 0 && info.address !== '') this.found.set(info.nodeId, info.address);
+        } catch {
+          // No such pod, or not answering yet: the next scan asks again.
+        }
+      }),
+    ).finally(() => (this.scanning = false));
+  }
+
+  close(): void {
+    this.client?.close();
+    this.client = undefined;
   }
 }
 

@@ -59,7 +59,13 @@ function splitHostPort(address: string): { host: string; port: number } {
   return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
 }
 
-function bindGrpc(server: grpc.Server, listen: string): Promise<number> {
+/** The host this node's peers dial: --advertise-host, else this machine's name for a wildcard listen address. */
+export function advertisedHostOf(config: NodeConfig): string {
+  const host = splitHostPort(config.grpcListen).host;
+  return config.advertiseHost ?? (host === '0.0.0.0' || host === '[::]' ? os.hostname() : host);
+}
+
+export function bindGrpc(server: grpc.Server, listen: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err === null ? resolve(port) : reject(err)));
   });
@@ -179,7 +185,7 @@ export class DataNode implements KvBackend {
       log: this.log,
     });
     this.transport = transport;
-    const advertisedHost = config.advertiseHost ?? (raftListen.host === '0.0.0.0' || raftListen.host === '[::]' ? os.hostname() : raftListen.host);
+    const advertisedHost = advertisedHostOf(config);
     this.address = { raft: `${advertisedHost}:${raftPort}`, kv: `${advertisedHost}:${kvPort}` };
     replica.onRoleChange((state) => {
       this.log(`role ${state.role}, leader ${state.leaderId}`);

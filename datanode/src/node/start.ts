@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, flagFields, loadNodeConfig } from './config.ts';
-import { podNetworkOf, podRaftAddress, preparePodDataDir, withPodNodeId } from './k8s-identity.ts';
+import { PodPeerFinder, podManagesNodeId, podNetworkOf, preparePodDataDir, resolvePodNodeId, withPodNodeId } from './k8s-identity.ts';
 import { createRaftTransport } from './raft-transport.ts';
 import { DataNode } from './node.ts';
 
@@ -33,9 +33,9 @@ Options (flag / environment variable / config-file field):
   --value-bytes-max N                                     valueBytesMax: largest value accepted
 Flags override environment variables, which override the file. A new data directory needs
 --peers or --join; a restart needs neither. As a StatefulSet pod (PHANTOMDB_NODE_NAME <name>-N
-and PHANTOMDB_PEER_SERVICE set; see k8s-identity.ts) the node id defaults to N+1 and a new data
-directory needs neither: ordinal 0 starts a cluster when none exists, the others wait
-uninitialized for the operator to add them.
+and PHANTOMDB_PEER_SERVICE set; see k8s-identity.ts) without a node id, a data directory keeps
+the id it records and a new one needs no flags: ordinal 0 is node 1 and starts a cluster when
+none exists; the others wait for the operator to assign them a fresh id, then to add them.
 
 Example (three nodes on one machine):
   phantomdb-node start --node-id 1 --cluster-id demo --data-dir /tmp/p1 --grpc-listen 127.0.0.1:7001 \\
@@ -52,7 +52,7 @@ export async function runStart(args: string[]): Promise<number> {
     console.error(`phantomdb-node start: ${err instanceof Error ? err.message : String(err)} (see --help)`);
     return 2;
   }
-  let config;
+  let config: ReturnType<typeof loadNodeConfig>;
   try {
     config = loadNodeConfig(values, withPodNodeId(process.env, values));
   } catch (err) {
@@ -66,11 +66,16 @@ export async function runStart(args: string[]): Promise<number> {
   // uninitialized for the operator; peers not yet in the address book are found by pod DNS name.
   const podNetwork = podNetworkOf(config, process.env);
   if (podNetwork !== undefined && config.peers === undefined && config.join === undefined) {
+    if (podManagesNodeId(process.env, values)) {
+      const pod = podNetwork.pod.podName;
+      config = { ...config, nodeId: await resolvePodNodeId(config, podNetwork, (line) => console.log(`[pod ${pod}] ${line}`)) };
+    }
     const nodeId = config.nodeId;
     await preparePodDataDir(config, podNetwork, (line) => console.log(`[node ${nodeId}] ${line}`));
   }
+  const peerFinder = podNetwork === undefined ? undefined : new PodPeerFinder(podNetwork, config.clusterId);
   const node = await DataNode.start(config, {
-    transportFactory: (context) => createRaftTransport(podNetwork === undefined ? context : { ...context, resolvePeer: (id) => context.resolvePeer(id) ?? podRaftAddress(podNetwork, id) }),
+    transportFactory: (context) => createRaftTransport(peerFinder === undefined ? context : { ...context, resolvePeer: (id) => context.resolvePeer(id) ?? peerFinder.resolve(id) }),
   });
   await new Promise<void>((resolve) => {
     let signalled = false;
@@ -81,6 +86,7 @@ export async function runStart(args: string[]): Promise<number> {
       }
       signalled = true;
       console.log(`[node ${config.nodeId}] ${signal}: shutting down gracefully`);
+      peerFinder?.close();
       node.stop().then(resolve, (err: unknown) => {
         console.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
         process.exitCode = 1;

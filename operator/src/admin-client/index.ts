@@ -14,6 +14,8 @@ export { AdminError } from '../../../datanode/src/admin/index.ts';
 export interface ClusterAdmin {
   /** Identity of the node at `address` (that node answers, never another). */
   nodeInfo(address: string): Promise<NodeInfo>;
+  /** Gives the new node at `address` (NodeInfo id 0) its id; idempotent, PH_IDENTITY_CONFLICT if it has another. */
+  assignIdentity(address: string, nodeId: number): Promise<NodeInfo>;
   clusterStatus(): Promise<ClusterStatus>;
   addLearner(nodeId: number, address: string): Promise<readonly Member[]>;
   promote(nodeId: number): Promise<readonly Member[]>;
@@ -67,6 +69,7 @@ export class GrpcAdminConnector implements AdminConnector {
     const bound = client;
     return {
       nodeInfo: (address) => bound.nodeInfo(address, { deadlineMs: 2_000 }),
+      assignIdentity: (address, nodeId) => bound.assignIdentity(address, nodeId, { deadlineMs: 3_000 }),
       clusterStatus: () => bound.clusterStatus(),
       addLearner: (nodeId, address) => bound.addLearner(nodeId, address),
       promote: (nodeId) => bound.promote(nodeId),

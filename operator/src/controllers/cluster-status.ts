@@ -8,7 +8,7 @@ import type { ClusterPhase, NodeStatus } from '../api/index.ts';
 import type { NodeStatus as DataNodeStatus } from '../admin-client/index.ts';
 import { podTemplateHashAnnotation, selectorString } from '../resources/index.ts';
 import { conditionOf, setCondition } from './conditions.ts';
-import { statefulSetReplicas } from './cluster-steps.ts';
+import { nodeIdOfPod, statefulSetReplicas } from './cluster-steps.ts';
 import { isPodReady, ordinalOf, validated, type ReconcileContext } from './context.ts';
 
 const roleOf: Record<DataNodeStatus['membership'], NodeStatus['role']> = {
@@ -22,7 +22,7 @@ function nodeStatus(ctx: ReconcileContext, pod: V1Pod, ordinal: number): NodeSta
   const podName = pod.metadata?.name ?? '';
   const info = ctx.nodeInfos.get(podName);
   const previous = ctx.status.nodes?.find((node) => node.pod === podName);
-  const id = info?.nodeId ?? (previous?.id === undefined ? undefined : Number(previous.id));
+  const id = nodeIdOfPod(ctx, podName);
   const member = id === undefined ? undefined : ctx.clusterStatus?.nodes.find((node) => node.nodeId === id);
   const status: NodeStatus = { pod: podName, ordinal, role: previous?.role ?? 'Joining', health: 'Unknown' };
   if (id !== undefined) status.id = String(id);

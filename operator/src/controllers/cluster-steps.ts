@@ -2,12 +2,13 @@
  * The steps of a PhantomCluster reconcile before and after scale-in (scale-in.ts): validate,
  * pause, the owned objects, observing the data nodes, bootstrap and joins, scale-out.
  */
-import type { KubernetesObject, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { isNotFound } from '../kube/errors.ts';
 import { apiVersion, clusterKind, validateClusterSpec, type PhantomCluster } from '../api/index.ts';
 import { desiredClusterObjects, objectNames } from '../resources/index.ts';
 import { deleteIfExists, ensureObject, type KindClient } from './apply.ts';
 import { setCondition } from './conditions.ts';
+import type { ClusterAdmin, ClusterStatus, NodeInfo } from '../admin-client/index.ts';
 import { finish, ordinalOf, proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
 
 /**
@@ -125,7 +126,8 @@ export const observeNodes: Step = async (ctx) => {
   } catch {
     ctx.clusterStatus = undefined;
   }
-  const memberIds = new Set(ctx.clusterStatus?.nodes.map((node) => node.nodeId) ?? []);
+  // Removed nodes stay in the cluster status (DECOMMISSIONED); a pod of such an id is asked again.
+  const memberIds = new Set(ctx.clusterStatus?.nodes.filter((node) => node.membership !== 'DECOMMISSIONED').map((node) => node.nodeId) ?? []);
   const knownIds = new Map((ctx.status.nodes ?? []).map((node) => [node.pod, node.id]));
   await Promise.all(
     ctx.pods.map(async (pod) => {
@@ -143,17 +145,65 @@ export const observeNodes: Step = async (ctx) => {
   return proceed;
 };
 
-/** The node id of a pod: from this reconcile's NodeInfo, else from the status. */
+/**
+ * The member (not removed) a new node (NodeInfo id 0) was added as before it got its id: the one
+ * at its Raft address (the pod's stable DNS name), if any.
+ */
+function memberReservedFor(ctx: ReconcileContext, info: NodeInfo): number | undefined {
+  if (info.address === '') return undefined;
+  return ctx.clusterStatus?.nodes.find((node) => node.address === info.address && node.membership !== 'DECOMMISSIONED' && node.membership !== 'DECOMMISSIONING')?.nodeId;
+}
+
+/**
+ * The node id of a pod: from this reconcile's NodeInfo (a new node without an id yet: the member
+ * added for it, if any), else from the status. Never derived from the ordinal.
+ */
 export function nodeIdOfPod(ctx: ReconcileContext, podName: string): number | undefined {
   const info = ctx.nodeInfos.get(podName);
-  if (info !== undefined) return info.nodeId;
+  if (info !== undefined) return info.nodeId === 0 ? memberReservedFor(ctx, info) : info.nodeId;
   const id = ctx.status.nodes?.find((node) => node.pod === podName)?.id;
   return id === undefined ? undefined : Number(id);
 }
 
 /**
- * Bootstrap and joins. The pod of ordinal 0 initializes a new cluster by itself; every other
- * node starts empty and is added here: AddLearner, then Promote once it has caught up.
+ * A fresh node id: above every id the cluster reports (members, removed nodes, its highest
+ * recorded id) and every id in use by a pod (`alsoUsed`). Ids are never reused: a removed id is
+ * refused by the data nodes forever.
+ */
+export function allocateNodeId(status: ClusterStatus, alsoUsed: Iterable<number> = []): number {
+  let highest = status.highestNodeId;
+  for (const node of status.nodes) highest = Math.max(highest, node.nodeId);
+  for (const id of alsoUsed) highest = Math.max(highest, id);
+  return highest + 1;
+}
+
+/**
+ * A pod whose node has no id yet (NodeInfo id 0: a new data directory, ordinal > 0): adds a
+ * fresh id as a learner at the pod's Raft address first (the replicated configuration and
+ * address book then hold the reservation, so a restarted operator finds it again by address and
+ * never hands the id to another pod), then tells the pod its id (AssignIdentity, idempotent).
+ */
+async function assignNodeId(ctx: ReconcileContext, admin: ClusterAdmin, status: ClusterStatus, pod: V1Pod, info: NodeInfo): Promise<void> {
+  const podName = pod.metadata?.name ?? '';
+  const address = ctx.deps.podAddress(pod);
+  if (address === undefined) return;
+  let nodeId = memberReservedFor(ctx, info);
+  if (nodeId === undefined) {
+    const used = [...ctx.nodeInfos.values()].map((other) => other.nodeId);
+    for (const node of ctx.status.nodes ?? []) if (node.id !== undefined) used.push(Number(node.id));
+    nodeId = allocateNodeId(status, used);
+    await admin.addLearner(nodeId, info.address);
+    await ctx.event('Normal', 'NodeJoining', `Adding node ${nodeId} (pod ${podName}, a fresh id) to the cluster as a learner`);
+  }
+  await admin.assignIdentity(address, nodeId);
+  await ctx.event('Normal', 'NodeIdAssigned', `Pod ${podName} is node ${nodeId}`);
+}
+
+/**
+ * Bootstrap and joins. The pod of ordinal 0 initializes a new cluster by itself (node 1); every
+ * other node starts empty without an id, gets a fresh one here (assignNodeId; at most one per
+ * reconcile, so two pods never get the same) and is added: AddLearner, then Promote once it has
+ * caught up.
  */
 export const joinNodes: Step = async (ctx) => {
   const cluster = validated(ctx);
@@ -164,12 +214,19 @@ export const joinNodes: Step = async (ctx) => {
     return requeueAfter(ctx.deps.timings.progressPollMs);
   }
   let waiting = false;
+  let assigned = false;
   for (const pod of ctx.pods) {
     const podName = pod.metadata?.name ?? '';
     const ordinal = ordinalOf(pod, cluster.metadata.name);
     if (ordinal === undefined || ordinal >= cluster.spec.replicas) continue;
-    const nodeId = nodeIdOfPod(ctx, podName);
     const info = ctx.nodeInfos.get(podName);
+    if (info !== undefined && info.nodeId === 0) {
+      if (!assigned) await assignNodeId(ctx, admin, ctx.clusterStatus, pod, info);
+      assigned = true;
+      waiting = true;
+      continue;
+    }
+    const nodeId = nodeIdOfPod(ctx, podName);
     const member = ctx.clusterStatus.nodes.find((node) => node.nodeId === nodeId);
     if (nodeId === undefined) {
       waiting = true;

@@ -13,7 +13,10 @@ export function fakePodAddress(pod: V1Pod): string | undefined {
 }
 
 interface FakeNode {
-  readonly nodeId: number;
+  /** The id the cluster knows it by (0: none yet). */
+  nodeId: number;
+  /** Whether the node itself knows its id (bootstrap, or AssignIdentity). */
+  assigned: boolean;
   readonly address: string;
   initialized: boolean;
   membership: MembershipState | undefined;
@@ -22,8 +25,9 @@ interface FakeNode {
 }
 
 /**
- * A data-node cluster simulated behind the admin API. Pods named `*-0` bootstrap the cluster;
- * others wait to be added. Learners catch up after `catchUpPolls` status polls; a decommission
+ * A data-node cluster simulated behind the admin API. Pods named `*-0` bootstrap the cluster as
+ * node 1; others answer node id 0 until AssignIdentity, and wait to be added. A pod that comes
+ * back at the address of a decommissioned node is a new node (new data directory). Learners catch up after `catchUpPolls` status polls; a decommission
  * moves one replica per poll. Every mutating call is logged in `calls`.
  */
 export class FakeDataCluster implements AdminConnector, ClusterAdmin {
@@ -34,7 +38,8 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   replicationFactor = 3;
   catchUpPolls = 2;
   underReplicatedRanges = 0;
-  private nextId = 1;
+  /** Decommissioned nodes whose pod came back as a new node: still reported, ids never reused. */
+  readonly retired: FakeNode[] = [];
 
   forCluster(): ClusterAdmin {
     return this;
@@ -44,7 +49,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   close(): void {}
 
   private node(nodeId: number): FakeNode {
-    const node = [...this.nodes.values()].find((candidate) => candidate.nodeId === nodeId);
+    const node = nodeId === 0 ? undefined : [...this.nodes.values()].find((candidate) => candidate.nodeId === nodeId);
     if (node === undefined) throw new AdminError('PH_UNKNOWN_NODE', `no node ${nodeId}`);
     return node;
   }
@@ -56,20 +61,39 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   nodeInfo(address: string): Promise<NodeInfo> {
     if (this.down.has(address)) return Promise.reject(new AdminError('PH_UNAVAILABLE', `${address} unreachable`));
     let node = this.nodes.get(address);
+    if (node?.membership === 'DECOMMISSIONED') {
+      this.retired.push(node);
+      node = undefined;
+    }
     if (node === undefined) {
       const bootstrap = /-0:\d+$/.test(address);
-      node = { nodeId: this.nextId++, address, initialized: bootstrap, membership: bootstrap ? 'VOTER' : undefined, catchUpPollsLeft: this.catchUpPolls, replicas: 3 };
+      node = { nodeId: bootstrap ? 1 : 0, assigned: bootstrap, address, initialized: bootstrap, membership: bootstrap ? 'VOTER' : undefined, catchUpPollsLeft: this.catchUpPolls, replicas: 3 };
       this.nodes.set(address, node);
     }
     const leader = [...this.nodes.values()].find((candidate) => candidate.membership === 'VOTER');
-    return Promise.resolve({ nodeId: node.nodeId, clusterId: 'fake', address, initialized: node.initialized, leaderId: leader?.nodeId ?? 0, version: '1.0.0', locality: '' });
+    return Promise.resolve({ nodeId: node.assigned ? node.nodeId : 0, clusterId: 'fake', address, initialized: node.initialized, leaderId: leader?.nodeId ?? 0, version: '1.0.0', locality: '' });
+  }
+
+  assignIdentity(address: string, nodeId: number): Promise<NodeInfo> {
+    this.calls.push(`assignIdentity ${address} ${nodeId}`);
+    const node = this.nodes.get(address);
+    if (node === undefined) return Promise.reject(new AdminError('PH_UNAVAILABLE', `${address} unreachable`));
+    if ((node.assigned || node.nodeId !== 0) && node.nodeId !== nodeId) return Promise.reject(new AdminError('PH_IDENTITY_CONFLICT', `${address} is node ${node.nodeId}`));
+    node.nodeId = nodeId;
+    node.assigned = true;
+    if (node.membership !== undefined) node.initialized = true;
+    return this.nodeInfo(address);
+  }
+
+  private allNodes(): FakeNode[] {
+    return [...this.retired, ...this.nodes.values()];
   }
 
   clusterStatus(): Promise<ClusterStatus> {
     const voters = [...this.nodes.values()].filter((node) => node.membership === 'VOTER');
     if (voters.length === 0) return Promise.reject(new AdminError('PH_UNAVAILABLE', 'no cluster yet'));
     for (const node of this.nodes.values()) {
-      if (node.membership === 'LEARNER' && node.catchUpPollsLeft > 0) node.catchUpPollsLeft -= 1;
+      if (node.membership === 'LEARNER' && node.assigned && node.catchUpPollsLeft > 0) node.catchUpPollsLeft -= 1;
       if (node.membership === 'DECOMMISSIONING') {
         node.replicas = Math.max(0, node.replicas - 1);
         if (node.replicas === 0) node.membership = 'DECOMMISSIONED';
@@ -78,8 +102,8 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
     return Promise.resolve({
       clusterId: 'fake',
       leaderId: voters[0]?.nodeId ?? 0,
-      nodes: this.members().map((member) => {
-        const node = this.node(member.nodeId);
+      nodes: [...this.members(), ...this.allNodes().filter((node) => node.membership === 'DECOMMISSIONED').map((node) => ({ nodeId: node.nodeId, address: node.address, membership: 'DECOMMISSIONED' as const }))].map((member) => {
+        const node = this.allNodes().find((candidate) => candidate.nodeId === member.nodeId) ?? this.node(member.nodeId);
         return {
           ...member,
           liveness: this.down.has(member.address) ? 'DEAD' : 'LIVE',
@@ -95,16 +119,21 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
       underReplicatedRanges: this.underReplicatedRanges,
       unavailableRanges: 0,
       replicationFactor: this.replicationFactor,
+      highestNodeId: Math.max(0, ...this.allNodes().map((node) => node.nodeId)),
     });
   }
 
   addLearner(nodeId: number, address: string): Promise<readonly Member[]> {
     this.calls.push(`addLearner ${nodeId}`);
-    const node = this.node(nodeId);
-    if (node.address !== address) return Promise.reject(new AdminError('PH_BAD_REQUEST', 'address mismatch'));
+    if (this.allNodes().some((candidate) => candidate.nodeId === nodeId && (candidate.address !== address || candidate.membership === 'DECOMMISSIONED'))) {
+      return Promise.reject(new AdminError('PH_BAD_REQUEST', `node id ${nodeId} is used or removed; ids are never reused`));
+    }
+    const node = this.nodes.get(address);
+    if (node === undefined || (node.nodeId !== 0 && node.nodeId !== nodeId)) return Promise.reject(new AdminError('PH_BAD_REQUEST', 'address mismatch'));
+    node.nodeId = nodeId;
     if (node.membership === undefined) {
       node.membership = 'LEARNER';
-      node.initialized = true;
+      node.initialized = node.assigned;
     }
     return Promise.resolve(this.members());
   }

@@ -12,6 +12,7 @@ import { systemClock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { eventually, kubeConfigFor, timeouts } from '../kube/testing.ts';
 import { OperatorMetrics } from '../metrics/metrics.ts';
+import { allocateNodeId } from './cluster-steps.ts';
 import { PhantomClusterController } from './phantomcluster.ts';
 import type { JsonObject } from '../../../test/kube/json.ts';
 import { FakeDataCluster, fakePodAddress } from './fake-data-cluster.ts';
@@ -305,7 +306,30 @@ describe('PhantomClusterController', () => {
     const reasons = (await events(namespace)).map((event) => event.reason);
     expect(reasons).toEqual(expect.arrayContaining(['ScalingUp', 'ScaleInStarted', 'Decommissioning', 'VolumeDeleted', 'ScaleInCompleted']));
     expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds')).toMatch(/kind="ScaleIn",result="succeeded"/);
+
+    // Out again: the recreated pods db-3 and db-4 get fresh ids (6 and 7), never the removed 4 and 5.
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 5 } } }, mergePatch);
+    await running(namespace, 5);
+    const again = await clusterStatus(namespace);
+    expect(again.nodes?.map((node) => [node.pod, node.id, node.role])).toEqual([
+      ['db-0', '1', 'Member'],
+      ['db-1', '2', 'Member'],
+      ['db-2', '3', 'Member'],
+      ['db-3', '6', 'Member'],
+      ['db-4', '7', 'Member'],
+    ]);
+    expect(data.calls.filter((call) => /^addLearner (4|5)$/.test(call))).toHaveLength(2);
+    expect(data.calls.filter((call) => /^addLearner (6|7)$/.test(call)).length).toBeGreaterThanOrEqual(2);
+    expect(data.calls.some((call) => call.startsWith('assignIdentity db-3:7000 6'))).toBe(true);
     await operator.controller.stop();
+  });
+
+  it('allocates node ids above every member, removed and recorded id, and above ids pods already hold', () => {
+    const node = (nodeId: number, membership: 'VOTER' | 'DECOMMISSIONED') => ({ nodeId, address: `n${nodeId}:7000`, membership, liveness: 'LIVE' as const, raft: undefined, replicas: 1, leases: 0, version: '', locality: '' });
+    const status = { clusterId: 'c', leaderId: 1, nodes: [node(1, 'VOTER'), node(2, 'VOTER'), node(3, 'VOTER'), node(5, 'DECOMMISSIONED')], groups: 1, ranges: 1, underReplicatedRanges: 0, unavailableRanges: 0, replicationFactor: 3, highestNodeId: 0 };
+    expect(allocateNodeId(status)).toBe(6);
+    expect(allocateNodeId({ ...status, highestNodeId: 9 })).toBe(10);
+    expect(allocateNodeId(status, [0, 7])).toBe(8);
   });
 
   it('resumes a scale-in from its journal when the operator is killed at every step, and finishes it exactly once', async () => {

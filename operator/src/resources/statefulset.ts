@@ -59,10 +59,11 @@ function fieldEnv(name: string, fieldPath: string): V1EnvVar {
 }
 
 /**
- * Node identity comes from the pod: its name (`<cluster>-<ordinal>`, stable across restarts; the
- * node derives its id, ordinal + 1, from PHANTOMDB_NODE_NAME) and the stable DNS name under the
- * headless Service, which the node advertises to its peers (a pod IP changes on restart). See
- * datanode/src/node/k8s-identity.ts for how a new data directory bootstraps or waits to be added.
+ * Node identity comes from the pod: its name (`<cluster>-<ordinal>`, stable across restarts, from
+ * PHANTOMDB_NODE_NAME), its data directory (which records its node id: ordinal 0 bootstraps as
+ * node 1, other new pods get a fresh id from the operator's joinNodes, never the ordinal) and the
+ * stable DNS name under the headless Service, which the node advertises to its peers (a pod IP
+ * changes on restart). See datanode/src/node/k8s-identity.ts.
  */
 function environment(cluster: PhantomCluster): V1EnvVar[] {
   const names = objectNames(cluster);

@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AddLearnerRequest as _phantomdb_admin_v1_AddLearnerRequest, AddLearnerRequest__Output as _phantomdb_admin_v1_AddLearnerRequest__Output } from '../../../phantomdb/admin/v1/AddLearnerRequest.ts';
 import type { AddLearnerResponse as _phantomdb_admin_v1_AddLearnerResponse, AddLearnerResponse__Output as _phantomdb_admin_v1_AddLearnerResponse__Output } from '../../../phantomdb/admin/v1/AddLearnerResponse.ts';
+import type { AssignIdentityRequest as _phantomdb_admin_v1_AssignIdentityRequest, AssignIdentityRequest__Output as _phantomdb_admin_v1_AssignIdentityRequest__Output } from '../../../phantomdb/admin/v1/AssignIdentityRequest.ts';
 import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, ClusterStatusRequest__Output as _phantomdb_admin_v1_ClusterStatusRequest__Output } from '../../../phantomdb/admin/v1/ClusterStatusRequest.ts';
 import type { ClusterStatusResponse as _phantomdb_admin_v1_ClusterStatusResponse, ClusterStatusResponse__Output as _phantomdb_admin_v1_ClusterStatusResponse__Output } from '../../../phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, DecommissionProgress__Output as _phantomdb_admin_v1_DecommissionProgress__Output } from '../../../phantomdb/admin/v1/DecommissionProgress.ts';
@@ -33,6 +34,25 @@ export interface AdminClient extends grpc.Client {
   addLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
   addLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
   addLearner(argument: _phantomdb_admin_v1_AddLearnerRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_AddLearnerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Gives a new node (node_id 0) its id, answered by that node itself (never redirected). The
+   * id is recorded durably (the data directory's IDENTITY) before the answer. Idempotent: the
+   * same id again answers success; another id is refused with PH_IDENTITY_CONFLICT.
+   */
+  AssignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  AssignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  AssignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  AssignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Gives a new node (node_id 0) its id, answered by that node itself (never redirected). The
+   * id is recorded durably (the data directory's IDENTITY) before the answer. Idempotent: the
+   * same id again answers success; another id is refused with PH_IDENTITY_CONFLICT.
+   */
+  assignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  assignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  assignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
+  assignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Members, their liveness and Raft progress, and range health, as the leader sees them.
@@ -83,6 +103,7 @@ export interface AdminClient extends grpc.Client {
   
   /**
    * This node's own identity and state, answered by the node itself (never redirected).
+   * node_id 0: a new node still waiting for AssignIdentity.
    */
   NodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
   NodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
@@ -90,6 +111,7 @@ export interface AdminClient extends grpc.Client {
   NodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
   /**
    * This node's own identity and state, answered by the node itself (never redirected).
+   * node_id 0: a new node still waiting for AssignIdentity.
    */
   nodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
   nodeInfo(argument: _phantomdb_admin_v1_NodeInfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
@@ -150,6 +172,13 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   AddLearner: grpc.handleUnaryCall<_phantomdb_admin_v1_AddLearnerRequest__Output, _phantomdb_admin_v1_AddLearnerResponse>;
   
   /**
+   * Gives a new node (node_id 0) its id, answered by that node itself (never redirected). The
+   * id is recorded durably (the data directory's IDENTITY) before the answer. Idempotent: the
+   * same id again answers success; another id is refused with PH_IDENTITY_CONFLICT.
+   */
+  AssignIdentity: grpc.handleUnaryCall<_phantomdb_admin_v1_AssignIdentityRequest__Output, _phantomdb_admin_v1_NodeInfoResponse>;
+  
+  /**
    * Members, their liveness and Raft progress, and range health, as the leader sees them.
    */
   ClusterStatus: grpc.handleUnaryCall<_phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse>;
@@ -167,6 +196,7 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * This node's own identity and state, answered by the node itself (never redirected).
+   * node_id 0: a new node still waiting for AssignIdentity.
    */
   NodeInfo: grpc.handleUnaryCall<_phantomdb_admin_v1_NodeInfoRequest__Output, _phantomdb_admin_v1_NodeInfoResponse>;
   
@@ -189,6 +219,7 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
 
 export interface AdminDefinition extends grpc.ServiceDefinition {
   AddLearner: MethodDefinition<_phantomdb_admin_v1_AddLearnerRequest, _phantomdb_admin_v1_AddLearnerResponse, _phantomdb_admin_v1_AddLearnerRequest__Output, _phantomdb_admin_v1_AddLearnerResponse__Output>
+  AssignIdentity: MethodDefinition<_phantomdb_admin_v1_AssignIdentityRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_AssignIdentityRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
   ClusterStatus: MethodDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse__Output>
   Decommission: MethodDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
   Drain: MethodDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress__Output>

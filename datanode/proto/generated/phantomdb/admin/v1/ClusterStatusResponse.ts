@@ -21,6 +21,11 @@ export interface ClusterStatusResponse {
    */
   'unavailableRanges'?: (number);
   'replicationFactor'?: (number);
+  /**
+   * The highest node id the cluster has recorded (members, removed nodes, address book); a new
+   * node's id must be greater (ids are never reused).
+   */
+  'highestNodeId'?: (number | string | Long);
 }
 
 export interface ClusterStatusResponse__Output {
@@ -41,4 +46,9 @@ export interface ClusterStatusResponse__Output {
    */
   'unavailableRanges': (number);
   'replicationFactor': (number);
+  /**
+   * The highest node id the cluster has recorded (members, removed nodes, address book); a new
+   * node's id must be greater (ids are never reused).
+   */
+  'highestNodeId': (string);
 }
