@@ -3,12 +3,14 @@
  * scale 3 → 5 under client load (no acknowledged write lost); scale 5 → 4 with the operator killed
  * and restarted mid scale-in; scale 4 → 3 with decommission (a full scan before equals one after);
  * refuse 3 → 1 (replicationFactor 3); kill a data node and see it restarted and the cluster
- * Available; delete the cluster and see everything it owned go away. Invalid manifests are
+ * Available; scale back out 3 → 5 (the recreated pods get fresh node ids: the removed ones are
+ * never reused); delete the cluster and see everything it owned go away. Invalid manifests are
  * checked separately (they need only the CRDs). Target: see target.ts (local test server by
  * default, a real cluster with PHANTOMDB_E2E_TARGET=external).
  */
 import { ApiException, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../datanode/src/admin/client.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { operatorAvailable, startTarget, type E2eTarget } from './target.ts';
 import { eventually, GiveUp, ScenarioChain, timeouts } from './support.ts';
@@ -22,6 +24,7 @@ const kvPortDefault = 7010;
 
 let target: E2eTarget;
 const clients: KvClient[] = [];
+const adminClients: AdminClient[] = [];
 
 interface ClusterView {
   readonly generation: number;
@@ -106,6 +109,16 @@ async function fullScan(client: KvClient): Promise<Map<string, string>> {
   throw new Error('full scan did not end after 10,000 pages');
 }
 
+/** An admin client of the data nodes (their KV ports serve the Admin API). */
+async function adminClient(): Promise<AdminClient> {
+  const endpoints = (await dataNodePods())
+    .filter((pod) => pod.status?.podIP !== undefined && pod.metadata?.deletionTimestamp === undefined)
+    .map((pod) => `${pod.status?.podIP ?? ''}:${pod.spec?.containers[0]?.ports?.find((port) => port.name === 'kv')?.containerPort ?? kvPortDefault}`);
+  const client = new AdminClient({ endpoints, clusterId: clusterName, deadlineMs: timeouts.kvRequest });
+  adminClients.push(client);
+  return client;
+}
+
 async function scaleTo(replicas: number): Promise<{ code: number; stdout: string; stderr: string }> {
   return target.kubectl(['scale', '-n', namespace, `${plural}.${group}/${clusterName}`, `--replicas=${replicas}`]);
 }
@@ -163,6 +176,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const client of clients) client.close();
+  for (const client of adminClients) client.close();
   if (target.kind === 'external') await target.kubectl(['delete', 'namespace', namespace, '--wait=false']);
   await target.close();
 });
@@ -288,6 +302,44 @@ describe.skipIf(!operatorAvailable())('a PhantomCluster through its life (needs 
     const client = await kvClient();
     expect((await client.get('hello'))?.toString()).toBe('world');
     await client.put('after-kill', 'ok');
+  }));
+
+  it('scales back out 3 → 5 after the scale-ins: the recreated pods join as voters with fresh ids, no acknowledged write lost', chain.step(async () => {
+    const admin = await adminClient();
+    const before = await admin.clusterStatus();
+    const removed = before.nodes.filter((node) => node.membership === 'DECOMMISSIONED').map((node) => node.nodeId);
+    // The 5 → 4 → 3 scale-ins removed two nodes; their ids are refused forever.
+    expect(removed).toHaveLength(2);
+    const highestBefore = Math.max(before.highestNodeId, ...before.nodes.map((node) => node.nodeId));
+    const oldVoters = before.nodes.filter((node) => node.membership === 'VOTER').map((node) => node.nodeId).sort((a, b) => a - b);
+    expect(oldVoters).toHaveLength(3);
+    const scanBefore = await fullScan(await kvClient());
+    const load = startLoad(await kvClient(), 4);
+    const scaled = await scaleTo(5);
+    expect(scaled.code, scaled.stderr).toBe(0);
+    await eventually(() => availableWith(5), timeouts.scaleOut, 'cluster Available with 5 ready nodes after scaling back out');
+    const { acknowledged, failed } = await load.stop();
+    expect(acknowledged.size).toBeGreaterThan(20);
+    const after = await (await adminClient()).clusterStatus();
+    const voters = after.nodes.filter((node) => node.membership === 'VOTER').map((node) => node.nodeId).sort((a, b) => a - b);
+    expect(voters).toHaveLength(5);
+    const fresh = voters.filter((id) => !oldVoters.includes(id));
+    expect(fresh).toHaveLength(2);
+    for (const id of fresh) expect(id, `node ${id} reuses an id`).toBeGreaterThan(highestBefore);
+    expect(voters.filter((id) => removed.includes(id))).toEqual([]);
+    const cluster = (await target.custom.getNamespacedCustomObject({ group, version, namespace, plural, name: clusterName })) as { status?: { nodes?: { pod: string; id?: string; role?: string }[] } };
+    const byPod = new Map((cluster.status?.nodes ?? []).map((node) => [node.pod, node]));
+    for (const pod of [`${clusterName}-3`, `${clusterName}-4`]) {
+      expect(fresh.map(String)).toContain(byPod.get(pod)?.id);
+      expect(byPod.get(pod)?.role).toBe('Member');
+    }
+    const client = await kvClient();
+    await client.put('after-scale-out', 'fresh-ids');
+    expect((await client.get('after-scale-out'))?.toString()).toBe('fresh-ids');
+    const rows = await fullScan(client);
+    const lost = [...acknowledged].filter(([key, value]) => rows.get(key) !== value).map(([key]) => key);
+    expect(lost, `acknowledged writes missing after scaling back out (${failed} writes failed without acknowledgement)`).toEqual([]);
+    for (const [key, value] of scanBefore) expect(rows.get(key), key).toBe(value);
   }));
 
   it('deletes everything the cluster owns when the cluster is deleted', chain.step(async () => {
