@@ -17,6 +17,12 @@ export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const timeouts = {
   processStart: 30_000,
   leaderElected: 20_000,
+  /**
+   * A phase under faults must make progress within this. Once (kill leader + pause a follower of 5,
+   * exactly a quorum left) a CI run saw no progress for 20 s before recovery; looser than
+   * leaderElected until that stall is understood (see the session notes).
+   */
+  phaseProgress: 45_000,
   nodeReady: 30_000,
   processExit: 20_000,
   caughtUp: 30_000,

@@ -14,7 +14,7 @@ const minProgressOps = 20;
 /** Runs load for one phase and insists the cluster made progress in it. */
 export async function phase(load: Workload, name: string, cluster: TestCluster | undefined): Promise<void> {
   const started = performance.now();
-  await load.progress(minProgressOps, timeouts.leaderElected).catch((err: unknown) => {
+  await load.progress(minProgressOps, timeouts.phaseProgress).catch((err: unknown) => {
     throw new Error(`phase "${name}": ${err instanceof Error ? err.message : String(err)}\n${cluster?.logs() ?? ''}`);
   });
   const left = phaseMs - (performance.now() - started);
