@@ -94,7 +94,8 @@ describe('decommission', () => {
         throw new Error(`${err instanceof Error ? err.message : String(err)}\n${active.logs()}`);
       });
       expect(await node.ready()).toBe(false);
-      const direct = new KvClient({ endpoints: [node.kvAddress], clusterId: active.clusterId, deadlineMs: 1000, attemptDeadlineMs: 500 });
+      // One attempt with a generous deadline: the node's own answer, not the client's retry budget running out.
+      const direct = new KvClient({ endpoints: [node.kvAddress], clusterId: active.clusterId, deadlineMs: 5000, attemptDeadlineMs: 5000, attemptsMax: 1 });
       try {
         const err = await direct.get('k0').then(
           () => undefined,
