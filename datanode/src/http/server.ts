@@ -1,9 +1,12 @@
 /**
  * The node's HTTP endpoints (fastify): /healthz (the process is alive and serving HTTP),
  * /readyz (a leader is known and this replica's applied index is within a bound of its commit
- * index) and /status (JSON: node id, role, term, commit/applied, configuration, peers).
+ * index), /status (JSON: node id, role, term, commit/applied, configuration, peers) and /metrics
+ * (Prometheus text format; 404 when metrics are off, see datanode/src/metrics/node-metrics.ts).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { NodeMetrics, metricsEnabled } from '../metrics/node-metrics.ts';
+import { probeNodeSources } from '../metrics/sources.ts';
 
 export interface NodeStatus {
   readonly nodeId: number;
@@ -39,10 +42,30 @@ export async function startHttpServer(listen: string, source: StatusSource): Pro
     return reply.code(503).send({ status: 'not-ready', reason });
   });
   server.get('/status', async () => source.status());
+  registerMetricsRoute(server, source);
   const at = listen.lastIndexOf(':');
   const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
   await server.listen({ host, port: Number(listen.slice(at + 1)) });
   const address = server.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   return { server, port };
+}
+
+/** Serves /metrics when metrics are on; the metrics' hooks are removed when the server closes. */
+function registerMetricsRoute(server: FastifyInstance, source: StatusSource): void {
+  if (!metricsEnabled()) return;
+  let identity: NodeStatus | undefined;
+  try {
+    identity = source.status();
+  } catch {
+    identity = undefined;
+  }
+  const metrics = new NodeMetrics(probeNodeSources(source), { nodeId: identity?.nodeId ?? 0, clusterId: identity?.clusterId ?? '' });
+  metrics.install();
+  server.server.on('connection', (socket) => {
+    metrics.httpConnectionOpened();
+    socket.once('close', () => metrics.httpConnectionClosed());
+  });
+  server.addHook('onClose', async () => metrics.close());
+  server.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.exposition()));
 }

@@ -1,0 +1,246 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NodeStatus } from '../http/server.ts';
+import { startHttpServer } from '../http/server.ts';
+import type { RaftStatus } from '../raft/raft.ts';
+import { StorageEngine, WriteBatch } from '../storage/engine.ts';
+import { NodeMetrics, metricsEnabled, splitMethodPath } from './node-metrics.ts';
+import { perScrape } from './mirrored.ts';
+import { requestObserver } from './request-hook.ts';
+import { singleRangeReport } from './raft-metrics.ts';
+import { probeNodeSources, type NodeMetricsSources } from './sources.ts';
+
+const status: NodeStatus = {
+  nodeId: 2,
+  clusterId: 'c1',
+  address: '127.0.0.1:1',
+  raftAddress: '127.0.0.1:2',
+  role: 'leader',
+  term: 7,
+  leaderId: 2,
+  leaderAddress: '127.0.0.1:1',
+  commitIndex: 120,
+  appliedIndex: 115,
+  lastIndex: 130,
+  voters: [1, 2, 3],
+  learners: [],
+  peers: [
+    { id: 1, address: '', raftAddress: '', learner: false, match: 100, state: 'replicate' },
+    { id: 3, address: '', raftAddress: '', learner: false, match: 130, state: 'replicate' },
+  ],
+};
+
+function raftStatus(progress: [number, { state: 'probe' | 'replicate' | 'snapshot'; recentActive: boolean }][], role: RaftStatus['role'] = 'leader'): RaftStatus {
+  return {
+    id: 2,
+    groupId: 1,
+    role,
+    term: 7,
+    vote: 2,
+    leaderId: role === 'leader' ? 2 : 0,
+    commit: 120,
+    applied: 115,
+    lastIndex: 130,
+    config: { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+    leadTransferee: 0,
+    progress: new Map(progress.map(([id, p]) => [id, { match: 0, next: 1, inflightMsgs: 0, pendingSnapshot: 0, isLearner: false, ...p }])),
+  } as RaftStatus;
+}
+
+/** `name{a="1",b="2"}` as a name and a label map (label order does not matter). */
+function parseSeries(series: string): { name: string; labels: Map<string, string> } {
+  const brace = series.indexOf('{');
+  if (brace < 0) return { name: series, labels: new Map() };
+  const labels = new Map<string, string>();
+  for (const match of series.slice(brace + 1, -1).matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) labels.set(match[1] ?? '', match[2] ?? '');
+  return { name: series.slice(0, brace), labels };
+}
+
+/** The value of one series in a text exposition, or undefined when it is absent. */
+function valueOf(text: string, series: string): number | undefined {
+  const wanted = parseSeries(series);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const at = line.lastIndexOf(' ');
+    const found = parseSeries(line.slice(0, at));
+    if (found.name !== wanted.name || found.labels.size !== wanted.labels.size) continue;
+    if ([...wanted.labels].every(([k, v]) => found.labels.get(k) === v)) return Number(line.slice(at + 1));
+  }
+  return undefined;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe('NodeMetrics', () => {
+  it('exports Raft state from the status at scrape time, with the node label', async () => {
+    let current = status;
+    const metrics = new NodeMetrics({ status: () => current }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    let text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_raft_term{node="2"}')).toBe(7);
+    expect(valueOf(text, 'phantomdb_raft_apply_lag_entries{node="2"}')).toBe(5);
+    expect(valueOf(text, 'phantomdb_raft_role{role="leader",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_follower_lag_entries{peer="1",node="2"}')).toBe(30);
+    expect(text).toMatch(/phantomdb_build_info\{version="[^"]+",commit="[^"]+",nodejs="v\d+[^"]*",cluster_id="c1",node="2"\} 1/);
+    current = { ...status, role: 'follower', term: 9, peers: [] };
+    text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_raft_term{node="2"}')).toBe(9);
+    expect(valueOf(text, 'phantomdb_raft_role{role="leader",node="2"}')).toBe(0);
+    expect(text).not.toContain('phantomdb_raft_follower_lag_entries{');
+  });
+
+  it('counts requests by API, method and result and observes their latency', async () => {
+    const metrics = new NodeMetrics({ status: () => status }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    metrics.install();
+    cleanups.push(() => metrics.close());
+    requestObserver()?.requestFinished('/phantomdb.kv.v1.KV/Put', 'ok', 0.002);
+    requestObserver()?.requestFinished('/phantomdb.kv.v1.KV/Put', 'PH_NOT_LEADER', 0.0001);
+    requestObserver()?.requestFinished('/phantomdb.admin.v1.Admin/ClusterStatus', 'ok', 0.02);
+    const text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_requests_total{api="kv",method="Put",result="ok",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_requests_total{api="kv",method="Put",result="PH_NOT_LEADER",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_request_duration_seconds_count{api="admin",method="ClusterStatus",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_request_duration_seconds_bucket{le="0.0025",api="kv",method="Put",node="2"}')).toBe(2);
+    metrics.close();
+    expect(requestObserver()).toBeUndefined();
+  });
+
+  it('mirrors the storage engine, Raft log and transport totals as counters', async () => {
+    const sources: NodeMetricsSources = {
+      status: () => status,
+      raftLog: () => ({ appends: 10, records: 12, bytes: 4096, fsyncs: 4, fsyncLastMs: 1, fsyncMaxMs: 3, fsyncTotalMs: 6, segments: 2, segmentsDeleted: 0, liveGroups: 1, cachedBytes: 100 }),
+      transport: () => ({
+        peers: new Map([[1, { framesSent: 1, messagesSent: 5, bytesSent: 50, framesReceived: 1, messagesReceived: 6, bytesReceived: 60, droppedQueueFull: 2, droppedUnreachable: 0, droppedOversized: 0, connectAttempts: 1, reconnects: 0, connectFailures: 0, handshakeRejections: 0, protocolErrors: 0, unreachableReports: 0, state: 'ready', queueMessages: 3, queueBytes: 30 }]]),
+        handshakeRejections: 0,
+        protocolErrors: {},
+      }),
+    };
+    const metrics = new NodeMetrics(sources, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    const text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_raft_log_fsyncs_total{node="2"}')).toBe(4);
+    expect(valueOf(text, 'phantomdb_raft_log_fsync_seconds_total{node="2"}')).toBe(0.006);
+    expect(valueOf(text, 'phantomdb_raft_log_size{kind="segments",node="2"}')).toBe(2);
+    expect(valueOf(text, 'phantomdb_transport_messages_total{peer="1",direction="received",node="2"}')).toBe(6);
+    expect(valueOf(text, 'phantomdb_transport_dropped_messages_total{peer="1",reason="queue_full",node="2"}')).toBe(2);
+    expect(valueOf(text, 'phantomdb_transport_peer_connected{peer="1",node="2"}')).toBe(1);
+    expect(text).not.toContain('phantomdb_storage_flushes_total{');
+  });
+
+  it('reads a real storage engine and its disk through the probe', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-metrics-'));
+    const engine = await StorageEngine.open(dir, {});
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => engine.close());
+    const batch = new WriteBatch();
+    batch.put(Buffer.from('k'), Buffer.from('value'));
+    await engine.write(batch, { sync: true });
+    const node = { status: () => status, config: { dataDir: dir }, stateMachine: { engine } };
+    const metrics = new NodeMetrics(probeNodeSources(node), { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    const text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_storage_user_bytes_written_total{node="2"}')).toBeGreaterThan(0);
+    expect(valueOf(text, 'phantomdb_storage_wal_syncs_total{node="2"}')).toBeGreaterThanOrEqual(1);
+    expect(valueOf(text, 'phantomdb_storage_level{level="0",kind="files",node="2"}')).toBe(0);
+    expect(valueOf(text, 'phantomdb_disk_bytes{kind="capacity",node="2"}')).toBeGreaterThan(0);
+    expect(valueOf(text, 'phantomdb_disk_bytes{kind="available",node="2"}')).toBeGreaterThan(0);
+    // No Raft log or transport on this object: their series are absent, not zero.
+    expect(text).not.toContain('phantomdb_raft_log_fsyncs_total{');
+  });
+
+  it('taps the Raft log fsync accounting of the probed engine into the fsync histogram', async () => {
+    const recorded: number[] = [];
+    const logStore = {
+      recordFsync(ms: number): void {
+        recorded.push(ms);
+      },
+    };
+    const node = { status: () => status, logStore };
+    const metrics = new NodeMetrics(probeNodeSources(node), { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    logStore.recordFsync(3);
+    logStore.recordFsync(40);
+    expect(recorded).toEqual([3, 40]);
+    const text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_wal_fsync_duration_seconds_count{log="raft",node="2"}')).toBe(2);
+    expect(valueOf(text, 'phantomdb_wal_fsync_duration_seconds_bucket{le="0.005",log="raft",node="2"}')).toBe(1);
+  });
+});
+
+describe('single range report', () => {
+  it('counts live and lagging voters on the leader only', () => {
+    const healthy = singleRangeReport({ status: () => status, raftStatus: () => raftStatus([[1, { state: 'replicate', recentActive: true }], [3, { state: 'replicate', recentActive: true }]]) });
+    expect(healthy).toEqual([{ rangeId: 1, role: 'leader', leaderKnown: true, voters: 3, liveVoters: 3, laggingVoters: 0 }]);
+    const oneDown = singleRangeReport({ status: () => status, raftStatus: () => raftStatus([[1, { state: 'probe', recentActive: false }], [3, { state: 'replicate', recentActive: true }]]) });
+    expect(oneDown[0]?.liveVoters).toBe(2);
+    expect(oneDown[0]?.laggingVoters).toBe(1);
+    const follower = singleRangeReport({ status: () => status, raftStatus: () => raftStatus([], 'follower') });
+    expect(follower[0]?.liveVoters).toBeUndefined();
+    expect(follower[0]?.leaderKnown).toBe(false);
+  });
+
+  it('exports under-replicated and quorum-at-risk ranges from the leader', async () => {
+    const metrics = new NodeMetrics(
+      { status: () => status, raftStatus: () => raftStatus([[1, { state: 'probe', recentActive: false }], [3, { state: 'replicate', recentActive: true }]]) },
+      { nodeId: 2, clusterId: 'c1', processMetrics: false },
+    );
+    const text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_ranges{state="replicas",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_ranges{state="leader",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_ranges{state="under_replicated",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_ranges{state="quorum_at_risk",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_ranges{state="unavailable",node="2"}')).toBe(0);
+  });
+});
+
+describe('helpers', () => {
+  it('splits gRPC method paths into bounded labels', () => {
+    expect(splitMethodPath('/phantomdb.kv.v1.KV/Get')).toEqual({ api: 'kv', method: 'Get' });
+    expect(splitMethodPath('/phantomdb.kv.v1.Membership/Join')).toEqual({ api: 'membership', method: 'Join' });
+    expect(splitMethodPath('/phantomdb.admin.v1.Admin/Drain')).toEqual({ api: 'admin', method: 'Drain' });
+    expect(splitMethodPath('/evil/"path')).toEqual({ api: 'other', method: 'other' });
+  });
+
+  it('turns metrics off with PHANTOMDB_METRICS=off', () => {
+    expect(metricsEnabled({})).toBe(true);
+    expect(metricsEnabled({ PHANTOMDB_METRICS: 'off' })).toBe(false);
+    expect(metricsEnabled({ PHANTOMDB_METRICS: 'on' })).toBe(true);
+  });
+
+  it('reads a source once per scrape window', () => {
+    let now = 0;
+    let reads = 0;
+    const read = perScrape(() => ++reads, 500, () => now);
+    expect(read()).toBe(1);
+    now = 100;
+    expect(read()).toBe(1);
+    now = 600;
+    expect(read()).toBe(2);
+  });
+});
+
+describe('/metrics on the HTTP server', () => {
+  it('serves the exposition, and 404 when metrics are off', async () => {
+    const source = { status: () => status, notReadyReason: () => undefined };
+    const { server, port } = await startHttpServer('127.0.0.1:0', source);
+    cleanups.push(() => server.close());
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    expect(text).toContain('phantomdb_raft_term{node="2"} 7');
+    expect(text).toContain('phantomdb_nodejs_eventloop_lag_seconds');
+    expect(valueOf(text, 'phantomdb_http_connections{node="2"}')).toBeGreaterThanOrEqual(1);
+    const previous = process.env.PHANTOMDB_METRICS;
+    process.env.PHANTOMDB_METRICS = 'off';
+    try {
+      const off = await startHttpServer('127.0.0.1:0', source);
+      cleanups.push(() => off.server.close());
+      expect((await fetch(`http://127.0.0.1:${off.port}/metrics`)).status).toBe(404);
+    } finally {
+      if (previous === undefined) delete process.env.PHANTOMDB_METRICS;
+      else process.env.PHANTOMDB_METRICS = previous;
+    }
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * Raft, Raft log and range metrics, read at scrape time. Today a node hosts a single range (the
+ * whole keyspace, one Raft group), so the range gauges describe that one; when the node hosts
+ * many ranges it supplies `sources.ranges()` and the same series count them all.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { mirroredCounter, perScrape } from './mirrored.ts';
+import type { RaftLogStats } from '../raft/logstore/engine.ts';
+import type { NodeMetricsSources, RangeReplicaReport } from './sources.ts';
+
+const roles = ['leader', 'follower', 'candidate', 'pre-candidate'] as const;
+
+/** The node's single range, as the leader (or a follower) sees it. */
+export function singleRangeReport(sources: NodeMetricsSources): RangeReplicaReport[] {
+  const raft = sources.raftStatus?.();
+  if (raft === undefined) return [];
+  const isLeader = raft.role === 'leader';
+  let liveVoters: number | undefined;
+  let laggingVoters: number | undefined;
+  if (isLeader) {
+    liveVoters = 0;
+    laggingVoters = 0;
+    for (const voter of raft.config.voters) {
+      if (voter === raft.id) {
+        liveVoters++;
+        continue;
+      }
+      const progress = raft.progress.get(voter);
+      if (progress?.recentActive === true) liveVoters++;
+      if (progress === undefined || progress.state !== 'replicate') laggingVoters++;
+    }
+  }
+  return [{ rangeId: raft.groupId, role: raft.role, leaderKnown: raft.leaderId !== 0, voters: raft.config.voters.length, liveVoters, laggingVoters }];
+}
+
+function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSources): void {
+  const registers = [registry];
+  const gauge = (name: string, help: string, read: (s: NonNullable<ReturnType<NodeMetricsSources['status']>>) => number): void => {
+    const metric: Gauge = new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        metric.reset();
+        const status = sources.status();
+        if (status !== undefined) metric.set(read(status));
+      },
+    });
+  };
+  gauge('phantomdb_raft_term', 'Current Raft term of this node\'s replica (a rising term means elections).', (s) => s.term);
+  gauge('phantomdb_raft_commit_index', 'Highest log index known committed (its rate is the commit rate).', (s) => s.commitIndex);
+  gauge('phantomdb_raft_applied_index', 'Highest log index applied to the storage engine.', (s) => s.appliedIndex);
+  gauge('phantomdb_raft_last_index', 'Last index in this replica\'s log.', (s) => s.lastIndex);
+  gauge('phantomdb_raft_apply_lag_entries', 'Committed entries not yet applied on this node.', (s) => Math.max(0, s.commitIndex - s.appliedIndex));
+  gauge('phantomdb_raft_leader_known', '1 when this node knows a leader.', (s) => (s.leaderId === 0 ? 0 : 1));
+  gauge('phantomdb_raft_voters', 'Voters in the Raft configuration as this node sees it.', (s) => s.voters.length);
+  gauge('phantomdb_raft_learners', 'Learners (non-voting replicas catching up) in the Raft configuration.', (s) => s.learners.length);
+  const role: Gauge<'role'> = new Gauge({
+    name: 'phantomdb_raft_role',
+    help: '1 for the role this node\'s replica has (leader, follower, candidate, pre-candidate), 0 for the others.',
+    labelNames: ['role'],
+    registers,
+    collect() {
+      const status = sources.status();
+      for (const r of roles) role.set({ role: r }, status?.role === r ? 1 : 0);
+    },
+  });
+  const followerLag: Gauge<'peer'> = new Gauge({
+    name: 'phantomdb_raft_follower_lag_entries',
+    help: 'On the leader: entries each follower is behind the leader\'s last index.',
+    labelNames: ['peer'],
+    registers,
+    collect() {
+      followerLag.reset();
+      const status = sources.status();
+      if (status?.role !== 'leader') return;
+      for (const peer of status.peers) if (peer.match !== undefined) followerLag.set({ peer: String(peer.id) }, Math.max(0, status.lastIndex - peer.match));
+    },
+  });
+  const leaderChanges = new Counter({ name: 'phantomdb_raft_leader_changes_total', help: 'Leader or role changes this node saw (elections, transfers, step-downs).', registers });
+  sources.onLeaderChange?.(() => leaderChanges.inc());
+}
+
+function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources): void {
+  const stats = perScrape(() => sources.raftLog?.());
+  const mirror = (name: string, help: string, read: (s: RaftLogStats) => number): void => {
+    mirroredCounter(registry, name, help, [], () => {
+      const current = stats();
+      return current === undefined ? [] : [{ labels: {}, total: read(current) }];
+    });
+  };
+  mirror('phantomdb_raft_log_appends_total', 'Writes to the shared Raft log (appends, hard states, snapshots).', (s) => s.appends);
+  mirror('phantomdb_raft_log_bytes_written_total', 'Bytes written to the shared Raft log, record headers included.', (s) => s.bytes);
+  mirror('phantomdb_raft_log_fsyncs_total', 'fsyncs of the shared Raft log (group commits).', (s) => s.fsyncs);
+  mirror('phantomdb_raft_log_fsync_seconds_total', 'Time spent in fsyncs of the shared Raft log.', (s) => s.fsyncTotalMs / 1000);
+  const size: Gauge<'kind'> = new Gauge({
+    name: 'phantomdb_raft_log_size',
+    help: 'Size of the shared Raft log: kind="segments" (files), "cached_bytes" (entries held in memory), "groups" (Raft groups in it).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      size.reset();
+      const current = stats();
+      if (current === undefined) return;
+      size.set({ kind: 'segments' }, current.segments);
+      size.set({ kind: 'cached_bytes' }, current.cachedBytes);
+      size.set({ kind: 'groups' }, current.liveGroups);
+    },
+  });
+}
+
+function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): void {
+  const registers = [registry];
+  const reports = (): readonly RangeReplicaReport[] => sources.ranges?.() ?? singleRangeReport(sources);
+  const ranges: Gauge<'state'> = new Gauge({
+    name: 'phantomdb_ranges',
+    help: 'Ranges with a replica on this node, by state as this node sees it: replicas (all), leader (this node leads), under_replicated and quorum_at_risk (counted by the leader), unavailable (no leader known).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const all = reports();
+      const count = (pick: (r: RangeReplicaReport) => boolean): number => all.filter(pick).length;
+      ranges.set({ state: 'replicas' }, all.length);
+      ranges.set({ state: 'leader' }, count((r) => r.role === 'leader'));
+      ranges.set({ state: 'under_replicated' }, count((r) => r.liveVoters !== undefined && (r.liveVoters < r.voters || (r.laggingVoters ?? 0) > 0)));
+      // At risk: losing one more live voter would lose the majority.
+      ranges.set({ state: 'quorum_at_risk' }, count((r) => r.liveVoters !== undefined && r.liveVoters - 1 < Math.floor(r.voters / 2) + 1));
+      ranges.set({ state: 'unavailable' }, count((r) => !r.leaderKnown));
+    },
+  });
+  const decommission: Gauge<'kind'> = new Gauge({
+    name: 'phantomdb_decommission',
+    help: 'Decommissioning as recorded in the cluster: kind="nodes_decommissioning" and kind="replicas_remaining" (replicas still held by decommissioning nodes, as this node\'s ranges see them).',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      decommission.reset();
+      const lifecycles = sources.lifecycles?.();
+      const status = sources.status();
+      if (lifecycles === undefined || status === undefined) return;
+      const members = new Set([...status.voters, ...status.learners]);
+      decommission.set({ kind: 'nodes_decommissioning' }, lifecycles.decommissioning.size);
+      decommission.set({ kind: 'replicas_remaining' }, [...lifecycles.decommissioning].filter((id) => members.has(id)).length);
+    },
+  });
+}
+
+/** What the node reports as it happens (moves and snapshots are rare: a counter each). */
+export interface RangeEventRecorder {
+  rebalanceMoveFinished(result: 'succeeded' | 'failed', snapshotBytes: number): void;
+  snapshotFinished(direction: 'sent' | 'received', result: 'succeeded' | 'failed'): void;
+}
+
+function registerRangeEventMetrics(registry: Registry): RangeEventRecorder {
+  const registers = [registry];
+  const moves = new Counter({ name: 'phantomdb_rebalance_moves_total', help: 'Replica moves (add learner, catch up, promote, remove) this node led, by result.', labelNames: ['result'], registers });
+  const moveBytes = new Counter({ name: 'phantomdb_rebalance_bytes_total', help: 'Snapshot bytes sent to move replicas.', registers });
+  const snapshots = new Counter({ name: 'phantomdb_raft_snapshots_total', help: 'Raft snapshots sent to and received from peers, by result.', labelNames: ['direction', 'result'], registers });
+  // Every combination starts at zero so that rates and alerts have a series before the first event.
+  for (const result of ['succeeded', 'failed'] as const) {
+    moves.inc({ result }, 0);
+    for (const direction of ['sent', 'received'] as const) snapshots.inc({ direction, result }, 0);
+  }
+  return {
+    rebalanceMoveFinished(result, snapshotBytes) {
+      moves.inc({ result });
+      moveBytes.inc(Math.max(0, snapshotBytes));
+    },
+    snapshotFinished(direction, result) {
+      snapshots.inc({ direction, result });
+    },
+  };
+}
+
+export function registerRaftMetrics(registry: Registry, sources: NodeMetricsSources): RangeEventRecorder {
+  registerRaftStateMetrics(registry, sources);
+  registerRaftLogMetrics(registry, sources);
+  registerRangeMetrics(registry, sources);
+  return registerRangeEventMetrics(registry);
+}

@@ -1,0 +1,48 @@
+/**
+ * Raft transport metrics per peer (bounded by the cluster's size), read at scrape time from the
+ * transport's own counters.
+ */
+import { Gauge, type Registry } from 'prom-client';
+import type { PeerStats } from '../transport/transport.ts';
+import { mirroredCounter, perScrape, type Total } from './mirrored.ts';
+import type { NodeMetricsSources } from './sources.ts';
+
+export function registerTransportMetrics(registry: Registry, sources: NodeMetricsSources): void {
+  const stats = perScrape(() => sources.transport?.());
+  const perPeer = <L extends string>(read: (peer: string, s: PeerStats) => Total<L>[]): (() => Total<L>[]) => () => {
+    const totals: Total<L>[] = [];
+    for (const [id, peer] of stats()?.peers ?? []) totals.push(...read(String(id), peer));
+    return totals;
+  };
+  mirroredCounter(registry, 'phantomdb_transport_messages_total', 'Raft messages exchanged with each peer, by direction (sent, received).', ['peer', 'direction'],
+    perPeer((peer, s) => [{ labels: { peer, direction: 'sent' }, total: s.messagesSent }, { labels: { peer, direction: 'received' }, total: s.messagesReceived }]));
+  mirroredCounter(registry, 'phantomdb_transport_bytes_total', 'Raft transport bytes exchanged with each peer, by direction (sent, received).', ['peer', 'direction'],
+    perPeer((peer, s) => [{ labels: { peer, direction: 'sent' }, total: s.bytesSent }, { labels: { peer, direction: 'received' }, total: s.bytesReceived }]));
+  mirroredCounter(registry, 'phantomdb_transport_dropped_messages_total', 'Raft messages to each peer dropped, by reason (queue_full, unreachable, oversized); Raft retries them.', ['peer', 'reason'],
+    perPeer((peer, s) => [
+      { labels: { peer, reason: 'queue_full' }, total: s.droppedQueueFull },
+      { labels: { peer, reason: 'unreachable' }, total: s.droppedUnreachable },
+      { labels: { peer, reason: 'oversized' }, total: s.droppedOversized },
+    ]));
+  mirroredCounter(registry, 'phantomdb_transport_reconnects_total', 'Reconnections to each peer after a stream broke.', ['peer'], perPeer((peer, s) => [{ labels: { peer }, total: s.reconnects }]));
+  const connected: Gauge<'peer'> = new Gauge({
+    name: 'phantomdb_transport_peer_connected',
+    help: '1 while this node has a working outbound stream to the peer.',
+    labelNames: ['peer'],
+    registers: [registry],
+    collect() {
+      connected.reset();
+      for (const [id, peer] of stats()?.peers ?? []) connected.set({ peer: String(id) }, peer.state === 'ready' ? 1 : 0);
+    },
+  });
+  const queued: Gauge<'peer'> = new Gauge({
+    name: 'phantomdb_transport_queue_messages',
+    help: 'Raft messages queued for each peer, waiting to be sent.',
+    labelNames: ['peer'],
+    registers: [registry],
+    collect() {
+      queued.reset();
+      for (const [id, peer] of stats()?.peers ?? []) queued.set({ peer: String(id) }, peer.queueMessages);
+    },
+  });
+}
