@@ -4,10 +4,10 @@
  * the typed gRPC client (datanode/src/admin); tests can give a simulated cluster instead.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { AdminClient, type ClusterStatus, type DecommissionProgress, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
+import { AdminClient, type ClusterStatus, type DecommissionProgress, type DrainProgress, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
 import { ports } from '../resources/index.ts';
 
-export type { ClusterStatus, DecommissionProgress, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
+export type { ClusterStatus, DecommissionProgress, DrainProgress, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
 export { AdminError } from '../../../datanode/src/admin/index.ts';
 
 /** The admin calls the controllers make on one cluster. */
@@ -21,6 +21,8 @@ export interface ClusterAdmin {
   promote(nodeId: number): Promise<readonly Member[]>;
   decommission(nodeId: number): Promise<DecommissionProgress>;
   recommission(nodeId: number): Promise<DecommissionProgress>;
+  /** Starts or reports moving every lease (leadership) off `nodeId`; idempotent. */
+  drain(nodeId: number): Promise<DrainProgress>;
 }
 
 export interface AdminConnector {
@@ -75,6 +77,7 @@ export class GrpcAdminConnector implements AdminConnector {
       promote: (nodeId) => bound.promote(nodeId),
       decommission: (nodeId) => bound.decommission(nodeId),
       recommission: (nodeId) => bound.recommission(nodeId),
+      drain: (nodeId) => bound.drain(nodeId),
     };
   }
 

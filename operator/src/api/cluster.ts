@@ -127,6 +127,18 @@ export const bootstrapSchema = withRules(
   [{ rule: 'self == oldSelf', message: 'spec.bootstrap is immutable' }],
 );
 
+export const rolloutSchema = z
+  .object({
+    podReadyTimeoutSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(86_400)
+      .default(600)
+      .describe('How long a restarted data node may take to be Ready, rejoined and fully replicated before the rollout pauses (Degraded condition and a Warning event naming the node).'),
+  })
+  .describe('How changes to the pod template (version, image, config, resources) are rolled out: one node at a time, highest ordinal first.');
+
 const clusterSpecFields = z.object({
   replicas: z.number().int().min(1).max(clusterReplicasMax).default(3).describe('Number of data nodes.'),
   replicationFactor: z
@@ -157,6 +169,7 @@ const clusterSpecFields = z.object({
   podDisruptionBudget: podDisruptionBudgetSchema.prefault({}),
   service: serviceSchema.prefault({}),
   config: dataNodeConfigSchema.prefault({}),
+  rollout: rolloutSchema.prefault({}),
   paused: z.boolean().default(false).describe('Stop all changes the operator makes to the cluster (status is still updated).'),
   bootstrap: bootstrapSchema.optional(),
 });
@@ -186,7 +199,7 @@ export type PhantomClusterSpec = z.output<typeof clusterSpecSchema>;
 export type PhantomClusterSpecInput = z.input<typeof clusterSpecSchema>;
 
 /** Condition types the operator sets on a cluster. */
-export const clusterConditionTypes = ['Available', 'Progressing', 'Degraded', 'ScalingUp', 'ScalingDown', 'Rebalancing'] as const;
+export const clusterConditionTypes = ['Available', 'Progressing', 'Degraded', 'ScalingUp', 'ScalingDown', 'Rebalancing', 'Upgrading', 'VolumeExpansion'] as const;
 export type ClusterConditionType = (typeof clusterConditionTypes)[number];
 
 export const clusterPhaseSchema = z.enum(['Pending', 'Bootstrapping', 'Running', 'Scaling', 'Upgrading', 'Degraded', 'Paused', 'Failed']);
@@ -198,7 +211,9 @@ export const nodeStatusSchema = z.object({
   id: z.string().max(32).optional().describe('Node ID the cluster assigned when the node joined.'),
   role: z.enum(['Bootstrap', 'Joining', 'Member', 'Draining', 'Decommissioning', 'Decommissioned']).describe('Membership of the node in the cluster.'),
   health: z.enum(['Healthy', 'Unhealthy', 'Unreachable', 'Unknown']),
-  version: z.string().max(64).optional(),
+  version: z.string().max(64).optional().describe('Version the data node process reports (admin NodeInfo).'),
+  podVersion: z.string().max(64).optional().describe('spec.version the node\'s pod was created from (its app.kubernetes.io/version label).'),
+  podTemplateHash: z.string().max(64).optional().describe('Pod template hash of the node\'s pod; equal to status.podTemplateHash once the node is rolled.'),
   locality: z.string().max(512).optional().describe('Topology of the node, e.g. "region=eu-west-1,zone=eu-west-1a".'),
   ranges: z.number().int().min(0).optional().describe('Range replicas on the node.'),
   leases: z.number().int().min(0).optional().describe('Range leases held by the node.'),
@@ -230,8 +245,13 @@ export const clusterStatusSchema = z
     readyReplicas: z.number().int().min(0).optional().describe('Data node pods that are ready.'),
     selector: z.string().optional().describe('Label selector of the data node pods (for the scale subresource).'),
     currentVersion: z.string().optional().describe('Version every data node runs; during an upgrade, the version being left.'),
+    clusterVersion: z
+      .string()
+      .max(64)
+      .optional()
+      .describe('The version the whole cluster has been finalized at: set only after every data node runs it (a rollout completed); features of a new version may rely on it.'),
     clusterId: z.string().max(64).optional(),
-    podTemplateHash: z.string().max(64).optional().describe('Hash of the pod template every node has been rolled to.'),
+    podTemplateHash: z.string().max(64).optional().describe('Hash of the pod template every node has been rolled to (set when a rollout completes).'),
     nodes: z.array(nodeStatusSchema).max(clusterReplicasMax).optional().meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['pod'] }),
     operation: operationSchema.optional(),
   })

@@ -43,6 +43,7 @@ export const kindDefinitions: readonly KindDefinition[] = [
       { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready data nodes' },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Version', type: 'string', jsonPath: '.status.currentVersion', description: 'Version every data node runs' },
+      { name: 'Cluster-Version', type: 'string', jsonPath: '.status.clusterVersion', description: 'Version the cluster is finalized at', priority: 1 },
       { name: 'Operation', type: 'string', jsonPath: '.status.operation.kind', priority: 1 },
       { name: 'Step', type: 'string', jsonPath: '.status.operation.step', priority: 1 },
       age,

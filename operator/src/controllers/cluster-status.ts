@@ -10,6 +10,7 @@ import { podTemplateHashAnnotation, selectorString } from '../resources/index.ts
 import { conditionOf, setCondition } from './conditions.ts';
 import { nodeIdOfPod, statefulSetReplicas } from './cluster-steps.ts';
 import { isPodReady, ordinalOf, validated, type ReconcileContext } from './context.ts';
+import { podHashOf, rolloutKinds } from './rollout.ts';
 
 const roleOf: Record<DataNodeStatus['membership'], NodeStatus['role']> = {
   LEARNER: 'Joining',
@@ -26,12 +27,18 @@ function nodeStatus(ctx: ReconcileContext, pod: V1Pod, ordinal: number): NodeSta
   const member = id === undefined ? undefined : ctx.clusterStatus?.nodes.find((node) => node.nodeId === id);
   const status: NodeStatus = { pod: podName, ordinal, role: previous?.role ?? 'Joining', health: 'Unknown' };
   if (id !== undefined) status.id = String(id);
+  // The version the process reports (NodeInfo; the cluster status only knows the leader's own).
+  const reported = info?.version ?? (member?.version === '' ? undefined : member?.version) ?? previous?.version;
+  if (reported !== undefined && reported !== '') status.version = reported;
+  const podVersion = pod.metadata?.labels?.['app.kubernetes.io/version'];
+  if (podVersion !== undefined) status.podVersion = podVersion;
+  const hash = podHashOf(pod);
+  if (hash !== undefined) status.podTemplateHash = hash;
   if (member !== undefined) {
     status.role = roleOf[member.membership];
     status.health = member.liveness === 'LIVE' && isPodReady(pod) ? 'Healthy' : 'Unhealthy';
     status.ranges = member.replicas;
     status.leases = member.leases;
-    if (member.version !== '') status.version = member.version;
     if (member.locality !== '') status.locality = member.locality;
   } else if (info !== undefined) {
     status.role = ordinal === 0 && ctx.clusterStatus === undefined ? 'Bootstrap' : 'Joining';
@@ -45,13 +52,35 @@ function nodeStatus(ctx: ReconcileContext, pod: V1Pod, ordinal: number): NodeSta
 function phaseOf(ctx: ReconcileContext, joining: boolean, readyReplicas: number): ClusterPhase {
   const cluster = validated(ctx);
   if (cluster.spec.paused) return 'Paused';
-  if (ctx.status.operation !== undefined) return 'Scaling';
+  if (ctx.status.operation !== undefined) return rolloutKinds.includes(ctx.status.operation.kind) ? 'Upgrading' : 'Scaling';
   if (ctx.pods.length === 0) return 'Pending';
   if (ctx.clusterStatus === undefined) return ctx.status.phase === undefined || ctx.status.phase === 'Pending' || ctx.status.phase === 'Bootstrapping' ? 'Bootstrapping' : 'Degraded';
   if (ctx.clusterStatus.unavailableRanges > 0) return 'Degraded';
   if (joining || statefulSetReplicas(ctx) !== cluster.spec.replicas) return 'Scaling';
   if (readyReplicas < cluster.spec.replicas || ctx.clusterStatus.underReplicatedRanges > 0) return 'Degraded';
   return 'Running';
+}
+
+/** Why the journaled rollout is paused, if it is. */
+function rolloutPausedReason(ctx: ReconcileContext): string | undefined {
+  const operation = ctx.status.operation;
+  if (operation === undefined || !rolloutKinds.includes(operation.kind)) return undefined;
+  const reason = operation.details?.['pausedReason'];
+  return typeof reason === 'string' ? reason : undefined;
+}
+
+/**
+ * A settled cluster whose every node runs the StatefulSet's template (a new cluster, or one an
+ * older operator rolled) gets its cluster version and template hash here; after a rollout the
+ * rollout's completion sets them. Never while a node still runs another template.
+ */
+function finalizeSettledVersion(ctx: ReconcileContext, nodes: readonly NodeStatus[], phase: ClusterPhase): void {
+  const cluster = validated(ctx);
+  const desired = ctx.statefulSet?.spec?.template.metadata?.annotations?.[podTemplateHashAnnotation];
+  if (phase !== 'Running' || desired === undefined || nodes.length !== cluster.spec.replicas) return;
+  if (!nodes.every((node) => node.podTemplateHash === desired && node.podVersion === cluster.spec.version)) return;
+  ctx.status.podTemplateHash = desired;
+  ctx.status.clusterVersion = cluster.spec.version;
 }
 
 /** Fills ctx.status with the observed state and the conditions that follow from it. */
@@ -71,12 +100,11 @@ export function summarizeStatus(ctx: ReconcileContext): void {
   status.clusterId = cluster.metadata.name;
   status.nodes = nodes;
   if (generation !== undefined) status.observedGeneration = generation;
-  const hash = ctx.statefulSet?.metadata?.annotations?.[podTemplateHashAnnotation];
-  if (hash !== undefined) status.podTemplateHash = hash;
-  const versions = new Set(nodes.map((node) => node.version ?? ''));
+  const versions = new Set(nodes.map((node) => node.podVersion ?? ''));
   if (nodes.length > 0 && versions.size === 1 && !versions.has('')) status.currentVersion = [...versions][0] ?? cluster.spec.version;
   else if (status.currentVersion === undefined && readyReplicas === cluster.spec.replicas && readyReplicas > 0) status.currentVersion = cluster.spec.version;
   const phase = phaseOf(ctx, joining, readyReplicas);
+  finalizeSettledVersion(ctx, nodes, phase);
   status.phase = phase;
   const health = ctx.clusterStatus;
   const set = (type: string, value: boolean, reason: string, message: string): void => {
@@ -84,13 +112,18 @@ export function summarizeStatus(ctx: ReconcileContext): void {
   };
   const available = health !== undefined && health.unavailableRanges === 0 && readyReplicas >= Math.min(cluster.spec.replicationFactor, cluster.spec.replicas);
   set('Available', available, available ? 'QuorumAvailable' : health === undefined ? 'NoDataNodeAnswers' : 'RangesUnavailable', available ? `${readyReplicas} of ${cluster.spec.replicas} data nodes ready` : health === undefined ? 'no data node answers the admin API yet' : `${health.unavailableRanges} ranges have no live majority; ${readyReplicas} data nodes ready`);
-  set('Progressing', phase === 'Scaling' || phase === 'Bootstrapping', phase === 'Scaling' || phase === 'Bootstrapping' ? phase : 'Settled', phase === 'Scaling' || phase === 'Bootstrapping' ? `cluster is ${phase.toLowerCase()}` : 'no change in progress');
+  const progressing = phase === 'Scaling' || phase === 'Bootstrapping' || phase === 'Upgrading';
+  set('Progressing', progressing, progressing ? phase : 'Settled', progressing ? `cluster is ${phase.toLowerCase()}` : 'no change in progress');
+  if (conditionOf(status.conditions, 'Upgrading') === undefined) set('Upgrading', false, 'NoRollout', 'every data node runs the desired pod template');
   const scalingUp = status.operation === undefined && (statefulSetReplicas(ctx) < cluster.spec.replicas || joining);
   set('ScalingUp', scalingUp, scalingUp ? 'NodesJoining' : 'AllNodesJoined', scalingUp ? `${nodes.filter((node) => node.role === 'Member').length} of ${cluster.spec.replicas} data nodes are members` : 'every data node is a member');
   if (status.operation === undefined && conditionOf(status.conditions, 'ScalingDown') === undefined) set('ScalingDown', false, 'NoScaleIn', 'no scale-in in progress');
-  const degradedReason = health !== undefined && health.unavailableRanges > 0 ? 'RangesUnavailable' : health !== undefined && health.underReplicatedRanges > 0 ? 'UnderReplicated' : readyReplicas < cluster.spec.replicas && phase === 'Degraded' ? 'NodesNotReady' : undefined;
+  const pausedReason = rolloutPausedReason(ctx);
+  const degradedReason = pausedReason !== undefined ? 'RolloutPaused' : health !== undefined && health.unavailableRanges > 0 ? 'RangesUnavailable' : health !== undefined && health.underReplicatedRanges > 0 ? 'UnderReplicated' : readyReplicas < cluster.spec.replicas && phase === 'Degraded' ? 'NodesNotReady' : undefined;
   const degradedMessage =
-    degradedReason === 'RangesUnavailable'
+    degradedReason === 'RolloutPaused'
+      ? (pausedReason ?? '')
+      : degradedReason === 'RangesUnavailable'
       ? `${health?.unavailableRanges ?? 0} ranges have no live majority`
       : degradedReason === 'UnderReplicated'
         ? `${health?.underReplicatedRanges ?? 0} ranges have fewer replicas than replicationFactor ${cluster.spec.replicationFactor}`

@@ -9,7 +9,7 @@ import { desiredClusterObjects, objectNames } from '../resources/index.ts';
 import { deleteIfExists, ensureObject, type KindClient } from './apply.ts';
 import { setCondition } from './conditions.ts';
 import type { ClusterAdmin, ClusterStatus, NodeInfo } from '../admin-client/index.ts';
-import { finish, ordinalOf, proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
+import { finish, isPodReady, ordinalOf, proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
 
 /**
  * Invalid spec: Degraded condition and a Warning event saying why, and nothing else changes. A
@@ -134,7 +134,8 @@ export const observeNodes: Step = async (ctx) => {
       const podName = pod.metadata?.name ?? '';
       const address = ctx.deps.podAddress(pod);
       const known = knownIds.get(podName);
-      if (address === undefined || (known !== undefined && memberIds.has(Number(known)))) return;
+      // Known members are asked too while Ready, for the version their process reports.
+      if (address === undefined || (known !== undefined && memberIds.has(Number(known)) && !isPodReady(pod))) return;
       try {
         ctx.nodeInfos.set(podName, await admin.nodeInfo(address));
       } catch {

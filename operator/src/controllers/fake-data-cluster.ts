@@ -4,7 +4,7 @@
  * keeps the operator's own logic testable in-process.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { AdminError, type AdminConnector, type ClusterAdmin, type ClusterStatus, type DecommissionProgress, type Member, type NodeInfo } from '../admin-client/index.ts';
+import { AdminError, type AdminConnector, type ClusterAdmin, type ClusterStatus, type DecommissionProgress, type DrainProgress, type Member, type NodeInfo } from '../admin-client/index.ts';
 import type { MembershipState } from '../../../datanode/src/admin/index.ts';
 
 /** The admin address the tests give a pod: its name (the fake cluster needs no network). */
@@ -107,7 +107,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
         return {
           ...member,
           liveness: this.down.has(member.address) ? 'DEAD' : 'LIVE',
-          raft: { role: member.membership === 'LEARNER' ? 'LEARNER_ROLE' : 'FOLLOWER', term: 1n, matchIndex: 10n, appliedIndex: 10n, caughtUp: node.catchUpPollsLeft === 0 },
+          raft: { role: member.membership === 'LEARNER' ? 'LEARNER_ROLE' : 'FOLLOWER', term: 1n, matchIndex: 10n, appliedIndex: 10n, caughtUp: member.membership === 'VOTER' || node.catchUpPollsLeft === 0 },
           replicas: node.replicas,
           leases: 1,
           version: '1.0.0',
@@ -169,5 +169,12 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
     const node = this.node(nodeId);
     if (node.membership === 'DECOMMISSIONING') node.membership = 'VOTER';
     return Promise.resolve({ nodeId, membership: node.membership ?? 'LEARNER', replicasRemaining: node.replicas, leasesRemaining: 0, done: false });
+  }
+
+  drain(nodeId: number): Promise<DrainProgress> {
+    this.calls.push(`drain ${nodeId}`);
+    const node = this.node(nodeId);
+    if (node.membership !== 'VOTER') return Promise.reject(new AdminError('PH_UNKNOWN_NODE', `node ${nodeId} is not a voter`));
+    return Promise.resolve({ nodeId, leasesRemaining: 0, done: true });
   }
 }

@@ -27,7 +27,11 @@ const at = (object: unknown, key: string): Json => {
   return typeof value === 'object' && value !== null ? (value as Json) : {};
 };
 
-/** Creates pods `<sts>-0..replicas-1` (Running, Ready) with their claims, and deletes pods above replicas. */
+/**
+ * Creates pods `<sts>-0..replicas-1` from the template (labels, annotations, image) with their
+ * claims, recreates deleted ones, and deletes pods above replicas. A pod is Running and Ready,
+ * unless its image names a tag containing "nonexistent": then it waits in ImagePullBackOff.
+ */
 export class FakeStatefulSetKubelet implements KubeTestController {
   readonly name = 'fake-statefulset-kubelet';
   private context: ControllerContext | undefined;
@@ -36,7 +40,12 @@ export class FakeStatefulSetKubelet implements KubeTestController {
 
   start(context: ControllerContext): void {
     this.context = context;
-    this.unsubscribe = context.store.subscribe(statefulSets, () => this.schedule());
+    const unsubscribeSets = context.store.subscribe(statefulSets, () => this.schedule());
+    const unsubscribePods = context.store.subscribe(pods, () => this.schedule());
+    this.unsubscribe = () => {
+      unsubscribeSets();
+      unsubscribePods();
+    };
   }
 
   stop(): void {
@@ -61,7 +70,11 @@ export class FakeStatefulSetKubelet implements KubeTestController {
       const namespace = String(meta['namespace']);
       const name = String(meta['name']);
       const replicas = Number(at(sts, 'spec')['replicas'] ?? 1);
-      const labels = at(at(at(sts, 'spec'), 'template'), 'metadata')['labels'] as JsonObject;
+      const templateMeta = at(at(at(sts, 'spec'), 'template'), 'metadata');
+      const labels = templateMeta['labels'] as JsonObject;
+      const annotations = (templateMeta['annotations'] ?? {}) as JsonObject;
+      const containers = at(at(at(sts, 'spec'), 'template'), 'spec')['containers'] as { image?: string }[] | undefined;
+      const image = containers?.[0]?.image ?? 'phantomdb-node';
       const existing = store.list(pods, namespace).filter((pod) => String(at(pod, 'metadata')['name']).startsWith(`${name}-`));
       for (const pod of existing) {
         const ordinal = Number(String(at(pod, 'metadata')['name']).slice(name.length + 1));
@@ -78,10 +91,13 @@ export class FakeStatefulSetKubelet implements KubeTestController {
         const created = store.create(pods, namespace, {
           apiVersion: 'v1',
           kind: 'Pod',
-          metadata: { name: podName, namespace, labels, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name, uid, controller: true }] },
-          spec: { containers: [{ name: 'phantomdb', image: 'phantomdb-node' }] },
+          metadata: { name: podName, namespace, labels, annotations, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name, uid, controller: true }] },
+          spec: { containers: [{ name: 'phantomdb', image }] },
         } as JsonObject);
-        store.update(pods, namespace, podName, { ...created, status: { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] } } as JsonObject, { subresource: 'status' });
+        const status = image.includes('nonexistent')
+          ? { phase: 'Pending', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ name: 'phantomdb', image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } } }] }
+          : { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] };
+        store.update(pods, namespace, podName, { ...created, status } as JsonObject, { subresource: 'status' });
       }
     }
   }
@@ -384,5 +400,198 @@ describe('PhantomClusterController', () => {
     expect(completed.map((event) => event.count ?? 1).reduce((a, b) => a + b, 0)).toBe(1);
     const started = (await events(namespace)).filter((event) => event.reason === 'ScaleInStarted');
     expect(started.map((event) => event.count ?? 1).reduce((a, b) => a + b, 0)).toBe(1);
+  });
+});
+
+/** Pod names in the order the API server deleted them, from now until `stop`. */
+function recordPodDeletions(namespace: string): { readonly deleted: string[]; stop(): void } {
+  const deleted: string[] = [];
+  const stop = api.server.hooks.onChange(pods, (event) => {
+    const meta = at(event.object, 'metadata');
+    if (event.type === 'DELETED' && meta['namespace'] === namespace) deleted.push(String(meta['name']));
+  });
+  return { deleted, stop };
+}
+
+async function eventCount(namespace: string, reason: string): Promise<number> {
+  return (await events(namespace)).filter((event) => event.reason === reason).reduce((sum, event) => sum + (event.count ?? 1), 0);
+}
+
+async function templateHash(namespace: string): Promise<string> {
+  const hash = (await apps.readNamespacedStatefulSet({ namespace, name: 'db' })).spec?.template.metadata?.annotations?.['phantomdb.io/pod-template-hash'];
+  if (hash === undefined) throw new Error('the StatefulSet has no template hash');
+  return hash;
+}
+
+async function settleReconciles(operator: Operator, namespace: string, rounds: number): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    operator.controller.queue.add(`${namespace}/db`);
+    await eventually(() => operator.controller.queue.stats().processing === 0 && operator.controller.queue.stats().depth === 0, timeouts.reconcile, 'the reconcile');
+  }
+}
+
+describe('rolling restarts and upgrades', () => {
+  it('rolls a version change one node at a time, highest ordinal first, drained first; paused changes nothing; clusterVersion is finalized only at the end', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    const before = await clusterStatus(namespace);
+    expect(before.clusterVersion).toBe('1.0.0');
+    expect(before.podTemplateHash).toBe(await templateHash(namespace));
+    expect(before.nodes?.map((node) => [node.podVersion, node.version])).toEqual([['1.0.0', '1.0.0'], ['1.0.0', '1.0.0'], ['1.0.0', '1.0.0']]);
+
+    const deletions = recordPodDeletions(namespace);
+    const versionsDuring: (string | undefined)[] = [];
+    const unsubscribe = api.server.hooks.onChange({ group: 'phantomdb.io', plural: 'phantomclusters' }, (event) => {
+      const status = (event.object as { status?: PhantomClusterStatus }).status;
+      if (status?.operation !== undefined) versionsDuring.push(status.clusterVersion);
+    });
+    // Paused: the StatefulSet keeps its template and no pod is touched.
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { paused: true, version: '1.1.0' } } }, mergePatch);
+    await eventually(async () => (await clusterStatus(namespace)).phase === 'Paused', timeouts.reconcile, 'phase Paused');
+    await settleReconciles(operator, namespace, 2);
+    expect(deletions.deleted).toEqual([]);
+    expect((await clusterStatus(namespace)).operation).toBeUndefined();
+    expect(await templateHash(namespace)).toBe(before.podTemplateHash);
+
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { paused: false } } }, mergePatch);
+    await eventually(async () => (await clusterStatus(namespace)).operation?.kind === 'RollingUpgrade', timeouts.reconcile, 'the rolling upgrade to start');
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.operation === undefined && status.clusterVersion === '1.1.0' && status.phase === 'Running';
+    }, timeouts.scaleIn, 'the upgrade to finish');
+    unsubscribe();
+    deletions.stop();
+    const after = await clusterStatus(namespace);
+    const hash = await templateHash(namespace);
+    expect(hash).not.toBe(before.podTemplateHash);
+    expect(after.podTemplateHash).toBe(hash);
+    expect(after.nodes?.map((node) => [node.pod, node.podVersion, node.podTemplateHash, node.role])).toEqual([0, 1, 2].map((ordinal) => [`db-${ordinal}`, '1.1.0', hash, 'Member']));
+    expect(condition(after, 'Upgrading')).toMatchObject({ status: 'False', reason: 'RolloutCompleted' });
+    expect(deletions.deleted).toEqual(['db-2', 'db-1', 'db-0']);
+    // Each node drained before its pod went (ids 3, 2, 1 for ordinals 2, 1, 0).
+    expect(data.calls.filter((call) => call.startsWith('drain'))).toEqual(['drain 3', 'drain 3', 'drain 2', 'drain 2', 'drain 1', 'drain 1']);
+    expect(versionsDuring.length).toBeGreaterThan(0);
+    expect(versionsDuring.every((version) => version === '1.0.0')).toBe(true);
+    expect(await eventCount(namespace, 'UpgradeStarted')).toBe(1);
+    expect(await eventCount(namespace, 'RolloutCompleted')).toBe(1);
+    expect(await eventCount(namespace, 'ClusterVersionFinalized')).toBe(1);
+    expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds')).toMatch(/kind="RollingUpgrade",result="succeeded"/);
+    await operator.controller.stop();
+  });
+
+  it('deletes no pod when an operator of another build reconciles the same spec (labels it adds elsewhere do not count)', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    let operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    await operator.controller.stop();
+    const hash = await templateHash(namespace);
+    // What an older operator build left behind: its own labels and annotations on the StatefulSet.
+    await apps.patchNamespacedStatefulSet(
+      { namespace, name: 'db', body: { metadata: { labels: { 'app.kubernetes.io/version': 'operator-0.0.9', 'helm.sh/chart': 'phantomdb-operator-0.0.9' }, annotations: { 'phantomdb.io/operator-build': 'old' } } } },
+      mergePatch,
+    );
+    const deletions = recordPodDeletions(namespace);
+    operator = await startOperator(namespace, data);
+    await settleReconciles(operator, namespace, 3);
+    deletions.stop();
+    expect(deletions.deleted).toEqual([]);
+    const status = await clusterStatus(namespace);
+    expect(status.operation).toBeUndefined();
+    expect(status.phase).toBe('Running');
+    expect(await templateHash(namespace)).toBe(hash);
+    expect(data.calls.some((call) => call.startsWith('drain'))).toBe(false);
+    await operator.controller.stop();
+  });
+
+  it('pauses when a restarted pod is never Ready (Degraded, a Warning naming the pod), and reverting the change rolls it back', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3, rollout: { podReadyTimeoutSeconds: 5 } });
+    await running(namespace, 3);
+    const goodHash = await templateHash(namespace);
+    const deletions = recordPodDeletions(namespace);
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { image: 'registry.example/phantomdb-node:nonexistent' } } }, mergePatch);
+    await eventually(async () => condition(await clusterStatus(namespace), 'Degraded')?.reason === 'RolloutPaused', timeouts.scaleIn, 'the rollout to pause');
+    const paused = await clusterStatus(namespace);
+    expect(condition(paused, 'Degraded')?.message).toMatch(/pod db-2 is not back after 5 s: container ImagePullBackOff/);
+    expect(paused.operation).toMatchObject({ kind: 'RollingUpgrade', step: 'WaitPodReady' });
+    const warning = (await events(namespace)).find((event) => event.reason === 'RolloutPaused');
+    expect(warning?.type).toBe('Warning');
+    expect(warning?.message).toContain('db-2');
+    expect(warning?.message).toContain('ImagePullBackOff');
+    // Only the first pod was replaced; the others keep serving.
+    expect(deletions.deleted).toEqual(['db-2']);
+
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { image: null } } }, mergePatch);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.operation === undefined && status.phase === 'Running' && condition(status, 'Degraded')?.status === 'False';
+    }, timeouts.scaleIn, 'the rollback to finish');
+    deletions.stop();
+    expect(await templateHash(namespace)).toBe(goodHash);
+    const status = await clusterStatus(namespace);
+    expect(status.nodes?.map((node) => node.podTemplateHash)).toEqual([goodHash, goodHash, goodHash]);
+    expect(status.clusterVersion).toBe('1.0.0');
+    expect(deletions.deleted).toEqual(['db-2', 'db-2']);
+    expect(await eventCount(namespace, 'RolloutPaused')).toBe(1);
+    expect(await eventCount(namespace, 'RolloutRetargeted')).toBe(1);
+    await operator.controller.stop();
+  });
+
+  it('resumes a rollout from its journal when the operator is killed at every step, and finishes it exactly once', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    let operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    await operator.controller.stop();
+
+    const killedAt: string[] = [];
+    let kill: (() => void) | undefined;
+    const unsubscribe = api.server.hooks.onChange({ group: 'phantomdb.io', plural: 'phantomclusters' }, (event) => {
+      const operation = (event.object as { status?: PhantomClusterStatus }).status?.operation;
+      if (operation === undefined) return;
+      const point = `${String(operation.details?.['ordinal'])}/${operation.step}`;
+      if (!killedAt.includes(point)) {
+        killedAt.push(point);
+        kill?.();
+      }
+    });
+    const deletions = recordPodDeletions(namespace);
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { config: { logLevel: 'debug' } } } }, mergePatch);
+    let restarts = 0;
+    for (;;) {
+      let killed = false;
+      operator = await startOperator(namespace, data);
+      const current = operator;
+      kill = () => {
+        killed = true;
+        void current.controller.stop();
+      };
+      await eventually(async () => {
+        if (killed) return true;
+        const status = await clusterStatus(namespace);
+        return status.operation === undefined && status.observedGeneration === 2 && status.podTemplateHash === (await templateHash(namespace));
+      }, timeouts.scaleIn, 'a kill or the end of the rollout');
+      await current.controller.stop();
+      if (!killed) break;
+      restarts += 1;
+      expect(restarts).toBeLessThan(30);
+    }
+    unsubscribe();
+    deletions.stop();
+    const steps = ['Drain', 'DeletePod', 'WaitPodReady'];
+    expect(killedAt).toEqual([2, 1, 0].flatMap((ordinal) => steps.map((step) => `${ordinal}/${step}`)));
+    // A config change is a restart, not an upgrade; every pod replaced exactly once.
+    expect(deletions.deleted).toEqual(['db-2', 'db-1', 'db-0']);
+    expect(await eventCount(namespace, 'RestartStarted')).toBe(1);
+    expect(await eventCount(namespace, 'RolloutCompleted')).toBe(1);
+    expect(await eventCount(namespace, 'ClusterVersionFinalized')).toBe(0);
   });
 });

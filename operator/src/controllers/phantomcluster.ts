@@ -17,6 +17,7 @@ import { summarizeStatus } from './cluster-status.ts';
 import { ensureConfigMap, ensurePodDisruptionBudget, ensureServiceAccount, ensureServices, ensureStatefulSet, joinNodes, observeNodes, scaleOut, stopWhenPaused, validateSpec } from './cluster-steps.ts';
 import { defaultClusterTimings, type ClusterControllerDeps, type ClusterObject, type ClusterTimings, type ReconcileContext, type Step, type StepResult } from './context.ts';
 import { Controller, type ReconcileOutcome } from './runtime.ts';
+import { rollOutPods } from './rollout.ts';
 import { scaleIn } from './scale-in.ts';
 
 export const controllerName = 'phantomcluster';
@@ -32,6 +33,7 @@ export const clusterSteps: readonly Step[] = [
   ensurePodDisruptionBudget,
   ensureStatefulSet,
   observeNodes,
+  rollOutPods,
   scaleIn,
   joinNodes,
   scaleOut,
