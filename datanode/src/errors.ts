@@ -6,6 +6,7 @@
 export const errorCodes = {
   PH_CORRUPTION: 'Stored data failed a checksum or format check; the file and offset are named.',
   PH_IO: 'A file system operation failed (for example ENOSPC, EIO).',
+  PH_RANGE_MISMATCH: 'A replica was asked for a key its range does not hold (the range split or moved); nothing was written. Retriable with fresh range descriptors.',
   PH_READ_ONLY: 'The storage engine stopped accepting writes after an earlier write or sync failure.',
   PH_CLOSED: 'The storage engine (or another component) was used after close.',
   PH_INVALID_OPTIONS: 'Options or configuration failed validation; the message names each bad field.',

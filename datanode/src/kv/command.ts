@@ -8,11 +8,14 @@
  *   members UTF-8 JSON of the address book ({"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
  *   batch   u32 count, then per command: u32 bytes, an encoded command (not itself a batch)
  *   member-state  UTF-8 JSON {"nodeId": n, "state": "active" | "decommissioning" | "removed"}
+ *   split   UTF-8 JSON {"rangeId": n, "generation": n, "splitKey": hex, "newRangeId": n, "replicas": [...]}
+ *   meta-descriptors  UTF-8 JSON {"descriptors": [descriptor JSON, ...]} (meta range only)
  *
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
  * broken invariant (only this node's code proposes), so it asserts.
  */
 import { assert, assertNever } from '../assert.ts';
+import { descriptorFromJson, descriptorToJson, type RangeDescriptor, type ReplicaDescriptor } from './descriptor.ts';
 
 /** How to reach a member: its Raft transport address and its KV API address ('' when not known yet). */
 export interface MemberAddress {
@@ -28,7 +31,15 @@ export type Command =
   /** Several commands proposed as one entry (the host batches concurrent proposals). */
   | { readonly op: 'batch'; readonly commands: readonly Command[] }
   /** A member's lifecycle record (decommission started or cancelled; removed for good). */
-  | { readonly op: 'member-state'; readonly nodeId: number; readonly state: MemberLifecycle };
+  | { readonly op: 'member-state'; readonly nodeId: number; readonly state: MemberLifecycle }
+  /**
+   * Splits range `rangeId` (at `generation`) at `splitKey`: the left part keeps the id, the right
+   * part [splitKey, end) becomes range `newRangeId` on `replicas`. Refused (no effect) when the
+   * range changed generation since the proposal or the key is not strictly inside its span.
+   */
+  | { readonly op: 'split'; readonly rangeId: number; readonly generation: number; readonly splitKey: Buffer; readonly newRangeId: number; readonly replicas: readonly ReplicaDescriptor[] }
+  /** Records range descriptors in the meta range (each kept only if not older than the one it has). */
+  | { readonly op: 'meta-descriptors'; readonly descriptors: readonly RangeDescriptor[] };
 
 /**
  * The replicated lifecycle of a node id: 'decommissioning' while it is being moved out of the
@@ -39,7 +50,7 @@ export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
 
 const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6 } as const;
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8 } as const;
 
 function lengthPrefixed(parts: Buffer[], bytes: Buffer): void {
   const header = Buffer.allocUnsafe(4);
@@ -78,6 +89,17 @@ export function encodeCommand(command: Command): Buffer {
       break;
     case 'member-state':
       parts.push(Buffer.from(JSON.stringify({ nodeId: command.nodeId, state: command.state }), 'utf8'));
+      break;
+    case 'split':
+      parts.push(
+        Buffer.from(
+          JSON.stringify({ rangeId: command.rangeId, generation: command.generation, splitKey: command.splitKey.toString('hex'), newRangeId: command.newRangeId, replicas: command.replicas }),
+          'utf8',
+        ),
+      );
+      break;
+    case 'meta-descriptors':
+      parts.push(Buffer.from(JSON.stringify({ descriptors: command.descriptors.map(descriptorToJson) }), 'utf8'));
       break;
     default:
       assertNever(command, 'command');
@@ -150,6 +172,17 @@ export function decodeCommand(data: Uint8Array): Command {
     assert(typeof nodeId === 'number' && Number.isSafeInteger(nodeId) && nodeId > 0, 'member-state names a node id');
     assert(typeof state === 'string' && lifecycles.has(state), 'member-state has a known state');
     command = { op: 'member-state', nodeId, state: state as MemberLifecycle };
+  } else if (op === opCodes.split) {
+    const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
+    assert(typeof parsed === 'object' && parsed !== null, 'split is an object');
+    const { rangeId, generation, splitKey, newRangeId, replicas } = parsed as Record<string, unknown>;
+    assert(typeof rangeId === 'number' && typeof generation === 'number' && typeof newRangeId === 'number' && typeof splitKey === 'string', 'split fields');
+    const desc = descriptorFromJson({ rangeId: newRangeId, start: splitKey, end: '', generation, replicas });
+    command = { op: 'split', rangeId, generation, splitKey: desc.startKey, newRangeId, replicas: desc.replicas };
+  } else if (op === opCodes['meta-descriptors']) {
+    const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
+    assert(typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as Record<string, unknown>).descriptors), 'meta-descriptors is an object');
+    command = { op: 'meta-descriptors', descriptors: ((parsed as Record<string, unknown>).descriptors as unknown[]).map(descriptorFromJson) };
   } else {
     assert(false, `unknown command op ${op}`);
   }

@@ -17,12 +17,13 @@ export const kvErrorCodes = {
   PH_OVERLOADED: 'Too many proposals or reads in flight on this node. Retry with backoff.',
   PH_JOIN_REFUSED: 'A join request was refused (node id in use by another address, or wrong cluster).',
   PH_WRONG_CLUSTER: 'The request named another cluster id than this node belongs to.',
+  PH_RANGE_MISMATCH: 'The replica asked does not hold the key (the range split or moved); nothing was written. Retry with fresh range descriptors.',
 } as const;
 
 export type KvErrorCode = keyof typeof kvErrorCodes;
 
 /** Whether a client may retry the request as is (possibly at another node). */
-const retriableCodes: ReadonlySet<KvErrorCode> = new Set(['PH_NOT_LEADER', 'PH_UNAVAILABLE', 'PH_PROPOSAL_DROPPED', 'PH_OVERLOADED']);
+const retriableCodes: ReadonlySet<KvErrorCode> = new Set(['PH_NOT_LEADER', 'PH_UNAVAILABLE', 'PH_PROPOSAL_DROPPED', 'PH_OVERLOADED', 'PH_RANGE_MISMATCH']);
 
 export class KvError extends Error {
   override readonly name = 'KvError';

@@ -11,16 +11,24 @@ import type { Command, MemberAddress } from './command.ts';
 import { KvError, NotLeaderError, type KvErrorCode } from './errors.ts';
 import type { KvLimits } from './limits.ts';
 import { kvProto, metadataKeys } from './proto.ts';
-import type { ApplyResult, KvStateMachine } from './state-machine.ts';
+import type { ApplyResult, ScanRow } from './state-machine.ts';
 
-/** What the service needs from the node. */
+/**
+ * Set by a gateway node on a request it forwards to the node holding the range's leader: that
+ * node serves it from its own replica or refuses (NotLeader, RangeMismatch), never forwards again.
+ */
+export const forwardedMetadataKey = 'ph-forwarded';
+
+/** What the service needs from the node (the gateway: it routes each key to its range). */
 export interface KvBackend {
   readonly clusterId: string;
   readonly limits: KvLimits;
-  /** Proposes and waits for commit and apply. */
-  write(command: Command, deadlineMs: number): Promise<ApplyResult>;
-  /** Runs `read` on the state machine after a linearizable barrier. */
-  read<T>(deadlineMs: number, read: (sm: KvStateMachine) => T): Promise<T>;
+  /** Proposes a put, delete or compare-and-set at the key's range and waits for commit and apply. */
+  write(command: Command, deadlineMs: number, forwarded: boolean): Promise<ApplyResult>;
+  /** The value of `key`, read linearizably at its range. */
+  get(key: Buffer, deadlineMs: number, forwarded: boolean): Promise<Buffer | undefined>;
+  /** Rows of [start, end) in key order across ranges, linearizable per range. */
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean): Promise<{ rows: ScanRow[]; more: boolean }>;
   /** Adds a node as a learner (leader only); returns the address book. */
   join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>>;
 }
@@ -38,6 +46,7 @@ const statusOf: Record<KvErrorCode, grpc.status> = {
   PH_OVERLOADED: grpc.status.RESOURCE_EXHAUSTED,
   PH_JOIN_REFUSED: grpc.status.FAILED_PRECONDITION,
   PH_WRONG_CLUSTER: grpc.status.FAILED_PRECONDITION,
+  PH_RANGE_MISMATCH: grpc.status.UNAVAILABLE,
 };
 
 const kvServiceErrors: ServiceErrorMapping<KvErrorCode> = {
@@ -56,7 +65,7 @@ function checkValue(value: Buffer, limits: KvLimits, field = 'value'): void {
 }
 
 /** Adapts an async handler to grpc-js's callback style: cluster and deadline checks, errors mapped. */
-function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number, forwarded: boolean) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return unaryHandler(
     {
       metadataKeys,
@@ -66,42 +75,42 @@ function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: 
       limits: () => backend.limits,
       nowMs: () => Date.now(),
     },
-    handle,
+    (request: Req, deadlineMs, metadata) => handle(request, deadlineMs, metadata.get(forwardedMetadataKey)[0] === '1'),
   );
 }
 
 export function kvHandlers(backend: KvBackend): KVHandlers {
   const { limits } = backend;
   return {
-    Put: unary(backend, async (request, deadlineMs) => {
+    Put: unary(backend, async (request, deadlineMs, forwarded) => {
       checkKey(request.key, limits);
       checkValue(request.value, limits);
-      await backend.write({ op: 'put', key: request.key, value: request.value }, deadlineMs);
+      await backend.write({ op: 'put', key: request.key, value: request.value }, deadlineMs, forwarded);
       return {};
     }),
-    Get: unary(backend, async (request, deadlineMs) => {
+    Get: unary(backend, async (request, deadlineMs, forwarded) => {
       checkKey(request.key, limits);
-      const value = await backend.read(deadlineMs, (sm) => sm.get(request.key));
+      const value = await backend.get(request.key, deadlineMs, forwarded);
       return value === undefined ? { found: false } : { found: true, value };
     }),
-    Delete: unary(backend, async (request, deadlineMs) => {
+    Delete: unary(backend, async (request, deadlineMs, forwarded) => {
       checkKey(request.key, limits);
-      const result = await backend.write({ op: 'delete', key: request.key }, deadlineMs);
+      const result = await backend.write({ op: 'delete', key: request.key }, deadlineMs, forwarded);
       return { existed: result.op === 'delete' && result.existed };
     }),
-    Scan: unary(backend, async (request, deadlineMs) => {
+    Scan: unary(backend, async (request, deadlineMs, forwarded) => {
       if (request.start.byteLength > limits.keyBytesMax) checkKey(request.start, limits, 'start');
       if (request.end.byteLength > limits.keyBytesMax) checkKey(request.end, limits, 'end');
       const rowsMax = request.limit === 0 ? defaultScanRows : request.limit;
       if (rowsMax > limits.scanRowsMax) throw new KvError('PH_TOO_LARGE', `limit ${rowsMax} exceeds scanRowsMax ${limits.scanRowsMax}`);
-      return backend.read(deadlineMs, (sm) => sm.scan(request.start, request.end, rowsMax, limits.scanBytesMax));
+      return backend.scan(request.start, request.end, rowsMax, limits.scanBytesMax, deadlineMs, forwarded);
     }),
-    CompareAndSet: unary(backend, async (request, deadlineMs) => {
+    CompareAndSet: unary(backend, async (request, deadlineMs, forwarded) => {
       checkKey(request.key, limits);
       checkValue(request.value, limits);
       checkValue(request.expected, limits, 'expected');
       const expected = request.expectAbsent ? null : request.expected;
-      const result = await backend.write({ op: 'cas', key: request.key, expected, value: request.value }, deadlineMs);
+      const result = await backend.write({ op: 'cas', key: request.key, expected, value: request.value }, deadlineMs, forwarded);
       if (result.op !== 'cas') throw new KvError('PH_BAD_REQUEST', 'unexpected apply result');
       return result.current === null ? { succeeded: result.ok, currentPresent: false } : { succeeded: result.ok, currentPresent: true, current: result.current };
     }),

@@ -1,20 +1,45 @@
 /**
- * The replicated KV state machine of one range (today: the whole keyspace) on top of the
- * storage engine. The Raft log is its write-ahead log: committed entries are applied with
- * sync:false together with the applied index (in the same batch, under a reserved key), so a
- * restart knows where to resume replaying the log; before the Raft log is compacted below the
- * applied index the engine is flushed.
+ * The replicated KV state machine of one range, a view on the node's shared storage engine
+ * (key layout: keys.ts). The Raft log is its write-ahead log: committed entries are applied with
+ * sync:false together with the range's applied index (in the same batch), so a restart knows
+ * where to resume replaying the log; before the Raft log is compacted below the applied index
+ * the engine is flushed.
  *
- * Key layout (all replicated state lives under the 0x01 prefix, so a snapshot is one range):
- *   0x01 0x00 "applied"     the applied Raft index (u64 big-endian)
- *   0x01 0x00 "members"     the address book (JSON {"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
- *   0x01 0x00 "lifecycle"   member lifecycle records (JSON {"decommissioning": [ids], "removed": [ids]})
- *   0x01 0x01 <user key>    user data
+ * Range-local replicated state (under 0x02 <rangeId>):
+ *   "applied"      the applied Raft index (u64 big-endian)
+ *   "desc"         the range's own descriptor (descriptor.ts, JSON); absent: uninitialised replica
+ *   meta range only:
+ *   "members"      the address book (JSON {"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
+ *   "lifecycle"    member lifecycle records (JSON {"decommissioning": [ids], "removed": [ids]})
+ *   "meta/" <id>   a copy of range <id>'s descriptor, for routing
+ *
+ * A user command for a key outside the range's span (the range split before the command was
+ * applied) has no effect and answers 'range-mismatch', so the gateway retries at the right range.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { assert, assertNever } from '../assert.ts';
 import type { Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { decodeCommand, membersJson, parseMembers, type Command, type MemberAddress } from './command.ts';
+import { containsKey, containsSpan, decodeDescriptor, encodeDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
+import { KvError } from './errors.ts';
+import {
+  decodeU64,
+  encodeU64,
+  fromUserKey,
+  layoutVersion,
+  layoutVersionKey,
+  legacyPrefix,
+  rangeIdSeqKey,
+  rangeLocalEnd,
+  rangeLocalKey,
+  rangeLocalStart,
+  userBounds,
+  userKey,
+} from './keys.ts';
+
+export { userKey } from './keys.ts';
 
 /** Replicated lifecycle records: ids being decommissioned, and ids removed for good. */
 export interface MemberLifecycles {
@@ -36,24 +61,6 @@ function lifecyclesJson(lifecycles: MemberLifecycles): string {
   return JSON.stringify({ decommissioning: [...lifecycles.decommissioning].sort((a, b) => a - b), removed: [...lifecycles.removed].sort((a, b) => a - b) });
 }
 
-const replicatedStart = Buffer.from([0x01]);
-const replicatedEnd = Buffer.from([0x02]);
-const appliedKey = Buffer.from('\x01\x00applied', 'latin1');
-const membersKey = Buffer.from('\x01\x00members', 'latin1');
-const lifecycleKey = Buffer.from('\x01\x00lifecycle', 'latin1');
-const userPrefix = Buffer.from([0x01, 0x01]);
-const userEnd = Buffer.from([0x01, 0x02]);
-
-export function userKey(key: Uint8Array): Buffer {
-  return Buffer.concat([userPrefix, key]);
-}
-
-function encodeIndex(index: number): Buffer {
-  const out = Buffer.alloc(8);
-  out.writeBigUInt64BE(BigInt(index), 0);
-  return out;
-}
-
 export type ApplyResult =
   | { readonly op: 'noop' }
   | { readonly op: 'put' }
@@ -62,56 +69,203 @@ export type ApplyResult =
   | { readonly op: 'members' }
   | { readonly op: 'member-state' }
   | { readonly op: 'batch'; readonly results: readonly ApplyResult[] }
-  | { readonly op: 'conf-change' };
+  | { readonly op: 'conf-change' }
+  /** The key is not (or no longer) in this range: nothing was written. */
+  | { readonly op: 'range-mismatch'; readonly descriptor: RangeDescriptor | undefined }
+  | { readonly op: 'split'; readonly ok: boolean; readonly left?: RangeDescriptor; readonly right?: RangeDescriptor }
+  | { readonly op: 'meta-descriptors' };
 
 export interface ScanRow {
   readonly key: Buffer;
   readonly value: Buffer;
 }
 
-export class KvStateMachine {
-  private applied: number;
-  private members: Map<number, MemberAddress>;
-  private lifecycles: MemberLifecycles;
-  private lifecycleListener: ((lifecycles: MemberLifecycles) => void) | undefined;
-  private membersListener: ((members: ReadonlyMap<number, MemberAddress>) => void) | undefined;
+/** Called once a split is applied (and written): the right range exists in the engine. */
+export type SplitListener = (left: RangeDescriptor, right: RangeDescriptor) => Promise<void>;
 
-  private constructor(readonly engine: StorageEngine) {
-    const appliedBytes = engine.get(appliedKey);
-    this.applied = appliedBytes === undefined ? 0 : Number(appliedBytes.readBigUInt64BE(0));
-    const membersBytes = engine.get(membersKey);
-    this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
-    this.lifecycles = parseLifecycles(engine.get(lifecycleKey));
-  }
+/**
+ * The node's one storage engine, checked to be in this layout (keys.ts) when opened. A data
+ * directory from the single-range layout is refused: it cannot be read as ranges.
+ */
+export class KvEngine {
+  private constructor(readonly engine: StorageEngine) {}
 
-  static async open(dir: string): Promise<KvStateMachine> {
+  static async open(dir: string): Promise<KvEngine> {
     // The Raft log is the durable record of replicated writes: the engine need not fsync them.
     const engine = await StorageEngine.open(dir, { syncWritesByDefault: false });
-    return new KvStateMachine(engine);
+    try {
+      const recorded = engine.get(layoutVersionKey);
+      if (recorded === undefined) {
+        const it = engine.iterator({ lowerBound: Buffer.from([legacyPrefix]), upperBound: Buffer.from([legacyPrefix + 1]) });
+        let legacy = false;
+        try {
+          it.seek(Buffer.from([legacyPrefix]));
+          legacy = it.valid();
+        } finally {
+          it.close();
+        }
+        if (legacy) {
+          throw new KvError('PH_BAD_REQUEST', `data directory ${dir} holds the single-range layout of an earlier PhantomDB build; this build keeps data in ranges and cannot read it: start with a new data directory`);
+        }
+        await engine.put(layoutVersionKey, Buffer.from(String(layoutVersion)), { sync: true });
+      } else if (recorded.toString() !== String(layoutVersion)) {
+        throw new KvError('PH_BAD_REQUEST', `data directory ${dir} has key layout version ${recorded.toString()}; this build reads version ${layoutVersion}`);
+      }
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+    return new KvEngine(engine);
+  }
+
+  /** A range id no other node hands out: this node's id in the high bits, a durable counter below. */
+  async allocateRangeId(nodeId: number): Promise<number> {
+    const current = this.engine.get(rangeIdSeqKey);
+    const next = (current === undefined ? 0 : decodeU64(current)) + 1;
+    assert(next < 2 ** 20, 'range ids of this node are not exhausted');
+    await this.engine.put(rangeIdSeqKey, encodeU64(next), { sync: true });
+    return nodeId * 2 ** 20 + next;
+  }
+
+  /** The ids of the ranges that have a descriptor in the engine (initialised replicas). */
+  rangeIds(): number[] {
+    const ids: number[] = [];
+    const it = this.engine.iterator({ lowerBound: rangeLocalStart(0), upperBound: Buffer.from([0x03]) });
+    try {
+      it.seek(rangeLocalStart(0));
+      while (it.valid()) {
+        const key = Buffer.from(it.key());
+        const id = decodeU64(key, 1);
+        if (this.engine.get(rangeLocalKey(id, 'desc')) !== undefined) ids.push(id);
+        it.seek(rangeLocalEnd(id));
+      }
+    } finally {
+      it.close();
+    }
+    return ids;
+  }
+
+  flush(): Promise<void> {
+    return this.engine.flush();
+  }
+
+  close(): Promise<void> {
+    return this.engine.close();
+  }
+}
+
+export class KvStateMachine {
+  private applied: number;
+  private desc: RangeDescriptor | undefined;
+  private members: Map<number, MemberAddress>;
+  private lifecycles: MemberLifecycles;
+  private metaDescriptors: Map<number, RangeDescriptor>;
+  private lifecycleListener: ((lifecycles: MemberLifecycles) => void) | undefined;
+  private membersListener: ((members: ReadonlyMap<number, MemberAddress>) => void) | undefined;
+  private splitListener: SplitListener | undefined;
+  /** Bytes of user writes applied since the last size check (a hint for split checks). */
+  bytesSinceSizeCheck = 0;
+  private readonly appliedKey: Buffer;
+  private readonly descKey: Buffer;
+  private readonly membersKey: Buffer;
+  private readonly lifecycleKey: Buffer;
+
+  constructor(
+    readonly engine: StorageEngine,
+    readonly rangeId: number,
+  ) {
+    this.appliedKey = rangeLocalKey(rangeId, 'applied');
+    this.descKey = rangeLocalKey(rangeId, 'desc');
+    this.membersKey = rangeLocalKey(rangeId, 'members');
+    this.lifecycleKey = rangeLocalKey(rangeId, 'lifecycle');
+    this.applied = 0;
+    this.members = new Map();
+    this.lifecycles = { decommissioning: new Set(), removed: new Set() };
+    this.metaDescriptors = new Map();
+    this.reload();
+  }
+
+  /** Opens an engine at `dir` and the state machine of range `rangeId` on it (tests). */
+  static async open(dir: string, rangeId: number): Promise<KvStateMachine> {
+    const kv = await KvEngine.open(dir);
+    return new KvStateMachine(kv.engine, rangeId);
+  }
+
+  private reload(): void {
+    const appliedBytes = this.engine.get(this.appliedKey);
+    this.applied = appliedBytes === undefined ? 0 : decodeU64(appliedBytes);
+    const descBytes = this.engine.get(this.descKey);
+    this.desc = descBytes === undefined ? undefined : decodeDescriptor(descBytes);
+    if (this.rangeId !== metaRangeId) return;
+    const membersBytes = this.engine.get(this.membersKey);
+    this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
+    this.lifecycles = parseLifecycles(this.engine.get(this.lifecycleKey));
+    this.metaDescriptors = new Map();
+    const prefix = rangeLocalKey(metaRangeId, 'meta/');
+    const upper = rangeLocalKey(metaRangeId, 'meta0');
+    const it = this.engine.iterator({ lowerBound: prefix, upperBound: upper });
+    try {
+      for (it.seek(prefix); it.valid(); it.next()) {
+        const desc = decodeDescriptor(it.value());
+        this.metaDescriptors.set(desc.rangeId, desc);
+      }
+    } finally {
+      it.close();
+    }
+  }
+
+  /**
+   * Writes the descriptor of a range being bootstrapped (a new cluster), durably, unless the
+   * range already has one. Idempotent.
+   */
+  async bootstrap(desc: RangeDescriptor, extra: readonly RangeDescriptor[] = []): Promise<void> {
+    assert(desc.rangeId === this.rangeId, 'bootstrap descriptor names this range');
+    if (this.desc !== undefined) return;
+    const batch = new WriteBatch();
+    batch.put(this.descKey, encodeDescriptor(desc));
+    if (this.rangeId === metaRangeId) for (const other of [desc, ...extra]) batch.put(rangeLocalKey(metaRangeId, Buffer.concat([Buffer.from('meta/'), encodeU64(other.rangeId)])), encodeDescriptor(other));
+    await this.engine.write(batch, { sync: true });
+    this.reload();
   }
 
   appliedIndex(): number {
     return this.applied;
   }
 
-  /** The replicated address book (node id → gRPC address), as of the applied index. */
+  /** The range's descriptor as of the applied index; undefined on an uninitialised replica. */
+  descriptor(): RangeDescriptor | undefined {
+    return this.desc;
+  }
+
+  get initialized(): boolean {
+    return this.desc !== undefined;
+  }
+
+  /** The replicated address book (node id → gRPC address), as of the applied index (meta range). */
   memberAddresses(): ReadonlyMap<number, MemberAddress> {
     return this.members;
   }
 
-  /** The replicated lifecycle records (decommissioning and removed ids), as of the applied index. */
+  /** The replicated lifecycle records (decommissioning and removed ids), as of the applied index (meta range). */
   memberLifecycles(): MemberLifecycles {
     return this.lifecycles;
   }
 
-  /** Called after the lifecycle records changed (applied or installed with a snapshot). */
+  /** The descriptor copies the meta range holds, by range id. */
+  rangeDescriptors(): ReadonlyMap<number, RangeDescriptor> {
+    return this.metaDescriptors;
+  }
+
   onLifecyclesChanged(listener: (lifecycles: MemberLifecycles) => void): void {
     this.lifecycleListener = listener;
   }
 
-  /** Called after the address book changed (applied or installed with a snapshot). */
   onMembersChanged(listener: (members: ReadonlyMap<number, MemberAddress>) => void): void {
     this.membersListener = listener;
+  }
+
+  onSplit(listener: SplitListener): void {
+    this.splitListener = listener;
   }
 
   /**
@@ -123,9 +277,9 @@ export class KvStateMachine {
     const batch = new WriteBatch();
     const overlay = new Map<string, Buffer | null>();
     const results: (ApplyResult | undefined)[] = [];
-    // Captured before applying: applyCommand replaces these objects when they change.
     const membersBefore = this.members;
     const lifecyclesBefore = this.lifecycles;
+    const splits: { left: RangeDescriptor; right: RangeDescriptor }[] = [];
     let last = this.applied;
     for (const entry of entries) {
       if (entry.index <= this.applied) {
@@ -136,18 +290,19 @@ export class KvStateMachine {
       last = entry.index;
       if (entry.kind === 'conf-change') results.push({ op: 'conf-change' });
       else if (entry.data.byteLength === 0) results.push({ op: 'noop' });
-      else results.push(this.applyCommand(decodeCommand(entry.data), batch, overlay));
+      else results.push(this.applyCommand(decodeCommand(entry.data), batch, overlay, splits));
     }
     if (last === this.applied) return results;
-    batch.put(appliedKey, encodeIndex(last));
+    batch.put(this.appliedKey, encodeU64(last));
     await this.engine.write(batch, { sync: false });
     this.applied = last;
     if (this.members !== membersBefore) this.membersListener?.(this.members);
     if (this.lifecycles !== lifecyclesBefore) this.lifecycleListener?.(this.lifecycles);
+    for (const split of splits) await this.splitListener?.(split.left, split.right);
     return results;
   }
 
-  private applyCommand(command: Command, batch: WriteBatch, overlay: Map<string, Buffer | null>): ApplyResult {
+  private applyCommand(command: Command, batch: WriteBatch, overlay: Map<string, Buffer | null>, splits: { left: RangeDescriptor; right: RangeDescriptor }[]): ApplyResult {
     const read = (key: Buffer): Buffer | null => {
       const cached = overlay.get(key.toString('latin1'));
       if (cached !== undefined) return cached;
@@ -158,33 +313,43 @@ export class KvStateMachine {
       if (value === null) batch.del(key);
       else batch.put(key, value);
     };
+    const owns = (key: Buffer): boolean => this.desc !== undefined && containsKey(this.desc, key);
     switch (command.op) {
       case 'put':
+        if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
         write(userKey(command.key), command.value);
+        this.bytesSinceSizeCheck += command.key.byteLength + command.value.byteLength;
         return { op: 'put' };
       case 'delete': {
+        if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
         const key = userKey(command.key);
         const existed = read(key) !== null;
         if (existed) write(key, null);
         return { op: 'delete', existed };
       }
       case 'cas': {
+        if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
         const key = userKey(command.key);
         const current = read(key);
         const ok = command.expected === null ? current === null : current !== null && current.equals(command.expected);
-        if (ok) write(key, command.value);
+        if (ok) {
+          write(key, command.value);
+          this.bytesSinceSizeCheck += command.key.byteLength + command.value.byteLength;
+        }
         return { op: 'cas', ok, current };
       }
       case 'batch':
-        return { op: 'batch', results: command.commands.map((inner) => this.applyCommand(inner, batch, overlay)) };
+        return { op: 'batch', results: command.commands.map((inner) => this.applyCommand(inner, batch, overlay, splits)) };
       case 'members': {
+        if (this.rangeId !== metaRangeId) return { op: 'members' };
         const merged = new Map(this.members);
         for (const [id, address] of command.members) merged.set(id, address);
         this.members = merged;
-        batch.put(membersKey, Buffer.from(membersJson(merged), 'utf8'));
+        batch.put(this.membersKey, Buffer.from(membersJson(merged), 'utf8'));
         return { op: 'members' };
       }
       case 'member-state': {
+        if (this.rangeId !== metaRangeId) return { op: 'member-state' };
         const decommissioning = new Set(this.lifecycles.decommissioning);
         const removed = new Set(this.lifecycles.removed);
         // Removal is final: a late 'active' or 'decommissioning' for a removed id changes nothing.
@@ -194,22 +359,71 @@ export class KvStateMachine {
           if (command.state === 'removed') removed.add(command.nodeId);
         }
         this.lifecycles = { decommissioning, removed };
-        batch.put(lifecycleKey, Buffer.from(lifecyclesJson(this.lifecycles), 'utf8'));
+        batch.put(this.lifecycleKey, Buffer.from(lifecyclesJson(this.lifecycles), 'utf8'));
         return { op: 'member-state' };
+      }
+      case 'split':
+        return this.applySplit(command, batch, splits);
+      case 'meta-descriptors': {
+        if (this.rangeId !== metaRangeId) return { op: 'meta-descriptors' };
+        const next = new Map(this.metaDescriptors);
+        for (const desc of command.descriptors) {
+          const known = next.get(desc.rangeId);
+          if (known !== undefined && known.generation > desc.generation) continue;
+          next.set(desc.rangeId, desc);
+          batch.put(rangeLocalKey(metaRangeId, Buffer.concat([Buffer.from('meta/'), encodeU64(desc.rangeId)])), encodeDescriptor(desc));
+        }
+        this.metaDescriptors = next;
+        return { op: 'meta-descriptors' };
       }
       default:
         return assertNever(command, 'command');
     }
   }
 
+  /**
+   * The left part keeps this range's id with the span [start, splitKey); the right part becomes
+   * a new range [splitKey, end) on the given replicas. Its user data is already in the shared
+   * engine: only descriptors are written. Replaying a split whose right range already exists
+   * here (a snapshot brought it, or the split was applied before a crash) leaves it alone.
+   */
+  private applySplit(command: Extract<Command, { op: 'split' }>, batch: WriteBatch, splits: { left: RangeDescriptor; right: RangeDescriptor }[]): ApplyResult {
+    const desc = this.desc;
+    if (desc === undefined || desc.rangeId !== command.rangeId || desc.generation !== command.generation || desc.rangeId === metaRangeId) return { op: 'split', ok: false };
+    if (!containsKey(desc, command.splitKey) || command.splitKey.equals(desc.startKey)) return { op: 'split', ok: false };
+    const generation = desc.generation + 1;
+    const left: RangeDescriptor = { ...desc, endKey: command.splitKey, generation };
+    const right: RangeDescriptor = { rangeId: command.newRangeId, startKey: command.splitKey, endKey: desc.endKey, generation, replicas: command.replicas };
+    batch.put(this.descKey, encodeDescriptor(left));
+    const rightDescKey = rangeLocalKey(right.rangeId, 'desc');
+    if (this.engine.get(rightDescKey) === undefined) {
+      batch.put(rightDescKey, encodeDescriptor(right));
+      batch.put(rangeLocalKey(right.rangeId, 'applied'), encodeU64(0));
+    }
+    this.desc = left;
+    this.bytesSinceSizeCheck = 0;
+    splits.push({ left, right });
+    return { op: 'split', ok: true, left, right };
+  }
+
+  /** The value of user key `key`; RangeMismatch when the range does not hold it. */
   get(key: Uint8Array): Buffer | undefined {
+    this.checkKey(key);
     return this.engine.get(userKey(key));
   }
 
-  /** Rows with start <= key < end (end empty: to the end), at most rowsMax rows and about bytesMax bytes. */
+  /** Throws PH_RANGE_MISMATCH unless this range holds `key`. */
+  checkKey(key: Uint8Array): void {
+    if (this.desc === undefined || !containsKey(this.desc, key)) throw rangeMismatch(this.rangeId, this.desc);
+  }
+
+  /**
+   * Rows with start <= key < end (end empty: to the end of the keyspace), at most rowsMax rows
+   * and about bytesMax bytes; RangeMismatch unless the span lies within this range.
+   */
   scan(start: Uint8Array, end: Uint8Array, rowsMax: number, bytesMax: number): { rows: ScanRow[]; more: boolean } {
-    const lower = userKey(start);
-    const upper = end.byteLength === 0 ? userEnd : userKey(end);
+    if (this.desc === undefined || !containsSpan(this.desc, start, end)) throw rangeMismatch(this.rangeId, this.desc);
+    const { lower, upper } = userBounds(start, end);
     const rows: ScanRow[] = [];
     if (Buffer.compare(lower, upper) >= 0) return { rows, more: false };
     const it = this.engine.iterator({ lowerBound: lower, upperBound: upper });
@@ -217,7 +431,7 @@ export class KvStateMachine {
     try {
       for (it.seek(lower); it.valid(); it.next()) {
         if (rows.length >= rowsMax || bytes >= bytesMax) return { rows, more: true };
-        const key = Buffer.from(it.key().subarray(userPrefix.byteLength));
+        const key = fromUserKey(it.key());
         const value = Buffer.from(it.value());
         bytes += key.byteLength + value.byteLength;
         rows.push({ key, value });
@@ -229,53 +443,91 @@ export class KvStateMachine {
   }
 
   /**
-   * Exports the replicated state (consistent at the current applied index) as SSTables into
-   * `dir` (which must not exist). Returns the files and the applied index they hold.
+   * The approximate user bytes of the range and a key near its middle (by bytes); yields to the
+   * event loop while it walks. undefined middle: fewer than two keys.
    */
-  async exportSnapshot(dir: string): Promise<{ files: string[]; appliedIndex: number }> {
+  async sizeAndMiddle(): Promise<{ bytes: number; middle: Buffer | undefined }> {
+    const desc = this.desc;
+    if (desc === undefined || desc.rangeId === metaRangeId) return { bytes: 0, middle: undefined };
+    const { lower, upper } = userBounds(desc.startKey, desc.endKey);
+    const snapshot = this.engine.snapshot();
+    const sizes: { key: Buffer; bytes: number }[] = [];
+    let total = 0;
+    try {
+      const it = this.engine.iterator({ lowerBound: lower, upperBound: upper, snapshot });
+      try {
+        let n = 0;
+        for (it.seek(lower); it.valid(); it.next()) {
+          const bytes = it.key().byteLength + it.value().byteLength;
+          total += bytes;
+          // Sample: keep one key per ~1/64 of what has been seen so far, enough to pick a middle.
+          if (sizes.length === 0 || n % 16 === 0) sizes.push({ key: fromUserKey(it.key()), bytes: total });
+          if (++n % 2000 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+      } finally {
+        it.close();
+      }
+    } finally {
+      snapshot.release();
+    }
+    const half = total / 2;
+    const middle = sizes.find((s) => s.bytes >= half && !s.key.equals(desc.startKey))?.key;
+    return { bytes: total, middle };
+  }
+
+  /**
+   * Exports the range's replicated state (consistent at the current applied index) as SSTables
+   * into `dir` (which must not exist): its range-local keys and the user keys of its span.
+   */
+  async exportSnapshot(dir: string): Promise<{ files: string[]; appliedIndex: number; descriptor: RangeDescriptor | undefined }> {
     const snapshot = this.engine.snapshot();
     try {
       const appliedIndex = this.applied;
-      const files = await this.engine.exportRange(replicatedStart, replicatedEnd, dir, { snapshot });
-      return { files: files.map((f) => f.path), appliedIndex };
+      const descriptor = this.desc;
+      fs.mkdirSync(dir);
+      const files: string[] = [];
+      const parts: [string, Buffer, Buffer][] = [['local', rangeLocalStart(this.rangeId), rangeLocalEnd(this.rangeId)]];
+      if (descriptor !== undefined && descriptor.rangeId !== metaRangeId) {
+        const { lower, upper } = userBounds(descriptor.startKey, descriptor.endKey);
+        parts.push(['user', lower, upper]);
+      }
+      for (const [name, lower, upper] of parts) {
+        const exported = await this.engine.exportRange(lower, upper, path.join(dir, name), { snapshot });
+        for (const file of exported) {
+          const target = path.join(dir, `${name}-${path.basename(file.path)}`);
+          fs.renameSync(file.path, target);
+          files.push(target);
+        }
+      }
+      return { files, appliedIndex, descriptor };
     } finally {
       snapshot.release();
     }
   }
 
   /**
-   * Replaces the replicated state with the exported SSTables `files` (from another replica's
-   * exportSnapshot). Only called with a snapshot ahead of the local applied index. Not atomic
-   * across a crash on its own: node/snapshot-install.ts stages the files and records an install
-   * marker first, so that a restart redoes both steps (each is idempotent).
+   * Step 1 of an install: deletes the range's local keys and the user keys of `span` (the
+   * snapshot's span, and the one this replica had), durably (synced range tombstones).
    */
-  async installSnapshot(files: readonly string[]): Promise<void> {
-    await this.clearReplicatedState();
-    await this.ingestSnapshotFiles(files);
-  }
-
-  /** Step 1 of an install: deletes every replicated key, durably (a synced range tombstone). */
-  async clearReplicatedState(): Promise<void> {
+  async clearReplicatedState(spans: readonly { readonly startKey: Buffer; readonly endKey: Buffer }[]): Promise<void> {
     const clear = new WriteBatch();
-    clear.delRange(replicatedStart, replicatedEnd);
+    clear.delRange(rangeLocalStart(this.rangeId), rangeLocalEnd(this.rangeId));
+    if (this.rangeId !== metaRangeId) {
+      for (const span of spans) {
+        const { lower, upper } = userBounds(span.startKey, span.endKey);
+        if (Buffer.compare(lower, upper) < 0) clear.delRange(lower, upper);
+      }
+    }
     await this.engine.write(clear, { sync: true });
   }
 
   /**
    * Step 2 of an install: ingests the snapshot's SSTables (linked or copied: `files` stay in
-   * place, so the step can be redone) and reloads the applied index and member records from them.
+   * place, so the step can be redone) and reloads the applied index, descriptor and records.
    */
   async ingestSnapshotFiles(files: readonly string[]): Promise<void> {
     await this.engine.ingest(files);
-    this.reloadReplicatedMetadata();
-  }
-
-  private reloadReplicatedMetadata(): void {
-    const appliedBytes = this.engine.get(appliedKey);
-    this.applied = appliedBytes === undefined ? 0 : Number(appliedBytes.readBigUInt64BE(0));
-    const membersBytes = this.engine.get(membersKey);
-    this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
-    this.lifecycles = parseLifecycles(this.engine.get(lifecycleKey));
+    this.reload();
     this.membersListener?.(this.members);
     this.lifecycleListener?.(this.lifecycles);
   }
@@ -285,7 +537,13 @@ export class KvStateMachine {
     await this.engine.flush();
   }
 
+  /** Closes the engine (only for a state machine opened with `open`, in tests). */
   async close(): Promise<void> {
     await this.engine.close();
   }
+}
+
+/** The answer of a replica that does not hold the key: its current descriptor, for the gateway. */
+export function rangeMismatch(rangeId: number, desc: RangeDescriptor | undefined): KvError {
+  return new KvError('PH_RANGE_MISMATCH', desc === undefined ? `range ${rangeId} is not initialised on this node` : `key outside range ${rangeId} (generation ${desc.generation})`);
 }

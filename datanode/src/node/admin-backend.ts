@@ -22,6 +22,7 @@ import type { MemberLifecycles } from '../kv/state-machine.ts';
 import type { RaftStatus } from '../raft/raft.ts';
 import type { ConfState, NodeId } from '../raft/types.ts';
 import type { Replica } from './replica.ts';
+import type { Store } from './store.ts';
 
 /** What the admin backend needs from the node. */
 export interface AdminHost {
@@ -35,6 +36,8 @@ export interface AdminHost {
   replica(): Replica;
   /** The replica, even when not serving (undefined before start). */
   replicaIfStarted(): Replica | undefined;
+  /** The node's range replicas (undefined before start). */
+  store?(): Store | undefined;
   addressBook(): ReadonlyMap<NodeId, MemberAddress>;
   lifecycles(): MemberLifecycles;
   appliedIndex(): number;
@@ -78,6 +81,7 @@ function adminErrorOf(err: unknown, addressOf: (id: NodeId) => string, confChang
       return new AdminError('PH_DEADLINE_EXCEEDED', err.message);
     case 'PH_PROPOSAL_DROPPED':
     case 'PH_OVERLOADED':
+    case 'PH_RANGE_MISMATCH':
       return new AdminError('PH_UNAVAILABLE', err.message);
     case 'PH_BAD_REQUEST':
     case 'PH_TOO_LARGE':
@@ -386,6 +390,8 @@ export class NodeAdmin implements AdminBackend {
         this.host.log(`decommission of node ${id}: demoting it to learner`);
         return () => replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: id }], transition: 'auto' }, deadlineMs);
       }
+      const stillVoter = (this.host.store?.()?.allReplicas() ?? []).find((r) => r.groupId !== replica.groupId && r.stateMachine.initialized && isVoter(r.status().config, id));
+      if (stillVoter !== undefined) return undefined; // the ranges demote it too (Store.followMetaMembership)
       this.host.log(`decommission of node ${id}: recording its removal (the id is never reused)`);
       return () => replica.propose({ op: 'member-state', nodeId: id, state: 'removed' }, deadlineMs);
     }

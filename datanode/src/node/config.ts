@@ -66,6 +66,8 @@ export const nodeConfigSchema = z
     replicationFactor: z.coerce.number().int().min(1).max(7).default(3),
     /** Raft log entries kept after applying before the log is compacted into a snapshot. */
     compactionEntries: z.coerce.number().int().min(16).max(10_000_000).default(20_000),
+    /** A range whose user data grows past this many bytes is split in two. */
+    rangeMaxBytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     keyBytesMax: z.coerce.number().int().min(1).max(64 * 1024).default(defaultKvLimits.keyBytesMax),
     valueBytesMax: z.coerce.number().int().min(1).max(64 * 1024 * 1024).default(defaultKvLimits.valueBytesMax),
     scanRowsMax: z.coerce.number().int().min(1).max(1_000_000).default(defaultKvLimits.scanRowsMax),
@@ -104,6 +106,7 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_ELECTION_TIMEOUT_TICKS: 'electionTimeoutTicks',
   PHANTOMDB_READ_MODE: 'readMode',
   PHANTOMDB_REPLICATION_FACTOR: 'replicationFactor',
+  PHANTOMDB_RANGE_MAX_BYTES: 'rangeMaxBytes',
 };
 
 /** Command-line flags and the config fields they set (all take a value). */
@@ -122,6 +125,7 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'read-mode': 'readMode',
   'replication-factor': 'replicationFactor',
   'compaction-entries': 'compactionEntries',
+  'range-max-bytes': 'rangeMaxBytes',
   'value-bytes-max': 'valueBytesMax',
 };
 

@@ -18,7 +18,7 @@ import type { AdminBackend, ClusterStatus, DecommissionProgress, DrainProgress, 
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { addAdminService } from '../admin/service.ts';
 import { startHttpServer, type NodeStatus } from '../http/server.ts';
-import type { ApplyResult } from '../kv/state-machine.ts';
+import type { ApplyResult, ScanRow } from '../kv/state-machine.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
 import { addKvServices, type KvBackend } from '../kv/service.ts';
@@ -114,7 +114,10 @@ class UnavailableKv implements KvBackend {
   write(): Promise<ApplyResult> {
     return this.unavailable();
   }
-  read<T>(): Promise<T> {
+  get(): Promise<Buffer | undefined> {
+    return this.unavailable();
+  }
+  scan(): Promise<{ rows: ScanRow[]; more: boolean }> {
     return this.unavailable();
   }
   join(): Promise<ReadonlyMap<number, MemberAddress>> {

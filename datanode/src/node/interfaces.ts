@@ -18,6 +18,8 @@ export interface SnapshotDataHeader {
 export interface LogStore {
   storageFor(groupId: GroupId): RaftStorage;
   hasGroup(groupId: GroupId): boolean;
+  /** Every group the log holds, in id order. */
+  groupIds(): GroupId[];
   /** Creates a group; a non-empty `confState` bootstraps it (snapshot at index 1, term 1). */
   createGroup(groupId: GroupId, confState: ConfState): Promise<void>;
   append(groupId: GroupId, entries: readonly Entry[], hardState?: HardState): Promise<void>;

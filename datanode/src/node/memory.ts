@@ -18,6 +18,10 @@ export class MemoryLogStore implements LogStore {
     return this.groups.has(groupId);
   }
 
+  groupIds(): GroupId[] {
+    return [...this.groups.keys()].sort((a, b) => a - b);
+  }
+
   createGroup(groupId: GroupId, confState: ConfState): Promise<void> {
     assert(!this.groups.has(groupId), `group ${groupId} exists`);
     this.groups.set(groupId, new MemoryRaftStorage(confState));

@@ -1,9 +1,10 @@
 /**
- * The composition of a replicated data node: identity check, storage engine (KV state
- * machine), the shared durable Raft log, one Raft group (the whole keyspace for now), the gRPC
- * transport, the client gRPC server (KV API + Admin API), HTTP health/status, joining a running
- * cluster, the decommission driver, retiring once removed, and graceful shutdown (leadership
- * handed off first).
+ * The composition of a replicated data node: identity check, storage engine (one for every
+ * range), the shared durable Raft log, the Store of range replicas (the meta range, range 1,
+ * and the user ranges, each its own Raft group), the gRPC transport, the client gRPC server
+ * (KV API through the gateway, which routes each key to its range's leader; Admin API), HTTP
+ * health/status, joining a running cluster, the decommission driver, retiring once removed, and
+ * graceful shutdown (leaderships handed off first).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,7 +17,8 @@ import type { Command, MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
 import { addKvServices, kvMessageBytesMax, type KvBackend } from '../kv/service.ts';
-import { KvStateMachine, type ApplyResult, type MemberLifecycles } from '../kv/state-machine.ts';
+import { metaRangeId } from '../kv/descriptor.ts';
+import { KvEngine, type ApplyResult, type KvStateMachine, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
 import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
@@ -24,16 +26,17 @@ import { NodeAdmin } from './admin-backend.ts';
 import type { NodeConfig } from './config.ts';
 import { checkOrRecordIdentity } from './identity.ts';
 import type { LogStore, PeerTransport, TransportHandlers } from './interfaces.ts';
-import { Replica } from './replica.ts';
-import { SnapshotInstaller } from './snapshot-install.ts';
+import { Gateway } from './gateway.ts';
+import type { Replica } from './replica.ts';
+import { Store } from './store.ts';
 
 /** Reported by NodeInfo and ClusterStatus. */
 export const nodeVersion = '0.1.0';
 /** How often the leader takes the next decommission step. */
 const decommissionPassMs = 200;
 
-/** The one Raft group of this (single-range) node. */
-export const kvGroupId = 1;
+/** The meta range's Raft group: it holds the cluster's members and the range descriptors. */
+export const kvGroupId = metaRangeId;
 
 export interface TransportContext {
   readonly clusterId: string;
@@ -74,7 +77,8 @@ export function bindGrpc(server: grpc.Server, listen: string): Promise<number> {
 export class DataNode implements KvBackend {
   readonly clusterId: string;
   readonly limits: KvLimits;
-  private replica: Replica | undefined;
+  private store: Store | undefined;
+  private readonly gateway: Gateway;
   private transport: PeerTransport | undefined;
   private httpServer: FastifyInstance | undefined;
   private readonly grpcServer: grpc.Server;
@@ -91,7 +95,7 @@ export class DataNode implements KvBackend {
 
   private constructor(
     readonly config: NodeConfig,
-    private readonly stateMachine: KvStateMachine,
+    private readonly kv: KvEngine,
     private readonly logStore: LogStore,
     private readonly deps: DataNodeDeps,
   ) {
@@ -107,20 +111,26 @@ export class DataNode implements KvBackend {
     this.log = deps.log ?? ((line) => console.log(`[node ${config.nodeId}] ${line}`));
     const messageBytesMax = kvMessageBytesMax(this.limits);
     this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+    this.gateway = new Gateway({
+      nodeId: config.nodeId,
+      clusterId: config.clusterId,
+      store: () => this.activeStore,
+      kvAddressOf: (id) => this.addressBook().get(id)?.kv ?? '',
+    });
   }
 
   /** Opens the data directory (checking its identity), starts serving, and joins if asked. */
   static async start(config: NodeConfig, deps: DataNodeDeps): Promise<DataNode> {
     checkOrRecordIdentity(config.dataDir, { clusterId: config.clusterId, nodeId: config.nodeId });
-    const stateMachine = await KvStateMachine.open(path.join(config.dataDir, 'kv'));
+    const kv = await KvEngine.open(path.join(config.dataDir, 'kv'));
     let logStore: RaftLogEngine;
     try {
       logStore = await RaftLogEngine.open(realFs, path.join(config.dataDir, 'raft'));
     } catch (err) {
-      await stateMachine.close();
+      await kv.close();
       throw err;
     }
-    const node = new DataNode(config, stateMachine, logStore, deps);
+    const node = new DataNode(config, kv, logStore, deps);
     try {
       await node.open();
     } catch (err) {
@@ -132,45 +142,54 @@ export class DataNode implements KvBackend {
 
   private async open(): Promise<void> {
     const { config } = this;
-    if (!this.logStore.hasGroup(kvGroupId)) {
+    const store = new Store({
+      nodeId: config.nodeId,
+      dataDir: config.dataDir,
+      kv: this.kv,
+      logStore: this.logStore,
+      replica: {
+        nodeId: config.nodeId,
+        logStore: this.logStore,
+        tickMs: config.tickMs,
+        raft: {
+          electionTimeoutTicks: config.electionTimeoutTicks,
+          heartbeatTimeoutTicks: config.heartbeatTimeoutTicks,
+          readOnlyOption: config.readMode === 'lease' ? 'lease-based' : 'safe',
+          checkQuorum: true,
+          preVote: true,
+        },
+        limits: this.limits,
+        clock: performanceClock,
+        compactionEntries: config.compactionEntries,
+        addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
+        log: this.log,
+      },
+      knownPeer: (id) => this.addressBook().has(id),
+      promotable: (id) => !this.lifecycles().decommissioning.has(id) && !this.lifecycles().removed.has(id),
+      rangeMaxBytes: config.rangeMaxBytes,
+      log: this.log,
+    });
+    if (!this.logStore.hasGroup(metaRangeId)) {
       if (config.peers !== undefined) {
-        await this.logStore.createGroup(kvGroupId, simpleConfState(config.peers.map((p) => p.id)));
+        await store.bootstrap(config.peers.map((p) => p.id));
       } else if (config.join !== undefined) {
-        await this.logStore.createGroup(kvGroupId, simpleConfState([]));
+        // Uninitialised: the meta range's leader adds this node, then sends a snapshot.
+        await this.logStore.createGroup(metaRangeId, simpleConfState([]));
       } else {
         throw new KvError('PH_BAD_REQUEST', `data directory ${config.dataDir} is new: give --peers (to start a cluster) or --join (to join one)`);
       }
     }
+    const pending = store.pendingBootstrapVoters();
+    if (pending !== undefined) await store.bootstrap(pending);
+    await store.open();
+    this.store = store;
+    const meta = store.meta();
+    if (meta === undefined) throw new KvError('PH_BAD_REQUEST', `data directory ${config.dataDir} has no meta range group`);
+    meta.stateMachine.onLifecyclesChanged((lifecycles) => this.onLifecycles(lifecycles));
     addKvServices(this.grpcServer, this);
-    const installer = new SnapshotInstaller(path.join(config.dataDir, 'snapshot-install'), this.stateMachine, this.log);
-    await installer.recover();
-    const replica = new Replica({
-      nodeId: config.nodeId,
-      groupId: kvGroupId,
-      logStore: this.logStore,
-      stateMachine: this.stateMachine,
-      snapshotDir: path.join(config.dataDir, 'snapshots'),
-      tickMs: config.tickMs,
-      raft: {
-        electionTimeoutTicks: config.electionTimeoutTicks,
-        heartbeatTimeoutTicks: config.heartbeatTimeoutTicks,
-        readOnlyOption: config.readMode === 'lease' ? 'lease-based' : 'safe',
-        checkQuorum: true,
-        preVote: true,
-      },
-      limits: this.limits,
-      clock: performanceClock,
-      compactionEntries: config.compactionEntries,
-      addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
-      installer,
-      promotable: (id) => !this.stateMachine.memberLifecycles().decommissioning.has(id) && !this.stateMachine.memberLifecycles().removed.has(id),
-      log: this.log,
-    });
-    this.replica = replica;
     const admin = this.createAdmin();
     this.admin = admin;
     addAdminService(this.grpcServer, admin, { requestDeadlineDefaultMs: 5_000, requestDeadlineMaxMs: config.requestDeadlineMaxMs });
-    this.stateMachine.onLifecyclesChanged((lifecycles) => this.onLifecycles(lifecycles));
     const kvPort = await bindGrpc(this.grpcServer, config.kvListen);
     const raftListen = splitHostPort(config.grpcListen);
     const { transport, port: raftPort } = await this.deps.transportFactory({
@@ -181,26 +200,40 @@ export class DataNode implements KvBackend {
         const raft = this.addressBook().get(id)?.raft;
         return raft === undefined || raft === '' ? undefined : raft;
       },
-      handlers: replica,
+      handlers: store,
       log: this.log,
     });
     this.transport = transport;
     const advertisedHost = advertisedHostOf(config);
     this.address = { raft: `${advertisedHost}:${raftPort}`, kv: `${advertisedHost}:${kvPort}` };
-    replica.onRoleChange((state) => {
-      this.log(`role ${state.role}, leader ${state.leaderId}`);
+    meta.onRoleChange((state) => {
+      this.log(`meta range: role ${state.role}, leader ${state.leaderId}`);
       if (state.role === 'leader') this.recordMissingAddresses();
     });
-    replica.start(transport);
+    store.start(transport);
     this.decommissionTimer = setInterval(() => admin.advanceDecommissions(), decommissionPassMs);
-    this.onLifecycles(this.stateMachine.memberLifecycles());
+    this.onLifecycles(this.lifecycles());
     const http = await startHttpServer(config.httpListen, this);
     this.httpServer = http.server;
     this.httpPort = http.port;
     this.log(`serving: raft ${this.address.raft}, kv ${this.address.kv}, http port ${http.port}, data ${config.dataDir}`);
-    if (config.join !== undefined && this.retired === undefined && this.replica.status().config.voters.length === 0 && this.replica.status().config.learners.length === 0) {
+    const metaConfig = meta.status().config;
+    if (config.join !== undefined && this.retired === undefined && metaConfig.voters.length === 0 && metaConfig.learners.length === 0) {
       void this.joinCluster(config.join);
     }
+  }
+
+  /** The meta range's replica (it exists from open on: bootstrapped, or uninitialised until a snapshot). */
+  private get metaReplica(): Replica | undefined {
+    return this.store?.meta();
+  }
+
+  private get metaState(): KvStateMachine | undefined {
+    return this.store?.metaStateMachine();
+  }
+
+  private lifecycles(): MemberLifecycles {
+    return this.metaState?.memberLifecycles() ?? { decommissioning: new Set(), removed: new Set() };
   }
 
   private createAdmin(): NodeAdmin {
@@ -212,10 +245,11 @@ export class DataNode implements KvBackend {
       livenessTimeoutMs: config.tickMs * config.electionTimeoutTicks,
       version: nodeVersion,
       replica: () => this.activeReplica,
-      replicaIfStarted: () => this.replica,
+      replicaIfStarted: () => this.metaReplica,
+      store: () => this.store,
       addressBook: () => this.addressBook(),
-      lifecycles: () => this.stateMachine.memberLifecycles(),
-      appliedIndex: () => this.stateMachine.appliedIndex(),
+      lifecycles: () => this.lifecycles(),
+      appliedIndex: () => this.metaState?.appliedIndex() ?? 0,
       log: this.log,
     });
   }
@@ -230,9 +264,9 @@ export class DataNode implements KvBackend {
   private async retire(): Promise<void> {
     this.log('this node was removed from the cluster: its replica stops; KV and admin calls answer PH_UNAVAILABLE');
     clearInterval(this.decommissionTimer);
-    await this.replica?.stop();
+    await this.store?.stop();
     await this.transport?.close();
-    await this.stateMachine.flush().catch(() => undefined);
+    await this.kv.flush().catch(() => undefined);
   }
 
   /**
@@ -243,7 +277,7 @@ export class DataNode implements KvBackend {
   addressBook(): Map<NodeId, MemberAddress> {
     const book = new Map<NodeId, MemberAddress>();
     for (const [id, address] of this.joinedMembers) book.set(id, address);
-    for (const [id, address] of this.stateMachine.memberAddresses()) book.set(id, address);
+    for (const [id, address] of this.metaState?.memberAddresses() ?? []) book.set(id, address);
     for (const peer of this.config.peers ?? []) book.set(peer.id, { raft: peer.address, kv: book.get(peer.id)?.kv ?? '' });
     if (this.address.raft !== '') book.set(this.config.nodeId, this.address);
     return book;
@@ -251,7 +285,7 @@ export class DataNode implements KvBackend {
 
   /** A new leader records the addresses it knows from flags, so that nodes joining later learn them. */
   private recordMissingAddresses(): void {
-    const replicated = this.stateMachine.memberAddresses();
+    const replicated = this.metaState?.memberAddresses() ?? new Map<NodeId, MemberAddress>();
     const missing = new Map<NodeId, MemberAddress>();
     for (const [id, address] of this.addressBook()) {
       const known = replicated.get(id);
@@ -259,7 +293,9 @@ export class DataNode implements KvBackend {
       if (stale) missing.set(id, address);
     }
     if (missing.size === 0) return;
-    this.write({ op: 'members', members: missing }, 5000).catch((err: unknown) => {
+    const meta = this.metaReplica;
+    if (meta === undefined) return;
+    meta.propose({ op: 'members', members: missing }, 5000).catch((err: unknown) => {
       this.log(`could not record member addresses: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
@@ -292,29 +328,49 @@ export class DataNode implements KvBackend {
 
   // ------------------------------------------------------------------ KvBackend
 
-  private get activeReplica(): Replica {
+  private get activeStore(): Store {
     if (this.retired !== undefined) throw new KvError('PH_UNAVAILABLE', `node ${this.config.nodeId} was removed from the cluster`);
-    if (this.replica === undefined || this.stopping !== undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
-    return this.replica;
+    if (this.store === undefined || this.stopping !== undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
+    return this.store;
   }
 
-  write(command: Command, deadlineMs: number): Promise<ApplyResult> {
-    return this.activeReplica.propose(command, deadlineMs);
+  /** The meta range's replica, while serving. */
+  private get activeReplica(): Replica {
+    const meta = this.activeStore.meta();
+    if (meta === undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
+    return meta;
   }
 
-  async read<T>(deadlineMs: number, read: (sm: KvStateMachine) => T): Promise<T> {
-    await this.activeReplica.linearizableBarrier(deadlineMs);
-    return read(this.stateMachine);
+  write(command: Command, deadlineMs: number, forwarded = false): Promise<ApplyResult> {
+    return this.gateway.write(command, deadlineMs, forwarded);
+  }
+
+  get(key: Buffer, deadlineMs: number, forwarded = false): Promise<Buffer | undefined> {
+    return this.gateway.get(key, deadlineMs, forwarded);
+  }
+
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded);
+  }
+
+  /** Requests this node forwarded to other nodes (tests). */
+  get forwardedRequests(): number {
+    return this.gateway.forwardedRequests;
+  }
+
+  /** The store of range replicas (tests and status). */
+  get ranges(): Store | undefined {
+    return this.store;
   }
 
   async join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>> {
     const replica = this.activeReplica;
     if (replica.role().role !== 'leader') throw replica.notLeader();
-    if (this.stateMachine.memberLifecycles().removed.has(nodeId)) {
+    if (this.lifecycles().removed.has(nodeId)) {
       throw new KvError('PH_JOIN_REFUSED', `node id ${nodeId} was removed from the cluster; node ids are never reused`);
     }
     const config = replica.status().config;
-    const known = this.stateMachine.memberAddresses().get(nodeId);
+    const known = this.metaState?.memberAddresses().get(nodeId);
     const isMember = config.voters.includes(nodeId) || config.learners.includes(nodeId) || config.votersOutgoing.includes(nodeId);
     if (known !== undefined && known.raft !== address.raft) {
       throw new KvError('PH_JOIN_REFUSED', `node id ${nodeId} is already used by ${known.raft}; node ids are never reused`);
@@ -329,7 +385,7 @@ export class DataNode implements KvBackend {
   // ------------------------------------------------------------------ status
 
   status(): NodeStatus {
-    const replica = this.replica;
+    const replica = this.metaReplica;
     if (replica === undefined) throw new KvError('PH_UNAVAILABLE', 'not started');
     const raft = replica.status();
     const book = this.addressBook();
@@ -344,7 +400,7 @@ export class DataNode implements KvBackend {
       leaderId: raft.leaderId,
       leaderAddress: raft.leaderId === 0 ? '' : (book.get(raft.leaderId)?.kv ?? ''),
       commitIndex: raft.commit,
-      appliedIndex: Math.max(raft.applied, this.stateMachine.appliedIndex()),
+      appliedIndex: Math.max(raft.applied, this.metaState?.appliedIndex() ?? 0),
       lastIndex: raft.lastIndex,
       voters: raft.config.voters,
       learners: raft.config.learners,
@@ -361,12 +417,12 @@ export class DataNode implements KvBackend {
   notReadyReason(): string | undefined {
     if (this.stopping !== undefined) return 'shutting down';
     if (this.retired !== undefined) return 'removed from the cluster';
-    const replica = this.replica;
+    const replica = this.metaReplica;
     if (replica === undefined) return 'starting';
     const raft = replica.status();
     if (raft.leaderId === 0) return 'no leader known';
     if (!raft.config.voters.includes(this.config.nodeId) && !raft.config.learners.includes(this.config.nodeId)) return 'not a member yet';
-    const applied = Math.max(raft.applied, this.stateMachine.appliedIndex());
+    const applied = Math.max(raft.applied, this.metaState?.appliedIndex() ?? 0);
     if (raft.commit - applied > this.config.readyLagEntriesMax) return `applied index ${applied} lags commit ${raft.commit}`;
     return undefined;
   }
@@ -390,8 +446,8 @@ export class DataNode implements KvBackend {
   private async shutdown(): Promise<void> {
     clearInterval(this.decommissionTimer);
     await this.retired;
-    const replica = this.replica;
-    if (replica !== undefined && replica.serving && replica.role().role === 'leader') await this.handOffLeadership(replica);
+    const led = (this.store?.allReplicas() ?? []).filter((replica) => replica.serving && replica.role().role === 'leader');
+    await Promise.all(led.map((replica) => this.handOffLeadership(replica)));
     await this.httpServer?.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
@@ -403,11 +459,12 @@ export class DataNode implements KvBackend {
         resolve();
       });
     });
-    await replica?.stop();
+    this.gateway.close();
+    await this.store?.stop();
     await this.transport?.close();
-    await this.stateMachine.flush().catch(() => undefined);
+    await this.kv.flush().catch(() => undefined);
     await this.logStore.close();
-    await this.stateMachine.close();
+    await this.kv.close();
     this.log('stopped');
   }
 
@@ -423,8 +480,8 @@ export class DataNode implements KvBackend {
       }
     }
     if (target === 0) return;
-    this.log(`transferring leadership to node ${target}`);
+    this.log(`range ${replica.groupId}: transferring leadership to node ${target}`);
     const moved = await replica.transferLeadership(target, Math.max(1000, this.config.tickMs * this.config.electionTimeoutTicks * 2));
-    this.log(moved ? `leadership moved to node ${target}` : 'leadership transfer did not finish; stopping anyway');
+    this.log(moved ? `range ${replica.groupId}: leadership moved to node ${target}` : `range ${replica.groupId}: leadership transfer did not finish; stopping anyway`);
   }
 }

@@ -16,6 +16,7 @@ import { RaftNode, type RaftOptions, type RaftStatus } from '../raft/raft.ts';
 import type { RaftStorage } from '../raft/storage.ts';
 import type { ConfChange, Entry, GroupId, Message, NodeId, Ready, SnapshotRequest, SoftState } from '../raft/types.ts';
 import { encodeCommand, type Command } from '../kv/command.ts';
+import { metaRangeId } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError } from '../kv/errors.ts';
 import type { KvLimits } from '../kv/limits.ts';
 import type { ApplyResult, KvStateMachine } from '../kv/state-machine.ts';
@@ -46,6 +47,11 @@ export interface ReplicaOptions {
   readonly installer: SnapshotInstaller;
   /** Whether a caught-up learner may be promoted (not while it is being decommissioned). */
   readonly promotable?: (id: NodeId) => boolean;
+  /**
+   * Why a snapshot of this range covering the user span may not be installed now (another
+   * replica on this node still holds some of its keys), or undefined when it may.
+   */
+  readonly refuseSnapshot?: (span: { readonly startKey: Buffer; readonly endKey: Buffer }) => string | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -91,6 +97,8 @@ function commandBytes(command: Command): number {
     case 'members':
     case 'member-state':
     case 'batch':
+    case 'split':
+    case 'meta-descriptors':
       return 4096;
   }
 }
@@ -166,6 +174,21 @@ export class Replica implements TransportHandlers {
     fs.rmSync(options.snapshotDir, { recursive: true, force: true });
     fs.mkdirSync(options.snapshotDir, { recursive: true });
     this.lastTickMs = options.clock.nowMs();
+  }
+
+  get groupId(): number {
+    return this.options.groupId;
+  }
+
+  get stateMachine(): KvStateMachine {
+    return this.options.stateMachine;
+  }
+
+  /** Starts an election now (a range created by a split, on the node that led its left part). */
+  campaign(): void {
+    if (this.stopped) return;
+    this.raft.campaign();
+    this.scheduleLoop();
   }
 
   /** Connects the transport and starts ticking. */
@@ -400,8 +423,13 @@ export class Replica implements TransportHandlers {
         if (this.stopped) throw new KvError('PH_UNAVAILABLE', 'node is shutting down');
         const sm = this.options.stateMachine;
         if (stream.appliedIndex > sm.appliedIndex() && header.snapshotIndex > this.raft.status().commit) {
-          this.options.log(`installing snapshot from node ${header.fromNode}: raft index ${header.snapshotIndex}, state at ${stream.appliedIndex}, ${files.length} file(s)`);
-          await this.options.installer.install(files, { snapshotIndex: header.snapshotIndex, snapshotTerm: header.snapshotTerm, appliedIndex: stream.appliedIndex });
+          const span = stream.span === undefined ? undefined : { startKey: Buffer.from(stream.span.start, 'hex'), endKey: Buffer.from(stream.span.end, 'hex') };
+          const refused = span === undefined ? undefined : this.options.refuseSnapshot?.(span);
+          if (refused !== undefined) throw new KvError('PH_UNAVAILABLE', `snapshot of range ${this.options.groupId} refused for now: ${refused}`);
+          const current = sm.descriptor();
+          const spans = [...(span === undefined ? [] : [span]), ...(current === undefined ? [] : [{ startKey: current.startKey, endKey: current.endKey }])];
+          this.options.log(`installing snapshot of range ${this.options.groupId} from node ${header.fromNode}: raft index ${header.snapshotIndex}, state at ${stream.appliedIndex}, ${files.length} file(s)`);
+          await this.options.installer.install(files, { snapshotIndex: header.snapshotIndex, snapshotTerm: header.snapshotTerm, appliedIndex: stream.appliedIndex, spans });
         }
         // The Snapshot message that follows may now be stepped into the core.
         this.receivedSnapshots.add(`${header.snapshotIndex}/${header.snapshotTerm}`);
@@ -588,9 +616,10 @@ export class Replica implements TransportHandlers {
     this.snapshotsSending.add(message.to);
     const dir = path.join(this.options.snapshotDir, `out-${++this.snapshotSeq}`);
     const run = async (): Promise<void> => {
-      const { files, appliedIndex } = await this.options.stateMachine.exportSnapshot(dir);
-      this.options.log(`sending snapshot to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
-      await transport.sendSnapshot(message, encodeSnapshotStream(appliedIndex, files));
+      const { files, appliedIndex, descriptor } = await this.options.stateMachine.exportSnapshot(dir);
+      this.options.log(`sending snapshot of range ${this.options.groupId} to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
+      const span = descriptor === undefined || descriptor.rangeId === metaRangeId ? undefined : { startKey: descriptor.startKey, endKey: descriptor.endKey };
+      await transport.sendSnapshot(message, encodeSnapshotStream(appliedIndex, files, span));
     };
     run().then(
       () => this.finishSnapshot(message.to, dir, true),

@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCommand, type Command } from '../kv/command.ts';
-import { KvStateMachine } from '../kv/state-machine.ts';
+import type { RangeDescriptor } from '../kv/descriptor.ts';
+import { KvEngine, KvStateMachine } from '../kv/state-machine.ts';
 import type { Entry } from '../raft/types.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
 
@@ -27,10 +28,26 @@ function tempDir(): string {
   return dir;
 }
 
+const replicas = [{ nodeId: 1, voter: true }];
+/** Range 2 holds the user keys below "m"; range 5 (on the follower only) the rest. */
+const left: RangeDescriptor = { rangeId: 2, startKey: Buffer.alloc(0), endKey: Buffer.from('m'), generation: 1, replicas };
+const right: RangeDescriptor = { rangeId: 5, startKey: Buffer.from('m'), endKey: Buffer.alloc(0), generation: 1, replicas };
+
+/** Opens the engine at `dir` and range 2's state machine on it (bootstrapped if new). */
 async function openSm(dir: string): Promise<KvStateMachine> {
-  const sm = await KvStateMachine.open(dir);
+  const kv = await KvEngine.open(dir);
+  const sm = new KvStateMachine(kv.engine, 2);
+  await sm.bootstrap(left);
   open.push(sm);
   return sm;
+}
+
+/** Range 5 on the same engine as `sm`, holding one key of its own. */
+async function neighbour(sm: KvStateMachine): Promise<KvStateMachine> {
+  const other = new KvStateMachine(sm.engine, 5);
+  await other.bootstrap(right);
+  if (other.appliedIndex() === 0) await other.apply(entries(1, [put('zebra', 'stays')]));
+  return other;
 }
 
 async function closeSm(sm: KvStateMachine): Promise<void> {
@@ -49,7 +66,7 @@ function put(key: string, value: string): Command {
 
 function rows(sm: KvStateMachine): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const row of sm.scan(Buffer.alloc(0), Buffer.alloc(0), 1000, 1 << 20).rows) out[row.key.toString()] = row.value.toString();
+  for (const row of sm.scan(Buffer.alloc(0), Buffer.from('m'), 1000, 1 << 20).rows) out[row.key.toString()] = row.value.toString();
   return out;
 }
 
@@ -57,13 +74,14 @@ function rows(sm: KvStateMachine): Record<string, string> {
 async function setup(): Promise<{ files: string[]; follower: KvStateMachine; followerDir: string; received: string }> {
   const base = tempDir();
   const leader = await openSm(path.join(base, 'leader'));
-  await leader.apply(entries(1, [put('a', 'new-a'), put('b', 'new-b'), { op: 'member-state', nodeId: 4, state: 'removed' }]));
+  await leader.apply(entries(1, [put('a', 'new-a'), put('b', 'new-b'), put('zebra', 'not in range 2')]));
   await leader.apply(entries(4, Array.from({ length: 17 }, (_, i) => put(`k${i}`, `v${i}`))));
   expect(leader.appliedIndex()).toBe(20);
   const { files } = await leader.exportSnapshot(path.join(base, 'export'));
   const followerDir = path.join(base, 'follower');
   const follower = await openSm(path.join(followerDir, 'kv'));
-  await follower.apply(entries(1, [put('a', 'old-a'), put('stale', 'gone')]));
+  await follower.apply(entries(1, [put('a', 'old-a'), put('gone', 'stale')]));
+  await neighbour(follower);
   const received = path.join(base, 'received');
   fs.mkdirSync(received);
   const copies = files.map((file) => {
@@ -78,12 +96,18 @@ function expectSnapshotState(sm: KvStateMachine): void {
   expect(sm.appliedIndex()).toBe(20);
   const data = rows(sm);
   expect(data.a).toBe('new-a');
-  expect(data.stale).toBeUndefined();
+  expect(data.gone).toBeUndefined();
   expect(Object.keys(data)).toHaveLength(19);
-  expect(sm.memberLifecycles().removed.has(4)).toBe(true);
+  expect(sm.descriptor()?.endKey.toString()).toBe('m');
+  // The snapshot of range 2 leaves range 5's keys and state alone.
+  const other = new KvStateMachine(sm.engine, 5);
+  expect(other.get(Buffer.from('zebra'))?.toString()).toBe('stays');
+  expect(other.appliedIndex()).toBe(1);
+  expect(other.descriptor()?.startKey.toString()).toBe('m');
 }
 
-const meta = { snapshotIndex: 25, snapshotTerm: 2, appliedIndex: 20 };
+const meta = { snapshotIndex: 25, snapshotTerm: 2, appliedIndex: 20, spans: [{ startKey: left.startKey, endKey: left.endKey }] };
+const markerSpans = [{ start: '', end: Buffer.from('m').toString('hex') }];
 
 describe('snapshot install journal', () => {
   it('installs and leaves no journal behind', async () => {
@@ -102,8 +126,8 @@ describe('snapshot install journal', () => {
       // plus the engine steps already done.
       fs.mkdirSync(path.join(staging, 'files'), { recursive: true });
       for (const file of files) fs.renameSync(file, path.join(staging, 'files', path.basename(file)));
-      fs.writeFileSync(path.join(staging, 'INSTALL'), JSON.stringify({ version: 1, ...meta, files: files.map((file) => path.basename(file)) }));
-      if (crashedAfter !== 'marker') await follower.clearReplicatedState();
+      fs.writeFileSync(path.join(staging, 'INSTALL'), JSON.stringify({ version: 1, snapshotIndex: 25, snapshotTerm: 2, appliedIndex: 20, spans: markerSpans, files: files.map((file) => path.basename(file)) }));
+      if (crashedAfter !== 'marker') await follower.clearReplicatedState(meta.spans);
       if (crashedAfter === 'ingest') await follower.ingestSnapshotFiles(files.map((file) => path.join(staging, 'files', path.basename(file))));
       await closeSm(follower);
 
@@ -126,6 +150,6 @@ describe('snapshot install journal', () => {
     for (const file of files) fs.renameSync(file, path.join(staging, 'files', path.basename(file)));
     expect(await new SnapshotInstaller(staging, follower, () => undefined).recover()).toBeUndefined();
     expect(fs.existsSync(staging)).toBe(false);
-    expect(rows(follower)).toEqual({ a: 'old-a', stale: 'gone' });
+    expect(rows(follower)).toEqual({ a: 'old-a', gone: 'stale' });
   });
 });

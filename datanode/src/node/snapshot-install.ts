@@ -1,13 +1,15 @@
 /**
- * Installing a received snapshot, atomically across crashes. Replacing the replicated state is
+ * Installing a received snapshot of one range, atomically across crashes (one staging directory
+ * per range: `<dataDir>/snapshot-install/<rangeId>`). Replacing the replicated state is
  * two engine steps (a synced range delete, then an SSTable ingest); a crash between them would
  * leave the node with neither the old nor the new state. So the install is journaled:
  *
  *   1. the received files are moved into a durable staging directory (`<dataDir>/snapshot-install/files`);
  *   2. an install marker (snapshot index/term, the state's applied index, the file list) is
  *      written durably (write, fsync, rename, fsync the directory);
- *   3. the replicated range is deleted, then the staged files are ingested (the engine links or
- *      copies them, so they stay staged); the applied index and member records come with them;
+ *   3. the range's replicated keys are deleted (its range-local keys and the user keys of the
+ *      snapshot's span and of the span the replica had), then the staged files are ingested (the
+ *      engine links or copies them, so they stay staged); applied index and descriptor come with them;
  *   4. the marker is removed durably, then the staged files.
  *
  * At start, `recover()` finds a marker left by a crash in steps 3–4 and redoes step 3 from the
@@ -32,6 +34,8 @@ const markerSchema = z
     snapshotIndex: z.number().int().min(0),
     snapshotTerm: z.number().int().min(0),
     appliedIndex: z.number().int().min(0),
+    /** User spans (hex) to clear before the ingest: the snapshot's and the one the replica had. */
+    spans: z.array(z.object({ start: z.string().regex(/^([0-9a-f]{2})*$/), end: z.string().regex(/^([0-9a-f]{2})*$/) })),
     files: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/)),
   })
   .strict();
@@ -105,7 +109,10 @@ export class SnapshotInstaller {
    * already) holding the replicated state at `appliedIndex`, for the Raft snapshot at
    * `snapshotIndex`/`snapshotTerm`. Resolves once the new state is durable and the journal is gone.
    */
-  async install(files: readonly string[], snapshot: { readonly snapshotIndex: number; readonly snapshotTerm: number; readonly appliedIndex: number }): Promise<void> {
+  async install(
+    files: readonly string[],
+    snapshot: { readonly snapshotIndex: number; readonly snapshotTerm: number; readonly appliedIndex: number; readonly spans: readonly { readonly startKey: Buffer; readonly endKey: Buffer }[] },
+  ): Promise<void> {
     assert(this.pending() === undefined, 'no install is pending while another starts');
     fs.rmSync(this.dir, { recursive: true, force: true });
     fs.mkdirSync(this.filesPath, { recursive: true });
@@ -117,7 +124,14 @@ export class SnapshotInstaller {
     }
     fsyncPath(this.filesPath);
     fsyncPath(this.dir);
-    const marker: InstallMarker = { version: 1, snapshotIndex: snapshot.snapshotIndex, snapshotTerm: snapshot.snapshotTerm, appliedIndex: snapshot.appliedIndex, files: names };
+    const marker: InstallMarker = {
+      version: 1,
+      snapshotIndex: snapshot.snapshotIndex,
+      snapshotTerm: snapshot.snapshotTerm,
+      appliedIndex: snapshot.appliedIndex,
+      spans: snapshot.spans.map((span) => ({ start: span.startKey.toString('hex'), end: span.endKey.toString('hex') })),
+      files: names,
+    };
     const tmp = `${this.markerPath}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(marker));
     fsyncPath(tmp);
@@ -131,7 +145,7 @@ export class SnapshotInstaller {
   private async replace(marker: InstallMarker): Promise<void> {
     const staged = marker.files.map((name) => path.join(this.filesPath, name));
     for (const file of staged) assert(fs.existsSync(file), `staged snapshot file ${file} exists while its marker does`);
-    await this.stateMachine.clearReplicatedState();
+    await this.stateMachine.clearReplicatedState(marker.spans.map((span) => ({ startKey: Buffer.from(span.start, 'hex'), endKey: Buffer.from(span.end, 'hex') })));
     crashPoint('install:after-delete', this.log);
     await this.stateMachine.ingestSnapshotFiles(staged);
     assert(this.stateMachine.appliedIndex() === marker.appliedIndex, 'the installed state is at the snapshot applied index');

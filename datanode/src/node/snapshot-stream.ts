@@ -2,7 +2,8 @@
  * The byte stream a leader sends to bring a replica up to date: the replicated state exported
  * by the storage engine as SSTables, framed as
  *
- *   u32 headerBytes, header JSON {"version":1,"appliedIndex":n,"files":[{"name":s,"bytes":n}]},
+ *   u32 headerBytes, header JSON {"version":1,"appliedIndex":n,"span":{"start":hex,"end":hex},
+ *   "files":[{"name":s,"bytes":n}]} (span: the range's user keys the snapshot replaces),
  *   then each file's bytes in order.
  *
  * The receiver writes the files into a scratch directory and checks every length; the engine's
@@ -21,6 +22,7 @@ const filesMax = 100_000;
 const headerSchema = z.object({
   version: z.literal(1),
   appliedIndex: z.number().int().min(0),
+  span: z.object({ start: z.string().regex(/^([0-9a-f]{2})*$/).max(16_384), end: z.string().regex(/^([0-9a-f]{2})*$/).max(16_384) }).optional(),
   files: z
     .array(z.object({ name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/), bytes: z.number().int().min(0).max(fileBytesMax) }))
     .max(filesMax),
@@ -33,10 +35,11 @@ export class SnapshotStreamError extends Error {
 }
 
 /** Yields the stream for `files` (exported SSTables) holding state at `appliedIndex`. */
-export async function* encodeSnapshotStream(appliedIndex: number, files: readonly string[]): AsyncGenerator<Uint8Array> {
+export async function* encodeSnapshotStream(appliedIndex: number, files: readonly string[], span?: { readonly startKey: Buffer; readonly endKey: Buffer }): AsyncGenerator<Uint8Array> {
   const header: SnapshotHeader = {
     version: 1,
     appliedIndex,
+    ...(span === undefined ? {} : { span: { start: span.startKey.toString('hex'), end: span.endKey.toString('hex') } }),
     files: files.map((file) => ({ name: path.basename(file), bytes: fs.statSync(file).size })),
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');

@@ -30,6 +30,7 @@ Options (flag / environment variable / config-file field):
   --read-mode MODE              PHANTOMDB_READ_MODE       readMode: read-index (default) or lease
   --replication-factor N        PHANTOMDB_REPLICATION_FACTOR  replicationFactor: voters to keep (default 3)
   --compaction-entries N                                  compactionEntries: log entries kept before compaction
+  --range-max-bytes N           PHANTOMDB_RANGE_MAX_BYTES  rangeMaxBytes: split a range past this size (default 64 MiB)
   --value-bytes-max N                                     valueBytesMax: largest value accepted
 Flags override environment variables, which override the file. A new data directory needs
 --peers or --join; a restart needs neither. As a StatefulSet pod (PHANTOMDB_NODE_NAME <name>-N

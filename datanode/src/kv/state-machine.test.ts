@@ -1,0 +1,185 @@
+/**
+ * The per-range state machine on the shared engine: the key layout keeps ranges apart, a split
+ * is applied correctly on both sides (and replayed idempotently), writes that raced a split
+ * answer range-mismatch without effect, and a data directory of the old layout is refused.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Entry } from '../raft/types.ts';
+import { StorageEngine } from '../storage/engine.ts';
+import { encodeCommand, type Command } from './command.ts';
+import { lookupDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
+import { encodeU64, rangeLocalEnd, rangeLocalKey, rangeLocalStart, userBounds, userKey } from './keys.ts';
+import { KvEngine, KvStateMachine } from './state-machine.ts';
+
+const dirs: string[] = [];
+const engines: KvEngine[] = [];
+
+afterEach(async () => {
+  for (const kv of engines.splice(0)) await kv.close().catch(() => undefined);
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function openEngine(dir?: string): Promise<{ kv: KvEngine; dir: string }> {
+  const at = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-sm-'));
+  if (dir === undefined) dirs.push(at);
+  const kv = await KvEngine.open(at);
+  engines.push(kv);
+  return { kv, dir: at };
+}
+
+const replicas = [
+  { nodeId: 1, voter: true },
+  { nodeId: 2, voter: true },
+  { nodeId: 3, voter: true },
+];
+const whole: RangeDescriptor = { rangeId: 2, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), generation: 0, replicas };
+
+let nextIndex = 1;
+function entries(commands: readonly Command[]): Entry[] {
+  return commands.map((command) => ({ kind: 'normal', index: nextIndex++, term: 1, data: encodeCommand(command) }) as Entry);
+}
+const put = (key: string, value: string): Command => ({ op: 'put', key: Buffer.from(key), value: Buffer.from(value) });
+const split = (at: string, generation = 0): Command => ({ op: 'split', rangeId: 2, generation, splitKey: Buffer.from(at), newRangeId: 9, replicas });
+
+function keysOf(sm: KvStateMachine, start = '', end = ''): string[] {
+  return sm.scan(Buffer.from(start), Buffer.from(end), 1000, 1 << 20).rows.map((row) => row.key.toString());
+}
+
+describe('key layout', () => {
+  it('keeps range-local state of neighbouring ranges and user keys apart, in order', () => {
+    expect(Buffer.compare(rangeLocalKey(2, 'zzzz'), rangeLocalStart(3))).toBeLessThan(0);
+    expect(rangeLocalEnd(2).equals(rangeLocalStart(3))).toBe(true);
+    expect(Buffer.compare(rangeLocalEnd(2 ** 40), userKey(Buffer.alloc(0)))).toBeLessThan(0);
+    const { lower, upper } = userBounds(Buffer.from('b'), Buffer.alloc(0));
+    expect(Buffer.compare(lower, userKey(Buffer.from('b')))).toBe(0);
+    expect(Buffer.compare(userKey(Buffer.from('\xff\xff', 'latin1')), upper)).toBeLessThan(0);
+  });
+
+  it('looks a key up in the newest descriptor that holds it', () => {
+    const stale = whole;
+    const left: RangeDescriptor = { ...whole, endKey: Buffer.from('m'), generation: 1 };
+    const right: RangeDescriptor = { ...whole, rangeId: 9, startKey: Buffer.from('m'), generation: 1 };
+    const meta: RangeDescriptor = { ...whole, rangeId: metaRangeId };
+    expect(lookupDescriptor([meta, stale, right, left], Buffer.from('a'))?.rangeId).toBe(2);
+    expect(lookupDescriptor([meta, stale, left, right], Buffer.from('m'))?.rangeId).toBe(9);
+    expect(lookupDescriptor([meta, stale, left, right], Buffer.from('zz'))?.rangeId).toBe(9);
+    expect(lookupDescriptor([meta], Buffer.from('a'))).toBeUndefined();
+    expect(lookupDescriptor([left], Buffer.from('q'))).toBeUndefined();
+  });
+});
+
+describe('range state machine', () => {
+  it('splits: the left keeps [start, key), the right gets [key, end) with the same data and no copy', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    const created: RangeDescriptor[] = [];
+    sm.onSplit((_, right) => {
+      created.push(right);
+      return Promise.resolve();
+    });
+    await sm.apply(entries(['a', 'f', 'k', 'p', 'u'].map((k) => put(k, `v-${k}`))));
+    const [result] = await sm.apply(entries([split('k')]));
+    expect(result).toMatchObject({ op: 'split', ok: true });
+    expect(created.map((d) => d.rangeId)).toEqual([9]);
+    expect(sm.descriptor()).toMatchObject({ rangeId: 2, generation: 1, endKey: Buffer.from('k') });
+    const right = new KvStateMachine(kv.engine, 9);
+    expect(right.descriptor()).toMatchObject({ rangeId: 9, generation: 1, startKey: Buffer.from('k'), endKey: Buffer.alloc(0) });
+    expect(right.descriptor()?.replicas).toEqual(replicas);
+    expect(keysOf(sm, '', 'k')).toEqual(['a', 'f']);
+    expect(keysOf(right, 'k', '')).toEqual(['k', 'p', 'u']);
+    expect(right.get(Buffer.from('p'))?.toString()).toBe('v-p');
+    // Each side refuses keys of the other.
+    expect(() => sm.get(Buffer.from('p'))).toThrow(/PH_RANGE_MISMATCH|outside range/);
+    expect(() => right.get(Buffer.from('a'))).toThrow(/outside range/);
+    expect(() => sm.scan(Buffer.from('a'), Buffer.alloc(0), 10, 1 << 20)).toThrow(/outside range/);
+  });
+
+  it('answers range-mismatch for a write ordered after the split, and writes nothing', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    const results = await sm.apply(entries([put('a', '1'), { op: 'batch', commands: [put('b', '2')] }, split('m'), { op: 'batch', commands: [put('c', '3'), put('z', 'lost')] }]));
+    expect(results[2]).toMatchObject({ op: 'split', ok: true });
+    expect(results[3]).toMatchObject({ op: 'batch', results: [{ op: 'put' }, { op: 'range-mismatch' }] });
+    expect(kv.engine.get(userKey(Buffer.from('z')))).toBeUndefined();
+    expect(sm.appliedIndex()).toBe(4);
+  });
+
+  it('refuses a split of an older generation or at a key outside the span, with no effect', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    await sm.apply(entries([split('m')]));
+    const results = await sm.apply(entries([split('f', 0), split('q', 1), split('', 1)]));
+    expect(results.map((r) => r?.op === 'split' && r.ok)).toEqual([false, false, false]);
+    expect(sm.descriptor()).toMatchObject({ generation: 1, endKey: Buffer.from('m') });
+  });
+
+  it('replays a split idempotently after a crash: the right range that moved on is left alone', async () => {
+    nextIndex = 1;
+    const { kv, dir } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    const splitEntries = entries([put('a', '1'), put('x', 'old'), split('m')]);
+    await sm.apply(splitEntries);
+    const right = new KvStateMachine(kv.engine, 9);
+    await right.apply([{ kind: 'normal', index: 2, term: 1, data: encodeCommand(put('x', 'new')) }]);
+    // The left range's state goes back to just before the split while the right range's state
+    // is kept: the replayed split must not reset the right range.
+    await kv.engine.put(rangeLocalKey(2, 'applied'), encodeU64(2));
+    await kv.engine.put(rangeLocalKey(2, 'desc'), Buffer.from(JSON.stringify({ rangeId: 2, start: '', end: '', generation: 0, replicas })));
+    await kv.flush();
+    await kv.close();
+    engines.splice(engines.indexOf(kv), 1);
+    const reopened = (await openEngine(dir)).kv;
+    const again = new KvStateMachine(reopened.engine, 2);
+    expect(again.appliedIndex()).toBe(2);
+    const replayed = await again.apply(splitEntries);
+    expect(replayed[0]).toBeUndefined();
+    expect(replayed[2]).toMatchObject({ op: 'split', ok: true });
+    expect(again.descriptor()?.endKey.toString()).toBe('m');
+    expect(reopened.rangeIds()).toEqual([2, 9]);
+    const rightAgain = new KvStateMachine(reopened.engine, 9);
+    expect(rightAgain.appliedIndex()).toBe(2);
+    expect(rightAgain.get(Buffer.from('x'))?.toString()).toBe('new');
+  });
+
+  it('keeps the cluster records and descriptor copies in the meta range only', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const meta = new KvStateMachine(kv.engine, metaRangeId);
+    await meta.bootstrap({ ...whole, rangeId: metaRangeId }, [whole]);
+    const user = new KvStateMachine(kv.engine, 2);
+    await user.bootstrap(whole);
+    const member: Command = { op: 'members', members: new Map([[4, { raft: 'h:1', kv: 'h:2' }]]) };
+    await meta.apply(entries([member, { op: 'member-state', nodeId: 5, state: 'removed' }]));
+    await user.apply(entries([member]));
+    expect(meta.memberAddresses().get(4)?.raft).toBe('h:1');
+    expect(meta.memberLifecycles().removed.has(5)).toBe(true);
+    expect(user.memberAddresses().size).toBe(0);
+    const right: RangeDescriptor = { ...whole, rangeId: 9, startKey: Buffer.from('m'), generation: 1 };
+    await meta.apply(entries([{ op: 'meta-descriptors', descriptors: [right, { ...whole, endKey: Buffer.from('m'), generation: 1 }] }]));
+    await meta.apply(entries([{ op: 'meta-descriptors', descriptors: [whole] }]));
+    expect(meta.rangeDescriptors().get(2)?.generation).toBe(1);
+    expect(lookupDescriptor(meta.rangeDescriptors().values(), Buffer.from('q'))?.rangeId).toBe(9);
+    // A put to the meta range has no span to land in.
+    const [result] = await meta.apply(entries([put('a', '1')]));
+    expect(result?.op).toBe('range-mismatch');
+  });
+
+  it('refuses a data directory of the single-range layout', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-legacy-'));
+    dirs.push(dir);
+    const engine = await StorageEngine.open(dir);
+    await engine.put(Buffer.from('\x01\x00applied', 'latin1'), Buffer.alloc(8), { sync: true });
+    await engine.close();
+    await expect(KvEngine.open(dir)).rejects.toThrow(/single-range layout/);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * The gateway's routing with fakes for the store, the replicas and the other nodes: it follows
+ * NotLeader answers, looks the key up again after RangeMismatch, never resends a write of
+ * unknown fate, refuses to forward a forwarded request, and stitches scans across ranges in
+ * key order under the row limit.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
+import { containsKey, containsSpan, lookupDescriptor, type RangeDescriptor } from '../kv/descriptor.ts';
+import { KvError, NotLeaderError } from '../kv/errors.ts';
+import { rangeMismatch } from '../kv/state-machine.ts';
+import { Gateway } from './gateway.ts';
+import type { Replica } from './replica.ts';
+import type { Store } from './store.ts';
+
+const me = 1;
+const replicas = [1, 2, 3].map((nodeId) => ({ nodeId, voter: true }));
+const b = (s: string): Buffer => Buffer.from(s);
+const range = (rangeId: number, start: string, end: string, generation = 1): RangeDescriptor => ({ rangeId, startKey: b(start), endKey: b(end), generation, replicas });
+
+/** A replica on this node that leads its range and holds `data`. */
+function leaderReplica(desc: RangeDescriptor, data: Map<string, string>): Replica {
+  const rows = () =>
+    [...data.entries()]
+      .filter(([k]) => containsKey(desc, b(k)))
+      .sort(([x], [y]) => Buffer.compare(b(x), b(y)))
+      .map(([k, v]) => ({ key: b(k), value: b(v) }));
+  const sm = {
+    descriptor: () => desc,
+    get: (key: Buffer) => {
+      if (!containsKey(desc, key)) throw rangeMismatch(desc.rangeId, desc);
+      const value = data.get(key.toString());
+      return value === undefined ? undefined : b(value);
+    },
+    scan: (start: Buffer, end: Buffer, rowsMax: number) => {
+      if (!containsSpan(desc, start, end)) throw rangeMismatch(desc.rangeId, desc);
+      const inSpan = rows().filter((r) => Buffer.compare(r.key, start) >= 0 && (end.byteLength === 0 || Buffer.compare(r.key, end) < 0));
+      return { rows: inSpan.slice(0, rowsMax), more: inSpan.length > rowsMax };
+    },
+  };
+  const fake = {
+    groupId: desc.rangeId,
+    stateMachine: sm,
+    serving: true,
+    role: () => ({ role: 'leader', leaderId: me }),
+    linearizableBarrier: () => Promise.resolve(),
+    propose: (command: { key: Buffer; value: Buffer }) => {
+      if (!containsKey(desc, command.key)) return Promise.resolve({ op: 'range-mismatch', descriptor: desc });
+      data.set(command.key.toString(), command.value.toString());
+      return Promise.resolve({ op: 'put' });
+    },
+    notLeader: () => new NotLeaderError(0, ''),
+  };
+  return fake as unknown as Replica;
+}
+
+function fakeStore(descriptors: () => RangeDescriptor[], local: Map<number, Replica>): Store {
+  return { lookup: (key: Uint8Array) => lookupDescriptor(descriptors(), key), replica: (id: number) => local.get(id) } as unknown as Store;
+}
+
+function phantomError(code: string, leaderId = 0): grpc.ServiceError {
+  const metadata = new grpc.Metadata();
+  metadata.set('ph-error-code', code);
+  if (leaderId > 0) {
+    metadata.set('ph-leader-id', String(leaderId));
+    metadata.set('ph-leader-address', `node-${leaderId}`);
+  }
+  return Object.assign(new Error(code), { code: grpc.status.UNAVAILABLE, details: code, metadata });
+}
+
+type Answer = (method: string, request: Record<string, unknown>, metadata: grpc.Metadata) => { err: grpc.ServiceError | null; value?: unknown };
+
+/** Fake KV clients: every call is recorded as "<node>:<method>" and answered by `answer(node, ...)`. */
+function fakeNodes(answer: (node: string) => Answer, calls: string[]): (address: string) => KVClient {
+  return (address) => {
+    const handler = (method: string) => (request: Record<string, unknown>, metadata: grpc.Metadata, _options: unknown, done: (err: grpc.ServiceError | null, value?: unknown) => void) => {
+      calls.push(`${address}:${method}`);
+      expect(metadata.get('ph-forwarded')[0]).toBe('1');
+      const { err, value } = answer(address)(method, request, metadata);
+      setImmediate(() => done(err, value));
+    };
+    return { Put: handler('Put'), Get: handler('Get'), Delete: handler('Delete'), Scan: handler('Scan'), CompareAndSet: handler('CompareAndSet'), close: () => undefined } as unknown as KVClient;
+  };
+}
+
+function gateway(store: Store, connect: (address: string) => KVClient): Gateway {
+  return new Gateway({ nodeId: me, clusterId: 'c', store: () => store, kvAddressOf: (id) => `node-${id}`, connect });
+}
+
+describe('gateway routing', () => {
+  it('forwards to a replica, follows its NotLeader answer to the leader, and serves from there', async () => {
+    const calls: string[] = [];
+    const store = fakeStore(() => [range(2, '', '')], new Map());
+    const gw = gateway(
+      store,
+      fakeNodes((node) => () => (node === 'node-3' ? { err: null, value: { found: true, value: b('v') } } : { err: phantomError('PH_NOT_LEADER', 3) }), calls),
+    );
+    expect((await gw.get(b('k'), 2000, false))?.toString()).toBe('v');
+    expect(calls).toEqual(['node-2:Get', 'node-3:Get']);
+    // The leader it learned is asked first next time.
+    await gw.get(b('k'), 2000, false);
+    expect(calls.at(-1)).toBe('node-3:Get');
+  });
+
+  it('looks the key up again after RangeMismatch and goes to the range that now holds it', async () => {
+    const calls: string[] = [];
+    let split = false;
+    const data = new Map<string, string>();
+    const right = range(9, 'm', '', 2);
+    // Range 9 (after the split) is led here; the stale descriptor sends the write to node 2.
+    const local = new Map<number, Replica>();
+    const store = fakeStore(() => (split ? [range(2, '', 'm', 2), right] : [range(2, '', '')]), local);
+    const gw = gateway(
+      store,
+      fakeNodes(
+        () => () => {
+          split = true;
+          local.set(9, leaderReplica(right, data));
+          return { err: phantomError('PH_RANGE_MISMATCH') };
+        },
+        calls,
+      ),
+    );
+    local.set(2, { ...leaderReplica(range(2, '', ''), data), role: () => ({ role: 'follower', leaderId: 2 }) } as unknown as Replica);
+    await gw.write({ op: 'put', key: b('q'), value: b('1') }, 2000, false);
+    expect(calls).toEqual(['node-2:Put']);
+    expect(data.get('q')).toBe('1');
+  });
+
+  it('fails a forwarded write of unknown fate with PH_OUTCOME_UNKNOWN and does not resend it', async () => {
+    const calls: string[] = [];
+    const store = fakeStore(() => [range(2, '', '')], new Map());
+    const broken = Object.assign(new Error('connection reset'), { code: grpc.status.UNAVAILABLE, details: 'connection reset', metadata: new grpc.Metadata() });
+    const gw = gateway(store, fakeNodes(() => () => ({ err: broken }), calls));
+    await expect(gw.write({ op: 'put', key: b('k'), value: b('v') }, 2000, false)).rejects.toMatchObject({ code: 'PH_OUTCOME_UNKNOWN' });
+    expect(calls).toHaveLength(1);
+    // A read of the same kind is retried (it changes nothing).
+    await expect(gw.get(b('k'), 300, false)).rejects.toBeInstanceOf(KvError);
+    expect(calls.length).toBeGreaterThan(2);
+  });
+
+  it('serves a forwarded request only from its own leader replica, never forwarding it again', async () => {
+    const calls: string[] = [];
+    const follower = { ...leaderReplica(range(2, '', ''), new Map()), role: () => ({ role: 'follower', leaderId: 3 }), notLeader: () => new NotLeaderError(3, 'node-3') } as unknown as Replica;
+    const gw = gateway(fakeStore(() => [range(2, '', '')], new Map([[2, follower]])), fakeNodes(() => () => ({ err: null, value: {} }), calls));
+    await expect(gw.get(b('k'), 1000, true)).rejects.toMatchObject({ code: 'PH_NOT_LEADER', leaderId: 3 });
+    const empty = gateway(fakeStore(() => [range(2, '', '')], new Map()), fakeNodes(() => () => ({ err: null, value: {} }), calls));
+    await expect(empty.get(b('k'), 1000, true)).rejects.toMatchObject({ code: 'PH_RANGE_MISMATCH' });
+    expect(calls).toEqual([]);
+  });
+
+  it('stitches a scan across ranges in key order (local and forwarded pieces) under the row limit', async () => {
+    const calls: string[] = [];
+    const data = new Map(['a', 'c', 'h', 'j', 'q', 'x'].map((k) => [k, `v-${k}`]));
+    const first = range(2, '', 'g');
+    const middle = range(7, 'g', 'p');
+    const last = range(9, 'p', '');
+    const local = new Map([
+      [2, leaderReplica(first, data)],
+      [9, leaderReplica(last, data)],
+    ]);
+    const remoteMiddle = leaderReplica(middle, data);
+    const gw = gateway(
+      fakeStore(() => [first, middle, last], local),
+      fakeNodes(
+        () => (method, request) => {
+          expect(method).toBe('Scan');
+          const result = remoteMiddle.stateMachine.scan(request.start as Buffer, request.end as Buffer, request.limit as number, 1 << 20);
+          return { err: null, value: result };
+        },
+        calls,
+      ),
+    );
+    const all = await gw.scan(b(''), b(''), 100, 1 << 20, 2000, false);
+    expect(all.rows.map((r) => r.key.toString())).toEqual(['a', 'c', 'h', 'j', 'q', 'x']);
+    expect(all.more).toBe(false);
+    const limited = await gw.scan(b('b'), b(''), 3, 1 << 20, 2000, false);
+    expect(limited.rows.map((r) => r.key.toString())).toEqual(['c', 'h', 'j']);
+    expect(limited.more).toBe(true);
+    const bounded = await gw.scan(b('b'), b('k'), 3, 1 << 20, 2000, false);
+    expect(bounded.rows.map((r) => r.key.toString())).toEqual(['c', 'h', 'j']);
+    expect(bounded.more).toBe(false);
+    expect(calls.every((c) => c === 'node-2:Scan' || c === 'node-3:Scan')).toBe(true);
+  });
+});

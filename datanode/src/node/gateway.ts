@@ -1,0 +1,252 @@
+/**
+ * The gateway: any node accepts any KV request and routes it to the range holding the key. It
+ * looks the key up in its range descriptors (its own replicas' and the meta range's copies),
+ * serves the request from its own replica when that replica leads the range, and otherwise
+ * forwards it over the KV gRPC API to the node it believes leads the range, marked
+ * `ph-forwarded` so that node serves it itself or refuses (never forwards again).
+ *
+ * Retries, within the request's deadline and `attemptsMax` attempts: PH_NOT_LEADER (follow the
+ * named leader), PH_RANGE_MISMATCH (the range split: look the key up again), PH_UNAVAILABLE,
+ * PH_OVERLOADED and PH_PROPOSAL_DROPPED (none of them took effect). A forwarded write whose
+ * fate is unknown (the connection broke, the deadline passed) is never resent: it fails with
+ * PH_OUTCOME_UNKNOWN, as the client library would.
+ *
+ * A scan that crosses range boundaries is split at them and stitched in key order under the
+ * request's row and byte limits.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
+import type { Command } from '../kv/command.ts';
+import { containsKey, type RangeDescriptor } from '../kv/descriptor.ts';
+import { KvError, NotLeaderError, isKvErrorCode } from '../kv/errors.ts';
+import { kvProto, metadataKeys } from '../kv/proto.ts';
+import { forwardedMetadataKey } from '../kv/service.ts';
+import { rangeMismatch, type ApplyResult, type ScanRow } from '../kv/state-machine.ts';
+import type { NodeId } from '../raft/types.ts';
+import { readAttemptFailure, reconnectChannelOptions } from '../rpc/client-core.ts';
+import type { Replica } from './replica.ts';
+import type { Store } from './store.ts';
+
+export interface GatewayHost {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  /** The serving store; throws PH_UNAVAILABLE while starting, stopping or removed. */
+  store(): Store;
+  /** A node's KV API address ('' when unknown). */
+  kvAddressOf(id: NodeId): string;
+  /** Opens a KV client to `address` (default: a gRPC channel; tests pass fakes). */
+  connect?(address: string): KVClient;
+}
+
+/** Most routing attempts per request (each a local try or one forward). */
+const attemptsMax = 12;
+const backoffMaxMs = 200;
+
+type Remote<T> = (stub: KVClient, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => void;
+
+export class Gateway {
+  private readonly stubs = new Map<string, KVClient>();
+  /** The leader each range last named (NotLeader answers), for ranges without a replica here. */
+  private readonly leaderHints = new Map<number, NodeId>();
+  /** Requests forwarded and answered by other nodes (for tests and status). */
+  forwardedRequests = 0;
+
+  constructor(private readonly host: GatewayHost) {}
+
+  // ------------------------------------------------------------------ the KV operations
+
+  write(command: Command, deadlineMs: number, forwarded: boolean): Promise<ApplyResult> {
+    if (command.op !== 'put' && command.op !== 'delete' && command.op !== 'cas') throw new KvError('PH_BAD_REQUEST', `${command.op} is not a KV write`);
+    const key = command.key;
+    return this.route<ApplyResult>(key, deadlineMs, forwarded, true, {
+      local: async (replica, leftMs) => {
+        const result = await replica.propose(command, leftMs);
+        if (result.op === 'range-mismatch') throw rangeMismatch(replica.groupId, result.descriptor);
+        return result;
+      },
+      remote: (stub, metadata, options, done) => {
+        switch (command.op) {
+          case 'put':
+            stub.Put({ key: command.key, value: command.value }, metadata, options, (err) => done(err, { op: 'put' }));
+            return;
+          case 'delete':
+            stub.Delete({ key: command.key }, metadata, options, (err, response) => done(err, { op: 'delete', existed: response?.existed ?? false }));
+            return;
+          case 'cas': {
+            const request = command.expected === null ? { key: command.key, expectAbsent: true, value: command.value } : { key: command.key, expected: command.expected, value: command.value };
+            stub.CompareAndSet(request, metadata, options, (err, response) =>
+              done(err, { op: 'cas', ok: response?.succeeded ?? false, current: response?.currentPresent === true ? Buffer.from(response.current ?? Buffer.alloc(0)) : null }),
+            );
+            return;
+          }
+        }
+      },
+    });
+  }
+
+  get(key: Buffer, deadlineMs: number, forwarded: boolean): Promise<Buffer | undefined> {
+    return this.route<Buffer | undefined>(key, deadlineMs, forwarded, false, {
+      local: async (replica, leftMs) => {
+        await replica.linearizableBarrier(leftMs);
+        return replica.stateMachine.get(key);
+      },
+      remote: (stub, metadata, options, done) =>
+        stub.Get({ key }, metadata, options, (err, response) => done(err, response?.found === true ? Buffer.from(response.value ?? Buffer.alloc(0)) : undefined)),
+    });
+  }
+
+  /** Rows of [start, end) in key order across ranges, at most rowsMax rows and about bytesMax bytes. */
+  async scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean): Promise<{ rows: ScanRow[]; more: boolean }> {
+    const until = performance.now() + deadlineMs;
+    if (forwarded) return this.scanOne(start, end, rowsMax, bytesMax, deadlineMs, true);
+    const rows: ScanRow[] = [];
+    let bytes = 0;
+    let cursor = start;
+    for (;;) {
+      if (end.byteLength > 0 && Buffer.compare(cursor, end) >= 0) return { rows, more: false };
+      const full = rows.length >= rowsMax || bytes >= bytesMax;
+      const desc = this.describe(cursor);
+      const pieceEnd = desc === undefined || desc.endKey.byteLength === 0 ? end : end.byteLength === 0 || Buffer.compare(desc.endKey, end) < 0 ? desc.endKey : end;
+      const leftMs = until - performance.now();
+      if (leftMs <= 0) throw new KvError('PH_DEADLINE_EXCEEDED', 'scan did not finish within its deadline');
+      // Once the limits are reached, one more row anywhere after the cursor means "more".
+      const piece = await this.scanOne(cursor, pieceEnd, full ? 1 : rowsMax - rows.length, full ? 1 : bytesMax - bytes, leftMs, false);
+      if (full) {
+        if (piece.rows.length > 0) return { rows, more: true };
+      } else {
+        for (const row of piece.rows) {
+          rows.push(row);
+          bytes += row.key.byteLength + row.value.byteLength;
+        }
+        if (piece.more) return { rows, more: true };
+      }
+      if (pieceEnd.byteLength === 0 || (end.byteLength > 0 && pieceEnd.equals(end))) return { rows, more: false };
+      cursor = pieceEnd;
+    }
+  }
+
+  /** A scan of [start, end) within the one range holding `start`. */
+  private scanOne(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.route<{ rows: ScanRow[]; more: boolean }>(start, deadlineMs, forwarded, false, {
+      local: async (replica, leftMs) => {
+        await replica.linearizableBarrier(leftMs);
+        return replica.stateMachine.scan(start, end, rowsMax, bytesMax);
+      },
+      remote: (stub, metadata, options, done) =>
+        stub.Scan({ start, end, limit: rowsMax }, metadata, options, (err, response) =>
+          done(err, { rows: (response?.rows ?? []).map((row) => ({ key: Buffer.from(row.key ?? Buffer.alloc(0)), value: Buffer.from(row.value ?? Buffer.alloc(0)) })), more: response?.more ?? false }),
+        ),
+    });
+  }
+
+  private describe(key: Buffer): RangeDescriptor | undefined {
+    return this.host.store().lookup(key);
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  private async route<T>(
+    key: Buffer,
+    deadlineMs: number,
+    forwarded: boolean,
+    isWrite: boolean,
+    how: { local: (replica: Replica, leftMs: number) => Promise<T>; remote: Remote<T> },
+  ): Promise<T> {
+    const until = performance.now() + deadlineMs;
+    let lastError: KvError | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const leftMs = Math.floor(until - performance.now());
+      if (leftMs <= 0 || attempt >= attemptsMax) {
+        throw lastError ?? new KvError('PH_DEADLINE_EXCEEDED', `request not routed within ${deadlineMs} ms`);
+      }
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMaxMs, 5 * 2 ** attempt, Math.max(0, leftMs - 1))));
+      const store = this.host.store();
+      const desc = store.lookup(key);
+      if (desc === undefined) {
+        lastError = new KvError('PH_UNAVAILABLE', 'no range of this key is known on this node yet');
+        if (forwarded) throw lastError;
+        continue;
+      }
+      const replica = store.replica(desc.rangeId);
+      const localDesc = replica?.stateMachine.descriptor();
+      if (replica !== undefined && localDesc !== undefined && containsKey(localDesc, key) && replica.serving && replica.role().role === 'leader') {
+        try {
+          return await how.local(replica, Math.max(1, Math.floor(until - performance.now())));
+        } catch (err) {
+          if (err instanceof KvError && (err.code === 'PH_RANGE_MISMATCH' || err.code === 'PH_NOT_LEADER')) {
+            lastError = err;
+            if (forwarded) throw err;
+            continue;
+          }
+          throw err;
+        }
+      }
+      if (forwarded) {
+        // Served here or not at all: the gateway that forwarded will look again.
+        if (replica === undefined || localDesc === undefined || !containsKey(localDesc, key)) throw rangeMismatch(desc.rangeId, localDesc);
+        throw replica.notLeader();
+      }
+      let target = replica?.role().leaderId ?? 0;
+      if (target === 0 || target === this.host.nodeId) target = this.leaderHints.get(desc.rangeId) ?? 0;
+      if (target === 0 || target === this.host.nodeId) {
+        const others = desc.replicas.map((r) => r.nodeId).filter((id) => id !== this.host.nodeId);
+        target = others.length === 0 ? 0 : (others[attempt % others.length] ?? 0);
+      }
+      const address = target === 0 ? '' : this.host.kvAddressOf(target);
+      if (address === '') {
+        lastError = new KvError('PH_UNAVAILABLE', `range ${desc.rangeId} has no known leader yet`);
+        continue;
+      }
+      try {
+        const value = await this.forward(address, how.remote, Math.max(1, Math.floor(until - performance.now())));
+        this.forwardedRequests++;
+        return value;
+      } catch (err) {
+        const failure = readAttemptFailure(err, metadataKeys);
+        const code = failure.phantomCode;
+        if (code === 'PH_NOT_LEADER') {
+          if (failure.leaderId > 0) this.leaderHints.set(desc.rangeId, failure.leaderId);
+          else this.leaderHints.delete(desc.rangeId);
+          lastError = new NotLeaderError(0, '');
+          continue;
+        }
+        this.leaderHints.delete(desc.rangeId);
+        if (code !== undefined && isKvErrorCode(code)) {
+          const error = new KvError(code, failure.details);
+          if (error.retriable) {
+            lastError = error;
+            continue;
+          }
+          throw error;
+        }
+        // No PhantomDB code: the node could not be reached or the call broke on the way.
+        if (failure.status === grpc.status.DEADLINE_EXCEEDED) throw new KvError('PH_DEADLINE_EXCEEDED', `forwarded request to node ${target}: ${failure.details}`);
+        if (isWrite) throw new KvError('PH_OUTCOME_UNKNOWN', `forwarded write to node ${target} failed: ${failure.details}`);
+        lastError = new KvError('PH_UNAVAILABLE', `node ${target} unreachable: ${failure.details}`);
+      }
+    }
+  }
+
+  private forward<T>(address: string, remote: Remote<T>, deadlineMs: number): Promise<T> {
+    let stub = this.stubs.get(address);
+    if (stub === undefined) {
+      stub = this.host.connect?.(address) ?? new (kvProto().KV)(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...reconnectChannelOptions });
+      this.stubs.set(address, stub);
+    }
+    const metadata = new grpc.Metadata();
+    metadata.set(metadataKeys.clusterId, this.host.clusterId);
+    metadata.set(forwardedMetadataKey, '1');
+    const client = stub;
+    return new Promise<T>((resolve, reject) => {
+      remote(client, metadata, { deadline: Date.now() + deadlineMs }, (err, value) => {
+        if (err !== null) reject(err);
+        else resolve(value as T);
+      });
+    });
+  }
+
+  close(): void {
+    for (const stub of this.stubs.values()) stub.close();
+    this.stubs.clear();
+  }
+}

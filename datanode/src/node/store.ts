@@ -1,0 +1,455 @@
+/**
+ * The Store: every range replica this node hosts, each its own Raft group (group id = range id)
+ * over one storage engine and one shared Raft log. It
+ *   - opens a replica for every range found in the log or the engine at start (and redoes
+ *     snapshot installs a crash interrupted);
+ *   - routes transport messages and snapshot streams by group id; a message from a known member
+ *     for a range not hosted here creates an uninitialised replica (at most
+ *     `uninitializedMax`), which waits for a snapshot (or for the split that creates it here)
+ *     and never votes;
+ *   - creates the right-hand replica when a split is applied;
+ *   - on range leaders: proposes a split when a range grows past `rangeMaxBytes`, and keeps the
+ *     range's membership in step with the meta range's (until a placement driver moves replicas,
+ *     every range lives on every member: joins, promotions and decommissions follow the meta
+ *     range); on the meta leader: records the descriptors of the ranges it hosts in the meta range.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { containsKey, describeRange, firstUserRangeId, lookupDescriptor, metaRangeId, spansOverlap, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
+import { KvEngine, KvStateMachine } from '../kv/state-machine.ts';
+import type { ConfState, GroupId, Message, NodeId } from '../raft/types.ts';
+import { simpleConfState } from '../raft/types.ts';
+import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
+import { Replica, type ReplicaOptions } from './replica.ts';
+import { SnapshotInstaller } from './snapshot-install.ts';
+
+/** What every replica shares; the Store adds the range-specific parts. */
+export type SharedReplicaOptions = Omit<ReplicaOptions, 'groupId' | 'stateMachine' | 'snapshotDir' | 'installer' | 'promotable' | 'refuseSnapshot'>;
+
+export interface StoreOptions {
+  readonly nodeId: NodeId;
+  readonly dataDir: string;
+  readonly kv: KvEngine;
+  readonly logStore: LogStore;
+  readonly replica: SharedReplicaOptions;
+  /** Whether `id` is a node this node may take Raft messages for new ranges from. */
+  readonly knownPeer: (id: NodeId) => boolean;
+  /** Whether a learner may be promoted in the meta range (not while decommissioning). */
+  readonly promotable: (id: NodeId) => boolean;
+  /** A range whose user data grows past this many bytes is split. */
+  readonly rangeMaxBytes: number;
+  /** Most uninitialised replicas (waiting for their first snapshot) at once. */
+  readonly uninitializedMax?: number;
+  /** How often leaders check sizes, membership and meta records. */
+  readonly maintenanceMs?: number;
+  readonly log: (line: string) => void;
+}
+
+function votersOf(config: ConfState): NodeId[] {
+  return [...new Set([...config.voters, ...config.votersOutgoing])];
+}
+
+function membersOf(config: ConfState): NodeId[] {
+  return [...new Set([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext])];
+}
+
+/** The replicas of a range as its Raft configuration has them (voters first, each id once). */
+export function replicasOf(config: ConfState): ReplicaDescriptor[] {
+  const voters = votersOf(config);
+  return [...voters.map((nodeId) => ({ nodeId, voter: true })), ...membersOf(config).filter((id) => !voters.includes(id)).map((nodeId) => ({ nodeId, voter: false }))];
+}
+
+function sameReplicas(a: readonly ReplicaDescriptor[], b: readonly ReplicaDescriptor[]): boolean {
+  const key = (list: readonly ReplicaDescriptor[]): string =>
+    list
+      .map((r) => `${r.nodeId}${r.voter ? 'v' : 'l'}`)
+      .sort()
+      .join(',');
+  return key(a) === key(b);
+}
+
+export class Store implements TransportHandlers {
+  private readonly replicas = new Map<GroupId, Replica>();
+  private readonly creating = new Map<GroupId, Promise<Replica | undefined>>();
+  private transport: PeerTransport | undefined;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
+  private maintaining = false;
+  private stopped = false;
+  /** Ranges whose size was checked since this node became their leader. */
+  private readonly sizeChecked = new Set<GroupId>();
+  private readonly uninitializedMax: number;
+  /** Splits this node proposed and applied, for tests and status. */
+  splitsApplied = 0;
+
+  constructor(private readonly options: StoreOptions) {
+    this.uninitializedMax = options.uninitializedMax ?? 64;
+  }
+
+  get engine(): KvEngine {
+    return this.options.kv;
+  }
+
+  // ------------------------------------------------------------------ opening
+
+  /**
+   * Bootstraps a new cluster's ranges (meta range 1, user range 2) with `voters`, unless done:
+   * idempotent, and the same on every node given the same voters.
+   */
+  async bootstrap(voters: readonly NodeId[]): Promise<void> {
+    const { logStore, kv } = this.options;
+    const replicas = voters.map((nodeId) => ({ nodeId, voter: true }));
+    const meta: RangeDescriptor = { rangeId: metaRangeId, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), generation: 0, replicas };
+    const user: RangeDescriptor = { rangeId: firstUserRangeId, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), generation: 0, replicas };
+    await new KvStateMachine(kv.engine, firstUserRangeId).bootstrap(user);
+    await new KvStateMachine(kv.engine, metaRangeId).bootstrap(meta, [user]);
+    for (const id of [metaRangeId, firstUserRangeId]) if (!logStore.hasGroup(id)) await logStore.createGroup(id, simpleConfState(voters));
+  }
+
+  /**
+   * Whether this data directory holds a bootstrapped-but-unwritten meta group (the pod
+   * bootstrap path creates the group only): then its voters, to finish the bootstrap.
+   */
+  pendingBootstrapVoters(): readonly NodeId[] | undefined {
+    const { logStore, kv } = this.options;
+    if (!logStore.hasGroup(metaRangeId)) return undefined;
+    if (new KvStateMachine(kv.engine, metaRangeId).initialized) return undefined;
+    const storage = logStore.storageFor(metaRangeId);
+    const voters = storage.initialState().confState.voters;
+    if (storage.firstIndex() !== 2 || voters.length === 0) return undefined;
+    return voters;
+  }
+
+  /** Opens a replica for every range in the log or the engine; redoes interrupted installs first. */
+  async open(): Promise<void> {
+    const { logStore, kv } = this.options;
+    const ids = new Set<GroupId>([...logStore.groupIds(), ...kv.rangeIds()]);
+    const installRoot = path.join(this.options.dataDir, 'snapshot-install');
+    if (fs.existsSync(installRoot)) for (const name of fs.readdirSync(installRoot)) if (/^\d+$/.test(name)) ids.add(Number(name));
+    for (const id of [...ids].sort((a, b) => a - b)) {
+      const sm = new KvStateMachine(kv.engine, id);
+      const installer = this.installerFor(id, sm);
+      await installer.recover();
+      const desc = sm.descriptor();
+      if (!logStore.hasGroup(id)) {
+        // A split wrote the right range's descriptor, but the crash came before its group was created.
+        await logStore.createGroup(id, desc === undefined ? simpleConfState([]) : this.confOf(desc.replicas));
+      }
+      this.replicas.set(id, this.newReplica(id, sm, installer));
+    }
+  }
+
+  private confOf(replicas: readonly ReplicaDescriptor[]): ConfState {
+    return simpleConfState(
+      replicas.filter((r) => r.voter).map((r) => r.nodeId),
+      replicas.filter((r) => !r.voter).map((r) => r.nodeId),
+    );
+  }
+
+  private installerFor(id: GroupId, sm: KvStateMachine): SnapshotInstaller {
+    return new SnapshotInstaller(path.join(this.options.dataDir, 'snapshot-install', String(id)), sm, this.options.log);
+  }
+
+  private newReplica(id: GroupId, sm: KvStateMachine, installer: SnapshotInstaller): Replica {
+    sm.onSplit((left, right) => this.onSplitApplied(left, right));
+    const replica = new Replica({
+      ...this.options.replica,
+      groupId: id,
+      stateMachine: sm,
+      snapshotDir: path.join(this.options.dataDir, 'snapshots', String(id)),
+      installer,
+      promotable: (node) => this.promotable(id, node),
+      refuseSnapshot: (span) => this.refuseSnapshot(id, span),
+    });
+    if (this.transport !== undefined) replica.start(this.transport);
+    return replica;
+  }
+
+  /** Learners are promoted in the meta range when caught up; in other ranges once the meta range made them voters. */
+  private promotable(rangeId: GroupId, node: NodeId): boolean {
+    if (!this.options.promotable(node)) return false;
+    if (rangeId === metaRangeId) return true;
+    const meta = this.replicas.get(metaRangeId);
+    return meta !== undefined && votersOf(meta.status().config).includes(node);
+  }
+
+  private refuseSnapshot(rangeId: GroupId, span: { readonly startKey: Buffer; readonly endKey: Buffer }): string | undefined {
+    const incoming: RangeDescriptor = { rangeId, startKey: span.startKey, endKey: span.endKey, generation: 0, replicas: [] };
+    for (const [id, replica] of this.replicas) {
+      if (id === rangeId) continue;
+      const desc = replica.stateMachine.descriptor();
+      if (desc !== undefined && spansOverlap(desc, incoming)) return `range ${id} here still holds part of its span (${describeRange(desc)})`;
+    }
+    return undefined;
+  }
+
+  /** Connects the transport, starts every replica and the maintenance timer. */
+  start(transport: PeerTransport): void {
+    this.transport = transport;
+    for (const replica of this.replicas.values()) replica.start(transport);
+    this.maintenanceTimer = setInterval(() => void this.maintain(), this.options.maintenanceMs ?? 500);
+  }
+
+  // ------------------------------------------------------------------ lookups
+
+  meta(): Replica | undefined {
+    return this.replicas.get(metaRangeId);
+  }
+
+  replica(rangeId: GroupId): Replica | undefined {
+    return this.replicas.get(rangeId);
+  }
+
+  allReplicas(): Replica[] {
+    return [...this.replicas.values()];
+  }
+
+  metaStateMachine(): KvStateMachine | undefined {
+    return this.meta()?.stateMachine;
+  }
+
+  /**
+   * The descriptor of the range holding `key`, as this node knows it: its own initialised
+   * replicas' descriptors (current as of their applied index) and the meta range's copies.
+   */
+  lookup(key: Uint8Array): RangeDescriptor | undefined {
+    const local: RangeDescriptor[] = [];
+    for (const replica of this.replicas.values()) {
+      const desc = replica.stateMachine.descriptor();
+      if (desc !== undefined) local.push(desc);
+    }
+    const copies = this.metaStateMachine()?.rangeDescriptors().values() ?? [];
+    return lookupDescriptor([...local, ...copies], key);
+  }
+
+  /** Every range this node knows of (its replicas' descriptors, and the meta range's copies), by id. */
+  knownRanges(): Map<GroupId, RangeDescriptor> {
+    const out = new Map<GroupId, RangeDescriptor>();
+    for (const desc of this.metaStateMachine()?.rangeDescriptors().values() ?? []) out.set(desc.rangeId, desc);
+    for (const replica of this.replicas.values()) {
+      const desc = replica.stateMachine.descriptor();
+      const known = desc === undefined ? undefined : out.get(desc.rangeId);
+      if (desc !== undefined && (known === undefined || known.generation <= desc.generation)) out.set(desc.rangeId, desc);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ transport handlers
+
+  onMessages(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    const byGroup = new Map<GroupId, Message[]>();
+    for (const message of messages) {
+      const list = byGroup.get(message.groupId);
+      if (list === undefined) byGroup.set(message.groupId, [message]);
+      else list.push(message);
+    }
+    for (const [groupId, list] of byGroup) {
+      const replica = this.replicas.get(groupId);
+      if (replica !== undefined) {
+        this.deliver(replica, list);
+        continue;
+      }
+      const from = list[0]?.from ?? 0;
+      void this.ensureReplica(groupId, from).then((created) => {
+        if (created !== undefined) this.deliver(created, list);
+      });
+    }
+  }
+
+  /** An uninitialised replica takes no part in elections: it knows neither the log nor the members. */
+  private deliver(replica: Replica, messages: readonly Message[]): void {
+    if (replica.stateMachine.initialized) {
+      replica.onMessages(messages);
+      return;
+    }
+    replica.onMessages(messages.filter((m) => m.kind !== 'Vote' && m.kind !== 'PreVote' && m.kind !== 'TimeoutNow'));
+  }
+
+  onUnreachable(peer: NodeId): void {
+    for (const replica of this.replicas.values()) replica.onUnreachable(peer);
+  }
+
+  async onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const replica = this.replicas.get(header.groupId) ?? (await this.ensureReplica(header.groupId, header.fromNode));
+    if (replica === undefined) throw new Error(`no replica of range ${header.groupId} here (not created)`);
+    await replica.onSnapshotData(header, data);
+  }
+
+  /** Creates an uninitialised replica for a range a known member sends messages for. */
+  private ensureReplica(groupId: GroupId, from: NodeId): Promise<Replica | undefined> {
+    const existing = this.replicas.get(groupId);
+    if (existing !== undefined) return Promise.resolve(existing);
+    const pending = this.creating.get(groupId);
+    if (pending !== undefined) return pending;
+    if (this.stopped || groupId <= 0 || !this.options.knownPeer(from) && groupId !== metaRangeId) return Promise.resolve(undefined);
+    const uninitialized = [...this.replicas.values()].filter((r) => !r.stateMachine.initialized).length;
+    if (uninitialized >= this.uninitializedMax) return Promise.resolve(undefined);
+    const create = (async (): Promise<Replica | undefined> => {
+      if (!this.options.logStore.hasGroup(groupId)) await this.options.logStore.createGroup(groupId, simpleConfState([]));
+      if (this.stopped) return undefined;
+      const sm = new KvStateMachine(this.options.kv.engine, groupId);
+      const replica = this.newReplica(groupId, sm, this.installerFor(groupId, sm));
+      this.replicas.set(groupId, replica);
+      this.options.log(`range ${groupId}: uninitialised replica created (messages from node ${from}); waiting for a snapshot`);
+      return replica;
+    })();
+    this.creating.set(groupId, create);
+    return create.finally(() => this.creating.delete(groupId));
+  }
+
+  // ------------------------------------------------------------------ splits
+
+  /**
+   * Runs inside the left range's apply, after the split is written: creates (or, when messages
+   * created an uninitialised one first, replaces) the right range's replica. The node that led
+   * the left range campaigns at once so the right range has a leader without an election timeout.
+   */
+  private async onSplitApplied(left: RangeDescriptor, right: RangeDescriptor): Promise<void> {
+    const { logStore, kv } = this.options;
+    this.options.log(`split applied: ${describeRange(left)} | ${describeRange(right)}`);
+    let existing = this.replicas.get(right.rangeId);
+    const pending = this.creating.get(right.rangeId);
+    if (existing === undefined && pending !== undefined) existing = await pending;
+    if (existing !== undefined && existing.stateMachine.initialized && existing.stateMachine.appliedIndex() > 0) return;
+    if (existing !== undefined) {
+      // An uninitialised replica that never voted holds no state that matters: start it afresh.
+      this.replicas.delete(right.rangeId);
+      await existing.stop();
+    }
+    if (logStore.hasGroup(right.rangeId)) {
+      const storage = logStore.storageFor(right.rangeId);
+      if (storage.lastIndex() <= 1 && storage.initialState().confState.voters.length === 0) {
+        await logStore.applySnapshot(right.rangeId, { index: 1, term: 1, confState: this.confOf(right.replicas), reference: 'split' });
+      }
+    } else {
+      await logStore.createGroup(right.rangeId, this.confOf(right.replicas));
+    }
+    const sm = new KvStateMachine(kv.engine, right.rangeId);
+    const replica = this.newReplica(right.rangeId, sm, this.installerFor(right.rangeId, sm));
+    this.replicas.set(right.rangeId, replica);
+    const leftReplica = this.replicas.get(left.rangeId);
+    if (leftReplica?.role().role === 'leader') {
+      this.splitsApplied++;
+      setImmediate(() => replica.campaign());
+    }
+  }
+
+  // ------------------------------------------------------------------ maintenance (leaders)
+
+  private async maintain(): Promise<void> {
+    if (this.maintaining || this.stopped) return;
+    this.maintaining = true;
+    try {
+      this.recordDescriptors();
+      for (const replica of this.replicas.values()) {
+        if (this.stopped) return;
+        if (!replica.serving || replica.role().role !== 'leader') {
+          this.sizeChecked.delete(replica.groupId);
+          continue;
+        }
+        if (replica.groupId === metaRangeId) continue;
+        this.followMetaMembership(replica);
+        await this.maybeSplit(replica);
+      }
+    } catch (err) {
+      this.options.log(`range maintenance failed (retried): ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
+  private async maybeSplit(replica: Replica): Promise<void> {
+    const sm = replica.stateMachine;
+    const desc = sm.descriptor();
+    if (desc === undefined) return;
+    const max = this.options.rangeMaxBytes;
+    if (this.sizeChecked.has(replica.groupId) && sm.bytesSinceSizeCheck < max / 8) return;
+    this.sizeChecked.add(replica.groupId);
+    sm.bytesSinceSizeCheck = 0;
+    const { bytes, middle } = await sm.sizeAndMiddle();
+    if (bytes <= max || middle === undefined) return;
+    const config = replica.status().config;
+    if (config.votersOutgoing.length > 0 || replica.role().role !== 'leader') return;
+    const current = sm.descriptor();
+    if (current === undefined || current.generation !== desc.generation || !containsKey(current, middle)) return;
+    const newRangeId = await this.options.kv.allocateRangeId(this.options.nodeId);
+    this.options.log(`range ${desc.rangeId} holds ~${bytes} bytes (limit ${max}): splitting at ${JSON.stringify(middle.toString('latin1'))} into new range ${newRangeId}`);
+    const result = await replica.propose({ op: 'split', rangeId: desc.rangeId, generation: desc.generation, splitKey: middle, newRangeId, replicas: replicasOf(config) }, 10_000);
+    if (result.op !== 'split' || !result.ok) this.options.log(`split of range ${desc.rangeId} was refused (the range changed meanwhile)`);
+  }
+
+  /**
+   * Until a placement driver decides where replicas go, every range has the meta range's
+   * members: one membership change per pass, towards the meta range's configuration; learners
+   * are promoted by the replica once caught up (and once the meta range made them voters).
+   */
+  private followMetaMembership(replica: Replica): void {
+    const meta = this.replicas.get(metaRangeId);
+    const metaSm = meta?.stateMachine;
+    if (meta === undefined || metaSm === undefined || !metaSm.initialized) return;
+    const target = meta.status().config;
+    if (target.voters.length === 0) return;
+    const status = replica.status();
+    const config = status.config;
+    if (config.votersOutgoing.length > 0) return;
+    const lifecycles = metaSm.memberLifecycles();
+    const leaving = (id: NodeId): boolean => lifecycles.decommissioning.has(id) || lifecycles.removed.has(id);
+    const me = this.options.nodeId;
+    if (leaving(me) || !membersOf(target).includes(me)) {
+      let best = 0;
+      let bestMatch = -1;
+      for (const [id, progress] of status.progress) {
+        if (id === me || !config.voters.includes(id) || !progress.recentActive || leaving(id)) continue;
+        if (progress.match > bestMatch) {
+          bestMatch = progress.match;
+          best = id;
+        }
+      }
+      if (best !== 0) void replica.transferLeadership(best, 2000);
+      return;
+    }
+    const wanted = membersOf(target).filter((id) => !lifecycles.removed.has(id));
+    const current = membersOf(config);
+    const change = (op: 'add-learner' | 'remove', nodeId: NodeId, why: string): void => {
+      this.options.log(`range ${replica.groupId}: ${why}`);
+      replica.proposeConfChange({ changes: [{ op, nodeId }], transition: 'auto' }, 5000).catch(() => undefined);
+    };
+    const missing = wanted.find((id) => !current.includes(id));
+    if (missing !== undefined) return change('add-learner', missing, `adding node ${missing} as a learner (a member of the meta range)`);
+    const demote = config.voters.find((id) => id !== me && (!target.voters.includes(id) || leaving(id)));
+    if (demote !== undefined) return change('add-learner', demote, `demoting node ${demote} (not a voter of the meta range)`);
+    const extra = current.find((id) => id !== me && !wanted.includes(id) && !config.voters.includes(id));
+    if (extra !== undefined) return change('remove', extra, `removing node ${extra} (no longer a member of the meta range)`);
+  }
+
+  /** On the meta leader: records the descriptors of the ranges hosted here that the meta range lacks or has older. */
+  private recordDescriptors(): void {
+    const meta = this.replicas.get(metaRangeId);
+    if (meta === undefined || !meta.serving || meta.role().role !== 'leader') return;
+    const copies = meta.stateMachine.rangeDescriptors();
+    const updates: RangeDescriptor[] = [];
+    for (const replica of this.replicas.values()) {
+      const desc = replica.stateMachine.descriptor();
+      if (desc === undefined || desc.rangeId === metaRangeId) continue;
+      const withReplicas = { ...desc, replicas: replicasOf(replica.status().config) };
+      const copy = copies.get(desc.rangeId);
+      if (copy !== undefined && copy.generation > desc.generation) continue;
+      if (copy !== undefined && copy.generation === desc.generation && sameReplicas(copy.replicas, withReplicas.replicas)) continue;
+      updates.push(withReplicas);
+    }
+    if (updates.length === 0) return;
+    meta.propose({ op: 'meta-descriptors', descriptors: updates }, 5000).catch((err: unknown) => {
+      this.options.log(`could not record range descriptors: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.maintenanceTimer);
+    await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all([...this.replicas.values()].map((replica) => replica.stop()));
+  }
+}
