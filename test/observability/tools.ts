@@ -22,7 +22,7 @@ export function debianTool(binary: string, pkg: string): string {
         execFileSync('apt-get', ['update'], { stdio: 'pipe', timeout: 300_000 });
         execFileSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], { stdio: 'pipe', timeout: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
       } catch (err) {
-        throw new Error(`${binary} is required and could not be installed (apt-get install -y ${pkg} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}). Install Debian's ${pkg} package and run again.`);
+        throw new Error(`${binary} is required and could not be installed (apt-get install -y ${pkg} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}). Install Debian's ${pkg} package and run again.`, { cause: err });
       }
     }
   }
