@@ -43,7 +43,29 @@ export interface E2eTarget {
   podLog(namespace: string, pod: string, lines: number): Promise<string>;
   /** Starts the operator again (local); a real cluster's Deployment does it by itself. */
   startOperator(): Promise<void>;
+  /**
+   * Kills the operator right after it writes an operation journal (status.operation) of the
+   * PhantomCluster `namespace/name` for which `pick` returns a name, once per name, and starts it
+   * again. Local: inside the API server's write, so the operator dies before it sees the reply
+   * (exactly at that step). External: by polling the object, best effort (a fast step can be
+   * missed). `stop` ends it and returns the names killed at, in order.
+   */
+  killOperatorAtJournal(namespace: string, name: string, pick: (operation: JournalView) => string | undefined): { stop(): Promise<string[]> };
   close(): Promise<void>;
+}
+
+/** What the kill hook sees of status.operation. */
+export interface JournalView {
+  readonly kind: string;
+  readonly step: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+function journalOf(object: unknown): JournalView | undefined {
+  const status = isObject(object) ? object['status'] : undefined;
+  const operation = isObject(status) ? status['operation'] : undefined;
+  if (!isObject(operation) || typeof operation['kind'] !== 'string' || typeof operation['step'] !== 'string') return undefined;
+  return { kind: operation['kind'], step: operation['step'], details: isObject(operation['details']) ? operation['details'] : {} };
 }
 
 /** Whether the suites that need the operator can run on this target. */
@@ -131,6 +153,31 @@ class LocalTarget implements E2eTarget {
     });
   }
 
+  killOperatorAtJournal(namespace: string, name: string, pick: (operation: JournalView) => string | undefined): { stop(): Promise<string[]> } {
+    const killedAt: string[] = [];
+    const restarts: Promise<void>[] = [];
+    const unsubscribe = this.server.hooks.onChange({ group: 'phantomdb.io', plural: 'phantomclusters' }, (event) => {
+      const meta = isObject(event.object['metadata']) ? event.object['metadata'] : {};
+      if (meta['namespace'] !== namespace || meta['name'] !== name) return;
+      const journal = journalOf(event.object);
+      const point = journal === undefined ? undefined : pick(journal);
+      const child = this.operator;
+      if (point === undefined || killedAt.includes(point) || child === undefined) return;
+      killedAt.push(point);
+      // Synchronously, before the API server answers the write.
+      const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+      child.kill('SIGKILL');
+      restarts.push(exited.then(() => this.startOperator()));
+    });
+    return {
+      stop: async () => {
+        unsubscribe();
+        await Promise.all(restarts);
+        return killedAt;
+      },
+    };
+  }
+
   async killOperator(): Promise<void> {
     const child = this.operator;
     if (child === undefined) return;
@@ -195,6 +242,34 @@ class ExternalTarget implements E2eTarget {
     return Promise.resolve();
   }
 
+  killOperatorAtJournal(namespace: string, name: string, pick: (operation: JournalView) => string | undefined): { stop(): Promise<string[]> } {
+    const killedAt: string[] = [];
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        try {
+          const object: unknown = await this.custom.getNamespacedCustomObject({ group: 'phantomdb.io', version: 'v1alpha1', plural: 'phantomclusters', namespace, name });
+          const journal = journalOf(object);
+          const point = journal === undefined ? undefined : pick(journal);
+          if (point !== undefined && !killedAt.includes(point)) {
+            killedAt.push(point);
+            await this.killOperator();
+          }
+        } catch {
+          // The API server is busy or the object is being replaced: look again.
+        }
+        await new Promise((resolveTick) => setTimeout(resolveTick, 100));
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        await loop;
+        return killedAt;
+      },
+    };
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -210,7 +285,8 @@ export async function startTarget(): Promise<E2eTarget> {
   if (process.env.PHANTOMDB_E2E_TARGET === 'external') return new ExternalTarget();
   const stateDir = await mkdtemp(join(tmpdir(), 'phantomdb-e2e-'));
   const server = await startKubeTestServer({ bookmarkIntervalMs: 1000 });
-  const workloads = await installWorkloadControllers(server, { stateDir: join(stateDir, 'cluster'), restartBackoffInitialMs: 500, restartBackoffMaxMs: 5000 });
+  // Images tagged "...nonexistent..." stand for an image that cannot be pulled (as on a real cluster).
+  const workloads = await installWorkloadControllers(server, { stateDir: join(stateDir, 'cluster'), restartBackoffInitialMs: 500, restartBackoffMaxMs: 5000, unpullableImages: /:[^/]*nonexistent[^/]*$/ });
   // Data nodes redirect clients to their pod DNS names: this process resolves them too.
   installHostsOverride(workloads.dns.hostsFile);
   installCrds(server);

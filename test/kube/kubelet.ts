@@ -22,7 +22,10 @@
  *   (CrashLoopBackOff). Deleting a pod sends SIGTERM, then SIGKILL after the grace period; the
  *   kubelet holds the pod with a finalizer until the process is gone, so a StatefulSet never runs
  *   two incarnations of one pod (or two processes on one volume) at once, as on a real node.
- * - Liveness and startup probes, resource limits and images are not enforced.
+ * - Liveness and startup probes and resource limits are not enforced. Images are not pulled: every
+ *   container runs this checkout's node, whatever its image says, except that images matching
+ *   `unpullableImages` stay in ImagePullBackOff (never started, never Ready), as an image that
+ *   does not exist would on a real node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,6 +58,8 @@ export interface KubeletOptions {
   readonly restartBackoffMaxMs?: number;
   /** Upper bound of the termination grace period (default 15,000 ms). */
   readonly terminationGraceMaxMs?: number;
+  /** Images the "registry" does not have: their pods wait in ImagePullBackOff (default: none). */
+  readonly unpullableImages?: RegExp;
   /** Progress lines (container started, exited, restarted). */
   readonly log?: (line: string) => void;
 }
@@ -178,6 +183,13 @@ class PodRuntime {
     const container = containersOf(pod)[0];
     if (container === undefined) {
       this.fail('NoContainer', 'the pod has no containers');
+      return;
+    }
+    const image = stringAt(container, 'image') ?? '';
+    if (this.kubelet.unpullableImages?.test(image) === true) {
+      // Stays Pending and retries the pull, as a real kubelet does.
+      this.setState({ kind: 'waiting', reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}": not found in the registry` });
+      this.restartTimer = setTimeout(() => this.start(), 2000);
       return;
     }
     const command = (arrayAt(container, 'command') ?? []).filter((part): part is string => typeof part === 'string');
@@ -361,6 +373,7 @@ export class Kubelet implements KubeTestController {
   readonly probeIntervalMaxMs: number;
   readonly backoffInitialMs: number;
   readonly backoffMaxMs: number;
+  readonly unpullableImages: RegExp | undefined;
   private readonly graceMaxMs: number;
   private context: ControllerContext | undefined;
   private queue: ReconcileQueue | undefined;
@@ -380,6 +393,7 @@ export class Kubelet implements KubeTestController {
     this.backoffInitialMs = options.restartBackoffInitialMs ?? 1000;
     this.backoffMaxMs = options.restartBackoffMaxMs ?? 10_000;
     this.graceMaxMs = options.terminationGraceMaxMs ?? 15_000;
+    this.unpullableImages = options.unpullableImages;
   }
 
   /** The address of the machine ("host IP" of every pod). */
