@@ -14,7 +14,7 @@ import type { EventRecorder, EventType } from '../kube/events.ts';
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { OperatorMetrics } from '../metrics/metrics.ts';
 import type { KindClients } from './apply.ts';
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 
 export type StepResult = { readonly kind: 'proceed' } | { readonly kind: 'requeue'; readonly afterMs: number } | { readonly kind: 'finish' };
 
@@ -51,6 +51,8 @@ export const defaultClusterTimings: ClusterTimings = { progressPollMs: 2_000, po
 export interface ClusterControllerDeps {
   readonly custom: CustomObjectsApi;
   readonly core: CoreV1Api;
+  /** StorageClasses: whether volumes may grow. */
+  readonly storage: StorageV1Api;
   readonly kinds: KindClients;
   readonly events: EventRecorder;
   readonly admin: AdminConnector;

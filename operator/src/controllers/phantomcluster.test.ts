@@ -4,7 +4,7 @@
  * written only on change, refusal below the replication factor, scale-out, scale-in with its
  * journal, and an operator killed at every journal step of a scale-in.
  */
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, PolicyV1Api, StorageV1Api, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubeTestServer, type ControllerContext, type KubeTestController, type KubeTestServer } from '../../../test/kube/server.ts';
 import { crdOf, kindDefinitions, type PhantomClusterStatus } from '../api/index.ts';
@@ -85,7 +85,10 @@ export class FakeStatefulSetKubelet implements KubeTestController {
         if (existing.some((pod) => at(pod, 'metadata')['name'] === podName)) continue;
         const claim = `data-${podName}`;
         if (!store.list(claims, namespace).some((object) => at(object, 'metadata')['name'] === claim)) {
-          store.create(claims, namespace, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: claim, namespace }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+          const claimTemplate = ((at(sts, 'spec')['volumeClaimTemplates'] ?? []) as { spec?: { storageClassName?: string; resources?: { requests?: { storage?: string } } } }[])[0];
+          const storageClassName = claimTemplate?.spec?.storageClassName;
+          const storage = claimTemplate?.spec?.resources?.requests?.storage ?? '1Gi';
+          store.create(claims, namespace, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: claim, namespace }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage } }, ...(storageClassName === undefined ? {} : { storageClassName }) } });
         }
         const uid = String(meta['uid']);
         const created = store.create(pods, namespace, {
@@ -593,5 +596,41 @@ describe('rolling restarts and upgrades', () => {
     expect(await eventCount(namespace, 'RestartStarted')).toBe(1);
     expect(await eventCount(namespace, 'RolloutCompleted')).toBe(1);
     expect(await eventCount(namespace, 'ClusterVersionFinalized')).toBe(0);
+  });
+});
+
+describe('volume expansion', () => {
+  it('grows the claims when their StorageClass allows expansion, and says so on status when it does not', async () => {
+    const storage = api.kubeConfig.makeApiClient(StorageV1Api);
+    await storage.createStorageClass({ body: { metadata: { name: 'grows' }, provisioner: 'test.phantomdb.io/dir', allowVolumeExpansion: true } });
+    await storage.createStorageClass({ body: { metadata: { name: 'fixed' }, provisioner: 'test.phantomdb.io/dir' } });
+    const sizes = async (namespace: string): Promise<string[]> => (await core.listNamespacedPersistentVolumeClaim({ namespace })).items.map((claim) => String(claim.spec?.resources?.requests?.['storage'])).sort();
+
+    const growing = await freshNamespace();
+    const fixed = await freshNamespace();
+    const data = new FakeDataCluster();
+    const dataFixed = new FakeDataCluster();
+    const operators = [await startOperator(growing, data), await startOperator(fixed, dataFixed)];
+    await createCluster(growing, { replicas: 3, storage: { size: '1Gi', storageClassName: 'grows' } });
+    await createCluster(fixed, { replicas: 3, storage: { size: '1Gi', storageClassName: 'fixed' } });
+    await running(growing, 3);
+    await running(fixed, 3);
+    const deletions = recordPodDeletions(growing);
+    for (const namespace of [growing, fixed]) await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { storage: { size: '2Gi' } } } }, mergePatch);
+
+    await eventually(async () => (await sizes(growing)).every((size) => size === '2Gi'), timeouts.reconcile, 'the claims asking for 2Gi');
+    await eventually(async () => condition(await clusterStatus(growing), 'VolumeExpansion')?.reason === 'Expanded', timeouts.reconcile, 'VolumeExpansion Expanded');
+    expect((await events(growing)).filter((event) => event.reason === 'VolumeExpanding').map((event) => event.message).sort()).toEqual(
+      [0, 1, 2].map((ordinal) => `Asked for 2Gi on PersistentVolumeClaim data-db-${ordinal} (StorageClass grows allows expansion)`),
+    );
+    // A volume size is not part of the pod template: nothing restarts.
+    expect(deletions.deleted).toEqual([]);
+    deletions.stop();
+
+    await eventually(async () => condition(await clusterStatus(fixed), 'VolumeExpansion')?.reason === 'ExpansionNotSupported', timeouts.reconcile, 'VolumeExpansion ExpansionNotSupported');
+    expect(condition(await clusterStatus(fixed), 'VolumeExpansion')).toMatchObject({ status: 'False', message: expect.stringContaining('StorageClass fixed does not allow volume expansion') as unknown });
+    expect(await sizes(fixed)).toEqual(['1Gi', '1Gi', '1Gi']);
+    expect((await events(fixed)).find((event) => event.reason === 'VolumeExpansionNotSupported')?.type).toBe('Warning');
+    for (const operator of operators) await operator.controller.stop();
   });
 });

@@ -3,7 +3,7 @@
  * (handlers only enqueue `namespace/name`), a rate-limited queue, and a reconcile that is the
  * ordered list of steps below, followed by a status write when the status changed.
  */
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PolicyV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PolicyV1Api, StorageV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { apiGroup, apiVersion, apiVersionName, clusterKind, type PhantomClusterStatus } from '../api/index.ts';
 import { podAdminAddress, type AdminConnector } from '../admin-client/index.ts';
 import type { Clock } from '../kube/clock.ts';
@@ -19,6 +19,7 @@ import { defaultClusterTimings, type ClusterControllerDeps, type ClusterObject, 
 import { Controller, type ReconcileOutcome } from './runtime.ts';
 import { rollOutPods } from './rollout.ts';
 import { scaleIn } from './scale-in.ts';
+import { expandVolumes } from './volumes.ts';
 
 export const controllerName = 'phantomcluster';
 const plural = 'phantomclusters';
@@ -37,6 +38,7 @@ export const clusterSteps: readonly Step[] = [
   scaleIn,
   joinNodes,
   scaleOut,
+  expandVolumes,
 ];
 
 export class OperatorStoppingError extends Error {
@@ -144,6 +146,7 @@ export class PhantomClusterController {
     const deps: ClusterControllerDeps = {
       custom,
       core,
+      storage: kubeConfig.makeApiClient(StorageV1Api),
       kinds: kindClients(core, apps, policy),
       events: options.events,
       admin: options.admin,

@@ -42,6 +42,7 @@ export const operatorPermissions: readonly OperatorPermission[] = [
   { apiGroup: '', resource: 'persistentvolumeclaims', verbs: [...read, 'patch', 'delete'], scope: 'cluster', reason: 'expand volumes; delete them after scale-in per the reclaim policy' },
   { apiGroup: '', resource: 'secrets', verbs: ['get'], scope: 'cluster', reason: 'object store credentials of backups' },
   { apiGroup: '', resource: 'nodes', verbs: read, scope: 'cluster', reason: 'topology labels of the machines the data nodes run on' },
+  { apiGroup: 'storage.k8s.io', resource: 'storageclasses', verbs: ['get', 'list'], scope: 'cluster', reason: 'whether a StorageClass allows volume expansion (spec.storage.size increases)' },
   { apiGroup: '', resource: 'events', verbs: ['create', 'patch'], scope: 'cluster', reason: 'events for every decision a user should see' },
   { apiGroup: 'events.k8s.io', resource: 'events', verbs: ['create', 'patch'], scope: 'cluster', reason: 'events through the events.k8s.io API' },
   { apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'], scope: 'operator-namespace', reason: 'leader election between operator replicas' },
