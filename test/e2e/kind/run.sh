@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the operator e2e scenarios (test/e2e/operator.test.ts) on a real Kubernetes cluster made by
+# Runs the operator e2e scenarios (test/e2e/operator.test.ts and upgrade.test.ts) on a real Kubernetes cluster made by
 # kind: builds the data node, operator and e2e runner images, creates the cluster, loads the
 # images, installs the operator with Helm (charts/phantomdb-operator), and runs the suite in a Job
 # inside the cluster (PHANTOMDB_E2E_TARGET=external), where pod IPs and pod DNS names resolve.
@@ -11,6 +11,8 @@
 #   KEEP_CLUSTER=1      keep the cluster afterwards (default: delete it if this script created it)
 #   IMAGE_TAG           tag of the operator and runner images (default e2e)
 #   CLUSTER_VERSION     spec.version of the test clusters = tag of the data node image (default 0.1.0)
+#   UPGRADE_VERSION     the version upgrade.test.ts upgrades to (default 0.2.0): the same data node
+#                       image under a second tag, so the upgrade changes the pod template only
 #   E2E_TIMEOUT_SCALE   multiplies the suite's named timeouts (default 3: image pulls, slow runners)
 #   E2E_JOB_TIMEOUT     seconds the suite may run (default 1800)
 set -euo pipefail
@@ -19,8 +21,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cluster="${KIND_CLUSTER_NAME:-phantomdb-e2e}"
 tag="${IMAGE_TAG:-e2e}"
 cluster_version="${CLUSTER_VERSION:-0.1.0}"
+upgrade_version="${UPGRADE_VERSION:-0.2.0}"
 registry="phantomdb.local"
 node_image="$registry/phantomdb-node:$cluster_version"
+upgrade_node_image="$registry/phantomdb-node:$upgrade_version"
 operator_image="$registry/phantomdb-operator:$tag"
 runner_image="$registry/e2e-runner:$tag"
 operator_namespace="phantomdb-system"
@@ -53,9 +57,12 @@ diagnostics() {
   kubectl get events -A --sort-by=.lastTimestamp | tail -n 100 || true
   kubectl logs -n "$operator_namespace" -l app.kubernetes.io/name=phantomdb-operator --all-containers --prefix --tail=300 || true
   local pod
-  for pod in $(kubectl get pods -n phantomdb-e2e -o name 2>/dev/null); do
-    kubectl logs -n phantomdb-e2e "$pod" --all-containers --prefix --tail=100 || true
-    kubectl logs -n phantomdb-e2e "$pod" --all-containers --prefix --tail=100 --previous 2>/dev/null || true
+  local ns
+  for ns in phantomdb-e2e phantomdb-e2e-upgrade; do
+    for pod in $(kubectl get pods -n "$ns" -o name 2>/dev/null); do
+      kubectl logs -n "$ns" "$pod" --all-containers --prefix --tail=100 || true
+      kubectl logs -n "$ns" "$pod" --all-containers --prefix --tail=100 --previous 2>/dev/null || true
+    done
   done
 }
 
@@ -72,6 +79,7 @@ cleanup() {
 build_images() {
   log "building $node_image, $operator_image and $runner_image"
   docker build -f "$root/datanode/Dockerfile" -t "$node_image" "$root"
+  docker tag "$node_image" "$upgrade_node_image"
   docker build -f "$root/operator/Dockerfile" -t "$operator_image" "$root"
   DOCKER_BUILDKIT=1 docker build -f "$root/test/e2e/kind/runner.Dockerfile" -t "$runner_image" "$root"
 }
@@ -86,7 +94,9 @@ create_cluster() {
   fi
   kubectl config use-context "kind-$cluster" >/dev/null
   log "loading images into $cluster"
-  kind load docker-image --name "$cluster" "$node_image" "$operator_image" "$runner_image"
+  # The upgrade scenario's unpullable image (phantomdb.local/phantomdb-node:0.0.0-nonexistent) is
+  # deliberately not loaded.
+  kind load docker-image --name "$cluster" "$node_image" "$upgrade_node_image" "$operator_image" "$runner_image"
 }
 
 install_operator() {
@@ -154,6 +164,10 @@ spec:
               value: $operator_namespace
             - name: PHANTOMDB_E2E_TIMEOUT_SCALE
               value: "${E2E_TIMEOUT_SCALE:-3}"
+            - name: PHANTOMDB_E2E_VERSION_A
+              value: "$cluster_version"
+            - name: PHANTOMDB_E2E_VERSION_B
+              value: "$upgrade_version"
 EOF
 }
 
