@@ -78,8 +78,8 @@ describe('validateClusterSpec', () => {
 });
 
 describe('validateCluster', () => {
-  it('accepts both examples as they are', () => {
-    for (const file of ['cluster-local.yaml', 'cluster.yaml']) {
+  it('accepts the examples as they are', () => {
+    for (const file of ['cluster-local.yaml', 'cluster.yaml', 'cluster-upgrade.yaml']) {
       const result = validateCluster(parse(readFileSync(join(repoRoot, 'examples', file), 'utf8')));
       expect(result.ok ? [] : result.errors, file).toEqual([]);
     }
