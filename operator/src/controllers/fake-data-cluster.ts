@@ -175,6 +175,8 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
     this.calls.push(`drain ${nodeId}`);
     const node = this.node(nodeId);
     if (node.membership !== 'VOTER') return Promise.reject(new AdminError('PH_UNKNOWN_NODE', `node ${nodeId} is not a voter`));
+    // As the data nodes do: leadership needs another caught-up voter to go to.
+    if (![...this.nodes.values()].some((other) => other !== node && other.membership === 'VOTER')) return Promise.reject(new AdminError('PH_UNAVAILABLE', 'no caught-up voter to take the leadership'));
     return Promise.resolve({ nodeId, leasesRemaining: 0, done: true });
   }
 }

@@ -547,6 +547,26 @@ describe('rolling restarts and upgrades', () => {
     await operator.controller.stop();
   });
 
+  it('restarts a single-node cluster without draining (there is no other voter to take its leases)', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    data.replicationFactor = 1;
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 1, replicationFactor: 1 });
+    await running(namespace, 1);
+    const deletions = recordPodDeletions(namespace);
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { resources: { requests: { cpu: '2' } } } } }, mergePatch);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.operation === undefined && status.observedGeneration === 2 && status.podTemplateHash === (await templateHash(namespace));
+    }, timeouts.scaleIn, 'the restart to finish');
+    deletions.stop();
+    expect(deletions.deleted).toEqual(['db-0']);
+    expect(data.calls.filter((call) => call.startsWith('drain'))).toEqual([]);
+    expect(condition(await clusterStatus(namespace), 'Upgrading')).toMatchObject({ status: 'False', reason: 'RolloutCompleted' });
+    await operator.controller.stop();
+  });
+
   it('resumes a rollout from its journal when the operator is killed at every step, and finishes it exactly once', async () => {
     const namespace = await freshNamespace();
     const data = new FakeDataCluster();

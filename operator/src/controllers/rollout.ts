@@ -198,6 +198,9 @@ async function drained(ctx: ReconcileContext, pod: V1Pod): Promise<{ done: boole
   const nodeId = nodeIdOfPod(ctx, pod.metadata?.name ?? '');
   const member = nodeId === undefined ? undefined : ctx.clusterStatus?.nodes.find((node) => node.nodeId === nodeId);
   if (nodeId === undefined || member === undefined || member.membership !== 'VOTER' || member.leases === 0) return { done: true };
+  // A single-voter cluster has nowhere to move its leases: its restart is an outage either way.
+  const otherVoters = ctx.clusterStatus?.nodes.filter((node) => node.nodeId !== nodeId && node.membership === 'VOTER' && node.liveness === 'LIVE') ?? [];
+  if (otherVoters.length === 0) return { done: true };
   const admin = ctx.admin;
   if (admin === undefined) return { done: false, problem: 'no admin connection' };
   try {
