@@ -43,6 +43,13 @@ export const diskUsageFractionMax = 0.95;
 /** Replica counts count as balanced within this fraction of the mean (rounded outward). */
 export const balanceToleranceFraction = 0.1;
 
+/** A balance target: values inside [low, high] count as balanced. */
+export interface Band {
+  readonly mean: number;
+  readonly low: number;
+  readonly high: number;
+}
+
 /** The mutable scratch state of one planning call; it never escapes `planMoves`. */
 interface Planning {
   readonly snapshot: ClusterSnapshot;
@@ -51,7 +58,15 @@ interface Planning {
   readonly replicaCount: Map<NodeId, number>;
   /** Replicas expected to leave a node (the victim of an over-replicated range). */
   readonly leavingCount: Map<NodeId, number>;
+  /** Bytes of the replicas counted in `leavingCount`. */
+  readonly leavingBytes: Map<NodeId, number>;
+  /** Bytes of the ranges each node holds a replica of (in-flight and planned learners included). */
+  readonly replicaBytes: Map<NodeId, number>;
   readonly usedBytes: Map<NodeId, number>;
+  readonly countBand: Band;
+  readonly byteBand: Band;
+  /** maxZoneSpread of the snapshot. */
+  readonly zoneSpread: number;
   readonly leaseCount: Map<NodeId, number>;
   readonly busyRangeIds: Set<RangeId>;
   readonly moves: Move[];
@@ -69,13 +84,18 @@ export function planMoves(input: PlanInput): Plan {
   checkLimits(input.limits);
   const planning = startPlanning(input);
   const ranges = [...input.snapshot.ranges].sort((a, b) => a.id - b.id);
-  const unavailableRangeIds = ranges.filter((range) => !isQuorate(range, planning.nodeById)).map((range) => range.id);
-  const workable = ranges.filter((range) => isQuorate(range, planning.nodeById));
+  const workable: RangeState[] = [];
+  const unavailableRangeIds: RangeId[] = [];
+  for (const range of ranges) {
+    if (isQuorate(range, planning.nodeById)) workable.push(range);
+    else unavailableRangeIds.push(range.id);
+  }
   for (const range of workable) planRepairStep(planning, range);
   for (const range of workable) planUpReplication(planning, range);
   for (const range of workable) planZoneSpread(planning, range);
   for (const range of workable) planLeaseBalance(planning, range);
   for (const range of workable) planCountRebalance(planning, range);
+  for (const range of workable) planByteRebalance(planning, range);
   for (const move of planning.moves) assertMoveKeepsQuorum(planning, move);
   return { moves: planning.moves, unavailableRangeIds, stalledRangeIds: [...planning.stalledRangeIds].sort((a, b) => a - b) };
 }
@@ -99,16 +119,24 @@ function startPlanning(input: PlanInput): Planning {
     nodeById: indexNodes(snapshot),
     replicaCount: new Map(snapshot.nodes.map((node) => [node.id, 0])),
     leavingCount: new Map(),
+    leavingBytes: new Map(),
+    replicaBytes: new Map(snapshot.nodes.map((node) => [node.id, 0])),
     usedBytes: new Map(snapshot.nodes.map((node) => [node.id, node.usedBytes])),
     leaseCount: new Map(snapshot.nodes.map((node) => [node.id, 0])),
     busyRangeIds: new Set(),
     moves: [],
     stalledRangeIds: new Set(),
+    countBand: balanceBand(snapshot),
+    byteBand: byteBalanceBand(snapshot),
+    zoneSpread: maxZoneSpread(snapshot),
     movesLeft: limits.concurrentMovesMax - input.inFlight.length,
     bytesInFlight: 0,
   };
   for (const range of snapshot.ranges) {
-    for (const replica of range.replicas) increment(planning.replicaCount, replica.nodeId, 1);
+    for (const replica of range.replicas) {
+      increment(planning.replicaCount, replica.nodeId, 1);
+      increment(planning.replicaBytes, replica.nodeId, range.bytes);
+    }
     if (range.leaseholder !== null) increment(planning.leaseCount, range.leaseholder, 1);
   }
   for (const move of input.inFlight) countMove(planning, move);
@@ -121,6 +149,7 @@ function countMove(planning: Planning, move: Move): void {
   planning.busyRangeIds.add(move.rangeId);
   if (move.kind === 'AddLearner') {
     increment(planning.replicaCount, move.nodeId, 1);
+    increment(planning.replicaBytes, move.nodeId, move.bytes);
     increment(planning.usedBytes, move.nodeId, move.bytes);
     planning.bytesInFlight += move.bytes;
   } else if (move.kind === 'TransferLease') {
@@ -132,7 +161,13 @@ function countMove(planning: Planning, move: Move): void {
 function countLeaving(planning: Planning, range: RangeState): void {
   if (range.replicas.length <= planning.snapshot.replicationFactor) return;
   const victim = pickReplicaToRemove(planning, range, range.replicas.map((replica) => replica.nodeId));
-  increment(planning.leavingCount, victim, 1);
+  markLeaving(planning, victim, range.bytes);
+}
+
+/** Records that a replica of `bytes` is expected to leave `nodeId` (it is the victim of an over-replicated range). */
+function markLeaving(planning: Planning, nodeId: NodeId, bytes: number): void {
+  increment(planning.leavingCount, nodeId, 1);
+  increment(planning.leavingBytes, nodeId, bytes);
 }
 
 /** Adds `move` to the plan if the limits allow it; returns whether it was added. */
@@ -192,26 +227,76 @@ function zoneCounts(planning: Planning, nodeIds: readonly NodeId[]): Map<string,
 }
 
 /**
- * Which of `nodeIds` (the replicas of `range`, possibly with a candidate added) should go first:
- * a replica on a gone node, then on a node not live, then in the most crowded zone, then on the
- * node with most replicas, then the fullest disk, then not the leaseholder, then the higher id.
- * `extraOn` counts one more replica on that node (a learner about to be added).
+ * Where a replica count sits relative to `band`: 0 at or below its low end, 1 inside it, 2 above
+ * it. The low end counts as "under" so that a node raised from below the band to its low end by a
+ * learner still ranks under a source inside the band (the count rule's move stays wanted).
  */
-function pickReplicaToRemove(planning: Planning, range: RangeState, nodeIds: readonly NodeId[], extraOn?: NodeId): NodeId {
+function bandCategory(value: number, band: Band): number {
+  if (value <= band.low) return 0;
+  return value > band.high ? 2 : 1;
+}
+
+/** The element of `items` with the smallest score (lexicographic), each score computed once. */
+function bestBy<T>(items: readonly T[], score: (item: T) => readonly number[]): T | undefined {
+  let best: T | undefined;
+  let bestScore: readonly number[] = [];
+  for (const item of items) {
+    const itemScore = score(item);
+    if (best === undefined || compareTuples(itemScore, bestScore) < 0) {
+      best = item;
+      bestScore = itemScore;
+    }
+  }
+  return best;
+}
+
+/** `items` sorted by ascending score (lexicographic), each score computed once. */
+function sortBy<T>(items: readonly T[], score: (item: T) => readonly number[]): T[] {
+  return items
+    .map((item) => ({ item, itemScore: score(item) }))
+    .sort((a, b) => compareTuples(a.itemScore, b.itemScore))
+    .map((entry) => entry.item);
+}
+
+/**
+ * Which of `nodeIds` (the replicas of `range`, possibly with a candidate added) should go first:
+ * a replica on a gone node, then on a node not live, then in the most crowded zone, then on a node
+ * above the replica-count band (rather than inside it, rather than at or below its low end), then on the node
+ * holding most bytes, then most replicas, then the fullest disk, then not the leaseholder, then the
+ * higher id. `extraOn` counts one more replica of the range on that node (a learner about to be added).
+ * `afterLeaving` counts the other nodes without the replicas already expected to leave them, so a
+ * rebalance move is planned only if its source is still the one to remove once those have left
+ * (otherwise the copy could be wasted: the learner removed instead of promoted).
+ * Comparing count *bands* before bytes lets byte balance choose among nodes whose counts are balanced.
+ */
+function pickReplicaToRemove(
+  planning: Planning,
+  range: RangeState,
+  nodeIds: readonly NodeId[],
+  extraOn?: NodeId,
+  afterLeaving = false,
+): NodeId {
   assert(nodeIds.length > 0, 'no replica to pick from');
   const zones = zoneCounts(planning, nodeIds);
-  const score = (nodeId: NodeId): number[] => [
-    gone(planning, nodeId) ? 1 : 0,
-    isLiveNode(planning, nodeId) ? 0 : 1,
-    zones.get(zoneOf(planning, nodeId)) ?? 0,
-    count(planning.replicaCount, nodeId) + (nodeId === extraOn ? 1 : 0),
-    usedFraction(planning, nodeId),
-    range.leaseholder === nodeId ? 0 : 1,
-    nodeId,
-  ];
-  const sorted = [...nodeIds].sort((a, b) => compareTuples(score(b), score(a)));
-  const victim = sorted[0];
-  assert(victim !== undefined, 'sorted candidates cannot be empty');
+  const score = (nodeId: NodeId): number[] => {
+    const extra = nodeId === extraOn ? 1 : 0;
+    const leaving = afterLeaving && nodeId !== extraOn ? 1 : 0;
+    const replicas = count(planning.replicaCount, nodeId) + extra - leaving * count(planning.leavingCount, nodeId);
+    const bytes = count(planning.replicaBytes, nodeId) + extra * range.bytes - leaving * count(planning.leavingBytes, nodeId);
+    return [
+      gone(planning, nodeId) ? 0 : 1,
+      isLiveNode(planning, nodeId) ? 1 : 0,
+      -(zones.get(zoneOf(planning, nodeId)) ?? 0),
+      -bandCategory(replicas, planning.countBand),
+      -bytes,
+      -replicas,
+      -usedFraction(planning, nodeId),
+      range.leaseholder === nodeId ? 1 : 0,
+      -nodeId,
+    ];
+  };
+  const victim = bestBy(nodeIds, score);
+  assert(victim !== undefined, 'candidates cannot be empty');
   return victim;
 }
 
@@ -233,7 +318,7 @@ function rankTargets(planning: Planning, range: RangeState, keptNodeIds: readonl
     usedFraction(planning, nodeId),
     nodeId,
   ];
-  return candidates.sort((a, b) => compareTuples(score(a), score(b)));
+  return sortBy(candidates, score);
 }
 
 function describeNode(planning: Planning, nodeId: NodeId): string {
@@ -246,7 +331,7 @@ function describeNode(planning: Planning, nodeId: NodeId): string {
 
 /** Finishes a range's move in progress, or fixes its lease; never copies data. */
 function planRepairStep(planning: Planning, range: RangeState): void {
-  if (planning.busyRangeIds.has(range.id)) return;
+  if (planning.movesLeft <= 0 || planning.busyRangeIds.has(range.id)) return;
   const move = repairMove(planning, range);
   if (move !== undefined) emit(planning, move);
 }
@@ -299,8 +384,7 @@ function bestLeaseTarget(planning: Planning, range: RangeState, excluded: NodeId
       const node = nodeOf(planning, nodeId);
       return node !== undefined && canHoldLeases(node) && !gone(planning, nodeId);
     });
-  const score = (nodeId: NodeId): number[] => [count(planning.leaseCount, nodeId), nodeId];
-  return candidates.sort((a, b) => compareTuples(score(a), score(b)))[0];
+  return bestBy(candidates, (nodeId) => [count(planning.leaseCount, nodeId), nodeId]);
 }
 
 function leaseRepairMove(planning: Planning, range: RangeState): Move | undefined {
@@ -351,23 +435,24 @@ export function maxZoneSpread(snapshot: ClusterSnapshot): number {
 
 /** Moves one replica of a range whose replicas share a zone to a zone it does not use yet. */
 function planZoneSpread(planning: Planning, range: RangeState): void {
-  if (!isSteady(planning, range)) return;
+  // Optional rules stop once the move budget is spent (emit would refuse every move anyway).
+  if (planning.movesLeft <= 0 || !isSteady(planning, range)) return;
   const nodeIds = range.replicas.map((replica) => replica.nodeId);
   const zones = zoneCounts(planning, nodeIds);
-  if (zones.size >= maxZoneSpread(planning.snapshot)) return;
+  if (zones.size >= planning.zoneSpread) return;
   const target = rankTargets(planning, range, nodeIds).find((nodeId) => !zones.has(zoneOf(planning, nodeId)));
   if (target === undefined) return;
   const victim = pickReplicaToRemove(planning, range, [...nodeIds, target], target);
   if (victim === target) return;
   const reason = `spread across zones: ${zones.size} zones used, replace node ${victim} in zone ${zoneOf(planning, victim)}`;
   if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason })) {
-    increment(planning.leavingCount, victim, 1);
+    markLeaving(planning, victim, range.bytes);
   }
 }
 
 /** Moves a lease to a voter holding at least two fewer leases. */
 function planLeaseBalance(planning: Planning, range: RangeState): void {
-  if (planning.busyRangeIds.has(range.id)) return;
+  if (planning.movesLeft <= 0 || planning.busyRangeIds.has(range.id)) return;
   const holder = range.leaseholder;
   if (holder === null) return;
   const target = bestLeaseTarget(planning, range, holder);
@@ -378,7 +463,7 @@ function planLeaseBalance(planning: Planning, range: RangeState): void {
 }
 
 /** The band of replica counts per node that counts as balanced: mean ± 10%, rounded outward. */
-export function balanceBand(snapshot: ClusterSnapshot): { readonly low: number; readonly high: number; readonly mean: number } {
+export function balanceBand(snapshot: ClusterSnapshot): Band {
   const hosts = snapshot.nodes.filter(canHostReplicas).length;
   const mean = hosts === 0 ? 0 : (snapshot.ranges.length * snapshot.replicationFactor) / hosts;
   return {
@@ -389,28 +474,78 @@ export function balanceBand(snapshot: ClusterSnapshot): { readonly low: number; 
 }
 
 /**
+ * The band of replica bytes per node (the sizes of the ranges it holds a replica of) that counts
+ * as balanced: mean ± 10%, where the mean spreads every range's bytes × RF over the hosting nodes.
+ */
+export function byteBalanceBand(snapshot: ClusterSnapshot): Band {
+  const hosts = snapshot.nodes.filter(canHostReplicas).length;
+  const totalBytes = snapshot.ranges.reduce((sum, range) => sum + range.bytes, 0) * snapshot.replicationFactor;
+  const mean = hosts === 0 ? 0 : totalBytes / hosts;
+  return { mean, low: mean * (1 - balanceToleranceFraction), high: mean * (1 + balanceToleranceFraction) };
+}
+
+/**
  * Moves one replica from an over-full node to an under-full one when they differ by two or more,
  * only where the zone spread does not get worse and the later removal would pick the source.
  */
 function planCountRebalance(planning: Planning, range: RangeState): void {
-  if (!isSteady(planning, range)) return;
-  const band = balanceBand(planning.snapshot);
+  if (planning.movesLeft <= 0 || !isSteady(planning, range)) return;
+  const band = planning.countBand;
   const nodeIds = range.replicas.map((replica) => replica.nodeId);
   const effective = (nodeId: NodeId): number => count(planning.replicaCount, nodeId) - count(planning.leavingCount, nodeId);
-  const sources = [...nodeIds].sort((a, b) => effective(b) - effective(a) || a - b);
-  const targets = rankTargets(planning, range, []).sort((a, b) => effective(a) - effective(b) || a - b);
+  const sources = sortBy(nodeIds, (nodeId) => [-effective(nodeId), nodeId]);
+  const targets = sortBy(rankTargets(planning, range, []), (nodeId) => [effective(nodeId), nodeId]);
   for (const source of sources) {
     for (const target of targets) {
       const imbalanced = effective(source) > band.high || effective(target) < band.low;
       if (!imbalanced || effective(source) - effective(target) < 2) continue;
-      if (pickReplicaToRemove(planning, range, [...nodeIds, target], target) !== source) continue;
+      // The count band, not bytes, must make the source the replica to remove: bytes drift while
+      // other moves complete, and the learner would then be removed instead (a wasted copy).
+      if (bandCategory(effective(source), band) <= bandCategory(effective(target) + 1, band)) continue;
+      if (pickReplicaToRemove(planning, range, [...nodeIds, target], target, true) !== source) continue;
       const reason = `balance replicas: node ${source} has ${effective(source)}, node ${target} ${effective(target)} (band ${band.low}..${band.high})`;
       if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason })) {
-        increment(planning.leavingCount, source, 1);
+        markLeaving(planning, source, range.bytes);
       }
       return;
     }
   }
+}
+
+/**
+ * Byte balance, after replica counts: moves one replica from a node above the byte band (or to a
+ * node below it) when the move keeps both nodes' replica counts inside the count band, keeps the
+ * zone spread, the later removal would pick the source, and the two nodes differ by more than the
+ * range's bytes. That last condition is what prevents churn: after the move the target holds less
+ * than the source held, so the reverse move never qualifies, and every move strictly lowers the
+ * sum of squared byte loads, so the rule goes quiet.
+ */
+function planByteRebalance(planning: Planning, range: RangeState): void {
+  if (planning.movesLeft <= 0 || !isSteady(planning, range)) return;
+  const { byteBand, countBand } = planning;
+  const nodeIds = range.replicas.map((replica) => replica.nodeId);
+  const bytesOf = (nodeId: NodeId): number => count(planning.replicaBytes, nodeId) - count(planning.leavingBytes, nodeId);
+  const replicasOf = (nodeId: NodeId): number => count(planning.replicaCount, nodeId) - count(planning.leavingCount, nodeId);
+  const sources = sortBy(nodeIds, (nodeId) => [-bytesOf(nodeId), nodeId]).filter((nodeId) => replicasOf(nodeId) - 1 >= countBand.low);
+  const targets = sortBy(rankTargets(planning, range, []), (nodeId) => [bytesOf(nodeId), nodeId])
+    .filter((nodeId) => replicasOf(nodeId) + 1 <= countBand.high);
+  for (const source of sources) {
+    for (const target of targets) {
+      // Targets ascend by bytes: once the gap is too small, it is too small for every later target.
+      if (bytesOf(source) - bytesOf(target) <= range.bytes) break;
+      if (bytesOf(source) <= byteBand.high && bytesOf(target) >= byteBand.low) break;
+      if (pickReplicaToRemove(planning, range, [...nodeIds, target], target, true) !== source) continue;
+      const reason = `balance bytes: node ${source} holds ${formatMebibytes(bytesOf(source))}, node ${target} ${formatMebibytes(bytesOf(target))} (band ${formatMebibytes(byteBand.low)}..${formatMebibytes(byteBand.high)})`;
+      if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason })) {
+        markLeaving(planning, source, range.bytes);
+      }
+      return;
+    }
+  }
+}
+
+function formatMebibytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
 
 function assertMoveKeepsQuorum(planning: Planning, move: Move): void {
