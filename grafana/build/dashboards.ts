@@ -64,7 +64,7 @@ const overview: DashboardSpec = {
 const replication: DashboardSpec = {
   uid: 'phantomdb-replication',
   title: 'PhantomDB / Replication',
-  description: 'Raft groups, leaders, replica moves, under-replication and the Raft transport.',
+  description: 'Raft groups, leaders, replica moves, under-replication and the shared Raft log.',
   tags: ['phantomdb'],
   variables: nodeVariables,
   rows: [
@@ -90,15 +90,6 @@ const replication: DashboardSpec = {
         { title: 'Raft log writes', unit: 'Bps', description: 'Bytes per second written to the shared Raft log. It tracks the write load; compare nodes: followers write what the leader writes.', targets: [{ expr: `sum by (node) (${rate('phantomdb_raft_log_bytes_written_total')})`, legend: 'node {{node}}' }] },
         { title: 'Raft log fsyncs', unit: 'ops', description: 'Group-commit fsyncs per second. Many writes share one fsync under load, so this grows slower than the write rate.', targets: [{ expr: `sum by (node) (${rate('phantomdb_raft_log_fsyncs_total')})`, legend: 'node {{node}}' }] },
         { title: 'Raft log segments', unit: 'short', description: 'Segment files of the shared Raft log. It should stay bounded: old segments are deleted once every group has compacted past them. A steady climb means a group is not compacting (a stuck follower holds it back).', targets: [{ expr: `max by (node) (phantomdb_raft_log_size{${S}, kind="segments"})`, legend: 'node {{node}}' }] },
-      ],
-    },
-    {
-      title: 'Transport',
-      panels: [
-        { title: 'Raft messages', unit: 'ops', description: 'Raft messages per second to and from each peer. A peer with no traffic is disconnected.', targets: [{ expr: `sum by (node, peer, direction) (${rate('phantomdb_transport_messages_total')})`, legend: '{{node}} {{direction}} {{peer}}' }] },
-        { title: 'Raft traffic', unit: 'Bps', description: 'Raft bytes per second to and from each peer. Snapshots and catch-up show as spikes; a steady high rate to one peer means it keeps falling behind.', targets: [{ expr: `sum by (node, peer, direction) (${rate('phantomdb_transport_bytes_total')})`, legend: '{{node}} {{direction}} {{peer}}' }] },
-        { title: 'Dropped messages', unit: 'ops', description: 'Raft messages dropped per second, by reason (Raft retries them). unreachable: the peer is down; queue_full: the peer or network is too slow for the load.', targets: [{ expr: `sum by (node, peer, reason) (${rate('phantomdb_transport_dropped_messages_total')})`, legend: '{{node}}→{{peer}} {{reason}}' }] },
-        { title: 'Peer connections', unit: 'short', description: '1 while a node has a working stream to a peer. 0 for long: the peer is down, or the network between them is cut.', targets: [{ expr: `max by (node, peer) (phantomdb_transport_peer_connected{${S}})`, legend: '{{node}}→{{peer}}' }] },
       ],
     },
   ],

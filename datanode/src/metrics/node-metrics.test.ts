@@ -194,6 +194,27 @@ describe('single range report', () => {
   });
 });
 
+describe('probe of a multi-range node', () => {
+  it('reports every range of the store, with liveness from the time each peer was last heard from', async () => {
+    const leaderOfRange = (groupId: number, heard: Record<number, number>): unknown => ({
+      status: () => ({ ...raftStatus([[1, { state: 'replicate', recentActive: false }], [3, { state: 'replicate', recentActive: false }]]), groupId }),
+      sinceHeardMs: (peer: number) => heard[peer] ?? Number.POSITIVE_INFINITY,
+    });
+    const follower = { status: () => ({ ...raftStatus([], 'follower'), groupId: 3, leaderId: 1 }), sinceHeardMs: () => 0 };
+    const replicas = [leaderOfRange(1, { 1: 10, 3: 20 }), leaderOfRange(2, { 1: 10, 3: 60_000 }), follower];
+    const node = { status: () => status, config: { tickMs: 100, electionTimeoutTicks: 10 }, store: { allReplicas: () => replicas, meta: () => replicas[0] } };
+    const sources = probeNodeSources(node);
+    expect(sources.ranges?.().map((r) => [r.rangeId, r.role, r.liveVoters])).toEqual([[1, 'leader', 3], [2, 'leader', 2], [3, 'follower', undefined]]);
+    const metrics = new NodeMetrics(sources, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    const text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_ranges{state="replicas",node="2"}')).toBe(3);
+    expect(valueOf(text, 'phantomdb_ranges{state="leader",node="2"}')).toBe(2);
+    expect(valueOf(text, 'phantomdb_ranges{state="under_replicated",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_ranges{state="quorum_at_risk",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_ranges{state="unavailable",node="2"}')).toBe(0);
+  });
+});
+
 describe('helpers', () => {
   it('splits gRPC method paths into bounded labels', () => {
     expect(splitMethodPath('/phantomdb.kv.v1.KV/Get')).toEqual({ api: 'kv', method: 'Get' });

@@ -6,31 +6,14 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { mirroredCounter, perScrape } from './mirrored.ts';
 import type { RaftLogStats } from '../raft/logstore/engine.ts';
+import { rangeReportsOf } from './range-report.ts';
 import type { NodeMetricsSources, RangeReplicaReport } from './sources.ts';
 
 const roles = ['leader', 'follower', 'candidate', 'pre-candidate'] as const;
 
-/** The node's single range, as the leader (or a follower) sees it. */
+/** The node's single range, from its Raft status (for sources without `ranges()`). */
 export function singleRangeReport(sources: NodeMetricsSources): RangeReplicaReport[] {
-  const raft = sources.raftStatus?.();
-  if (raft === undefined) return [];
-  const isLeader = raft.role === 'leader';
-  let liveVoters: number | undefined;
-  let laggingVoters: number | undefined;
-  if (isLeader) {
-    liveVoters = 0;
-    laggingVoters = 0;
-    for (const voter of raft.config.voters) {
-      if (voter === raft.id) {
-        liveVoters++;
-        continue;
-      }
-      const progress = raft.progress.get(voter);
-      if (progress?.recentActive === true) liveVoters++;
-      if (progress === undefined || progress.state !== 'replicate') laggingVoters++;
-    }
-  }
-  return [{ rangeId: raft.groupId, role: raft.role, leaderKnown: raft.leaderId !== 0, voters: raft.config.voters.length, liveVoters, laggingVoters }];
+  return rangeReportsOf(sources.raftStatus?.());
 }
 
 function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSources): void {

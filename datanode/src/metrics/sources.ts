@@ -14,6 +14,7 @@ import type { RaftLogStats } from '../raft/logstore/engine.ts';
 import type { RaftStatus } from '../raft/raft.ts';
 import type { EngineStats } from '../storage/engine.ts';
 import type { TransportStats } from '../transport/transport.ts';
+import { rangeReportsOf } from './range-report.ts';
 
 /** One range (Raft group) replica on this node, as the range metrics see it. */
 export interface RangeReplicaReport {
@@ -111,22 +112,68 @@ function statusOf(source: { status(): NodeStatus }): NodeStatus | undefined {
   }
 }
 
-/** Finds what the metrics read on `source` (the object given to the HTTP server), by shape. */
+/** The first of `candidates` that yields a value. */
+function firstOf<T>(candidates: readonly (() => T | undefined)[]): T | undefined {
+  for (const candidate of candidates) {
+    const value = candidate();
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** A replica-like object's Raft status (it has `status()` answering a RaftStatus), or undefined. */
+const raftStatusOf = (replica: unknown): RaftStatus | undefined => asserted(callMethod(replica, 'status'), isRaftStatus);
+
+/** A peer is live when the replica heard from it within `livenessMs` (`replica.sinceHeardMs(peer)`). */
+function livenessOf(replica: unknown, livenessMs: number | undefined): ((peer: number) => boolean) | undefined {
+  const sinceHeard = field(replica, 'sinceHeardMs');
+  if (typeof sinceHeard !== 'function' || livenessMs === undefined) return undefined;
+  return (peer) => {
+    const ms: unknown = (sinceHeard as (this: unknown, p: number) => unknown).call(replica, peer);
+    return typeof ms === 'number' && ms <= livenessMs;
+  };
+}
+
+/** Every range replica the node's store holds (`store.allReplicas()`), as range reports. */
+function storeRangeReports(store: unknown, livenessMs: number | undefined): RangeReplicaReport[] | undefined {
+  const replicas = callMethod(store, 'allReplicas');
+  if (!Array.isArray(replicas)) return undefined;
+  const reports: RangeReplicaReport[] = [];
+  for (const replica of replicas) reports.push(...rangeReportsOf(raftStatusOf(replica), livenessOf(replica, livenessMs)));
+  return reports;
+}
+
+/** The node's liveness timeout: one election timeout (config.tickMs × config.electionTimeoutTicks). */
+function livenessMsOf(config: unknown): number | undefined {
+  const tickMs = field(config, 'tickMs');
+  const ticks = field(config, 'electionTimeoutTicks');
+  return typeof tickMs === 'number' && typeof ticks === 'number' ? tickMs * ticks : undefined;
+}
+
+/**
+ * Finds what the metrics read on `source` (the object given to the HTTP server), by shape. It
+ * knows the single-range node (replica, stateMachine.engine) and the multi-range one (store with
+ * meta() and allReplicas(), kv.engine).
+ */
 export function probeNodeSources(source: { status(): NodeStatus }): NodeMetricsSources {
-  const stateMachine = (): unknown => field(source, 'stateMachine');
   const dataDir = field(field(source, 'config'), 'dataDir');
-  const replica = field(source, 'replica');
+  const livenessMs = livenessMsOf(field(source, 'config'));
+  const store = (): unknown => field(source, 'store');
+  const replica = (): unknown => firstOf<unknown>([() => field(source, 'replica'), () => callMethod(store(), 'meta')]);
+  const engine = (): unknown => firstOf<unknown>([() => field(field(source, 'kv'), 'engine'), () => field(field(source, 'stateMachine'), 'engine')]);
   return {
     status: () => statusOf(source),
-    raftStatus: () => asserted(callMethod(field(source, 'replica'), 'status'), isRaftStatus),
-    storage: () => asserted(callMethod(field(stateMachine(), 'engine'), 'stats'), isEngineStats),
+    raftStatus: () => raftStatusOf(replica()),
+    ranges: () => storeRangeReports(store(), livenessMs) ?? rangeReportsOf(raftStatusOf(replica()), livenessOf(replica(), livenessMs)),
+    storage: () => asserted(callMethod(engine(), 'stats'), isEngineStats),
     raftLog: () => asserted(field(field(source, 'logStore'), 'stats'), isRaftLogStats),
     transport: () => asserted(callMethod(field(source, 'transport'), 'stats'), isTransportStats),
-    lifecycles: () => asserted(callMethod(stateMachine(), 'memberLifecycles'), isLifecycles),
+    lifecycles: () => firstOf([() => asserted(callMethod(field(source, 'stateMachine'), 'memberLifecycles'), isLifecycles), () => asserted(callMethod(source, 'lifecycles'), isLifecycles)]),
     ...(typeof dataDir === 'string' ? { dataDir } : {}),
     onLeaderChange(listener) {
-      const subscribe = field(replica, 'onRoleChange');
-      if (typeof subscribe === 'function') (subscribe as (this: unknown, l: () => void) => void).call(replica, listener);
+      const target = replica();
+      const subscribe = field(target, 'onRoleChange');
+      if (typeof subscribe === 'function') (subscribe as (this: unknown, l: () => void) => void).call(target, listener);
     },
     onRaftLogFsync(listener) {
       tapRaftLogFsync(field(source, 'logStore'), listener);
