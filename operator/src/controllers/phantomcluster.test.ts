@@ -522,7 +522,7 @@ describe('rolling restarts and upgrades', () => {
     await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { image: 'registry.example/phantomdb-node:nonexistent' } } }, mergePatch);
     await eventually(async () => condition(await clusterStatus(namespace), 'Degraded')?.reason === 'RolloutPaused', timeouts.scaleIn, 'the rollout to pause');
     const paused = await clusterStatus(namespace);
-    expect(condition(paused, 'Degraded')?.message).toMatch(/pod db-2 is not back after 5 s: container ImagePullBackOff/);
+    expect(condition(paused, 'Degraded')?.message).toMatch(/pod db-2 \(node 3\) is not back after 5 s: container ImagePullBackOff/);
     expect(paused.operation).toMatchObject({ kind: 'RollingUpgrade', step: 'WaitPodReady' });
     const warning = (await events(namespace)).find((event) => event.reason === 'RolloutPaused');
     expect(warning?.type).toBe('Warning');

@@ -156,7 +156,8 @@ async function waitOrPause(ctx: ReconcileContext, operation: ClusterOperation, d
     upgrading(ctx, 'True', 'WaitingForNode', `pod ${pod}: ${problem}`);
     return { kind: 'wait', result: requeueAfter(ctx.deps.timings.progressPollMs) };
   }
-  const reason = `pod ${pod} is not back after ${validated(ctx).spec.rollout.podReadyTimeoutSeconds} s: ${problem}`;
+  const nodeId = nodeIdOfPod(ctx, pod);
+  const reason = `pod ${pod}${nodeId === undefined ? '' : ` (node ${nodeId})`} is not back after ${validated(ctx).spec.rollout.podReadyTimeoutSeconds} s: ${problem}`;
   if (details.pausedReason === undefined) {
     await ctx.event('Warning', 'RolloutPaused', `Rollout paused: ${reason}. Fix the cause, or revert the change (e.g. spec.version) to roll back.`);
   }
