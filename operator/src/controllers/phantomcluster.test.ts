@@ -547,6 +547,42 @@ describe('rolling restarts and upgrades', () => {
     await operator.controller.stop();
   });
 
+  it('rolls back the nodes already upgraded when the version is reverted after a node did not rejoin', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3, rollout: { podReadyTimeoutSeconds: 5 } });
+    await running(namespace, 3);
+    const oldHash = await templateHash(namespace);
+    const deletions = recordPodDeletions(namespace);
+    // The node of db-1 does not rejoin on 1.1.0 (its process is unreachable once its pod is replaced).
+    const stopBreaking = api.server.hooks.onChange(pods, (event) => {
+      if (event.type === 'DELETED' && at(event.object, 'metadata')['name'] === 'db-1' && at(event.object, 'metadata')['namespace'] === namespace) data.down.add('db-1:7000');
+    });
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { version: '1.1.0' } } }, mergePatch);
+    await eventually(async () => condition(await clusterStatus(namespace), 'Degraded')?.reason === 'RolloutPaused', timeouts.scaleIn, 'the rollout to pause on db-1');
+    expect(condition(await clusterStatus(namespace), 'Degraded')?.message).toMatch(/pod db-1 \(node 2\) is not back after 5 s: node 2 has not rejoined \(VOTER, DEAD\)/);
+    expect(deletions.deleted).toEqual(['db-2', 'db-1']);
+    const newHash = await templateHash(namespace);
+
+    stopBreaking();
+    data.down.clear();
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { version: '1.0.0' } } }, mergePatch);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.operation === undefined && status.phase === 'Running' && status.podTemplateHash === oldHash;
+    }, timeouts.scaleIn, 'the rollback to finish');
+    deletions.stop();
+    expect(await templateHash(namespace)).toBe(oldHash);
+    expect(newHash).not.toBe(oldHash);
+    const status = await clusterStatus(namespace);
+    expect(status.nodes?.map((node) => [node.pod, node.podVersion, node.podTemplateHash])).toEqual([0, 1, 2].map((ordinal) => [`db-${ordinal}`, '1.0.0', oldHash]));
+    expect(status.clusterVersion).toBe('1.0.0');
+    // db-1 back to 1.0.0, then db-2 (already on 1.1.0) rolled back too; db-0 never touched.
+    expect(deletions.deleted).toEqual(['db-2', 'db-1', 'db-1', 'db-2']);
+    await operator.controller.stop();
+  });
+
   it('restarts a single-node cluster without draining (there is no other voter to take its leases)', async () => {
     const namespace = await freshNamespace();
     const data = new FakeDataCluster();
