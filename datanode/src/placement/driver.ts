@@ -1,0 +1,444 @@
+/**
+ * The placement driver: the loop that runs on the meta range's leader. It takes a snapshot from an
+ * injected `ClusterView`, asks the pure planner for moves, and executes each through an injected
+ * `RangeAdmin`, with limits on concurrent moves (the planner's `concurrentMovesMax`, counting the
+ * moves still executing) and on bytes per second (a token bucket on an injected clock), a timeout
+ * per attempt, retries with capped exponential backoff, and cancellation when leadership is lost
+ * (the host aborts the signal passed to `run`). Level-triggered: it remembers nothing the cluster
+ * does not show, so a driver started on a new leader simply re-plans from the current snapshot.
+ *
+ * Before each attempt the driver checks the move against a fresh snapshot (`moveStatus`): a move
+ * whose effect is already visible (a retried call that had in fact succeeded) counts as done, and
+ * one that no longer applies (the cluster changed) is dropped for the planner to re-plan.
+ */
+import { assert, assertNever } from '../assert.ts';
+import { PlacementError } from './errors.ts';
+import { canHoldLeases, canHostReplicas, indexNodes, liveVoterCount, majority, votersOf } from './model.ts';
+import type { AddLearner, ClusterSnapshot, Move, NodeId, PlannerLimits, RangeId, RangeState } from './model.ts';
+import { planMoves } from './planner.ts';
+
+/** The cluster as the meta range's leader sees it. Implemented by the node (meta range + liveness). */
+export interface ClusterView {
+  /**
+   * A snapshot of nodes (liveness, admin flags, locality, disk) and ranges (replicas and roles,
+   * leaseholder, bytes), as of one read of the meta range. `nowTicks` is the host's tick counter,
+   * comparable with the nodes' `deadSinceTicks`. May throw while the meta range is unavailable.
+   */
+  snapshot(signal: AbortSignal): Promise<ClusterSnapshot>;
+}
+
+/**
+ * Replica and lease changes on one range, implemented by the node (as proposals to the range's
+ * leader). Each call resolves once the change is committed (or throws); each must stop early and
+ * reject when `signal` aborts. The driver never runs two calls on one range at a time.
+ */
+export interface RangeAdmin {
+  /** Adds a non-voting replica on `nodeId` and starts its snapshot stream. */
+  addLearner(rangeId: RangeId, nodeId: NodeId, signal: AbortSignal): Promise<void>;
+  /** Resolves once the learner on `nodeId` has caught up with the range's log. */
+  waitLearnerCaughtUp(rangeId: RangeId, nodeId: NodeId, signal: AbortSignal): Promise<void>;
+  /** Promotes the caught-up learner to voter through joint consensus. */
+  promoteLearner(rangeId: RangeId, nodeId: NodeId, signal: AbortSignal): Promise<void>;
+  /** Demotes a voter (never the leaseholder) to learner through joint consensus. */
+  demoteVoter(rangeId: RangeId, nodeId: NodeId, signal: AbortSignal): Promise<void>;
+  /** Removes a learner. */
+  removeLearner(rangeId: RangeId, nodeId: NodeId, signal: AbortSignal): Promise<void>;
+  /** Moves the range lease to the voter on `toNodeId`. */
+  transferLease(rangeId: RangeId, toNodeId: NodeId, signal: AbortSignal): Promise<void>;
+}
+
+/** Time for the driver: the host passes real timers; tests pass a virtual clock. */
+export interface DriverClock {
+  nowMs(): number;
+  /** Resolves after `ms`; rejects (with the signal's reason) when `signal` aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface DriverLimits {
+  readonly planner: PlannerLimits;
+  /** Bytes per second that AddLearner moves may start copying, averaged by the token bucket. */
+  readonly copyBytesPerSecondMax: number;
+  /** The token bucket's size: the most bytes that may start at once after an idle period. */
+  readonly copyBurstBytesMax: number;
+  /** One attempt of a move (all its calls) is aborted after this. */
+  readonly moveAttemptTimeoutMs: number;
+  /** Attempts per move, the first included; then the move is given up (and re-planned later). */
+  readonly moveAttemptsMax: number;
+  readonly retryBackoffInitialMs: number;
+  readonly retryBackoffMaxMs: number;
+  /** Re-plan at least this often even if no move finishes (the cluster may change). */
+  readonly replanIntervalMs: number;
+}
+
+export type DriverEvent =
+  | { readonly kind: 'planned'; readonly moves: readonly Move[]; readonly inFlight: number; readonly unavailableRangeIds: readonly RangeId[] }
+  | { readonly kind: 'move-started'; readonly move: Move; readonly attempt: number }
+  | { readonly kind: 'move-succeeded'; readonly move: Move; readonly attempts: number; readonly durationMs: number }
+  | { readonly kind: 'move-failed'; readonly move: Move; readonly attempt: number; readonly error: unknown; readonly retryInMs: number | null }
+  | { readonly kind: 'move-dropped'; readonly move: Move; readonly why: string }
+  | { readonly kind: 'snapshot-failed'; readonly error: unknown; readonly retryInMs: number }
+  /** The planner has nothing to do and nothing is in flight (emitted once per quiet period). */
+  | { readonly kind: 'quiet' }
+  | { readonly kind: 'stopped'; readonly reason: string };
+
+export interface DriverProgress {
+  readonly inFlight: readonly Move[];
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly dropped: number;
+  /** Bytes of AddLearner moves that completed (learner caught up). */
+  readonly bytesCopied: number;
+  readonly quiet: boolean;
+}
+
+export interface DriverOptions {
+  readonly view: ClusterView;
+  readonly admin: RangeAdmin;
+  readonly clock: DriverClock;
+  readonly limits: DriverLimits;
+  readonly onEvent?: (event: DriverEvent) => void;
+}
+
+/** Throws PH_INVALID_OPTIONS naming every bad field. */
+export function checkDriverLimits(limits: DriverLimits): void {
+  const problems: string[] = [];
+  const positive = (field: string, value: number): void => {
+    if (!(Number.isFinite(value) && value > 0)) problems.push(`${field} must be a positive number (got ${value})`);
+  };
+  positive('copyBytesPerSecondMax', limits.copyBytesPerSecondMax);
+  positive('copyBurstBytesMax', limits.copyBurstBytesMax);
+  positive('moveAttemptTimeoutMs', limits.moveAttemptTimeoutMs);
+  positive('retryBackoffInitialMs', limits.retryBackoffInitialMs);
+  positive('retryBackoffMaxMs', limits.retryBackoffMaxMs);
+  positive('replanIntervalMs', limits.replanIntervalMs);
+  if (!Number.isSafeInteger(limits.moveAttemptsMax) || limits.moveAttemptsMax < 1) problems.push('moveAttemptsMax must be an integer ≥ 1');
+  if (limits.retryBackoffMaxMs < limits.retryBackoffInitialMs) problems.push('retryBackoffMaxMs must be at least retryBackoffInitialMs');
+  if (!Number.isSafeInteger(limits.planner.concurrentMovesMax) || limits.planner.concurrentMovesMax < 1) problems.push('planner.concurrentMovesMax must be an integer ≥ 1');
+  if (problems.length > 0) throw new PlacementError('PH_INVALID_OPTIONS', `placement driver limits: ${problems.join('; ')}`);
+}
+
+/** Capped exponential backoff before attempt `attempt + 1` (attempt counts from 1). */
+export function retryBackoffMs(limits: DriverLimits, attempt: number): number {
+  return Math.min(limits.retryBackoffMaxMs, limits.retryBackoffInitialMs * 2 ** Math.min(attempt - 1, 30));
+}
+
+/**
+ * A token bucket of bytes on an injected clock. `take` waits until the bucket holds the amount
+ * (or, for an amount larger than the bucket, until it is full, then goes into debt), so copies
+ * start at no more than `capacity + rate × elapsed` bytes (plus one oversized range).
+ */
+export class TokenBucket {
+  private tokens: number;
+  private refilledAtMs: number;
+
+  constructor(
+    private readonly clock: DriverClock,
+    readonly bytesPerSecond: number,
+    readonly capacityBytes: number,
+  ) {
+    assert(bytesPerSecond > 0, 'token bucket rate must be positive');
+    assert(capacityBytes > 0, 'token bucket capacity must be positive');
+    this.tokens = capacityBytes;
+    this.refilledAtMs = clock.nowMs();
+  }
+
+  private refill(): void {
+    const now = this.clock.nowMs();
+    this.tokens = Math.min(this.capacityBytes, this.tokens + ((now - this.refilledAtMs) * this.bytesPerSecond) / 1000);
+    this.refilledAtMs = now;
+  }
+
+  async take(bytes: number, signal: AbortSignal): Promise<void> {
+    assert(bytes >= 0, 'cannot take negative bytes');
+    const needed = Math.min(bytes, this.capacityBytes);
+    for (;;) {
+      signal.throwIfAborted();
+      this.refill();
+      if (this.tokens >= needed) {
+        this.tokens -= bytes;
+        return;
+      }
+      await this.clock.sleep(Math.max(1, Math.ceil(((needed - this.tokens) * 1000) / this.bytesPerSecond)), signal);
+    }
+  }
+}
+
+export type MoveStatus = { readonly status: 'pending' | 'done' } | { readonly status: 'obsolete'; readonly why: string };
+
+function roleOn(range: RangeState, nodeId: NodeId): 'voter' | 'learner' | undefined {
+  return range.replicas.find((replica) => replica.nodeId === nodeId)?.role;
+}
+
+/**
+ * Whether `move` still has to run on `snapshot` ('pending'), already took effect ('done'), or no
+ * longer applies ('obsolete'). An AddLearner whose learner exists is pending (it waits for catch-up).
+ * A DemoteVoter that would now leave fewer live voters than a majority is obsolete.
+ */
+export function moveStatus(snapshot: ClusterSnapshot, move: Move): MoveStatus {
+  const range = snapshot.ranges.find((candidate) => candidate.id === move.rangeId);
+  if (range === undefined) return { status: 'obsolete', why: `range ${move.rangeId} is gone` };
+  const nodes = indexNodes(snapshot);
+  switch (move.kind) {
+    case 'AddLearner': {
+      const role = roleOn(range, move.nodeId);
+      if (role === 'voter') return { status: 'done' };
+      const node = nodes.get(move.nodeId);
+      if (node === undefined || !canHostReplicas(node)) return { status: 'obsolete', why: `node ${move.nodeId} cannot host replicas` };
+      return { status: 'pending' };
+    }
+    case 'PromoteLearner': {
+      const role = roleOn(range, move.nodeId);
+      if (role === 'voter') return { status: 'done' };
+      return role === 'learner' ? { status: 'pending' } : { status: 'obsolete', why: `no learner on node ${move.nodeId}` };
+    }
+    case 'DemoteVoter': {
+      const role = roleOn(range, move.nodeId);
+      if (role !== 'voter') return role === 'learner' ? { status: 'done' } : { status: 'obsolete', why: `no replica on node ${move.nodeId}` };
+      if (range.leaseholder === move.nodeId) return { status: 'obsolete', why: `node ${move.nodeId} holds the lease` };
+      const liveAfter = liveVoterCount(range, nodes) - (nodes.get(move.nodeId)?.liveness === 'live' ? 1 : 0);
+      if (liveAfter < majority(votersOf(range).length - 1)) return { status: 'obsolete', why: 'demoting would leave no live majority' };
+      return { status: 'pending' };
+    }
+    case 'RemoveReplica': {
+      const role = roleOn(range, move.nodeId);
+      if (role === undefined) return { status: 'done' };
+      return role === 'learner' ? { status: 'pending' } : { status: 'obsolete', why: `node ${move.nodeId} is a voter again` };
+    }
+    case 'TransferLease': {
+      if (range.leaseholder === move.toNodeId) return { status: 'done' };
+      const node = nodes.get(move.toNodeId);
+      if (roleOn(range, move.toNodeId) !== 'voter' || node === undefined || !canHoldLeases(node)) {
+        return { status: 'obsolete', why: `node ${move.toNodeId} cannot take the lease` };
+      }
+      return { status: 'pending' };
+    }
+    default:
+      return assertNever(move, 'move');
+  }
+}
+
+/** Whether the learner an AddLearner creates already exists (an earlier attempt or driver added it). */
+function hasLearner(snapshot: ClusterSnapshot, move: AddLearner): boolean {
+  const range = snapshot.ranges.find((candidate) => candidate.id === move.rangeId);
+  return range !== undefined && roleOn(range, move.nodeId) === 'learner';
+}
+
+interface Running {
+  readonly move: Move;
+  readonly done: Promise<void>;
+}
+
+/**
+ * Runs the loop until `signal` aborts (leadership lost, or shutdown), then aborts the moves in
+ * flight, waits for them to settle and resolves with the progress. One instance runs once.
+ */
+export class PlacementDriver {
+  private readonly running = new Map<RangeId, Running>();
+  private readonly bucket: TokenBucket;
+  private succeeded = 0;
+  private failed = 0;
+  private dropped = 0;
+  private bytesCopied = 0;
+  private quiet = false;
+  private started = false;
+  /** Resolves the current wait early when a move settles. */
+  private wake: (() => void) | undefined;
+  /** A move settled since the last plan: re-plan without waiting. */
+  private settled = false;
+
+  constructor(private readonly options: DriverOptions) {
+    checkDriverLimits(options.limits);
+    this.bucket = new TokenBucket(options.clock, options.limits.copyBytesPerSecondMax, options.limits.copyBurstBytesMax);
+  }
+
+  progress(): DriverProgress {
+    return {
+      inFlight: [...this.running.values()].map((entry) => entry.move),
+      succeeded: this.succeeded,
+      failed: this.failed,
+      dropped: this.dropped,
+      bytesCopied: this.bytesCopied,
+      quiet: this.quiet,
+    };
+  }
+
+  async run(signal: AbortSignal): Promise<DriverProgress> {
+    assert(!this.started, 'a placement driver runs once; start a new one on a new leader');
+    this.started = true;
+    let snapshotFailures = 0;
+    while (!signal.aborted) {
+      let snapshot: ClusterSnapshot;
+      try {
+        snapshot = await this.options.view.snapshot(signal);
+        snapshotFailures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        snapshotFailures += 1;
+        const retryInMs = retryBackoffMs(this.options.limits, snapshotFailures);
+        this.emit({ kind: 'snapshot-failed', error, retryInMs });
+        await this.pause(retryInMs, signal);
+        continue;
+      }
+      this.planAndStart(snapshot, signal);
+      await this.pause(this.options.limits.replanIntervalMs, signal);
+    }
+    await Promise.allSettled([...this.running.values()].map((entry) => entry.done));
+    this.emit({ kind: 'stopped', reason: describeAbort(signal) });
+    return this.progress();
+  }
+
+  private planAndStart(snapshot: ClusterSnapshot, signal: AbortSignal): void {
+    const inFlight = [...this.running.values()].map((entry) => entry.move);
+    const plan = planMoves({ snapshot, limits: this.options.limits.planner, inFlight });
+    const nowQuiet = plan.moves.length === 0 && inFlight.length === 0;
+    if (nowQuiet && !this.quiet) this.emit({ kind: 'quiet' });
+    this.quiet = nowQuiet;
+    if (plan.moves.length === 0) return;
+    this.emit({ kind: 'planned', moves: plan.moves, inFlight: inFlight.length, unavailableRangeIds: plan.unavailableRangeIds });
+    for (const move of plan.moves) {
+      assert(!this.running.has(move.rangeId), `range ${move.rangeId} already has a move in flight`);
+      const done = this.execute(move, snapshot, signal).finally(() => {
+        this.running.delete(move.rangeId);
+        this.settled = true;
+        this.wake?.();
+      });
+      this.running.set(move.rangeId, { move, done });
+    }
+    assert(this.running.size <= this.options.limits.planner.concurrentMovesMax, 'more moves in flight than concurrentMovesMax');
+  }
+
+  /** Waits `ms`, or less if a move settles or `signal` aborts. Never throws. */
+  private async pause(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.settled) {
+      this.settled = false;
+      return;
+    }
+    const stop = new AbortController();
+    const woken = new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    const onAbort = (): void => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.race([this.options.clock.sleep(ms, stop.signal).catch(() => undefined), woken]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      stop.abort();
+      this.wake = undefined;
+      this.settled = false;
+    }
+  }
+
+  /** Runs one move to success, to its last failed attempt, or until it no longer applies. Never throws. */
+  private async execute(move: Move, planned: ClusterSnapshot, signal: AbortSignal): Promise<void> {
+    const { limits } = this.options;
+    const startedMs = this.options.clock.nowMs();
+    let snapshot = planned;
+    for (let attempt = 1; attempt <= limits.moveAttemptsMax; attempt += 1) {
+      if (signal.aborted) return;
+      const status = moveStatus(snapshot, move);
+      if (status.status === 'obsolete') {
+        this.dropped += 1;
+        this.emit({ kind: 'move-dropped', move, why: status.why });
+        return;
+      }
+      try {
+        if (status.status === 'pending') {
+          // Bandwidth is metered before the attempt's timeout starts: waiting for tokens is not slowness.
+          if (move.kind === 'AddLearner' && !hasLearner(snapshot, move)) await this.bucket.take(move.bytes, signal);
+          this.emit({ kind: 'move-started', move, attempt });
+          await this.attempt(move, snapshot, signal);
+        }
+        this.succeeded += 1;
+        if (move.kind === 'AddLearner') this.bytesCopied += move.bytes;
+        this.emit({ kind: 'move-succeeded', move, attempts: attempt, durationMs: this.options.clock.nowMs() - startedMs });
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        const last = attempt === limits.moveAttemptsMax;
+        const retryInMs = last ? null : retryBackoffMs(limits, attempt);
+        this.emit({ kind: 'move-failed', move, attempt, error, retryInMs });
+        if (retryInMs === null) break;
+        try {
+          await this.options.clock.sleep(retryInMs, signal);
+          snapshot = await this.options.view.snapshot(signal);
+        } catch {
+          if (signal.aborted) return;
+        }
+      }
+    }
+    this.failed += 1;
+  }
+
+  /** One attempt, bounded by `moveAttemptTimeoutMs` (PH_DEADLINE_EXCEEDED) and by `signal`. */
+  private async attempt(move: Move, snapshot: ClusterSnapshot, signal: AbortSignal): Promise<void> {
+    const { admin, clock, limits } = this.options;
+    const timeout = new AbortController();
+    const attemptSignal = AbortSignal.any([signal, timeout.signal]);
+    const timer = clock.sleep(limits.moveAttemptTimeoutMs, attemptSignal).then(
+      () => timeout.abort(new PlacementError('PH_DEADLINE_EXCEEDED', `${move.kind} on range ${move.rangeId} took longer than ${limits.moveAttemptTimeoutMs} ms`)),
+      () => undefined,
+    );
+    try {
+      await this.callAdmin(admin, move, snapshot, attemptSignal);
+      attemptSignal.throwIfAborted();
+    } catch (error) {
+      // An aborted call may reject with its own error: report why it was aborted.
+      if (timeout.signal.aborted) throw timeout.signal.reason;
+      throw error;
+    } finally {
+      timeout.abort();
+      await timer;
+    }
+  }
+
+  private async callAdmin(admin: RangeAdmin, move: Move, snapshot: ClusterSnapshot, signal: AbortSignal): Promise<void> {
+    switch (move.kind) {
+      case 'AddLearner':
+        if (!hasLearner(snapshot, move)) await admin.addLearner(move.rangeId, move.nodeId, signal);
+        await admin.waitLearnerCaughtUp(move.rangeId, move.nodeId, signal);
+        return;
+      case 'PromoteLearner':
+        return admin.promoteLearner(move.rangeId, move.nodeId, signal);
+      case 'DemoteVoter':
+        return admin.demoteVoter(move.rangeId, move.nodeId, signal);
+      case 'RemoveReplica':
+        return admin.removeLearner(move.rangeId, move.nodeId, signal);
+      case 'TransferLease':
+        return admin.transferLease(move.rangeId, move.toNodeId, signal);
+      default:
+        return assertNever(move, 'move');
+    }
+  }
+
+  private emit(event: DriverEvent): void {
+    this.options.onEvent?.(event);
+  }
+}
+
+function describeAbort(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason.message;
+  return typeof reason === 'string' ? reason : 'aborted';
+}
+
+/** The DriverClock of a real host: Date.now and timers. */
+export const systemClock: DriverClock = {
+  nowMs: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal?.reason as Error);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
