@@ -161,13 +161,15 @@ describe('placement driver on a fake cluster', () => {
       const h = harness(11, flaky, (random) => crowdedCluster(random, 5, 30));
       const run = startDriver(h);
       await runVirtual(h.clock, quietAfter(h, 0), virtualMsMax);
-      const mark = h.events.length;
       h.cluster.updateNode(2, { decommissioning: true });
-      h.cluster.updateNode(4, { liveness: 'dead', deadSinceTicks: h.clock.nowMs() });
+      const deadSinceTicks = h.clock.nowMs();
+      h.cluster.updateNode(4, { liveness: 'dead', deadSinceTicks });
       h.cluster.addNode(makeNode(6, 'zone-2'));
       h.cluster.addNode(makeNode(7, 'zone-1'));
       h.cluster.addNode(makeNode(8, 'zone-3'));
-      await runVirtual(h.clock, quietAfter(h, mark), virtualMsMax);
+      // Node 4's replicas are replaced only once it has been dead for deadAfterTicks.
+      const replaceable = (): boolean => h.clock.nowMs() > deadSinceTicks + limits.planner.deadAfterTicks + limits.replanIntervalMs;
+      await runVirtual(h.clock, () => replaceable() && run.driver.progress().quiet, virtualMsMax);
       await stop(h, run);
       expect(h.cluster.violations).toEqual([]);
       const snapshot = h.cluster.view();
