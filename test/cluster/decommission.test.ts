@@ -73,7 +73,9 @@ describe('decommission', () => {
     });
     expect(before.replicationFactor).toBe(3);
     expect(before.underReplicatedRanges).toBe(0);
-    expect(before.nodes.filter((node) => node.leases === 1).map((node) => node.nodeId)).toEqual([before.leaderId]);
+    // Leases are range leaderships: the meta range's leader holds at least that one, and no range has two.
+    expect(before.nodes.find((node) => node.nodeId === before.leaderId)?.leases).toBeGreaterThanOrEqual(1);
+    expect(before.nodes.reduce((sum, node) => sum + node.leases, 0)).toBeLessThanOrEqual(before.groups);
 
     // The leader first: leadership moves away, then it is demoted and removed.
     const first = before.leaderId;

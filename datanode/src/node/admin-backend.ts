@@ -21,6 +21,7 @@ import { KvError, NotLeaderError as KvNotLeaderError } from '../kv/errors.ts';
 import type { MemberLifecycles } from '../kv/state-machine.ts';
 import type { RaftStatus } from '../raft/raft.ts';
 import type { ConfState, NodeId } from '../raft/types.ts';
+import { metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
 
@@ -42,6 +43,20 @@ export interface AdminHost {
   lifecycles(): MemberLifecycles;
   appliedIndex(): number;
   log(line: string): void;
+}
+
+/** One range as the admin API reports it. */
+export interface RangeSummary {
+  readonly rangeId: number;
+  /** undefined: the range's span is not known here (the meta range's own record). */
+  readonly descriptor: RangeDescriptor | undefined;
+  readonly config: ConfState;
+  /** The leader this node knows of (0: none, or no replica here). */
+  readonly leaderId: NodeId;
+}
+
+function simpleConfOf(replicas: readonly ReplicaDescriptor[]): ConfState {
+  return { voters: replicas.filter((r) => r.voter).map((r) => r.nodeId), votersOutgoing: [], learners: replicas.filter((r) => !r.voter).map((r) => r.nodeId), learnersNext: [], autoLeave: false };
 }
 
 /** A learner within this many entries of the leader's last index counts as caught up. */
@@ -198,22 +213,63 @@ export class NodeAdmin implements AdminBackend {
     };
   }
 
+  /**
+   * Every range this node knows (its replicas and the meta range's descriptor copies) with its
+   * configuration as seen here, and per node the replicas and leaderships it holds.
+   */
+  rangeSummaries(replica: Replica): RangeSummary[] {
+    const store = this.host.store?.();
+    const status = replica.status();
+    const own: RangeSummary = { rangeId: status.groupId, descriptor: undefined, config: status.config, leaderId: status.leaderId };
+    if (store === undefined) return [own];
+    const out: RangeSummary[] = [];
+    const known = store.knownRanges();
+    const ids = new Set<number>([...known.keys(), ...store.allReplicas().map((r) => r.groupId)]);
+    for (const id of [...ids].sort((a, b) => a - b)) {
+      const local = store.replica(id);
+      const desc = known.get(id) ?? local?.stateMachine.descriptor();
+      if (local !== undefined && !local.stateMachine.initialized && desc === undefined) continue;
+      const config: ConfState = local?.stateMachine.initialized === true ? local.status().config : simpleConfOf(desc?.replicas ?? []);
+      out.push({ rangeId: id, descriptor: desc, config, leaderId: local?.serving === true ? local.role().leaderId : 0 });
+    }
+    return out;
+  }
+
+  /** A range is under-replicated with fewer healthy voters than the factor, unavailable without a LIVE majority. */
+  private rangeHealth(replica: Replica, config: ConfState): { underReplicated: boolean; unavailable: boolean } {
+    const lifecycles = this.host.lifecycles();
+    const voters = allVoters(config);
+    const live = voters.filter((id) => this.livenessOf(replica, id) === 'LIVE');
+    const healthy = live.filter((id) => !lifecycles.decommissioning.has(id) && !lifecycles.removed.has(id));
+    return { underReplicated: healthy.length < this.host.replicationFactor, unavailable: live.length < majority(voters.length) };
+  }
+
   clusterStatus(): Promise<ClusterStatus> {
     const replica = this.leaderReplica();
     const status = replica.status();
     const config = status.config;
     const ids = new Set<NodeId>([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext, ...this.host.lifecycles().removed]);
-    const nodes = [...ids].sort((a, b) => a - b).map((id) => this.nodeStatus(replica, status, id));
-    const voters = allVoters(config);
-    const liveVoters = voters.filter((id) => this.livenessOf(replica, id) === 'LIVE').length;
+    const ranges = this.rangeSummaries(replica);
+    const replicaCounts = new Map<NodeId, number>();
+    const leaseCounts = new Map<NodeId, number>();
+    let underReplicated = 0;
+    let unavailable = 0;
+    for (const range of ranges) {
+      for (const id of new Set([...allVoters(range.config), ...range.config.learners, ...range.config.learnersNext])) replicaCounts.set(id, (replicaCounts.get(id) ?? 0) + 1);
+      if (range.leaderId !== 0) leaseCounts.set(range.leaderId, (leaseCounts.get(range.leaderId) ?? 0) + 1);
+      const health = this.rangeHealth(replica, range.config);
+      if (health.underReplicated) underReplicated++;
+      if (health.unavailable) unavailable++;
+    }
+    const nodes = [...ids].sort((a, b) => a - b).map((id) => ({ ...this.nodeStatus(replica, status, id), replicas: replicaCounts.get(id) ?? 0, leases: leaseCounts.get(id) ?? 0 }));
     return Promise.resolve({
       clusterId: this.clusterId,
       leaderId: status.leaderId,
       nodes,
-      groups: 1,
-      ranges: 1,
-      underReplicatedRanges: this.healthyVoters(replica, status).length < this.host.replicationFactor ? 1 : 0,
-      unavailableRanges: liveVoters < majority(voters.length) ? 1 : 0,
+      groups: ranges.length,
+      ranges: Math.max(1, ranges.filter((range) => range.rangeId !== metaRangeId).length),
+      underReplicatedRanges: underReplicated,
+      unavailableRanges: unavailable,
       replicationFactor: this.host.replicationFactor,
       highestNodeId: Math.max(0, ...ids, ...this.host.addressBook().keys(), ...this.host.lifecycles().decommissioning),
     });
@@ -259,11 +315,13 @@ export class NodeAdmin implements AdminBackend {
 
   private progressOf(nodeId: NodeId, status: RaftStatus): DecommissionProgress {
     const removed = this.host.lifecycles().removed.has(nodeId) && !isMember(status.config, nodeId);
+    const replica = this.host.replicaIfStarted();
+    const ranges = replica === undefined ? [] : this.rangeSummaries(replica);
     return {
       nodeId,
       membership: this.membershipOf(status.config, nodeId),
-      replicasRemaining: isMember(status.config, nodeId) ? 1 : 0,
-      leasesRemaining: status.leaderId === nodeId ? 1 : 0,
+      replicasRemaining: ranges.filter((range) => isMember(range.config, nodeId)).length,
+      leasesRemaining: ranges.filter((range) => range.leaderId === nodeId).length,
       done: removed,
     };
   }

@@ -194,7 +194,8 @@ export class Gateway {
       }
       const address = target === 0 ? '' : this.host.kvAddressOf(target);
       if (address === '') {
-        lastError = new KvError('PH_UNAVAILABLE', `range ${desc.rangeId} has no known leader yet`);
+        // The client library tries the other nodes on a NotLeader without an address.
+        lastError = target === 0 ? new KvError('PH_UNAVAILABLE', `range ${desc.rangeId} has no known leader yet`) : new NotLeaderError(target, '');
         continue;
       }
       try {

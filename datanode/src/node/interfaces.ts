@@ -20,6 +20,8 @@ export interface LogStore {
   hasGroup(groupId: GroupId): boolean;
   /** Every group the log holds, in id order. */
   groupIds(): GroupId[];
+  /** Drops a group and its log. */
+  removeGroup(groupId: GroupId): Promise<void>;
   /** Creates a group; a non-empty `confState` bootstraps it (snapshot at index 1, term 1). */
   createGroup(groupId: GroupId, confState: ConfState): Promise<void>;
   append(groupId: GroupId, entries: readonly Entry[], hardState?: HardState): Promise<void>;

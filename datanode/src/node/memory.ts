@@ -18,6 +18,11 @@ export class MemoryLogStore implements LogStore {
     return this.groups.has(groupId);
   }
 
+  removeGroup(groupId: GroupId): Promise<void> {
+    this.groups.delete(groupId);
+    return Promise.resolve();
+  }
+
   groupIds(): GroupId[] {
     return [...this.groups.keys()].sort((a, b) => a - b);
   }

@@ -34,6 +34,8 @@ import { Store } from './store.ts';
 export const nodeVersion = '0.1.0';
 /** How often the leader takes the next decommission step. */
 const decommissionPassMs = 200;
+/** How often a member whose KV address the meta range lacks asks the meta leader to record it. */
+const registerPassMs = 1000;
 
 /** The meta range's Raft group: it holds the cluster's members and the range descriptors. */
 export const kvGroupId = metaRangeId;
@@ -90,6 +92,8 @@ export class DataNode implements KvBackend {
   private joinedMembers = new Map<NodeId, MemberAddress>();
   private admin: NodeAdmin | undefined;
   private decommissionTimer: NodeJS.Timeout | undefined;
+  private registerTimer: NodeJS.Timeout | undefined;
+  private registering = false;
   /** Set once this node's id is recorded as removed: it stops serving for good. */
   private retired: Promise<void> | undefined;
 
@@ -212,6 +216,7 @@ export class DataNode implements KvBackend {
     });
     store.start(transport);
     this.decommissionTimer = setInterval(() => admin.advanceDecommissions(), decommissionPassMs);
+    this.registerTimer = setInterval(() => void this.registerKvAddress(), registerPassMs);
     this.onLifecycles(this.lifecycles());
     const http = await startHttpServer(config.httpListen, this);
     this.httpServer = http.server;
@@ -264,6 +269,7 @@ export class DataNode implements KvBackend {
   private async retire(): Promise<void> {
     this.log('this node was removed from the cluster: its replica stops; KV and admin calls answer PH_UNAVAILABLE');
     clearInterval(this.decommissionTimer);
+    clearInterval(this.registerTimer);
     await this.store?.stop();
     await this.transport?.close();
     await this.kv.flush().catch(() => undefined);
@@ -298,6 +304,32 @@ export class DataNode implements KvBackend {
     meta.propose({ op: 'members', members: missing }, 5000).catch((err: unknown) => {
       this.log(`could not record member addresses: ${err instanceof Error ? err.message : String(err)}`);
     });
+  }
+
+  /**
+   * Gateways forward requests to a range's leader at its KV address, so every member makes sure
+   * the meta range records it: through the Membership Join call, sent to members whose KV
+   * address is known (a meta leader records its own), which redirect to the meta leader.
+   */
+  private async registerKvAddress(): Promise<void> {
+    const meta = this.metaReplica;
+    if (this.registering || meta === undefined || !meta.serving || this.retired !== undefined || this.stopping !== undefined) return;
+    if (meta.role().role === 'leader') return; // recordMissingAddresses
+    const known = this.metaState?.memberAddresses().get(this.config.nodeId);
+    if (known === undefined || known.kv !== '') return;
+    const endpoints = [...this.addressBook()].filter(([id, address]) => id !== this.config.nodeId && address.kv !== '').map(([, address]) => address.kv);
+    if (endpoints.length === 0) return;
+    this.registering = true;
+    const client = new KvClient({ endpoints, clusterId: this.clusterId, deadlineMs: 3000, backoffMaxMs: 200 });
+    try {
+      await client.join(this.clusterId, this.config.nodeId, this.address);
+      this.log(`recorded this node's KV address ${this.address.kv} in the meta range`);
+    } catch (err) {
+      this.log(`could not record this node's KV address yet: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      client.close();
+      this.registering = false;
+    }
   }
 
   private async joinCluster(seed: string): Promise<void> {
@@ -372,6 +404,12 @@ export class DataNode implements KvBackend {
     const config = replica.status().config;
     const known = this.metaState?.memberAddresses().get(nodeId);
     const isMember = config.voters.includes(nodeId) || config.learners.includes(nodeId) || config.votersOutgoing.includes(nodeId);
+    if (isMember && known !== undefined && known.kv === '' && address.kv !== '') {
+      // A member registering its KV address (the gateways forward to it); its Raft address stays
+      // as recorded (--peers may route it through another path).
+      await replica.propose({ op: 'members', members: new Map([[nodeId, { raft: known.raft, kv: address.kv }]]) }, deadlineMs);
+      return this.addressBook();
+    }
     if (known !== undefined && known.raft !== address.raft) {
       throw new KvError('PH_JOIN_REFUSED', `node id ${nodeId} is already used by ${known.raft}; node ids are never reused`);
     }
@@ -399,9 +437,9 @@ export class DataNode implements KvBackend {
       term: raft.term,
       leaderId: raft.leaderId,
       leaderAddress: raft.leaderId === 0 ? '' : (book.get(raft.leaderId)?.kv ?? ''),
-      commitIndex: raft.commit,
-      appliedIndex: Math.max(raft.applied, this.metaState?.appliedIndex() ?? 0),
-      lastIndex: raft.lastIndex,
+      // Log positions are summed over the node's ranges (each its own log), so they grow with
+      // every write the node applies; role, term, leader and members are the meta range's.
+      ...this.logTotals(),
       voters: raft.config.voters,
       learners: raft.config.learners,
       peers: members
@@ -412,6 +450,17 @@ export class DataNode implements KvBackend {
           return { id, address: book.get(id)?.kv ?? '', raftAddress: book.get(id)?.raft ?? '', learner: signed < 0, ...(progress === undefined ? {} : { match: progress.match, state: progress.state }) };
         }),
     };
+  }
+
+  private logTotals(): { commitIndex: number; appliedIndex: number; lastIndex: number } {
+    const totals = { commitIndex: 0, appliedIndex: 0, lastIndex: 0 };
+    for (const replica of this.store?.allReplicas() ?? []) {
+      const raft = replica.status();
+      totals.commitIndex += raft.commit;
+      totals.appliedIndex += Math.max(raft.applied, replica.stateMachine.appliedIndex());
+      totals.lastIndex += raft.lastIndex;
+    }
+    return totals;
   }
 
   notReadyReason(): string | undefined {
@@ -445,6 +494,7 @@ export class DataNode implements KvBackend {
 
   private async shutdown(): Promise<void> {
     clearInterval(this.decommissionTimer);
+    clearInterval(this.registerTimer);
     await this.retired;
     const led = (this.store?.allReplicas() ?? []).filter((replica) => replica.serving && replica.role().role === 'leader');
     await Promise.all(led.map((replica) => this.handOffLeadership(replica)));

@@ -422,8 +422,12 @@ export class Replica implements TransportHandlers {
       await this.exclusive(async () => {
         if (this.stopped) throw new KvError('PH_UNAVAILABLE', 'node is shutting down');
         const sm = this.options.stateMachine;
-        if (stream.appliedIndex > sm.appliedIndex() && header.snapshotIndex > this.raft.status().commit) {
-          const span = stream.span === undefined ? undefined : { startKey: Buffer.from(stream.span.start, 'hex'), endKey: Buffer.from(stream.span.end, 'hex') };
+        const span = stream.span === undefined ? undefined : { startKey: Buffer.from(stream.span.start, 'hex'), endKey: Buffer.from(stream.span.end, 'hex') };
+        // An uninitialised replica takes every snapshot of a user range, even one at applied
+        // index 0 (a range just created by a split): the descriptor comes with it. Stepping the
+        // snapshot without its data would make a voter whose state machine ignores the log.
+        const uninitialized = !sm.initialized && span !== undefined;
+        if ((stream.appliedIndex > sm.appliedIndex() || uninitialized) && header.snapshotIndex > this.raft.status().commit) {
           const refused = span === undefined ? undefined : this.options.refuseSnapshot?.(span);
           if (refused !== undefined) throw new KvError('PH_UNAVAILABLE', `snapshot of range ${this.options.groupId} refused for now: ${refused}`);
           const current = sm.descriptor();

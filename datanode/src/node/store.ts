@@ -160,6 +160,14 @@ export class Store implements TransportHandlers {
       promotable: (node) => this.promotable(id, node),
       refuseSnapshot: (span) => this.refuseSnapshot(id, span),
     });
+    if (id !== metaRangeId) {
+      let wasLeader = false;
+      replica.onRoleChange((state) => {
+        const isLeader = state.role === 'leader';
+        if (isLeader !== wasLeader) this.options.log(`range ${id}: ${isLeader ? 'leader now' : `no longer leader (${state.role}, leader ${state.leaderId})`}`);
+        wasLeader = isLeader;
+      });
+    }
     if (this.transport !== undefined) replica.start(this.transport);
     return replica;
   }
@@ -305,33 +313,47 @@ export class Store implements TransportHandlers {
    * the left range campaigns at once so the right range has a leader without an election timeout.
    */
   private async onSplitApplied(left: RangeDescriptor, right: RangeDescriptor): Promise<void> {
-    const { logStore, kv } = this.options;
     this.options.log(`split applied: ${describeRange(left)} | ${describeRange(right)}`);
-    let existing = this.replicas.get(right.rangeId);
     const pending = this.creating.get(right.rangeId);
-    if (existing === undefined && pending !== undefined) existing = await pending;
-    if (existing !== undefined && existing.stateMachine.initialized && existing.stateMachine.appliedIndex() > 0) return;
-    if (existing !== undefined) {
-      // An uninitialised replica that never voted holds no state that matters: start it afresh.
-      this.replicas.delete(right.rangeId);
-      await existing.stop();
-    }
-    if (logStore.hasGroup(right.rangeId)) {
-      const storage = logStore.storageFor(right.rangeId);
-      if (storage.lastIndex() <= 1 && storage.initialState().confState.voters.length === 0) {
-        await logStore.applySnapshot(right.rangeId, { index: 1, term: 1, confState: this.confOf(right.replicas), reference: 'split' });
-      }
-    } else {
-      await logStore.createGroup(right.rangeId, this.confOf(right.replicas));
-    }
-    const sm = new KvStateMachine(kv.engine, right.rangeId);
-    const replica = this.newReplica(right.rangeId, sm, this.installerFor(right.rangeId, sm));
-    this.replicas.set(right.rangeId, replica);
+    if (pending !== undefined) await pending.catch(() => undefined);
+    const existing = this.replicas.get(right.rangeId);
+    // Initialised already (found in the engine at start, the split being replayed): nothing to do.
+    if (existing?.stateMachine.initialized === true) return;
+    const init = this.initializeSplitRight(right, existing);
+    this.creating.set(right.rangeId, init);
+    const replica = await init.finally(() => this.creating.delete(right.rangeId));
     const leftReplica = this.replicas.get(left.rangeId);
-    if (leftReplica?.role().role === 'leader') {
+    if (replica !== undefined && leftReplica?.role().role === 'leader') {
       this.splitsApplied++;
       setImmediate(() => replica.campaign());
     }
+  }
+
+  /**
+   * Creates the right range's group and replica. An uninitialised replica that messages created
+   * first never voted (Store.deliver drops vote requests to it) and holds no data: its group is
+   * dropped and created afresh with the split's configuration.
+   */
+  private async initializeSplitRight(right: RangeDescriptor, existing: Replica | undefined): Promise<Replica | undefined> {
+    const { logStore, kv } = this.options;
+    if (existing !== undefined) {
+      const storage = logStore.storageFor(right.rangeId);
+      if (storage.lastIndex() > 0 || storage.initialState().hardState.vote !== 0) {
+        // It took part in the range's Raft log already (a snapshot reached it): keep that log,
+        // whatever it holds; its data comes with the next snapshot.
+        this.options.log(`range ${right.rangeId}: keeping the replica that joined the range's log before the split reached it`);
+        return existing;
+      }
+      this.replicas.delete(right.rangeId);
+      await existing.stop();
+      await logStore.removeGroup(right.rangeId);
+    }
+    if (!logStore.hasGroup(right.rangeId)) await logStore.createGroup(right.rangeId, this.confOf(right.replicas));
+    if (this.stopped) return undefined;
+    const sm = new KvStateMachine(kv.engine, right.rangeId);
+    const replica = this.newReplica(right.rangeId, sm, this.installerFor(right.rangeId, sm));
+    this.replicas.set(right.rangeId, replica);
+    return replica;
   }
 
   // ------------------------------------------------------------------ maintenance (leaders)
