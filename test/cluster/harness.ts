@@ -221,8 +221,24 @@ export class TestCluster {
       cluster.nodes.push(node);
       node.start();
     }
+    // Process start-up (loading the TypeScript sources) is not election time: on a loaded 2-core
+    // machine five nodes can take many seconds to start serving, so wait for that separately.
+    await cluster.waitForServing();
     await cluster.waitForLeader();
     return cluster;
+  }
+
+  /** Waits until every running node answers /status (its process is up and serving). */
+  async waitForServing(timeoutMs: number = timeouts.processStart): Promise<void> {
+    try {
+      await Promise.all(
+        this.nodes
+          .filter((node) => node.running)
+          .map((node) => eventually(`node ${node.spec.id} serving`, timeoutMs, async () => ((await node.status()) === undefined ? undefined : true), 100)),
+      );
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${this.logs()}`, { cause: err });
+    }
   }
 
   proxy(from: number, to: number): FaultProxy {
@@ -243,13 +259,22 @@ export class TestCluster {
 
   /** Waits until a running node is leader and every running node agrees on it. */
   async waitForLeader(timeoutMs: number = timeouts.leaderElected, excluding: readonly number[] = []): Promise<NodeProcess> {
-    return eventually('an agreed leader', timeoutMs, async () => {
-      const statuses = (await Promise.all(this.nodes.filter((n) => n.running && !excluding.includes(n.spec.id)).map((n) => n.status()))).filter((s) => s !== undefined);
-      const leader = statuses.find((s) => s.role === 'leader');
-      if (leader === undefined) return undefined;
-      if (!statuses.every((s) => s.leaderId === leader.nodeId)) return undefined;
-      return this.node(leader.nodeId);
-    });
+    let seen = '';
+    try {
+      return await eventually('an agreed leader', timeoutMs, async () => {
+        const running = this.nodes.filter((n) => n.running && !excluding.includes(n.spec.id));
+        const answers = await Promise.all(running.map(async (n) => ({ id: n.spec.id, status: await n.status() })));
+        seen = answers.map(({ id, status }) => (status === undefined ? `node ${id}: no status` : `node ${id}: ${status.role} term ${status.term} leader ${status.leaderId} commit ${status.commitIndex}`)).join('; ');
+        const statuses = answers.map((a) => a.status).filter((s) => s !== undefined);
+        const leader = statuses.find((s) => s.role === 'leader');
+        if (leader === undefined) return undefined;
+        if (!statuses.every((s) => s.leaderId === leader.nodeId)) return undefined;
+        return this.node(leader.nodeId);
+      });
+    } catch (err) {
+      // What each node last said, and its log: a stalled election must be diagnosable from CI output.
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nlast statuses: ${seen}\n${this.logs()}`, { cause: err });
+    }
   }
 
   /** Cuts node `id` off from every other node in both directions. */
