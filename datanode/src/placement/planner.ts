@@ -69,6 +69,8 @@ interface Planning {
   readonly zoneSpread: number;
   readonly leaseCount: Map<NodeId, number>;
   readonly busyRangeIds: Set<RangeId>;
+  /** Per range: exactly RF voters, all live and staying, no learners (see isSteady). */
+  readonly steadyShape: Map<RangeId, boolean>;
   readonly moves: Move[];
   readonly stalledRangeIds: Set<RangeId>;
   movesLeft: number;
@@ -124,6 +126,7 @@ function startPlanning(input: PlanInput): Planning {
     usedBytes: new Map(snapshot.nodes.map((node) => [node.id, node.usedBytes])),
     leaseCount: new Map(snapshot.nodes.map((node) => [node.id, 0])),
     busyRangeIds: new Set(),
+    steadyShape: new Map(),
     moves: [],
     stalledRangeIds: new Set(),
     countBand: balanceBand(snapshot),
@@ -400,7 +403,8 @@ function leaseRepairMove(planning: Planning, range: RangeState): Move | undefine
 
 /** Adds a learner to a range with fewer than RF voters on nodes that are staying. */
 function planUpReplication(planning: Planning, range: RangeState): void {
-  if (planning.busyRangeIds.has(range.id)) return;
+  // A steady range has RF voters on staying nodes already.
+  if (isSteady(planning, range) || planning.busyRangeIds.has(range.id)) return;
   if (learnersOf(range).length > 0) return;
   const voters = votersOf(range);
   const kept = voters.map((voter) => voter.nodeId).filter((nodeId) => !gone(planning, nodeId));
@@ -421,10 +425,14 @@ function planUpReplication(planning: Planning, range: RangeState): void {
 /** A range in its steady state: exactly RF voters, all live and staying, and no learners. */
 function isSteady(planning: Planning, range: RangeState): boolean {
   if (planning.busyRangeIds.has(range.id)) return false;
-  if (learnersOf(range).length > 0) return false;
-  const voters = votersOf(range);
-  if (voters.length !== planning.snapshot.replicationFactor) return false;
-  return voters.every((voter) => isLiveNode(planning, voter.nodeId) && !gone(planning, voter.nodeId));
+  // The rest depends only on the snapshot: computed once per range and plan.
+  let steady = planning.steadyShape.get(range.id);
+  if (steady === undefined) {
+    steady = range.replicas.length === planning.snapshot.replicationFactor
+      && range.replicas.every((replica) => replica.role === 'voter' && isLiveNode(planning, replica.nodeId) && !gone(planning, replica.nodeId));
+    planning.steadyShape.set(range.id, steady);
+  }
+  return steady;
 }
 
 /** The most zones a range's replicas can span: min(RF, zones with a node that can host replicas). */
@@ -491,8 +499,10 @@ export function byteBalanceBand(snapshot: ClusterSnapshot): Band {
 function planCountRebalance(planning: Planning, range: RangeState): void {
   if (planning.movesLeft <= 0 || !isSteady(planning, range)) return;
   const band = planning.countBand;
-  const nodeIds = range.replicas.map((replica) => replica.nodeId);
   const effective = (nodeId: NodeId): number => count(planning.replicaCount, nodeId) - count(planning.leavingCount, nodeId);
+  // Cheap exit (this runs for every range): a move needs some node outside the band.
+  if (!planning.snapshot.nodes.some((node) => effective(node.id) > band.high || effective(node.id) < band.low)) return;
+  const nodeIds = range.replicas.map((replica) => replica.nodeId);
   const sources = sortBy(nodeIds, (nodeId) => [-effective(nodeId), nodeId]);
   const targets = sortBy(rankTargets(planning, range, []), (nodeId) => [effective(nodeId), nodeId]);
   for (const source of sources) {
@@ -523,8 +533,9 @@ function planCountRebalance(planning: Planning, range: RangeState): void {
 function planByteRebalance(planning: Planning, range: RangeState): void {
   if (planning.movesLeft <= 0 || !isSteady(planning, range)) return;
   const { byteBand, countBand } = planning;
-  const nodeIds = range.replicas.map((replica) => replica.nodeId);
   const bytesOf = (nodeId: NodeId): number => count(planning.replicaBytes, nodeId) - count(planning.leavingBytes, nodeId);
+  if (!planning.snapshot.nodes.some((node) => bytesOf(node.id) > byteBand.high || bytesOf(node.id) < byteBand.low)) return;
+  const nodeIds = range.replicas.map((replica) => replica.nodeId);
   const replicasOf = (nodeId: NodeId): number => count(planning.replicaCount, nodeId) - count(planning.leavingCount, nodeId);
   const sources = sortBy(nodeIds, (nodeId) => [-bytesOf(nodeId), nodeId]).filter((nodeId) => replicasOf(nodeId) - 1 >= countBand.low);
   const targets = sortBy(rankTargets(planning, range, []), (nodeId) => [bytesOf(nodeId), nodeId])
