@@ -30,7 +30,7 @@ import type { ClusterOperation, OperationKind, PhantomCluster } from '../api/ind
 import { AdminError } from '../admin-client/index.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { dataNodeImage, podTemplateHashAnnotation } from '../resources/index.ts';
-import { setCondition } from './conditions.ts';
+import { conditionOf, setCondition } from './conditions.ts';
 import { nodeIdOfPod, statefulSetReplicas } from './cluster-steps.ts';
 import { isPodReady, ordinalOf, proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
 
@@ -123,7 +123,11 @@ async function start(ctx: ReconcileContext, targetHash: string): Promise<StepRes
   const cluster = validated(ctx);
   const ordinals = podsToRoll(ctx.pods, cluster.metadata.name, Math.min(statefulSetReplicas(ctx), cluster.spec.replicas), targetHash);
   const first = ordinals[0];
-  if (first === undefined) return proceed;
+  if (first === undefined) {
+    // A rollout that waited for a healthy cluster is no longer needed (e.g. the change was reverted).
+    if (conditionOf(ctx.status.conditions, 'Upgrading')?.reason === 'WaitingForHealthyCluster') upgrading(ctx, 'False', 'NoRollout', 'every data node runs the desired pod template');
+    return proceed;
+  }
   const firstPod = podAt(ctx, first);
   const unhealthy = clusterUnhealthy(ctx);
   // A pod that is not Ready serves nothing: replacing it (e.g. a fixed bad config) cannot hurt.
