@@ -14,11 +14,14 @@ const workloadSeconds = 4;
 let stack: ObservabilityStack;
 const evaluated: EvaluatedPanel[] = [];
 let workload: { puts: number; gets: number };
+/** Entries committed on the least advanced node before the load. */
+let commitsBefore = 0;
 
 beforeAll(async () => {
   stack = await ObservabilityStack.start();
   try {
     await stack.waitForTargets();
+    commitsBefore = Number((await stack.prometheus.query('min(phantomdb_raft_commit_index_sum)'))[0]?.value[1] ?? 'NaN');
     workload = await stack.runWorkload(workloadSeconds);
     // The scrapes after the load: requests counted on every node, rates over the load window.
     await eventually('the workload visible in Prometheus', stackTimeouts.scraped, async () => {
@@ -56,10 +59,20 @@ describe('dashboards against a real Prometheus', () => {
 
   it('shows the load: requests, commits and Raft log fsyncs are non-zero', async () => {
     const value = async (expr: string): Promise<number> => Number((await stack.prometheus.query(expr))[0]?.value[1] ?? 'NaN');
-    // Counted where served (a forwarded request also where it arrived): at least the puts made.
-    expect(await value('sum(increase(phantomdb_requests_total{api="kv", method="Put", result="ok"}[1m]))')).toBeGreaterThan(workload.puts / 2);
-    expect(await value('max(phantomdb_raft_commit_index)')).toBeGreaterThan(0);
-    expect(await value('sum(increase(phantomdb_wal_fsync_duration_seconds_count{log="raft"}[1m]))')).toBeGreaterThan(0);
+    const atLeast = (expr: string, minimum: number): Promise<number> =>
+      eventually(`${expr} >= ${minimum}`, stackTimeouts.scraped, async () => {
+        const current = await value(expr);
+        return current >= minimum ? current : undefined;
+      });
+    // Counted where answered (a forwarded request also where it arrived): at least once each.
+    await atLeast('sum(phantomdb_requests_total{api="kv", method="Put", result="ok"})', workload.puts);
+    await atLeast('sum(phantomdb_requests_total{api="kv", method="Get", result="ok"})', workload.gets);
+    await atLeast('sum(phantomdb_requests_total{api="admin", result="ok"})', 1);
+    // Every node holds a replica of every range (3 nodes, replication factor 3): each commits the
+    // puts (concurrent proposals may share an entry, so fewer entries than puts).
+    expect(Number.isFinite(commitsBefore)).toBe(true);
+    await atLeast('min(phantomdb_raft_commit_index_sum)', commitsBefore + 1);
+    await atLeast('sum(phantomdb_wal_fsync_duration_seconds_count{log="raft"})', 1);
     expect(await value('count(phantomdb_build_info)')).toBe(3);
     expect(await value('sum(phantomdb_ranges{state="leader"})')).toBeGreaterThanOrEqual(1);
     expect(await value('sum(phantomdb_ranges{state="unavailable"})')).toBe(0);

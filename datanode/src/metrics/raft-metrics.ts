@@ -30,7 +30,8 @@ function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSource
       },
     });
   };
-  gauge('phantomdb_raft_term', 'Current Raft term of this node\'s replica (a rising term means elections).', (s) => s.term);
+  // These describe the replica the node's status reports: the meta range on a multi-range node.
+  gauge('phantomdb_raft_term', 'Current Raft term of this node\'s replica of the (meta) range its status reports (a rising term means elections).', (s) => s.term);
   gauge('phantomdb_raft_commit_index', 'Highest log index known committed (its rate is the commit rate).', (s) => s.commitIndex);
   gauge('phantomdb_raft_applied_index', 'Highest log index applied to the storage engine.', (s) => s.appliedIndex);
   gauge('phantomdb_raft_last_index', 'Last index in this replica\'s log.', (s) => s.lastIndex);
@@ -109,6 +110,14 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
       // At risk: losing one more live voter would lose the majority.
       ranges.set({ state: 'quorum_at_risk' }, count((r) => r.liveVoters !== undefined && r.liveVoters - 1 < Math.floor(r.voters / 2) + 1));
       ranges.set({ state: 'unavailable' }, count((r) => !r.leaderKnown));
+    },
+  });
+  const commits: Gauge = new Gauge({
+    name: 'phantomdb_raft_commit_index_sum',
+    help: 'Sum of the commit indexes of the range replicas on this node: its rate is the entries committed per second over all ranges.',
+    registers,
+    collect() {
+      commits.set(reports().reduce((sum, r) => sum + r.commitIndex, 0));
     },
   });
   const decommission: Gauge<'kind'> = new Gauge({

@@ -21,6 +21,8 @@ export interface RangeReplicaReport {
   readonly rangeId: number;
   readonly role: string;
   readonly leaderKnown: boolean;
+  /** The replica's commit index (summed over ranges, its rate is the node's commit rate). */
+  readonly commitIndex: number;
   readonly voters: number;
   /** On the leader: voters it heard from recently, itself included. Undefined elsewhere. */
   readonly liveVoters: number | undefined;
