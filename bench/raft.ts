@@ -4,6 +4,11 @@
  * write durable; gets linearizable on both): puts/s and p50/p99 at 1, 16 and 64 clients and
  * gets/s at 64 clients. Installs Debian's etcd-server with apt-get when etcd is missing.
  * BENCH_SECONDS (default 5) sets each workload's measured duration.
+ *
+ * The cost of metrics (issue 7 §5): PhantomDB runs twice in the same run, as `phantomdb` (metrics
+ * on, every node's /metrics scraped once a second, harsher than Prometheus's usual 15-30 s) and
+ * as `phantomdb-metrics-off` (the nodes started with PHANTOMDB_METRICS=off: no request timing,
+ * no fsync histogram, no /metrics). The overhead must stay under 3%.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -68,7 +73,9 @@ async function drive(clients: number, op: (n: number) => Promise<unknown>): Prom
   return { opsPerSec: latencies.length / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
 }
 
-async function runWorkloads(system: 'phantomdb' | 'etcd', store: Store): Promise<BenchRow[]> {
+type System = 'phantomdb' | 'phantomdb-metrics-off' | 'etcd';
+
+async function runWorkloads(system: System, store: Store): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const clients of [1, 16, 64]) {
     const result = await drive(clients, (n) => store.put(keyOf(n), value));
@@ -100,15 +107,39 @@ function stopAll(children: ChildProcess[]): Promise<void> {
   ).then(() => undefined);
 }
 
-async function benchPhantomDb(baseDir: string): Promise<BenchRow[]> {
+/** GETs every node's /metrics once a second until stopped, as a (busy) Prometheus would. */
+function scrapeEverySecond(httpPorts: readonly number[]): () => Promise<number> {
+  let scrapes = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      await Promise.all(httpPorts.map(async (port) => {
+        const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+        if (response?.ok === true) {
+          await response.text();
+          scrapes++;
+        }
+      }));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+    return scrapes;
+  };
+}
+
+async function benchPhantomDb(baseDir: string, metrics: boolean): Promise<BenchRow[]> {
+  const system: System = metrics ? 'phantomdb' : 'phantomdb-metrics-off';
   const nodes = await Promise.all([1, 2, 3].map(async (id) => ({ id, raft: await freePort(), kv: await freePort(), http: await freePort() })));
   const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raft}`).join(',');
   const children = nodes.map((n) =>
     spawn(
       process.execPath,
-      ['--import', 'tsx', 'datanode/src/main.ts', 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `phantomdb-${n.id}`),
+      ['--import', 'tsx', 'datanode/src/main.ts', 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `${system}-${n.id}`),
         '--grpc-listen', `127.0.0.1:${n.raft}`, '--kv-listen', `127.0.0.1:${n.kv}`, '--http-listen', `127.0.0.1:${n.http}`, '--peers', peers],
-      { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] },
+      { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PHANTOMDB_METRICS: metrics ? 'on' : 'off' } },
     ),
   );
   const client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kv}`), clusterId: 'bench', deadlineMs: 10_000 });
@@ -117,7 +148,11 @@ async function benchPhantomDb(baseDir: string): Promise<BenchRow[]> {
       await client.put('bench-ready', 'yes', { deadlineMs: 2000 });
       return true;
     });
-    return await runWorkloads('phantomdb', { put: (key, v) => client.put(key, v), get: (key) => client.get(key) });
+    const stopScraping = metrics ? scrapeEverySecond(nodes.map((n) => n.http)) : async () => 0;
+    const rows = await runWorkloads(system, { put: (key, v) => client.put(key, v), get: (key) => client.get(key) });
+    const scrapes = await stopScraping();
+    if (metrics) console.log(`phantomdb: ${scrapes} /metrics scrapes during the run`);
+    return rows;
   } finally {
     client.close();
     await stopAll(children);
@@ -190,13 +225,26 @@ function table(rows: readonly BenchRow[]): string {
       `Target (put-c64: throughput ≥ 1.0× etcd and p99 ≤ 1.5× etcd's): throughput ${fmt(p64.opsPerSec / Math.max(1, e64.opsPerSec), 2)}× — ${throughputMet ? 'met' : 'NOT met'}; p99 ${fmt((p64.p99Ms ?? 0) / Math.max(0.001, e64.p99Ms ?? 0), 2)}× — ${latencyMet ? 'met' : 'NOT met'}.`,
     );
   }
+  lines.push('', '### Cost of metrics (same run: metrics on and scraped every second, vs PHANTOMDB_METRICS=off)', '', '| workload | metrics on ops/s | metrics off ops/s | overhead |', '|---|---:|---:|---:|');
+  for (const workload of ['put-c1', 'put-c16', 'put-c64', 'get-c64']) {
+    const on = find(workload, 'phantomdb');
+    const off = find(workload, 'phantomdb-metrics-off');
+    if (on === undefined || off === undefined) continue;
+    lines.push(`| ${workload} | ${fmt(on.opsPerSec)} | ${fmt(off.opsPerSec)} | ${fmt((1 - on.opsPerSec / Math.max(1, off.opsPerSec)) * 100, 1)}% |`);
+  }
+  const on64 = find('put-c64', 'phantomdb');
+  const off64 = find('put-c64', 'phantomdb-metrics-off');
+  if (on64 !== undefined && off64 !== undefined) {
+    const overhead = (1 - on64.opsPerSec / Math.max(1, off64.opsPerSec)) * 100;
+    lines.push('', `Target (put-c64 throughput with metrics within 3% of without): ${fmt(overhead, 1)}% — ${overhead < 3 ? 'met' : 'NOT met'}. Single runs on a shared machine vary by more than 3%; compare several runs.`);
+  }
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-bench-raft-'));
   try {
-    const rows = [...(await benchPhantomDb(baseDir)), ...(await benchEtcd(baseDir))];
+    const rows = [...(await benchPhantomDb(baseDir, true)), ...(await benchPhantomDb(baseDir, false)), ...(await benchEtcd(baseDir))];
     const file = writeResult('raft', { machine: machineDescription(), startedAt: new Date().toISOString(), seconds, rows });
     updateBenchmarksDoc('raft', table(rows));
     console.log(`wrote ${file} and docs/benchmarks.md`);
