@@ -299,6 +299,18 @@ export class TestCluster {
   }
 
   /** Every node's output, for failure reports. */
+  /** One line per running node: its role, term, leader and indexes (or why it did not answer). */
+  async statusSummary(): Promise<string> {
+    const answers = await Promise.all(this.nodes.map(async (n) => ({ id: n.spec.id, running: n.running, status: await n.status() })));
+    return answers
+      .map(({ id, running, status }) => {
+        if (!running) return `node ${id}: not running`;
+        if (status === undefined) return `node ${id}: no status`;
+        return `node ${id}: ${status.role} term ${status.term} leader ${status.leaderId} commit ${status.commitIndex} applied ${status.appliedIndex}`;
+      })
+      .join('; ');
+  }
+
   logs(): string {
     return this.nodes.map((node) => `----- node ${node.spec.id}\n${node.output.slice(-4000)}`).join('\n');
   }

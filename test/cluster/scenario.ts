@@ -14,8 +14,9 @@ const minProgressOps = 20;
 /** Runs load for one phase and insists the cluster made progress in it. */
 export async function phase(load: Workload, name: string, cluster: TestCluster | undefined): Promise<void> {
   const started = performance.now();
-  await load.progress(minProgressOps, timeouts.phaseProgress).catch((err: unknown) => {
-    throw new Error(`phase "${name}": ${err instanceof Error ? err.message : String(err)}\n${cluster?.logs() ?? ''}`);
+  await load.progress(minProgressOps, timeouts.phaseProgress).catch(async (err: unknown) => {
+    const statuses = (await cluster?.statusSummary()) ?? '';
+    throw new Error(`phase "${name}": ${err instanceof Error ? err.message : String(err)}\nstatuses: ${statuses}\n${cluster?.logs() ?? ''}`, { cause: err });
   });
   const left = phaseMs - (performance.now() - started);
   if (left > 0) await load.progress(1, left + timeouts.leaderElected).catch(() => undefined);
