@@ -34,7 +34,7 @@ beforeAll(async () => {
     console.error(stack.logs());
     throw err;
   }
-}, 300_000);
+}, 600_000);
 
 afterAll(async () => {
   await stack?.close();

@@ -171,7 +171,7 @@ describe('NodeMetrics', () => {
 describe('single range report', () => {
   it('counts live and lagging voters on the leader only', () => {
     const healthy = singleRangeReport({ status: () => status, raftStatus: () => raftStatus([[1, { state: 'replicate', recentActive: true }], [3, { state: 'replicate', recentActive: true }]]) });
-    expect(healthy).toEqual([{ rangeId: 1, role: 'leader', leaderKnown: true, commitIndex: 120, voters: 3, liveVoters: 3, laggingVoters: 0 }]);
+    expect(healthy).toEqual([{ rangeId: 1, role: 'leader', leaderKnown: true, commitIndex: 120, term: 7, voters: 3, liveVoters: 3, laggingVoters: 0 }]);
     const oneDown = singleRangeReport({ status: () => status, raftStatus: () => raftStatus([[1, { state: 'probe', recentActive: false }], [3, { state: 'replicate', recentActive: true }]]) });
     expect(oneDown[0]?.liveVoters).toBe(2);
     expect(oneDown[0]?.laggingVoters).toBe(1);
@@ -213,6 +213,7 @@ describe('probe of a multi-range node', () => {
     expect(valueOf(text, 'phantomdb_ranges{state="quorum_at_risk",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_ranges{state="unavailable",node="2"}')).toBe(0);
     expect(valueOf(text, 'phantomdb_raft_commit_index_sum{node="2"}')).toBe(360);
+    expect(valueOf(text, 'phantomdb_raft_term_sum{node="2"}')).toBe(21);
   });
 });
 

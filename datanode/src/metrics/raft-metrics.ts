@@ -120,6 +120,14 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
       commits.set(reports().reduce((sum, r) => sum + r.commitIndex, 0));
     },
   });
+  const terms: Gauge = new Gauge({
+    name: 'phantomdb_raft_term_sum',
+    help: 'Sum of the Raft terms of the range replicas on this node: its increase counts the elections of all ranges (PreVote keeps failed campaigns from raising terms).',
+    registers,
+    collect() {
+      terms.set(reports().reduce((sum, r) => sum + r.term, 0));
+    },
+  });
   const decommission: Gauge<'kind'> = new Gauge({
     name: 'phantomdb_decommission',
     help: 'Decommissioning as recorded in the cluster: kind="nodes_decommissioning" and kind="replicas_remaining" (replicas still held by decommissioning nodes, as this node\'s ranges see them).',

@@ -23,6 +23,8 @@ export interface RangeReplicaReport {
   readonly leaderKnown: boolean;
   /** The replica's commit index (summed over ranges, its rate is the node's commit rate). */
   readonly commitIndex: number;
+  /** The replica's Raft term (summed over ranges, its increase counts elections). */
+  readonly term: number;
   readonly voters: number;
   /** On the leader: voters it heard from recently, itself included. Undefined elsewhere. */
   readonly liveVoters: number | undefined;
