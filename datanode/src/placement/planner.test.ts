@@ -136,6 +136,19 @@ describe('planner rules', () => {
     for (const node of snapshot.nodes) expect(heldBy(snapshot, node.id).replicas).toBeGreaterThanOrEqual(countBand.low);
   });
 
+  it('does not count an in-flight learner twice once the snapshot shows it', () => {
+    // Nine nodes in three zones; node 4 already holds range 1's learner (its AddLearner is still
+    // catching up), node 7 holds one replica of range 2: nodes 4 and 7 are equally loaded.
+    const nodes = Array.from({ length: 9 }, (_, i) => makeNode(i + 1, `z${(i % 3) + 1}`));
+    const withLearner = { ...range(1, [1, 2, 3]), replicas: [...range(1, [1, 2, 3]).replicas, { nodeId: 4, role: 'learner' as const }] };
+    const crowded = Array.from({ length: 20 }, (_, i) => range(i + 3, [1, 2, 3]));
+    const snapshot = cluster(nodes, [withLearner, range(2, [7, 5, 6], 7), ...crowded]);
+    const adding = planMoves({ snapshot, limits, inFlight: [{ kind: 'AddLearner', rangeId: 1, nodeId: 4, bytes: 1000, reason: 'test' }] });
+    const promoting = planMoves({ snapshot, limits, inFlight: [{ kind: 'PromoteLearner', rangeId: 1, nodeId: 4, reason: 'test' }] });
+    expect(adding.moves.length).toBeGreaterThan(0);
+    expect(adding.moves).toEqual(promoting.moves);
+  });
+
   it('balances leases among voters', () => {
     const ranges = Array.from({ length: 6 }, (_, i) => range(i + 1, [1, 2, 3], 1));
     const plan = planMoves({ snapshot: cluster(threeZones(3), ranges), limits, inFlight: [] });

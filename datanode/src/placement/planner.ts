@@ -142,18 +142,26 @@ function startPlanning(input: PlanInput): Planning {
     }
     if (range.leaseholder !== null) increment(planning.leaseCount, range.leaseholder, 1);
   }
-  for (const move of input.inFlight) countMove(planning, move);
+  const rangeById = new Map(snapshot.ranges.map((range) => [range.id, range]));
+  for (const move of input.inFlight) countMove(planning, move, rangeById.get(move.rangeId));
   for (const range of snapshot.ranges) countLeaving(planning, range);
   return planning;
 }
 
-/** Records a planned or in-flight move in the tallies later decisions read. */
-function countMove(planning: Planning, move: Move): void {
+/**
+ * Records a planned or in-flight move in the tallies later decisions read. An in-flight AddLearner
+ * whose learner the snapshot already shows (added, still catching up) is counted by the snapshot;
+ * only its bytes still count as in flight.
+ */
+function countMove(planning: Planning, move: Move, range?: RangeState): void {
   planning.busyRangeIds.add(move.rangeId);
   if (move.kind === 'AddLearner') {
-    increment(planning.replicaCount, move.nodeId, 1);
-    increment(planning.replicaBytes, move.nodeId, move.bytes);
-    increment(planning.usedBytes, move.nodeId, move.bytes);
+    const visible = range?.replicas.some((replica) => replica.nodeId === move.nodeId) ?? false;
+    if (!visible) {
+      increment(planning.replicaCount, move.nodeId, 1);
+      increment(planning.replicaBytes, move.nodeId, move.bytes);
+      increment(planning.usedBytes, move.nodeId, move.bytes);
+    }
     planning.bytesInFlight += move.bytes;
   } else if (move.kind === 'TransferLease') {
     if (move.fromNodeId !== null) increment(planning.leaseCount, move.fromNodeId, -1);
