@@ -43,6 +43,12 @@ export const errorCodes = {
   PH_UNKNOWN_NODE: 'An admin request names a node id the cluster does not know.',
   PH_UNSTRUCTURAL_SCHEMA: 'A CRD schema could not be expressed as a Kubernetes structural schema (a generator bug).',
   PH_WRONG_CLUSTER: 'A request or data directory belongs to a different cluster id.',
+  PH_CLOCK_OFFSET_EXCEEDED: "A remote hybrid-logical-clock timestamp was further ahead of this node's clock than the maximum clock offset; it was refused.",
+  PH_BACKUP_OBJECT_MISSING: 'An object a backup manifest names is not at the destination; the object key is named.',
+  PH_BACKUP_OBJECT_CORRUPT: 'An object of a backup has the wrong size or SHA-256 checksum; the object key is named.',
+  PH_BACKUP_MANIFEST_INVALID: 'A backup manifest is missing, unreadable, of an unknown format version, or fails validation.',
+  PH_BACKUP_CHAIN_BROKEN: 'An incremental backup chain does not link up (a parent is missing, belongs to another cluster, or is not older).',
+  PH_BACKUP_RUNNER_UNAVAILABLE: 'The operator has no way to make the data nodes export a backup (the data-node backup call is not available).',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

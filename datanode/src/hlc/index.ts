@@ -1,0 +1,2 @@
+/** The hybrid logical clock that writes and backups carry. */
+export * from './hlc.ts';
