@@ -73,6 +73,8 @@ describe('dashboards against a real Prometheus', () => {
     expect(Number.isFinite(commitsBefore)).toBe(true);
     await atLeast('min(phantomdb_raft_commit_index_sum)', commitsBefore + 1);
     await atLeast('sum(phantomdb_wal_fsync_duration_seconds_count{log="raft"})', 1);
+    // Every put is one proposal on a range leader (a retried one may be more).
+    await atLeast('sum(phantomdb_raft_proposals_total{result="ok"})', workload.puts);
     expect(await value('count(phantomdb_build_info)')).toBe(3);
     expect(await value('sum(phantomdb_ranges{state="leader"})')).toBeGreaterThanOrEqual(1);
     expect(await value('sum(phantomdb_ranges{state="unavailable"})')).toBe(0);

@@ -217,6 +217,32 @@ describe('probe of a multi-range node', () => {
   });
 });
 
+describe('proposal tap', () => {
+  it('counts proposals of every replica by result, including replicas created after the metrics', async () => {
+    class FakeReplica {
+      constructor(private readonly mode: 'ok' | 'reject' | 'throw') {}
+      propose(value: number): Promise<number> {
+        if (this.mode === 'throw') throw Object.assign(new Error('not leader'), { code: 'PH_NOT_LEADER' });
+        return this.mode === 'ok' ? Promise.resolve(value * 2) : Promise.reject(Object.assign(new Error('late'), { code: 'PH_DEADLINE_EXCEEDED' }));
+      }
+    }
+    const replicas: FakeReplica[] = [new FakeReplica('ok')];
+    const node = { status: () => status, store: { allReplicas: () => replicas } };
+    const metrics = new NodeMetrics(probeNodeSources(node), { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    const first = replicas[0];
+    expect(await first?.propose(21)).toBe(42);
+    replicas.push(new FakeReplica('reject'), new FakeReplica('throw'));
+    await metrics.exposition(); // a scrape taps the replicas created since
+    await expect(replicas[1]?.propose(1)).rejects.toThrow('late');
+    expect(() => replicas[2]?.propose(1)).toThrow('not leader');
+    const text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_raft_proposals_total{result="ok",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_proposals_total{result="PH_DEADLINE_EXCEEDED",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_proposals_total{result="PH_NOT_LEADER",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_proposal_duration_seconds_count{node="2"}')).toBe(1);
+  });
+});
+
 describe('helpers', () => {
   it('splits gRPC method paths into bounded labels', () => {
     expect(splitMethodPath('/phantomdb.kv.v1.KV/Get')).toEqual({ api: 'kv', method: 'Get' });

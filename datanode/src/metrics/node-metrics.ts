@@ -50,6 +50,8 @@ export class NodeMetrics implements RequestObserver {
   private readonly requests: Counter<'api' | 'method' | 'result'>;
   private readonly requestSeconds: Histogram<'api' | 'method'>;
   private readonly fsyncSeconds: Histogram<'log'>;
+  private readonly proposals: Counter<'result'>;
+  private readonly proposalSeconds: Histogram;
   private readonly httpConnections: Gauge;
   private openHttpConnections = 0;
   private uninstall: (() => void) | undefined;
@@ -68,7 +70,14 @@ export class NodeMetrics implements RequestObserver {
     this.rangeEvents = registerRaftMetrics(this.registry, sources);
     registerStorageMetrics(this.registry, sources);
     registerTransportMetrics(this.registry, sources);
+    this.proposals = new Counter({ name: 'phantomdb_raft_proposals_total', help: 'Raft proposals (writes) to ranges this node leads, by result (ok or the PH_* error code).', labelNames: ['result'], registers });
+    this.proposals.inc({ result: 'ok' }, 0);
+    this.proposalSeconds = new Histogram({ name: 'phantomdb_raft_proposal_duration_seconds', help: 'Time from proposing a write on the leader to its being committed by a quorum and applied.', buckets: requestBuckets, registers });
     sources.onRaftLogFsync?.((seconds) => this.fsyncSeconds.observe({ log: 'raft' }, seconds));
+    sources.onRaftProposal?.((result, seconds) => {
+      this.proposals.inc({ result });
+      if (result === 'ok') this.proposalSeconds.observe(seconds);
+    });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'phantomdb_' });
   }
 

@@ -48,6 +48,8 @@ export interface NodeMetricsSources {
   onLeaderChange?(listener: () => void): void;
   /** Calls `listener` with the duration of every Raft log fsync. */
   onRaftLogFsync?(listener: (seconds: number) => void): void;
+  /** Calls `listener` when a proposal to any range led here ends: 'ok' or the error's code, and its duration. */
+  onRaftProposal?(listener: (result: string, seconds: number) => void): void;
 }
 
 function field(value: unknown, name: string): unknown {
@@ -107,6 +109,44 @@ function tapRaftLogFsync(logStore: unknown, listener: (seconds: number) => void)
   return true;
 }
 
+/** 'ok', an expected failure's PH_* code, or 'error'. */
+function resultOf(err: unknown): string {
+  const code = field(err, 'code');
+  return typeof code === 'string' && /^PH_[A-Z_]{1,40}$/.test(code) ? code : 'error';
+}
+
+/**
+ * Wraps `replica.propose` on this one instance so that every proposal's outcome and duration
+ * (proposed to applied, on the leader) reach `listener`. It may throw at once (not the leader) or
+ * return a promise; both are reported and passed on unchanged.
+ */
+function tapProposals(replica: object, listener: (result: string, seconds: number) => void): void {
+  const propose = field(replica, 'propose');
+  if (typeof propose !== 'function') return;
+  const original = propose as (this: unknown, ...args: unknown[]) => unknown;
+  Object.defineProperty(replica, 'propose', {
+    configurable: true,
+    value(this: unknown, ...args: unknown[]): unknown {
+      const startedMs = performance.now();
+      const seconds = (): number => (performance.now() - startedMs) / 1000;
+      let outcome: unknown;
+      try {
+        outcome = original.apply(this, args);
+      } catch (err) {
+        listener(resultOf(err), seconds());
+        throw err;
+      }
+      if (outcome instanceof Promise) {
+        outcome.then(
+          () => listener('ok', seconds()),
+          (err: unknown) => listener(resultOf(err), seconds()),
+        );
+      }
+      return outcome;
+    },
+  });
+}
+
 /** A StatusSource's status, or undefined while it cannot answer. */
 function statusOf(source: { status(): NodeStatus }): NodeStatus | undefined {
   try {
@@ -164,11 +204,28 @@ export function probeNodeSources(source: { status(): NodeStatus }): NodeMetricsS
   const livenessMs = livenessMsOf(field(source, 'config'));
   const store = (): unknown => field(source, 'store');
   const replica = (): unknown => firstOf<unknown>([() => field(source, 'replica'), () => callMethod(store(), 'meta')]);
+  // Replicas appear as ranges are created: each is tapped once, when first seen (subscription or scrape).
+  const proposalListeners: ((result: string, seconds: number) => void)[] = [];
+  const tapped = new WeakSet<object>();
+  const tapNewReplicas = (): void => {
+    if (proposalListeners.length === 0) return;
+    const all = callMethod(store(), 'allReplicas');
+    for (const candidate of Array.isArray(all) ? all : [replica()]) {
+      if (!isObject(candidate) || tapped.has(candidate)) continue;
+      tapped.add(candidate);
+      tapProposals(candidate, (result, seconds) => {
+        for (const listener of proposalListeners) listener(result, seconds);
+      });
+    }
+  };
   const engine = (): unknown => firstOf<unknown>([() => field(field(source, 'kv'), 'engine'), () => field(field(source, 'stateMachine'), 'engine')]);
   return {
     status: () => statusOf(source),
     raftStatus: () => raftStatusOf(replica()),
-    ranges: () => storeRangeReports(store(), livenessMs) ?? rangeReportsOf(raftStatusOf(replica()), livenessOf(replica(), livenessMs)),
+    ranges: () => {
+      tapNewReplicas();
+      return storeRangeReports(store(), livenessMs) ?? rangeReportsOf(raftStatusOf(replica()), livenessOf(replica(), livenessMs));
+    },
     storage: () => asserted(callMethod(engine(), 'stats'), isEngineStats),
     raftLog: () => asserted(field(field(source, 'logStore'), 'stats'), isRaftLogStats),
     transport: () => asserted(callMethod(field(source, 'transport'), 'stats'), isTransportStats),
@@ -178,6 +235,10 @@ export function probeNodeSources(source: { status(): NodeStatus }): NodeMetricsS
       const target = replica();
       const subscribe = field(target, 'onRoleChange');
       if (typeof subscribe === 'function') (subscribe as (this: unknown, l: () => void) => void).call(target, listener);
+    },
+    onRaftProposal(listener) {
+      proposalListeners.push(listener);
+      tapNewReplicas();
     },
     onRaftLogFsync(listener) {
       tapRaftLogFsync(field(source, 'logStore'), listener);
