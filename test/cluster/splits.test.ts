@@ -109,7 +109,14 @@ async function scenario(active: TestCluster): Promise<void> {
       const now = await status(adminClient);
       return now.ranges > split.ranges && now.unavailableRanges === 0 ? now : undefined;
     });
+    // The ranges the meta leader lists tile the keyspace: contiguous, no gaps, no overlaps.
+    await eventually('range list tiling the keyspace', timeouts.caughtUp, async () => {
+      const user = (await adminClient.rangeList()).filter((range) => !range.meta).sort((a, b) => Buffer.compare(a.startKey, b.startKey));
+      const tiled = user.length >= grown.ranges && user[0]?.startKey.byteLength === 0 && user.at(-1)?.endKey.byteLength === 0 && user.every((range, i) => i === 0 || user[i - 1]?.endKey.equals(range.startKey));
+      return tiled && user.every((range) => range.replicas.filter((r) => r.voter).length === 3) ? user : undefined;
+    });
     await writer.stop();
+    await load.stop();
     expect(writer.acknowledged.size).toBeGreaterThan(50);
 
     // Through every node: the workload's durable puts (a scan across ranges) and the writer's keys.

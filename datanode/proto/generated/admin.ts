@@ -18,6 +18,10 @@ import type { NodeStatus as _phantomdb_admin_v1_NodeStatus, NodeStatus__Output a
 import type { PromoteRequest as _phantomdb_admin_v1_PromoteRequest, PromoteRequest__Output as _phantomdb_admin_v1_PromoteRequest__Output } from './phantomdb/admin/v1/PromoteRequest.ts';
 import type { PromoteResponse as _phantomdb_admin_v1_PromoteResponse, PromoteResponse__Output as _phantomdb_admin_v1_PromoteResponse__Output } from './phantomdb/admin/v1/PromoteResponse.ts';
 import type { RaftProgress as _phantomdb_admin_v1_RaftProgress, RaftProgress__Output as _phantomdb_admin_v1_RaftProgress__Output } from './phantomdb/admin/v1/RaftProgress.ts';
+import type { RangeInfo as _phantomdb_admin_v1_RangeInfo, RangeInfo__Output as _phantomdb_admin_v1_RangeInfo__Output } from './phantomdb/admin/v1/RangeInfo.ts';
+import type { RangeListRequest as _phantomdb_admin_v1_RangeListRequest, RangeListRequest__Output as _phantomdb_admin_v1_RangeListRequest__Output } from './phantomdb/admin/v1/RangeListRequest.ts';
+import type { RangeListResponse as _phantomdb_admin_v1_RangeListResponse, RangeListResponse__Output as _phantomdb_admin_v1_RangeListResponse__Output } from './phantomdb/admin/v1/RangeListResponse.ts';
+import type { RangeReplica as _phantomdb_admin_v1_RangeReplica, RangeReplica__Output as _phantomdb_admin_v1_RangeReplica__Output } from './phantomdb/admin/v1/RangeReplica.ts';
 import type { RecommissionRequest as _phantomdb_admin_v1_RecommissionRequest, RecommissionRequest__Output as _phantomdb_admin_v1_RecommissionRequest__Output } from './phantomdb/admin/v1/RecommissionRequest.ts';
 import type { TransferLeadershipRequest as _phantomdb_admin_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _phantomdb_admin_v1_TransferLeadershipRequest__Output } from './phantomdb/admin/v1/TransferLeadershipRequest.ts';
 import type { TransferLeadershipResponse as _phantomdb_admin_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _phantomdb_admin_v1_TransferLeadershipResponse__Output } from './phantomdb/admin/v1/TransferLeadershipResponse.ts';
@@ -50,6 +54,10 @@ export interface ProtoGrpcType {
         PromoteResponse: MessageTypeDefinition<_phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteResponse__Output>
         RaftProgress: MessageTypeDefinition<_phantomdb_admin_v1_RaftProgress, _phantomdb_admin_v1_RaftProgress__Output>
         RaftRole: EnumTypeDefinition
+        RangeInfo: MessageTypeDefinition<_phantomdb_admin_v1_RangeInfo, _phantomdb_admin_v1_RangeInfo__Output>
+        RangeListRequest: MessageTypeDefinition<_phantomdb_admin_v1_RangeListRequest, _phantomdb_admin_v1_RangeListRequest__Output>
+        RangeListResponse: MessageTypeDefinition<_phantomdb_admin_v1_RangeListResponse, _phantomdb_admin_v1_RangeListResponse__Output>
+        RangeReplica: MessageTypeDefinition<_phantomdb_admin_v1_RangeReplica, _phantomdb_admin_v1_RangeReplica__Output>
         RecommissionRequest: MessageTypeDefinition<_phantomdb_admin_v1_RecommissionRequest, _phantomdb_admin_v1_RecommissionRequest__Output>
         TransferLeadershipRequest: MessageTypeDefinition<_phantomdb_admin_v1_TransferLeadershipRequest, _phantomdb_admin_v1_TransferLeadershipRequest__Output>
         TransferLeadershipResponse: MessageTypeDefinition<_phantomdb_admin_v1_TransferLeadershipResponse, _phantomdb_admin_v1_TransferLeadershipResponse__Output>

@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AdminBackend, ClusterStatus, DecommissionProgress, Member } from './backend.ts';
+import type { AdminBackend, ClusterStatus, DecommissionProgress, Member, RangeInfo } from './backend.ts';
 import { AdminClient } from './client.ts';
 import { AdminError, NotLeaderError } from './errors.ts';
 import { addAdminService } from './service.ts';
@@ -106,6 +106,18 @@ class FakeBackend implements AdminBackend {
     this.leaderOnly(`transfer ${targetNodeId}`);
     this.state.leaderId = targetNodeId === 0 ? 2 : targetNodeId;
     return Promise.resolve(this.state.leaderId);
+  }
+
+  rangeList(): Promise<readonly RangeInfo[]> {
+    this.leaderOnly('ranges');
+    const replicas = [
+      { nodeId: 1, voter: true },
+      { nodeId: 4, voter: false },
+    ];
+    return Promise.resolve([
+      { rangeId: 1, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), meta: true, generation: 0, replicas, leaderId: this.state.leaderId, underReplicated: false, unavailable: false },
+      { rangeId: 2 ** 21 + 7, startKey: Buffer.from([0, 255]), endKey: Buffer.alloc(0), meta: false, generation: 3, replicas, leaderId: 0, underReplicated: true, unavailable: false },
+    ]);
   }
 }
 
@@ -221,6 +233,17 @@ describe('admin service and client', () => {
     expect(await admin.drain(2)).toEqual({ nodeId: 2, leasesRemaining: 0, done: true });
     expect(await admin.transferLeadership(3)).toBe(3);
     expect((await admin.clusterStatus()).leaderId).toBe(3);
+  });
+
+  it('lists ranges from the leader: ids, binary spans, replicas and health survive the wire', async () => {
+    const cluster = await startCluster();
+    const admin = client(cluster.addresses);
+    const ranges = await admin.rangeList();
+    expect(ranges.map((range) => range.rangeId)).toEqual([1, 2 ** 21 + 7]);
+    expect(ranges[0]).toMatchObject({ meta: true, leaderId: cluster.state.leaderId, underReplicated: false });
+    expect(ranges[1]?.startKey.equals(Buffer.from([0, 255]))).toBe(true);
+    expect(ranges[1]).toMatchObject({ meta: false, generation: 3, leaderId: 0, underReplicated: true, replicas: [{ nodeId: 1, voter: true }, { nodeId: 4, voter: false }] });
+    expect(cluster.state.calls.filter((call) => call.endsWith('ranges')).at(-1)).toBe(`${cluster.state.leaderId}:ranges`);
   });
 
   it('validates requests before the backend sees them', async () => {

@@ -90,6 +90,22 @@ export interface DrainProgress {
   readonly done: boolean;
 }
 
+/** One range as the admin API lists it. */
+export interface RangeInfo {
+  readonly rangeId: number;
+  readonly startKey: Buffer;
+  /** Empty: to the end of the keyspace. */
+  readonly endKey: Buffer;
+  /** The meta range (no user keys). */
+  readonly meta: boolean;
+  readonly generation: number;
+  readonly replicas: readonly { readonly nodeId: number; readonly voter: boolean }[];
+  /** 0: no leader known. */
+  readonly leaderId: number;
+  readonly underReplicated: boolean;
+  readonly unavailable: boolean;
+}
+
 /** Implemented by the data node (datanode/src/node). See the contract above. */
 export interface AdminBackend {
   readonly clusterId: string;
@@ -113,4 +129,6 @@ export interface AdminBackend {
   drain(nodeId: number, deadlineMs: number): Promise<DrainProgress>;
   /** Moves leadership to `targetNodeId` (0: any suitable voter); returns the new leader. */
   transferLeadership(targetNodeId: number, deadlineMs: number): Promise<number>;
+  /** Every range the meta leader knows, in range id order (leader only). */
+  rangeList(deadlineMs: number): Promise<readonly RangeInfo[]>;
 }

@@ -15,7 +15,8 @@ import type { DrainProgress__Output } from '../../proto/generated/phantomdb/admi
 import type { NodeInfoResponse__Output } from '../../proto/generated/phantomdb/admin/v1/NodeInfoResponse.ts';
 import type { PromoteResponse__Output } from '../../proto/generated/phantomdb/admin/v1/PromoteResponse.ts';
 import type { TransferLeadershipResponse__Output } from '../../proto/generated/phantomdb/admin/v1/TransferLeadershipResponse.ts';
-import type { ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, RaftRoleName } from './backend.ts';
+import type { RangeListResponse__Output } from '../../proto/generated/phantomdb/admin/v1/RangeListResponse.ts';
+import type { ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, RaftRoleName, RangeInfo } from './backend.ts';
 import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import { AdminError, NotLeaderError, isAdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
@@ -182,6 +183,22 @@ export class AdminClient {
   }
 
   /** A call any member may answer: retried over the endpoints, following leader redirects. */
+  /** Every range the meta range's leader knows, in range id order. */
+  async rangeList(options: AdminCallOptions = {}): Promise<RangeInfo[]> {
+    const response = await this.call<RangeListResponse__Output>(options, (stub, m, o, done) => stub.RangeList({}, m, o, done));
+    return response.ranges.map((range) => ({
+      rangeId: Number(range.rangeId),
+      startKey: Buffer.from(range.startKey),
+      endKey: Buffer.from(range.endKey),
+      meta: range.meta,
+      generation: Number(range.generation),
+      replicas: range.replicas.map((replica) => ({ nodeId: nodeIdOf(replica.nodeId), voter: replica.voter })),
+      leaderId: nodeIdOf(range.leaderId),
+      underReplicated: range.underReplicated,
+      unavailable: range.unavailable,
+    }));
+  }
+
   private call<T>(options: AdminCallOptions, attempt: Attempt<AdminStub, T>): Promise<T> {
     return this.core.call(adminRetryPolicy, options.deadlineMs, attempt);
   }

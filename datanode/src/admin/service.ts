@@ -131,6 +131,15 @@ export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits 
       const leaderId = await backend.transferLeadership(parseNodeId(request.targetNodeId, 'target_node_id', true), deadlineMs);
       return { leaderId: String(leaderId) };
     }),
+    RangeList: unary(async (_request, deadlineMs) => ({
+      ranges: (await backend.rangeList(deadlineMs)).map((range) => ({
+        ...range,
+        rangeId: String(range.rangeId),
+        generation: String(range.generation),
+        leaderId: String(range.leaderId),
+        replicas: range.replicas.map((replica) => ({ nodeId: String(replica.nodeId), voter: replica.voter })),
+      })),
+    })),
   };
 }
 

@@ -14,7 +14,7 @@
  *   5. it is removed from the configuration.
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
-import type { AdminBackend, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
+import type { AdminBackend, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import type { MemberAddress } from '../kv/command.ts';
 import { KvError, NotLeaderError as KvNotLeaderError } from '../kv/errors.ts';
@@ -273,6 +273,27 @@ export class NodeAdmin implements AdminBackend {
       replicationFactor: this.host.replicationFactor,
       highestNodeId: Math.max(0, ...ids, ...this.host.addressBook().keys(), ...this.host.lifecycles().decommissioning),
     });
+  }
+
+  rangeList(): Promise<readonly RangeInfo[]> {
+    const replica = this.leaderReplica();
+    return Promise.resolve(
+      this.rangeSummaries(replica).map((range) => {
+        const health = this.rangeHealth(replica, range.config);
+        const meta = range.rangeId === metaRangeId;
+        return {
+          rangeId: range.rangeId,
+          startKey: meta ? Buffer.alloc(0) : (range.descriptor?.startKey ?? Buffer.alloc(0)),
+          endKey: meta ? Buffer.alloc(0) : (range.descriptor?.endKey ?? Buffer.alloc(0)),
+          meta,
+          generation: range.descriptor?.generation ?? 0,
+          replicas: [...allVoters(range.config).map((nodeId) => ({ nodeId, voter: true })), ...range.config.learners.map((nodeId) => ({ nodeId, voter: false }))],
+          leaderId: range.leaderId,
+          underReplicated: health.underReplicated,
+          unavailable: health.unavailable,
+        };
+      }),
+    );
   }
 
   private members(replica: Replica): Member[] {

@@ -14,7 +14,7 @@
  * joinNodes (operator/src/controllers/cluster-steps.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import type { AdminBackend, ClusterStatus, DecommissionProgress, DrainProgress, Member, NodeInfo } from '../admin/backend.ts';
+import type { RangeInfo, AdminBackend, ClusterStatus, DecommissionProgress, DrainProgress, Member, NodeInfo } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { addAdminService } from '../admin/service.ts';
 import { startHttpServer, type NodeStatus } from '../http/server.ts';
@@ -100,6 +100,9 @@ export class PendingIdentityAdmin implements AdminBackend {
     return notInitialized();
   }
   transferLeadership(): Promise<number> {
+    return notInitialized();
+  }
+  rangeList(): Promise<readonly RangeInfo[]> {
     return notInitialized();
   }
 }

@@ -130,12 +130,24 @@ export class Store implements TransportHandlers {
       const installer = this.installerFor(id, sm);
       await installer.recover();
       const desc = sm.descriptor();
+      if (desc !== undefined && logStore.hasGroup(id) && this.emptyGroup(id)) {
+        // A split wrote the right range's descriptor over an uninitialised replica's empty group,
+        // and the crash came before the group was created afresh.
+        await logStore.removeGroup(id);
+      }
       if (!logStore.hasGroup(id)) {
         // A split wrote the right range's descriptor, but the crash came before its group was created.
         await logStore.createGroup(id, desc === undefined ? simpleConfState([]) : this.confOf(desc.replicas));
       }
       this.replicas.set(id, this.newReplica(id, sm, installer));
     }
+  }
+
+  /** A group that never joined a log: no members, no entries, no vote (an uninitialised replica's). */
+  private emptyGroup(id: GroupId): boolean {
+    const storage = this.options.logStore.storageFor(id);
+    const state = storage.initialState();
+    return storage.lastIndex() === 0 && state.hardState.vote === 0 && state.confState.voters.length === 0 && state.confState.learners.length === 0;
   }
 
   private confOf(replicas: readonly ReplicaDescriptor[]): ConfState {
@@ -293,7 +305,10 @@ export class Store implements TransportHandlers {
     const uninitialized = [...this.replicas.values()].filter((r) => !r.stateMachine.initialized).length;
     if (uninitialized >= this.uninitializedMax) return Promise.resolve(undefined);
     const create = (async (): Promise<Replica | undefined> => {
-      if (!this.options.logStore.hasGroup(groupId)) await this.options.logStore.createGroup(groupId, simpleConfState([]));
+      // A split applied here meanwhile wrote the descriptor: the group starts with its replicas.
+      const desc = new KvStateMachine(this.options.kv.engine, groupId).descriptor();
+      const conf = desc === undefined ? simpleConfState([]) : this.confOf(desc.replicas);
+      if (!this.options.logStore.hasGroup(groupId)) await this.options.logStore.createGroup(groupId, conf);
       if (this.stopped) return undefined;
       const sm = new KvStateMachine(this.options.kv.engine, groupId);
       const replica = this.newReplica(groupId, sm, this.installerFor(groupId, sm));
@@ -317,8 +332,10 @@ export class Store implements TransportHandlers {
     const pending = this.creating.get(right.rangeId);
     if (pending !== undefined) await pending.catch(() => undefined);
     const existing = this.replicas.get(right.rangeId);
-    // Initialised already (found in the engine at start, the split being replayed): nothing to do.
-    if (existing?.stateMachine.initialized === true) return;
+    // A replica whose group has members already (found at start, the split being replayed; or
+    // one a snapshot reached): nothing to do. One created by messages has an empty group (even
+    // if its state machine, created after the split's write, sees the descriptor).
+    if (existing !== undefined && !this.emptyGroup(right.rangeId)) return;
     const init = this.initializeSplitRight(right, existing);
     this.creating.set(right.rangeId, init);
     const replica = await init.finally(() => this.creating.delete(right.rangeId));
@@ -337,13 +354,6 @@ export class Store implements TransportHandlers {
   private async initializeSplitRight(right: RangeDescriptor, existing: Replica | undefined): Promise<Replica | undefined> {
     const { logStore, kv } = this.options;
     if (existing !== undefined) {
-      const storage = logStore.storageFor(right.rangeId);
-      if (storage.lastIndex() > 0 || storage.initialState().hardState.vote !== 0) {
-        // It took part in the range's Raft log already (a snapshot reached it): keep that log,
-        // whatever it holds; its data comes with the next snapshot.
-        this.options.log(`range ${right.rangeId}: keeping the replica that joined the range's log before the split reached it`);
-        return existing;
-      }
       this.replicas.delete(right.rangeId);
       await existing.stop();
       await logStore.removeGroup(right.rangeId);

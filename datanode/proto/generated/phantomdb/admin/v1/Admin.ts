@@ -15,6 +15,8 @@ import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRe
 import type { NodeInfoResponse as _phantomdb_admin_v1_NodeInfoResponse, NodeInfoResponse__Output as _phantomdb_admin_v1_NodeInfoResponse__Output } from '../../../phantomdb/admin/v1/NodeInfoResponse.ts';
 import type { PromoteRequest as _phantomdb_admin_v1_PromoteRequest, PromoteRequest__Output as _phantomdb_admin_v1_PromoteRequest__Output } from '../../../phantomdb/admin/v1/PromoteRequest.ts';
 import type { PromoteResponse as _phantomdb_admin_v1_PromoteResponse, PromoteResponse__Output as _phantomdb_admin_v1_PromoteResponse__Output } from '../../../phantomdb/admin/v1/PromoteResponse.ts';
+import type { RangeListRequest as _phantomdb_admin_v1_RangeListRequest, RangeListRequest__Output as _phantomdb_admin_v1_RangeListRequest__Output } from '../../../phantomdb/admin/v1/RangeListRequest.ts';
+import type { RangeListResponse as _phantomdb_admin_v1_RangeListResponse, RangeListResponse__Output as _phantomdb_admin_v1_RangeListResponse__Output } from '../../../phantomdb/admin/v1/RangeListResponse.ts';
 import type { RecommissionRequest as _phantomdb_admin_v1_RecommissionRequest, RecommissionRequest__Output as _phantomdb_admin_v1_RecommissionRequest__Output } from '../../../phantomdb/admin/v1/RecommissionRequest.ts';
 import type { TransferLeadershipRequest as _phantomdb_admin_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _phantomdb_admin_v1_TransferLeadershipRequest__Output } from '../../../phantomdb/admin/v1/TransferLeadershipRequest.ts';
 import type { TransferLeadershipResponse as _phantomdb_admin_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _phantomdb_admin_v1_TransferLeadershipResponse__Output } from '../../../phantomdb/admin/v1/TransferLeadershipResponse.ts';
@@ -134,6 +136,23 @@ export interface AdminClient extends grpc.Client {
   promote(argument: _phantomdb_admin_v1_PromoteRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_PromoteResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Every range the meta range's leader knows (its descriptors and each range's replicas and
+   * leader as that node sees them), in range id order.
+   */
+  RangeList(argument: _phantomdb_admin_v1_RangeListRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
+  RangeList(argument: _phantomdb_admin_v1_RangeListRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
+  RangeList(argument: _phantomdb_admin_v1_RangeListRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
+  RangeList(argument: _phantomdb_admin_v1_RangeListRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every range the meta range's leader knows (its descriptors and each range's replicas and
+   * leader as that node sees them), in range id order.
+   */
+  rangeList(argument: _phantomdb_admin_v1_RangeListRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
+  rangeList(argument: _phantomdb_admin_v1_RangeListRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
+  rangeList(argument: _phantomdb_admin_v1_RangeListRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
+  rangeList(argument: _phantomdb_admin_v1_RangeListRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Cancels a decommission that has not finished; the node takes replicas again.
    */
   Recommission(argument: _phantomdb_admin_v1_RecommissionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
@@ -206,6 +225,12 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   Promote: grpc.handleUnaryCall<_phantomdb_admin_v1_PromoteRequest__Output, _phantomdb_admin_v1_PromoteResponse>;
   
   /**
+   * Every range the meta range's leader knows (its descriptors and each range's replicas and
+   * leader as that node sees them), in range id order.
+   */
+  RangeList: grpc.handleUnaryCall<_phantomdb_admin_v1_RangeListRequest__Output, _phantomdb_admin_v1_RangeListResponse>;
+  
+  /**
    * Cancels a decommission that has not finished; the node takes replicas again.
    */
   Recommission: grpc.handleUnaryCall<_phantomdb_admin_v1_RecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress>;
@@ -225,6 +250,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   Drain: MethodDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress__Output>
   NodeInfo: MethodDefinition<_phantomdb_admin_v1_NodeInfoRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_NodeInfoRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
   Promote: MethodDefinition<_phantomdb_admin_v1_PromoteRequest, _phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteRequest__Output, _phantomdb_admin_v1_PromoteResponse__Output>
+  RangeList: MethodDefinition<_phantomdb_admin_v1_RangeListRequest, _phantomdb_admin_v1_RangeListResponse, _phantomdb_admin_v1_RangeListRequest__Output, _phantomdb_admin_v1_RangeListResponse__Output>
   Recommission: MethodDefinition<_phantomdb_admin_v1_RecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_RecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
   TransferLeadership: MethodDefinition<_phantomdb_admin_v1_TransferLeadershipRequest, _phantomdb_admin_v1_TransferLeadershipResponse, _phantomdb_admin_v1_TransferLeadershipRequest__Output, _phantomdb_admin_v1_TransferLeadershipResponse__Output>
 }

@@ -1,0 +1,8 @@
+// Original file: datanode/proto/admin.proto
+
+
+export interface RangeListRequest {
+}
+
+export interface RangeListRequest__Output {
+}

@@ -1,0 +1,13 @@
+// Original file: datanode/proto/admin.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface RangeReplica {
+  'nodeId'?: (number | string | Long);
+  'voter'?: (boolean);
+}
+
+export interface RangeReplica__Output {
+  'nodeId': (string);
+  'voter': (boolean);
+}
