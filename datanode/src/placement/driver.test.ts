@@ -2,7 +2,7 @@
 // quorum loss, no two replicas on a node, one call per range), the move and bandwidth limits,
 // timeouts and retries, leadership loss, and a restart midway. Failures print the seed.
 import { describe, expect, it } from 'vitest';
-import { PlacementDriver, TokenBucket, checkDriverLimits, moveStatus, retryBackoffMs } from './driver.ts';
+import { PlacementDriver, TokenBucket, checkDriverLimits, moveStatus, retryBackoffMs, systemClock } from './driver.ts';
 import type { DriverEvent, DriverLimits } from './driver.ts';
 import { FakeCluster, VirtualClock, runVirtual, settle } from './fake-cluster.ts';
 import type { FakeClusterOptions } from './fake-cluster.ts';
@@ -11,6 +11,9 @@ import { canHoldLeases, canHostReplicas, indexNodes, votersOf } from './model.ts
 import type { ClusterSnapshot, Move, RangeState } from './model.ts';
 import { SeededRandom, makeNode } from './simulation.ts';
 import { PlacementError } from './errors.ts';
+import { emptyLivenessState, livenessOf, observeLiveness, toNodeState } from './liveness.ts';
+import type { LivenessConfig } from './liveness.ts';
+import { assert } from '../assert.ts';
 
 const mebibyte = 1024 * 1024;
 const virtualMsMax = 10 * 60 * 60 * 1000;
@@ -287,6 +290,15 @@ describe('driver parts', () => {
     expect(taken).toEqual([0, 1000, 3000]);
   });
 
+  it('the host clock sleeps, and stops sleeping when aborted', async () => {
+    await expect(systemClock.sleep(1)).resolves.toBeUndefined();
+    const controller = new AbortController();
+    const long = systemClock.sleep(60_000, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(long).rejects.toThrow('stop');
+    await expect(systemClock.sleep(1, controller.signal)).rejects.toThrow('stop');
+  });
+
   it('backs off exponentially up to the cap and validates its limits', () => {
     expect([1, 2, 3, 4, 5, 6, 40].map((attempt) => retryBackoffMs(limits, attempt))).toEqual([100, 200, 400, 800, 1600, 2000, 2000]);
     expect(() => checkDriverLimits(limits)).not.toThrow();
@@ -296,5 +308,81 @@ describe('driver parts', () => {
     } catch (error) {
       expect((error as PlacementError).code).toBe('PH_INVALID_OPTIONS');
     }
+  });
+});
+
+describe('driver with liveness from heartbeats', () => {
+  const livenessConfig: LivenessConfig = { heartbeatIntervalTicks: 1000, suspectAfterTicks: 1500, deadAfterTicks: 9000, observerGapTicks: 2000 };
+
+  /** A ClusterView whose node liveness comes from the tracker fed by heartbeat records, as the node will build it. */
+  function heartbeatView(h: Harness, heartbeats: ReadonlyMap<number, number>, seen: Map<number, Set<string>>) {
+    let state = emptyLivenessState;
+    return {
+      snapshot(signal: AbortSignal): Promise<ClusterSnapshot> {
+        signal.throwIfAborted();
+        const base = h.cluster.view();
+        const records = base.nodes.map((node) => ({
+          nodeId: node.id,
+          epoch: 1,
+          heartbeatTicks: heartbeats.get(node.id) ?? 0,
+          locality: node.locality,
+          capacityBytes: node.capacityBytes,
+          usedBytes: node.usedBytes,
+        }));
+        state = observeLiveness(state, base.nowTicks, records, livenessConfig);
+        const byId = new Map(livenessOf(state, base.nowTicks, livenessConfig).map((node) => [node.nodeId, node]));
+        const nodes = base.nodes.map((node) => {
+          const liveness = byId.get(node.id);
+          assert(liveness !== undefined, 'every node has a record');
+          seen.set(node.id, (seen.get(node.id) ?? new Set()).add(liveness.liveness));
+          return toNodeState(liveness, node);
+        });
+        return Promise.resolve({ ...base, nodes });
+      },
+    };
+  }
+
+  it('copies nothing for a node that misses one beat, and re-replicates a node that stops beating', async () => {
+    const h = harness(21, { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 0 }, (random) => crowdedCluster(random, 6, 18));
+    const heartbeats = new Map<number, number>();
+    const silent = new Set<number>();
+    const beating = new AbortController();
+    const beat = async (nodeId: number): Promise<void> => {
+      for (;;) {
+        if (!silent.has(nodeId)) heartbeats.set(nodeId, h.clock.nowMs() + 1);
+        await h.clock.sleep(livenessConfig.heartbeatIntervalTicks, beating.signal);
+      }
+    };
+    for (const node of h.cluster.nodes) void beat(node.id).catch(() => undefined);
+    const controller = new AbortController();
+    const seen = new Map<number, Set<string>>();
+    const driver = new PlacementDriver({ view: heartbeatView(h, heartbeats, seen), admin: h.cluster, clock: h.clock, limits, onEvent: (event) => h.events.push(event) });
+    const finished = driver.run(controller.signal);
+    await runVirtual(h.clock, () => driver.progress().quiet && h.clock.nowMs() > 20_000, virtualMsMax);
+
+    // Node 5 pauses through one beat: suspect for a moment (its leases may move), no data copied.
+    const copiesBefore = h.cluster.copies.length;
+    expect([...(seen.get(5) ?? [])]).toEqual(['live']);
+    silent.add(5);
+    const resumeAt = h.clock.nowMs() + 1900;
+    await runVirtual(h.clock, () => h.clock.nowMs() >= resumeAt, virtualMsMax);
+    silent.delete(5);
+    const settledAt = h.clock.nowMs() + 30_000;
+    await runVirtual(h.clock, () => h.clock.nowMs() >= settledAt && driver.progress().quiet, virtualMsMax);
+    expect(h.cluster.copies.length).toBe(copiesBefore);
+    expect([...(seen.get(5) ?? [])].sort()).toEqual(['live', 'suspect']);
+
+    // Node 5 stops for good: dead after 9 s, replaced after the planner's deadAfterTicks.
+    silent.add(5);
+    const replaceableAt = h.clock.nowMs() + livenessConfig.deadAfterTicks + limits.planner.deadAfterTicks + limits.replanIntervalMs;
+    await runVirtual(h.clock, () => h.clock.nowMs() > replaceableAt && driver.progress().quiet, virtualMsMax);
+    expect(h.cluster.copies.length).toBeGreaterThan(copiesBefore);
+    for (const range of h.cluster.view().ranges) expect(range.replicas.some((replica) => replica.nodeId === 5), `range ${range.id}`).toBe(false);
+    expect(h.cluster.violations).toEqual([]);
+
+    controller.abort('shutdown');
+    beating.abort('done');
+    await runVirtual(h.clock, () => h.events.at(-1)?.kind === 'stopped', virtualMsMax);
+    await finished;
   });
 });
