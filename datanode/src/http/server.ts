@@ -51,16 +51,24 @@ export async function startHttpServer(listen: string, source: StatusSource): Pro
   return { server, port };
 }
 
+/** The node's id and cluster: from its status, else from its config (status may not answer yet). */
+function identityOf(source: StatusSource): { nodeId: number; clusterId: string } {
+  try {
+    const status = source.status();
+    return { nodeId: status.nodeId, clusterId: status.clusterId };
+  } catch {
+    const config: unknown = (source as unknown as Record<string, unknown>).config;
+    const read = (name: string): unknown => (typeof config === 'object' && config !== null ? (config as Record<string, unknown>)[name] : undefined);
+    const nodeId = read('nodeId');
+    const clusterId = read('clusterId');
+    return { nodeId: typeof nodeId === 'number' ? nodeId : 0, clusterId: typeof clusterId === 'string' ? clusterId : '' };
+  }
+}
+
 /** Serves /metrics when metrics are on; the metrics' hooks are removed when the server closes. */
 function registerMetricsRoute(server: FastifyInstance, source: StatusSource): void {
   if (!metricsEnabled()) return;
-  let identity: NodeStatus | undefined;
-  try {
-    identity = source.status();
-  } catch {
-    identity = undefined;
-  }
-  const metrics = new NodeMetrics(probeNodeSources(source), { nodeId: identity?.nodeId ?? 0, clusterId: identity?.clusterId ?? '' });
+  const metrics = new NodeMetrics(probeNodeSources(source), identityOf(source));
   metrics.install();
   server.server.on('connection', (socket) => {
     metrics.httpConnectionOpened();
