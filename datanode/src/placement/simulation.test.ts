@@ -89,7 +89,8 @@ function applyChecked(world: World, move: Move): void {
   world.snapshot = applyMove(before, move);
   world.movesApplied += 1;
   const problem = checkStepSafety(before, world.snapshot, move.rangeId);
-  expect(problem, `after ${move.kind} ${JSON.stringify(move)}`).toBeUndefined();
+  // Hot loops call expect only on a mismatch: vitest's expect is costly at this volume.
+  if (problem !== undefined) expect(problem, `after ${move.kind} ${JSON.stringify(move)}`).toBeUndefined();
 }
 
 function waitingForDeadNodes(world: World): boolean {
@@ -106,9 +107,9 @@ function runUntilQuiet(world: World): number {
   for (let round = 1; round <= world.roundsMax; round += 1) {
     world.snapshot = { ...world.snapshot, nowTicks: world.snapshot.nowTicks + 1 };
     const plan = planMoves({ snapshot: world.snapshot, limits: world.limits, inFlight: pending });
-    expect(plan.moves.length + pending.length).toBeLessThanOrEqual(world.limits.concurrentMovesMax);
+    if (plan.moves.length + pending.length > world.limits.concurrentMovesMax) expect(plan.moves.length + pending.length).toBeLessThanOrEqual(world.limits.concurrentMovesMax);
     const rangeIds = [...pending, ...plan.moves].map((move) => move.rangeId);
-    expect(new Set(rangeIds).size).toBe(rangeIds.length);
+    if (new Set(rangeIds).size !== rangeIds.length) expect(new Set(rangeIds).size).toBe(rangeIds.length);
     if (plan.moves.length === 0 && pending.length === 0 && !waitingForDeadNodes(world)) return round;
     const all = [...pending, ...plan.moves];
     pending = [];
@@ -124,17 +125,19 @@ function runUntilQuiet(world: World): number {
 function checkConverged(world: World): void {
   const { snapshot } = world;
   const nodes = indexNodes(snapshot);
-  const hosts = hostable(snapshot);
   const spread = maxZoneSpread(snapshot);
   for (const range of snapshot.ranges) {
     const voters = votersOf(range);
-    expect(range.replicas.length, `range ${range.id} replicas`).toBe(snapshot.replicationFactor);
-    expect(voters.length, `range ${range.id} voters`).toBe(snapshot.replicationFactor);
-    for (const voter of voters) expect(canHostReplicas(nodes.get(voter.nodeId) ?? hosts[0] ?? makeNode(0, '')), `range ${range.id} voter ${voter.nodeId} on a leaving node`).toBe(true);
+    if (range.replicas.length !== snapshot.replicationFactor) expect(range.replicas.length, `range ${range.id} replicas`).toBe(snapshot.replicationFactor);
+    if (voters.length !== snapshot.replicationFactor) expect(voters.length, `range ${range.id} voters`).toBe(snapshot.replicationFactor);
+    for (const voter of voters) {
+      const node = nodes.get(voter.nodeId);
+      if (node === undefined || !canHostReplicas(node)) expect.fail(`range ${range.id} voter ${voter.nodeId} on a leaving node`);
+    }
     const zones = new Set(range.replicas.map((replica) => nodes.get(replica.nodeId)?.locality.zone));
-    expect(zones.size, `range ${range.id} zone spread`).toBe(spread);
+    if (zones.size !== spread) expect(zones.size, `range ${range.id} zone spread`).toBe(spread);
     const holder = range.leaseholder === null ? undefined : nodes.get(range.leaseholder);
-    expect(holder !== undefined && canHoldLeases(holder), `range ${range.id} leaseholder`).toBe(true);
+    if (holder === undefined || !canHoldLeases(holder)) expect.fail(`range ${range.id} leaseholder ${range.leaseholder} cannot hold leases`);
   }
   checkBalance(world);
 }
