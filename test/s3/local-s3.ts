@@ -1,0 +1,27 @@
+/**
+ * A real S3 HTTP API on loopback (s3rver), for tests of backup destinations. Objects live in a
+ * directory the caller owns; buckets are created up front.
+ */
+import { mkdir } from 'node:fs/promises';
+import S3rver from 's3rver';
+
+export interface LocalS3 {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  close(): Promise<void>;
+}
+
+/** Starts s3rver on a free loopback port with the given buckets. */
+export async function startLocalS3(directory: string, buckets: readonly string[]): Promise<LocalS3> {
+  await mkdir(directory, { recursive: true });
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: buckets.map((name) => ({ name })) });
+  const { port } = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    // s3rver accepts exactly these.
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    close: () => server.close(),
+  };
+}
