@@ -247,6 +247,10 @@ export class ObservabilityStack {
     return { puts, gets };
   }
 
+  get operatorMetricsPort(): number {
+    return this.operator.metricsPort;
+  }
+
   logs(): string {
     return `${this.cluster.logs()}\n----- operator\n${this.operator.log()}\n----- prometheus\n${this.prometheus.log()}`;
   }

@@ -212,8 +212,8 @@ describe('probe of a multi-range node', () => {
     expect(valueOf(text, 'phantomdb_ranges{state="under_replicated",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_ranges{state="quorum_at_risk",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_ranges{state="unavailable",node="2"}')).toBe(0);
-    expect(valueOf(text, 'phantomdb_raft_commit_index_sum{node="2"}')).toBe(360);
-    expect(valueOf(text, 'phantomdb_raft_term_sum{node="2"}')).toBe(21);
+    expect(valueOf(text, 'phantomdb_ranges_commit_index{node="2"}')).toBe(360);
+    expect(valueOf(text, 'phantomdb_ranges_term{node="2"}')).toBe(21);
   });
 });
 

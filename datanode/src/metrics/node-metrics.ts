@@ -9,7 +9,8 @@
  * Disabled with PHANTOMDB_METRICS=off (the benchmark's `phantomdb-metrics-off` system): then no
  * hook is installed and /metrics answers 404.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram, type HotCounterSeries, type HotHistogramSeries } from './hot.ts';
 import { buildCommit, buildVersion } from './build-info.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
@@ -47,36 +48,46 @@ export class NodeMetrics implements RequestObserver {
   readonly registry = new Registry();
   /** Rebalance moves and snapshots, reported by the node as they finish. */
   readonly rangeEvents: RangeEventRecorder;
-  private readonly requests: Counter<'api' | 'method' | 'result'>;
-  private readonly requestSeconds: Histogram<'api' | 'method'>;
-  private readonly fsyncSeconds: Histogram<'log'>;
-  private readonly proposals: Counter<'result'>;
-  private readonly proposalSeconds: Histogram;
+  private readonly requests: HotCounter;
+  private readonly requestSeconds: HotHistogram;
+  private readonly proposals: HotCounter;
+  /** The series a request path and result feed, found once per kind of request. */
+  private readonly requestSeries = new Map<string, { readonly count: HotCounterSeries; readonly seconds: HotHistogramSeries }>();
+  private readonly proposalResults = new Map<string, HotCounterSeries>();
   private readonly httpConnections: Gauge;
   private openHttpConnections = 0;
   private uninstall: (() => void) | undefined;
-  /** Method paths already split, so a request does no regex work after the first of its kind. */
-  private readonly methodLabels = new Map<string, { api: string; method: string }>();
 
   constructor(sources: NodeMetricsSources, options: NodeMetricsOptions) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: String(options.nodeId) });
     const info = new Gauge({ name: 'phantomdb_build_info', help: 'Always 1; labels say which build and cluster this node runs.', labelNames: ['version', 'commit', 'nodejs', 'cluster_id'], registers });
     info.set({ version: buildVersion(), commit: buildCommit(), nodejs: process.version, cluster_id: options.clusterId }, 1);
-    this.requests = new Counter({ name: 'phantomdb_requests_total', help: 'gRPC requests served, by API (kv, membership, admin), method and result (ok or the PH_* error code).', labelNames: ['api', 'method', 'result'], registers });
-    this.requestSeconds = new Histogram({ name: 'phantomdb_request_duration_seconds', help: 'Time from receiving a gRPC request to answering it.', labelNames: ['api', 'method'], buckets: requestBuckets, registers });
-    this.fsyncSeconds = new Histogram({ name: 'phantomdb_wal_fsync_duration_seconds', help: 'Duration of each fsync of a write-ahead log (log="raft": the shared Raft log, the write-ahead log of replicated data).', labelNames: ['log'], buckets: fsyncBuckets, registers });
+    this.requests = new HotCounter(this.registry, 'phantomdb_requests_total', 'gRPC requests served, by API (kv, membership, admin), method and result (ok or the PH_* error code).');
+    this.requestSeconds = new HotHistogram(this.registry, 'phantomdb_request_duration_seconds', 'Time from receiving a gRPC request to answering it.', requestBuckets);
+    const fsyncSeconds = new HotHistogram(this.registry, 'phantomdb_wal_fsync_duration_seconds', 'Duration of each fsync of a write-ahead log (log="raft": the shared Raft log, the write-ahead log of replicated data).', fsyncBuckets);
     this.httpConnections = new Gauge({ name: 'phantomdb_http_connections', help: 'Open connections to the HTTP port (SQL API, admin, metrics scrapes).', registers, collect: () => this.httpConnections.set(this.openHttpConnections) });
     this.rangeEvents = registerRaftMetrics(this.registry, sources);
     registerStorageMetrics(this.registry, sources);
     registerTransportMetrics(this.registry, sources);
-    this.proposals = new Counter({ name: 'phantomdb_raft_proposals_total', help: 'Raft proposals (writes) to ranges this node leads, by result (ok or the PH_* error code).', labelNames: ['result'], registers });
-    this.proposals.inc({ result: 'ok' }, 0);
-    this.proposalSeconds = new Histogram({ name: 'phantomdb_raft_proposal_duration_seconds', help: 'Time from proposing a write on the leader to its being committed by a quorum and applied.', buckets: requestBuckets, registers });
-    sources.onRaftLogFsync?.((seconds) => this.fsyncSeconds.observe({ log: 'raft' }, seconds));
+    this.proposals = new HotCounter(this.registry, 'phantomdb_raft_proposals_total', 'Raft proposals (writes) to ranges this node leads, by result (ok or the PH_* error code).');
+    const proposalOk = this.proposals.child({ result: 'ok' });
+    this.proposalResults.set('ok', proposalOk);
+    const proposalSeconds = new HotHistogram(this.registry, 'phantomdb_raft_proposal_duration_seconds', 'Time from proposing a write on the leader to its being committed by a quorum and applied.', requestBuckets).child();
+    let raftFsync: HotHistogramSeries | undefined;
+    sources.onRaftLogFsync?.((seconds) => (raftFsync ??= fsyncSeconds.child({ log: 'raft' })).observe(seconds));
     sources.onRaftProposal?.((result, seconds) => {
-      this.proposals.inc({ result });
-      if (result === 'ok') this.proposalSeconds.observe(seconds);
+      if (result === 'ok') {
+        proposalOk.inc();
+        proposalSeconds.observe(seconds);
+        return;
+      }
+      let series = this.proposalResults.get(result);
+      if (series === undefined) {
+        series = this.proposals.child({ result });
+        this.proposalResults.set(result, series);
+      }
+      series.inc();
     });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'phantomdb_' });
   }
@@ -92,13 +103,17 @@ export class NodeMetrics implements RequestObserver {
   }
 
   requestFinished(path: string, result: string, seconds: number): void {
-    let labels = this.methodLabels.get(path);
-    if (labels === undefined) {
-      labels = splitMethodPath(path);
-      if (this.methodLabels.size < 256) this.methodLabels.set(path, labels);
+    const key = `${path} ${result}`;
+    let series = this.requestSeries.get(key);
+    if (series === undefined) {
+      // Paths and results are bounded (registered methods, PH_* codes); splitMethodPath maps
+      // anything else to 'other', and the map stops growing past a sane size.
+      const { api, method } = splitMethodPath(path);
+      series = { count: this.requests.child({ api, method, result }), seconds: this.requestSeconds.child({ api, method }) };
+      if (this.requestSeries.size < 1024) this.requestSeries.set(key, series);
     }
-    this.requests.inc({ api: labels.api, method: labels.method, result });
-    this.requestSeconds.observe(labels, seconds);
+    series.count.inc();
+    series.seconds.observe(seconds);
   }
 
   /** Counts the HTTP server's open connections. */

@@ -113,7 +113,7 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
     },
   });
   const commits: Gauge = new Gauge({
-    name: 'phantomdb_raft_commit_index_sum',
+    name: 'phantomdb_ranges_commit_index',
     help: 'Sum of the commit indexes of the range replicas on this node: its rate is the entries committed per second over all ranges.',
     registers,
     collect() {
@@ -121,7 +121,7 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
     },
   });
   const terms: Gauge = new Gauge({
-    name: 'phantomdb_raft_term_sum',
+    name: 'phantomdb_ranges_term',
     help: 'Sum of the Raft terms of the range replicas on this node: its increase counts the elections of all ranges (PreVote keeps failed campaigns from raising terms).',
     registers,
     collect() {
