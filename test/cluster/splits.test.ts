@@ -123,6 +123,20 @@ async function scenario(active: TestCluster): Promise<void> {
     await checkEveryNode(active, load, writer);
     console.log(`ranges: ${split.ranges} before the kill, ${grown.ranges} at the end; ${writer.acknowledged.size} filler writes`);
     await finish(load, active.kvEndpoints(), seed);
+
+    // A range leader's report reaches the meta range through any node (RecordRanges); an older
+    // generation does not replace a newer copy.
+    const reporter = new KvClient({ endpoints: active.kvEndpoints().slice(1), clusterId: active.clusterId, deadlineMs: 10_000 });
+    try {
+      const reported = { rangeId: 4242, startKey: Buffer.from('~~~'), endKey: Buffer.alloc(0), generation: 5, replicas: [{ nodeId: 1, voter: true }] };
+      await reporter.recordRanges([reported]);
+      await reporter.recordRanges([{ ...reported, startKey: Buffer.from('~'), generation: 4 }]);
+      const listed = (await adminClient.rangeList()).find((range) => range.rangeId === 4242);
+      expect(listed?.startKey.toString()).toBe('~~~');
+      expect(listed?.generation).toBe(5);
+    } finally {
+      reporter.close();
+    }
   }
 }
 

@@ -15,6 +15,8 @@ import type { Member as _phantomdb_kv_v1_Member, Member__Output as _phantomdb_kv
 import type { MembershipClient as _phantomdb_kv_v1_MembershipClient, MembershipDefinition as _phantomdb_kv_v1_MembershipDefinition } from './phantomdb/kv/v1/Membership.ts';
 import type { PutRequest as _phantomdb_kv_v1_PutRequest, PutRequest__Output as _phantomdb_kv_v1_PutRequest__Output } from './phantomdb/kv/v1/PutRequest.ts';
 import type { PutResponse as _phantomdb_kv_v1_PutResponse, PutResponse__Output as _phantomdb_kv_v1_PutResponse__Output } from './phantomdb/kv/v1/PutResponse.ts';
+import type { RecordRangesRequest as _phantomdb_kv_v1_RecordRangesRequest, RecordRangesRequest__Output as _phantomdb_kv_v1_RecordRangesRequest__Output } from './phantomdb/kv/v1/RecordRangesRequest.ts';
+import type { RecordRangesResponse as _phantomdb_kv_v1_RecordRangesResponse, RecordRangesResponse__Output as _phantomdb_kv_v1_RecordRangesResponse__Output } from './phantomdb/kv/v1/RecordRangesResponse.ts';
 import type { ScanRequest as _phantomdb_kv_v1_ScanRequest, ScanRequest__Output as _phantomdb_kv_v1_ScanRequest__Output } from './phantomdb/kv/v1/ScanRequest.ts';
 import type { ScanResponse as _phantomdb_kv_v1_ScanResponse, ScanResponse__Output as _phantomdb_kv_v1_ScanResponse__Output } from './phantomdb/kv/v1/ScanResponse.ts';
 
@@ -44,6 +46,8 @@ export interface ProtoGrpcType {
         Membership: SubtypeConstructor<typeof grpc.Client, _phantomdb_kv_v1_MembershipClient> & { service: _phantomdb_kv_v1_MembershipDefinition }
         PutRequest: MessageTypeDefinition<_phantomdb_kv_v1_PutRequest, _phantomdb_kv_v1_PutRequest__Output>
         PutResponse: MessageTypeDefinition<_phantomdb_kv_v1_PutResponse, _phantomdb_kv_v1_PutResponse__Output>
+        RecordRangesRequest: MessageTypeDefinition<_phantomdb_kv_v1_RecordRangesRequest, _phantomdb_kv_v1_RecordRangesRequest__Output>
+        RecordRangesResponse: MessageTypeDefinition<_phantomdb_kv_v1_RecordRangesResponse, _phantomdb_kv_v1_RecordRangesResponse__Output>
         ScanRequest: MessageTypeDefinition<_phantomdb_kv_v1_ScanRequest, _phantomdb_kv_v1_ScanRequest__Output>
         ScanResponse: MessageTypeDefinition<_phantomdb_kv_v1_ScanResponse, _phantomdb_kv_v1_ScanResponse__Output>
       }

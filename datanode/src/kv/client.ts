@@ -14,6 +14,7 @@ import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipClient } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
 import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import type { MemberAddress } from './command.ts';
+import { encodeDescriptor, type RangeDescriptor } from './descriptor.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from './errors.ts';
 import { kvProto, metadataKeys } from './proto.ts';
 
@@ -102,6 +103,11 @@ export class KvClient {
       s.membership.Join({ clusterId, nodeId, address: address.raft, kvAddress: address.kv }, m, o, done),
     );
     return new Map(response.members.map((member) => [Number(member.nodeId), { raft: member.address, kv: member.kvAddress }]));
+  }
+
+  /** Reports range descriptors to the meta range's leader (node to node). */
+  async recordRanges(descriptors: readonly RangeDescriptor[], options: CallOptions = {}): Promise<void> {
+    await this.call<unknown>('write-idempotent', options, (s, m, o, done) => s.membership.RecordRanges({ descriptors: descriptors.map(encodeDescriptor) }, m, o, done));
   }
 
   close(): void {

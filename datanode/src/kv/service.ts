@@ -8,6 +8,7 @@ import type { KVHandlers } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipHandlers } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
 import { unaryHandler, type ServiceErrorMapping } from '../rpc/service-core.ts';
 import type { Command, MemberAddress } from './command.ts';
+import { decodeDescriptor, type RangeDescriptor } from './descriptor.ts';
 import { KvError, NotLeaderError, type KvErrorCode } from './errors.ts';
 import type { KvLimits } from './limits.ts';
 import { kvProto, metadataKeys } from './proto.ts';
@@ -29,6 +30,8 @@ export interface KvBackend {
   get(key: Buffer, deadlineMs: number, forwarded: boolean): Promise<Buffer | undefined>;
   /** Rows of [start, end) in key order across ranges, linearizable per range. */
   scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean): Promise<{ rows: ScanRow[]; more: boolean }>;
+  /** Records range descriptors in the meta range (its leader only). */
+  recordRanges(descriptors: readonly RangeDescriptor[], deadlineMs: number): Promise<void>;
   /** Adds a node as a learner (leader only); returns the address book. */
   join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>>;
 }
@@ -130,6 +133,17 @@ export function membershipHandlers(backend: KvBackend): MembershipHandlers {
       }
       const members = await backend.join(nodeId, { raft: request.address, kv: request.kvAddress }, deadlineMs);
       return { members: [...members].map(([id, address]) => ({ nodeId: String(id), address: address.raft, kvAddress: address.kv })) };
+    }),
+    RecordRanges: unary(backend, async (request: { descriptors: Buffer[] }, deadlineMs) => {
+      let descriptors: RangeDescriptor[];
+      try {
+        descriptors = request.descriptors.map((bytes) => decodeDescriptor(bytes));
+      } catch (err) {
+        throw new KvError('PH_BAD_REQUEST', `malformed range descriptor: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (descriptors.length > 10_000) throw new KvError('PH_TOO_LARGE', `${descriptors.length} descriptors in one call (limit 10000)`);
+      await backend.recordRanges(descriptors, deadlineMs);
+      return {};
     }),
   };
 }

@@ -126,6 +126,9 @@ class UnavailableKv implements KvBackend {
   join(): Promise<ReadonlyMap<number, MemberAddress>> {
     return this.unavailable();
   }
+  recordRanges(): Promise<void> {
+    return this.unavailable();
+  }
 }
 
 export interface PendingIdentityListen {

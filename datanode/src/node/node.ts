@@ -17,7 +17,7 @@ import type { Command, MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
 import { addKvServices, kvMessageBytesMax, type KvBackend } from '../kv/service.ts';
-import { metaRangeId } from '../kv/descriptor.ts';
+import { metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvEngine, type ApplyResult, type KvStateMachine, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
 import { simpleConfState, type NodeId } from '../raft/types.ts';
@@ -171,6 +171,7 @@ export class DataNode implements KvBackend {
       knownPeer: (id) => this.addressBook().has(id),
       promotable: (id) => !this.lifecycles().decommissioning.has(id) && !this.lifecycles().removed.has(id),
       rangeMaxBytes: config.rangeMaxBytes,
+      pushDescriptors: (descriptors) => this.pushDescriptors(descriptors),
       log: this.log,
     });
     if (!this.logStore.hasGroup(metaRangeId)) {
@@ -418,6 +419,30 @@ export class DataNode implements KvBackend {
     this.log(`adding node ${nodeId} (${address.raft}) as a learner`);
     await replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId }], transition: 'auto' }, deadlineMs);
     return this.addressBook();
+  }
+
+  async recordRanges(descriptors: readonly RangeDescriptor[], deadlineMs: number): Promise<void> {
+    const replica = this.activeReplica;
+    if (replica.role().role !== 'leader') throw replica.notLeader();
+    const copies = replica.stateMachine.rangeDescriptors();
+    const news = descriptors.filter((desc) => desc.rangeId !== metaRangeId && (copies.get(desc.rangeId)?.generation ?? -1) <= desc.generation);
+    if (news.length > 0) await replica.propose({ op: 'meta-descriptors', descriptors: news }, deadlineMs);
+  }
+
+  /** A range leader's report to the meta leader, through any member with a known KV address. */
+  private async pushDescriptors(descriptors: readonly RangeDescriptor[]): Promise<void> {
+    const meta = this.metaReplica;
+    const leader = meta?.role().leaderId ?? 0;
+    const book = this.addressBook();
+    const first = book.get(leader)?.kv ?? '';
+    const endpoints = [first, ...[...book].filter(([id, a]) => id !== this.config.nodeId && a.kv !== '' && a.kv !== first).map(([, a]) => a.kv)].filter((e) => e !== '');
+    if (endpoints.length === 0) return;
+    const client = new KvClient({ endpoints, clusterId: this.clusterId, deadlineMs: 3000, backoffMaxMs: 200 });
+    try {
+      await client.recordRanges(descriptors);
+    } finally {
+      client.close();
+    }
   }
 
   // ------------------------------------------------------------------ status

@@ -38,6 +38,8 @@ export interface StoreOptions {
   readonly promotable: (id: NodeId) => boolean;
   /** A range whose user data grows past this many bytes is split. */
   readonly rangeMaxBytes: number;
+  /** Sends descriptors of ranges led here to the meta range's leader (when that is another node). */
+  readonly pushDescriptors?: (descriptors: readonly RangeDescriptor[]) => Promise<void>;
   /** Most uninitialised replicas (waiting for their first snapshot) at once. */
   readonly uninitializedMax?: number;
   /** How often leaders check sizes, membership and meta records. */
@@ -74,6 +76,7 @@ export class Store implements TransportHandlers {
   private transport: PeerTransport | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private maintaining = false;
+  private pushing = false;
   private stopped = false;
   /** Ranges whose size was checked since this node became their leader. */
   private readonly sizeChecked = new Set<GroupId>();
@@ -373,6 +376,7 @@ export class Store implements TransportHandlers {
     this.maintaining = true;
     try {
       this.recordDescriptors();
+      this.reportDescriptors();
       for (const replica of this.replicas.values()) {
         if (this.stopped) return;
         if (!replica.serving || replica.role().role !== 'leader') {
@@ -473,6 +477,31 @@ export class Store implements TransportHandlers {
     meta.propose({ op: 'meta-descriptors', descriptors: updates }, 5000).catch((err: unknown) => {
       this.options.log(`could not record range descriptors: ${err instanceof Error ? err.message : String(err)}`);
     });
+  }
+
+  /**
+   * On a range leader that is not the meta leader: reports the descriptors of the ranges it
+   * leads that the meta range (as replicated here) lacks or has older, so that the meta range
+   * knows every range even where the meta leader hosts no replica of it.
+   */
+  private reportDescriptors(): void {
+    const meta = this.replicas.get(metaRangeId);
+    const push = this.options.pushDescriptors;
+    if (push === undefined || this.pushing || meta === undefined || !meta.stateMachine.initialized || meta.role().role === 'leader') return;
+    const copies = meta.stateMachine.rangeDescriptors();
+    const updates: RangeDescriptor[] = [];
+    for (const replica of this.replicas.values()) {
+      const desc = replica.stateMachine.descriptor();
+      if (desc === undefined || desc.rangeId === metaRangeId || !replica.serving || replica.role().role !== 'leader') continue;
+      const copy = copies.get(desc.rangeId);
+      if (copy !== undefined && copy.generation >= desc.generation) continue;
+      updates.push({ ...desc, replicas: replicasOf(replica.status().config) });
+    }
+    if (updates.length === 0) return;
+    this.pushing = true;
+    push(updates)
+      .catch((err: unknown) => this.options.log(`could not report range descriptors to the meta leader (retried): ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => (this.pushing = false));
   }
 
   // ------------------------------------------------------------------ shutdown
