@@ -243,6 +243,25 @@ describe('proposal tap', () => {
   });
 });
 
+describe('snapshot tap', () => {
+  it('counts snapshots sent through the transport and received by the store, by result', async () => {
+    const transport = {
+      sendSnapshot: (ok: boolean): Promise<void> => (ok ? Promise.resolve() : Promise.reject(new Error('peer went away'))),
+    };
+    const store = { allReplicas: () => [], onSnapshotData: async (): Promise<void> => undefined };
+    const node = { status: () => status, transport, store };
+    const metrics = new NodeMetrics(probeNodeSources(node), { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    await transport.sendSnapshot(true);
+    await expect(transport.sendSnapshot(false)).rejects.toThrow('peer went away');
+    await store.onSnapshotData();
+    const text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="sent",result="succeeded",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="sent",result="failed",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="received",result="succeeded",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="received",result="failed",node="2"}')).toBe(0);
+  });
+});
+
 describe('helpers', () => {
   it('splits gRPC method paths into bounded labels', () => {
     expect(splitMethodPath('/phantomdb.kv.v1.KV/Get')).toEqual({ api: 'kv', method: 'Get' });

@@ -151,7 +151,7 @@ export interface RangeEventRecorder {
   snapshotFinished(direction: 'sent' | 'received', result: 'succeeded' | 'failed'): void;
 }
 
-function registerRangeEventMetrics(registry: Registry): RangeEventRecorder {
+function registerRangeEventMetrics(registry: Registry, sources: NodeMetricsSources): RangeEventRecorder {
   const registers = [registry];
   const moves = new Counter({ name: 'phantomdb_rebalance_moves_total', help: 'Replica moves (add learner, catch up, promote, remove) this node led, by result.', labelNames: ['result'], registers });
   const moveBytes = new Counter({ name: 'phantomdb_rebalance_bytes_total', help: 'Snapshot bytes sent to move replicas.', registers });
@@ -161,6 +161,7 @@ function registerRangeEventMetrics(registry: Registry): RangeEventRecorder {
     moves.inc({ result }, 0);
     for (const direction of ['sent', 'received'] as const) snapshots.inc({ direction, result }, 0);
   }
+  sources.onSnapshot?.((direction, result) => snapshots.inc({ direction, result: result === 'ok' ? 'succeeded' : 'failed' }));
   return {
     rebalanceMoveFinished(result, snapshotBytes) {
       moves.inc({ result });
@@ -176,5 +177,5 @@ export function registerRaftMetrics(registry: Registry, sources: NodeMetricsSour
   registerRaftStateMetrics(registry, sources);
   registerRaftLogMetrics(registry, sources);
   registerRangeMetrics(registry, sources);
-  return registerRangeEventMetrics(registry);
+  return registerRangeEventMetrics(registry, sources);
 }

@@ -50,6 +50,8 @@ export interface NodeMetricsSources {
   onRaftLogFsync?(listener: (seconds: number) => void): void;
   /** Calls `listener` when a proposal to any range led here ends: 'ok' or the error's code, and its duration. */
   onRaftProposal?(listener: (result: string, seconds: number) => void): void;
+  /** Calls `listener` when a Raft snapshot sent to a peer or received from one ends: 'ok' or the error's code. */
+  onSnapshot?(listener: (direction: 'sent' | 'received', result: string) => void): void;
 }
 
 function field(value: unknown, name: string): unknown {
@@ -116,15 +118,15 @@ function resultOf(err: unknown): string {
 }
 
 /**
- * Wraps `replica.propose` on this one instance so that every proposal's outcome and duration
- * (proposed to applied, on the leader) reach `listener`. It may throw at once (not the leader) or
- * return a promise; both are reported and passed on unchanged.
+ * Wraps `target[method]` on this one instance so that every call's outcome and duration reach
+ * `listener`: 'ok', or the error's code. The method may throw at once or return a promise; both
+ * are reported and passed on unchanged. Returns false when there is no such method.
  */
-function tapProposals(replica: object, listener: (result: string, seconds: number) => void): void {
-  const propose = field(replica, 'propose');
-  if (typeof propose !== 'function') return;
-  const original = propose as (this: unknown, ...args: unknown[]) => unknown;
-  Object.defineProperty(replica, 'propose', {
+function tapCalls(target: object, method: string, listener: (result: string, seconds: number) => void): boolean {
+  const found = field(target, method);
+  if (typeof found !== 'function') return false;
+  const original = found as (this: unknown, ...args: unknown[]) => unknown;
+  Object.defineProperty(target, method, {
     configurable: true,
     value(this: unknown, ...args: unknown[]): unknown {
       const startedMs = performance.now();
@@ -141,10 +143,13 @@ function tapProposals(replica: object, listener: (result: string, seconds: numbe
           () => listener('ok', seconds()),
           (err: unknown) => listener(resultOf(err), seconds()),
         );
+      } else {
+        listener('ok', seconds());
       }
       return outcome;
     },
   });
+  return true;
 }
 
 /** A StatusSource's status, or undefined while it cannot answer. */
@@ -213,7 +218,7 @@ export function probeNodeSources(source: { status(): NodeStatus }): NodeMetricsS
     for (const candidate of Array.isArray(all) ? all : [replica()]) {
       if (!isObject(candidate) || tapped.has(candidate)) continue;
       tapped.add(candidate);
-      tapProposals(candidate, (result, seconds) => {
+      tapCalls(candidate, 'propose', (result, seconds) => {
         for (const listener of proposalListeners) listener(result, seconds);
       });
     }
@@ -242,6 +247,13 @@ export function probeNodeSources(source: { status(): NodeStatus }): NodeMetricsS
     },
     onRaftLogFsync(listener) {
       tapRaftLogFsync(field(source, 'logStore'), listener);
+    },
+    onSnapshot(listener) {
+      // Sent: the transport the node hands its replicas; received: the handler the transport calls.
+      const transport = field(source, 'transport');
+      if (isObject(transport)) tapCalls(transport, 'sendSnapshot', (result) => listener('sent', result));
+      const handlers = firstOf<unknown>([store, () => field(source, 'replica')]);
+      if (isObject(handlers)) tapCalls(handlers, 'onSnapshotData', (result) => listener('received', result));
     },
   };
 }
