@@ -28,6 +28,7 @@ const limits: DriverLimits = {
   retryBackoffInitialMs: 100,
   retryBackoffMaxMs: 2_000,
   replanIntervalMs: 500,
+  failedTargetAvoidMs: 60_000,
 };
 
 const flaky: FakeClusterOptions = {
@@ -55,12 +56,14 @@ interface Harness {
   readonly clock: VirtualClock;
   readonly cluster: FakeCluster;
   readonly events: DriverEvent[];
+  /** The virtual time of each event in `events` (the driver started by startDriver records them). */
+  readonly eventTimesMs: number[];
 }
 
 function harness(seed: number, options: FakeClusterOptions, start: (random: SeededRandom) => ClusterSnapshot): Harness {
   const clock = new VirtualClock();
   const random = new SeededRandom(seed);
-  return { clock, cluster: new FakeCluster(clock, random, options, start(random)), events: [] };
+  return { clock, cluster: new FakeCluster(clock, random, options, start(random)), events: [], eventTimesMs: [] };
 }
 
 function startDriver(h: Harness, driverLimits: DriverLimits = limits) {
@@ -73,6 +76,7 @@ function startDriver(h: Harness, driverLimits: DriverLimits = limits) {
     limits: driverLimits,
     onEvent: (event) => {
       h.events.push(event);
+      h.eventTimesMs.push(h.clock.nowMs());
       inFlightMax = Math.max(inFlightMax, driver.progress().inFlight.length);
     },
   });
@@ -81,7 +85,7 @@ function startDriver(h: Harness, driverLimits: DriverLimits = limits) {
 }
 
 /** The planner's targets, checked on the fake cluster's state (the count band only where zones are even). */
-function expectConverged(snapshot: ClusterSnapshot): void {
+function expectConverged(snapshot: ClusterSnapshot, checkBand = true): void {
   const nodes = indexNodes(snapshot);
   const spread = maxZoneSpread(snapshot);
   for (const range of snapshot.ranges) {
@@ -99,7 +103,7 @@ function expectConverged(snapshot: ClusterSnapshot): void {
   const hosts = snapshot.nodes.filter(canHostReplicas);
   const zoneSizes = new Map<string, number>();
   for (const node of hosts) zoneSizes.set(node.locality.zone, (zoneSizes.get(node.locality.zone) ?? 0) + 1);
-  if (new Set(zoneSizes.values()).size !== 1) return;
+  if (!checkBand || new Set(zoneSizes.values()).size !== 1) return;
   const band = balanceBand(snapshot);
   for (const node of hosts) {
     const replicas = snapshot.ranges.filter((range) => range.replicas.some((replica) => replica.nodeId === node.id)).length;
@@ -230,6 +234,35 @@ describe('placement driver on a fake cluster', () => {
         expectConverged(h.cluster.view());
       });
     }
+  });
+
+  it('stops copying to a node whose copies keep failing, and converges on the others', async () => {
+    const broken = { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 0, brokenTargetNodeIds: [5] };
+    const h = harness(13, broken, (random) => crowdedCluster(random, 9, 30));
+    const run = startDriver(h);
+    await runVirtual(h.clock, () => h.events.some((event) => event.kind === 'target-avoided' && event.nodeId === 5), virtualMsMax);
+    const callsWhenAvoided = h.cluster.addLearnerCalls.get(5) ?? 0;
+    expect(run.driver.progress().avoidedTargetNodeIds).toEqual([5]);
+    await runVirtual(h.clock, () => run.driver.progress().quiet, virtualMsMax);
+    await stop(h, run);
+    // Only moves already started when node 5 was first avoided tried it again.
+    expect(h.cluster.addLearnerCalls.get(5) ?? 0).toBeLessThanOrEqual(callsWhenAvoided + limits.planner.concurrentMovesMax * limits.moveAttemptsMax);
+    expect(h.clock.nowMs()).toBeLessThan(limits.failedTargetAvoidMs);
+    expect(h.cluster.violations).toEqual([]);
+    const snapshot = h.cluster.view();
+    expectConverged(snapshot, false);
+    expect(snapshot.ranges.some((range) => range.replicas.some((replica) => replica.nodeId === 5))).toBe(false);
+    // A range whose move failed every attempt waits a backoff before its next move starts.
+    const backoffMs = retryBackoffMs(limits, limits.moveAttemptsMax);
+    let checked = 0;
+    h.events.forEach((event, index) => {
+      if (event.kind !== 'move-failed' || event.retryInMs !== null) return;
+      const next = h.events.findIndex((later, laterIndex) => laterIndex > index && later.kind === 'move-started' && later.move.rangeId === event.move.rangeId);
+      if (next < 0) return;
+      checked += 1;
+      expect((h.eventTimesMs[next] ?? 0) - (h.eventTimesMs[index] ?? 0)).toBeGreaterThanOrEqual(backoffMs);
+    });
+    expect(checked).toBeGreaterThan(0);
   });
 
   it('keeps trying when the cluster view fails, with backoff', async () => {

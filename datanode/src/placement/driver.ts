@@ -68,6 +68,8 @@ export interface DriverLimits {
   readonly retryBackoffMaxMs: number;
   /** Re-plan at least this often even if no move finishes (the cluster may change). */
   readonly replanIntervalMs: number;
+  /** A node whose copy failed every attempt gets no new replica for this long (its disk or network may be bad). */
+  readonly failedTargetAvoidMs: number;
 }
 
 export type DriverEvent =
@@ -76,6 +78,7 @@ export type DriverEvent =
   | { readonly kind: 'move-succeeded'; readonly move: Move; readonly attempts: number; readonly durationMs: number }
   | { readonly kind: 'move-failed'; readonly move: Move; readonly attempt: number; readonly error: unknown; readonly retryInMs: number | null }
   | { readonly kind: 'move-dropped'; readonly move: Move; readonly why: string }
+  | { readonly kind: 'target-avoided'; readonly nodeId: NodeId; readonly untilMs: number }
   | { readonly kind: 'snapshot-failed'; readonly error: unknown; readonly retryInMs: number }
   /** The planner has nothing to do and nothing is in flight (emitted once per quiet period). */
   | { readonly kind: 'quiet' }
@@ -89,6 +92,8 @@ export interface DriverProgress {
   /** Bytes of AddLearner moves that completed (learner caught up). */
   readonly bytesCopied: number;
   readonly quiet: boolean;
+  /** Nodes the planner is told not to copy to for now (their copies failed). */
+  readonly avoidedTargetNodeIds: readonly NodeId[];
 }
 
 export interface DriverOptions {
@@ -111,6 +116,7 @@ export function checkDriverLimits(limits: DriverLimits): void {
   positive('retryBackoffInitialMs', limits.retryBackoffInitialMs);
   positive('retryBackoffMaxMs', limits.retryBackoffMaxMs);
   positive('replanIntervalMs', limits.replanIntervalMs);
+  positive('failedTargetAvoidMs', limits.failedTargetAvoidMs);
   if (!Number.isSafeInteger(limits.moveAttemptsMax) || limits.moveAttemptsMax < 1) problems.push('moveAttemptsMax must be an integer ≥ 1');
   if (limits.retryBackoffMaxMs < limits.retryBackoffInitialMs) problems.push('retryBackoffMaxMs must be at least retryBackoffInitialMs');
   if (!Number.isSafeInteger(limits.planner.concurrentMovesMax) || limits.planner.concurrentMovesMax < 1) problems.push('planner.concurrentMovesMax must be an integer ≥ 1');
@@ -245,6 +251,10 @@ export class PlacementDriver {
   private wake: (() => void) | undefined;
   /** A move settled since the last plan: re-plan without waiting. */
   private settled = false;
+  /** Per range: moves that failed every attempt in a row; the next move on it starts after a backoff. */
+  private readonly rangeFailures = new Map<RangeId, number>();
+  /** Per node: until when the planner must not copy to it. */
+  private readonly avoidUntilMs = new Map<NodeId, number>();
 
   constructor(private readonly options: DriverOptions) {
     checkDriverLimits(options.limits);
@@ -259,7 +269,14 @@ export class PlacementDriver {
       dropped: this.dropped,
       bytesCopied: this.bytesCopied,
       quiet: this.quiet,
+      avoidedTargetNodeIds: [...this.avoidedTargets()].sort((a, b) => a - b),
     };
+  }
+
+  private avoidedTargets(): Set<NodeId> {
+    const now = this.options.clock.nowMs();
+    for (const [nodeId, untilMs] of this.avoidUntilMs) if (untilMs <= now) this.avoidUntilMs.delete(nodeId);
+    return new Set(this.avoidUntilMs.keys());
   }
 
   async run(signal: AbortSignal): Promise<DriverProgress> {
@@ -289,7 +306,7 @@ export class PlacementDriver {
 
   private planAndStart(snapshot: ClusterSnapshot, signal: AbortSignal): void {
     const inFlight = [...this.running.values()].map((entry) => entry.move);
-    const plan = planMoves({ snapshot, limits: this.options.limits.planner, inFlight });
+    const plan = planMoves({ snapshot, limits: this.options.limits.planner, inFlight, avoidTargetNodeIds: this.avoidedTargets() });
     const nowQuiet = plan.moves.length === 0 && inFlight.length === 0;
     if (nowQuiet && !this.quiet) this.emit({ kind: 'quiet' });
     this.quiet = nowQuiet;
@@ -329,11 +346,24 @@ export class PlacementDriver {
     }
   }
 
-  /** Runs one move to success, to its last failed attempt, or until it no longer applies. Never throws. */
+  /**
+   * Runs one move to success, to its last failed attempt, or until it no longer applies. Never
+   * throws. On a range whose earlier moves failed every attempt, it first waits a backoff that keeps
+   * growing across re-plans (capped), so a range that cannot move is not hammered.
+   */
   private async execute(move: Move, planned: ClusterSnapshot, signal: AbortSignal): Promise<void> {
     const { limits } = this.options;
     const startedMs = this.options.clock.nowMs();
     let snapshot = planned;
+    const earlierFailures = this.rangeFailures.get(move.rangeId) ?? 0;
+    if (earlierFailures > 0) {
+      try {
+        await this.options.clock.sleep(retryBackoffMs(limits, earlierFailures * limits.moveAttemptsMax), signal);
+        snapshot = await this.options.view.snapshot(signal);
+      } catch {
+        if (signal.aborted) return;
+      }
+    }
     for (let attempt = 1; attempt <= limits.moveAttemptsMax; attempt += 1) {
       if (signal.aborted) return;
       const status = moveStatus(snapshot, move);
@@ -350,7 +380,11 @@ export class PlacementDriver {
           await this.attempt(move, snapshot, signal);
         }
         this.succeeded += 1;
-        if (move.kind === 'AddLearner') this.bytesCopied += move.bytes;
+        this.rangeFailures.delete(move.rangeId);
+        if (move.kind === 'AddLearner') {
+          this.bytesCopied += move.bytes;
+          this.avoidUntilMs.delete(move.nodeId);
+        }
         this.emit({ kind: 'move-succeeded', move, attempts: attempt, durationMs: this.options.clock.nowMs() - startedMs });
         return;
       } catch (error) {
@@ -368,6 +402,12 @@ export class PlacementDriver {
       }
     }
     this.failed += 1;
+    this.rangeFailures.set(move.rangeId, earlierFailures + 1);
+    if (move.kind === 'AddLearner') {
+      const untilMs = this.options.clock.nowMs() + limits.failedTargetAvoidMs;
+      this.avoidUntilMs.set(move.nodeId, untilMs);
+      this.emit({ kind: 'target-avoided', nodeId: move.nodeId, untilMs });
+    }
   }
 
   /** One attempt, bounded by `moveAttemptTimeoutMs` (PH_DEADLINE_EXCEEDED) and by `signal`. */

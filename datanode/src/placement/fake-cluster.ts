@@ -91,6 +91,8 @@ export interface FakeClusterOptions {
   readonly hangRate: number;
   /** Learners catch up at this many bytes per virtual ms. */
   readonly catchUpBytesPerMs: number;
+  /** Nodes that look healthy but where every addLearner fails (a bad disk the snapshot does not show). */
+  readonly brokenTargetNodeIds?: readonly NodeId[];
 }
 
 interface FakeReplica {
@@ -121,6 +123,8 @@ export class FakeCluster implements ClusterView, RangeAdmin {
   callsWhileFrozen = 0;
   frozen = false;
   calls = 0;
+  /** addLearner calls per target node, failed ones included. */
+  readonly addLearnerCalls = new Map<NodeId, number>();
 
   constructor(
     private readonly clock: VirtualClock,
@@ -208,7 +212,9 @@ export class FakeCluster implements ClusterView, RangeAdmin {
   }
 
   addLearner(rangeId: RangeId, nodeId: NodeId, signal: AbortSignal): Promise<void> {
+    this.addLearnerCalls.set(nodeId, (this.addLearnerCalls.get(nodeId) ?? 0) + 1);
     return this.call(rangeId, signal, (range) => {
+      if (this.options.brokenTargetNodeIds?.includes(nodeId) === true) throw new Error(`node ${nodeId}: snapshot ingest failed (injected)`);
       if (range.replicas.some((replica) => replica.nodeId === nodeId)) throw new Error(`range ${rangeId} already has a replica on ${nodeId}`);
       if (!this.isLive(nodeId)) throw new Error(`node ${nodeId} is not live`);
       this.copies.push({ atMs: this.clock.nowMs(), bytes: range.bytes });

@@ -149,6 +149,16 @@ describe('planner rules', () => {
     expect(adding.moves).toEqual(promoting.moves);
   });
 
+  it('never targets a node the driver asked it to avoid', () => {
+    const ranges = Array.from({ length: 30 }, (_, i) => range(i + 1, [1, 2, 3]));
+    const snapshot = cluster(threeZones(9), ranges);
+    const plain = planMoves({ snapshot, limits, inFlight: [] });
+    expect(plain.moves.some((move) => move.kind === 'AddLearner' && move.nodeId === 5)).toBe(true);
+    const avoiding = planMoves({ snapshot, limits, inFlight: [], avoidTargetNodeIds: new Set([5]) });
+    expect(avoiding.moves.some((move) => move.kind === 'AddLearner')).toBe(true);
+    expect(avoiding.moves.some((move) => move.kind === 'AddLearner' && move.nodeId === 5)).toBe(false);
+  });
+
   it('balances leases among voters', () => {
     const ranges = Array.from({ length: 6 }, (_, i) => range(i + 1, [1, 2, 3], 1));
     const plan = planMoves({ snapshot: cluster(threeZones(3), ranges), limits, inFlight: [] });

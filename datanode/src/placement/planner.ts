@@ -28,6 +28,11 @@ export interface PlanInput {
   readonly snapshot: ClusterSnapshot;
   readonly limits: PlannerLimits;
   readonly inFlight: readonly Move[];
+  /**
+   * Nodes that must not receive new replicas for now although the snapshot shows them healthy (the
+   * driver's copies to them kept failing). Their existing replicas stay.
+   */
+  readonly avoidTargetNodeIds?: ReadonlySet<NodeId>;
 }
 
 export interface Plan {
@@ -54,6 +59,7 @@ export interface Band {
 interface Planning {
   readonly snapshot: ClusterSnapshot;
   readonly limits: PlannerLimits;
+  readonly avoidTargetNodeIds: ReadonlySet<NodeId>;
   readonly nodeById: ReadonlyMap<NodeId, NodeState>;
   readonly replicaCount: Map<NodeId, number>;
   /** Replicas expected to leave a node (the victim of an over-replicated range). */
@@ -118,6 +124,7 @@ function startPlanning(input: PlanInput): Planning {
   const planning: Planning = {
     snapshot,
     limits,
+    avoidTargetNodeIds: input.avoidTargetNodeIds ?? new Set(),
     nodeById: indexNodes(snapshot),
     replicaCount: new Map(snapshot.nodes.map((node) => [node.id, 0])),
     leavingCount: new Map(),
@@ -321,7 +328,8 @@ function rankTargets(planning: Planning, range: RangeState, keptNodeIds: readonl
   const holding = new Set(range.replicas.map((replica) => replica.nodeId));
   const zones = zoneCounts(planning, keptNodeIds);
   const candidates = planning.snapshot.nodes
-    .filter((node) => canHostReplicas(node) && !holding.has(node.id) && hasRoom(planning, node.id, range.bytes))
+    .filter((node) => canHostReplicas(node) && !holding.has(node.id) && !planning.avoidTargetNodeIds.has(node.id))
+    .filter((node) => hasRoom(planning, node.id, range.bytes))
     .map((node) => node.id);
   const score = (nodeId: NodeId): number[] => [
     zones.get(zoneOf(planning, nodeId)) ?? 0,
