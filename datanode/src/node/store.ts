@@ -47,6 +47,10 @@ export interface StoreOptions {
   readonly log: (line: string) => void;
 }
 
+/** Vote requests for an empty group are retried this many times, this far apart, then dropped. */
+const voteHoldAttempts = 8;
+const voteHoldStepMs = 50;
+
 function votersOf(config: ConfState): NodeId[] {
   return [...new Set([...config.voters, ...config.votersOutgoing])];
 }
@@ -279,13 +283,29 @@ export class Store implements TransportHandlers {
     }
   }
 
-  /** An uninitialised replica takes no part in elections: it knows neither the log nor the members. */
-  private deliver(replica: Replica, messages: readonly Message[]): void {
-    if (replica.stateMachine.initialized) {
+  /**
+   * A replica whose group is still empty (no members, no log: created by messages, waiting for
+   * a snapshot or for the split that creates the range here) takes no part in elections: it
+   * knows neither the log nor the members, and a vote it cast would be forgotten when the split
+   * creates the group afresh. Vote requests for it are held back for a moment instead (a
+   * message may always be delayed): the split that creates the range here usually applies
+   * within a heartbeat, and the candidate (the left range's leader) then wins at once instead of
+   * waiting an election timeout.
+   */
+  private deliver(replica: Replica, messages: readonly Message[], attempt = 0): void {
+    const status = replica.status();
+    const empty = status.lastIndex === 0 && status.config.voters.length === 0 && status.config.learners.length === 0;
+    if (!empty) {
       replica.onMessages(messages);
       return;
     }
-    replica.onMessages(messages.filter((m) => m.kind !== 'Vote' && m.kind !== 'PreVote' && m.kind !== 'TimeoutNow'));
+    const held = messages.filter((m) => m.kind === 'Vote' || m.kind === 'PreVote' || m.kind === 'TimeoutNow');
+    replica.onMessages(held.length === 0 ? messages : messages.filter((m) => !held.includes(m)));
+    if (held.length === 0 || attempt >= voteHoldAttempts) return;
+    setTimeout(() => {
+      const now = this.replicas.get(replica.groupId);
+      if (now !== undefined && !this.stopped) this.deliver(now, held, attempt + 1);
+    }, voteHoldStepMs);
   }
 
   onUnreachable(peer: NodeId): void {
