@@ -265,6 +265,15 @@ describe('placement driver on a fake cluster', () => {
     expect(checked).toBeGreaterThan(0);
   });
 
+  it('reports ranges it cannot help when it goes quiet', async () => {
+    const h = harness(17, { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 0 }, (random) => crowdedCluster(random, 3, 2));
+    h.cluster.updateNode(3, { decommissioning: true });
+    const run = startDriver(h);
+    await runVirtual(h.clock, quietAfter(h, 0), virtualMsMax);
+    await stop(h, run);
+    expect(h.events.find((event) => event.kind === 'quiet')).toEqual({ kind: 'quiet', unavailableRangeIds: [], stalledRangeIds: [1, 2] });
+  });
+
   it('keeps trying when the cluster view fails, with backoff', async () => {
     const h = harness(3, { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 0 }, (random) => crowdedCluster(random, 6, 12));
     let failuresLeft = 3;

@@ -80,8 +80,11 @@ export type DriverEvent =
   | { readonly kind: 'move-dropped'; readonly move: Move; readonly why: string }
   | { readonly kind: 'target-avoided'; readonly nodeId: NodeId; readonly untilMs: number }
   | { readonly kind: 'snapshot-failed'; readonly error: unknown; readonly retryInMs: number }
-  /** The planner has nothing to do and nothing is in flight (emitted once per quiet period). */
-  | { readonly kind: 'quiet' }
+  /**
+   * The planner has nothing to do and nothing is in flight (emitted once per quiet period), with
+   * the ranges it cannot help: no live majority, or no node able to take a missing replica.
+   */
+  | { readonly kind: 'quiet'; readonly unavailableRangeIds: readonly RangeId[]; readonly stalledRangeIds: readonly RangeId[] }
   | { readonly kind: 'stopped'; readonly reason: string };
 
 export interface DriverProgress {
@@ -120,6 +123,8 @@ export function checkDriverLimits(limits: DriverLimits): void {
   if (!Number.isSafeInteger(limits.moveAttemptsMax) || limits.moveAttemptsMax < 1) problems.push('moveAttemptsMax must be an integer ≥ 1');
   if (limits.retryBackoffMaxMs < limits.retryBackoffInitialMs) problems.push('retryBackoffMaxMs must be at least retryBackoffInitialMs');
   if (!Number.isSafeInteger(limits.planner.concurrentMovesMax) || limits.planner.concurrentMovesMax < 1) problems.push('planner.concurrentMovesMax must be an integer ≥ 1');
+  positive('planner.bytesInFlightMax', limits.planner.bytesInFlightMax);
+  if (!(limits.planner.deadAfterTicks >= 0)) problems.push('planner.deadAfterTicks must not be negative');
   if (problems.length > 0) throw new PlacementError('PH_INVALID_OPTIONS', `placement driver limits: ${problems.join('; ')}`);
 }
 
@@ -296,6 +301,7 @@ export class PlacementDriver {
         await this.pause(retryInMs, signal);
         continue;
       }
+      if (signal.aborted) break;
       this.planAndStart(snapshot, signal);
       await this.pause(this.options.limits.replanIntervalMs, signal);
     }
@@ -308,7 +314,7 @@ export class PlacementDriver {
     const inFlight = [...this.running.values()].map((entry) => entry.move);
     const plan = planMoves({ snapshot, limits: this.options.limits.planner, inFlight, avoidTargetNodeIds: this.avoidedTargets() });
     const nowQuiet = plan.moves.length === 0 && inFlight.length === 0;
-    if (nowQuiet && !this.quiet) this.emit({ kind: 'quiet' });
+    if (nowQuiet && !this.quiet) this.emit({ kind: 'quiet', unavailableRangeIds: plan.unavailableRangeIds, stalledRangeIds: plan.stalledRangeIds });
     this.quiet = nowQuiet;
     if (plan.moves.length === 0) return;
     this.emit({ kind: 'planned', moves: plan.moves, inFlight: inFlight.length, unavailableRangeIds: plan.unavailableRangeIds });
@@ -326,6 +332,7 @@ export class PlacementDriver {
 
   /** Waits `ms`, or less if a move settles or `signal` aborts. Never throws. */
   private async pause(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
     if (this.settled) {
       this.settled = false;
       return;
