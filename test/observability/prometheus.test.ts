@@ -4,7 +4,8 @@
  * panel of every dashboard evaluated through Prometheus's HTTP API with the dashboard's
  * variables substituted (their values taken from Prometheus as Grafana would). A panel query
  * that returns no series fails the test. Also: Prometheus loads and evaluates every alert rule
- * without error, and none of them fires on this healthy cluster.
+ * without error, and none of them fires on this healthy cluster; finally a node is killed and the
+ * node-down, quorum-at-risk and under-replication rule expressions must match it.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -130,5 +131,34 @@ describe('dashboards against a real Prometheus', () => {
     expect(rules.length).toBeGreaterThanOrEqual(15);
     expect(rules.filter((rule) => rule.health !== 'ok').map((rule) => `${rule.name}: ${rule.lastError ?? rule.health}`)).toEqual([]);
     expect(rules.filter((rule) => rule.state === 'firing').map((rule) => rule.name)).toEqual([]);
+  });
+
+  // Last: it breaks the cluster.
+  it('after a node is killed, the node-down, quorum-at-risk and under-replication expressions match it, and no range is unavailable', async () => {
+    const exprOf = (alert: string): string => {
+      const doc = parse(readFileSync(join(repoRoot, 'grafana', 'alerts', 'phantomdb-datanode.yaml'), 'utf8')) as { groups: { rules: { alert?: string; expr: string }[] }[] };
+      const rule = doc.groups.flatMap((g) => g.rules).find((r) => r.alert === alert);
+      if (rule === undefined) throw new Error(`no alert ${alert}`);
+      return rule.expr;
+    };
+    // A node leading no range, when there is one: then no range even needs an election.
+    const leaders = await stack.prometheus.query('phantomdb_ranges{state="leader"}');
+    const idle = new Set(leaders.filter((sample) => sample.value[1] === '0').map((sample) => Number(sample.metric.node)));
+    const metaLeader = await stack.cluster.waitForLeader();
+    const victim = stack.cluster.nodes.find((node) => idle.has(node.spec.id)) ?? stack.cluster.nodes.find((node) => node !== metaLeader);
+    if (victim === undefined) throw new Error('no follower');
+    await victim.kill();
+    const matches = (alert: string): Promise<{ metric: Record<string, string> }[]> =>
+      eventually(`${alert} expression matching after node ${victim.spec.id} was killed`, stackTimeouts.scraped, async () => {
+        const result = await stack.prometheus.query(exprOf(alert));
+        return result.length > 0 ? result : undefined;
+      });
+    const down = await matches('PhantomDBNodeDown');
+    expect(down.map((sample) => sample.metric.instance)).toEqual([`127.0.0.1:${victim.spec.httpPort}`]);
+    const atRisk = await matches('PhantomDBQuorumAtRisk');
+    expect(atRisk[0]?.metric.cluster).toBe('obs');
+    await matches('PhantomDBUnderReplicatedRanges');
+    // Two of three replicas keep every range's quorum: any range the victim led elects again.
+    await eventually('no range unavailable', stackTimeouts.scraped, async () => ((await stack.prometheus.query(exprOf('PhantomDBRangeUnavailable'))).length === 0 ? true : undefined));
   });
 });
