@@ -192,7 +192,7 @@ describe('CRDs on the test API server', () => {
     const file = join(workDir, 'backup.yaml');
     await writeFile(file, stringify({ apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomBackup', metadata: { name: 'b1', namespace: 'default' }, spec: { cluster: 'local', destination: { volume: { claimName: 'backups' } } } }));
     expect((await kubectl('apply', '--validate=false', '-f', file)).stdout).toContain('phantombackup.phantomdb.io/b1 created');
-    expect((await kubectl('get', 'pbk')).stdout.split('\n')[0]).toMatch(/^NAME\s+CLUSTER\s+TYPE\s+PHASE\s+RANGES\s+DONE\s+SIZE\s+STARTED\s+COMPLETED/);
+    expect((await kubectl('get', 'pbk')).stdout.split('\n')[0]).toMatch(/^NAME\s+CLUSTER\s+TYPE\s+PHASE\s+RANGES\s+DONE\s+SIZE\s+VERIFIED\s+STARTED\s+COMPLETED/);
     await writeFile(file, stringify({ apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomBackup', metadata: { name: 'b2', namespace: 'default' }, spec: { destination: { volume: { claimName: 'backups' } } } }));
     expect((await kubectl('apply', '--validate=false', '-f', file)).stderr).toContain('spec.cluster');
     await writeFile(file, stringify({ apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomScheduledBackup', metadata: { name: 's1', namespace: 'default' }, spec: { cluster: 'local', schedule: '0 3 * * *', destination: { volume: { claimName: 'backups' } }, retention: { keepLast: 2 } } }));

@@ -5,6 +5,7 @@
  * servers without CEL (and by the project's test server), and reports failures on the status.
  */
 import type { z } from 'zod';
+import { phantomBackupSchema, phantomScheduledBackupSchema, type PhantomBackup, type PhantomScheduledBackup } from './backup.ts';
 import { clusterSpecSchema, phantomClusterSchema, type PhantomCluster, type PhantomClusterSpec } from './cluster.ts';
 import { quantityToNumber } from './common.ts';
 
@@ -87,6 +88,16 @@ export function validateClusterSpec(spec: unknown): ValidationResult<PhantomClus
 /** Validates a whole PhantomCluster object (apiVersion, kind, metadata.name, spec, status). */
 export function validateCluster(object: unknown): ValidationResult<PhantomCluster> {
   return validate(phantomClusterSchema, object, []);
+}
+
+/** Validates a whole PhantomBackup object. */
+export function validateBackup(object: unknown): ValidationResult<PhantomBackup> {
+  return validate(phantomBackupSchema, object, []);
+}
+
+/** Validates a whole PhantomScheduledBackup object. */
+export function validateScheduledBackup(object: unknown): ValidationResult<PhantomScheduledBackup> {
+  return validate(phantomScheduledBackupSchema, object, []);
 }
 
 /**
