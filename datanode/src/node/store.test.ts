@@ -1,0 +1,160 @@
+/**
+ * Three in-process Stores (real engines, in-memory logs and transport): a split applied by one
+ * Raft command gives every replica the right range with the same data and a leader; and when a
+ * node hears from the new range before it has applied the split (its uninitialised replica has
+ * an empty group), the split still creates a working voter there, which applies later writes.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { firstUserRangeId } from '../kv/descriptor.ts';
+import { defaultKvLimits } from '../kv/limits.ts';
+import { KvEngine } from '../kv/state-machine.ts';
+import type { Message } from '../raft/types.ts';
+import type { TransportHandlers } from './interfaces.ts';
+import { MemoryLogStore, MemoryTransportHub } from './memory.ts';
+import type { Replica } from './replica.ts';
+import { Store } from './store.ts';
+
+const stores: Store[] = [];
+const engines: KvEngine[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.stop();
+  for (const kv of engines.splice(0)) await kv.close();
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Holds back the messages of one range on their way to a node, while `holding`. */
+class Gate implements TransportHandlers {
+  holding: number | undefined;
+  private readonly held: Message[] = [];
+  constructor(private readonly inner: TransportHandlers) {}
+  onMessages(messages: readonly Message[]): void {
+    const pass = messages.filter((m) => m.groupId !== this.holding);
+    this.held.push(...messages.filter((m) => m.groupId === this.holding));
+    if (pass.length > 0) this.inner.onMessages(pass);
+  }
+  release(): void {
+    this.holding = undefined;
+    this.inner.onMessages(this.held.splice(0));
+  }
+  onUnreachable(peer: number): void {
+    this.inner.onUnreachable(peer);
+  }
+  onSnapshotData(...args: Parameters<TransportHandlers['onSnapshotData']>): Promise<void> {
+    return this.inner.onSnapshotData(...args);
+  }
+}
+
+async function cluster(): Promise<{ stores: Store[]; gates: Gate[] }> {
+  const hub = new MemoryTransportHub();
+  const out: Store[] = [];
+  const gates: Gate[] = [];
+  for (const nodeId of [1, 2, 3]) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `phantomdb-store-${nodeId}-`));
+    dirs.push(dir);
+    const kv = await KvEngine.open(path.join(dir, 'kv'));
+    engines.push(kv);
+    const logStore = new MemoryLogStore();
+    const store = new Store({
+      nodeId,
+      dataDir: dir,
+      kv,
+      logStore,
+      replica: {
+        nodeId,
+        logStore,
+        tickMs: 20,
+        raft: { electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1, checkQuorum: true, preVote: true },
+        limits: defaultKvLimits,
+        clock: { nowMs: () => performance.now() },
+        compactionEntries: 10_000,
+        addressOf: () => '',
+        log: () => undefined,
+      },
+      knownPeer: () => true,
+      promotable: () => true,
+      rangeMaxBytes: 1 << 30,
+      maintenanceMs: 100,
+      log: () => undefined,
+    });
+    stores.push(store);
+    await store.bootstrap([1, 2, 3]);
+    await store.open();
+    const gate = new Gate(store);
+    store.start(hub.register(nodeId, gate));
+    out.push(store);
+    gates.push(gate);
+  }
+  return { stores: out, gates };
+}
+
+async function until<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    let value: T | undefined;
+    try {
+      value = check();
+    } catch {
+      value = undefined; // not there yet (an uninitialised replica refuses reads)
+    }
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function leaderOf(all: Store[], rangeId: number): Replica | undefined {
+  return all.map((s) => s.replica(rangeId)).find((r) => r?.role().role === 'leader' && r.stateMachine.initialized);
+}
+
+const put = (key: string, value: string) => ({ op: 'put' as const, key: Buffer.from(key), value: Buffer.from(value) });
+
+describe('store', () => {
+  it('splits a range on every replica: the right range gets the data in place and a leader', async () => {
+    const { stores: all } = await cluster();
+    const left = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));
+    for (const key of ['a', 'g', 'm', 'q', 'z']) await left.propose(put(key, `v-${key}`), 5000);
+    const desc = left.stateMachine.descriptor();
+    expect(desc).toBeDefined();
+    const result = await left.propose({ op: 'split', rangeId: 2, generation: desc?.generation ?? 0, splitKey: Buffer.from('m'), newRangeId: 99, replicas: desc?.replicas ?? [] }, 5000);
+    expect(result).toMatchObject({ op: 'split', ok: true });
+    const right = await until('a leader of range 99', () => leaderOf(all, 99));
+    await right.linearizableBarrier(5000);
+    expect(right.stateMachine.get(Buffer.from('q'))?.toString()).toBe('v-q');
+    await right.propose(put('r', 'after'), 5000);
+    for (const store of all) {
+      await until(`node's range 99 applied the write`, () => (store.replica(99)?.stateMachine.get(Buffer.from('r')) !== undefined ? true : undefined));
+      expect(store.replica(2)?.stateMachine.descriptor()?.endKey.toString()).toBe('m');
+      expect(store.lookup(Buffer.from('z'))?.rangeId).toBe(99);
+      expect(store.lookup(Buffer.from('a'))?.rangeId).toBe(2);
+    }
+  });
+
+  it('turns a replica that messages created before the split reached its node into a working voter', async () => {
+    const { stores: all, gates } = await cluster();
+    const left = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));
+    const lagging = all.findIndex((s) => s.replica(2) !== left);
+    const gate = gates[lagging];
+    const slow = all[lagging];
+    if (gate === undefined || slow === undefined) throw new Error('no follower');
+    await left.propose(put('p', 'before'), 5000);
+    gate.holding = 2; // the follower does not see the split yet
+    const desc = left.stateMachine.descriptor();
+    await left.propose({ op: 'split', rangeId: 2, generation: desc?.generation ?? 0, splitKey: Buffer.from('m'), newRangeId: 77, replicas: desc?.replicas ?? [] }, 5000);
+    const right = await until('a leader of range 77', () => leaderOf(all, 77));
+    await right.propose(put('q', 'after'), 5000);
+    // The lagging node heard from range 77 first: an uninitialised replica with an empty group.
+    const early = await until('an uninitialised replica of range 77', () => slow.replica(77));
+    expect(early.status().config.voters).toEqual([]);
+    gate.release();
+    await until('range 77 on the lagging node applied the later write', () => (slow.replica(77)?.stateMachine.get(Buffer.from('q'))?.toString() === 'after' ? true : undefined));
+    const replica = slow.replica(77);
+    expect(replica).not.toBe(early);
+    expect([...(replica?.status().config.voters ?? [])].sort()).toEqual([1, 2, 3]);
+    expect(replica?.stateMachine.get(Buffer.from('p'))?.toString()).toBe('before');
+  });
+});
