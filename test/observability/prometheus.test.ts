@@ -1,6 +1,6 @@
 /**
  * The dashboards against real data (issue 7 §4): a 3-node cluster and the operator, scraped by a
- * real Prometheus every second, a few seconds of KV and admin load, then every query of every
+ * real Prometheus every 2 seconds, a few seconds of KV and admin load, then every query of every
  * panel of every dashboard evaluated through Prometheus's HTTP API with the dashboard's
  * variables substituted (their values taken from Prometheus as Grafana would). A panel query
  * that returns no series fails the test. Also: Prometheus loads and evaluates every alert rule
@@ -22,7 +22,7 @@ const notExportedYet = new Map([['phantomdb_tls_certificate_expiry_timestamp_sec
 /** prom-client's default Node.js gauges that promtool's naming lint flags; not ours to rename. */
 const promClientDefaults = /^phantomdb_(operator_)?nodejs_active_(handles|requests|resources)_total non-counter/;
 
-const workloadSeconds = 4;
+const workloadSeconds = 5;
 let stack: ObservabilityStack;
 const evaluated: EvaluatedPanel[] = [];
 let workload: { puts: number; gets: number };
@@ -37,7 +37,7 @@ beforeAll(async () => {
     workload = await stack.runWorkload(workloadSeconds);
     // The scrapes after the load: requests counted on every node, rates over the load window.
     await eventually('the workload visible in Prometheus', stackTimeouts.scraped, async () => {
-      const rates = await stack.prometheus.query('sum(rate(phantomdb_requests_total{api="kv"}[10s])) > 0');
+      const rates = await stack.prometheus.query('sum(rate(phantomdb_requests_total{api="kv"}[15s])) > 0');
       return rates.length === 1 ? true : undefined;
     });
     const end = Date.now() / 1000;

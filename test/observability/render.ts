@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     await stack.waitForTargets();
     const started = Date.now() / 1000;
     const workload = await stack.runWorkload(loadSeconds);
-    await eventually('the load visible in Prometheus', stackTimeouts.scraped, async () => ((await stack.prometheus.query('sum(rate(phantomdb_requests_total{api="kv"}[10s])) > 0')).length === 1 ? true : undefined));
+    await eventually('the load visible in Prometheus', stackTimeouts.scraped, async () => ((await stack.prometheus.query('sum(rate(phantomdb_requests_total{api="kv"}[15s])) > 0')).length === 1 ? true : undefined));
     const end = Date.now() / 1000;
     const seconds = Math.ceil(end - started) + 10;
     console.log(`load: ${workload.puts} puts, ${workload.gets} gets in ${loadSeconds} s; drawing the last ${seconds} s`);
