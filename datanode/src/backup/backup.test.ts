@@ -309,3 +309,62 @@ describe.each(['volume', 's3'])('backups to a %s destination', (destination) => 
     await expect(write('full-1', t1)).rejects.toThrow(/already exists/);
   });
 });
+
+describe('the writer', () => {
+  it('exports at most `concurrency` ranges at once and holds every upload to the bandwidth limit', async () => {
+    const engine = await openEngine('limits-source');
+    const model: Model = new Map();
+    await writeVersions(engine, model, rng(seed + 1), 2000, 1, 1000);
+    let running = 0;
+    let peak = 0;
+    const waiting: (() => void)[] = [];
+    const inner = new MvccEngineRangeExporter(engine, { fileBytes: 8 * 1024, isTombstone });
+    const exporter = {
+      exportRange: async (request: Parameters<MvccEngineRangeExporter['exportRange']>[0]) => {
+        running++;
+        peak = Math.max(peak, running);
+        try {
+          // Hold each export until a second one runs beside it (bounded), so overlap is certain.
+          if (running >= 2) for (const release of waiting.splice(0)) release();
+          else await new Promise<void>((resolve) => {
+            waiting.push(resolve);
+            setTimeout(resolve, 5_000);
+          });
+          return await inner.exportRange(request);
+        } finally {
+          running--;
+        }
+      },
+    };
+    // Virtual time that moves only when the limiter sleeps: the total sleep is the limit's doing.
+    let virtualMs = 0;
+    const virtualTimers = {
+      nowMs: () => virtualMs,
+      sleep: async (ms: number) => {
+        virtualMs += ms;
+      },
+    };
+    const bytesPerSecond = 64 * 1024;
+    const manifest = await writeBackup({
+      store: new VolumeBackupStore(path.join(workDir, 'limits-volume')),
+      exporter,
+      spans,
+      clusterId: 'cluster-a',
+      backupId: 'limited',
+      backupTimestamp: timestamp(1000, 0),
+      dataNodeVersion: '0.1.0',
+      scratchDir: path.join(workDir, 'limits-scratch'),
+      concurrency: 2,
+      bandwidthBytesPerSecond: bytesPerSecond,
+      timers: virtualTimers,
+      createdAt: '2026-11-26T05:00:00Z',
+    });
+    expect(peak).toBe(2);
+    expect(manifest.totalBytes).toBeGreaterThan(4 * bytesPerSecond * 0.1);
+    // Everything beyond the 100 ms burst waited its turn at the configured rate.
+    const expectedMs = ((manifest.totalBytes - bytesPerSecond * 0.1) / bytesPerSecond) * 1000;
+    expect(virtualMs).toBeGreaterThanOrEqual(expectedMs - 1);
+    expect(virtualMs).toBeLessThanOrEqual((manifest.totalBytes / bytesPerSecond) * 1000 + 1);
+    await engine.close();
+  }, 60_000);
+});
