@@ -1,7 +1,8 @@
 /**
  * The data node's Prometheus metrics (`phantomdb_*`), in a registry of its own. Gauges and
  * mirrored counters are computed at scrape time from the sources' stats; the only work on hot
- * paths is one histogram observation per finished gRPC request and per Raft log fsync. Labels
+ * paths is a count and a histogram observation per finished gRPC request, Raft proposal and Raft
+ * log fsync, on series objects held by the caller (hot.ts: no label hashing). Labels
  * are bounded: API and method names, result codes, Raft roles, LSM levels, peer node ids, drop
  * reasons — never keys or values. Every series carries `node` (this node's id); `cluster` and
  * `namespace` are added by the scrape (see docs/observability.md).
@@ -70,7 +71,7 @@ export class NodeMetrics implements RequestObserver {
     this.rangeEvents = registerRaftMetrics(this.registry, sources);
     registerStorageMetrics(this.registry, sources);
     registerTransportMetrics(this.registry, sources);
-    this.proposals = new HotCounter(this.registry, 'phantomdb_raft_proposals_total', 'Raft proposals (writes) to ranges this node leads, by result (ok or the PH_* error code).');
+    this.proposals = new HotCounter(this.registry, 'phantomdb_raft_proposals_total', 'Raft proposals (writes) made on this node\'s range replicas, by result: ok or the PH_* error code (PH_NOT_LEADER where it does not lead the range).');
     const proposalOk = this.proposals.child({ result: 'ok' });
     this.proposalResults.set('ok', proposalOk);
     const proposalSeconds = new HotHistogram(this.registry, 'phantomdb_raft_proposal_duration_seconds', 'Time from proposing a write on the leader to its being committed by a quorum and applied.', requestBuckets).child();
