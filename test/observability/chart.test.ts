@@ -35,6 +35,11 @@ beforeAll(() => {
 }, 300_000);
 
 describe('helm chart: monitoring', () => {
+  it('lints cleanly with every monitoring option on', async () => {
+    const { stdout } = await execFileAsync(helm, ['lint', '--strict', chartDir, '--set', 'metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true,metrics.prometheusRule.enabled=true,grafana.dashboards.enabled=true'], { timeout: 60_000 });
+    expect(stdout).toContain('0 chart(s) failed');
+  });
+
   it('renders no monitoring objects by default', async () => {
     const kinds = (await render()).map((m) => m.kind);
     for (const kind of ['PrometheusRule', 'PodMonitor', 'ServiceMonitor']) expect(kinds).not.toContain(kind);
