@@ -29,6 +29,7 @@ const limits: DriverLimits = {
   retryBackoffMaxMs: 2_000,
   replanIntervalMs: 500,
   failedTargetAvoidMs: 60_000,
+  startDelayMs: 0,
 };
 
 const flaky: FakeClusterOptions = {
@@ -390,6 +391,8 @@ describe('driver with liveness from heartbeats', () => {
     const silent = new Set<number>();
     const beating = new AbortController();
     const beat = async (nodeId: number): Promise<void> => {
+      // Nodes beat out of phase (node 3 last): a fresh tracker confirms them one by one.
+      await h.clock.sleep(nodeId === 3 ? 900 : nodeId * 100, beating.signal);
       for (;;) {
         if (!silent.has(nodeId)) heartbeats.set(nodeId, h.clock.nowMs() + 1);
         await h.clock.sleep(livenessConfig.heartbeatIntervalTicks, beating.signal);
@@ -398,13 +401,18 @@ describe('driver with liveness from heartbeats', () => {
     for (const node of h.cluster.nodes) void beat(node.id).catch(() => undefined);
     const controller = new AbortController();
     const seen = new Map<number, Set<string>>();
-    const driver = new PlacementDriver({ view: heartbeatView(h, heartbeats, seen), admin: h.cluster, clock: h.clock, limits, onEvent: (event) => h.events.push(event) });
+    // A new leader's driver lets the fresh tracker see every node beat before it plans.
+    const warmLimits = { ...limits, startDelayMs: livenessConfig.suspectAfterTicks };
+    const driver = new PlacementDriver({ view: heartbeatView(h, heartbeats, seen), admin: h.cluster, clock: h.clock, limits: warmLimits, onEvent: (event) => h.events.push(event) });
     const finished = driver.run(controller.signal);
     await runVirtual(h.clock, () => driver.progress().quiet && h.clock.nowMs() > 20_000, virtualMsMax);
 
     // Node 5 pauses through one beat: suspect for a moment (its leases may move), no data copied.
+    // Thanks to the warm-up, no lease moved off a node merely not yet seen beating.
+    const leaseRepairs = h.events.flatMap((event) => (event.kind === 'planned' ? event.moves : [])).filter((move) => move.reason.includes('cannot hold leases'));
+    expect(leaseRepairs).toEqual([]);
     const copiesBefore = h.cluster.copies.length;
-    expect([...(seen.get(5) ?? [])]).toEqual(['live']);
+    seen.clear();
     silent.add(5);
     const resumeAt = h.clock.nowMs() + 1900;
     await runVirtual(h.clock, () => h.clock.nowMs() >= resumeAt, virtualMsMax);

@@ -70,6 +70,11 @@ export interface DriverLimits {
   readonly replanIntervalMs: number;
   /** A node whose copy failed every attempt gets no new replica for this long (its disk or network may be bad). */
   readonly failedTargetAvoidMs: number;
+  /**
+   * A new driver takes snapshots but plans nothing for this long, so that a view fed by a fresh
+   * liveness tracker has seen every live node beat (use the tracker's `suspectAfterTicks`).
+   */
+  readonly startDelayMs: number;
 }
 
 export type DriverEvent =
@@ -120,6 +125,7 @@ export function checkDriverLimits(limits: DriverLimits): void {
   positive('retryBackoffMaxMs', limits.retryBackoffMaxMs);
   positive('replanIntervalMs', limits.replanIntervalMs);
   positive('failedTargetAvoidMs', limits.failedTargetAvoidMs);
+  if (!(Number.isFinite(limits.startDelayMs) && limits.startDelayMs >= 0)) problems.push('startDelayMs must not be negative');
   if (!Number.isSafeInteger(limits.moveAttemptsMax) || limits.moveAttemptsMax < 1) problems.push('moveAttemptsMax must be an integer ≥ 1');
   if (limits.retryBackoffMaxMs < limits.retryBackoffInitialMs) problems.push('retryBackoffMaxMs must be at least retryBackoffInitialMs');
   if (!Number.isSafeInteger(limits.planner.concurrentMovesMax) || limits.planner.concurrentMovesMax < 1) problems.push('planner.concurrentMovesMax must be an integer ≥ 1');
@@ -288,6 +294,7 @@ export class PlacementDriver {
     assert(!this.started, 'a placement driver runs once; start a new one on a new leader');
     this.started = true;
     let snapshotFailures = 0;
+    const planFromMs = this.options.clock.nowMs() + this.options.limits.startDelayMs;
     while (!signal.aborted) {
       let snapshot: ClusterSnapshot;
       try {
@@ -302,6 +309,11 @@ export class PlacementDriver {
         continue;
       }
       if (signal.aborted) break;
+      const warmUpLeftMs = planFromMs - this.options.clock.nowMs();
+      if (warmUpLeftMs > 0) {
+        await this.pause(Math.min(warmUpLeftMs, this.options.limits.replanIntervalMs), signal);
+        continue;
+      }
       this.planAndStart(snapshot, signal);
       await this.pause(this.options.limits.replanIntervalMs, signal);
     }

@@ -36,9 +36,22 @@ function run(ticks: number, nodeIds: number[], beats: (nodeId: number, tick: num
 }
 
 describe('liveness tracker', () => {
-  it('keeps heartbeating nodes live', () => {
+  it('keeps heartbeating nodes live from their first observed beat on', () => {
     const { history } = run(200, [1, 2, 3], (_, tick) => tick % 10 === 0);
-    for (const snapshot of history) expect([...snapshot.values()].every((liveness) => liveness === 'live')).toBe(true);
+    // Ticks 1-9: the records were only read once, not seen advancing: suspect, not live.
+    for (const snapshot of history.slice(0, 9)) expect([...snapshot.values()]).toEqual(['suspect', 'suspect', 'suspect']);
+    for (const snapshot of history.slice(9)) expect([...snapshot.values()].every((liveness) => liveness === 'live')).toBe(true);
+  });
+
+  it('holds a record it never saw advance as suspect, then dead (a new leader reading a dead node’s record)', () => {
+    let state = emptyLivenessState;
+    const seen: string[] = [];
+    for (let tick = 1; tick <= 80; tick += 1) {
+      state = observeLiveness(state, tick, [record(1, 12345)], config);
+      seen.push(livenessOf(state, tick, config)[0]?.liveness ?? 'missing');
+    }
+    expect(seen.indexOf('dead') + 1).toBe(1 + config.deadAfterTicks);
+    expect(seen.slice(0, config.deadAfterTicks)).toEqual(Array.from({ length: config.deadAfterTicks }, () => 'suspect'));
   });
 
   it('marks one missed beat suspect, not dead, and a returning node live again', () => {
@@ -48,7 +61,7 @@ describe('liveness tracker', () => {
     expect(node2).toContain('suspect');
     expect(node2).not.toContain('dead');
     expect(node2.at(-1)).toBe('live');
-    expect(history.every((snapshot) => snapshot.get(1) === 'live')).toBe(true);
+    expect(history.slice(9).every((snapshot) => snapshot.get(1) === 'live')).toBe(true);
   });
 
   it('declares a silent node dead after deadAfterTicks, with deadSinceTicks at its last beat', () => {
@@ -86,7 +99,7 @@ describe('liveness tracker', () => {
   });
 
   it('builds the planner’s node state from liveness, record and admin flags', () => {
-    const state = observeLiveness(emptyLivenessState, 5, [record(7, 5)], config);
+    const state = observeLiveness(observeLiveness(emptyLivenessState, 4, [record(7, 4)], config), 5, [record(7, 5)], config);
     const [node] = livenessOf(state, 5, config);
     expect(node).toBeDefined();
     if (node === undefined) return;
@@ -109,20 +122,26 @@ describe('liveness tracker', () => {
     }
   });
 
-  it('property: a node beating at least every interval is never suspect; silence past deadAfterTicks is dead', () => {
+  it('property: a node beating at least every interval is never suspect once seen beating; silence past deadAfterTicks is dead', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 5, maxLength: 40 }), fc.integer({ min: 0, max: 200 }), (gaps, silence) => {
         let state = emptyLivenessState;
         let tick = 0;
         let lastBeat = 0;
+        let observedBeat: number | undefined;
+        let confirmed = false;
         for (const gap of gaps) {
           for (let step = 1; step <= gap; step += 1) {
             tick += 1;
             if (step === gap) lastBeat = tick;
             state = observeLiveness(state, tick, [record(1, lastBeat)], config);
-            expect(livenessOf(state, tick, config)[0]?.liveness).toBe('live');
+            // Live once the tracker has seen the record advance (suspect before that).
+            confirmed ||= observedBeat !== undefined && observedBeat !== lastBeat;
+            observedBeat = lastBeat;
+            expect(livenessOf(state, tick, config)[0]?.liveness).toBe(confirmed ? 'live' : 'suspect');
           }
         }
+        expect(confirmed).toBe(true);
         for (let step = 1; step <= silence; step += 1) state = observeLiveness(state, lastBeat + step, [record(1, lastBeat)], config);
         const expected = silence >= config.deadAfterTicks ? 'dead' : silence > config.suspectAfterTicks ? 'suspect' : 'live';
         expect(livenessOf(state, lastBeat + silence, config)[0]?.liveness).toBe(expected);

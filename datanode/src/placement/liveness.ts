@@ -13,6 +13,11 @@
  *   the nodes: a gap between observations longer than `observerGapTicks` moves every node's
  *   last-seen tick forward by the gap, so nodes get a full `deadAfterTicks` after it resumes.
  *
+ * A record seen for the first time (a new tracker, e.g. on a new meta leader) is `suspect` until
+ * it advances: it may be what a dead node left behind. A new leader should therefore let the
+ * tracker observe for one `suspectAfterTicks` before planning (the driver's `startDelayMs`), or the
+ * planner would move leases off nodes whose next beat simply had not arrived yet.
+ *
  * Pure: no clock, no I/O. Ticks are safe integers supplied by the host.
  */
 import { assert } from '../assert.ts';
@@ -57,6 +62,12 @@ export interface NodeLivenessState {
   readonly heartbeatTicks: number;
   /** Observer tick at which the record was last seen advancing (or first seen). */
   readonly lastSeenTicks: number;
+  /**
+   * Whether this tracker has seen the record advance. A record seen only once proves nothing about
+   * now (a new leader reads the record a dead node left behind), so the node is `suspect` until it
+   * advances, and `dead` if it does not within `deadAfterTicks`.
+   */
+  readonly confirmed: boolean;
   readonly record: LivenessRecord;
 }
 
@@ -115,7 +126,8 @@ export function observeLiveness(state: LivenessState, nowTicks: number, records:
     assert(!nodes.has(record.nodeId), `two liveness records for node ${record.nodeId}`);
     const known = state.nodes.get(record.nodeId);
     if (known === undefined || advanced(known, record)) {
-      nodes.set(record.nodeId, { nodeId: record.nodeId, epoch: record.epoch, heartbeatTicks: record.heartbeatTicks, lastSeenTicks: nowTicks, record });
+      const confirmed = known !== undefined;
+      nodes.set(record.nodeId, { nodeId: record.nodeId, epoch: record.epoch, heartbeatTicks: record.heartbeatTicks, lastSeenTicks: nowTicks, confirmed, record });
     } else {
       nodes.set(record.nodeId, { ...known, lastSeenTicks: Math.min(nowTicks, known.lastSeenTicks + forgiven) });
     }
@@ -127,7 +139,7 @@ export function observeLiveness(state: LivenessState, nowTicks: number, records:
 export function classify(node: NodeLivenessState, nowTicks: number, config: LivenessConfig): Liveness {
   const silentTicks = nowTicks - node.lastSeenTicks;
   if (silentTicks >= config.deadAfterTicks) return 'dead';
-  return silentTicks > config.suspectAfterTicks ? 'suspect' : 'live';
+  return silentTicks > config.suspectAfterTicks || !node.confirmed ? 'suspect' : 'live';
 }
 
 /** The liveness of every tracked node at `nowTicks` (normally the tick of the last observation), by node id. */
