@@ -17,6 +17,7 @@ import { summarizeStatus } from './cluster-status.ts';
 import { ensureConfigMap, ensurePodDisruptionBudget, ensureServiceAccount, ensureServices, ensureStatefulSet, joinNodes, observeNodes, scaleOut, stopWhenPaused, validateSpec } from './cluster-steps.ts';
 import { defaultClusterTimings, type ClusterControllerDeps, type ClusterObject, type ClusterTimings, type ReconcileContext, type Step, type StepResult } from './context.ts';
 import { Controller, type ReconcileOutcome } from './runtime.ts';
+import { refuseRestoreUntilAvailable } from './restore.ts';
 import { rollOutPods } from './rollout.ts';
 import { scaleIn } from './scale-in.ts';
 import { expandVolumes } from './volumes.ts';
@@ -27,6 +28,7 @@ const plural = 'phantomclusters';
 /** The reconcile of one cluster, in order. */
 export const clusterSteps: readonly Step[] = [
   validateSpec,
+  refuseRestoreUntilAvailable,
   stopWhenPaused,
   ensureServiceAccount,
   ensureConfigMap,
