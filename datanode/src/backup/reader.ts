@@ -157,7 +157,7 @@ export interface RestoreOptions {
   /** Refuse a backup of another cluster id (when restoring "from cluster X"). */
   readonly expectedClusterId?: string;
   readonly ingester: RangeIngester;
-  /** Where verified files are staged before ingestion; emptied afterwards. */
+  /** A directory of its own where verified files are staged; removed before and after the restore. */
   readonly scratchDir: string;
   readonly concurrency?: number;
   readonly bandwidthBytesPerSecond?: number;

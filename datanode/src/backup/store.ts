@@ -4,7 +4,7 @@
  * bucket. Writers stream bodies through it; readers stream them back out.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,7 +43,20 @@ export function checkObjectKey(key: string): void {
   }
 }
 
-/** Objects as files under a directory (a mounted volume). Writes go to a temp file, then rename. */
+/** Makes a rename in `dir` durable (the file's own data was flushed before the rename). */
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Objects as files under a directory (a mounted volume). Writes go to a temp file that is flushed,
+ * renamed into place, and the directory synced, so an object is either whole or absent.
+ */
 export class VolumeBackupStore implements BackupStore {
   readonly description: string;
   constructor(private readonly rootDir: string) {
@@ -64,6 +77,7 @@ export class VolumeBackupStore implements BackupStore {
       const written = (await stat(temp)).size;
       if (written !== sizeBytes) throw new InvalidArgumentError(`backup object ${key}: body was ${written} bytes, expected ${sizeBytes}`);
       await rename(temp, target);
+      await fsyncDirectory(path.dirname(target));
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
