@@ -155,7 +155,8 @@ export function renderDashboard(spec: DashboardSpec): Json {
     refresh: '30s',
     time: { from: 'now-1h', to: 'now' },
     timezone: 'browser',
-    links: [],
+    // A menu of the other PhantomDB dashboards, carrying the variables and time range over.
+    links: [{ type: 'dashboards', title: 'PhantomDB', tags: ['phantomdb'], asDropdown: true, includeVars: true, keepTime: true, icon: 'external link', targetBlank: false }],
     annotations: { list: [] },
     templating: {
       list: [
