@@ -15,6 +15,7 @@
  * exported. The node must keep versions newer than S from garbage collection until the
  * incremental is taken (a protected timestamp: issue 6 §2).
  */
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { encodeTimestamp } from '../hlc/hlc.ts';
 import type { ExportedFile, StorageEngine } from '../storage/engine.ts';
@@ -46,6 +47,7 @@ export class MvccEngineRangeExporter implements RangeExporter {
     const since = request.since === undefined ? undefined : encodeTimestamp(request.since);
     const isTombstone = this.options.isTombstone ?? (() => false);
     const fileBytes = this.options.fileBytes ?? defaultFileBytes;
+    mkdirSync(request.dir, { recursive: true });
     const snapshot = this.engine.snapshot();
     const upperBound = request.span.endKey.length === 0 ? undefined : mvccKeyPrefix(request.span.endKey);
     const lowerBound = mvccKeyPrefix(request.span.startKey);

@@ -11,3 +11,4 @@ export * from './throttle.ts';
 export * from './writer.ts';
 export * from './reader.ts';
 export * from './engine-adapters.ts';
+export * from './protected-timestamps.ts';
