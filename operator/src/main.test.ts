@@ -79,7 +79,16 @@ describe('phantomdb-operator', () => {
       await eventually(async () => (await apps.listNamespacedStatefulSet({ namespace: 'default' })).items.some((sts) => sts.metadata?.name === 'smoke'), timeouts.reconcile, 'the StatefulSet');
       const lease = await api.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'phantomdb-operator-leader', namespace: 'default' });
       expect(lease.spec?.holderIdentity).toBe(config.identity);
-      const metricsText = await (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`)).text();
+      // The StatefulSet appears mid-reconcile; the reconcile is counted once it ends.
+      let metricsText = '';
+      await eventually(
+        async () => {
+          metricsText = await (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`)).text();
+          return metricsText.includes('phantomdb_operator_reconcile_total{controller="phantomcluster"');
+        },
+        timeouts.reconcile,
+        'a counted reconcile on /metrics',
+      );
       expect(metricsText).toContain('phantomdb_operator_reconcile_total{controller="phantomcluster"');
       expect(metricsText).toContain('phantomdb_operator_leader 1');
       expect((await fetch(`http://127.0.0.1:${operator.healthPort}/healthz`)).status).toBe(200);
