@@ -4,7 +4,7 @@
  * bucket. Writers stream bodies through it; readers stream them back out.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -121,7 +121,20 @@ export class VolumeBackupStore implements BackupStore {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    for (const key of keys) await rm(this.pathOf(key), { force: true });
+    for (const key of keys) {
+      const file = this.pathOf(key);
+      await rm(file, { force: true });
+      // Remove folders the deletion emptied, up to (not including) the root.
+      for (let dir = path.dirname(file); dir.startsWith(`${this.rootDir}${path.sep}`) && dir !== this.rootDir; dir = path.dirname(dir)) {
+        try {
+          await rmdir(dir);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') break;
+          throw error;
+        }
+      }
+    }
   }
 }
 

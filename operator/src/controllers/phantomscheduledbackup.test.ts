@@ -91,7 +91,8 @@ describe('PhantomScheduledBackup retention and suspend', () => {
     status = ((await custom.getNamespacedCustomObject({ ...group, plural: 'phantomscheduledbackups', namespace, name: 'nightly' })) as { status?: PhantomScheduledBackupStatus }).status ?? {};
     expect(status.conditions?.find((condition) => condition.type === 'RetentionFailed')).toMatchObject({ status: 'False' });
     expect(await backupNames(namespace)).toEqual(['nightly-c']);
-    // Only the kept backup's files remain (empty folders of the deleted ones may stay behind).
+    // Only the kept backup remains, without empty folders left behind.
+    expect(await readdir(path.join(volumeRoot, 'phantom'))).toEqual(['nightly-c-id']);
     const remaining: string[] = [];
     for (const entry of await readdir(path.join(volumeRoot, 'phantom'), { recursive: true, withFileTypes: true })) if (entry.isFile()) remaining.push(path.relative(path.join(volumeRoot, 'phantom'), path.join(entry.parentPath, entry.name)));
     expect(remaining.sort()).toEqual(['nightly-c-id/manifest.json', 'nightly-c-id/ranges/1/000000.sst']);
