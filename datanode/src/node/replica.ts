@@ -192,13 +192,20 @@ export class Replica implements TransportHandlers {
   }
 
   /** Connects the transport and starts ticking. */
-  start(transport: PeerTransport): void {
+  start(transport: PeerTransport, options: { readonly externalTicks?: boolean } = {}): void {
     this.transport = transport;
-    this.tickTimer = setInterval(() => {
-      this.catchUpTicks();
-      this.scheduleLoop();
-    }, this.options.tickMs);
+    if (options.externalTicks !== true) this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
     this.scheduleLoop();
+  }
+
+  /**
+   * Catches the Raft ticks up with the clock and runs the host loop if that produced work. The
+   * Store calls it for all its replicas from one timer (or the replica's own timer does).
+   */
+  tick(): void {
+    if (this.stopped) return;
+    this.catchUpTicks();
+    if (this.raft.hasReady()) this.scheduleLoop();
   }
 
   // ------------------------------------------------------------------ client API

@@ -79,6 +79,7 @@ export class Store implements TransportHandlers {
   private readonly creating = new Map<GroupId, Promise<Replica | undefined>>();
   private transport: PeerTransport | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
   private maintaining = false;
   private pushing = false;
   private stopped = false;
@@ -187,7 +188,7 @@ export class Store implements TransportHandlers {
         wasLeader = isLeader;
       });
     }
-    if (this.transport !== undefined) replica.start(this.transport);
+    if (this.transport !== undefined) replica.start(this.transport, { externalTicks: true });
     return replica;
   }
 
@@ -212,7 +213,11 @@ export class Store implements TransportHandlers {
   /** Connects the transport, starts every replica and the maintenance timer. */
   start(transport: PeerTransport): void {
     this.transport = transport;
-    for (const replica of this.replicas.values()) replica.start(transport);
+    for (const replica of this.replicas.values()) replica.start(transport, { externalTicks: true });
+    // One timer ticks every replica (not one timer per range).
+    this.tickTimer = setInterval(() => {
+      for (const replica of this.replicas.values()) replica.tick();
+    }, this.options.replica.tickMs);
     this.maintenanceTimer = setInterval(() => void this.maintain(), this.options.maintenanceMs ?? 500);
   }
 
@@ -530,6 +535,7 @@ export class Store implements TransportHandlers {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.maintenanceTimer);
+    clearInterval(this.tickTimer);
     await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
     await Promise.all([...this.replicas.values()].map((replica) => replica.stop()));
   }
