@@ -17,6 +17,7 @@ import { encodeMvccKey } from '../../../datanode/src/storage/mvcc.ts';
 import { backupDestinationSchema, crdOf, kindDefinitions, type PhantomBackupStatus, type PhantomScheduledBackupStatus } from '../api/index.ts';
 import { systemClock, type Clock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
+import { OperatorMetrics } from '../metrics/metrics.ts';
 import { eventually, kubeConfigFor, timeouts } from '../kube/testing.ts';
 import { type BackupJob, type BackupJobState, type BackupRunner, KubeBackupDestinations, PendingDataNodeBackupRunner } from './backup-runner.ts';
 import { PhantomBackupController } from './phantombackup.ts';
@@ -157,9 +158,9 @@ async function eventsOf(namespace: string): Promise<CoreV1Event[]> {
   return (await core.listNamespacedEvent({ namespace })).items;
 }
 
-function startBackupController(namespace: string, runner: BackupRunner): PhantomBackupController {
+function startBackupController(namespace: string, runner: BackupRunner, metrics?: OperatorMetrics): PhantomBackupController {
   const kubeConfig = kubeConfigFor(server.url);
-  return new PhantomBackupController({ kubeConfig, events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }), clock, runner, namespaces: [namespace], progressPollMs: 30, log: () => undefined });
+  return new PhantomBackupController({ kubeConfig, events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }), clock, runner, namespaces: [namespace], progressPollMs: 30, log: () => undefined, ...(metrics === undefined ? {} : { metrics }) });
 }
 
 function s3Store(namespace: string) {
@@ -187,7 +188,8 @@ describe('PhantomBackupController', () => {
   it('takes, verifies and completes a full backup, then an incremental that builds on it', async () => {
     const namespace = await freshNamespace();
     const runner = new EngineBackupRunner();
-    const controller = startBackupController(namespace, runner);
+    const metrics = new OperatorMetrics();
+    const controller = startBackupController(namespace, runner, metrics);
     await controller.start();
     await createBackup(namespace, 'full', { type: 'Full' });
     const full = await settled(namespace, 'full');
@@ -212,6 +214,10 @@ describe('PhantomBackupController', () => {
     expect(runner.started).toBe(2);
     const reasons = (await eventsOf(namespace)).map((event) => event.reason);
     expect(reasons).toEqual(expect.arrayContaining(['BackupStarted', 'BackupCompleted']));
+    // What the PhantomDBBackupFailed/Overdue alerts read.
+    expect(await metrics.registry.getSingleMetricAsString('phantomdb_operator_backups_total')).toContain(`phantomdb_operator_backups_total{namespace="${namespace}",cluster="db",result="succeeded"} 2`);
+    const lastSuccess = await metrics.registry.getSingleMetricAsString('phantomdb_operator_backup_last_success_timestamp_seconds');
+    expect(Number(/ (\d+)$/m.exec(lastSuccess)?.[1])).toBe(Math.floor(Date.parse(inc.completedAt ?? '') / 1000));
     await controller.stop();
   });
 
@@ -219,7 +225,8 @@ describe('PhantomBackupController', () => {
     const namespace = await freshNamespace();
     const runner = new EngineBackupRunner();
     runner.corrupt = true;
-    const controller = startBackupController(namespace, runner);
+    const metrics = new OperatorMetrics();
+    const controller = startBackupController(namespace, runner, metrics);
     await controller.start();
     await createBackup(namespace, 'bad', { type: 'Full' });
     const status = await settled(namespace, 'bad');
@@ -227,6 +234,7 @@ describe('PhantomBackupController', () => {
     expect(status.phase).toBe('Failed');
     expect(status.message).toMatch(/verification failed: backup object bad-[a-z0-9]+\/ranges\/2\/000000\.sst is corrupt/);
     expect(status.conditions?.find((condition) => condition.type === 'Verified')).toMatchObject({ status: 'False', reason: 'VerificationFailed' });
+    expect(await metrics.registry.getSingleMetricAsString('phantomdb_operator_backups_total')).toContain(`phantomdb_operator_backups_total{namespace="${namespace}",cluster="db",result="failed"} 1`);
   });
 
   it('fails an incremental backup that has nothing to build on', async () => {
@@ -276,7 +284,8 @@ describe('PhantomScheduledBackupController', () => {
     const runner = new EngineBackupRunner();
     const backupController = startBackupController(namespace, runner);
     const kubeConfig = kubeConfigFor(server.url);
-    const scheduler = new PhantomScheduledBackupController({ kubeConfig, events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }), clock, namespaces: [namespace], activePollMs: 30, resyncMs: 60_000, log: () => undefined });
+    const scheduleMetrics = new OperatorMetrics();
+    const scheduler = new PhantomScheduledBackupController({ kubeConfig, events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }), clock, namespaces: [namespace], activePollMs: 30, resyncMs: 60_000, log: () => undefined, metrics: scheduleMetrics });
     await backupController.start();
     await scheduler.start();
     await custom.createNamespacedCustomObject({
@@ -288,6 +297,7 @@ describe('PhantomScheduledBackupController', () => {
     // Before the first due time nothing runs, and the next time is on the status.
     await eventually(async () => (await scheduleStatus(namespace)).nextScheduleTime !== undefined, timeouts.reconcile, 'nextScheduleTime');
     expect(await scheduledBackups(namespace)).toEqual([]);
+    expect(await scheduleMetrics.registry.getSingleMetricAsString('phantomdb_operator_backup_schedule_interval_seconds')).toContain(`{namespace="${namespace}",cluster="db"} 600`);
 
     const types: string[] = [];
     for (let run = 0; run < 4; run++) {

@@ -37,6 +37,8 @@ export interface BackupControllerDeps {
   readonly clock: Clock;
   /** How often a running backup's progress is polled. */
   readonly progressPollMs: number;
+  /** Backup results and durations (the PhantomDBBackupFailed/Overdue alerts read them). */
+  readonly metrics?: OperatorMetrics;
 }
 
 interface BackupContext {
@@ -77,10 +79,21 @@ function jobOf(ctx: BackupContext): BackupJob {
   };
 }
 
+/** Counts a finished backup, and how long it took from startedAt when it started. */
+function recordFinished(ctx: BackupContext, result: 'succeeded' | 'failed'): void {
+  const metrics = ctx.deps.metrics;
+  if (metrics === undefined || typeof ctx.spec.cluster !== 'string') return;
+  const nowMs = ctx.deps.clock.nowMs();
+  metrics.recordBackup(ctx.namespace, ctx.spec.cluster, result, Math.floor(nowMs / 1000));
+  const startedMs = ctx.status.startedAt === undefined ? Number.NaN : Date.parse(ctx.status.startedAt);
+  if (Number.isFinite(startedMs)) metrics.observeOperation('Backup', result, Math.max(0, nowMs - startedMs) / 1000);
+}
+
 async function fail(ctx: BackupContext, message: string, verified?: 'False'): Promise<ReconcileOutcome> {
   ctx.status = { ...ctx.status, phase: 'Failed', message, completedAt: ctx.now() };
   if (verified !== undefined) ctx.status.conditions = setCondition(ctx.status.conditions, { type: verifiedCondition, status: 'False', reason: 'VerificationFailed', message }, new Date(ctx.deps.clock.nowMs()), ctx.object.metadata.generation);
   await ctx.persist();
+  recordFinished(ctx, 'failed');
   await ctx.event('Warning', 'BackupFailed', message);
   return {};
 }
@@ -180,6 +193,7 @@ async function verifyUploaded(ctx: BackupContext, state: { backupTimestamp: stri
     delete ctx.status.message;
     ctx.status.conditions = setCondition(ctx.status.conditions, { type: verifiedCondition, status: 'True', reason: 'Verified', message }, new Date(ctx.deps.clock.nowMs()), ctx.object.metadata.generation);
     await ctx.persist();
+    recordFinished(ctx, 'succeeded');
     await ctx.event('Normal', 'BackupCompleted', `backup ${jobOf(ctx).backupId} at ${state.backupTimestamp}: ${message}`);
     return {};
   } catch (error) {
@@ -265,6 +279,7 @@ export class PhantomBackupController {
       destinations: options.destinations ?? new KubeBackupDestinations(options.kubeConfig.makeApiClient(CoreV1Api)),
       clock: options.clock,
       progressPollMs: options.progressPollMs ?? 2_000,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     };
     this.controller = new Controller({ name: 'phantombackup', reconcile: (key) => reconcileBackup(deps, key), clock: options.clock, workers: 2, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
     this.informers.push(...customResourceInformers(options, custom, backupPlural, (object) => this.enqueueObject(object), log));

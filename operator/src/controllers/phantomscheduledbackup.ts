@@ -25,7 +25,7 @@ import { StatusConflictError, writeStatusIfChanged, type ObjectWithStatus } from
 import type { OperatorMetrics } from '../metrics/metrics.ts';
 import { type BackupDestinations, KubeBackupDestinations } from './backup-runner.ts';
 import { setCondition } from './conditions.ts';
-import { decideSchedule, parseCron, parseRetentionDuration } from './cron.ts';
+import { type CronSchedule, decideSchedule, nextCronTime, parseCron, parseRetentionDuration } from './cron.ts';
 import { backupPlural, customResourceInformers, type BackupObject } from './phantombackup.ts';
 import { type RetainedBackup, selectExpiredBackups } from './retention.ts';
 import { Controller, type ReconcileOutcome } from './runtime.ts';
@@ -49,6 +49,8 @@ export interface ScheduledBackupDeps {
   readonly activePollMs: number;
   /** Longest wait before looking again (the clock may have been changed). */
   readonly resyncMs: number;
+  /** The schedule's interval per cluster (the PhantomDBBackupOverdue alert compares against it). */
+  readonly metrics?: OperatorMetrics;
 }
 
 interface ScheduleContext {
@@ -178,6 +180,13 @@ async function startScheduledBackup(ctx: ScheduleContext, scheduledMs: number, m
   await ctx.event('Normal', 'BackupScheduled', `created ${body.spec.type} backup ${name}${missed > 0 ? ` (catching up: ${missed} earlier due times were missed while the operator was down and are skipped)` : ''}`);
 }
 
+/** The gap between the schedule's next two times after `nowMs`, in seconds (0 when it never fires). */
+export function scheduleIntervalSeconds(schedule: CronSchedule, nowMs: number): number {
+  const first = nextCronTime(schedule, nowMs);
+  const second = first === undefined ? undefined : nextCronTime(schedule, first);
+  return first === undefined || second === undefined ? 0 : (second - first) / 1000;
+}
+
 function splitKey(key: string): { namespace: string; name: string } {
   const at = key.indexOf('/');
   return { namespace: key.slice(0, at), name: key.slice(at + 1) };
@@ -220,6 +229,7 @@ export async function reconcileScheduledBackup(deps: ScheduledBackupDeps, key: s
   } else {
     const lastScheduleMs = Date.parse(ctx.status.lastScheduleTime ?? object.metadata.creationTimestamp ?? isoSeconds(nowMs));
     const decision = decideSchedule({ schedule, lastScheduleMs, nowMs, suspend: ctx.spec.suspend });
+    deps.metrics?.setBackupSchedule(namespace, ctx.spec.cluster, ctx.spec.suspend ? 0 : scheduleIntervalSeconds(schedule, nowMs));
     switch (decision.kind) {
       case 'suspended':
       case 'never':
@@ -275,6 +285,7 @@ export class PhantomScheduledBackupController {
       clock: options.clock,
       activePollMs: options.activePollMs ?? 5_000,
       resyncMs: options.resyncMs ?? 60_000,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     };
     this.controller = new Controller({ name: 'phantomscheduledbackup', reconcile: (key) => reconcileScheduledBackup(deps, key), clock: options.clock, workers: 1, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
     this.informers.push(
