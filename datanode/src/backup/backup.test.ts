@@ -305,6 +305,12 @@ describe.each(['volume', 's3'])('backups to a %s destination', (destination) => 
     expect((formatError as Error).message).toContain('format version 99');
   }, 120_000);
 
+  it('stops a verification when its signal is aborted', async () => {
+    const abort = new AbortController();
+    abort.abort(new Error('operator stopping'));
+    await expect(verifyBackup(fixture().store, 'full-1', { timers, signal: abort.signal })).rejects.toThrow('operator stopping');
+  });
+
   it('refuses to overwrite an existing backup', async () => {
     await expect(write('full-1', t1)).rejects.toThrow(/already exists/);
   });

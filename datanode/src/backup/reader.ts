@@ -107,6 +107,8 @@ function discard(): Writable {
 }
 
 export interface VerifyOptions {
+  /** Stops the verification before the next object (it then rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
   readonly concurrency?: number;
   readonly bandwidthBytesPerSecond?: number;
   readonly timers: Timers;
@@ -132,6 +134,7 @@ export async function verifyBackup(store: BackupStore, backupId: string, options
   const problems = new Map<string, unknown>();
   await forEachBounded(manifest.ranges, options.concurrency ?? defaultConcurrency, async (range) => {
     for (const file of range.files) {
+      options.signal?.throwIfAborted();
       try {
         await fetchAndCheck(store, { file, sink: discard }, limiter, (bytes) => {
           bytesDone += bytes;

@@ -43,6 +43,8 @@ export interface BackupControllerDeps {
 
 interface BackupContext {
   readonly deps: BackupControllerDeps;
+  /** Aborted when the operator stops or loses leadership: a verification in flight stops. */
+  readonly signal: AbortSignal;
   readonly namespace: string;
   readonly name: string;
   object: BackupObject;
@@ -186,7 +188,7 @@ async function verifyUploaded(ctx: BackupContext, state: { backupTimestamp: stri
     return fail(ctx, `cannot open the destination to verify the backup: ${errorText(error)}`, 'False');
   }
   try {
-    const result = await verifyBackup(opened.store, jobOf(ctx).backupId, { timers: systemTimers });
+    const result = await verifyBackup(opened.store, jobOf(ctx).backupId, { timers: systemTimers, signal: ctx.signal });
     if (result.manifest.backupTimestamp !== state.backupTimestamp) return fail(ctx, `the manifest says timestamp ${result.manifest.backupTimestamp}, the runner reported ${state.backupTimestamp}`, 'False');
     const message = `${result.objects} objects, ${result.bytes} bytes re-read; sizes and SHA-256 checksums match`;
     ctx.status = { ...ctx.status, phase: 'Completed', completedAt: ctx.now(), verified: true, sizeBytes: result.bytes, bytesDone: result.bytes, ranges: result.manifest.ranges.length, rangesDone: result.manifest.ranges.length };
@@ -210,7 +212,7 @@ function splitKey(key: string): { namespace: string; name: string } {
 }
 
 /** One reconcile of a PhantomBackup. */
-export async function reconcileBackup(deps: BackupControllerDeps, key: string): Promise<ReconcileOutcome> {
+export async function reconcileBackup(deps: BackupControllerDeps, key: string, signal: AbortSignal = new AbortController().signal): Promise<ReconcileOutcome> {
   const { namespace, name } = splitKey(key);
   const ref = { group: apiGroup, version: apiVersionName, plural: backupPlural, namespace, name };
   let object: BackupObject;
@@ -225,6 +227,7 @@ export async function reconcileBackup(deps: BackupControllerDeps, key: string): 
   const parsed = backupSpecSchema.safeParse(object.spec);
   const ctx: BackupContext = {
     deps,
+    signal,
     namespace,
     name,
     object,
@@ -281,7 +284,7 @@ export class PhantomBackupController {
       progressPollMs: options.progressPollMs ?? 2_000,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     };
-    this.controller = new Controller({ name: 'phantombackup', reconcile: (key) => reconcileBackup(deps, key), clock: options.clock, workers: 2, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
+    this.controller = new Controller({ name: 'phantombackup', reconcile: (key, signal) => reconcileBackup(deps, key, signal), clock: options.clock, workers: 2, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
     this.informers.push(...customResourceInformers(options, custom, backupPlural, (object) => this.enqueueObject(object), log));
   }
 
