@@ -82,6 +82,7 @@ export class Store implements TransportHandlers {
   private tickTimer: NodeJS.Timeout | undefined;
   private maintaining = false;
   private pushing = false;
+  private instanceSeq = 0;
   private stopped = false;
   /** Ranges whose size was checked since this node became their leader. */
   private readonly sizeChecked = new Set<GroupId>();
@@ -131,6 +132,8 @@ export class Store implements TransportHandlers {
   async open(): Promise<void> {
     const { logStore, kv } = this.options;
     const ids = new Set<GroupId>([...logStore.groupIds(), ...kv.rangeIds()]);
+    // Scratch space of outgoing and incoming snapshots: nothing in it survives a restart.
+    fs.rmSync(path.join(this.options.dataDir, 'snapshots'), { recursive: true, force: true });
     const installRoot = path.join(this.options.dataDir, 'snapshot-install');
     if (fs.existsSync(installRoot)) for (const name of fs.readdirSync(installRoot)) if (/^\d+$/.test(name)) ids.add(Number(name));
     for (const id of [...ids].sort((a, b) => a - b)) {
@@ -175,7 +178,9 @@ export class Store implements TransportHandlers {
       ...this.options.replica,
       groupId: id,
       stateMachine: sm,
-      snapshotDir: path.join(this.options.dataDir, 'snapshots', String(id)),
+      // Per replica instance: a replica re-created by a split must not wipe the scratch files of
+      // the one it replaces while that one still receives a snapshot.
+      snapshotDir: path.join(this.options.dataDir, 'snapshots', `${id}-${++this.instanceSeq}`),
       installer,
       promotable: (node) => this.promotable(id, node),
       refuseSnapshot: (span) => this.refuseSnapshot(id, span),
