@@ -159,6 +159,24 @@ describe('planner rules', () => {
     expect(avoiding.moves.some((move) => move.kind === 'AddLearner' && move.nodeId === 5)).toBe(false);
   });
 
+  it('moves no data when a node turns suspect or dies briefly (the balance bands do not shrink)', () => {
+    // 18 ranges on 6 nodes: 9 replicas each except node 1 (8) and node 4 (10), inside the band 8..10.
+    // Counting only 5 hosts (node 6 paused) would make the band 9..12 and move a replica 4 → 1.
+    // Sizes keep every node's bytes within ±10% of the mean too.
+    const ranges = [
+      ...[1, 1, 1, 2, 2, 2, 3, 3].map((leaseholder, i) => ({ ...range(i + 1, [1, 2, 3], leaseholder), bytes: 1125 })),
+      { ...range(9, [4, 2, 3], 3), bytes: 500 },
+      ...[4, 4, 4, 5, 5, 5, 6, 6, 6].map((leaseholder, i) => ({ ...range(i + 10, [4, 5, 6], leaseholder), bytes: 944 })),
+    ];
+    const balanced = cluster(threeZones(6), ranges);
+    expect(planMoves({ snapshot: balanced, limits, inFlight: [] }).moves).toEqual([]);
+    for (const change of [{ liveness: 'suspect' as const }, { liveness: 'dead' as const, deadSinceTicks: 99 }]) {
+      const paused = { ...balanced, nodes: balanced.nodes.map((node) => (node.id === 6 ? { ...node, ...change } : node)) };
+      const plan = planMoves({ snapshot: paused, limits, inFlight: [] });
+      expect(plan.moves.filter((move) => move.kind === 'AddLearner'), change.liveness).toEqual([]);
+    }
+  });
+
   it('balances leases among voters', () => {
     const ranges = Array.from({ length: 6 }, (_, i) => range(i + 1, [1, 2, 3], 1));
     const plan = planMoves({ snapshot: cluster(threeZones(3), ranges), limits, inFlight: [] });

@@ -136,8 +136,8 @@ function startPlanning(input: PlanInput): Planning {
     steadyShape: new Map(),
     moves: [],
     stalledRangeIds: new Set(),
-    countBand: balanceBand(snapshot),
-    byteBand: byteBalanceBand(snapshot),
+    countBand: balanceBand(snapshot, limits),
+    byteBand: byteBalanceBand(snapshot, limits),
     zoneSpread: maxZoneSpread(snapshot),
     movesLeft: limits.concurrentMovesMax - input.inFlight.length,
     bytesInFlight: 0,
@@ -486,9 +486,25 @@ function planLeaseBalance(planning: Planning, range: RangeState): void {
   emit(planning, { kind: 'TransferLease', rangeId: range.id, fromNodeId: holder, toNodeId: target, reason });
 }
 
-/** The band of replica counts per node that counts as balanced: mean ± 10%, rounded outward. */
-export function balanceBand(snapshot: ClusterSnapshot): Band {
-  const hosts = snapshot.nodes.filter(canHostReplicas).length;
+/**
+ * Nodes whose share of the replicas the balance bands are computed over: those staying in the
+ * cluster, suspect ones and (given the limits) ones dead for less than `deadAfterTicks` included.
+ * A node that misses a beat must not shrink the bands, or every pause would move data around.
+ */
+function balanceHostCount(snapshot: ClusterSnapshot, limits?: PlannerLimits): number {
+  return snapshot.nodes.filter((node) => {
+    if (node.decommissioning) return false;
+    if (node.liveness !== 'dead') return true;
+    return limits !== undefined && !isGone(node, snapshot.nowTicks, limits);
+  }).length;
+}
+
+/**
+ * The band of replica counts per node that counts as balanced: mean ± 10%, rounded outward, over
+ * the nodes that stay (see balanceHostCount; without `limits`, dead nodes are left out).
+ */
+export function balanceBand(snapshot: ClusterSnapshot, limits?: PlannerLimits): Band {
+  const hosts = balanceHostCount(snapshot, limits);
   const mean = hosts === 0 ? 0 : (snapshot.ranges.length * snapshot.replicationFactor) / hosts;
   return {
     mean,
@@ -499,10 +515,10 @@ export function balanceBand(snapshot: ClusterSnapshot): Band {
 
 /**
  * The band of replica bytes per node (the sizes of the ranges it holds a replica of) that counts
- * as balanced: mean ± 10%, where the mean spreads every range's bytes × RF over the hosting nodes.
+ * as balanced: mean ± 10%, where the mean spreads every range's bytes × RF over the nodes that stay.
  */
-export function byteBalanceBand(snapshot: ClusterSnapshot): Band {
-  const hosts = snapshot.nodes.filter(canHostReplicas).length;
+export function byteBalanceBand(snapshot: ClusterSnapshot, limits?: PlannerLimits): Band {
+  const hosts = balanceHostCount(snapshot, limits);
   const totalBytes = snapshot.ranges.reduce((sum, range) => sum + range.bytes, 0) * snapshot.replicationFactor;
   const mean = hosts === 0 ? 0 : totalBytes / hosts;
   return { mean, low: mean * (1 - balanceToleranceFraction), high: mean * (1 + balanceToleranceFraction) };
