@@ -333,6 +333,30 @@ describe('driver parts', () => {
     expect(taken).toEqual([0, 1000, 3000]);
   });
 
+  it('serves token bucket callers in order, so a large copy is not starved by small ones', async () => {
+    const clock = new VirtualClock();
+    const bucket = new TokenBucket(clock, 100, 200);
+    const signal = new AbortController().signal;
+    const order: string[] = [];
+    await bucket.take(200, signal);
+    const large = bucket.take(200, signal).then(() => order.push(`large@${clock.nowMs()}`));
+    const smalls = [1, 2, 3].map((index) => bucket.take(50, signal).then(() => order.push(`small${index}@${clock.nowMs()}`)));
+    await runVirtual(clock, () => order.length === 4, 100_000);
+    await Promise.all([large, ...smalls]);
+    expect(order).toEqual(['large@2000', 'small1@2500', 'small2@3000', 'small3@3500']);
+    // An aborted caller gives up its turn without blocking the ones behind it.
+    const stop = new AbortController();
+    const aborted = bucket.take(1000, stop.signal);
+    const after = bucket.take(10, signal);
+    stop.abort(new Error('leadership lost'));
+    await expect(aborted).rejects.toThrow('leadership lost');
+    let done = false;
+    void after.then(() => {
+      done = true;
+    });
+    await runVirtual(clock, () => done, 100_000);
+  });
+
   it('the host clock sleeps, and stops sleeping when aborted', async () => {
     await expect(systemClock.sleep(1)).resolves.toBeUndefined();
     const controller = new AbortController();

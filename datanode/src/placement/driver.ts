@@ -142,11 +142,14 @@ export function retryBackoffMs(limits: DriverLimits, attempt: number): number {
 /**
  * A token bucket of bytes on an injected clock. `take` waits until the bucket holds the amount
  * (or, for an amount larger than the bucket, until it is full, then goes into debt), so copies
- * start at no more than `capacity + rate × elapsed` bytes (plus one oversized range).
+ * start at no more than `capacity + rate × elapsed` bytes (plus one oversized range). Callers are
+ * served in order, so a large range is not starved by a stream of small ones.
  */
 export class TokenBucket {
   private tokens: number;
   private refilledAtMs: number;
+  /** Settles when the previous caller has its tokens (or gave up). */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly clock: DriverClock,
@@ -165,8 +168,14 @@ export class TokenBucket {
     this.refilledAtMs = now;
   }
 
-  async take(bytes: number, signal: AbortSignal): Promise<void> {
+  take(bytes: number, signal: AbortSignal): Promise<void> {
     assert(bytes >= 0, 'cannot take negative bytes');
+    const turn = this.tail.then(() => this.takeInTurn(bytes, signal));
+    this.tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async takeInTurn(bytes: number, signal: AbortSignal): Promise<void> {
     const needed = Math.min(bytes, this.capacityBytes);
     for (;;) {
       signal.throwIfAborted();
