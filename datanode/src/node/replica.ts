@@ -150,6 +150,7 @@ export class Replica implements TransportHandlers {
   private readonly receivedSnapshots = new Set<string>();
   private softState: SoftState = { leaderId: 0, role: 'follower' };
   private readonly roleListeners: ((state: SoftState) => void)[] = [];
+  private readonly removedListeners: (() => void)[] = [];
   /** When a message from each peer last arrived (monotonic ms): liveness as this node sees it. */
   private readonly lastHeardMs = new Map<NodeId, number>();
 
@@ -386,6 +387,17 @@ export class Replica implements TransportHandlers {
     this.roleListeners.push(listener);
   }
 
+  /** Called once this replica applied a configuration change that removed this node. */
+  onRemoved(listener: () => void): void {
+    this.removedListeners.push(listener);
+  }
+
+  private isMember(): boolean {
+    const config = this.raft.status().config;
+    const me = this.options.nodeId;
+    return config.voters.includes(me) || config.votersOutgoing.includes(me) || config.learners.includes(me) || config.learnersNext.includes(me);
+  }
+
   notLeader(): NotLeaderError {
     const leaderId = this.softState.leaderId;
     return new NotLeaderError(leaderId, leaderId === 0 ? '' : this.options.addressOf(leaderId));
@@ -553,7 +565,10 @@ export class Replica implements TransportHandlers {
       round.index = readState.index;
       this.servableRounds.push(round);
     }
+    const confChanged = ready.committedEntries.some((entry) => entry.kind === 'conf-change');
+    const memberBefore = confChanged && this.isMember();
     this.raft.advance(ready);
+    if (memberBefore && !this.isMember()) for (const listener of this.removedListeners) listener();
     this.serveReads();
     if (process.env.PHANTOMDB_TRACE === '1') this.options.log(`ready ${(performance.now() - t0).toFixed(2)}ms entries=${ready.entries.length} committed=${ready.committedEntries.length} msgs=${ready.messages.length} hs=${ready.hardState === undefined ? '-' : ready.hardState.commit}`);
   }

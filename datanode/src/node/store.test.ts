@@ -49,17 +49,20 @@ class Gate implements TransportHandlers {
   }
 }
 
-async function cluster(): Promise<{ stores: Store[]; gates: Gate[] }> {
+async function cluster(options: { followMetaMembership?: boolean } = {}): Promise<{ stores: Store[]; gates: Gate[]; logStores: MemoryLogStore[] }> {
   const hub = new MemoryTransportHub();
   const out: Store[] = [];
   const gates: Gate[] = [];
+  const logStores: MemoryLogStore[] = [];
   for (const nodeId of [1, 2, 3]) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `phantomdb-store-${nodeId}-`));
     dirs.push(dir);
     const kv = await KvEngine.open(path.join(dir, 'kv'));
     engines.push(kv);
     const logStore = new MemoryLogStore();
+    logStores.push(logStore);
     const store = new Store({
+      ...(options.followMetaMembership === undefined ? {} : { followMetaMembership: options.followMetaMembership }),
       nodeId,
       dataDir: dir,
       kv,
@@ -89,7 +92,7 @@ async function cluster(): Promise<{ stores: Store[]; gates: Gate[] }> {
     out.push(store);
     gates.push(gate);
   }
-  return { stores: out, gates };
+  return { stores: out, gates, logStores };
 }
 
 async function until<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
@@ -132,6 +135,25 @@ describe('store', () => {
       expect(store.lookup(Buffer.from('z'))?.rangeId).toBe(99);
       expect(store.lookup(Buffer.from('a'))?.rangeId).toBe(2);
     }
+  });
+
+  it('drops the replica (its keys and its log) of a range this node was removed from', async () => {
+    const { stores: all, logStores } = await cluster({ followMetaMembership: false });
+    const leader = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));
+    for (const key of ['a', 'b', 'c']) await leader.propose(put(key, 'v'), 5000);
+    const index = all.findIndex((s) => s.replica(2) !== leader);
+    const removed = all[index];
+    if (removed === undefined) throw new Error('no follower');
+    await until('the follower applied the writes', () => (removed.replica(2)?.stateMachine.get(Buffer.from('c')) !== undefined ? true : undefined));
+    await leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: index + 1 }], transition: 'auto' }, 5000);
+    await leader.proposeConfChange({ changes: [{ op: 'remove', nodeId: index + 1 }], transition: 'auto' }, 5000);
+    await until('the removed replica dropped', () => (removed.replica(2) === undefined ? true : undefined));
+    expect(logStores[index]?.hasGroup(2)).toBe(false);
+    expect(removed.engine.rangeIds()).not.toContain(2);
+    expect(removed.engine.engine.get(Buffer.from('\x03a', 'latin1'))).toBeUndefined();
+    // The others keep theirs, and the range keeps serving.
+    await leader.propose(put('d', 'after'), 5000);
+    expect(leader.stateMachine.get(Buffer.from('a'))?.toString()).toBe('v');
   });
 
   it('turns a replica that messages created before the split reached its node into a working voter', async () => {

@@ -40,6 +40,8 @@ export interface StoreOptions {
   readonly rangeMaxBytes: number;
   /** Sends descriptors of ranges led here to the meta range's leader (when that is another node). */
   readonly pushDescriptors?: (descriptors: readonly RangeDescriptor[]) => Promise<void>;
+  /** Whether ranges follow the meta range's membership (default true; tests turn it off). */
+  readonly followMetaMembership?: boolean;
   /** Most uninitialised replicas (waiting for their first snapshot) at once. */
   readonly uninitializedMax?: number;
   /** How often leaders check sizes, membership and meta records. */
@@ -83,6 +85,8 @@ export class Store implements TransportHandlers {
   private maintaining = false;
   private pushing = false;
   private instanceSeq = 0;
+  /** Ranges whose replica here applied its own removal: dropped by the next maintenance pass. */
+  private readonly removedFrom = new Set<GroupId>();
   private stopped = false;
   /** Ranges whose size was checked since this node became their leader. */
   private readonly sizeChecked = new Set<GroupId>();
@@ -186,6 +190,7 @@ export class Store implements TransportHandlers {
       refuseSnapshot: (span) => this.refuseSnapshot(id, span),
     });
     if (id !== metaRangeId) {
+      replica.onRemoved(() => this.removedFrom.add(id));
       let wasLeader = false;
       replica.onRoleChange((state) => {
         const isLeader = state.role === 'leader';
@@ -407,6 +412,7 @@ export class Store implements TransportHandlers {
     try {
       this.recordDescriptors();
       this.reportDescriptors();
+      await this.collectRemovedReplicas();
       for (const replica of this.replicas.values()) {
         if (this.stopped) return;
         if (!replica.serving || replica.role().role !== 'leader') {
@@ -414,7 +420,7 @@ export class Store implements TransportHandlers {
           continue;
         }
         if (replica.groupId === metaRangeId) continue;
-        this.followMetaMembership(replica);
+        if (this.options.followMetaMembership !== false) this.followMetaMembership(replica);
         await this.maybeSplit(replica);
       }
     } catch (err) {
@@ -532,6 +538,34 @@ export class Store implements TransportHandlers {
     push(updates)
       .catch((err: unknown) => this.options.log(`could not report range descriptors to the meta leader (retried): ${err instanceof Error ? err.message : String(err)}`))
       .finally(() => (this.pushing = false));
+  }
+
+  /**
+   * Drops the replicas of user ranges this node was removed from (it applied the configuration
+   * change that removed it): the replica stops, its range-local keys and the user
+   * keys of its span are deleted (synced) unless another replica here holds them, then its
+   * group. Otherwise their stale spans would make this node refuse snapshots of the ranges that
+   * hold those keys now. The meta range is never dropped (a removed node retires instead).
+   */
+  private async collectRemovedReplicas(): Promise<void> {
+    const me = this.options.nodeId;
+    for (const id of [...this.removedFrom]) {
+      this.removedFrom.delete(id);
+      const replica = this.replicas.get(id);
+      if (this.stopped || replica === undefined || id === metaRangeId || this.creating.has(id)) continue;
+      // Only on the removal's own signal (never from a configuration seen at start, which may
+      // predate this node's addition until the log is replayed), and only if it still holds.
+      if (membersOf(replica.status().config).includes(me)) continue;
+      const desc = replica.stateMachine.descriptor();
+      this.options.log(`range ${id}: this node is no longer a member; dropping its replica${desc === undefined ? '' : ` (${describeRange(desc)})`}`);
+      this.replicas.delete(id);
+      await replica.stop();
+      const others = [...this.replicas.values()].map((r) => r.stateMachine.descriptor()).filter((d) => d !== undefined);
+      const spans = desc === undefined || others.some((other) => spansOverlap(other, desc)) ? [] : [{ startKey: desc.startKey, endKey: desc.endKey }];
+      await replica.stateMachine.clearReplicatedState(spans);
+      await this.options.logStore.removeGroup(id);
+      this.sizeChecked.delete(id);
+    }
   }
 
   // ------------------------------------------------------------------ shutdown
