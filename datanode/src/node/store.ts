@@ -7,7 +7,8 @@
  *     for a range not hosted here creates an uninitialised replica (at most
  *     `uninitializedMax`), which waits for a snapshot (or for the split that creates it here)
  *     and never votes;
- *   - creates the right-hand replica when a split is applied;
+ *   - creates the right-hand replica when a split is applied, and drops a replica once it
+ *     applied its own removal from its range;
  *   - on range leaders: proposes a split when a range grows past `rangeMaxBytes`, and keeps the
  *     range's membership in step with the meta range's (until a placement driver moves replicas,
  *     every range lives on every member: joins, promotions and decommissions follow the meta
