@@ -3,7 +3,8 @@
  * driven by the same load generator (concurrent clients, 16-byte keys, 256-byte values, every
  * write durable; gets linearizable on both): puts/s and p50/p99 at 1, 16 and 64 clients and
  * gets/s at 64 clients. Installs Debian's etcd-server with apt-get when etcd is missing.
- * BENCH_SECONDS (default 5) sets each workload's measured duration.
+ * BENCH_SECONDS (default 5) sets each workload's measured duration; BENCH_REPEAT (default 3) the
+ * number of alternating rounds (each row reports the median round and every round's ops/s).
  *
  * The cost of metrics (issue 7 §5): PhantomDB runs twice in the same run, as `phantomdb` (metrics
  * on, every node's /metrics scraped once a second, harsher than Prometheus's usual 15-30 s) and
@@ -20,6 +21,8 @@ import { KvClient } from '../datanode/src/kv/client.ts';
 import { fmt, machineDescription, percentile, repoRoot, updateBenchmarksDoc, writeResult, type BenchRow } from './common.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+/** Rounds of all three systems (BENCH_REPEAT, default 3); each row is the median round. */
+const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 const warmupSeconds = 1;
 const keySpace = 100_000;
 const value = Buffer.alloc(256, 0x61);
@@ -199,12 +202,31 @@ async function benchEtcd(baseDir: string): Promise<BenchRow[]> {
   }
 }
 
+/** Per workload and system, the round with the median throughput, with every round's throughput. */
+function medianRows(rounds: readonly (readonly BenchRow[])[]): BenchRow[] {
+  const groups = new Map<string, BenchRow[]>();
+  for (const rows of rounds) {
+    for (const row of rows) {
+      const key = `${row.workload}\u0000${row.system}`;
+      const group = groups.get(key) ?? [];
+      group.push(row);
+      groups.set(key, group);
+    }
+  }
+  return [...groups.values()].map((group) => {
+    const sorted = [...group].sort((a, b) => a.opsPerSec - b.opsPerSec);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    if (median === undefined) throw new Error('empty group');
+    return { ...median, roundsOpsPerSec: group.map((row) => Math.round(row.opsPerSec)) };
+  });
+}
+
 function table(rows: readonly BenchRow[]): string {
   const find = (workload: string, system: string): BenchRow | undefined => rows.find((r) => r.workload === workload && r.system === system);
   const lines = [
     `## Raft: replicated writes and linearizable reads (3 nodes on loopback) vs etcd ${execFileSync('/usr/bin/etcd', ['--version']).toString().split('\n')[0]?.replace('etcd Version: ', '') ?? ''}`,
     '',
-    `Machine: ${machineDescription()}. ${seconds} s per workload after ${warmupSeconds} s warm-up; one client process drives both systems with the same loop (16-byte keys, 256-byte values, every write fsynced by a quorum before it is acknowledged; gets linearizable on both). Numbers are noisy on a shared 2-core machine: all three nodes, the load generator and other work share the cores.`,
+    `Machine: ${machineDescription()}. ${seconds} s per workload after ${warmupSeconds} s warm-up, median of ${repeat} rounds alternating the order of the systems; one client process drives both systems with the same loop (16-byte keys, 256-byte values, every write fsynced by a quorum before it is acknowledged; gets linearizable on both). Numbers are noisy on a shared 2-core machine: all three nodes, the load generator and other work share the cores.`,
     '',
     '| workload | PhantomDB ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | PhantomDB / etcd |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -236,7 +258,7 @@ function table(rows: readonly BenchRow[]): string {
   const off64 = find('put-c64', 'phantomdb-metrics-off');
   if (on64 !== undefined && off64 !== undefined) {
     const overhead = (1 - on64.opsPerSec / Math.max(1, off64.opsPerSec)) * 100;
-    lines.push('', `Target (put-c64 throughput with metrics within 3% of without): ${fmt(overhead, 1)}% — ${overhead < 3 ? 'met' : 'NOT met'}. Single runs on a shared machine vary by more than 3%; compare several runs.`);
+    lines.push('', `Target (put-c64 throughput with metrics within 3% of without): ${fmt(overhead, 1)}% — ${overhead < 3 ? 'met' : 'NOT met'}. Median of ${repeat} alternating rounds; rounds on a shared machine can still differ by more than 3% (see roundsOpsPerSec in bench/results/raft.json).`);
   }
   return lines.join('\n');
 }
@@ -244,8 +266,22 @@ function table(rows: readonly BenchRow[]): string {
 async function main(): Promise<void> {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-bench-raft-'));
   try {
-    const rows = [...(await benchPhantomDb(baseDir, true)), ...(await benchPhantomDb(baseDir, false)), ...(await benchEtcd(baseDir))];
-    const file = writeResult('raft', { machine: machineDescription(), startedAt: new Date().toISOString(), seconds, rows });
+    // Rounds alternate the order of the systems so that drift on a shared machine (other work,
+    // page cache, thermal) does not favour one; each row reports the median round.
+    const rounds: BenchRow[][] = [];
+    for (let round = 0; round < repeat; round++) {
+      console.log(`round ${round + 1} of ${repeat}`);
+      const order = round % 2 === 0 ? [true, false] : [false, true];
+      const roundDir = path.join(baseDir, `round-${round}`);
+      fs.mkdirSync(roundDir);
+      const rows: BenchRow[] = [];
+      for (const metrics of order) rows.push(...(await benchPhantomDb(roundDir, metrics)));
+      rows.push(...(await benchEtcd(roundDir)));
+      rounds.push(rows);
+      fs.rmSync(roundDir, { recursive: true, force: true });
+    }
+    const rows = medianRows(rounds);
+    const file = writeResult('raft', { machine: machineDescription(), startedAt: new Date().toISOString(), seconds, rounds: repeat, rows });
     updateBenchmarksDoc('raft', table(rows));
     console.log(`wrote ${file} and docs/benchmarks.md`);
   } finally {
