@@ -1,6 +1,6 @@
 // Decommission and drain progress (left, rate, ETA), recommission, and the rebalance dry run.
 import { describe, expect, it } from 'vitest';
-import { decommissionProgress, drainProgress, loadOf, rebalancePlan, recommission } from './progress.ts';
+import { balanceStatus, decommissionProgress, drainProgress, loadOf, rebalancePlan, recommission } from './progress.ts';
 import { applyMove, balanceBand, planMoves } from './planner.ts';
 import type { ClusterSnapshot, NodeState, PlannerLimits, RangeState } from './model.ts';
 import { makeNode } from './simulation.ts';
@@ -113,5 +113,27 @@ describe('rebalance plan (dry run)', () => {
     expect(cut).toMatchObject({ converged: false, rounds: 2 });
     expect(cut.moves.length).toBe(3);
     expect(cut.moveCount).toBeGreaterThan(3);
+  });
+});
+
+describe('balance status', () => {
+  it('is unbalanced after a scale-out and balanced once the dry run’s moves are applied', () => {
+    const nodes = [1, 2, 3, 4, 5, 6].map((id) => makeNode(id, `z${((id - 1) % 3) + 1}`));
+    const crowded = cluster(nodes, Array.from({ length: 30 }, (_, i) => range(i + 1, [1, 2, 3], 1000, (i % 3) + 1)));
+    const before = balanceStatus(crowded, limits);
+    expect(before.balanced).toBe(false);
+    expect(before.nodes.map((node) => [node.nodeId, node.replicas, node.replicasInBand])).toEqual([
+      [1, 30, false], [2, 30, false], [3, 30, false], [4, 0, false], [5, 0, false], [6, 0, false],
+    ]);
+    let snapshot = crowded;
+    for (let round = 0; round < 100; round += 1) {
+      const plan = planMoves({ snapshot, limits, inFlight: [] });
+      if (plan.moves.length === 0) break;
+      for (const move of plan.moves) snapshot = applyMove(snapshot, move);
+    }
+    const after = balanceStatus(snapshot, limits);
+    expect(after.balanced).toBe(true);
+    expect(after.nodes.every((node) => node.bytesInBand)).toBe(true);
+    expect(after.countBand).toEqual(balanceBand(snapshot));
   });
 });

@@ -6,10 +6,13 @@
  *   stops moving the node's replicas away, and what already moved stays where it is until the
  *   balance rules decide otherwise;
  * - a rebalance plan: a dry run of the planner to quiescence on a copy of the snapshot, with the
- *   moves it would make, the bytes they would copy and each node's counts before and after.
+ *   moves it would make, the bytes they would copy and each node's counts before and after;
+ * - balance status: whether every node is within the count band (the operator's `Rebalancing`).
  */
 import { assert } from '../assert.ts';
-import { applyMove, planMoves } from './planner.ts';
+import { applyMove, balanceBand, byteBalanceBand, planMoves } from './planner.ts';
+import type { Band } from './planner.ts';
+import { canHostReplicas } from './model.ts';
 import type { ClusterSnapshot, Move, NodeId, NodeState, PlannerLimits } from './model.ts';
 
 export interface NodeLoad {
@@ -181,4 +184,42 @@ export function rebalancePlan(snapshot: ClusterSnapshot, limits: PlannerLimits, 
     unavailableRangeIds: first?.unavailableRangeIds ?? [],
     stalledRangeIds: first?.stalledRangeIds ?? [],
   };
+}
+
+export interface NodeBalance extends NodeLoad {
+  readonly nodeId: NodeId;
+  readonly replicasInBand: boolean;
+  readonly bytesInBand: boolean;
+}
+
+export interface BalanceStatus {
+  /** Every node that can host replicas holds a replica count inside the count band. */
+  readonly balanced: boolean;
+  readonly countBand: Band;
+  readonly byteBand: Band;
+  /** Nodes that can host replicas, by id. */
+  readonly nodes: readonly NodeBalance[];
+}
+
+/**
+ * Whether the cluster is balanced as the operator defines it for scale-out (every node that can
+ * host replicas within ±10% of the mean replica count), with each node's bytes against the byte band
+ * for display. The operator shows `Rebalancing` while `balanced` is false.
+ */
+export function balanceStatus(snapshot: ClusterSnapshot, limits?: PlannerLimits): BalanceStatus {
+  const countBand = balanceBand(snapshot, limits);
+  const byteBand = byteBalanceBand(snapshot, limits);
+  const nodes = snapshot.nodes
+    .filter(canHostReplicas)
+    .map((node) => {
+      const load = loadOf(snapshot, node.id);
+      return {
+        nodeId: node.id,
+        ...load,
+        replicasInBand: load.replicas >= countBand.low && load.replicas <= countBand.high,
+        bytesInBand: load.bytes >= byteBand.low && load.bytes <= byteBand.high,
+      };
+    })
+    .sort((a, b) => a.nodeId - b.nodeId);
+  return { balanced: nodes.every((node) => node.replicasInBand), countBand, byteBand, nodes };
 }
