@@ -122,7 +122,6 @@ export class FakeCluster implements ClusterView, RangeAdmin {
   /** Admin calls that began after `frozen` was set (a stopped driver must make none). */
   callsWhileFrozen = 0;
   frozen = false;
-  calls = 0;
   /** addLearner calls per target node, failed ones included. */
   readonly addLearnerCalls = new Map<NodeId, number>();
 
@@ -178,7 +177,6 @@ export class FakeCluster implements ClusterView, RangeAdmin {
 
   /** Runs one admin call: serial per range, taking time, failing as configured, checking safety. */
   private async call(rangeId: RangeId, signal: AbortSignal, change: (range: FakeRange) => void): Promise<void> {
-    this.calls += 1;
     if (this.frozen) this.callsWhileFrozen += 1;
     if (this.rangesInCall.has(rangeId)) this.violations.push(`two calls at once on range ${rangeId}`);
     this.rangesInCall.add(rangeId);
