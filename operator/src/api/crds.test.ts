@@ -125,7 +125,7 @@ describe('CRDs on the test API server', () => {
     expect(stored.spec).toMatchObject({ replicationFactor: 3, paused: false, service: { type: 'ClusterIP' }, podDisruptionBudget: { enabled: true, maxUnavailable: 1 } });
     expect(validateClusterSpec(stored.spec).ok).toBe(true);
     const table = await kubectl('get', 'pc');
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+REPLICAS\s+READY\s+PHASE\s+VERSION\s+AGE/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+REPLICAS\s+READY\s+PHASE\s+REBALANCING\s+VERSION\s+AGE/);
     expect((await kubectl('scale', 'pc/local', '--replicas=5')).stdout).toContain('scaled');
     expect((await kubectl('get', 'pc', 'local', '-o', 'jsonpath={.spec.replicas}')).stdout).toBe('5');
   });

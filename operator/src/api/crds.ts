@@ -42,6 +42,7 @@ export const kindDefinitions: readonly KindDefinition[] = [
       { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', description: 'Desired data nodes' },
       { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready data nodes' },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Rebalancing', type: 'string', jsonPath: '.status.conditions[?(@.type=="Rebalancing")].status', description: 'Whether the data nodes are moving replicas to balance them (see the Rebalancing condition)' },
       { name: 'Version', type: 'string', jsonPath: '.status.currentVersion', description: 'Version every data node runs' },
       { name: 'Cluster-Version', type: 'string', jsonPath: '.status.clusterVersion', description: 'Version the cluster is finalized at', priority: 1 },
       { name: 'Operation', type: 'string', jsonPath: '.status.operation.kind', priority: 1 },

@@ -7,6 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { ClusterPhase, NodeStatus } from '../api/index.ts';
 import type { NodeStatus as DataNodeStatus } from '../admin-client/index.ts';
 import { podTemplateHashAnnotation, selectorString } from '../resources/index.ts';
+import { assessBalance } from './balance.ts';
 import { conditionOf, setCondition } from './conditions.ts';
 import { nodeIdOfPod, statefulSetReplicas } from './cluster-steps.ts';
 import { isPodReady, ordinalOf, validated, type ReconcileContext } from './context.ts';
@@ -83,6 +84,32 @@ function finalizeSettledVersion(ctx: ReconcileContext, nodes: readonly NodeStatu
   ctx.status.clusterVersion = cluster.spec.version;
 }
 
+/**
+ * The Rebalancing condition, recomputed from this reconcile's ClusterStatus (balance.ts): True
+ * while a live node's replica count is outside ±10% of the mean or a range is under-replicated,
+ * False when balanced, Unknown when no data node answered. Returns the imbalance (for messages)
+ * when True. The False message does not carry the counts, so a balanced cluster whose counts
+ * change (splits) writes no status.
+ */
+export function setRebalancing(ctx: ReconcileContext): string | undefined {
+  const health = ctx.clusterStatus;
+  const update = (status: 'True' | 'False' | 'Unknown', reason: string, message: string): void => {
+    ctx.status.conditions = setCondition(ctx.status.conditions, { type: 'Rebalancing', status, reason, message }, ctx.now, ctx.object.metadata.generation);
+  };
+  if (health === undefined) {
+    update('Unknown', 'NoDataNodeAnswers', 'no data node answers the admin API: replica counts unknown');
+    return undefined;
+  }
+  const balance = assessBalance(health);
+  if (balance.balanced) {
+    update('False', 'Balanced', `every live node holds within ±10% of the mean replica count (${balance.nodes.length} live nodes) and no range is under-replicated`);
+    return undefined;
+  }
+  const reason = balance.outside.length > 0 ? 'ReplicasMoving' : balance.nodes.length === 0 ? 'NoLiveNodes' : 'UnderReplicated';
+  update('True', reason, balance.message);
+  return balance.message;
+}
+
 /** Fills ctx.status with the observed state and the conditions that follow from it. */
 export function summarizeStatus(ctx: ReconcileContext): void {
   const cluster = validated(ctx);
@@ -113,10 +140,12 @@ export function summarizeStatus(ctx: ReconcileContext): void {
   const available = health !== undefined && health.unavailableRanges === 0 && readyReplicas >= Math.min(cluster.spec.replicationFactor, cluster.spec.replicas);
   set('Available', available, available ? 'QuorumAvailable' : health === undefined ? 'NoDataNodeAnswers' : 'RangesUnavailable', available ? `${readyReplicas} of ${cluster.spec.replicas} data nodes ready` : health === undefined ? 'no data node answers the admin API yet' : `${health.unavailableRanges} ranges have no live majority; ${readyReplicas} data nodes ready`);
   const progressing = phase === 'Scaling' || phase === 'Bootstrapping' || phase === 'Upgrading';
-  set('Progressing', progressing, progressing ? phase : 'Settled', progressing ? `cluster is ${phase.toLowerCase()}` : 'no change in progress');
+
   if (conditionOf(status.conditions, 'Upgrading') === undefined) set('Upgrading', false, 'NoRollout', 'every data node runs the desired pod template');
-  const scalingUp = status.operation === undefined && (statefulSetReplicas(ctx) < cluster.spec.replicas || joining);
+  const addingNodes = status.operation === undefined || (status.operation.kind === 'ScaleOut' && status.operation.step === 'AddNodes');
+  const scalingUp = addingNodes && (statefulSetReplicas(ctx) < cluster.spec.replicas || joining);
   set('ScalingUp', scalingUp, scalingUp ? 'NodesJoining' : 'AllNodesJoined', scalingUp ? `${nodes.filter((node) => node.role === 'Member').length} of ${cluster.spec.replicas} data nodes are members` : 'every data node is a member');
+  const rebalancing = setRebalancing(ctx);
   if (status.operation === undefined && conditionOf(status.conditions, 'ScalingDown') === undefined) set('ScalingDown', false, 'NoScaleIn', 'no scale-in in progress');
   const pausedReason = rolloutPausedReason(ctx);
   const degradedReason = pausedReason !== undefined ? 'RolloutPaused' : health !== undefined && health.unavailableRanges > 0 ? 'RangesUnavailable' : health !== undefined && health.underReplicatedRanges > 0 ? 'UnderReplicated' : readyReplicas < cluster.spec.replicas && phase === 'Degraded' ? 'NodesNotReady' : undefined;
@@ -131,5 +160,9 @@ export function summarizeStatus(ctx: ReconcileContext): void {
           ? `${readyReplicas} of ${cluster.spec.replicas} data nodes ready`
           : 'spec is valid and the cluster is healthy';
   set('Degraded', degradedReason !== undefined, degradedReason ?? 'Healthy', degradedMessage);
-  status.message = phase === 'Running' ? `${readyReplicas} data nodes running` : (conditionOf(status.conditions, 'Degraded')?.status === 'True' ? degradedMessage : `cluster is ${phase.toLowerCase()}`);
+  // Rebalancing is progress too, also outside a scale-out (the data nodes move replicas on their own).
+  const moving = progressing || rebalancing !== undefined;
+  set('Progressing', moving, !moving ? 'Settled' : progressing && rebalancing === undefined ? phase : 'Rebalancing', !moving ? 'no change in progress' : rebalancing === undefined ? `cluster is ${phase.toLowerCase()}` : `rebalancing: ${rebalancing}`);
+  const running = phase === 'Running' ? `${readyReplicas} data nodes running` : undefined;
+  status.message = conditionOf(status.conditions, 'Degraded')?.status === 'True' ? degradedMessage : rebalancing !== undefined ? `${running ?? `cluster is ${phase.toLowerCase()}`}; rebalancing: ${rebalancing}` : (running ?? `cluster is ${phase.toLowerCase()}`);
 }

@@ -1,6 +1,6 @@
 /**
  * The steps of a PhantomCluster reconcile before and after scale-in (scale-in.ts): validate,
- * pause, the owned objects, observing the data nodes, bootstrap and joins, scale-out.
+ * pause, the owned objects, observing the data nodes, bootstrap and joins (scale-out: scale-out.ts).
  */
 import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { isNotFound } from '../kube/errors.ts';
@@ -9,7 +9,7 @@ import { desiredClusterObjects, objectNames } from '../resources/index.ts';
 import { deleteIfExists, ensureObject, type KindClient } from './apply.ts';
 import { setCondition } from './conditions.ts';
 import type { ClusterAdmin, ClusterStatus, NodeInfo } from '../admin-client/index.ts';
-import { finish, isPodReady, ordinalOf, proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
+import { finish, isPodReady, ordinalOf, proceed, requeueAfter, validated, type ReconcileContext, type Step } from './context.ts';
 
 /**
  * Invalid spec: Degraded condition and a Warning event saying why, and nothing else changes. A
@@ -250,15 +250,4 @@ export const joinNodes: Step = async (ctx) => {
     }
   }
   return waiting ? requeueAfter(ctx.deps.timings.progressPollMs) : proceed;
-};
-
-/** Scale out: raise the StatefulSet to spec.replicas; joinNodes adds the new nodes. */
-export const scaleOut: Step = async (ctx): Promise<StepResult> => {
-  const cluster = validated(ctx);
-  const current = statefulSetReplicas(ctx);
-  if (current >= cluster.spec.replicas || ctx.statefulSet === undefined) return proceed;
-  const next = desiredClusterObjects(cluster, cluster.spec.replicas, ctx.deps.dataNodeImageRepository === undefined ? {} : { dataNodeImageRepository: ctx.deps.dataNodeImageRepository }).statefulSet;
-  ctx.statefulSet = await ctx.deps.kinds.statefulSet.replace(ctx.namespace, objectNames(cluster).statefulSet, ctx.deps.kinds.statefulSet.merge(ctx.statefulSet, next));
-  await ctx.event('Normal', 'ScalingUp', `Raising the data nodes from ${current} to ${cluster.spec.replicas}`);
-  return requeueAfter(ctx.deps.timings.podPollMs);
 };

@@ -44,9 +44,13 @@ export interface ClusterTimings {
   readonly refusedRetryMs: number;
   /** A settled cluster is looked at again this often (data node health changes are not Kubernetes events). */
   readonly healthPollMs: number;
+  /** While the data nodes move replicas (the Rebalancing condition is True): how often to look again. */
+  readonly rebalancePollMs: number;
+  /** A scale-out stops waiting for balanced replicas after this long (it ends as failed; the data nodes go on). */
+  readonly rebalanceTimeoutMs: number;
 }
 
-export const defaultClusterTimings: ClusterTimings = { progressPollMs: 2_000, podPollMs: 1_000, refusedRetryMs: 30_000, healthPollMs: 30_000 };
+export const defaultClusterTimings: ClusterTimings = { progressPollMs: 2_000, podPollMs: 1_000, refusedRetryMs: 30_000, healthPollMs: 30_000, rebalancePollMs: 5_000, rebalanceTimeoutMs: 3_600_000 };
 
 export interface ClusterControllerDeps {
   readonly custom: CustomObjectsApi;

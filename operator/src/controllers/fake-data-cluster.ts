@@ -27,8 +27,15 @@ interface FakeNode {
 /**
  * A data-node cluster simulated behind the admin API. Pods named `*-0` bootstrap the cluster as
  * node 1; others answer node id 0 until AssignIdentity, and wait to be added. A pod that comes
- * back at the address of a decommissioned node is a new node (new data directory). Learners catch up after `catchUpPolls` status polls; a decommission
- * moves one replica per poll. Every mutating call is logged in `calls`.
+ * back at the address of a decommissioned node is a new node (new data directory). Learners catch up after `catchUpPolls` status polls.
+ *
+ * Replica counts: node 1 starts with `bootstrapReplicas`, every other node with `joinReplicas`.
+ * With `movesPerPoll` 0 (the default) counts stay as they are and a decommission drops one
+ * replica per poll. With `movesPerPoll` > 0 each status poll is a round of a crude placement
+ * driver: it moves up to that many replicas, one at a time, off a decommissioning node or else
+ * from the fullest live voter to the emptiest one while they differ by more than one — so a
+ * scale-out with `joinReplicas` 0 is unbalanced for a few polls and then balanced, as on real
+ * nodes. Every mutating call is logged in `calls`.
  */
 export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   readonly nodes = new Map<string, FakeNode>();
@@ -38,6 +45,9 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   replicationFactor = 3;
   catchUpPolls = 2;
   underReplicatedRanges = 0;
+  bootstrapReplicas = 3;
+  joinReplicas = 3;
+  movesPerPoll = 0;
   /** Decommissioned nodes whose pod came back as a new node: still reported, ids never reused. */
   readonly retired: FakeNode[] = [];
 
@@ -67,7 +77,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
     }
     if (node === undefined) {
       const bootstrap = /-0:\d+$/.test(address);
-      node = { nodeId: bootstrap ? 1 : 0, assigned: bootstrap, address, initialized: bootstrap, membership: bootstrap ? 'VOTER' : undefined, catchUpPollsLeft: this.catchUpPolls, replicas: 3 };
+      node = { nodeId: bootstrap ? 1 : 0, assigned: bootstrap, address, initialized: bootstrap, membership: bootstrap ? 'VOTER' : undefined, catchUpPollsLeft: this.catchUpPolls, replicas: bootstrap ? this.bootstrapReplicas : this.joinReplicas };
       this.nodes.set(address, node);
     }
     const leader = [...this.nodes.values()].find((candidate) => candidate.membership === 'VOTER');
@@ -89,16 +99,29 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
     return [...this.retired, ...this.nodes.values()];
   }
 
+  /** One round of the simulated placement driver (see the class comment). */
+  private moveReplicas(): void {
+    for (let move = 0; move < this.movesPerPoll; move++) {
+      const live = [...this.nodes.values()].filter((node) => node.membership === 'VOTER' && !this.down.has(node.address)).sort((a, b) => a.replicas - b.replicas);
+      const target = live[0];
+      const draining = [...this.nodes.values()].find((node) => node.membership === 'DECOMMISSIONING' && node.replicas > 0);
+      const fullest = live[live.length - 1];
+      const source = draining ?? (fullest !== undefined && target !== undefined && fullest.replicas - target.replicas > 1 ? fullest : undefined);
+      if (source === undefined || target === undefined || source === target) return;
+      source.replicas -= 1;
+      target.replicas += 1;
+    }
+  }
+
   clusterStatus(): Promise<ClusterStatus> {
     const voters = [...this.nodes.values()].filter((node) => node.membership === 'VOTER');
     if (voters.length === 0) return Promise.reject(new AdminError('PH_UNAVAILABLE', 'no cluster yet'));
     for (const node of this.nodes.values()) {
       if (node.membership === 'LEARNER' && node.assigned && node.catchUpPollsLeft > 0) node.catchUpPollsLeft -= 1;
-      if (node.membership === 'DECOMMISSIONING') {
-        node.replicas = Math.max(0, node.replicas - 1);
-        if (node.replicas === 0) node.membership = 'DECOMMISSIONED';
-      }
+      if (node.membership === 'DECOMMISSIONING' && this.movesPerPoll === 0) node.replicas = Math.max(0, node.replicas - 1);
     }
+    this.moveReplicas();
+    for (const node of this.nodes.values()) if (node.membership === 'DECOMMISSIONING' && node.replicas === 0) node.membership = 'DECOMMISSIONED';
     return Promise.resolve({
       clusterId: 'fake',
       leaderId: voters[0]?.nodeId ?? 0,

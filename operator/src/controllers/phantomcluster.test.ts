@@ -13,6 +13,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { eventually, kubeConfigFor, timeouts } from '../kube/testing.ts';
 import { OperatorMetrics } from '../metrics/metrics.ts';
 import { allocateNodeId } from './cluster-steps.ts';
+import type { ClusterTimings } from './context.ts';
 import { PhantomClusterController } from './phantomcluster.ts';
 import type { JsonObject } from '../../../test/kube/json.ts';
 import { FakeDataCluster, fakePodAddress } from './fake-data-cluster.ts';
@@ -153,7 +154,7 @@ interface Operator {
   readonly metrics: OperatorMetrics;
 }
 
-async function startOperator(namespace: string, data: FakeDataCluster): Promise<Operator> {
+async function startOperator(namespace: string, data: FakeDataCluster, timings: Partial<ClusterTimings> = {}): Promise<Operator> {
   const metrics = new OperatorMetrics();
   const controller = new PhantomClusterController({
     kubeConfig: api.kubeConfig,
@@ -163,7 +164,7 @@ async function startOperator(namespace: string, data: FakeDataCluster): Promise<
     namespaces: [namespace],
     metrics,
     podAddress: fakePodAddress,
-    timings: { progressPollMs: 40, podPollMs: 25, refusedRetryMs: 300, healthPollMs: 60_000 },
+    timings: { progressPollMs: 40, podPollMs: 25, refusedRetryMs: 300, healthPollMs: 60_000, rebalancePollMs: 40, ...timings },
     log: () => {},
   });
   await controller.start();
@@ -340,6 +341,95 @@ describe('PhantomClusterController', () => {
     expect(data.calls.filter((call) => /^addLearner (4|5)$/.test(call))).toHaveLength(2);
     expect(data.calls.filter((call) => /^addLearner (6|7)$/.test(call)).length).toBeGreaterThanOrEqual(2);
     expect(data.calls.some((call) => call.startsWith('assignIdentity db-3:7000 6'))).toBe(true);
+    await operator.controller.stop();
+  });
+
+  it('a scale-out waits for balanced replicas: Rebalancing True with the counts while they move, cleared after; the scale-in reports decommission progress', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    // 30 replicas, all on node 1 at first; the fake placement driver moves one per status poll.
+    data.bootstrapReplicas = 30;
+    data.joinReplicas = 0;
+    data.movesPerPoll = 1;
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    await eventually(async () => condition(await clusterStatus(namespace), 'Rebalancing')?.status === 'False', timeouts.reconcile, 'the 3 nodes balanced');
+    // Balanced means within 9..11 of a mean of 10 (the fake driver would go on to 10 each if asked).
+    for (const node of (await clusterStatus(namespace)).nodes ?? []) expect(node.ranges).toBeGreaterThanOrEqual(9);
+
+    const seen: { rebalancing: string; reason: string; message: string; phase: string; step: string; progress: unknown }[] = [];
+    const unsubscribe = api.server.hooks.onChange({ group: 'phantomdb.io', plural: 'phantomclusters' }, (event) => {
+      const status = (event.object as { status?: PhantomClusterStatus }).status;
+      const rebalancing = status === undefined ? undefined : condition(status, 'Rebalancing');
+      if (status === undefined || rebalancing === undefined) return;
+      seen.push({ rebalancing: rebalancing.status, reason: rebalancing.reason, message: rebalancing.message, phase: status.phase ?? '', step: `${status.operation?.kind ?? ''}/${status.operation?.step ?? ''}`, progress: status.operation?.details?.['progress'] });
+    });
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 5 } } }, mergePatch);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.phase === 'Running' && status.operation === undefined && condition(status, 'Rebalancing')?.status === 'False' && status.nodes?.length === 5;
+    }, timeouts.reconcile, 'the scale-out to 5 balanced and finished');
+    const moving = seen.filter((entry) => entry.rebalancing === 'True');
+    expect(moving.length).toBeGreaterThan(0);
+    // While replicas moved, the scale-out was journaled and waiting, and the message said how far.
+    expect(moving.some((entry) => entry.step === 'ScaleOut/WaitBalanced' && entry.phase === 'Scaling' && entry.reason === 'ReplicasMoving')).toBe(true);
+    expect(moving.map((entry) => entry.message)).toEqual(expect.arrayContaining([expect.stringMatching(/^replicas per node 1:\d+ 2:\d+ 3:\d+ 4:\d+ 5:\d+; spread \d+; balanced band 5\.\.7; 0 ranges under-replicated$/)]));
+    // It never finished while unbalanced: every status without the journal after the scale-out began is balanced.
+    const firstMove = seen.findIndex((entry) => entry.rebalancing === 'True');
+    expect(seen.slice(firstMove).filter((entry) => entry.step === '/' && entry.rebalancing === 'True')).toEqual([]);
+    const balanced = await clusterStatus(namespace);
+    expect((balanced.nodes ?? []).reduce((sum, node) => sum + (node.ranges ?? 0), 0)).toBe(30);
+    for (const node of balanced.nodes ?? []) expect([5, 6, 7]).toContain(node.ranges);
+    expect(condition(balanced, 'Rebalancing')).toMatchObject({ status: 'False', reason: 'Balanced' });
+    const metrics = await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds');
+    expect(metrics).toMatch(/phantomdb_operator_operation_duration_seconds_count\{kind="ScaleOut",result="succeeded"\} 1\n/);
+    expect((await events(namespace)).map((event) => event.reason)).toEqual(expect.arrayContaining(['ScalingUp', 'Rebalancing', 'ScaleOutCompleted']));
+
+    // Scale-in: node 5 holds 5 to 7 replicas; its decommission moves them one per poll, and says so.
+    seen.length = 0;
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 4 } } }, mergePatch);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.phase === 'Running' && status.operation === undefined && status.nodes?.length === 4;
+    }, timeouts.reconcile, 'the scale-in to 4 finished');
+    unsubscribe();
+    const progress = seen.filter((entry) => entry.step === 'ScaleIn/WaitDecommissioned').map((entry) => entry.progress as { replicasAtStart: number; replicasRemaining: number; leasesRemaining: number; etaSeconds?: number });
+    expect(progress.length).toBeGreaterThan(0);
+    const atStart = progress[0]?.replicasAtStart ?? 0;
+    expect(atStart).toBeGreaterThanOrEqual(5);
+    expect(progress.every((entry) => entry.replicasAtStart === atStart)).toBe(true);
+    const remaining = progress.map((entry) => entry.replicasRemaining);
+    expect(remaining).toEqual([...remaining].sort((a, b) => b - a));
+    expect(Math.min(...remaining)).toBeLessThan(atStart);
+    expect(progress.some((entry) => entry.etaSeconds !== undefined)).toBe(true);
+    const progressEvents = (await events(namespace)).filter((event) => event.reason === 'DecommissionProgress');
+    expect(progressEvents.length).toBeGreaterThan(0);
+    expect(progressEvents[0]?.message).toMatch(/^Decommissioning node 5 \(pod db-4\): \d of \d replicas and \d+ leases left \(/);
+    await operator.controller.stop();
+  });
+
+  it('a scale-out that never balances ends failed after rebalanceTimeoutMs, and Rebalancing keeps reporting', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    data.bootstrapReplicas = 6;
+    data.joinReplicas = 6;
+    const operator = await startOperator(namespace, data, { rebalanceTimeoutMs: 300 });
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    // New nodes arrive empty and nothing moves (a data node placement driver that is stuck).
+    data.joinReplicas = 0;
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 4 } } }, mergePatch);
+    await eventually(async () => (await events(namespace)).some((event) => event.reason === 'RebalanceTimedOut' && event.type === 'Warning'), timeouts.reconcile, 'a RebalanceTimedOut warning');
+    await running(namespace, 4);
+    const status = await clusterStatus(namespace);
+    expect(status.operation).toBeUndefined();
+    expect(condition(status, 'Rebalancing')).toMatchObject({ status: 'True', reason: 'ReplicasMoving' });
+    expect(condition(status, 'Rebalancing')?.message).toContain('replicas per node 1:6 2:6 3:6 4:0');
+    expect(condition(status, 'Progressing')).toMatchObject({ status: 'True', reason: 'Rebalancing' });
+    expect(status.message).toMatch(/rebalancing: replicas per node/);
+    const metrics = await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds');
+    expect(metrics).toMatch(/phantomdb_operator_operation_duration_seconds_count\{kind="ScaleOut",result="failed"\} 1\n/);
     await operator.controller.stop();
   });
 

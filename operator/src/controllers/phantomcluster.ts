@@ -14,12 +14,14 @@ import { StatusConflictError, writeStatusIfChanged } from '../kube/status.ts';
 import type { OperatorMetrics } from '../metrics/metrics.ts';
 import { kindClients } from './apply.ts';
 import { summarizeStatus } from './cluster-status.ts';
-import { ensureConfigMap, ensurePodDisruptionBudget, ensureServiceAccount, ensureServices, ensureStatefulSet, joinNodes, observeNodes, scaleOut, stopWhenPaused, validateSpec } from './cluster-steps.ts';
+import { conditionOf } from './conditions.ts';
+import { ensureConfigMap, ensurePodDisruptionBudget, ensureServiceAccount, ensureServices, ensureStatefulSet, joinNodes, observeNodes, stopWhenPaused, validateSpec } from './cluster-steps.ts';
 import { defaultClusterTimings, type ClusterControllerDeps, type ClusterObject, type ClusterTimings, type ReconcileContext, type Step, type StepResult } from './context.ts';
 import { Controller, type ReconcileOutcome } from './runtime.ts';
 import { refuseRestoreUntilAvailable } from './restore.ts';
 import { rollOutPods } from './rollout.ts';
 import { scaleIn } from './scale-in.ts';
+import { scaleOut } from './scale-out.ts';
 import { expandVolumes } from './volumes.ts';
 
 export const controllerName = 'phantomcluster';
@@ -109,6 +111,8 @@ export async function reconcileCluster(deps: ClusterControllerDeps, key: string,
   }
   if (ctx.status.phase !== undefined) deps.metrics?.setClusterPhase(key, namespace, ctx.status.phase);
   if (result.kind === 'requeue') return { requeueAfterMs: result.afterMs };
+  // Level-triggered: while the data nodes move replicas, look again soon to see them settle.
+  if (conditionOf(ctx.status.conditions, 'Rebalancing')?.status === 'True') return { requeueAfterMs: deps.timings.rebalancePollMs };
   return { resyncAfterMs: deps.timings.healthPollMs };
 }
 

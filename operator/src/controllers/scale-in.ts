@@ -16,11 +16,12 @@
  */
 import { z } from 'zod';
 import type { ClusterOperation } from '../api/index.ts';
-import { AdminError } from '../admin-client/index.ts';
+import { AdminError, type DecommissionProgress } from '../admin-client/index.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { desiredClusterObjects, objectNames } from '../resources/index.ts';
 import { setCondition } from './conditions.ts';
 import { nodeIdOfPod, statefulSetReplicas } from './cluster-steps.ts';
+import { supersedeScaleOut } from './scale-out.ts';
 import { proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
 
 export const scaleInSteps = ['Decommission', 'WaitDecommissioned', 'ShrinkStatefulSet', 'WaitPodGone', 'ReclaimVolume'] as const;
@@ -34,11 +35,26 @@ const detailsSchema = z.object({
   nodeId: z.number().int().min(1).optional(),
   /** Ordinals removed so far. */
   removed: z.array(z.number().int().min(0)),
+  /** How far the decommission of the current node is (WaitDecommissioned), from the data nodes' reports. */
+  progress: z
+    .object({
+      /** Replicas the node held when the operator first saw it decommissioning. */
+      replicasAtStart: z.number().int().min(0),
+      replicasRemaining: z.number().int().min(0),
+      leasesRemaining: z.number().int().min(0),
+      /** The operator's estimate from the rate so far (the admin API reports neither bytes left nor an ETA). */
+      etaSeconds: z.number().int().min(0).optional(),
+      /** When the last progress event was recorded, so that events stay at most one per interval. */
+      lastEventAt: z.string().optional(),
+    })
+    .optional(),
 });
 export type ScaleInDetails = z.output<typeof detailsSchema>;
 
 /** Steps per reconcile at most, so one reconcile cannot run away. */
 const stepsPerReconcileMax = 16;
+/** At most one DecommissionProgress event per node this often (progress itself is on status.operation). */
+const progressEventIntervalMs = 30_000;
 
 type Transition = { readonly kind: 'advance'; readonly step: ScaleInStep; readonly details: ScaleInDetails } | { readonly kind: 'complete' } | { readonly kind: 'wait'; readonly result: StepResult };
 
@@ -86,8 +102,9 @@ async function decommission(ctx: ReconcileContext, details: ScaleInDetails): Pro
   }
   const admin = ctx.admin;
   if (admin === undefined) return wait(requeueAfter(ctx.deps.timings.podPollMs));
+  let started: DecommissionProgress;
   try {
-    await admin.decommission(nodeId);
+    started = await admin.decommission(nodeId);
   } catch (error) {
     if (error instanceof AdminError && error.code === 'PH_DECOMMISSION_REFUSED') {
       scalingDown(ctx, 'True', 'DecommissionRefused', `the data nodes refuse to decommission node ${nodeId} (pod ${pod}): ${error.message}`);
@@ -96,16 +113,47 @@ async function decommission(ctx: ReconcileContext, details: ScaleInDetails): Pro
     }
     throw error;
   }
-  await ctx.event('Normal', 'Decommissioning', `Decommissioning node ${nodeId} (pod ${pod}): moving its replicas and leases away`);
-  return { kind: 'advance', step: 'WaitDecommissioned', details: { ...details, nodeId } };
+  const progress = { replicasAtStart: started.replicasRemaining, replicasRemaining: started.replicasRemaining, leasesRemaining: started.leasesRemaining };
+  await ctx.event('Normal', 'Decommissioning', `Decommissioning node ${nodeId} (pod ${pod}): moving its ${progress.replicasRemaining} replicas and ${progress.leasesRemaining} leases away`);
+  return { kind: 'advance', step: 'WaitDecommissioned', details: { ...details, nodeId, progress } };
 }
 
-function waitDecommissioned(ctx: ReconcileContext, details: ScaleInDetails): Transition {
+type DecommissionProgressDetails = NonNullable<ScaleInDetails['progress']>;
+
+/**
+ * The next progress record from the node's current counts: the ETA is re-estimated only when the
+ * count moved (so an unchanged count writes no status), linearly from the rate since the start.
+ */
+function nextProgress(ctx: ReconcileContext, operation: ClusterOperation, previous: DecommissionProgressDetails | undefined, replicas: number, leases: number): DecommissionProgressDetails {
+  const replicasAtStart = Math.max(previous?.replicasAtStart ?? replicas, replicas);
+  const base = { replicasAtStart, replicasRemaining: replicas, leasesRemaining: leases, ...(previous?.lastEventAt === undefined ? {} : { lastEventAt: previous.lastEventAt }) };
+  if (previous !== undefined && previous.replicasRemaining === replicas) return { ...base, ...(previous.etaSeconds === undefined ? {} : { etaSeconds: previous.etaSeconds }) };
+  const moved = replicasAtStart - replicas;
+  const elapsedMs = ctx.deps.clock.nowMs() - Date.parse(operation.stepStartedAt ?? operation.startedAt);
+  if (moved <= 0 || elapsedMs <= 0) return base;
+  return { ...base, etaSeconds: Math.ceil(((elapsedMs / moved) * replicas) / 1000) };
+}
+
+function describeProgress(progress: DecommissionProgressDetails): string {
+  const eta = progress.etaSeconds === undefined ? 'no estimate yet' : `about ${progress.etaSeconds} s left at the rate so far`;
+  return `${progress.replicasRemaining} of ${progress.replicasAtStart} replicas and ${progress.leasesRemaining} leases left (${eta})`;
+}
+
+async function waitDecommissioned(ctx: ReconcileContext, operation: ClusterOperation, details: ScaleInDetails): Promise<Transition> {
   const health = ctx.clusterStatus;
   if (health === undefined || details.nodeId === undefined) return wait(requeueAfter(ctx.deps.timings.progressPollMs));
   const node = health.nodes.find((candidate) => candidate.nodeId === details.nodeId);
   if (node === undefined || node.membership === 'DECOMMISSIONED') return { kind: 'advance', step: 'ShrinkStatefulSet', details };
-  scalingDown(ctx, 'True', 'Decommissioning', `node ${details.nodeId} (pod ${podName(ctx, details.ordinal)}) still holds ${node.replicas} replicas and ${node.leases} leases`);
+  let progress = nextProgress(ctx, operation, details.progress, node.replicas, node.leases);
+  const pod = podName(ctx, details.ordinal);
+  const lastEventMs = progress.lastEventAt === undefined ? undefined : Date.parse(progress.lastEventAt);
+  if (progress.replicasRemaining !== details.progress?.replicasRemaining && (lastEventMs === undefined || ctx.deps.clock.nowMs() - lastEventMs >= progressEventIntervalMs)) {
+    progress = { ...progress, lastEventAt: isoNow(ctx) };
+    await ctx.event('Normal', 'DecommissionProgress', `Decommissioning node ${details.nodeId} (pod ${pod}): ${describeProgress(progress)}`);
+  }
+  // Not journaled at once: progress is written with the rest of the status at the end of the reconcile.
+  ctx.status.operation = { ...operation, details: { ...details, progress } };
+  scalingDown(ctx, 'True', 'Decommissioning', `node ${details.nodeId} (pod ${pod}) still holds ${describeProgress(progress)}`);
   return wait(requeueAfter(ctx.deps.timings.progressPollMs));
 }
 
@@ -144,18 +192,18 @@ async function reclaimVolume(ctx: ReconcileContext, details: ScaleInDetails): Pr
   // A spec raised meanwhile ends the scale-in early; one lowered further is the next scale-in.
   const target = Math.max(details.toReplicas, cluster.spec.replicas);
   if (details.ordinal - 1 >= target) {
-    const { nodeId: _done, ...rest } = details;
+    const { nodeId: _done, progress: _finished, ...rest } = details;
     return { kind: 'advance', step: 'Decommission', details: { ...rest, ordinal: details.ordinal - 1, removed } };
   }
   return { kind: 'complete' };
 }
 
-async function runStep(ctx: ReconcileContext, step: ScaleInStep, details: ScaleInDetails): Promise<Transition> {
+async function runStep(ctx: ReconcileContext, operation: ClusterOperation, step: ScaleInStep, details: ScaleInDetails): Promise<Transition> {
   switch (step) {
     case 'Decommission':
       return decommission(ctx, details);
     case 'WaitDecommissioned':
-      return waitDecommissioned(ctx, details);
+      return waitDecommissioned(ctx, operation, details);
     case 'ShrinkStatefulSet':
       return shrinkStatefulSet(ctx, details);
     case 'WaitPodGone':
@@ -186,6 +234,12 @@ async function complete(ctx: ReconcileContext, operation: ClusterOperation, deta
  */
 export const scaleIn: Step = async (ctx) => {
   const cluster = validated(ctx);
+  const inFlight = ctx.status.operation;
+  if (inFlight?.kind === 'ScaleOut') {
+    // A scale-out still waiting for balance gives way to a lowered spec; otherwise it goes on.
+    if (statefulSetReplicas(ctx) <= cluster.spec.replicas) return proceed;
+    await supersedeScaleOut(ctx, inFlight);
+  }
   if (ctx.status.operation === undefined) {
     const current = statefulSetReplicas(ctx);
     if (current <= cluster.spec.replicas) return proceed;
@@ -200,7 +254,7 @@ export const scaleIn: Step = async (ctx) => {
     const details = detailsSchema.safeParse(operation.details);
     if (step === undefined || !details.success) throw new Error(`status.operation of ${ctx.key} is not a scale-in this operator understands (step ${operation.step})`);
     scalingDown(ctx, 'True', 'ScalingDown', `removing the node of pod ${podName(ctx, details.data.ordinal)} (step ${step})`);
-    const transition = await runStep(ctx, step, details.data);
+    const transition = await runStep(ctx, operation, step, details.data);
     if (transition.kind === 'wait') return transition.result;
     if (transition.kind === 'complete') {
       await complete(ctx, operation, details.data);
