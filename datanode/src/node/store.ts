@@ -50,6 +50,8 @@ export interface StoreOptions {
   readonly log: (line: string) => void;
 }
 
+/** For this long after dropping a range's replica, messages for the range create no new one. */
+const droppedQuietMs = 10_000;
 /** Vote requests for an empty group are retried this many times, this far apart, then dropped. */
 const voteHoldAttempts = 8;
 const voteHoldStepMs = 50;
@@ -88,6 +90,8 @@ export class Store implements TransportHandlers {
   private instanceSeq = 0;
   /** Ranges whose replica here applied its own removal: dropped by the next maintenance pass. */
   private readonly removedFrom = new Set<GroupId>();
+  /** When the replica of each range this node left was dropped (monotonic ms). */
+  private readonly droppedAt = new Map<GroupId, number>();
   private stopped = false;
   /** Ranges whose size was checked since this node became their leader. */
   private readonly sizeChecked = new Set<GroupId>();
@@ -340,7 +344,9 @@ export class Store implements TransportHandlers {
     if (existing !== undefined) return Promise.resolve(existing);
     const pending = this.creating.get(groupId);
     if (pending !== undefined) return pending;
-    if (this.stopped || groupId <= 0 || !this.options.knownPeer(from) && groupId !== metaRangeId) return Promise.resolve(undefined);
+    if (this.stopped || groupId <= 0 || (!this.options.knownPeer(from) && groupId !== metaRangeId)) return Promise.resolve(undefined);
+    // Messages that were on their way when this node left the range do not bring it back at once.
+    if ((this.droppedAt.get(groupId) ?? -Infinity) > performance.now() - droppedQuietMs) return Promise.resolve(undefined);
     const uninitialized = [...this.replicas.values()].filter((r) => !r.stateMachine.initialized).length;
     if (uninitialized >= this.uninitializedMax) return Promise.resolve(undefined);
     const create = (async (): Promise<Replica | undefined> => {
@@ -566,6 +572,7 @@ export class Store implements TransportHandlers {
       await replica.stateMachine.clearReplicatedState(spans);
       await this.options.logStore.removeGroup(id);
       this.sizeChecked.delete(id);
+      this.droppedAt.set(id, performance.now());
     }
   }
 
