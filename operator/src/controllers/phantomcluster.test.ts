@@ -409,6 +409,38 @@ describe('PhantomClusterController', () => {
     await operator.controller.stop();
   });
 
+  it('resumes a scale-out from its journal when the operator stops while it waits for balance, and finishes it exactly once', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    data.bootstrapReplicas = 10;
+    data.joinReplicas = 10;
+    const first = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    // The new nodes arrive empty and nothing moves until the second operator runs.
+    data.joinReplicas = 0;
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 5 } } }, mergePatch);
+    await eventually(async () => (await clusterStatus(namespace)).operation?.step === 'WaitBalanced', timeouts.reconcile, 'the scale-out waiting for balance');
+    await first.controller.stop();
+    const journaled = (await clusterStatus(namespace)).operation;
+    expect(journaled).toMatchObject({ kind: 'ScaleOut', step: 'WaitBalanced', details: { fromReplicas: 3, toReplicas: 5 } });
+
+    data.movesPerPoll = 1;
+    const second = await startOperator(namespace, data);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.operation === undefined && condition(status, 'Rebalancing')?.status === 'False';
+    }, timeouts.reconcile, 'the resumed scale-out balanced and finished');
+    const completed = (await events(namespace)).filter((event) => event.reason === 'ScaleOutCompleted');
+    expect(completed.reduce((sum, event) => sum + (event.count ?? 1), 0)).toBe(1);
+    expect(completed[0]?.message).toMatch(/^Scaled out from 3 to 5 data nodes in \d+ s; balanced: replicas per node /);
+    expect(await first.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds')).toMatch(/_count\{kind="ScaleOut",result="succeeded"\} 0\n/);
+    expect(await second.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds')).toMatch(/_count\{kind="ScaleOut",result="succeeded"\} 1\n/);
+    // Only the first operator raised the StatefulSet, once.
+    expect((await events(namespace)).filter((event) => event.reason === 'ScalingUp').reduce((sum, event) => sum + (event.count ?? 1), 0)).toBe(1);
+    await second.controller.stop();
+  });
+
   it('a scale-out that never balances ends failed after rebalanceTimeoutMs, and Rebalancing keeps reporting', async () => {
     const namespace = await freshNamespace();
     const data = new FakeDataCluster();
