@@ -42,12 +42,16 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   readonly calls: string[] = [];
   /** Addresses whose node does not answer (process down). */
   readonly down = new Set<string>();
+  /** Addresses whose node answers but is reported SUSPECT (liveness not yet seen advancing). */
+  readonly suspect = new Set<string>();
   replicationFactor = 3;
   catchUpPolls = 2;
   underReplicatedRanges = 0;
   bootstrapReplicas = 3;
   joinReplicas = 3;
   movesPerPoll = 0;
+  /** ClusterStatus calls answered so far (each is one reconcile's look at the data nodes). */
+  statusPolls = 0;
   /** Decommissioned nodes whose pod came back as a new node: still reported, ids never reused. */
   readonly retired: FakeNode[] = [];
 
@@ -114,6 +118,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   }
 
   clusterStatus(): Promise<ClusterStatus> {
+    this.statusPolls += 1;
     const voters = [...this.nodes.values()].filter((node) => node.membership === 'VOTER');
     if (voters.length === 0) return Promise.reject(new AdminError('PH_UNAVAILABLE', 'no cluster yet'));
     for (const node of this.nodes.values()) {
@@ -129,7 +134,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
         const node = this.allNodes().find((candidate) => candidate.nodeId === member.nodeId) ?? this.node(member.nodeId);
         return {
           ...member,
-          liveness: this.down.has(member.address) ? 'DEAD' : 'LIVE',
+          liveness: this.down.has(member.address) ? 'DEAD' : this.suspect.has(member.address) ? 'SUSPECT' : 'LIVE',
           raft: { role: member.membership === 'LEARNER' ? 'LEARNER_ROLE' : 'FOLLOWER', term: 1n, matchIndex: 10n, appliedIndex: 10n, caughtUp: member.membership === 'VOTER' || node.catchUpPollsLeft === 0 },
           replicas: node.replicas,
           leases: 1,

@@ -73,7 +73,11 @@ async function waitBalanced(ctx: ReconcileContext, operation: ClusterOperation, 
   const health = ctx.clusterStatus;
   if (health === undefined) return requeueAfter(ctx.deps.timings.progressPollMs);
   const balance = assessBalance(health);
-  if (balance.balanced) {
+  // A node that just joined may not be reported LIVE yet (liveness waits to see it beat): the
+  // balance of the others says nothing about it, so wait until every node of the scale-out counts.
+  const counted = new Set(balance.nodes.map((node) => node.nodeId));
+  const uncounted = nodeIdsOfOrdinals(ctx, details.toReplicas).filter((nodeId) => nodeId === undefined || !counted.has(nodeId));
+  if (balance.balanced && uncounted.length === 0) {
     // The journal write below carries the conditions too: make Rebalancing say what ends the wait.
     setRebalancing(ctx);
     const seconds = Math.round(secondsSince(ctx, operation.startedAt));
@@ -86,6 +90,12 @@ async function waitBalanced(ctx: ReconcileContext, operation: ClusterOperation, 
     return proceed;
   }
   return requeueAfter(ctx.deps.timings.rebalancePollMs);
+}
+
+/** The node id of the pod of each ordinal below `replicas` (undefined: not known). */
+function nodeIdsOfOrdinals(ctx: ReconcileContext, replicas: number): (number | undefined)[] {
+  const prefix = `${objectNames(validated(ctx)).statefulSet}-`;
+  return Array.from({ length: replicas }, (_, ordinal) => nodeIdOfPod(ctx, `${prefix}${ordinal}`));
 }
 
 /** Whether the pod of every ordinal below `replicas` exists and its node is a voter. */
