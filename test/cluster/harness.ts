@@ -50,13 +50,21 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
   }
 }
 
+/** Ports this test process already handed out: the kernel may offer a closed one again. */
+const portsHandedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const address = server.address();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    if (portsHandedOut.has(address.port)) continue;
+    portsHandedOut.add(address.port);
+    return address.port;
+  }
+  throw new Error('no unused port after 100 attempts');
 }
 
 export interface NodeSpec {
