@@ -193,6 +193,21 @@ describe('RaftLogEngine group commit', () => {
   });
 });
 
+describe('RaftLogEngine onFsync', () => {
+  it('reports every counted fsync with its duration', async () => {
+    const dir = freshDir('onfsync');
+    const reported: number[] = [];
+    const engine = await RaftLogEngine.open(realFs, dir, { onFsync: (ms) => reported.push(ms) });
+    await engine.createGroup(1, simpleConfState([1]));
+    for (let n = 0; n < 3; n++) await engine.append(1, makeEntries(1, 2 + n, 1, 1, 64));
+    expect(reported.length).toBeGreaterThanOrEqual(4);
+    expect(reported.length).toBe(engine.stats.fsyncs);
+    expect(reported.every((ms) => ms >= 0)).toBe(true);
+    expect(reported.reduce((sum, ms) => sum + ms, 0)).toBeCloseTo(engine.stats.fsyncTotalMs, 6);
+    await engine.close();
+  });
+});
+
 describe('RaftLogEngine segments', () => {
   it('rotates segments and deletes old ones once nothing needs them, state intact after reopen', async () => {
     const dir = freshDir('rotate');

@@ -39,6 +39,8 @@ export interface RaftLogEngineOptions {
   /** Most live groups; createGroup beyond it rejects with InvalidArgumentError. Default 100 000. */
   readonly groupsMax?: number;
   readonly clock?: LogClock;
+  /** Called with the duration (ms) of every fsync of the log, after it is counted (metrics). */
+  readonly onFsync?: (elapsedMs: number) => void;
 }
 
 interface ResolvedOptions {
@@ -47,6 +49,7 @@ interface ResolvedOptions {
   readonly cacheBytesMax: number;
   readonly groupsMax: number;
   readonly clock: LogClock;
+  readonly onFsync: ((elapsedMs: number) => void) | undefined;
 }
 
 /** Counters for metrics. A snapshot: later activity does not change it. */
@@ -83,6 +86,7 @@ function resolveOptions(options: RaftLogEngineOptions): ResolvedOptions {
     cacheBytesMax: options.cacheBytesMax ?? 64 * mebibyte,
     groupsMax: options.groupsMax ?? 100_000,
     clock: options.clock ?? performanceClock,
+    onFsync: options.onFsync,
   };
   const problems: string[] = [];
   const checkRange = (name: string, value: number, min: number, max: number): void => {
@@ -560,6 +564,7 @@ export class RaftLogEngine implements GroupLogSource {
     this.fsyncLastMs = elapsedMs;
     this.fsyncTotalMs += elapsedMs;
     if (elapsedMs > this.fsyncMaxMs) this.fsyncMaxMs = elapsedMs;
+    this.options.onFsync?.(elapsedMs);
   }
 }
 
