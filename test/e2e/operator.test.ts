@@ -109,9 +109,15 @@ async function waitScaleOutBalanced(replicas: number, what: string): Promise<{ r
     expect(entry.message).toMatch(/^replicas per node (\d+:\d+ ?)+; spread \d+; balanced band \d+\.\.\d+; \d+ ranges under-replicated$/);
   }
   // The data nodes' own report agrees (by the same rule), allowing a moment for a move in flight.
-  await eventually(async () => assessBalance(await (await adminClient()).clusterStatus()).balanced, timeouts.controllerStatus, `${what}: the data nodes report balanced replicas`);
+  await eventually(async () => {
+    const balance = assessBalance(await (await adminClient()).clusterStatus());
+    return balance.balanced && balance.nodes.length === replicas;
+  }, timeouts.controllerStatus, `${what}: the data nodes report ${replicas} live voters with balanced replicas`);
   const events = await target.core.listNamespacedEvent({ namespace });
-  expect(events.items.some((event) => event.reason === 'ScaleOutCompleted' && event.involvedObject.name === clusterName)).toBe(true);
+  const completed = events.items.filter((event) => event.reason === 'ScaleOutCompleted' && event.involvedObject.name === clusterName).map((event) => event.message ?? '');
+  // Balanced over all the nodes of the scale-out, not only the ones that were there before (both
+  // scale-outs of this suite go to the same count, so every such event must list that many).
+  expect(completed.length > 0 && completed.every((message) => new RegExp(`replicas per node (\\d+:\\d+ ){${replicas - 1}}\\d+:\\d+;`).test(message)), completed.join('\n')).toBe(true);
   return seenTrue;
 }
 
