@@ -111,6 +111,45 @@ describe('range state machine', () => {
     expect(sm.appliedIndex()).toBe(4);
   });
 
+  it('makes the batch holding a split durable before the split listener creates the right range', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    // Observe the sync flag of each batch the state machine hands the engine (the engine is a
+    // dependency here; what is under test is the order of the state machine's own steps).
+    const syncs: boolean[] = [];
+    const observed = Object.create(kv.engine) as StorageEngine;
+    observed.write = (batch, options) => {
+      syncs.push(options?.sync === true);
+      return kv.engine.write(batch, options);
+    };
+    const sm = new KvStateMachine(observed, 2);
+    await sm.bootstrap(whole);
+    const syncedBeforeListener: boolean[] = [];
+    sm.onSplit(() => {
+      syncedBeforeListener.push(syncs.at(-1) === true);
+      return Promise.resolve();
+    });
+    syncs.length = 0;
+    await sm.apply(entries([put('a', '1')]));
+    expect(syncs).toEqual([false]);
+    await sm.apply(entries([put('b', '2'), split('m')]));
+    expect(syncs).toEqual([false, true]);
+    expect(syncedBeforeListener).toEqual([true]);
+  });
+
+  it('refuses to apply a write on a user range that has no descriptor, and does not advance the applied index', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 5);
+    await sm.apply(entries([{ op: 'members', members: new Map() }]));
+    expect(sm.appliedIndex()).toBe(1);
+    await expect(sm.apply(entries([put('a', '1')]))).rejects.toMatchObject({ code: 'PH_CORRUPTION', message: expect.stringContaining('range 5') as unknown });
+    await expect(sm.apply(entries([{ op: 'batch', commands: [put('b', '2')] }]))).rejects.toMatchObject({ code: 'PH_CORRUPTION' });
+    expect(sm.appliedIndex()).toBe(1);
+    expect(kv.engine.get(rangeLocalKey(5, 'applied'))?.equals(encodeU64(1))).toBe(true);
+    expect(kv.engine.get(userKey(Buffer.from('a')))).toBeUndefined();
+  });
+
   it('refuses a split of an older generation or at a key outside the span, with no effect', async () => {
     nextIndex = 1;
     const { kv } = await openEngine();

@@ -154,6 +154,18 @@ export class KvEngine {
   }
 }
 
+/** Commands that act on a range's keys: only a replica that has its descriptor may apply them. */
+const rangeCommandOps: ReadonlySet<Command['op']> = new Set(['put', 'delete', 'cas', 'split']);
+
+/**
+ * A broken invariant of a range's stored state (a committed command that this replica cannot
+ * apply faithfully). The replica stops (Replica.fail) rather than apply it wrongly.
+ */
+export class RangeStateError extends Error {
+  override readonly name = 'RangeStateError';
+  readonly code = 'PH_CORRUPTION';
+}
+
 export class KvStateMachine {
   private applied: number;
   private desc: RangeDescriptor | undefined;
@@ -294,7 +306,9 @@ export class KvStateMachine {
     }
     if (last === this.applied) return results;
     batch.put(this.appliedKey, encodeU64(last));
-    await this.engine.write(batch, { sync: false });
+    // A split is synced: the right range's Raft group is created (durably, by the log store)
+    // right after, and must never outlive the descriptor that makes its log meaningful.
+    await this.engine.write(batch, { sync: splits.length > 0 });
     this.applied = last;
     if (this.members !== membersBefore) this.membersListener?.(this.members);
     if (this.lifecycles !== lifecyclesBefore) this.lifecycleListener?.(this.lifecycles);
@@ -314,6 +328,11 @@ export class KvStateMachine {
       else batch.put(key, value);
     };
     const owns = (key: Buffer): boolean => this.desc !== undefined && containsKey(this.desc, key);
+    if (this.desc === undefined && this.rangeId !== metaRangeId && rangeCommandOps.has(command.op)) {
+      // Applying it as a no-op would advance the applied index past a write this replica never
+      // made: its log and its state would disagree for good. Stop instead.
+      throw new RangeStateError(`range ${this.rangeId}: committed ${command.op} command reached a replica with a Raft log but no range descriptor; refusing to apply it`);
+    }
     switch (command.op) {
       case 'put':
         if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };

@@ -23,6 +23,7 @@ import { simpleConfState } from '../raft/types.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import { Replica, type ReplicaOptions } from './replica.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
+import { observeSnapshotReceived } from '../metrics/sink.ts';
 
 /** What every replica shares; the Store adds the range-specific parts. */
 export type SharedReplicaOptions = Omit<ReplicaOptions, 'groupId' | 'stateMachine' | 'snapshotDir' | 'installer' | 'promotable' | 'refuseSnapshot'>;
@@ -153,6 +154,16 @@ export class Store implements TransportHandlers {
       if (desc !== undefined && logStore.hasGroup(id) && this.emptyGroup(id)) {
         // A split wrote the right range's descriptor over an uninitialised replica's empty group,
         // and the crash came before the group was created afresh.
+        await logStore.removeGroup(id);
+      }
+      if (desc === undefined && id !== metaRangeId && logStore.hasGroup(id) && !this.emptyGroup(id)) {
+        // A group with members or a log but no descriptor: its replica's state is gone (a crash
+        // while dropping a removed replica, which clears the state before the group; or an
+        // engine that lost an unsynced split). Applying its log would turn every write into a
+        // no-op, so it starts over as an uninitialised replica: it never votes, and a snapshot
+        // (if the range still has it as a member) or the split being replayed initialises it;
+        // otherwise it is collected as an uninitialised replica that gets no snapshot.
+        this.options.log(`range ${id}: Raft group without a range descriptor (an interrupted drop or a lost split); starting it over, waiting for a snapshot`);
         await logStore.removeGroup(id);
       }
       if (!logStore.hasGroup(id)) {
@@ -332,7 +343,11 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) replica.onUnreachable(peer);
   }
 
-  async onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
+  onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
+    return observeSnapshotReceived(this.options.replica.metrics, () => this.receiveSnapshotData(header, data));
+  }
+
+  private async receiveSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
     const replica = this.replicas.get(header.groupId) ?? (await this.ensureReplica(header.groupId, header.fromNode));
     if (replica === undefined) throw new Error(`no replica of range ${header.groupId} here (not created)`);
     await replica.onSnapshotData(header, data);
