@@ -104,6 +104,16 @@ async function readStatefulSet(ctx: ReconcileContext): Promise<V1StatefulSet | u
   }
 }
 
+/**
+ * Replaces the StatefulSet with the spec's at `replicas` pods: the only way the scale steps
+ * change its replica count. Needs the StatefulSet read in this reconcile (ctx.statefulSet).
+ */
+export async function setStatefulSetReplicas(ctx: ReconcileContext, replicas: number): Promise<void> {
+  const existing = ctx.statefulSet;
+  if (existing === undefined) throw new Error(`unreachable: ${ctx.key} scaled before its StatefulSet was read`);
+  ctx.statefulSet = await ctx.deps.kinds.statefulSet.replace(ctx.namespace, objectNames(validated(ctx)).statefulSet, ctx.deps.kinds.statefulSet.merge(existing, desired(ctx, replicas).statefulSet));
+}
+
 /** The StatefulSet's replica count as the operator last set it. */
 export function statefulSetReplicas(ctx: ReconcileContext): number {
   return ctx.statefulSet?.spec?.replicas ?? 0;

@@ -18,9 +18,9 @@ import { z } from 'zod';
 import type { ClusterOperation } from '../api/index.ts';
 import { AdminError, type DecommissionProgress } from '../admin-client/index.ts';
 import { isNotFound } from '../kube/errors.ts';
-import { desiredClusterObjects, objectNames } from '../resources/index.ts';
+import { objectNames } from '../resources/index.ts';
 import { setCondition } from './conditions.ts';
-import { nodeIdOfPod, statefulSetReplicas } from './cluster-steps.ts';
+import { nodeIdOfPod, setStatefulSetReplicas, statefulSetReplicas } from './cluster-steps.ts';
 import { supersedeScaleOut } from './scale-out.ts';
 import { proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
 
@@ -158,14 +158,8 @@ async function waitDecommissioned(ctx: ReconcileContext, operation: ClusterOpera
 }
 
 async function shrinkStatefulSet(ctx: ReconcileContext, details: ScaleInDetails): Promise<Transition> {
-  const cluster = validated(ctx);
-  const existing = ctx.statefulSet;
-  if (existing === undefined) return wait(requeueAfter(ctx.deps.timings.podPollMs));
-  if (statefulSetReplicas(ctx) > details.ordinal) {
-    const options = ctx.deps.dataNodeImageRepository === undefined ? {} : { dataNodeImageRepository: ctx.deps.dataNodeImageRepository };
-    const next = desiredClusterObjects(cluster, details.ordinal, options).statefulSet;
-    ctx.statefulSet = await ctx.deps.kinds.statefulSet.replace(ctx.namespace, objectNames(cluster).statefulSet, ctx.deps.kinds.statefulSet.merge(existing, next));
-  }
+  if (ctx.statefulSet === undefined) return wait(requeueAfter(ctx.deps.timings.podPollMs));
+  if (statefulSetReplicas(ctx) > details.ordinal) await setStatefulSetReplicas(ctx, details.ordinal);
   return { kind: 'advance', step: 'WaitPodGone', details };
 }
 

@@ -15,10 +15,10 @@
  */
 import { z } from 'zod';
 import type { ClusterOperation } from '../api/index.ts';
-import { desiredClusterObjects, objectNames } from '../resources/index.ts';
+import { objectNames } from '../resources/index.ts';
 import { assessBalance } from './balance.ts';
 import { setRebalancing } from './cluster-status.ts';
-import { nodeIdOfPod, statefulSetReplicas } from './cluster-steps.ts';
+import { nodeIdOfPod, setStatefulSetReplicas, statefulSetReplicas } from './cluster-steps.ts';
 import { proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
 
 export const scaleOutSteps = ['AddNodes', 'WaitBalanced'] as const;
@@ -40,12 +40,8 @@ function secondsSince(ctx: ReconcileContext, iso: string): number {
 
 /** Raises the StatefulSet to `replicas` unless it already has at least that many (idempotent). */
 async function raiseStatefulSet(ctx: ReconcileContext, replicas: number): Promise<void> {
-  const existing = ctx.statefulSet;
-  if (existing === undefined || statefulSetReplicas(ctx) >= replicas) return;
-  const cluster = validated(ctx);
-  const options = ctx.deps.dataNodeImageRepository === undefined ? {} : { dataNodeImageRepository: ctx.deps.dataNodeImageRepository };
-  const next = desiredClusterObjects(cluster, replicas, options).statefulSet;
-  ctx.statefulSet = await ctx.deps.kinds.statefulSet.replace(ctx.namespace, objectNames(cluster).statefulSet, ctx.deps.kinds.statefulSet.merge(existing, next));
+  if (ctx.statefulSet === undefined || statefulSetReplicas(ctx) >= replicas) return;
+  await setStatefulSetReplicas(ctx, replicas);
 }
 
 /** Journals a new scale-out (step AddNodes), then raises the StatefulSet. */
