@@ -161,6 +161,31 @@ describe('range state machine', () => {
     expect(sm.descriptor()).toMatchObject({ generation: 1, endKey: Buffer.from('m') });
   });
 
+  it('refuses a split whose new range id is another range\'s (a reused id), leaving every key owned', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    await sm.apply(entries([put('h', 'acknowledged'), split('m')]));
+    // Range 9 is [m, end); a second split handing out id 9 again must not shrink range 2.
+    const [refused] = await sm.apply(entries([split('g', 1)]));
+    expect(refused).toMatchObject({ op: 'split', ok: false });
+    expect(sm.descriptor()).toMatchObject({ generation: 1, endKey: Buffer.from('m') });
+    expect(new KvStateMachine(kv.engine, 9).descriptor()?.startKey.toString()).toBe('m');
+    expect(sm.get(Buffer.from('h'))?.toString()).toBe('acknowledged');
+    const [later] = await sm.apply(entries([put('h', 'later')]));
+    expect(later).toMatchObject({ op: 'put' });
+  });
+
+  it('allocates range ids past the ids of its block in replicated state (a node that lost its counter)', async () => {
+    const block = 3 * 2 ** 20;
+    const lost = (await openEngine()).kv;
+    // The same node id on a new volume: its counter starts over, the replicated ids do not.
+    expect(await lost.allocateRangeId(3, [2, block + 5, 4 * 2 ** 20 + 9, block - 1])).toBe(block + 6);
+    expect(await lost.allocateRangeId(3)).toBe(block + 7);
+    expect(await lost.allocateRangeId(3, [block + 2])).toBe(block + 8);
+  });
+
   it('replays a split idempotently after a crash: the right range that moved on is left alone', async () => {
     nextIndex = 1;
     const { kv, dir } = await openEngine();

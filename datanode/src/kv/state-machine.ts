@@ -118,10 +118,19 @@ export class KvEngine {
     return new KvEngine(engine);
   }
 
-  /** A range id no other node hands out: this node's id in the high bits, a durable counter below. */
-  async allocateRangeId(nodeId: number): Promise<number> {
+  /**
+   * A range id no other node hands out: this node's id in the high bits, a durable counter below.
+   * The counter is node-local and a node that lost its volume keeps its id, so the counter is
+   * never below the ids of this node's block found in `knownIds` (replicated state: the meta
+   * range's descriptor copies and the ranges hosted here): a lost counter does not hand out an
+   * id that is still in use.
+   */
+  async allocateRangeId(nodeId: number, knownIds: Iterable<number> = []): Promise<number> {
+    const blockStart = nodeId * 2 ** 20;
     const current = this.engine.get(rangeIdSeqKey);
-    const next = (current === undefined ? 0 : decodeU64(current)) + 1;
+    let highest = current === undefined ? 0 : decodeU64(current);
+    for (const id of knownIds) if (id > blockStart && id < blockStart + 2 ** 20) highest = Math.max(highest, id - blockStart);
+    const next = highest + 1;
     assert(next < 2 ** 20, 'range ids of this node are not exhausted');
     await this.engine.put(rangeIdSeqKey, encodeU64(next), { sync: true });
     return nodeId * 2 ** 20 + next;
@@ -413,9 +422,14 @@ export class KvStateMachine {
     const generation = desc.generation + 1;
     const left: RangeDescriptor = { ...desc, endKey: command.splitKey, generation };
     const right: RangeDescriptor = { rangeId: command.newRangeId, startKey: command.splitKey, endKey: desc.endKey, generation, replicas: command.replicas };
-    batch.put(this.descKey, encodeDescriptor(left));
     const rightDescKey = rangeLocalKey(right.rangeId, 'desc');
-    if (this.engine.get(rightDescKey) === undefined) {
+    const existingRight = this.engine.get(rightDescKey);
+    // A right range that exists already came from this split (replayed after a crash, or a
+    // snapshot brought it) only if it starts at the split key; any other range with that id is
+    // someone else's (a reused id): shrinking the left would leave [splitKey, its start) unowned.
+    if (existingRight !== undefined && !decodeDescriptor(existingRight).startKey.equals(command.splitKey)) return { op: 'split', ok: false };
+    batch.put(this.descKey, encodeDescriptor(left));
+    if (existingRight === undefined) {
       batch.put(rightDescKey, encodeDescriptor(right));
       batch.put(rangeLocalKey(right.rangeId, 'applied'), encodeU64(0));
     }

@@ -466,10 +466,24 @@ export class Store implements TransportHandlers {
     if (config.votersOutgoing.length > 0 || replica.role().role !== 'leader') return;
     const current = sm.descriptor();
     if (current === undefined || current.generation !== desc.generation || !containsKey(current, middle)) return;
-    const newRangeId = await this.options.kv.allocateRangeId(this.options.nodeId);
+    const newRangeId = await this.allocateRangeId();
+    if (newRangeId === undefined) return;
     this.options.log(`range ${desc.rangeId} holds ~${bytes} bytes (limit ${max}): splitting at ${JSON.stringify(middle.toString('latin1'))} into new range ${newRangeId}`);
     const result = await replica.propose({ op: 'split', rangeId: desc.rangeId, generation: desc.generation, splitKey: middle, newRangeId, replicas: replicasOf(config) }, 10_000);
     if (result.op !== 'split' || !result.ok) this.options.log(`split of range ${desc.rangeId} was refused (the range changed meanwhile)`);
+  }
+
+  /**
+   * A new range id, never one in use: the node-local counter is raised past every id of this
+   * node's block the replicated state shows (the meta range's copies, the ranges hosted here).
+   * Not before the meta range is initialised here: a node that lost its volume (and kept its id)
+   * knows which ids it handed out only from the meta range.
+   */
+  private async allocateRangeId(): Promise<number | undefined> {
+    const metaSm = this.metaStateMachine();
+    if (metaSm === undefined || !metaSm.initialized) return undefined;
+    const known = [...metaSm.rangeDescriptors().keys(), ...this.replicas.keys(), ...this.options.kv.rangeIds()];
+    return this.options.kv.allocateRangeId(this.options.nodeId, known);
   }
 
   /**
