@@ -140,7 +140,6 @@ export function summarizeStatus(ctx: ReconcileContext): void {
   const available = health !== undefined && health.unavailableRanges === 0 && readyReplicas >= Math.min(cluster.spec.replicationFactor, cluster.spec.replicas);
   set('Available', available, available ? 'QuorumAvailable' : health === undefined ? 'NoDataNodeAnswers' : 'RangesUnavailable', available ? `${readyReplicas} of ${cluster.spec.replicas} data nodes ready` : health === undefined ? 'no data node answers the admin API yet' : `${health.unavailableRanges} ranges have no live majority; ${readyReplicas} data nodes ready`);
   const progressing = phase === 'Scaling' || phase === 'Bootstrapping' || phase === 'Upgrading';
-
   if (conditionOf(status.conditions, 'Upgrading') === undefined) set('Upgrading', false, 'NoRollout', 'every data node runs the desired pod template');
   const addingNodes = status.operation === undefined || (status.operation.kind === 'ScaleOut' && status.operation.step === 'AddNodes');
   const scalingUp = addingNodes && (statefulSetReplicas(ctx) < cluster.spec.replicas || joining);

@@ -467,6 +467,30 @@ describe('PhantomClusterController', () => {
     await operator.controller.stop();
   });
 
+  it('a scale-out waiting for balance gives way to a lowered spec: superseded, then the scale-in removes the new nodes', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    data.bootstrapReplicas = 6;
+    data.joinReplicas = 6;
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    data.joinReplicas = 0;
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 5 } } }, mergePatch);
+    await eventually(async () => (await clusterStatus(namespace)).operation?.step === 'WaitBalanced', timeouts.reconcile, 'the scale-out waiting for balance');
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 3 } } }, mergePatch);
+    await running(namespace, 3);
+    expect(await statefulSetReplicas(namespace)).toBe(3);
+    const reasons = (await events(namespace)).map((event) => event.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['ScaleOutSuperseded', 'ScaleInCompleted']));
+    expect(reasons).not.toContain('ScaleOutCompleted');
+    expect(data.calls.filter((call) => call.startsWith('decommission'))).toEqual(['decommission 5', 'decommission 4']);
+    const metrics = await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds');
+    expect(metrics).toMatch(/_count\{kind="ScaleOut",result="failed"\} 1\n/);
+    expect(metrics).toMatch(/_count\{kind="ScaleIn",result="succeeded"\} 1\n/);
+    await operator.controller.stop();
+  });
+
   it('a scale-out that never balances ends failed after rebalanceTimeoutMs, and Rebalancing keeps reporting', async () => {
     const namespace = await freshNamespace();
     const data = new FakeDataCluster();
