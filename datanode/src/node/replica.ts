@@ -216,10 +216,16 @@ export class Replica implements TransportHandlers {
    * that arrive together are proposed as one 'batch' entry (one append, one message per peer).
    */
   propose(command: Command, deadlineMs: number): Promise<ApplyResult> {
-    this.checkServing();
-    if (this.softState.role !== 'leader') throw this.notLeader();
-    if (this.proposalsWaiting >= this.options.limits.proposalsInFlightMax) {
-      throw new KvError('PH_OVERLOADED', `${this.proposalsWaiting} proposals in flight (limit ${this.options.limits.proposalsInFlightMax})`);
+    // Every refusal is a rejected promise, never a synchronous throw: callers that only attach
+    // .catch() (fire-and-forget proposals in the Store's loops) must see it too.
+    try {
+      this.checkServing();
+      if (this.softState.role !== 'leader') throw this.notLeader();
+      if (this.proposalsWaiting >= this.options.limits.proposalsInFlightMax) {
+        throw new KvError('PH_OVERLOADED', `${this.proposalsWaiting} proposals in flight (limit ${this.options.limits.proposalsInFlightMax})`);
+      }
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
     const promise = this.newWaiter(command, deadlineMs, (waiter) => this.queuedProposals.push(waiter));
     this.scheduleLoop();
@@ -228,9 +234,13 @@ export class Replica implements TransportHandlers {
 
   /** Proposes a membership change; resolves once it is applied here. */
   proposeConfChange(change: ConfChange, deadlineMs: number): Promise<ApplyResult> {
-    this.checkServing();
+    try {
+      this.checkServing();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     const result = this.raft.proposeConfChange(change);
-    if (!result.ok) throw this.rejectionError(result);
+    if (!result.ok) return Promise.reject(this.rejectionError(result));
     const promise = this.newWaiter(undefined, deadlineMs, (waiter) => this.proposals.set(result.index, { term: result.term, waiters: [waiter], batched: false }));
     this.scheduleLoop();
     return promise;
@@ -313,10 +323,14 @@ export class Replica implements TransportHandlers {
    * together share one ReadIndex round. Followers refuse with NotLeader.
    */
   linearizableBarrier(deadlineMs: number): Promise<void> {
-    this.checkServing();
-    if (this.softState.role !== 'leader') throw this.notLeader();
-    if (this.readsInFlight >= this.options.limits.readsInFlightMax) {
-      throw new KvError('PH_OVERLOADED', `${this.readsInFlight} reads in flight (limit ${this.options.limits.readsInFlightMax})`);
+    try {
+      this.checkServing();
+      if (this.softState.role !== 'leader') throw this.notLeader();
+      if (this.readsInFlight >= this.options.limits.readsInFlightMax) {
+        throw new KvError('PH_OVERLOADED', `${this.readsInFlight} reads in flight (limit ${this.options.limits.readsInFlightMax})`);
+      }
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
     // A process paused (SIGSTOP, GC) must see the time that passed before it answers a read:
     // ticks are caught up from the monotonic clock here, not only when the timer fires.

@@ -227,6 +227,24 @@ describe('store', () => {
     expect(again.replica(2)?.stateMachine.appliedIndex()).toBeGreaterThan(0);
   });
 
+  it('refuses proposals with rejected promises, never synchronous throws (the maintenance loop only attaches .catch)', async () => {
+    const { stores: all } = await cluster({ followMetaMembership: false });
+    const leader = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));
+    const follower = all.map((s) => s.replica(2)).find((r) => r !== undefined && r !== leader);
+    if (follower === undefined) throw new Error('no follower');
+    const first = leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: 7 }], transition: 'auto' }, 5000);
+    let second: Promise<unknown> | undefined;
+    expect(() => (second = leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: 8 }], transition: 'auto' }, 5000))).not.toThrow();
+    await expect(second).rejects.toMatchObject({ code: 'PH_UNAVAILABLE' });
+    let onFollower: Promise<unknown> | undefined;
+    expect(() => (onFollower = follower.propose(put('a', 'v'), 5000))).not.toThrow();
+    await expect(onFollower).rejects.toMatchObject({ code: 'PH_NOT_LEADER' });
+    let barrier: Promise<unknown> | undefined;
+    expect(() => (barrier = follower.linearizableBarrier(5000))).not.toThrow();
+    await expect(barrier).rejects.toMatchObject({ code: 'PH_NOT_LEADER' });
+    await first;
+  });
+
   it('turns a replica that messages created before the split reached its node into a working voter', async () => {
     const { stores: all, gates } = await cluster();
     const left = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));
