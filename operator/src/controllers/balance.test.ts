@@ -65,7 +65,7 @@ describe('assessBalance', () => {
     expect(result.message).toContain('2 ranges under-replicated');
   });
 
-  it('counts only live voters: learners, decommissioning, decommissioned and dead nodes are left out', () => {
+  it('counts voters that are not dead: learners, decommissioning, decommissioned and dead nodes are left out, suspect ones count', () => {
     const result = assessBalance(
       status([
         node(1, 6),
@@ -75,11 +75,17 @@ describe('assessBalance', () => {
         node(5, 20, { membership: 'DECOMMISSIONING' }),
         node(6, 0, { membership: 'DECOMMISSIONED' }),
         node(7, 0, { liveness: 'DEAD' }),
-        node(8, 0, { liveness: 'SUSPECT' }),
+        node(8, 6, { liveness: 'SUSPECT' }),
       ]),
     );
-    expect(result.nodes.map((entry) => entry.nodeId)).toEqual([1, 2, 3]);
+    expect(result.nodes.map((entry) => entry.nodeId)).toEqual([1, 2, 3, 8]);
     expect(result.balanced).toBe(true);
+  });
+
+  it('an empty node that just joined and is still suspect keeps the cluster unbalanced', () => {
+    const result = assessBalance(status([node(1, 2), node(2, 2), node(3, 2), node(4, 2), node(5, 0, { liveness: 'SUSPECT' })]));
+    expect(result.balanced).toBe(false);
+    expect(result.outside.map((entry) => entry.nodeId)).toEqual([5]);
   });
 
   it('is not balanced with no live member', () => {

@@ -10,9 +10,12 @@
  *
  * An even spread (every count floor(mean) or ceil(mean)) is therefore always balanced, even when
  * ±10% of a small mean is narrower than one replica (9 replicas on 5 nodes: mean 1.8, band 1..2).
- * "Live members" are nodes whose membership is VOTER and whose liveness is LIVE: learners have not
- * joined yet, decommissioning nodes are being emptied on purpose, and dead or suspect nodes are the
- * re-replication's business (their ranges show up as under-replicated).
+ * "Live members" are nodes whose membership is VOTER and whose liveness is not DEAD: learners have
+ * not joined yet, decommissioning nodes are being emptied on purpose, and dead nodes are the
+ * re-replication's business (their ranges show up as under-replicated). SUSPECT nodes count, as
+ * they do in the data nodes' planner (the nodes that stay): a node that misses a beat does not
+ * change the mean, and a node that just joined (suspect until its beats are seen) counts while
+ * it is still empty.
  */
 import type { ClusterStatus } from '../admin-client/index.ts';
 
@@ -60,7 +63,7 @@ function describe(nodes: readonly NodeReplicas[], spread: number, low: number, h
 /** Assesses the balance of `status` (see the rule above). A cluster with no live member is not balanced. */
 export function assessBalance(status: ClusterStatus): BalanceAssessment {
   const nodes = status.nodes
-    .filter((node) => node.membership === 'VOTER' && node.liveness === 'LIVE')
+    .filter((node) => node.membership === 'VOTER' && node.liveness !== 'DEAD')
     .map((node) => ({ nodeId: node.nodeId, replicas: node.replicas }))
     .sort((a, b) => a.nodeId - b.nodeId);
   const underReplicatedRanges = status.underReplicatedRanges;

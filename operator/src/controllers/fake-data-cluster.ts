@@ -42,8 +42,8 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   readonly calls: string[] = [];
   /** Addresses whose node does not answer (process down). */
   readonly down = new Set<string>();
-  /** Addresses whose node answers but is reported SUSPECT (liveness not yet seen advancing). */
-  readonly suspect = new Set<string>();
+  /** Liveness reported for nodes that answer all the same (e.g. DEAD: the liveness records have not caught up). */
+  readonly reportedLiveness = new Map<string, 'SUSPECT' | 'DEAD'>();
   replicationFactor = 3;
   catchUpPolls = 2;
   underReplicatedRanges = 0;
@@ -106,7 +106,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   /** One round of the simulated placement driver (see the class comment). */
   private moveReplicas(): void {
     for (let move = 0; move < this.movesPerPoll; move++) {
-      const live = [...this.nodes.values()].filter((node) => node.membership === 'VOTER' && !this.down.has(node.address)).sort((a, b) => a.replicas - b.replicas);
+      const live = [...this.nodes.values()].filter((node) => node.membership === 'VOTER' && !this.down.has(node.address) && this.reportedLiveness.get(node.address) !== 'DEAD').sort((a, b) => a.replicas - b.replicas);
       const target = live[0];
       const draining = [...this.nodes.values()].find((node) => node.membership === 'DECOMMISSIONING' && node.replicas > 0);
       const fullest = live[live.length - 1];
@@ -134,7 +134,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
         const node = this.allNodes().find((candidate) => candidate.nodeId === member.nodeId) ?? this.node(member.nodeId);
         return {
           ...member,
-          liveness: this.down.has(member.address) ? 'DEAD' : this.suspect.has(member.address) ? 'SUSPECT' : 'LIVE',
+          liveness: this.down.has(member.address) ? 'DEAD' : (this.reportedLiveness.get(member.address) ?? 'LIVE'),
           raft: { role: member.membership === 'LEARNER' ? 'LEARNER_ROLE' : 'FOLLOWER', term: 1n, matchIndex: 10n, appliedIndex: 10n, caughtUp: member.membership === 'VOTER' || node.catchUpPollsLeft === 0 },
           replicas: node.replicas,
           leases: 1,

@@ -441,19 +441,19 @@ describe('PhantomClusterController', () => {
     await second.controller.stop();
   });
 
-  it('a scale-out does not finish while a new node is not yet reported LIVE, even though the live nodes look balanced', async () => {
+  it('a scale-out does not finish while a new node is not counted (reported DEAD), even though the counted nodes look balanced', async () => {
     const namespace = await freshNamespace();
     const data = new FakeDataCluster();
     data.bootstrapReplicas = 0;
     data.joinReplicas = 0;
-    data.suspect.add('db-3:7000');
+    data.reportedLiveness.set('db-3:7000', 'DEAD');
     const operator = await startOperator(namespace, data);
     await createCluster(namespace, { replicas: 3 });
     await running(namespace, 3);
     await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { replicas: 4 } } }, mergePatch);
     await eventually(async () => (await clusterStatus(namespace)).operation?.step === 'WaitBalanced', timeouts.reconcile, 'the scale-out waiting for balance');
-    // Ten more looks at the data nodes later it still waits: node 4 (db-3) is a voter but SUSPECT,
-    // so it is not counted, and the three counted nodes alone would be balanced.
+    // Ten more looks at the data nodes later it still waits: node 4 (db-3) is a voter but reported
+    // DEAD, so it is not counted, and the three counted nodes alone would be balanced.
     expect(data.nodes.get('db-3:7000')?.membership).toBe('VOTER');
     const polls = data.statusPolls;
     await eventually(() => data.statusPolls >= polls + 10, timeouts.reconcile, 'ten more status polls');
@@ -461,7 +461,7 @@ describe('PhantomClusterController', () => {
     expect(waiting.operation?.step).toBe('WaitBalanced');
     expect(waiting.phase).toBe('Scaling');
     expect((await events(namespace)).some((event) => event.reason === 'ScaleOutCompleted')).toBe(false);
-    data.suspect.delete('db-3:7000');
+    data.reportedLiveness.delete('db-3:7000');
     await running(namespace, 4);
     expect((await events(namespace)).filter((event) => event.reason === 'ScaleOutCompleted')[0]?.message).toMatch(/replicas per node 1:0 2:0 3:0 4:0;/);
     await operator.controller.stop();

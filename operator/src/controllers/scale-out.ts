@@ -69,8 +69,8 @@ async function waitBalanced(ctx: ReconcileContext, operation: ClusterOperation, 
   const health = ctx.clusterStatus;
   if (health === undefined) return requeueAfter(ctx.deps.timings.progressPollMs);
   const balance = assessBalance(health);
-  // A node that just joined may not be reported LIVE yet (liveness waits to see it beat): the
-  // balance of the others says nothing about it, so wait until every node of the scale-out counts.
+  // A node of the scale-out that the balance leaves out (not in the status yet, or reported DEAD)
+  // could be empty: the balance of the others says nothing about it, so wait until every one counts.
   const counted = new Set(balance.nodes.map((node) => node.nodeId));
   const uncounted = nodeIdsOfOrdinals(ctx, details.toReplicas).filter((nodeId) => nodeId === undefined || !counted.has(nodeId));
   if (balance.balanced && uncounted.length === 0) {
