@@ -2,11 +2,11 @@
  * The node's HTTP endpoints (fastify): /healthz (the process is alive and serving HTTP),
  * /readyz (a leader is known and this replica's applied index is within a bound of its commit
  * index), /status (JSON: node id, role, term, commit/applied, configuration, peers) and /metrics
- * (Prometheus text format; 404 when metrics are off, see datanode/src/metrics/node-metrics.ts).
+ * (Prometheus text format, from the NodeMetrics the node built from its parts; 404 when it has
+ * none, that is when metrics are off: see datanode/src/metrics/node-metrics.ts).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { NodeMetrics, metricsEnabled } from '../metrics/node-metrics.ts';
-import { probeNodeSources } from '../metrics/sources.ts';
+import type { NodeMetrics } from '../metrics/node-metrics.ts';
 
 export interface NodeStatus {
   readonly nodeId: number;
@@ -32,8 +32,13 @@ export interface StatusSource {
   notReadyReason(): string | undefined;
 }
 
+export interface HttpServerOptions {
+  /** Served on /metrics (with the gRPC request hook installed until the server closes); absent: 404. */
+  readonly metrics?: NodeMetrics;
+}
+
 /** Starts listening on host:port (port 0: any); resolves with the server and its actual port. */
-export async function startHttpServer(listen: string, source: StatusSource): Promise<{ server: FastifyInstance; port: number }> {
+export async function startHttpServer(listen: string, source: StatusSource, options: HttpServerOptions = {}): Promise<{ server: FastifyInstance; port: number }> {
   const server = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   server.get('/healthz', async () => ({ status: 'ok' }));
   server.get('/readyz', async (_request, reply) => {
@@ -42,7 +47,7 @@ export async function startHttpServer(listen: string, source: StatusSource): Pro
     return reply.code(503).send({ status: 'not-ready', reason });
   });
   server.get('/status', async () => source.status());
-  registerMetricsRoute(server, source);
+  if (options.metrics !== undefined) registerMetricsRoute(server, options.metrics);
   const at = listen.lastIndexOf(':');
   const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
   await server.listen({ host, port: Number(listen.slice(at + 1)) });
@@ -51,24 +56,8 @@ export async function startHttpServer(listen: string, source: StatusSource): Pro
   return { server, port };
 }
 
-/** The node's id and cluster: from its status, else from its config (status may not answer yet). */
-function identityOf(source: StatusSource): { nodeId: number; clusterId: string } {
-  try {
-    const status = source.status();
-    return { nodeId: status.nodeId, clusterId: status.clusterId };
-  } catch {
-    const config: unknown = (source as unknown as Record<string, unknown>).config;
-    const read = (name: string): unknown => (typeof config === 'object' && config !== null ? (config as Record<string, unknown>)[name] : undefined);
-    const nodeId = read('nodeId');
-    const clusterId = read('clusterId');
-    return { nodeId: typeof nodeId === 'number' ? nodeId : 0, clusterId: typeof clusterId === 'string' ? clusterId : '' };
-  }
-}
-
-/** Serves /metrics when metrics are on; the metrics' hooks are removed when the server closes. */
-function registerMetricsRoute(server: FastifyInstance, source: StatusSource): void {
-  if (!metricsEnabled()) return;
-  const metrics = new NodeMetrics(probeNodeSources(source), identityOf(source));
+/** Serves /metrics; the metrics' request hook is removed when the server closes. */
+function registerMetricsRoute(server: FastifyInstance, metrics: NodeMetrics): void {
   metrics.install();
   server.server.on('connection', (socket) => {
     metrics.httpConnectionOpened();

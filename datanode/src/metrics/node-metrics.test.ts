@@ -5,12 +5,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../http/server.ts';
 import { startHttpServer } from '../http/server.ts';
 import type { RaftStatus } from '../raft/raft.ts';
+import { RaftLogEngine } from '../raft/logstore/engine.ts';
+import { simpleConfState } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
-import { NodeMetrics, metricsEnabled, splitMethodPath } from './node-metrics.ts';
+import { realFs } from '../storage/fs.ts';
+import { NodeMetrics, splitMethodPath } from './node-metrics.ts';
 import { perScrape } from './mirrored.ts';
 import { requestObserver } from './request-hook.ts';
 import { singleRangeReport } from './raft-metrics.ts';
-import { probeNodeSources, type NodeMetricsSources } from './sources.ts';
+import { rangeReportsOf } from './range-report.ts';
+import { observeProposal, observeSnapshotReceived } from './sink.ts';
+import type { NodeMetricsSources } from './sources.ts';
 
 const status: NodeStatus = {
   nodeId: 2,
@@ -130,7 +135,7 @@ describe('NodeMetrics', () => {
     expect(text).not.toContain('phantomdb_storage_flushes_total{');
   });
 
-  it('reads a real storage engine and its disk through the probe', async () => {
+  it('reads a real storage engine and its disk', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-metrics-'));
     const engine = await StorageEngine.open(dir, {});
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -138,30 +143,39 @@ describe('NodeMetrics', () => {
     const batch = new WriteBatch();
     batch.put(Buffer.from('k'), Buffer.from('value'));
     await engine.write(batch, { sync: true });
-    const node = { status: () => status, config: { dataDir: dir }, stateMachine: { engine } };
-    const metrics = new NodeMetrics(probeNodeSources(node), { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    const metrics = new NodeMetrics({ status: () => status, storage: () => engine.stats(), dataDir: dir }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
     const text = await metrics.exposition();
     expect(valueOf(text, 'phantomdb_storage_user_bytes_written_total{node="2"}')).toBeGreaterThan(0);
     expect(valueOf(text, 'phantomdb_storage_wal_syncs_total{node="2"}')).toBeGreaterThanOrEqual(1);
     expect(valueOf(text, 'phantomdb_storage_level{level="0",kind="files",node="2"}')).toBe(0);
     expect(valueOf(text, 'phantomdb_disk_bytes{kind="capacity",node="2"}')).toBeGreaterThan(0);
     expect(valueOf(text, 'phantomdb_disk_bytes{kind="available",node="2"}')).toBeGreaterThan(0);
-    // No Raft log or transport on this object: their series are absent, not zero.
+    // No Raft log or transport among the sources: their series are absent, not zero.
     expect(text).not.toContain('phantomdb_raft_log_fsyncs_total{');
   });
 
-  it('taps the Raft log fsync accounting of the probed engine into the fsync histogram', async () => {
-    const recorded: number[] = [];
-    const logStore = {
-      recordFsync(ms: number): void {
-        recorded.push(ms);
-      },
-    };
-    const node = { status: () => status, logStore };
-    const metrics = new NodeMetrics(probeNodeSources(node), { nodeId: 2, clusterId: 'c1', processMetrics: false });
-    logStore.recordFsync(3);
-    logStore.recordFsync(40);
-    expect(recorded).toEqual([3, 40]);
+  it('observes every fsync of a real Raft log engine through its onFsync option', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-metrics-raftlog-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const opened: { log?: RaftLogEngine } = {};
+    const metrics = new NodeMetrics({ status: () => status, raftLog: () => opened.log?.stats }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    const log = await RaftLogEngine.open(realFs, path.join(dir, 'raft'), { onFsync: (ms) => metrics.raftLogFsync(ms) });
+    opened.log = log;
+    cleanups.push(() => log.close());
+    await log.createGroup(1, simpleConfState([1]));
+    await log.append(1, [{ index: 2, term: 1, kind: 'normal', data: new Uint8Array([1]) }]);
+    const text = await metrics.exposition();
+    const fsyncs = log.stats.fsyncs;
+    expect(fsyncs).toBeGreaterThanOrEqual(2);
+    expect(valueOf(text, 'phantomdb_wal_fsync_duration_seconds_count{log="raft",node="2"}')).toBe(fsyncs);
+    expect(valueOf(text, 'phantomdb_wal_fsync_duration_seconds_bucket{le="+Inf",log="raft",node="2"}')).toBe(fsyncs);
+    expect(valueOf(text, 'phantomdb_raft_log_fsyncs_total{node="2"}')).toBe(fsyncs);
+  });
+
+  it('buckets fsync durations in seconds', async () => {
+    const metrics = new NodeMetrics({ status: () => status }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    metrics.raftLogFsync(3);
+    metrics.raftLogFsync(40);
     const text = await metrics.exposition();
     expect(valueOf(text, 'phantomdb_wal_fsync_duration_seconds_count{log="raft",node="2"}')).toBe(2);
     expect(valueOf(text, 'phantomdb_wal_fsync_duration_seconds_bucket{le="0.005",log="raft",node="2"}')).toBe(1);
@@ -194,16 +208,16 @@ describe('single range report', () => {
   });
 });
 
-describe('probe of a multi-range node', () => {
+describe('ranges of a multi-range node', () => {
   it('reports every range of the store, with liveness from the time each peer was last heard from', async () => {
-    const leaderOfRange = (groupId: number, heard: Record<number, number>): unknown => ({
+    const leaderOfRange = (groupId: number, heard: Record<number, number>): { status(): RaftStatus; sinceHeardMs(peer: number): number } => ({
       status: () => ({ ...raftStatus([[1, { state: 'replicate', recentActive: false }], [3, { state: 'replicate', recentActive: false }]]), groupId }),
       sinceHeardMs: (peer: number) => heard[peer] ?? Number.POSITIVE_INFINITY,
     });
     const follower = { status: () => ({ ...raftStatus([], 'follower'), groupId: 3, leaderId: 1 }), sinceHeardMs: () => 0 };
     const replicas = [leaderOfRange(1, { 1: 10, 3: 20 }), leaderOfRange(2, { 1: 10, 3: 60_000 }), follower];
-    const node = { status: () => status, config: { tickMs: 100, electionTimeoutTicks: 10 }, store: { allReplicas: () => replicas, meta: () => replicas[0] } };
-    const sources = probeNodeSources(node);
+    // As the DataNode builds it: every replica of the store, live when heard from within an election timeout.
+    const sources: NodeMetricsSources = { status: () => status, ranges: () => replicas.flatMap((r) => rangeReportsOf(r.status(), (peer) => r.sinceHeardMs(peer) <= 1000)) };
     expect(sources.ranges?.().map((r) => [r.rangeId, r.role, r.liveVoters])).toEqual([[1, 'leader', 3], [2, 'leader', 2], [3, 'follower', undefined]]);
     const metrics = new NodeMetrics(sources, { nodeId: 2, clusterId: 'c1', processMetrics: false });
     const text = await metrics.exposition();
@@ -217,48 +231,46 @@ describe('probe of a multi-range node', () => {
   });
 });
 
-describe('proposal tap', () => {
-  it('counts proposals of every replica by result, including replicas created after the metrics', async () => {
-    class FakeReplica {
-      constructor(private readonly mode: 'ok' | 'reject' | 'throw') {}
-      propose(value: number): Promise<number> {
-        if (this.mode === 'throw') throw Object.assign(new Error('not leader'), { code: 'PH_NOT_LEADER' });
-        return this.mode === 'ok' ? Promise.resolve(value * 2) : Promise.reject(Object.assign(new Error('late'), { code: 'PH_DEADLINE_EXCEEDED' }));
-      }
-    }
-    const replicas: FakeReplica[] = [new FakeReplica('ok')];
-    const node = { status: () => status, store: { allReplicas: () => replicas } };
-    const metrics = new NodeMetrics(probeNodeSources(node), { nodeId: 2, clusterId: 'c1', processMetrics: false });
-    const first = replicas[0];
-    expect(await first?.propose(21)).toBe(42);
-    replicas.push(new FakeReplica('reject'), new FakeReplica('throw'));
-    await metrics.exposition(); // a scrape taps the replicas created since
-    await expect(replicas[1]?.propose(1)).rejects.toThrow('late');
-    expect(() => replicas[2]?.propose(1)).toThrow('not leader');
+describe('events reported through the sink', () => {
+  it('counts proposals by result and times the successful ones', async () => {
+    const metrics = new NodeMetrics({ status: () => status }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    expect(await observeProposal(metrics, () => Promise.resolve(42))).toBe(42);
+    await expect(observeProposal(metrics, () => Promise.reject(Object.assign(new Error('late'), { code: 'PH_DEADLINE_EXCEEDED' })))).rejects.toThrow('late');
+    expect(() =>
+      observeProposal(metrics, () => {
+        throw Object.assign(new Error('not leader'), { code: 'PH_NOT_LEADER' });
+      }),
+    ).toThrow('not leader');
+    await expect(observeProposal(metrics, () => Promise.reject(new Error('no code')))).rejects.toThrow('no code');
     const text = await metrics.exposition();
     expect(valueOf(text, 'phantomdb_raft_proposals_total{result="ok",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_raft_proposals_total{result="PH_DEADLINE_EXCEEDED",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_raft_proposals_total{result="PH_NOT_LEADER",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_proposals_total{result="error",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_raft_proposal_duration_seconds_count{node="2"}')).toBe(1);
   });
-});
 
-describe('snapshot tap', () => {
-  it('counts snapshots sent through the transport and received by the store, by result', async () => {
-    const transport = {
-      sendSnapshot: (ok: boolean): Promise<void> => (ok ? Promise.resolve() : Promise.reject(new Error('peer went away'))),
-    };
-    const store = { allReplicas: () => [], onSnapshotData: async (): Promise<void> => undefined };
-    const node = { status: () => status, transport, store };
-    const metrics = new NodeMetrics(probeNodeSources(node), { nodeId: 2, clusterId: 'c1', processMetrics: false });
-    await transport.sendSnapshot(true);
-    await expect(transport.sendSnapshot(false)).rejects.toThrow('peer went away');
-    await store.onSnapshotData();
-    const text = await metrics.exposition();
+  it('passes proposals through untouched without a sink', async () => {
+    expect(await observeProposal(undefined, () => Promise.resolve('same'))).toBe('same');
+  });
+
+  it('counts snapshots sent and received by result, and role changes', async () => {
+    const metrics = new NodeMetrics({ status: () => status }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    let text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="received",result="failed",node="2"}')).toBe(0);
+    metrics.snapshotFinished('sent', 'succeeded');
+    metrics.snapshotFinished('sent', 'failed');
+    await observeSnapshotReceived(metrics, () => Promise.resolve());
+    await expect(observeSnapshotReceived(metrics, () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+    await observeSnapshotReceived(metrics, () => Promise.resolve());
+    metrics.roleChanged();
+    metrics.roleChanged();
+    text = await metrics.exposition();
     expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="sent",result="succeeded",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="sent",result="failed",node="2"}')).toBe(1);
-    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="received",result="succeeded",node="2"}')).toBe(1);
-    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="received",result="failed",node="2"}')).toBe(0);
+    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="received",result="succeeded",node="2"}')).toBe(2);
+    expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="received",result="failed",node="2"}')).toBe(1);
+    expect(valueOf(text, 'phantomdb_raft_leader_changes_total{node="2"}')).toBe(2);
   });
 });
 
@@ -268,12 +280,6 @@ describe('helpers', () => {
     expect(splitMethodPath('/phantomdb.kv.v1.Membership/Join')).toEqual({ api: 'membership', method: 'Join' });
     expect(splitMethodPath('/phantomdb.admin.v1.Admin/Drain')).toEqual({ api: 'admin', method: 'Drain' });
     expect(splitMethodPath('/evil/"path')).toEqual({ api: 'other', method: 'other' });
-  });
-
-  it('turns metrics off with PHANTOMDB_METRICS=off', () => {
-    expect(metricsEnabled({})).toBe(true);
-    expect(metricsEnabled({ PHANTOMDB_METRICS: 'off' })).toBe(false);
-    expect(metricsEnabled({ PHANTOMDB_METRICS: 'on' })).toBe(true);
   });
 
   it('reads a source once per scrape window', () => {
@@ -289,10 +295,12 @@ describe('helpers', () => {
 });
 
 describe('/metrics on the HTTP server', () => {
-  it('serves the exposition, and 404 when metrics are off', async () => {
+  it('serves the exposition of the metrics it is given, and 404 without', async () => {
     const source = { status: () => status, notReadyReason: () => undefined };
-    const { server, port } = await startHttpServer('127.0.0.1:0', source);
+    const metrics = new NodeMetrics({ status: () => status }, { nodeId: 2, clusterId: 'c1' });
+    const { server, port } = await startHttpServer('127.0.0.1:0', source, { metrics });
     cleanups.push(() => server.close());
+    expect(requestObserver()).toBe(metrics);
     const response = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
@@ -300,15 +308,9 @@ describe('/metrics on the HTTP server', () => {
     expect(text).toContain('phantomdb_raft_term{node="2"} 7');
     expect(text).toContain('phantomdb_nodejs_eventloop_lag_seconds');
     expect(valueOf(text, 'phantomdb_http_connections{node="2"}')).toBeGreaterThanOrEqual(1);
-    const previous = process.env.PHANTOMDB_METRICS;
-    process.env.PHANTOMDB_METRICS = 'off';
-    try {
-      const off = await startHttpServer('127.0.0.1:0', source);
-      cleanups.push(() => off.server.close());
-      expect((await fetch(`http://127.0.0.1:${off.port}/metrics`)).status).toBe(404);
-    } finally {
-      if (previous === undefined) delete process.env.PHANTOMDB_METRICS;
-      else process.env.PHANTOMDB_METRICS = previous;
-    }
+    const off = await startHttpServer('127.0.0.1:0', source);
+    cleanups.push(() => off.server.close());
+    expect((await fetch(`http://127.0.0.1:${off.port}/metrics`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${off.port}/status`)).status).toBe(200);
   });
 });

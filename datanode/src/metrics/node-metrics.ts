@@ -7,8 +7,8 @@
  * reasons — never keys or values. Every series carries `node` (this node's id); `cluster` and
  * `namespace` are added by the scrape (see docs/observability.md).
  *
- * Disabled with PHANTOMDB_METRICS=off (the benchmark's `phantomdb-metrics-off` system): then no
- * hook is installed and /metrics answers 404.
+ * Disabled with `--metrics off` (or PHANTOMDB_METRICS=off; the benchmark's `phantomdb-metrics-off`
+ * system): then the node builds no NodeMetrics, installs no hook, and /metrics answers 404.
  */
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { HotCounter, HotHistogram, type HotCounterSeries, type HotHistogramSeries } from './hot.ts';
@@ -17,18 +17,13 @@ import { installRequestObserver, type RequestObserver } from './request-hook.ts'
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
 import { registerStorageMetrics } from './storage-metrics.ts';
 import { registerTransportMetrics } from './transport-metrics.ts';
+import type { ReplicaMetricsSink } from './sink.ts';
 import type { NodeMetricsSources } from './sources.ts';
 
 /** Latency buckets (seconds) for requests: 0.25 ms to 10 s. */
 export const requestBuckets = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Latency buckets (seconds) for fsyncs: 50 µs to 5 s. */
 export const fsyncBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
-
-/** Whether metrics are on for this process (PHANTOMDB_METRICS=off turns them off). */
-export function metricsEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  const setting = (env.PHANTOMDB_METRICS ?? 'on').toLowerCase();
-  return !(setting === 'off' || setting === '0' || setting === 'false');
-}
 
 /** `/phantomdb.kv.v1.KV/Put` → { api: 'kv', method: 'Put' }; anything else → other/other. */
 export function splitMethodPath(path: string): { api: string; method: string } {
@@ -45,7 +40,7 @@ export interface NodeMetricsOptions {
   readonly processMetrics?: boolean;
 }
 
-export class NodeMetrics implements RequestObserver {
+export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   readonly registry = new Registry();
   /** Rebalance moves and snapshots, reported by the node as they finish. */
   readonly rangeEvents: RangeEventRecorder;
@@ -55,6 +50,10 @@ export class NodeMetrics implements RequestObserver {
   /** The series a request path and result feed, found once per kind of request. */
   private readonly requestSeries = new Map<string, { readonly count: HotCounterSeries; readonly seconds: HotHistogramSeries }>();
   private readonly proposalResults = new Map<string, HotCounterSeries>();
+  private readonly proposalOk: HotCounterSeries;
+  private readonly proposalSeconds: HotHistogramSeries;
+  private readonly fsyncSeconds: HotHistogram;
+  private raftFsync: HotHistogramSeries | undefined;
   private readonly httpConnections: Gauge;
   private openHttpConnections = 0;
   private uninstall: (() => void) | undefined;
@@ -66,30 +65,15 @@ export class NodeMetrics implements RequestObserver {
     info.set({ version: buildVersion(), commit: buildCommit(), nodejs: process.version, cluster_id: options.clusterId }, 1);
     this.requests = new HotCounter(this.registry, 'phantomdb_requests_total', 'gRPC requests served, by API (kv, membership, admin), method and result (ok or the PH_* error code).');
     this.requestSeconds = new HotHistogram(this.registry, 'phantomdb_request_duration_seconds', 'Time from receiving a gRPC request to answering it.', requestBuckets);
-    const fsyncSeconds = new HotHistogram(this.registry, 'phantomdb_wal_fsync_duration_seconds', 'Duration of each fsync of a write-ahead log (log="raft": the shared Raft log, the write-ahead log of replicated data).', fsyncBuckets);
+    this.fsyncSeconds = new HotHistogram(this.registry, 'phantomdb_wal_fsync_duration_seconds', 'Duration of each fsync of a write-ahead log (log="raft": the shared Raft log, the write-ahead log of replicated data).', fsyncBuckets);
     this.httpConnections = new Gauge({ name: 'phantomdb_http_connections', help: 'Open connections to the HTTP port (SQL API, admin, metrics scrapes).', registers, collect: () => this.httpConnections.set(this.openHttpConnections) });
     this.rangeEvents = registerRaftMetrics(this.registry, sources);
     registerStorageMetrics(this.registry, sources);
     registerTransportMetrics(this.registry, sources);
     this.proposals = new HotCounter(this.registry, 'phantomdb_raft_proposals_total', 'Raft proposals (writes) made on this node\'s range replicas, by result: ok or the PH_* error code (PH_NOT_LEADER where it does not lead the range).');
-    const proposalOk = this.proposals.child({ result: 'ok' });
-    this.proposalResults.set('ok', proposalOk);
-    const proposalSeconds = new HotHistogram(this.registry, 'phantomdb_raft_proposal_duration_seconds', 'Time from proposing a write on the leader to its being committed by a quorum and applied.', requestBuckets).child();
-    let raftFsync: HotHistogramSeries | undefined;
-    sources.onRaftLogFsync?.((seconds) => (raftFsync ??= fsyncSeconds.child({ log: 'raft' })).observe(seconds));
-    sources.onRaftProposal?.((result, seconds) => {
-      if (result === 'ok') {
-        proposalOk.inc();
-        proposalSeconds.observe(seconds);
-        return;
-      }
-      let series = this.proposalResults.get(result);
-      if (series === undefined) {
-        series = this.proposals.child({ result });
-        this.proposalResults.set(result, series);
-      }
-      series.inc();
-    });
+    this.proposalOk = this.proposals.child({ result: 'ok' });
+    this.proposalResults.set('ok', this.proposalOk);
+    this.proposalSeconds = new HotHistogram(this.registry, 'phantomdb_raft_proposal_duration_seconds', 'Time from proposing a write on the leader to its being committed by a quorum and applied.', requestBuckets).child();
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'phantomdb_' });
   }
 
@@ -115,6 +99,35 @@ export class NodeMetrics implements RequestObserver {
     }
     series.count.inc();
     series.seconds.observe(seconds);
+  }
+
+  /** A proposal to a range replica on this node ended: 'ok' or the error's code. */
+  proposalFinished(result: string, seconds: number): void {
+    if (result === 'ok') {
+      this.proposalOk.inc();
+      this.proposalSeconds.observe(seconds);
+      return;
+    }
+    let series = this.proposalResults.get(result);
+    if (series === undefined) {
+      series = this.proposals.child({ result });
+      // Results are PH_* codes or 'error' (sink.ts), a bounded set.
+      this.proposalResults.set(result, series);
+    }
+    series.inc();
+  }
+
+  snapshotFinished(direction: 'sent' | 'received', result: 'succeeded' | 'failed'): void {
+    this.rangeEvents.snapshotFinished(direction, result);
+  }
+
+  roleChanged(): void {
+    this.rangeEvents.leaderChanged();
+  }
+
+  /** An fsync of the shared Raft log took `elapsedMs` (RaftLogEngine's onFsync option). */
+  raftLogFsync(elapsedMs: number): void {
+    (this.raftFsync ??= this.fsyncSeconds.child({ log: 'raft' })).observe(elapsedMs / 1000);
   }
 
   /** Counts the HTTP server's open connections. */

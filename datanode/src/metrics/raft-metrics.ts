@@ -16,7 +16,7 @@ export function singleRangeReport(sources: NodeMetricsSources): RangeReplicaRepo
   return rangeReportsOf(sources.raftStatus?.());
 }
 
-function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSources): void {
+function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSources): Counter {
   const registers = [registry];
   const gauge = (name: string, help: string, read: (s: NonNullable<ReturnType<NodeMetricsSources['status']>>) => number): void => {
     const metric: Gauge = new Gauge({
@@ -61,8 +61,7 @@ function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSource
       for (const peer of status.peers) if (peer.match !== undefined) followerLag.set({ peer: String(peer.id) }, Math.max(0, status.lastIndex - peer.match));
     },
   });
-  const leaderChanges = new Counter({ name: 'phantomdb_raft_leader_changes_total', help: 'Leader or role changes this node saw (elections, transfers, step-downs).', registers });
-  sources.onLeaderChange?.(() => leaderChanges.inc());
+  return new Counter({ name: 'phantomdb_raft_leader_changes_total', help: 'Leader or role changes this node\'s range replicas saw (elections, transfers, step-downs), over all ranges.', registers });
 }
 
 function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources): void {
@@ -145,13 +144,14 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
   });
 }
 
-/** What the node reports as it happens (moves and snapshots are rare: a counter each). */
+/** What the node reports as it happens (moves, snapshots and role changes are rare: a counter each). */
 export interface RangeEventRecorder {
   rebalanceMoveFinished(result: 'succeeded' | 'failed', snapshotBytes: number): void;
   snapshotFinished(direction: 'sent' | 'received', result: 'succeeded' | 'failed'): void;
+  leaderChanged(): void;
 }
 
-function registerRangeEventMetrics(registry: Registry, sources: NodeMetricsSources): RangeEventRecorder {
+function registerRangeEventMetrics(registry: Registry, leaderChanges: Counter): RangeEventRecorder {
   const registers = [registry];
   const moves = new Counter({ name: 'phantomdb_rebalance_moves_total', help: 'Replica moves (add learner, catch up, promote, remove) this node led, by result.', labelNames: ['result'], registers });
   const moveBytes = new Counter({ name: 'phantomdb_rebalance_bytes_total', help: 'Snapshot bytes sent to move replicas.', registers });
@@ -161,7 +161,6 @@ function registerRangeEventMetrics(registry: Registry, sources: NodeMetricsSourc
     moves.inc({ result }, 0);
     for (const direction of ['sent', 'received'] as const) snapshots.inc({ direction, result }, 0);
   }
-  sources.onSnapshot?.((direction, result) => snapshots.inc({ direction, result: result === 'ok' ? 'succeeded' : 'failed' }));
   return {
     rebalanceMoveFinished(result, snapshotBytes) {
       moves.inc({ result });
@@ -170,12 +169,15 @@ function registerRangeEventMetrics(registry: Registry, sources: NodeMetricsSourc
     snapshotFinished(direction, result) {
       snapshots.inc({ direction, result });
     },
+    leaderChanged() {
+      leaderChanges.inc();
+    },
   };
 }
 
 export function registerRaftMetrics(registry: Registry, sources: NodeMetricsSources): RangeEventRecorder {
-  registerRaftStateMetrics(registry, sources);
+  const leaderChanges = registerRaftStateMetrics(registry, sources);
   registerRaftLogMetrics(registry, sources);
   registerRangeMetrics(registry, sources);
-  return registerRangeEventMetrics(registry, sources);
+  return registerRangeEventMetrics(registry, leaderChanges);
 }

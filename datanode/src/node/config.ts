@@ -42,6 +42,16 @@ const peersSchema = z.preprocess(
     .refine((peers) => new Set(peers.map((p) => p.id)).size === peers.length, 'node ids must be distinct'),
 );
 
+/** 'on' or 'off' (also true/false, 1/0, yes/no, any case). */
+const onOff = z.preprocess((input) => {
+  if (typeof input === 'boolean') return input ? 'on' : 'off';
+  if (typeof input !== 'string') return input;
+  const value = input.trim().toLowerCase();
+  if (value === 'true' || value === '1' || value === 'yes') return 'on';
+  if (value === 'false' || value === '0' || value === 'no') return 'off';
+  return value;
+}, z.enum(['on', 'off'], { error: 'must be on or off' }));
+
 export const nodeConfigSchema = z
   .object({
     nodeId: nodeIdSchema,
@@ -75,6 +85,8 @@ export const nodeConfigSchema = z
     requestDeadlineMaxMs: z.coerce.number().int().min(10).max(600_000).default(defaultKvLimits.requestDeadlineMaxMs),
     /** /readyz fails while the applied index lags the commit index by more than this. */
     readyLagEntriesMax: z.coerce.number().int().min(0).default(1000),
+    /** Prometheus metrics on /metrics; 'off' installs no metric hooks and /metrics answers 404. */
+    metrics: onOff.default('on'),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -107,6 +119,7 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_READ_MODE: 'readMode',
   PHANTOMDB_REPLICATION_FACTOR: 'replicationFactor',
   PHANTOMDB_RANGE_MAX_BYTES: 'rangeMaxBytes',
+  PHANTOMDB_METRICS: 'metrics',
 };
 
 /** Command-line flags and the config fields they set (all take a value). */
@@ -127,6 +140,7 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'compaction-entries': 'compactionEntries',
   'range-max-bytes': 'rangeMaxBytes',
   'value-bytes-max': 'valueBytesMax',
+  metrics: 'metrics',
 };
 
 function readConfigFile(file: string): Record<string, unknown> {

@@ -5,6 +5,7 @@
  */
 import type { RaftStorage } from '../raft/storage.ts';
 import type { ConfState, Entry, GroupId, HardState, Message, NodeId, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import type { TransportStats } from '../transport/transport.ts';
 
 /** Identifies a snapshot's data stream: the Snapshot message itself follows over send(). */
 export interface SnapshotDataHeader {
@@ -48,4 +49,6 @@ export interface PeerTransport {
   /** Streams a snapshot's data, then sends `message`; resolves once both are done, rejects on failure. */
   sendSnapshot(message: SnapshotRequest, data: AsyncIterable<Uint8Array>): Promise<void>;
   close(): Promise<void>;
+  /** Per-peer counters for metrics (the gRPC transport has them; in-memory test transports need not). */
+  stats?(): TransportStats;
 }

@@ -12,6 +12,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { addAdminService } from '../admin/service.ts';
 import { startHttpServer, type NodeStatus } from '../http/server.ts';
+import { NodeMetrics } from '../metrics/node-metrics.ts';
+import { rangeReportsOf } from '../metrics/range-report.ts';
+import type { NodeMetricsSources } from '../metrics/sources.ts';
 import { KvClient } from '../kv/client.ts';
 import type { Command, MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
@@ -25,7 +28,7 @@ import { realFs } from '../storage/fs.ts';
 import { NodeAdmin } from './admin-backend.ts';
 import type { NodeConfig } from './config.ts';
 import { checkOrRecordIdentity } from './identity.ts';
-import type { LogStore, PeerTransport, TransportHandlers } from './interfaces.ts';
+import type { PeerTransport, TransportHandlers } from './interfaces.ts';
 import { Gateway } from './gateway.ts';
 import type { Replica } from './replica.ts';
 import { Store } from './store.ts';
@@ -96,11 +99,13 @@ export class DataNode implements KvBackend {
   private registering = false;
   /** Set once this node's id is recorded as removed: it stops serving for good. */
   private retired: Promise<void> | undefined;
+  /** The node's Prometheus metrics (served on /metrics); undefined with --metrics off. */
+  readonly metrics: NodeMetrics | undefined;
 
   private constructor(
     readonly config: NodeConfig,
     private readonly kv: KvEngine,
-    private readonly logStore: LogStore,
+    private readonly logStore: RaftLogEngine,
     private readonly deps: DataNodeDeps,
   ) {
     this.clusterId = config.clusterId;
@@ -121,20 +126,40 @@ export class DataNode implements KvBackend {
       store: () => this.activeStore,
       kvAddressOf: (id) => this.addressBook().get(id)?.kv ?? '',
     });
+    this.metrics = config.metrics === 'on' ? new NodeMetrics(this.metricsSources(), { nodeId: config.nodeId, clusterId: config.clusterId }) : undefined;
+  }
+
+  /** What the metrics read at scrape time, from this node's parts (each absent until it exists). */
+  private metricsSources(): NodeMetricsSources {
+    const livenessMs = this.config.tickMs * this.config.electionTimeoutTicks;
+    return {
+      status: () => (this.metaReplica === undefined ? undefined : this.status()),
+      storage: () => this.kv.engine.stats(),
+      raftLog: () => this.logStore.stats,
+      transport: () => this.transport?.stats?.(),
+      lifecycles: () => (this.metaState === undefined ? undefined : this.lifecycles()),
+      // Every range replica of the Store; a peer is live when heard from within an election timeout.
+      ranges: () => (this.store?.allReplicas() ?? []).flatMap((replica) => rangeReportsOf(replica.status(), (peer) => replica.sinceHeardMs(peer) <= livenessMs)),
+      dataDir: this.config.dataDir,
+    };
   }
 
   /** Opens the data directory (checking its identity), starts serving, and joins if asked. */
   static async start(config: NodeConfig, deps: DataNodeDeps): Promise<DataNode> {
     checkOrRecordIdentity(config.dataDir, { clusterId: config.clusterId, nodeId: config.nodeId });
     const kv = await KvEngine.open(path.join(config.dataDir, 'kv'));
+    // The node (and its metrics) is built once the log is open; fsyncs before that are not observed.
+    const built: { node?: DataNode } = {};
+    const onFsync = (elapsedMs: number): void => built.node?.metrics?.raftLogFsync(elapsedMs);
     let logStore: RaftLogEngine;
     try {
-      logStore = await RaftLogEngine.open(realFs, path.join(config.dataDir, 'raft'));
+      logStore = await RaftLogEngine.open(realFs, path.join(config.dataDir, 'raft'), config.metrics === 'on' ? { onFsync } : {});
     } catch (err) {
       await kv.close();
       throw err;
     }
     const node = new DataNode(config, kv, logStore, deps);
+    built.node = node;
     try {
       await node.open();
     } catch (err) {
@@ -167,6 +192,7 @@ export class DataNode implements KvBackend {
         compactionEntries: config.compactionEntries,
         addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
         log: this.log,
+        ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
       },
       knownPeer: (id) => this.addressBook().has(id),
       promotable: (id) => !this.lifecycles().decommissioning.has(id) && !this.lifecycles().removed.has(id),
@@ -219,7 +245,7 @@ export class DataNode implements KvBackend {
     this.decommissionTimer = setInterval(() => admin.advanceDecommissions(), decommissionPassMs);
     this.registerTimer = setInterval(() => void this.registerKvAddress(), registerPassMs);
     this.onLifecycles(this.lifecycles());
-    const http = await startHttpServer(config.httpListen, this);
+    const http = await startHttpServer(config.httpListen, this, this.metrics === undefined ? {} : { metrics: this.metrics });
     this.httpServer = http.server;
     this.httpPort = http.port;
     this.log(`serving: raft ${this.address.raft}, kv ${this.address.kv}, http port ${http.port}, data ${config.dataDir}`);

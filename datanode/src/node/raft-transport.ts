@@ -2,6 +2,7 @@
  * Adapts the gRPC RaftTransport (datanode/src/transport/) to the replica's PeerTransport:
  * peer addresses come from the node's address book; a snapshot is its data stream followed by
  * the Snapshot message itself, so the receiver steps the message only once the data is stored.
+ * The transport's per-peer counters pass through as stats(), for the node's metrics.
  */
 import { RaftTransport, type TransportLogger } from '../transport/index.ts';
 import type { PeerTransport } from './interfaces.ts';
@@ -39,6 +40,7 @@ export async function createRaftTransport(context: TransportContext): Promise<{ 
       raft.send([message]);
     },
     close: () => raft.stop(),
+    stats: () => raft.stats(),
   };
   return { transport, port: bound.port };
 }

@@ -32,6 +32,7 @@ Options (flag / environment variable / config-file field):
   --compaction-entries N                                  compactionEntries: log entries kept before compaction
   --range-max-bytes N           PHANTOMDB_RANGE_MAX_BYTES  rangeMaxBytes: split a range past this size (default 64 MiB)
   --value-bytes-max N                                     valueBytesMax: largest value accepted
+  --metrics on|off              PHANTOMDB_METRICS         metrics: Prometheus /metrics on the HTTP port (default on)
 Flags override environment variables, which override the file. A new data directory needs
 --peers or --join; a restart needs neither. As a StatefulSet pod (PHANTOMDB_NODE_NAME <name>-N
 and PHANTOMDB_PEER_SERVICE set; see k8s-identity.ts) without a node id, a data directory keeps

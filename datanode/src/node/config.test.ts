@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadNodeConfig } from './config.ts';
+import { startUsage } from './start.ts';
+
+const required = { 'node-id': '1', 'cluster-id': 'c1', 'data-dir': '/tmp/phantomdb-config-test' };
+
+describe('--metrics', () => {
+  it('is on by default, set by PHANTOMDB_METRICS, and the flag wins over the environment', () => {
+    expect(loadNodeConfig(required, {}).metrics).toBe('on');
+    expect(loadNodeConfig(required, { PHANTOMDB_METRICS: 'off' }).metrics).toBe('off');
+    expect(loadNodeConfig(required, { PHANTOMDB_METRICS: 'FALSE' }).metrics).toBe('off');
+    expect(loadNodeConfig(required, { PHANTOMDB_METRICS: '0' }).metrics).toBe('off');
+    expect(loadNodeConfig({ ...required, metrics: 'on' }, { PHANTOMDB_METRICS: 'off' }).metrics).toBe('on');
+    expect(loadNodeConfig({ ...required, metrics: 'off' }, {}).metrics).toBe('off');
+  });
+
+  it('refuses other values, naming the flag', () => {
+    expect(() => loadNodeConfig({ ...required, metrics: 'maybe' }, {})).toThrow(ConfigError);
+    expect(() => loadNodeConfig({ ...required, metrics: 'maybe' }, {})).toThrow(/metrics \(from flag --metrics\): must be on or off/);
+  });
+
+  it('is in --help', () => {
+    expect(startUsage).toMatch(/--metrics on\|off\s+PHANTOMDB_METRICS/);
+  });
+});
