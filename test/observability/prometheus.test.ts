@@ -87,6 +87,11 @@ describe('dashboards against a real Prometheus', () => {
     await atLeast('sum(phantomdb_wal_fsync_duration_seconds_count{log="raft"})', 1);
     // Every put is one proposal on a range leader (a retried one may be more).
     await atLeast('sum(phantomdb_raft_proposals_total{result="ok"})', workload.puts);
+    // Explicitly wired by the node: the transport's counters (every node talks to its 2 peers) and
+    // the role changes of every range replica (each range elected a leader at least once).
+    await atLeast('count(phantomdb_transport_messages_total{direction="sent"} > 0)', 6);
+    await atLeast('min(phantomdb_transport_peer_connected)', 1);
+    await atLeast('min(phantomdb_raft_leader_changes_total)', 1);
     expect(await value('count(phantomdb_build_info)')).toBe(3);
     expect(await value('sum(phantomdb_ranges{state="leader"})')).toBeGreaterThanOrEqual(1);
     expect(await value('sum(phantomdb_ranges{state="unavailable"})')).toBe(0);
