@@ -1,0 +1,597 @@
+/**
+ * `npm run bench:scale` (issue 5 §5): load BENCH_SCALE_BYTES into a 3-node PhantomDB cluster on
+ * loopback, measure steady writes at 3 nodes, join 2 more nodes and measure the clients while data
+ * moves and the time until the replicas are balanced, then measure steady writes at 5 nodes.
+ * Writes bench/results/scale.json and a section of docs/benchmarks.md. Run with --help for the knobs.
+ *
+ * It measures what the nodes really do. Today every range follows the meta range's membership
+ * (the placement driver is not wired into the node), so a joining node receives a replica of
+ * every range through Raft snapshots; no bandwidth limit for that copy can be configured yet.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AdminClient } from '../datanode/src/admin/client.ts';
+import type { ClusterStatus } from '../datanode/src/admin/backend.ts';
+import { KvClient } from '../datanode/src/kv/client.ts';
+import { fmt, machineDescription, percentile, repoRoot, updateBenchmarksDoc, writeResult, type BenchRow } from './common.ts';
+
+const help = `npm run bench:scale — PhantomDB scale-out benchmark (issue 5 §5)
+
+Loads data into 3 data nodes, measures steady writes (steady-3), joins 2 nodes with --join and
+measures the clients while replicas move (during-rebalance) and the time until every node holds
+within ±10% of the mean replica count (ClusterStatus), then measures steady writes at 5 nodes
+(steady-5). Results: bench/results/scale.json and docs/benchmarks.md.
+
+Environment (sizes accept KiB, MiB, GiB suffixes):
+  BENCH_SCALE_BYTES            data loaded before the measurements (default 1GiB)
+  BENCH_SCALE_RANGE_MAX_BYTES  --range-max-bytes of the nodes (default 64MiB)
+  BENCH_SCALE_LOAD_VALUE_BYTES value size while loading (default 16KiB)
+  BENCH_SCALE_CLIENTS          concurrent writers, loading and measuring (default 16)
+  BENCH_SECONDS                measured seconds of steady-3 and steady-5 (default 10)
+  BENCH_SCALE_BALANCE_TIMEOUT  seconds to wait for balance after the join (default 900)
+  KEEP_BENCH_DIRS=1            keep the nodes' data directories and logs (printed at the end)
+
+Measured writes are 256-byte values over the loaded keys (every range). CPU is utime+stime of
+every node process (/proc/<pid>/stat) per 1,000 acknowledged writes. Ctrl-C stops the nodes and
+removes the temporary directory.`;
+
+const MiB = 1024 * 1024;
+
+function parseSize(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kib|k|mib|m|gib|g)?\s*$/i.exec(raw);
+  if (match === null) throw new UsageError(`${name}=${raw}: expected a size such as 16MiB, 1GiB or a byte count`);
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? MiB : unit.startsWith('g') ? 1024 * MiB : 1;
+  return Math.round(Number(match[1]) * factor);
+}
+
+function parseNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new UsageError(`${name}=${raw}: expected a number ≥ ${min}`);
+  return value;
+}
+
+class UsageError extends Error {}
+
+interface Settings {
+  readonly loadBytes: number;
+  readonly rangeMaxBytes: number;
+  readonly loadValueBytes: number;
+  readonly clients: number;
+  readonly seconds: number;
+  readonly balanceTimeoutSeconds: number;
+}
+
+function settingsFromEnv(): Settings {
+  const settings: Settings = {
+    loadBytes: parseSize('BENCH_SCALE_BYTES', 1024 * MiB),
+    rangeMaxBytes: parseSize('BENCH_SCALE_RANGE_MAX_BYTES', 64 * MiB),
+    loadValueBytes: parseSize('BENCH_SCALE_LOAD_VALUE_BYTES', 16 * 1024),
+    clients: Math.round(parseNumber('BENCH_SCALE_CLIENTS', 16, 1)),
+    seconds: parseNumber('BENCH_SECONDS', 10, 1),
+    balanceTimeoutSeconds: parseNumber('BENCH_SCALE_BALANCE_TIMEOUT', 900, 1),
+  };
+  if (settings.rangeMaxBytes < 1024) throw new UsageError('BENCH_SCALE_RANGE_MAX_BYTES must be at least 1KiB (the node refuses less)');
+  if (settings.loadValueBytes < 1 || settings.loadValueBytes > MiB) throw new UsageError('BENCH_SCALE_LOAD_VALUE_BYTES must be between 1 byte and 1MiB (the node default value limit)');
+  if (settings.loadBytes < settings.loadValueBytes) throw new UsageError('BENCH_SCALE_BYTES must be at least one load value');
+  return settings;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes, cleanup
+
+interface BenchNode {
+  readonly id: number;
+  readonly raftPort: number;
+  readonly kvPort: number;
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly logFile: string;
+  readonly child: ChildProcess;
+}
+
+const clusterId = 'bench-scale';
+const nodes: BenchNode[] = [];
+let baseDir: string | undefined;
+const startedAtMs = performance.now();
+
+function progress(line: string): void {
+  console.log(`[${((performance.now() - startedAtMs) / 1000).toFixed(1).padStart(7)} s] ${line}`);
+}
+
+/** Ports already handed out: the kernel may offer a closed one again. */
+const portsHandedOut = new Set<number>();
+
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const address = server.address();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (address === null || typeof address === 'string') throw new Error('no free port');
+    if (portsHandedOut.has(address.port)) continue;
+    portsHandedOut.add(address.port);
+    return address.port;
+  }
+  throw new Error('no unused port after 100 attempts');
+}
+
+const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
+
+async function startNode(id: number, membershipArgs: readonly string[], rangeMaxBytes: number, raftPortChosen?: number): Promise<BenchNode> {
+  if (baseDir === undefined) throw new Error('no base directory');
+  const dataDir = path.join(baseDir, `node-${id}`);
+  const logFile = path.join(baseDir, `node-${id}.log`);
+  const raftPort = raftPortChosen ?? (await freePort());
+  const [kvPort, httpPort] = [await freePort(), await freePort()];
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'datanode/src/main.ts', 'start', '--node-id', String(id), '--cluster-id', clusterId, '--data-dir', dataDir,
+      '--grpc-listen', `127.0.0.1:${raftPort}`, '--kv-listen', `127.0.0.1:${kvPort}`, '--http-listen', `127.0.0.1:${httpPort}`,
+      '--range-max-bytes', String(rangeMaxBytes), ...membershipArgs],
+    { cwd: repoRoot, stdio: ['ignore', log, log] },
+  );
+  fs.closeSync(log);
+  const node: BenchNode = { id, raftPort, kvPort, httpPort, dataDir, logFile, child };
+  nodes.push(node);
+  child.once('exit', (code, signal) => {
+    if (!stopping) progress(`node ${id} exited unexpectedly (code ${code}, signal ${signal}); its log: ${logFile}\n${logTail(node)}`);
+  });
+  return node;
+}
+
+function logTail(node: BenchNode): string {
+  try {
+    const text = fs.readFileSync(node.logFile, 'utf8');
+    return text.slice(-3000);
+  } catch {
+    return '(no log)';
+  }
+}
+
+let stopping = false;
+
+async function stopNodes(): Promise<void> {
+  stopping = true;
+  await Promise.all(
+    nodes.map(
+      (node) =>
+        new Promise<void>((resolve) => {
+          if (!running(node.child)) {
+            resolve();
+            return;
+          }
+          node.child.once('exit', () => resolve());
+          node.child.kill('SIGTERM');
+          setTimeout(() => node.child.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
+}
+
+function removeBaseDir(): void {
+  if (baseDir === undefined) return;
+  if (process.env.KEEP_BENCH_DIRS === '1') {
+    console.log(`kept data directories and node logs in ${baseDir}`);
+    return;
+  }
+  fs.rmSync(baseDir, { recursive: true, force: true });
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (stopping) return;
+  console.error(`\n${signal}: stopping the nodes and removing ${baseDir ?? 'the temporary directory'}`);
+  // Synchronous on purpose: the process exits right after.
+  stopping = true;
+  for (const node of nodes) if (running(node.child)) node.child.kill('SIGKILL');
+  removeBaseDir();
+  process.exit(130);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+/** utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15, in clock ticks). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: split after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticksPerSecond = 100; // USER_HZ: 100 on Linux for every architecture Node.js supports
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+const cpuOfNodes = (group: readonly BenchNode[]): number => group.reduce((sum, node) => sum + cpuSeconds(node.child.pid), 0);
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += dirBytes(file);
+    else {
+      try {
+        total += fs.statSync(file).size;
+      } catch {
+        // removed between listing and stat (compaction): not counted
+      }
+    }
+  }
+  return total;
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let lastError = '';
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    const dead = nodes.find((node) => !running(node.child));
+    if (dead !== undefined) throw new Error(`node ${dead.id} exited while waiting for ${what}; its log (${dead.logFile}):\n${logTail(dead)}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError === '' ? '' : ` (last error: ${lastError})`}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+interface DriveResult {
+  readonly ops: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly latencies: number[];
+  readonly firstError: string;
+}
+
+/** `clients` concurrent loops of `op` until `until()` says stop (checked before every op). */
+async function drive(clients: number, until: () => boolean, op: (n: number) => Promise<unknown>): Promise<DriveResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let counter = 0;
+  let firstError = '';
+  const begin = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (!until()) {
+        const n = counter++;
+        const t0 = performance.now();
+        try {
+          await op(n);
+          latencies.push(performance.now() - t0);
+        } catch (err) {
+          errors++;
+          if (firstError === '') firstError = err instanceof Error ? err.message : String(err);
+        }
+      }
+    }),
+  );
+  return { ops: latencies.length, errors, seconds: (performance.now() - begin) / 1000, latencies, firstError };
+}
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+interface Loaded {
+  readonly keys: number;
+  readonly bytes: number;
+  readonly seconds: number;
+}
+
+const keyOf = (index: number): string => `k-${String(index).padStart(10, '0')}`;
+
+/** Loads `bytes` as `valueBytes` values under keys spread over the key space (a permutation of indexes). */
+async function load(client: KvClient, admin: AdminClient, settings: Settings): Promise<Loaded> {
+  let keys = Math.ceil(settings.loadBytes / settings.loadValueBytes);
+  if (keys % 7919 === 0) keys++;
+  const value = Buffer.alloc(settings.loadValueBytes, 0x62);
+  let next = 0;
+  let done = 0;
+  const begin = performance.now();
+  let lastReport = begin;
+  let reporting = false;
+  const report = async (): Promise<void> => {
+    if (reporting) return;
+    reporting = true;
+    const ranges = await admin.clusterStatus({ deadlineMs: 3000 }).then((s) => String(s.ranges), () => '?');
+    const elapsed = (performance.now() - begin) / 1000;
+    progress(`loading: ${fmt((done * settings.loadValueBytes) / MiB, 1)} of ${fmt((keys * settings.loadValueBytes) / MiB, 1)} MiB (${fmt((done * settings.loadValueBytes) / MiB / Math.max(0.001, elapsed), 2)} MiB/s), ${ranges} user ranges`);
+    reporting = false;
+  };
+  await Promise.all(
+    Array.from({ length: settings.clients }, async () => {
+      while (next < keys) {
+        const index = (next++ * 7919) % keys;
+        // A load write must land: retry it (a put is idempotent) rather than load less than asked.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await client.put(keyOf(index), value, { deadlineMs: 30_000 });
+            break;
+          } catch (err) {
+            if (attempt >= 5) throw new Error(`loading key ${keyOf(index)} failed ${attempt} times: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          }
+        }
+        done++;
+        if (performance.now() - lastReport > 5000) {
+          lastReport = performance.now();
+          void report();
+        }
+      }
+    }),
+  );
+  await report();
+  return { keys, bytes: keys * settings.loadValueBytes, seconds: (performance.now() - begin) / 1000 };
+}
+
+interface Steady {
+  readonly row: BenchRow;
+  readonly cpuSeconds: number;
+}
+
+const measuredValue = Buffer.alloc(256, 0x61);
+
+/** 1 s of warm-up, then `seconds` measured, CPU of every node process over the measured part. */
+async function steady(workload: string, client: KvClient, group: readonly BenchNode[], keys: number, settings: Settings): Promise<Steady> {
+  const put = (n: number): Promise<void> => client.put(keyOf((n * 104_729) % keys), measuredValue);
+  const warmEnd = performance.now() + 1000;
+  await drive(settings.clients, () => performance.now() >= warmEnd, put);
+  const cpuBefore = cpuOfNodes(group);
+  const end = performance.now() + settings.seconds * 1000;
+  const result = await drive(settings.clients, () => performance.now() >= end, put);
+  const cpu = cpuOfNodes(group) - cpuBefore;
+  const row = rowOf(workload, result, cpu);
+  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
+  return { row, cpuSeconds: cpu };
+}
+
+function rowOf(workload: string, result: DriveResult, cpu: number, extra: Record<string, unknown> = {}): BenchRow {
+  return {
+    workload,
+    system: 'phantomdb',
+    opsPerSec: Math.round(result.ops / Math.max(0.001, result.seconds)),
+    p50Ms: round2(percentile(result.latencies, 50)),
+    p99Ms: round2(percentile(result.latencies, 99)),
+    cpuSecondsPer1kWrites: result.ops === 0 ? null : Math.round((cpu / result.ops) * 1000 * 1000) / 1000,
+    writes: result.ops,
+    errors: result.errors,
+    seconds: round2(result.seconds),
+    ...extra,
+  };
+}
+
+/** Every node of `expected` reported, each within ±10% of the mean replica count. */
+function balanced(status: ClusterStatus, expected: readonly number[]): boolean {
+  const counts = expected.map((id) => status.nodes.find((node) => node.nodeId === id)?.replicas);
+  if (counts.some((count) => count === undefined)) return false;
+  const values = counts as number[];
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return mean > 0 && values.every((count) => Math.abs(count - mean) <= 0.1 * mean);
+}
+
+const replicaSummary = (status: ClusterStatus): string => status.nodes.map((node) => `n${node.nodeId} ${node.membership.toLowerCase()} ${node.replicas}r/${node.leases}l`).join(', ');
+
+/** The node's own flag for a rebalance bandwidth limit, if its usage text names one. */
+async function bandwidthFlag(): Promise<string | undefined> {
+  const { startUsage } = await import('../datanode/src/node/start.ts');
+  return /--[a-z-]*(?:bandwidth|bytes-per-sec|snapshot-rate|rebalance-rate)[a-z-]*/.exec(startUsage)?.[0];
+}
+
+interface Rebalance {
+  readonly row: BenchRow;
+  readonly balancedAfterSeconds: number | null;
+  readonly bytesMoved: number;
+}
+
+/** Joins nodes 4 and 5 and drives the clients until the replicas are balanced (or the wait ends). */
+async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: number, settings: Settings, flag: string | undefined): Promise<Rebalance> {
+  const first = nodes[0];
+  if (first === undefined) throw new Error('no nodes');
+  const put = (n: number): Promise<void> => client.put(keyOf((n * 104_729) % keys), measuredValue);
+  const before = cpuOfNodes(nodes.slice(0, 3));
+  const joinedAt = performance.now();
+  const joining = [await startNode(4, ['--join', `127.0.0.1:${first.kvPort}`], settings.rangeMaxBytes), await startNode(5, ['--join', `127.0.0.1:${first.kvPort}`], settings.rangeMaxBytes)];
+  progress(`joining nodes 4 and 5 (--join 127.0.0.1:${first.kvPort}); driving ${settings.clients} writers until balanced (at most ${settings.balanceTimeoutSeconds} s)`);
+  let balancedAt: number | undefined;
+  let lastStatus: ClusterStatus | undefined;
+  const deadline = joinedAt + settings.balanceTimeoutSeconds * 1000;
+  let stop = false;
+  const watcher = (async () => {
+    let lastReport = 0;
+    while (!stop) {
+      const status = await admin.clusterStatus({ deadlineMs: 5000 }).catch(() => undefined);
+      if (status !== undefined) {
+        lastStatus = status;
+        if (balanced(status, [1, 2, 3, 4, 5])) {
+          balancedAt = performance.now();
+          stop = true;
+          break;
+        }
+      }
+      const dead = nodes.find((node) => !running(node.child));
+      if (dead !== undefined) {
+        stop = true;
+        throw new Error(`node ${dead.id} exited during the rebalance; its log (${dead.logFile}):\n${logTail(dead)}`);
+      }
+      if (performance.now() > deadline) {
+        stop = true;
+        break;
+      }
+      if (performance.now() - lastReport > 5000) {
+        lastReport = performance.now();
+        const moved = joining.reduce((sum, node) => sum + dirBytes(node.dataDir), 0);
+        progress(`rebalancing: ${status === undefined ? 'no ClusterStatus answer' : replicaSummary(status)}; new nodes hold ${fmt(moved / MiB, 1)} MiB`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  })();
+  const [result] = await Promise.all([drive(settings.clients, () => stop, put), watcher]);
+  const bytesMoved = joining.reduce((sum, node) => sum + dirBytes(node.dataDir), 0);
+  const cpu = cpuOfNodes(nodes) - before;
+  const seconds = ((balancedAt ?? performance.now()) - joinedAt) / 1000;
+  const balancedAfterSeconds = balancedAt === undefined ? null : round2(seconds);
+  const row = rowOf('during-rebalance', result, cpu, {
+    balancedAfterSeconds,
+    balanceWaitSeconds: settings.balanceTimeoutSeconds,
+    rebalanceMiBps: round2(bytesMoved / MiB / Math.max(0.001, seconds)),
+    bytesMoved,
+    bytesMovedSource: 'growth of the joining nodes\' data directories (includes their share of the writes made meanwhile, and their Raft logs)',
+    bandwidthLimitMiBps: null,
+    bandwidthLimitNote:
+      flag === undefined
+        ? 'the data node has no flag to limit rebalance/snapshot bandwidth (snapshot streams can pace themselves, but nothing configures it)'
+        : `the node has ${flag}, which this benchmark does not set yet`,
+    replicasAfter: lastStatus === undefined ? null : Object.fromEntries(lastStatus.nodes.map((node) => [String(node.nodeId), { membership: node.membership, replicas: node.replicas, leases: node.leases }])),
+  });
+  progress(
+    `during-rebalance: ${balancedAfterSeconds === null ? `NOT balanced within ${settings.balanceTimeoutSeconds} s` : `balanced after ${fmt(seconds, 1)} s`}; ${fmt(bytesMoved / MiB, 1)} MiB moved (${fmt(Number(row.rebalanceMiBps), 2)} MiB/s); clients ${fmt(row.opsPerSec)} writes/s, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${result.errors} errors; ${lastStatus === undefined ? '' : replicaSummary(lastStatus)}`,
+  );
+  return { row, balancedAfterSeconds, bytesMoved };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function verdict(met: boolean): string {
+  return met ? 'met' : 'NOT met';
+}
+
+function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, leaderSpread: string): string {
+  const find = (workload: string): BenchRow | undefined => rows.find((r) => r.workload === workload);
+  const s3 = find('steady-3');
+  const rb = find('during-rebalance');
+  const s5 = find('steady-5');
+  const lines = [
+    '## Scale-out: 3 → 5 data nodes (issue 5 §5)',
+    '',
+    `Machine: ${machineDescription()}. ${fmt(loaded.bytes / MiB, 0)} MiB loaded (${fmt(loaded.keys)} keys of ${fmt(settings.loadValueBytes / 1024, 0)} KiB in ${fmt(loaded.seconds, 0)} s) into 3 nodes with --range-max-bytes ${fmt(settings.rangeMaxBytes / MiB, 1)} MiB (${leaderSpread}); ${settings.clients} concurrent writers of 256-byte values over the loaded keys, ${settings.seconds} s per steady workload after 1 s of warm-up. CPU is utime+stime of every node process. All nodes and the load generator share the machine's cores, so throughput cannot grow with more nodes.`,
+    '',
+    '| workload | writes/s | p50 ms | p99 ms | CPU s per 1,000 writes | notes |',
+    '|---|---:|---:|---:|---:|---|',
+  ];
+  for (const row of [s3, rb, s5]) {
+    if (row === undefined) continue;
+    const cpu = typeof row.cpuSecondsPer1kWrites === 'number' ? fmt(row.cpuSecondsPer1kWrites, 3) : '—';
+    let notes = `${String(row.errors)} errors`;
+    if (row.workload === 'during-rebalance') {
+      const after = row.balancedAfterSeconds;
+      notes += `; ${typeof after === 'number' ? `balanced after ${fmt(after, 1)} s` : `not balanced within ${String(row.balanceWaitSeconds)} s`}, ${fmt(Number(row.bytesMoved) / MiB, 1)} MiB moved at ${fmt(Number(row.rebalanceMiBps), 2)} MiB/s`;
+    }
+    lines.push(`| ${row.workload} | ${fmt(row.opsPerSec)} | ${fmt(row.p50Ms ?? 0, 2)} | ${fmt(row.p99Ms ?? 0, 2)} | ${cpu} | ${notes} |`);
+  }
+  lines.push('', 'Targets:', '');
+  lines.push(`- Rebalance copies at ≥ 50% of the configured bandwidth limit: not measurable yet — ${String(rb?.bandwidthLimitNote ?? 'no during-rebalance row')}. Measured copy rate: ${rb === undefined ? '—' : `${fmt(Number(rb.rebalanceMiBps), 2)} MiB/s`} (${String(rb?.bytesMovedSource ?? '')}).`);
+  if (rb !== undefined && s3 !== undefined && (s3.p99Ms ?? 0) > 0) {
+    const ratio = (rb.p99Ms ?? 0) / (s3.p99Ms ?? 1);
+    lines.push(`- Client p99 during rebalance ≤ 2× the p99 before it: ${fmt(rb.p99Ms ?? 0, 2)} ms vs ${fmt(s3.p99Ms ?? 0, 2)} ms = ${fmt(ratio, 2)}× — ${verdict(ratio <= 2)}.`);
+  } else {
+    lines.push('- Client p99 during rebalance ≤ 2× the p99 before it: not measurable (no writes measured).');
+  }
+  if (s3 !== undefined && s5 !== undefined && typeof s3.cpuSecondsPer1kWrites === 'number' && typeof s5.cpuSecondsPer1kWrites === 'number' && s3.cpuSecondsPer1kWrites > 0) {
+    const ratio = s5.cpuSecondsPer1kWrites / s3.cpuSecondsPer1kWrites;
+    lines.push(`- CPU seconds of all node processes per 1,000 writes at 5 nodes ≤ 1.1× that at 3 nodes: ${fmt(s5.cpuSecondsPer1kWrites, 3)} vs ${fmt(s3.cpuSecondsPer1kWrites, 3)} = ${fmt(ratio, 2)}× — ${verdict(ratio <= 1.1)}.`);
+  } else {
+    lines.push('- CPU per 1,000 writes at 5 nodes ≤ 1.1× that at 3 nodes: not measurable (no writes measured).');
+  }
+  lines.push(
+    '',
+    'What moves today: every range follows the meta range\'s membership (the placement driver is not wired into the node yet), so each joining node receives a replica of every range through Raft snapshots rather than a share of them; "balanced" is ClusterStatus reporting every node within ±10% of the mean replica count. Details per node (membership, replicas, leases) are in bench/results/scale.json.',
+  );
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(help);
+    return 0;
+  }
+  const unknown = process.argv.slice(2).filter((arg) => arg !== '--help' && arg !== '-h');
+  if (unknown.length > 0) throw new UsageError(`unknown argument ${JSON.stringify(unknown[0])}: settings are environment variables (see --help)`);
+  const settings = settingsFromEnv();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-bench-scale-'));
+  progress(`settings: load ${fmt(settings.loadBytes / MiB, 1)} MiB as ${fmt(settings.loadValueBytes)}-byte values, --range-max-bytes ${fmt(settings.rangeMaxBytes / MiB, 1)} MiB, ${settings.clients} clients, ${settings.seconds} s per steady workload; nodes in ${baseDir}`);
+  let client: KvClient | undefined;
+  let admin: AdminClient | undefined;
+  try {
+    const flag = await bandwidthFlag();
+    const ids = [1, 2, 3];
+    // Raft ports are chosen first so that --peers can name them.
+    const raftPorts: number[] = [];
+    for (const _ of ids) raftPorts.push(await freePort());
+    const peers = ids.map((id, i) => `${id}=127.0.0.1:${String(raftPorts[i])}`).join(',');
+    for (const [i, id] of ids.entries()) await startNode(id, ['--peers', peers], settings.rangeMaxBytes, raftPorts[i]);
+    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000 });
+    admin = new AdminClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId });
+    const kv = client;
+    progress('waiting for the 3 nodes to elect leaders and accept writes');
+    await waitFor('the 3-node cluster to accept a write', 120_000, async () => {
+      await kv.put('bench-ready', 'yes', { deadlineMs: 3000 });
+      return true;
+    });
+    const loaded = await load(client, admin, settings);
+    const afterLoad = await admin.clusterStatus();
+    const leaderSpread = `${afterLoad.ranges} user ranges after loading; leases ${afterLoad.nodes.map((n) => `n${n.nodeId} ${n.leases}`).join(', ')}`;
+    progress(`loaded ${fmt(loaded.bytes / MiB, 1)} MiB in ${fmt(loaded.seconds, 1)} s; ${leaderSpread}`);
+
+    const steady3 = await steady('steady-3', client, nodes.slice(0, 3), loaded.keys, settings);
+    const rebalance = await joinAndRebalance(client, admin, loaded.keys, settings, flag);
+    // The clients of steady-5 spread their requests over all five nodes, as steady-3's over three.
+    client.close();
+    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000 });
+    const steady5 = await steady('steady-5', client, nodes, loaded.keys, settings);
+
+    const rows = [{ ...steady3.row, ranges: afterLoad.ranges }, rebalance.row, steady5.row];
+    const file = writeResult('scale', {
+      machine: machineDescription(),
+      startedAt: new Date(Date.now() - (performance.now() - startedAtMs)).toISOString(),
+      loadBytes: loaded.bytes,
+      loadKeys: loaded.keys,
+      loadSeconds: round2(loaded.seconds),
+      loadValueBytes: settings.loadValueBytes,
+      rangeMaxBytes: settings.rangeMaxBytes,
+      clients: settings.clients,
+      seconds: settings.seconds,
+      rows,
+    });
+    updateBenchmarksDoc('scale', table(rows, settings, loaded, leaderSpread));
+    progress(`wrote ${file} and docs/benchmarks.md`);
+    return 0;
+  } finally {
+    client?.close();
+    admin?.close();
+    await stopNodes();
+    removeBaseDir();
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  if (err instanceof UsageError) {
+    console.error(`bench:scale: ${err.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`bench:scale failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  }
+}
