@@ -1,7 +1,8 @@
 /**
  * The storage engine's key layout: one engine per node holds every range's replicated state.
  *
- *   0x00 <name>                          node-local state (never replicated): the layout version
+ *   0x00 <name>                          node-local state (never replicated): the layout version,
+ *                                        the range id counter, tombstones of dropped replicas
  *   0x02 <rangeId u64 BE> <name>         a range's replicated local state ("applied", "desc", and on
  *                                        the meta range "members", "lifecycle", "meta/" <rangeId u64 BE>)
  *   0x03 <user key>                      user data; a range owns the user keys of its span
@@ -20,6 +21,16 @@ export const userPrefix = 0x03;
 export const layoutVersionKey = Buffer.from('\x00layout-version', 'latin1');
 /** Node-local counter of range ids this node handed out to splits it proposed. */
 export const rangeIdSeqKey = Buffer.from('\x00range-id-seq', 'latin1');
+
+/**
+ * Node-local tombstones of ranges whose replica this node dropped after applying its own
+ * removal: `0x00 "tombstone/" <rangeId u64 BE>` → the applied index at the removal (u64 BE).
+ */
+export const tombstonePrefix = Buffer.from('\x00tombstone/', 'latin1');
+
+export function tombstoneKey(rangeId: number): Buffer {
+  return Buffer.concat([tombstonePrefix, encodeU64(rangeId)]);
+}
 
 export function encodeU64(value: number): Buffer {
   const out = Buffer.alloc(8);

@@ -35,6 +35,8 @@ import {
   rangeLocalEnd,
   rangeLocalKey,
   rangeLocalStart,
+  tombstoneKey,
+  tombstonePrefix,
   userBounds,
   userKey,
 } from './keys.ts';
@@ -134,6 +136,30 @@ export class KvEngine {
     assert(next < 2 ** 20, 'range ids of this node are not exhausted');
     await this.engine.put(rangeIdSeqKey, encodeU64(next), { sync: true });
     return nodeId * 2 ** 20 + next;
+  }
+
+  /** The tombstones of ranges whose replica this node dropped: range id → applied index at the removal. */
+  tombstones(): Map<number, number> {
+    const out = new Map<number, number>();
+    const upper = Buffer.from(tombstonePrefix);
+    upper[upper.length - 1] = (upper[upper.length - 1] ?? 0) + 1;
+    const it = this.engine.iterator({ lowerBound: tombstonePrefix, upperBound: upper });
+    try {
+      for (it.seek(tombstonePrefix); it.valid(); it.next()) out.set(decodeU64(Buffer.from(it.key()), tombstonePrefix.length), decodeU64(Buffer.from(it.value())));
+    } finally {
+      it.close();
+    }
+    return out;
+  }
+
+  /** Records (durably) that this node dropped its replica of `rangeId` after applying its removal at `removedAt`. */
+  writeTombstone(rangeId: number, removedAt: number): Promise<void> {
+    return this.engine.put(tombstoneKey(rangeId), encodeU64(removedAt), { sync: true });
+  }
+
+  /** Forgets a tombstone (the range took this node back); unsynced: a lost delete only delays that. */
+  deleteTombstone(rangeId: number): Promise<void> {
+    return this.engine.del(tombstoneKey(rangeId), { sync: false });
   }
 
   /** The ids of the ranges that have a descriptor in the engine (initialised replicas). */

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstUserRangeId } from '../kv/descriptor.ts';
 import { defaultKvLimits } from '../kv/limits.ts';
-import { KvEngine } from '../kv/state-machine.ts';
+import { rangeLocalKey, userKey } from '../kv/keys.ts';
+import { KvEngine, KvStateMachine } from '../kv/state-machine.ts';
 import type { Message } from '../raft/types.ts';
 import type { TransportHandlers } from './interfaces.ts';
 import { MemoryLogStore, MemoryTransportHub } from './memory.ts';
@@ -63,11 +64,15 @@ class Gate implements TransportHandlers {
 interface ClusterOptions {
   readonly followMetaMembership?: boolean;
   readonly logStore?: () => MemoryLogStore;
+  readonly uninitializedMax?: number;
+  readonly uninitializedCollectMs?: number;
 }
 
 function newStore(nodeId: number, dir: string, kv: KvEngine, logStore: MemoryLogStore, options: ClusterOptions, lines: string[]): Store {
   const store = new Store({
     ...(options.followMetaMembership === undefined ? {} : { followMetaMembership: options.followMetaMembership }),
+    ...(options.uninitializedMax === undefined ? {} : { uninitializedMax: options.uninitializedMax }),
+    ...(options.uninitializedCollectMs === undefined ? {} : { uninitializedCollectMs: options.uninitializedCollectMs }),
     nodeId,
     dataDir: dir,
     kv,
@@ -191,7 +196,7 @@ describe('store', () => {
     expect(leader.stateMachine.get(Buffer.from('a'))?.toString()).toBe('v');
   });
 
-  it('starts over a replica whose drop a crash interrupted: re-added, it gets the range data by snapshot', async () => {
+  it('finishes a drop a crash interrupted; re-added later, the replica gets the range data by snapshot', async () => {
     // kill -9 between clearing the dropped replica's state and removing its group: the group
     // (members, log) outlives the descriptor. Simulated by a log store that fails that removal.
     const c = await cluster({ followMetaMembership: false, logStore: () => new FailingRemoveLogStore() });
@@ -216,15 +221,78 @@ describe('store', () => {
     const again = newStore(index + 1, dir, kv, logStore, { followMetaMembership: false }, lines);
     await again.open();
     again.start(c.hub.register(index + 1, again));
-    expect(lines.some((line) => line.includes('range 2: Raft group without a range descriptor'))).toBe(true);
-    expect(again.replica(2)?.status().lastIndex).toBe(0);
-    expect(again.replica(2)?.status().config.voters).toEqual([]);
+    expect(lines.some((line) => line.includes('range 2: finishing the drop'))).toBe(true);
+    expect(logStore.hasGroup(2)).toBe(false);
+    expect(again.replica(2)).toBeUndefined();
+    // The range's heartbeats (commit no later than the removal) do not bring a replica back.
+    const leaderId = c.stores.findIndex((s) => s.replica(2) === leader) + 1;
+    again.onMessages([{ kind: 'Heartbeat', groupId: 2, from: leaderId, to: index + 1, term: leader.status().term, commit: 0, context: '', sentTick: 0 }]);
+    expect(again.replica(2)).toBeUndefined();
     // The range takes the node back: it must end up with the range's data, old and new.
     await leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: index + 1 }], transition: 'auto' }, 5000);
     await leader.propose(put('z', 'acknowledged'), 5000);
     await until('the re-added replica has the new write', () => again.replica(2)?.stateMachine.get(Buffer.from('z')), 20_000);
     expect(again.replica(2)?.stateMachine.get(Buffer.from('a'))?.toString()).toBe('v');
     expect(again.replica(2)?.stateMachine.appliedIndex()).toBeGreaterThan(0);
+  });
+
+  it('holds a group whose descriptor a power cut lost until its split is replayed, then applies its log', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-store-held-'));
+    dirs.push(dir);
+    const kv = await KvEngine.open(path.join(dir, 'kv'));
+    engines.push(kv);
+    const logStore = new MemoryLogStore();
+    const hub = new MemoryTransportHub();
+    const store = newStore(1, dir, kv, logStore, { followMetaMembership: false }, []);
+    await store.bootstrap([1]);
+    await store.open();
+    store.start(hub.register(1, store));
+    const left = await until('a leader of range 2', () => leaderOf([store], firstUserRangeId));
+    await left.propose(put('a', 'v-a'), 5000);
+    const appliedBefore = kv.engine.get(rangeLocalKey(2, 'applied'));
+    const descBefore = kv.engine.get(rangeLocalKey(2, 'desc'));
+    if (appliedBefore === undefined || descBefore === undefined) throw new Error('range 2 has no state');
+    const desc = left.stateMachine.descriptor();
+    await left.propose({ op: 'split', rangeId: 2, generation: desc?.generation ?? 0, splitKey: Buffer.from('m'), newRangeId: 99, replicas: desc?.replicas ?? [] }, 5000);
+    const right = await until('a leader of range 99', () => leaderOf([store], 99));
+    await right.propose(put('r', 'acknowledged'), 5000);
+    await store.stop();
+    // The engine as a power cut that lost the split would leave it (range 2 as before the split,
+    // nothing of range 99), while the Raft log kept range 99's group and its acknowledged write.
+    await kv.engine.put(rangeLocalKey(2, 'applied'), appliedBefore);
+    await kv.engine.put(rangeLocalKey(2, 'desc'), descBefore);
+    await new KvStateMachine(kv.engine, 99).clearReplicatedState([{ startKey: Buffer.from('m'), endKey: Buffer.alloc(0) }]);
+    expect(kv.engine.get(userKey(Buffer.from('r')))).toBeUndefined();
+    const lines: string[] = [];
+    const again = newStore(1, dir, kv, logStore, { followMetaMembership: false }, lines);
+    await again.open();
+    expect(again.replica(99)).toBeUndefined();
+    expect(logStore.hasGroup(99)).toBe(true);
+    expect(lines.some((line) => line.includes('range 99: Raft group with a log but no range descriptor: held'))).toBe(true);
+    again.start(hub.register(1, again));
+    // Range 2 replays the split; range 99 then replays its own log with its descriptor.
+    const value = await until('range 99 applied its log again', () => again.replica(99)?.stateMachine.get(Buffer.from('r')));
+    expect(value.toString()).toBe('acknowledged');
+    expect(again.replica(2)?.stateMachine.descriptor()?.endKey.toString()).toBe('m');
+  });
+
+  it('caps uninitialised replicas (creations in flight included) and collects those that get no snapshot', async () => {
+    const c = await cluster({ followMetaMembership: false, uninitializedMax: 8, uninitializedCollectMs: 300 });
+    const node = c.stores[0];
+    const logStore = c.logStores[0];
+    if (node === undefined || logStore === undefined) throw new Error('no node');
+    const heartbeat = (groupId: number): Message => ({ kind: 'Heartbeat', groupId, from: 2, to: 1, term: 5, commit: 0, context: '', sentTick: 0 });
+    // One burst: every creation is in flight at once.
+    node.onMessages(Array.from({ length: 30 }, (_, i) => heartbeat(1000 + i)));
+    await until('the burst settled', () => (node.allReplicas().filter((r) => !r.stateMachine.initialized).length === 8 ? true : undefined));
+    const created = logStore.groupIds().filter((id) => id >= 1000);
+    expect(created.length).toBe(8);
+    // None of them gets a snapshot: all are dropped, groups included.
+    await until('the uninitialised replicas were collected', () => (logStore.groupIds().some((id) => id >= 1000) ? undefined : true), 20_000);
+    expect(node.allReplicas().some((r) => r.groupId >= 1000)).toBe(false);
+    // Room again for a range that does want this node.
+    node.onMessages([heartbeat(5000)]);
+    await until('a new range gets an uninitialised replica', () => node.replica(5000));
   });
 
   it('refuses proposals with rejected promises, never synchronous throws (the maintenance loop only attaches .catch)', async () => {

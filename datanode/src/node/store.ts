@@ -23,7 +23,6 @@ import { simpleConfState } from '../raft/types.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import { Replica, type ReplicaOptions } from './replica.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
-import { observeSnapshotReceived } from '../metrics/sink.ts';
 
 /** What every replica shares; the Store adds the range-specific parts. */
 export type SharedReplicaOptions = Omit<ReplicaOptions, 'groupId' | 'stateMachine' | 'snapshotDir' | 'installer' | 'promotable' | 'refuseSnapshot'>;
@@ -44,8 +43,10 @@ export interface StoreOptions {
   readonly pushDescriptors?: (descriptors: readonly RangeDescriptor[]) => Promise<void>;
   /** Whether ranges follow the meta range's membership (default true; tests turn it off). */
   readonly followMetaMembership?: boolean;
-  /** Most uninitialised replicas (waiting for their first snapshot) at once. */
+  /** Most uninitialised replicas (waiting for their first snapshot) at once, creations in flight included. */
   readonly uninitializedMax?: number;
+  /** An uninitialised replica that got no snapshot within this long is dropped (default 60 s). */
+  readonly uninitializedCollectMs?: number;
   /** How often leaders check sizes, membership and meta records. */
   readonly maintenanceMs?: number;
   readonly log: (line: string) => void;
@@ -53,9 +54,28 @@ export interface StoreOptions {
 
 /** For this long after dropping a range's replica, messages for the range create no new one. */
 const droppedQuietMs = 10_000;
+/**
+ * An uninitialised replica of a range whose meta range copy does not list this node is dropped
+ * after this long (the copy may lag an addition by a reconciliation pass or two).
+ */
+const notPlacedHereGraceMs = 5_000;
 /** Vote requests for an empty group are retried this many times, this far apart, then dropped. */
 const voteHoldAttempts = 8;
 const voteHoldStepMs = 50;
+
+/** How far a message shows its range's log to be (commit or snapshot index; 0 when it says nothing). */
+function progressIndexOf(message: Message): number {
+  switch (message.kind) {
+    case 'Append':
+      return Math.max(message.commit, message.prevLogIndex);
+    case 'Heartbeat':
+      return message.commit;
+    case 'Snapshot':
+      return message.snapshot.index;
+    default:
+      return 0;
+  }
+}
 
 function votersOf(config: ConfState): NodeId[] {
   return [...new Set([...config.voters, ...config.votersOutgoing])];
@@ -97,11 +117,27 @@ export class Store implements TransportHandlers {
   /** Ranges whose size was checked since this node became their leader. */
   private readonly sizeChecked = new Set<GroupId>();
   private readonly uninitializedMax: number;
+  private readonly uninitializedCollectMs: number;
+  /** Ranges whose replica this node dropped after applying its removal → applied index then (durable). */
+  private readonly tombstones = new Map<GroupId, number>();
+  /** When each uninitialised replica was created (monotonic ms), for collection. */
+  private readonly uninitializedSince = new Map<GroupId, number>();
+  /**
+   * Groups with a log but no descriptor, found at start: held (no replica) until a split replayed
+   * here writes their descriptor. Their log is kept: it may hold acknowledged writes, and this
+   * node may be a voter the leader counts on.
+   */
+  private readonly awaitingDescriptor = new Set<GroupId>();
+  /** Uninitialised replicas being created now: they count against uninitializedMax. */
+  private uninitializedCreating = 0;
+  /** Snapshot streams being received, by range: such a replica is not collected meanwhile. */
+  private readonly receivingSnapshots = new Map<GroupId, number>();
   /** Splits this node proposed and applied, for tests and status. */
   splitsApplied = 0;
 
   constructor(private readonly options: StoreOptions) {
     this.uninitializedMax = options.uninitializedMax ?? 64;
+    this.uninitializedCollectMs = options.uninitializedCollectMs ?? 60_000;
   }
 
   get engine(): KvEngine {
@@ -138,9 +174,15 @@ export class Store implements TransportHandlers {
     return voters;
   }
 
-  /** Opens a replica for every range in the log or the engine; redoes interrupted installs first. */
+  /**
+   * Opens a replica for every range in the log or the engine; redoes interrupted installs first.
+   * Finishes the drop of replicas this node was removed from (tombstoned), and removes the groups
+   * of user ranges that have no descriptor: an uninitialised replica's empty group, or a group
+   * whose state is gone. Their replicas come back when messages show the range wants this node.
+   */
   async open(): Promise<void> {
     const { logStore, kv } = this.options;
+    for (const [id, removedAt] of kv.tombstones()) this.tombstones.set(id, removedAt);
     const ids = new Set<GroupId>([...logStore.groupIds(), ...kv.rangeIds()]);
     // Scratch space of outgoing and incoming snapshots: nothing in it survives a restart.
     fs.rmSync(path.join(this.options.dataDir, 'snapshots'), { recursive: true, force: true });
@@ -151,19 +193,29 @@ export class Store implements TransportHandlers {
       const installer = this.installerFor(id, sm);
       await installer.recover();
       const desc = sm.descriptor();
+      if (id !== metaRangeId && this.tombstones.has(id)) {
+        // A crash interrupted the drop of a replica this node was removed from: finish it.
+        this.options.log(`range ${id}: finishing the drop of the replica this node was removed from`);
+        await this.clearDroppedReplica(id, sm, desc);
+        continue;
+      }
+      if (desc === undefined && id !== metaRangeId) {
+        if (logStore.hasGroup(id) && !this.emptyGroup(id)) {
+          // A log without its descriptor (an engine that lost an unsynced split, before splits
+          // were synced): applying it would turn every write into a no-op, and dropping it would
+          // forget entries this node acknowledged. Held until the split is replayed here.
+          this.awaitingDescriptor.add(id);
+          this.options.log(`range ${id}: Raft group with a log but no range descriptor: held (not started, log kept) until a split replayed here brings the descriptor`);
+        } else if (logStore.hasGroup(id)) {
+          // An uninitialised replica's empty group: it holds nothing and never voted. The
+          // range's messages create a replica again if the range wants this node.
+          await logStore.removeGroup(id);
+        }
+        continue;
+      }
       if (desc !== undefined && logStore.hasGroup(id) && this.emptyGroup(id)) {
         // A split wrote the right range's descriptor over an uninitialised replica's empty group,
         // and the crash came before the group was created afresh.
-        await logStore.removeGroup(id);
-      }
-      if (desc === undefined && id !== metaRangeId && logStore.hasGroup(id) && !this.emptyGroup(id)) {
-        // A group with members or a log but no descriptor: its replica's state is gone (a crash
-        // while dropping a removed replica, which clears the state before the group; or an
-        // engine that lost an unsynced split). Applying its log would turn every write into a
-        // no-op, so it starts over as an uninitialised replica: it never votes, and a snapshot
-        // (if the range still has it as a member) or the split being replayed initialises it;
-        // otherwise it is collected as an uninitialised replica that gets no snapshot.
-        this.options.log(`range ${id}: Raft group without a range descriptor (an interrupted drop or a lost split); starting it over, waiting for a snapshot`);
         await logStore.removeGroup(id);
       }
       if (!logStore.hasGroup(id)) {
@@ -172,6 +224,23 @@ export class Store implements TransportHandlers {
       }
       this.replicas.set(id, this.newReplica(id, sm, installer));
     }
+  }
+
+  /**
+   * Deletes a dropped replica's range-local keys and the user keys of its span (unless another
+   * range here holds part of that span), durably, then its group. Idempotent: a crash anywhere
+   * in it is finished by the next open() (the tombstone is written first).
+   */
+  private async clearDroppedReplica(id: GroupId, sm: KvStateMachine, desc: RangeDescriptor | undefined): Promise<void> {
+    const { logStore, kv } = this.options;
+    const others = kv
+      .rangeIds()
+      .filter((other) => other !== id)
+      .map((other) => new KvStateMachine(kv.engine, other).descriptor())
+      .filter((d) => d !== undefined);
+    const spans = desc === undefined || others.some((other) => spansOverlap(other, desc)) ? [] : [{ startKey: desc.startKey, endKey: desc.endKey }];
+    await sm.clearReplicatedState(spans);
+    if (logStore.hasGroup(id)) await logStore.removeGroup(id);
   }
 
   /** A group that never joined a log: no members, no entries, no vote (an uninitialised replica's). */
@@ -308,7 +377,7 @@ export class Store implements TransportHandlers {
         continue;
       }
       const from = list[0]?.from ?? 0;
-      void this.ensureReplica(groupId, from).then((created) => {
+      void this.ensureReplica(groupId, from, Math.max(...list.map(progressIndexOf))).then((created) => {
         if (created !== undefined) this.deliver(created, list);
       });
     }
@@ -343,38 +412,60 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) replica.onUnreachable(peer);
   }
 
-  onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
-    return observeSnapshotReceived(this.options.replica.metrics, () => this.receiveSnapshotData(header, data));
+  async onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const id = header.groupId;
+    this.receivingSnapshots.set(id, (this.receivingSnapshots.get(id) ?? 0) + 1);
+    try {
+      const replica = this.replicas.get(id) ?? (await this.ensureReplica(id, header.fromNode, header.snapshotIndex));
+      if (replica === undefined) throw new Error(`no replica of range ${id} here (not created)`);
+      await replica.onSnapshotData(header, data);
+    } finally {
+      const left = (this.receivingSnapshots.get(id) ?? 1) - 1;
+      if (left === 0) this.receivingSnapshots.delete(id);
+      else this.receivingSnapshots.set(id, left);
+    }
   }
 
-  private async receiveSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
-    const replica = this.replicas.get(header.groupId) ?? (await this.ensureReplica(header.groupId, header.fromNode));
-    if (replica === undefined) throw new Error(`no replica of range ${header.groupId} here (not created)`);
-    await replica.onSnapshotData(header, data);
-  }
-
-  /** Creates an uninitialised replica for a range a known member sends messages for. */
-  private ensureReplica(groupId: GroupId, from: NodeId): Promise<Replica | undefined> {
+  /**
+   * Creates an uninitialised replica for a range a known member sends messages for. For a range
+   * this node was removed from (tombstoned), only once a message shows the range's log past
+   * the removal (`progressIndex`: a commit or snapshot index): the range took this node back.
+   */
+  private ensureReplica(groupId: GroupId, from: NodeId, progressIndex: number): Promise<Replica | undefined> {
     const existing = this.replicas.get(groupId);
     if (existing !== undefined) return Promise.resolve(existing);
     const pending = this.creating.get(groupId);
     if (pending !== undefined) return pending;
+    if (this.awaitingDescriptor.has(groupId)) return Promise.resolve(undefined);
     if (this.stopped || groupId <= 0 || (!this.options.knownPeer(from) && groupId !== metaRangeId)) return Promise.resolve(undefined);
     // Messages that were on their way when this node left the range do not bring it back at once.
     if ((this.droppedAt.get(groupId) ?? -Infinity) > performance.now() - droppedQuietMs) return Promise.resolve(undefined);
-    const uninitialized = [...this.replicas.values()].filter((r) => !r.stateMachine.initialized).length;
+    const removedAt = this.tombstones.get(groupId);
+    if (removedAt !== undefined && progressIndex <= removedAt) return Promise.resolve(undefined);
+    const uninitialized = [...this.replicas.values()].filter((r) => !r.stateMachine.initialized).length + this.uninitializedCreating;
     if (uninitialized >= this.uninitializedMax) return Promise.resolve(undefined);
+    this.uninitializedCreating++;
     const create = (async (): Promise<Replica | undefined> => {
-      // A split applied here meanwhile wrote the descriptor: the group starts with its replicas.
-      const desc = new KvStateMachine(this.options.kv.engine, groupId).descriptor();
-      const conf = desc === undefined ? simpleConfState([]) : this.confOf(desc.replicas);
-      if (!this.options.logStore.hasGroup(groupId)) await this.options.logStore.createGroup(groupId, conf);
-      if (this.stopped) return undefined;
-      const sm = new KvStateMachine(this.options.kv.engine, groupId);
-      const replica = this.newReplica(groupId, sm, this.installerFor(groupId, sm));
-      this.replicas.set(groupId, replica);
-      this.options.log(`range ${groupId}: uninitialised replica created (messages from node ${from}); waiting for a snapshot`);
-      return replica;
+      try {
+        if (removedAt !== undefined) {
+          this.options.log(`range ${groupId}: messages from node ${from} at index ${progressIndex} (past this node's removal at ${removedAt}): the range took this node back`);
+          this.tombstones.delete(groupId);
+          await this.options.kv.deleteTombstone(groupId);
+        }
+        // A split applied here meanwhile wrote the descriptor: the group starts with its replicas.
+        const desc = new KvStateMachine(this.options.kv.engine, groupId).descriptor();
+        const conf = desc === undefined ? simpleConfState([]) : this.confOf(desc.replicas);
+        if (!this.options.logStore.hasGroup(groupId)) await this.options.logStore.createGroup(groupId, conf);
+        if (this.stopped) return undefined;
+        const sm = new KvStateMachine(this.options.kv.engine, groupId);
+        const replica = this.newReplica(groupId, sm, this.installerFor(groupId, sm));
+        this.replicas.set(groupId, replica);
+        if (!sm.initialized) this.uninitializedSince.set(groupId, performance.now());
+        this.options.log(`range ${groupId}: uninitialised replica created (messages from node ${from}); waiting for a snapshot`);
+        return replica;
+      } finally {
+        this.uninitializedCreating--;
+      }
     })();
     this.creating.set(groupId, create);
     return create.finally(() => this.creating.delete(groupId));
@@ -389,6 +480,8 @@ export class Store implements TransportHandlers {
    */
   private async onSplitApplied(left: RangeDescriptor, right: RangeDescriptor): Promise<void> {
     this.options.log(`split applied: ${describeRange(left)} | ${describeRange(right)}`);
+    // A held group (log kept, descriptor lost) gets its replica now, over its own log.
+    this.awaitingDescriptor.delete(right.rangeId);
     const pending = this.creating.get(right.rangeId);
     if (pending !== undefined) await pending.catch(() => undefined);
     const existing = this.replicas.get(right.rangeId);
@@ -415,8 +508,9 @@ export class Store implements TransportHandlers {
     const { logStore, kv } = this.options;
     if (existing !== undefined) {
       this.replicas.delete(right.rangeId);
+      this.uninitializedSince.delete(right.rangeId);
       await existing.stop();
-      await logStore.removeGroup(right.rangeId);
+      if (logStore.hasGroup(right.rangeId)) await logStore.removeGroup(right.rangeId);
     }
     if (!logStore.hasGroup(right.rangeId)) await logStore.createGroup(right.rangeId, this.confOf(right.replicas));
     if (this.stopped) return undefined;
@@ -435,6 +529,7 @@ export class Store implements TransportHandlers {
       this.recordDescriptors();
       this.reportDescriptors();
       await this.collectRemovedReplicas();
+      await this.collectUninitializedReplicas();
       for (const replica of this.replicas.values()) {
         if (this.stopped) return;
         if (!replica.serving || replica.role().role !== 'leader') {
@@ -442,8 +537,14 @@ export class Store implements TransportHandlers {
           continue;
         }
         if (replica.groupId === metaRangeId) continue;
-        if (this.options.followMetaMembership !== false) this.followMetaMembership(replica);
-        await this.maybeSplit(replica);
+        // One range's failure (a refused proposal, a replica stopping) must not starve the
+        // ranges after it of membership changes and split checks.
+        try {
+          if (this.options.followMetaMembership !== false) this.followMetaMembership(replica);
+          await this.maybeSplit(replica);
+        } catch (err) {
+          this.options.log(`range ${replica.groupId}: maintenance failed (retried): ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
     } catch (err) {
       this.options.log(`range maintenance failed (retried): ${err instanceof Error ? err.message : String(err)}`);
@@ -595,13 +696,47 @@ export class Store implements TransportHandlers {
       const desc = replica.stateMachine.descriptor();
       this.options.log(`range ${id}: this node is no longer a member; dropping its replica${desc === undefined ? '' : ` (${describeRange(desc)})`}`);
       this.replicas.delete(id);
+      this.uninitializedSince.delete(id);
       await replica.stop();
-      const others = [...this.replicas.values()].map((r) => r.stateMachine.descriptor()).filter((d) => d !== undefined);
-      const spans = desc === undefined || others.some((other) => spansOverlap(other, desc)) ? [] : [{ startKey: desc.startKey, endKey: desc.endKey }];
-      await replica.stateMachine.clearReplicatedState(spans);
-      await this.options.logStore.removeGroup(id);
+      // The tombstone first (synced): a crash anywhere after it is finished by open(), and late
+      // messages for the range do not bring an empty replica back.
+      const removedAt = replica.stateMachine.appliedIndex();
+      this.tombstones.set(id, removedAt);
+      await this.options.kv.writeTombstone(id, removedAt);
+      await this.clearDroppedReplica(id, replica.stateMachine, desc);
       this.sizeChecked.delete(id);
       this.droppedAt.set(id, performance.now());
+    }
+  }
+
+  /**
+   * Drops uninitialised replicas (empty groups, created by messages) that got no snapshot within
+   * uninitializedCollectMs, or sooner when the meta range's copy of the range does not list this
+   * node. They hold nothing and never voted; if the range does want this node, its next message
+   * creates one again.
+   */
+  private async collectUninitializedReplicas(): Promise<void> {
+    const now = performance.now();
+    const copies = this.metaStateMachine()?.rangeDescriptors();
+    for (const [id, since] of [...this.uninitializedSince]) {
+      const replica = this.replicas.get(id);
+      if (this.stopped) return;
+      if (replica === undefined || replica.stateMachine.initialized) {
+        this.uninitializedSince.delete(id);
+        continue;
+      }
+      if (this.creating.has(id) || this.receivingSnapshots.has(id) || !this.emptyGroup(id)) continue;
+      const age = now - since;
+      const copy = copies?.get(id);
+      const notPlacedHere = copy !== undefined && !copy.replicas.some((r) => r.nodeId === this.options.nodeId);
+      if (age < this.uninitializedCollectMs && !(notPlacedHere && age >= Math.min(notPlacedHereGraceMs, this.uninitializedCollectMs))) continue;
+      this.options.log(`range ${id}: dropping the uninitialised replica (${notPlacedHere ? 'the meta range does not place the range here' : `no snapshot within ${this.uninitializedCollectMs} ms`})`);
+      this.replicas.delete(id);
+      this.uninitializedSince.delete(id);
+      await replica.stop();
+      // A split or a message may have re-created the range meanwhile: then its group is theirs.
+      if (this.replicas.has(id) || this.creating.has(id)) continue;
+      if (this.options.logStore.hasGroup(id) && this.emptyGroup(id)) await this.options.logStore.removeGroup(id);
     }
   }
 
