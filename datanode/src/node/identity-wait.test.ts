@@ -3,6 +3,7 @@
  * real data directory) and a node that has one (NodeAdmin), refusals included.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -12,7 +13,7 @@ import { AdminError } from '../admin/errors.ts';
 import { addAdminService } from '../admin/service.ts';
 import { NodeAdmin } from './admin-backend.ts';
 import { readIdentity } from './identity.ts';
-import { PendingIdentityAdmin } from './identity-wait.ts';
+import { PendingIdentityAdmin, waitForAssignedIdentity } from './identity-wait.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -118,5 +119,42 @@ describe('AssignIdentity on a node that has its id', () => {
     const admin = client(address);
     expect((await admin.assignIdentity(address, 4)).nodeId).toBe(4);
     expect((await failure(admin.assignIdentity(address, 6))).code).toBe('PH_IDENTITY_CONFLICT');
+  });
+});
+
+/** A port free a moment ago (the server under test binds it next). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+describe('waiting for an id with metrics on', () => {
+  it('serves /metrics (node="0") while waiting, so scrapes of a waiting pod do not fail, and closes it once assigned', async () => {
+    const dataDir = tempDir();
+    const kvAddress = `127.0.0.1:${await freePort()}`;
+    const metricsUrl = `http://127.0.0.1:${await freePort()}/metrics`;
+    const url = new URL(metricsUrl);
+    const waiting = waitForAssignedIdentity(
+      { clusterId: 'c1', dataDir, raftAddress: 'db-3.nodes.ns.svc:7000', version: '0.1.0', log: () => undefined, metrics: true },
+      { kvListen: kvAddress, httpListen: url.host },
+    );
+    const admin = client(kvAddress);
+    // Both servers are up once NodeInfo answers (the HTTP server starts right after the gRPC one binds).
+    expect((await admin.nodeInfo(kvAddress)).nodeId).toBe(0);
+    let text = '';
+    for (let attempt = 0; attempt < 50 && text === ''; attempt++) {
+      const response = await fetch(metricsUrl).catch(() => undefined);
+      if (response?.status === 200) text = await response.text();
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(text).toMatch(/phantomdb_build_info\{[^}]*cluster_id="c1",node="0"\} 1/);
+    expect(text).toContain('phantomdb_raft_role{role="leader",node="0"} 0');
+    expect((await admin.assignIdentity(kvAddress, 6)).nodeId).toBe(6);
+    await expect(waiting).resolves.toBe(6);
+    await expect(fetch(metricsUrl)).rejects.toThrow();
   });
 });

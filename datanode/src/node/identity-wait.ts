@@ -18,6 +18,7 @@ import type { RangeInfo, AdminBackend, ClusterStatus, DecommissionProgress, Drai
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { addAdminService } from '../admin/service.ts';
 import { startHttpServer, type NodeStatus } from '../http/server.ts';
+import { NodeMetrics } from '../metrics/node-metrics.ts';
 import type { ApplyResult, ScanRow } from '../kv/state-machine.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
@@ -33,6 +34,8 @@ export interface PendingIdentityOptions {
   readonly raftAddress: string;
   readonly version: string;
   readonly log: (line: string) => void;
+  /** Serve /metrics while waiting (process metrics and the waiting status, node="0"), so scrapes do not fail. */
+  readonly metrics?: boolean;
 }
 
 /** Calls for the leader answer as on any node that knows no leader (clients try another node). */
@@ -166,7 +169,8 @@ export async function waitForAssignedIdentity(options: PendingIdentityOptions, l
   });
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   try {
-    http = await startHttpServer(listen.httpListen, { status, notReadyReason: () => 'waiting for a node id from the operator' });
+    const metrics = options.metrics === true ? new NodeMetrics({ status }, { nodeId: 0, clusterId: options.clusterId }) : undefined;
+    http = await startHttpServer(listen.httpListen, { status, notReadyReason: () => 'waiting for a node id from the operator' }, metrics === undefined ? {} : { metrics });
     options.log(`identity: new data directory without a node id; waiting for the operator's AssignIdentity (NodeInfo answers node id 0 at ${listen.kvListen})`);
     return await admin.assigned;
   } finally {

@@ -171,7 +171,7 @@ export async function resolvePodNodeId(config: NodeConfig, network: PodNetwork, 
   if (stored !== undefined) return stored.nodeId;
   if (network.pod.ordinal === 0) return 1;
   return waitForAssignedIdentity(
-    { clusterId: config.clusterId, dataDir: config.dataDir, raftAddress: `${advertisedHostOf(config)}:${network.raftPort}`, version: nodeVersion, log },
+    { clusterId: config.clusterId, dataDir: config.dataDir, raftAddress: `${advertisedHostOf(config)}:${network.raftPort}`, version: nodeVersion, log, metrics: config.metrics === 'on' },
     { kvListen: config.kvListen, httpListen: config.httpListen },
   );
 }
