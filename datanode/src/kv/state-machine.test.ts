@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../raft/types.ts';
-import { StorageEngine } from '../storage/engine.ts';
+import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { encodeCommand, type Command } from './command.ts';
 import { lookupDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
 import { encodeU64, rangeLocalEnd, rangeLocalKey, rangeLocalStart, userBounds, userKey } from './keys.ts';
@@ -213,6 +213,51 @@ describe('range state machine', () => {
     const rightAgain = new KvStateMachine(reopened.engine, 9);
     expect(rightAgain.appliedIndex()).toBe(2);
     expect(rightAgain.get(Buffer.from('x'))?.toString()).toBe('new');
+  });
+
+  it('yields to the event loop while measuring its size by bytes walked, not only by keys (large values)', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    const value = Buffer.alloc(64 * 1024, 7);
+    for (let b = 0; b < 8; b++) {
+      const batch = new WriteBatch();
+      for (let i = 0; i < 16; i++) batch.put(userKey(Buffer.from(`k${String(b * 16 + i).padStart(4, '0')}`)), value);
+      await kv.engine.write(batch, { sync: false });
+    }
+    await kv.flush();
+    // Count the event-loop turns other work gets while the 8 MiB (128 keys) are walked.
+    let turns = 0;
+    let walking = true;
+    const other = (async () => {
+      while (walking) {
+        await new Promise((resolve) => setImmediate(resolve));
+        turns++;
+      }
+    })();
+    const { bytes, middle } = await sm.sizeAndMiddle();
+    walking = false;
+    await other;
+    expect(bytes).toBeGreaterThan(8 * 64 * 1024 * 16 - 1);
+    expect(middle?.toString()).toMatch(/^k00[56]/);
+    expect(turns).toBeGreaterThanOrEqual(7);
+  });
+
+  it('bounds its size from above without a walk: the last measured size plus the bytes written since', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    await sm.apply(entries([put('a', 'x'.repeat(100))]));
+    expect(sm.sizeUpperBound()).toBeUndefined();
+    const { bytes } = await sm.sizeAndMiddle();
+    sm.bytesSinceSizeCheck = 0;
+    expect(sm.sizeUpperBound()).toBe(bytes);
+    await sm.apply(entries([put('b', 'y'.repeat(50))]));
+    expect(sm.sizeUpperBound()).toBe(bytes + 51);
+    await sm.apply(entries([split('b')]));
+    expect(sm.sizeUpperBound()).toBeUndefined();
   });
 
   it('keeps the cluster records and descriptor copies in the meta range only', async () => {

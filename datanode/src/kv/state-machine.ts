@@ -189,6 +189,11 @@ export class KvEngine {
   }
 }
 
+/** A size check yields to the event loop after walking this many bytes... */
+const sizeWalkYieldBytes = 1 << 20;
+/** ...or after this long (checked every 64 keys). */
+const sizeWalkYieldMs = 4;
+
 /** Commands that act on a range's keys: only a replica that has its descriptor may apply them. */
 const rangeCommandOps: ReadonlySet<Command['op']> = new Set(['put', 'delete', 'cas', 'split']);
 
@@ -212,6 +217,12 @@ export class KvStateMachine {
   private splitListener: SplitListener | undefined;
   /** Bytes of user writes applied since the last size check (a hint for split checks). */
   bytesSinceSizeCheck = 0;
+  /**
+   * The user bytes the last size check measured (undefined: none since this replica started or
+   * since the range last split). With bytesSinceSizeCheck it bounds the range's size from above
+   * (overwrites and deletes are counted as growth), so a split check can skip the walk.
+   */
+  private measuredBytes: number | undefined;
   private readonly appliedKey: Buffer;
   private readonly descKey: Buffer;
   private readonly membersKey: Buffer;
@@ -461,6 +472,7 @@ export class KvStateMachine {
     }
     this.desc = left;
     this.bytesSinceSizeCheck = 0;
+    this.measuredBytes = undefined;
     splits.push({ left, right });
     return { op: 'split', ok: true, left, right };
   }
@@ -502,8 +514,18 @@ export class KvStateMachine {
   }
 
   /**
+   * An upper bound of the range's user bytes without walking it: the last measured size plus the
+   * bytes written since; undefined when nothing was measured since start or the last split.
+   */
+  sizeUpperBound(): number | undefined {
+    return this.measuredBytes === undefined ? undefined : this.measuredBytes + this.bytesSinceSizeCheck;
+  }
+
+  /**
    * The approximate user bytes of the range and a key near its middle (by bytes); yields to the
-   * event loop while it walks. undefined middle: fewer than two keys.
+   * event loop at least every sizeWalkYieldBytes bytes or sizeWalkYieldMs ms of walking (values
+   * may be large: a key count alone would walk 64 MiB of 64 KiB values in one turn).
+   * undefined middle: fewer than two keys.
    */
   async sizeAndMiddle(): Promise<{ bytes: number; middle: Buffer | undefined }> {
     const desc = this.desc;
@@ -516,12 +538,20 @@ export class KvStateMachine {
       const it = this.engine.iterator({ lowerBound: lower, upperBound: upper, snapshot });
       try {
         let n = 0;
+        let bytesSinceYield = 0;
+        let turnStartMs = performance.now();
         for (it.seek(lower); it.valid(); it.next()) {
           const bytes = it.key().byteLength + it.value().byteLength;
           total += bytes;
+          bytesSinceYield += bytes;
           // Sample: keep one key per ~1/64 of what has been seen so far, enough to pick a middle.
           if (sizes.length === 0 || n % 16 === 0) sizes.push({ key: fromUserKey(it.key()), bytes: total });
-          if (++n % 2000 === 0) await new Promise((resolve) => setImmediate(resolve));
+          n++;
+          if (bytesSinceYield >= sizeWalkYieldBytes || (n % 64 === 0 && performance.now() - turnStartMs >= sizeWalkYieldMs)) {
+            await new Promise((resolve) => setImmediate(resolve));
+            bytesSinceYield = 0;
+            turnStartMs = performance.now();
+          }
         }
       } finally {
         it.close();
@@ -531,6 +561,8 @@ export class KvStateMachine {
     }
     const half = total / 2;
     const middle = sizes.find((s) => s.bytes >= half && !s.key.equals(desc.startKey))?.key;
+    // Only if the range did not split meanwhile (the walk measured the span it had).
+    if (this.desc === desc) this.measuredBytes = total;
     return { bytes: total, middle };
   }
 

@@ -558,7 +558,13 @@ export class Store implements TransportHandlers {
     const desc = sm.descriptor();
     if (desc === undefined) return;
     const max = this.options.rangeMaxBytes;
-    if (this.sizeChecked.has(replica.groupId) && sm.bytesSinceSizeCheck < max / 8) return;
+    if (this.sizeChecked.has(replica.groupId)) {
+      // A walk at most every max/8 bytes written, and none while the range cannot be past the
+      // limit yet (last measured size plus everything written since).
+      if (sm.bytesSinceSizeCheck < max / 8) return;
+      const upperBound = sm.sizeUpperBound();
+      if (upperBound !== undefined && upperBound <= max) return;
+    }
     this.sizeChecked.add(replica.groupId);
     sm.bytesSinceSizeCheck = 0;
     const { bytes, middle } = await sm.sizeAndMiddle();
