@@ -653,7 +653,7 @@ describe('rolling restarts and upgrades', () => {
     expect(await eventCount(namespace, 'UpgradeStarted')).toBe(1);
     expect(await eventCount(namespace, 'RolloutCompleted')).toBe(1);
     expect(await eventCount(namespace, 'ClusterVersionFinalized')).toBe(1);
-    expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds')).toMatch(/kind="RollingUpgrade",result="succeeded"/);
+    expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds')).toMatch(/_count\{kind="Upgrade",result="succeeded"\} 1$/m);
     await operator.controller.stop();
   });
 
@@ -772,6 +772,7 @@ describe('rolling restarts and upgrades', () => {
     expect(deletions.deleted).toEqual(['db-0']);
     expect(data.calls.filter((call) => call.startsWith('drain'))).toEqual([]);
     expect(condition(await clusterStatus(namespace), 'Upgrading')).toMatchObject({ status: 'False', reason: 'RolloutCompleted' });
+    expect(await operator.metrics.registry.getSingleMetricAsString('phantomdb_operator_operation_duration_seconds')).toMatch(/_count\{kind="Restart",result="succeeded"\} 1$/m);
     await operator.controller.stop();
   });
 

@@ -305,7 +305,7 @@ async function complete(ctx: ReconcileContext, operation: ClusterOperation, deta
   upgrading(ctx, 'False', 'RolloutCompleted', what);
   await ctx.persist();
   const seconds = (ctx.deps.clock.nowMs() - Date.parse(operation.startedAt)) / 1000;
-  ctx.deps.metrics?.observeOperation(operation.kind, 'succeeded', Math.max(0, seconds));
+  ctx.deps.metrics?.observeOperation(operation.kind === 'RollingUpgrade' ? 'Upgrade' : 'Restart', 'succeeded', Math.max(0, seconds));
   await ctx.event('Normal', 'RolloutCompleted', `Rollout completed: ${what}`);
   if (previous !== details.toVersion) await ctx.event('Normal', 'ClusterVersionFinalized', `Every data node runs ${details.toVersion}: cluster version finalized${previous === undefined ? '' : ` (was ${previous})`}`);
   ctx.checkpoint();

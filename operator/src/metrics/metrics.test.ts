@@ -46,5 +46,6 @@ describe('OperatorMetrics', () => {
     expect(counts).toHaveLength(operationKinds.length * 2);
     expect(counts).toContain('phantomdb_operator_operation_duration_seconds_count{kind="ScaleIn",result="succeeded"} 1');
     expect(counts).toContain('phantomdb_operator_operation_duration_seconds_count{kind="Upgrade",result="failed"} 0');
+    expect(counts).toContain('phantomdb_operator_operation_duration_seconds_count{kind="Restart",result="succeeded"} 0');
   });
 });

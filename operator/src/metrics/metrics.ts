@@ -13,7 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type ReconcileResult = 'success' | 'requeue' | 'error';
 export type OperationResult = 'succeeded' | 'failed';
 /** Journaled day-2 operations whose durations are recorded. */
-export const operationKinds = ['ScaleOut', 'ScaleIn', 'Upgrade', 'Backup', 'Restore'] as const;
+export const operationKinds = ['ScaleOut', 'ScaleIn', 'Upgrade', 'Restart', 'Backup', 'Restore'] as const;
 const operationResults: readonly OperationResult[] = ['succeeded', 'failed'];
 
 export class OperatorMetrics {
