@@ -382,6 +382,11 @@ export class Replica implements TransportHandlers {
     return this.raft.status();
   }
 
+  /** Whether a membership change this leader proposed is not applied yet (false on followers). */
+  membershipChangePending(): boolean {
+    return this.raft.membershipChangePending();
+  }
+
   /** Milliseconds since a message from `peer` last arrived (Infinity when never). */
   sinceHeardMs(peer: NodeId): number {
     const at = this.lastHeardMs.get(peer);

@@ -313,6 +313,19 @@ describe('store', () => {
     await first;
   });
 
+  it('reports a membership change as pending until it is applied (a split waits for it)', async () => {
+    const { stores: all } = await cluster({ followMetaMembership: false });
+    const leader = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));
+    const follower = all.map((s) => s.replica(2)).find((r) => r !== undefined && r !== leader);
+    // A new leader counts its own first entry as a possible change until it is applied.
+    await until('the leader applied its term\'s first entry', () => (leader.membershipChangePending() ? undefined : true));
+    const change = leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: 7 }], transition: 'auto' }, 5000);
+    expect(leader.membershipChangePending()).toBe(true);
+    expect(follower?.membershipChangePending()).toBe(false);
+    await change;
+    expect(leader.membershipChangePending()).toBe(false);
+  });
+
   it('turns a replica that messages created before the split reached its node into a working voter', async () => {
     const { stores: all, gates } = await cluster();
     const left = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));

@@ -557,6 +557,9 @@ export class Store implements TransportHandlers {
     const sm = replica.stateMachine;
     const desc = sm.descriptor();
     if (desc === undefined) return;
+    // The split copies the range's configuration: not while a membership change is on its way,
+    // or the right range would start with the members the change is replacing.
+    if (replica.membershipChangePending()) return;
     const max = this.options.rangeMaxBytes;
     if (this.sizeChecked.has(replica.groupId)) {
       // A walk at most every max/8 bytes written, and none while the range cannot be past the
@@ -570,7 +573,10 @@ export class Store implements TransportHandlers {
     const { bytes, middle } = await sm.sizeAndMiddle();
     if (bytes <= max || middle === undefined) return;
     const config = replica.status().config;
-    if (config.votersOutgoing.length > 0 || replica.role().role !== 'leader') return;
+    if (config.votersOutgoing.length > 0 || replica.membershipChangePending() || replica.role().role !== 'leader') {
+      this.sizeChecked.delete(replica.groupId); // walked for nothing: check again next pass
+      return;
+    }
     const current = sm.descriptor();
     if (current === undefined || current.generation !== desc.generation || !containsKey(current, middle)) return;
     const newRangeId = await this.allocateRangeId();

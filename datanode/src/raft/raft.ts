@@ -306,6 +306,11 @@ export class RaftNode {
     return { ok: true, index: entry.index, term: entry.term };
   }
 
+  /** Whether this leader has a membership change in its log that is not applied yet (false on followers). */
+  membershipChangePending(): boolean {
+    return this.role === 'leader' && this.pendingConfIndex > this.log.applied;
+  }
+
   /**
    * Proposes a membership change. One change may be in flight at a time; the change is checked
    * against the current configuration now and again (identically on every replica) on apply.
