@@ -22,7 +22,8 @@ const help = `npm run bench:scale — PhantomDB scale-out benchmark (issue 5 §5
 
 Loads data into 3 data nodes, measures steady writes (steady-3), joins 2 nodes with --join and
 measures the clients while replicas move (during-rebalance) and the time until every node holds
-within ±10% of the mean replica count (ClusterStatus), then measures steady writes at 5 nodes
+within ±10% of the mean replica count (ClusterStatus) and no range has a learner left (RangeList:
+the data was copied), then measures steady writes at 5 nodes
 (steady-5). Results: bench/results/scale.json and docs/benchmarks.md.
 
 Environment (sizes accept KiB, MiB, GiB suffixes):
@@ -186,14 +187,28 @@ function removeBaseDir(): void {
   fs.rmSync(baseDir, { recursive: true, force: true });
 }
 
+/** Stays installed: Ctrl-C reaches this process again through npm and tsx relaying it. */
 function onSignal(signal: NodeJS.Signals): void {
   if (stopping) return;
   console.error(`\n${signal}: stopping the nodes and removing ${baseDir ?? 'the temporary directory'}`);
-  // Synchronous on purpose: the process exits right after.
   stopping = true;
-  for (const node of nodes) if (running(node.child)) node.child.kill('SIGKILL');
-  removeBaseDir();
-  process.exit(130);
+  const exits = nodes
+    .filter((node) => running(node.child))
+    .map((node) => {
+      const exited = new Promise<void>((resolve) => node.child.once('exit', () => resolve()));
+      node.child.kill('SIGKILL');
+      return exited;
+    });
+  // The directory is removed only once no node can write into it any more.
+  const bound = new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref());
+  void Promise.race([Promise.all(exits), bound]).then(() => {
+    try {
+      removeBaseDir();
+    } catch (err) {
+      console.error(`could not remove ${baseDir ?? ''}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    process.exit(130);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,6 +250,12 @@ function dirBytes(dir: string): number {
     }
   }
   return total;
+}
+
+/** Throws with the node's log when a node process is gone: its numbers would mean nothing. */
+function assertNodesRunning(during: string): void {
+  const dead = nodes.find((node) => !running(node.child));
+  if (dead !== undefined) throw new Error(`node ${dead.id} exited during ${during}; its log (${dead.logFile}):\n${logTail(dead)}`);
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
@@ -321,6 +342,7 @@ async function load(client: KvClient, admin: AdminClient, settings: Settings): P
         const index = (next++ * 7919) % keys;
         // A load write must land: retry it (a put is idempotent) rather than load less than asked.
         for (let attempt = 1; ; attempt++) {
+          assertNodesRunning('loading');
           try {
             await client.put(keyOf(index), value, { deadlineMs: 30_000 });
             break;
@@ -356,6 +378,7 @@ async function steady(workload: string, client: KvClient, group: readonly BenchN
   const end = performance.now() + settings.seconds * 1000;
   const result = await drive(settings.clients, () => performance.now() >= end, put);
   const cpu = cpuOfNodes(group) - cpuBefore;
+  assertNodesRunning(workload);
   const row = rowOf(workload, result, cpu);
   progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
   return { row, cpuSeconds: cpu };
@@ -387,6 +410,23 @@ function balanced(status: ClusterStatus, expected: readonly number[]): boolean {
 
 const replicaSummary = (status: ClusterStatus): string => status.nodes.map((node) => `n${node.nodeId} ${node.membership.toLowerCase()} ${node.replicas}r/${node.leases}l`).join(', ');
 
+/** The sum of phantomdb_rebalance_bytes_total over every node's /metrics (0 when none answers). */
+async function rebalanceBytesCounted(): Promise<number> {
+  const values = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+        if (!response.ok) return 0;
+        const match = /^phantomdb_rebalance_bytes_total(?:\{[^}]*\})? ([0-9.e+]+)$/m.exec(await response.text());
+        return match === null ? 0 : Number(match[1]);
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  return values.reduce((a, b) => a + b, 0);
+}
+
 /** The node's own flag for a rebalance bandwidth limit, if its usage text names one. */
 async function bandwidthFlag(): Promise<string | undefined> {
   const { startUsage } = await import('../datanode/src/node/start.ts');
@@ -405,10 +445,13 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
   if (first === undefined) throw new Error('no nodes');
   const put = (n: number): Promise<void> => client.put(keyOf((n * 104_729) % keys), measuredValue);
   const before = cpuOfNodes(nodes.slice(0, 3));
+  const oldNodeDataDirBytesAtJoin = dirBytes(first.dataDir);
   const joinedAt = performance.now();
   const joining = [await startNode(4, ['--join', `127.0.0.1:${first.kvPort}`], settings.rangeMaxBytes), await startNode(5, ['--join', `127.0.0.1:${first.kvPort}`], settings.rangeMaxBytes)];
   progress(`joining nodes 4 and 5 (--join 127.0.0.1:${first.kvPort}); driving ${settings.clients} writers until balanced (at most ${settings.balanceTimeoutSeconds} s)`);
   let balancedAt: number | undefined;
+  let countsBalancedAt: number | undefined;
+  let learnersLeft: number | undefined;
   let lastStatus: ClusterStatus | undefined;
   const deadline = joinedAt + settings.balanceTimeoutSeconds * 1000;
   let stop = false;
@@ -419,9 +462,19 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
       if (status !== undefined) {
         lastStatus = status;
         if (balanced(status, [1, 2, 3, 4, 5])) {
-          balancedAt = performance.now();
-          stop = true;
-          break;
+          countsBalancedAt ??= performance.now();
+          // A replica counts in ClusterStatus as soon as it is a member, before its snapshot
+          // arrived; a learner is promoted only once caught up, so the data has moved when no
+          // range still has a learner.
+          const ranges = await admin.rangeList({ deadlineMs: 5000 }).catch(() => undefined);
+          if (ranges !== undefined) {
+            learnersLeft = ranges.reduce((sum, range) => sum + range.replicas.filter((replica) => !replica.voter).length, 0);
+            if (learnersLeft === 0) {
+              balancedAt = performance.now();
+              stop = true;
+              break;
+            }
+          }
         }
       }
       const dead = nodes.find((node) => !running(node.child));
@@ -436,22 +489,39 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
       if (performance.now() - lastReport > 5000) {
         lastReport = performance.now();
         const moved = joining.reduce((sum, node) => sum + dirBytes(node.dataDir), 0);
-        progress(`rebalancing: ${status === undefined ? 'no ClusterStatus answer' : replicaSummary(status)}; new nodes hold ${fmt(moved / MiB, 1)} MiB`);
+        progress(`rebalancing: ${status === undefined ? 'no ClusterStatus answer' : replicaSummary(status)}${learnersLeft === undefined ? '' : `; ${learnersLeft} learner replicas not caught up`}; new nodes hold ${fmt(moved / MiB, 1)} MiB`);
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   })();
   const [result] = await Promise.all([drive(settings.clients, () => stop, put), watcher]);
-  const bytesMoved = joining.reduce((sum, node) => sum + dirBytes(node.dataDir), 0);
+  const newNodesDataDirBytes = joining.reduce((sum, node) => sum + dirBytes(node.dataDir), 0);
+  // The placement driver counts the snapshot bytes of its moves; until it runs, nothing counts
+  // snapshot bytes (the transport's byte counters leave snapshot streams out): the joining nodes'
+  // data directories are the measure then.
+  const counted = await rebalanceBytesCounted();
+  const bytesMoved = counted > 0 ? counted : newNodesDataDirBytes;
+  const bytesMovedSource =
+    counted > 0
+      ? 'phantomdb_rebalance_bytes_total of every node (snapshot bytes of replica moves)'
+      : "growth of the joining nodes' data directories (phantomdb_rebalance_bytes_total stayed 0): includes their WAL and Raft log besides the data, and their share of the writes made meanwhile";
+  const finalRanges = await admin.rangeList({ deadlineMs: 5000 }).catch(() => undefined);
+  const voterCounts = (finalRanges ?? []).filter((range) => !range.meta).map((range) => range.replicas.filter((replica) => replica.voter).length);
+  const votersPerUserRange = voterCounts.length === 0 ? null : Math.min(...voterCounts) === Math.max(...voterCounts) ? String(voterCounts[0]) : `${Math.min(...voterCounts)}–${Math.max(...voterCounts)}`;
   const cpu = cpuOfNodes(nodes) - before;
   const seconds = ((balancedAt ?? performance.now()) - joinedAt) / 1000;
   const balancedAfterSeconds = balancedAt === undefined ? null : round2(seconds);
   const row = rowOf('during-rebalance', result, cpu, {
     balancedAfterSeconds,
+    replicaCountsBalancedAfterSeconds: countsBalancedAt === undefined ? null : round2((countsBalancedAt - joinedAt) / 1000),
+    learnerReplicasLeft: learnersLeft ?? null,
+    votersPerUserRange,
     balanceWaitSeconds: settings.balanceTimeoutSeconds,
     rebalanceMiBps: round2(bytesMoved / MiB / Math.max(0.001, seconds)),
     bytesMoved,
-    bytesMovedSource: 'growth of the joining nodes\' data directories (includes their share of the writes made meanwhile, and their Raft logs)',
+    bytesMovedSource,
+    newNodesDataDirBytes,
+    oldNodeDataDirBytesAtJoin,
     bandwidthLimitMiBps: null,
     bandwidthLimitNote:
       flag === undefined
@@ -496,7 +566,7 @@ function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, le
     lines.push(`| ${row.workload} | ${fmt(row.opsPerSec)} | ${fmt(row.p50Ms ?? 0, 2)} | ${fmt(row.p99Ms ?? 0, 2)} | ${cpu} | ${notes} |`);
   }
   lines.push('', 'Targets:', '');
-  lines.push(`- Rebalance copies at ≥ 50% of the configured bandwidth limit: not measurable yet — ${String(rb?.bandwidthLimitNote ?? 'no during-rebalance row')}. Measured copy rate: ${rb === undefined ? '—' : `${fmt(Number(rb.rebalanceMiBps), 2)} MiB/s`} (${String(rb?.bytesMovedSource ?? '')}).`);
+  lines.push(`- Rebalance copies at ≥ 50% of the configured bandwidth limit: not measurable yet — ${String(rb?.bandwidthLimitNote ?? 'no during-rebalance row')}. Measured copy rate: ${rb === undefined ? '—' : `${fmt(Number(rb.rebalanceMiBps), 2)} MiB/s`} (${String(rb?.bytesMovedSource ?? '')}; ${rb === undefined ? '' : `${fmt(Number(rb.bytesMoved) / MiB, 1)} MiB in all, while one of the first 3 nodes held ${fmt(Number(rb.oldNodeDataDirBytesAtJoin) / MiB, 1)} MiB on disk at the join`}).`);
   if (rb !== undefined && s3 !== undefined && (s3.p99Ms ?? 0) > 0) {
     const ratio = (rb.p99Ms ?? 0) / (s3.p99Ms ?? 1);
     lines.push(`- Client p99 during rebalance ≤ 2× the p99 before it: ${fmt(rb.p99Ms ?? 0, 2)} ms vs ${fmt(s3.p99Ms ?? 0, 2)} ms = ${fmt(ratio, 2)}× — ${verdict(ratio <= 2)}.`);
@@ -505,13 +575,15 @@ function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, le
   }
   if (s3 !== undefined && s5 !== undefined && typeof s3.cpuSecondsPer1kWrites === 'number' && typeof s5.cpuSecondsPer1kWrites === 'number' && s3.cpuSecondsPer1kWrites > 0) {
     const ratio = s5.cpuSecondsPer1kWrites / s3.cpuSecondsPer1kWrites;
-    lines.push(`- CPU seconds of all node processes per 1,000 writes at 5 nodes ≤ 1.1× that at 3 nodes: ${fmt(s5.cpuSecondsPer1kWrites, 3)} vs ${fmt(s3.cpuSecondsPer1kWrites, 3)} = ${fmt(ratio, 2)}× — ${verdict(ratio <= 1.1)}.`);
+    lines.push(`- CPU seconds of all node processes per 1,000 writes at 5 nodes ≤ 1.1× that at 3 nodes: ${fmt(s5.cpuSecondsPer1kWrites, 3)} vs ${fmt(s3.cpuSecondsPer1kWrites, 3)} = ${fmt(ratio, 2)}× — ${verdict(ratio <= 1.1)}${typeof rb?.votersPerUserRange === 'string' && rb.votersPerUserRange !== '3' ? ` (every write is replicated to ${rb.votersPerUserRange} voters at 5 nodes, 3 at 3 nodes: ranges follow the meta range's membership)` : ''}.`);
   } else {
     lines.push('- CPU per 1,000 writes at 5 nodes ≤ 1.1× that at 3 nodes: not measurable (no writes measured).');
   }
+  const votersNote = typeof rb?.votersPerUserRange === 'string' ? `after the join: ${rb.votersPerUserRange} voters per user range` : 'voters per range after the join unknown';
+  const countsNote = typeof rb?.replicaCountsBalancedAfterSeconds === 'number' ? `here after ${fmt(rb.replicaCountsBalancedAfterSeconds, 1)} s` : 'not reached here';
   lines.push(
     '',
-    'What moves today: every range follows the meta range\'s membership (the placement driver is not wired into the node yet), so each joining node receives a replica of every range through Raft snapshots rather than a share of them; "balanced" is ClusterStatus reporting every node within ±10% of the mean replica count. Details per node (membership, replicas, leases) are in bench/results/scale.json.',
+    `What moves today: every range follows the meta range's membership (the placement driver is not wired into the node yet), so each joining node receives a replica of every range through Raft snapshots rather than a share of them (${votersNote}). "Balanced" is ClusterStatus reporting every node within ±10% of the mean replica count and RangeList showing no learner replica left (a learner is promoted only once caught up, so its data has arrived); ClusterStatus alone counts a replica as soon as it is a member (${countsNote}). Details per node (membership, replicas, leases) are in bench/results/scale.json.`,
   );
   return lines.join('\n');
 }
@@ -526,8 +598,8 @@ async function main(): Promise<number> {
   const unknown = process.argv.slice(2).filter((arg) => arg !== '--help' && arg !== '-h');
   if (unknown.length > 0) throw new UsageError(`unknown argument ${JSON.stringify(unknown[0])}: settings are environment variables (see --help)`);
   const settings = settingsFromEnv();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-bench-scale-'));
   progress(`settings: load ${fmt(settings.loadBytes / MiB, 1)} MiB as ${fmt(settings.loadValueBytes)}-byte values, --range-max-bytes ${fmt(settings.rangeMaxBytes / MiB, 1)} MiB, ${settings.clients} clients, ${settings.seconds} s per steady workload; nodes in ${baseDir}`);
   let client: KvClient | undefined;
