@@ -22,6 +22,7 @@ import type { KvLimits } from '../kv/limits.ts';
 import type { ApplyResult, KvStateMachine } from '../kv/state-machine.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import type { SnapshotInstaller } from './snapshot-install.ts';
+import { observeProposal, type ReplicaMetricsSink } from '../metrics/sink.ts';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.ts';
 
 export interface MonotonicClock {
@@ -53,6 +54,8 @@ export interface ReplicaOptions {
    */
   readonly refuseSnapshot?: (span: { readonly startKey: Buffer; readonly endKey: Buffer }) => string | undefined;
   readonly log: (line: string) => void;
+  /** Where proposals, snapshots sent and role changes are reported (metrics); absent: not reported. */
+  readonly metrics?: ReplicaMetricsSink;
 }
 
 /** One caller waiting for its command; several share an entry when proposals are batched. */
@@ -216,6 +219,10 @@ export class Replica implements TransportHandlers {
    * that arrive together are proposed as one 'batch' entry (one append, one message per peer).
    */
   propose(command: Command, deadlineMs: number): Promise<ApplyResult> {
+    return observeProposal(this.options.metrics, () => this.proposeCommand(command, deadlineMs));
+  }
+
+  private proposeCommand(command: Command, deadlineMs: number): Promise<ApplyResult> {
     // Every refusal is a rejected promise, never a synchronous throw: callers that only attach
     // .catch() (fire-and-forget proposals in the Store's loops) must see it too.
     try {
@@ -640,6 +647,7 @@ export class Replica implements TransportHandlers {
       this.readRounds.clear();
       for (const round of this.servableRounds) if (round.index === undefined) for (const read of round.reads) read.reject(err);
     }
+    this.options.metrics?.roleChanged();
     for (const listener of this.roleListeners) listener(state);
   }
 
@@ -667,8 +675,12 @@ export class Replica implements TransportHandlers {
       await transport.sendSnapshot(message, encodeSnapshotStream(appliedIndex, files, span));
     };
     run().then(
-      () => this.finishSnapshot(message.to, dir, true),
+      () => {
+        this.options.metrics?.snapshotFinished('sent', 'succeeded');
+        this.finishSnapshot(message.to, dir, true);
+      },
       (err: unknown) => {
+        this.options.metrics?.snapshotFinished('sent', 'failed');
         this.options.log(`snapshot to node ${message.to} failed: ${err instanceof Error ? err.message : String(err)}`);
         this.finishSnapshot(message.to, dir, false);
       },

@@ -23,6 +23,7 @@ import { simpleConfState } from '../raft/types.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import { Replica, type ReplicaOptions } from './replica.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
+import { observeSnapshotReceived } from '../metrics/sink.ts';
 
 /** What every replica shares; the Store adds the range-specific parts. */
 export type SharedReplicaOptions = Omit<ReplicaOptions, 'groupId' | 'stateMachine' | 'snapshotDir' | 'installer' | 'promotable' | 'refuseSnapshot'>;
@@ -412,7 +413,11 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) replica.onUnreachable(peer);
   }
 
-  async onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
+  onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
+    return observeSnapshotReceived(this.options.replica.metrics, () => this.receiveSnapshotData(header, data));
+  }
+
+  private async receiveSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {
     const id = header.groupId;
     this.receivingSnapshots.set(id, (this.receivingSnapshots.get(id) ?? 0) + 1);
     try {
