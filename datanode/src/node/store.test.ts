@@ -276,6 +276,41 @@ describe('store', () => {
     expect(again.replica(2)?.stateMachine.descriptor()?.endKey.toString()).toBe('m');
   });
 
+  it('removes a held group (a log, no descriptor, no tombstone) once the meta range shows its range left this node', async () => {
+    // The state a kill -9 mid-drop left with a build that wrote no tombstone.
+    const c = await cluster({ followMetaMembership: false, uninitializedCollectMs: 300, logStore: () => new FailingRemoveLogStore() });
+    const leader = await until('a leader of range 2', () => leaderOf(c.stores, firstUserRangeId));
+    await until('a meta leader', () => c.stores.find((s) => s.meta()?.role().role === 'leader'));
+    await leader.propose(put('a', 'v'), 5000);
+    // Neither range 2's leader nor the meta leader (which records range 2's replicas in the meta range).
+    const index = c.stores.findIndex((s) => s.replica(2) !== leader && s.meta()?.role().role !== 'leader');
+    const victim = c.stores[index];
+    const logStore = c.logStores[index];
+    const kv = c.kvs[index];
+    const dir = c.dataDirs[index];
+    if (victim === undefined || !(logStore instanceof FailingRemoveLogStore) || kv === undefined || dir === undefined) throw new Error('no such node');
+    await until('the node applied the write', () => victim.replica(2)?.stateMachine.get(Buffer.from('a')));
+    logStore.failRemoveOf = 2;
+    await leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: index + 1 }], transition: 'auto' }, 5000);
+    await leader.proposeConfChange({ changes: [{ op: 'remove', nodeId: index + 1 }], transition: 'auto' }, 5000);
+    await until('the drop was interrupted', () => (logStore.failedRemovals > 0 ? true : undefined));
+    await victim.stop();
+    await kv.deleteTombstone(2);
+    logStore.failRemoveOf = undefined;
+    const lines: string[] = [];
+    const again = newStore(index + 1, dir, kv, logStore, { followMetaMembership: false, uninitializedCollectMs: 300 }, lines);
+    await again.open();
+    expect(lines.some((line) => line.includes('range 2: Raft group with a log but no range descriptor: held'))).toBe(true);
+    again.start(c.hub.register(index + 1, again));
+    await until('the held group was removed', () => (logStore.hasGroup(2) ? undefined : true), 20_000);
+    expect(lines.some((line) => line.includes('range 2: removing the held group'))).toBe(true);
+    // Taken back later, the node gets the range's data by snapshot.
+    await leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: index + 1 }], transition: 'auto' }, 5000);
+    await leader.propose(put('z', 'after'), 5000);
+    await until('the re-added replica has the new write', () => again.replica(2)?.stateMachine.get(Buffer.from('z')), 20_000);
+    expect(again.replica(2)?.stateMachine.get(Buffer.from('a'))?.toString()).toBe('v');
+  });
+
   it('caps uninitialised replicas (creations in flight included) and collects those that get no snapshot', async () => {
     const c = await cluster({ followMetaMembership: false, uninitializedMax: 8, uninitializedCollectMs: 300 });
     const node = c.stores[0];

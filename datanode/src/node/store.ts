@@ -126,9 +126,11 @@ export class Store implements TransportHandlers {
   /**
    * Groups with a log but no descriptor, found at start: held (no replica) until a split replayed
    * here writes their descriptor. Their log is kept: it may hold acknowledged writes, and this
-   * node may be a voter the leader counts on.
+   * node may be a voter the leader counts on. Removed once the meta range (caught up) shows that
+   * the range does not place this node (a drop interrupted by a build without tombstones).
+   * Value: when it was found (monotonic ms).
    */
-  private readonly awaitingDescriptor = new Set<GroupId>();
+  private readonly awaitingDescriptor = new Map<GroupId, number>();
   /** Uninitialised replicas being created now: they count against uninitializedMax. */
   private uninitializedCreating = 0;
   /** Snapshot streams being received, by range: such a replica is not collected meanwhile. */
@@ -205,7 +207,7 @@ export class Store implements TransportHandlers {
           // A log without its descriptor (an engine that lost an unsynced split, before splits
           // were synced): applying it would turn every write into a no-op, and dropping it would
           // forget entries this node acknowledged. Held until the split is replayed here.
-          this.awaitingDescriptor.add(id);
+          this.awaitingDescriptor.set(id, performance.now());
           this.options.log(`range ${id}: Raft group with a log but no range descriptor: held (not started, log kept) until a split replayed here brings the descriptor`);
         } else if (logStore.hasGroup(id)) {
           // An uninitialised replica's empty group: it holds nothing and never voted. The
@@ -727,6 +729,26 @@ export class Store implements TransportHandlers {
   }
 
   /**
+   * Removes held groups (a log, no descriptor) of ranges that the meta range, caught up here,
+   * does not place on this node: a non-member's log counts for no quorum, so it is garbage.
+   */
+  private async collectHeldGroups(now: number): Promise<void> {
+    const meta = this.meta();
+    if (meta === undefined || !meta.stateMachine.initialized) return;
+    const metaStatus = meta.status();
+    if (metaStatus.leaderId === 0 || meta.stateMachine.appliedIndex() < metaStatus.commit) return;
+    const copies = meta.stateMachine.rangeDescriptors();
+    for (const [id, since] of [...this.awaitingDescriptor]) {
+      const copy = copies.get(id);
+      if (copy === undefined || copy.replicas.some((r) => r.nodeId === this.options.nodeId)) continue;
+      if (now - since < Math.min(notPlacedHereGraceMs, this.uninitializedCollectMs)) continue;
+      this.options.log(`range ${id}: removing the held group (a log, no descriptor): the meta range does not place the range on this node`);
+      this.awaitingDescriptor.delete(id);
+      if (this.options.logStore.hasGroup(id)) await this.options.logStore.removeGroup(id);
+    }
+  }
+
+  /**
    * Drops uninitialised replicas (empty groups, created by messages) that got no snapshot within
    * uninitializedCollectMs, or sooner when the meta range's copy of the range does not list this
    * node. They hold nothing and never voted; if the range does want this node, its next message
@@ -735,6 +757,7 @@ export class Store implements TransportHandlers {
   private async collectUninitializedReplicas(): Promise<void> {
     const now = performance.now();
     const copies = this.metaStateMachine()?.rangeDescriptors();
+    await this.collectHeldGroups(now);
     for (const [id, since] of [...this.uninitializedSince]) {
       const replica = this.replicas.get(id);
       if (this.stopped) return;
