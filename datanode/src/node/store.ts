@@ -761,7 +761,8 @@ export class Store implements TransportHandlers {
     for (const [id, since] of [...this.uninitializedSince]) {
       const replica = this.replicas.get(id);
       if (this.stopped) return;
-      if (replica === undefined || replica.stateMachine.initialized) {
+      // The meta range is never dropped (a joining node waits for its snapshot as long as it takes).
+      if (replica === undefined || replica.stateMachine.initialized || id === metaRangeId) {
         this.uninitializedSince.delete(id);
         continue;
       }
