@@ -11,6 +11,7 @@
  */
 import { createHash, randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
+import { rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineRangeIngester, MvccEngineRangeExporter } from '../datanode/src/backup/engine-adapters.ts';
@@ -69,22 +70,43 @@ function positiveInt(name: string, fallback: number): number {
   return n;
 }
 
+/**
+ * Yields to the event loop every few milliseconds of a long synchronous walk, so that a signal
+ * is handled promptly (tsx kills a child that does not answer a relayed Ctrl-C within 30 ms).
+ */
+function yielder(): () => Promise<void> | undefined {
+  let turnStart = performance.now();
+  return () => {
+    if (performance.now() - turnStart < 4) return undefined;
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        turnStart = performance.now();
+        resolve();
+      }),
+    );
+  };
+}
+
 const progress = (message: string): void => console.log(`[bench:backup] ${message}`);
 
 let baseDir: string | undefined;
 let s3: LocalS3 | undefined;
 const engines = new Set<StorageEngine>();
 const s3Stores: S3BackupStore[] = [];
-let cleanedUp = false;
+let cleaning: Promise<void> | undefined;
 
-async function cleanup(): Promise<void> {
-  if (cleanedUp) return;
-  cleanedUp = true;
-  for (const store of s3Stores) store.destroy();
-  for (const engine of engines) await engine.close().catch(() => undefined);
-  engines.clear();
-  await s3?.close().catch(() => undefined);
-  if (baseDir !== undefined) fs.rmSync(baseDir, { recursive: true, force: true });
+/** Closes everything and removes the scratch directory; every caller waits for the same run. */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const store of s3Stores) store.destroy();
+    for (const engine of engines) await engine.close().catch(() => undefined);
+    engines.clear();
+    await s3?.close().catch(() => undefined);
+    // Asynchronous, so that the process keeps answering the signals npm and tsx relay meanwhile
+    // (tsx SIGKILLs a child that does not answer within 30 ms, which would leave the directory).
+    if (baseDir !== undefined) await rm(baseDir, { recursive: true, force: true });
+  })();
+  return cleaning;
 }
 
 let signalled = false;
@@ -93,6 +115,10 @@ function onSignal(signal: NodeJS.Signals): void {
   if (signalled) return;
   signalled = true;
   progress(`${signal}: stopping, removing ${baseDir ?? 'nothing'}`);
+  // Transfers in flight fail as s3rver and the clients close under them; that is the point now,
+  // and must not crash the process before the directory is gone.
+  process.on('uncaughtException', () => undefined);
+  process.on('unhandledRejection', () => undefined);
   void cleanup().finally(() => process.exit(130));
 }
 
@@ -115,6 +141,7 @@ async function buildSource(dir: string, count: number): Promise<StorageEngine> {
   const perFile = Math.max(1, Math.floor((64 * MiB) / valueBytes));
   const value = Buffer.allocUnsafe(valueBytes);
   const started = performance.now();
+  const pause = yielder();
   for (let first = 0, file = 0; first < count; first += perFile, file++) {
     const builder = new TableBuilder(realFs, path.join(staging, `${String(file).padStart(6, '0')}.sst`));
     const last = Math.min(count, first + perFile);
@@ -122,13 +149,14 @@ async function buildSource(dir: string, count: number): Promise<StorageEngine> {
       // Random bytes (incompressible); refreshed per entry so that no two values repeat.
       randomFillSync(value);
       builder.add(encodeMvccKey(userKey(i), dataTs), 0, ValueKind.Put, value);
+      await pause();
     }
     builder.finish();
     await engine.ingest([builder.path]);
-    fs.rmSync(builder.path, { force: true });
+    await rm(builder.path, { force: true });
     progress(`source: ${fmt(last)} / ${fmt(count)} keys (${fmt((last * valueBytes) / MiB)} MiB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
-  fs.rmSync(staging, { recursive: true, force: true });
+  await rm(staging, { recursive: true, force: true });
   return engine;
 }
 
@@ -137,6 +165,7 @@ async function scanChecksum(engine: StorageEngine): Promise<{ sha256: string; en
   const hash = createHash('sha256');
   const lengths = Buffer.alloc(8);
   let entries = 0;
+  const pause = yielder();
   const it = engine.iterator();
   try {
     for (it.seekToFirst(); it.valid(); it.next()) {
@@ -147,7 +176,8 @@ async function scanChecksum(engine: StorageEngine): Promise<{ sha256: string; en
       hash.update(lengths);
       hash.update(key);
       hash.update(value);
-      if (++entries % 4096 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      entries++;
+      await pause();
     }
   } finally {
     it.close();
@@ -227,7 +257,7 @@ async function measureRestore(label: string, store: BackupStore, backupId: strin
   } finally {
     await target.close();
     engines.delete(target);
-    fs.rmSync(engineDir, { recursive: true, force: true });
+    await rm(engineDir, { recursive: true, force: true });
   }
 }
 
@@ -286,7 +316,7 @@ async function main(): Promise<number> {
     const rv = await measureRestore('restore-volume', volume, 'bench-volume', dataBytes, concurrency, expected);
     rows.push(row('restore-volume', dataBytes, rv, 'volume (local directory)', concurrency, ranges));
     progress(`restore-volume: ${fmt(dataBytes / MiB / rv.seconds, 1)} MiB/s (${rv.seconds.toFixed(1)} s)`);
-    fs.rmSync(volumeRoot, { recursive: true, force: true });
+    await rm(volumeRoot, { recursive: true, force: true });
 
     if (!skipS3) {
       progress('starting s3rver');
@@ -367,6 +397,8 @@ main().then(
   (code) => process.exit(code),
   async (error: unknown) => {
     await cleanup();
+    // After Ctrl-C the run fails as its transfers are cut; the signal handler exits.
+    if (signalled) return;
     if (error instanceof UsageError) {
       console.error(`bench:backup: ${error.message}`);
       process.exit(2);
