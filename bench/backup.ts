@@ -377,9 +377,12 @@ Backup = export each range as of one timestamp into SSTables, stream them to the
 their SHA-256, write the manifest. Restore = download every object, check its size and SHA-256,
 ingest into a fresh engine; the restored engine's full-scan checksum equals the source's (checked
 after timing). MiB/s = data bytes / wall time. The volume is a local directory (each object
-fsynced); S3 is \`s3rver\` on loopback (it writes every object to the same local disk).
+fsynced); S3 is \`s3rver\` on loopback, a test server in JavaScript on the same 2 cores that
+writes every object to the same local disk, so the S3 rows say little about a real object store.
+The source engine is filled by ingesting SSTables (not by client writes) and fits in the page cache.
 Ran ${startedAt} on: ${machineDescription()}. The machine is shared with other work running at the
-same time (load average ${loadText} on ${os.cpus().length} cores), so these are lower bounds.
+same time (load average ${loadText} on ${os.cpus().length} cores), so an idle machine should do better.
+In bench/results/backup.json, \`opsPerSec\` of these rows is objects per second.
 
 ${table}
 
