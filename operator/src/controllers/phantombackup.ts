@@ -18,7 +18,7 @@ import { StatusConflictError, writeStatusIfChanged, type ObjectWithStatus } from
 import type { OperatorMetrics } from '../metrics/metrics.ts';
 import { type BackupDestinations, type BackupJob, type BackupRunner, KubeBackupDestinations } from './backup-runner.ts';
 import { setCondition } from './conditions.ts';
-import { Controller, type ReconcileOutcome } from './runtime.ts';
+import { Controller, InformerController, type ReconcileOutcome } from './runtime.ts';
 
 export const backupPlural = 'phantombackups';
 export const verifiedCondition = 'Verified';
@@ -268,11 +268,11 @@ export interface PhantomBackupControllerOptions {
 }
 
 /** Informer on PhantomBackups → queue → reconcileBackup. */
-export class PhantomBackupController {
-  private readonly controller: Controller;
-  private readonly informers: RestartingInformer<KubernetesObject>[] = [];
+export class PhantomBackupController extends InformerController {
+  protected readonly controller: Controller;
 
   constructor(options: PhantomBackupControllerOptions) {
+    super();
     const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
     const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
     const deps: BackupControllerDeps = {
@@ -292,24 +292,6 @@ export class PhantomBackupController {
     const namespace = object.metadata?.namespace;
     const name = object.metadata?.name;
     if (namespace !== undefined && name !== undefined) this.controller.enqueue(`${namespace}/${name}`);
-  }
-
-  async start(): Promise<void> {
-    await Promise.all(this.informers.map((informer) => informer.start()));
-    this.controller.start();
-  }
-
-  get hasSynced(): boolean {
-    return this.informers.every((informer) => informer.hasSynced);
-  }
-
-  async stop(): Promise<void> {
-    await this.controller.stop();
-    await Promise.all(this.informers.map((informer) => informer.stop()));
-  }
-
-  get queue(): Controller['queue'] {
-    return this.controller.queue;
   }
 }
 

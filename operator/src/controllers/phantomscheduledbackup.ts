@@ -6,7 +6,7 @@
  *
  * The decisions are the pure functions of cron.ts and retention.ts; this file does the I/O.
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   apiGroup,
   apiVersion,
@@ -20,7 +20,6 @@ import {
 import type { Clock } from '../kube/clock.ts';
 import { describeApiError, isAlreadyExists, isNotFound } from '../kube/errors.ts';
 import type { EventRecorder, EventType } from '../kube/events.ts';
-import type { RestartingInformer } from '../kube/informer.ts';
 import { StatusConflictError, writeStatusIfChanged, type ObjectWithStatus } from '../kube/status.ts';
 import type { OperatorMetrics } from '../metrics/metrics.ts';
 import { type BackupDestinations, KubeBackupDestinations } from './backup-runner.ts';
@@ -28,7 +27,7 @@ import { setCondition } from './conditions.ts';
 import { type CronSchedule, decideSchedule, nextCronTime, parseCron, parseRetentionDuration } from './cron.ts';
 import { backupPlural, customResourceInformers, type BackupObject } from './phantombackup.ts';
 import { type RetainedBackup, selectExpiredBackups } from './retention.ts';
-import { Controller, type ReconcileOutcome } from './runtime.ts';
+import { Controller, InformerController, type ReconcileOutcome } from './runtime.ts';
 
 export const scheduledBackupPlural = 'phantomscheduledbackups';
 /** Label on every PhantomBackup a schedule created: the schedule's name. */
@@ -271,11 +270,11 @@ export interface PhantomScheduledBackupControllerOptions {
 }
 
 /** Informers on schedules and on their backups (a backup's change enqueues its schedule). */
-export class PhantomScheduledBackupController {
-  private readonly controller: Controller;
-  private readonly informers: RestartingInformer<KubernetesObject>[] = [];
+export class PhantomScheduledBackupController extends InformerController {
+  protected readonly controller: Controller;
 
   constructor(options: PhantomScheduledBackupControllerOptions) {
+    super();
     const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
     const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
     const deps: ScheduledBackupDeps = {
@@ -296,23 +295,5 @@ export class PhantomScheduledBackupController {
 
   private enqueue(namespace: string | undefined, name: string | undefined): void {
     if (namespace !== undefined && name !== undefined) this.controller.enqueue(`${namespace}/${name}`);
-  }
-
-  async start(): Promise<void> {
-    await Promise.all(this.informers.map((informer) => informer.start()));
-    this.controller.start();
-  }
-
-  get hasSynced(): boolean {
-    return this.informers.every((informer) => informer.hasSynced);
-  }
-
-  async stop(): Promise<void> {
-    await this.controller.stop();
-    await Promise.all(this.informers.map((informer) => informer.stop()));
-  }
-
-  get queue(): Controller['queue'] {
-    return this.controller.queue;
   }
 }

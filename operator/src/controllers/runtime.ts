@@ -4,7 +4,9 @@
  * after its delay; a success forgets the key's failures. Handlers of informer events only call
  * `enqueue` (level-triggered: the reconcile re-reads the world).
  */
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Clock } from '../kube/clock.ts';
+import type { RestartingInformer } from '../kube/informer.ts';
 import { WorkQueue, type WorkQueueOptions } from '../kube/workqueue.ts';
 import type { OperatorMetrics } from '../metrics/metrics.ts';
 
@@ -84,5 +86,33 @@ export class Controller {
         this.reportDepth();
       }
     }
+  }
+}
+
+/**
+ * A controller fed by informers that all start together: start the informers (their first lists),
+ * then the workers; stop the workers, then the informers. Subclasses set `controller` and push
+ * their informers in their constructor.
+ */
+export abstract class InformerController {
+  protected abstract readonly controller: Controller;
+  protected readonly informers: RestartingInformer<KubernetesObject>[] = [];
+
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((informer) => informer.start()));
+    this.controller.start();
+  }
+
+  get hasSynced(): boolean {
+    return this.informers.every((informer) => informer.hasSynced);
+  }
+
+  async stop(): Promise<void> {
+    await this.controller.stop();
+    await Promise.all(this.informers.map((informer) => informer.stop()));
+  }
+
+  get queue(): Controller['queue'] {
+    return this.controller.queue;
   }
 }
