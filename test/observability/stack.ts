@@ -80,21 +80,11 @@ export class PrometheusServer {
   }
 
   log(): string {
-    try {
-      return readFileSync(join(this.dir, 'prometheus.log'), 'utf8').slice(-4000);
-    } catch {
-      return '';
-    }
+    return logTail(join(this.dir, 'prometheus.log'));
   }
 
   async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(this.child);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -150,21 +140,11 @@ class OperatorUnderTest {
   }
 
   log(): string {
-    try {
-      return readFileSync(join(this.dir, 'operator.log'), 'utf8').slice(-4000);
-    } catch {
-      return '';
-    }
+    return logTail(join(this.dir, 'operator.log'));
   }
 
   async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(this.child);
     await this.server.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -361,4 +341,23 @@ export async function evaluateDashboard(prometheus: PrometheusServer, dashboard:
     panels.push({ dashboard: dashboard.uid, panel, targets });
   }
   return panels;
+}
+
+/** SIGTERM, SIGKILL after 10 s, and wait for the exit (nothing to do if it already exited). */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The last 4,000 characters of a log file ('' when it does not exist yet). */
+function logTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-4000);
+  } catch {
+    return '';
+  }
 }
