@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../datanode/src/admin/client.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { assessBalance } from '../../operator/src/controllers/balance.ts';
-import { operatorAvailable, startTarget, type E2eTarget } from './target.ts';
+import { ensureNamespace, operatorAvailable, startTarget, type E2eTarget } from './target.ts';
 import { eventually, GiveUp, ScenarioChain, timeouts } from './support.ts';
 
 const group = 'phantomdb.io';
@@ -206,11 +206,7 @@ spec:
 
 beforeAll(async () => {
   target = await startTarget();
-  try {
-    await target.core.createNamespace({ body: { metadata: { name: namespace } } });
-  } catch (error) {
-    if (!(error instanceof ApiException && error.code === 409)) throw error;
-  }
+  await ensureNamespace(target, namespace);
 });
 
 afterAll(async () => {

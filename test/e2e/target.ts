@@ -17,7 +17,7 @@ import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:f
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { installHostsOverride } from '../../datanode/src/node/hosts-override.ts';
 import { isObject } from '../kube/json.ts';
@@ -295,4 +295,13 @@ export async function startTarget(): Promise<E2eTarget> {
   const target = new LocalTarget(server, workloads, stateDir, kubeconfig);
   if (existsSync(operatorEntry)) await target.startOperator();
   return target;
+}
+
+/** Creates the namespace a scenario runs in; one left by an earlier run (409) is fine. */
+export async function ensureNamespace(target: E2eTarget, namespace: string): Promise<void> {
+  try {
+    await target.core.createNamespace({ body: { metadata: { name: namespace } } });
+  } catch (error) {
+    if (!(error instanceof ApiException && error.code === 409)) throw error;
+  }
 }

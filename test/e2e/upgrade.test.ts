@@ -17,10 +17,10 @@
  * and finalize status.clusterVersion only at the end. The kind suite (test/e2e/kind/run.sh) loads
  * the same image under both tags.
  */
-import { ApiException, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvClient } from '../../datanode/src/kv/client.ts';
-import { operatorAvailable, startTarget, type E2eTarget } from './target.ts';
+import { ensureNamespace, operatorAvailable, startTarget, type E2eTarget } from './target.ts';
 import { eventually, GiveUp, ScenarioChain, timeouts } from './support.ts';
 
 const group = 'phantomdb.io';
@@ -235,11 +235,7 @@ spec:
 
 beforeAll(async () => {
   target = await startTarget();
-  try {
-    await target.core.createNamespace({ body: { metadata: { name: namespace } } });
-  } catch (error) {
-    if (!(error instanceof ApiException && error.code === 409)) throw error;
-  }
+  await ensureNamespace(target, namespace);
 });
 
 afterAll(async () => {
