@@ -50,6 +50,19 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
   }
 }
 
+/** Retries a write whose outcome was unknown (a node was just killed). Only for idempotent writes: it may apply twice. */
+export async function surely(write: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 /** Ports this test process already handed out: the kernel may offer a closed one again. */
 const portsHandedOut = new Set<number>();
 

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
-import { TestCluster, eventually, timeouts } from './harness.ts';
+import { TestCluster, eventually, surely, timeouts } from './harness.ts';
 
 let cluster: TestCluster | undefined;
 const clients: { close(): void }[] = [];
@@ -22,19 +22,6 @@ afterEach(async () => {
 
 const crashPoints = ['install:after-marker', 'install:after-delete', 'install:after-ingest'] as const;
 const writesPerRound = 60;
-
-/** Retries a write whose outcome was unknown (a node was just killed); these writes are idempotent. */
-async function surely(write: () => Promise<unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await write();
-      return;
-    } catch (err) {
-      if (attempt >= 20) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 async function scanAll(client: KvClient): Promise<Map<string, string>> {
   const rows = new Map<string, string>();

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvClient } from '../../datanode/src/kv/client.ts';
-import { TestCluster, eventually, timeouts } from '../cluster/harness.ts';
+import { TestCluster, eventually, surely, timeouts } from '../cluster/harness.ts';
 
 let cluster: TestCluster | undefined;
 const clients: { close(): void }[] = [];
@@ -17,19 +17,6 @@ afterEach(async () => {
   await cluster?.close();
   cluster = undefined;
 });
-
-/** Retries a write whose outcome was unknown (a node was just killed); these writes are idempotent. */
-async function surely(write: () => Promise<unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await write();
-      return;
-    } catch (err) {
-      if (attempt >= 20) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 /** The sum of a metric's samples whose labels include all of `labels`, in a node's exposition. */
 async function scraped(httpPort: number, name: string, labels: Record<string, string>): Promise<number> {
