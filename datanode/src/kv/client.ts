@@ -16,7 +16,7 @@ import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChanne
 import type { MemberAddress } from './command.ts';
 import { encodeDescriptor, type RangeDescriptor } from './descriptor.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from './errors.ts';
-import { kvProto, metadataKeys } from './proto.ts';
+import { kvProto, metadataKeys, servedByMetadataKey } from './proto.ts';
 
 /** Endpoints, cluster id and retry budget of a KvClient; what it leaves out is taken from `kvRetryDefaults`. */
 export type KvClientOptions = RpcClientOptions;
@@ -64,6 +64,7 @@ export class KvClient {
         stubs.membership.close();
       },
       newError: (code, message) => new KvError(code, message),
+      servedByKey: servedByMetadataKey,
     });
   }
 

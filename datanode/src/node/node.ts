@@ -19,7 +19,7 @@ import { KvClient } from '../kv/client.ts';
 import type { Command, MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
-import { addKvServices, kvMessageBytesMax, type KvBackend } from '../kv/service.ts';
+import { addKvServices, kvMessageBytesMax, type KvBackend, type ServedElsewhere } from '../kv/service.ts';
 import { metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvEngine, type ApplyResult, type KvStateMachine, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
@@ -400,16 +400,16 @@ export class DataNode implements KvBackend {
     return meta;
   }
 
-  write(command: Command, deadlineMs: number, forwarded = false): Promise<ApplyResult> {
-    return this.gateway.write(command, deadlineMs, forwarded);
+  write(command: Command, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere): Promise<ApplyResult> {
+    return this.gateway.write(command, deadlineMs, forwarded, servedElsewhere);
   }
 
-  get(key: Buffer, deadlineMs: number, forwarded = false): Promise<Buffer | undefined> {
-    return this.gateway.get(key, deadlineMs, forwarded);
+  get(key: Buffer, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere): Promise<Buffer | undefined> {
+    return this.gateway.get(key, deadlineMs, forwarded, servedElsewhere);
   }
 
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false): Promise<{ rows: ScanRow[]; more: boolean }> {
-    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded);
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, servedElsewhere);
   }
 
   /** Requests this node forwarded to other nodes (tests). */
