@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { compareVersions, formatVersion, parseVersion, type BinaryVersion } from './version.ts';
+import { compareVersions, formatVersion, parseVersion, VersionSyntaxError, type BinaryVersion, type Version } from './version.ts';
 
 /**
  * The oldest cluster version this build still runs (it reads that version's on-disk and wire
@@ -38,7 +38,12 @@ export function packageVersion(): string {
  */
 export function binaryVersionOf(env: NodeJS.ProcessEnv, base: string = packageVersion()): BinaryVersion {
   const override = env['PHANTOMDB_TEST_BINARY_VERSION'];
-  const own = parseVersion(override === undefined || override === '' ? base : override);
+  let own: Version;
+  try {
+    own = parseVersion(override === undefined || override === '' ? base : override);
+  } catch (err) {
+    throw new VersionSyntaxError(`PHANTOMDB_TEST_BINARY_VERSION: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const commit = (env['PHANTOMDB_BUILD_COMMIT'] ?? '').trim().replace(/[^0-9A-Za-z.-]/g, '').slice(0, 40);
   const build = commit !== '' ? commit : own.build;
   const version = `${formatVersion(own)}${build === '' ? '' : `+${build}`}`;
