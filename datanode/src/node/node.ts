@@ -449,7 +449,7 @@ export class DataNode implements KvBackend {
           return;
         } catch (err) {
           const code = err instanceof KvError ? err.code : '';
-          this.log(`join attempt ${attempt} through ${seed} failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.log(`join attempt ${attempt} through ${seed} failed: ${code === '' ? '' : `${code}: `}${err instanceof Error ? err.message : String(err)}`);
           if (code === 'PH_JOIN_REFUSED' || code === 'PH_WRONG_CLUSTER' || code === 'PH_BAD_REQUEST' || code === 'PH_CLUSTER_VERSION_UNSUPPORTED') {
             this.log('join refused; stopping');
             process.exitCode = 1;
