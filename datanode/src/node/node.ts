@@ -21,7 +21,7 @@ import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
 import { addKvServices, kvMessageBytesMax, type KvBackend, type ServedElsewhere } from '../kv/service.ts';
 import { metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
-import { KvEngine, KvStateMachine, type ApplyResult, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
+import { KvEngine, KvStateMachine, legacyClusterVersion, type ApplyResult, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
 import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
@@ -35,7 +35,7 @@ import { Store } from './store.ts';
 import type { PeerVersionPolicy } from '../transport/index.ts';
 import { binaryVersion } from '../version/binary.ts';
 import { VersionError } from '../version/errors.ts';
-import { cannotRun, formatVersion, isVersion, parseVersion, type BinaryVersion } from '../version/version.ts';
+import { cannotRun, clusterFeatures, FeatureGates, formatVersion, isVersion, parseVersion, type BinaryVersion } from '../version/version.ts';
 
 /** Reported by NodeInfo and ClusterStatus: this build's version (version/binary.ts). */
 export const nodeVersion = binaryVersion().version;
@@ -125,6 +125,11 @@ export class DataNode implements KvBackend {
   readonly binary: BinaryVersion = binaryVersion();
   /** Peers' binary versions, as their transport handshakes told. */
   private readonly peerVersions = new Map<NodeId, BinaryVersion>();
+  /**
+   * Feature gates against the cluster version this node knows: code that writes a new on-disk or
+   * wire format asks `features.enabled(...)` first (version/version.ts, clusterFeatures).
+   */
+  readonly features = new FeatureGates(() => this.clusterVersion ?? legacyClusterVersion, clusterFeatures);
 
   private constructor(
     readonly config: NodeConfig,
