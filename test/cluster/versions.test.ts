@@ -71,7 +71,7 @@ async function restart(id: number, env: Record<string, string>): Promise<void> {
   const node = cluster.node(id);
   expect(await node.stop()).toBe(0);
   node.start(env);
-  await diagnose(`node ${id} ready after its restart`, () => eventually(`node ${id} ready`, timeouts.nodeReady, async () => ((await node.ready()) ? true : undefined), 100));
+  await cluster.waitReady(node, `node ${id} ready after its restart`);
 }
 
 /** The exit code of a process expected to exit by itself (bounded wait, its log on failure). */
@@ -160,7 +160,7 @@ describe('mixed versions and the cluster version', () => {
     // The other two still serve; the refused node comes back with the new binary.
     expect((await kv.get('v/after'))?.toString()).toBe('new');
     node.start(newBinary);
-    await diagnose('node 2 ready again', () => eventually('node 2 ready', timeouts.nodeReady, async () => ((await node.ready()) ? true : undefined), 100));
+    await cluster.waitReady(node, 'node 2 ready again with the new binary');
 
     const joiner = new NodeProcess({
       id: 4,
