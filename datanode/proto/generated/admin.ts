@@ -11,6 +11,8 @@ import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, 
 import type { DecommissionRequest as _phantomdb_admin_v1_DecommissionRequest, DecommissionRequest__Output as _phantomdb_admin_v1_DecommissionRequest__Output } from './phantomdb/admin/v1/DecommissionRequest.ts';
 import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress__Output as _phantomdb_admin_v1_DrainProgress__Output } from './phantomdb/admin/v1/DrainProgress.ts';
 import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from './phantomdb/admin/v1/DrainRequest.ts';
+import type { FinalizeClusterVersionRequest as _phantomdb_admin_v1_FinalizeClusterVersionRequest, FinalizeClusterVersionRequest__Output as _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output } from './phantomdb/admin/v1/FinalizeClusterVersionRequest.ts';
+import type { FinalizeClusterVersionResponse as _phantomdb_admin_v1_FinalizeClusterVersionResponse, FinalizeClusterVersionResponse__Output as _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output } from './phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
 import type { Member as _phantomdb_admin_v1_Member, Member__Output as _phantomdb_admin_v1_Member__Output } from './phantomdb/admin/v1/Member.ts';
 import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRequest__Output as _phantomdb_admin_v1_NodeInfoRequest__Output } from './phantomdb/admin/v1/NodeInfoRequest.ts';
 import type { NodeInfoResponse as _phantomdb_admin_v1_NodeInfoResponse, NodeInfoResponse__Output as _phantomdb_admin_v1_NodeInfoResponse__Output } from './phantomdb/admin/v1/NodeInfoResponse.ts';
@@ -44,6 +46,8 @@ export interface ProtoGrpcType {
         DecommissionRequest: MessageTypeDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionRequest__Output>
         DrainProgress: MessageTypeDefinition<_phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainProgress__Output>
         DrainRequest: MessageTypeDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainRequest__Output>
+        FinalizeClusterVersionRequest: MessageTypeDefinition<_phantomdb_admin_v1_FinalizeClusterVersionRequest, _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output>
+        FinalizeClusterVersionResponse: MessageTypeDefinition<_phantomdb_admin_v1_FinalizeClusterVersionResponse, _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>
         Liveness: EnumTypeDefinition
         Member: MessageTypeDefinition<_phantomdb_admin_v1_Member, _phantomdb_admin_v1_Member__Output>
         Membership: EnumTypeDefinition

@@ -99,9 +99,9 @@ export class KvClient {
   }
 
   /** Asks the cluster to add node `nodeId` (reachable at `address`) as a learner; returns the address book. */
-  async join(clusterId: string, nodeId: number, address: MemberAddress, options: CallOptions = {}): Promise<Map<number, MemberAddress>> {
+  async join(clusterId: string, nodeId: number, address: MemberAddress, options: CallOptions = {}, version?: { readonly binaryVersion: string; readonly clusterVersionMin: string }): Promise<Map<number, MemberAddress>> {
     const response = await this.call<{ members: { nodeId: string; address: string; kvAddress: string }[] }>('write-idempotent', options, (s, m, o, done) =>
-      s.membership.Join({ clusterId, nodeId, address: address.raft, kvAddress: address.kv }, m, o, done),
+      s.membership.Join({ clusterId, nodeId, address: address.raft, kvAddress: address.kv, binaryVersion: version?.binaryVersion ?? '', clusterVersionMin: version?.clusterVersionMin ?? '' }, m, o, done),
     );
     return new Map(response.members.map((member) => [Number(member.nodeId), { raft: member.address, kv: member.kvAddress }]));
   }

@@ -10,11 +10,14 @@
  *   member-state  UTF-8 JSON {"nodeId": n, "state": "active" | "decommissioning" | "removed"}
  *   split   UTF-8 JSON {"rangeId": n, "generation": n, "splitKey": hex, "newRangeId": n, "replicas": [...]}
  *   meta-descriptors  UTF-8 JSON {"descriptors": [descriptor JSON, ...]} (meta range only)
+ *   cluster-version   UTF-8 JSON {"version": "MAJOR.MINOR.PATCH"} (meta range only; op 64)
  *
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
- * broken invariant (only this node's code proposes), so it asserts.
+ * broken invariant (only this node's code proposes), so it asserts; an op this build does not
+ * know is a format of a newer build (UnknownCommandFormatError), never guessed at.
  */
 import { assert, assertNever } from '../assert.ts';
+import { isVersion } from '../version/version.ts';
 import { descriptorFromJson, descriptorToJson, type RangeDescriptor, type ReplicaDescriptor } from './descriptor.ts';
 
 /** How to reach a member: its Raft transport address and its KV API address ('' when not known yet). */
@@ -39,7 +42,9 @@ export type Command =
    */
   | { readonly op: 'split'; readonly rangeId: number; readonly generation: number; readonly splitKey: Buffer; readonly newRangeId: number; readonly replicas: readonly ReplicaDescriptor[] }
   /** Records range descriptors in the meta range (each kept only if not older than the one it has). */
-  | { readonly op: 'meta-descriptors'; readonly descriptors: readonly RangeDescriptor[] };
+  | { readonly op: 'meta-descriptors'; readonly descriptors: readonly RangeDescriptor[] }
+  /** Raises the cluster version record of the meta range (never lowers it); see version/version.ts. */
+  | { readonly op: 'cluster-version'; readonly version: string };
 
 /**
  * The replicated lifecycle of a node id: 'decommissioning' while it is being moved out of the
@@ -50,7 +55,17 @@ export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
 
 const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8 } as const;
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'cluster-version': 64 } as const;
+
+/**
+ * A committed command whose op this build does not know: a newer build wrote it (a format the
+ * cluster version allowed, or a node that ran ahead of it). Never applied as anything else; the
+ * replica stops with this error, naming the op.
+ */
+export class UnknownCommandFormatError extends Error {
+  override readonly name = 'UnknownCommandFormatError';
+  readonly code = 'PH_FORMAT_UNSUPPORTED';
+}
 
 function lengthPrefixed(parts: Buffer[], bytes: Buffer): void {
   const header = Buffer.allocUnsafe(4);
@@ -100,6 +115,9 @@ export function encodeCommand(command: Command): Buffer {
       break;
     case 'meta-descriptors':
       parts.push(Buffer.from(JSON.stringify({ descriptors: command.descriptors.map(descriptorToJson) }), 'utf8'));
+      break;
+    case 'cluster-version':
+      parts.push(Buffer.from(JSON.stringify({ version: command.version }), 'utf8'));
       break;
     default:
       assertNever(command, 'command');
@@ -183,8 +201,14 @@ export function decodeCommand(data: Uint8Array): Command {
     const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
     assert(typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as Record<string, unknown>).descriptors), 'meta-descriptors is an object');
     command = { op: 'meta-descriptors', descriptors: ((parsed as Record<string, unknown>).descriptors as unknown[]).map(descriptorFromJson) };
+  } else if (op === opCodes['cluster-version']) {
+    const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
+    assert(typeof parsed === 'object' && parsed !== null, 'cluster-version is an object');
+    const { version } = parsed as Record<string, unknown>;
+    assert(typeof version === 'string' && isVersion(version), 'cluster-version names a version');
+    command = { op: 'cluster-version', version };
   } else {
-    assert(false, `unknown command op ${op}`);
+    throw new UnknownCommandFormatError(`committed command op ${op} is not known to this build (a newer PhantomDB wrote it): this node's binary is older than the cluster's data; upgrade it`);
   }
   reader.end();
   return command;

@@ -36,7 +36,8 @@ export interface KvBackend {
   /** Records range descriptors in the meta range (its leader only). */
   recordRanges(descriptors: readonly RangeDescriptor[], deadlineMs: number): Promise<void>;
   /** Adds a node as a learner (leader only); returns the address book. */
-  join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>>;
+  /** `version`: the joining binary's (absent from builds before cluster versions; then not checked). */
+  join(nodeId: number, address: MemberAddress, deadlineMs: number, version?: { readonly binaryVersion: string; readonly clusterVersionMin: string }): Promise<ReadonlyMap<number, MemberAddress>>;
 }
 
 const defaultScanRows = 100;
@@ -53,6 +54,7 @@ const statusOf: Record<KvErrorCode, grpc.status> = {
   PH_JOIN_REFUSED: grpc.status.FAILED_PRECONDITION,
   PH_WRONG_CLUSTER: grpc.status.FAILED_PRECONDITION,
   PH_RANGE_MISMATCH: grpc.status.UNAVAILABLE,
+  PH_CLUSTER_VERSION_UNSUPPORTED: grpc.status.FAILED_PRECONDITION,
 };
 
 const kvServiceErrors: ServiceErrorMapping<KvErrorCode> = {
@@ -135,7 +137,8 @@ export function membershipHandlers(backend: KvBackend): MembershipHandlers {
       for (const address of [request.address, request.kvAddress]) {
         if (!/^[^\s:]+:\d{1,5}$/.test(address)) throw new KvError('PH_BAD_REQUEST', `address ${JSON.stringify(address)} is not host:port`);
       }
-      const members = await backend.join(nodeId, { raft: request.address, kv: request.kvAddress }, deadlineMs);
+      const version = request.binaryVersion === '' ? undefined : { binaryVersion: request.binaryVersion, clusterVersionMin: request.clusterVersionMin };
+      const members = await backend.join(nodeId, { raft: request.address, kv: request.kvAddress }, deadlineMs, version);
       return { members: [...members].map(([id, address]) => ({ nodeId: String(id), address: address.raft, kvAddress: address.kv })) };
     }),
     RecordRanges: unary(backend, async (request: { descriptors: Buffer[] }, deadlineMs) => {

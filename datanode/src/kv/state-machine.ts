@@ -12,6 +12,8 @@
  *   "members"      the address book (JSON {"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
  *   "lifecycle"    member lifecycle records (JSON {"decommissioning": [ids], "removed": [ids]})
  *   "meta/" <id>   a copy of range <id>'s descriptor, for routing
+ *   "cluster-version"  the cluster version record (JSON {"version": "0.1.0"}); absent in data
+ *                  directories from before cluster versions, which count as version 0.1.0
  *
  * A user command for a key outside the range's span (the range split before the command was
  * applied) has no effect and answers 'range-mismatch', so the gateway retries at the right range.
@@ -21,6 +23,8 @@ import * as path from 'node:path';
 import { assert, assertNever } from '../assert.ts';
 import type { Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
+import { VersionError } from '../version/errors.ts';
+import { compareVersions, isVersion } from '../version/version.ts';
 import { decodeCommand, membersJson, parseMembers, type Command, type MemberAddress } from './command.ts';
 import { containsKey, containsSpan, decodeDescriptor, encodeDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
 import { KvError } from './errors.ts';
@@ -59,6 +63,18 @@ function parseLifecycles(bytes: Buffer | undefined): MemberLifecycles {
   return { decommissioning: new Set(decommissioning as number[]), removed: new Set(removed as number[]) };
 }
 
+/** The cluster version of a meta range bootstrapped before the record existed (the first release). */
+export const legacyClusterVersion = '0.1.0';
+
+function parseClusterVersion(bytes: Buffer | undefined): string | undefined {
+  if (bytes === undefined) return undefined;
+  const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+  assert(typeof parsed === 'object' && parsed !== null, 'cluster version record is an object');
+  const { version } = parsed as Record<string, unknown>;
+  assert(typeof version === 'string' && isVersion(version), 'cluster version record names a version');
+  return version;
+}
+
 function lifecyclesJson(lifecycles: MemberLifecycles): string {
   return JSON.stringify({ decommissioning: [...lifecycles.decommissioning].sort((a, b) => a - b), removed: [...lifecycles.removed].sort((a, b) => a - b) });
 }
@@ -75,7 +91,8 @@ export type ApplyResult =
   /** The key is not (or no longer) in this range: nothing was written. */
   | { readonly op: 'range-mismatch'; readonly descriptor: RangeDescriptor | undefined }
   | { readonly op: 'split'; readonly ok: boolean; readonly left?: RangeDescriptor; readonly right?: RangeDescriptor }
-  | { readonly op: 'meta-descriptors' };
+  | { readonly op: 'meta-descriptors' }
+  | { readonly op: 'cluster-version'; readonly version: string };
 
 export interface ScanRow {
   readonly key: Buffer;
@@ -110,6 +127,9 @@ export class KvEngine {
           throw new KvError('PH_BAD_REQUEST', `data directory ${dir} holds the single-range layout of an earlier PhantomDB build; this build keeps data in ranges and cannot read it: start with a new data directory`);
         }
         await engine.put(layoutVersionKey, Buffer.from(String(layoutVersion)), { sync: true });
+      } else if (Number(recorded.toString()) > layoutVersion) {
+        // A newer build wrote this directory: its keys may mean something this build would misread.
+        throw new VersionError('PH_FORMAT_UNSUPPORTED', `data directory ${dir} has key layout version ${recorded.toString()}, newer than the version ${layoutVersion} this build reads: a newer PhantomDB wrote it; run that version or newer`);
       } else if (recorded.toString() !== String(layoutVersion)) {
         throw new KvError('PH_BAD_REQUEST', `data directory ${dir} has key layout version ${recorded.toString()}; this build reads version ${layoutVersion}`);
       }
@@ -215,6 +235,9 @@ export class KvStateMachine {
   private lifecycleListener: ((lifecycles: MemberLifecycles) => void) | undefined;
   private membersListener: ((members: ReadonlyMap<number, MemberAddress>) => void) | undefined;
   private splitListener: SplitListener | undefined;
+  private clusterVersionRecord: string | undefined;
+  private clusterVersionListener: ((version: string) => void) | undefined;
+  private readonly clusterVersionKey: Buffer;
   /** Bytes of user writes applied since the last size check (a hint for split checks). */
   bytesSinceSizeCheck = 0;
   /**
@@ -236,6 +259,7 @@ export class KvStateMachine {
     this.descKey = rangeLocalKey(rangeId, 'desc');
     this.membersKey = rangeLocalKey(rangeId, 'members');
     this.lifecycleKey = rangeLocalKey(rangeId, 'lifecycle');
+    this.clusterVersionKey = rangeLocalKey(rangeId, 'cluster-version');
     this.applied = 0;
     this.members = new Map();
     this.lifecycles = { decommissioning: new Set(), removed: new Set() };
@@ -258,6 +282,7 @@ export class KvStateMachine {
     const membersBytes = this.engine.get(this.membersKey);
     this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
     this.lifecycles = parseLifecycles(this.engine.get(this.lifecycleKey));
+    this.clusterVersionRecord = parseClusterVersion(this.engine.get(this.clusterVersionKey));
     this.metaDescriptors = new Map();
     const prefix = rangeLocalKey(metaRangeId, 'meta/');
     const upper = rangeLocalKey(metaRangeId, 'meta0');
@@ -314,6 +339,33 @@ export class KvStateMachine {
     return this.metaDescriptors;
   }
 
+  /**
+   * The cluster version record as of the applied index (meta range): undefined on a replica
+   * that has no meta state yet (a joining node before its snapshot), `legacyClusterVersion` for
+   * a cluster bootstrapped before the record existed.
+   */
+  clusterVersion(): string | undefined {
+    if (this.clusterVersionRecord !== undefined) return this.clusterVersionRecord;
+    return this.rangeId === metaRangeId && this.desc !== undefined ? legacyClusterVersion : undefined;
+  }
+
+  /** Called after an applied command (or snapshot) changed the cluster version. */
+  onClusterVersionChanged(listener: (version: string) => void): void {
+    this.clusterVersionListener = listener;
+  }
+
+  /**
+   * Writes the cluster version record of a cluster being bootstrapped here (meta range), durably,
+   * unless it has one. Every initial voter writes it: they must run the same binary version.
+   */
+  async bootstrapClusterVersion(version: string): Promise<void> {
+    assert(this.rangeId === metaRangeId, 'the cluster version lives in the meta range');
+    assert(isVersion(version), 'the bootstrap cluster version is a version');
+    if (this.engine.get(this.clusterVersionKey) !== undefined) return;
+    await this.engine.put(this.clusterVersionKey, Buffer.from(JSON.stringify({ version }), 'utf8'), { sync: true });
+    this.reload();
+  }
+
   onLifecyclesChanged(listener: (lifecycles: MemberLifecycles) => void): void {
     this.lifecycleListener = listener;
   }
@@ -337,6 +389,7 @@ export class KvStateMachine {
     const results: (ApplyResult | undefined)[] = [];
     const membersBefore = this.members;
     const lifecyclesBefore = this.lifecycles;
+    const clusterVersionBefore = this.clusterVersionRecord;
     const splits: { left: RangeDescriptor; right: RangeDescriptor }[] = [];
     let last = this.applied;
     for (const entry of entries) {
@@ -358,6 +411,7 @@ export class KvStateMachine {
     this.applied = last;
     if (this.members !== membersBefore) this.membersListener?.(this.members);
     if (this.lifecycles !== lifecyclesBefore) this.lifecycleListener?.(this.lifecycles);
+    if (this.clusterVersionRecord !== clusterVersionBefore && this.clusterVersionRecord !== undefined) this.clusterVersionListener?.(this.clusterVersionRecord);
     for (const split of splits) await this.splitListener?.(split.left, split.right);
     return results;
   }
@@ -440,6 +494,15 @@ export class KvStateMachine {
         }
         this.metaDescriptors = next;
         return { op: 'meta-descriptors' };
+      }
+      case 'cluster-version': {
+        const current = this.clusterVersion();
+        if (this.rangeId !== metaRangeId || current === undefined) return { op: 'cluster-version', version: current ?? '' };
+        // The record only moves up: a finalization proposed twice (or raced) leaves the higher one.
+        if (compareVersions(command.version, current) <= 0) return { op: 'cluster-version', version: current };
+        this.clusterVersionRecord = command.version;
+        batch.put(this.clusterVersionKey, Buffer.from(JSON.stringify({ version: command.version }), 'utf8'));
+        return { op: 'cluster-version', version: command.version };
       }
       default:
         return assertNever(command, 'command');
@@ -621,6 +684,8 @@ export class KvStateMachine {
     this.reload();
     this.membersListener?.(this.members);
     this.lifecycleListener?.(this.lifecycles);
+    const clusterVersion = this.clusterVersion();
+    if (this.rangeId === metaRangeId && clusterVersion !== undefined) this.clusterVersionListener?.(clusterVersion);
   }
 
   /** Makes everything applied so far durable in the engine (before the Raft log is truncated). */

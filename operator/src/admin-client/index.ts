@@ -4,10 +4,10 @@
  * the typed gRPC client (datanode/src/admin); tests can give a simulated cluster instead.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { AdminClient, type ClusterStatus, type DecommissionProgress, type DrainProgress, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
+import { AdminClient, type ClusterStatus, type DecommissionProgress, type DrainProgress, type FinalizeResult, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
 import { ports } from '../resources/index.ts';
 
-export type { ClusterStatus, DecommissionProgress, DrainProgress, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
+export type { ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
 export { AdminError } from '../../../datanode/src/admin/index.ts';
 
 /** The admin calls the controllers make on one cluster. */
@@ -23,6 +23,8 @@ export interface ClusterAdmin {
   recommission(nodeId: number): Promise<DecommissionProgress>;
   /** Starts or reports moving every lease (leadership) off `nodeId`; idempotent. */
   drain(nodeId: number): Promise<DrainProgress>;
+  /** Raises the data nodes' cluster version to `targetVersion` ('' : what every node runs); PH_FINALIZE_REFUSED names the nodes in the way. */
+  finalizeClusterVersion(targetVersion: string): Promise<FinalizeResult>;
 }
 
 export interface AdminConnector {
@@ -78,6 +80,7 @@ export class GrpcAdminConnector implements AdminConnector {
       decommission: (nodeId) => bound.decommission(nodeId),
       recommission: (nodeId) => bound.recommission(nodeId),
       drain: (nodeId) => bound.drain(nodeId),
+      finalizeClusterVersion: (targetVersion) => bound.finalizeClusterVersion(targetVersion),
     };
   }
 

@@ -11,6 +11,8 @@ import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, 
 import type { DecommissionRequest as _phantomdb_admin_v1_DecommissionRequest, DecommissionRequest__Output as _phantomdb_admin_v1_DecommissionRequest__Output } from '../../../phantomdb/admin/v1/DecommissionRequest.ts';
 import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress__Output as _phantomdb_admin_v1_DrainProgress__Output } from '../../../phantomdb/admin/v1/DrainProgress.ts';
 import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from '../../../phantomdb/admin/v1/DrainRequest.ts';
+import type { FinalizeClusterVersionRequest as _phantomdb_admin_v1_FinalizeClusterVersionRequest, FinalizeClusterVersionRequest__Output as _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output } from '../../../phantomdb/admin/v1/FinalizeClusterVersionRequest.ts';
+import type { FinalizeClusterVersionResponse as _phantomdb_admin_v1_FinalizeClusterVersionResponse, FinalizeClusterVersionResponse__Output as _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output } from '../../../phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
 import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRequest__Output as _phantomdb_admin_v1_NodeInfoRequest__Output } from '../../../phantomdb/admin/v1/NodeInfoRequest.ts';
 import type { NodeInfoResponse as _phantomdb_admin_v1_NodeInfoResponse, NodeInfoResponse__Output as _phantomdb_admin_v1_NodeInfoResponse__Output } from '../../../phantomdb/admin/v1/NodeInfoResponse.ts';
 import type { PromoteRequest as _phantomdb_admin_v1_PromoteRequest, PromoteRequest__Output as _phantomdb_admin_v1_PromoteRequest__Output } from '../../../phantomdb/admin/v1/PromoteRequest.ts';
@@ -102,6 +104,29 @@ export interface AdminClient extends grpc.Client {
   drain(argument: _phantomdb_admin_v1_DrainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
   drain(argument: _phantomdb_admin_v1_DrainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
   drain(argument: _phantomdb_admin_v1_DrainRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Raises the cluster version (the replicated record in the meta range) to target_version, or,
+   * when it is empty, to the oldest binary version among the members. Refused with
+   * PH_FINALIZE_REFUSED, listing the nodes, unless every member (not decommissioned) is LIVE
+   * and runs a binary that can run the target; a target below the current cluster version is
+   * refused too (no downgrade). Idempotent: the current version again answers success.
+   */
+  FinalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  FinalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  FinalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  FinalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Raises the cluster version (the replicated record in the meta range) to target_version, or,
+   * when it is empty, to the oldest binary version among the members. Refused with
+   * PH_FINALIZE_REFUSED, listing the nodes, unless every member (not decommissioned) is LIVE
+   * and runs a binary that can run the target; a target below the current cluster version is
+   * refused too (no downgrade). Idempotent: the current version again answers success.
+   */
+  finalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  finalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  finalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  finalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * This node's own identity and state, answered by the node itself (never redirected).
@@ -214,6 +239,15 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   Drain: grpc.handleUnaryCall<_phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress>;
   
   /**
+   * Raises the cluster version (the replicated record in the meta range) to target_version, or,
+   * when it is empty, to the oldest binary version among the members. Refused with
+   * PH_FINALIZE_REFUSED, listing the nodes, unless every member (not decommissioned) is LIVE
+   * and runs a binary that can run the target; a target below the current cluster version is
+   * refused too (no downgrade). Idempotent: the current version again answers success.
+   */
+  FinalizeClusterVersion: grpc.handleUnaryCall<_phantomdb_admin_v1_FinalizeClusterVersionRequest__Output, _phantomdb_admin_v1_FinalizeClusterVersionResponse>;
+  
+  /**
    * This node's own identity and state, answered by the node itself (never redirected).
    * node_id 0: a new node still waiting for AssignIdentity.
    */
@@ -248,6 +282,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   ClusterStatus: MethodDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse__Output>
   Decommission: MethodDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
   Drain: MethodDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress__Output>
+  FinalizeClusterVersion: MethodDefinition<_phantomdb_admin_v1_FinalizeClusterVersionRequest, _phantomdb_admin_v1_FinalizeClusterVersionResponse, _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output, _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>
   NodeInfo: MethodDefinition<_phantomdb_admin_v1_NodeInfoRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_NodeInfoRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
   Promote: MethodDefinition<_phantomdb_admin_v1_PromoteRequest, _phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteRequest__Output, _phantomdb_admin_v1_PromoteResponse__Output>
   RangeList: MethodDefinition<_phantomdb_admin_v1_RangeListRequest, _phantomdb_admin_v1_RangeListResponse, _phantomdb_admin_v1_RangeListRequest__Output, _phantomdb_admin_v1_RangeListResponse__Output>
