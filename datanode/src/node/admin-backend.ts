@@ -488,6 +488,8 @@ export class NodeAdmin implements AdminBackend {
     const refuse = (problems: readonly string[]): never => {
       throw new AdminError('PH_FINALIZE_REFUSED', `cannot finalize cluster version ${targetVersion === '' ? '(oldest binary)' : targetVersion} (now ${current}): ${problems.join('; ')}`);
     };
+    // Asking again for the version the cluster already has succeeds whatever the nodes do (a retry).
+    if (targetVersion !== '' && compareVersions(targetVersion, current) === 0) return { clusterVersion: current, previousVersion: current };
     const unknown = this.finalizeProblems(replica, members, undefined);
     if (unknown.length > 0) refuse(unknown);
     const target = targetVersion === '' ? this.oldestBinary(members) : formatVersion(parseVersion(targetVersion));
