@@ -4,7 +4,8 @@
  *   0x00 <name>                          node-local state (never replicated): the layout version,
  *                                        the range id counter, tombstones of dropped replicas
  *   0x02 <rangeId u64 BE> <name>         a range's replicated local state ("applied", "desc", and on
- *                                        the meta range "members", "lifecycle", "meta/" <rangeId u64 BE>)
+ *                                        the meta range "members", "lifecycle", "cluster-version",
+ *                                        "meta/" <rangeId u64 BE>)
  *   0x03 <user key>                      user data; a range owns the user keys of its span
  *
  * A range's snapshot is its range-local keys plus the user keys of its span. The single-range
