@@ -6,6 +6,7 @@
  * health/status, joining a running cluster, the decommission driver, retiring once removed, and
  * graceful shutdown (leaderships handed off first).
  */
+import { HybridLogicalClock, systemPhysicalClock } from '../hlc/hlc.ts';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -101,6 +102,8 @@ export class DataNode implements KvBackend {
   private retired: Promise<void> | undefined;
   /** The node's Prometheus metrics (served on /metrics); undefined with --metrics off. */
   readonly metrics: NodeMetrics | undefined;
+  /** The node's hybrid logical clock: stamps writes of ranges led here, picks backup timestamps. */
+  readonly hlc: HybridLogicalClock;
 
   private constructor(
     readonly config: NodeConfig,
@@ -118,6 +121,7 @@ export class DataNode implements KvBackend {
       requestDeadlineMaxMs: config.requestDeadlineMaxMs,
     };
     this.log = deps.log ?? ((line) => console.log(`[node ${config.nodeId}] ${line}`));
+    this.hlc = new HybridLogicalClock(systemPhysicalClock, { maxOffsetMs: config.maxClockOffsetMs });
     const messageBytesMax = kvMessageBytesMax(this.limits);
     this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024 });
     this.gateway = new Gateway({
@@ -193,6 +197,7 @@ export class DataNode implements KvBackend {
         addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
         log: this.log,
         ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+        hlc: this.hlc,
       },
       knownPeer: (id) => this.addressBook().has(id),
       promotable: (id) => !this.lifecycles().decommissioning.has(id) && !this.lifecycles().removed.has(id),
@@ -404,12 +409,12 @@ export class DataNode implements KvBackend {
     return this.gateway.write(command, deadlineMs, forwarded);
   }
 
-  get(key: Buffer, deadlineMs: number, forwarded = false): Promise<Buffer | undefined> {
-    return this.gateway.get(key, deadlineMs, forwarded);
+  get(key: Buffer, deadlineMs: number, forwarded = false, at?: bigint): Promise<Buffer | undefined> {
+    return this.gateway.get(key, deadlineMs, forwarded, at);
   }
 
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false): Promise<{ rows: ScanRow[]; more: boolean }> {
-    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded);
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, at);
   }
 
   /** Requests this node forwarded to other nodes (tests). */
