@@ -48,6 +48,7 @@ import {
   tombstoneKey,
   tombstonePrefix,
   userBounds,
+  userPrefix,
   userVersionKey,
 } from './keys.ts';
 
@@ -107,7 +108,8 @@ export class KvEngine {
 
   static async open(dir: string): Promise<KvEngine> {
     // The Raft log is the durable record of replicated writes: the engine need not fsync them.
-    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false });
+    // User data is MVCC-versioned: compactions drop versions below the GC threshold (KvGc).
+    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false, mvccGarbageCollection: true, mvccKeyPrefixByte: userPrefix });
     try {
       const recorded = engine.get(layoutVersionKey);
       if (recorded === undefined) {

@@ -14,6 +14,7 @@
  * A scan that crosses range boundaries is split at them and stitched in key order under the
  * request's row and byte limits.
  */
+import { describeTs } from '../kv/gc.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { Command } from '../kv/command.ts';
@@ -58,6 +59,10 @@ async function readBarrier(replica: Replica, deadlineMs: number, at: bigint | un
   const clock = replica.clock;
   const aheadMs = Number(at >> 16n) - clock.now().wallMs;
   if (aheadMs > clock.maxOffsetMs) throw new KvError('PH_BAD_REQUEST', `read timestamp ${at} is ${aheadMs} ms ahead of this node's clock (offset bound ${clock.maxOffsetMs} ms)`);
+  const gcThreshold = replica.stateMachine.engine.mvccGcThresholdTs();
+  if (gcThreshold !== undefined && at < gcThreshold) {
+    throw new KvError('PH_BAD_REQUEST', `read timestamp ${describeTs(at)} is below the garbage-collection threshold ${describeTs(gcThreshold)}: versions that old are gone`);
+  }
   await replica.closeTimestamp(at, deadlineMs);
 }
 

@@ -6,6 +6,7 @@
  * health/status, joining a running cluster, the decommission driver, retiring once removed, and
  * graceful shutdown (leaderships handed off first).
  */
+import { nextGcThreshold } from '../kv/gc.ts';
 import { HybridLogicalClock, systemPhysicalClock } from '../hlc/hlc.ts';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -40,6 +41,8 @@ export const nodeVersion = '0.1.0';
 const decommissionPassMs = 200;
 /** How often a member whose KV address the meta range lacks asks the meta leader to record it. */
 const registerPassMs = 1000;
+/** How often the MVCC GC threshold is raised (compactions then drop what fell below it). */
+const gcPassMs = 5000;
 
 /** The meta range's Raft group: it holds the cluster's members and the range descriptors. */
 export const kvGroupId = metaRangeId;
@@ -96,6 +99,7 @@ export class DataNode implements KvBackend {
   private joinedMembers = new Map<NodeId, MemberAddress>();
   private admin: NodeAdmin | undefined;
   private decommissionTimer: NodeJS.Timeout | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
   private registerTimer: NodeJS.Timeout | undefined;
   private registering = false;
   /** Set once this node's id is recorded as removed: it stops serving for good. */
@@ -249,6 +253,7 @@ export class DataNode implements KvBackend {
     store.start(transport);
     this.decommissionTimer = setInterval(() => admin.advanceDecommissions(), decommissionPassMs);
     this.registerTimer = setInterval(() => void this.registerKvAddress(), registerPassMs);
+    this.gcTimer = setInterval(() => this.raiseGcThreshold(), gcPassMs);
     this.onLifecycles(this.lifecycles());
     const http = await startHttpServer(config.httpListen, this, this.metrics === undefined ? {} : { metrics: this.metrics });
     this.httpServer = http.server;
@@ -258,6 +263,23 @@ export class DataNode implements KvBackend {
     if (config.join !== undefined && this.retired === undefined && metaConfig.voters.length === 0 && metaConfig.learners.length === 0) {
       void this.joinCluster(config.join);
     }
+  }
+
+  /**
+   * Raises the engine's MVCC GC threshold to now - gcTtl, held back to the oldest protected
+   * timestamp in force (kv/gc.ts); not at all while the meta range is not readable here.
+   */
+  private raiseGcThreshold(): void {
+    const meta = this.metaState;
+    const engine = this.kv.engine;
+    const next = nextGcThreshold({
+      now: this.hlc.now(),
+      gcTtlMs: this.config.gcTtlMs,
+      protections: meta?.initialized === true ? meta.protectedTimestamps() : undefined,
+      nowMs: Date.now(),
+      current: engine.mvccGcThresholdTs(),
+    });
+    if (next !== undefined) engine.setMvccGcThreshold(next);
   }
 
   /** The meta range's replica (it exists from open on: bootstrapped, or uninitialised until a snapshot). */
@@ -301,6 +323,7 @@ export class DataNode implements KvBackend {
   private async retire(): Promise<void> {
     this.log('this node was removed from the cluster: its replica stops; KV and admin calls answer PH_UNAVAILABLE');
     clearInterval(this.decommissionTimer);
+    clearInterval(this.gcTimer);
     clearInterval(this.registerTimer);
     await this.store?.stop();
     await this.transport?.close();
@@ -550,6 +573,7 @@ export class DataNode implements KvBackend {
 
   private async shutdown(): Promise<void> {
     clearInterval(this.decommissionTimer);
+    clearInterval(this.gcTimer);
     clearInterval(this.registerTimer);
     await this.retired;
     const led = (this.store?.allReplicas() ?? []).filter((replica) => replica.serving && replica.role().role === 'leader');
