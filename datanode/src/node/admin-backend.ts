@@ -15,6 +15,7 @@
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
 import type { AdminBackend, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
+import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import type { MemberAddress } from '../kv/command.ts';
 import { KvError, NotLeaderError as KvNotLeaderError } from '../kv/errors.ts';
@@ -24,6 +25,7 @@ import type { ConfState, NodeId } from '../raft/types.ts';
 import { metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
+import type { BackupCoordinator } from './backup-coordinator.ts';
 
 /** What the admin backend needs from the node. */
 export interface AdminHost {
@@ -43,6 +45,8 @@ export interface AdminHost {
   lifecycles(): MemberLifecycles;
   appliedIndex(): number;
   log(line: string): void;
+  /** Backups this node coordinates and range exports it serves (absent: not supported). */
+  backups?(): BackupCoordinator | undefined;
 }
 
 /** One range as the admin API reports it. */
@@ -493,5 +497,25 @@ export class NodeAdmin implements AdminBackend {
       return () => replica.proposeConfChange({ changes: [{ op: 'remove', nodeId: id }], transition: 'auto' }, deadlineMs);
     }
     return undefined;
+  }
+
+  // ------------------------------------------------------------------ backups (backup-coordinator.ts)
+
+  private backupCoordinator(): BackupCoordinator {
+    const coordinator = this.host.backups?.();
+    if (coordinator === undefined) throw new AdminError('PH_UNAVAILABLE', 'backups are not available on this node yet (starting)');
+    return coordinator;
+  }
+
+  backup(spec: BackupSpec): Promise<BackupProgressReport> {
+    return this.backupCoordinator().backup(spec);
+  }
+
+  backupStatus(backupId: string): Promise<BackupProgressReport> {
+    return Promise.resolve(this.backupCoordinator().backupStatus(backupId));
+  }
+
+  exportRange(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk> {
+    return this.backupCoordinator().exportRange(spec, signal);
   }
 }

@@ -6,6 +6,7 @@
  * health/status, joining a running cluster, the decommission driver, retiring once removed, and
  * graceful shutdown (leaderships handed off first).
  */
+import { BackupCoordinator } from './backup-coordinator.ts';
 import { nextGcThreshold } from '../kv/gc.ts';
 import { HybridLogicalClock, systemPhysicalClock } from '../hlc/hlc.ts';
 import * as os from 'node:os';
@@ -100,6 +101,8 @@ export class DataNode implements KvBackend {
   private admin: NodeAdmin | undefined;
   private decommissionTimer: NodeJS.Timeout | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
+  /** Backups coordinated here and range exports served here (from open on). */
+  private backups: BackupCoordinator | undefined;
   private registerTimer: NodeJS.Timeout | undefined;
   private registering = false;
   /** Set once this node's id is recorded as removed: it stops serving for good. */
@@ -227,6 +230,17 @@ export class DataNode implements KvBackend {
     if (meta === undefined) throw new KvError('PH_BAD_REQUEST', `data directory ${config.dataDir} has no meta range group`);
     meta.stateMachine.onLifecyclesChanged((lifecycles) => this.onLifecycles(lifecycles));
     addKvServices(this.grpcServer, this);
+    this.backups = new BackupCoordinator({
+      clusterId: config.clusterId,
+      nodeId: config.nodeId,
+      dataNodeVersion: nodeVersion,
+      hlc: this.hlc,
+      scratchDir: path.join(config.dataDir, 'backup-scratch'),
+      store: () => this.store,
+      kvAddressOf: (id) => this.addressBook().get(id)?.kv ?? '',
+      nowMs: () => Date.now(),
+      log: this.log,
+    });
     const admin = this.createAdmin();
     this.admin = admin;
     addAdminService(this.grpcServer, admin, { requestDeadlineDefaultMs: 5_000, requestDeadlineMaxMs: config.requestDeadlineMaxMs });
@@ -310,6 +324,7 @@ export class DataNode implements KvBackend {
       lifecycles: () => this.lifecycles(),
       appliedIndex: () => this.metaState?.appliedIndex() ?? 0,
       log: this.log,
+      backups: () => this.backups,
     });
   }
 
@@ -590,6 +605,7 @@ export class DataNode implements KvBackend {
       });
     });
     this.gateway.close();
+    this.backups?.close();
     await this.store?.stop();
     await this.transport?.close();
     await this.kv.flush().catch(() => undefined);
