@@ -162,7 +162,10 @@ export class BackupCoordinator {
     if ((await store.head(manifestKey(spec.backupId))) !== undefined) {
       const manifest = await readManifest(store, spec.backupId);
       const rangesTotal = manifest.ranges.length;
-      return { backupId: spec.backupId, phase: 'COMPLETED', backupTimestamp: manifest.backupTimestamp, rangesDone: rangesTotal, rangesTotal, bytesDone: manifest.totalBytes, totalBytes: manifest.totalBytes, verified: true, message: `finished earlier (manifest at ${store.description})` };
+      const report: BackupProgressReport = { backupId: spec.backupId, phase: 'COMPLETED', backupTimestamp: manifest.backupTimestamp, rangesDone: rangesTotal, rangesTotal, bytesDone: manifest.totalBytes, totalBytes: manifest.totalBytes, verified: true, message: `finished earlier (manifest at ${store.description})` };
+      // Remembered, so BackupStatus answers it too (after a restart of the node that took it).
+      this.remember(spec.backupId, { report, done: Promise.resolve() });
+      return report;
     }
     const entry: RunningBackup = {
       report: { backupId: spec.backupId, phase: 'RUNNING', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'starting' },
@@ -176,9 +179,15 @@ export class BackupCoordinator {
     return entry.report;
   }
 
-  /** The progress of a backup this node runs or ran (UNKNOWN otherwise). */
+  /**
+   * The progress of a backup this node runs or ran; elsewhere than on the meta range's leader
+   * NotLeader (the client follows it to where backups start), UNKNOWN on the leader.
+   */
   backupStatus(backupId: string): BackupProgressReport {
-    return this.backups.get(backupId)?.report ?? { backupId, phase: 'UNKNOWN', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'no backup by this id runs on this node' };
+    const known = this.backups.get(backupId);
+    if (known !== undefined) return known.report;
+    this.metaLeader();
+    return { backupId, phase: 'UNKNOWN', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'no backup by this id runs on this node' };
   }
 
   /** Waits for a backup started here to finish (tests). */

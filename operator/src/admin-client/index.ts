@@ -4,10 +4,11 @@
  * the typed gRPC client (datanode/src/admin); tests can give a simulated cluster instead.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { AdminClient, type ClusterStatus, type DecommissionProgress, type DrainProgress, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
+import { AdminClient, type BackupProgressReport, type BackupSpec, type ClusterStatus, type DecommissionProgress, type DrainProgress, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
 import { ports } from '../resources/index.ts';
 
 export type { ClusterStatus, DecommissionProgress, DrainProgress, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
+export type { BackupDestinationSpec, BackupProgressReport, BackupSpec } from '../../../datanode/src/admin/index.ts';
 export { AdminError } from '../../../datanode/src/admin/index.ts';
 
 /** The admin calls the controllers make on one cluster. */
@@ -23,6 +24,10 @@ export interface ClusterAdmin {
   recommission(nodeId: number): Promise<DecommissionProgress>;
   /** Starts or reports moving every lease (leadership) off `nodeId`; idempotent. */
   drain(nodeId: number): Promise<DrainProgress>;
+  /** Starts a backup or reports its progress (idempotent by backup id); absent: not supported. */
+  backup?(spec: BackupSpec): Promise<BackupProgressReport>;
+  /** The progress of a backup, as the node running it knows it. */
+  backupStatus?(backupId: string): Promise<BackupProgressReport>;
 }
 
 export interface AdminConnector {
@@ -78,6 +83,8 @@ export class GrpcAdminConnector implements AdminConnector {
       decommission: (nodeId) => bound.decommission(nodeId),
       recommission: (nodeId) => bound.recommission(nodeId),
       drain: (nodeId) => bound.drain(nodeId),
+      backup: (spec) => bound.backup(spec),
+      backupStatus: (backupId) => bound.backupStatus(backupId),
     };
   }
 
