@@ -91,6 +91,11 @@ export const nodeConfigSchema = z
     maxClockOffsetMs: z.coerce.number().int().min(1).max(60_000).default(500),
     /** MVCC versions shadowed longer than this (and not protected by a backup) are garbage-collected (default 25 h). */
     gcTtlMs: z.coerce.number().int().min(1000).max(365 * 24 * 3600 * 1000).default(25 * 3600 * 1000),
+    /**
+     * A new cluster (--peers) starts with the data of this backup (JSON, restore.ts
+     * restoreSourceSchema: {"backupId", "volume": {"path"}} or {"backupId", "s3": {...}}).
+     */
+    restoreFrom: z.string().min(2).optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -99,6 +104,9 @@ export const nodeConfigSchema = z
     }
     if (config.peers !== undefined && !config.peers.some((peer) => peer.id === config.nodeId)) {
       ctx.addIssue({ code: 'custom', path: ['peers'], message: `must include this node (id ${config.nodeId})` });
+    }
+    if (config.restoreFrom !== undefined && config.peers === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['restoreFrom'], message: 'only a new cluster (peers) starts from a backup' });
     }
     if (config.heartbeatTimeoutTicks >= config.electionTimeoutTicks) {
       ctx.addIssue({ code: 'custom', path: ['heartbeatTimeoutTicks'], message: 'must be below electionTimeoutTicks' });
@@ -125,6 +133,7 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_RANGE_MAX_BYTES: 'rangeMaxBytes',
   PHANTOMDB_METRICS: 'metrics',
   PHANTOMDB_GC_TTL_MS: 'gcTtlMs',
+  PHANTOMDB_RESTORE_FROM: 'restoreFrom',
 };
 
 /** Command-line flags and the config fields they set (all take a value). */
@@ -148,6 +157,7 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   metrics: 'metrics',
   'max-clock-offset-ms': 'maxClockOffsetMs',
   'gc-ttl-ms': 'gcTtlMs',
+  'restore-from': 'restoreFrom',
 };
 
 function readConfigFile(file: string): Record<string, unknown> {

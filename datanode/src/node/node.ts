@@ -6,6 +6,7 @@
  * health/status, joining a running cluster, the decommission driver, retiring once removed, and
  * graceful shutdown (leaderships handed off first).
  */
+import { ingestBackup, parseRestoreSource } from './restore.ts';
 import { BackupCoordinator } from './backup-coordinator.ts';
 import { nextGcThreshold } from '../kv/gc.ts';
 import { HybridLogicalClock, systemPhysicalClock } from '../hlc/hlc.ts';
@@ -214,6 +215,8 @@ export class DataNode implements KvBackend {
     });
     if (!this.logStore.hasGroup(metaRangeId)) {
       if (config.peers !== undefined) {
+        // A crash before the bootstrap below repeats the restore (ingesting the same versions again is harmless).
+        if (config.restoreFrom !== undefined) await ingestBackup(this.kv, parseRestoreSource(config.restoreFrom), config.dataDir, this.log);
         await store.bootstrap(config.peers.map((p) => p.id));
       } else if (config.join !== undefined) {
         // Uninitialised: the meta range's leader adds this node, then sends a snapshot.
