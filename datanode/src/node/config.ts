@@ -92,8 +92,9 @@ export const nodeConfigSchema = z
     /** MVCC versions shadowed longer than this (and not protected by a backup) are garbage-collected (default 25 h). */
     gcTtlMs: z.coerce.number().int().min(1000).max(365 * 24 * 3600 * 1000).default(25 * 3600 * 1000),
     /**
-     * A new cluster (--peers) starts with the data of this backup (JSON, restore.ts
-     * restoreSourceSchema: {"backupId", "volume": {"path"}} or {"backupId", "s3": {...}}).
+     * A new cluster starts with the data of this backup (JSON, restore.ts restoreSourceSchema:
+     * {"backupId", "volume": {"path"}} or {"backupId", "s3": {...}}). Used only by a node that
+     * bootstraps the cluster (--peers, or pod 0 of a new StatefulSet); ignored on restarts and joins.
      */
     restoreFrom: z.string().min(2).optional(),
   })
@@ -104,9 +105,6 @@ export const nodeConfigSchema = z
     }
     if (config.peers !== undefined && !config.peers.some((peer) => peer.id === config.nodeId)) {
       ctx.addIssue({ code: 'custom', path: ['peers'], message: `must include this node (id ${config.nodeId})` });
-    }
-    if (config.restoreFrom !== undefined && config.peers === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['restoreFrom'], message: 'only a new cluster (peers) starts from a backup' });
     }
     if (config.heartbeatTimeoutTicks >= config.electionTimeoutTicks) {
       ctx.addIssue({ code: 'custom', path: ['heartbeatTimeoutTicks'], message: 'must be below electionTimeoutTicks' });

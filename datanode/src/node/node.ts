@@ -215,9 +215,7 @@ export class DataNode implements KvBackend {
     });
     if (!this.logStore.hasGroup(metaRangeId)) {
       if (config.peers !== undefined) {
-        // A crash before the bootstrap below repeats the restore (ingesting the same versions again is harmless).
-        if (config.restoreFrom !== undefined) await ingestBackup(this.kv, parseRestoreSource(config.restoreFrom), config.dataDir, this.log);
-        await store.bootstrap(config.peers.map((p) => p.id));
+        await this.bootstrapRanges(store, config.peers.map((p) => p.id));
       } else if (config.join !== undefined) {
         // Uninitialised: the meta range's leader adds this node, then sends a snapshot.
         await this.logStore.createGroup(metaRangeId, simpleConfState([]));
@@ -226,7 +224,7 @@ export class DataNode implements KvBackend {
       }
     }
     const pending = store.pendingBootstrapVoters();
-    if (pending !== undefined) await store.bootstrap(pending);
+    if (pending !== undefined) await this.bootstrapRanges(store, pending);
     await store.open();
     this.store = store;
     const meta = store.meta();
@@ -280,6 +278,16 @@ export class DataNode implements KvBackend {
     if (config.join !== undefined && this.retired === undefined && metaConfig.voters.length === 0 && metaConfig.learners.length === 0) {
       void this.joinCluster(config.join);
     }
+  }
+
+  /**
+   * Bootstraps the ranges of a new cluster, first ingesting the backup it starts from (if any).
+   * A crash before the bootstrap repeats the restore: ingesting the same versions again is
+   * harmless. Only a bootstrapping node restores; nodes that join get the data by snapshots.
+   */
+  private async bootstrapRanges(store: Store, voters: readonly NodeId[]): Promise<void> {
+    if (this.config.restoreFrom !== undefined) await ingestBackup(this.kv, parseRestoreSource(this.config.restoreFrom), this.config.dataDir, this.log);
+    await store.bootstrap(voters);
   }
 
   /**
