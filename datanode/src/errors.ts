@@ -48,7 +48,7 @@ export const errorCodes = {
   PH_BACKUP_OBJECT_CORRUPT: 'An object of a backup has the wrong size or SHA-256 checksum; the object key is named.',
   PH_BACKUP_MANIFEST_INVALID: 'A backup manifest is missing, unreadable, of an unknown format version, or fails validation.',
   PH_BACKUP_CHAIN_BROKEN: 'An incremental backup chain does not link up (a parent is missing, belongs to another cluster, or is not older).',
-  PH_BACKUP_RUNNER_UNAVAILABLE: 'The operator has no way to make the data nodes export a backup (the data-node backup call is not available).',
+  PH_BACKUP_RUNNER_UNAVAILABLE: 'The operator could not make the data nodes take a backup (no reachable pod, an unmounted volume destination, missing credentials, or the nodes reported a failure).',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
