@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { verifyDataDir } from './storage/verify.ts';
 import { runLocalDemo } from './local.ts';
 import { runStart, startUsage } from './node/start.ts';
+import { binaryVersion } from './version/binary.ts';
+import { runnableRange } from './version/version.ts';
 
 const usage = `phantomdb-node — PhantomDB data node
 
@@ -14,6 +16,7 @@ Usage:
   phantomdb-node verify --data-dir DIR   check every checksum of a (stopped) node's data directory
   phantomdb-node start [OPTIONS]         run a replicated data node (see start --help)
   phantomdb-node start-local [--dir DIR] bring up what exists of a local PhantomDB and check it works
+  phantomdb-node --version               the binary version and the cluster versions it runs
   phantomdb-node --help                  this text
 
 Run "phantomdb-node COMMAND --help" for a command's options.`;
@@ -69,6 +72,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     console.log(usage);
     return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === 'version') {
+    const binary = binaryVersion();
+    console.log(`phantomdb-node ${binary.version} (runs cluster versions ${runnableRange(binary)})`);
+    return 0;
   }
   const run = commands[command];
   if (run === undefined) {

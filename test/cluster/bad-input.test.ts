@@ -111,7 +111,7 @@ describe('bad input to a running cluster', () => {
     expect(wrongNode.output).toMatch(/belongs to node 3, not node 7/);
     expect(listTree(victim.spec.dataDir)).toEqual(before);
     victim.start();
-    await eventually('node 3 ready after the refused starts', timeouts.nodeReady, async () => ((await victim.ready()) ? true : undefined));
+    await cluster.waitReady(victim, 'node 3 ready after the refused starts');
   });
 
   it('names every bad configuration field', async () => {

@@ -62,7 +62,7 @@ describe('decommission', () => {
     await phase(load, 'steady', active);
 
     // Every process must be up first: on 2 busy cores one may still be booting after the election.
-    for (const node of active.nodes) await eventually(`node ${node.spec.id} ready`, timeouts.nodeReady, async () => ((await node.ready()) ? true : undefined));
+    for (const node of active.nodes) await active.waitReady(node, `node ${node.spec.id} ready`);
     let seen = '';
     const before = await eventually('all 5 voters live', timeouts.leaderElected, async () => {
       const status = await adminClient.clusterStatus();

@@ -7,7 +7,7 @@
  * under load; SEED picks the workload's operations.
  */
 import { afterEach, describe, it } from 'vitest';
-import { TestCluster, eventually, timeouts } from './harness.ts';
+import { TestCluster, timeouts } from './harness.ts';
 import { finish as finishChecks, phase as runPhase, seed } from './scenario.ts';
 import { StaleReadProbe, Workload } from './workload.ts';
 
@@ -39,7 +39,7 @@ describe('3-node cluster under faults', () => {
     await active.waitForLeader(timeouts.leaderElected, [killed.spec.id]);
     await phase(load, 'after leader kill');
     killed.start();
-    await eventually(`node ${killed.spec.id} ready again`, timeouts.nodeReady, async () => ((await killed.ready()) ? true : undefined));
+    await active.waitReady(killed, `node ${killed.spec.id} ready again`);
 
     // Pause the leader: the others elect a new leader; once resumed, the old leader must not
     // answer reads from its stale state (the history check would catch it).
@@ -100,7 +100,7 @@ describe('5-node cluster under faults', () => {
       follower.signal('SIGCONT');
     }
     killed.start();
-    await eventually(`node ${killed.spec.id} ready again`, timeouts.nodeReady, async () => ((await killed.ready()) ? true : undefined));
+    await active.waitReady(killed, `node ${killed.spec.id} ready again`);
     await phase(load, 'recovered');
     await finish(load, active, seed + 1);
   });

@@ -63,21 +63,34 @@ export async function surely(write: () => Promise<unknown>): Promise<void> {
   }
 }
 
-/** Ports this test process already handed out: the kernel may offer a closed one again. */
-const portsHandedOut = new Set<number>();
+/**
+ * Ports for test nodes come from a block below the kernel's ephemeral range (32768-60999 on
+ * Linux), one block per vitest worker. A port taken with listen(0) is ephemeral: while a test
+ * node is down for a restart, the kernel may hand its port to another worker's listen(0) or to
+ * any outgoing connection's local end, and the restarted node then fails with EADDRINUSE.
+ * Blocks per worker keep parallel test files from choosing the same port; within a block ports
+ * are handed out in turn and never twice, and each is checked free before it is handed out.
+ */
+const portBlockSize = 1000;
+const portBlockBase = 12_000;
+const portBlocks = 20;
+const portBlock = (Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? process.pid) % portBlocks) * portBlockSize + portBlockBase;
+let nextPortOffset = 0;
+
+async function portIsFree(port: number): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    const address = server.address();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    if (portsHandedOut.has(address.port)) continue;
-    portsHandedOut.add(address.port);
-    return address.port;
+  for (let attempt = 0; attempt < portBlockSize; attempt++) {
+    const port = portBlock + (nextPortOffset++ % portBlockSize);
+    if (await portIsFree(port)) return port;
   }
-  throw new Error('no unused port after 100 attempts');
+  throw new Error(`no free port in ${portBlock}-${portBlock + portBlockSize - 1}`);
 }
 
 export interface NodeSpec {
@@ -188,12 +201,18 @@ export class NodeProcess {
   }
 
   async ready(): Promise<boolean> {
-    if (!this.running) return false;
+    return (await this.notReadyReason()) === undefined;
+  }
+
+  /** undefined when /readyz answers 200; else why not (its reason, or that it does not answer). */
+  async notReadyReason(): Promise<string | undefined> {
+    if (!this.running) return 'not running';
     try {
       const response = await fetch(`http://127.0.0.1:${this.spec.httpPort}/readyz`, { signal: AbortSignal.timeout(1000) });
-      return response.ok;
-    } catch {
-      return false;
+      if (response.ok) return undefined;
+      return `/readyz ${response.status}: ${await response.text()}`;
+    } catch (err) {
+      return `/readyz unreachable: ${err instanceof Error ? err.message : String(err)}`;
     }
   }
 }
@@ -259,6 +278,16 @@ export class TestCluster {
       );
     } catch (err) {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n${this.logs()}`, { cause: err });
+    }
+  }
+
+  /** Waits until `node` answers /readyz 200; on timeout the error carries its last reason and every node's log. */
+  async waitReady(node: NodeProcess, what = `node ${node.spec.id} ready`, timeoutMs: number = timeouts.nodeReady): Promise<void> {
+    let reason: string | undefined;
+    try {
+      await eventually(what, timeoutMs, async () => ((reason = await node.notReadyReason()) === undefined ? true : undefined));
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nlast reason: ${reason}\nstatuses: ${await this.statusSummary()}\n${this.logs()}`, { cause: err });
     }
   }
 

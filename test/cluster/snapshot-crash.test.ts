@@ -75,9 +75,7 @@ describe('snapshot install crash safety', () => {
       expect(victim.output).toContain('redoing the snapshot install interrupted by a crash');
       expect(recovered.appliedIndex).toBeGreaterThanOrEqual(appliedBefore + writesPerRound);
       active.heal(victim.spec.id);
-      await eventually(`node ${victim.spec.id} ready after the crash at ${point}`, timeouts.nodeReady, async () => ((await victim.ready()) ? true : undefined)).catch((err: unknown) => {
-        throw new Error(`${err instanceof Error ? err.message : String(err)}\n${active.logs()}`);
-      });
+      await active.waitReady(victim, `node ${victim.spec.id} ready after the crash at ${point}`);
       // Read everything through the recovered node alone, as the leader.
       expect(await admin.transferLeadership(victim.spec.id)).toBe(victim.spec.id);
       const direct = new KvClient({ endpoints: [victim.kvAddress], clusterId: active.clusterId, deadlineMs: 10_000 });

@@ -102,7 +102,7 @@ async function scenario(active: TestCluster): Promise<void> {
     await active.waitForLeader(timeouts.leaderElected, [victim.spec.id]);
     await phase(load, 'one node down', active);
     victim.start();
-    await eventually(`node ${victim.spec.id} ready again`, timeouts.nodeReady, async () => ((await victim.ready()) ? true : undefined));
+    await active.waitReady(victim, `node ${victim.spec.id} ready again`);
     await phase(load, 'after restart', active);
 
     const grown = await eventually('more ranges after the restart, all available', timeouts.phaseProgress, async () => {

@@ -10,12 +10,15 @@
  *    Degraded condition and a Warning event naming the pod; reverting the change recovers.
  *
  * Honesty about "versions": there is one data node binary. Version B differs from A in the pod
- * template only (the image tag derived from spec.version and the app.kubernetes.io/version
- * label); the node process does not read either and keeps reporting its own build version in
- * NodeInfo (status.nodes[].version). What the test proves is the operator's rollout: drain,
- * restart one pod at a time on its volume, wait until it is back and the data fully replicated,
- * and finalize status.clusterVersion only at the end. The kind suite (test/e2e/kind/run.sh) loads
- * the same image under both tags.
+ * template (the image tag derived from spec.version and the app.kubernetes.io/version label).
+ * Against the local test server the kubelet lets the tag stand for the binary: a pod of tag B
+ * runs with the test-only PHANTOMDB_TEST_BINARY_VERSION=B, so the nodes report B in NodeInfo,
+ * the cluster runs mixed (A and B binaries) during the rollout, and the operator's last step
+ * finalizes the data nodes' cluster version at B (status.dataClusterVersion). What the test
+ * proves is the operator's rollout: drain, restart one pod at a time on its volume, wait until
+ * it is back and the data fully replicated, and finalize status.clusterVersion (and the data
+ * nodes' version) only at the end. The kind suite (test/e2e/kind/run.sh) loads the same image
+ * under both tags: there the binaries report the build's own version.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +46,7 @@ interface ClusterStatusView {
   readonly observedGeneration?: number;
   readonly phase?: string;
   readonly clusterVersion?: string;
+  readonly dataClusterVersion?: string;
   readonly currentVersion?: string;
   readonly podTemplateHash?: string;
   readonly operation?: { readonly kind: string; readonly step: string };
@@ -310,6 +314,11 @@ describe.skipIf(!operatorAvailable())('upgrading a PhantomCluster (needs operato
     expect(new Set(done.nodes?.map((node) => node.podTemplateHash))).toEqual(new Set([done.podTemplateHash]));
     expect(done.podTemplateHash).not.toBe(before.status.podTemplateHash);
     expect(done.currentVersion).toBe(versionB);
+    if (target.kind === 'local') {
+      // The tag stood for the binary: every node runs B, and the data nodes finalized at B.
+      expect(done.nodes?.map((node) => node.version)).toEqual([versionB, versionB, versionB]);
+      expect(done.dataClusterVersion).toBe(versionB);
+    }
   }), rolloutTimeoutMs + timeouts.clusterAvailable);
 
   it('pauses on a pod that never becomes Ready (Degraded, a Warning naming it), and reverting recovers', chain.step(async () => {

@@ -25,12 +25,16 @@
  * - Liveness and startup probes and resource limits are not enforced. Images are not pulled: every
  *   container runs this checkout's node, whatever its image says, except that images matching
  *   `unpullableImages` stay in ImagePullBackOff (never started, never Ready), as an image that
- *   does not exist would on a real node.
+ *   does not exist would on a real node. The image's tag stands for the binary the image would
+ *   hold: a tag that is a version (`...:0.2.0`) sets PHANTOMDB_TEST_BINARY_VERSION (test-only,
+ *   see datanode/src/version/binary.ts) unless the pod sets it, so that an upgrade to another tag
+ *   runs "another binary" as on a real node and the data nodes' cluster versions are exercised.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isVersion } from '../../datanode/src/version/version.ts';
 import { ClusterDnsController } from './dns.ts';
 import { arrayAt, childObject, isObject, jsonEqual, stringAt, type JsonObject, type JsonValue } from './json.ts';
 import type { ControllerContext, KubeTestController, KubeTestServer } from './server.ts';
@@ -38,6 +42,15 @@ import { claimsRef, findObject, isDeleting, nameOf, namespaceOf, podsRef, Reconc
 import type { KubeStore, StoreEvent } from './store.ts';
 
 export const kubeletFinalizer = 'kubelet.phantomdb.io/process';
+
+/** The version an image's tag names (`registry:5000/phantomdb-node:v0.2.0` → `0.2.0`), or undefined. */
+export function versionTagOf(image: string): string | undefined {
+  const name = image.slice(image.lastIndexOf('/') + 1);
+  const at = name.lastIndexOf(':');
+  if (at < 0) return undefined;
+  const tag = name.slice(at + 1).replace(/^v/, '');
+  return isVersion(tag) ? tag : undefined;
+}
 const configMapsRef = { group: '', plural: 'configmaps' };
 const secretsRef = { group: '', plural: 'secrets' };
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -679,6 +692,8 @@ export class Kubelet implements KubeTestController {
     for (const [variable, port] of Object.entries(listenVariables)) env[variable] = `${runtime.ip}:${portOf(container, port.name, port.fallback)}`;
     for (const [name, value] of variables) env[name] = localize(value);
     env['PHANTOMDB_HOSTS_FILE'] = this.options.hostsFile;
+    const binaryVersion = versionTagOf(stringAt(container, 'image') ?? '');
+    if (binaryVersion !== undefined && env['PHANTOMDB_TEST_BINARY_VERSION'] === undefined) env['PHANTOMDB_TEST_BINARY_VERSION'] = binaryVersion;
     mkdirSync(env['HOME'] ?? runtime.podDir, { recursive: true });
     mkdirSync(env['TMPDIR'] ?? runtime.podDir, { recursive: true });
     return { args, env };

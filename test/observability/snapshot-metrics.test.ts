@@ -48,7 +48,7 @@ describe('snapshot metrics of real nodes', () => {
     expect(proposals.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(60);
 
     victim.start();
-    await eventually(`node ${victim.spec.id} ready`, timeouts.nodeReady, async () => ((await victim.ready()) ? true : undefined));
+    await active.waitReady(victim, `node ${victim.spec.id} ready`);
     await eventually(`node ${victim.spec.id} counting the snapshot it received`, timeouts.snapshotInstalled, async () =>
       (await scraped(victim.spec.httpPort, 'phantomdb_raft_snapshots_total', { direction: 'received', result: 'succeeded' })) >= 1 ? true : undefined,
     );
@@ -62,7 +62,7 @@ describe('snapshot metrics of real nodes', () => {
     // Metrics off (the environment fallback of --metrics): no /metrics, the node serves as before.
     await victim.kill();
     victim.start({ PHANTOMDB_METRICS: 'off' });
-    await eventually(`node ${victim.spec.id} ready with metrics off`, timeouts.nodeReady, async () => ((await victim.ready()) ? true : undefined));
+    await active.waitReady(victim, `node ${victim.spec.id} ready with metrics off`);
     expect((await fetch(`http://127.0.0.1:${victim.spec.httpPort}/metrics`)).status).toBe(404);
     expect((await victim.status())?.nodeId).toBe(victim.spec.id);
   });

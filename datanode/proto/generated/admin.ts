@@ -18,6 +18,8 @@ import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress_
 import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from './phantomdb/admin/v1/DrainRequest.ts';
 import type { ExportRangeChunk as _phantomdb_admin_v1_ExportRangeChunk, ExportRangeChunk__Output as _phantomdb_admin_v1_ExportRangeChunk__Output } from './phantomdb/admin/v1/ExportRangeChunk.ts';
 import type { ExportRangeRequest as _phantomdb_admin_v1_ExportRangeRequest, ExportRangeRequest__Output as _phantomdb_admin_v1_ExportRangeRequest__Output } from './phantomdb/admin/v1/ExportRangeRequest.ts';
+import type { FinalizeClusterVersionRequest as _phantomdb_admin_v1_FinalizeClusterVersionRequest, FinalizeClusterVersionRequest__Output as _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output } from './phantomdb/admin/v1/FinalizeClusterVersionRequest.ts';
+import type { FinalizeClusterVersionResponse as _phantomdb_admin_v1_FinalizeClusterVersionResponse, FinalizeClusterVersionResponse__Output as _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output } from './phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
 import type { Member as _phantomdb_admin_v1_Member, Member__Output as _phantomdb_admin_v1_Member__Output } from './phantomdb/admin/v1/Member.ts';
 import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRequest__Output as _phantomdb_admin_v1_NodeInfoRequest__Output } from './phantomdb/admin/v1/NodeInfoRequest.ts';
 import type { NodeInfoResponse as _phantomdb_admin_v1_NodeInfoResponse, NodeInfoResponse__Output as _phantomdb_admin_v1_NodeInfoResponse__Output } from './phantomdb/admin/v1/NodeInfoResponse.ts';
@@ -58,6 +60,8 @@ export interface ProtoGrpcType {
         DrainRequest: MessageTypeDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainRequest__Output>
         ExportRangeChunk: MessageTypeDefinition<_phantomdb_admin_v1_ExportRangeChunk, _phantomdb_admin_v1_ExportRangeChunk__Output>
         ExportRangeRequest: MessageTypeDefinition<_phantomdb_admin_v1_ExportRangeRequest, _phantomdb_admin_v1_ExportRangeRequest__Output>
+        FinalizeClusterVersionRequest: MessageTypeDefinition<_phantomdb_admin_v1_FinalizeClusterVersionRequest, _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output>
+        FinalizeClusterVersionResponse: MessageTypeDefinition<_phantomdb_admin_v1_FinalizeClusterVersionResponse, _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>
         Liveness: EnumTypeDefinition
         Member: MessageTypeDefinition<_phantomdb_admin_v1_Member, _phantomdb_admin_v1_Member__Output>
         Membership: EnumTypeDefinition

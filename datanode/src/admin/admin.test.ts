@@ -179,7 +179,7 @@ describe('admin service and client', () => {
     const cluster = await startCluster();
     const admin = client(cluster.addresses);
     const info = await admin.nodeInfo(cluster.addresses[2] ?? '');
-    expect(info).toEqual({ nodeId: 3, clusterId: 'c1', address: cluster.addresses[2], initialized: true, leaderId: 1, version: '0.1.0', locality: 'zone=a' });
+    expect(info).toEqual({ nodeId: 3, clusterId: 'c1', address: cluster.addresses[2], initialized: true, leaderId: 1, version: '0.1.0', locality: 'zone=a', clusterVersionMin: '', clusterVersion: '' });
   });
 
   it('sends AssignIdentity to the node asked only, and reports a conflicting id as PH_IDENTITY_CONFLICT, not retried', async () => {

@@ -30,6 +30,10 @@ export interface NodeInfo {
   readonly leaderId: number;
   readonly version: string;
   readonly locality: string;
+  /** The oldest cluster version its binary can run (it runs up to `version`). */
+  readonly clusterVersionMin?: string;
+  /** The cluster version as this node knows it ('' before it has the meta range's state). */
+  readonly clusterVersion?: string;
 }
 
 export interface RaftProgress {
@@ -51,8 +55,11 @@ export interface NodeStatus {
   readonly replicas: number;
   /** Range leases (leaderships) held by the node. */
   readonly leases: number;
+  /** The node's binary version ('' when not known: the leader has not had a handshake with it). */
   readonly version: string;
   readonly locality: string;
+  /** The oldest cluster version the node's binary can run ('' when not known). */
+  readonly clusterVersionMin?: string;
 }
 
 export interface ClusterStatus {
@@ -67,6 +74,16 @@ export interface ClusterStatus {
   readonly replicationFactor: number;
   /** The highest node id the cluster has recorded (members, removed nodes, address book): new ids go above it. */
   readonly highestNodeId: number;
+  /** The cluster version (the meta range's record). */
+  readonly clusterVersion?: string;
+}
+
+/** What FinalizeClusterVersion did. */
+export interface FinalizeResult {
+  /** The cluster version after the call. */
+  readonly clusterVersion: string;
+  /** The cluster version before it. */
+  readonly previousVersion: string;
 }
 
 export interface Member {
@@ -187,6 +204,12 @@ export interface AdminBackend {
   transferLeadership(targetNodeId: number, deadlineMs: number): Promise<number>;
   /** Every range the meta leader knows, in range id order (leader only). */
   rangeList(deadlineMs: number): Promise<readonly RangeInfo[]>;
+  /**
+   * Raises the cluster version to `targetVersion` ('' : the oldest binary among the members)
+   * once every member is LIVE and runs a binary that can run it; PH_FINALIZE_REFUSED naming the
+   * nodes otherwise (leader only). Absent on a node that cannot finalize (no id yet).
+   */
+  finalizeClusterVersion?(targetVersion: string, deadlineMs: number): Promise<FinalizeResult>;
   /** Starts or reports a backup (the meta range's leader only; absent: backups not supported). */
   backup?(spec: BackupSpec, deadlineMs: number): Promise<BackupProgressReport>;
   /** The progress of a backup this node runs or ran. */

@@ -17,7 +17,8 @@ import type { PromoteResponse__Output } from '../../proto/generated/phantomdb/ad
 import type { TransferLeadershipResponse__Output } from '../../proto/generated/phantomdb/admin/v1/TransferLeadershipResponse.ts';
 import type { RangeListResponse__Output } from '../../proto/generated/phantomdb/admin/v1/RangeListResponse.ts';
 import type { BackupProgress__Output } from '../../proto/generated/phantomdb/admin/v1/BackupProgress.ts';
-import type { BackupPhase, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, RaftRoleName, RangeInfo } from './backend.ts';
+import type { FinalizeClusterVersionResponse__Output } from '../../proto/generated/phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
+import type { BackupPhase, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, LivenessState, Member, MembershipState, NodeInfo, RaftRoleName, RangeInfo } from './backend.ts';
 import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import { AdminError, NotLeaderError, isAdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
@@ -77,6 +78,7 @@ function clusterStatusOf(message: ClusterStatusResponse__Output): ClusterStatus 
       leases: node.leases,
       version: node.version,
       locality: node.locality,
+      clusterVersionMin: node.clusterVersionMin,
     })),
     groups: message.groups,
     ranges: message.ranges,
@@ -84,6 +86,7 @@ function clusterStatusOf(message: ClusterStatusResponse__Output): ClusterStatus 
     unavailableRanges: message.unavailableRanges,
     replicationFactor: message.replicationFactor,
     highestNodeId: nodeIdOf(message.highestNodeId),
+    clusterVersion: message.clusterVersion,
   };
 }
 
@@ -194,6 +197,15 @@ export class AdminClient {
   async transferLeadership(targetNodeId = 0, options: AdminCallOptions = {}): Promise<number> {
     const response = await this.call<TransferLeadershipResponse__Output>(options, (stub, m, o, done) => stub.TransferLeadership({ targetNodeId: String(targetNodeId) }, m, o, done));
     return nodeIdOf(response.leaderId);
+  }
+
+  /**
+   * Raises the cluster version to `targetVersion` ('' : the oldest binary version among the
+   * members); PH_FINALIZE_REFUSED (not retried) names the nodes that stand in the way.
+   */
+  async finalizeClusterVersion(targetVersion = '', options: AdminCallOptions = {}): Promise<FinalizeResult> {
+    const response = await this.call<FinalizeClusterVersionResponse__Output>(options, (stub, m, o, done) => stub.FinalizeClusterVersion({ targetVersion }, m, o, done));
+    return { clusterVersion: response.clusterVersion, previousVersion: response.previousVersion };
   }
 
   close(): void {

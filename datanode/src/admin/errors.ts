@@ -16,6 +16,7 @@ export const adminErrorCodes = {
   PH_ALREADY_DECOMMISSIONED: 'The node finished its decommission and left; it cannot be recommissioned (add it again instead).',
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: 'Another membership change is being committed. Retry later.',
   PH_IDENTITY_CONFLICT: 'AssignIdentity named another id than the one the node already has (ids are never changed).',
+  PH_FINALIZE_REFUSED: 'FinalizeClusterVersion was refused: a member runs an older binary, is not live, or the target is below the cluster version; the nodes are named.',
 } as const;
 
 export type AdminErrorCode = keyof typeof adminErrorCodes;

@@ -13,6 +13,7 @@ import { serverStreamHandler, unaryHandler, type ServiceErrorMapping, type Unary
 import type { AdminBackend, BackupDestinationSpec, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, Member } from './backend.ts';
 import { AdminError, NotLeaderError, type AdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
+import { isVersion } from '../version/version.ts';
 
 export interface AdminServiceLimits {
   /** Time a call may take when the client set no deadline. */
@@ -36,6 +37,7 @@ const statusOf: Record<AdminErrorCode, grpc.status> = {
   PH_ALREADY_DECOMMISSIONED: grpc.status.FAILED_PRECONDITION,
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: grpc.status.ABORTED,
   PH_IDENTITY_CONFLICT: grpc.status.FAILED_PRECONDITION,
+  PH_FINALIZE_REFUSED: grpc.status.FAILED_PRECONDITION,
 };
 
 const adminServiceErrors: ServiceErrorMapping<AdminErrorCode> = {
@@ -80,6 +82,7 @@ function clusterStatusMessage(status: ClusterStatus): ClusterStatusResponse {
       leases: node.leases,
       version: node.version,
       locality: node.locality,
+      clusterVersionMin: node.clusterVersionMin ?? '',
     })),
     groups: status.groups,
     ranges: status.ranges,
@@ -87,6 +90,7 @@ function clusterStatusMessage(status: ClusterStatus): ClusterStatusResponse {
     unavailableRanges: status.unavailableRanges,
     replicationFactor: status.replicationFactor,
     highestNodeId: String(status.highestNodeId),
+    clusterVersion: status.clusterVersion ?? '',
   };
 }
 
@@ -198,6 +202,12 @@ export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits 
         replicas: range.replicas.map((replica) => ({ nodeId: String(replica.nodeId), voter: replica.voter })),
       })),
     })),
+    FinalizeClusterVersion: unary(async (request, deadlineMs) => {
+      if (backend.finalizeClusterVersion === undefined) throw new AdminError('PH_UNAVAILABLE', 'this node cannot finalize the cluster version yet (it has no node id)');
+      const target = request.targetVersion.trim();
+      if (target !== '' && !isVersion(target)) throw new AdminError('PH_BAD_REQUEST', `target_version ${JSON.stringify(request.targetVersion)} is not a version (MAJOR.MINOR.PATCH)`);
+      return backend.finalizeClusterVersion(target, deadlineMs);
+    }),
     Backup: unary(async (request, deadlineMs) => {
       if (backend.backup === undefined) throw unsupported('backups');
       return backupProgressMessage(await backend.backup(backupSpecOf(request), deadlineMs));

@@ -23,7 +23,12 @@ export interface NodeStatus {
   readonly lastIndex: number;
   readonly voters: readonly number[];
   readonly learners: readonly number[];
-  readonly peers: readonly { readonly id: number; readonly address: string; readonly raftAddress: string; readonly match?: number; readonly state?: string; readonly learner: boolean }[];
+  readonly peers: readonly { readonly id: number; readonly address: string; readonly raftAddress: string; readonly match?: number; readonly state?: string; readonly learner: boolean; readonly version?: string }[];
+  /** This node's binary version and the oldest cluster version it runs. */
+  readonly version?: string;
+  readonly clusterVersionMin?: string;
+  /** The cluster version this node knows ('' before it has the meta range's state). */
+  readonly clusterVersion?: string;
 }
 
 export interface StatusSource {

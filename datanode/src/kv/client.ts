@@ -16,7 +16,7 @@ import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChanne
 import type { MemberAddress } from './command.ts';
 import { encodeDescriptor, type RangeDescriptor } from './descriptor.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from './errors.ts';
-import { kvProto, metadataKeys } from './proto.ts';
+import { kvProto, metadataKeys, servedByMetadataKey } from './proto.ts';
 
 /** Endpoints, cluster id and retry budget of a KvClient; what it leaves out is taken from `kvRetryDefaults`. */
 export type KvClientOptions = RpcClientOptions;
@@ -69,6 +69,7 @@ export class KvClient {
         stubs.membership.close();
       },
       newError: (code, message) => new KvError(code, message),
+      servedByKey: servedByMetadataKey,
     });
   }
 
@@ -104,9 +105,9 @@ export class KvClient {
   }
 
   /** Asks the cluster to add node `nodeId` (reachable at `address`) as a learner; returns the address book. */
-  async join(clusterId: string, nodeId: number, address: MemberAddress, options: CallOptions = {}): Promise<Map<number, MemberAddress>> {
+  async join(clusterId: string, nodeId: number, address: MemberAddress, options: CallOptions = {}, version?: { readonly binaryVersion: string; readonly clusterVersionMin: string }): Promise<Map<number, MemberAddress>> {
     const response = await this.call<{ members: { nodeId: string; address: string; kvAddress: string }[] }>('write-idempotent', options, (s, m, o, done) =>
-      s.membership.Join({ clusterId, nodeId, address: address.raft, kvAddress: address.kv }, m, o, done),
+      s.membership.Join({ clusterId, nodeId, address: address.raft, kvAddress: address.kv, binaryVersion: version?.binaryVersion ?? '', clusterVersionMin: version?.clusterVersionMin ?? '' }, m, o, done),
     );
     return new Map(response.members.map((member) => [Number(member.nodeId), { raft: member.address, kv: member.kvAddress }]));
   }

@@ -13,15 +13,18 @@
  *   close-ts  u64 ts
  *   protect-ts  UTF-8 JSON {"id": s, "ts": decimal string, "reason": s, "expiresAtMs": n} (meta range only)
  *   release-ts  UTF-8 JSON {"id": s} (meta range only)
+ *   cluster-version   UTF-8 JSON {"version": "MAJOR.MINOR.PATCH"} (meta range only; op 64)
  *
  * `ts` of a write is the HLC timestamp (hlc.ts, packed) the range leader stamped it with when
  * proposing (0: none, tests); the state machine writes the version at max(ts, the range's last
  * write timestamp + 1), so versions of a range are ordered like the log whatever the leaders'
  * clocks did.
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
- * broken invariant (only this node's code proposes), so it asserts.
+ * broken invariant (only this node's code proposes), so it asserts; an op this build does not
+ * know is a format of a newer build (UnknownCommandFormatError), never guessed at.
  */
 import { assert, assertNever } from '../assert.ts';
+import { isVersion } from '../version/version.ts';
 import { descriptorFromJson, descriptorToJson, type RangeDescriptor, type ReplicaDescriptor } from './descriptor.ts';
 
 /** How to reach a member: its Raft transport address and its KV API address ('' when not known yet). */
@@ -47,6 +50,8 @@ export type Command =
   | { readonly op: 'split'; readonly rangeId: number; readonly generation: number; readonly splitKey: Buffer; readonly newRangeId: number; readonly replicas: readonly ReplicaDescriptor[] }
   /** Records range descriptors in the meta range (each kept only if not older than the one it has). */
   | { readonly op: 'meta-descriptors'; readonly descriptors: readonly RangeDescriptor[] }
+  /** Raises the cluster version record of the meta range (never lowers it); see version/version.ts. */
+  | { readonly op: 'cluster-version'; readonly version: string }
   /**
    * Closes timestamps up to `ts` in the range: every write applied after it gets a timestamp
    * above `ts`, so a read at `ts` that follows it sees a history that no longer changes.
@@ -75,7 +80,7 @@ export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
 
 const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'close-ts': 9, 'protect-ts': 10, 'release-ts': 11 } as const;
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'close-ts': 9, 'protect-ts': 10, 'release-ts': 11, 'cluster-version': 64 } as const;
 
 function u64(value: bigint): Buffer {
   assert(value >= 0n && value <= 0xffff_ffff_ffff_ffffn, 'a timestamp fits in 64 bits');
@@ -99,6 +104,16 @@ export function parseProtection(json: string): StoredProtection {
   assert(typeof reason === 'string', 'protection reason');
   assert(typeof expiresAtMs === 'number' && Number.isSafeInteger(expiresAtMs), 'protection expiry');
   return { id, ts: BigInt(ts), reason, expiresAtMs };
+}
+
+/**
+ * A committed command whose op this build does not know: a newer build wrote it (a format the
+ * cluster version allowed, or a node that ran ahead of it). Never applied as anything else; the
+ * replica stops with this error, naming the op.
+ */
+export class UnknownCommandFormatError extends Error {
+  override readonly name = 'UnknownCommandFormatError';
+  readonly code = 'PH_FORMAT_UNSUPPORTED';
 }
 
 function lengthPrefixed(parts: Buffer[], bytes: Buffer): void {
@@ -161,6 +176,9 @@ export function encodeCommand(command: Command): Buffer {
       break;
     case 'meta-descriptors':
       parts.push(Buffer.from(JSON.stringify({ descriptors: command.descriptors.map(descriptorToJson) }), 'utf8'));
+      break;
+    case 'cluster-version':
+      parts.push(Buffer.from(JSON.stringify({ version: command.version }), 'utf8'));
       break;
     default:
       assertNever(command, 'command');
@@ -265,8 +283,14 @@ export function decodeCommand(data: Uint8Array): Command {
     const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
     assert(typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as Record<string, unknown>).descriptors), 'meta-descriptors is an object');
     command = { op: 'meta-descriptors', descriptors: ((parsed as Record<string, unknown>).descriptors as unknown[]).map(descriptorFromJson) };
+  } else if (op === opCodes['cluster-version']) {
+    const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
+    assert(typeof parsed === 'object' && parsed !== null, 'cluster-version is an object');
+    const { version } = parsed as Record<string, unknown>;
+    assert(typeof version === 'string' && isVersion(version), 'cluster-version names a version');
+    command = { op: 'cluster-version', version };
   } else {
-    assert(false, `unknown command op ${op}`);
+    throw new UnknownCommandFormatError(`committed command op ${op} is not known to this build (a newer PhantomDB wrote it): this node's binary is older than the cluster's data; upgrade it`);
   }
   reader.end();
   return command;

@@ -18,6 +18,7 @@ export const kvErrorCodes = {
   PH_JOIN_REFUSED: 'A join request was refused (node id in use by another address, or wrong cluster).',
   PH_WRONG_CLUSTER: 'The request named another cluster id than this node belongs to.',
   PH_RANGE_MISMATCH: 'The replica asked does not hold the key (the range split or moved); nothing was written. Retry with fresh range descriptors.',
+  PH_CLUSTER_VERSION_UNSUPPORTED: "The joining node's binary cannot run the cluster version; both versions are named.",
 } as const;
 
 export type KvErrorCode = keyof typeof kvErrorCodes;

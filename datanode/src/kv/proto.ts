@@ -26,3 +26,9 @@ export const metadataKeys = {
   leaderAddress: 'ph-leader-address',
   clusterId: 'ph-cluster-id',
 } as const;
+
+/**
+ * Response header: the KV address of the node that served a request the node asked forwarded
+ * (the range's leader). Clients send their next requests there and skip the extra hop.
+ */
+export const servedByMetadataKey = 'ph-served-by';

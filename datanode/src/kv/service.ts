@@ -11,7 +11,7 @@ import type { Command, MemberAddress } from './command.ts';
 import { decodeDescriptor, type RangeDescriptor } from './descriptor.ts';
 import { KvError, NotLeaderError, type KvErrorCode } from './errors.ts';
 import type { KvLimits } from './limits.ts';
-import { kvProto, metadataKeys } from './proto.ts';
+import { kvProto, metadataKeys, servedByMetadataKey } from './proto.ts';
 import type { ApplyResult, ScanRow } from './state-machine.ts';
 
 /**
@@ -20,20 +20,24 @@ import type { ApplyResult, ScanRow } from './state-machine.ts';
  */
 export const forwardedMetadataKey = 'ph-forwarded';
 
+/** Told the KV address of the node that served a request, when it was not this one. */
+export type ServedElsewhere = (kvAddress: string) => void;
+
 /** What the service needs from the node (the gateway: it routes each key to its range). */
 export interface KvBackend {
   readonly clusterId: string;
   readonly limits: KvLimits;
   /** Proposes a put, delete or compare-and-set at the key's range and waits for commit and apply. */
-  write(command: Command, deadlineMs: number, forwarded: boolean): Promise<ApplyResult>;
+  write(command: Command, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<ApplyResult>;
   /** The value of `key`, read linearizably at its range (or as of the HLC timestamp `at`). */
-  get(key: Buffer, deadlineMs: number, forwarded: boolean, at?: bigint): Promise<Buffer | undefined>;
+  get(key: Buffer, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined>;
   /** Rows of [start, end) in key order across ranges, linearizable per range (or as of the HLC timestamp `at`). */
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }>;
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }>;
   /** Records range descriptors in the meta range (its leader only). */
   recordRanges(descriptors: readonly RangeDescriptor[], deadlineMs: number): Promise<void>;
   /** Adds a node as a learner (leader only); returns the address book. */
-  join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>>;
+  /** `version`: the joining binary's (absent from builds before cluster versions; then not checked). */
+  join(nodeId: number, address: MemberAddress, deadlineMs: number, version?: { readonly binaryVersion: string; readonly clusterVersionMin: string }): Promise<ReadonlyMap<number, MemberAddress>>;
 }
 
 const defaultScanRows = 100;
@@ -50,6 +54,7 @@ const statusOf: Record<KvErrorCode, grpc.status> = {
   PH_JOIN_REFUSED: grpc.status.FAILED_PRECONDITION,
   PH_WRONG_CLUSTER: grpc.status.FAILED_PRECONDITION,
   PH_RANGE_MISMATCH: grpc.status.UNAVAILABLE,
+  PH_CLUSTER_VERSION_UNSUPPORTED: grpc.status.FAILED_PRECONDITION,
 };
 
 const kvServiceErrors: ServiceErrorMapping<KvErrorCode> = {
@@ -75,7 +80,7 @@ function readTimestamp(at: string | undefined): [] | [bigint] {
 }
 
 /** Adapts an async handler to grpc-js's callback style: cluster and deadline checks, errors mapped. */
-function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number, forwarded: boolean) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number, forwarded: boolean, servedElsewhere: ServedElsewhere) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return unaryHandler(
     {
       metadataKeys,
@@ -85,42 +90,43 @@ function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: 
       limits: () => backend.limits,
       nowMs: () => Date.now(),
     },
-    (request: Req, deadlineMs, metadata) => handle(request, deadlineMs, metadata.get(forwardedMetadataKey)[0] === '1'),
+    (request: Req, deadlineMs, metadata, headers) =>
+      handle(request, deadlineMs, metadata.get(forwardedMetadataKey)[0] === '1', (kvAddress) => headers.set(servedByMetadataKey, kvAddress)),
   );
 }
 
 export function kvHandlers(backend: KvBackend): KVHandlers {
   const { limits } = backend;
   return {
-    Put: unary(backend, async (request, deadlineMs, forwarded) => {
+    Put: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
       checkKey(request.key, limits);
       checkValue(request.value, limits);
-      await backend.write({ op: 'put', key: request.key, value: request.value }, deadlineMs, forwarded);
+      await backend.write({ op: 'put', key: request.key, value: request.value }, deadlineMs, forwarded, servedElsewhere);
       return {};
     }),
-    Get: unary(backend, async (request, deadlineMs, forwarded) => {
+    Get: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
       checkKey(request.key, limits);
-      const value = await backend.get(request.key, deadlineMs, forwarded, ...readTimestamp(request.at));
+      const value = await backend.get(request.key, deadlineMs, forwarded, servedElsewhere, ...readTimestamp(request.at));
       return value === undefined ? { found: false } : { found: true, value };
     }),
-    Delete: unary(backend, async (request, deadlineMs, forwarded) => {
+    Delete: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
       checkKey(request.key, limits);
-      const result = await backend.write({ op: 'delete', key: request.key }, deadlineMs, forwarded);
+      const result = await backend.write({ op: 'delete', key: request.key }, deadlineMs, forwarded, servedElsewhere);
       return { existed: result.op === 'delete' && result.existed };
     }),
-    Scan: unary(backend, async (request, deadlineMs, forwarded) => {
+    Scan: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
       if (request.start.byteLength > limits.keyBytesMax) checkKey(request.start, limits, 'start');
       if (request.end.byteLength > limits.keyBytesMax) checkKey(request.end, limits, 'end');
       const rowsMax = request.limit === 0 ? defaultScanRows : request.limit;
       if (rowsMax > limits.scanRowsMax) throw new KvError('PH_TOO_LARGE', `limit ${rowsMax} exceeds scanRowsMax ${limits.scanRowsMax}`);
-      return backend.scan(request.start, request.end, rowsMax, limits.scanBytesMax, deadlineMs, forwarded, ...readTimestamp(request.at));
+      return backend.scan(request.start, request.end, rowsMax, limits.scanBytesMax, deadlineMs, forwarded, servedElsewhere, ...readTimestamp(request.at));
     }),
-    CompareAndSet: unary(backend, async (request, deadlineMs, forwarded) => {
+    CompareAndSet: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
       checkKey(request.key, limits);
       checkValue(request.value, limits);
       checkValue(request.expected, limits, 'expected');
       const expected = request.expectAbsent ? null : request.expected;
-      const result = await backend.write({ op: 'cas', key: request.key, expected, value: request.value }, deadlineMs, forwarded);
+      const result = await backend.write({ op: 'cas', key: request.key, expected, value: request.value }, deadlineMs, forwarded, servedElsewhere);
       if (result.op !== 'cas') throw new KvError('PH_BAD_REQUEST', 'unexpected apply result');
       return result.current === null ? { succeeded: result.ok, currentPresent: false } : { succeeded: result.ok, currentPresent: true, current: result.current };
     }),
@@ -138,7 +144,8 @@ export function membershipHandlers(backend: KvBackend): MembershipHandlers {
       for (const address of [request.address, request.kvAddress]) {
         if (!/^[^\s:]+:\d{1,5}$/.test(address)) throw new KvError('PH_BAD_REQUEST', `address ${JSON.stringify(address)} is not host:port`);
       }
-      const members = await backend.join(nodeId, { raft: request.address, kv: request.kvAddress }, deadlineMs);
+      const version = request.binaryVersion === '' ? undefined : { binaryVersion: request.binaryVersion, clusterVersionMin: request.clusterVersionMin };
+      const members = await backend.join(nodeId, { raft: request.address, kv: request.kvAddress }, deadlineMs, version);
       return { members: [...members].map(([id, address]) => ({ nodeId: String(id), address: address.raft, kvAddress: address.kv })) };
     }),
     RecordRanges: unary(backend, async (request: { descriptors: Buffer[] }, deadlineMs) => {

@@ -14,6 +14,8 @@
  *   "members"      the address book (JSON {"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
  *   "lifecycle"    member lifecycle records (JSON {"decommissioning": [ids], "removed": [ids]})
  *   "meta/" <id>   a copy of range <id>'s descriptor, for routing
+ *   "cluster-version"  the cluster version record (JSON {"version": "0.1.0"}); absent in data
+ *                  directories from before cluster versions, which count as version 0.1.0
  *   "pts/" <id>    a protected timestamp (command.ts protectionJson): GC keeps what reads at it need
  *
  * User data is versioned (keys.ts): a write adds a version at its timestamp, a delete adds a
@@ -29,6 +31,8 @@ import { assert, assertNever } from '../assert.ts';
 import type { Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { mvccTimestampMax } from '../storage/mvcc.ts';
+import { VersionError } from '../version/errors.ts';
+import { compareVersions, isVersion } from '../version/version.ts';
 import { decodeCommand, membersJson, parseMembers, parseProtection, protectionJson, type Command, type MemberAddress, type StoredProtection } from './command.ts';
 import { containsKey, containsSpan, decodeDescriptor, encodeDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
 import { KvError } from './errors.ts';
@@ -70,6 +74,18 @@ function parseLifecycles(bytes: Buffer | undefined): MemberLifecycles {
   return { decommissioning: new Set(decommissioning as number[]), removed: new Set(removed as number[]) };
 }
 
+/** The cluster version of a meta range bootstrapped before the record existed (the first release). */
+export const legacyClusterVersion = '0.1.0';
+
+function parseClusterVersion(bytes: Buffer | undefined): string | undefined {
+  if (bytes === undefined) return undefined;
+  const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+  assert(typeof parsed === 'object' && parsed !== null, 'cluster version record is an object');
+  const { version } = parsed as Record<string, unknown>;
+  assert(typeof version === 'string' && isVersion(version), 'cluster version record names a version');
+  return version;
+}
+
 function lifecyclesJson(lifecycles: MemberLifecycles): string {
   return JSON.stringify({ decommissioning: [...lifecycles.decommissioning].sort((a, b) => a - b), removed: [...lifecycles.removed].sort((a, b) => a - b) });
 }
@@ -87,6 +103,7 @@ export type ApplyResult =
   | { readonly op: 'range-mismatch'; readonly descriptor: RangeDescriptor | undefined }
   | { readonly op: 'split'; readonly ok: boolean; readonly left?: RangeDescriptor; readonly right?: RangeDescriptor }
   | { readonly op: 'meta-descriptors' }
+  | { readonly op: 'cluster-version'; readonly version: string }
   | { readonly op: 'close-ts' }
   | { readonly op: 'protect-ts' }
   | { readonly op: 'release-ts' };
@@ -127,6 +144,9 @@ export class KvEngine {
         await engine.put(layoutVersionKey, Buffer.from(String(layoutVersion)), { sync: true });
       } else if (recorded.toString() === '2') {
         throw new KvError('PH_BAD_REQUEST', `data directory ${dir} holds key layout version 2 of an earlier PhantomDB build (one unversioned value per key); this build keeps MVCC versions (layout ${layoutVersion}) and cannot read it: start with a new data directory, or restore a backup into a new cluster`);
+      } else if (Number(recorded.toString()) > layoutVersion) {
+        // A newer build wrote this directory: its keys may mean something this build would misread.
+        throw new VersionError('PH_FORMAT_UNSUPPORTED', `data directory ${dir} has key layout version ${recorded.toString()}, newer than the version ${layoutVersion} this build reads: a newer PhantomDB wrote it; run that version or newer`);
       } else if (recorded.toString() !== String(layoutVersion)) {
         throw new KvError('PH_BAD_REQUEST', `data directory ${dir} has key layout version ${recorded.toString()}; this build reads version ${layoutVersion}`);
       }
@@ -238,6 +258,9 @@ export class KvStateMachine {
   private lifecycleListener: ((lifecycles: MemberLifecycles) => void) | undefined;
   private membersListener: ((members: ReadonlyMap<number, MemberAddress>) => void) | undefined;
   private splitListener: SplitListener | undefined;
+  private clusterVersionRecord: string | undefined;
+  private clusterVersionListener: ((version: string) => void) | undefined;
+  private readonly clusterVersionKey: Buffer;
   /** Bytes of user writes applied since the last size check (a hint for split checks). */
   bytesSinceSizeCheck = 0;
   /**
@@ -261,6 +284,7 @@ export class KvStateMachine {
     this.membersKey = rangeLocalKey(rangeId, 'members');
     this.lifecycleKey = rangeLocalKey(rangeId, 'lifecycle');
     this.writeTsKey = rangeLocalKey(rangeId, 'write-ts');
+    this.clusterVersionKey = rangeLocalKey(rangeId, 'cluster-version');
     this.applied = 0;
     this.writeTs = 0n;
     this.protections = new Map();
@@ -298,6 +322,7 @@ export class KvStateMachine {
     const membersBytes = this.engine.get(this.membersKey);
     this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
     this.lifecycles = parseLifecycles(this.engine.get(this.lifecycleKey));
+    this.clusterVersionRecord = parseClusterVersion(this.engine.get(this.clusterVersionKey));
     this.metaDescriptors = new Map();
     const prefix = rangeLocalKey(metaRangeId, 'meta/');
     const upper = rangeLocalKey(metaRangeId, 'meta0');
@@ -364,6 +389,33 @@ export class KvStateMachine {
     return this.metaDescriptors;
   }
 
+  /**
+   * The cluster version record as of the applied index (meta range): undefined on a replica
+   * that has no meta state yet (a joining node before its snapshot), `legacyClusterVersion` for
+   * a cluster bootstrapped before the record existed.
+   */
+  clusterVersion(): string | undefined {
+    if (this.clusterVersionRecord !== undefined) return this.clusterVersionRecord;
+    return this.rangeId === metaRangeId && this.desc !== undefined ? legacyClusterVersion : undefined;
+  }
+
+  /** Called after an applied command (or snapshot) changed the cluster version. */
+  onClusterVersionChanged(listener: (version: string) => void): void {
+    this.clusterVersionListener = listener;
+  }
+
+  /**
+   * Writes the cluster version record of a cluster being bootstrapped here (meta range), durably,
+   * unless it has one. Every initial voter writes it: they must run the same binary version.
+   */
+  async bootstrapClusterVersion(version: string): Promise<void> {
+    assert(this.rangeId === metaRangeId, 'the cluster version lives in the meta range');
+    assert(isVersion(version), 'the bootstrap cluster version is a version');
+    if (this.engine.get(this.clusterVersionKey) !== undefined) return;
+    await this.engine.put(this.clusterVersionKey, Buffer.from(JSON.stringify({ version }), 'utf8'), { sync: true });
+    this.reload();
+  }
+
   onLifecyclesChanged(listener: (lifecycles: MemberLifecycles) => void): void {
     this.lifecycleListener = listener;
   }
@@ -387,6 +439,7 @@ export class KvStateMachine {
     const results: (ApplyResult | undefined)[] = [];
     const membersBefore = this.members;
     const lifecyclesBefore = this.lifecycles;
+    const clusterVersionBefore = this.clusterVersionRecord;
     const splits: { left: RangeDescriptor; right: RangeDescriptor }[] = [];
     const writeTsBefore = this.writeTs;
     let last = this.applied;
@@ -410,6 +463,7 @@ export class KvStateMachine {
     this.applied = last;
     if (this.members !== membersBefore) this.membersListener?.(this.members);
     if (this.lifecycles !== lifecyclesBefore) this.lifecycleListener?.(this.lifecycles);
+    if (this.clusterVersionRecord !== clusterVersionBefore && this.clusterVersionRecord !== undefined) this.clusterVersionListener?.(this.clusterVersionRecord);
     for (const split of splits) await this.splitListener?.(split.left, split.right);
     return results;
   }
@@ -510,6 +564,15 @@ export class KvStateMachine {
         }
         this.metaDescriptors = next;
         return { op: 'meta-descriptors' };
+      }
+      case 'cluster-version': {
+        const current = this.clusterVersion();
+        if (this.rangeId !== metaRangeId || current === undefined) return { op: 'cluster-version', version: current ?? '' };
+        // The record only moves up: a finalization proposed twice (or raced) leaves the higher one.
+        if (compareVersions(command.version, current) <= 0) return { op: 'cluster-version', version: current };
+        this.clusterVersionRecord = command.version;
+        batch.put(this.clusterVersionKey, Buffer.from(JSON.stringify({ version: command.version }), 'utf8'));
+        return { op: 'cluster-version', version: command.version };
       }
       default:
         return assertNever(command, 'command');
@@ -716,6 +779,8 @@ export class KvStateMachine {
     this.reload();
     this.membersListener?.(this.members);
     this.lifecycleListener?.(this.lifecycles);
+    const clusterVersion = this.clusterVersion();
+    if (this.rangeId === metaRangeId && clusterVersion !== undefined) this.clusterVersionListener?.(clusterVersion);
   }
 
   /** Makes everything applied so far durable in the engine (before the Raft log is truncated). */

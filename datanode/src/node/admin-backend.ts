@@ -14,7 +14,7 @@
  *   5. it is removed from the configuration.
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
-import type { AdminBackend, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
+import type { AdminBackend, FinalizeResult, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
 import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import type { MemberAddress } from '../kv/command.ts';
@@ -25,6 +25,7 @@ import type { ConfState, NodeId } from '../raft/types.ts';
 import { metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
+import { cannotRun, compareVersions, formatVersion, isVersion, parseVersion, type BinaryVersion } from '../version/version.ts';
 import type { BackupCoordinator } from './backup-coordinator.ts';
 
 /** What the admin backend needs from the node. */
@@ -45,6 +46,12 @@ export interface AdminHost {
   lifecycles(): MemberLifecycles;
   appliedIndex(): number;
   log(line: string): void;
+  /** This node's binary version and the oldest cluster version it runs (absent: not reported). */
+  readonly binary?: BinaryVersion;
+  /** The cluster version as of the meta range's applied index (undefined before it has one). */
+  clusterVersion?(): string | undefined;
+  /** A peer's binary version as learned from its transport handshake (undefined: not known). */
+  peerVersion?(nodeId: NodeId): BinaryVersion | undefined;
   /** Backups this node coordinates and range exports it serves (absent: not supported). */
   backups?(): BackupCoordinator | undefined;
 }
@@ -105,6 +112,7 @@ function adminErrorOf(err: unknown, addressOf: (id: NodeId) => string, confChang
     case 'PH_BAD_REQUEST':
     case 'PH_TOO_LARGE':
     case 'PH_JOIN_REFUSED':
+    case 'PH_CLUSTER_VERSION_UNSUPPORTED':
       return new AdminError('PH_BAD_REQUEST', err.message);
     case 'PH_WRONG_CLUSTER':
       return new AdminError('PH_WRONG_CLUSTER', err.message);
@@ -160,6 +168,8 @@ export class NodeAdmin implements AdminBackend {
       leaderId: replica?.serving === true ? replica.role().leaderId : 0,
       version: this.host.version,
       locality: '',
+      clusterVersionMin: this.host.binary?.clusterVersionMin ?? '',
+      clusterVersion: this.host.clusterVersion?.() ?? '',
     });
   }
 
@@ -212,8 +222,9 @@ export class NodeAdmin implements AdminBackend {
         : undefined,
       replicas: member ? 1 : 0,
       leases: id === status.leaderId ? 1 : 0,
-      version: id === this.host.nodeId ? this.host.version : '',
+      version: this.binaryOf(id)?.version ?? '',
       locality: '',
+      clusterVersionMin: this.binaryOf(id)?.clusterVersionMin ?? '',
     };
   }
 
@@ -276,6 +287,7 @@ export class NodeAdmin implements AdminBackend {
       unavailableRanges: unavailable,
       replicationFactor: this.host.replicationFactor,
       highestNodeId: Math.max(0, ...ids, ...this.host.addressBook().keys(), ...this.host.lifecycles().decommissioning),
+      clusterVersion: this.host.clusterVersion?.() ?? '',
     });
   }
 
@@ -435,6 +447,61 @@ export class NodeAdmin implements AdminBackend {
     const moved = await replica.transferLeadership(target, Math.max(0, deadlineMs - 100));
     if (!moved) throw new AdminError('PH_DEADLINE_EXCEEDED', `leadership did not move to node ${target} in time`);
     return target;
+  }
+
+  // ------------------------------------------------------------------ cluster version
+
+  /** A node's binary version: this node's own, a peer's from its handshake (undefined: unknown). */
+  private binaryOf(id: NodeId): BinaryVersion | undefined {
+    if (id === this.host.nodeId) return this.host.binary ?? { version: this.host.version, clusterVersionMin: '' };
+    return this.host.peerVersion?.(id);
+  }
+
+  /**
+   * Why the cluster cannot be finalized at `target` (one line per node), given the members that
+   * must all run it: every one LIVE, with a known binary that can run the target.
+   */
+  private finalizeProblems(replica: Replica, members: readonly NodeId[], target: string | undefined): string[] {
+    const problems: string[] = [];
+    for (const id of members) {
+      const liveness = this.livenessOf(replica, id);
+      const binary = this.binaryOf(id);
+      if (liveness !== 'LIVE') problems.push(`node ${id} is ${liveness} (binary ${binary?.version ?? 'unknown'}): every member must be live to finalize`);
+      else if (binary === undefined || !isVersion(binary.version)) problems.push(`node ${id}: binary version not known yet (no handshake with it)`);
+      else if (target !== undefined) {
+        const why = cannotRun({ version: binary.version, clusterVersionMin: isVersion(binary.clusterVersionMin) ? binary.clusterVersionMin : binary.version }, target);
+        if (why !== undefined) problems.push(`node ${id} runs ${binary.version}: it cannot run cluster version ${target}`);
+      }
+    }
+    return problems;
+  }
+
+  /** The oldest binary version among `members` (all known: finalizeProblems found none). */
+  private oldestBinary(members: readonly NodeId[]): string {
+    const versions = members.map((id) => formatVersion(parseVersion(this.binaryOf(id)?.version ?? '0.0.0')));
+    return versions.reduce((oldest, version) => (compareVersions(version, oldest) < 0 ? version : oldest));
+  }
+
+  async finalizeClusterVersion(targetVersion: string, deadlineMs: number): Promise<FinalizeResult> {
+    const replica = this.leaderReplica();
+    const current = this.host.clusterVersion?.();
+    if (current === undefined) throw new AdminError('PH_UNAVAILABLE', 'the cluster version is not known yet');
+    const removed = this.host.lifecycles().removed;
+    const config = replica.status().config;
+    const members = [...new Set([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext])].filter((id) => !removed.has(id)).sort((a, b) => a - b);
+    const refuse = (problems: readonly string[]): never => {
+      throw new AdminError('PH_FINALIZE_REFUSED', `cannot finalize cluster version ${targetVersion === '' ? '(oldest binary)' : targetVersion} (now ${current}): ${problems.join('; ')}`);
+    };
+    const unknown = this.finalizeProblems(replica, members, undefined);
+    if (unknown.length > 0) refuse(unknown);
+    const target = targetVersion === '' ? this.oldestBinary(members) : formatVersion(parseVersion(targetVersion));
+    if (compareVersions(target, current) < 0) refuse([`the target ${target} is below the cluster version ${current}; a cluster version is never lowered`]);
+    const problems = this.finalizeProblems(replica, members, target);
+    if (problems.length > 0) refuse(problems);
+    if (compareVersions(target, current) === 0) return { clusterVersion: current, previousVersion: current };
+    this.host.log(`admin: finalizing cluster version ${target} (was ${current}); members ${members.join(', ')}`);
+    await this.guard(false, () => replica.propose({ op: 'cluster-version', version: target }, deadlineMs));
+    return { clusterVersion: this.host.clusterVersion?.() ?? target, previousVersion: current };
   }
 
   // ------------------------------------------------------------------ the decommission driver

@@ -96,8 +96,11 @@ describe('gateway routing', () => {
       store,
       fakeNodes((node) => () => (node === 'node-3' ? { err: null, value: { found: true, value: b('v') } } : { err: phantomError('PH_NOT_LEADER', 3) }), calls),
     );
-    expect((await gw.get(b('k'), 2000, false))?.toString()).toBe('v');
+    const servedBy: string[] = [];
+    expect((await gw.get(b('k'), 2000, false, (address) => servedBy.push(address)))?.toString()).toBe('v');
     expect(calls).toEqual(['node-2:Get', 'node-3:Get']);
+    // The client is told who served (the ph-served-by header), so it can go there itself.
+    expect(servedBy).toEqual(['node-3']);
     // The leader it learned is asked first next time.
     await gw.get(b('k'), 2000, false);
     expect(calls.at(-1)).toBe('node-3:Get');
@@ -123,9 +126,12 @@ describe('gateway routing', () => {
       ),
     );
     local.set(2, { ...leaderReplica(range(2, '', ''), data), role: () => ({ role: 'follower', leaderId: 2 }) } as unknown as Replica);
-    await gw.write({ op: 'put', key: b('q'), value: b('1') }, 2000, false);
+    const servedBy: string[] = [];
+    await gw.write({ op: 'put', key: b('q'), value: b('1') }, 2000, false, (address) => servedBy.push(address));
     expect(calls).toEqual(['node-2:Put']);
     expect(data.get('q')).toBe('1');
+    // Served here in the end: nothing to tell the client.
+    expect(servedBy).toEqual([]);
   });
 
   it('fails a forwarded write of unknown fate with PH_OUTCOME_UNKNOWN and does not resend it', async () => {

@@ -13,6 +13,10 @@
  *
  * A scan that crosses range boundaries is split at them and stitched in key order under the
  * request's row and byte limits.
+ *
+ * A forwarded request's answer carries the serving node's KV address (`ph-served-by`), so the
+ * client library sends its next requests to the leader directly instead of paying the extra hop
+ * on every one.
  */
 import { describeTs } from '../kv/gc.ts';
 import * as grpc from '@grpc/grpc-js';
@@ -21,7 +25,7 @@ import type { Command } from '../kv/command.ts';
 import { containsKey, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from '../kv/errors.ts';
 import { kvProto, metadataKeys } from '../kv/proto.ts';
-import { forwardedMetadataKey } from '../kv/service.ts';
+import { forwardedMetadataKey, type ServedElsewhere } from '../kv/service.ts';
 import { rangeMismatch, type ApplyResult, type ScanRow } from '../kv/state-machine.ts';
 import type { NodeId } from '../raft/types.ts';
 import { readAttemptFailure, reconnectChannelOptions } from '../rpc/client-core.ts';
@@ -77,10 +81,10 @@ export class Gateway {
 
   // ------------------------------------------------------------------ the KV operations
 
-  write(command: Command, deadlineMs: number, forwarded: boolean): Promise<ApplyResult> {
+  write(command: Command, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<ApplyResult> {
     if (command.op !== 'put' && command.op !== 'delete' && command.op !== 'cas') throw new KvError('PH_BAD_REQUEST', `${command.op} is not a KV write`);
     const key = command.key;
-    return this.route<ApplyResult>(key, deadlineMs, forwarded, true, {
+    return this.route<ApplyResult>(key, deadlineMs, forwarded, true, servedElsewhere, {
       local: async (replica, leftMs) => {
         const result = await replica.propose(command, leftMs);
         if (result.op === 'range-mismatch') throw rangeMismatch(replica.groupId, result.descriptor);
@@ -107,8 +111,8 @@ export class Gateway {
   }
 
   /** The value of `key`: the newest (linearizable), or as of the HLC timestamp `at`. */
-  get(key: Buffer, deadlineMs: number, forwarded: boolean, at?: bigint): Promise<Buffer | undefined> {
-    return this.route<Buffer | undefined>(key, deadlineMs, forwarded, false, {
+  get(key: Buffer, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined> {
+    return this.route<Buffer | undefined>(key, deadlineMs, forwarded, false, servedElsewhere, {
       local: async (replica, leftMs) => {
         await readBarrier(replica, leftMs, at);
         return replica.stateMachine.get(key, at);
@@ -119,9 +123,9 @@ export class Gateway {
   }
 
   /** Rows of [start, end) in key order across ranges, at most rowsMax rows and about bytesMax bytes. */
-  async scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+  async scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
     const until = performance.now() + deadlineMs;
-    if (forwarded) return this.scanOne(start, end, rowsMax, bytesMax, deadlineMs, true, at);
+    if (forwarded) return this.scanOne(start, end, rowsMax, bytesMax, deadlineMs, true, servedElsewhere, at);
     const rows: ScanRow[] = [];
     let bytes = 0;
     let cursor = start;
@@ -133,7 +137,7 @@ export class Gateway {
       const leftMs = until - performance.now();
       if (leftMs <= 0) throw new KvError('PH_DEADLINE_EXCEEDED', 'scan did not finish within its deadline');
       // Once the limits are reached, one more row anywhere after the cursor means "more".
-      const piece = await this.scanOne(cursor, pieceEnd, full ? 1 : rowsMax - rows.length, full ? 1 : bytesMax - bytes, leftMs, false, at);
+      const piece = await this.scanOne(cursor, pieceEnd, full ? 1 : rowsMax - rows.length, full ? 1 : bytesMax - bytes, leftMs, false, servedElsewhere, at);
       if (full) {
         if (piece.rows.length > 0) return { rows, more: true };
       } else {
@@ -149,8 +153,8 @@ export class Gateway {
   }
 
   /** A scan of [start, end) within the one range holding `start`. */
-  private scanOne(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
-    return this.route<{ rows: ScanRow[]; more: boolean }>(start, deadlineMs, forwarded, false, {
+  private scanOne(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.route<{ rows: ScanRow[]; more: boolean }>(start, deadlineMs, forwarded, false, servedElsewhere, {
       local: async (replica, leftMs) => {
         await readBarrier(replica, leftMs, at);
         return replica.stateMachine.scan(start, end, rowsMax, bytesMax, at);
@@ -173,6 +177,7 @@ export class Gateway {
     deadlineMs: number,
     forwarded: boolean,
     isWrite: boolean,
+    servedElsewhere: ServedElsewhere | undefined,
     how: { local: (replica: Replica, leftMs: number) => Promise<T>; remote: Remote<T> },
   ): Promise<T> {
     const until = performance.now() + deadlineMs;
@@ -224,6 +229,7 @@ export class Gateway {
       try {
         const value = await this.forward(address, how.remote, Math.max(1, Math.floor(until - performance.now())));
         this.forwardedRequests++;
+        servedElsewhere?.(address);
         return value;
       } catch (err) {
         const failure = readAttemptFailure(err, metadataKeys);

@@ -23,9 +23,9 @@ import { KvClient } from '../kv/client.ts';
 import type { Command, MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
-import { addKvServices, kvMessageBytesMax, type KvBackend } from '../kv/service.ts';
+import { addKvServices, kvMessageBytesMax, type KvBackend, type ServedElsewhere } from '../kv/service.ts';
 import { metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
-import { KvEngine, type ApplyResult, type KvStateMachine, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
+import { KvEngine, KvStateMachine, legacyClusterVersion, type ApplyResult, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
 import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
@@ -36,9 +36,13 @@ import type { PeerTransport, TransportHandlers } from './interfaces.ts';
 import { Gateway } from './gateway.ts';
 import type { Replica } from './replica.ts';
 import { Store } from './store.ts';
+import type { PeerVersionPolicy } from '../transport/index.ts';
+import { binaryVersion } from '../version/binary.ts';
+import { VersionError } from '../version/errors.ts';
+import { cannotRun, clusterFeatures, FeatureGates, formatVersion, isVersion, parseVersion, type BinaryVersion } from '../version/version.ts';
 
-/** Reported by NodeInfo and ClusterStatus. */
-export const nodeVersion = '0.1.0';
+/** Reported by NodeInfo and ClusterStatus: this build's version (version/binary.ts). */
+export const nodeVersion = binaryVersion().version;
 /** How often the leader takes the next decommission step. */
 const decommissionPassMs = 200;
 /** How often a member whose KV address the meta range lacks asks the meta leader to record it. */
@@ -57,6 +61,8 @@ export interface TransportContext {
   readonly resolvePeer: (nodeId: NodeId) => string | undefined;
   readonly handlers: TransportHandlers;
   readonly log: (line: string) => void;
+  /** Binary versions carried and checked in the transport handshake. */
+  readonly versions?: PeerVersionPolicy;
 }
 
 export type TransportFactory = (context: TransportContext) => Promise<{ transport: PeerTransport; port: number }>;
@@ -77,6 +83,20 @@ function splitHostPort(address: string): { host: string; port: number } {
 export function advertisedHostOf(config: NodeConfig): string {
   const host = splitHostPort(config.grpcListen).host;
   return config.advertiseHost ?? (host === '0.0.0.0' || host === '[::]' ? os.hostname() : host);
+}
+
+/**
+ * Refuses to start a node whose binary cannot run the cluster version its data directory
+ * records (before anything is changed): PH_CLUSTER_VERSION_UNSUPPORTED naming both versions.
+ */
+export function checkClusterVersion(config: NodeConfig, clusterVersion: string | undefined, binary: BinaryVersion = binaryVersion()): void {
+  if (clusterVersion === undefined) return;
+  const why = cannotRun(binary, clusterVersion);
+  if (why === undefined) return;
+  throw new VersionError(
+    'PH_CLUSTER_VERSION_UNSUPPORTED',
+    `node ${config.nodeId} (data directory ${config.dataDir}) runs binary ${binary.version}, which cannot run cluster ${JSON.stringify(config.clusterId)} at cluster version ${clusterVersion}: ${why}; refusing to start (nothing was changed)`,
+  );
 }
 
 export function bindGrpc(server: grpc.Server, listen: string): Promise<number> {
@@ -112,6 +132,15 @@ export class DataNode implements KvBackend {
   readonly metrics: NodeMetrics | undefined;
   /** The node's hybrid logical clock: stamps writes of ranges led here, picks backup timestamps. */
   readonly hlc: HybridLogicalClock;
+  /** This binary's version and the cluster versions it runs. */
+  readonly binary: BinaryVersion = binaryVersion();
+  /** Peers' binary versions, as their transport handshakes told. */
+  private readonly peerVersions = new Map<NodeId, BinaryVersion>();
+  /**
+   * Feature gates against the cluster version this node knows: code that writes a new on-disk or
+   * wire format asks `features.enabled(...)` first (version/version.ts, clusterFeatures).
+   */
+  readonly features = new FeatureGates(() => this.clusterVersion ?? legacyClusterVersion, clusterFeatures);
 
   private constructor(
     readonly config: NodeConfig,
@@ -160,6 +189,12 @@ export class DataNode implements KvBackend {
   static async start(config: NodeConfig, deps: DataNodeDeps): Promise<DataNode> {
     checkOrRecordIdentity(config.dataDir, { clusterId: config.clusterId, nodeId: config.nodeId });
     const kv = await KvEngine.open(path.join(config.dataDir, 'kv'));
+    try {
+      checkClusterVersion(config, new KvStateMachine(kv.engine, metaRangeId).clusterVersion());
+    } catch (err) {
+      await kv.close();
+      throw err;
+    }
     // The node (and its metrics) is built once the log is open; fsyncs before that are not observed.
     const built: { node?: DataNode } = {};
     const onFsync = (elapsedMs: number): void => built.node?.metrics?.raftLogFsync(elapsedMs);
@@ -213,8 +248,12 @@ export class DataNode implements KvBackend {
       pushDescriptors: (descriptors) => this.pushDescriptors(descriptors),
       log: this.log,
     });
+    // A new cluster starts at this binary's version (every initial voter writes the same record),
+    // written before the descriptors so that a crash in between cannot leave a versionless meta range.
+    const recordClusterVersion = (): Promise<void> => new KvStateMachine(this.kv.engine, metaRangeId).bootstrapClusterVersion(formatVersion(parseVersion(this.binary.version)));
     if (!this.logStore.hasGroup(metaRangeId)) {
       if (config.peers !== undefined) {
+        await recordClusterVersion();
         await this.bootstrapRanges(store, config.peers.map((p) => p.id));
       } else if (config.join !== undefined) {
         // Uninitialised: the meta range's leader adds this node, then sends a snapshot.
@@ -224,12 +263,16 @@ export class DataNode implements KvBackend {
       }
     }
     const pending = store.pendingBootstrapVoters();
-    if (pending !== undefined) await this.bootstrapRanges(store, pending);
+    if (pending !== undefined) {
+      await recordClusterVersion();
+      await this.bootstrapRanges(store, pending);
+    }
     await store.open();
     this.store = store;
     const meta = store.meta();
     if (meta === undefined) throw new KvError('PH_BAD_REQUEST', `data directory ${config.dataDir} has no meta range group`);
     meta.stateMachine.onLifecyclesChanged((lifecycles) => this.onLifecycles(lifecycles));
+    meta.stateMachine.onClusterVersionChanged((version) => this.onClusterVersion(version));
     addKvServices(this.grpcServer, this);
     this.backups = new BackupCoordinator({
       clusterId: config.clusterId,
@@ -257,6 +300,7 @@ export class DataNode implements KvBackend {
       },
       handlers: store,
       log: this.log,
+      versions: this.peerVersionPolicy(),
     });
     this.transport = transport;
     const advertisedHost = advertisedHostOf(config);
@@ -336,7 +380,47 @@ export class DataNode implements KvBackend {
       appliedIndex: () => this.metaState?.appliedIndex() ?? 0,
       log: this.log,
       backups: () => this.backups,
+      binary: this.binary,
+      clusterVersion: () => this.metaState?.clusterVersion(),
+      peerVersion: (id) => this.peerVersions.get(id),
     });
+  }
+
+  /** The cluster version as of the meta range's applied index (undefined before this node has it). */
+  get clusterVersion(): string | undefined {
+    return this.metaState?.clusterVersion();
+  }
+
+  /**
+   * The handshake's version check: a peer whose binary cannot run the cluster version this node
+   * knows is refused (it could not read what the cluster writes), and every peer's version is
+   * remembered for ClusterStatus and FinalizeClusterVersion.
+   */
+  private peerVersionPolicy(): PeerVersionPolicy {
+    return {
+      own: { binaryVersion: this.binary.version, clusterVersionMin: this.binary.clusterVersionMin },
+      refuse: (peer) => {
+        const clusterVersion = this.clusterVersion;
+        if (clusterVersion === undefined || peer.binaryVersion === '') return undefined;
+        if (!isVersion(peer.binaryVersion)) return `binary version ${JSON.stringify(peer.binaryVersion)} is not a version`;
+        return cannotRun({ version: peer.binaryVersion, clusterVersionMin: isVersion(peer.clusterVersionMin) ? peer.clusterVersionMin : peer.binaryVersion }, clusterVersion);
+      },
+      learned: (nodeId, peer) => {
+        if (isVersion(peer.binaryVersion)) this.peerVersions.set(nodeId, { version: peer.binaryVersion, clusterVersionMin: isVersion(peer.clusterVersionMin) ? peer.clusterVersionMin : peer.binaryVersion });
+      },
+    };
+  }
+
+  /**
+   * The replicated cluster version moved past what this binary runs (it was finalized while this
+   * node was away, or by a mistake): it must not apply what the cluster writes next. It stops.
+   */
+  private onClusterVersion(version: string): void {
+    const why = cannotRun(this.binary, version);
+    if (why === undefined) return;
+    this.log(`FATAL PH_CLUSTER_VERSION_UNSUPPORTED: node ${this.config.nodeId} (binary ${this.binary.version}): ${why}; stopping`);
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
   }
 
   /** Once this node's id is recorded as removed, its replica stops for good (never reused). */
@@ -418,14 +502,14 @@ export class DataNode implements KvBackend {
     try {
       for (let attempt = 1; this.stopping === undefined; attempt++) {
         try {
-          const members = await client.join(this.clusterId, this.config.nodeId, this.address);
+          const members = await client.join(this.clusterId, this.config.nodeId, this.address, {}, { binaryVersion: this.binary.version, clusterVersionMin: this.binary.clusterVersionMin });
           this.joinedMembers = members;
           this.log(`joined cluster ${this.clusterId} through ${seed} as a learner; ${members.size} members`);
           return;
         } catch (err) {
           const code = err instanceof KvError ? err.code : '';
-          this.log(`join attempt ${attempt} through ${seed} failed: ${err instanceof Error ? err.message : String(err)}`);
-          if (code === 'PH_JOIN_REFUSED' || code === 'PH_WRONG_CLUSTER' || code === 'PH_BAD_REQUEST') {
+          this.log(`join attempt ${attempt} through ${seed} failed: ${code === '' ? '' : `${code}: `}${err instanceof Error ? err.message : String(err)}`);
+          if (code === 'PH_JOIN_REFUSED' || code === 'PH_WRONG_CLUSTER' || code === 'PH_BAD_REQUEST' || code === 'PH_CLUSTER_VERSION_UNSUPPORTED') {
             this.log('join refused; stopping');
             process.exitCode = 1;
             process.kill(process.pid, 'SIGTERM');
@@ -454,16 +538,16 @@ export class DataNode implements KvBackend {
     return meta;
   }
 
-  write(command: Command, deadlineMs: number, forwarded = false): Promise<ApplyResult> {
-    return this.gateway.write(command, deadlineMs, forwarded);
+  write(command: Command, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere): Promise<ApplyResult> {
+    return this.gateway.write(command, deadlineMs, forwarded, servedElsewhere);
   }
 
-  get(key: Buffer, deadlineMs: number, forwarded = false, at?: bigint): Promise<Buffer | undefined> {
-    return this.gateway.get(key, deadlineMs, forwarded, at);
+  get(key: Buffer, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined> {
+    return this.gateway.get(key, deadlineMs, forwarded, servedElsewhere, at);
   }
 
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
-    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, at);
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, servedElsewhere, at);
   }
 
   /** Requests this node forwarded to other nodes (tests). */
@@ -476,9 +560,15 @@ export class DataNode implements KvBackend {
     return this.store;
   }
 
-  async join(nodeId: number, address: MemberAddress, deadlineMs: number): Promise<ReadonlyMap<number, MemberAddress>> {
+  async join(nodeId: number, address: MemberAddress, deadlineMs: number, version?: { readonly binaryVersion: string; readonly clusterVersionMin: string }): Promise<ReadonlyMap<number, MemberAddress>> {
     const replica = this.activeReplica;
     if (replica.role().role !== 'leader') throw replica.notLeader();
+    const clusterVersion = this.clusterVersion;
+    if (version !== undefined && clusterVersion !== undefined) {
+      const binary = { version: version.binaryVersion, clusterVersionMin: isVersion(version.clusterVersionMin) ? version.clusterVersionMin : version.binaryVersion };
+      const why = isVersion(binary.version) ? cannotRun(binary, clusterVersion) : `binary version ${JSON.stringify(binary.version)} is not a version`;
+      if (why !== undefined) throw new KvError('PH_CLUSTER_VERSION_UNSUPPORTED', `node ${nodeId} (binary ${binary.version}) cannot join cluster ${this.clusterId}: ${why}`);
+    }
     if (this.lifecycles().removed.has(nodeId)) {
       throw new KvError('PH_JOIN_REFUSED', `node id ${nodeId} was removed from the cluster; node ids are never reused`);
     }
@@ -547,12 +637,23 @@ export class DataNode implements KvBackend {
       ...this.logTotals(),
       voters: raft.config.voters,
       learners: raft.config.learners,
+      version: this.binary.version,
+      clusterVersionMin: this.binary.clusterVersionMin,
+      clusterVersion: this.clusterVersion ?? '',
       peers: members
         .filter((signed) => Math.abs(signed) !== this.config.nodeId)
         .map((signed) => {
           const id = Math.abs(signed);
           const progress = raft.progress.get(id);
-          return { id, address: book.get(id)?.kv ?? '', raftAddress: book.get(id)?.raft ?? '', learner: signed < 0, ...(progress === undefined ? {} : { match: progress.match, state: progress.state }) };
+          const version = this.peerVersions.get(id)?.version;
+          return {
+            id,
+            address: book.get(id)?.kv ?? '',
+            raftAddress: book.get(id)?.raft ?? '',
+            learner: signed < 0,
+            ...(progress === undefined ? {} : { match: progress.match, state: progress.state }),
+            ...(version === undefined ? {} : { version }),
+          };
         }),
     };
   }

@@ -25,6 +25,7 @@ export async function createRaftTransport(context: TransportContext): Promise<{ 
     onUnreachable: (nodeId) => handlers.onUnreachable(nodeId),
     onSnapshot: (snapshot) =>
       handlers.onSnapshotData({ fromNode: snapshot.fromNode, groupId: snapshot.groupId, snapshotIndex: snapshot.snapshotIndex, snapshotTerm: snapshot.snapshotTerm }, snapshot.data),
+    ...(context.versions === undefined ? {} : { versions: context.versions }),
   });
   const transport: PeerTransport = {
     send: (messages) => raft.send(messages),

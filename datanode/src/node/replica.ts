@@ -120,6 +120,7 @@ function commandBytes(command: Command): number {
     case 'batch':
     case 'split':
     case 'meta-descriptors':
+    case 'cluster-version':
     case 'close-ts':
     case 'protect-ts':
     case 'release-ts':

@@ -162,6 +162,8 @@ export class MemoryRaftStorage implements RaftStorage {
     }
     this.snapshotMeta = snapshot;
     this.log = keep;
+    // A snapshot holds committed state only: its index is committed (as RaftLogEngine records).
+    if (this.hardState.commit < snapshot.index) this.hardState = { ...this.hardState, commit: snapshot.index };
   }
 
   /**
@@ -174,6 +176,7 @@ export class MemoryRaftStorage implements RaftStorage {
     const term = this.term(index);
     this.log = this.log.slice(index + 1 - this.firstIndex());
     this.snapshotMeta = { index, term, confState, reference };
+    if (this.hardState.commit < index) this.hardState = { ...this.hardState, commit: index };
     return this.snapshotMeta;
   }
 

@@ -8,11 +8,13 @@
  * and what a call throws once its attempts or its deadline are spent.
  */
 import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
 import { assert } from '../assert.ts';
 import type { RpcErrorFactory, RpcMetadataKeys } from './conventions.ts';
 
 /** One attempt of a call: sends the request on `stub` and reports through `done`. */
-export type Attempt<Stub, T> = (stub: Stub, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => void;
+/** One try of a call; it may return the grpc-js call object (whose response headers are then read). */
+export type Attempt<Stub, T> = (stub: Stub, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => unknown;
 
 /** The limits of one call, retries included. */
 export interface RetryBudget {
@@ -96,6 +98,12 @@ export interface RpcClientCoreOptions<Stub, E extends Error> {
   readonly connect: (address: string) => Stub;
   readonly disconnect: (stub: Stub) => void;
   readonly newError: RpcErrorFactory<E>;
+  /**
+   * A response header naming the node that served the call when the node asked forwarded it
+   * (the KV API's `ph-served-by`): calls that may go anywhere go there next, when it is one of
+   * the client's endpoints (an address the client was not given may not be reachable from it).
+   */
+  readonly servedByKey?: string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -179,7 +187,12 @@ export class RpcClientCore<Stub, E extends Error> {
       if (address === undefined) throw newError('PH_BAD_REQUEST', 'no endpoint');
       const callOptions: grpc.CallOptions = { deadline: Date.now() + Math.min(left, budget.attemptDeadlineMs) };
       try {
-        return await this.attemptOnce(address, callOptions, attempt);
+        const { value, servedBy } = await this.attemptOnce(address, callOptions, attempt);
+        if (servedBy !== undefined && servedBy !== address && route === this.anyEndpoint) {
+          const at = this.endpoints.indexOf(servedBy);
+          if (at >= 0) this.current = at;
+        }
+        return value;
       } catch (err) {
         const verdict = policy.judge(err);
         lastError = verdict.error;
@@ -194,15 +207,24 @@ export class RpcClientCore<Stub, E extends Error> {
     throw policy.exhausted(lastError);
   }
 
-  private attemptOnce<T>(address: string, callOptions: grpc.CallOptions, attempt: Attempt<Stub, T>): Promise<T> {
+  private attemptOnce<T>(address: string, callOptions: grpc.CallOptions, attempt: Attempt<Stub, T>): Promise<{ value: T; servedBy: string | undefined }> {
     const metadata = new grpc.Metadata();
     if (this.options.clusterId !== undefined) metadata.set(this.options.metadataKeys.clusterId, this.options.clusterId);
-    return new Promise<T>((resolve, reject) => {
-      attempt(this.stubFor(address), metadata, callOptions, (err, value) => {
+    const servedByKey = this.options.servedByKey;
+    let servedBy: string | undefined;
+    return new Promise((resolve, reject) => {
+      const call = attempt(this.stubFor(address), metadata, callOptions, (err, value) => {
         if (err !== null) reject(err);
         else if (value === undefined) reject(this.options.newError('PH_UNAVAILABLE', 'empty response'));
-        else resolve(value);
+        else resolve({ value, servedBy });
       });
+      // Response headers arrive before the response message (and so before the callback).
+      if (servedByKey !== undefined && call instanceof EventEmitter) {
+        call.once('metadata', (headers: grpc.Metadata) => {
+          const named = headers.get(servedByKey)[0];
+          if (typeof named === 'string' && named !== '') servedBy = named;
+        });
+      }
     });
   }
 

@@ -90,9 +90,26 @@ function checkCluster(call: CallLike, keys: RpcMetadataKeys, clusterId: string, 
  * Adapts an async handler to grpc-js's callback style: checks the cluster and the deadline
  * first, hands the handler the time it may take, and maps every failure to a status.
  */
+/**
+ * Response headers a handler may add (sent as the response's initial metadata, so a client
+ * reads them with the answer; nothing is sent when none is added).
+ */
+export class ResponseHeaders {
+  private metadata: grpc.Metadata | undefined;
+
+  set(key: string, value: string): void {
+    (this.metadata ??= new grpc.Metadata()).set(key, value);
+  }
+
+  /** The headers added, or undefined when none was. */
+  taken(): grpc.Metadata | undefined {
+    return this.metadata;
+  }
+}
+
 export function unaryHandler<Req, Res, Code extends string>(
   context: UnaryServiceContext<Code>,
-  handle: (request: Req, deadlineMs: number, metadata: grpc.Metadata) => Promise<Res>,
+  handle: (request: Req, deadlineMs: number, metadata: grpc.Metadata, headers: ResponseHeaders) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   const { metadataKeys, newError, errors } = context;
   return (call, callback) => {
@@ -111,8 +128,11 @@ export function unaryHandler<Req, Res, Code extends string>(
       fail(err);
       return;
     }
-    handle(call.request, deadlineMs, call.metadata).then((response) => {
+    const headers = new ResponseHeaders();
+    handle(call.request, deadlineMs, call.metadata, headers).then((response) => {
       observer?.requestFinished(call.getPath(), 'ok', (performance.now() - startedMs) / 1000);
+      const metadata = headers.taken();
+      if (metadata !== undefined) call.sendMetadata(metadata);
       callback(null, response);
     }, fail);
   };

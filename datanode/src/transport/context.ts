@@ -119,9 +119,30 @@ export function newPeerCounters(): PeerCounters {
   };
 }
 
+/** A node's binary version and the oldest cluster version it can run, as its handshake carries them. */
+export interface PeerVersion {
+  readonly binaryVersion: string;
+  readonly clusterVersionMin: string;
+}
+
+/**
+ * Versions in the handshake (the host decides; the transport only carries them): this node's
+ * own, why a peer must be refused (its binary cannot run the cluster version this node knows),
+ * and what each peer turned out to run. Empty versions (builds before cluster versions) are
+ * passed on as they are.
+ */
+export interface PeerVersionPolicy {
+  readonly own: PeerVersion;
+  /** A reason to refuse a peer with these versions, or undefined to accept it. */
+  refuse(peer: PeerVersion): string | undefined;
+  /** A peer's versions, learned from a handshake in either direction. */
+  learned(nodeId: NodeId, peer: PeerVersion): void;
+}
+
 /** What a Peer needs from the transport that owns it. */
 export interface TransportContext {
   readonly self: { readonly nodeId: NodeId; readonly clusterId: string };
+  readonly versions?: PeerVersionPolicy;
   readonly options: TransportOptions;
   readonly logger: TransportLogger;
   resolvePeer(nodeId: NodeId): string | undefined;

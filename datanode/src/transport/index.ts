@@ -2,7 +2,7 @@
 export { RaftTransport } from './transport.ts';
 export type { PeerStats, TransportStartConfig, TransportStats } from './transport.ts';
 export { defaultTransportOptions, stderrLogger } from './context.ts';
-export type { ProtocolVersionRange, TransportLogger, TransportOptions } from './context.ts';
+export type { PeerVersion, PeerVersionPolicy, ProtocolVersionRange, TransportLogger, TransportOptions } from './context.ts';
 export type { IncomingSnapshot, SnapshotSendRequest, SnapshotSendResult } from './snapshot-stream.ts';
 export { TransportError, TransportProtocolError, transportErrorCodes } from './errors.ts';
 export type { TransportErrorCode } from './errors.ts';

@@ -145,7 +145,14 @@ export class Peer {
     this.client = client;
     const { min, max } = this.context.options.protocolVersions;
     client.Hello(
-      { clusterId: this.context.self.clusterId, nodeId: this.context.self.nodeId, protocolVersions: { min, max }, expectedNodeId: this.nodeId },
+      {
+        clusterId: this.context.self.clusterId,
+        nodeId: this.context.self.nodeId,
+        protocolVersions: { min, max },
+        expectedNodeId: this.nodeId,
+        binaryVersion: this.context.versions?.own.binaryVersion ?? '',
+        clusterVersionMin: this.context.versions?.own.clusterVersionMin ?? '',
+      },
       { deadline: Date.now() + this.context.options.handshakeTimeoutMs },
       (error, response) => {
         if (client !== this.client || this.state !== 'connecting') return;
@@ -212,7 +219,12 @@ export class Peer {
     if (chosen === undefined || chosen !== response.protocolVersion) {
       return { reason: 'version-mismatch', detail: `peer speaks ${theirs.min}..${theirs.max} and chose ${response.protocolVersion}` };
     }
-    return undefined;
+    const versions = this.context.versions;
+    if (versions === undefined) return undefined;
+    const peer = { binaryVersion: response.binaryVersion, clusterVersionMin: response.clusterVersionMin };
+    versions.learned(this.nodeId, peer);
+    const why = versions.refuse(peer);
+    return why === undefined ? undefined : { reason: 'cluster-version-mismatch', detail: `node ${this.nodeId}: ${why}` };
   }
 
   private onStreamEnd(stream: grpc.ClientWritableStream<RaftFrame>, error: grpc.ServiceError | null): void {

@@ -83,10 +83,10 @@ export const fastTestOptions: Partial<TransportOptions> = {
 export async function startTestNode(
   nodeId: NodeId,
   addresses: Map<NodeId, string>,
-  options: Partial<TransportOptions> & { clusterId?: string; port?: number; onSnapshot?: TransportStartConfig['onSnapshot'] } = {},
+  options: Partial<TransportOptions> & { clusterId?: string; port?: number; onSnapshot?: TransportStartConfig['onSnapshot']; versions?: TransportStartConfig['versions'] } = {},
 ): Promise<TestNode> {
   const logger = new RecordingLogger();
-  const { clusterId = 'cluster-test', port = 0, onSnapshot, ...transportOptions } = options;
+  const { clusterId = 'cluster-test', port = 0, onSnapshot, versions, ...transportOptions } = options;
   const transport = new RaftTransport({ ...fastTestOptions, rng: seededRng(nodeId), logger, ...transportOptions });
   const received: TestNode['received'] = [];
   const unreachable: TestNode['unreachable'] = [];
@@ -98,6 +98,7 @@ export async function startTestNode(
     onMessages: (messages, from) => received.push({ from, messages }),
     onUnreachable: (peer, groupIds) => unreachable.push({ nodeId: peer, groupIds }),
     ...(onSnapshot === undefined ? {} : { onSnapshot }),
+    ...(versions === undefined ? {} : { versions }),
   };
   const bound = await transport.start(config);
   addresses.set(nodeId, `127.0.0.1:${bound.port}`);

@@ -32,6 +32,8 @@ import {
   negotiateProtocolVersion,
   newPeerCounters,
   type PeerCounters,
+  type PeerVersion,
+  type PeerVersionPolicy,
   type TransportContext,
   type TransportLogger,
   type TransportOptions,
@@ -54,6 +56,8 @@ export interface TransportStartConfig {
   onUnreachable?(nodeId: NodeId, groupIds: readonly number[]): void;
   /** Consumes an incoming snapshot; resolve once stored, reject to refuse it. Without it, snapshots are refused. */
   onSnapshot?(snapshot: IncomingSnapshot): Promise<void>;
+  /** Binary versions sent and checked in the handshake; without it, none are checked. */
+  readonly versions?: PeerVersionPolicy;
 }
 
 export interface PeerStats extends PeerCounters {
@@ -188,6 +192,7 @@ export class RaftTransport {
   private newContext(config: TransportStartConfig): TransportContext {
     return {
       self: { nodeId: config.nodeId, clusterId: config.clusterId },
+      ...(config.versions === undefined ? {} : { versions: config.versions }),
       options: this.options,
       logger: this.options.logger,
       resolvePeer: (nodeId) => config.resolvePeer(nodeId),
@@ -239,7 +244,8 @@ export class RaftTransport {
     const config = this.config;
     assert(config !== undefined, 'serving after start()');
     const ours = this.options.protocolVersions;
-    const base = { clusterId: config.clusterId, nodeId: config.nodeId, protocolVersions: { min: ours.min, max: ours.max } };
+    const own = config.versions?.own;
+    const base = { clusterId: config.clusterId, nodeId: config.nodeId, protocolVersions: { min: ours.min, max: ours.max }, binaryVersion: own?.binaryVersion ?? '', clusterVersionMin: own?.clusterVersionMin ?? '' };
     const theirs = request.protocolVersions ?? { min: 0, max: 0 };
     const peerNodeId = parseSafeUint(request.nodeId);
     const expected = parseSafeUint(request.expectedNodeId);
@@ -253,6 +259,8 @@ export class RaftTransport {
       rejection = { reason: 'wrong-node', detail: `caller expected node ${expected}, this is node ${config.nodeId}` };
     } else if (chosen === undefined) {
       rejection = { reason: 'version-mismatch', detail: `caller speaks ${theirs.min}..${theirs.max}, this node ${ours.min}..${ours.max}` };
+    } else {
+      rejection = this.checkPeerVersion(config, peerNodeId, { binaryVersion: request.binaryVersion, clusterVersionMin: request.clusterVersionMin });
     }
     if (rejection === undefined) return { ...base, accepted: true, protocolVersion: chosen ?? 0 };
     this.handshakeRejections++;
@@ -265,6 +273,14 @@ export class RaftTransport {
       callerProtocolVersions: theirs,
     });
     return { ...base, accepted: false, rejectReason: rejection.reason, rejectDetail: rejection.detail, protocolVersion: 0 };
+  }
+
+  /** Records the caller's binary version and refuses a caller that cannot run the cluster version. */
+  private checkPeerVersion(config: TransportStartConfig, peerNodeId: NodeId, peer: PeerVersion): { reason: string; detail: string } | undefined {
+    if (config.versions === undefined) return undefined;
+    config.versions.learned(peerNodeId, peer);
+    const why = config.versions.refuse(peer);
+    return why === undefined ? undefined : { reason: 'cluster-version-mismatch', detail: `node ${peerNodeId}: ${why}` };
   }
 
   /** Checks the stream's metadata; returns the caller's node id or throws a TransportError. */

@@ -4,10 +4,10 @@
  * the typed gRPC client (datanode/src/admin); tests can give a simulated cluster instead.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { AdminClient, type BackupProgressReport, type BackupSpec, type ClusterStatus, type DecommissionProgress, type DrainProgress, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
+import { AdminClient, type BackupProgressReport, type BackupSpec, type ClusterStatus, type DecommissionProgress, type DrainProgress, type FinalizeResult, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
 import { ports } from '../resources/index.ts';
 
-export type { ClusterStatus, DecommissionProgress, DrainProgress, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
+export type { ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
 export type { BackupDestinationSpec, BackupProgressReport, BackupSpec } from '../../../datanode/src/admin/index.ts';
 export { AdminError } from '../../../datanode/src/admin/index.ts';
 
@@ -24,6 +24,8 @@ export interface ClusterAdmin {
   recommission(nodeId: number): Promise<DecommissionProgress>;
   /** Starts or reports moving every lease (leadership) off `nodeId`; idempotent. */
   drain(nodeId: number): Promise<DrainProgress>;
+  /** Raises the data nodes' cluster version to `targetVersion` ('' : what every node runs); PH_FINALIZE_REFUSED names the nodes in the way. */
+  finalizeClusterVersion(targetVersion: string): Promise<FinalizeResult>;
   /** Starts a backup or reports its progress (idempotent by backup id); absent: not supported. */
   backup?(spec: BackupSpec): Promise<BackupProgressReport>;
   /** The progress of a backup, as the node running it knows it. */
@@ -83,6 +85,7 @@ export class GrpcAdminConnector implements AdminConnector {
       decommission: (nodeId) => bound.decommission(nodeId),
       recommission: (nodeId) => bound.recommission(nodeId),
       drain: (nodeId) => bound.drain(nodeId),
+      finalizeClusterVersion: (targetVersion) => bound.finalizeClusterVersion(targetVersion),
       backup: (spec) => bound.backup(spec),
       backupStatus: (backupId) => bound.backupStatus(backupId),
     };

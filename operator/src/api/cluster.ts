@@ -250,6 +250,11 @@ export const clusterStatusSchema = z
       .max(64)
       .optional()
       .describe('The version the whole cluster has been finalized at: set only after every data node runs it (a rollout completed); features of a new version may rely on it.'),
+    dataClusterVersion: z
+      .string()
+      .max(64)
+      .optional()
+      .describe("The data nodes' own cluster version (their replicated record), as FinalizeClusterVersion set it at the end of the last upgrade."),
     clusterId: z.string().max(64).optional(),
     podTemplateHash: z.string().max(64).optional().describe('Hash of the pod template every node has been rolled to (set when a rollout completes).'),
     nodes: z.array(nodeStatusSchema).max(clusterReplicasMax).optional().meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['pod'] }),

@@ -147,9 +147,13 @@ export function summarizeStatus(ctx: ReconcileContext): void {
   const rebalancing = setRebalancing(ctx);
   if (status.operation === undefined && conditionOf(status.conditions, 'ScalingDown') === undefined) set('ScalingDown', false, 'NoScaleIn', 'no scale-in in progress');
   const pausedReason = rolloutPausedReason(ctx);
-  const degradedReason = pausedReason !== undefined ? 'RolloutPaused' : health !== undefined && health.unavailableRanges > 0 ? 'RangesUnavailable' : health !== undefined && health.underReplicatedRanges > 0 ? 'UnderReplicated' : readyReplicas < cluster.spec.replicas && phase === 'Degraded' ? 'NodesNotReady' : undefined;
+  const upgradingCondition = conditionOf(status.conditions, 'Upgrading');
+  const downgradeRefused = upgradingCondition?.reason === 'DowngradeRefused' ? upgradingCondition.message : undefined;
+  const degradedReason = downgradeRefused !== undefined ? 'DowngradeRefused' : pausedReason !== undefined ? 'RolloutPaused' : health !== undefined && health.unavailableRanges > 0 ? 'RangesUnavailable' : health !== undefined && health.underReplicatedRanges > 0 ? 'UnderReplicated' : readyReplicas < cluster.spec.replicas && phase === 'Degraded' ? 'NodesNotReady' : undefined;
   const degradedMessage =
-    degradedReason === 'RolloutPaused'
+    degradedReason === 'DowngradeRefused'
+      ? (downgradeRefused ?? '')
+      : degradedReason === 'RolloutPaused'
       ? (pausedReason ?? '')
       : degradedReason === 'RangesUnavailable'
       ? `${health?.unavailableRanges ?? 0} ranges have no live majority`

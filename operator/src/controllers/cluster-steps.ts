@@ -95,7 +95,7 @@ export const ensureStatefulSet: Step = async (ctx) => {
   return proceed;
 };
 
-async function readStatefulSet(ctx: ReconcileContext): Promise<V1StatefulSet | undefined> {
+export async function readStatefulSet(ctx: ReconcileContext): Promise<V1StatefulSet | undefined> {
   try {
     return await ctx.deps.kinds.statefulSet.read(ctx.namespace, objectNames(validated(ctx)).statefulSet);
   } catch (error) {

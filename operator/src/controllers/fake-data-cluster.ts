@@ -4,7 +4,7 @@
  * keeps the operator's own logic testable in-process.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { AdminError, type AdminConnector, type ClusterAdmin, type ClusterStatus, type DecommissionProgress, type DrainProgress, type Member, type NodeInfo } from '../admin-client/index.ts';
+import { AdminError, type AdminConnector, type ClusterAdmin, type ClusterStatus, type DecommissionProgress, type DrainProgress, type FinalizeResult, type Member, type NodeInfo } from '../admin-client/index.ts';
 import type { MembershipState } from '../../../datanode/src/admin/index.ts';
 
 /** The admin address the tests give a pod: its name (the fake cluster needs no network). */
@@ -54,6 +54,11 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   statusPolls = 0;
   /** Decommissioned nodes whose pod came back as a new node: still reported, ids never reused. */
   readonly retired: FakeNode[] = [];
+  /** The binary version every node reports, and the data nodes' replicated cluster version. */
+  binaryVersion = '1.0.0';
+  clusterVersion = '1.0.0';
+  /** When set, FinalizeClusterVersion is refused with this message (PH_FINALIZE_REFUSED). */
+  finalizeRefusal: string | undefined;
 
   forCluster(): ClusterAdmin {
     return this;
@@ -85,7 +90,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
       this.nodes.set(address, node);
     }
     const leader = [...this.nodes.values()].find((candidate) => candidate.membership === 'VOTER');
-    return Promise.resolve({ nodeId: node.assigned ? node.nodeId : 0, clusterId: 'fake', address, initialized: node.initialized, leaderId: leader?.nodeId ?? 0, version: '1.0.0', locality: '' });
+    return Promise.resolve({ nodeId: node.assigned ? node.nodeId : 0, clusterId: 'fake', address, initialized: node.initialized, leaderId: leader?.nodeId ?? 0, version: this.binaryVersion, locality: '' });
   }
 
   assignIdentity(address: string, nodeId: number): Promise<NodeInfo> {
@@ -138,7 +143,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
           raft: { role: member.membership === 'LEARNER' ? 'LEARNER_ROLE' : 'FOLLOWER', term: 1n, matchIndex: 10n, appliedIndex: 10n, caughtUp: member.membership === 'VOTER' || node.catchUpPollsLeft === 0 },
           replicas: node.replicas,
           leases: 1,
-          version: '1.0.0',
+          version: this.binaryVersion,
           locality: '',
         };
       }),
@@ -148,7 +153,19 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
       unavailableRanges: 0,
       replicationFactor: this.replicationFactor,
       highestNodeId: Math.max(0, ...this.allNodes().map((node) => node.nodeId)),
+      clusterVersion: this.clusterVersion,
     });
+  }
+
+  /** As the data nodes do: refused while a member is down; else the cluster version rises to the nodes' binary. */
+  finalizeClusterVersion(targetVersion: string): Promise<FinalizeResult> {
+    this.calls.push(`finalize ${targetVersion === '' ? '(oldest binary)' : targetVersion}`);
+    if (this.finalizeRefusal !== undefined) return Promise.reject(new AdminError('PH_FINALIZE_REFUSED', this.finalizeRefusal));
+    const down = this.members().filter((member) => this.down.has(member.address));
+    if (down.length > 0) return Promise.reject(new AdminError('PH_FINALIZE_REFUSED', down.map((member) => `node ${member.nodeId} is DEAD`).join('; ')));
+    const previousVersion = this.clusterVersion;
+    this.clusterVersion = targetVersion === '' ? this.binaryVersion : targetVersion;
+    return Promise.resolve({ clusterVersion: this.clusterVersion, previousVersion });
   }
 
   addLearner(nodeId: number, address: string): Promise<readonly Member[]> {

@@ -657,6 +657,69 @@ describe('rolling restarts and upgrades', () => {
     await operator.controller.stop();
   });
 
+  it('finalizes the data nodes\' cluster version as the last, journaled step of an upgrade; then refuses a downgrade with a clear condition', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3, rollout: { podReadyTimeoutSeconds: 30 } });
+    await running(namespace, 3);
+    const steps: string[] = [];
+    const unsubscribe = api.server.hooks.onChange({ group: 'phantomdb.io', plural: 'phantomclusters' }, (event) => {
+      const operation = (event.object as { status?: PhantomClusterStatus }).status?.operation;
+      if (operation !== undefined && steps.at(-1) !== operation.step) steps.push(operation.step);
+    });
+    // The new binaries report 1.1.0 once rolled; one node is down when the finalize first comes.
+    data.binaryVersion = '1.1.0';
+    data.finalizeRefusal = 'node 2 is DEAD (binary unknown): every member must be live to finalize';
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { version: '1.1.0' } } }, mergePatch);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.operation?.step === 'Finalize' && condition(status, 'Upgrading')?.reason === 'Finalizing';
+    }, timeouts.scaleIn, 'the rollout to wait in Finalize');
+    const finalizing = await clusterStatus(namespace);
+    expect(condition(finalizing, 'Upgrading')?.message).toContain('PH_FINALIZE_REFUSED: node 2 is DEAD');
+    expect(finalizing.clusterVersion).toBe('1.0.0');
+    expect(data.clusterVersion).toBe('1.0.0');
+    data.finalizeRefusal = undefined;
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.operation === undefined && status.clusterVersion === '1.1.0';
+    }, timeouts.scaleIn, 'the upgrade to finish');
+    const done = await clusterStatus(namespace);
+    unsubscribe();
+    expect(done.dataClusterVersion).toBe('1.1.0');
+    expect(data.clusterVersion).toBe('1.1.0');
+    expect(steps.slice(-2)).toEqual(['WaitPodReady', 'Finalize']);
+    // Finalize came after the last pod was back (the last drain), and only then.
+    const finalizeAt = data.calls.indexOf('finalize (oldest binary)');
+    expect(finalizeAt).toBeGreaterThan(data.calls.lastIndexOf('drain 1'));
+    expect(await eventCount(namespace, 'ClusterVersionFinalized')).toBe(1);
+
+    // A downgrade after finalization: refused, nothing changes.
+    const hash = await templateHash(namespace);
+    const deletions = recordPodDeletions(namespace);
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { version: '1.0.0' } } }, mergePatch);
+    await eventually(async () => condition(await clusterStatus(namespace), 'Degraded')?.reason === 'DowngradeRefused', timeouts.reconcile, 'the downgrade to be refused');
+    const refused = await clusterStatus(namespace);
+    expect(condition(refused, 'Upgrading')).toMatchObject({ status: 'False', reason: 'DowngradeRefused' });
+    expect(condition(refused, 'Degraded')?.message).toContain('spec.version 1.0.0 is older than the cluster version 1.1.0');
+    expect(refused.message).toContain('cannot be downgraded');
+    await settleReconciles(operator, namespace, 2);
+    expect(deletions.deleted).toEqual([]);
+    expect(await templateHash(namespace)).toBe(hash);
+    expect((await clusterStatus(namespace)).operation).toBeUndefined();
+    expect(await eventCount(namespace, 'DowngradeRefused')).toBe(1);
+    // Setting the finalized version again clears the refusal.
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { version: '1.1.0' } } }, mergePatch);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return condition(status, 'Degraded')?.status === 'False' && condition(status, 'Upgrading')?.reason !== 'DowngradeRefused';
+    }, timeouts.reconcile, 'the refusal to clear');
+    deletions.stop();
+    expect(deletions.deleted).toEqual([]);
+    await operator.controller.stop();
+  });
+
   it('deletes no pod when an operator of another build reconciles the same spec (labels it adds elsewhere do not count)', async () => {
     const namespace = await freshNamespace();
     const data = new FakeDataCluster();

@@ -19,7 +19,7 @@ import { ensureConfigMap, ensurePodDisruptionBudget, ensureServiceAccount, ensur
 import { defaultClusterTimings, type ClusterControllerDeps, type ClusterObject, type ClusterTimings, type ReconcileContext, type Step, type StepResult } from './context.ts';
 import { Controller, type ReconcileOutcome } from './runtime.ts';
 import { prepareRestore } from './restore.ts';
-import { rollOutPods } from './rollout.ts';
+import { refuseDowngrade, rollOutPods } from './rollout.ts';
 import { scaleIn } from './scale-in.ts';
 import { scaleOut } from './scale-out.ts';
 import { expandVolumes } from './volumes.ts';
@@ -30,6 +30,7 @@ const plural = 'phantomclusters';
 /** The reconcile of one cluster, in order. */
 export const clusterSteps: readonly Step[] = [
   validateSpec,
+  refuseDowngrade,
   prepareRestore,
   stopWhenPaused,
   ensureServiceAccount,

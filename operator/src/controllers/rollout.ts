@@ -21,8 +21,18 @@
  * again retargets the rollout: reverting spec.version brings the template hash back to the one
  * the other pods run, so only the stuck pod is replaced again (a rollback).
  *
- * When the last pod is done, status.clusterVersion and status.podTemplateHash are finalized: the
- * cluster version changes only once every node runs the new version.
+ *   Finalize      (RollingUpgrade only, after the last pod) FinalizeClusterVersion through the
+ *                 admin API: the data nodes raise their replicated cluster version to what every
+ *                 node now runs, switching on the new version's formats. Refused while a node is
+ *                 not live or runs an older binary: the step waits (and pauses past the timeout).
+ *                 It is the point of no return: a spec change that arrives once the data nodes
+ *                 finalized no longer rolls back (retargets only while they have not).
+ *
+ * When the last pod is done (and finalized), status.clusterVersion and status.podTemplateHash are
+ * set: the cluster version changes only once every node runs the new version. After that a
+ * spec.version older than status.clusterVersion is refused (`refuseDowngrade`): Degraded and
+ * Upgrading conditions with reason DowngradeRefused, and nothing is changed; before the
+ * finalization, reverting spec.version is an ordinary rollback.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { z } from 'zod';
@@ -31,10 +41,11 @@ import { AdminError } from '../admin-client/index.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { dataNodeImage, podTemplateHashAnnotation } from '../resources/index.ts';
 import { conditionOf, setCondition } from './conditions.ts';
-import { nodeIdOfPod, statefulSetReplicas } from './cluster-steps.ts';
-import { isPodReady, ordinalOf, proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
+import { nodeIdOfPod, observeNodes, readStatefulSet, statefulSetReplicas } from './cluster-steps.ts';
+import { finish, isPodReady, ordinalOf, proceed, requeueAfter, validated, type ReconcileContext, type Step, type StepResult } from './context.ts';
+import { compareVersions, isVersion } from '../../../datanode/src/version/version.ts';
 
-export const rolloutSteps = ['Drain', 'DeletePod', 'WaitPodReady'] as const;
+export const rolloutSteps = ['Drain', 'DeletePod', 'WaitPodReady', 'Finalize'] as const;
 export type RolloutStep = (typeof rolloutSteps)[number];
 export const rolloutKinds: readonly OperationKind[] = ['RollingUpgrade', 'Restart'];
 
@@ -51,6 +62,10 @@ const detailsSchema = z.object({
   restarted: z.array(z.number().int().min(0)),
   /** Set while the rollout is paused because the pod is not back in time: why. */
   pausedReason: z.string().optional(),
+  /** The data nodes' cluster version when Finalize began (a different one later: they finalized). */
+  dataClusterVersionBefore: z.string().optional(),
+  /** The data nodes' cluster version after FinalizeClusterVersion answered. */
+  dataClusterVersion: z.string().optional(),
 });
 export type RolloutDetails = z.output<typeof detailsSchema>;
 
@@ -261,8 +276,41 @@ async function waitPodReady(ctx: ReconcileContext, operation: ClusterOperation, 
   const restarted = details.restarted.includes(details.ordinal) ? details.restarted : [...details.restarted, details.ordinal];
   const next = podsToRoll(ctx.pods, cluster.metadata.name, Math.min(statefulSetReplicas(ctx), cluster.spec.replicas), details.targetHash)[0];
   const { podUid: _done, pausedReason: _resumed, ...rest } = details;
+  if (next === undefined && operation.kind === 'RollingUpgrade') {
+    const before = ctx.clusterStatus?.clusterVersion;
+    return { kind: 'advance', step: 'Finalize', details: { ...rest, restarted, ...(before === undefined || before === '' ? {} : { dataClusterVersionBefore: before }) } };
+  }
   if (next === undefined) return { kind: 'complete', details: { ...rest, restarted } };
   return { kind: 'advance', step: 'Drain', details: { ...rest, ordinal: next, restarted } };
+}
+
+/**
+ * Asks the data nodes to finalize their cluster version at what every node runs (the oldest
+ * binary among them: '' target). Refusals (a node not live, an old binary) wait and, past the
+ * timeout, pause the rollout saying which nodes.
+ */
+async function finalize(ctx: ReconcileContext, operation: ClusterOperation, details: RolloutDetails): Promise<Transition> {
+  const admin = ctx.admin;
+  let problem: string;
+  if (admin === undefined) {
+    problem = 'no admin connection to the data nodes';
+  } else {
+    try {
+      const result = await admin.finalizeClusterVersion('');
+      return { kind: 'complete', details: { ...details, dataClusterVersion: result.clusterVersion } };
+    } catch (error) {
+      if (!(error instanceof AdminError)) throw error;
+      problem = `${error.code}: ${error.message}`;
+    }
+  }
+  if (!timedOut(ctx, operation)) {
+    upgrading(ctx, 'True', 'Finalizing', `every data node runs the new template; finalizing the cluster version: ${problem}`);
+    return { kind: 'wait', result: requeueAfter(ctx.deps.timings.progressPollMs) };
+  }
+  const reason = `the cluster version could not be finalized after ${validated(ctx).spec.rollout.podReadyTimeoutSeconds} s: ${problem}`;
+  if (details.pausedReason === undefined) await ctx.event('Warning', 'RolloutPaused', `Rollout paused: ${reason}. Bring every data node back (or decommission it); the operator retries.`);
+  upgrading(ctx, 'False', 'RolloutPaused', reason);
+  return { kind: 'wait', result: requeueAfter(ctx.deps.timings.progressPollMs), details: { ...details, pausedReason: reason } };
 }
 
 async function runStep(ctx: ReconcileContext, operation: ClusterOperation, step: RolloutStep, details: RolloutDetails): Promise<Transition> {
@@ -273,6 +321,8 @@ async function runStep(ctx: ReconcileContext, operation: ClusterOperation, step:
       return deletePod(ctx, operation, details);
     case 'WaitPodReady':
       return waitPodReady(ctx, operation, details);
+    case 'Finalize':
+      return finalize(ctx, operation, details);
     default: {
       const unknown: never = step;
       throw new Error(`unknown rollout step ${String(unknown)}`);
@@ -301,15 +351,50 @@ async function complete(ctx: ReconcileContext, operation: ClusterOperation, deta
   const previous = ctx.status.clusterVersion;
   ctx.status.clusterVersion = details.toVersion;
   ctx.status.podTemplateHash = details.targetHash;
+  if (details.dataClusterVersion !== undefined) ctx.status.dataClusterVersion = details.dataClusterVersion;
   const what = operation.kind === 'RollingUpgrade' ? `upgraded ${details.restarted.length} data node(s) to ${details.toVersion}` : `restarted ${details.restarted.length} data node(s) with template ${details.targetHash}`;
   upgrading(ctx, 'False', 'RolloutCompleted', what);
   await ctx.persist();
   const seconds = (ctx.deps.clock.nowMs() - Date.parse(operation.startedAt)) / 1000;
   ctx.deps.metrics?.observeOperation(operation.kind === 'RollingUpgrade' ? 'Upgrade' : 'Restart', 'succeeded', Math.max(0, seconds));
   await ctx.event('Normal', 'RolloutCompleted', `Rollout completed: ${what}`);
-  if (previous !== details.toVersion) await ctx.event('Normal', 'ClusterVersionFinalized', `Every data node runs ${details.toVersion}: cluster version finalized${previous === undefined ? '' : ` (was ${previous})`}`);
+  const data = details.dataClusterVersion === undefined ? '' : `; the data nodes' cluster version is ${details.dataClusterVersion}`;
+  if (previous !== details.toVersion) await ctx.event('Normal', 'ClusterVersionFinalized', `Every data node runs ${details.toVersion}: cluster version finalized${previous === undefined ? '' : ` (was ${previous})`}${data}`);
   ctx.checkpoint();
 }
+
+/** Whether the data nodes' cluster version moved since Finalize began (they finalized). */
+function dataNodesFinalized(ctx: ReconcileContext, details: RolloutDetails): boolean {
+  const now = ctx.clusterStatus?.clusterVersion;
+  return now !== undefined && now !== '' && details.dataClusterVersionBefore !== undefined && now !== details.dataClusterVersionBefore;
+}
+
+/** Whether `wanted` is an older version than `finalized` (both versions; anything else is not judged). */
+export function isDowngrade(wanted: string, finalized: string | undefined): boolean {
+  if (finalized === undefined || !isVersion(wanted) || !isVersion(finalized)) return false;
+  return compareVersions(wanted, finalized) < 0;
+}
+
+/**
+ * A finalized cluster is never rolled back to an older version: its data may already use the
+ * newer formats. Such a spec is refused before the StatefulSet changes (nothing is touched; the
+ * status is still observed), with Degraded and Upgrading conditions saying why.
+ */
+export const refuseDowngrade: Step = async (ctx) => {
+  const cluster = validated(ctx);
+  const finalized = ctx.status.clusterVersion;
+  const refused = conditionOf(ctx.status.conditions, 'Upgrading')?.reason === 'DowngradeRefused';
+  if (ctx.status.operation !== undefined || !isDowngrade(cluster.spec.version, finalized)) {
+    if (refused) upgrading(ctx, 'False', 'NoRollout', `spec.version ${cluster.spec.version} is accepted`);
+    return proceed;
+  }
+  const message = `spec.version ${cluster.spec.version} is older than the cluster version ${finalized ?? ''} the cluster was finalized at: a finalized cluster cannot be downgraded (its data may use the newer formats); set spec.version to ${finalized ?? ''} or newer. Nothing was changed.`;
+  upgrading(ctx, 'False', 'DowngradeRefused', message);
+  if (!refused) await ctx.event('Warning', 'DowngradeRefused', message);
+  ctx.statefulSet = await readStatefulSet(ctx);
+  await observeNodes(ctx);
+  return finish;
+};
 
 /**
  * Starts or resumes the journaled rollout. While one runs, the steps after this one (scale-in,
@@ -330,6 +415,11 @@ export const rollOutPods: Step = async (ctx) => {
     const parsed = detailsSchema.safeParse(operation.details);
     if (step === undefined || !parsed.success) throw new Error(`status.operation of ${ctx.key} is not a rollout this operator understands (step ${operation.step})`);
     let details = parsed.data;
+    if (details.targetHash !== targetHash && step === 'Finalize' && dataNodesFinalized(ctx, details)) {
+      // Past the point of no return: finish the upgrade; refuseDowngrade refuses the new spec.
+      await complete(ctx, operation, { ...details, dataClusterVersion: ctx.clusterStatus?.clusterVersion ?? '' });
+      return proceed;
+    }
     if (details.targetHash !== targetHash) {
       operation = await retarget(ctx, operation, details, targetHash);
       continue;

@@ -110,6 +110,27 @@ describe('RaftLogEngine round trips', () => {
     await engine.close();
   });
 
+  it('counts a snapshot as committed: a crash after installing one restarts with commit at the snapshot', async () => {
+    const dir = freshDir('snapshot-commit');
+    let engine = await RaftLogEngine.open(realFs, dir);
+    const conf = simpleConfState([1, 2, 3]);
+    await engine.createGroup(4, conf);
+    await engine.append(4, makeEntries(4, 2, 5, 1), { term: 1, vote: 1, commit: 3 });
+    // The host does not persist a commit-only hard state change on its own; the snapshot alone
+    // must carry the commit index (a restarted Raft refuses a commit below its snapshot).
+    await engine.applySnapshot(4, { index: 40, term: 3, confState: conf, reference: 'leader-40' });
+    expect(engine.storageFor(4).initialState().hardState).toEqual({ term: 1, vote: 1, commit: 40 });
+    await engine.createSnapshot(4, 40, conf, 'local-40');
+    engine = await reopen(engine);
+    expect(engine.storageFor(4).initialState().hardState).toEqual({ term: 1, vote: 1, commit: 40 });
+    // The model storage used by the simulation agrees.
+    const model = new MemoryRaftStorage(conf);
+    model.setHardState({ term: 1, vote: 1, commit: 1 });
+    model.applySnapshot({ index: 40, term: 3, confState: conf, reference: 'leader-40' });
+    expect(model.initialState().hardState.commit).toBe(40);
+    await engine.close();
+  });
+
   it('removes groups durably', async () => {
     const dir = freshDir('remove');
     let engine = await RaftLogEngine.open(realFs, dir);

@@ -199,6 +199,11 @@ export class LogState {
           this.dropEntries(group.entries.splice(0));
         }
         group.snapshot = snapshot;
+        // A snapshot holds committed state only, so its index is committed: the durable commit
+        // index moves with it. The host persists a commit-only hard state change lazily, and
+        // otherwise a crash right after installing a snapshot left a commit index below the
+        // snapshot, which the Raft core (rightly) refuses to start from.
+        if (group.hardState.commit < snapshot.index) group.hardState = { ...group.hardState, commit: snapshot.index };
         return;
       }
       case 'checkpoint':

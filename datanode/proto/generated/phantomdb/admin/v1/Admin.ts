@@ -16,6 +16,8 @@ import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress_
 import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from '../../../phantomdb/admin/v1/DrainRequest.ts';
 import type { ExportRangeChunk as _phantomdb_admin_v1_ExportRangeChunk, ExportRangeChunk__Output as _phantomdb_admin_v1_ExportRangeChunk__Output } from '../../../phantomdb/admin/v1/ExportRangeChunk.ts';
 import type { ExportRangeRequest as _phantomdb_admin_v1_ExportRangeRequest, ExportRangeRequest__Output as _phantomdb_admin_v1_ExportRangeRequest__Output } from '../../../phantomdb/admin/v1/ExportRangeRequest.ts';
+import type { FinalizeClusterVersionRequest as _phantomdb_admin_v1_FinalizeClusterVersionRequest, FinalizeClusterVersionRequest__Output as _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output } from '../../../phantomdb/admin/v1/FinalizeClusterVersionRequest.ts';
+import type { FinalizeClusterVersionResponse as _phantomdb_admin_v1_FinalizeClusterVersionResponse, FinalizeClusterVersionResponse__Output as _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output } from '../../../phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
 import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRequest__Output as _phantomdb_admin_v1_NodeInfoRequest__Output } from '../../../phantomdb/admin/v1/NodeInfoRequest.ts';
 import type { NodeInfoResponse as _phantomdb_admin_v1_NodeInfoResponse, NodeInfoResponse__Output as _phantomdb_admin_v1_NodeInfoResponse__Output } from '../../../phantomdb/admin/v1/NodeInfoResponse.ts';
 import type { PromoteRequest as _phantomdb_admin_v1_PromoteRequest, PromoteRequest__Output as _phantomdb_admin_v1_PromoteRequest__Output } from '../../../phantomdb/admin/v1/PromoteRequest.ts';
@@ -156,6 +158,29 @@ export interface AdminClient extends grpc.Client {
   exportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
   
   /**
+   * Raises the cluster version (the replicated record in the meta range) to target_version, or,
+   * when it is empty, to the oldest binary version among the members. Refused with
+   * PH_FINALIZE_REFUSED, listing the nodes, unless every member (not decommissioned) is LIVE
+   * and runs a binary that can run the target; a target below the current cluster version is
+   * refused too (no downgrade). Idempotent: the current version again answers success.
+   */
+  FinalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  FinalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  FinalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  FinalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Raises the cluster version (the replicated record in the meta range) to target_version, or,
+   * when it is empty, to the oldest binary version among the members. Refused with
+   * PH_FINALIZE_REFUSED, listing the nodes, unless every member (not decommissioned) is LIVE
+   * and runs a binary that can run the target; a target below the current cluster version is
+   * refused too (no downgrade). Idempotent: the current version again answers success.
+   */
+  finalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  finalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  finalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  finalizeClusterVersion(argument: _phantomdb_admin_v1_FinalizeClusterVersionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * This node's own identity and state, answered by the node itself (never redirected).
    * node_id 0: a new node still waiting for AssignIdentity.
    */
@@ -284,6 +309,15 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   ExportRange: grpc.handleServerStreamingCall<_phantomdb_admin_v1_ExportRangeRequest__Output, _phantomdb_admin_v1_ExportRangeChunk>;
   
   /**
+   * Raises the cluster version (the replicated record in the meta range) to target_version, or,
+   * when it is empty, to the oldest binary version among the members. Refused with
+   * PH_FINALIZE_REFUSED, listing the nodes, unless every member (not decommissioned) is LIVE
+   * and runs a binary that can run the target; a target below the current cluster version is
+   * refused too (no downgrade). Idempotent: the current version again answers success.
+   */
+  FinalizeClusterVersion: grpc.handleUnaryCall<_phantomdb_admin_v1_FinalizeClusterVersionRequest__Output, _phantomdb_admin_v1_FinalizeClusterVersionResponse>;
+  
+  /**
    * This node's own identity and state, answered by the node itself (never redirected).
    * node_id 0: a new node still waiting for AssignIdentity.
    */
@@ -321,6 +355,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   Decommission: MethodDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
   Drain: MethodDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress__Output>
   ExportRange: MethodDefinition<_phantomdb_admin_v1_ExportRangeRequest, _phantomdb_admin_v1_ExportRangeChunk, _phantomdb_admin_v1_ExportRangeRequest__Output, _phantomdb_admin_v1_ExportRangeChunk__Output>
+  FinalizeClusterVersion: MethodDefinition<_phantomdb_admin_v1_FinalizeClusterVersionRequest, _phantomdb_admin_v1_FinalizeClusterVersionResponse, _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output, _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>
   NodeInfo: MethodDefinition<_phantomdb_admin_v1_NodeInfoRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_NodeInfoRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
   Promote: MethodDefinition<_phantomdb_admin_v1_PromoteRequest, _phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteRequest__Output, _phantomdb_admin_v1_PromoteResponse__Output>
   RangeList: MethodDefinition<_phantomdb_admin_v1_RangeListRequest, _phantomdb_admin_v1_RangeListResponse, _phantomdb_admin_v1_RangeListRequest__Output, _phantomdb_admin_v1_RangeListResponse__Output>

@@ -26,6 +26,10 @@ export interface ClusterStatusResponse {
    * node's id must be greater (ids are never reused).
    */
   'highestNodeId'?: (number | string | Long);
+  /**
+   * The cluster version (replicated in the meta range): the formats every node may use.
+   */
+  'clusterVersion'?: (string);
 }
 
 export interface ClusterStatusResponse__Output {
@@ -51,4 +55,8 @@ export interface ClusterStatusResponse__Output {
    * node's id must be greater (ids are never reused).
    */
   'highestNodeId': (string);
+  /**
+   * The cluster version (replicated in the meta range): the formats every node may use.
+   */
+  'clusterVersion': (string);
 }

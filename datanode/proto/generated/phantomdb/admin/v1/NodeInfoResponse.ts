@@ -19,6 +19,14 @@ export interface NodeInfoResponse {
   'leaderId'?: (number | string | Long);
   'version'?: (string);
   'locality'?: (string);
+  /**
+   * The oldest cluster version this node's binary can run (it runs up to `version`).
+   */
+  'clusterVersionMin'?: (string);
+  /**
+   * The cluster version as this node knows it (empty before it has the meta range's state).
+   */
+  'clusterVersion'?: (string);
 }
 
 export interface NodeInfoResponse__Output {
@@ -38,4 +46,12 @@ export interface NodeInfoResponse__Output {
   'leaderId': (string);
   'version': (string);
   'locality': (string);
+  /**
+   * The oldest cluster version this node's binary can run (it runs up to `version`).
+   */
+  'clusterVersionMin': (string);
+  /**
+   * The cluster version as this node knows it (empty before it has the meta range's state).
+   */
+  'clusterVersion': (string);
 }

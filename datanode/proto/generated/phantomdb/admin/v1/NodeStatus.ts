@@ -19,8 +19,16 @@ export interface NodeStatus {
    * Range leases (leaderships) held by the node.
    */
   'leases'?: (number);
+  /**
+   * The node's binary version as the leader learned it from the transport handshake (empty:
+   * not known, e.g. the node is down).
+   */
   'version'?: (string);
   'locality'?: (string);
+  /**
+   * The oldest cluster version the node's binary can run.
+   */
+  'clusterVersionMin'?: (string);
 }
 
 export interface NodeStatus__Output {
@@ -37,6 +45,14 @@ export interface NodeStatus__Output {
    * Range leases (leaderships) held by the node.
    */
   'leases': (number);
+  /**
+   * The node's binary version as the leader learned it from the transport handshake (empty:
+   * not known, e.g. the node is down).
+   */
   'version': (string);
   'locality': (string);
+  /**
+   * The oldest cluster version the node's binary can run.
+   */
+  'clusterVersionMin': (string);
 }

@@ -13,6 +13,13 @@ export interface JoinRequest {
    * The joining node's KV API address (host:port).
    */
   'kvAddress'?: (string);
+  /**
+   * The joining node's binary version and the oldest cluster version it can run; the leader
+   * refuses the join (PH_CLUSTER_VERSION_UNSUPPORTED) when the cluster version is outside that
+   * range. Empty from builds before cluster versions: not checked.
+   */
+  'binaryVersion'?: (string);
+  'clusterVersionMin'?: (string);
 }
 
 export interface JoinRequest__Output {
@@ -26,4 +33,11 @@ export interface JoinRequest__Output {
    * The joining node's KV API address (host:port).
    */
   'kvAddress': (string);
+  /**
+   * The joining node's binary version and the oldest cluster version it can run; the leader
+   * refuses the join (PH_CLUSTER_VERSION_UNSUPPORTED) when the cluster version is outside that
+   * range. Empty from builds before cluster versions: not checked.
+   */
+  'binaryVersion': (string);
+  'clusterVersionMin': (string);
 }

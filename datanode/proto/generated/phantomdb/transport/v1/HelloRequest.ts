@@ -11,6 +11,13 @@ export interface HelloRequest {
    * The node id the caller believes it is talking to (0 when unknown).
    */
   'expectedNodeId'?: (number | string | Long);
+  /**
+   * The caller's binary version and the oldest cluster version it can run (empty from builds
+   * before cluster versions). Refused with "cluster-version-mismatch" when the receiver knows a
+   * cluster version outside that range.
+   */
+  'binaryVersion'?: (string);
+  'clusterVersionMin'?: (string);
 }
 
 export interface HelloRequest__Output {
@@ -21,4 +28,11 @@ export interface HelloRequest__Output {
    * The node id the caller believes it is talking to (0 when unknown).
    */
   'expectedNodeId': (string);
+  /**
+   * The caller's binary version and the oldest cluster version it can run (empty from builds
+   * before cluster versions). Refused with "cluster-version-mismatch" when the receiver knows a
+   * cluster version outside that range.
+   */
+  'binaryVersion': (string);
+  'clusterVersionMin': (string);
 }

@@ -6,7 +6,8 @@ import type { Long } from '@grpc/proto-loader';
 export interface HelloResponse {
   'accepted'?: (boolean);
   /**
-   * A stable reason when refused: "cluster-mismatch", "version-mismatch", "wrong-node".
+   * A stable reason when refused: "cluster-mismatch", "version-mismatch", "wrong-node",
+   * "cluster-version-mismatch" (the caller's binary cannot run this cluster's version).
    */
   'rejectReason'?: (string);
   'rejectDetail'?: (string);
@@ -17,12 +18,18 @@ export interface HelloResponse {
    * The version both sides will use (0 when refused).
    */
   'protocolVersion'?: (number);
+  /**
+   * The answering node's binary version and the oldest cluster version it can run.
+   */
+  'binaryVersion'?: (string);
+  'clusterVersionMin'?: (string);
 }
 
 export interface HelloResponse__Output {
   'accepted': (boolean);
   /**
-   * A stable reason when refused: "cluster-mismatch", "version-mismatch", "wrong-node".
+   * A stable reason when refused: "cluster-mismatch", "version-mismatch", "wrong-node",
+   * "cluster-version-mismatch" (the caller's binary cannot run this cluster's version).
    */
   'rejectReason': (string);
   'rejectDetail': (string);
@@ -33,4 +40,9 @@ export interface HelloResponse__Output {
    * The version both sides will use (0 when refused).
    */
   'protocolVersion': (number);
+  /**
+   * The answering node's binary version and the oldest cluster version it can run.
+   */
+  'binaryVersion': (string);
+  'clusterVersionMin': (string);
 }
