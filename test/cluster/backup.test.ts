@@ -128,6 +128,9 @@ describe('backups by data nodes', () => {
     const value = (i: number): string => `value-${i}-${'x'.repeat(400)}`;
     for (let batch = 0; batch < 40; batch++) await Promise.all(Array.from({ length: 10 }, (_, j) => client.put(`k${String(batch * 10 + j).padStart(5, '0')}`, value(batch * 10 + j))));
 
+    // The keyspace splits into several ranges (size checks run every few seconds): wait for it.
+    await eventually('the keyspace split into several ranges', 60_000, async () => ((await admin.rangeList()).filter((range) => !range.meta).length > 1 ? true : undefined), 200);
+
     // A writer overwrites, adds and deletes keys while the backups run.
     let writing = true;
     let writes = 0;

@@ -72,6 +72,9 @@ const exportChunkBytes = 1024 * 1024;
 const exportAttemptsMax = 8;
 /** Backups remembered (finished ones are dropped oldest first beyond this). */
 const backupsRememberedMax = 64;
+/** Listing the ranges is retried this often, this far apart, while a split leaves a gap. */
+const spanAttemptsMax = 50;
+const spanRetryMs = 100;
 /** A proposal to the meta range waits at most this long. */
 const metaProposalMs = 10_000;
 
@@ -250,7 +253,7 @@ export class BackupCoordinator {
     entry.report = { ...entry.report, backupTimestamp: formatTimestamp(at), message: `exporting every range as of ${formatTimestamp(at)}` };
     this.host.log(`backup ${spec.backupId}: ${spec.type} at ${formatTimestamp(at)} to ${store.description}`);
     try {
-      const spans = this.userSpans();
+      const spans = await this.userSpansSettled();
       const scratchDir = path.join(this.host.scratchDir, `backup-${spec.backupId}`);
       const manifest = await writeBackup({
         store,
@@ -288,6 +291,21 @@ export class BackupCoordinator {
 
   private async release(meta: Replica, id: string): Promise<void> {
     await meta.propose({ op: 'release-ts', id }, metaProposalMs);
+  }
+
+  /**
+   * The user ranges in key order, waiting out the moment after a split when the right range is
+   * known nowhere on this node yet (its replica is being created, the meta copy not recorded).
+   */
+  private async userSpansSettled(): Promise<RangeSpan[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.userSpans();
+      } catch (err) {
+        if (!(err instanceof AdminError && err.code === 'PH_UNAVAILABLE') || attempt >= spanAttemptsMax) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, spanRetryMs));
+    }
   }
 
   /** The user ranges the meta range records, in key order (together they cover the keyspace). */

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../../../test/cluster/harness.ts';
 import { startKubeTestServer, type KubeTestServer } from '../../../test/kube/server.ts';
 import { type LocalS3, startLocalS3 } from '../../../test/s3/local-s3.ts';
+import { AdminClient } from '../../../datanode/src/admin/index.ts';
 import { readManifest } from '../../../datanode/src/backup/index.ts';
 import { KvClient } from '../../../datanode/src/kv/client.ts';
 import { GrpcAdminConnector } from '../admin-client/index.ts';
@@ -63,6 +64,14 @@ describe('DataNodeBackupRunner', () => {
     const client = new KvClient({ endpoints: cluster.kvEndpoints(), clusterId: 'db' });
     for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 10 }, (_, j) => client.put(`k${String(batch * 10 + j).padStart(4, '0')}`, `value-${batch * 10 + j}-${'y'.repeat(300)}`)));
     client.close();
+    // The data splits into several ranges (a size check runs every few seconds): wait for it, so
+    // that the backup is taken across ranges.
+    const nodes = new AdminClient({ endpoints: cluster.kvEndpoints(), clusterId: 'db' });
+    try {
+      await eventually(async () => (await nodes.rangeList()).filter((range) => !range.meta).length > 1, 60_000, 'the keyspace split into several ranges');
+    } finally {
+      nodes.close();
+    }
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedSecret({ namespace, body: { metadata: { name: 's3-creds' }, stringData: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey } } });
     await custom.createNamespacedCustomObject({ ...group, plural: 'phantomclusters', namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'db' }, spec: { version: '1.0.0', storage: { size: '1Gi' } } } });
