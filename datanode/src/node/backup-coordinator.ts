@@ -80,7 +80,6 @@ const metaProposalMs = 10_000;
 
 interface RunningBackup {
   report: BackupProgressReport;
-  readonly done: Promise<void>;
 }
 
 /** The engine span of every version of the user keys [start, end). */
@@ -99,6 +98,11 @@ function storeOf(spec: BackupSpec): BackupStore {
     ...(destination.endpoint === undefined ? {} : { endpoint: destination.endpoint }),
     ...(destination.credentials === undefined ? {} : { credentials: destination.credentials }),
   });
+}
+
+/** Releases an S3 client's sockets (a volume store holds none). */
+function closeStore(store: BackupStore): void {
+  if (store instanceof S3BackupStore) store.destroy();
 }
 
 function messageOf(err: unknown): string {
@@ -162,23 +166,36 @@ export class BackupCoordinator {
     if (known !== undefined && known.report.phase !== 'FAILED') return known.report;
     const meta = this.metaLeader();
     const store = storeOf(spec);
-    if ((await store.head(manifestKey(spec.backupId))) !== undefined) {
-      const manifest = await readManifest(store, spec.backupId);
+    let finished: boolean;
+    try {
+      finished = (await store.head(manifestKey(spec.backupId))) !== undefined;
+    } catch (err) {
+      closeStore(store);
+      throw err;
+    }
+    if (finished) {
+      let manifest;
+      try {
+        manifest = await readManifest(store, spec.backupId);
+      } finally {
+        closeStore(store);
+      }
       const rangesTotal = manifest.ranges.length;
       const report: BackupProgressReport = { backupId: spec.backupId, phase: 'COMPLETED', backupTimestamp: manifest.backupTimestamp, rangesDone: rangesTotal, rangesTotal, bytesDone: manifest.totalBytes, totalBytes: manifest.totalBytes, verified: true, message: `finished earlier (manifest at ${store.description})` };
       // Remembered, so BackupStatus answers it too (after a restart of the node that took it).
-      this.remember(spec.backupId, { report, done: Promise.resolve() });
+      this.remember(spec.backupId, { report });
       return report;
     }
     const entry: RunningBackup = {
       report: { backupId: spec.backupId, phase: 'RUNNING', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'starting' },
-      done: Promise.resolve(),
     };
     this.remember(spec.backupId, entry);
-    (entry as { done: Promise<void> }).done = this.run(spec, store, meta, entry).catch((err: unknown) => {
-      entry.report = { ...entry.report, phase: 'FAILED', message: messageOf(err) };
-      this.host.log(`backup ${spec.backupId} failed: ${messageOf(err)}`);
-    });
+    void this.run(spec, store, meta, entry)
+      .catch((err: unknown) => {
+        entry.report = { ...entry.report, phase: 'FAILED', message: messageOf(err) };
+        this.host.log(`backup ${spec.backupId} failed: ${messageOf(err)}`);
+      })
+      .finally(() => closeStore(store));
     return entry.report;
   }
 
@@ -191,14 +208,6 @@ export class BackupCoordinator {
     if (known !== undefined) return known.report;
     this.metaLeader();
     return { backupId, phase: 'UNKNOWN', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'no backup by this id runs on this node' };
-  }
-
-  /** Waits for a backup started here to finish (tests). */
-  async settled(backupId: string): Promise<BackupProgressReport> {
-    const entry = this.backups.get(backupId);
-    if (entry === undefined) return this.backupStatus(backupId);
-    await entry.done;
-    return entry.report;
   }
 
   /** ExportRange: exports a piece of a range led here and streams it. */

@@ -69,7 +69,12 @@ function storeOf(source: RestoreSource): BackupStore {
 export async function ingestBackup(kv: KvEngine, source: RestoreSource, dataDir: string, log: (line: string) => void): Promise<RestoreResult> {
   const store = storeOf(source);
   log(`restoring backup ${source.backupId} from ${store.description} before bootstrapping`);
-  const result = await restoreBackup({ store, backupId: source.backupId, ingester: new EngineRangeIngester(kv.engine), scratchDir: path.join(dataDir, 'restore-scratch'), timers: systemTimers });
+  let result: RestoreResult;
+  try {
+    result = await restoreBackup({ store, backupId: source.backupId, ingester: new EngineRangeIngester(kv.engine), scratchDir: path.join(dataDir, 'restore-scratch'), timers: systemTimers });
+  } finally {
+    if (store instanceof S3BackupStore) store.destroy();
+  }
   await kv.flush();
   log(`restored backup ${source.backupId}: ${result.chain.length} backup(s), ${result.files} files, ${result.bytes} bytes, data as of ${result.backupTimestamp}`);
   return result;
