@@ -51,6 +51,7 @@ export const errorCodes = {
   PH_BACKUP_RUNNER_UNAVAILABLE: 'The operator could not make the data nodes take a backup (no reachable pod, an unmounted volume destination, missing credentials, or the nodes reported a failure).',
   PH_CLUSTER_VERSION_UNSUPPORTED: "This node's binary cannot run the cluster's version (it is newer than the binary, or older than the oldest it supports); both versions are named.",
   PH_FORMAT_UNSUPPORTED: 'Stored or received data is in a format of a newer PhantomDB build than this one (an unknown command op or layout version); it is refused, never misread.',
+  PH_UNIMPLEMENTED: 'The node runs an older build that lacks the called admin RPC.',
   PH_FINALIZE_REFUSED: 'FinalizeClusterVersion was refused: some member runs a binary older than the target, is not live, or the target is below the current cluster version; the nodes are named.',
 } as const;
 

@@ -157,8 +157,13 @@ describe('mixed versions and the cluster version', () => {
     expect(node.output).toContain('PH_CLUSTER_VERSION_UNSUPPORTED');
     expect(node.output).toContain(`runs binary ${oldVersion}`);
     expect(node.output).toContain(`cluster version ${newVersion}`);
-    // The other two still serve; the refused node comes back with the new binary.
+    // The other two still serve, and finalize no further while node 2 is down (a retry of the
+    // version already reached still succeeds).
     expect((await kv.get('v/after'))?.toString()).toBe('new');
+    const whileDown = await finalizeError('0.2.1');
+    expect(whileDown.code).toBe('PH_FINALIZE_REFUSED');
+    expect(whileDown.message).toMatch(/node 2 is (SUSPECT|DEAD)/);
+    expect(await admin.finalizeClusterVersion(newVersion)).toEqual({ clusterVersion: newVersion, previousVersion: newVersion });
     node.start(newBinary);
     await cluster.waitReady(node, 'node 2 ready again with the new binary');
 

@@ -276,6 +276,8 @@ function classify(err: unknown): AdminError {
     return new AdminError(code, failure.details);
   }
   if (failure.status === grpc.status.DEADLINE_EXCEEDED) return new AdminError('PH_DEADLINE_EXCEEDED', failure.details);
+  // A node of an older build that lacks the call (e.g. FinalizeClusterVersion before versions).
+  if (failure.status === grpc.status.UNIMPLEMENTED) return new AdminError('PH_UNIMPLEMENTED', failure.details);
   // Every admin call is idempotent, so an unreachable node is simply transient (unlike a KV write).
   if (isUnreachableStatus(failure.status)) return new AdminError('PH_UNAVAILABLE', `unreachable: ${failure.details}`);
   return new AdminError('PH_BAD_REQUEST', failure.details);

@@ -17,6 +17,7 @@ export const adminErrorCodes = {
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: 'Another membership change is being committed. Retry later.',
   PH_IDENTITY_CONFLICT: 'AssignIdentity named another id than the one the node already has (ids are never changed).',
   PH_FINALIZE_REFUSED: 'FinalizeClusterVersion was refused: a member runs an older binary, is not live, or the target is below the cluster version; the nodes are named.',
+  PH_UNIMPLEMENTED: 'The node runs a build without this admin call (an older version).',
 } as const;
 
 export type AdminErrorCode = keyof typeof adminErrorCodes;

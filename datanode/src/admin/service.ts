@@ -38,6 +38,7 @@ const statusOf: Record<AdminErrorCode, grpc.status> = {
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: grpc.status.ABORTED,
   PH_IDENTITY_CONFLICT: grpc.status.FAILED_PRECONDITION,
   PH_FINALIZE_REFUSED: grpc.status.FAILED_PRECONDITION,
+  PH_UNIMPLEMENTED: grpc.status.UNIMPLEMENTED,
 };
 
 const adminServiceErrors: ServiceErrorMapping<AdminErrorCode> = {

@@ -4,7 +4,8 @@
  *   0x00 <name>                          node-local state (never replicated): the layout version,
  *                                        the range id counter, tombstones of dropped replicas
  *   0x02 <rangeId u64 BE> <name>         a range's replicated local state ("applied", "desc", and on
- *                                        the meta range "members", "lifecycle", "meta/" <rangeId u64 BE>)
+ *                                        the meta range "members", "lifecycle", "cluster-version",
+ *                                        "meta/" <rangeId u64 BE>)
  *   mvcc(0x03 <user key>, ts)            user data as MVCC versions (storage/mvcc.ts: the escaped
  *                                        key, 0x00 0x01, then the complement of the HLC timestamp,
  *                                        so one key's versions sort newest first); a range owns the

@@ -12,7 +12,9 @@
  */
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { HotCounter, HotHistogram, type HotCounterSeries, type HotHistogramSeries } from './hot.ts';
-import { buildCommit, buildVersion } from './build-info.ts';
+import { buildCommit } from './build-info.ts';
+import { binaryVersion } from '../version/binary.ts';
+import { formatVersion, parseVersion } from '../version/version.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
 import { registerStorageMetrics } from './storage-metrics.ts';
@@ -62,7 +64,9 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: String(options.nodeId) });
     const info = new Gauge({ name: 'phantomdb_build_info', help: 'Always 1; labels say which build and cluster this node runs.', labelNames: ['version', 'commit', 'nodejs', 'cluster_id'], registers });
-    info.set({ version: buildVersion(), commit: buildCommit(), nodejs: process.version, cluster_id: options.clusterId }, 1);
+    // The binary version (version/binary.ts) without build metadata: nodes of a mixed-version
+    // cluster (during a rolling upgrade) show as different versions.
+    info.set({ version: formatVersion(parseVersion(binaryVersion().version)), commit: buildCommit(), nodejs: process.version, cluster_id: options.clusterId }, 1);
     this.requests = new HotCounter(this.registry, 'phantomdb_requests_total', 'gRPC requests served, by API (kv, membership, admin), method and result (ok or the PH_* error code).');
     this.requestSeconds = new HotHistogram(this.registry, 'phantomdb_request_duration_seconds', 'Time from receiving a gRPC request to answering it.', requestBuckets);
     this.fsyncSeconds = new HotHistogram(this.registry, 'phantomdb_wal_fsync_duration_seconds', 'Duration of each fsync of a write-ahead log (log="raft": the shared Raft log, the write-ahead log of replicated data).', fsyncBuckets);

@@ -17,6 +17,7 @@
 import type { AdminBackend, FinalizeResult, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
 import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
+import { assert } from '../assert.ts';
 import type { MemberAddress } from '../kv/command.ts';
 import { KvError, NotLeaderError as KvNotLeaderError } from '../kv/errors.ts';
 import type { MemberLifecycles } from '../kv/state-machine.ts';
@@ -479,6 +480,7 @@ export class NodeAdmin implements AdminBackend {
   /** The oldest binary version among `members` (all known: finalizeProblems found none). */
   private oldestBinary(members: readonly NodeId[]): string {
     const versions = members.map((id) => formatVersion(parseVersion(this.binaryOf(id)?.version ?? '0.0.0')));
+    assert(versions.length > 0, 'the leader is a member: there is a binary version to finalize at');
     return versions.reduce((oldest, version) => (compareVersions(version, oldest) < 0 ? version : oldest));
   }
 
@@ -492,6 +494,8 @@ export class NodeAdmin implements AdminBackend {
     const refuse = (problems: readonly string[]): never => {
       throw new AdminError('PH_FINALIZE_REFUSED', `cannot finalize cluster version ${targetVersion === '' ? '(oldest binary)' : targetVersion} (now ${current}): ${problems.join('; ')}`);
     };
+    // Asking again for the version the cluster already has succeeds whatever the nodes do (a retry).
+    if (targetVersion !== '' && compareVersions(targetVersion, current) === 0) return { clusterVersion: current, previousVersion: current };
     const unknown = this.finalizeProblems(replica, members, undefined);
     if (unknown.length > 0) refuse(unknown);
     const target = targetVersion === '' ? this.oldestBinary(members) : formatVersion(parseVersion(targetVersion));

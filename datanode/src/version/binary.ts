@@ -1,6 +1,7 @@
 /**
  * This build's binary version: the package version (package.json), with the build commit as
- * semver build metadata when the image build recorded it (PHANTOMDB_BUILD_COMMIT), and the
+ * semver build metadata when the image build recorded it (PHANTOMDB_COMMIT, the variable
+ * phantomdb_build_info's commit label reads too), and the
  * oldest cluster version it can run.
  *
  * PHANTOMDB_TEST_BINARY_VERSION (test-only) makes the process claim another version, so that
@@ -32,7 +33,7 @@ export function packageVersion(): string {
 
 /**
  * The binary version from `env` (PHANTOMDB_TEST_BINARY_VERSION overrides the package version;
- * PHANTOMDB_BUILD_COMMIT is appended as build metadata). Throws VersionSyntaxError for an
+ * PHANTOMDB_COMMIT is appended as build metadata). Throws VersionSyntaxError for an
  * override that is not a version. The oldest runnable cluster version is never above the
  * binary's own version.
  */
@@ -44,7 +45,7 @@ export function binaryVersionOf(env: NodeJS.ProcessEnv, base: string = packageVe
   } catch (err) {
     throw new VersionSyntaxError(`PHANTOMDB_TEST_BINARY_VERSION: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const commit = (env['PHANTOMDB_BUILD_COMMIT'] ?? '').trim().replace(/[^0-9A-Za-z.-]/g, '').slice(0, 40);
+  const commit = (env['PHANTOMDB_COMMIT'] ?? '').trim().replace(/[^0-9A-Za-z.-]/g, '').slice(0, 40);
   const build = commit !== '' ? commit : own.build;
   const version = `${formatVersion(own)}${build === '' ? '' : `+${build}`}`;
   const clusterVersionMin = compareVersions(clusterVersionMinSupported, own) <= 0 ? clusterVersionMinSupported : formatVersion(own);

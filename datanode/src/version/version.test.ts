@@ -58,7 +58,7 @@ describe('cannotRun', () => {
 describe('binaryVersionOf', () => {
   it('is the package version, with the build commit as build metadata', () => {
     expect(binaryVersionOf({}, '0.1.0')).toEqual({ version: '0.1.0', clusterVersionMin: clusterVersionMinSupported });
-    expect(binaryVersionOf({ PHANTOMDB_BUILD_COMMIT: 'deadbeef\n' }, '0.1.0').version).toBe('0.1.0+deadbeef');
+    expect(binaryVersionOf({ PHANTOMDB_COMMIT: 'deadbeef\n' }, '0.1.0').version).toBe('0.1.0+deadbeef');
   });
   it('takes the test-only override, and never supports a cluster newer than itself', () => {
     expect(binaryVersionOf({ PHANTOMDB_TEST_BINARY_VERSION: '0.3.0' }, '0.1.0')).toEqual({ version: '0.3.0', clusterVersionMin: clusterVersionMinSupported });

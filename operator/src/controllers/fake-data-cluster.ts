@@ -59,6 +59,8 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   clusterVersion = '1.0.0';
   /** When set, FinalizeClusterVersion is refused with this message (PH_FINALIZE_REFUSED). */
   finalizeRefusal: string | undefined;
+  /** Answers FinalizeClusterVersion as a build without the call does (PH_UNIMPLEMENTED). */
+  finalizeUnimplemented = false;
 
   forCluster(): ClusterAdmin {
     return this;
@@ -160,6 +162,7 @@ export class FakeDataCluster implements AdminConnector, ClusterAdmin {
   /** As the data nodes do: refused while a member is down; else the cluster version rises to the nodes' binary. */
   finalizeClusterVersion(targetVersion: string): Promise<FinalizeResult> {
     this.calls.push(`finalize ${targetVersion === '' ? '(oldest binary)' : targetVersion}`);
+    if (this.finalizeUnimplemented) return Promise.reject(new AdminError('PH_UNIMPLEMENTED', 'unknown method FinalizeClusterVersion'));
     if (this.finalizeRefusal !== undefined) return Promise.reject(new AdminError('PH_FINALIZE_REFUSED', this.finalizeRefusal));
     const down = this.members().filter((member) => this.down.has(member.address));
     if (down.length > 0) return Promise.reject(new AdminError('PH_FINALIZE_REFUSED', down.map((member) => `node ${member.nodeId} is DEAD`).join('; ')));

@@ -720,6 +720,25 @@ describe('rolling restarts and upgrades', () => {
     await operator.controller.stop();
   });
 
+  it('completes an upgrade of data nodes that predate cluster versions (FinalizeClusterVersion unimplemented) without finalizing them', async () => {
+    const namespace = await freshNamespace();
+    const data = new FakeDataCluster();
+    data.finalizeUnimplemented = true;
+    const operator = await startOperator(namespace, data);
+    await createCluster(namespace, { replicas: 3 });
+    await running(namespace, 3);
+    await custom.patchNamespacedCustomObject({ ...group, namespace, name: 'db', body: { spec: { version: '1.1.0' } } }, mergePatch);
+    await eventually(async () => {
+      const status = await clusterStatus(namespace);
+      return status.operation === undefined && status.clusterVersion === '1.1.0';
+    }, timeouts.scaleIn, 'the upgrade to finish');
+    const status = await clusterStatus(namespace);
+    expect(status.dataClusterVersion).toBeUndefined();
+    expect(data.calls.filter((call) => call.startsWith('finalize'))).toEqual(['finalize (oldest binary)']);
+    expect(condition(status, 'Upgrading')).toMatchObject({ status: 'False', reason: 'RolloutCompleted' });
+    await operator.controller.stop();
+  });
+
   it('deletes no pod when an operator of another build reconciles the same spec (labels it adds elsewhere do not count)', async () => {
     const namespace = await freshNamespace();
     const data = new FakeDataCluster();

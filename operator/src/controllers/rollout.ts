@@ -300,6 +300,8 @@ async function finalize(ctx: ReconcileContext, operation: ClusterOperation, deta
       return { kind: 'complete', details: { ...details, dataClusterVersion: result.clusterVersion } };
     } catch (error) {
       if (!(error instanceof AdminError)) throw error;
+      // Data nodes of a build before cluster versions have nothing to finalize.
+      if (error.code === 'PH_UNIMPLEMENTED') return { kind: 'complete', details };
       problem = `${error.code}: ${error.message}`;
     }
   }
