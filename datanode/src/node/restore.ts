@@ -1,10 +1,11 @@
 /**
- * Starting a new cluster from a backup (issue 6 §3, data node side): before a node of a new
- * cluster (--peers) bootstraps its ranges, it downloads and verifies the whole chain of the
- * backup (full + incrementals, backup/reader.ts: every object checked before any is used) and
- * ingests it into its engine. Every node of the new cluster does the same, so the replicas of the
- * bootstrapped ranges start identical; reads then see exactly the data as of the backup's
- * timestamp. A missing or corrupt object stops the node with an error naming the object: a
+ * Starting a new cluster from a backup (issue 6 §3, data node side): before a node bootstraps
+ * the ranges of a new cluster (--peers, or pod 0 of a new StatefulSet), it downloads and verifies
+ * the whole chain of the backup (full + incrementals, backup/reader.ts: every object checked
+ * before any is used) and ingests it into its engine. With --peers every initial voter does the
+ * same, so the bootstrapped replicas start identical; in a StatefulSet pod 0 bootstraps alone
+ * and the pods that join get the data by snapshots. Reads then see exactly the data as of the
+ * backup's timestamp. A missing or corrupt object stops the node with an error naming the object: a
  * cluster never comes up with part of the data.
  */
 import * as path from 'node:path';
