@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeTimestamp, timestamp } from '../hlc/hlc.ts';
+import { NodeMetrics } from '../metrics/node-metrics.ts';
 import type { Entry } from '../raft/types.ts';
 import { encodeCommand, type Command, type StoredProtection } from './command.ts';
 import type { RangeDescriptor } from './descriptor.ts';
@@ -86,5 +87,8 @@ describe('GC in compaction of a node engine', () => {
     expect(kv.engine.get(rangeLocalKey(2, 'desc'))).toBeDefined();
     expect(kv.engine.get(rangeLocalKey(2, 'applied'))).toBeDefined();
     expect(kv.engine.stats().mvccVersionsCollected).toBe(3);
+    // What an operator sees on /metrics.
+    const metrics = new NodeMetrics({ status: () => undefined, storage: () => kv.engine.stats() }, { nodeId: 1, clusterId: 'c1', processMetrics: false });
+    expect(await metrics.exposition()).toMatch(/^phantomdb_storage_mvcc_versions_collected_total\{node="1"[^}]*\} 3$/m);
   });
 });
