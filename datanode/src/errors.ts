@@ -48,7 +48,7 @@ export const errorCodes = {
   PH_BACKUP_OBJECT_CORRUPT: 'An object of a backup has the wrong size or SHA-256 checksum; the object key is named.',
   PH_BACKUP_MANIFEST_INVALID: 'A backup manifest is missing, unreadable, of an unknown format version, or fails validation.',
   PH_BACKUP_CHAIN_BROKEN: 'An incremental backup chain does not link up (a parent is missing, belongs to another cluster, or is not older).',
-  PH_BACKUP_RUNNER_UNAVAILABLE: 'The operator has no way to make the data nodes export a backup (the data-node backup call is not available).',
+  PH_BACKUP_RUNNER_UNAVAILABLE: 'The operator could not make the data nodes take a backup (no reachable pod, an unmounted volume destination, missing credentials, or the nodes reported a failure).',
   PH_CLUSTER_VERSION_UNSUPPORTED: "This node's binary cannot run the cluster's version (it is newer than the binary, or older than the oldest it supports); both versions are named.",
   PH_FORMAT_UNSUPPORTED: 'Stored or received data is in a format of a newer PhantomDB build than this one (an unknown command op or layout version); it is refused, never misread.',
   PH_UNIMPLEMENTED: 'The node runs an older build that lacks the called admin RPC.',

@@ -11,8 +11,8 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { GrpcAdminConnector } from './admin-client/index.ts';
-import { PendingDataNodeBackupRunner } from './controllers/backup-runner.ts';
+import { GrpcAdminConnector, podAdminAddress } from './admin-client/index.ts';
+import { DataNodeBackupRunner, readS3Credentials } from './controllers/backup-runner.ts';
 import { PhantomBackupController } from './controllers/phantombackup.ts';
 import { PhantomClusterController } from './controllers/phantomcluster.ts';
 import { PhantomScheduledBackupController } from './controllers/phantomscheduledbackup.ts';
@@ -122,6 +122,18 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
+/** The backup runner over the data nodes' admin API: pods found by their selector labels. */
+function dataNodeBackupRunner(core: CoreV1Api, admin: GrpcAdminConnector): DataNodeBackupRunner {
+  return new DataNodeBackupRunner({
+    admin,
+    endpointsOf: async (namespace, cluster) => {
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/name=phantomdb,app.kubernetes.io/instance=${cluster}` });
+      return pods.items.map(podAdminAddress).filter((address): address is string => address !== undefined);
+    },
+    s3CredentialsOf: (namespace, s3) => readS3Credentials(core, namespace, s3),
+  });
+}
+
 /** Runs the operator until `stop()`. */
 export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
   const log = logger(config.logLevel);
@@ -148,9 +160,10 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       ...(config.dataNodeImageRepository === undefined ? {} : { dataNodeImageRepository: config.dataNodeImageRepository }),
     });
     controller = next;
-    // Backups: the data nodes' backup call is pending (see docs/backup.md), so backups fail with a clear message.
+    // Backups: the meta range's leader of the cluster takes them through the admin API.
     const backupOptions = { kubeConfig, events, clock: systemClock, namespaces: config.namespaces, metrics, log: log.info };
-    const nextBackups = [new PhantomBackupController({ ...backupOptions, runner: new PendingDataNodeBackupRunner() }), new PhantomScheduledBackupController(backupOptions)];
+    const runner = dataNodeBackupRunner(kubeConfig.makeApiClient(CoreV1Api), admin);
+    const nextBackups = [new PhantomBackupController({ ...backupOptions, runner }), new PhantomScheduledBackupController(backupOptions)];
     backupControllers = nextBackups;
     void controllerStopping
       .then(() => Promise.all([next.start(), ...nextBackups.map((backups) => backups.start())]))

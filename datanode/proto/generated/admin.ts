@@ -5,12 +5,19 @@ import type { AddLearnerRequest as _phantomdb_admin_v1_AddLearnerRequest, AddLea
 import type { AddLearnerResponse as _phantomdb_admin_v1_AddLearnerResponse, AddLearnerResponse__Output as _phantomdb_admin_v1_AddLearnerResponse__Output } from './phantomdb/admin/v1/AddLearnerResponse.ts';
 import type { AdminClient as _phantomdb_admin_v1_AdminClient, AdminDefinition as _phantomdb_admin_v1_AdminDefinition } from './phantomdb/admin/v1/Admin.ts';
 import type { AssignIdentityRequest as _phantomdb_admin_v1_AssignIdentityRequest, AssignIdentityRequest__Output as _phantomdb_admin_v1_AssignIdentityRequest__Output } from './phantomdb/admin/v1/AssignIdentityRequest.ts';
+import type { BackupProgress as _phantomdb_admin_v1_BackupProgress, BackupProgress__Output as _phantomdb_admin_v1_BackupProgress__Output } from './phantomdb/admin/v1/BackupProgress.ts';
+import type { BackupRequest as _phantomdb_admin_v1_BackupRequest, BackupRequest__Output as _phantomdb_admin_v1_BackupRequest__Output } from './phantomdb/admin/v1/BackupRequest.ts';
+import type { BackupS3Destination as _phantomdb_admin_v1_BackupS3Destination, BackupS3Destination__Output as _phantomdb_admin_v1_BackupS3Destination__Output } from './phantomdb/admin/v1/BackupS3Destination.ts';
+import type { BackupStatusRequest as _phantomdb_admin_v1_BackupStatusRequest, BackupStatusRequest__Output as _phantomdb_admin_v1_BackupStatusRequest__Output } from './phantomdb/admin/v1/BackupStatusRequest.ts';
+import type { BackupVolumeDestination as _phantomdb_admin_v1_BackupVolumeDestination, BackupVolumeDestination__Output as _phantomdb_admin_v1_BackupVolumeDestination__Output } from './phantomdb/admin/v1/BackupVolumeDestination.ts';
 import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, ClusterStatusRequest__Output as _phantomdb_admin_v1_ClusterStatusRequest__Output } from './phantomdb/admin/v1/ClusterStatusRequest.ts';
 import type { ClusterStatusResponse as _phantomdb_admin_v1_ClusterStatusResponse, ClusterStatusResponse__Output as _phantomdb_admin_v1_ClusterStatusResponse__Output } from './phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, DecommissionProgress__Output as _phantomdb_admin_v1_DecommissionProgress__Output } from './phantomdb/admin/v1/DecommissionProgress.ts';
 import type { DecommissionRequest as _phantomdb_admin_v1_DecommissionRequest, DecommissionRequest__Output as _phantomdb_admin_v1_DecommissionRequest__Output } from './phantomdb/admin/v1/DecommissionRequest.ts';
 import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress__Output as _phantomdb_admin_v1_DrainProgress__Output } from './phantomdb/admin/v1/DrainProgress.ts';
 import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from './phantomdb/admin/v1/DrainRequest.ts';
+import type { ExportRangeChunk as _phantomdb_admin_v1_ExportRangeChunk, ExportRangeChunk__Output as _phantomdb_admin_v1_ExportRangeChunk__Output } from './phantomdb/admin/v1/ExportRangeChunk.ts';
+import type { ExportRangeRequest as _phantomdb_admin_v1_ExportRangeRequest, ExportRangeRequest__Output as _phantomdb_admin_v1_ExportRangeRequest__Output } from './phantomdb/admin/v1/ExportRangeRequest.ts';
 import type { FinalizeClusterVersionRequest as _phantomdb_admin_v1_FinalizeClusterVersionRequest, FinalizeClusterVersionRequest__Output as _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output } from './phantomdb/admin/v1/FinalizeClusterVersionRequest.ts';
 import type { FinalizeClusterVersionResponse as _phantomdb_admin_v1_FinalizeClusterVersionResponse, FinalizeClusterVersionResponse__Output as _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output } from './phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
 import type { Member as _phantomdb_admin_v1_Member, Member__Output as _phantomdb_admin_v1_Member__Output } from './phantomdb/admin/v1/Member.ts';
@@ -40,12 +47,19 @@ export interface ProtoGrpcType {
         AddLearnerResponse: MessageTypeDefinition<_phantomdb_admin_v1_AddLearnerResponse, _phantomdb_admin_v1_AddLearnerResponse__Output>
         Admin: SubtypeConstructor<typeof grpc.Client, _phantomdb_admin_v1_AdminClient> & { service: _phantomdb_admin_v1_AdminDefinition }
         AssignIdentityRequest: MessageTypeDefinition<_phantomdb_admin_v1_AssignIdentityRequest, _phantomdb_admin_v1_AssignIdentityRequest__Output>
+        BackupProgress: MessageTypeDefinition<_phantomdb_admin_v1_BackupProgress, _phantomdb_admin_v1_BackupProgress__Output>
+        BackupRequest: MessageTypeDefinition<_phantomdb_admin_v1_BackupRequest, _phantomdb_admin_v1_BackupRequest__Output>
+        BackupS3Destination: MessageTypeDefinition<_phantomdb_admin_v1_BackupS3Destination, _phantomdb_admin_v1_BackupS3Destination__Output>
+        BackupStatusRequest: MessageTypeDefinition<_phantomdb_admin_v1_BackupStatusRequest, _phantomdb_admin_v1_BackupStatusRequest__Output>
+        BackupVolumeDestination: MessageTypeDefinition<_phantomdb_admin_v1_BackupVolumeDestination, _phantomdb_admin_v1_BackupVolumeDestination__Output>
         ClusterStatusRequest: MessageTypeDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusRequest__Output>
         ClusterStatusResponse: MessageTypeDefinition<_phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusResponse__Output>
         DecommissionProgress: MessageTypeDefinition<_phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionProgress__Output>
         DecommissionRequest: MessageTypeDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionRequest__Output>
         DrainProgress: MessageTypeDefinition<_phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainProgress__Output>
         DrainRequest: MessageTypeDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainRequest__Output>
+        ExportRangeChunk: MessageTypeDefinition<_phantomdb_admin_v1_ExportRangeChunk, _phantomdb_admin_v1_ExportRangeChunk__Output>
+        ExportRangeRequest: MessageTypeDefinition<_phantomdb_admin_v1_ExportRangeRequest, _phantomdb_admin_v1_ExportRangeRequest__Output>
         FinalizeClusterVersionRequest: MessageTypeDefinition<_phantomdb_admin_v1_FinalizeClusterVersionRequest, _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output>
         FinalizeClusterVersionResponse: MessageTypeDefinition<_phantomdb_admin_v1_FinalizeClusterVersionResponse, _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>
         Liveness: EnumTypeDefinition

@@ -124,6 +124,62 @@ export interface RangeInfo {
 }
 
 /** Implemented by the data node (datanode/src/node). See the contract above. */
+/** Where a backup goes: a directory (a mounted volume) or an S3-compatible bucket. */
+export type BackupDestinationSpec =
+  | { readonly kind: 'volume'; readonly path: string }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      readonly prefix: string;
+      readonly region: string;
+      readonly endpoint?: string;
+      readonly forcePathStyle: boolean;
+      readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+    };
+
+export interface BackupSpec {
+  readonly backupId: string;
+  readonly type: 'full' | 'incremental';
+  /** The previous backup of the chain (incremental only). */
+  readonly parentBackupId?: string;
+  readonly destination: BackupDestinationSpec;
+}
+
+export type BackupPhase = 'UNKNOWN' | 'RUNNING' | 'COMPLETED' | 'FAILED';
+
+export interface BackupProgressReport {
+  readonly backupId: string;
+  readonly phase: BackupPhase;
+  /** HLC text `<wallMs>.<logical>` ('' until picked). */
+  readonly backupTimestamp: string;
+  readonly rangesDone: number;
+  readonly rangesTotal: number;
+  readonly bytesDone: number;
+  readonly totalBytes: number;
+  readonly verified: boolean;
+  readonly message: string;
+}
+
+export interface ExportRangeSpec {
+  readonly rangeId: number;
+  readonly startKey: Buffer;
+  readonly endKey: Buffer;
+  /** Packed HLC timestamps; since undefined: a full export. */
+  readonly at: bigint;
+  readonly since: bigint | undefined;
+}
+
+/** A piece of an exported file; the file's last piece carries its description. */
+export interface ExportChunk {
+  readonly fileIndex: number;
+  readonly data: Buffer;
+  readonly fileEnd: boolean;
+  readonly entries: number;
+  readonly fileBytes: number;
+  readonly smallestKey: Buffer;
+  readonly largestKey: Buffer;
+}
+
 export interface AdminBackend {
   readonly clusterId: string;
   /** This node's identity; nodeId 0 while a new node waits for `assignIdentity`. */
@@ -154,4 +210,10 @@ export interface AdminBackend {
    * nodes otherwise (leader only). Absent on a node that cannot finalize (no id yet).
    */
   finalizeClusterVersion?(targetVersion: string, deadlineMs: number): Promise<FinalizeResult>;
+  /** Starts or reports a backup (the meta range's leader only; absent: backups not supported). */
+  backup?(spec: BackupSpec, deadlineMs: number): Promise<BackupProgressReport>;
+  /** The progress of a backup this node runs or ran. */
+  backupStatus?(backupId: string): Promise<BackupProgressReport>;
+  /** Exports a piece of a range as of a timestamp (the range's leader only). */
+  exportRange?(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk>;
 }

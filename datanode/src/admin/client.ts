@@ -16,8 +16,9 @@ import type { NodeInfoResponse__Output } from '../../proto/generated/phantomdb/a
 import type { PromoteResponse__Output } from '../../proto/generated/phantomdb/admin/v1/PromoteResponse.ts';
 import type { TransferLeadershipResponse__Output } from '../../proto/generated/phantomdb/admin/v1/TransferLeadershipResponse.ts';
 import type { RangeListResponse__Output } from '../../proto/generated/phantomdb/admin/v1/RangeListResponse.ts';
+import type { BackupProgress__Output } from '../../proto/generated/phantomdb/admin/v1/BackupProgress.ts';
 import type { FinalizeClusterVersionResponse__Output } from '../../proto/generated/phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
-import type { ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, LivenessState, Member, MembershipState, NodeInfo, RaftRoleName, RangeInfo } from './backend.ts';
+import type { BackupPhase, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, LivenessState, Member, MembershipState, NodeInfo, RaftRoleName, RangeInfo } from './backend.ts';
 import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import { AdminError, NotLeaderError, isAdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
@@ -96,6 +97,23 @@ function progressOf(message: DecommissionProgress__Output): DecommissionProgress
     replicasRemaining: message.replicasRemaining,
     leasesRemaining: message.leasesRemaining,
     done: message.done,
+  };
+}
+
+const backupPhases: ReadonlySet<string> = new Set<BackupPhase>(['UNKNOWN', 'RUNNING', 'COMPLETED', 'FAILED']);
+
+function backupProgressOf(message: BackupProgress__Output): BackupProgressReport {
+  if (!backupPhases.has(message.phase)) throw new AdminError('PH_BAD_REQUEST', `node answered an unknown backup phase ${JSON.stringify(message.phase)}`);
+  return {
+    backupId: message.backupId,
+    phase: message.phase as BackupPhase,
+    backupTimestamp: message.backupTimestamp,
+    rangesDone: message.rangesDone,
+    rangesTotal: message.rangesTotal,
+    bytesDone: Number(message.bytesDone),
+    totalBytes: Number(message.totalBytes),
+    verified: message.verified,
+    message: message.message,
   };
 }
 
@@ -209,6 +227,38 @@ export class AdminClient {
       underReplicated: range.underReplicated,
       unavailable: range.unavailable,
     }));
+  }
+
+  /**
+   * Starts a backup, or reports its progress when it was started already (the same request
+   * again is the way to follow it). Answered by the meta range's leader.
+   */
+  async backup(spec: BackupSpec, options: AdminCallOptions = {}): Promise<BackupProgressReport> {
+    const destination = spec.destination;
+    const request = {
+      backupId: spec.backupId,
+      type: spec.type,
+      parentBackupId: spec.parentBackupId ?? '',
+      ...(destination.kind === 'volume'
+        ? { volume: { path: destination.path } }
+        : {
+            s3: {
+              bucket: destination.bucket,
+              prefix: destination.prefix,
+              region: destination.region,
+              endpoint: destination.endpoint ?? '',
+              forcePathStyle: destination.forcePathStyle,
+              accessKeyId: destination.credentials?.accessKeyId ?? '',
+              secretAccessKey: destination.credentials?.secretAccessKey ?? '',
+            },
+          }),
+    };
+    return backupProgressOf(await this.call<BackupProgress__Output>(options, (stub, m, o, done) => stub.Backup(request, m, o, done)));
+  }
+
+  /** The progress of a backup, as the node that runs it (the meta range's leader) knows it. */
+  async backupStatus(backupId: string, options: AdminCallOptions = {}): Promise<BackupProgressReport> {
+    return backupProgressOf(await this.call<BackupProgress__Output>(options, (stub, m, o, done) => stub.BackupStatus({ backupId }, m, o, done)));
   }
 
   private call<T>(options: AdminCallOptions, attempt: Attempt<AdminStub, T>): Promise<T> {

@@ -7,8 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdminHandlers } from '../../proto/generated/phantomdb/admin/v1/Admin.ts';
 import type { ClusterStatusResponse } from '../../proto/generated/phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { Member as MemberMessage } from '../../proto/generated/phantomdb/admin/v1/Member.ts';
-import { unaryHandler, type ServiceErrorMapping, type UnaryServiceContext } from '../rpc/service-core.ts';
-import type { AdminBackend, ClusterStatus, DecommissionProgress, Member } from './backend.ts';
+import type { BackupRequest__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRequest.ts';
+import type { BackupProgress } from '../../proto/generated/phantomdb/admin/v1/BackupProgress.ts';
+import { serverStreamHandler, unaryHandler, type ServiceErrorMapping, type UnaryServiceContext } from '../rpc/service-core.ts';
+import type { AdminBackend, BackupDestinationSpec, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, Member } from './backend.ts';
 import { AdminError, NotLeaderError, type AdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
 import { isVersion } from '../version/version.ts';
@@ -97,6 +99,62 @@ function progressMessage(progress: DecommissionProgress): Omit<DecommissionProgr
   return { ...progress, nodeId: String(progress.nodeId) };
 }
 
+/** Backup ids name objects at the destination: letters, digits, '.', '_' and '-', at most 200. */
+const backupIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+function checkBackupId(id: string, field: string): void {
+  if (!backupIdPattern.test(id)) throw new AdminError('PH_BAD_REQUEST', `${field} ${JSON.stringify(id)} must be 1-200 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+}
+
+function destinationOf(request: BackupRequest__Output): BackupDestinationSpec {
+  if (request.volume !== undefined && request.volume !== null) {
+    if (!request.volume.path.startsWith('/')) throw new AdminError('PH_BAD_REQUEST', `volume path ${JSON.stringify(request.volume.path)} must be absolute`);
+    return { kind: 'volume', path: request.volume.path };
+  }
+  const s3 = request.s3;
+  if (s3 === undefined || s3 === null) throw new AdminError('PH_BAD_REQUEST', 'the backup names no destination (volume or s3)');
+  if (s3.bucket === '') throw new AdminError('PH_BAD_REQUEST', 's3 destination needs a bucket');
+  if ((s3.accessKeyId === '') !== (s3.secretAccessKey === '')) throw new AdminError('PH_BAD_REQUEST', 's3 credentials need both an access key id and a secret');
+  return {
+    kind: 's3',
+    bucket: s3.bucket,
+    prefix: s3.prefix,
+    region: s3.region === '' ? 'us-east-1' : s3.region,
+    ...(s3.endpoint === '' ? {} : { endpoint: s3.endpoint }),
+    forcePathStyle: s3.forcePathStyle,
+    ...(s3.accessKeyId === '' ? {} : { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }),
+  };
+}
+
+/** Validates a Backup request into the backend's spec. */
+export function backupSpecOf(request: BackupRequest__Output): BackupSpec {
+  checkBackupId(request.backupId, 'backup_id');
+  if (request.type !== 'full' && request.type !== 'incremental') throw new AdminError('PH_BAD_REQUEST', `backup type ${JSON.stringify(request.type)} must be "full" or "incremental"`);
+  if (request.type === 'incremental') {
+    checkBackupId(request.parentBackupId, 'parent_backup_id');
+    if (request.parentBackupId === request.backupId) throw new AdminError('PH_BAD_REQUEST', 'an incremental backup cannot be its own parent');
+  } else if (request.parentBackupId !== '') {
+    throw new AdminError('PH_BAD_REQUEST', 'a full backup has no parent_backup_id');
+  }
+  const destination = destinationOf(request);
+  return { backupId: request.backupId, type: request.type, ...(request.type === 'incremental' ? { parentBackupId: request.parentBackupId } : {}), destination };
+}
+
+function backupProgressMessage(report: BackupProgressReport): BackupProgress {
+  return { ...report, bytesDone: String(report.bytesDone), totalBytes: String(report.totalBytes) };
+}
+
+function parseTs(value: string, field: string): bigint {
+  if (!/^[0-9]{1,20}$/.test(value)) throw new AdminError('PH_BAD_REQUEST', `${field} ${JSON.stringify(value)} is not an unsigned integer`);
+  const ts = BigInt(value);
+  if (ts > 0xffff_ffff_ffff_ffffn) throw new AdminError('PH_BAD_REQUEST', `${field} ${value} exceeds 64 bits`);
+  return ts;
+}
+
+function unsupported(what: string): AdminError {
+  return new AdminError('PH_UNAVAILABLE', `this node does not serve ${what}`);
+}
+
 /** The Admin service's handlers. `nowMs` is injectable for deadline arithmetic in tests. */
 export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits = defaultAdminServiceLimits, nowMs: () => number = Date.now): AdminHandlers {
   const context: UnaryServiceContext<AdminErrorCode> = {
@@ -150,6 +208,28 @@ export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits 
       const target = request.targetVersion.trim();
       if (target !== '' && !isVersion(target)) throw new AdminError('PH_BAD_REQUEST', `target_version ${JSON.stringify(request.targetVersion)} is not a version (MAJOR.MINOR.PATCH)`);
       return backend.finalizeClusterVersion(target, deadlineMs);
+    }),
+    Backup: unary(async (request, deadlineMs) => {
+      if (backend.backup === undefined) throw unsupported('backups');
+      return backupProgressMessage(await backend.backup(backupSpecOf(request), deadlineMs));
+    }),
+    BackupStatus: unary(async (request) => {
+      if (backend.backupStatus === undefined) throw unsupported('backups');
+      checkBackupId(request.backupId, 'backup_id');
+      return backupProgressMessage(await backend.backupStatus(request.backupId));
+    }),
+    ExportRange: serverStreamHandler(context, (request, _metadata, signal) => {
+      if (backend.exportRange === undefined) throw unsupported('range exports');
+      const at = parseTs(request.at, 'at');
+      const since = parseTs(request.since, 'since');
+      if (at === 0n) throw new AdminError('PH_BAD_REQUEST', 'an export needs a timestamp (at)');
+      if (since >= at) throw new AdminError('PH_BAD_REQUEST', 'since must be below at');
+      const spec = { rangeId: parseNodeId(request.rangeId, 'range_id'), startKey: request.startKey, endKey: request.endKey, at, since: since === 0n ? undefined : since };
+      return (async function* () {
+        for await (const chunk of backend.exportRange?.(spec, signal) ?? []) {
+          yield { ...chunk, entries: String(chunk.entries), fileBytes: String(chunk.fileBytes) };
+        }
+      })();
     }),
   };
 }

@@ -28,6 +28,11 @@ export interface CallOptions {
   readonly deadlineMs?: number;
 }
 
+/** Options of a read: `at`, an HLC timestamp (packed, hlc.ts encodeTimestamp), reads as of then. */
+export interface ReadOptions extends CallOptions {
+  readonly at?: bigint;
+}
+
 export interface ScanResult {
   readonly rows: readonly { readonly key: Buffer; readonly value: Buffer }[];
   readonly more: boolean;
@@ -72,8 +77,9 @@ export class KvClient {
     await this.call<unknown>('write', options, (s, m, o, done) => s.kv.Put({ key: toBuffer(key), value: toBuffer(value) }, m, o, done));
   }
 
-  async get(key: Bytes, options: CallOptions = {}): Promise<Buffer | null> {
-    const response = await this.call<{ found: boolean; value: Buffer }>('read', options, (s, m, o, done) => s.kv.Get({ key: toBuffer(key) }, m, o, done));
+  async get(key: Bytes, options: ReadOptions = {}): Promise<Buffer | null> {
+    const request = { key: toBuffer(key), at: String(options.at ?? 0n) };
+    const response = await this.call<{ found: boolean; value: Buffer }>('read', options, (s, m, o, done) => s.kv.Get(request, m, o, done));
     return response.found ? response.value : null;
   }
 
@@ -84,8 +90,8 @@ export class KvClient {
   }
 
   /** Rows with start <= key < end (end empty: to the last key), at most `limit` (0: server default). */
-  async scan(start: Bytes, end: Bytes, limit: number, options: CallOptions = {}): Promise<ScanResult> {
-    const request = { start: toBuffer(start), end: toBuffer(end), limit };
+  async scan(start: Bytes, end: Bytes, limit: number, options: ReadOptions = {}): Promise<ScanResult> {
+    const request = { start: toBuffer(start), end: toBuffer(end), limit, at: String(options.at ?? 0n) };
     return this.call<ScanResult>('read', options, (s, m, o, done) => s.kv.Scan(request, m, o, done));
   }
 

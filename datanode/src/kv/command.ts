@@ -2,16 +2,23 @@
  * The commands replicated through the Raft log, in a small binary form (no JSON on the hot path):
  *
  *   u8 op, then per op:
- *   put     u32 keyBytes, key, u32 valueBytes, value
- *   delete  u32 keyBytes, key
- *   cas     u32 keyBytes, key, u8 expectedPresent, [u32 expectedBytes, expected], u32 valueBytes, value
+ *   put     u32 keyBytes, key, u32 valueBytes, value, u64 ts
+ *   delete  u32 keyBytes, key, u64 ts
+ *   cas     u32 keyBytes, key, u8 expectedPresent, [u32 expectedBytes, expected], u32 valueBytes, value, u64 ts
  *   members UTF-8 JSON of the address book ({"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
  *   batch   u32 count, then per command: u32 bytes, an encoded command (not itself a batch)
  *   member-state  UTF-8 JSON {"nodeId": n, "state": "active" | "decommissioning" | "removed"}
  *   split   UTF-8 JSON {"rangeId": n, "generation": n, "splitKey": hex, "newRangeId": n, "replicas": [...]}
  *   meta-descriptors  UTF-8 JSON {"descriptors": [descriptor JSON, ...]} (meta range only)
+ *   close-ts  u64 ts
+ *   protect-ts  UTF-8 JSON {"id": s, "ts": decimal string, "reason": s, "expiresAtMs": n} (meta range only)
+ *   release-ts  UTF-8 JSON {"id": s} (meta range only)
  *   cluster-version   UTF-8 JSON {"version": "MAJOR.MINOR.PATCH"} (meta range only; op 64)
  *
+ * `ts` of a write is the HLC timestamp (hlc.ts, packed) the range leader stamped it with when
+ * proposing (0: none, tests); the state machine writes the version at max(ts, the range's last
+ * write timestamp + 1), so versions of a range are ordered like the log whatever the leaders'
+ * clocks did.
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
  * broken invariant (only this node's code proposes), so it asserts; an op this build does not
  * know is a format of a newer build (UnknownCommandFormatError), never guessed at.
@@ -27,9 +34,9 @@ export interface MemberAddress {
 }
 
 export type Command =
-  | { readonly op: 'put'; readonly key: Buffer; readonly value: Buffer }
-  | { readonly op: 'delete'; readonly key: Buffer }
-  | { readonly op: 'cas'; readonly key: Buffer; readonly expected: Buffer | null; readonly value: Buffer }
+  | { readonly op: 'put'; readonly key: Buffer; readonly value: Buffer; readonly ts?: bigint }
+  | { readonly op: 'delete'; readonly key: Buffer; readonly ts?: bigint }
+  | { readonly op: 'cas'; readonly key: Buffer; readonly expected: Buffer | null; readonly value: Buffer; readonly ts?: bigint }
   | { readonly op: 'members'; readonly members: ReadonlyMap<number, MemberAddress> }
   /** Several commands proposed as one entry (the host batches concurrent proposals). */
   | { readonly op: 'batch'; readonly commands: readonly Command[] }
@@ -44,7 +51,25 @@ export type Command =
   /** Records range descriptors in the meta range (each kept only if not older than the one it has). */
   | { readonly op: 'meta-descriptors'; readonly descriptors: readonly RangeDescriptor[] }
   /** Raises the cluster version record of the meta range (never lowers it); see version/version.ts. */
-  | { readonly op: 'cluster-version'; readonly version: string };
+  | { readonly op: 'cluster-version'; readonly version: string }
+  /**
+   * Closes timestamps up to `ts` in the range: every write applied after it gets a timestamp
+   * above `ts`, so a read at `ts` that follows it sees a history that no longer changes.
+   */
+  | { readonly op: 'close-ts'; readonly ts: bigint }
+  /** Records (or replaces) a protected timestamp in the meta range: GC keeps what a read at `ts` needs. */
+  | { readonly op: 'protect-ts'; readonly protection: StoredProtection }
+  /** Removes a protected timestamp from the meta range (unknown ids: no effect). */
+  | { readonly op: 'release-ts'; readonly id: string };
+
+/** A protected timestamp as the meta range stores it (ts: a packed HLC timestamp). */
+export interface StoredProtection {
+  readonly id: string;
+  readonly ts: bigint;
+  readonly reason: string;
+  /** Wall-clock ms (node clocks) after which the protection lapses by itself. */
+  readonly expiresAtMs: number;
+}
 
 /**
  * The replicated lifecycle of a node id: 'decommissioning' while it is being moved out of the
@@ -55,7 +80,31 @@ export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
 
 const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'cluster-version': 64 } as const;
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'close-ts': 9, 'protect-ts': 10, 'release-ts': 11, 'cluster-version': 64 } as const;
+
+function u64(value: bigint): Buffer {
+  assert(value >= 0n && value <= 0xffff_ffff_ffff_ffffn, 'a timestamp fits in 64 bits');
+  const out = Buffer.allocUnsafe(8);
+  out.writeBigUInt64BE(value, 0);
+  return out;
+}
+
+/** Encodes a protection record (the command's and the meta range's stored form). */
+export function protectionJson(protection: StoredProtection): string {
+  return JSON.stringify({ id: protection.id, ts: protection.ts.toString(), reason: protection.reason, expiresAtMs: protection.expiresAtMs });
+}
+
+/** Inverse of protectionJson. */
+export function parseProtection(json: string): StoredProtection {
+  const parsed: unknown = JSON.parse(json);
+  assert(typeof parsed === 'object' && parsed !== null, 'protection is an object');
+  const { id, ts, reason, expiresAtMs } = parsed as Record<string, unknown>;
+  assert(typeof id === 'string' && id.length > 0, 'protection id');
+  assert(typeof ts === 'string' && /^[0-9]{1,20}$/.test(ts), 'protection ts');
+  assert(typeof reason === 'string', 'protection reason');
+  assert(typeof expiresAtMs === 'number' && Number.isSafeInteger(expiresAtMs), 'protection expiry');
+  return { id, ts: BigInt(ts), reason, expiresAtMs };
+}
 
 /**
  * A committed command whose op this build does not know: a newer build wrote it (a format the
@@ -79,15 +128,27 @@ export function encodeCommand(command: Command): Buffer {
     case 'put':
       lengthPrefixed(parts, command.key);
       lengthPrefixed(parts, command.value);
+      parts.push(u64(command.ts ?? 0n));
       break;
     case 'delete':
       lengthPrefixed(parts, command.key);
+      parts.push(u64(command.ts ?? 0n));
       break;
     case 'cas':
       lengthPrefixed(parts, command.key);
       parts.push(Buffer.from([command.expected === null ? 0 : 1]));
       if (command.expected !== null) lengthPrefixed(parts, command.expected);
       lengthPrefixed(parts, command.value);
+      parts.push(u64(command.ts ?? 0n));
+      break;
+    case 'close-ts':
+      parts.push(u64(command.ts));
+      break;
+    case 'protect-ts':
+      parts.push(Buffer.from(protectionJson(command.protection), 'utf8'));
+      break;
+    case 'release-ts':
+      parts.push(Buffer.from(JSON.stringify({ id: command.id }), 'utf8'));
       break;
     case 'batch': {
       const count = Buffer.allocUnsafe(4);
@@ -151,6 +212,19 @@ class Reader {
     return out;
   }
 
+  u64(): bigint {
+    assert(this.offset + 8 <= this.bytes.byteLength, 'command truncated (u64)');
+    const value = this.bytes.readBigUInt64BE(this.offset);
+    this.offset += 8;
+    return value;
+  }
+
+  /** A write's timestamp: absent when 0 (unstamped, tests). */
+  stamp(): { ts?: bigint } {
+    const ts = this.u64();
+    return ts === 0n ? {} : { ts };
+  }
+
   rest(): Buffer {
     const out = this.bytes.subarray(this.offset);
     this.offset = this.bytes.byteLength;
@@ -169,13 +243,21 @@ export function decodeCommand(data: Uint8Array): Command {
   const op = bytes.readUInt8(0);
   let command: Command;
   if (op === opCodes.put) {
-    command = { op: 'put', key: reader.chunk(), value: reader.chunk() };
+    command = { op: 'put', key: reader.chunk(), value: reader.chunk(), ...reader.stamp() };
   } else if (op === opCodes.delete) {
-    command = { op: 'delete', key: reader.chunk() };
+    command = { op: 'delete', key: reader.chunk(), ...reader.stamp() };
   } else if (op === opCodes.cas) {
     const key = reader.chunk();
     const expected = reader.u8() === 1 ? reader.chunk() : null;
-    command = { op: 'cas', key, expected, value: reader.chunk() };
+    command = { op: 'cas', key, expected, value: reader.chunk(), ...reader.stamp() };
+  } else if (op === opCodes['close-ts']) {
+    command = { op: 'close-ts', ts: reader.u64() };
+  } else if (op === opCodes['protect-ts']) {
+    command = { op: 'protect-ts', protection: parseProtection(reader.rest().toString('utf8')) };
+  } else if (op === opCodes['release-ts']) {
+    const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
+    assert(typeof parsed === 'object' && parsed !== null && typeof (parsed as Record<string, unknown>).id === 'string', 'release-ts names an id');
+    command = { op: 'release-ts', id: (parsed as Record<string, string>).id ?? '' };
   } else if (op === opCodes.batch) {
     const count = reader.u32();
     const commands: Command[] = [];

@@ -6,13 +6,21 @@
  *   0x02 <rangeId u64 BE> <name>         a range's replicated local state ("applied", "desc", and on
  *                                        the meta range "members", "lifecycle", "cluster-version",
  *                                        "meta/" <rangeId u64 BE>)
- *   0x03 <user key>                      user data; a range owns the user keys of its span
+ *   mvcc(0x03 <user key>, ts)            user data as MVCC versions (storage/mvcc.ts: the escaped
+ *                                        key, 0x00 0x01, then the complement of the HLC timestamp,
+ *                                        so one key's versions sort newest first); a range owns the
+ *                                        user keys of its span. A version's value is a tag byte
+ *                                        (0x01 a value follows, 0x00 a deletion tombstone).
  *
- * A range's snapshot is its range-local keys plus the user keys of its span. The single-range
- * layout that came before kept everything under 0x01; a data directory holding such keys is
- * refused (nothing was shipped in that layout).
+ * A range's snapshot is its range-local keys plus every version of the user keys of its span.
+ * The single-range layout that came before kept everything under 0x01; a data directory holding
+ * such keys is refused (nothing was shipped in that layout). Layout 2 kept only the newest
+ * value of a user key, unversioned, under 0x03; it is refused too (layoutVersion).
  */
-export const layoutVersion = 2;
+import { assert } from '../assert.ts';
+import { decodeMvccKey, encodeMvccKey, mvccKeyPrefix } from '../storage/mvcc.ts';
+
+export const layoutVersion = 3;
 
 export const nodeLocalPrefix = 0x00;
 export const legacyPrefix = 0x01;
@@ -57,17 +65,51 @@ export function rangeLocalKey(rangeId: number, name: string | Buffer): Buffer {
   return Buffer.concat([rangeLocalStart(rangeId), typeof name === 'string' ? Buffer.from(name, 'latin1') : name]);
 }
 
-/** The engine key of a user key. */
+/** A user key under the user prefix (the key that MVCC versions are encoded from). */
 export function userKey(key: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from([userPrefix]), key]);
 }
 
-/** The user key of an engine key under the user prefix. */
-export function fromUserKey(engineKey: Uint8Array): Buffer {
-  return Buffer.from(engineKey.subarray(1));
+/** The user key of a prefixed key (userKey's inverse). */
+export function fromUserKey(prefixedKey: Uint8Array): Buffer {
+  return Buffer.from(prefixedKey.subarray(1));
 }
 
-/** The engine bounds of the user span [start, end) (end empty: to the end of the keyspace). */
+/** The engine key of version `ts` of user key `key`. */
+export function userVersionKey(key: Uint8Array, ts: bigint): Buffer {
+  return encodeMvccKey(userKey(key), ts);
+}
+
+/** The user key and timestamp of an engine key under the user prefix. */
+export function decodeUserVersionKey(engineKey: Buffer): { key: Buffer; ts: bigint } {
+  const { key, ts } = decodeMvccKey(engineKey);
+  return { key: fromUserKey(key), ts };
+}
+
+/** The engine bounds of every version of the user keys in [start, end) (end empty: to the end of the keyspace). */
 export function userBounds(start: Uint8Array, end: Uint8Array): { lower: Buffer; upper: Buffer } {
-  return { lower: userKey(start), upper: end.byteLength === 0 ? Buffer.from([userPrefix + 1]) : userKey(end) };
+  return { lower: mvccKeyPrefix(userKey(start)), upper: end.byteLength === 0 ? Buffer.from([userPrefix + 1]) : mvccKeyPrefix(userKey(end)) };
+}
+
+/** The tag byte that starts a stored version: a value follows, or the version is a deletion. */
+export const versionValueTag = 0x01;
+export const versionTombstoneTag = 0x00;
+const tombstoneVersion = Buffer.from([versionTombstoneTag]);
+
+/** The stored form of a version: a value (Buffer) or a deletion (null). */
+export function encodeVersionValue(value: Buffer | null): Buffer {
+  return value === null ? tombstoneVersion : Buffer.concat([Buffer.from([versionValueTag]), value]);
+}
+
+/** The value of a stored version, or null for a deletion tombstone. */
+export function decodeVersionValue(stored: Uint8Array): Buffer | null {
+  const tag = stored[0];
+  assert(tag === versionValueTag || tag === versionTombstoneTag, 'a stored version starts with a known tag');
+  if (tag === versionTombstoneTag) return null;
+  return Buffer.from(stored.buffer, stored.byteOffset + 1, stored.byteLength - 1);
+}
+
+/** Whether a stored version is a deletion tombstone (for the backup exporter). */
+export function isTombstoneVersion(stored: Uint8Array): boolean {
+  return stored[0] === versionTombstoneTag;
 }

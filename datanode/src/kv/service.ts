@@ -29,10 +29,10 @@ export interface KvBackend {
   readonly limits: KvLimits;
   /** Proposes a put, delete or compare-and-set at the key's range and waits for commit and apply. */
   write(command: Command, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<ApplyResult>;
-  /** The value of `key`, read linearizably at its range. */
-  get(key: Buffer, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<Buffer | undefined>;
-  /** Rows of [start, end) in key order across ranges, linearizable per range. */
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<{ rows: ScanRow[]; more: boolean }>;
+  /** The value of `key`, read linearizably at its range (or as of the HLC timestamp `at`). */
+  get(key: Buffer, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined>;
+  /** Rows of [start, end) in key order across ranges, linearizable per range (or as of the HLC timestamp `at`). */
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }>;
   /** Records range descriptors in the meta range (its leader only). */
   recordRanges(descriptors: readonly RangeDescriptor[], deadlineMs: number): Promise<void>;
   /** Adds a node as a learner (leader only); returns the address book. */
@@ -72,6 +72,13 @@ function checkValue(value: Buffer, limits: KvLimits, field = 'value'): void {
   if (value.byteLength > limits.valueBytesMax) throw new KvError('PH_TOO_LARGE', `${field} of ${value.byteLength} bytes exceeds valueBytesMax ${limits.valueBytesMax}`);
 }
 
+/** The read timestamp of a request (uint64 as a decimal string; '0' or absent: the newest versions). */
+function readTimestamp(at: string | undefined): [] | [bigint] {
+  if (at === undefined || at === '' || at === '0') return [];
+  if (!/^[0-9]{1,20}$/.test(at)) throw new KvError('PH_BAD_REQUEST', `read timestamp ${JSON.stringify(at)} is not an unsigned integer`);
+  return [BigInt(at)];
+}
+
 /** Adapts an async handler to grpc-js's callback style: cluster and deadline checks, errors mapped. */
 function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number, forwarded: boolean, servedElsewhere: ServedElsewhere) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return unaryHandler(
@@ -99,7 +106,7 @@ export function kvHandlers(backend: KvBackend): KVHandlers {
     }),
     Get: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
       checkKey(request.key, limits);
-      const value = await backend.get(request.key, deadlineMs, forwarded, servedElsewhere);
+      const value = await backend.get(request.key, deadlineMs, forwarded, servedElsewhere, ...readTimestamp(request.at));
       return value === undefined ? { found: false } : { found: true, value };
     }),
     Delete: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
@@ -112,7 +119,7 @@ export function kvHandlers(backend: KvBackend): KVHandlers {
       if (request.end.byteLength > limits.keyBytesMax) checkKey(request.end, limits, 'end');
       const rowsMax = request.limit === 0 ? defaultScanRows : request.limit;
       if (rowsMax > limits.scanRowsMax) throw new KvError('PH_TOO_LARGE', `limit ${rowsMax} exceeds scanRowsMax ${limits.scanRowsMax}`);
-      return backend.scan(request.start, request.end, rowsMax, limits.scanBytesMax, deadlineMs, forwarded, servedElsewhere);
+      return backend.scan(request.start, request.end, rowsMax, limits.scanBytesMax, deadlineMs, forwarded, servedElsewhere, ...readTimestamp(request.at));
     }),
     CompareAndSet: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
       checkKey(request.key, limits);

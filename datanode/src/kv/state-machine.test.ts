@@ -11,7 +11,8 @@ import type { Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { encodeCommand, type Command } from './command.ts';
 import { lookupDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
-import { encodeU64, rangeLocalEnd, rangeLocalKey, rangeLocalStart, userBounds, userKey } from './keys.ts';
+import { mvccKeyPrefix } from '../storage/mvcc.ts';
+import { decodeUserVersionKey, encodeU64, encodeVersionValue, rangeLocalEnd, rangeLocalKey, rangeLocalStart, userBounds, userKey, userVersionKey } from './keys.ts';
 import { KvEngine, KvStateMachine } from './state-machine.ts';
 
 const dirs: string[] = [];
@@ -44,6 +45,22 @@ function entries(commands: readonly Command[]): Entry[] {
 const put = (key: string, value: string): Command => ({ op: 'put', key: Buffer.from(key), value: Buffer.from(value) });
 const split = (at: string, generation = 0): Command => ({ op: 'split', rangeId: 2, generation, splitKey: Buffer.from(at), newRangeId: 9, replicas });
 
+/** Every user version in the engine, in engine order. */
+function userEntries(kv: KvEngine): { key: string; ts: bigint }[] {
+  const { lower, upper } = userBounds(Buffer.alloc(0), Buffer.alloc(0));
+  const it = kv.engine.iterator({ lowerBound: lower, upperBound: upper });
+  const out: { key: string; ts: bigint }[] = [];
+  try {
+    for (it.seek(lower); it.valid(); it.next()) {
+      const { key, ts } = decodeUserVersionKey(Buffer.from(it.key()));
+      out.push({ key: key.toString('latin1'), ts });
+    }
+  } finally {
+    it.close();
+  }
+  return out;
+}
+
 function keysOf(sm: KvStateMachine, start = '', end = ''): string[] {
   return sm.scan(Buffer.from(start), Buffer.from(end), 1000, 1 << 20).rows.map((row) => row.key.toString());
 }
@@ -54,8 +71,15 @@ describe('key layout', () => {
     expect(rangeLocalEnd(2).equals(rangeLocalStart(3))).toBe(true);
     expect(Buffer.compare(rangeLocalEnd(2 ** 40), userKey(Buffer.alloc(0)))).toBeLessThan(0);
     const { lower, upper } = userBounds(Buffer.from('b'), Buffer.alloc(0));
-    expect(Buffer.compare(lower, userKey(Buffer.from('b')))).toBe(0);
-    expect(Buffer.compare(userKey(Buffer.from('\xff\xff', 'latin1')), upper)).toBeLessThan(0);
+    expect(Buffer.compare(lower, mvccKeyPrefix(userKey(Buffer.from('b'))))).toBe(0);
+    expect(Buffer.compare(userVersionKey(Buffer.from('\xff\xff', 'latin1'), 0n), upper)).toBeLessThan(0);
+    // Every version of a key lies within its bounds, and those of a key with a 0x00 byte too.
+    const inner = userBounds(Buffer.from('a'), Buffer.from('a\x00', 'latin1'));
+    for (const ts of [0n, 1n, 2n ** 64n - 1n]) {
+      expect(Buffer.compare(inner.lower, userVersionKey(Buffer.from('a'), ts))).toBeLessThanOrEqual(0);
+      expect(Buffer.compare(userVersionKey(Buffer.from('a'), ts), inner.upper)).toBeLessThan(0);
+      expect(Buffer.compare(userVersionKey(Buffer.from('a\x00', 'latin1'), ts), inner.upper)).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it('looks a key up in the newest descriptor that holds it', () => {
@@ -107,7 +131,7 @@ describe('range state machine', () => {
     const results = await sm.apply(entries([put('a', '1'), { op: 'batch', commands: [put('b', '2')] }, split('m'), { op: 'batch', commands: [put('c', '3'), put('z', 'lost')] }]));
     expect(results[2]).toMatchObject({ op: 'split', ok: true });
     expect(results[3]).toMatchObject({ op: 'batch', results: [{ op: 'put' }, { op: 'range-mismatch' }] });
-    expect(kv.engine.get(userKey(Buffer.from('z')))).toBeUndefined();
+    expect(userEntries(kv).map((entry) => entry.key)).toEqual(['a', 'b', 'c']);
     expect(sm.appliedIndex()).toBe(4);
   });
 
@@ -147,7 +171,7 @@ describe('range state machine', () => {
     await expect(sm.apply(entries([{ op: 'batch', commands: [put('b', '2')] }]))).rejects.toMatchObject({ code: 'PH_CORRUPTION' });
     expect(sm.appliedIndex()).toBe(1);
     expect(kv.engine.get(rangeLocalKey(5, 'applied'))?.equals(encodeU64(1))).toBe(true);
-    expect(kv.engine.get(userKey(Buffer.from('a')))).toBeUndefined();
+    expect(userEntries(kv)).toEqual([]);
   });
 
   it('refuses a split of an older generation or at a key outside the span, with no effect', async () => {
@@ -223,7 +247,7 @@ describe('range state machine', () => {
     const value = Buffer.alloc(64 * 1024, 7);
     for (let b = 0; b < 8; b++) {
       const batch = new WriteBatch();
-      for (let i = 0; i < 16; i++) batch.put(userKey(Buffer.from(`k${String(b * 16 + i).padStart(4, '0')}`)), value);
+      for (let i = 0; i < 16; i++) batch.put(userVersionKey(Buffer.from(`k${String(b * 16 + i).padStart(4, '0')}`), 1n), encodeVersionValue(value));
       await kv.engine.write(batch, { sync: false });
     }
     await kv.flush();
@@ -290,5 +314,94 @@ describe('range state machine', () => {
     await engine.put(Buffer.from('\x01\x00applied', 'latin1'), Buffer.alloc(8), { sync: true });
     await engine.close();
     await expect(KvEngine.open(dir)).rejects.toThrow(/single-range layout/);
+  });
+
+  it('refuses a data directory of key layout 2 (unversioned values) with a clear error', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-layout2-'));
+    dirs.push(dir);
+    const engine = await StorageEngine.open(dir);
+    await engine.put(Buffer.from('\x00layout-version', 'latin1'), Buffer.from('2'), { sync: true });
+    await engine.close();
+    await expect(KvEngine.open(dir)).rejects.toThrow(/layout version 2 .*MVCC versions/);
+  });
+});
+
+describe('MVCC versions', () => {
+  const at = (key: string, ts: bigint, value: string): Command => ({ op: 'put', key: Buffer.from(key), value: Buffer.from(value), ts });
+  const del = (key: string, ts: bigint): Command => ({ op: 'delete', key: Buffer.from(key), ts });
+
+  it('keeps every version; reads see the newest, or the newest at or below a timestamp; deletes write tombstones', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    await sm.apply(entries([at('a', 10n, 'a1'), at('b', 11n, 'b1'), at('a', 20n, 'a2'), del('b', 21n), at('c', 22n, 'c1')]));
+    expect(userEntries(kv)).toEqual([
+      { key: 'a', ts: 20n },
+      { key: 'a', ts: 10n },
+      { key: 'b', ts: 21n },
+      { key: 'b', ts: 11n },
+      { key: 'c', ts: 22n },
+    ]);
+    expect(sm.get(Buffer.from('a'))?.toString()).toBe('a2');
+    expect(sm.get(Buffer.from('a'), 19n)?.toString()).toBe('a1');
+    expect(sm.get(Buffer.from('a'), 9n)).toBeUndefined();
+    expect(sm.get(Buffer.from('b'))).toBeUndefined();
+    expect(sm.get(Buffer.from('b'), 20n)?.toString()).toBe('b1');
+    const rowsAt = (ts?: bigint): string[] => sm.scan(Buffer.alloc(0), Buffer.alloc(0), 100, 1 << 20, ts).rows.map((row) => `${row.key.toString()}=${row.value.toString()}`);
+    expect(rowsAt()).toEqual(['a=a2', 'c=c1']);
+    expect(rowsAt(20n)).toEqual(['a=a2', 'b=b1']);
+    expect(rowsAt(11n)).toEqual(['a=a1', 'b=b1']);
+    expect(rowsAt(5n)).toEqual([]);
+    // Limits count live rows only, and `more` says a live row follows.
+    expect(sm.scan(Buffer.alloc(0), Buffer.alloc(0), 1, 1 << 20).rows.map((row) => row.key.toString())).toEqual(['a']);
+    expect(sm.scan(Buffer.alloc(0), Buffer.alloc(0), 1, 1 << 20).more).toBe(true);
+    expect(sm.scan(Buffer.from('b'), Buffer.alloc(0), 1, 1 << 20)).toMatchObject({ more: false });
+    // A delete of an absent key writes nothing; CAS sees the newest version.
+    const results = await sm.apply(entries([del('b', 30n), { op: 'cas', key: Buffer.from('b'), expected: null, value: Buffer.from('b2'), ts: 31n }, { op: 'cas', key: Buffer.from('a'), expected: Buffer.from('a1'), value: Buffer.from('x'), ts: 32n }]));
+    expect(results).toMatchObject([{ op: 'delete', existed: false }, { op: 'cas', ok: true }, { op: 'cas', ok: false }]);
+    expect(userEntries(kv).filter((entry) => entry.key === 'b').map((entry) => entry.ts)).toEqual([31n, 21n, 11n]);
+  });
+
+  it('writes versions above the range closed timestamp, whatever the proposer stamped, and keeps it across restarts and splits', async () => {
+    nextIndex = 1;
+    const { kv, dir } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    // A leader whose clock is behind the previous one's: its writes still land above.
+    await sm.apply(entries([at('k', 100n, 'new leader'), at('k', 50n, 'slow clock'), { op: 'batch', commands: [at('k', 0n, 'unstamped'), del('k', 0n)] }]));
+    expect(userEntries(kv).map((entry) => entry.ts)).toEqual([103n, 102n, 101n, 100n]);
+    expect(sm.closedTimestamp()).toBe(103n);
+    // Closing a timestamp makes the next write land above it; a lower close changes nothing.
+    await sm.apply(entries([{ op: 'close-ts', ts: 500n }, { op: 'close-ts', ts: 200n }, at('m', 10n, 'after close'), at('z', 10n, 'right side')]));
+    expect(sm.closedTimestamp()).toBe(502n);
+    expect(userEntries(kv).find((entry) => entry.key === 'm')?.ts).toBe(501n);
+    await sm.apply(entries([split('n')]));
+    const right = new KvStateMachine(kv.engine, 9);
+    expect(right.closedTimestamp()).toBe(502n);
+    expect(right.get(Buffer.from('z'), 502n)?.toString()).toBe('right side');
+    await kv.close();
+    engines.splice(engines.indexOf(kv), 1);
+    const reopened = await openEngine(dir);
+    expect(new KvStateMachine(reopened.kv.engine, 2).closedTimestamp()).toBe(502n);
+    expect(new KvStateMachine(reopened.kv.engine, 9).closedTimestamp()).toBe(502n);
+  });
+
+  it('records protected timestamps in the meta range only, durably', async () => {
+    nextIndex = 1;
+    const { kv, dir } = await openEngine();
+    const meta = new KvStateMachine(kv.engine, metaRangeId);
+    await meta.bootstrap({ ...whole, rangeId: metaRangeId }, [whole]);
+    const user = new KvStateMachine(kv.engine, 2);
+    await user.bootstrap(whole);
+    const protection = { id: 'backup/b1', ts: 12345n, reason: 'backup b1 running', expiresAtMs: 99 };
+    await meta.apply(entries([{ op: 'protect-ts', protection }, { op: 'protect-ts', protection: { ...protection, id: 'chain/b0' } }, { op: 'release-ts', id: 'chain/b0' }]));
+    await user.apply(entries([{ op: 'protect-ts', protection }]));
+    expect(meta.protectedTimestamps()).toEqual([protection]);
+    expect(user.protectedTimestamps()).toEqual([]);
+    await kv.close();
+    engines.splice(engines.indexOf(kv), 1);
+    const reopened = await openEngine(dir);
+    expect(new KvStateMachine(reopened.kv.engine, metaRangeId).protectedTimestamps()).toEqual([protection]);
   });
 });

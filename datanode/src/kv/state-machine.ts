@@ -8,12 +8,19 @@
  * Range-local replicated state (under 0x02 <rangeId>):
  *   "applied"      the applied Raft index (u64 big-endian)
  *   "desc"         the range's own descriptor (descriptor.ts, JSON); absent: uninitialised replica
+ *   "write-ts"     the range's closed timestamp: every version written so far is at or below it,
+ *                  every later one above it (u64 big-endian, a packed HLC timestamp)
  *   meta range only:
  *   "members"      the address book (JSON {"<nodeId>": {"raft": "host:port", "kv": "host:port"}})
  *   "lifecycle"    member lifecycle records (JSON {"decommissioning": [ids], "removed": [ids]})
  *   "meta/" <id>   a copy of range <id>'s descriptor, for routing
  *   "cluster-version"  the cluster version record (JSON {"version": "0.1.0"}); absent in data
  *                  directories from before cluster versions, which count as version 0.1.0
+ *   "pts/" <id>    a protected timestamp (command.ts protectionJson): GC keeps what reads at it need
+ *
+ * User data is versioned (keys.ts): a write adds a version at its timestamp, a delete adds a
+ * tombstone version; reads without a timestamp see the newest version, reads at T the newest
+ * version at or below T.
  *
  * A user command for a key outside the range's span (the range split before the command was
  * applied) has no effect and answers 'range-mismatch', so the gateway retries at the right range.
@@ -23,15 +30,18 @@ import * as path from 'node:path';
 import { assert, assertNever } from '../assert.ts';
 import type { Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
+import { mvccTimestampMax } from '../storage/mvcc.ts';
 import { VersionError } from '../version/errors.ts';
 import { compareVersions, isVersion } from '../version/version.ts';
-import { decodeCommand, membersJson, parseMembers, type Command, type MemberAddress } from './command.ts';
+import { decodeCommand, membersJson, parseMembers, parseProtection, protectionJson, type Command, type MemberAddress, type StoredProtection } from './command.ts';
 import { containsKey, containsSpan, decodeDescriptor, encodeDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
 import { KvError } from './errors.ts';
 import {
   decodeU64,
+  decodeUserVersionKey,
+  decodeVersionValue,
   encodeU64,
-  fromUserKey,
+  encodeVersionValue,
   layoutVersion,
   layoutVersionKey,
   legacyPrefix,
@@ -42,7 +52,8 @@ import {
   tombstoneKey,
   tombstonePrefix,
   userBounds,
-  userKey,
+  userPrefix,
+  userVersionKey,
 } from './keys.ts';
 
 export { userKey } from './keys.ts';
@@ -92,7 +103,10 @@ export type ApplyResult =
   | { readonly op: 'range-mismatch'; readonly descriptor: RangeDescriptor | undefined }
   | { readonly op: 'split'; readonly ok: boolean; readonly left?: RangeDescriptor; readonly right?: RangeDescriptor }
   | { readonly op: 'meta-descriptors' }
-  | { readonly op: 'cluster-version'; readonly version: string };
+  | { readonly op: 'cluster-version'; readonly version: string }
+  | { readonly op: 'close-ts' }
+  | { readonly op: 'protect-ts' }
+  | { readonly op: 'release-ts' };
 
 export interface ScanRow {
   readonly key: Buffer;
@@ -111,7 +125,8 @@ export class KvEngine {
 
   static async open(dir: string): Promise<KvEngine> {
     // The Raft log is the durable record of replicated writes: the engine need not fsync them.
-    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false });
+    // User data is MVCC-versioned: compactions drop versions below the GC threshold (KvGc).
+    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false, mvccGarbageCollection: true, mvccKeyPrefixByte: userPrefix });
     try {
       const recorded = engine.get(layoutVersionKey);
       if (recorded === undefined) {
@@ -127,6 +142,8 @@ export class KvEngine {
           throw new KvError('PH_BAD_REQUEST', `data directory ${dir} holds the single-range layout of an earlier PhantomDB build; this build keeps data in ranges and cannot read it: start with a new data directory`);
         }
         await engine.put(layoutVersionKey, Buffer.from(String(layoutVersion)), { sync: true });
+      } else if (recorded.toString() === '2') {
+        throw new KvError('PH_BAD_REQUEST', `data directory ${dir} holds key layout version 2 of an earlier PhantomDB build (one unversioned value per key); this build keeps MVCC versions (layout ${layoutVersion}) and cannot read it: start with a new data directory, or restore a backup into a new cluster`);
       } else if (Number(recorded.toString()) > layoutVersion) {
         // A newer build wrote this directory: its keys may mean something this build would misread.
         throw new VersionError('PH_FORMAT_UNSUPPORTED', `data directory ${dir} has key layout version ${recorded.toString()}, newer than the version ${layoutVersion} this build reads: a newer PhantomDB wrote it; run that version or newer`);
@@ -215,7 +232,10 @@ const sizeWalkYieldBytes = 1 << 20;
 const sizeWalkYieldMs = 4;
 
 /** Commands that act on a range's keys: only a replica that has its descriptor may apply them. */
-const rangeCommandOps: ReadonlySet<Command['op']> = new Set(['put', 'delete', 'cas', 'split']);
+const rangeCommandOps: ReadonlySet<Command['op']> = new Set(['put', 'delete', 'cas', 'split', 'close-ts']);
+
+/** Reads see the newest version at or below this (the newest of all). */
+const newestTs = mvccTimestampMax;
 
 /**
  * A broken invariant of a range's stored state (a committed command that this replica cannot
@@ -232,6 +252,9 @@ export class KvStateMachine {
   private members: Map<number, MemberAddress>;
   private lifecycles: MemberLifecycles;
   private metaDescriptors: Map<number, RangeDescriptor>;
+  private protections: Map<string, StoredProtection>;
+  /** The range's closed timestamp (see "write-ts"): the next version is written above it. */
+  private writeTs: bigint;
   private lifecycleListener: ((lifecycles: MemberLifecycles) => void) | undefined;
   private membersListener: ((members: ReadonlyMap<number, MemberAddress>) => void) | undefined;
   private splitListener: SplitListener | undefined;
@@ -250,6 +273,7 @@ export class KvStateMachine {
   private readonly descKey: Buffer;
   private readonly membersKey: Buffer;
   private readonly lifecycleKey: Buffer;
+  private readonly writeTsKey: Buffer;
 
   constructor(
     readonly engine: StorageEngine,
@@ -259,8 +283,11 @@ export class KvStateMachine {
     this.descKey = rangeLocalKey(rangeId, 'desc');
     this.membersKey = rangeLocalKey(rangeId, 'members');
     this.lifecycleKey = rangeLocalKey(rangeId, 'lifecycle');
+    this.writeTsKey = rangeLocalKey(rangeId, 'write-ts');
     this.clusterVersionKey = rangeLocalKey(rangeId, 'cluster-version');
     this.applied = 0;
+    this.writeTs = 0n;
+    this.protections = new Map();
     this.members = new Map();
     this.lifecycles = { decommissioning: new Set(), removed: new Set() };
     this.metaDescriptors = new Map();
@@ -278,7 +305,20 @@ export class KvStateMachine {
     this.applied = appliedBytes === undefined ? 0 : decodeU64(appliedBytes);
     const descBytes = this.engine.get(this.descKey);
     this.desc = descBytes === undefined ? undefined : decodeDescriptor(descBytes);
+    const writeTsBytes = this.engine.get(this.writeTsKey);
+    this.writeTs = writeTsBytes === undefined ? 0n : writeTsBytes.readBigUInt64BE(0);
     if (this.rangeId !== metaRangeId) return;
+    this.protections = new Map();
+    const ptsPrefix = rangeLocalKey(metaRangeId, 'pts/');
+    const ptsIt = this.engine.iterator({ lowerBound: ptsPrefix, upperBound: rangeLocalKey(metaRangeId, 'pts0') });
+    try {
+      for (ptsIt.seek(ptsPrefix); ptsIt.valid(); ptsIt.next()) {
+        const protection = parseProtection(Buffer.from(ptsIt.value()).toString('utf8'));
+        this.protections.set(protection.id, protection);
+      }
+    } finally {
+      ptsIt.close();
+    }
     const membersBytes = this.engine.get(this.membersKey);
     this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
     this.lifecycles = parseLifecycles(this.engine.get(this.lifecycleKey));
@@ -332,6 +372,16 @@ export class KvStateMachine {
   /** The replicated lifecycle records (decommissioning and removed ids), as of the applied index (meta range). */
   memberLifecycles(): MemberLifecycles {
     return this.lifecycles;
+  }
+
+  /** The protected timestamps the meta range holds (expired ones included: readers check expiry). */
+  protectedTimestamps(): readonly StoredProtection[] {
+    return [...this.protections.values()];
+  }
+
+  /** The range's closed timestamp: every version it holds is at or below it, every later write above. */
+  closedTimestamp(): bigint {
+    return this.writeTs;
   }
 
   /** The descriptor copies the meta range holds, by range id. */
@@ -391,6 +441,7 @@ export class KvStateMachine {
     const lifecyclesBefore = this.lifecycles;
     const clusterVersionBefore = this.clusterVersionRecord;
     const splits: { left: RangeDescriptor; right: RangeDescriptor }[] = [];
+    const writeTsBefore = this.writeTs;
     let last = this.applied;
     for (const entry of entries) {
       if (entry.index <= this.applied) {
@@ -405,6 +456,7 @@ export class KvStateMachine {
     }
     if (last === this.applied) return results;
     batch.put(this.appliedKey, encodeU64(last));
+    if (this.writeTs !== writeTsBefore) batch.put(this.writeTsKey, u64Bytes(this.writeTs));
     // A split is synced: the right range's Raft group is created (durably, by the log store)
     // right after, and must never outlive the descriptor that makes its log meaningful.
     await this.engine.write(batch, { sync: splits.length > 0 });
@@ -417,15 +469,18 @@ export class KvStateMachine {
   }
 
   private applyCommand(command: Command, batch: WriteBatch, overlay: Map<string, Buffer | null>, splits: { left: RangeDescriptor; right: RangeDescriptor }[]): ApplyResult {
+    // The overlay holds the newest value of user keys written earlier in this batch.
     const read = (key: Buffer): Buffer | null => {
       const cached = overlay.get(key.toString('latin1'));
       if (cached !== undefined) return cached;
-      return this.engine.get(key) ?? null;
+      return this.readAt(key, newestTs) ?? null;
     };
-    const write = (key: Buffer, value: Buffer | null): void => {
+    const write = (key: Buffer, value: Buffer | null, proposedTs: bigint | undefined): void => {
       overlay.set(key.toString('latin1'), value);
-      if (value === null) batch.del(key);
-      else batch.put(key, value);
+      // Versions of a range are ordered like its log, whatever the proposing leaders' clocks said.
+      const ts = (proposedTs ?? 0n) > this.writeTs ? (proposedTs ?? 0n) : this.writeTs + 1n;
+      this.writeTs = ts;
+      batch.put(userVersionKey(key, ts), encodeVersionValue(value));
     };
     const owns = (key: Buffer): boolean => this.desc !== undefined && containsKey(this.desc, key);
     if (this.desc === undefined && this.rangeId !== metaRangeId && rangeCommandOps.has(command.op)) {
@@ -436,26 +491,41 @@ export class KvStateMachine {
     switch (command.op) {
       case 'put':
         if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
-        write(userKey(command.key), command.value);
+        write(command.key, command.value, command.ts);
         this.bytesSinceSizeCheck += command.key.byteLength + command.value.byteLength;
         return { op: 'put' };
       case 'delete': {
         if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
-        const key = userKey(command.key);
-        const existed = read(key) !== null;
-        if (existed) write(key, null);
+        const existed = read(command.key) !== null;
+        // No tombstone over a key that has none live: it would only be garbage.
+        if (existed) write(command.key, null, command.ts);
         return { op: 'delete', existed };
       }
       case 'cas': {
         if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
-        const key = userKey(command.key);
-        const current = read(key);
+        const current = read(command.key);
         const ok = command.expected === null ? current === null : current !== null && current.equals(command.expected);
         if (ok) {
-          write(key, command.value);
+          write(command.key, command.value, command.ts);
           this.bytesSinceSizeCheck += command.key.byteLength + command.value.byteLength;
         }
         return { op: 'cas', ok, current };
+      }
+      case 'close-ts':
+        if (command.ts > this.writeTs) this.writeTs = command.ts;
+        return { op: 'close-ts' };
+      case 'protect-ts':
+        if (this.rangeId !== metaRangeId) return { op: 'protect-ts' };
+        this.protections = new Map(this.protections).set(command.protection.id, command.protection);
+        batch.put(protectionKey(command.protection.id), Buffer.from(protectionJson(command.protection), 'utf8'));
+        return { op: 'protect-ts' };
+      case 'release-ts': {
+        if (this.rangeId !== metaRangeId) return { op: 'release-ts' };
+        const next = new Map(this.protections);
+        next.delete(command.id);
+        this.protections = next;
+        batch.del(protectionKey(command.id));
+        return { op: 'release-ts' };
       }
       case 'batch':
         return { op: 'batch', results: command.commands.map((inner) => this.applyCommand(inner, batch, overlay, splits)) };
@@ -532,6 +602,8 @@ export class KvStateMachine {
     if (existingRight === undefined) {
       batch.put(rightDescKey, encodeDescriptor(right));
       batch.put(rangeLocalKey(right.rangeId, 'applied'), encodeU64(0));
+      // The right range holds versions up to this range's closed timestamp: its writes go above.
+      batch.put(rangeLocalKey(right.rangeId, 'write-ts'), u64Bytes(this.writeTs));
     }
     this.desc = left;
     this.bytesSinceSizeCheck = 0;
@@ -540,10 +612,25 @@ export class KvStateMachine {
     return { op: 'split', ok: true, left, right };
   }
 
-  /** The value of user key `key`; RangeMismatch when the range does not hold it. */
-  get(key: Uint8Array): Buffer | undefined {
+  /**
+   * The value of user key `key`: its newest version, or with `at` its newest version at or below
+   * `at` (a tombstone reads as absent); RangeMismatch when the range does not hold it.
+   */
+  get(key: Uint8Array, at?: bigint): Buffer | undefined {
     this.checkKey(key);
-    return this.engine.get(userKey(key));
+    return this.readAt(Buffer.from(key), at ?? newestTs);
+  }
+
+  private readAt(key: Buffer, at: bigint): Buffer | undefined {
+    const { lower, upper } = userBounds(key, Buffer.concat([key, Buffer.from([0])]));
+    const it = this.engine.iterator({ lowerBound: lower, upperBound: upper });
+    try {
+      it.seek(userVersionKey(key, at));
+      if (!it.valid()) return undefined;
+      return decodeVersionValue(it.value()) ?? undefined;
+    } finally {
+      it.close();
+    }
   }
 
   /** Throws PH_RANGE_MISMATCH unless this range holds `key`. */
@@ -553,22 +640,30 @@ export class KvStateMachine {
 
   /**
    * Rows with start <= key < end (end empty: to the end of the keyspace), at most rowsMax rows
-   * and about bytesMax bytes; RangeMismatch unless the span lies within this range.
+   * and about bytesMax bytes, each key's newest version (or with `at`, its newest at or below
+   * `at`), tombstones skipped; RangeMismatch unless the span lies within this range.
    */
-  scan(start: Uint8Array, end: Uint8Array, rowsMax: number, bytesMax: number): { rows: ScanRow[]; more: boolean } {
+  scan(start: Uint8Array, end: Uint8Array, rowsMax: number, bytesMax: number, at?: bigint): { rows: ScanRow[]; more: boolean } {
     if (this.desc === undefined || !containsSpan(this.desc, start, end)) throw rangeMismatch(this.rangeId, this.desc);
+    const readTs = at ?? newestTs;
     const { lower, upper } = userBounds(start, end);
     const rows: ScanRow[] = [];
     if (Buffer.compare(lower, upper) >= 0) return { rows, more: false };
     const it = this.engine.iterator({ lowerBound: lower, upperBound: upper });
     let bytes = 0;
+    let decided: Buffer | undefined;
     try {
       for (it.seek(lower); it.valid(); it.next()) {
+        const { key, ts } = decodeUserVersionKey(Buffer.from(it.key()));
+        // Versions of one key come newest first: the first at or below readTs decides the key.
+        if (ts > readTs || (decided !== undefined && decided.equals(key))) continue;
+        decided = key;
+        const value = decodeVersionValue(it.value());
+        if (value === null) continue;
         if (rows.length >= rowsMax || bytes >= bytesMax) return { rows, more: true };
-        const key = fromUserKey(it.key());
-        const value = Buffer.from(it.value());
-        bytes += key.byteLength + value.byteLength;
-        rows.push({ key, value });
+        const copy = Buffer.from(value);
+        bytes += key.byteLength + copy.byteLength;
+        rows.push({ key, value: copy });
       }
     } finally {
       it.close();
@@ -608,7 +703,7 @@ export class KvStateMachine {
           total += bytes;
           bytesSinceYield += bytes;
           // Sample: keep one key per ~1/64 of what has been seen so far, enough to pick a middle.
-          if (sizes.length === 0 || n % 16 === 0) sizes.push({ key: fromUserKey(it.key()), bytes: total });
+          if (sizes.length === 0 || n % 16 === 0) sizes.push({ key: decodeUserVersionKey(Buffer.from(it.key())).key, bytes: total });
           n++;
           if (bytesSinceYield >= sizeWalkYieldBytes || (n % 64 === 0 && performance.now() - turnStartMs >= sizeWalkYieldMs)) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -697,6 +792,16 @@ export class KvStateMachine {
   async close(): Promise<void> {
     await this.engine.close();
   }
+}
+
+function u64Bytes(value: bigint): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeBigUInt64BE(value, 0);
+  return out;
+}
+
+function protectionKey(id: string): Buffer {
+  return rangeLocalKey(metaRangeId, Buffer.concat([Buffer.from('pts/'), Buffer.from(id, 'utf8')]));
 }
 
 /** The answer of a replica that does not hold the key: its current descriptor, for the gateway. */

@@ -23,6 +23,7 @@ const counterReads: Record<string, { readonly help: string; readonly read: (s: E
   phantomdb_storage_wal_syncs_total: { help: 'fsyncs of the storage engine\'s write-ahead log.', read: (s) => s.walSyncs },
   phantomdb_storage_block_cache_hits_total: { help: 'Block cache lookups that found the block.', read: (s) => s.blockCache.hits },
   phantomdb_storage_block_cache_misses_total: { help: 'Block cache lookups that read the block from disk.', read: (s) => s.blockCache.misses },
+  phantomdb_storage_mvcc_versions_collected_total: { help: 'Old MVCC versions of user keys dropped by compaction (below the GC threshold, not protected by a backup).', read: (s) => s.mvccVersionsCollected },
 };
 
 const gaugeReads: Record<string, { readonly help: string; readonly read: (s: EngineStats) => number }> = {

@@ -15,6 +15,7 @@
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
 import type { AdminBackend, FinalizeResult, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
+import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { assert } from '../assert.ts';
 import type { MemberAddress } from '../kv/command.ts';
@@ -26,6 +27,7 @@ import { metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from '../kv
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
 import { cannotRun, compareVersions, formatVersion, isVersion, parseVersion, type BinaryVersion } from '../version/version.ts';
+import type { BackupCoordinator } from './backup-coordinator.ts';
 
 /** What the admin backend needs from the node. */
 export interface AdminHost {
@@ -51,6 +53,8 @@ export interface AdminHost {
   clusterVersion?(): string | undefined;
   /** A peer's binary version as learned from its transport handshake (undefined: not known). */
   peerVersion?(nodeId: NodeId): BinaryVersion | undefined;
+  /** Backups this node coordinates and range exports it serves (absent: not supported). */
+  backups?(): BackupCoordinator | undefined;
 }
 
 /** One range as the admin API reports it. */
@@ -564,5 +568,25 @@ export class NodeAdmin implements AdminBackend {
       return () => replica.proposeConfChange({ changes: [{ op: 'remove', nodeId: id }], transition: 'auto' }, deadlineMs);
     }
     return undefined;
+  }
+
+  // ------------------------------------------------------------------ backups (backup-coordinator.ts)
+
+  private backupCoordinator(): BackupCoordinator {
+    const coordinator = this.host.backups?.();
+    if (coordinator === undefined) throw new AdminError('PH_UNAVAILABLE', 'backups are not available on this node yet (starting)');
+    return coordinator;
+  }
+
+  backup(spec: BackupSpec): Promise<BackupProgressReport> {
+    return this.backupCoordinator().backup(spec);
+  }
+
+  backupStatus(backupId: string): Promise<BackupProgressReport> {
+    return Promise.resolve(this.backupCoordinator().backupStatus(backupId));
+  }
+
+  exportRange(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk> {
+    return this.backupCoordinator().exportRange(spec, signal);
   }
 }

@@ -87,6 +87,16 @@ export const nodeConfigSchema = z
     readyLagEntriesMax: z.coerce.number().int().min(0).default(1000),
     /** Prometheus metrics on /metrics; 'off' installs no metric hooks and /metrics answers 404. */
     metrics: onOff.default('on'),
+    /** The clock offset bound of the node's HLC: a timestamp further ahead than this is refused. */
+    maxClockOffsetMs: z.coerce.number().int().min(1).max(60_000).default(500),
+    /** MVCC versions shadowed longer than this (and not protected by a backup) are garbage-collected (default 25 h). */
+    gcTtlMs: z.coerce.number().int().min(1000).max(365 * 24 * 3600 * 1000).default(25 * 3600 * 1000),
+    /**
+     * A new cluster starts with the data of this backup (JSON, restore.ts restoreSourceSchema:
+     * {"backupId", "volume": {"path"}} or {"backupId", "s3": {...}}). Used only by a node that
+     * bootstraps the cluster (--peers, or pod 0 of a new StatefulSet); ignored on restarts and joins.
+     */
+    restoreFrom: z.string().min(2).optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -120,6 +130,8 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_REPLICATION_FACTOR: 'replicationFactor',
   PHANTOMDB_RANGE_MAX_BYTES: 'rangeMaxBytes',
   PHANTOMDB_METRICS: 'metrics',
+  PHANTOMDB_GC_TTL_MS: 'gcTtlMs',
+  PHANTOMDB_RESTORE_FROM: 'restoreFrom',
 };
 
 /** Command-line flags and the config fields they set (all take a value). */
@@ -141,6 +153,9 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'range-max-bytes': 'rangeMaxBytes',
   'value-bytes-max': 'valueBytesMax',
   metrics: 'metrics',
+  'max-clock-offset-ms': 'maxClockOffsetMs',
+  'gc-ttl-ms': 'gcTtlMs',
+  'restore-from': 'restoreFrom',
 };
 
 function readConfigFile(file: string): Record<string, unknown> {

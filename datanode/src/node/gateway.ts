@@ -18,6 +18,7 @@
  * client library sends its next requests to the leader directly instead of paying the extra hop
  * on every one.
  */
+import { describeTs } from '../kv/gc.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { Command } from '../kv/command.ts';
@@ -47,6 +48,27 @@ const attemptsMax = 12;
 const backoffMaxMs = 200;
 
 type Remote<T> = (stub: KVClient, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => void;
+
+/**
+ * Before a read on the leader: a linearizable barrier for the newest versions; for a read at a
+ * timestamp, the timestamp is closed in the range (later writes land above it), so the read is
+ * repeatable. A timestamp further ahead than the node's clock plus its offset bound is refused:
+ * closing it would push the range's writes into the future.
+ */
+async function readBarrier(replica: Replica, deadlineMs: number, at: bigint | undefined): Promise<void> {
+  if (at === undefined) {
+    await replica.linearizableBarrier(deadlineMs);
+    return;
+  }
+  const clock = replica.clock;
+  const aheadMs = Number(at >> 16n) - clock.now().wallMs;
+  if (aheadMs > clock.maxOffsetMs) throw new KvError('PH_BAD_REQUEST', `read timestamp ${at} is ${aheadMs} ms ahead of this node's clock (offset bound ${clock.maxOffsetMs} ms)`);
+  const gcThreshold = replica.stateMachine.engine.mvccGcThresholdTs();
+  if (gcThreshold !== undefined && at < gcThreshold) {
+    throw new KvError('PH_BAD_REQUEST', `read timestamp ${describeTs(at)} is below the garbage-collection threshold ${describeTs(gcThreshold)}: versions that old are gone`);
+  }
+  await replica.closeTimestamp(at, deadlineMs);
+}
 
 export class Gateway {
   private readonly stubs = new Map<string, KVClient>();
@@ -88,21 +110,22 @@ export class Gateway {
     });
   }
 
-  get(key: Buffer, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<Buffer | undefined> {
+  /** The value of `key`: the newest (linearizable), or as of the HLC timestamp `at`. */
+  get(key: Buffer, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined> {
     return this.route<Buffer | undefined>(key, deadlineMs, forwarded, false, servedElsewhere, {
       local: async (replica, leftMs) => {
-        await replica.linearizableBarrier(leftMs);
-        return replica.stateMachine.get(key);
+        await readBarrier(replica, leftMs, at);
+        return replica.stateMachine.get(key, at);
       },
       remote: (stub, metadata, options, done) =>
-        stub.Get({ key }, metadata, options, (err, response) => done(err, response?.found === true ? Buffer.from(response.value ?? Buffer.alloc(0)) : undefined)),
+        stub.Get({ key, at: String(at ?? 0n) }, metadata, options, (err, response) => done(err, response?.found === true ? Buffer.from(response.value ?? Buffer.alloc(0)) : undefined)),
     });
   }
 
   /** Rows of [start, end) in key order across ranges, at most rowsMax rows and about bytesMax bytes. */
-  async scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<{ rows: ScanRow[]; more: boolean }> {
+  async scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
     const until = performance.now() + deadlineMs;
-    if (forwarded) return this.scanOne(start, end, rowsMax, bytesMax, deadlineMs, true);
+    if (forwarded) return this.scanOne(start, end, rowsMax, bytesMax, deadlineMs, true, servedElsewhere, at);
     const rows: ScanRow[] = [];
     let bytes = 0;
     let cursor = start;
@@ -114,7 +137,7 @@ export class Gateway {
       const leftMs = until - performance.now();
       if (leftMs <= 0) throw new KvError('PH_DEADLINE_EXCEEDED', 'scan did not finish within its deadline');
       // Once the limits are reached, one more row anywhere after the cursor means "more".
-      const piece = await this.scanOne(cursor, pieceEnd, full ? 1 : rowsMax - rows.length, full ? 1 : bytesMax - bytes, leftMs, false, servedElsewhere);
+      const piece = await this.scanOne(cursor, pieceEnd, full ? 1 : rowsMax - rows.length, full ? 1 : bytesMax - bytes, leftMs, false, servedElsewhere, at);
       if (full) {
         if (piece.rows.length > 0) return { rows, more: true };
       } else {
@@ -130,14 +153,14 @@ export class Gateway {
   }
 
   /** A scan of [start, end) within the one range holding `start`. */
-  private scanOne(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<{ rows: ScanRow[]; more: boolean }> {
+  private scanOne(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
     return this.route<{ rows: ScanRow[]; more: boolean }>(start, deadlineMs, forwarded, false, servedElsewhere, {
       local: async (replica, leftMs) => {
-        await replica.linearizableBarrier(leftMs);
-        return replica.stateMachine.scan(start, end, rowsMax, bytesMax);
+        await readBarrier(replica, leftMs, at);
+        return replica.stateMachine.scan(start, end, rowsMax, bytesMax, at);
       },
       remote: (stub, metadata, options, done) =>
-        stub.Scan({ start, end, limit: rowsMax }, metadata, options, (err, response) =>
+        stub.Scan({ start, end, limit: rowsMax, at: String(at ?? 0n) }, metadata, options, (err, response) =>
           done(err, { rows: (response?.rows ?? []).map((row) => ({ key: Buffer.from(row.key ?? Buffer.alloc(0)), value: Buffer.from(row.value ?? Buffer.alloc(0)) })), more: response?.more ?? false }),
         ),
     });

@@ -6,6 +6,10 @@
  * health/status, joining a running cluster, the decommission driver, retiring once removed, and
  * graceful shutdown (leaderships handed off first).
  */
+import { ingestBackup, parseRestoreSource } from './restore.ts';
+import { BackupCoordinator } from './backup-coordinator.ts';
+import { nextGcThreshold } from '../kv/gc.ts';
+import { HybridLogicalClock, systemPhysicalClock } from '../hlc/hlc.ts';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -43,6 +47,8 @@ export const nodeVersion = binaryVersion().version;
 const decommissionPassMs = 200;
 /** How often a member whose KV address the meta range lacks asks the meta leader to record it. */
 const registerPassMs = 1000;
+/** How often the MVCC GC threshold is raised (compactions then drop what fell below it). */
+const gcPassMs = 5000;
 
 /** The meta range's Raft group: it holds the cluster's members and the range descriptors. */
 export const kvGroupId = metaRangeId;
@@ -115,12 +121,17 @@ export class DataNode implements KvBackend {
   private joinedMembers = new Map<NodeId, MemberAddress>();
   private admin: NodeAdmin | undefined;
   private decommissionTimer: NodeJS.Timeout | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
+  /** Backups coordinated here and range exports served here (from open on). */
+  private backups: BackupCoordinator | undefined;
   private registerTimer: NodeJS.Timeout | undefined;
   private registering = false;
   /** Set once this node's id is recorded as removed: it stops serving for good. */
   private retired: Promise<void> | undefined;
   /** The node's Prometheus metrics (served on /metrics); undefined with --metrics off. */
   readonly metrics: NodeMetrics | undefined;
+  /** The node's hybrid logical clock: stamps writes of ranges led here, picks backup timestamps. */
+  readonly hlc: HybridLogicalClock;
   /** This binary's version and the cluster versions it runs. */
   readonly binary: BinaryVersion = binaryVersion();
   /** Peers' binary versions, as their transport handshakes told. */
@@ -147,6 +158,7 @@ export class DataNode implements KvBackend {
       requestDeadlineMaxMs: config.requestDeadlineMaxMs,
     };
     this.log = deps.log ?? ((line) => console.log(`[node ${config.nodeId}] ${line}`));
+    this.hlc = new HybridLogicalClock(systemPhysicalClock, { maxOffsetMs: config.maxClockOffsetMs });
     const messageBytesMax = kvMessageBytesMax(this.limits);
     this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024 });
     this.gateway = new Gateway({
@@ -228,6 +240,7 @@ export class DataNode implements KvBackend {
         addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
         log: this.log,
         ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+        hlc: this.hlc,
       },
       knownPeer: (id) => this.addressBook().has(id),
       promotable: (id) => !this.lifecycles().decommissioning.has(id) && !this.lifecycles().removed.has(id),
@@ -241,7 +254,7 @@ export class DataNode implements KvBackend {
     if (!this.logStore.hasGroup(metaRangeId)) {
       if (config.peers !== undefined) {
         await recordClusterVersion();
-        await store.bootstrap(config.peers.map((p) => p.id));
+        await this.bootstrapRanges(store, config.peers.map((p) => p.id));
       } else if (config.join !== undefined) {
         // Uninitialised: the meta range's leader adds this node, then sends a snapshot.
         await this.logStore.createGroup(metaRangeId, simpleConfState([]));
@@ -252,7 +265,7 @@ export class DataNode implements KvBackend {
     const pending = store.pendingBootstrapVoters();
     if (pending !== undefined) {
       await recordClusterVersion();
-      await store.bootstrap(pending);
+      await this.bootstrapRanges(store, pending);
     }
     await store.open();
     this.store = store;
@@ -261,6 +274,17 @@ export class DataNode implements KvBackend {
     meta.stateMachine.onLifecyclesChanged((lifecycles) => this.onLifecycles(lifecycles));
     meta.stateMachine.onClusterVersionChanged((version) => this.onClusterVersion(version));
     addKvServices(this.grpcServer, this);
+    this.backups = new BackupCoordinator({
+      clusterId: config.clusterId,
+      nodeId: config.nodeId,
+      dataNodeVersion: nodeVersion,
+      hlc: this.hlc,
+      scratchDir: path.join(config.dataDir, 'backup-scratch'),
+      store: () => this.store,
+      kvAddressOf: (id) => this.addressBook().get(id)?.kv ?? '',
+      nowMs: () => Date.now(),
+      log: this.log,
+    });
     const admin = this.createAdmin();
     this.admin = admin;
     addAdminService(this.grpcServer, admin, { requestDeadlineDefaultMs: 5_000, requestDeadlineMaxMs: config.requestDeadlineMaxMs });
@@ -288,6 +312,7 @@ export class DataNode implements KvBackend {
     store.start(transport);
     this.decommissionTimer = setInterval(() => admin.advanceDecommissions(), decommissionPassMs);
     this.registerTimer = setInterval(() => void this.registerKvAddress(), registerPassMs);
+    this.gcTimer = setInterval(() => this.raiseGcThreshold(), gcPassMs);
     this.onLifecycles(this.lifecycles());
     const http = await startHttpServer(config.httpListen, this, this.metrics === undefined ? {} : { metrics: this.metrics });
     this.httpServer = http.server;
@@ -297,6 +322,33 @@ export class DataNode implements KvBackend {
     if (config.join !== undefined && this.retired === undefined && metaConfig.voters.length === 0 && metaConfig.learners.length === 0) {
       void this.joinCluster(config.join);
     }
+  }
+
+  /**
+   * Bootstraps the ranges of a new cluster, first ingesting the backup it starts from (if any).
+   * A crash before the bootstrap repeats the restore: ingesting the same versions again is
+   * harmless. Only a bootstrapping node restores; nodes that join get the data by snapshots.
+   */
+  private async bootstrapRanges(store: Store, voters: readonly NodeId[]): Promise<void> {
+    if (this.config.restoreFrom !== undefined) await ingestBackup(this.kv, parseRestoreSource(this.config.restoreFrom), this.config.dataDir, this.log);
+    await store.bootstrap(voters);
+  }
+
+  /**
+   * Raises the engine's MVCC GC threshold to now - gcTtl, held back to the oldest protected
+   * timestamp in force (kv/gc.ts); not at all while the meta range is not readable here.
+   */
+  private raiseGcThreshold(): void {
+    const meta = this.metaState;
+    const engine = this.kv.engine;
+    const next = nextGcThreshold({
+      now: this.hlc.now(),
+      gcTtlMs: this.config.gcTtlMs,
+      protections: meta?.initialized === true ? meta.protectedTimestamps() : undefined,
+      nowMs: Date.now(),
+      current: engine.mvccGcThresholdTs(),
+    });
+    if (next !== undefined) engine.setMvccGcThreshold(next);
   }
 
   /** The meta range's replica (it exists from open on: bootstrapped, or uninitialised until a snapshot). */
@@ -327,6 +379,7 @@ export class DataNode implements KvBackend {
       lifecycles: () => this.lifecycles(),
       appliedIndex: () => this.metaState?.appliedIndex() ?? 0,
       log: this.log,
+      backups: () => this.backups,
       binary: this.binary,
       clusterVersion: () => this.metaState?.clusterVersion(),
       peerVersion: (id) => this.peerVersions.get(id),
@@ -380,6 +433,7 @@ export class DataNode implements KvBackend {
   private async retire(): Promise<void> {
     this.log('this node was removed from the cluster: its replica stops; KV and admin calls answer PH_UNAVAILABLE');
     clearInterval(this.decommissionTimer);
+    clearInterval(this.gcTimer);
     clearInterval(this.registerTimer);
     await this.store?.stop();
     await this.transport?.close();
@@ -488,12 +542,12 @@ export class DataNode implements KvBackend {
     return this.gateway.write(command, deadlineMs, forwarded, servedElsewhere);
   }
 
-  get(key: Buffer, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere): Promise<Buffer | undefined> {
-    return this.gateway.get(key, deadlineMs, forwarded, servedElsewhere);
+  get(key: Buffer, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined> {
+    return this.gateway.get(key, deadlineMs, forwarded, servedElsewhere, at);
   }
 
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere): Promise<{ rows: ScanRow[]; more: boolean }> {
-    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, servedElsewhere);
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, servedElsewhere, at);
   }
 
   /** Requests this node forwarded to other nodes (tests). */
@@ -646,6 +700,7 @@ export class DataNode implements KvBackend {
 
   private async shutdown(): Promise<void> {
     clearInterval(this.decommissionTimer);
+    clearInterval(this.gcTimer);
     clearInterval(this.registerTimer);
     await this.retired;
     const led = (this.store?.allReplicas() ?? []).filter((replica) => replica.serving && replica.role().role === 'leader');
@@ -662,6 +717,7 @@ export class DataNode implements KvBackend {
       });
     });
     this.gateway.close();
+    this.backups?.close();
     await this.store?.stop();
     await this.transport?.close();
     await this.kv.flush().catch(() => undefined);

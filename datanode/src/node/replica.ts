@@ -24,6 +24,10 @@ import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } f
 import type { SnapshotInstaller } from './snapshot-install.ts';
 import { observeProposal, type ReplicaMetricsSink } from '../metrics/sink.ts';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.ts';
+import { ClockOffsetExceededError, HybridLogicalClock, decodeTimestamp, encodeTimestamp, systemPhysicalClock } from '../hlc/hlc.ts';
+
+/** The clock offset bound of a replica's own clock when the node gives it none. */
+const defaultMaxOffsetMs = 500;
 
 export interface MonotonicClock {
   nowMs(): number;
@@ -56,6 +60,20 @@ export interface ReplicaOptions {
   readonly log: (line: string) => void;
   /** Where proposals, snapshots sent and role changes are reported (metrics); absent: not reported. */
   readonly metrics?: ReplicaMetricsSink;
+  /** The node's hybrid logical clock: stamps writes when proposed, follows applied timestamps (default: one per replica on the system clock). */
+  readonly hlc?: HybridLogicalClock;
+}
+
+/** Stamps a KV write with the leader's clock; other commands are left as they are. */
+function stamped(command: Command, hlc: HybridLogicalClock): Command {
+  switch (command.op) {
+    case 'put':
+    case 'delete':
+    case 'cas':
+      return { ...command, ts: encodeTimestamp(hlc.now()) };
+    default:
+      return command;
+  }
 }
 
 /** One caller waiting for its command; several share an entry when proposals are batched. */
@@ -103,6 +121,9 @@ function commandBytes(command: Command): number {
     case 'split':
     case 'meta-descriptors':
     case 'cluster-version':
+    case 'close-ts':
+    case 'protect-ts':
+    case 'release-ts':
       return 4096;
   }
 }
@@ -158,7 +179,10 @@ export class Replica implements TransportHandlers {
   /** When a message from each peer last arrived (monotonic ms): liveness as this node sees it. */
   private readonly lastHeardMs = new Map<NodeId, number>();
 
+  private readonly hlc: HybridLogicalClock;
+
   constructor(private readonly options: ReplicaOptions) {
+    this.hlc = options.hlc ?? new HybridLogicalClock(systemPhysicalClock, { maxOffsetMs: defaultMaxOffsetMs });
     const storage = options.logStore.storageFor(options.groupId);
     const snapshotIndex = storage.firstIndex() - 1;
     // The engine may be ahead of the log's commit (a snapshot installed just before a crash):
@@ -309,7 +333,7 @@ export class Replica implements TransportHandlers {
         assert(waiter !== undefined, 'queue not empty');
         if (waiter.settled || waiter.command === undefined) continue;
         waiters.push(waiter);
-        commands.push(waiter.command);
+        commands.push(stamped(waiter.command, this.hlc));
         bytes += commandBytes(waiter.command);
       }
       const only = commands[0];
@@ -322,6 +346,36 @@ export class Replica implements TransportHandlers {
         continue;
       }
       this.proposals.set(result.index, { term: result.term, waiters, batched });
+    }
+  }
+
+  /**
+   * Makes a read at `ts` (a packed HLC timestamp) repeatable on this leader: once it resolves,
+   * everything committed before is applied here and every later write of the range gets a
+   * timestamp above `ts` (the range's closed timestamp is at or above it; raised through the
+   * log when it is not, so every replica and every later leader keeps it).
+   */
+  async closeTimestamp(ts: bigint, deadlineMs: number): Promise<void> {
+    const until = performance.now() + deadlineMs;
+    await this.linearizableBarrier(deadlineMs);
+    if (this.options.stateMachine.closedTimestamp() >= ts) return;
+    await this.propose({ op: 'close-ts', ts }, Math.max(1, Math.floor(until - performance.now())));
+  }
+
+  /** The node's clock, for reads and backups at a timestamp. */
+  get clock(): HybridLogicalClock {
+    return this.hlc;
+  }
+
+  /** Moves the node's clock past a timestamp the range applied (another leader's), when it can. */
+  private followTimestamp(ts: bigint): void {
+    if (ts === 0n || ts <= encodeTimestamp(this.hlc.latest)) return;
+    try {
+      this.hlc.update(decodeTimestamp(ts));
+    } catch (err) {
+      // A timestamp beyond the offset bound is not taken into the clock; versions stay ordered
+      // anyway (the state machine writes above the range's closed timestamp).
+      if (!(err instanceof ClockOffsetExceededError)) throw err;
     }
   }
 
@@ -583,6 +637,7 @@ export class Replica implements TransportHandlers {
     if (!sendEarly) this.sendMessages(ready.messages);
     if (ready.committedEntries.length > 0) {
       const results = await stateMachine.apply(ready.committedEntries);
+      this.followTimestamp(stateMachine.closedTimestamp());
       this.settleProposals(ready.committedEntries, results);
     }
     for (const readState of ready.readStates) {

@@ -137,3 +137,32 @@ export function unaryHandler<Req, Res, Code extends string>(
     }, fail);
   };
 }
+
+/**
+ * Adapts an async generator to a grpc-js server-streaming handler: checks the cluster first,
+ * writes each item as it comes (waiting for the stream to drain, so a slow reader holds the
+ * producer back), ends the stream, and maps a failure to a status. No deadline is imposed
+ * beyond the client's own: a stream runs as long as it produces.
+ */
+export function serverStreamHandler<Req, Res, Code extends string>(
+  context: UnaryServiceContext<Code>,
+  produce: (request: Req, metadata: grpc.Metadata, signal: AbortSignal) => AsyncIterable<Res>,
+): grpc.handleServerStreamingCall<Req, Res> {
+  const { metadataKeys, newError, errors } = context;
+  return (call) => {
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort(new Error('the client cancelled the stream')));
+    const run = async (): Promise<void> => {
+      checkCluster(call, metadataKeys, context.clusterId(), newError);
+      for await (const item of produce(call.request, call.metadata, abort.signal)) {
+        if (abort.signal.aborted) return;
+        if (!call.write(item)) await new Promise<void>((resolve) => call.once('drain', resolve));
+      }
+      call.end();
+    };
+    run().catch((err: unknown) => {
+      if (abort.signal.aborted) return;
+      call.emit('error', toServiceError(err, metadataKeys, errors));
+    });
+  };
+}

@@ -36,6 +36,8 @@ export interface MergeSpec {
   readonly smallestSnapshot: number;
   /** MVCC version GC threshold; GC is off when absent. */
   readonly mvccGcThreshold?: bigint;
+  /** Only keys starting with this byte are MVCC-encoded (absent: every key is). */
+  readonly mvccKeyPrefixByte?: number;
   readonly targetFileBytes: number;
   readonly bytesPerSecMax: number;
   readonly table: TableOutputOptions;
@@ -105,7 +107,12 @@ export async function runMerge(fs: StorageFs, spec: MergeSpec, shouldStop: () =>
       smallestSnapshot: spec.smallestSnapshot,
       isBaseLevelForKey: (k) => deeper.isBaseLevelForKey(k),
       ...(threshold !== undefined
-        ? { mvcc: { prefixLength: (k: Buffer) => mvccPrefixLength(k), atOrBelowThreshold: (k: Buffer) => decodeMvccKey(k).ts <= threshold } }
+        ? {
+            mvcc: {
+              prefixLength: (k: Buffer) => (spec.mvccKeyPrefixByte !== undefined && k[0] !== spec.mvccKeyPrefixByte ? undefined : mvccPrefixLength(k)),
+              atOrBelowThreshold: (k: Buffer) => decodeMvccKey(k).ts <= threshold,
+            },
+          }
         : {}),
     });
     const startedMs = Date.now();

@@ -828,6 +828,7 @@ export class StorageEngine {
         deeperLevels,
         smallestSnapshot: this.smallestSnapshot(),
         ...(this.options.mvccGarbageCollection && threshold !== undefined ? { mvccGcThreshold: threshold } : {}),
+        ...(this.options.mvccKeyPrefixByte >= 0 ? { mvccKeyPrefixByte: this.options.mvccKeyPrefixByte } : {}),
         targetFileBytes: this.options.targetFileBytes,
         bytesPerSecMax: this.options.compactionBytesPerSecMax,
         table: this.tableOutputOptions(),
@@ -1030,6 +1031,11 @@ export class StorageEngine {
    * than its newest version at or below `ts` (requires `mvccGarbageCollection`). Raising is
    * allowed, lowering is refused (collected versions cannot come back).
    */
+  /** The MVCC garbage-collection threshold set so far (undefined: none, nothing collected). */
+  mvccGcThresholdTs(): bigint | undefined {
+    return this.mvccGcThreshold;
+  }
+
   setMvccGcThreshold(ts: bigint): void {
     if (!this.options.mvccGarbageCollection) throw new InvalidArgumentError('mvccGarbageCollection is not enabled for this engine');
     if (this.mvccGcThreshold !== undefined && ts < this.mvccGcThreshold) {

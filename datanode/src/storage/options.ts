@@ -46,6 +46,8 @@ export const engineOptionsSchema = z
     backgroundThread: z.boolean().default(true),
     /** Keys written by the transaction layer are MVCC-encoded (see mvcc.ts); enables version GC in compaction. */
     mvccGarbageCollection: z.boolean().default(false),
+    /** With mvccGarbageCollection: only keys starting with this byte are MVCC-encoded (-1: every key is). */
+    mvccKeyPrefixByte: z.number().int().min(-1).max(255).default(-1),
   })
   .strict()
   .superRefine((o, ctx) => {

@@ -4,10 +4,11 @@
  * the typed gRPC client (datanode/src/admin); tests can give a simulated cluster instead.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { AdminClient, type ClusterStatus, type DecommissionProgress, type DrainProgress, type FinalizeResult, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
+import { AdminClient, type BackupProgressReport, type BackupSpec, type ClusterStatus, type DecommissionProgress, type DrainProgress, type FinalizeResult, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
 import { ports } from '../resources/index.ts';
 
 export type { ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
+export type { BackupDestinationSpec, BackupProgressReport, BackupSpec } from '../../../datanode/src/admin/index.ts';
 export { AdminError } from '../../../datanode/src/admin/index.ts';
 
 /** The admin calls the controllers make on one cluster. */
@@ -25,6 +26,10 @@ export interface ClusterAdmin {
   drain(nodeId: number): Promise<DrainProgress>;
   /** Raises the data nodes' cluster version to `targetVersion` ('' : what every node runs); PH_FINALIZE_REFUSED names the nodes in the way. */
   finalizeClusterVersion(targetVersion: string): Promise<FinalizeResult>;
+  /** Starts a backup or reports its progress (idempotent by backup id); absent: not supported. */
+  backup?(spec: BackupSpec): Promise<BackupProgressReport>;
+  /** The progress of a backup, as the node running it knows it. */
+  backupStatus?(backupId: string): Promise<BackupProgressReport>;
 }
 
 export interface AdminConnector {
@@ -81,6 +86,8 @@ export class GrpcAdminConnector implements AdminConnector {
       recommission: (nodeId) => bound.recommission(nodeId),
       drain: (nodeId) => bound.drain(nodeId),
       finalizeClusterVersion: (targetVersion) => bound.finalizeClusterVersion(targetVersion),
+      backup: (spec) => bound.backup(spec),
+      backupStatus: (backupId) => bound.backupStatus(backupId),
     };
   }
 

@@ -2,17 +2,17 @@
  * The seams between the backup controllers and the things that move bytes.
  *
  * `BackupRunner` makes the data nodes export every range as of one cluster timestamp and upload
- * it (datanode/src/backup's writer, driven on the nodes). The data node's admin call for this
- * does not exist yet (the multi-Raft node is being rebuilt), so the operator ships
- * `PendingDataNodeBackupRunner`, which fails every backup with PH_BACKUP_RUNNER_UNAVAILABLE and
- * says why: a backup is never reported as taken when it was not. Wiring the admin call is one
- * class implementing this interface.
+ * it (datanode/src/backup's writer, driven on the nodes). `DataNodeBackupRunner` does it through
+ * the data nodes' admin call (Backup/BackupStatus, answered by the meta range's leader, which
+ * coordinates: datanode/src/node/backup-coordinator.ts). `PendingDataNodeBackupRunner` fails
+ * every backup with PH_BACKUP_RUNNER_UNAVAILABLE (for tests of that path).
  *
  * `BackupDestinations` opens a destination for the operator's own reads (verification after
  * upload, deletion by retention): S3 with the credentials from the named Secret, or a volume
  * the operator has mounted.
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
+import type { AdminConnector, BackupDestinationSpec, BackupProgressReport, BackupSpec } from '../admin-client/index.ts';
 import { type BackupStore, S3BackupStore, VolumeBackupStore } from '../../../datanode/src/backup/index.ts';
 import { PhantomError } from '../../../datanode/src/errors.ts';
 import type { BackupDestination, BackupType } from '../api/index.ts';
@@ -79,6 +79,101 @@ export interface KubeBackupDestinationsOptions {
   readonly volumeMountOf?: (namespace: string, claimName: string) => string | undefined;
 }
 
+type S3Destination = NonNullable<BackupDestination['s3']>;
+
+/** The static credentials an S3 destination names (from its Secret), or undefined when it names none. */
+export async function readS3Credentials(core: CoreV1Api, namespace: string, s3: S3Destination): Promise<{ accessKeyId: string; secretAccessKey: string } | undefined> {
+  if (s3.credentials === undefined) return undefined;
+  const secretName = s3.credentials.secretName;
+  const secret = await core.readNamespacedSecret({ namespace, name: secretName });
+  const read = (key: string): string => {
+    const value = secret.data?.[key];
+    if (value === undefined) throw new BackupRunnerUnavailableError(`Secret ${namespace}/${secretName} has no key ${key}`);
+    return Buffer.from(value, 'base64').toString('utf8');
+  };
+  return { accessKeyId: read(s3.credentials.accessKeyIdKey), secretAccessKey: read(s3.credentials.secretAccessKeyKey) };
+}
+
+export interface DataNodeBackupRunnerOptions {
+  readonly admin: AdminConnector;
+  /** The admin addresses of the cluster's data node pods (empty: none running). */
+  endpointsOf(namespace: string, cluster: string): Promise<readonly string[]>;
+  /** The credentials an S3 destination names (readS3Credentials). */
+  s3CredentialsOf(namespace: string, s3: S3Destination): Promise<{ accessKeyId: string; secretAccessKey: string } | undefined>;
+  /**
+   * Where a volume destination's claim is mounted in the data node pods. Absent: volume
+   * destinations are refused (the data node pods do not mount backup claims yet).
+   */
+  volumePathOf?(namespace: string, claimName: string, path: string): string;
+}
+
+/** Backups through the data nodes' admin API: the meta range's leader takes them (one timestamp, every range). */
+export class DataNodeBackupRunner implements BackupRunner {
+  constructor(private readonly options: DataNodeBackupRunnerOptions) {}
+
+  async start(job: BackupJob): Promise<void> {
+    const admin = await this.adminOf(job);
+    if (admin.backup === undefined) throw new BackupRunnerUnavailableError('the admin connector cannot start backups');
+    const report = await admin.backup(await this.specOf(job));
+    if (report.phase === 'FAILED') throw new BackupRunnerUnavailableError(`backup ${job.backupId} failed on the data nodes: ${report.message}`);
+  }
+
+  async state(job: BackupJob): Promise<BackupJobState> {
+    const admin = await this.adminOf(job);
+    if (admin.backupStatus === undefined) return { kind: 'failed', message: 'the admin connector cannot follow backups' };
+    return jobStateOf(await admin.backupStatus(job.backupId));
+  }
+
+  private async adminOf(job: BackupJob): Promise<NonNullable<ReturnType<AdminConnector['forCluster']>>> {
+    const endpoints = await this.options.endpointsOf(job.namespace, job.cluster);
+    if (endpoints.length === 0) throw new BackupRunnerUnavailableError(`cluster ${job.namespace}/${job.cluster} has no data node pod with an address`);
+    // The data node cluster id is the PhantomCluster's name (cluster-status.ts).
+    return this.options.admin.forCluster(`${job.namespace}/${job.cluster}`, job.cluster, endpoints);
+  }
+
+  private async specOf(job: BackupJob): Promise<BackupSpec> {
+    const type = job.type === 'Full' ? 'full' : 'incremental';
+    if (type === 'incremental' && job.parentBackupId === undefined) throw new BackupRunnerUnavailableError(`incremental backup ${job.backupId} has no parent backup`);
+    return { backupId: job.backupId, type, ...(type === 'incremental' && job.parentBackupId !== undefined ? { parentBackupId: job.parentBackupId } : {}), destination: await this.destinationOf(job) };
+  }
+
+  private async destinationOf(job: BackupJob): Promise<BackupDestinationSpec> {
+    const { s3, volume } = job.destination;
+    if (s3 !== undefined) {
+      const credentials = await this.options.s3CredentialsOf(job.namespace, s3);
+      return {
+        kind: 's3',
+        bucket: s3.bucket,
+        prefix: s3.prefix,
+        region: s3.region,
+        forcePathStyle: s3.forcePathStyle,
+        ...(s3.endpoint === undefined ? {} : { endpoint: s3.endpoint }),
+        ...(credentials === undefined ? {} : { credentials }),
+      };
+    }
+    if (volume !== undefined) {
+      const mounted = this.options.volumePathOf?.(job.namespace, volume.claimName, volume.path);
+      if (mounted === undefined) throw new BackupRunnerUnavailableError(`volume claim ${job.namespace}/${volume.claimName}: the data node pods do not mount backup volumes in this version; use an s3 destination`);
+      return { kind: 'volume', path: mounted };
+    }
+    throw new BackupRunnerUnavailableError('the destination names neither s3 nor volume');
+  }
+}
+
+/** A data node's progress report as the controller's job state. */
+export function jobStateOf(report: BackupProgressReport): BackupJobState {
+  switch (report.phase) {
+    case 'RUNNING':
+      return { kind: 'running', rangesDone: report.rangesDone, rangesTotal: report.rangesTotal, bytesDone: report.bytesDone };
+    case 'COMPLETED':
+      return { kind: 'uploaded', backupTimestamp: report.backupTimestamp, ranges: report.rangesTotal, sizeBytes: report.totalBytes };
+    case 'FAILED':
+      return { kind: 'failed', message: report.message };
+    case 'UNKNOWN':
+      return { kind: 'unknown' };
+  }
+}
+
 /** Opens destinations with credentials read from Secrets through the API. */
 export class KubeBackupDestinations implements BackupDestinations {
   constructor(
@@ -89,16 +184,7 @@ export class KubeBackupDestinations implements BackupDestinations {
   async open(namespace: string, destination: BackupDestination): Promise<OpenedDestination> {
     if (destination.s3 !== undefined) {
       const s3 = destination.s3;
-      let credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
-      if (s3.credentials !== undefined) {
-        const secret = await this.core.readNamespacedSecret({ namespace, name: s3.credentials.secretName });
-        const read = (key: string): string => {
-          const value = secret.data?.[key];
-          if (value === undefined) throw new BackupRunnerUnavailableError(`Secret ${namespace}/${s3.credentials?.secretName ?? ''} has no key ${key}`);
-          return Buffer.from(value, 'base64').toString('utf8');
-        };
-        credentials = { accessKeyId: read(s3.credentials.accessKeyIdKey), secretAccessKey: read(s3.credentials.secretAccessKeyKey) };
-      }
+      const credentials = await readS3Credentials(this.core, namespace, s3);
       const store = new S3BackupStore({
         bucket: s3.bucket,
         prefix: s3.prefix,

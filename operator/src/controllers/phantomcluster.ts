@@ -18,7 +18,7 @@ import { conditionOf } from './conditions.ts';
 import { ensureConfigMap, ensurePodDisruptionBudget, ensureServiceAccount, ensureServices, ensureStatefulSet, joinNodes, observeNodes, stopWhenPaused, validateSpec } from './cluster-steps.ts';
 import { defaultClusterTimings, type ClusterControllerDeps, type ClusterObject, type ClusterTimings, type ReconcileContext, type Step, type StepResult } from './context.ts';
 import { Controller, type ReconcileOutcome } from './runtime.ts';
-import { refuseRestoreUntilAvailable } from './restore.ts';
+import { prepareRestore } from './restore.ts';
 import { refuseDowngrade, rollOutPods } from './rollout.ts';
 import { scaleIn } from './scale-in.ts';
 import { scaleOut } from './scale-out.ts';
@@ -31,7 +31,7 @@ const plural = 'phantomclusters';
 export const clusterSteps: readonly Step[] = [
   validateSpec,
   refuseDowngrade,
-  refuseRestoreUntilAvailable,
+  prepareRestore,
   stopWhenPaused,
   ensureServiceAccount,
   ensureConfigMap,

@@ -1,6 +1,8 @@
 /**
- * A PhantomCluster that asks to start from a backup, while the data node cannot ingest one yet:
- * the operator must refuse it visibly and create nothing, never start it empty.
+ * A PhantomCluster that asks to start from a backup: one that cannot be restored (not found, on
+ * a volume) is refused visibly with nothing created, never started empty; one on S3 gets the
+ * restore Secret (the data node's --restore-from, credentials included) that its StatefulSet
+ * passes to the pods.
  */
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +30,7 @@ afterAll(async () => {
   await server.close();
 });
 
-describe('spec.bootstrap.fromBackup before the data node can restore', () => {
+describe('spec.bootstrap.fromBackup', () => {
   it('fails the cluster with a clear message and creates no StatefulSet; a plain cluster in the same namespace still starts', async () => {
     const kubeConfig = kubeConfigFor(server.url);
     const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -62,7 +64,8 @@ describe('spec.bootstrap.fromBackup before the data node can restore', () => {
     await eventually(async () => (await apps.listNamespacedStatefulSet({ namespace })).items.some((sts) => sts.metadata?.name === 'plain'), timeouts.reconcile, 'the plain cluster StatefulSet');
     await controller.stop();
     expect(status.message).toContain('cannot start this cluster from PhantomBackup nightly-1');
-    expect(status.message).toContain('PH_BACKUP_RUNNER_UNAVAILABLE');
+    expect(status.message).toContain('PhantomBackup restore-1/nightly-1 does not exist');
+    expect(status.message).toContain('nothing was created');
     expect(status.conditions?.find((condition) => condition.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'RestoreUnavailable' });
     const missing = await apps.readNamespacedStatefulSet({ namespace, name: 'restored' }).then(
       () => false,
@@ -70,5 +73,54 @@ describe('spec.bootstrap.fromBackup before the data node can restore', () => {
     );
     expect(missing).toBe(true);
     expect((await core.listNamespacedEvent({ namespace })).items.map((event) => event.reason)).toContain('RestoreUnavailable');
+  });
+
+  it('writes the restore Secret for a backup on S3 and passes it to the pods; refuses a volume destination', async () => {
+    const kubeConfig = kubeConfigFor(server.url);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const apps = kubeConfig.makeApiClient(AppsV1Api);
+    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    const namespace = 'restore-2';
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 's3-creds' }, stringData: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } } });
+    const controller = new PhantomClusterController({
+      kubeConfig,
+      admin: new FakeDataCluster(),
+      events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }),
+      clock: systemClock,
+      namespaces: [namespace],
+      podAddress: fakePodAddress,
+      timings: { progressPollMs: 40, podPollMs: 25, refusedRetryMs: 300, healthPollMs: 60_000 },
+      log: () => undefined,
+    });
+    await controller.start();
+    const spec = { version: '1.0.0', storage: { size: '1Gi' } };
+    const s3 = { bucket: 'backups', prefix: 'prod', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: true, credentials: { secretName: 's3-creds' } };
+    await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'from-s3' }, spec: { ...spec, bootstrap: { fromBackup: { destination: { s3 }, backupId: 'full-1', upToBackupId: 'inc-2' } } } } });
+    await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'from-volume' }, spec: { ...spec, bootstrap: { fromBackup: { destination: { volume: { claimName: 'backups' } }, backupId: 'full-1' } } } } });
+    await eventually(async () => (await apps.listNamespacedStatefulSet({ namespace })).items.some((sts) => sts.metadata?.name === 'from-s3'), timeouts.reconcile, 'the S3-restored cluster StatefulSet');
+    let volumeStatus: PhantomClusterStatus = {};
+    await eventually(
+      async () => {
+        volumeStatus = ((await custom.getNamespacedCustomObject({ ...group, namespace, name: 'from-volume' })) as { status?: PhantomClusterStatus }).status ?? {};
+        return volumeStatus.phase === 'Failed';
+      },
+      timeouts.reconcile,
+      'the volume-restored cluster to fail',
+    );
+    await controller.stop();
+    const secret = await core.readNamespacedSecret({ namespace, name: 'from-s3-restore' });
+    const source = JSON.parse(Buffer.from(secret.data?.restoreFrom ?? '', 'base64').toString('utf8')) as unknown;
+    expect(source).toEqual({ backupId: 'inc-2', s3: { bucket: 'backups', prefix: 'prod', region: 'eu-west-1', forcePathStyle: true, endpoint: 'http://127.0.0.1:9000', accessKeyId: 'AKID', secretAccessKey: 'SECRET' } });
+    expect(secret.metadata?.ownerReferences?.[0]?.name).toBe('from-s3');
+    const sts = await apps.readNamespacedStatefulSet({ namespace, name: 'from-s3' });
+    const env = sts.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((entry) => entry.name === 'PHANTOMDB_RESTORE_FROM')?.valueFrom?.secretKeyRef).toEqual({ name: 'from-s3-restore', key: 'restoreFrom' });
+    expect(volumeStatus.message).toContain('do not mount backup volumes');
+    const volumeSts = await apps.readNamespacedStatefulSet({ namespace, name: 'from-volume' }).then(
+      () => true,
+      (error: unknown) => !isNotFound(error),
+    );
+    expect(volumeSts).toBe(false);
   });
 });

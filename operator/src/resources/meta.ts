@@ -37,6 +37,8 @@ export function objectNames(cluster: PhantomCluster): {
   readonly configMap: string;
   readonly serviceAccount: string;
   readonly podDisruptionBudget: string;
+  /** The Secret with the backup a new cluster starts from (spec.bootstrap.fromBackup only). */
+  readonly restoreSecret: string;
 } {
   const name = cluster.metadata.name;
   return {
@@ -46,6 +48,7 @@ export function objectNames(cluster: PhantomCluster): {
     configMap: `${name}-config`,
     serviceAccount: `${name}-node`,
     podDisruptionBudget: name,
+    restoreSecret: `${name}-restore`,
   };
 }
 

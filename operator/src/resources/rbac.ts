@@ -40,7 +40,7 @@ export const operatorPermissions: readonly OperatorPermission[] = [
   { apiGroup: 'policy', resource: 'poddisruptionbudgets', verbs: manage, scope: 'cluster', reason: 'at most one data node down' },
   { apiGroup: '', resource: 'pods', verbs: [...read, 'patch', 'delete'], scope: 'cluster', reason: 'watch readiness; annotate locality; delete a pod to roll it (OnDelete)' },
   { apiGroup: '', resource: 'persistentvolumeclaims', verbs: [...read, 'patch', 'delete'], scope: 'cluster', reason: 'expand volumes; delete them after scale-in per the reclaim policy' },
-  { apiGroup: '', resource: 'secrets', verbs: ['get'], scope: 'cluster', reason: 'object store credentials of backups' },
+  { apiGroup: '', resource: 'secrets', verbs: ['get', 'create'], scope: 'cluster', reason: 'object store credentials of backups; the backup a new cluster starts from' },
   { apiGroup: '', resource: 'nodes', verbs: read, scope: 'cluster', reason: 'topology labels of the machines the data nodes run on' },
   { apiGroup: 'storage.k8s.io', resource: 'storageclasses', verbs: ['get', 'list'], scope: 'cluster', reason: 'whether a StorageClass allows volume expansion (spec.storage.size increases)' },
   { apiGroup: '', resource: 'events', verbs: ['create', 'patch'], scope: 'cluster', reason: 'events for every decision a user should see' },

@@ -80,8 +80,14 @@ function environment(cluster: PhantomCluster): V1EnvVar[] {
     { name: 'PHANTOMDB_CONFIG', value: `${configMountPath}/${configFileName}` },
     { name: 'PHANTOMDB_DATA_DIR', value: dataMountPath },
     { name: 'PHANTOMDB_TOPOLOGY_FILE', value: `${podInfoMountPath}/annotations` },
+    // A cluster started from a backup: the node that bootstraps it ingests the backup first
+    // (datanode/src/node/restore.ts; the Secret is written by controllers/restore.ts).
+    ...(cluster.spec.bootstrap?.fromBackup === undefined ? [] : [{ name: 'PHANTOMDB_RESTORE_FROM', valueFrom: { secretKeyRef: { name: names.restoreSecret, key: restoreSecretKey } } }]),
   ];
 }
+
+/** The key of the restore Secret that holds the data node's --restore-from JSON. */
+export const restoreSecretKey = 'restoreFrom';
 
 function dataNodeContainer(cluster: PhantomCluster, options: StatefulSetOptions): V1Container {
   const container: V1Container = {

@@ -177,11 +177,16 @@ export class TableBuilder {
     return meta;
   }
 
-  /** As finish(), with an asynchronous fsync so the event loop keeps running. */
-  async finishAsync(): Promise<TableMeta> {
+  /**
+   * As finish(), with an asynchronous fsync so the event loop keeps running. `sync: false`
+   * skips the fsync, for scratch files that are read once and deleted (backup exports): their
+   * durability is the destination's business, and an fsync there only competes with the node's
+   * Raft log fsyncs for the disk.
+   */
+  async finishAsync(options: { readonly sync?: boolean } = {}): Promise<TableMeta> {
     const meta = this.writeTail();
     try {
-      await this.fs.fsync(this.fd);
+      if (options.sync !== false) await this.fs.fsync(this.fd);
     } catch (error) {
       this.state = 'failed';
       throw new StorageIOError('fsync', this.path, error);

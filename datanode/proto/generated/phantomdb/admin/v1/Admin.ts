@@ -5,12 +5,17 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AddLearnerRequest as _phantomdb_admin_v1_AddLearnerRequest, AddLearnerRequest__Output as _phantomdb_admin_v1_AddLearnerRequest__Output } from '../../../phantomdb/admin/v1/AddLearnerRequest.ts';
 import type { AddLearnerResponse as _phantomdb_admin_v1_AddLearnerResponse, AddLearnerResponse__Output as _phantomdb_admin_v1_AddLearnerResponse__Output } from '../../../phantomdb/admin/v1/AddLearnerResponse.ts';
 import type { AssignIdentityRequest as _phantomdb_admin_v1_AssignIdentityRequest, AssignIdentityRequest__Output as _phantomdb_admin_v1_AssignIdentityRequest__Output } from '../../../phantomdb/admin/v1/AssignIdentityRequest.ts';
+import type { BackupProgress as _phantomdb_admin_v1_BackupProgress, BackupProgress__Output as _phantomdb_admin_v1_BackupProgress__Output } from '../../../phantomdb/admin/v1/BackupProgress.ts';
+import type { BackupRequest as _phantomdb_admin_v1_BackupRequest, BackupRequest__Output as _phantomdb_admin_v1_BackupRequest__Output } from '../../../phantomdb/admin/v1/BackupRequest.ts';
+import type { BackupStatusRequest as _phantomdb_admin_v1_BackupStatusRequest, BackupStatusRequest__Output as _phantomdb_admin_v1_BackupStatusRequest__Output } from '../../../phantomdb/admin/v1/BackupStatusRequest.ts';
 import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, ClusterStatusRequest__Output as _phantomdb_admin_v1_ClusterStatusRequest__Output } from '../../../phantomdb/admin/v1/ClusterStatusRequest.ts';
 import type { ClusterStatusResponse as _phantomdb_admin_v1_ClusterStatusResponse, ClusterStatusResponse__Output as _phantomdb_admin_v1_ClusterStatusResponse__Output } from '../../../phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, DecommissionProgress__Output as _phantomdb_admin_v1_DecommissionProgress__Output } from '../../../phantomdb/admin/v1/DecommissionProgress.ts';
 import type { DecommissionRequest as _phantomdb_admin_v1_DecommissionRequest, DecommissionRequest__Output as _phantomdb_admin_v1_DecommissionRequest__Output } from '../../../phantomdb/admin/v1/DecommissionRequest.ts';
 import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress__Output as _phantomdb_admin_v1_DrainProgress__Output } from '../../../phantomdb/admin/v1/DrainProgress.ts';
 import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from '../../../phantomdb/admin/v1/DrainRequest.ts';
+import type { ExportRangeChunk as _phantomdb_admin_v1_ExportRangeChunk, ExportRangeChunk__Output as _phantomdb_admin_v1_ExportRangeChunk__Output } from '../../../phantomdb/admin/v1/ExportRangeChunk.ts';
+import type { ExportRangeRequest as _phantomdb_admin_v1_ExportRangeRequest, ExportRangeRequest__Output as _phantomdb_admin_v1_ExportRangeRequest__Output } from '../../../phantomdb/admin/v1/ExportRangeRequest.ts';
 import type { FinalizeClusterVersionRequest as _phantomdb_admin_v1_FinalizeClusterVersionRequest, FinalizeClusterVersionRequest__Output as _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output } from '../../../phantomdb/admin/v1/FinalizeClusterVersionRequest.ts';
 import type { FinalizeClusterVersionResponse as _phantomdb_admin_v1_FinalizeClusterVersionResponse, FinalizeClusterVersionResponse__Output as _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output } from '../../../phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
 import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRequest__Output as _phantomdb_admin_v1_NodeInfoRequest__Output } from '../../../phantomdb/admin/v1/NodeInfoRequest.ts';
@@ -59,6 +64,40 @@ export interface AdminClient extends grpc.Client {
   assignIdentity(argument: _phantomdb_admin_v1_AssignIdentityRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_NodeInfoResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Starts (or reports) a backup of the whole cluster, consistent at one cluster timestamp,
+   * answered by the meta range's leader. Idempotent by backup_id: calling again answers the
+   * backup's progress (COMPLETED from the destination's manifest once it finished).
+   */
+  Backup(argument: _phantomdb_admin_v1_BackupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  Backup(argument: _phantomdb_admin_v1_BackupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  Backup(argument: _phantomdb_admin_v1_BackupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  Backup(argument: _phantomdb_admin_v1_BackupRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  /**
+   * Starts (or reports) a backup of the whole cluster, consistent at one cluster timestamp,
+   * answered by the meta range's leader. Idempotent by backup_id: calling again answers the
+   * backup's progress (COMPLETED from the destination's manifest once it finished).
+   */
+  backup(argument: _phantomdb_admin_v1_BackupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  backup(argument: _phantomdb_admin_v1_BackupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  backup(argument: _phantomdb_admin_v1_BackupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  backup(argument: _phantomdb_admin_v1_BackupRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The progress of a backup this node runs or ran (phase UNKNOWN when it has none by that id).
+   */
+  BackupStatus(argument: _phantomdb_admin_v1_BackupStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  BackupStatus(argument: _phantomdb_admin_v1_BackupStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  BackupStatus(argument: _phantomdb_admin_v1_BackupStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  BackupStatus(argument: _phantomdb_admin_v1_BackupStatusRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  /**
+   * The progress of a backup this node runs or ran (phase UNKNOWN when it has none by that id).
+   */
+  backupStatus(argument: _phantomdb_admin_v1_BackupStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  backupStatus(argument: _phantomdb_admin_v1_BackupStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  backupStatus(argument: _phantomdb_admin_v1_BackupStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  backupStatus(argument: _phantomdb_admin_v1_BackupStatusRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Members, their liveness and Raft progress, and range health, as the leader sees them.
    */
   ClusterStatus(argument: _phantomdb_admin_v1_ClusterStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_ClusterStatusResponse__Output>): grpc.ClientUnaryCall;
@@ -104,6 +143,19 @@ export interface AdminClient extends grpc.Client {
   drain(argument: _phantomdb_admin_v1_DrainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
   drain(argument: _phantomdb_admin_v1_DrainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
   drain(argument: _phantomdb_admin_v1_DrainRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DrainProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Node to node: exports [start_key, end_key) of one range as of `at` (MVCC versions as
+   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere).
+   */
+  ExportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
+  ExportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
+  /**
+   * Node to node: exports [start_key, end_key) of one range as of `at` (MVCC versions as
+   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere).
+   */
+  exportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
+  exportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
   
   /**
    * Raises the cluster version (the replicated record in the meta range) to target_version, or,
@@ -223,6 +275,18 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   AssignIdentity: grpc.handleUnaryCall<_phantomdb_admin_v1_AssignIdentityRequest__Output, _phantomdb_admin_v1_NodeInfoResponse>;
   
   /**
+   * Starts (or reports) a backup of the whole cluster, consistent at one cluster timestamp,
+   * answered by the meta range's leader. Idempotent by backup_id: calling again answers the
+   * backup's progress (COMPLETED from the destination's manifest once it finished).
+   */
+  Backup: grpc.handleUnaryCall<_phantomdb_admin_v1_BackupRequest__Output, _phantomdb_admin_v1_BackupProgress>;
+  
+  /**
+   * The progress of a backup this node runs or ran (phase UNKNOWN when it has none by that id).
+   */
+  BackupStatus: grpc.handleUnaryCall<_phantomdb_admin_v1_BackupStatusRequest__Output, _phantomdb_admin_v1_BackupProgress>;
+  
+  /**
    * Members, their liveness and Raft progress, and range health, as the leader sees them.
    */
   ClusterStatus: grpc.handleUnaryCall<_phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse>;
@@ -237,6 +301,12 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    * Moves every lease (leadership) off a node; it keeps its replicas.
    */
   Drain: grpc.handleUnaryCall<_phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress>;
+  
+  /**
+   * Node to node: exports [start_key, end_key) of one range as of `at` (MVCC versions as
+   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere).
+   */
+  ExportRange: grpc.handleServerStreamingCall<_phantomdb_admin_v1_ExportRangeRequest__Output, _phantomdb_admin_v1_ExportRangeChunk>;
   
   /**
    * Raises the cluster version (the replicated record in the meta range) to target_version, or,
@@ -279,9 +349,12 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
 export interface AdminDefinition extends grpc.ServiceDefinition {
   AddLearner: MethodDefinition<_phantomdb_admin_v1_AddLearnerRequest, _phantomdb_admin_v1_AddLearnerResponse, _phantomdb_admin_v1_AddLearnerRequest__Output, _phantomdb_admin_v1_AddLearnerResponse__Output>
   AssignIdentity: MethodDefinition<_phantomdb_admin_v1_AssignIdentityRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_AssignIdentityRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
+  Backup: MethodDefinition<_phantomdb_admin_v1_BackupRequest, _phantomdb_admin_v1_BackupProgress, _phantomdb_admin_v1_BackupRequest__Output, _phantomdb_admin_v1_BackupProgress__Output>
+  BackupStatus: MethodDefinition<_phantomdb_admin_v1_BackupStatusRequest, _phantomdb_admin_v1_BackupProgress, _phantomdb_admin_v1_BackupStatusRequest__Output, _phantomdb_admin_v1_BackupProgress__Output>
   ClusterStatus: MethodDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse__Output>
   Decommission: MethodDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
   Drain: MethodDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress__Output>
+  ExportRange: MethodDefinition<_phantomdb_admin_v1_ExportRangeRequest, _phantomdb_admin_v1_ExportRangeChunk, _phantomdb_admin_v1_ExportRangeRequest__Output, _phantomdb_admin_v1_ExportRangeChunk__Output>
   FinalizeClusterVersion: MethodDefinition<_phantomdb_admin_v1_FinalizeClusterVersionRequest, _phantomdb_admin_v1_FinalizeClusterVersionResponse, _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output, _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>
   NodeInfo: MethodDefinition<_phantomdb_admin_v1_NodeInfoRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_NodeInfoRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
   Promote: MethodDefinition<_phantomdb_admin_v1_PromoteRequest, _phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteRequest__Output, _phantomdb_admin_v1_PromoteResponse__Output>

@@ -1,5 +1,6 @@
 // Original file: datanode/proto/kv.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface ScanRequest {
   'start'?: (Buffer | Uint8Array | string);
@@ -8,6 +9,10 @@ export interface ScanRequest {
    * 0 means the server's default (100); larger than the server's limit is refused.
    */
   'limit'?: (number);
+  /**
+   * Read as of this HLC timestamp (as GetRequest.at; 0: the newest versions).
+   */
+  'at'?: (number | string | Long);
 }
 
 export interface ScanRequest__Output {
@@ -17,4 +22,8 @@ export interface ScanRequest__Output {
    * 0 means the server's default (100); larger than the server's limit is refused.
    */
   'limit': (number);
+  /**
+   * Read as of this HLC timestamp (as GetRequest.at; 0: the newest versions).
+   */
+  'at': (string);
 }
