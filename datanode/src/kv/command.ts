@@ -10,6 +10,7 @@
  *   member-state  UTF-8 JSON {"nodeId": n, "state": "active" | "decommissioning" | "removed"}
  *   split   UTF-8 JSON {"rangeId": n, "generation": n, "splitKey": hex, "newRangeId": n, "replicas": [...]}
  *   meta-descriptors  UTF-8 JSON {"descriptors": [descriptor JSON, ...]} (meta range only)
+ *   meta-record  u32 nameBytes, name (UTF-8), u8 present, [u32 valueBytes, value] (meta range only)
  *
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
  * broken invariant (only this node's code proposes), so it asserts.
@@ -39,7 +40,12 @@ export type Command =
    */
   | { readonly op: 'split'; readonly rangeId: number; readonly generation: number; readonly splitKey: Buffer; readonly newRangeId: number; readonly replicas: readonly ReplicaDescriptor[] }
   /** Records range descriptors in the meta range (each kept only if not older than the one it has). */
-  | { readonly op: 'meta-descriptors'; readonly descriptors: readonly RangeDescriptor[] };
+  | { readonly op: 'meta-descriptors'; readonly descriptors: readonly RangeDescriptor[] }
+  /**
+   * Sets (value) or deletes (null) one named cluster-wide record in the meta range, e.g. a node's
+   * liveness record (`liveness/<id>`) or its drain flag (`draining/<id>`). Other ranges ignore it.
+   */
+  | { readonly op: 'meta-record'; readonly name: string; readonly value: Buffer | null };
 
 /**
  * The replicated lifecycle of a node id: 'decommissioning' while it is being moved out of the
@@ -50,7 +56,7 @@ export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
 
 const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8 } as const;
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'meta-record': 20 } as const;
 
 function lengthPrefixed(parts: Buffer[], bytes: Buffer): void {
   const header = Buffer.allocUnsafe(4);
@@ -100,6 +106,11 @@ export function encodeCommand(command: Command): Buffer {
       break;
     case 'meta-descriptors':
       parts.push(Buffer.from(JSON.stringify({ descriptors: command.descriptors.map(descriptorToJson) }), 'utf8'));
+      break;
+    case 'meta-record':
+      lengthPrefixed(parts, Buffer.from(command.name, 'utf8'));
+      parts.push(Buffer.from([command.value === null ? 0 : 1]));
+      if (command.value !== null) lengthPrefixed(parts, command.value);
       break;
     default:
       assertNever(command, 'command');
@@ -183,6 +194,9 @@ export function decodeCommand(data: Uint8Array): Command {
     const parsed: unknown = JSON.parse(reader.rest().toString('utf8'));
     assert(typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as Record<string, unknown>).descriptors), 'meta-descriptors is an object');
     command = { op: 'meta-descriptors', descriptors: ((parsed as Record<string, unknown>).descriptors as unknown[]).map(descriptorFromJson) };
+  } else if (op === opCodes['meta-record']) {
+    const name = reader.chunk().toString('utf8');
+    command = { op: 'meta-record', name, value: reader.u8() === 1 ? reader.chunk() : null };
   } else {
     assert(false, `unknown command op ${op}`);
   }

@@ -102,6 +102,7 @@ function commandBytes(command: Command): number {
     case 'batch':
     case 'split':
     case 'meta-descriptors':
+    case 'meta-record':
       return 4096;
   }
 }
