@@ -22,6 +22,10 @@ import type { MemberLifecycles } from '../kv/state-machine.ts';
 import type { RaftStatus } from '../raft/raft.ts';
 import type { ConfState, NodeId } from '../raft/types.ts';
 import { metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
+import { checkDecommission } from '../placement/planner.ts';
+import type { ClusterSnapshot } from '../placement/model.ts';
+import { decommissionProgress } from '../placement/progress.ts';
+import { driverLimitsOf, type PlacementHost } from './placement-host.ts';
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
 
@@ -39,6 +43,8 @@ export interface AdminHost {
   replicaIfStarted(): Replica | undefined;
   /** The node's range replicas (undefined before start). */
   store?(): Store | undefined;
+  /** Liveness and the placement driver (undefined before start). */
+  placement?(): PlacementHost | undefined;
   addressBook(): ReadonlyMap<NodeId, MemberAddress>;
   lifecycles(): MemberLifecycles;
   appliedIndex(): number;
@@ -175,8 +181,29 @@ export class NodeAdmin implements AdminBackend {
   private livenessOf(replica: Replica, id: NodeId): LivenessState {
     if (id === this.host.nodeId) return 'LIVE';
     const since = replica.sinceHeardMs(id);
-    if (since <= this.host.livenessTimeoutMs) return 'LIVE';
-    return since <= 3 * this.host.livenessTimeoutMs ? 'SUSPECT' : 'DEAD';
+    const heard: LivenessState = since <= this.host.livenessTimeoutMs ? 'LIVE' : since <= 3 * this.host.livenessTimeoutMs ? 'SUSPECT' : 'DEAD';
+    // The worse of what the meta range's Raft heartbeats and the liveness records say.
+    const recorded = this.recordedLiveness.get(id);
+    const rank: Record<LivenessState, number> = { LIVE: 0, SUSPECT: 1, DEAD: 2 };
+    return recorded !== undefined && rank[recorded] > rank[heard] ? recorded : heard;
+  }
+
+  /** The placement snapshot (meta leader), or undefined when it cannot be taken here. */
+  private placementSnapshot(): ClusterSnapshot | undefined {
+    try {
+      return this.host.placement?.()?.snapshotNow();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Liveness from the liveness records, refreshed by clusterStatus (meta leader). */
+  private recordedLiveness = new Map<NodeId, LivenessState>();
+  private recordedLocality = new Map<NodeId, string>();
+
+  private refreshRecordedLiveness(snapshot: ClusterSnapshot | undefined): void {
+    this.recordedLiveness = new Map((snapshot?.nodes ?? []).map((node) => [node.id, node.liveness === 'live' ? 'LIVE' : node.liveness === 'suspect' ? 'SUSPECT' : 'DEAD']));
+    this.recordedLocality = new Map((snapshot?.nodes ?? []).map((node) => [node.id, `region=${node.locality.region},zone=${node.locality.zone}`]));
   }
 
   private caughtUp(status: RaftStatus, id: NodeId): boolean {
@@ -209,7 +236,7 @@ export class NodeAdmin implements AdminBackend {
       replicas: member ? 1 : 0,
       leases: id === status.leaderId ? 1 : 0,
       version: id === this.host.nodeId ? this.host.version : '',
-      locality: '',
+      locality: this.recordedLocality.get(id) ?? '',
     };
   }
 
@@ -229,8 +256,12 @@ export class NodeAdmin implements AdminBackend {
       const local = store.replica(id);
       const desc = known.get(id) ?? local?.stateMachine.descriptor();
       if (local !== undefined && !local.stateMachine.initialized && desc === undefined) continue;
-      const config: ConfState = local?.stateMachine.initialized === true ? local.status().config : simpleConfOf(desc?.replicas ?? []);
-      out.push({ rangeId: id, descriptor: desc, config, leaderId: local?.serving === true ? local.role().leaderId : 0 });
+      // A replica here that leads the range knows its configuration best; a follower's may be
+      // stale (a removal that never reached it), so the meta range's copy is used then.
+      const leads = local?.serving === true && local.stateMachine.initialized && local.role().role === 'leader';
+      const config: ConfState = leads || (local?.stateMachine.initialized === true && known.get(id) === undefined) ? local.status().config : simpleConfOf(desc?.replicas ?? []);
+      const leaderId = this.host.placement?.()?.leaderOf(id) ?? (local?.serving === true ? local.role().leaderId : 0);
+      out.push({ rangeId: id, descriptor: desc, config, leaderId });
     }
     return out;
   }
@@ -246,6 +277,7 @@ export class NodeAdmin implements AdminBackend {
 
   clusterStatus(): Promise<ClusterStatus> {
     const replica = this.leaderReplica();
+    this.refreshRecordedLiveness(this.placementSnapshot());
     const status = replica.status();
     const config = status.config;
     const ids = new Set<NodeId>([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext, ...this.host.lifecycles().removed]);
@@ -334,6 +366,19 @@ export class NodeAdmin implements AdminBackend {
     return this.members(replica);
   }
 
+  /** The planner's decommission progress of `nodeId` (replicas, bytes, leases left; rate and ETA against the previous call). */
+  private lastProgressSnapshot: { snapshot: ClusterSnapshot; nodeId: NodeId } | undefined;
+
+  placementProgress(nodeId: NodeId): ReturnType<typeof decommissionProgress> | undefined {
+    const snapshot = this.placementSnapshot();
+    if (snapshot === undefined) return undefined;
+    const last = this.lastProgressSnapshot;
+    const elapsedTicks = last === undefined ? 0 : snapshot.nowTicks - last.snapshot.nowTicks;
+    if (last === undefined || last.nodeId !== nodeId || elapsedTicks > 0) this.lastProgressSnapshot = { snapshot, nodeId };
+    const earlier = last?.nodeId === nodeId && elapsedTicks > 0 ? { snapshot: last.snapshot, elapsedTicks } : undefined;
+    return decommissionProgress(snapshot, nodeId, earlier);
+  }
+
   private progressOf(nodeId: NodeId, status: RaftStatus): DecommissionProgress {
     const removed = this.host.lifecycles().removed.has(nodeId) && !isMember(status.config, nodeId);
     const replica = this.host.replicaIfStarted();
@@ -363,6 +408,16 @@ export class NodeAdmin implements AdminBackend {
     if (healthy < majority(remaining.length)) {
       throw new AdminError('PH_DECOMMISSION_REFUSED', `removing node ${nodeId} would leave ${healthy} healthy voter(s) of ${remaining.length}, not a majority`);
     }
+    // Every user range must keep its replication factor on the nodes that stay (the planner's check).
+    const snapshot = this.placementSnapshot();
+    if (snapshot !== undefined) {
+      const check = checkDecommission(snapshot, this.plannerLimits(), nodeId);
+      if (!check.ok) throw new AdminError('PH_DECOMMISSION_REFUSED', `${check.message}: ranges ${check.underReplicatedRangeIds.join(', ')}`);
+    }
+  }
+
+  private plannerLimits(): ReturnType<typeof driverLimitsOf>['planner'] {
+    return driverLimitsOf({ rebalanceConcurrency: 1, snapshotRateBytes: 1024 * 1024, deadNodeReplaceMs: 60_000 }).planner;
   }
 
   async decommission(nodeId: number, deadlineMs: number): Promise<DecommissionProgress> {
@@ -469,8 +524,10 @@ export class NodeAdmin implements AdminBackend {
         this.host.log(`decommission of node ${id}: demoting it to learner`);
         return () => replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: id }], transition: 'auto' }, deadlineMs);
       }
-      const stillVoter = (this.host.store?.()?.allReplicas() ?? []).find((r) => r.groupId !== replica.groupId && r.stateMachine.initialized && isVoter(r.status().config, id));
-      if (stillVoter !== undefined) return undefined; // the ranges demote it too (Store.followMetaMembership)
+      // The placement driver moves every replica of the ranges away first (the meta range's
+      // copies, and the configurations of the ranges led here, must no longer list it).
+      const stillHolds = this.rangeSummaries(replica).some((range) => range.rangeId !== replica.groupId && isMember(range.config, id));
+      if (stillHolds) return undefined;
       this.host.log(`decommission of node ${id}: recording its removal (the id is never reused)`);
       return () => replica.propose({ op: 'member-state', nodeId: id, state: 'removed' }, deadlineMs);
     }
