@@ -184,6 +184,15 @@ async function scenario(active: TestCluster): Promise<void> {
   }
   const all = [1, 2, 3, 4, 5];
   const started = performance.now();
+  // The dry run sees the new nodes and plans copies to them (nothing moves because of it).
+  const plan = await eventually('a rebalance plan that moves replicas to the new nodes', placementTimeouts.balanced, async () => {
+    const planned = await adminClient.rebalancePlan();
+    return planned.moves.some((move) => move.kind === 'AddLearner' && move.nodeId >= 4) ? planned : undefined;
+  });
+  expect(plan.bytesToCopy).toBeGreaterThan(0);
+  expect(plan.nodes.find((node) => node.nodeId === 4)?.replicasAfter).toBeGreaterThan(0);
+  console.log(`rebalance plan: ${plan.moveCount} moves, ${plan.bytesToCopy} bytes to copy, converged ${String(plan.converged)}`);
+  await adminClient.rebalanceNow();
   // In the middle of the rebalance (a new node holds some replicas, not yet its share): SIGKILL node 2, restart it.
   await watch('the rebalance under way', placementTimeouts.balanced, all, (p) => (p.replicas.get(4) ?? 0) + (p.replicas.get(5) ?? 0) >= 2 && !balanced(p, all));
   const victim = active.node(2);
@@ -201,6 +210,8 @@ async function scenario(active: TestCluster): Promise<void> {
   const decommission = async (nodeId: number): Promise<void> => {
     const startedProgress = await adminClient.decommission(nodeId);
     expect(startedProgress.nodeId).toBe(nodeId);
+    expect(startedProgress.replicasRemaining).toBeGreaterThan(0);
+    console.log(`decommission of node ${nodeId}: ${startedProgress.replicasRemaining} replicas, ${startedProgress.bytesRemaining ?? 0} bytes left`);
     await eventually(`node ${nodeId} decommissioned`, placementTimeouts.decommissioned, async () => {
       const progress = await adminClient.decommission(nodeId);
       return progress.done ? progress : undefined;
@@ -230,4 +241,16 @@ async function scenario(active: TestCluster): Promise<void> {
   const status = await adminClient.clusterStatus();
   expect(status.underReplicatedRanges).toBe(0);
   expect(status.unavailableRanges).toBe(0);
+
+  // The drivers counted their moves and the bytes they copied (the meta leader changed with the kill, so summed over nodes).
+  let moves = 0;
+  let bytes = 0;
+  for (const node of [1, 2, 3].map((id) => active.node(id))) {
+    const text = await (await fetch(`http://127.0.0.1:${node.spec.httpPort}/metrics`)).text();
+    moves += Number(/^phantomdb_rebalance_moves_total\{[^}]*result="succeeded"[^}]*\} (\S+)/m.exec(text)?.[1] ?? 0);
+    bytes += Number(/^phantomdb_rebalance_bytes_total(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? 0);
+  }
+  expect(moves).toBeGreaterThan(0);
+  expect(bytes).toBeGreaterThan(0);
+  console.log(`rebalance metrics on the remaining nodes: ${moves} moves, ${bytes} bytes`);
 }

@@ -14,7 +14,7 @@
  *   5. it is removed from the configuration.
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
-import type { AdminBackend, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
+import type { AdminBackend, RebalancePlanInfo, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import type { MemberAddress } from '../kv/command.ts';
 import { KvError, NotLeaderError as KvNotLeaderError } from '../kv/errors.ts';
@@ -23,9 +23,9 @@ import type { RaftStatus } from '../raft/raft.ts';
 import type { ConfState, NodeId } from '../raft/types.ts';
 import { metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
 import { checkDecommission } from '../placement/planner.ts';
-import type { ClusterSnapshot } from '../placement/model.ts';
-import { decommissionProgress } from '../placement/progress.ts';
-import { driverLimitsOf, type PlacementHost } from './placement-host.ts';
+import type { ClusterSnapshot, PlannerLimits } from '../placement/model.ts';
+import { balanceStatus, decommissionProgress, defaultRebalancePlanOptions, rebalancePlan } from '../placement/progress.ts';
+import { driverLimitsOf, placementTickMs, type PlacementHost } from './placement-host.ts';
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
 
@@ -383,12 +383,16 @@ export class NodeAdmin implements AdminBackend {
     const removed = this.host.lifecycles().removed.has(nodeId) && !isMember(status.config, nodeId);
     const replica = this.host.replicaIfStarted();
     const ranges = replica === undefined ? [] : this.rangeSummaries(replica);
+    const placement = this.placementProgress(nodeId);
+    const etaSeconds = placement?.etaTicks === null || placement?.etaTicks === undefined ? null : (placement.etaTicks * placementTickMs) / 1000;
     return {
       nodeId,
       membership: this.membershipOf(status.config, nodeId),
       replicasRemaining: ranges.filter((range) => isMember(range.config, nodeId)).length,
       leasesRemaining: ranges.filter((range) => range.leaderId === nodeId).length,
       done: removed,
+      bytesRemaining: placement?.bytes ?? 0,
+      etaSeconds: removed ? 0 : etaSeconds,
     };
   }
 
@@ -416,8 +420,51 @@ export class NodeAdmin implements AdminBackend {
     }
   }
 
-  private plannerLimits(): ReturnType<typeof driverLimitsOf>['planner'] {
-    return driverLimitsOf({ rebalanceConcurrency: 1, snapshotRateBytes: 1024 * 1024, deadNodeReplaceMs: 60_000 }).planner;
+  private plannerLimits(): PlannerLimits {
+    return this.host.placement?.()?.plannerLimits() ?? driverLimitsOf({ rebalanceConcurrency: 1, snapshotRateBytes: 1024 * 1024, deadNodeReplaceMs: 60_000 }).planner;
+  }
+
+  // ------------------------------------------------------------------ rebalancing
+
+  private async planNow(): Promise<RebalancePlanInfo> {
+    this.leaderReplica();
+    const snapshot = this.placementSnapshot();
+    if (snapshot === undefined) throw new AdminError('PH_UNAVAILABLE', 'no placement snapshot yet (the meta range is not initialised here)');
+    const limits = this.plannerLimits();
+    const plan = rebalancePlan(snapshot, limits, defaultRebalancePlanOptions);
+    return Promise.resolve({
+      moves: plan.moves.map((move) => ({
+        kind: move.kind,
+        rangeId: move.rangeId,
+        nodeId: move.kind === 'TransferLease' ? move.toNodeId : move.nodeId,
+        bytes: move.kind === 'AddLearner' ? move.bytes : 0,
+        reason: move.reason,
+      })),
+      moveCount: plan.moveCount,
+      bytesToCopy: plan.bytesToCopy,
+      converged: plan.converged,
+      balanced: balanceStatus(snapshot, limits).balanced,
+      nodes: plan.nodes.map((node) => ({
+        nodeId: node.nodeId,
+        replicasBefore: node.before.replicas,
+        replicasAfter: node.after.replicas,
+        leasesBefore: node.before.leases,
+        leasesAfter: node.after.leases,
+        bytesBefore: node.before.bytes,
+        bytesAfter: node.after.bytes,
+      })),
+    });
+  }
+
+  rebalancePlan(): Promise<RebalancePlanInfo> {
+    return this.planNow();
+  }
+
+  async rebalanceNow(): Promise<RebalancePlanInfo> {
+    const plan = await this.planNow();
+    if (this.host.placement?.()?.replanNow() !== true) throw new AdminError('PH_UNAVAILABLE', 'the placement driver is not running on this node yet');
+    this.host.log(`admin: rebalance now (${plan.moveCount} moves planned, ${plan.bytesToCopy} bytes to copy)`);
+    return plan;
   }
 
   async decommission(nodeId: number, deadlineMs: number): Promise<DecommissionProgress> {
@@ -442,6 +489,8 @@ export class NodeAdmin implements AdminBackend {
       this.host.log(`admin: recommissioning node ${nodeId}`);
       await this.guard(false, () => replica.propose({ op: 'member-state', nodeId, state: 'active' }, deadlineMs));
     }
+    // Recommission also cancels a drain: the node takes replicas and leases again.
+    await this.guard(false, async () => this.host.placement?.()?.setDraining(nodeId, false, deadlineMs));
     return this.progressOf(nodeId, replica.status());
   }
 
@@ -467,12 +516,17 @@ export class NodeAdmin implements AdminBackend {
     const replica = this.leaderReplica();
     const status = replica.status();
     if (!isMember(status.config, nodeId)) throw new AdminError('PH_UNKNOWN_NODE', `node ${nodeId} is not a member`);
-    if (status.leaderId !== nodeId) return { nodeId, leasesRemaining: 0, done: true };
+    // The range leases: the placement driver moves them off a draining node (until it restarts).
+    const placement = this.host.placement?.();
+    if (placement !== undefined) await this.guard(false, () => placement.setDraining(nodeId, true, deadlineMs));
+    const rangeLeases = this.placementSnapshot()?.ranges.filter((range) => range.leaseholder === nodeId).length ?? 0;
+    if (status.leaderId !== nodeId) return { nodeId, leasesRemaining: rangeLeases, done: rangeLeases === 0 };
     const target = this.transferTarget(status, nodeId);
     if (target === 0) throw new AdminError('PH_UNAVAILABLE', 'no caught-up voter to take the leadership');
     this.host.log(`admin: draining node ${nodeId}: leadership to node ${target}`);
     const moved = await replica.transferLeadership(target, Math.max(0, deadlineMs - 100));
-    return { nodeId, leasesRemaining: moved ? 0 : 1, done: moved };
+    const left = rangeLeases + (moved ? 0 : 1);
+    return { nodeId, leasesRemaining: left, done: left === 0 };
   }
 
   async transferLeadership(targetNodeId: number, deadlineMs: number): Promise<number> {

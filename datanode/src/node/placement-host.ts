@@ -213,7 +213,9 @@ export class PlacementHost {
         await this.heartbeat(record, report, 3000);
         return;
       }
-      await this.clientFor(meta.role().leaderId).heartbeat(record, report);
+      // No member's KV address is known yet (just started): the next beat tries again.
+      const client = this.clientFor(meta.role().leaderId);
+      if (client !== undefined) await client.heartbeat(record, report);
     } catch (err) {
       this.options.log(`liveness heartbeat failed (retried): ${err instanceof Error ? err.message : String(err)}`);
     } finally {
@@ -222,7 +224,7 @@ export class PlacementHost {
   }
 
   /** A KvClient to the meta leader first, then every other member (reused while the endpoints stay the same). */
-  private clientFor(leaderId: NodeId): KvClient {
+  private clientFor(leaderId: NodeId): KvClient | undefined {
     const book = this.options.addressBook();
     const first = book.get(leaderId)?.kv ?? '';
     const others = [...book].filter(([id, address]) => id !== this.options.nodeId && address.kv !== '' && address.kv !== first).map(([, address]) => address.kv);
@@ -230,7 +232,8 @@ export class PlacementHost {
     const key = endpoints.join(',');
     if (this.client?.key !== key) {
       this.client?.client.close();
-      if (endpoints.length === 0) throw new KvError('PH_UNAVAILABLE', 'no member with a known KV address');
+      this.client = undefined;
+      if (endpoints.length === 0) return undefined;
       this.client = { key, client: new KvClient({ endpoints, clusterId: this.options.clusterId, deadlineMs: 3000, backoffMaxMs: 200 }) };
     }
     return this.client.client;
@@ -267,10 +270,45 @@ export class PlacementHost {
     return out;
   }
 
-  /** Node ids with the drain flag set (meta range records `draining/<id>`). */
-  drainingNodes(): Set<NodeId> {
+  /**
+   * Node ids with the drain flag set (meta range records `draining/<id>` → the node's liveness
+   * epoch when it was drained). A drain is for a restart: once the node restarted (a higher epoch
+   * in its liveness record) it takes leases again.
+   */
+  drainingNodes(records: readonly LivenessRecord[] = this.livenessRecords()): Set<NodeId> {
     const metaSm = this.options.store()?.metaStateMachine();
-    return new Set([...(metaSm?.metaRecords('draining/').keys() ?? [])].map((name) => Number(name.slice('draining/'.length))));
+    const epochs = new Map(records.map((record) => [record.nodeId, record.epoch]));
+    const out = new Set<NodeId>();
+    for (const [name, value] of metaSm?.metaRecords('draining/') ?? []) {
+      const nodeId = Number(name.slice('draining/'.length));
+      const drainedAtEpoch = Number(value.toString('utf8'));
+      if ((epochs.get(nodeId) ?? 0) <= drainedAtEpoch) out.add(nodeId);
+    }
+    return out;
+  }
+
+  /** Sets (or clears) a node's drain flag in the meta range (meta leader only). */
+  async setDraining(nodeId: NodeId, draining: boolean, deadlineMs: number): Promise<void> {
+    const meta = this.options.store()?.meta();
+    if (meta === undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
+    const name = `draining/${nodeId}`;
+    const present = meta.stateMachine.metaRecords(name).has(name);
+    if (!draining && !present) return;
+    const epoch = this.livenessRecords().find((record) => record.nodeId === nodeId)?.epoch ?? 0;
+    if (draining && this.drainingNodes().has(nodeId)) return;
+    await meta.propose({ op: 'meta-record', name, value: draining ? Buffer.from(String(epoch), 'utf8') : null }, deadlineMs);
+    this.driver?.instance.replanNow();
+  }
+
+  /** Wakes the driver to plan now (rebalance now); false when this node runs none. */
+  replanNow(): boolean {
+    this.driver?.instance.replanNow();
+    return this.driver !== undefined;
+  }
+
+  /** The planner's limits this node's driver uses. */
+  plannerLimits(): PlannerLimits {
+    return this.limits.planner;
   }
 
   /**
@@ -289,7 +327,7 @@ export class PlacementHost {
     if (this.tracker.observedTicks === null || nowTicks >= this.tracker.observedTicks) this.tracker = observeLiveness(this.tracker, nowTicks, records, defaultLivenessConfig);
     const liveness = new Map(livenessOf(this.tracker, nowTicks, defaultLivenessConfig).map((node) => [node.nodeId, node]));
     const lifecycles = this.options.lifecycles();
-    const draining = this.drainingNodes();
+    const draining = this.drainingNodes(records);
     const config = meta.status().config;
     const members = [...new Set([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext])].filter((id) => !lifecycles.removed.has(id));
     const nodes: NodeState[] = members.sort((a, b) => a - b).map((id) => {
