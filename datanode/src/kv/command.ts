@@ -11,6 +11,7 @@
  *   split   UTF-8 JSON {"rangeId": n, "generation": n, "splitKey": hex, "newRangeId": n, "replicas": [...]}
  *   meta-descriptors  UTF-8 JSON {"descriptors": [descriptor JSON, ...]} (meta range only)
  *   cluster-version   UTF-8 JSON {"version": "MAJOR.MINOR.PATCH"} (meta range only; op 64)
+ *   meta-record  u32 nameBytes, name (UTF-8), u8 present, [u32 valueBytes, value] (meta range only)
  *
  * An empty entry (the new leader's no-op) carries no command. Decoding a malformed command is a
  * broken invariant (only this node's code proposes), so it asserts; an op this build does not
@@ -44,7 +45,12 @@ export type Command =
   /** Records range descriptors in the meta range (each kept only if not older than the one it has). */
   | { readonly op: 'meta-descriptors'; readonly descriptors: readonly RangeDescriptor[] }
   /** Raises the cluster version record of the meta range (never lowers it); see version/version.ts. */
-  | { readonly op: 'cluster-version'; readonly version: string };
+  | { readonly op: 'cluster-version'; readonly version: string }
+  /**
+   * Sets (value) or deletes (null) one named cluster-wide record in the meta range, e.g. a node's
+   * liveness record (`liveness/<id>`) or its drain flag (`draining/<id>`). Other ranges ignore it.
+   */
+  | { readonly op: 'meta-record'; readonly name: string; readonly value: Buffer | null };
 
 /**
  * The replicated lifecycle of a node id: 'decommissioning' while it is being moved out of the
@@ -55,7 +61,7 @@ export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
 
 const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'cluster-version': 64 } as const;
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'meta-record': 20, 'cluster-version': 64 } as const;
 
 /**
  * A committed command whose op this build does not know: a newer build wrote it (a format the
@@ -118,6 +124,11 @@ export function encodeCommand(command: Command): Buffer {
       break;
     case 'cluster-version':
       parts.push(Buffer.from(JSON.stringify({ version: command.version }), 'utf8'));
+      break;
+    case 'meta-record':
+      lengthPrefixed(parts, Buffer.from(command.name, 'utf8'));
+      parts.push(Buffer.from([command.value === null ? 0 : 1]));
+      if (command.value !== null) lengthPrefixed(parts, command.value);
       break;
     default:
       assertNever(command, 'command');
@@ -207,6 +218,9 @@ export function decodeCommand(data: Uint8Array): Command {
     const { version } = parsed as Record<string, unknown>;
     assert(typeof version === 'string' && isVersion(version), 'cluster-version names a version');
     command = { op: 'cluster-version', version };
+  } else if (op === opCodes['meta-record']) {
+    const name = reader.chunk().toString('utf8');
+    command = { op: 'meta-record', name, value: reader.u8() === 1 ? reader.chunk() : null };
   } else {
     throw new UnknownCommandFormatError(`committed command op ${op} is not known to this build (a newer PhantomDB wrote it): this node's binary is older than the cluster's data; upgrade it`);
   }

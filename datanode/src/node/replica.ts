@@ -103,6 +103,7 @@ function commandBytes(command: Command): number {
     case 'split':
     case 'meta-descriptors':
     case 'cluster-version':
+    case 'meta-record':
       return 4096;
   }
 }
