@@ -39,6 +39,8 @@ export class Workload {
   private readonly loops: Promise<void>[] = [];
   private readonly clients: KvClient[] = [];
   counts = { ok: 0, failed: 0, unknown: 0 };
+  /** Client errors by code (every failed or unknown operation), to check that only retriable ones occur. */
+  readonly errorCodes = new Map<string, number>();
 
   constructor(readonly options: WorkloadOptions) {
     for (let c = 0; c < options.clients; c++) {
@@ -68,6 +70,7 @@ export class Workload {
         this.counts.ok++;
       } catch (err) {
         const code = err instanceof KvError ? err.code : undefined;
+        this.errorCodes.set(code ?? 'other', (this.errorCodes.get(code ?? 'other') ?? 0) + 1);
         const definite = input.kind === 'get' || (code !== undefined && definiteWriteFailures.has(code));
         if (definite) {
           this.recorder.fail(handle);

@@ -23,7 +23,9 @@ import type { FinalizeClusterVersionResponse as _phantomdb_admin_v1_FinalizeClus
 import type { Member as _phantomdb_admin_v1_Member, Member__Output as _phantomdb_admin_v1_Member__Output } from './phantomdb/admin/v1/Member.ts';
 import type { NodeInfoRequest as _phantomdb_admin_v1_NodeInfoRequest, NodeInfoRequest__Output as _phantomdb_admin_v1_NodeInfoRequest__Output } from './phantomdb/admin/v1/NodeInfoRequest.ts';
 import type { NodeInfoResponse as _phantomdb_admin_v1_NodeInfoResponse, NodeInfoResponse__Output as _phantomdb_admin_v1_NodeInfoResponse__Output } from './phantomdb/admin/v1/NodeInfoResponse.ts';
+import type { NodeLoadChange as _phantomdb_admin_v1_NodeLoadChange, NodeLoadChange__Output as _phantomdb_admin_v1_NodeLoadChange__Output } from './phantomdb/admin/v1/NodeLoadChange.ts';
 import type { NodeStatus as _phantomdb_admin_v1_NodeStatus, NodeStatus__Output as _phantomdb_admin_v1_NodeStatus__Output } from './phantomdb/admin/v1/NodeStatus.ts';
+import type { PlannedMove as _phantomdb_admin_v1_PlannedMove, PlannedMove__Output as _phantomdb_admin_v1_PlannedMove__Output } from './phantomdb/admin/v1/PlannedMove.ts';
 import type { PromoteRequest as _phantomdb_admin_v1_PromoteRequest, PromoteRequest__Output as _phantomdb_admin_v1_PromoteRequest__Output } from './phantomdb/admin/v1/PromoteRequest.ts';
 import type { PromoteResponse as _phantomdb_admin_v1_PromoteResponse, PromoteResponse__Output as _phantomdb_admin_v1_PromoteResponse__Output } from './phantomdb/admin/v1/PromoteResponse.ts';
 import type { RaftProgress as _phantomdb_admin_v1_RaftProgress, RaftProgress__Output as _phantomdb_admin_v1_RaftProgress__Output } from './phantomdb/admin/v1/RaftProgress.ts';
@@ -31,6 +33,8 @@ import type { RangeInfo as _phantomdb_admin_v1_RangeInfo, RangeInfo__Output as _
 import type { RangeListRequest as _phantomdb_admin_v1_RangeListRequest, RangeListRequest__Output as _phantomdb_admin_v1_RangeListRequest__Output } from './phantomdb/admin/v1/RangeListRequest.ts';
 import type { RangeListResponse as _phantomdb_admin_v1_RangeListResponse, RangeListResponse__Output as _phantomdb_admin_v1_RangeListResponse__Output } from './phantomdb/admin/v1/RangeListResponse.ts';
 import type { RangeReplica as _phantomdb_admin_v1_RangeReplica, RangeReplica__Output as _phantomdb_admin_v1_RangeReplica__Output } from './phantomdb/admin/v1/RangeReplica.ts';
+import type { RebalancePlanRequest as _phantomdb_admin_v1_RebalancePlanRequest, RebalancePlanRequest__Output as _phantomdb_admin_v1_RebalancePlanRequest__Output } from './phantomdb/admin/v1/RebalancePlanRequest.ts';
+import type { RebalancePlanResponse as _phantomdb_admin_v1_RebalancePlanResponse, RebalancePlanResponse__Output as _phantomdb_admin_v1_RebalancePlanResponse__Output } from './phantomdb/admin/v1/RebalancePlanResponse.ts';
 import type { RecommissionRequest as _phantomdb_admin_v1_RecommissionRequest, RecommissionRequest__Output as _phantomdb_admin_v1_RecommissionRequest__Output } from './phantomdb/admin/v1/RecommissionRequest.ts';
 import type { TransferLeadershipRequest as _phantomdb_admin_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _phantomdb_admin_v1_TransferLeadershipRequest__Output } from './phantomdb/admin/v1/TransferLeadershipRequest.ts';
 import type { TransferLeadershipResponse as _phantomdb_admin_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _phantomdb_admin_v1_TransferLeadershipResponse__Output } from './phantomdb/admin/v1/TransferLeadershipResponse.ts';
@@ -67,7 +71,9 @@ export interface ProtoGrpcType {
         Membership: EnumTypeDefinition
         NodeInfoRequest: MessageTypeDefinition<_phantomdb_admin_v1_NodeInfoRequest, _phantomdb_admin_v1_NodeInfoRequest__Output>
         NodeInfoResponse: MessageTypeDefinition<_phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_NodeInfoResponse__Output>
+        NodeLoadChange: MessageTypeDefinition<_phantomdb_admin_v1_NodeLoadChange, _phantomdb_admin_v1_NodeLoadChange__Output>
         NodeStatus: MessageTypeDefinition<_phantomdb_admin_v1_NodeStatus, _phantomdb_admin_v1_NodeStatus__Output>
+        PlannedMove: MessageTypeDefinition<_phantomdb_admin_v1_PlannedMove, _phantomdb_admin_v1_PlannedMove__Output>
         PromoteRequest: MessageTypeDefinition<_phantomdb_admin_v1_PromoteRequest, _phantomdb_admin_v1_PromoteRequest__Output>
         PromoteResponse: MessageTypeDefinition<_phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteResponse__Output>
         RaftProgress: MessageTypeDefinition<_phantomdb_admin_v1_RaftProgress, _phantomdb_admin_v1_RaftProgress__Output>
@@ -76,6 +82,8 @@ export interface ProtoGrpcType {
         RangeListRequest: MessageTypeDefinition<_phantomdb_admin_v1_RangeListRequest, _phantomdb_admin_v1_RangeListRequest__Output>
         RangeListResponse: MessageTypeDefinition<_phantomdb_admin_v1_RangeListResponse, _phantomdb_admin_v1_RangeListResponse__Output>
         RangeReplica: MessageTypeDefinition<_phantomdb_admin_v1_RangeReplica, _phantomdb_admin_v1_RangeReplica__Output>
+        RebalancePlanRequest: MessageTypeDefinition<_phantomdb_admin_v1_RebalancePlanRequest, _phantomdb_admin_v1_RebalancePlanRequest__Output>
+        RebalancePlanResponse: MessageTypeDefinition<_phantomdb_admin_v1_RebalancePlanResponse, _phantomdb_admin_v1_RebalancePlanResponse__Output>
         RecommissionRequest: MessageTypeDefinition<_phantomdb_admin_v1_RecommissionRequest, _phantomdb_admin_v1_RecommissionRequest__Output>
         TransferLeadershipRequest: MessageTypeDefinition<_phantomdb_admin_v1_TransferLeadershipRequest, _phantomdb_admin_v1_TransferLeadershipRequest__Output>
         TransferLeadershipResponse: MessageTypeDefinition<_phantomdb_admin_v1_TransferLeadershipResponse, _phantomdb_admin_v1_TransferLeadershipResponse__Output>

@@ -227,7 +227,8 @@ describe('admin service and client', () => {
     expect(cluster.state.calls.filter((call) => call.endsWith('decommission 3'))).toHaveLength(1);
     await admin.addLearner(4, '127.0.0.1:7004');
     await admin.promote(4);
-    expect(await admin.decommission(4)).toEqual({ nodeId: 4, membership: 'DECOMMISSIONING', replicasRemaining: 2, leasesRemaining: 0, done: false });
+    // bytesRemaining and etaSeconds: the backend gave none (0 bytes, ETA unknown).
+    expect(await admin.decommission(4)).toEqual({ nodeId: 4, membership: 'DECOMMISSIONING', replicasRemaining: 2, leasesRemaining: 0, done: false, bytesRemaining: 0, etaSeconds: null });
     expect((await admin.decommission(4)).replicasRemaining).toBe(1);
     expect((await admin.recommission(4)).membership).toBe('VOTER');
     expect(await admin.drain(2)).toEqual({ nodeId: 2, leasesRemaining: 0, done: true });

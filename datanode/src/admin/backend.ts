@@ -99,6 +99,10 @@ export interface DecommissionProgress {
   readonly leasesRemaining: number;
   /** The node holds nothing and has left the membership. */
   readonly done: boolean;
+  /** Bytes of the ranges the node still holds a replica of (0 when unknown). */
+  readonly bytesRemaining?: number;
+  /** Estimated seconds until done; null while unknown. */
+  readonly etaSeconds?: number | null;
 }
 
 export interface DrainProgress {
@@ -121,6 +125,35 @@ export interface RangeInfo {
   readonly leaderId: number;
   readonly underReplicated: boolean;
   readonly unavailable: boolean;
+}
+
+/** One move of a rebalance plan. */
+export interface PlannedMove {
+  readonly kind: 'AddLearner' | 'PromoteLearner' | 'DemoteVoter' | 'RemoveReplica' | 'TransferLease';
+  readonly rangeId: number;
+  /** The node the replica is added to, promoted, demoted or removed on; the lease's new holder. */
+  readonly nodeId: number;
+  readonly bytes: number;
+  readonly reason: string;
+}
+
+/** A rebalance plan: a dry run of the placement planner on the current snapshot. */
+export interface RebalancePlanInfo {
+  readonly moves: readonly PlannedMove[];
+  readonly moveCount: number;
+  readonly bytesToCopy: number;
+  readonly converged: boolean;
+  /** Every node that can host replicas is inside the count band now. */
+  readonly balanced: boolean;
+  readonly nodes: readonly {
+    readonly nodeId: number;
+    readonly replicasBefore: number;
+    readonly replicasAfter: number;
+    readonly leasesBefore: number;
+    readonly leasesAfter: number;
+    readonly bytesBefore: number;
+    readonly bytesAfter: number;
+  }[];
 }
 
 /** Implemented by the data node (datanode/src/node). See the contract above. */
@@ -216,4 +249,8 @@ export interface AdminBackend {
   backupStatus?(backupId: string): Promise<BackupProgressReport>;
   /** Exports a piece of a range as of a timestamp (the range's leader only). */
   exportRange?(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk>;
+  /** The rebalance plan (dry run) from the current snapshot (meta leader only). */
+  rebalancePlan?(deadlineMs: number): Promise<RebalancePlanInfo>;
+  /** Wakes the placement driver to plan now; answers the dry-run plan (meta leader only). */
+  rebalanceNow?(deadlineMs: number): Promise<RebalancePlanInfo>;
 }

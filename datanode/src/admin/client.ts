@@ -12,13 +12,14 @@ import type { DecommissionProgress__Output } from '../../proto/generated/phantom
 import type { Member__Output } from '../../proto/generated/phantomdb/admin/v1/Member.ts';
 import type { AddLearnerResponse__Output } from '../../proto/generated/phantomdb/admin/v1/AddLearnerResponse.ts';
 import type { DrainProgress__Output } from '../../proto/generated/phantomdb/admin/v1/DrainProgress.ts';
+import type { RebalancePlanResponse__Output } from '../../proto/generated/phantomdb/admin/v1/RebalancePlanResponse.ts';
 import type { NodeInfoResponse__Output } from '../../proto/generated/phantomdb/admin/v1/NodeInfoResponse.ts';
 import type { PromoteResponse__Output } from '../../proto/generated/phantomdb/admin/v1/PromoteResponse.ts';
 import type { TransferLeadershipResponse__Output } from '../../proto/generated/phantomdb/admin/v1/TransferLeadershipResponse.ts';
 import type { RangeListResponse__Output } from '../../proto/generated/phantomdb/admin/v1/RangeListResponse.ts';
 import type { BackupProgress__Output } from '../../proto/generated/phantomdb/admin/v1/BackupProgress.ts';
 import type { FinalizeClusterVersionResponse__Output } from '../../proto/generated/phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
-import type { BackupPhase, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, LivenessState, Member, MembershipState, NodeInfo, RaftRoleName, RangeInfo } from './backend.ts';
+import type { BackupPhase, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, LivenessState, Member, MembershipState, NodeInfo, PlannedMove, RaftRoleName, RangeInfo, RebalancePlanInfo } from './backend.ts';
 import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import { AdminError, NotLeaderError, isAdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
@@ -97,6 +98,32 @@ function progressOf(message: DecommissionProgress__Output): DecommissionProgress
     replicasRemaining: message.replicasRemaining,
     leasesRemaining: message.leasesRemaining,
     done: message.done,
+    bytesRemaining: Number(message.bytesRemaining),
+    etaSeconds: Number(message.etaSeconds) < 0 ? null : Number(message.etaSeconds),
+  };
+}
+
+const plannedMoveKinds: ReadonlySet<string> = new Set(['AddLearner', 'PromoteLearner', 'DemoteVoter', 'RemoveReplica', 'TransferLease']);
+
+function rebalancePlanOf(message: RebalancePlanResponse__Output): RebalancePlanInfo {
+  return {
+    moves: message.moves.map((move) => {
+      if (!plannedMoveKinds.has(move.kind)) throw new AdminError('PH_BAD_REQUEST', `unknown move kind ${JSON.stringify(move.kind)}`);
+      return { kind: move.kind as PlannedMove['kind'], rangeId: Number(move.rangeId), nodeId: nodeIdOf(move.nodeId), bytes: Number(move.bytes), reason: move.reason };
+    }),
+    moveCount: message.moveCount,
+    bytesToCopy: Number(message.bytesToCopy),
+    converged: message.converged,
+    balanced: message.balanced,
+    nodes: message.nodes.map((node) => ({
+      nodeId: nodeIdOf(node.nodeId),
+      replicasBefore: node.replicasBefore,
+      replicasAfter: node.replicasAfter,
+      leasesBefore: node.leasesBefore,
+      leasesAfter: node.leasesAfter,
+      bytesBefore: Number(node.bytesBefore),
+      bytesAfter: Number(node.bytesAfter),
+    })),
   };
 }
 
@@ -206,6 +233,16 @@ export class AdminClient {
   async finalizeClusterVersion(targetVersion = '', options: AdminCallOptions = {}): Promise<FinalizeResult> {
     const response = await this.call<FinalizeClusterVersionResponse__Output>(options, (stub, m, o, done) => stub.FinalizeClusterVersion({ targetVersion }, m, o, done));
     return { clusterVersion: response.clusterVersion, previousVersion: response.previousVersion };
+  }
+
+  /** The rebalance plan (dry run) of the meta range's leader. */
+  async rebalancePlan(options: AdminCallOptions = {}): Promise<RebalancePlanInfo> {
+    return rebalancePlanOf(await this.call<RebalancePlanResponse__Output>(options, (stub, m, o, done) => stub.RebalancePlan({}, m, o, done)));
+  }
+
+  /** Wakes the placement driver to plan now; answers the dry-run plan it starts from. */
+  async rebalanceNow(options: AdminCallOptions = {}): Promise<RebalancePlanInfo> {
+    return rebalancePlanOf(await this.call<RebalancePlanResponse__Output>(options, (stub, m, o, done) => stub.RebalanceNow({}, m, o, done)));
   }
 
   close(): void {

@@ -9,8 +9,9 @@ import type { ClusterStatusResponse } from '../../proto/generated/phantomdb/admi
 import type { Member as MemberMessage } from '../../proto/generated/phantomdb/admin/v1/Member.ts';
 import type { BackupRequest__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRequest.ts';
 import type { BackupProgress } from '../../proto/generated/phantomdb/admin/v1/BackupProgress.ts';
+import type { RebalancePlanResponse } from '../../proto/generated/phantomdb/admin/v1/RebalancePlanResponse.ts';
 import { serverStreamHandler, unaryHandler, type ServiceErrorMapping, type UnaryServiceContext } from '../rpc/service-core.ts';
-import type { AdminBackend, BackupDestinationSpec, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, Member } from './backend.ts';
+import type { AdminBackend, BackupDestinationSpec, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, Member, RebalancePlanInfo } from './backend.ts';
 import { AdminError, NotLeaderError, type AdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
 import { isVersion } from '../version/version.ts';
@@ -95,8 +96,20 @@ function clusterStatusMessage(status: ClusterStatus): ClusterStatusResponse {
   };
 }
 
-function progressMessage(progress: DecommissionProgress): Omit<DecommissionProgress, 'nodeId'> & { nodeId: string } {
-  return { ...progress, nodeId: String(progress.nodeId) };
+function progressMessage(progress: DecommissionProgress): Omit<DecommissionProgress, 'nodeId' | 'bytesRemaining' | 'etaSeconds'> & { nodeId: string; bytesRemaining: string; etaSeconds: string } {
+  const { bytesRemaining, etaSeconds, ...rest } = progress;
+  return { ...rest, nodeId: String(progress.nodeId), bytesRemaining: String(Math.max(0, Math.round(bytesRemaining ?? 0))), etaSeconds: String(etaSeconds === undefined || etaSeconds === null ? -1 : Math.round(etaSeconds)) };
+}
+
+function rebalancePlanMessage(plan: RebalancePlanInfo): RebalancePlanResponse {
+  return {
+    moves: plan.moves.map((move) => ({ ...move, rangeId: String(move.rangeId), nodeId: String(move.nodeId), bytes: String(move.bytes) })),
+    moveCount: plan.moveCount,
+    bytesToCopy: String(plan.bytesToCopy),
+    converged: plan.converged,
+    balanced: plan.balanced,
+    nodes: plan.nodes.map((node) => ({ ...node, nodeId: String(node.nodeId), bytesBefore: String(node.bytesBefore), bytesAfter: String(node.bytesAfter) })),
+  };
 }
 
 /** Backup ids name objects at the destination: letters, digits, '.', '_' and '-', at most 200. */
@@ -193,6 +206,14 @@ export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits 
     TransferLeadership: unary(async (request, deadlineMs) => {
       const leaderId = await backend.transferLeadership(parseNodeId(request.targetNodeId, 'target_node_id', true), deadlineMs);
       return { leaderId: String(leaderId) };
+    }),
+    RebalancePlan: unary(async (_request, deadlineMs) => {
+      if (backend.rebalancePlan === undefined) throw new AdminError('PH_UNAVAILABLE', 'this node does not plan placement');
+      return rebalancePlanMessage(await backend.rebalancePlan(deadlineMs));
+    }),
+    RebalanceNow: unary(async (_request, deadlineMs) => {
+      if (backend.rebalanceNow === undefined) throw new AdminError('PH_UNAVAILABLE', 'this node does not plan placement');
+      return rebalancePlanMessage(await backend.rebalanceNow(deadlineMs));
     }),
     RangeList: unary(async (_request, deadlineMs) => ({
       ranges: (await backend.rangeList(deadlineMs)).map((range) => ({

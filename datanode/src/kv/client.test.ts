@@ -51,6 +51,8 @@ async function startNode(name: string, forwardsTo: () => string | undefined): Pr
     },
     recordRanges: () => Promise.resolve(),
     join: () => Promise.resolve(new Map()),
+    heartbeat: () => Promise.resolve(),
+    changeReplicas: () => Promise.resolve(true),
   };
   const server = new grpc.Server();
   addKvServices(server, backend);

@@ -117,6 +117,20 @@ export class KvClient {
     await this.call<unknown>('write-idempotent', options, (s, m, o, done) => s.membership.RecordRanges({ descriptors: descriptors.map(encodeDescriptor) }, m, o, done));
   }
 
+  /** Sends a liveness heartbeat to the meta range's leader (node to node). */
+  async heartbeat(record: Buffer, report: Buffer, options: CallOptions = {}): Promise<void> {
+    await this.call<unknown>('write-idempotent', options, (s, m, o, done) => s.membership.Heartbeat({ record, report }, m, o, done));
+  }
+
+  /**
+   * One replica or lease change of a range, run by the range's leader (the placement driver's
+   * RangeAdmin). Idempotent: asking for a state that holds answers at once. Answers `done`.
+   */
+  async changeReplicas(rangeId: number, op: string, nodeId: number, options: CallOptions = {}): Promise<boolean> {
+    const response = await this.call<{ done: boolean }>('write-idempotent', options, (s, m, o, done) => s.membership.ChangeReplicas({ rangeId, op, nodeId }, m, o, done));
+    return response.done;
+  }
+
   close(): void {
     this.core.close();
   }

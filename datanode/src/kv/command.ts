@@ -14,6 +14,7 @@
  *   protect-ts  UTF-8 JSON {"id": s, "ts": decimal string, "reason": s, "expiresAtMs": n} (meta range only)
  *   release-ts  UTF-8 JSON {"id": s} (meta range only)
  *   cluster-version   UTF-8 JSON {"version": "MAJOR.MINOR.PATCH"} (meta range only; op 64)
+ *   meta-record  u32 nameBytes, name (UTF-8), u8 present, [u32 valueBytes, value] (meta range only)
  *
  * `ts` of a write is the HLC timestamp (hlc.ts, packed) the range leader stamped it with when
  * proposing (0: none, tests); the state machine writes the version at max(ts, the range's last
@@ -60,7 +61,12 @@ export type Command =
   /** Records (or replaces) a protected timestamp in the meta range: GC keeps what a read at `ts` needs. */
   | { readonly op: 'protect-ts'; readonly protection: StoredProtection }
   /** Removes a protected timestamp from the meta range (unknown ids: no effect). */
-  | { readonly op: 'release-ts'; readonly id: string };
+  | { readonly op: 'release-ts'; readonly id: string }
+  /**
+   * Sets (value) or deletes (null) one named cluster-wide record in the meta range, e.g. a node's
+   * liveness record (`liveness/<id>`) or its drain flag (`draining/<id>`). Other ranges ignore it.
+   */
+  | { readonly op: 'meta-record'; readonly name: string; readonly value: Buffer | null };
 
 /** A protected timestamp as the meta range stores it (ts: a packed HLC timestamp). */
 export interface StoredProtection {
@@ -80,7 +86,7 @@ export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
 
 const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
 
-const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'close-ts': 9, 'protect-ts': 10, 'release-ts': 11, 'cluster-version': 64 } as const;
+const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'close-ts': 9, 'protect-ts': 10, 'release-ts': 11, 'meta-record': 20, 'cluster-version': 64 } as const;
 
 function u64(value: bigint): Buffer {
   assert(value >= 0n && value <= 0xffff_ffff_ffff_ffffn, 'a timestamp fits in 64 bits');
@@ -179,6 +185,11 @@ export function encodeCommand(command: Command): Buffer {
       break;
     case 'cluster-version':
       parts.push(Buffer.from(JSON.stringify({ version: command.version }), 'utf8'));
+      break;
+    case 'meta-record':
+      lengthPrefixed(parts, Buffer.from(command.name, 'utf8'));
+      parts.push(Buffer.from([command.value === null ? 0 : 1]));
+      if (command.value !== null) lengthPrefixed(parts, command.value);
       break;
     default:
       assertNever(command, 'command');
@@ -289,6 +300,9 @@ export function decodeCommand(data: Uint8Array): Command {
     const { version } = parsed as Record<string, unknown>;
     assert(typeof version === 'string' && isVersion(version), 'cluster-version names a version');
     command = { op: 'cluster-version', version };
+  } else if (op === opCodes['meta-record']) {
+    const name = reader.chunk().toString('utf8');
+    command = { op: 'meta-record', name, value: reader.u8() === 1 ? reader.chunk() : null };
   } else {
     throw new UnknownCommandFormatError(`committed command op ${op} is not known to this build (a newer PhantomDB wrote it): this node's binary is older than the cluster's data; upgrade it`);
   }

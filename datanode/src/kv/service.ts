@@ -38,6 +38,10 @@ export interface KvBackend {
   /** Adds a node as a learner (leader only); returns the address book. */
   /** `version`: the joining binary's (absent from builds before cluster versions; then not checked). */
   join(nodeId: number, address: MemberAddress, deadlineMs: number, version?: { readonly binaryVersion: string; readonly clusterVersionMin: string }): Promise<ReadonlyMap<number, MemberAddress>>;
+  /** A node's liveness heartbeat (meta leader only): records `record` and keeps `report`. */
+  heartbeat(record: Buffer, report: Buffer, deadlineMs: number): Promise<void>;
+  /** One replica or lease change of range `rangeId` (its leader only); see kv.proto ChangeReplicas. */
+  changeReplicas(rangeId: number, op: string, nodeId: number, deadlineMs: number): Promise<boolean>;
 }
 
 const defaultScanRows = 100;
@@ -158,6 +162,17 @@ export function membershipHandlers(backend: KvBackend): MembershipHandlers {
       if (descriptors.length > 10_000) throw new KvError('PH_TOO_LARGE', `${descriptors.length} descriptors in one call (limit 10000)`);
       await backend.recordRanges(descriptors, deadlineMs);
       return {};
+    }),
+    Heartbeat: unary(backend, async (request: { record: Buffer; report: Buffer }, deadlineMs) => {
+      if (request.record.byteLength > 4096 || request.report.byteLength > 1024 * 1024) throw new KvError('PH_TOO_LARGE', 'heartbeat record or report too large');
+      await backend.heartbeat(request.record, request.report, deadlineMs);
+      return {};
+    }),
+    ChangeReplicas: unary(backend, async (request: { rangeId: string; op: string; nodeId: string }, deadlineMs) => {
+      const rangeId = Number(request.rangeId);
+      const nodeId = Number(request.nodeId);
+      if (!Number.isSafeInteger(rangeId) || rangeId <= 0 || !Number.isSafeInteger(nodeId) || nodeId <= 0) throw new KvError('PH_BAD_REQUEST', 'range id and node id must be positive integers');
+      return { done: await backend.changeReplicas(rangeId, request.op, nodeId, deadlineMs) };
     }),
   };
 }

@@ -106,7 +106,8 @@ export type ApplyResult =
   | { readonly op: 'cluster-version'; readonly version: string }
   | { readonly op: 'close-ts' }
   | { readonly op: 'protect-ts' }
-  | { readonly op: 'release-ts' };
+  | { readonly op: 'release-ts' }
+  | { readonly op: 'meta-record' };
 
 export interface ScanRow {
   readonly key: Buffer;
@@ -255,6 +256,8 @@ export class KvStateMachine {
   private protections: Map<string, StoredProtection>;
   /** The range's closed timestamp (see "write-ts"): the next version is written above it. */
   private writeTs: bigint;
+  /** Named cluster-wide records of the meta range (meta-record commands), by name. */
+  private metaRecordValues: Map<string, Buffer> = new Map();
   private lifecycleListener: ((lifecycles: MemberLifecycles) => void) | undefined;
   private membersListener: ((members: ReadonlyMap<number, MemberAddress>) => void) | undefined;
   private splitListener: SplitListener | undefined;
@@ -335,6 +338,17 @@ export class KvStateMachine {
     } finally {
       it.close();
     }
+    this.metaRecordValues = new Map();
+    const recordLower = rangeLocalKey(metaRangeId, 'rec/');
+    const recordUpper = rangeLocalKey(metaRangeId, 'rec0');
+    const records = this.engine.iterator({ lowerBound: recordLower, upperBound: recordUpper });
+    try {
+      for (records.seek(recordLower); records.valid(); records.next()) {
+        this.metaRecordValues.set(Buffer.from(records.key().subarray(recordLower.byteLength)).toString('utf8'), Buffer.from(records.value()));
+      }
+    } finally {
+      records.close();
+    }
   }
 
   /**
@@ -414,6 +428,13 @@ export class KvStateMachine {
     if (this.engine.get(this.clusterVersionKey) !== undefined) return;
     await this.engine.put(this.clusterVersionKey, Buffer.from(JSON.stringify({ version }), 'utf8'), { sync: true });
     this.reload();
+  }
+
+  /** The meta range's named records whose names start with `prefix`, as of the applied index. */
+  metaRecords(prefix: string): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    for (const [name, value] of this.metaRecordValues) if (name.startsWith(prefix)) out.set(name, value);
+    return out;
   }
 
   onLifecyclesChanged(listener: (lifecycles: MemberLifecycles) => void): void {
@@ -573,6 +594,20 @@ export class KvStateMachine {
         this.clusterVersionRecord = command.version;
         batch.put(this.clusterVersionKey, Buffer.from(JSON.stringify({ version: command.version }), 'utf8'));
         return { op: 'cluster-version', version: command.version };
+      }
+      case 'meta-record': {
+        if (this.rangeId !== metaRangeId) return { op: 'meta-record' };
+        const next = new Map(this.metaRecordValues);
+        const key = rangeLocalKey(metaRangeId, Buffer.concat([Buffer.from('rec/'), Buffer.from(command.name, 'utf8')]));
+        if (command.value === null) {
+          next.delete(command.name);
+          batch.del(key);
+        } else {
+          next.set(command.name, command.value);
+          batch.put(key, command.value);
+        }
+        this.metaRecordValues = next;
+        return { op: 'meta-record' };
       }
       default:
         return assertNever(command, 'command');

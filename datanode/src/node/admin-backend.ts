@@ -14,7 +14,7 @@
  *   5. it is removed from the configuration.
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
-import type { AdminBackend, FinalizeResult, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
+import type { AdminBackend, FinalizeResult, RebalancePlanInfo, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
 import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { assert } from '../assert.ts';
@@ -24,6 +24,10 @@ import type { MemberLifecycles } from '../kv/state-machine.ts';
 import type { RaftStatus } from '../raft/raft.ts';
 import type { ConfState, NodeId } from '../raft/types.ts';
 import { metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
+import { checkDecommission } from '../placement/planner.ts';
+import type { ClusterSnapshot, PlannerLimits } from '../placement/model.ts';
+import { balanceStatus, decommissionProgress, defaultRebalancePlanOptions, rebalancePlan } from '../placement/progress.ts';
+import { driverLimitsOf, placementTickMs, type PlacementHost } from './placement-host.ts';
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
 import { cannotRun, compareVersions, formatVersion, isVersion, parseVersion, type BinaryVersion } from '../version/version.ts';
@@ -43,6 +47,8 @@ export interface AdminHost {
   replicaIfStarted(): Replica | undefined;
   /** The node's range replicas (undefined before start). */
   store?(): Store | undefined;
+  /** Liveness and the placement driver (undefined before start). */
+  placement?(): PlacementHost | undefined;
   addressBook(): ReadonlyMap<NodeId, MemberAddress>;
   lifecycles(): MemberLifecycles;
   appliedIndex(): number;
@@ -190,8 +196,29 @@ export class NodeAdmin implements AdminBackend {
   private livenessOf(replica: Replica, id: NodeId): LivenessState {
     if (id === this.host.nodeId) return 'LIVE';
     const since = replica.sinceHeardMs(id);
-    if (since <= this.host.livenessTimeoutMs) return 'LIVE';
-    return since <= 3 * this.host.livenessTimeoutMs ? 'SUSPECT' : 'DEAD';
+    const heard: LivenessState = since <= this.host.livenessTimeoutMs ? 'LIVE' : since <= 3 * this.host.livenessTimeoutMs ? 'SUSPECT' : 'DEAD';
+    // The worse of what the meta range's Raft heartbeats and the liveness records say.
+    const recorded = this.recordedLiveness.get(id);
+    const rank: Record<LivenessState, number> = { LIVE: 0, SUSPECT: 1, DEAD: 2 };
+    return recorded !== undefined && rank[recorded] > rank[heard] ? recorded : heard;
+  }
+
+  /** The placement snapshot (meta leader), or undefined when it cannot be taken here. */
+  private placementSnapshot(): ClusterSnapshot | undefined {
+    try {
+      return this.host.placement?.()?.snapshotNow();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Liveness from the liveness records, refreshed by clusterStatus (meta leader). */
+  private recordedLiveness = new Map<NodeId, LivenessState>();
+  private recordedLocality = new Map<NodeId, string>();
+
+  private refreshRecordedLiveness(snapshot: ClusterSnapshot | undefined): void {
+    this.recordedLiveness = new Map((snapshot?.nodes ?? []).map((node) => [node.id, node.liveness === 'live' ? 'LIVE' : node.liveness === 'suspect' ? 'SUSPECT' : 'DEAD']));
+    this.recordedLocality = new Map((snapshot?.nodes ?? []).map((node) => [node.id, `region=${node.locality.region},zone=${node.locality.zone}`]));
   }
 
   private caughtUp(status: RaftStatus, id: NodeId): boolean {
@@ -224,7 +251,7 @@ export class NodeAdmin implements AdminBackend {
       replicas: member ? 1 : 0,
       leases: id === status.leaderId ? 1 : 0,
       version: this.binaryOf(id)?.version ?? '',
-      locality: '',
+      locality: this.recordedLocality.get(id) ?? '',
       clusterVersionMin: this.binaryOf(id)?.clusterVersionMin ?? '',
     };
   }
@@ -245,8 +272,12 @@ export class NodeAdmin implements AdminBackend {
       const local = store.replica(id);
       const desc = known.get(id) ?? local?.stateMachine.descriptor();
       if (local !== undefined && !local.stateMachine.initialized && desc === undefined) continue;
-      const config: ConfState = local?.stateMachine.initialized === true ? local.status().config : simpleConfOf(desc?.replicas ?? []);
-      out.push({ rangeId: id, descriptor: desc, config, leaderId: local?.serving === true ? local.role().leaderId : 0 });
+      // A replica here that leads the range knows its configuration best; a follower's may be
+      // stale (a removal that never reached it), so the meta range's copy is used then.
+      const leads = local?.serving === true && local.stateMachine.initialized && local.role().role === 'leader';
+      const config: ConfState = leads || (local?.stateMachine.initialized === true && known.get(id) === undefined) ? local.status().config : simpleConfOf(desc?.replicas ?? []);
+      const leaderId = this.host.placement?.()?.leaderOf(id) ?? (local?.serving === true ? local.role().leaderId : 0);
+      out.push({ rangeId: id, descriptor: desc, config, leaderId });
     }
     return out;
   }
@@ -262,6 +293,7 @@ export class NodeAdmin implements AdminBackend {
 
   clusterStatus(): Promise<ClusterStatus> {
     const replica = this.leaderReplica();
+    this.refreshRecordedLiveness(this.placementSnapshot());
     const status = replica.status();
     const config = status.config;
     const ids = new Set<NodeId>([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext, ...this.host.lifecycles().removed]);
@@ -351,16 +383,33 @@ export class NodeAdmin implements AdminBackend {
     return this.members(replica);
   }
 
+  /** The planner's decommission progress of `nodeId` (replicas, bytes, leases left; rate and ETA against the previous call). */
+  private lastProgressSnapshot: { snapshot: ClusterSnapshot; nodeId: NodeId } | undefined;
+
+  placementProgress(nodeId: NodeId): ReturnType<typeof decommissionProgress> | undefined {
+    const snapshot = this.placementSnapshot();
+    if (snapshot === undefined) return undefined;
+    const last = this.lastProgressSnapshot;
+    const elapsedTicks = last === undefined ? 0 : snapshot.nowTicks - last.snapshot.nowTicks;
+    if (last === undefined || last.nodeId !== nodeId || elapsedTicks > 0) this.lastProgressSnapshot = { snapshot, nodeId };
+    const earlier = last?.nodeId === nodeId && elapsedTicks > 0 ? { snapshot: last.snapshot, elapsedTicks } : undefined;
+    return decommissionProgress(snapshot, nodeId, earlier);
+  }
+
   private progressOf(nodeId: NodeId, status: RaftStatus): DecommissionProgress {
     const removed = this.host.lifecycles().removed.has(nodeId) && !isMember(status.config, nodeId);
     const replica = this.host.replicaIfStarted();
     const ranges = replica === undefined ? [] : this.rangeSummaries(replica);
+    const placement = this.placementProgress(nodeId);
+    const etaSeconds = placement?.etaTicks === null || placement?.etaTicks === undefined ? null : (placement.etaTicks * placementTickMs) / 1000;
     return {
       nodeId,
       membership: this.membershipOf(status.config, nodeId),
       replicasRemaining: ranges.filter((range) => isMember(range.config, nodeId)).length,
       leasesRemaining: ranges.filter((range) => range.leaderId === nodeId).length,
       done: removed,
+      bytesRemaining: placement?.bytes ?? 0,
+      etaSeconds: removed ? 0 : etaSeconds,
     };
   }
 
@@ -380,6 +429,59 @@ export class NodeAdmin implements AdminBackend {
     if (healthy < majority(remaining.length)) {
       throw new AdminError('PH_DECOMMISSION_REFUSED', `removing node ${nodeId} would leave ${healthy} healthy voter(s) of ${remaining.length}, not a majority`);
     }
+    // Every user range must keep its replication factor on the nodes that stay (the planner's check).
+    const snapshot = this.placementSnapshot();
+    if (snapshot !== undefined) {
+      const check = checkDecommission(snapshot, this.plannerLimits(), nodeId);
+      if (!check.ok) throw new AdminError('PH_DECOMMISSION_REFUSED', `${check.message}: ranges ${check.underReplicatedRangeIds.join(', ')}`);
+    }
+  }
+
+  private plannerLimits(): PlannerLimits {
+    return this.host.placement?.()?.plannerLimits() ?? driverLimitsOf({ rebalanceConcurrency: 1, snapshotRateBytes: 1024 * 1024, deadNodeReplaceMs: 60_000 }).planner;
+  }
+
+  // ------------------------------------------------------------------ rebalancing
+
+  private async planNow(): Promise<RebalancePlanInfo> {
+    this.leaderReplica();
+    const snapshot = this.placementSnapshot();
+    if (snapshot === undefined) throw new AdminError('PH_UNAVAILABLE', 'no placement snapshot yet (the meta range is not initialised here)');
+    const limits = this.plannerLimits();
+    const plan = rebalancePlan(snapshot, limits, defaultRebalancePlanOptions);
+    return Promise.resolve({
+      moves: plan.moves.map((move) => ({
+        kind: move.kind,
+        rangeId: move.rangeId,
+        nodeId: move.kind === 'TransferLease' ? move.toNodeId : move.nodeId,
+        bytes: move.kind === 'AddLearner' ? move.bytes : 0,
+        reason: move.reason,
+      })),
+      moveCount: plan.moveCount,
+      bytesToCopy: plan.bytesToCopy,
+      converged: plan.converged,
+      balanced: balanceStatus(snapshot, limits).balanced,
+      nodes: plan.nodes.map((node) => ({
+        nodeId: node.nodeId,
+        replicasBefore: node.before.replicas,
+        replicasAfter: node.after.replicas,
+        leasesBefore: node.before.leases,
+        leasesAfter: node.after.leases,
+        bytesBefore: node.before.bytes,
+        bytesAfter: node.after.bytes,
+      })),
+    });
+  }
+
+  rebalancePlan(): Promise<RebalancePlanInfo> {
+    return this.planNow();
+  }
+
+  async rebalanceNow(): Promise<RebalancePlanInfo> {
+    const plan = await this.planNow();
+    if (this.host.placement?.()?.replanNow() !== true) throw new AdminError('PH_UNAVAILABLE', 'the placement driver is not running on this node yet');
+    this.host.log(`admin: rebalance now (${plan.moveCount} moves planned, ${plan.bytesToCopy} bytes to copy)`);
+    return plan;
   }
 
   async decommission(nodeId: number, deadlineMs: number): Promise<DecommissionProgress> {
@@ -404,6 +506,8 @@ export class NodeAdmin implements AdminBackend {
       this.host.log(`admin: recommissioning node ${nodeId}`);
       await this.guard(false, () => replica.propose({ op: 'member-state', nodeId, state: 'active' }, deadlineMs));
     }
+    // Recommission also cancels a drain: the node takes replicas and leases again.
+    await this.guard(false, async () => this.host.placement?.()?.setDraining(nodeId, false, deadlineMs));
     return this.progressOf(nodeId, replica.status());
   }
 
@@ -429,12 +533,17 @@ export class NodeAdmin implements AdminBackend {
     const replica = this.leaderReplica();
     const status = replica.status();
     if (!isMember(status.config, nodeId)) throw new AdminError('PH_UNKNOWN_NODE', `node ${nodeId} is not a member`);
-    if (status.leaderId !== nodeId) return { nodeId, leasesRemaining: 0, done: true };
+    // The range leases: the placement driver moves them off a draining node (until it restarts).
+    const placement = this.host.placement?.();
+    if (placement !== undefined) await this.guard(false, () => placement.setDraining(nodeId, true, deadlineMs));
+    const rangeLeases = this.placementSnapshot()?.ranges.filter((range) => range.leaseholder === nodeId).length ?? 0;
+    if (status.leaderId !== nodeId) return { nodeId, leasesRemaining: rangeLeases, done: rangeLeases === 0 };
     const target = this.transferTarget(status, nodeId);
     if (target === 0) throw new AdminError('PH_UNAVAILABLE', 'no caught-up voter to take the leadership');
     this.host.log(`admin: draining node ${nodeId}: leadership to node ${target}`);
     const moved = await replica.transferLeadership(target, Math.max(0, deadlineMs - 100));
-    return { nodeId, leasesRemaining: moved ? 0 : 1, done: moved };
+    const left = rangeLeases + (moved ? 0 : 1);
+    return { nodeId, leasesRemaining: left, done: left === 0 };
   }
 
   async transferLeadership(targetNodeId: number, deadlineMs: number): Promise<number> {
@@ -544,8 +653,10 @@ export class NodeAdmin implements AdminBackend {
         this.host.log(`decommission of node ${id}: demoting it to learner`);
         return () => replica.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: id }], transition: 'auto' }, deadlineMs);
       }
-      const stillVoter = (this.host.store?.()?.allReplicas() ?? []).find((r) => r.groupId !== replica.groupId && r.stateMachine.initialized && isVoter(r.status().config, id));
-      if (stillVoter !== undefined) return undefined; // the ranges demote it too (Store.followMetaMembership)
+      // The placement driver moves every replica of the ranges away first (the meta range's
+      // copies, and the configurations of the ranges led here, must no longer list it).
+      const stillHolds = this.rangeSummaries(replica).some((range) => range.rangeId !== replica.groupId && isMember(range.config, id));
+      if (stillHolds) return undefined;
       this.host.log(`decommission of node ${id}: recording its removal (the id is never reused)`);
       return () => replica.propose({ op: 'member-state', nodeId: id, state: 'removed' }, deadlineMs);
     }

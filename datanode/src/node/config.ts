@@ -97,6 +97,17 @@ export const nodeConfigSchema = z
      * bootstraps the cluster (--peers, or pod 0 of a new StatefulSet); ignored on restarts and joins.
      */
     restoreFrom: z.string().min(2).optional(),
+    /** This node's locality labels, `region=<r>,zone=<z>` (Kubernetes topology label values); placement spreads replicas across zones. */
+    locality: z
+      .string()
+      .regex(/^(region|zone)=[A-Za-z0-9._-]{1,63}(,(region|zone)=[A-Za-z0-9._-]{1,63})?$/, 'must be region=<name>,zone=<name>')
+      .default('region=default,zone=default'),
+    /** Replica moves the placement driver runs at once (on the meta range's leader). */
+    rebalanceConcurrency: z.coerce.number().int().min(1).max(64).default(4),
+    /** Bytes per second the placement driver may start copying to new replicas (snapshots), averaged. */
+    snapshotRateBytes: z.coerce.number().int().min(64 * 1024).max(10 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+    /** A node dead (no liveness heartbeat) for this long has its replicas replaced elsewhere. */
+    deadNodeReplaceMs: z.coerce.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(60_000),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -132,6 +143,7 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_METRICS: 'metrics',
   PHANTOMDB_GC_TTL_MS: 'gcTtlMs',
   PHANTOMDB_RESTORE_FROM: 'restoreFrom',
+  PHANTOMDB_LOCALITY: 'locality',
 };
 
 /** Command-line flags and the config fields they set (all take a value). */
@@ -156,6 +168,10 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'max-clock-offset-ms': 'maxClockOffsetMs',
   'gc-ttl-ms': 'gcTtlMs',
   'restore-from': 'restoreFrom',
+  locality: 'locality',
+  'rebalance-concurrency': 'rebalanceConcurrency',
+  'snapshot-rate-bytes': 'snapshotRateBytes',
+  'dead-node-replace-ms': 'deadNodeReplaceMs',
 };
 
 function readConfigFile(file: string): Record<string, unknown> {

@@ -132,6 +132,12 @@ class UnavailableKv implements KvBackend {
   recordRanges(): Promise<void> {
     return this.unavailable();
   }
+  heartbeat(): Promise<void> {
+    return this.unavailable();
+  }
+  changeReplicas(): Promise<boolean> {
+    return this.unavailable();
+  }
 }
 
 export interface PendingIdentityListen {

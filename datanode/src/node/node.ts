@@ -35,6 +35,7 @@ import { checkOrRecordIdentity } from './identity.ts';
 import type { PeerTransport, TransportHandlers } from './interfaces.ts';
 import { Gateway } from './gateway.ts';
 import type { Replica } from './replica.ts';
+import { PlacementHost } from './placement-host.ts';
 import { Store } from './store.ts';
 import type { PeerVersionPolicy } from '../transport/index.ts';
 import { binaryVersion } from '../version/binary.ts';
@@ -120,6 +121,8 @@ export class DataNode implements KvBackend {
   /** The address book a join answered, until the replicated one arrives with a snapshot. */
   private joinedMembers = new Map<NodeId, MemberAddress>();
   private admin: NodeAdmin | undefined;
+  /** Liveness heartbeats (every node) and the placement driver (on the meta range's leader). */
+  private placementHost: PlacementHost | undefined;
   private decommissionTimer: NodeJS.Timeout | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
   /** Backups coordinated here and range exports served here (from open on). */
@@ -245,6 +248,7 @@ export class DataNode implements KvBackend {
       knownPeer: (id) => this.addressBook().has(id),
       promotable: (id) => !this.lifecycles().decommissioning.has(id) && !this.lifecycles().removed.has(id),
       rangeMaxBytes: config.rangeMaxBytes,
+      placement: true,
       pushDescriptors: (descriptors) => this.pushDescriptors(descriptors),
       log: this.log,
     });
@@ -273,6 +277,22 @@ export class DataNode implements KvBackend {
     if (meta === undefined) throw new KvError('PH_BAD_REQUEST', `data directory ${config.dataDir} has no meta range group`);
     meta.stateMachine.onLifecyclesChanged((lifecycles) => this.onLifecycles(lifecycles));
     meta.stateMachine.onClusterVersionChanged((version) => this.onClusterVersion(version));
+    this.placementHost = new PlacementHost({
+      nodeId: config.nodeId,
+      clusterId: config.clusterId,
+      dataDir: config.dataDir,
+      replicationFactor: config.replicationFactor,
+      locality: config.locality,
+      rebalanceConcurrency: config.rebalanceConcurrency,
+      snapshotRateBytes: config.snapshotRateBytes,
+      deadNodeReplaceMs: config.deadNodeReplaceMs,
+      store: () => this.store,
+      lifecycles: () => this.lifecycles(),
+      addressBook: () => this.addressBook(),
+      stopped: () => this.stopping !== undefined || this.retired !== undefined,
+      ...(this.metrics === undefined ? {} : { events: this.metrics.rangeEvents }),
+      log: this.log,
+    });
     addKvServices(this.grpcServer, this);
     this.backups = new BackupCoordinator({
       clusterId: config.clusterId,
@@ -305,11 +325,14 @@ export class DataNode implements KvBackend {
     this.transport = transport;
     const advertisedHost = advertisedHostOf(config);
     this.address = { raft: `${advertisedHost}:${raftPort}`, kv: `${advertisedHost}:${kvPort}` };
+    const placementHost = this.placementHost;
     meta.onRoleChange((state) => {
       this.log(`meta range: role ${state.role}, leader ${state.leaderId}`);
       if (state.role === 'leader') this.recordMissingAddresses();
+      placementHost.onMetaRole(state.role === 'leader');
     });
     store.start(transport);
+    placementHost.start();
     this.decommissionTimer = setInterval(() => admin.advanceDecommissions(), decommissionPassMs);
     this.registerTimer = setInterval(() => void this.registerKvAddress(), registerPassMs);
     this.gcTimer = setInterval(() => this.raiseGcThreshold(), gcPassMs);
@@ -375,6 +398,7 @@ export class DataNode implements KvBackend {
       replica: () => this.activeReplica,
       replicaIfStarted: () => this.metaReplica,
       store: () => this.store,
+      placement: () => this.placementHost,
       addressBook: () => this.addressBook(),
       lifecycles: () => this.lifecycles(),
       appliedIndex: () => this.metaState?.appliedIndex() ?? 0,
@@ -435,6 +459,7 @@ export class DataNode implements KvBackend {
     clearInterval(this.decommissionTimer);
     clearInterval(this.gcTimer);
     clearInterval(this.registerTimer);
+    await this.placementHost?.stop();
     await this.store?.stop();
     await this.transport?.close();
     await this.kv.flush().catch(() => undefined);
@@ -599,6 +624,21 @@ export class DataNode implements KvBackend {
     if (news.length > 0) await replica.propose({ op: 'meta-descriptors', descriptors: news }, deadlineMs);
   }
 
+  async heartbeat(record: Buffer, report: Buffer, deadlineMs: number): Promise<void> {
+    const host = this.placementHost;
+    if (this.activeStore !== this.store || host === undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
+    await host.heartbeat(record, report, deadlineMs);
+  }
+
+  async changeReplicas(rangeId: number, op: string, nodeId: number, deadlineMs: number): Promise<boolean> {
+    return this.activeStore.changeReplicas(rangeId, op, nodeId, deadlineMs);
+  }
+
+  /** The placement host (tests and the admin backend). */
+  get placement(): PlacementHost | undefined {
+    return this.placementHost;
+  }
+
   /** A range leader's report to the meta leader, through any member with a known KV address. */
   private async pushDescriptors(descriptors: readonly RangeDescriptor[]): Promise<void> {
     const meta = this.metaReplica;
@@ -703,6 +743,7 @@ export class DataNode implements KvBackend {
     clearInterval(this.gcTimer);
     clearInterval(this.registerTimer);
     await this.retired;
+    await this.placementHost?.stop();
     const led = (this.store?.allReplicas() ?? []).filter((replica) => replica.serving && replica.role().role === 'leader');
     await Promise.all(led.map((replica) => this.handOffLeadership(replica)));
     await this.httpServer?.close();

@@ -124,6 +124,7 @@ function commandBytes(command: Command): number {
     case 'close-ts':
     case 'protect-ts':
     case 'release-ts':
+    case 'meta-record':
       return 4096;
   }
 }

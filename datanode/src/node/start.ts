@@ -33,6 +33,10 @@ Options (flag / environment variable / config-file field):
   --range-max-bytes N           PHANTOMDB_RANGE_MAX_BYTES  rangeMaxBytes: split a range past this size (default 64 MiB)
   --value-bytes-max N                                     valueBytesMax: largest value accepted
   --metrics on|off              PHANTOMDB_METRICS         metrics: Prometheus /metrics on the HTTP port (default on)
+  --locality region=R,zone=Z    PHANTOMDB_LOCALITY        locality: topology labels; replicas spread across zones
+  --rebalance-concurrency N                               rebalanceConcurrency: replica moves at once (default 4)
+  --snapshot-rate-bytes N                                 snapshotRateBytes: bytes/s copied to new replicas (default 32 MiB)
+  --dead-node-replace-ms N                                deadNodeReplaceMs: replace a dead node's replicas after (default 60000)
 Flags override environment variables, which override the file. A new data directory needs
 --peers or --join; a restart needs neither. As a StatefulSet pod (PHANTOMDB_NODE_NAME <name>-N
 and PHANTOMDB_PEER_SERVICE set; see k8s-identity.ts) without a node id, a data directory keeps

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containsKey, describeRange, firstUserRangeId, lookupDescriptor, metaRangeId, spansOverlap, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
 import { KvEngine, KvStateMachine } from '../kv/state-machine.ts';
+import { KvError, NotLeaderError } from '../kv/errors.ts';
 import type { ConfState, GroupId, Message, NodeId } from '../raft/types.ts';
 import { simpleConfState } from '../raft/types.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
@@ -44,6 +45,12 @@ export interface StoreOptions {
   readonly pushDescriptors?: (descriptors: readonly RangeDescriptor[]) => Promise<void>;
   /** Whether ranges follow the meta range's membership (default true; tests turn it off). */
   readonly followMetaMembership?: boolean;
+  /**
+   * Whether the placement driver (on the meta leader) decides where user ranges' replicas go:
+   * then ranges do not follow the meta range's membership, and their learners are promoted by
+   * the driver only (ChangeReplicas), never automatically.
+   */
+  readonly placement?: boolean;
   /** Most uninitialised replicas (waiting for their first snapshot) at once, creations in flight included. */
   readonly uninitializedMax?: number;
   /** An uninitialised replica that got no snapshot within this long is dropped (default 60 s). */
@@ -53,8 +60,10 @@ export interface StoreOptions {
   readonly log: (line: string) => void;
 }
 
+/** A learner within this many entries of the leader's last index has caught up (placement). */
+const learnerCaughtUpLagMax = 64;
 /** For this long after dropping a range's replica, messages for the range create no new one. */
-const droppedQuietMs = 10_000;
+const droppedQuietMs = 3_000;
 /**
  * An uninitialised replica of a range whose meta range copy does not list this node is dropped
  * after this long (the copy may lag an addition by a reconciliation pass or two).
@@ -131,6 +140,8 @@ export class Store implements TransportHandlers {
    * Value: when it was found (monotonic ms).
    */
   private readonly awaitingDescriptor = new Map<GroupId, number>();
+  /** Initialised replicas the meta range does not place here, since when (placement; see collectForgottenReplicas). */
+  private readonly notPlacedSince = new Map<GroupId, number>();
   /** Uninitialised replicas being created now: they count against uninitializedMax. */
   private uninitializedCreating = 0;
   /** Snapshot streams being received, by range: such a replica is not collected meanwhile. */
@@ -294,6 +305,7 @@ export class Store implements TransportHandlers {
   private promotable(rangeId: GroupId, node: NodeId): boolean {
     if (!this.options.promotable(node)) return false;
     if (rangeId === metaRangeId) return true;
+    if (this.options.placement === true) return false;
     const meta = this.replicas.get(metaRangeId);
     return meta !== undefined && votersOf(meta.status().config).includes(node);
   }
@@ -351,16 +363,95 @@ export class Store implements TransportHandlers {
     return lookupDescriptor([...local, ...copies], key);
   }
 
-  /** Every range this node knows of (its replicas' descriptors, and the meta range's copies), by id. */
+  /** Every range this node knows of (the meta range's copies, and its replicas' descriptors when newer), by id. */
   knownRanges(): Map<GroupId, RangeDescriptor> {
     const out = new Map<GroupId, RangeDescriptor>();
     for (const desc of this.metaStateMachine()?.rangeDescriptors().values() ?? []) out.set(desc.rangeId, desc);
     for (const replica of this.replicas.values()) {
       const desc = replica.stateMachine.descriptor();
       const known = desc === undefined ? undefined : out.get(desc.rangeId);
-      if (desc !== undefined && (known === undefined || known.generation <= desc.generation)) out.set(desc.rangeId, desc);
+      // At the same generation the meta range's copy wins: a replica's own descriptor keeps the
+      // replicas of the split that created it, the copy follows the placement driver's moves.
+      if (desc !== undefined && (known === undefined || known.generation < desc.generation)) out.set(desc.rangeId, desc);
     }
     return out;
+  }
+
+  // ------------------------------------------------------------------ placement (the driver's calls)
+
+  /** The user ranges this node leads: term, an upper bound of their user bytes, replicas. */
+  leaderReports(): { rangeId: number; term: number; bytes: number; replicas: ReplicaDescriptor[] }[] {
+    const out: { rangeId: number; term: number; bytes: number; replicas: ReplicaDescriptor[] }[] = [];
+    for (const replica of this.replicas.values()) {
+      if (replica.groupId === metaRangeId || !replica.serving || !replica.stateMachine.initialized || replica.role().role !== 'leader') continue;
+      const status = replica.status();
+      out.push({ rangeId: replica.groupId, term: status.term, bytes: replica.stateMachine.sizeUpperBound() ?? 0, replicas: replicasOf(status.config) });
+    }
+    return out;
+  }
+
+  /**
+   * One replica or lease change of a range this node leads (the placement driver's RangeAdmin):
+   * add-learner, promote (joint consensus), demote (joint consensus), remove (learners only),
+   * transfer-lease, or caught-up (a query). Idempotent: a change already in effect answers true
+   * at once. Answers whether it is done (caught-up: whether the learner caught up). Not the
+   * leader: PH_NOT_LEADER naming the leader; a change of the configuration in progress:
+   * PH_UNAVAILABLE (retried by the driver).
+   */
+  async changeReplicas(rangeId: number, op: string, nodeId: NodeId, deadlineMs: number): Promise<boolean> {
+    const replica = this.replicas.get(rangeId);
+    if (rangeId === metaRangeId) throw new KvError('PH_BAD_REQUEST', 'the meta range is not placed by the driver');
+    if (replica === undefined || !replica.stateMachine.initialized) throw new NotLeaderError(0, '');
+    if (!replica.serving) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: replica not serving`);
+    if (replica.role().role !== 'leader') throw replica.notLeader();
+    const status = replica.status();
+    const config = status.config;
+    const voters = votersOf(config);
+    const members = membersOf(config);
+    const change = async (changeOp: 'add-learner' | 'add-voter' | 'remove', transition: 'auto' | 'joint-auto'): Promise<boolean> => {
+      if (config.votersOutgoing.length > 0 || replica.membershipChangePending()) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: a configuration change is in progress`);
+      this.options.log(`range ${rangeId}: ${op} node ${nodeId} (placement)`);
+      await replica.proposeConfChange({ changes: [{ op: changeOp, nodeId }], transition }, deadlineMs);
+      // A joint change is left automatically: answer once it is, so the next step sees the result.
+      const until = performance.now() + deadlineMs;
+      while (replica.serving && replica.status().config.votersOutgoing.length > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+      return true;
+    };
+    switch (op) {
+      case 'add-learner':
+        if (members.includes(nodeId)) return true;
+        if (!this.options.knownPeer(nodeId)) throw new KvError('PH_BAD_REQUEST', `node ${nodeId} has no known address`);
+        return change('add-learner', 'auto');
+      case 'promote': {
+        if (voters.includes(nodeId) && !config.learnersNext.includes(nodeId)) return true;
+        if (!config.learners.includes(nodeId)) throw new KvError('PH_BAD_REQUEST', `range ${rangeId}: node ${nodeId} is not a learner`);
+        if (!this.learnerCaughtUp(replica, nodeId)) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: learner ${nodeId} has not caught up`);
+        return change('add-voter', 'joint-auto');
+      }
+      case 'demote':
+        if (!members.includes(nodeId) || (config.learners.includes(nodeId) && !voters.includes(nodeId))) return true;
+        if (nodeId === this.options.nodeId) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: node ${nodeId} holds the lease; move it first`);
+        return change('add-learner', 'joint-auto');
+      case 'remove':
+        if (!members.includes(nodeId)) return true;
+        if (voters.includes(nodeId)) throw new KvError('PH_BAD_REQUEST', `range ${rangeId}: node ${nodeId} is a voter; demote it first`);
+        return change('remove', 'auto');
+      case 'transfer-lease':
+        if (nodeId === this.options.nodeId) return true;
+        if (!voters.includes(nodeId)) throw new KvError('PH_BAD_REQUEST', `range ${rangeId}: node ${nodeId} is not a voter`);
+        return replica.transferLeadership(nodeId, Math.max(100, Math.min(deadlineMs - 100, 5000)));
+      case 'caught-up':
+        return members.includes(nodeId) && this.learnerCaughtUp(replica, nodeId);
+      default:
+        throw new KvError('PH_BAD_REQUEST', `unknown replica change ${JSON.stringify(op)}`);
+    }
+  }
+
+  /** Whether `nodeId` holds the range's log up to near the leader's last index (a snapshot received). */
+  private learnerCaughtUp(replica: Replica, nodeId: NodeId): boolean {
+    const status = replica.status();
+    const progress = status.progress.get(nodeId);
+    return progress !== undefined && progress.recentActive && progress.match > 0 && status.lastIndex - progress.match <= learnerCaughtUpLagMax;
   }
 
   // ------------------------------------------------------------------ transport handlers
@@ -380,7 +471,10 @@ export class Store implements TransportHandlers {
         continue;
       }
       const from = list[0]?.from ?? 0;
-      void this.ensureReplica(groupId, from, Math.max(...list.map(progressIndexOf))).then((created) => {
+      // A leader's heartbeat with commit 0 is for a member it holds nothing of: a learner added
+      // anew (its probes wait for a heartbeat answer, so without one it never sends more).
+      const freshMember = list.some((m) => m.kind === 'Heartbeat' && m.commit === 0);
+      void this.ensureReplica(groupId, from, freshMember ? Number.MAX_SAFE_INTEGER : Math.max(...list.map(progressIndexOf))).then((created) => {
         if (created !== undefined) this.deliver(created, list);
       });
     }
@@ -537,6 +631,7 @@ export class Store implements TransportHandlers {
       this.reportDescriptors();
       await this.collectRemovedReplicas();
       await this.collectUninitializedReplicas();
+      await this.collectForgottenReplicas(performance.now());
       for (const replica of this.replicas.values()) {
         if (this.stopped) return;
         if (!replica.serving || replica.role().role !== 'leader') {
@@ -547,7 +642,7 @@ export class Store implements TransportHandlers {
         // One range's failure (a refused proposal, a replica stopping) must not starve the
         // ranges after it of membership changes and split checks.
         try {
-          if (this.options.followMetaMembership !== false) this.followMetaMembership(replica);
+          if (this.options.followMetaMembership !== false && this.options.placement !== true) this.followMetaMembership(replica);
           await this.maybeSplit(replica);
         } catch (err) {
           this.options.log(`range ${replica.groupId}: maintenance failed (retried): ${err instanceof Error ? err.message : String(err)}`);
@@ -663,6 +758,10 @@ export class Store implements TransportHandlers {
       const copy = copies.get(desc.rangeId);
       if (copy !== undefined && copy.generation > desc.generation) continue;
       if (copy !== undefined && copy.generation === desc.generation && sameReplicas(copy.replicas, withReplicas.replicas)) continue;
+      // A follower's configuration may be stale (a removal that never reached it): at the same
+      // generation only the range's leader corrects the copy's replicas.
+      const leads = replica.serving && replica.role().role === 'leader';
+      if (copy !== undefined && copy.generation === desc.generation && !leads) continue;
       updates.push(withReplicas);
     }
     if (updates.length === 0) return;
@@ -686,8 +785,11 @@ export class Store implements TransportHandlers {
       const desc = replica.stateMachine.descriptor();
       if (desc === undefined || desc.rangeId === metaRangeId || !replica.serving || replica.role().role !== 'leader') continue;
       const copy = copies.get(desc.rangeId);
-      if (copy !== undefined && copy.generation >= desc.generation) continue;
-      updates.push({ ...desc, replicas: replicasOf(replica.status().config) });
+      const replicas = replicasOf(replica.status().config);
+      if (copy !== undefined && copy.generation > desc.generation) continue;
+      // Same generation: only when the replica set changed (the placement driver moved replicas).
+      if (copy !== undefined && copy.generation === desc.generation && sameReplicas(copy.replicas, replicas)) continue;
+      updates.push({ ...desc, replicas });
     }
     if (updates.length === 0) return;
     this.pushing = true;
@@ -712,19 +814,64 @@ export class Store implements TransportHandlers {
       // Only on the removal's own signal (never from a configuration seen at start, which may
       // predate this node's addition until the log is replayed), and only if it still holds.
       if (membersOf(replica.status().config).includes(me)) continue;
-      const desc = replica.stateMachine.descriptor();
-      this.options.log(`range ${id}: this node is no longer a member; dropping its replica${desc === undefined ? '' : ` (${describeRange(desc)})`}`);
-      this.replicas.delete(id);
-      this.uninitializedSince.delete(id);
-      await replica.stop();
-      // The tombstone first (synced): a crash anywhere after it is finished by open(), and late
-      // messages for the range do not bring an empty replica back.
-      const removedAt = replica.stateMachine.appliedIndex();
-      this.tombstones.set(id, removedAt);
-      await this.options.kv.writeTombstone(id, removedAt);
-      await this.clearDroppedReplica(id, replica.stateMachine, desc);
-      this.sizeChecked.delete(id);
-      this.droppedAt.set(id, performance.now());
+      await this.dropReplica(id, replica, 'this node is no longer a member');
+    }
+  }
+
+  /** Drops an initialised replica for good: stop, tombstone (synced), clear its state, remove its group. */
+  private async dropReplica(id: GroupId, replica: Replica, why: string): Promise<void> {
+    const desc = replica.stateMachine.descriptor();
+    this.options.log(`range ${id}: ${why}; dropping its replica${desc === undefined ? '' : ` (${describeRange(desc)})`}`);
+    this.replicas.delete(id);
+    this.uninitializedSince.delete(id);
+    await replica.stop();
+    // The tombstone first (synced): a crash anywhere after it is finished by open(), and late
+    // messages for the range do not bring an empty replica back.
+    const removedAt = replica.stateMachine.appliedIndex();
+    this.tombstones.set(id, removedAt);
+    await this.options.kv.writeTombstone(id, removedAt);
+    await this.clearDroppedReplica(id, replica.stateMachine, desc);
+    this.sizeChecked.delete(id);
+    this.droppedAt.set(id, performance.now());
+  }
+
+  /**
+   * With placement: drops replicas this node was removed from without learning it (the leader
+   * stopped sending before the removal reached it). Only a replica whose own configuration no
+   * longer counts this node as a voter (a removed voter was demoted first, and applied that), whose
+   * range the meta range (caught up here) does not place here for `notPlacedHereGraceMs`: its log
+   * counts for no quorum, so dropping it loses nothing; if the range does want it, its messages
+   * bring a replica back (past the tombstone) and a snapshot.
+   */
+  private async collectForgottenReplicas(now: number): Promise<void> {
+    if (this.options.placement !== true) return;
+    const meta = this.meta();
+    if (meta === undefined || !meta.stateMachine.initialized) return;
+    const metaStatus = meta.status();
+    if (metaStatus.leaderId === 0 || meta.stateMachine.appliedIndex() < metaStatus.commit) return;
+    const copies = meta.stateMachine.rangeDescriptors();
+    const me = this.options.nodeId;
+    for (const [id, replica] of [...this.replicas]) {
+      if (this.stopped) return;
+      const copy = copies.get(id);
+      const forgotten =
+        id !== metaRangeId &&
+        replica.stateMachine.initialized &&
+        !this.creating.has(id) &&
+        !this.receivingSnapshots.has(id) &&
+        replica.role().role !== 'leader' &&
+        !votersOf(replica.status().config).includes(me) &&
+        copy !== undefined &&
+        !copy.replicas.some((r) => r.nodeId === me);
+      if (!forgotten) {
+        this.notPlacedSince.delete(id);
+        continue;
+      }
+      const since = this.notPlacedSince.get(id) ?? now;
+      this.notPlacedSince.set(id, since);
+      if (now - since < notPlacedHereGraceMs * 2) continue;
+      this.notPlacedSince.delete(id);
+      await this.dropReplica(id, replica, 'the meta range no longer places the range on this node (its removal never reached this replica)');
     }
   }
 

@@ -281,6 +281,12 @@ export class PlacementDriver {
     this.bucket = new TokenBucket(options.clock, options.limits.copyBytesPerSecondMax, options.limits.copyBurstBytesMax);
   }
 
+  /** Plans again now instead of at the next pass (the admin API's "rebalance now"). */
+  replanNow(): void {
+    this.settled = true;
+    this.wake?.();
+  }
+
   progress(): DriverProgress {
     return {
       inFlight: [...this.running.values()].map((entry) => entry.move),

@@ -24,6 +24,8 @@ import type { PromoteRequest as _phantomdb_admin_v1_PromoteRequest, PromoteReque
 import type { PromoteResponse as _phantomdb_admin_v1_PromoteResponse, PromoteResponse__Output as _phantomdb_admin_v1_PromoteResponse__Output } from '../../../phantomdb/admin/v1/PromoteResponse.ts';
 import type { RangeListRequest as _phantomdb_admin_v1_RangeListRequest, RangeListRequest__Output as _phantomdb_admin_v1_RangeListRequest__Output } from '../../../phantomdb/admin/v1/RangeListRequest.ts';
 import type { RangeListResponse as _phantomdb_admin_v1_RangeListResponse, RangeListResponse__Output as _phantomdb_admin_v1_RangeListResponse__Output } from '../../../phantomdb/admin/v1/RangeListResponse.ts';
+import type { RebalancePlanRequest as _phantomdb_admin_v1_RebalancePlanRequest, RebalancePlanRequest__Output as _phantomdb_admin_v1_RebalancePlanRequest__Output } from '../../../phantomdb/admin/v1/RebalancePlanRequest.ts';
+import type { RebalancePlanResponse as _phantomdb_admin_v1_RebalancePlanResponse, RebalancePlanResponse__Output as _phantomdb_admin_v1_RebalancePlanResponse__Output } from '../../../phantomdb/admin/v1/RebalancePlanResponse.ts';
 import type { RecommissionRequest as _phantomdb_admin_v1_RecommissionRequest, RecommissionRequest__Output as _phantomdb_admin_v1_RecommissionRequest__Output } from '../../../phantomdb/admin/v1/RecommissionRequest.ts';
 import type { TransferLeadershipRequest as _phantomdb_admin_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _phantomdb_admin_v1_TransferLeadershipRequest__Output } from '../../../phantomdb/admin/v1/TransferLeadershipRequest.ts';
 import type { TransferLeadershipResponse as _phantomdb_admin_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _phantomdb_admin_v1_TransferLeadershipResponse__Output } from '../../../phantomdb/admin/v1/TransferLeadershipResponse.ts';
@@ -230,6 +232,40 @@ export interface AdminClient extends grpc.Client {
   rangeList(argument: _phantomdb_admin_v1_RangeListRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_RangeListResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Asks the placement driver (on the meta range's leader) to plan and start moves now instead
+   * of at its next pass; answers the dry-run plan it starts from.
+   */
+  RebalanceNow(argument: _phantomdb_admin_v1_RebalancePlanRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  RebalanceNow(argument: _phantomdb_admin_v1_RebalancePlanRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  RebalanceNow(argument: _phantomdb_admin_v1_RebalancePlanRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  RebalanceNow(argument: _phantomdb_admin_v1_RebalancePlanRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Asks the placement driver (on the meta range's leader) to plan and start moves now instead
+   * of at its next pass; answers the dry-run plan it starts from.
+   */
+  rebalanceNow(argument: _phantomdb_admin_v1_RebalancePlanRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  rebalanceNow(argument: _phantomdb_admin_v1_RebalancePlanRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  rebalanceNow(argument: _phantomdb_admin_v1_RebalancePlanRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  rebalanceNow(argument: _phantomdb_admin_v1_RebalancePlanRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The moves the placement driver would make from the current cluster snapshot until balanced
+   * (a dry run: nothing moves), the bytes they would copy, and each node's load before and after.
+   */
+  RebalancePlan(argument: _phantomdb_admin_v1_RebalancePlanRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  RebalancePlan(argument: _phantomdb_admin_v1_RebalancePlanRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  RebalancePlan(argument: _phantomdb_admin_v1_RebalancePlanRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  RebalancePlan(argument: _phantomdb_admin_v1_RebalancePlanRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The moves the placement driver would make from the current cluster snapshot until balanced
+   * (a dry run: nothing moves), the bytes they would copy, and each node's load before and after.
+   */
+  rebalancePlan(argument: _phantomdb_admin_v1_RebalancePlanRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  rebalancePlan(argument: _phantomdb_admin_v1_RebalancePlanRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  rebalancePlan(argument: _phantomdb_admin_v1_RebalancePlanRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  rebalancePlan(argument: _phantomdb_admin_v1_RebalancePlanRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_RebalancePlanResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Cancels a decommission that has not finished; the node takes replicas again.
    */
   Recommission(argument: _phantomdb_admin_v1_RecommissionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
@@ -335,6 +371,18 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   RangeList: grpc.handleUnaryCall<_phantomdb_admin_v1_RangeListRequest__Output, _phantomdb_admin_v1_RangeListResponse>;
   
   /**
+   * Asks the placement driver (on the meta range's leader) to plan and start moves now instead
+   * of at its next pass; answers the dry-run plan it starts from.
+   */
+  RebalanceNow: grpc.handleUnaryCall<_phantomdb_admin_v1_RebalancePlanRequest__Output, _phantomdb_admin_v1_RebalancePlanResponse>;
+  
+  /**
+   * The moves the placement driver would make from the current cluster snapshot until balanced
+   * (a dry run: nothing moves), the bytes they would copy, and each node's load before and after.
+   */
+  RebalancePlan: grpc.handleUnaryCall<_phantomdb_admin_v1_RebalancePlanRequest__Output, _phantomdb_admin_v1_RebalancePlanResponse>;
+  
+  /**
    * Cancels a decommission that has not finished; the node takes replicas again.
    */
   Recommission: grpc.handleUnaryCall<_phantomdb_admin_v1_RecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress>;
@@ -359,6 +407,8 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   NodeInfo: MethodDefinition<_phantomdb_admin_v1_NodeInfoRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_NodeInfoRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
   Promote: MethodDefinition<_phantomdb_admin_v1_PromoteRequest, _phantomdb_admin_v1_PromoteResponse, _phantomdb_admin_v1_PromoteRequest__Output, _phantomdb_admin_v1_PromoteResponse__Output>
   RangeList: MethodDefinition<_phantomdb_admin_v1_RangeListRequest, _phantomdb_admin_v1_RangeListResponse, _phantomdb_admin_v1_RangeListRequest__Output, _phantomdb_admin_v1_RangeListResponse__Output>
+  RebalanceNow: MethodDefinition<_phantomdb_admin_v1_RebalancePlanRequest, _phantomdb_admin_v1_RebalancePlanResponse, _phantomdb_admin_v1_RebalancePlanRequest__Output, _phantomdb_admin_v1_RebalancePlanResponse__Output>
+  RebalancePlan: MethodDefinition<_phantomdb_admin_v1_RebalancePlanRequest, _phantomdb_admin_v1_RebalancePlanResponse, _phantomdb_admin_v1_RebalancePlanRequest__Output, _phantomdb_admin_v1_RebalancePlanResponse__Output>
   Recommission: MethodDefinition<_phantomdb_admin_v1_RecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_RecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
   TransferLeadership: MethodDefinition<_phantomdb_admin_v1_TransferLeadershipRequest, _phantomdb_admin_v1_TransferLeadershipResponse, _phantomdb_admin_v1_TransferLeadershipRequest__Output, _phantomdb_admin_v1_TransferLeadershipResponse__Output>
 }

@@ -12,6 +12,15 @@ export interface DecommissionProgress {
    * Holds nothing and has left the membership.
    */
   'done'?: (boolean);
+  /**
+   * Bytes of the ranges the node still holds a replica of (the placement driver's estimate).
+   */
+  'bytesRemaining'?: (number | string | Long);
+  /**
+   * Estimated seconds until done, from the rate replicas and bytes left since the previous
+   * progress call; -1 while unknown.
+   */
+  'etaSeconds'?: (number | string | Long);
 }
 
 export interface DecommissionProgress__Output {
@@ -23,4 +32,13 @@ export interface DecommissionProgress__Output {
    * Holds nothing and has left the membership.
    */
   'done': (boolean);
+  /**
+   * Bytes of the ranges the node still holds a replica of (the placement driver's estimate).
+   */
+  'bytesRemaining': (string);
+  /**
+   * Estimated seconds until done, from the rate replicas and bytes left since the previous
+   * progress call; -1 while unknown.
+   */
+  'etaSeconds': (string);
 }

@@ -1,0 +1,560 @@
+/**
+ * The node's side of placement (datanode/src/placement): it makes the pure planner and driver run
+ * against the real cluster.
+ *
+ * - Liveness: every node sends a heartbeat to the meta range's leader every `heartbeatMs`: its
+ *   liveness record (id, epoch, its own ticks, locality, disk capacity and use), which the meta
+ *   leader records in the meta range (`meta-record liveness/<id>`), and a report of the ranges it
+ *   leads (term, size, replicas), which the meta leader keeps in memory (a new leader has it again
+ *   within one beat: it is load information, not state).
+ * - The ClusterView: nodes (the meta range's members minus removed ones, their liveness from a
+ *   tracker fed by the recorded records, the admin flags) and user ranges (the meta range's
+ *   descriptor copies, the leaseholder and size from the leaders' reports).
+ * - The RangeAdmin: each change is run by the range's leader (`ChangeReplicas`, node to node, or
+ *   directly when the leader is here); after a change the meta range's copy of the descriptor is
+ *   updated with the new replica set, so the next snapshot shows it.
+ * - The PlacementDriver runs on the meta range's leader only: started when this node becomes the
+ *   leader, aborted when it stops being it (or the node stops).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { KvClient } from '../kv/client.ts';
+import type { MemberAddress } from '../kv/command.ts';
+import { metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
+import { KvError } from '../kv/errors.ts';
+import type { MemberLifecycles } from '../kv/state-machine.ts';
+import type { RangeEventRecorder } from '../metrics/raft-metrics.ts';
+import { PlacementDriver, systemClock, type ClusterView, type DriverEvent, type DriverLimits, type DriverProgress, type RangeAdmin } from '../placement/driver.ts';
+import { decodeLivenessRecord, defaultLivenessConfig, emptyLivenessState, encodeLivenessRecord, livenessOf, observeLiveness, toNodeState, type LivenessRecord, type LivenessState } from '../placement/liveness.ts';
+import type { ClusterSnapshot, Locality, NodeState, PlannerLimits, RangeState } from '../placement/model.ts';
+import type { NodeId } from '../raft/types.ts';
+import type { Store } from './store.ts';
+
+/** Liveness ticks (the tracker's and the records' unit): the defaults of liveness.ts assume 100 ms. */
+export const placementTickMs = 100;
+/** How often every node heartbeats (defaultLivenessConfig.heartbeatIntervalTicks ticks). */
+const heartbeatMs = defaultLivenessConfig.heartbeatIntervalTicks * placementTickMs;
+/** A leader's report older than this is not used (three missed beats). */
+const reportFreshMs = 3 * heartbeatMs;
+/** Ranges reported per heartbeat at most (the report must stay a small message). */
+const reportRangesMax = 10_000;
+/** How often the driver polls whether a learner caught up. */
+const caughtUpPollMs = 200;
+/** Node-to-node calls of the RangeAdmin: one attempt's deadline. */
+const rangeCallDeadlineMs = 10_000;
+
+export interface PlacementHostOptions {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  readonly replicationFactor: number;
+  /** `region=<r>,zone=<z>` (--locality). */
+  readonly locality: string;
+  readonly rebalanceConcurrency: number;
+  readonly snapshotRateBytes: number;
+  readonly deadNodeReplaceMs: number;
+  readonly store: () => Store | undefined;
+  readonly lifecycles: () => MemberLifecycles;
+  readonly addressBook: () => ReadonlyMap<NodeId, MemberAddress>;
+  /** Whether the node is stopping or retired (no heartbeats). */
+  readonly stopped: () => boolean;
+  readonly events?: RangeEventRecorder;
+  readonly log: (line: string) => void;
+}
+
+/** One range a node leads, as its heartbeat reports it. */
+export interface LeaseReport {
+  readonly rangeId: number;
+  readonly term: number;
+  readonly bytes: number;
+  readonly replicas: readonly ReplicaDescriptor[];
+}
+
+interface ReceivedReport {
+  readonly atMs: number;
+  readonly leases: readonly LeaseReport[];
+}
+
+/** Parses `region=a,zone=b` (validated by the config schema); a missing label is "default". */
+export function parseLocality(text: string): Locality {
+  const labels = new Map(text.split(',').map((part) => part.split('=') as [string, string]));
+  return { region: labels.get('region') ?? 'default', zone: labels.get('zone') ?? 'default' };
+}
+
+function encodeReport(leases: readonly LeaseReport[]): Buffer {
+  return Buffer.from(JSON.stringify({ leases }), 'utf8');
+}
+
+function decodeReport(bytes: Buffer): LeaseReport[] {
+  if (bytes.byteLength === 0) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new KvError('PH_BAD_REQUEST', 'heartbeat report is not JSON');
+  }
+  const leases = (parsed as { leases?: unknown }).leases;
+  if (!Array.isArray(leases) || leases.length > reportRangesMax) throw new KvError('PH_BAD_REQUEST', 'heartbeat report has no valid leases list');
+  return leases.filter((lease): lease is LeaseReport => {
+    const l = lease as Partial<LeaseReport>;
+    return Number.isSafeInteger(l.rangeId) && Number.isSafeInteger(l.term) && typeof l.bytes === 'number' && Array.isArray(l.replicas);
+  });
+}
+
+/** The driver's limits from the node's flags. */
+export function driverLimitsOf(options: Pick<PlacementHostOptions, 'rebalanceConcurrency' | 'snapshotRateBytes' | 'deadNodeReplaceMs'>): DriverLimits {
+  const planner: PlannerLimits = {
+    concurrentMovesMax: options.rebalanceConcurrency,
+    // Copies in flight at once: a few seconds' worth of the rate (one larger range may move alone).
+    bytesInFlightMax: options.snapshotRateBytes * 4,
+    deadAfterTicks: Math.ceil(options.deadNodeReplaceMs / placementTickMs),
+  };
+  return {
+    planner,
+    copyBytesPerSecondMax: options.snapshotRateBytes,
+    copyBurstBytesMax: options.snapshotRateBytes,
+    moveAttemptTimeoutMs: 60_000,
+    moveAttemptsMax: 3,
+    retryBackoffInitialMs: 500,
+    retryBackoffMaxMs: 10_000,
+    replanIntervalMs: 1000,
+    failedTargetAvoidMs: 30_000,
+    // One suspect period plus a beat: every live node has beaten since the tracker started.
+    startDelayMs: (defaultLivenessConfig.suspectAfterTicks + defaultLivenessConfig.heartbeatIntervalTicks) * placementTickMs,
+  };
+}
+
+export class PlacementHost {
+  private readonly locality: Locality;
+  private readonly epoch: number;
+  private readonly limits: DriverLimits;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private beating = false;
+  private client: { key: string; client: KvClient } | undefined;
+  /** On the meta leader: the latest report of each node. */
+  private readonly reports = new Map<NodeId, ReceivedReport>();
+  private tracker: LivenessState = emptyLivenessState;
+  private lastSnapshot: ClusterSnapshot | undefined;
+  private driver: { readonly abort: AbortController; readonly done: Promise<DriverProgress>; readonly instance: PlacementDriver } | undefined;
+  /** Moves and bytes the drivers on this node completed (for status and tests). */
+  movesSucceeded = 0;
+  movesFailed = 0;
+  bytesMoved = 0;
+
+  constructor(private readonly options: PlacementHostOptions) {
+    this.locality = parseLocality(options.locality);
+    this.epoch = this.nextEpoch();
+    this.limits = driverLimitsOf(options);
+  }
+
+  /** The liveness epoch grows at every start: a counter in the data directory. */
+  private nextEpoch(): number {
+    const file = path.join(this.options.dataDir, 'liveness-epoch');
+    let previous: number;
+    try {
+      previous = Number(fs.readFileSync(file, 'utf8').trim());
+    } catch {
+      previous = 0;
+    }
+    const epoch = (Number.isSafeInteger(previous) && previous > 0 ? previous : 0) + 1;
+    fs.writeFileSync(file, `${epoch}\n`);
+    return epoch;
+  }
+
+  nowTicks(): number {
+    return Math.floor(performance.now() / placementTickMs);
+  }
+
+  start(): void {
+    this.heartbeatTimer = setInterval(() => void this.beat(), heartbeatMs);
+    void this.beat();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    await this.stopDriver('node stopping');
+    this.client?.client.close();
+    this.client = undefined;
+  }
+
+  // ------------------------------------------------------------------ heartbeats (every node)
+
+  private record(): LivenessRecord {
+    let capacityBytes = 0;
+    let usedBytes = 0;
+    try {
+      const stats = fs.statfsSync(this.options.dataDir);
+      capacityBytes = stats.blocks * stats.bsize;
+      usedBytes = Math.max(0, capacityBytes - stats.bavail * stats.bsize);
+    } catch {
+      // No disk figures: 0/0 (the planner then treats the disk as unknown-full; see below).
+    }
+    // A node with unknown capacity must still take replicas: report a large capacity.
+    if (capacityBytes === 0) capacityBytes = Number.MAX_SAFE_INTEGER;
+    return { nodeId: this.options.nodeId, epoch: this.epoch, heartbeatTicks: this.nowTicks(), locality: this.locality, capacityBytes, usedBytes };
+  }
+
+  /** The ranges this node leads: term, an upper bound of their size, and their replicas. */
+  leaseReport(): LeaseReport[] {
+    const store = this.options.store();
+    if (store === undefined) return [];
+    return store.leaderReports().slice(0, reportRangesMax);
+  }
+
+  private async beat(): Promise<void> {
+    if (this.beating || this.options.stopped()) return;
+    const meta = this.options.store()?.meta();
+    if (meta === undefined || !meta.serving || !meta.stateMachine.initialized) return;
+    this.beating = true;
+    try {
+      const record = Buffer.from(encodeLivenessRecord(this.record()));
+      const report = encodeReport(this.leaseReport());
+      if (meta.role().role === 'leader') {
+        await this.heartbeat(record, report, 3000);
+        return;
+      }
+      // No member's KV address is known yet (just started): the next beat tries again.
+      const client = this.clientFor(meta.role().leaderId);
+      if (client !== undefined) await client.heartbeat(record, report);
+    } catch (err) {
+      this.options.log(`liveness heartbeat failed (retried): ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  /** A KvClient to the meta leader first, then every other member (reused while the endpoints stay the same). */
+  private clientFor(leaderId: NodeId): KvClient | undefined {
+    const book = this.options.addressBook();
+    const first = book.get(leaderId)?.kv ?? '';
+    const others = [...book].filter(([id, address]) => id !== this.options.nodeId && address.kv !== '' && address.kv !== first).map(([, address]) => address.kv);
+    const endpoints = [first, ...others].filter((endpoint) => endpoint !== '');
+    const key = endpoints.join(',');
+    if (this.client?.key !== key) {
+      this.client?.client.close();
+      this.client = undefined;
+      if (endpoints.length === 0) return undefined;
+      this.client = { key, client: new KvClient({ endpoints, clusterId: this.options.clusterId, deadlineMs: 3000, backoffMaxMs: 200 }) };
+    }
+    return this.client.client;
+  }
+
+  /** On the meta leader: records a node's liveness record and keeps its report. */
+  async heartbeat(recordBytes: Buffer, reportBytes: Buffer, deadlineMs: number): Promise<void> {
+    const meta = this.options.store()?.meta();
+    if (meta === undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
+    if (meta.role().role !== 'leader') throw meta.notLeader();
+    let record: LivenessRecord;
+    try {
+      record = decodeLivenessRecord(recordBytes);
+    } catch (err) {
+      throw new KvError('PH_BAD_REQUEST', err instanceof Error ? err.message : String(err));
+    }
+    this.reports.set(record.nodeId, { atMs: performance.now(), leases: decodeReport(reportBytes) });
+    await meta.propose({ op: 'meta-record', name: `liveness/${record.nodeId}`, value: recordBytes }, deadlineMs);
+  }
+
+  // ------------------------------------------------------------------ the cluster view (meta leader)
+
+  /** The recorded liveness records (meta range, as applied here); corrupt ones are skipped and logged. */
+  private livenessRecords(): LivenessRecord[] {
+    const metaSm = this.options.store()?.metaStateMachine();
+    const out: LivenessRecord[] = [];
+    for (const [name, bytes] of metaSm?.metaRecords('liveness/') ?? []) {
+      try {
+        out.push(decodeLivenessRecord(bytes));
+      } catch (err) {
+        this.options.log(`meta record ${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Node ids with the drain flag set (meta range records `draining/<id>` → the node's liveness
+   * epoch when it was drained). A drain is for a restart: once the node restarted (a higher epoch
+   * in its liveness record) it takes leases again.
+   */
+  drainingNodes(records: readonly LivenessRecord[] = this.livenessRecords()): Set<NodeId> {
+    const metaSm = this.options.store()?.metaStateMachine();
+    const epochs = new Map(records.map((record) => [record.nodeId, record.epoch]));
+    const out = new Set<NodeId>();
+    for (const [name, value] of metaSm?.metaRecords('draining/') ?? []) {
+      const nodeId = Number(name.slice('draining/'.length));
+      const drainedAtEpoch = Number(value.toString('utf8'));
+      if ((epochs.get(nodeId) ?? 0) <= drainedAtEpoch) out.add(nodeId);
+    }
+    return out;
+  }
+
+  /** Sets (or clears) a node's drain flag in the meta range (meta leader only). */
+  async setDraining(nodeId: NodeId, draining: boolean, deadlineMs: number): Promise<void> {
+    const meta = this.options.store()?.meta();
+    if (meta === undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
+    const name = `draining/${nodeId}`;
+    const present = meta.stateMachine.metaRecords(name).has(name);
+    if (!draining && !present) return;
+    const epoch = this.livenessRecords().find((record) => record.nodeId === nodeId)?.epoch ?? 0;
+    if (draining && this.drainingNodes().has(nodeId)) return;
+    await meta.propose({ op: 'meta-record', name, value: draining ? Buffer.from(String(epoch), 'utf8') : null }, deadlineMs);
+    this.driver?.instance.replanNow();
+  }
+
+  /** Wakes the driver to plan now (rebalance now); false when this node runs none. */
+  replanNow(): boolean {
+    this.driver?.instance.replanNow();
+    return this.driver !== undefined;
+  }
+
+  /** The planner's limits this node's driver uses. */
+  plannerLimits(): PlannerLimits {
+    return this.limits.planner;
+  }
+
+  /**
+   * A snapshot of the cluster as this node (the meta leader) sees it; also folds the records into
+   * the liveness tracker. Nodes: the meta range's members that are not removed; a member without a
+   * record yet is `suspect` (never `dead` before its record was seen, so nothing moves because a
+   * new node has not beaten yet). Ranges: the user ranges of the meta range's copies.
+   */
+  snapshotNow(): ClusterSnapshot {
+    const store = this.options.store();
+    const meta = store?.meta();
+    const metaSm = store?.metaStateMachine();
+    if (store === undefined || meta === undefined || metaSm === undefined || !metaSm.initialized) throw new KvError('PH_UNAVAILABLE', 'the meta range is not initialised here');
+    const nowTicks = this.nowTicks();
+    const records = this.livenessRecords();
+    if (this.tracker.observedTicks === null || nowTicks >= this.tracker.observedTicks) this.tracker = observeLiveness(this.tracker, nowTicks, records, defaultLivenessConfig);
+    const liveness = new Map(livenessOf(this.tracker, nowTicks, defaultLivenessConfig).map((node) => [node.nodeId, node]));
+    const lifecycles = this.options.lifecycles();
+    const draining = this.drainingNodes(records);
+    const config = meta.status().config;
+    const members = [...new Set([...config.voters, ...config.votersOutgoing, ...config.learners, ...config.learnersNext])].filter((id) => !lifecycles.removed.has(id));
+    const nodes: NodeState[] = members.sort((a, b) => a - b).map((id) => {
+      const flags = { draining: draining.has(id), decommissioning: lifecycles.decommissioning.has(id) };
+      const known = liveness.get(id);
+      if (known !== undefined) return toNodeState(known, flags);
+      return { id, liveness: 'suspect', deadSinceTicks: nowTicks, ...flags, locality: { region: 'default', zone: 'default' }, capacityBytes: Number.MAX_SAFE_INTEGER, usedBytes: 0 };
+    });
+    const leases = this.freshLeases(store);
+    const ranges: RangeState[] = [];
+    for (const desc of metaSm.rangeDescriptors().values()) {
+      if (desc.rangeId === metaRangeId) continue;
+      const lease = leases.get(desc.rangeId);
+      const replicas = desc.replicas.map((replica) => ({ nodeId: replica.nodeId, role: replica.voter ? ('voter' as const) : ('learner' as const) }));
+      const leaseholder = lease !== undefined && replicas.some((r) => r.nodeId === lease.nodeId && r.role === 'voter') ? lease.nodeId : null;
+      ranges.push({ id: desc.rangeId, bytes: Math.max(0, Math.round(lease?.bytes ?? 0)), replicas, leaseholder });
+    }
+    ranges.sort((a, b) => a.id - b.id);
+    this.lastSnapshot = { nowTicks, replicationFactor: this.options.replicationFactor, nodes, ranges };
+    return this.lastSnapshot;
+  }
+
+  /**
+   * Per range: the leader with the highest term among fresh reports (and this node's own ranges);
+   * a lease this node's driver moved since that report was received wins over it (reports are up
+   * to a beat old: planning on the old holder would move the lease back and forth).
+   */
+  private freshLeases(store: Store): Map<number, { nodeId: NodeId; term: number; bytes: number }> {
+    const now = performance.now();
+    const out = new Map<number, { nodeId: NodeId; term: number; bytes: number; atMs: number }>();
+    const consider = (nodeId: NodeId, lease: LeaseReport, atMs: number): void => {
+      const known = out.get(lease.rangeId);
+      if (known === undefined || lease.term > known.term) out.set(lease.rangeId, { nodeId, term: lease.term, bytes: lease.bytes, atMs });
+    };
+    for (const [nodeId, report] of this.reports) {
+      if (now - report.atMs > reportFreshMs || nodeId === this.options.nodeId) continue;
+      for (const lease of report.leases) consider(nodeId, lease, report.atMs);
+    }
+    for (const lease of store.leaderReports()) consider(this.options.nodeId, lease, now);
+    for (const [rangeId, moved] of this.leaseMoves) {
+      if (now - moved.atMs > reportFreshMs) {
+        this.leaseMoves.delete(rangeId);
+        continue;
+      }
+      const known = out.get(rangeId);
+      // Only a leader of a later term than the one the lease moved from supersedes the move.
+      if (known === undefined || known.term <= moved.termAtMove) out.set(rangeId, { nodeId: moved.nodeId, term: moved.termAtMove, bytes: known?.bytes ?? 0, atMs: moved.atMs });
+    }
+    return out;
+  }
+
+  /** Leases this node's driver moved, by range, until reports received after the move show the holder. */
+  private readonly leaseMoves = new Map<number, { nodeId: NodeId; atMs: number; termAtMove: number }>();
+
+  /** The leader this node knows for `rangeId` (own replica, then fresh reports), or 0. */
+  leaderOf(rangeId: number): NodeId {
+    const store = this.options.store();
+    if (store === undefined) return 0;
+    const local = store.replica(rangeId);
+    if (local?.serving === true && local.role().leaderId !== 0) return local.role().leaderId;
+    return this.freshLeases(store).get(rangeId)?.nodeId ?? 0;
+  }
+
+  // ------------------------------------------------------------------ the range admin
+
+  private rangeAdmin(): RangeAdmin {
+    const call = (rangeId: number, op: string, nodeId: NodeId, signal: AbortSignal): Promise<boolean> => this.changeReplicas(rangeId, op, nodeId, signal);
+    const changed = async (rangeId: number, op: string, nodeId: NodeId, signal: AbortSignal): Promise<void> => {
+      await call(rangeId, op, nodeId, signal);
+      await this.recordReplicaChange(rangeId, op, nodeId);
+    };
+    return {
+      addLearner: (rangeId, nodeId, signal) => changed(rangeId, 'add-learner', nodeId, signal),
+      waitLearnerCaughtUp: async (rangeId, nodeId, signal) => {
+        while (!(await call(rangeId, 'caught-up', nodeId, signal))) await systemClock.sleep(caughtUpPollMs, signal);
+      },
+      promoteLearner: (rangeId, nodeId, signal) => changed(rangeId, 'promote', nodeId, signal),
+      demoteVoter: (rangeId, nodeId, signal) => changed(rangeId, 'demote', nodeId, signal),
+      removeLearner: (rangeId, nodeId, signal) => changed(rangeId, 'remove', nodeId, signal),
+      transferLease: async (rangeId, nodeId, signal) => {
+        if (!(await call(rangeId, 'transfer-lease', nodeId, signal))) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: the lease did not move to node ${nodeId} in time`);
+        const store = this.options.store();
+        const termAtMove = store === undefined ? 0 : (this.freshLeases(store).get(rangeId)?.term ?? 0);
+        this.leaseMoves.set(rangeId, { nodeId, atMs: performance.now(), termAtMove });
+      },
+    };
+  }
+
+  /** Runs one change at the range's leader: here when it leads, else through its KV address (then the other replicas'). */
+  private async changeReplicas(rangeId: number, op: string, nodeId: NodeId, signal: AbortSignal): Promise<boolean> {
+    signal.throwIfAborted();
+    const store = this.options.store();
+    if (store === undefined) throw new KvError('PH_UNAVAILABLE', 'node is not serving');
+    const leaderId = this.leaderOf(rangeId);
+    if (leaderId === this.options.nodeId) return store.changeReplicas(rangeId, op, nodeId, rangeCallDeadlineMs);
+    const book = this.options.addressBook();
+    const replicas = store.metaStateMachine()?.rangeDescriptors().get(rangeId)?.replicas ?? [];
+    const endpoints = [...new Set([leaderId, ...replicas.map((r) => r.nodeId)])]
+      .map((id) => book.get(id)?.kv ?? '')
+      .filter((endpoint) => endpoint !== '');
+    if (endpoints.length === 0) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: no replica with a known KV address`);
+    const client = new KvClient({ endpoints, clusterId: this.options.clusterId, deadlineMs: rangeCallDeadlineMs, backoffMaxMs: 200 });
+    const onAbort = (): void => client.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await client.changeReplicas(rangeId, op, nodeId);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      client.close();
+    }
+  }
+
+  /**
+   * Updates the meta range's copy of the range's descriptor with the replica set after a change
+   * (the range's leader reports it too, within a maintenance pass; this makes the next snapshot
+   * show it at once). Same generation: a copy of a newer generation is never replaced.
+   */
+  private async recordReplicaChange(rangeId: number, op: string, nodeId: NodeId): Promise<void> {
+    const meta = this.options.store()?.meta();
+    const copy = meta?.stateMachine.rangeDescriptors().get(rangeId);
+    if (meta === undefined || copy === undefined || meta.role().role !== 'leader') return;
+    const others = copy.replicas.filter((replica) => replica.nodeId !== nodeId);
+    let replicas: ReplicaDescriptor[];
+    switch (op) {
+      case 'add-learner':
+        replicas = copy.replicas.some((replica) => replica.nodeId === nodeId) ? [...copy.replicas] : [...copy.replicas, { nodeId, voter: false }];
+        break;
+      case 'promote':
+        replicas = [...others, { nodeId, voter: true }];
+        break;
+      case 'demote':
+        replicas = [...others, { nodeId, voter: false }];
+        break;
+      case 'remove':
+        replicas = others;
+        break;
+      default:
+        return;
+    }
+    const updated: RangeDescriptor = { ...copy, replicas };
+    await meta.propose({ op: 'meta-descriptors', descriptors: [updated] }, 5000).catch((err: unknown) => {
+      this.options.log(`range ${rangeId}: could not record the new replica set (the range's leader reports it): ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  // ------------------------------------------------------------------ the driver (meta leader)
+
+  /** Starts or stops the driver with the meta range's leadership (the node calls it on role changes). */
+  onMetaRole(isLeader: boolean): void {
+    if (isLeader && this.driver === undefined && !this.options.stopped()) this.startDriver();
+    if (!isLeader) void this.stopDriver('no longer the meta range leader');
+  }
+
+  private startDriver(): void {
+    const view: ClusterView = { snapshot: (signal) => (signal.aborted ? Promise.reject(signal.reason as Error) : Promise.resolve(this.snapshotNow())) };
+    const instance = new PlacementDriver({ view, admin: this.rangeAdmin(), clock: systemClock, limits: this.limits, onEvent: (event) => this.onDriverEvent(event) });
+    const abort = new AbortController();
+    // A new leader's tracker starts afresh: records seen once are suspect until they advance.
+    this.tracker = emptyLivenessState;
+    this.options.log('placement driver starting (this node leads the meta range)');
+    const done = instance.run(abort.signal);
+    this.driver = { abort, done, instance };
+  }
+
+  private async stopDriver(reason: string): Promise<void> {
+    const driver = this.driver;
+    if (driver === undefined) return;
+    this.driver = undefined;
+    driver.abort.abort(new KvError('PH_NOT_LEADER', reason));
+    const progress = await driver.done.catch(() => undefined);
+    this.options.log(`placement driver stopped (${reason})${progress === undefined ? '' : `: ${progress.succeeded} moves done, ${progress.failed} failed`}`);
+  }
+
+  /** Each node's liveness, flags and replica/lease counts in the last snapshot (for logs). */
+  private describeSnapshot(): string {
+    const snapshot = this.lastSnapshot;
+    if (snapshot === undefined) return 'no snapshot';
+    return snapshot.nodes
+      .map((node) => {
+        const replicas = snapshot.ranges.filter((range) => range.replicas.some((replica) => replica.nodeId === node.id)).length;
+        const leases = snapshot.ranges.filter((range) => range.leaseholder === node.id).length;
+        return `node ${node.id} ${node.liveness}${node.decommissioning ? ' decommissioning' : ''}${node.draining ? ' draining' : ''} ${node.locality.zone}: ${replicas} replicas, ${leases} leases`;
+      })
+      .join('; ');
+  }
+
+  /** The running driver's progress (undefined when this node does not run one). */
+  driverProgress(): DriverProgress | undefined {
+    return this.driver?.instance.progress();
+  }
+
+  private onDriverEvent(event: DriverEvent): void {
+    const describe = (move: { kind: string; rangeId: number; nodeId?: number; toNodeId?: number }): string => `${move.kind} range ${move.rangeId} node ${move.nodeId ?? move.toNodeId}`;
+    switch (event.kind) {
+      case 'planned':
+        this.options.log(`placement: planned ${event.moves.map(describe).join('; ')}`);
+        return;
+      case 'move-succeeded': {
+        this.movesSucceeded++;
+        const bytes = event.move.kind === 'AddLearner' ? event.move.bytes : 0;
+        this.bytesMoved += bytes;
+        this.options.events?.rebalanceMoveFinished('succeeded', bytes);
+        this.options.log(`placement: ${describe(event.move)} done (${event.durationMs.toFixed(0)} ms)`);
+        return;
+      }
+      case 'move-failed':
+        if (event.retryInMs === null) {
+          this.movesFailed++;
+          this.options.events?.rebalanceMoveFinished('failed', 0);
+        }
+        this.options.log(`placement: ${describe(event.move)} attempt ${event.attempt} failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`);
+        return;
+      case 'move-dropped':
+        this.options.log(`placement: ${describe(event.move)} dropped: ${event.why}`);
+        return;
+      case 'quiet':
+        this.options.log(`placement: quiet; ${this.describeSnapshot()}${event.unavailableRangeIds.length > 0 ? ` (unavailable ranges ${event.unavailableRangeIds.join(',')})` : ''}${event.stalledRangeIds.length > 0 ? ` (stalled ranges ${event.stalledRangeIds.join(',')})` : ''}`);
+        return;
+      case 'snapshot-failed':
+        this.options.log(`placement: cluster snapshot failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`);
+        return;
+      case 'move-started':
+      case 'target-avoided':
+      case 'stopped':
+        return;
+      default:
+        return;
+    }
+  }
+}
