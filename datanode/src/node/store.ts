@@ -758,10 +758,11 @@ export class Store implements TransportHandlers {
       const copy = copies.get(desc.rangeId);
       if (copy !== undefined && copy.generation > desc.generation) continue;
       if (copy !== undefined && copy.generation === desc.generation && sameReplicas(copy.replicas, withReplicas.replicas)) continue;
-      // A follower's configuration may be stale (a removal that never reached it): at the same
-      // generation only the range's leader corrects the copy's replicas.
+      // With placement, a follower's configuration may be stale (a removal that never reached
+      // it): at the same generation only the range's leader (it reports too) and the driver
+      // correct the copy's replicas.
       const leads = replica.serving && replica.role().role === 'leader';
-      if (copy !== undefined && copy.generation === desc.generation && !leads) continue;
+      if (this.options.placement === true && copy !== undefined && copy.generation === desc.generation && !leads) continue;
       updates.push(withReplicas);
     }
     if (updates.length === 0) return;
