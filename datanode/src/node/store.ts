@@ -581,6 +581,9 @@ export class Store implements TransportHandlers {
    */
   private async onSplitApplied(left: RangeDescriptor, right: RangeDescriptor): Promise<void> {
     this.options.log(`split applied: ${describeRange(left)} | ${describeRange(right)}`);
+    // The split forgot the left range's measured size: measure it again at the next pass, so the
+    // leader's reports (placement: byte balance and the copy rate limit) carry a size.
+    this.sizeChecked.delete(left.rangeId);
     // A held group (log kept, descriptor lost) gets its replica now, over its own log.
     this.awaitingDescriptor.delete(right.rangeId);
     const pending = this.creating.get(right.rangeId);
