@@ -205,7 +205,11 @@ async function scenario(active: TestCluster): Promise<void> {
   });
   const victim = [...active.nodes, ...extraNodes].find((node) => node.spec.id === metaLeaderId);
   if (victim === undefined) throw new Error(`no process for the meta leader ${metaLeaderId}`);
+  const others = [...active.nodes, ...extraNodes].filter((node) => node !== victim);
+  const driverStarts = (): number => others.reduce((sum, node) => sum + node.output.split('placement driver starting').length - 1, 0);
+  const startsBefore = driverStarts();
   await victim.kill();
+  await eventually('a placement driver on the new meta leader', timeouts.leaderElected, () => (driverStarts() > startsBefore ? true : undefined));
   await phase(load, `node ${victim.spec.id} (the meta leader) down during the rebalance`, active);
   victim.start();
   await eventually(`node ${victim.spec.id} ready again`, timeouts.nodeReady, async () => ((await victim.ready()) ? true : undefined));
