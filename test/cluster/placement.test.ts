@@ -30,7 +30,8 @@ const placementTimeouts = {
 const retriableCodes = new Set(['PH_NOT_LEADER', 'PH_RANGE_MISMATCH', 'PH_UNAVAILABLE', 'PH_OVERLOADED', 'PH_PROPOSAL_DROPPED', 'PH_DEADLINE_EXCEEDED', 'PH_OUTCOME_UNKNOWN']);
 const rangeMaxBytes = 8192;
 const fillerKeys = 300;
-const nodeArgs = ['--range-max-bytes', String(rangeMaxBytes), '--replication-factor', '3', '--rebalance-concurrency', '4'];
+const locality = 'region=test-region,zone=test-zone';
+const nodeArgs = ['--range-max-bytes', String(rangeMaxBytes), '--replication-factor', '3', '--rebalance-concurrency', '4', '--locality', locality];
 
 let cluster: TestCluster | undefined;
 let workload: Workload | undefined;
@@ -254,6 +255,9 @@ async function scenario(active: TestCluster): Promise<void> {
   const status = await adminClient.clusterStatus();
   expect(status.underReplicatedRanges).toBe(0);
   expect(status.unavailableRanges).toBe(0);
+  // Liveness records carry each node's locality into the cluster status.
+  const remainingNodes = status.nodes.filter((node) => node.membership === 'VOTER');
+  expect(remainingNodes.map((node) => [node.nodeId, node.liveness, node.locality])).toEqual([1, 2, 3].map((id) => [id, 'LIVE', locality]));
 
   // The drivers counted their moves and the bytes they copied (the meta leader changed with the kill, so summed over nodes).
   let moves = 0;
