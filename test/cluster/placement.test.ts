@@ -1,8 +1,8 @@
 /**
  * Replica placement on real processes: 3 nodes with a small --range-max-bytes split into several
  * ranges (3 replicas each, placed by the placement driver on the meta range's leader) under a
- * concurrent client load; 2 nodes join and the driver rebalances (a node is SIGKILLed in the
- * middle of it and restarted) until every node holds its share of replicas and leaders are spread;
+ * concurrent client load; 2 nodes join and the driver rebalances (the meta range's leader, which
+ * runs the driver, is SIGKILLed in the middle of it and restarted) until every node holds its share of replicas and leaders are spread;
  * then the 2 nodes are decommissioned back to 3. No acknowledged write is lost (a full-scan
  * checksum before and after the last decommission, through every node, and every acknowledged
  * write read back), the history stays linearizable, and clients only ever saw retriable errors.
@@ -30,7 +30,8 @@ const placementTimeouts = {
 const retriableCodes = new Set(['PH_NOT_LEADER', 'PH_RANGE_MISMATCH', 'PH_UNAVAILABLE', 'PH_OVERLOADED', 'PH_PROPOSAL_DROPPED', 'PH_DEADLINE_EXCEEDED', 'PH_OUTCOME_UNKNOWN']);
 const rangeMaxBytes = 8192;
 const fillerKeys = 300;
-const nodeArgs = ['--range-max-bytes', String(rangeMaxBytes), '--replication-factor', '3', '--rebalance-concurrency', '4'];
+const locality = 'region=test-region,zone=test-zone';
+const nodeArgs = ['--range-max-bytes', String(rangeMaxBytes), '--replication-factor', '3', '--rebalance-concurrency', '4', '--locality', locality];
 
 let cluster: TestCluster | undefined;
 let workload: Workload | undefined;
@@ -133,7 +134,7 @@ async function fullScanChecksum(endpoint: string, clusterId: string): Promise<{ 
 }
 
 describe('replica placement', () => {
-  it('rebalances 3 → 5 nodes under load (a node killed mid-rebalance) and decommissions back to 3 without losing a write', async () => {
+  it('rebalances 3 → 5 nodes under load (the meta leader killed mid-rebalance) and decommissions back to 3 without losing a write', async () => {
     cluster = await TestCluster.start({ size: 3, extraArgs: nodeArgs });
     const active = cluster;
     await scenario(active).catch(async (err: unknown) => {
@@ -187,19 +188,32 @@ async function scenario(active: TestCluster): Promise<void> {
   // The dry run sees the new nodes and plans copies to them (nothing moves because of it).
   const plan = await eventually('a rebalance plan that moves replicas to the new nodes', placementTimeouts.balanced, async () => {
     const planned = await adminClient.rebalancePlan();
-    return planned.moves.some((move) => move.kind === 'AddLearner' && move.nodeId >= 4) ? planned : undefined;
+    // Both new nodes must be live in the snapshot (their first beats seen), and sizes come with the
+    // leaders' heartbeats (a range split a moment ago may not have one yet).
+    const copiesTo = new Set(planned.moves.filter((move) => move.kind === 'AddLearner').map((move) => move.nodeId));
+    const after = (id: number): number => planned.nodes.find((node) => node.nodeId === id)?.replicasAfter ?? 0;
+    return copiesTo.has(4) && copiesTo.has(5) && after(4) > 0 && after(5) > 0 && planned.bytesToCopy > 0 ? planned : undefined;
   });
-  expect(plan.bytesToCopy).toBeGreaterThan(0);
-  expect(plan.nodes.find((node) => node.nodeId === 4)?.replicasAfter).toBeGreaterThan(0);
   console.log(`rebalance plan: ${plan.moveCount} moves, ${plan.bytesToCopy} bytes to copy, converged ${String(plan.converged)}`);
   await adminClient.rebalanceNow();
-  // In the middle of the rebalance (a new node holds some replicas, not yet its share): SIGKILL node 2, restart it.
+  // In the middle of the rebalance (a new node holds some replicas, not yet its share): SIGKILL the
+  // meta range's leader, which runs the placement driver; a new leader's driver takes over from
+  // the half-done moves. Then restart it.
   await watch('the rebalance under way', placementTimeouts.balanced, all, (p) => (p.replicas.get(4) ?? 0) + (p.replicas.get(5) ?? 0) >= 2 && !balanced(p, all));
-  const victim = active.node(2);
+  const metaLeaderId = await eventually('a known meta leader', timeouts.leaderElected, async () => {
+    const leaderId = (await active.node(1).status())?.leaderId ?? 0;
+    return leaderId === 0 ? undefined : leaderId;
+  });
+  const victim = [...active.nodes, ...extraNodes].find((node) => node.spec.id === metaLeaderId);
+  if (victim === undefined) throw new Error(`no process for the meta leader ${metaLeaderId}`);
+  const others = [...active.nodes, ...extraNodes].filter((node) => node !== victim);
+  const driverStarts = (): number => others.reduce((sum, node) => sum + node.output.split('placement driver starting').length - 1, 0);
+  const startsBefore = driverStarts();
   await victim.kill();
-  await phase(load, 'node 2 down during the rebalance', active);
+  await eventually('a placement driver on the new meta leader', timeouts.leaderElected, () => (driverStarts() > startsBefore ? true : undefined));
+  await phase(load, `node ${victim.spec.id} (the meta leader) down during the rebalance`, active);
   victim.start();
-  await eventually('node 2 ready again', timeouts.nodeReady, async () => ((await victim.ready()) ? true : undefined));
+  await eventually(`node ${victim.spec.id} ready again`, timeouts.nodeReady, async () => ((await victim.ready()) ? true : undefined));
   const spread = await watch('5 nodes balanced, leaders spread', placementTimeouts.balanced, all, (p) => balanced(p, all) && leadersSpread(p, all));
   const balancedAfterMs = performance.now() - started;
   console.log(`balanced on 5 nodes ${(balancedAfterMs / 1000).toFixed(1)} s after the joins: ${describePlacement(spread)}`);
@@ -241,6 +255,9 @@ async function scenario(active: TestCluster): Promise<void> {
   const status = await adminClient.clusterStatus();
   expect(status.underReplicatedRanges).toBe(0);
   expect(status.unavailableRanges).toBe(0);
+  // Liveness records carry each node's locality into the cluster status.
+  const remainingNodes = status.nodes.filter((node) => node.membership === 'VOTER');
+  expect(remainingNodes.map((node) => [node.nodeId, node.liveness, node.locality])).toEqual([1, 2, 3].map((id) => [id, 'LIVE', locality]));
 
   // The drivers counted their moves and the bytes they copied (the meta leader changed with the kill, so summed over nodes).
   let moves = 0;

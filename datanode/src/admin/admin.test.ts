@@ -274,6 +274,16 @@ describe('admin service and client', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('tries the other endpoints when the leader a redirect names does not answer (a name this process cannot resolve)', async () => {
+    const cluster = await startCluster();
+    const leaderAddress = cluster.addresses[0] ?? '';
+    // The followers name the leader by an address that does not answer from here.
+    cluster.state.addresses.set(1, '127.0.0.1:1');
+    const admin = client([cluster.addresses[2] ?? '', cluster.addresses[1] ?? '', leaderAddress], { deadlineMs: 3000, attemptDeadlineMs: 500 });
+    expect((await admin.clusterStatus()).leaderId).toBe(1);
+    expect(cluster.state.calls.at(-1)).toBe('1:status');
+  });
+
   it('bounds a hung call by the attempt deadline', async () => {
     const cluster = await startCluster();
     for (const backend of cluster.backends.values()) backend.hang = true;

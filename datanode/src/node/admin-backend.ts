@@ -77,6 +77,8 @@ function simpleConfOf(replicas: readonly ReplicaDescriptor[]): ConfState {
   return { voters: replicas.filter((r) => r.voter).map((r) => r.nodeId), votersOutgoing: [], learners: replicas.filter((r) => !r.voter).map((r) => r.nodeId), learnersNext: [], autoLeave: false };
 }
 
+/** Liveness from the liveness records is re-read when older than this. */
+const recordedLivenessFreshMs = 500;
 /** A learner within this many entries of the leader's last index counts as caught up. */
 const caughtUpLagEntriesMax = 64;
 /** How long step 5 waits at most for a removed learner to receive its removal record, and at least. */
@@ -198,6 +200,7 @@ export class NodeAdmin implements AdminBackend {
     const since = replica.sinceHeardMs(id);
     const heard: LivenessState = since <= this.host.livenessTimeoutMs ? 'LIVE' : since <= 3 * this.host.livenessTimeoutMs ? 'SUSPECT' : 'DEAD';
     // The worse of what the meta range's Raft heartbeats and the liveness records say.
+    if (performance.now() - this.recordedAtMs > recordedLivenessFreshMs) this.refreshRecordedLiveness(this.placementSnapshot());
     const recorded = this.recordedLiveness.get(id);
     const rank: Record<LivenessState, number> = { LIVE: 0, SUSPECT: 1, DEAD: 2 };
     return recorded !== undefined && rank[recorded] > rank[heard] ? recorded : heard;
@@ -216,7 +219,10 @@ export class NodeAdmin implements AdminBackend {
   private recordedLiveness = new Map<NodeId, LivenessState>();
   private recordedLocality = new Map<NodeId, string>();
 
+  private recordedAtMs = Number.NEGATIVE_INFINITY;
+
   private refreshRecordedLiveness(snapshot: ClusterSnapshot | undefined): void {
+    this.recordedAtMs = performance.now();
     this.recordedLiveness = new Map((snapshot?.nodes ?? []).map((node) => [node.id, node.liveness === 'live' ? 'LIVE' : node.liveness === 'suspect' ? 'SUSPECT' : 'DEAD']));
     this.recordedLocality = new Map((snapshot?.nodes ?? []).map((node) => [node.id, `region=${node.locality.region},zone=${node.locality.zone}`]));
   }

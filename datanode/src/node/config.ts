@@ -97,11 +97,14 @@ export const nodeConfigSchema = z
      * bootstraps the cluster (--peers, or pod 0 of a new StatefulSet); ignored on restarts and joins.
      */
     restoreFrom: z.string().min(2).optional(),
-    /** This node's locality labels, `region=<r>,zone=<z>` (Kubernetes topology label values); placement spreads replicas across zones. */
+    /**
+     * This node's locality labels, `region=<r>,zone=<z>`; placement spreads replicas across zones.
+     * Absent: the topology annotations of the pod (PHANTOMDB_TOPOLOGY_FILE), else "default".
+     */
     locality: z
       .string()
       .regex(/^(region|zone)=[A-Za-z0-9._-]{1,63}(,(region|zone)=[A-Za-z0-9._-]{1,63})?$/, 'must be region=<name>,zone=<name>')
-      .default('region=default,zone=default'),
+      .optional(),
     /** Replica moves the placement driver runs at once (on the meta range's leader). */
     rebalanceConcurrency: z.coerce.number().int().min(1).max(64).default(4),
     /** Bytes per second the placement driver may start copying to new replicas (snapshots), averaged. */

@@ -283,6 +283,7 @@ export class DataNode implements KvBackend {
       dataDir: config.dataDir,
       replicationFactor: config.replicationFactor,
       locality: config.locality,
+      ...(process.env.PHANTOMDB_TOPOLOGY_FILE === undefined ? {} : { topologyFile: process.env.PHANTOMDB_TOPOLOGY_FILE }),
       rebalanceConcurrency: config.rebalanceConcurrency,
       snapshotRateBytes: config.snapshotRateBytes,
       deadNodeReplaceMs: config.deadNodeReplaceMs,

@@ -5,13 +5,19 @@
 import { describe, expect, it } from 'vitest';
 import { checkDriverLimits } from '../placement/driver.ts';
 import { nodeConfigSchema } from './config.ts';
-import { driverLimitsOf, parseLocality, placementTickMs } from './placement-host.ts';
+import { driverLimitsOf, localityFromAnnotations, parseLocality, placementTickMs } from './placement-host.ts';
 
 describe('placement host settings', () => {
   it('parses locality labels in either order, defaulting a missing one', () => {
     expect(parseLocality('region=eu,zone=eu-a')).toEqual({ region: 'eu', zone: 'eu-a' });
     expect(parseLocality('zone=b,region=us')).toEqual({ region: 'us', zone: 'b' });
     expect(parseLocality('zone=c')).toEqual({ region: 'default', zone: 'c' });
+  });
+
+  it('reads the topology labels from a downward-API annotations file, defaulting missing or bad ones', () => {
+    const file = ['phantomdb.io/config-hash="abc"', 'topology.kubernetes.io/zone="eu-west-1a"', 'topology.kubernetes.io/region="eu-\\"west\\"-1"', ''].join('\n');
+    expect(localityFromAnnotations(file)).toEqual({ region: 'eu-"west"-1', zone: 'eu-west-1a' });
+    expect(localityFromAnnotations('topology.kubernetes.io/zone=""\nnot a line')).toEqual({ region: 'default', zone: 'default' });
   });
 
   it('refuses malformed --locality values in the config', () => {

@@ -25,7 +25,7 @@ import { KvError } from '../kv/errors.ts';
 import type { MemberLifecycles } from '../kv/state-machine.ts';
 import type { RangeEventRecorder } from '../metrics/raft-metrics.ts';
 import { PlacementDriver, systemClock, type ClusterView, type DriverEvent, type DriverLimits, type DriverProgress, type RangeAdmin } from '../placement/driver.ts';
-import { decodeLivenessRecord, defaultLivenessConfig, emptyLivenessState, encodeLivenessRecord, livenessOf, observeLiveness, toNodeState, type LivenessRecord, type LivenessState } from '../placement/liveness.ts';
+import { decodeLivenessRecord, defaultLivenessConfig, emptyLivenessState, encodeLivenessRecord, livenessOf, localityLabelCharsMax, observeLiveness, toNodeState, type LivenessRecord, type LivenessState } from '../placement/liveness.ts';
 import type { ClusterSnapshot, Locality, NodeState, PlannerLimits, RangeState } from '../placement/model.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { Store } from './store.ts';
@@ -48,8 +48,14 @@ export interface PlacementHostOptions {
   readonly clusterId: string;
   readonly dataDir: string;
   readonly replicationFactor: number;
-  /** `region=<r>,zone=<z>` (--locality). */
-  readonly locality: string;
+  /** `region=<r>,zone=<z>` (--locality); undefined: from `topologyFile`, else "default". */
+  readonly locality: string | undefined;
+  /**
+   * A Kubernetes downward-API annotations file (PHANTOMDB_TOPOLOGY_FILE) holding the node's
+   * topology labels (`topology.kubernetes.io/region`, `.../zone`); read at every heartbeat, since
+   * the kubelet keeps it current.
+   */
+  readonly topologyFile?: string;
   readonly rebalanceConcurrency: number;
   readonly snapshotRateBytes: number;
   readonly deadNodeReplaceMs: number;
@@ -79,6 +85,20 @@ interface ReceivedReport {
 export function parseLocality(text: string): Locality {
   const labels = new Map(text.split(',').map((part) => part.split('=') as [string, string]));
   return { region: labels.get('region') ?? 'default', zone: labels.get('zone') ?? 'default' };
+}
+
+/** The topology labels a downward-API annotations file names (lines `key="value"`); "default" when absent. */
+export function localityFromAnnotations(text: string): Locality {
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const match = /^([^=]+)="((?:[^"\\]|\\.)*)"$/.exec(line.trim());
+    if (match?.[1] !== undefined && match[2] !== undefined) values.set(match[1], match[2].replace(/\\(.)/g, '$1'));
+  }
+  const label = (key: string): string => {
+    const value = values.get(key) ?? '';
+    return value.length > 0 && value.length <= localityLabelCharsMax ? value : 'default';
+  };
+  return { region: label('topology.kubernetes.io/region'), zone: label('topology.kubernetes.io/zone') };
 }
 
 function encodeReport(leases: readonly LeaseReport[]): Buffer {
@@ -125,7 +145,7 @@ export function driverLimitsOf(options: Pick<PlacementHostOptions, 'rebalanceCon
 }
 
 export class PlacementHost {
-  private readonly locality: Locality;
+  private readonly fixedLocality: Locality | undefined;
   private readonly epoch: number;
   private readonly limits: DriverLimits;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -142,7 +162,7 @@ export class PlacementHost {
   bytesMoved = 0;
 
   constructor(private readonly options: PlacementHostOptions) {
-    this.locality = parseLocality(options.locality);
+    this.fixedLocality = options.locality === undefined ? undefined : parseLocality(options.locality);
     this.epoch = this.nextEpoch();
     this.limits = driverLimitsOf(options);
   }
@@ -191,7 +211,18 @@ export class PlacementHost {
     }
     // A node with unknown capacity must still take replicas: report a large capacity.
     if (capacityBytes === 0) capacityBytes = Number.MAX_SAFE_INTEGER;
-    return { nodeId: this.options.nodeId, epoch: this.epoch, heartbeatTicks: this.nowTicks(), locality: this.locality, capacityBytes, usedBytes };
+    return { nodeId: this.options.nodeId, epoch: this.epoch, heartbeatTicks: this.nowTicks(), locality: this.locality(), capacityBytes, usedBytes };
+  }
+
+  /** --locality, else the pod's topology annotations, else "default". */
+  private locality(): Locality {
+    if (this.fixedLocality !== undefined) return this.fixedLocality;
+    if (this.options.topologyFile === undefined) return { region: 'default', zone: 'default' };
+    try {
+      return localityFromAnnotations(fs.readFileSync(this.options.topologyFile, 'utf8'));
+    } catch {
+      return { region: 'default', zone: 'default' };
+    }
   }
 
   /** The ranges this node leads: term, an upper bound of their size, and their replicas. */

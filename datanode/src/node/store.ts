@@ -581,6 +581,9 @@ export class Store implements TransportHandlers {
    */
   private async onSplitApplied(left: RangeDescriptor, right: RangeDescriptor): Promise<void> {
     this.options.log(`split applied: ${describeRange(left)} | ${describeRange(right)}`);
+    // The split forgot the left range's measured size: measure it again at the next pass, so the
+    // leader's reports (placement: byte balance and the copy rate limit) carry a size.
+    this.sizeChecked.delete(left.rangeId);
     // A held group (log kept, descriptor lost) gets its replica now, over its own log.
     this.awaitingDescriptor.delete(right.rangeId);
     const pending = this.creating.get(right.rangeId);
@@ -758,10 +761,11 @@ export class Store implements TransportHandlers {
       const copy = copies.get(desc.rangeId);
       if (copy !== undefined && copy.generation > desc.generation) continue;
       if (copy !== undefined && copy.generation === desc.generation && sameReplicas(copy.replicas, withReplicas.replicas)) continue;
-      // A follower's configuration may be stale (a removal that never reached it): at the same
-      // generation only the range's leader corrects the copy's replicas.
+      // With placement, a follower's configuration may be stale (a removal that never reached
+      // it): at the same generation only the range's leader (it reports too) and the driver
+      // correct the copy's replicas.
       const leads = replica.serving && replica.role().role === 'leader';
-      if (copy !== undefined && copy.generation === desc.generation && !leads) continue;
+      if (this.options.placement === true && copy !== undefined && copy.generation === desc.generation && !leads) continue;
       updates.push(withReplicas);
     }
     if (updates.length === 0) return;

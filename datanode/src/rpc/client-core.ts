@@ -180,6 +180,10 @@ export class RpcClientCore<Stub, E extends Error> {
     const deadlineAt = Date.now() + (deadlineMs ?? budget.deadlineMs);
     let backoffMs = budget.backoffInitialMs;
     let lastError = policy.noAttemptError();
+    // Leader addresses a redirect named that did not answer (e.g. a pod DNS name this process
+    // cannot resolve): not followed again in this call, so the other endpoints get their turn.
+    const deadRedirects = new Set<string>();
+    let redirectedTo: string | undefined;
     for (let attemptNumber = 0; attemptNumber < budget.attemptsMax; attemptNumber++) {
       const left = deadlineAt - Date.now();
       if (left <= 0) break;
@@ -196,7 +200,12 @@ export class RpcClientCore<Stub, E extends Error> {
       } catch (err) {
         const verdict = policy.judge(err);
         lastError = verdict.error;
-        if (verdict.leaderAddress !== '' && verdict.leaderAddress !== address && route.redirect(verdict.leaderAddress)) continue;
+        if (address === redirectedTo && verdict.leaderAddress === '') deadRedirects.add(address);
+        redirectedTo = undefined;
+        if (verdict.leaderAddress !== '' && verdict.leaderAddress !== address && !deadRedirects.has(verdict.leaderAddress) && route.redirect(verdict.leaderAddress)) {
+          redirectedTo = verdict.leaderAddress;
+          continue;
+        }
         if (verdict.next === 'fail') throw verdict.error;
         route.moveOn();
         if (verdict.next === 'fail-after-moving-on') throw verdict.error;
