@@ -51,7 +51,9 @@ describe('snapshot metrics of real nodes', () => {
     await active.waitReady(victim, `node ${victim.spec.id} ready`);
     await eventually(`node ${victim.spec.id} counting the snapshot it received`, timeouts.snapshotInstalled, async () =>
       (await scraped(victim.spec.httpPort, 'phantomdb_raft_snapshots_total', { direction: 'received', result: 'succeeded' })) >= 1 ? true : undefined,
-    );
+    ).catch(async (err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatuses: ${await active.statusSummary()}\n${active.logs()}`);
+    });
     // The sender counts once its stream is acknowledged, a moment after the receiver stored it.
     const sentBy = (result: string): Promise<number> =>
       Promise.all(others.map((node) => scraped(node.spec.httpPort, 'phantomdb_raft_snapshots_total', { direction: 'sent', result }))).then((counts) => counts.reduce((a, b) => a + b, 0));
