@@ -11,7 +11,7 @@ import { crdOf, kindDefinitions, type PhantomClusterStatus } from '../api/index.
 import { systemClock } from '../kube/clock.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { eventually, kubeConfigFor, timeouts } from '../kube/testing.ts';
+import { eventually, installCrds, kubeConfigFor, timeouts } from '../kube/testing.ts';
 import { FakeDataCluster, fakePodAddress } from './fake-data-cluster.ts';
 import { PhantomClusterController } from './phantomcluster.ts';
 
@@ -20,10 +20,7 @@ const group = { group: 'phantomdb.io', version: 'v1alpha1', plural: 'phantomclus
 
 beforeAll(async () => {
   server = await startKubeTestServer({ bookmarkIntervalMs: 0 });
-  for (const definition of kindDefinitions) {
-    const response = await fetch(`${server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(crdOf(definition)) });
-    if (!response.ok) throw new Error(`CRD ${definition.kind}: ${response.status}`);
-  }
+  await installCrds(server.url, kindDefinitions.map(crdOf));
 });
 
 afterAll(async () => {
