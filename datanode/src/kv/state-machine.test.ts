@@ -287,6 +287,11 @@ describe('range state machine', () => {
     await meta.apply(entries([{ op: 'meta-descriptors', descriptors: [whole] }]));
     expect(meta.rangeDescriptors().get(2)?.generation).toBe(1);
     expect(lookupDescriptor(meta.rangeDescriptors().values(), Buffer.from('q'))?.rangeId).toBe(9);
+    // A state machine opened afresh on the engine (a restart) reads the copies back.
+    const reloaded = new KvStateMachine(kv.engine, metaRangeId);
+    const byRangeId = (descriptors: ReadonlyMap<number, RangeDescriptor>) => [...descriptors].sort(([a], [b]) => a - b);
+    expect(byRangeId(reloaded.rangeDescriptors()).map(([rangeId]) => rangeId)).toEqual([metaRangeId, 2, 9]);
+    expect(byRangeId(reloaded.rangeDescriptors())).toEqual(byRangeId(meta.rangeDescriptors()));
     // A put to the meta range has no span to land in.
     const [result] = await meta.apply(entries([put('a', '1')]));
     expect(result?.op).toBe('range-mismatch');
