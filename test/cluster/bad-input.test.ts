@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { KvError } from '../../datanode/src/kv/errors.ts';
 import { raftTransportPackage } from '../../datanode/src/transport/grpc-service.ts';
-import { NodeProcess, TestCluster, eventually, freePort, nodeArgs, runToExit, timeouts } from './harness.ts';
+import { TestCluster, eventually, nodeArgs, runToExit, timeouts } from './harness.ts';
 
 let cluster: TestCluster;
 let client: KvClient;
@@ -126,16 +126,7 @@ describe('bad input to a running cluster', () => {
 describe('membership', () => {
   it('adds a joining node as a learner, catches it up by snapshot and promotes it to voter', async () => {
     for (let i = 0; i < 50; i++) await client.put(`join/${i}`, `v${i}`);
-    const joiner = new NodeProcess({
-      id: 4,
-      raftPort: await freePort(),
-      kvPort: await freePort(),
-      httpPort: await freePort(),
-      dataDir: path.join(cluster.baseDir, 'node-4'),
-      clusterId: cluster.clusterId,
-      membershipArgs: ['--join', cluster.kvEndpoints()[0] ?? ''],
-      extraArgs: [],
-    });
+    const joiner = await cluster.joiner(4, cluster.kvEndpoints()[0] ?? '');
     joiner.start();
     try {
       await eventually('node 4 promoted to voter', timeouts.learnerPromoted, async () => {

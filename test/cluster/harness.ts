@@ -307,6 +307,24 @@ export class TestCluster {
     return this.nodes.map((node) => node.kvAddress);
   }
 
+  /**
+   * A new node `id` of this cluster that joins through `joinAddress` (a member's KV address), on
+   * fresh ports with its data in `node-<id>` under this cluster's directory. It is not started
+   * and not one of `nodes`: the caller starts it and kills it (close() does not).
+   */
+  async joiner(id: number, joinAddress: string, extraArgs: readonly string[] = []): Promise<NodeProcess> {
+    return new NodeProcess({
+      id,
+      raftPort: await freePort(),
+      kvPort: await freePort(),
+      httpPort: await freePort(),
+      dataDir: path.join(this.baseDir, `node-${id}`),
+      clusterId: this.clusterId,
+      membershipArgs: ['--join', joinAddress],
+      extraArgs,
+    });
+  }
+
   /** Waits until a running node is leader and every running node agrees on it. */
   async waitForLeader(timeoutMs: number = timeouts.leaderElected, excluding: readonly number[] = []): Promise<NodeProcess> {
     let seen = '';

@@ -13,11 +13,10 @@
  *    both versions named, data directory untouched), and a new node with the old binary is
  *    refused when it asks to join. The cluster keeps serving throughout.
  */
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient, AdminError, type ClusterStatus } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
-import { NodeProcess, TestCluster, eventually, freePort, timeouts } from './harness.ts';
+import { TestCluster, eventually, timeouts, type NodeProcess } from './harness.ts';
 
 const oldVersion = '0.1.0';
 const newVersion = '0.2.0';
@@ -167,16 +166,7 @@ describe('mixed versions and the cluster version', () => {
     node.start(newBinary);
     await cluster.waitReady(node, 'node 2 ready again with the new binary');
 
-    const joiner = new NodeProcess({
-      id: 4,
-      raftPort: await freePort(),
-      kvPort: await freePort(),
-      httpPort: await freePort(),
-      dataDir: path.join(cluster.baseDir, 'node-4'),
-      clusterId: cluster.clusterId,
-      membershipArgs: ['--join', cluster.node(1).kvAddress],
-      extraArgs: [],
-    });
+    const joiner = await cluster.joiner(4, cluster.node(1).kvAddress);
     joiner.start(oldBinary);
     try {
       const joinCode = await exitOf(joiner);

@@ -13,6 +13,7 @@
  * - Expected refusals are `AdminError`s with a code from errors.ts; anything else is reported to
  *   the caller as an internal error.
  */
+import type { S3StoreConfig } from '../backup/store.ts';
 
 export type MembershipState = 'LEARNER' | 'VOTER' | 'DECOMMISSIONING' | 'DECOMMISSIONED';
 export type LivenessState = 'LIVE' | 'SUSPECT' | 'DEAD';
@@ -158,17 +159,7 @@ export interface RebalancePlanInfo {
 
 /** Implemented by the data node (datanode/src/node). See the contract above. */
 /** Where a backup goes: a directory (a mounted volume) or an S3-compatible bucket. */
-export type BackupDestinationSpec =
-  | { readonly kind: 'volume'; readonly path: string }
-  | {
-      readonly kind: 's3';
-      readonly bucket: string;
-      readonly prefix: string;
-      readonly region: string;
-      readonly endpoint?: string;
-      readonly forcePathStyle: boolean;
-      readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
-    };
+export type BackupDestinationSpec = { readonly kind: 'volume'; readonly path: string } | ({ readonly kind: 's3' } & S3StoreConfig);
 
 export interface BackupSpec {
   readonly backupId: string;

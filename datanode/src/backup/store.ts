@@ -149,6 +149,25 @@ export interface S3StoreConfig {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
+/**
+ * The store configuration of an S3 destination as the callers hold it (a restore source, an
+ * operator destination: other fields are ignored), with `credentials` when there are static ones.
+ * Absent (undefined) endpoint and credentials are left out, not set to undefined.
+ */
+export function s3StoreConfig(
+  s3: { readonly bucket: string; readonly prefix: string; readonly region: string; readonly forcePathStyle: boolean; readonly endpoint?: string | undefined },
+  credentials: S3StoreConfig['credentials'] | undefined,
+): S3StoreConfig {
+  return {
+    bucket: s3.bucket,
+    prefix: s3.prefix,
+    region: s3.region,
+    forcePathStyle: s3.forcePathStyle,
+    ...(s3.endpoint === undefined ? {} : { endpoint: s3.endpoint }),
+    ...(credentials === undefined ? {} : { credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey } }),
+  };
+}
+
 const listPageKeysMax = 1000;
 
 function isNotFound(error: unknown): boolean {

@@ -3,32 +3,18 @@
  * replicated commands, kept across a restart, absent (the legacy version) in a meta range that
  * predates it; and a command op of a newer build is refused with a clear error, never guessed.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../raft/types.ts';
 import { decodeCommand, encodeCommand, UnknownCommandFormatError, type Command } from './command.ts';
 import { metaRangeId, type RangeDescriptor } from './descriptor.ts';
 import { layoutVersion, layoutVersionKey } from './keys.ts';
 import { VersionError } from '../version/errors.ts';
+import { TempKvEngines } from './kv.test-support.ts';
 import { KvEngine, KvStateMachine, legacyClusterVersion } from './state-machine.ts';
 
-const dirs: string[] = [];
-const engines: KvEngine[] = [];
-
-afterEach(async () => {
-  for (const kv of engines.splice(0)) await kv.close().catch(() => undefined);
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-async function openEngine(dir?: string): Promise<{ kv: KvEngine; dir: string }> {
-  const at = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-cv-'));
-  if (dir === undefined) dirs.push(at);
-  const kv = await KvEngine.open(at);
-  engines.push(kv);
-  return { kv, dir: at };
-}
+const engines = new TempKvEngines('cv');
+afterEach(() => engines.cleanup());
+const openEngine = (dir?: string) => engines.open(dir);
 
 const meta: RangeDescriptor = { rangeId: metaRangeId, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), generation: 0, replicas: [{ nodeId: 1, voter: true }] };
 let nextIndex = 1;
@@ -51,8 +37,7 @@ describe('cluster version record', () => {
     expect(results).toEqual([{ op: 'cluster-version', version: '0.3.0' }, { op: 'cluster-version', version: '0.3.0' }]);
     expect(sm.clusterVersion()).toBe('0.3.0');
     expect(seen).toEqual(['0.3.0']);
-    await kv.close();
-    engines.splice(engines.indexOf(kv), 1);
+    await engines.close(kv);
     const reopened = await openEngine(dir);
     expect(new KvStateMachine(reopened.kv.engine, metaRangeId).clusterVersion()).toBe('0.3.0');
   });
@@ -95,8 +80,7 @@ describe('key layout version', () => {
   it('refuses a data directory written by a newer build, naming both layout versions', async () => {
     const { kv, dir } = await openEngine();
     await kv.engine.put(layoutVersionKey, Buffer.from(String(layoutVersion + 1)), { sync: true });
-    await kv.close();
-    engines.splice(engines.indexOf(kv), 1);
+    await engines.close(kv);
     const error = await KvEngine.open(dir).then(
       () => undefined,
       (err: unknown) => err,

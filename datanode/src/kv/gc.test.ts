@@ -3,9 +3,6 @@
  * what compaction of a node's engine then drops (old user versions only; range-local state and
  * each key's newest version at or below the threshold stay).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeTimestamp, timestamp } from '../hlc/hlc.ts';
 import { NodeMetrics } from '../metrics/node-metrics.ts';
@@ -14,14 +11,11 @@ import { encodeCommand, type Command, type StoredProtection } from './command.ts
 import type { RangeDescriptor } from './descriptor.ts';
 import { nextGcThreshold } from './gc.ts';
 import { decodeUserVersionKey, rangeLocalKey, userBounds } from './keys.ts';
-import { KvEngine, KvStateMachine } from './state-machine.ts';
+import { TempKvEngines } from './kv.test-support.ts';
+import { KvStateMachine } from './state-machine.ts';
 
-const dirs: string[] = [];
-const engines: KvEngine[] = [];
-afterEach(async () => {
-  for (const kv of engines.splice(0)) await kv.close().catch(() => undefined);
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const engines = new TempKvEngines('gc');
+afterEach(() => engines.cleanup());
 
 const ts = (wallMs: number): bigint => encodeTimestamp(timestamp(wallMs));
 const hour = 3600_000;
@@ -49,10 +43,7 @@ describe('GC threshold policy', () => {
 
 describe('GC in compaction of a node engine', () => {
   it('drops user versions shadowed below the threshold and keeps range-local state', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-gc-'));
-    dirs.push(dir);
-    const kv = await KvEngine.open(dir);
-    engines.push(kv);
+    const { kv } = await engines.open();
     const desc: RangeDescriptor = { rangeId: 2, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), generation: 0, replicas: [{ nodeId: 1, voter: true }] };
     const sm = new KvStateMachine(kv.engine, 2);
     await sm.bootstrap(desc);

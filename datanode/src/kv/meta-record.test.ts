@@ -3,30 +3,15 @@
  * and their apply on the meta range (set, replace, delete, durable across a reload) while every
  * other range ignores them.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../raft/types.ts';
 import { decodeCommand, encodeCommand, type Command } from './command.ts';
 import { firstUserRangeId, metaRangeId } from './descriptor.ts';
-import { KvEngine, KvStateMachine } from './state-machine.ts';
+import { TempKvEngines } from './kv.test-support.ts';
+import { KvStateMachine } from './state-machine.ts';
 
-const dirs: string[] = [];
-const engines: KvEngine[] = [];
-
-afterEach(async () => {
-  for (const kv of engines.splice(0)) await kv.close();
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-async function openEngine(): Promise<KvEngine> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-meta-record-'));
-  dirs.push(dir);
-  const kv = await KvEngine.open(dir);
-  engines.push(kv);
-  return kv;
-}
+const engines = new TempKvEngines('meta-record');
+afterEach(() => engines.cleanup());
 
 let nextIndex = 1;
 function entries(commands: readonly Command[]): Entry[] {
@@ -44,7 +29,7 @@ describe('meta-record', () => {
 
   it('sets, replaces and deletes records on the meta range only, durably', async () => {
     nextIndex = 1;
-    const kv = await openEngine();
+    const { kv } = await engines.open();
     const meta = new KvStateMachine(kv.engine, metaRangeId);
     const user = new KvStateMachine(kv.engine, firstUserRangeId);
     const results = await meta.apply(entries([record('liveness/1', 'a'), record('liveness/2', 'b'), record('draining/2', '5'), record('liveness/1', 'c'), record('draining/2', null)]));

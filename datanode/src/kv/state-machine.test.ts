@@ -3,9 +3,6 @@
  * is applied correctly on both sides (and replayed idempotently), writes that raced a split
  * answer range-mismatch without effect, and a data directory of the old layout is refused.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
@@ -13,23 +10,12 @@ import { encodeCommand, type Command } from './command.ts';
 import { lookupDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
 import { mvccKeyPrefix } from '../storage/mvcc.ts';
 import { decodeUserVersionKey, encodeU64, encodeVersionValue, rangeLocalEnd, rangeLocalKey, rangeLocalStart, userBounds, userKey, userVersionKey } from './keys.ts';
+import { TempKvEngines } from './kv.test-support.ts';
 import { KvEngine, KvStateMachine } from './state-machine.ts';
 
-const dirs: string[] = [];
-const engines: KvEngine[] = [];
-
-afterEach(async () => {
-  for (const kv of engines.splice(0)) await kv.close().catch(() => undefined);
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-async function openEngine(dir?: string): Promise<{ kv: KvEngine; dir: string }> {
-  const at = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-sm-'));
-  if (dir === undefined) dirs.push(at);
-  const kv = await KvEngine.open(at);
-  engines.push(kv);
-  return { kv, dir: at };
-}
+const engines = new TempKvEngines('sm');
+afterEach(() => engines.cleanup());
+const openEngine = (dir?: string) => engines.open(dir);
 
 const replicas = [
   { nodeId: 1, voter: true },
@@ -224,8 +210,7 @@ describe('range state machine', () => {
     await kv.engine.put(rangeLocalKey(2, 'applied'), encodeU64(2));
     await kv.engine.put(rangeLocalKey(2, 'desc'), Buffer.from(JSON.stringify({ rangeId: 2, start: '', end: '', generation: 0, replicas })));
     await kv.flush();
-    await kv.close();
-    engines.splice(engines.indexOf(kv), 1);
+    await engines.close(kv);
     const reopened = (await openEngine(dir)).kv;
     const again = new KvStateMachine(reopened.engine, 2);
     expect(again.appliedIndex()).toBe(2);
@@ -302,14 +287,18 @@ describe('range state machine', () => {
     await meta.apply(entries([{ op: 'meta-descriptors', descriptors: [whole] }]));
     expect(meta.rangeDescriptors().get(2)?.generation).toBe(1);
     expect(lookupDescriptor(meta.rangeDescriptors().values(), Buffer.from('q'))?.rangeId).toBe(9);
+    // A state machine opened afresh on the engine (a restart) reads the copies back.
+    const reloaded = new KvStateMachine(kv.engine, metaRangeId);
+    const byRangeId = (descriptors: ReadonlyMap<number, RangeDescriptor>) => [...descriptors].sort(([a], [b]) => a - b);
+    expect(byRangeId(reloaded.rangeDescriptors()).map(([rangeId]) => rangeId)).toEqual([metaRangeId, 2, 9]);
+    expect(byRangeId(reloaded.rangeDescriptors())).toEqual(byRangeId(meta.rangeDescriptors()));
     // A put to the meta range has no span to land in.
     const [result] = await meta.apply(entries([put('a', '1')]));
     expect(result?.op).toBe('range-mismatch');
   });
 
   it('refuses a data directory of the single-range layout', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-legacy-'));
-    dirs.push(dir);
+    const dir = engines.tempDir();
     const engine = await StorageEngine.open(dir);
     await engine.put(Buffer.from('\x01\x00applied', 'latin1'), Buffer.alloc(8), { sync: true });
     await engine.close();
@@ -317,8 +306,7 @@ describe('range state machine', () => {
   });
 
   it('refuses a data directory of key layout 2 (unversioned values) with a clear error', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-layout2-'));
-    dirs.push(dir);
+    const dir = engines.tempDir();
     const engine = await StorageEngine.open(dir);
     await engine.put(Buffer.from('\x00layout-version', 'latin1'), Buffer.from('2'), { sync: true });
     await engine.close();
@@ -380,8 +368,7 @@ describe('MVCC versions', () => {
     const right = new KvStateMachine(kv.engine, 9);
     expect(right.closedTimestamp()).toBe(502n);
     expect(right.get(Buffer.from('z'), 502n)?.toString()).toBe('right side');
-    await kv.close();
-    engines.splice(engines.indexOf(kv), 1);
+    await engines.close(kv);
     const reopened = await openEngine(dir);
     expect(new KvStateMachine(reopened.kv.engine, 2).closedTimestamp()).toBe(502n);
     expect(new KvStateMachine(reopened.kv.engine, 9).closedTimestamp()).toBe(502n);
@@ -399,8 +386,7 @@ describe('MVCC versions', () => {
     await user.apply(entries([{ op: 'protect-ts', protection }]));
     expect(meta.protectedTimestamps()).toEqual([protection]);
     expect(user.protectedTimestamps()).toEqual([]);
-    await kv.close();
-    engines.splice(engines.indexOf(kv), 1);
+    await engines.close(kv);
     const reopened = await openEngine(dir);
     expect(new KvStateMachine(reopened.kv.engine, metaRangeId).protectedTimestamps()).toEqual([protection]);
   });

@@ -312,42 +312,35 @@ export class KvStateMachine {
     this.writeTs = writeTsBytes === undefined ? 0n : writeTsBytes.readBigUInt64BE(0);
     if (this.rangeId !== metaRangeId) return;
     this.protections = new Map();
-    const ptsPrefix = rangeLocalKey(metaRangeId, 'pts/');
-    const ptsIt = this.engine.iterator({ lowerBound: ptsPrefix, upperBound: rangeLocalKey(metaRangeId, 'pts0') });
-    try {
-      for (ptsIt.seek(ptsPrefix); ptsIt.valid(); ptsIt.next()) {
-        const protection = parseProtection(Buffer.from(ptsIt.value()).toString('utf8'));
-        this.protections.set(protection.id, protection);
-      }
-    } finally {
-      ptsIt.close();
-    }
+    this.scanMetaLocal('pts', (_id, value) => {
+      const protection = parseProtection(value.toString('utf8'));
+      this.protections.set(protection.id, protection);
+    });
     const membersBytes = this.engine.get(this.membersKey);
     this.members = membersBytes === undefined ? new Map() : parseMembers(membersBytes.toString('utf8'));
     this.lifecycles = parseLifecycles(this.engine.get(this.lifecycleKey));
     this.clusterVersionRecord = parseClusterVersion(this.engine.get(this.clusterVersionKey));
     this.metaDescriptors = new Map();
-    const prefix = rangeLocalKey(metaRangeId, 'meta/');
-    const upper = rangeLocalKey(metaRangeId, 'meta0');
-    const it = this.engine.iterator({ lowerBound: prefix, upperBound: upper });
+    this.scanMetaLocal('meta', (_rangeId, value) => {
+      const desc = decodeDescriptor(value);
+      this.metaDescriptors.set(desc.rangeId, desc);
+    });
+    this.metaRecordValues = new Map();
+    this.scanMetaLocal('rec', (name, value) => this.metaRecordValues.set(name.toString('utf8'), value));
+  }
+
+  /**
+   * Calls `visit` for each of the meta range's local keys `<kind>/<suffix>`, in key order, with
+   * the suffix and the value (both copies: the iterator's buffers are not kept).
+   */
+  private scanMetaLocal(kind: string, visit: (suffix: Buffer, value: Buffer) => void): void {
+    const lower = rangeLocalKey(metaRangeId, `${kind}/`);
+    // '0' follows '/': the upper bound ends the `<kind>/` keys.
+    const it = this.engine.iterator({ lowerBound: lower, upperBound: rangeLocalKey(metaRangeId, `${kind}0`) });
     try {
-      for (it.seek(prefix); it.valid(); it.next()) {
-        const desc = decodeDescriptor(it.value());
-        this.metaDescriptors.set(desc.rangeId, desc);
-      }
+      for (it.seek(lower); it.valid(); it.next()) visit(Buffer.from(it.key().subarray(lower.byteLength)), Buffer.from(it.value()));
     } finally {
       it.close();
-    }
-    this.metaRecordValues = new Map();
-    const recordLower = rangeLocalKey(metaRangeId, 'rec/');
-    const recordUpper = rangeLocalKey(metaRangeId, 'rec0');
-    const records = this.engine.iterator({ lowerBound: recordLower, upperBound: recordUpper });
-    try {
-      for (records.seek(recordLower); records.valid(); records.next()) {
-        this.metaRecordValues.set(Buffer.from(records.key().subarray(recordLower.byteLength)).toString('utf8'), Buffer.from(records.value()));
-      }
-    } finally {
-      records.close();
     }
   }
 

@@ -1,7 +1,7 @@
 /**
- * The version and commit a data node reports in `phantomdb_build_info`. The commit comes from
- * PHANTOMDB_COMMIT (set by the image build), else from the checkout the node runs from, else
- * 'unknown'.
+ * The commit a data node reports in `phantomdb_build_info` (its version label is the binary
+ * version, binaryVersion() in version/binary.ts). The commit comes from PHANTOMDB_COMMIT (set by
+ * the image build), else from the checkout the node runs from, else 'unknown'.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,15 +28,4 @@ export function buildCommit(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.PHANTOMDB_COMMIT;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   return gitCommitOf(repoRoot)?.slice(0, 12) ?? 'unknown';
-}
-
-/** The version in package.json (the data node's release version), or 'unknown'. */
-export function buildVersion(): string {
-  try {
-    const manifest: unknown = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
-    const version = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>).version : undefined;
-    return typeof version === 'string' ? version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }

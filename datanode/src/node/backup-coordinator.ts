@@ -31,7 +31,7 @@ import { manifestKey } from '../backup/manifest.ts';
 import type { ExportRequest, RangeExporter, RangeSpan } from '../backup/ports.ts';
 import { systemTimers } from '../backup/ports.ts';
 import { readManifest, verifyBackup } from '../backup/reader.ts';
-import { S3BackupStore, VolumeBackupStore, type BackupStore } from '../backup/store.ts';
+import { S3BackupStore, VolumeBackupStore, s3StoreConfig, type BackupStore } from '../backup/store.ts';
 import { writeBackup } from '../backup/writer.ts';
 import { decodeTimestamp, encodeTimestamp, formatTimestamp, parseTimestamp, type HybridLogicalClock } from '../hlc/hlc.ts';
 import type { StoredProtection } from '../kv/command.ts';
@@ -90,14 +90,7 @@ function engineSpan(span: RangeSpan): RangeSpan {
 function storeOf(spec: BackupSpec): BackupStore {
   const destination = spec.destination;
   if (destination.kind === 'volume') return new VolumeBackupStore(destination.path);
-  return new S3BackupStore({
-    bucket: destination.bucket,
-    prefix: destination.prefix,
-    region: destination.region,
-    forcePathStyle: destination.forcePathStyle,
-    ...(destination.endpoint === undefined ? {} : { endpoint: destination.endpoint }),
-    ...(destination.credentials === undefined ? {} : { credentials: destination.credentials }),
-  });
+  return new S3BackupStore(s3StoreConfig(destination, destination.credentials));
 }
 
 /** Releases an S3 client's sockets (a volume store holds none). */

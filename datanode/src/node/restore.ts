@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { EngineRangeIngester } from '../backup/engine-adapters.ts';
 import { systemTimers } from '../backup/ports.ts';
 import { restoreBackup, type RestoreResult } from '../backup/reader.ts';
-import { S3BackupStore, VolumeBackupStore, type BackupStore } from '../backup/store.ts';
+import { S3BackupStore, VolumeBackupStore, s3StoreConfig, type BackupStore } from '../backup/store.ts';
 import type { KvEngine } from '../kv/state-machine.ts';
 import { ConfigError } from './config.ts';
 
@@ -56,14 +56,7 @@ function storeOf(source: RestoreSource): BackupStore {
   if (source.volume !== undefined) return new VolumeBackupStore(source.volume.path);
   const s3 = source.s3;
   if (s3 === undefined) throw new ConfigError('restoreFrom names neither volume nor s3');
-  return new S3BackupStore({
-    bucket: s3.bucket,
-    prefix: s3.prefix,
-    region: s3.region,
-    forcePathStyle: s3.forcePathStyle,
-    ...(s3.endpoint === undefined ? {} : { endpoint: s3.endpoint }),
-    ...(s3.accessKeyId === undefined || s3.secretAccessKey === undefined ? {} : { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }),
-  });
+  return new S3BackupStore(s3StoreConfig(s3, s3.accessKeyId === undefined || s3.secretAccessKey === undefined ? undefined : { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }));
 }
 
 /** Downloads, verifies and ingests the backup chain into `kv` (before the ranges are bootstrapped). */

@@ -20,8 +20,9 @@ import { GrpcAdminConnector } from '../admin-client/index.ts';
 import { backupDestinationSchema, crdOf, kindDefinitions, type PhantomBackupStatus } from '../api/index.ts';
 import { systemClock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { eventually, kubeConfigFor } from '../kube/testing.ts';
+import { eventually, installCrds, kubeConfigFor } from '../kube/testing.ts';
 import { DataNodeBackupRunner, KubeBackupDestinations, jobStateOf, readS3Credentials } from './backup-runner.ts';
+import { createBackupNamespace } from './backup.test-support.ts';
 import { PhantomBackupController } from './phantombackup.ts';
 
 const bucket = 'backups';
@@ -43,10 +44,7 @@ beforeAll(async () => {
   const kubeConfig = kubeConfigFor(server.url);
   core = kubeConfig.makeApiClient(CoreV1Api);
   custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  for (const definition of kindDefinitions) {
-    const response = await fetch(`${server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(crdOf(definition)) });
-    if (!response.ok) throw new Error(`CRD ${definition.kind}: ${response.status} ${await response.text()}`);
-  }
+  await installCrds(server.url, kindDefinitions.map(crdOf));
   s3 = await startLocalS3(path.join(workDir, 's3'), [bucket]);
   // The data cluster id is the PhantomCluster's name, as the operator names it.
   cluster = await TestCluster.start({ size: 3, clusterId: 'db', extraArgs: ['--range-max-bytes', String(32 * 1024)] });
@@ -72,9 +70,7 @@ describe('DataNodeBackupRunner', () => {
     } finally {
       nodes.close();
     }
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 's3-creds' }, stringData: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey } } });
-    await custom.createNamespacedCustomObject({ ...group, plural: 'phantomclusters', namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'db' }, spec: { version: '1.0.0', storage: { size: '1Gi' } } } });
+    await createBackupNamespace(core, custom, namespace, s3.credentials);
     const admin = new GrpcAdminConnector();
     const runner = new DataNodeBackupRunner({ admin, endpointsOf: () => Promise.resolve(cluster.kvEndpoints()), s3CredentialsOf: (ns, destination) => readS3Credentials(core, ns, destination) });
     const controller = new PhantomBackupController({

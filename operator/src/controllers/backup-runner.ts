@@ -13,7 +13,7 @@
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { AdminConnector, BackupDestinationSpec, BackupProgressReport, BackupSpec } from '../admin-client/index.ts';
-import { type BackupStore, S3BackupStore, VolumeBackupStore } from '../../../datanode/src/backup/index.ts';
+import { type BackupStore, S3BackupStore, VolumeBackupStore, s3StoreConfig } from '../../../datanode/src/backup/index.ts';
 import { PhantomError } from '../../../datanode/src/errors.ts';
 import type { BackupDestination, BackupType } from '../api/index.ts';
 
@@ -141,15 +141,7 @@ export class DataNodeBackupRunner implements BackupRunner {
     const { s3, volume } = job.destination;
     if (s3 !== undefined) {
       const credentials = await this.options.s3CredentialsOf(job.namespace, s3);
-      return {
-        kind: 's3',
-        bucket: s3.bucket,
-        prefix: s3.prefix,
-        region: s3.region,
-        forcePathStyle: s3.forcePathStyle,
-        ...(s3.endpoint === undefined ? {} : { endpoint: s3.endpoint }),
-        ...(credentials === undefined ? {} : { credentials }),
-      };
+      return { kind: 's3', ...s3StoreConfig(s3, credentials) };
     }
     if (volume !== undefined) {
       const mounted = this.options.volumePathOf?.(job.namespace, volume.claimName, volume.path);
@@ -185,14 +177,7 @@ export class KubeBackupDestinations implements BackupDestinations {
     if (destination.s3 !== undefined) {
       const s3 = destination.s3;
       const credentials = await readS3Credentials(this.core, namespace, s3);
-      const store = new S3BackupStore({
-        bucket: s3.bucket,
-        prefix: s3.prefix,
-        region: s3.region,
-        forcePathStyle: s3.forcePathStyle,
-        ...(s3.endpoint === undefined ? {} : { endpoint: s3.endpoint }),
-        ...(credentials === undefined ? {} : { credentials }),
-      });
+      const store = new S3BackupStore(s3StoreConfig(s3, credentials));
       return { store, close: () => store.destroy() };
     }
     if (destination.volume !== undefined) {

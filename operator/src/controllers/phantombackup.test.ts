@@ -18,8 +18,9 @@ import { backupDestinationSchema, crdOf, kindDefinitions, type PhantomBackupStat
 import { systemClock, type Clock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { OperatorMetrics } from '../metrics/metrics.ts';
-import { eventually, kubeConfigFor, timeouts } from '../kube/testing.ts';
+import { eventually, installCrds, kubeConfigFor, timeouts } from '../kube/testing.ts';
 import { type BackupJob, type BackupJobState, type BackupRunner, KubeBackupDestinations, PendingDataNodeBackupRunner } from './backup-runner.ts';
+import { createBackupNamespace } from './backup.test-support.ts';
 import { PhantomBackupController } from './phantombackup.ts';
 import { PhantomScheduledBackupController, scheduledBackupLabel } from './phantomscheduledbackup.ts';
 
@@ -102,10 +103,7 @@ beforeAll(async () => {
   const kubeConfig = kubeConfigFor(server.url);
   core = kubeConfig.makeApiClient(CoreV1Api);
   custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  for (const definition of kindDefinitions) {
-    const response = await fetch(`${server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(crdOf(definition)) });
-    if (!response.ok) throw new Error(`CRD ${definition.kind}: ${response.status} ${await response.text()}`);
-  }
+  await installCrds(server.url, kindDefinitions.map(crdOf));
   s3 = await startLocalS3(path.join(workDir, 's3'), [bucket]);
   engine = await StorageEngine.open(path.join(workDir, 'engine'), { memtableBytesMax: 256 * 1024, blockCacheBytes: 1024 * 1024 });
   for (let i = 0; i < 400; i++) {
@@ -123,9 +121,7 @@ afterAll(async () => {
 async function freshNamespace(): Promise<string> {
   namespaceCounter += 1;
   const namespace = `bk-${namespaceCounter}`;
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await core.createNamespacedSecret({ namespace, body: { metadata: { name: 's3-creds' }, stringData: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey } } });
-  await custom.createNamespacedCustomObject({ ...group, plural: 'phantomclusters', namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'db' }, spec: { version: '1.0.0', storage: { size: '1Gi' } } } });
+  await createBackupNamespace(core, custom, namespace, s3.credentials);
   return namespace;
 }
 

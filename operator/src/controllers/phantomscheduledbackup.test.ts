@@ -13,7 +13,7 @@ import { startKubeTestServer, type KubeTestServer } from '../../../test/kube/ser
 import { crdOf, kindDefinitions, type PhantomScheduledBackupStatus } from '../api/index.ts';
 import { systemClock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { kubeConfigFor } from '../kube/testing.ts';
+import { installCrds, kubeConfigFor } from '../kube/testing.ts';
 import { type BackupDestinations, BackupRunnerUnavailableError, KubeBackupDestinations } from './backup-runner.ts';
 import { reconcileScheduledBackup, scheduledBackupLabel, type ScheduledBackupDeps } from './phantomscheduledbackup.ts';
 
@@ -28,10 +28,7 @@ beforeAll(async () => {
   const kubeConfig = kubeConfigFor(server.url);
   custom = kubeConfig.makeApiClient(CustomObjectsApi);
   core = kubeConfig.makeApiClient(CoreV1Api);
-  for (const definition of kindDefinitions) {
-    const response = await fetch(`${server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(crdOf(definition)) });
-    if (!response.ok) throw new Error(`CRD ${definition.kind}: ${response.status}`);
-  }
+  await installCrds(server.url, kindDefinitions.map(crdOf));
   volumeRoot = await mkdtemp(path.join(tmpdir(), 'phantomdb-retention-'));
 });
 

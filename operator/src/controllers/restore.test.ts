@@ -11,7 +11,7 @@ import { crdOf, kindDefinitions, type PhantomClusterStatus } from '../api/index.
 import { systemClock } from '../kube/clock.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { eventually, kubeConfigFor, timeouts } from '../kube/testing.ts';
+import { eventually, installCrds, kubeConfigFor, timeouts } from '../kube/testing.ts';
 import { FakeDataCluster, fakePodAddress } from './fake-data-cluster.ts';
 import { PhantomClusterController } from './phantomcluster.ts';
 
@@ -20,47 +20,61 @@ const group = { group: 'phantomdb.io', version: 'v1alpha1', plural: 'phantomclus
 
 beforeAll(async () => {
   server = await startKubeTestServer({ bookmarkIntervalMs: 0 });
-  for (const definition of kindDefinitions) {
-    const response = await fetch(`${server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(crdOf(definition)) });
-    if (!response.ok) throw new Error(`CRD ${definition.kind}: ${response.status}`);
-  }
+  await installCrds(server.url, kindDefinitions.map(crdOf));
 });
 
 afterAll(async () => {
   await server.close();
 });
 
+/**
+ * Creates the namespace, runs `prepare` in it (objects the controller must find on its first
+ * pass), then starts a controller that watches only that namespace against a fake data cluster.
+ * The caller stops the controller.
+ */
+async function startController(namespace: string, prepare?: (core: CoreV1Api) => Promise<void>) {
+  const kubeConfig = kubeConfigFor(server.url);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await prepare?.(core);
+  const controller = new PhantomClusterController({
+    kubeConfig,
+    admin: new FakeDataCluster(),
+    events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }),
+    clock: systemClock,
+    namespaces: [namespace],
+    podAddress: fakePodAddress,
+    timings: { progressPollMs: 40, podPollMs: 25, refusedRetryMs: 300, healthPollMs: 60_000 },
+    log: () => undefined,
+  });
+  await controller.start();
+  return { core, apps, custom, controller };
+}
+
+/** Waits until the PhantomCluster `name` reports phase Failed, and returns that status. */
+async function waitForFailed(custom: CustomObjectsApi, namespace: string, name: string): Promise<PhantomClusterStatus> {
+  let status: PhantomClusterStatus = {};
+  await eventually(
+    async () => {
+      status = ((await custom.getNamespacedCustomObject({ ...group, namespace, name })) as { status?: PhantomClusterStatus }).status ?? {};
+      return status.phase === 'Failed';
+    },
+    timeouts.reconcile,
+    `PhantomCluster ${namespace}/${name} to fail`,
+  );
+  return status;
+}
+
 describe('spec.bootstrap.fromBackup', () => {
   it('fails the cluster with a clear message and creates no StatefulSet; a plain cluster in the same namespace still starts', async () => {
-    const kubeConfig = kubeConfigFor(server.url);
-    const core = kubeConfig.makeApiClient(CoreV1Api);
-    const apps = kubeConfig.makeApiClient(AppsV1Api);
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     const namespace = 'restore-1';
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    const controller = new PhantomClusterController({
-      kubeConfig,
-      admin: new FakeDataCluster(),
-      events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }),
-      clock: systemClock,
-      namespaces: [namespace],
-      podAddress: fakePodAddress,
-      timings: { progressPollMs: 40, podPollMs: 25, refusedRetryMs: 300, healthPollMs: 60_000 },
-      log: () => undefined,
-    });
-    await controller.start();
+    const { core, apps, custom, controller } = await startController(namespace);
     const spec = { version: '1.0.0', storage: { size: '1Gi' } };
     await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'restored' }, spec: { ...spec, bootstrap: { fromBackup: { backupName: 'nightly-1' } } } } });
     await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'plain' }, spec } });
-    let status: PhantomClusterStatus = {};
-    await eventually(
-      async () => {
-        status = ((await custom.getNamespacedCustomObject({ ...group, namespace, name: 'restored' })) as { status?: PhantomClusterStatus }).status ?? {};
-        return status.phase === 'Failed';
-      },
-      timeouts.reconcile,
-      'the restoring cluster to fail',
-    );
+    const status = await waitForFailed(custom, namespace, 'restored');
     await eventually(async () => (await apps.listNamespacedStatefulSet({ namespace })).items.some((sts) => sts.metadata?.name === 'plain'), timeouts.reconcile, 'the plain cluster StatefulSet');
     await controller.stop();
     expect(status.message).toContain('cannot start this cluster from PhantomBackup nightly-1');
@@ -76,38 +90,16 @@ describe('spec.bootstrap.fromBackup', () => {
   });
 
   it('writes the restore Secret for a backup on S3 and passes it to the pods; refuses a volume destination', async () => {
-    const kubeConfig = kubeConfigFor(server.url);
-    const core = kubeConfig.makeApiClient(CoreV1Api);
-    const apps = kubeConfig.makeApiClient(AppsV1Api);
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     const namespace = 'restore-2';
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 's3-creds' }, stringData: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } } });
-    const controller = new PhantomClusterController({
-      kubeConfig,
-      admin: new FakeDataCluster(),
-      events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }),
-      clock: systemClock,
-      namespaces: [namespace],
-      podAddress: fakePodAddress,
-      timings: { progressPollMs: 40, podPollMs: 25, refusedRetryMs: 300, healthPollMs: 60_000 },
-      log: () => undefined,
+    const { core, apps, custom, controller } = await startController(namespace, async (core) => {
+      await core.createNamespacedSecret({ namespace, body: { metadata: { name: 's3-creds' }, stringData: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } } });
     });
-    await controller.start();
     const spec = { version: '1.0.0', storage: { size: '1Gi' } };
     const s3 = { bucket: 'backups', prefix: 'prod', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: true, credentials: { secretName: 's3-creds' } };
     await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'from-s3' }, spec: { ...spec, bootstrap: { fromBackup: { destination: { s3 }, backupId: 'full-1', upToBackupId: 'inc-2' } } } } });
     await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'from-volume' }, spec: { ...spec, bootstrap: { fromBackup: { destination: { volume: { claimName: 'backups' } }, backupId: 'full-1' } } } } });
     await eventually(async () => (await apps.listNamespacedStatefulSet({ namespace })).items.some((sts) => sts.metadata?.name === 'from-s3'), timeouts.reconcile, 'the S3-restored cluster StatefulSet');
-    let volumeStatus: PhantomClusterStatus = {};
-    await eventually(
-      async () => {
-        volumeStatus = ((await custom.getNamespacedCustomObject({ ...group, namespace, name: 'from-volume' })) as { status?: PhantomClusterStatus }).status ?? {};
-        return volumeStatus.phase === 'Failed';
-      },
-      timeouts.reconcile,
-      'the volume-restored cluster to fail',
-    );
+    const volumeStatus = await waitForFailed(custom, namespace, 'from-volume');
     await controller.stop();
     const secret = await core.readNamespacedSecret({ namespace, name: 'from-s3-restore' });
     const source = JSON.parse(Buffer.from(secret.data?.restoreFrom ?? '', 'base64').toString('utf8')) as unknown;

@@ -27,3 +27,17 @@ export function kubeConfigFor(url: string): KubeConfig {
   });
   return kubeConfig;
 }
+
+/**
+ * Creates the CustomResourceDefinitions `crds` (the operator's: `kindDefinitions.map(crdOf)`) on
+ * the API server at `url`, in order. Throws naming the first one the server refuses.
+ */
+export async function installCrds(url: string, crds: readonly { readonly metadata?: unknown }[]): Promise<void> {
+  for (const crd of crds) {
+    const response = await fetch(`${url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(crd) });
+    if (!response.ok) {
+      const name = typeof crd.metadata === 'object' && crd.metadata !== null && 'name' in crd.metadata ? String(crd.metadata.name) : 'without a name';
+      throw new Error(`CRD ${name}: ${response.status} ${await response.text()}`);
+    }
+  }
+}
