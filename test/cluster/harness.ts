@@ -65,17 +65,65 @@ export async function surely(write: () => Promise<unknown>): Promise<void> {
 
 /**
  * Ports for test nodes come from a block below the kernel's ephemeral range (32768-60999 on
- * Linux), one block per vitest worker. A port taken with listen(0) is ephemeral: while a test
- * node is down for a restart, the kernel may hand its port to another worker's listen(0) or to
- * any outgoing connection's local end, and the restarted node then fails with EADDRINUSE.
- * Blocks per worker keep parallel test files from choosing the same port; within a block ports
- * are handed out in turn and never twice, and each is checked free before it is handed out.
+ * Linux) that this process holds alone. A port taken with listen(0) is ephemeral: while a test
+ * node is down for a restart, the kernel may hand its port to another process's listen(0) or to
+ * any outgoing connection's local end, and the restarted node then fails with EADDRINUSE (or,
+ * worse, a client reaches another test's node). Each test process claims a block with a lock
+ * file (`<tmp>/phantomdb-test-ports/<block>.lock` holding its pid; a dead owner's lock is taken
+ * over), so parallel workers and separate vitest runs never share ports; within a block, ports
+ * are handed out in turn and each is checked free first.
  */
-const portBlockSize = 1000;
-const portBlockBase = 12_000;
-const portBlocks = 20;
-const portBlock = (Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? process.pid) % portBlocks) * portBlockSize + portBlockBase;
+const portBlockSize = 500;
+const portBlockBase = 10_000;
+const portBlocks = 44; // 10000-31999
+const portLockDir = path.join(os.tmpdir(), 'phantomdb-test-ports');
+let portBlock: number | undefined;
 let nextPortOffset = 0;
+
+function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function claimPortBlock(): number {
+  fs.mkdirSync(portLockDir, { recursive: true });
+  const first = (process.pid + Number(process.env.VITEST_POOL_ID ?? 0)) % portBlocks;
+  for (let i = 0; i < portBlocks; i++) {
+    const block = (first + i) % portBlocks;
+    const lock = path.join(portLockDir, `${block}.lock`);
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    } catch {
+      let owner: number;
+      try {
+        owner = Number(fs.readFileSync(lock, 'utf8'));
+      } catch {
+        continue;
+      }
+      if (owner === process.pid || processAlive(owner)) continue;
+      try {
+        fs.unlinkSync(lock);
+        fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      } catch {
+        continue;
+      }
+    }
+    process.once('exit', () => {
+      try {
+        if (fs.readFileSync(lock, 'utf8') === String(process.pid)) fs.unlinkSync(lock);
+      } catch {
+        // already gone
+      }
+    });
+    return portBlockBase + block * portBlockSize;
+  }
+  throw new Error(`no free block of test ports: every lock in ${portLockDir} is held by a live process`);
+}
 
 async function portIsFree(port: number): Promise<boolean> {
   const server = net.createServer();
@@ -86,11 +134,12 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 export async function freePort(): Promise<number> {
+  const base = (portBlock ??= claimPortBlock());
   for (let attempt = 0; attempt < portBlockSize; attempt++) {
-    const port = portBlock + (nextPortOffset++ % portBlockSize);
+    const port = base + (nextPortOffset++ % portBlockSize);
     if (await portIsFree(port)) return port;
   }
-  throw new Error(`no free port in ${portBlock}-${portBlock + portBlockSize - 1}`);
+  throw new Error(`no free port in ${base}-${base + portBlockSize - 1}`);
 }
 
 export interface NodeSpec {
