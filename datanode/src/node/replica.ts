@@ -627,6 +627,17 @@ export class Replica implements TransportHandlers {
     const sendEarly =
       this.softState.role === 'leader' && ready.snapshot === undefined && termVoteDurable && ready.messages.every((m) => m.kind === 'Append' || m.kind === 'Heartbeat');
     if (sendEarly) this.sendMessages(ready.messages);
+    // Committed entries already durable in this node's log are applied (and their clients
+    // answered) while this Ready's new entries are being written and fsynced, as etcd's server
+    // does: the write of entry N+1 no longer delays the answer for entry N. Entries at or past
+    // the first one this Ready writes, and everything after a snapshot, wait for the write.
+    const durableBelow = ready.snapshot !== undefined ? 0 : Math.min(ready.entries[0]?.index ?? Infinity, logStore.storageFor(groupId).lastIndex() + 1);
+    let early = 0;
+    while (early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) < durableBelow) early++;
+    const earlyEntries = early === ready.committedEntries.length ? ready.committedEntries : ready.committedEntries.slice(0, early);
+    const applying = early > 0 ? stateMachine.apply(earlyEntries) : undefined;
+    // Observed below; a failed write stops the replica and must not leave it unhandled.
+    applying?.catch(() => undefined);
     if (ready.snapshot !== undefined) await logStore.applySnapshot(groupId, ready.snapshot);
     // A hard state whose only change is the commit index need not be made durable on its own
     // (the commit index is recovered from the leader; etcd's MustSync rule); it rides along
@@ -636,10 +647,16 @@ export class Replica implements TransportHandlers {
       if (hardState !== undefined) this.persistedHardState = { term: hardState.term, vote: hardState.vote };
     }
     if (!sendEarly) this.sendMessages(ready.messages);
-    if (ready.committedEntries.length > 0) {
-      const results = await stateMachine.apply(ready.committedEntries);
+    if (applying !== undefined) {
+      const results = await applying;
       this.followTimestamp(stateMachine.closedTimestamp());
-      this.settleProposals(ready.committedEntries, results);
+      this.settleProposals(earlyEntries, results);
+    }
+    if (early < ready.committedEntries.length) {
+      const lateEntries = ready.committedEntries.slice(early);
+      const results = await stateMachine.apply(lateEntries);
+      this.followTimestamp(stateMachine.closedTimestamp());
+      this.settleProposals(lateEntries, results);
     }
     for (const readState of ready.readStates) {
       const round = this.readRounds.get(readState.context);
