@@ -54,6 +54,7 @@ Environment:
   BENCH_BACKUP_CLIENTS      concurrent clients of the steady / during-backup load (default 8)
   BENCH_SECONDS             duration of the steady load (default 10)
   BENCH_BACKUP_RANGE_MAX_BYTES  the nodes' --range-max-bytes (default data/16, within 1-64 MiB)
+  BENCH_BACKUP_RATE_BYTES   the source nodes' --backup-rate-bytes (default 0: no cap)
   BENCH_BACKUP_LIBRARY=1    also the library-level rows (one storage engine, no cluster)
   BENCH_BACKUP_RANGES       library rows: ranges the keyspace is cut into (default 16)
   BENCH_BACKUP_CONCURRENCY  library rows: ranges exported/uploaded/restored at once (default 4)
@@ -464,13 +465,15 @@ interface ClusterSettings {
   readonly loadClients: number;
   readonly steadySeconds: number;
   readonly rangeMaxBytes: number;
+  /** --backup-rate-bytes of the source nodes (0: no cap). */
+  readonly rateBytes: number;
 }
 
 async function runCluster(rows: BenchRow[], settings: ClusterSettings): Promise<void> {
   const dir = baseDir as string;
   const dataBytes = settings.count * valueBytes;
   progress(`cluster: starting 3 data nodes (range max ${fmt(settings.rangeMaxBytes / MiB)} MiB)`);
-  const cluster = await TestCluster.start({ size: 3, clusterId: 'bench-backup', extraArgs: ['--range-max-bytes', String(settings.rangeMaxBytes)] });
+  const cluster = await TestCluster.start({ size: 3, clusterId: 'bench-backup', extraArgs: ['--range-max-bytes', String(settings.rangeMaxBytes), ...(settings.rateBytes > 0 ? ['--backup-rate-bytes', String(settings.rateBytes)] : [])] });
   clusters.add(cluster);
   const client = new KvClient({ endpoints: cluster.kvEndpoints(), clusterId: cluster.clusterId });
   kvClients.add(client);
@@ -549,6 +552,7 @@ async function main(): Promise<number> {
   const loadClients = positiveInt('BENCH_BACKUP_CLIENTS', 8);
   const steadySeconds = positiveInt('BENCH_SECONDS', 10);
   const skipS3 = process.env.BENCH_SKIP_S3 === '1';
+  const rateBytes = process.env.BENCH_BACKUP_RATE_BYTES === undefined || process.env.BENCH_BACKUP_RATE_BYTES === '' ? 0 : parseBytes(process.env.BENCH_BACKUP_RATE_BYTES);
   const library = process.env.BENCH_BACKUP_LIBRARY === '1';
   const count = Math.ceil(requestedBytes / valueBytes);
   const dataBytes = count * valueBytes;
@@ -562,7 +566,7 @@ async function main(): Promise<number> {
   progress(`settings: ${fmt(dataBytes / MiB)} MiB as ${fmt(count)} values of 16 KiB into 3 nodes, ${loadClients} load clients, steady ${steadySeconds} s; scratch in ${baseDir}; load average ${loadBefore.map((l) => l.toFixed(1)).join(', ')}`);
   const rows: BenchRow[] = [];
   try {
-    await runCluster(rows, { count, skipS3, loadClients, steadySeconds, rangeMaxBytes });
+    await runCluster(rows, { count, skipS3, loadClients, steadySeconds, rangeMaxBytes, rateBytes });
     if (library) await runLibrary(rows, count, ranges, concurrency, skipS3);
   } finally {
     await cleanup();
@@ -597,6 +601,7 @@ async function main(): Promise<number> {
     valueBytes,
     loadClients,
     rangeMaxBytes,
+    backupRateBytes: rateBytes,
     loadAverage: { before: loadBefore, after: loadAfter },
     rows,
   });
@@ -608,7 +613,8 @@ async function main(): Promise<number> {
 
 A **3-node cluster** (three data node processes on loopback, Raft through the test harness's
 loopback proxies) is loaded with ${fmt(dataBytes / MiB)} MiB of random 16 KiB values through the KV client
-(ranges of at most ${fmt(rangeMaxBytes / MiB)} MiB, so the keyspace splits). \`steady\`: ${loadClients} clients
+(ranges of at most ${fmt(rangeMaxBytes / MiB)} MiB, so the keyspace splits; backup upload cap
+${rateBytes === 0 ? 'none' : `${fmt(rateBytes / MiB, 1)} MiB/s (--backup-rate-bytes)`}). \`steady\`: ${loadClients} clients
 of small operations (half 256-byte puts, half gets) for ${steadySeconds} s; \`during-backup\`: the same load
 while a full backup to a volume runs. \`backup-volume\` / \`backup-s3\`: the admin Backup call until the
 backup is COMPLETED (uploaded and verified); MiB/s = loaded data bytes / wall time. \`restore-volume\` /

@@ -52,6 +52,8 @@ export interface BackupCoordinatorHost {
   readonly hlc: HybridLogicalClock;
   /** Scratch space of this node's exports (emptied when the node starts). */
   readonly scratchDir: string;
+  /** Upload limit of a backup coordinated here, bytes per second (0 or absent: none). */
+  readonly backupRateBytes?: number;
   store(): Store | undefined;
   /** The admin (KV port) address of a node ('' when unknown). */
   kvAddressOf(id: NodeId): string;
@@ -268,6 +270,7 @@ export class BackupCoordinator {
         dataNodeVersion: this.host.dataNodeVersion,
         scratchDir,
         concurrency: exportConcurrency,
+        ...(this.host.backupRateBytes === undefined || this.host.backupRateBytes === 0 ? {} : { bandwidthBytesPerSecond: this.host.backupRateBytes }),
         timers: systemTimers,
         createdAt: new Date(this.host.nowMs()).toISOString(),
         onProgress: (progress) => {
