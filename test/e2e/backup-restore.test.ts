@@ -4,12 +4,15 @@
  * (s3rver). A 3-node cluster takes a PhantomBackup to S3 while a client writes; a new cluster
  * with spec.bootstrap.fromBackup naming that backup becomes Available with exactly the data of
  * the backup's timestamp (a full-scan checksum against the source cluster read at that
- * timestamp). Local target only: s3rver listens on this machine's loopback.
+ * timestamp). A chain of a full and two incremental backups restores into a new cluster equal to
+ * the source at the last backup's timestamp; a corrupt object of the chain stops the restoring
+ * node with an error naming the object, and that cluster never becomes Available. Local target
+ * only: s3rver listens on this machine's loopback.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeTimestamp, parseTimestamp } from '../../datanode/src/hlc/hlc.ts';
@@ -83,6 +86,43 @@ async function logsOf(cluster: string): Promise<string> {
   return parts.join('\n');
 }
 
+
+type BackupStatus = { phase?: string; message?: string; backupTimestamp?: string; backupId?: string; verified?: boolean };
+
+function s3Destination(prefix: string): string {
+  return `destination:\n  s3:\n    bucket: ${bucket}\n    prefix: ${prefix}\n    endpoint: ${s3.endpoint}\n    region: ${s3.region}\n    forcePathStyle: true\n    credentials:\n      secretName: s3-creds\n`;
+}
+
+/** Creates a PhantomBackup of `cluster` and waits until it finished; answers its status (Completed, else fails with the cluster's logs). */
+async function takeBackup(cluster: string, name: string, type: 'Full' | 'Incremental', prefix: string): Promise<BackupStatus> {
+  const spec = `apiVersion: phantomdb.io/v1alpha1\nkind: PhantomBackup\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\nspec:\n  cluster: ${cluster}\n  type: ${type}\n${s3Destination(prefix).replace(/^/gm, '  ').trimEnd()}\n`;
+  const created = await target.kubectl(['apply', '--validate=false', '-f', '-'], spec);
+  expect(created.code, created.stderr).toBe(0);
+  let status: BackupStatus = {};
+  await eventually(
+    async () => {
+      status = ((await target.custom.getNamespacedCustomObject({ group, version, namespace, plural: 'phantombackups', name })) as { status?: BackupStatus }).status ?? {};
+      return status.phase === 'Completed' || status.phase === 'Failed';
+    },
+    timeouts.clusterAvailable,
+    `backup ${name} finished`,
+  );
+  expect(status.phase, `backup ${name}: ${status.message ?? ''}\n${await logsOf(cluster)}`).toBe('Completed');
+  expect(status.verified).toBe(true);
+  return status;
+}
+
+/** Files s3rver holds under `dir` (its object files end in ._S3rver_object). */
+async function objectFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const file = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await objectFiles(file)));
+    else if (entry.name.endsWith('._S3rver_object')) out.push(file);
+  }
+  return out.sort();
+}
+
 beforeAll(async () => {
   target = await startTarget();
   await ensureNamespace(target, namespace);
@@ -145,4 +185,72 @@ describe.skipIf(!operatorAvailable() || process.env.PHANTOMDB_E2E_TARGET === 'ex
     expect(restored.rows).toBe(expected.rows);
     expect(restored.checksum).toBe(expected.checksum);
   }, 400_000);
+  it('restores an incremental chain of three equal to the source at the last backup; a corrupt object fails the restore naming it', async () => {
+    const applied = await target.kubectl(['apply', '--validate=false', '-f', '-'], clusterManifest('chain', ''));
+    expect(applied.code, applied.stderr).toBe(0);
+    await eventually(() => available('chain'), timeouts.clusterAvailable, 'cluster chain Available');
+    const source = await kvClient('chain');
+    const key = (i: number): string => `key-${String(i).padStart(4, '0')}`;
+    for (let i = 0; i < 100; i++) await source.put(key(i), `full-${i}`);
+    const full = await takeBackup('chain', 'chain-full', 'Full', 'chain');
+    // Each incremental: some keys overwritten, some added, some deleted since the previous backup.
+    for (let i = 50; i < 130; i++) await source.put(key(i), `inc1-${i}`);
+    for (let i = 0; i < 10; i++) await source.delete(key(i));
+    const inc1 = await takeBackup('chain', 'chain-inc-1', 'Incremental', 'chain');
+    for (let i = 120; i < 160; i++) await source.put(key(i), `inc2-${i}`);
+    for (let i = 10; i < 20; i++) await source.delete(key(i));
+    const inc2 = await takeBackup('chain', 'chain-inc-2', 'Incremental', 'chain');
+    const ats = [full, inc1, inc2].map((status) => encodeTimestamp(parseTimestamp(status.backupTimestamp ?? '')));
+    expect(ats[1]).toBeGreaterThan(ats[0] ?? 0n);
+    expect(ats[2]).toBeGreaterThan(ats[1] ?? 0n);
+    // Writes after the last backup are not part of it.
+    await source.put(key(500), 'after the chain');
+    const expected = await fullScan(source, ats[2]);
+    expect(expected.rows).toBe(140); // keys 20..159
+    expect((await fullScan(source, ats[1])).checksum).not.toBe(expected.checksum);
+
+    const restoring = await target.kubectl(['apply', '--validate=false', '-f', '-'], clusterManifest('chain-dst', '  bootstrap:\n    fromBackup:\n      backupName: chain-inc-2\n'));
+    expect(restoring.code, restoring.stderr).toBe(0);
+    try {
+      await eventually(() => available('chain-dst'), timeouts.clusterAvailable, 'cluster chain-dst Available');
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${await logsOf('chain-dst')}`, { cause: error });
+    }
+    const restored = await fullScan(await kvClient('chain-dst'));
+    expect(restored.rows).toBe(expected.rows);
+    expect(restored.checksum).toBe(expected.checksum);
+
+    // The chain as the manifests at the destination record it: full ← inc-1 ← inc-2.
+    const prefixDir = join(s3Dir, bucket, 'chain');
+    const manifestOf = async (status: BackupStatus): Promise<{ type: string; parent?: { backupId: string } }> =>
+      JSON.parse(await readFile(join(prefixDir, status.backupId ?? '', 'manifest.json._S3rver_object'), 'utf8')) as { type: string; parent?: { backupId: string } };
+    expect(await manifestOf(full)).toMatchObject({ type: 'full' });
+    expect(await manifestOf(inc1)).toMatchObject({ type: 'incremental', parent: { backupId: full.backupId } });
+    expect(await manifestOf(inc2)).toMatchObject({ type: 'incremental', parent: { backupId: inc1.backupId } });
+
+    // Corrupt one data object of the full backup (same size, one byte flipped).
+    const files = (await objectFiles(join(prefixDir, full.backupId ?? 'chain-full'))).filter((file) => !file.includes('manifest.json'));
+    const victim = files[0];
+    expect(victim, `object files of the full backup under ${prefixDir}`).toBeDefined();
+    const objectKey = relative(prefixDir, victim ?? '').split(sep).join('/').replace(/\._S3rver_object$/, '');
+    const bytes = await readFile(victim ?? '');
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
+    await writeFile(victim ?? '', bytes);
+    const corrupt = await target.kubectl(['apply', '--validate=false', '-f', '-'], clusterManifest('chain-bad', '  bootstrap:\n    fromBackup:\n      backupName: chain-inc-2\n'));
+    expect(corrupt.code, corrupt.stderr).toBe(0);
+    let log = '';
+    await eventually(
+      async () => {
+        log = await target.podLog(namespace, 'chain-bad-0', 200).catch(() => '');
+        return log.includes(objectKey);
+      },
+      timeouts.clusterAvailable,
+      `pod chain-bad-0 naming the corrupt object ${objectKey}`,
+    ).catch(async (error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${await logsOf('chain-bad')}`, { cause: error });
+    });
+    expect(log).toMatch(/checksum|sha-?256|corrupt/i);
+    expect(await available('chain-bad').catch(() => false)).toBe(false);
+  }, 500_000);
 });
