@@ -6,7 +6,9 @@
  * the backup's timestamp (a full-scan checksum against the source cluster read at that
  * timestamp). A chain of a full and two incremental backups restores into a new cluster equal to
  * the source at the last backup's timestamp; a corrupt object of the chain stops the restoring
- * node with an error naming the object, and that cluster never becomes Available. Local target
+ * node with an error naming the object, and that cluster never becomes Available. A schedule
+ * with retention keepLast 2 (two earlier backups of it, then its own run at the next minute)
+ * leaves exactly 2 backups' objects at the destination. Local target
  * only: s3rver listens on this machine's loopback.
  */
 import { createHash } from 'node:crypto';
@@ -94,8 +96,9 @@ function s3Destination(prefix: string): string {
 }
 
 /** Creates a PhantomBackup of `cluster` and waits until it finished; answers its status (Completed, else fails with the cluster's logs). */
-async function takeBackup(cluster: string, name: string, type: 'Full' | 'Incremental', prefix: string): Promise<BackupStatus> {
-  const spec = `apiVersion: phantomdb.io/v1alpha1\nkind: PhantomBackup\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\nspec:\n  cluster: ${cluster}\n  type: ${type}\n${s3Destination(prefix).replace(/^/gm, '  ').trimEnd()}\n`;
+async function takeBackup(cluster: string, name: string, type: 'Full' | 'Incremental', prefix: string, schedule?: string): Promise<BackupStatus> {
+  const labels = schedule === undefined ? '' : `  labels:\n    phantomdb.io/scheduled-backup: ${schedule}\n`;
+  const spec = `apiVersion: phantomdb.io/v1alpha1\nkind: PhantomBackup\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\n${labels}spec:\n  cluster: ${cluster}\n  type: ${type}\n${s3Destination(prefix).replace(/^/gm, '  ').trimEnd()}\n`;
   const created = await target.kubectl(['apply', '--validate=false', '-f', '-'], spec);
   expect(created.code, created.stderr).toBe(0);
   let status: BackupStatus = {};
@@ -252,5 +255,46 @@ describe.skipIf(!operatorAvailable() || process.env.PHANTOMDB_E2E_TARGET === 'ex
     });
     expect(log).toMatch(/checksum|sha-?256|corrupt/i);
     expect(await available('chain-bad').catch(() => false)).toBe(false);
+  }, 500_000);
+  it('a scheduled backup with retention keepLast 2 leaves exactly 2 backups at the destination', async () => {
+    const applied = await target.kubectl(['apply', '--validate=false', '-f', '-'], clusterManifest('sched', ''));
+    expect(applied.code, applied.stderr).toBe(0);
+    await eventually(() => available('sched'), timeouts.clusterAvailable, 'cluster sched Available');
+    const source = await kvClient('sched');
+    for (let i = 0; i < 50; i++) await source.put(`key-${i}`, `value-${i}`);
+    // Two earlier backups of the schedule (its label), then the schedule's own run makes three.
+    const first = await takeBackup('sched', 'nightly-a', 'Full', 'sched', 'nightly');
+    await source.put('key-0', 'changed');
+    const second = await takeBackup('sched', 'nightly-b', 'Full', 'sched', 'nightly');
+    const prefixDir = join(s3Dir, bucket, 'sched');
+    const manifests = async (): Promise<string[]> =>
+      (await objectFiles(prefixDir)).filter((file) => file.endsWith(`manifest.json._S3rver_object`)).map((file) => relative(prefixDir, file).split(sep)[0] ?? '');
+    expect(await manifests()).toEqual([first.backupId, second.backupId].sort());
+    const schedule = `apiVersion: phantomdb.io/v1alpha1\nkind: PhantomScheduledBackup\nmetadata:\n  name: nightly\n  namespace: ${namespace}\nspec:\n  cluster: sched\n  schedule: "* * * * *"\n  type: Full\n  retention:\n    keepLast: 2\n${s3Destination('sched').replace(/^/gm, '  ').trimEnd()}\n`;
+    const created = await target.kubectl(['apply', '--validate=false', '-f', '-'], schedule);
+    expect(created.code, created.stderr).toBe(0);
+    // The schedule fires at the next minute; its backup completes; retention drops the oldest.
+    let status: { lastSuccessfulBackup?: string; lastScheduleTime?: string } = {};
+    try {
+      await eventually(
+        async () => {
+          status = ((await target.custom.getNamespacedCustomObject({ group, version, namespace, plural: 'phantomscheduledbackups', name: 'nightly' })) as { status?: typeof status }).status ?? {};
+          const sets = await manifests();
+          return status.lastSuccessfulBackup !== undefined && sets.length === 2 && !sets.includes(first.backupId ?? '');
+        },
+        timeouts.clusterAvailable + 60_000,
+        'the scheduled backup completed and the oldest expired',
+      );
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\nschedule status ${JSON.stringify(status)}; manifests ${JSON.stringify(await manifests())}\n${await logsOf('sched')}`, { cause: error });
+    }
+    const kept = await manifests();
+    expect(kept).toHaveLength(2);
+    expect(kept).toContain(second.backupId);
+    // No object of the expired backup is left, and its PhantomBackup is gone.
+    expect((await objectFiles(prefixDir)).filter((file) => relative(prefixDir, file).startsWith(`${first.backupId ?? ''}${sep}`))).toEqual([]);
+    const listed = (await target.custom.listNamespacedCustomObject({ group, version, namespace, plural: 'phantombackups', labelSelector: 'phantomdb.io/scheduled-backup=nightly' })) as { items: { metadata: { name: string } }[] };
+    expect(listed.items.map((item) => item.metadata.name)).not.toContain('nightly-a');
+    expect(listed.items).toHaveLength(2);
   }, 500_000);
 });
