@@ -8,8 +8,8 @@
  * the source at the last backup's timestamp; a corrupt object of the chain stops the restoring
  * node with an error naming the object, and that cluster never becomes Available. A schedule
  * with retention keepLast 2 (two earlier backups of it, then its own run at the next minute)
- * leaves exactly 2 backups' objects at the destination. Local target
- * only: s3rver listens on this machine's loopback.
+ * leaves exactly 2 backups' objects at the destination. On the local target s3rver listens on
+ * loopback; in the kind suite (test/e2e/kind/run.sh) on the runner pod's IP.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -42,7 +42,7 @@ metadata:
 spec:
   replicas: 3
   replicationFactor: 3
-  version: 0.1.0
+  version: ${process.env.PHANTOMDB_E2E_VERSION_A ?? '0.1.0'}
   storage:
     size: 1Gi
     reclaimPolicy: Delete
@@ -130,7 +130,10 @@ beforeAll(async () => {
   target = await startTarget();
   await ensureNamespace(target, namespace);
   s3Dir = await mkdtemp(join(tmpdir(), 'phantomdb-e2e-s3-'));
-  s3 = await startLocalS3(s3Dir, [bucket]);
+  // On a real cluster (kind: this suite runs in a pod) the data pods and the operator reach s3rver
+  // at this pod's IP (PHANTOMDB_E2E_POD_IP, the downward API in test/e2e/kind/run.sh).
+  const podIp = process.env.PHANTOMDB_E2E_POD_IP;
+  s3 = await startLocalS3(s3Dir, [bucket], target.kind === 'external' && podIp !== undefined && podIp !== '' ? { address: '0.0.0.0', advertiseHost: podIp } : {});
   await target.core.createNamespacedSecret({ namespace, body: { metadata: { name: 's3-creds' }, stringData: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey } } });
 }, 120_000);
 
@@ -141,7 +144,9 @@ afterAll(async () => {
   await rm(s3Dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!operatorAvailable() || process.env.PHANTOMDB_E2E_TARGET === 'external')('backup and restore through the operator (needs operator/src/main.ts, a local target)', () => {
+const reachableS3 = process.env.PHANTOMDB_E2E_TARGET !== 'external' || (process.env.PHANTOMDB_E2E_POD_IP ?? '') !== '';
+
+describe.skipIf(!operatorAvailable() || !reachableS3)('backup and restore through the operator (needs operator/src/main.ts or an external target with PHANTOMDB_E2E_POD_IP)', () => {
   it('backs a cluster up to S3 under writes and restores it into a new cluster with exactly the data of the backup timestamp', async () => {
     const applied = await target.kubectl(['apply', '--validate=false', '-f', '-'], clusterManifest('src', ''));
     expect(applied.code, applied.stderr).toBe(0);
