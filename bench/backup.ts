@@ -57,7 +57,7 @@ Environment:
   BENCH_BACKUP_RATE_BYTES   the source nodes' --backup-rate-bytes (default 0: no cap)
   BENCH_BACKUP_LIBRARY=1    also the library-level rows (one storage engine, no cluster)
   BENCH_BACKUP_RANGES       library rows: ranges the keyspace is cut into (default 16)
-  BENCH_BACKUP_CONCURRENCY  library rows: ranges exported/uploaded/restored at once (default 4)
+  BENCH_BACKUP_CONCURRENCY  ranges exported/uploaded at once: the source nodes' --backup-concurrency and the library rows' (default 4)
   BENCH_DIR                 parent of the scratch directory (default the OS temp dir)
   BENCH_NO_DOC=1            leave docs/benchmarks.md alone
   BENCH_SKIP_S3=1           volume only`;
@@ -467,13 +467,15 @@ interface ClusterSettings {
   readonly rangeMaxBytes: number;
   /** --backup-rate-bytes of the source nodes (0: no cap). */
   readonly rateBytes: number;
+  /** --backup-concurrency of the source nodes. */
+  readonly concurrency: number;
 }
 
 async function runCluster(rows: BenchRow[], settings: ClusterSettings): Promise<void> {
   const dir = baseDir as string;
   const dataBytes = settings.count * valueBytes;
   progress(`cluster: starting 3 data nodes (range max ${fmt(settings.rangeMaxBytes / MiB)} MiB)`);
-  const cluster = await TestCluster.start({ size: 3, clusterId: 'bench-backup', extraArgs: ['--range-max-bytes', String(settings.rangeMaxBytes), ...(settings.rateBytes > 0 ? ['--backup-rate-bytes', String(settings.rateBytes)] : [])] });
+  const cluster = await TestCluster.start({ size: 3, clusterId: 'bench-backup', extraArgs: ['--range-max-bytes', String(settings.rangeMaxBytes), ...(settings.rateBytes > 0 ? ['--backup-rate-bytes', String(settings.rateBytes)] : []), '--backup-concurrency', String(settings.concurrency)] });
   clusters.add(cluster);
   const client = new KvClient({ endpoints: cluster.kvEndpoints(), clusterId: cluster.clusterId });
   kvClients.add(client);
@@ -566,7 +568,7 @@ async function main(): Promise<number> {
   progress(`settings: ${fmt(dataBytes / MiB)} MiB as ${fmt(count)} values of 16 KiB into 3 nodes, ${loadClients} load clients, steady ${steadySeconds} s; scratch in ${baseDir}; load average ${loadBefore.map((l) => l.toFixed(1)).join(', ')}`);
   const rows: BenchRow[] = [];
   try {
-    await runCluster(rows, { count, skipS3, loadClients, steadySeconds, rangeMaxBytes, rateBytes });
+    await runCluster(rows, { count, skipS3, loadClients, steadySeconds, rangeMaxBytes, rateBytes, concurrency });
     if (library) await runLibrary(rows, count, ranges, concurrency, skipS3);
   } finally {
     await cleanup();
@@ -602,6 +604,7 @@ async function main(): Promise<number> {
     loadClients,
     rangeMaxBytes,
     backupRateBytes: rateBytes,
+    backupConcurrency: concurrency,
     loadAverage: { before: loadBefore, after: loadAfter },
     rows,
   });
@@ -614,7 +617,7 @@ async function main(): Promise<number> {
 A **3-node cluster** (three data node processes on loopback, Raft through the test harness's
 loopback proxies) is loaded with ${fmt(dataBytes / MiB)} MiB of random 16 KiB values through the KV client
 (ranges of at most ${fmt(rangeMaxBytes / MiB)} MiB, so the keyspace splits; backup upload cap
-${rateBytes === 0 ? 'none' : `${fmt(rateBytes / MiB, 1)} MiB/s (--backup-rate-bytes)`}). \`steady\`: ${loadClients} clients
+${rateBytes === 0 ? 'none' : `${fmt(rateBytes / MiB, 1)} MiB/s (--backup-rate-bytes)`}, ${concurrency} ranges at once). \`steady\`: ${loadClients} clients
 of small operations (half 256-byte puts, half gets) for ${steadySeconds} s; \`during-backup\`: the same load
 while a full backup to a volume runs. \`backup-volume\` / \`backup-s3\`: the admin Backup call until the
 backup is COMPLETED (uploaded and verified); MiB/s = loaded data bytes / wall time. \`restore-volume\` /

@@ -31,4 +31,11 @@ describe('backup upload cap (--backup-rate-bytes)', () => {
     expect(() => loadNodeConfig({ ...required, 'backup-rate-bytes': '-1' }, {})).toThrow(/backup-rate-bytes/);
     expect(startUsage).toMatch(/--backup-rate-bytes N\s+backupRateBytes/);
   });
+
+  it('--backup-concurrency defaults to 4 and refuses 0', () => {
+    expect(loadNodeConfig(required, {}).backupConcurrency).toBe(4);
+    expect(loadNodeConfig({ ...required, 'backup-concurrency': '8' }, {}).backupConcurrency).toBe(8);
+    expect(() => loadNodeConfig({ ...required, 'backup-concurrency': '0' }, {})).toThrow(/backup-concurrency/);
+    expect(startUsage).toMatch(/--backup-concurrency N\s+backupConcurrency/);
+  });
 });

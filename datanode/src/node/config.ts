@@ -114,6 +114,8 @@ export const nodeConfigSchema = z
      * wait for upload slots, so this paces the whole backup and its cost to clients). 0: no limit.
      */
     backupRateBytes: z.coerce.number().int().min(0).max(10 * 1024 * 1024 * 1024).default(0),
+    /** Ranges a backup coordinated here exports and uploads at once. */
+    backupConcurrency: z.coerce.number().int().min(1).max(64).default(4),
     /** A node dead (no liveness heartbeat) for this long has its replicas replaced elsewhere. */
     deadNodeReplaceMs: z.coerce.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(60_000),
   })
@@ -181,6 +183,7 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'snapshot-rate-bytes': 'snapshotRateBytes',
   'dead-node-replace-ms': 'deadNodeReplaceMs',
   'backup-rate-bytes': 'backupRateBytes',
+  'backup-concurrency': 'backupConcurrency',
 };
 
 function readConfigFile(file: string): Record<string, unknown> {

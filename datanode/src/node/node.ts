@@ -302,6 +302,7 @@ export class DataNode implements KvBackend {
       hlc: this.hlc,
       scratchDir: path.join(config.dataDir, 'backup-scratch'),
       backupRateBytes: config.backupRateBytes,
+      backupConcurrency: config.backupConcurrency,
       store: () => this.store,
       kvAddressOf: (id) => this.addressBook().get(id)?.kv ?? '',
       nowMs: () => Date.now(),
