@@ -381,6 +381,28 @@ async function loadCluster(client: KvClient, count: number, writers: number): Pr
   return (performance.now() - started) / 1000;
 }
 
+/**
+ * Waits (at most a minute) until the cluster's range count has not changed for 3 s: splits after
+ * the load would otherwise land in the steady row, or in one backup and not another.
+ */
+async function settle(admin: AdminClient): Promise<void> {
+  const started = performance.now();
+  let last = -1;
+  let stableSince = performance.now();
+  while (performance.now() - started < 60_000) {
+    const ranges = (await admin.rangeList().catch(() => [])).length;
+    if (ranges !== last) {
+      last = ranges;
+      stableSince = performance.now();
+    } else if (performance.now() - stableSince >= 3000) {
+      progress(`settled: ${ranges} ranges`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  progress(`ranges still changing after a minute (${last}); measuring anyway`);
+}
+
 /** Starts a backup through the admin call and follows it until COMPLETED; fails with its last progress. */
 async function clusterBackup(admin: AdminClient, spec: BackupSpec, totalBytes: number): Promise<{ seconds: number; report: BackupProgressReport }> {
   const started = performance.now();
@@ -483,6 +505,7 @@ async function runCluster(rows: BenchRow[], settings: ClusterSettings): Promise<
   kvClients.add(admin);
   const loadSeconds = await loadCluster(client, settings.count, 16);
   progress(`load: ${fmt(dataBytes / MiB)} MiB in ${loadSeconds.toFixed(1)} s (${fmt(dataBytes / MiB / loadSeconds, 1)} MiB/s)`);
+  await settle(admin);
   const clusterRow = (workload: string, extra: Record<string, unknown>): BenchRow => ({ workload, system: 'phantomdb', opsPerSec: 0, level: 'cluster (3 data node processes)', dataBytes, ...extra });
 
   progress(`steady: ${settings.loadClients} clients for ${settings.steadySeconds} s`);
