@@ -73,7 +73,7 @@ export class VolumeBackupStore implements BackupStore {
     await mkdir(path.dirname(target), { recursive: true });
     const temp = `${target}.partial`;
     try {
-      await pipeline(body, createWriteStream(temp, { flush: true }));
+      await pipeline(body, createWriteStream(temp, { flush: true, highWaterMark: 1024 * 1024 }));
       const written = (await stat(temp)).size;
       if (written !== sizeBytes) throw new InvalidArgumentError(`backup object ${key}: body was ${written} bytes, expected ${sizeBytes}`);
       await rename(temp, target);
@@ -87,7 +87,8 @@ export class VolumeBackupStore implements BackupStore {
   async get(key: string): Promise<Readable> {
     const file = this.pathOf(key);
     if ((await this.head(key)) === undefined) throw new BackupObjectMissingError(key);
-    return createReadStream(file);
+    // Large sequential reads (restore and verification read every object whole).
+    return createReadStream(file, { highWaterMark: 1024 * 1024 });
   }
 
   async head(key: string): Promise<{ readonly sizeBytes: number } | undefined> {

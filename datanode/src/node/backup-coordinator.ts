@@ -52,6 +52,10 @@ export interface BackupCoordinatorHost {
   readonly hlc: HybridLogicalClock;
   /** Scratch space of this node's exports (emptied when the node starts). */
   readonly scratchDir: string;
+  /** Upload limit of a backup coordinated here, bytes per second (0 or absent: none). */
+  readonly backupRateBytes?: number;
+  /** Ranges exported and uploaded at once (default 4). */
+  readonly backupConcurrency?: number;
   store(): Store | undefined;
   /** The admin (KV port) address of a node ('' when unknown). */
   kvAddressOf(id: NodeId): string;
@@ -60,8 +64,8 @@ export interface BackupCoordinatorHost {
   log(line: string): void;
 }
 
-/** Ranges exported and uploaded at once. */
-const exportConcurrency = 4;
+/** Ranges exported and uploaded at once, unless the host says otherwise. */
+const exportConcurrencyDefault = 4;
 /** A running backup's protection lapses after this long unless released (a crashed coordinator). */
 export const runningProtectionMs = 6 * 3600_000;
 /** A chain's protection (what the next incremental needs) lapses after this long. */
@@ -267,7 +271,8 @@ export class BackupCoordinator {
         ...(parent === undefined ? {} : { parent: { backupId: parent.backupId, backupTimestamp: parseTimestamp(parent.backupTimestamp) } }),
         dataNodeVersion: this.host.dataNodeVersion,
         scratchDir,
-        concurrency: exportConcurrency,
+        concurrency: this.host.backupConcurrency ?? exportConcurrencyDefault,
+        ...(this.host.backupRateBytes === undefined || this.host.backupRateBytes === 0 ? {} : { bandwidthBytesPerSecond: this.host.backupRateBytes }),
         timers: systemTimers,
         createdAt: new Date(this.host.nowMs()).toISOString(),
         onProgress: (progress) => {

@@ -23,3 +23,19 @@ describe('--metrics', () => {
     expect(startUsage).toMatch(/--metrics on\|off\s+PHANTOMDB_METRICS/);
   });
 });
+
+describe('backup upload cap (--backup-rate-bytes)', () => {
+  it('is off by default, set by the flag, and refuses a negative rate naming the flag', () => {
+    expect(loadNodeConfig(required, {}).backupRateBytes).toBe(0);
+    expect(loadNodeConfig({ ...required, 'backup-rate-bytes': String(50 * 1024 * 1024) }, {}).backupRateBytes).toBe(50 * 1024 * 1024);
+    expect(() => loadNodeConfig({ ...required, 'backup-rate-bytes': '-1' }, {})).toThrow(/backup-rate-bytes/);
+    expect(startUsage).toMatch(/--backup-rate-bytes N\s+backupRateBytes/);
+  });
+
+  it('--backup-concurrency defaults to 4 and refuses 0', () => {
+    expect(loadNodeConfig(required, {}).backupConcurrency).toBe(4);
+    expect(loadNodeConfig({ ...required, 'backup-concurrency': '8' }, {}).backupConcurrency).toBe(8);
+    expect(() => loadNodeConfig({ ...required, 'backup-concurrency': '0' }, {})).toThrow(/backup-concurrency/);
+    expect(startUsage).toMatch(/--backup-concurrency N\s+backupConcurrency/);
+  });
+});

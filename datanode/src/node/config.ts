@@ -109,6 +109,13 @@ export const nodeConfigSchema = z
     rebalanceConcurrency: z.coerce.number().int().min(1).max(64).default(4),
     /** Bytes per second the placement driver may start copying to new replicas (snapshots), averaged. */
     snapshotRateBytes: z.coerce.number().int().min(64 * 1024).max(10 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+    /**
+     * Bytes per second a backup this node coordinates may upload (over all its ranges; exports
+     * wait for upload slots, so this paces the whole backup and its cost to clients). 0: no limit.
+     */
+    backupRateBytes: z.coerce.number().int().min(0).max(10 * 1024 * 1024 * 1024).default(0),
+    /** Ranges a backup coordinated here exports and uploads at once. */
+    backupConcurrency: z.coerce.number().int().min(1).max(64).default(4),
     /** A node dead (no liveness heartbeat) for this long has its replicas replaced elsewhere. */
     deadNodeReplaceMs: z.coerce.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(60_000),
   })
@@ -175,6 +182,8 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'rebalance-concurrency': 'rebalanceConcurrency',
   'snapshot-rate-bytes': 'snapshotRateBytes',
   'dead-node-replace-ms': 'deadNodeReplaceMs',
+  'backup-rate-bytes': 'backupRateBytes',
+  'backup-concurrency': 'backupConcurrency',
 };
 
 function readConfigFile(file: string): Record<string, unknown> {

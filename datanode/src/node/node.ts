@@ -301,6 +301,8 @@ export class DataNode implements KvBackend {
       dataNodeVersion: nodeVersion,
       hlc: this.hlc,
       scratchDir: path.join(config.dataDir, 'backup-scratch'),
+      backupRateBytes: config.backupRateBytes,
+      backupConcurrency: config.backupConcurrency,
       store: () => this.store,
       kvAddressOf: (id) => this.addressBook().get(id)?.kv ?? '',
       nowMs: () => Date.now(),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the operator e2e scenarios (test/e2e/operator.test.ts and upgrade.test.ts) on a real Kubernetes cluster made by
+# Runs the operator e2e scenarios (test/e2e/operator.test.ts, upgrade.test.ts, backup-restore.test.ts) on a real Kubernetes cluster made by
 # kind: builds the data node, operator and e2e runner images, creates the cluster, loads the
 # images, installs the operator with Helm (charts/phantomdb-operator), and runs the suite in a Job
 # inside the cluster (PHANTOMDB_E2E_TARGET=external), where pod IPs and pod DNS names resolve.
@@ -58,7 +58,7 @@ diagnostics() {
   kubectl logs -n "$operator_namespace" -l app.kubernetes.io/name=phantomdb-operator --all-containers --prefix --tail=300 || true
   local pod
   local ns
-  for ns in phantomdb-e2e phantomdb-e2e-upgrade; do
+  for ns in phantomdb-e2e phantomdb-e2e-upgrade phantomdb-e2e-backup; do
     for pod in $(kubectl get pods -n "$ns" -o name 2>/dev/null); do
       kubectl logs -n "$ns" "$pod" --all-containers --prefix --tail=100 || true
       kubectl logs -n "$ns" "$pod" --all-containers --prefix --tail=100 --previous 2>/dev/null || true
@@ -160,6 +160,11 @@ spec:
           env:
             - name: PHANTOMDB_E2E_TARGET
               value: external
+            # backup-restore.test.ts runs s3rver in this pod; the data pods reach it at this IP.
+            - name: PHANTOMDB_E2E_POD_IP
+              valueFrom:
+                fieldRef:
+                  fieldPath: status.podIP
             - name: PHANTOMDB_E2E_OPERATOR_NAMESPACE
               value: $operator_namespace
             - name: PHANTOMDB_E2E_TIMEOUT_SCALE

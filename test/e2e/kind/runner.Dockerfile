@@ -1,5 +1,5 @@
 # The e2e runner for test/e2e/kind/run.sh: the repository with its dev dependencies and kubectl, so
-# that `vitest run test/e2e/operator.test.ts test/e2e/upgrade.test.ts` runs inside the kind cluster, where pod IPs and pod
+# that `vitest run test/e2e/operator.test.ts test/e2e/upgrade.test.ts test/e2e/backup-restore.test.ts` runs inside the kind cluster, where pod IPs and pod
 # DNS names are reachable. Build from the repository root:
 #   docker build -f test/e2e/kind/runner.Dockerfile -t phantomdb.local/e2e-runner:dev .
 # (BuildKit reads runner.Dockerfile.dockerignore next to this file instead of the root .dockerignore.)
@@ -23,4 +23,4 @@ ENV PHANTOMDB_E2E_TARGET=external
 ENTRYPOINT ["npx", "vitest", "run"]
 # One file at a time: on a real cluster both suites share the one operator, and the upgrade suite
 # kills it on purpose.
-CMD ["--no-file-parallelism", "test/e2e/operator.test.ts", "test/e2e/upgrade.test.ts"]
+CMD ["--no-file-parallelism", "test/e2e/operator.test.ts", "test/e2e/upgrade.test.ts", "test/e2e/backup-restore.test.ts"]
