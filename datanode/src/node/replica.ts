@@ -23,6 +23,7 @@ import type { ApplyResult, KvStateMachine } from '../kv/state-machine.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import type { SnapshotInstaller } from './snapshot-install.ts';
 import { observeProposal, type ReplicaMetricsSink } from '../metrics/sink.ts';
+import { paced, type ByteRateLimiter } from './byte-rate-limiter.ts';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.ts';
 import { ClockOffsetExceededError, HybridLogicalClock, decodeTimestamp, encodeTimestamp, systemPhysicalClock } from '../hlc/hlc.ts';
 
@@ -58,6 +59,8 @@ export interface ReplicaOptions {
    */
   readonly refuseSnapshot?: (span: { readonly startKey: Buffer; readonly endKey: Buffer }) => string | undefined;
   readonly log: (line: string) => void;
+  /** Paces this node's outgoing snapshot streams (--snapshot-rate-bytes; one limiter shared by every replica). */
+  readonly snapshotRate?: ByteRateLimiter;
   /** Where proposals, snapshots sent and role changes are reported (metrics); absent: not reported. */
   readonly metrics?: ReplicaMetricsSink;
   /** The node's hybrid logical clock: stamps writes when proposed, follows applied timestamps (default: one per replica on the system clock). */
@@ -746,7 +749,7 @@ export class Replica implements TransportHandlers {
       const { files, appliedIndex, descriptor } = await this.options.stateMachine.exportSnapshot(dir);
       this.options.log(`sending snapshot of range ${this.options.groupId} to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
       const span = descriptor === undefined || descriptor.rangeId === metaRangeId ? undefined : { startKey: descriptor.startKey, endKey: descriptor.endKey };
-      await transport.sendSnapshot(message, encodeSnapshotStream(appliedIndex, files, span));
+      await transport.sendSnapshot(message, paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate));
     };
     run().then(
       () => {
