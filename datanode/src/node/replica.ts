@@ -19,7 +19,7 @@ import { encodeCommand, type Command } from '../kv/command.ts';
 import { metaRangeId } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError } from '../kv/errors.ts';
 import type { KvLimits } from '../kv/limits.ts';
-import type { ApplyResult, KvStateMachine } from '../kv/state-machine.ts';
+import { configAfter, type ApplyResult, type KvStateMachine } from '../kv/state-machine.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import type { SnapshotInstaller } from './snapshot-install.ts';
 import { observeProposal, type ReplicaMetricsSink } from '../metrics/sink.ts';
@@ -638,7 +638,9 @@ export class Replica implements TransportHandlers {
     let early = 0;
     while (early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) < durableBelow) early++;
     const earlyEntries = early === ready.committedEntries.length ? ready.committedEntries : ready.committedEntries.slice(0, early);
-    const applying = early > 0 ? stateMachine.apply(earlyEntries) : undefined;
+    // The configuration before these entries, for the descriptors' replicas (only when one changes it).
+    const configBefore = ready.committedEntries.some((entry) => entry.kind === 'conf-change') ? this.raft.status().config : undefined;
+    const applying = early > 0 ? stateMachine.apply(earlyEntries, configBefore) : undefined;
     // Observed below; a failed write stops the replica and must not leave it unhandled.
     applying?.catch(() => undefined);
     if (ready.snapshot !== undefined) await logStore.applySnapshot(groupId, ready.snapshot);
@@ -657,7 +659,7 @@ export class Replica implements TransportHandlers {
     }
     if (early < ready.committedEntries.length) {
       const lateEntries = ready.committedEntries.slice(early);
-      const results = await stateMachine.apply(lateEntries);
+      const results = await stateMachine.apply(lateEntries, configBefore === undefined ? undefined : configAfter(configBefore, earlyEntries));
       this.followTimestamp(stateMachine.closedTimestamp());
       this.settleProposals(lateEntries, results);
     }

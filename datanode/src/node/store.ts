@@ -370,8 +370,8 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) {
       const desc = replica.stateMachine.descriptor();
       const known = desc === undefined ? undefined : out.get(desc.rangeId);
-      // At the same generation the meta range's copy wins: a replica's own descriptor keeps the
-      // replicas of the split that created it, the copy follows the placement driver's moves.
+      // At the same generation the meta range's copy wins: the driver records a move in it at
+      // once, before the range's own descriptor (whose generation each change bumps) reaches here.
       if (desc !== undefined && (known === undefined || known.generation < desc.generation)) out.set(desc.rangeId, desc);
     }
     return out;
