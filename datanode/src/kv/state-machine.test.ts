@@ -3,6 +3,7 @@
  * is applied correctly on both sides (and replayed idempotently), writes that raced a split
  * answer range-mismatch without effect, and a data directory of the old layout is refused.
  */
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeConfChange } from '../raft/confchange.ts';
 import { simpleConfState, type ConfChange, type Entry } from '../raft/types.ts';
@@ -148,6 +149,24 @@ describe('range state machine', () => {
     const replayed = await sm.apply([{ kind: 'conf-change', index: 1, term: 1, data: encodeConfChange({ changes: [{ op: 'add-learner', nodeId: 4 }], transition: 'auto' }) }], simpleConfState([1, 2, 3]));
     expect(replayed).toEqual([undefined]);
     expect(sm.descriptor()).toEqual(after);
+  });
+
+  it('exports a snapshot whose header names the applied index its files hold, even while an apply is in flight', async () => {
+    nextIndex = 1;
+    const { kv, dir } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    await sm.apply(entries([put('a', '1')]));
+    // The export starts while the next batch is being written (the replica applies durable
+    // entries while it appends the log, and may send a snapshot meanwhile).
+    const applying = sm.apply(entries([put('b', '2'), put('c', '3')]));
+    const exported = await sm.exportSnapshot(path.join(dir, 'export'));
+    await applying;
+    const target = await openEngine();
+    const receiver = new KvStateMachine(target.kv.engine, 2);
+    await receiver.ingestSnapshotFiles(exported.files);
+    expect(receiver.appliedIndex(), `exported header says ${exported.appliedIndex}`).toBe(exported.appliedIndex);
+    expect(receiver.descriptor()?.generation).toBe(exported.descriptor?.generation);
   });
 
   it('answers range-mismatch for a write ordered after the split, and writes nothing', async () => {

@@ -781,8 +781,14 @@ export class KvStateMachine {
   async exportSnapshot(dir: string): Promise<{ files: string[]; appliedIndex: number; descriptor: RangeDescriptor | undefined }> {
     const snapshot = this.engine.snapshot();
     try {
-      const appliedIndex = this.applied;
-      const descriptor = this.desc;
+      // The applied index and descriptor as the engine snapshot holds them, not this object's
+      // fields: an apply whose batch is already in the engine may not have updated them yet (the
+      // replica applies durable entries while it writes the log), and a receiver checks that the
+      // state it ingests is at the index the header names.
+      const appliedBytes = this.engine.get(this.appliedKey, { snapshot });
+      const appliedIndex = appliedBytes === undefined ? 0 : decodeU64(appliedBytes);
+      const descBytes = this.engine.get(this.descKey, { snapshot });
+      const descriptor = descBytes === undefined ? undefined : decodeDescriptor(descBytes);
       fs.mkdirSync(dir);
       const files: string[] = [];
       const parts: [string, Buffer, Buffer][] = [['local', rangeLocalStart(this.rangeId), rangeLocalEnd(this.rangeId)]];
