@@ -297,6 +297,16 @@ describe('replica placement after failures', () => {
   });
 });
 
+/** Reads every acknowledged key back through `endpoints`. */
+async function readBack(endpoints: readonly string[], clusterId: string, acknowledged: ReadonlyMap<string, string>, when: string): Promise<void> {
+  const reader = new KvClient({ endpoints: [...endpoints], clusterId, deadlineMs: 10_000 });
+  try {
+    for (const [key, value] of acknowledged) expect((await reader.get(key))?.toString(), `${key} ${when}`).toBe(value);
+  } finally {
+    reader.close();
+  }
+}
+
 async function failuresScenario(active: TestCluster, args: readonly string[]): Promise<void> {
   const adminClient = new AdminClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 10_000 });
   admin = adminClient;
@@ -314,22 +324,17 @@ async function failuresScenario(active: TestCluster, args: readonly string[]): P
   // replicas are re-created on the others, and no range is ever without a quorum meanwhile.
   await node4.kill();
   const killedAt = performance.now();
-  // Sampled meanwhile: the cluster status's count of ranges without a LIVE majority of voters.
-  const unavailableSeen: string[] = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const sample = await adminClient.clusterStatus().catch(() => undefined);
-      if (sample !== undefined && sample.unavailableRanges > 0) unavailableSeen.push(`${sample.unavailableRanges} at ${((performance.now() - killedAt) / 1000).toFixed(1)} s`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  })();
-  const replaced = await watchPlacement(adminClient, 'the dead node\'s replicas re-created on 1-3', placementTimeouts.decommissioned, [1, 2, 3], (p) => balanced(p, [1, 2, 3])).finally(() => (sampling = false));
-  await sampler;
+  // Every range keeps a quorum without it: each filled key (they span every range) is read back
+  // while node 4 is dead and before its replicas are replaced (the client retries elections).
+  const endpoints = [1, 2, 3].map((id) => active.node(id).kvAddress);
+  await readBack(endpoints, active.clusterId, filled, 'with node 4 dead');
+  const replaced = await watchPlacement(adminClient, 'the dead node\'s replicas re-created on 1-3', placementTimeouts.decommissioned, [1, 2, 3], (p) => balanced(p, [1, 2, 3]));
   console.log(`dead node 4 replaced ${((performance.now() - killedAt) / 1000).toFixed(1)} s after the kill: ${describePlacement(replaced)}`);
-  expect(unavailableSeen, 'unavailable ranges seen while node 4 was dead').toEqual([]);
-  const status = await adminClient.clusterStatus();
-  expect(status.underReplicatedRanges).toBe(0);
+  const status = await eventually('no range under-replicated or unavailable', timeouts.leaderElected, async () => {
+    const current = await adminClient.clusterStatus();
+    return current.underReplicatedRanges === 0 && current.unavailableRanges === 0 ? current : undefined;
+  });
+  expect(status.ranges).toBeGreaterThanOrEqual(replaced.ranges.length);
   await phase(load, 'node 4 dead and replaced', active);
 
   // It comes back, gets its share again, and is decommissioned; killed in the middle of that and
@@ -349,13 +354,7 @@ async function failuresScenario(active: TestCluster, args: readonly string[]): P
   const three = await watchPlacement(adminClient, '1-3 hold every replica', placementTimeouts.balanced, [1, 2, 3], (p) => balanced(p, [1, 2, 3]));
   console.log(`after the decommission: ${describePlacement(three)}`);
 
-  const endpoints = [1, 2, 3].map((id) => active.node(id).kvAddress);
-  const reader = new KvClient({ endpoints, clusterId: active.clusterId, deadlineMs: 10_000 });
-  try {
-    for (const [key, value] of filled) expect((await reader.get(key))?.toString(), key).toBe(value);
-  } finally {
-    reader.close();
-  }
+  await readBack(endpoints, active.clusterId, filled, 'after the decommission');
   const unexpected = [...load.errorCodes].filter(([code]) => !retriableCodes.has(code));
   expect(unexpected, `client errors: ${JSON.stringify([...load.errorCodes])}`).toEqual([]);
   await finish(load, endpoints, seed + 29);

@@ -199,7 +199,10 @@ export class NodeAdmin implements AdminBackend {
     if (id === this.host.nodeId) return 'LIVE';
     const since = replica.sinceHeardMs(id);
     const heard: LivenessState = since <= this.host.livenessTimeoutMs ? 'LIVE' : since <= 3 * this.host.livenessTimeoutMs ? 'SUSPECT' : 'DEAD';
-    // The worse of what the meta range's Raft heartbeats and the liveness records say.
+    // The worse of what the meta range's Raft heartbeats and the liveness records say; not the
+    // records while this node's tracker is new (a meta leader elected a moment ago sees every
+    // node as suspect until its record advances: that is its short memory, not the node).
+    if (this.host.placement?.()?.livenessWarmingUp() === true) return heard;
     if (performance.now() - this.recordedAtMs > recordedLivenessFreshMs) this.refreshRecordedLiveness(this.placementSnapshot());
     const recorded = this.recordedLiveness.get(id);
     const rank: Record<LivenessState, number> = { LIVE: 0, SUSPECT: 1, DEAD: 2 };
