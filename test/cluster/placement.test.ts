@@ -133,6 +133,18 @@ async function fullScanChecksum(endpoint: string, clusterId: string): Promise<{ 
   return { rows, digest: hash.digest('hex') };
 }
 
+/** Polls the range list until `check` holds; a timeout reports the last placement seen. */
+async function watchPlacement(adminClient: AdminClient, what: string, timeoutMs: number, nodeIds: readonly number[], check: (placement: Placement) => boolean): Promise<Placement> {
+  let last = '';
+  return eventually(what, timeoutMs, async () => {
+    const placement = placementOf(await adminClient.rangeList(), nodeIds);
+    last = describePlacement(placement);
+    return check(placement) ? placement : undefined;
+  }, 250).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last placement: ${last}`, { cause: err });
+  });
+}
+
 describe('replica placement', () => {
   it('rebalances 3 → 5 nodes under load (the meta leader killed mid-rebalance) and decommissions back to 3 without losing a write', async () => {
     cluster = await TestCluster.start({ size: 3, extraArgs: nodeArgs });
@@ -270,4 +282,83 @@ async function scenario(active: TestCluster): Promise<void> {
   expect(moves).toBeGreaterThan(0);
   expect(bytes).toBeGreaterThan(0);
   console.log(`rebalance metrics on the remaining nodes: ${moves} moves, ${bytes} bytes`);
+}
+
+describe('replica placement after failures', () => {
+  it('re-creates a dead node\'s replicas elsewhere, and finishes a decommission whose node was killed in the middle of it', async () => {
+    const args = [...nodeArgs, '--dead-node-replace-ms', '3000'];
+    cluster = await TestCluster.start({ size: 3, extraArgs: args });
+    const active = cluster;
+    await failuresScenario(active, args).catch(async (err: unknown) => {
+      const statuses = await active.statusSummary().catch(() => '');
+      const extra = extraNodes.map((node) => `----- node ${node.spec.id}\n${node.output.slice(-4000)}`).join('\n');
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatuses: ${statuses}\n${active.logs()}\n${extra}`, { cause: err });
+    });
+  });
+});
+
+/** Reads every acknowledged key back through `endpoints`. */
+async function readBack(endpoints: readonly string[], clusterId: string, acknowledged: ReadonlyMap<string, string>, when: string): Promise<void> {
+  const reader = new KvClient({ endpoints: [...endpoints], clusterId, deadlineMs: 10_000 });
+  try {
+    for (const [key, value] of acknowledged) expect((await reader.get(key))?.toString(), `${key} ${when}`).toBe(value);
+  } finally {
+    reader.close();
+  }
+}
+
+async function failuresScenario(active: TestCluster, args: readonly string[]): Promise<void> {
+  const adminClient = new AdminClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 10_000 });
+  admin = adminClient;
+  const node4 = await active.joiner(4, active.node(1).kvAddress, ['--tick-ms', '50', ...args]);
+  extraNodes.push(node4);
+  node4.start();
+  const load = new Workload({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, clients: 2, keys: 5, seed: seed + 29 });
+  workload = load;
+  await phase(load, 'steady', active);
+  const filled = await fill(active.kvEndpoints(), active.clusterId, fillerKeys / 2);
+  const four = [1, 2, 3, 4];
+  await watchPlacement(adminClient, '4 nodes balanced', placementTimeouts.balanced, four, (p) => p.ranges.length >= 4 && balanced(p, four));
+
+  // Node 4 dies for good (as far as the cluster can tell): after --dead-node-replace-ms its
+  // replicas are re-created on the others, and no range is ever without a quorum meanwhile.
+  await node4.kill();
+  const killedAt = performance.now();
+  // Every range keeps a quorum without it: each filled key (they span every range) is read back
+  // while node 4 is dead and before its replicas are replaced (the client retries elections).
+  const endpoints = [1, 2, 3].map((id) => active.node(id).kvAddress);
+  await readBack(endpoints, active.clusterId, filled, 'with node 4 dead');
+  const replaced = await watchPlacement(adminClient, 'the dead node\'s replicas re-created on 1-3', placementTimeouts.decommissioned, [1, 2, 3], (p) => balanced(p, [1, 2, 3]));
+  console.log(`dead node 4 replaced ${((performance.now() - killedAt) / 1000).toFixed(1)} s after the kill: ${describePlacement(replaced)}`);
+  const status = await eventually('no range under-replicated or unavailable', timeouts.leaderElected, async () => {
+    const current = await adminClient.clusterStatus();
+    return current.underReplicatedRanges === 0 && current.unavailableRanges === 0 ? current : undefined;
+  });
+  expect(status.ranges).toBeGreaterThanOrEqual(replaced.ranges.length);
+  await phase(load, 'node 4 dead and replaced', active);
+
+  // It comes back, gets its share again, and is decommissioned; killed in the middle of that and
+  // restarted, the decommission still completes.
+  node4.start();
+  await watchPlacement(adminClient, 'node 4 back in the balance', placementTimeouts.balanced, four, (p) => balanced(p, four));
+  const started = await adminClient.decommission(4);
+  expect(started.replicasRemaining).toBeGreaterThan(0);
+  await eventually('the decommission under way', placementTimeouts.decommissioned, async () => {
+    const progress = await adminClient.decommission(4);
+    return progress.done || progress.replicasRemaining < started.replicasRemaining ? progress : undefined;
+  });
+  await node4.kill();
+  await phase(load, 'node 4 killed while decommissioning', active);
+  node4.start();
+  await eventually('node 4 decommissioned', placementTimeouts.decommissioned, async () => ((await adminClient.decommission(4)).done ? true : undefined));
+  const three = await watchPlacement(adminClient, '1-3 hold every replica', placementTimeouts.balanced, [1, 2, 3], (p) => balanced(p, [1, 2, 3]));
+  console.log(`after the decommission: ${describePlacement(three)}`);
+
+  await readBack(endpoints, active.clusterId, filled, 'after the decommission');
+  const unexpected = [...load.errorCodes].filter(([code]) => !retriableCodes.has(code));
+  expect(unexpected, `client errors: ${JSON.stringify([...load.errorCodes])}`).toEqual([]);
+  await finish(load, endpoints, seed + 29);
+  const after = await adminClient.clusterStatus();
+  expect(after.unavailableRanges).toBe(0);
+  expect(after.underReplicatedRanges).toBe(0);
 }

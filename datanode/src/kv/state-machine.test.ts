@@ -3,15 +3,17 @@
  * is applied correctly on both sides (and replayed idempotently), writes that raced a split
  * answer range-mismatch without effect, and a data directory of the old layout is refused.
  */
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Entry } from '../raft/types.ts';
+import { encodeConfChange } from '../raft/confchange.ts';
+import { simpleConfState, type ConfChange, type Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { encodeCommand, type Command } from './command.ts';
 import { lookupDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
 import { mvccKeyPrefix } from '../storage/mvcc.ts';
 import { decodeUserVersionKey, encodeU64, encodeVersionValue, rangeLocalEnd, rangeLocalKey, rangeLocalStart, userBounds, userKey, userVersionKey } from './keys.ts';
 import { TempKvEngines } from './kv.test-support.ts';
-import { KvEngine, KvStateMachine } from './state-machine.ts';
+import { configAfter, KvEngine, KvStateMachine } from './state-machine.ts';
 
 const engines = new TempKvEngines('sm');
 afterEach(() => engines.cleanup());
@@ -107,6 +109,64 @@ describe('range state machine', () => {
     expect(() => sm.get(Buffer.from('p'))).toThrow(/PH_RANGE_MISMATCH|outside range/);
     expect(() => right.get(Buffer.from('a'))).toThrow(/outside range/);
     expect(() => sm.scan(Buffer.from('a'), Buffer.alloc(0), 10, 1 << 20)).toThrow(/outside range/);
+  });
+
+  it('bumps the descriptor generation with each configuration change (persisted, replicas from the resulting configuration)', async () => {
+    nextIndex = 1;
+    const opened = await openEngine();
+    let kv = opened.kv;
+    let sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    const conf = (change: ConfChange): Entry => ({ kind: 'conf-change', index: nextIndex++, term: 1, data: encodeConfChange(change) });
+    // Add node 4 as a learner, then promote it and demote node 1 through a joint configuration (two entries: enter, leave).
+    await sm.apply([conf({ changes: [{ op: 'add-learner', nodeId: 4 }], transition: 'auto' })], simpleConfState([1, 2, 3]));
+    expect(sm.descriptor()).toMatchObject({ generation: 1 });
+    expect(sm.descriptor()?.replicas).toEqual([...replicas, { nodeId: 4, voter: false }]);
+    // The configuration a later apply of the same Ready starts from (the replica applies durable entries first).
+    expect(configAfter(simpleConfState([1, 2, 3]), [conf({ changes: [{ op: 'add-learner', nodeId: 5 }], transition: 'auto' }), ...entries([put('x', '1')])])).toEqual(simpleConfState([1, 2, 3], [5]));
+    nextIndex -= 2;
+    const results = await sm.apply(
+      [conf({ changes: [{ op: 'add-voter', nodeId: 4 }, { op: 'add-learner', nodeId: 1 }], transition: 'auto' }), ...entries([put('a', '1')]), conf({ changes: [], transition: 'auto' })],
+      simpleConfState([1, 2, 3], [4]),
+    );
+    expect(results.map((r) => r?.op)).toEqual(['conf-change', 'put', 'conf-change']);
+    expect(sm.descriptor()).toMatchObject({ generation: 3 });
+    expect(sm.descriptor()?.replicas).toEqual([2, 3, 4].map((nodeId) => ({ nodeId, voter: true })).concat([{ nodeId: 1, voter: false }]));
+    // A split proposed at the generation before the moves is refused; at the current one it applies.
+    const [stale] = await sm.apply(entries([split('m', 0)]));
+    expect(stale).toMatchObject({ op: 'split', ok: false });
+    const [fresh] = await sm.apply(entries([split('m', 3)]));
+    expect(fresh).toMatchObject({ op: 'split', ok: true, left: { generation: 4 }, right: { generation: 4 } });
+    // A change the configuration rules refuse (leaving a joint configuration that is not joint) moves nothing.
+    await sm.apply([conf({ changes: [], transition: 'auto' })], simpleConfState([2, 3, 4], [1]));
+    expect(sm.descriptor()).toMatchObject({ generation: 4 });
+    const after = sm.descriptor();
+    // Entries replayed below the applied index (a restart) move nothing twice, and the generation was persisted.
+    await engines.close(kv);
+    ({ kv } = await openEngine(opened.dir));
+    sm = new KvStateMachine(kv.engine, 2);
+    expect(sm.descriptor()).toEqual(after);
+    const replayed = await sm.apply([{ kind: 'conf-change', index: 1, term: 1, data: encodeConfChange({ changes: [{ op: 'add-learner', nodeId: 4 }], transition: 'auto' }) }], simpleConfState([1, 2, 3]));
+    expect(replayed).toEqual([undefined]);
+    expect(sm.descriptor()).toEqual(after);
+  });
+
+  it('exports a snapshot whose header names the applied index its files hold, even while an apply is in flight', async () => {
+    nextIndex = 1;
+    const { kv, dir } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    await sm.apply(entries([put('a', '1')]));
+    // The export starts while the next batch is being written (the replica applies durable
+    // entries while it appends the log, and may send a snapshot meanwhile).
+    const applying = sm.apply(entries([put('b', '2'), put('c', '3')]));
+    const exported = await sm.exportSnapshot(path.join(dir, 'export'));
+    await applying;
+    const target = await openEngine();
+    const receiver = new KvStateMachine(target.kv.engine, 2);
+    await receiver.ingestSnapshotFiles(exported.files);
+    expect(receiver.appliedIndex(), `exported header says ${exported.appliedIndex}`).toBe(exported.appliedIndex);
+    expect(receiver.descriptor()?.generation).toBe(exported.descriptor?.generation);
   });
 
   it('answers range-mismatch for a write ordered after the split, and writes nothing', async () => {

@@ -28,13 +28,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assert, assertNever } from '../assert.ts';
-import type { Entry } from '../raft/types.ts';
+import { allMembers, applyConfChange, configFromConfState, confStateOf, decodeConfChange, isVoter, type Configuration } from '../raft/confchange.ts';
+import type { ConfState, Entry } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { mvccTimestampMax } from '../storage/mvcc.ts';
 import { VersionError } from '../version/errors.ts';
 import { compareVersions, isVersion } from '../version/version.ts';
 import { decodeCommand, membersJson, parseMembers, parseProtection, protectionJson, type Command, type MemberAddress, type StoredProtection } from './command.ts';
-import { containsKey, containsSpan, decodeDescriptor, encodeDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
+import { containsKey, containsSpan, decodeDescriptor, encodeDescriptor, metaRangeId, type RangeDescriptor, type ReplicaDescriptor } from './descriptor.ts';
 import { KvError } from './errors.ts';
 import {
   decodeU64,
@@ -446,8 +447,13 @@ export class KvStateMachine {
    * Applies committed entries in one engine batch (unsynced) with the new applied index.
    * Entries at or below the applied index (replayed after a snapshot was installed ahead of the
    * log) are skipped and answer undefined.
+   *
+   * A configuration change of a user range bumps its descriptor's generation and sets its
+   * replicas to the configuration that results (`config`: the Raft configuration before the
+   * first of `entries`; without it only the generation moves), so descriptors of one range
+   * order by generation across replica moves as they do across splits.
    */
-  async apply(entries: readonly Entry[]): Promise<(ApplyResult | undefined)[]> {
+  async apply(entries: readonly Entry[], config?: ConfState): Promise<(ApplyResult | undefined)[]> {
     const batch = new WriteBatch();
     const overlay = new Map<string, Buffer | null>();
     const results: (ApplyResult | undefined)[] = [];
@@ -457,18 +463,34 @@ export class KvStateMachine {
     const splits: { left: RangeDescriptor; right: RangeDescriptor }[] = [];
     const writeTsBefore = this.writeTs;
     let last = this.applied;
+    let configuration = config === undefined ? undefined : configFromConfState(config);
+    let descChanged = false;
     for (const entry of entries) {
+      // Skipped entries' changes are followed too: the Raft core's configuration may lag the state.
+      let changed = false;
+      if (entry.kind === 'conf-change') {
+        const result = configuration === undefined ? undefined : applyConfChange(configuration, decodeConfChange(entry.data));
+        if (result?.ok === true) configuration = result.config;
+        changed = result === undefined || result.ok;
+      }
       if (entry.index <= this.applied) {
         results.push(undefined);
         continue;
       }
       assert(entry.index > last, 'committed entries are applied in order');
       last = entry.index;
-      if (entry.kind === 'conf-change') results.push({ op: 'conf-change' });
+      if (entry.kind === 'conf-change') {
+        if (changed && this.desc !== undefined && this.rangeId !== metaRangeId) {
+          this.desc = { ...this.desc, generation: this.desc.generation + 1, replicas: configuration === undefined ? this.desc.replicas : replicasOfConfiguration(configuration) };
+          descChanged = true;
+        }
+        results.push({ op: 'conf-change' });
+      }
       else if (entry.data.byteLength === 0) results.push({ op: 'noop' });
       else results.push(this.applyCommand(decodeCommand(entry.data), batch, overlay, splits));
     }
     if (last === this.applied) return results;
+    if (descChanged && this.desc !== undefined) batch.put(this.descKey, encodeDescriptor(this.desc));
     batch.put(this.appliedKey, encodeU64(last));
     if (this.writeTs !== writeTsBefore) batch.put(this.writeTsKey, u64Bytes(this.writeTs));
     // A split is synced: the right range's Raft group is created (durably, by the log store)
@@ -759,8 +781,14 @@ export class KvStateMachine {
   async exportSnapshot(dir: string): Promise<{ files: string[]; appliedIndex: number; descriptor: RangeDescriptor | undefined }> {
     const snapshot = this.engine.snapshot();
     try {
-      const appliedIndex = this.applied;
-      const descriptor = this.desc;
+      // The applied index and descriptor as the engine snapshot holds them, not this object's
+      // fields: an apply whose batch is already in the engine may not have updated them yet (the
+      // replica applies durable entries while it writes the log), and a receiver checks that the
+      // state it ingests is at the index the header names.
+      const appliedBytes = this.engine.get(this.appliedKey, { snapshot });
+      const appliedIndex = appliedBytes === undefined ? 0 : decodeU64(appliedBytes);
+      const descBytes = this.engine.get(this.descKey, { snapshot });
+      const descriptor = descBytes === undefined ? undefined : decodeDescriptor(descBytes);
       fs.mkdirSync(dir);
       const files: string[] = [];
       const parts: [string, Buffer, Buffer][] = [['local', rangeLocalStart(this.rangeId), rangeLocalEnd(this.rangeId)]];
@@ -835,4 +863,21 @@ function protectionKey(id: string): Buffer {
 /** The answer of a replica that does not hold the key: its current descriptor, for the gateway. */
 export function rangeMismatch(rangeId: number, desc: RangeDescriptor | undefined): KvError {
   return new KvError('PH_RANGE_MISMATCH', desc === undefined ? `range ${rangeId} is not initialised on this node` : `key outside range ${rangeId} (generation ${desc.generation})`);
+}
+
+/** The Raft configuration after the configuration changes among `entries` (refused ones change nothing). */
+export function configAfter(config: ConfState, entries: readonly Entry[]): ConfState {
+  let configuration = configFromConfState(config);
+  for (const entry of entries) {
+    if (entry.kind !== 'conf-change') continue;
+    const result = applyConfChange(configuration, decodeConfChange(entry.data));
+    if (result.ok) configuration = result.config;
+  }
+  return confStateOf(configuration);
+}
+
+/** A range's replicas as a Raft configuration has them: voters (of either half) first, then learners. */
+function replicasOfConfiguration(config: Configuration): ReplicaDescriptor[] {
+  const members = allMembers(config);
+  return [...members.filter((id) => isVoter(config, id)).map((nodeId) => ({ nodeId, voter: true })), ...members.filter((id) => !isVoter(config, id)).map((nodeId) => ({ nodeId, voter: false }))];
 }

@@ -199,7 +199,10 @@ export class NodeAdmin implements AdminBackend {
     if (id === this.host.nodeId) return 'LIVE';
     const since = replica.sinceHeardMs(id);
     const heard: LivenessState = since <= this.host.livenessTimeoutMs ? 'LIVE' : since <= 3 * this.host.livenessTimeoutMs ? 'SUSPECT' : 'DEAD';
-    // The worse of what the meta range's Raft heartbeats and the liveness records say.
+    // The worse of what the meta range's Raft heartbeats and the liveness records say; not the
+    // records while this node's tracker is new (a meta leader elected a moment ago sees every
+    // node as suspect until its record advances: that is its short memory, not the node).
+    if (this.host.placement?.()?.livenessWarmingUp() === true) return heard;
     if (performance.now() - this.recordedAtMs > recordedLivenessFreshMs) this.refreshRecordedLiveness(this.placementSnapshot());
     const recorded = this.recordedLiveness.get(id);
     const rank: Record<LivenessState, number> = { LIVE: 0, SUSPECT: 1, DEAD: 2 };
@@ -431,15 +434,19 @@ export class NodeAdmin implements AdminBackend {
     if (remaining.length < factor) {
       throw new AdminError('PH_DECOMMISSION_REFUSED', `removing node ${nodeId} would leave ${remaining.length} voter(s), fewer than the replication factor ${factor}`);
     }
+    // A meta leader elected a moment ago sees every other node as suspect until their liveness
+    // records advance: a refusal then would only reflect its own short memory (retriable instead).
+    const refuse = (message: string): AdminError =>
+      this.host.placement?.()?.livenessWarmingUp() === true
+        ? new AdminError('PH_UNAVAILABLE', `this node leads the meta range since a moment and is still learning node liveness (${message}); retry`)
+        : new AdminError('PH_DECOMMISSION_REFUSED', message);
     const healthy = this.healthyVoters(replica, status, leaving).length;
-    if (healthy < majority(remaining.length)) {
-      throw new AdminError('PH_DECOMMISSION_REFUSED', `removing node ${nodeId} would leave ${healthy} healthy voter(s) of ${remaining.length}, not a majority`);
-    }
+    if (healthy < majority(remaining.length)) throw refuse(`removing node ${nodeId} would leave ${healthy} healthy voter(s) of ${remaining.length}, not a majority`);
     // Every user range must keep its replication factor on the nodes that stay (the planner's check).
     const snapshot = this.placementSnapshot();
     if (snapshot !== undefined) {
       const check = checkDecommission(snapshot, this.plannerLimits(), nodeId);
-      if (!check.ok) throw new AdminError('PH_DECOMMISSION_REFUSED', `${check.message}: ranges ${check.underReplicatedRangeIds.join(', ')}`);
+      if (!check.ok) throw refuse(`${check.message}: ranges ${check.underReplicatedRangeIds.join(', ')}`);
     }
   }
 

@@ -30,6 +30,7 @@ import { RaftLogEngine } from '../raft/logstore/index.ts';
 import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
 import { NodeAdmin } from './admin-backend.ts';
+import { ByteRateLimiter } from './byte-rate-limiter.ts';
 import type { NodeConfig } from './config.ts';
 import { checkOrRecordIdentity } from './identity.ts';
 import type { PeerTransport, TransportHandlers } from './interfaces.ts';
@@ -241,6 +242,7 @@ export class DataNode implements KvBackend {
         clock: performanceClock,
         compactionEntries: config.compactionEntries,
         addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
+        snapshotRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes }),
         log: this.log,
         ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
         hlc: this.hlc,

@@ -518,9 +518,23 @@ export class PlacementHost {
     const abort = new AbortController();
     // A new leader's tracker starts afresh: records seen once are suspect until they advance.
     this.tracker = emptyLivenessState;
+    this.trackerSinceTicks = this.nowTicks();
     this.options.log('placement driver starting (this node leads the meta range)');
     const done = instance.run(abort.signal);
     this.driver = { abort, done, instance };
+  }
+
+  /** When this node's driver (and its fresh liveness tracker) started, in liveness ticks. */
+  private trackerSinceTicks: number | undefined;
+
+  /**
+   * Whether this node's liveness view is too young to call a node anything but suspect: a new
+   * meta leader's tracker confirms a node only once its record advances (within a heartbeat
+   * interval), so for a moment after a leadership change every other node looks suspect.
+   */
+  livenessWarmingUp(): boolean {
+    if (this.driver === undefined || this.trackerSinceTicks === undefined) return false;
+    return this.nowTicks() - this.trackerSinceTicks < defaultLivenessConfig.suspectAfterTicks + defaultLivenessConfig.heartbeatIntervalTicks;
   }
 
   private async stopDriver(reason: string): Promise<void> {

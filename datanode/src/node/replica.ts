@@ -19,10 +19,11 @@ import { encodeCommand, type Command } from '../kv/command.ts';
 import { metaRangeId } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError } from '../kv/errors.ts';
 import type { KvLimits } from '../kv/limits.ts';
-import type { ApplyResult, KvStateMachine } from '../kv/state-machine.ts';
+import { configAfter, type ApplyResult, type KvStateMachine } from '../kv/state-machine.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import type { SnapshotInstaller } from './snapshot-install.ts';
 import { observeProposal, type ReplicaMetricsSink } from '../metrics/sink.ts';
+import { paced, type ByteRateLimiter } from './byte-rate-limiter.ts';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.ts';
 import { ClockOffsetExceededError, HybridLogicalClock, decodeTimestamp, encodeTimestamp, systemPhysicalClock } from '../hlc/hlc.ts';
 
@@ -58,6 +59,8 @@ export interface ReplicaOptions {
    */
   readonly refuseSnapshot?: (span: { readonly startKey: Buffer; readonly endKey: Buffer }) => string | undefined;
   readonly log: (line: string) => void;
+  /** Paces this node's outgoing snapshot streams (--snapshot-rate-bytes; one limiter shared by every replica). */
+  readonly snapshotRate?: ByteRateLimiter;
   /** Where proposals, snapshots sent and role changes are reported (metrics); absent: not reported. */
   readonly metrics?: ReplicaMetricsSink;
   /** The node's hybrid logical clock: stamps writes when proposed, follows applied timestamps (default: one per replica on the system clock). */
@@ -635,7 +638,9 @@ export class Replica implements TransportHandlers {
     let early = 0;
     while (early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) < durableBelow) early++;
     const earlyEntries = early === ready.committedEntries.length ? ready.committedEntries : ready.committedEntries.slice(0, early);
-    const applying = early > 0 ? stateMachine.apply(earlyEntries) : undefined;
+    // The configuration before these entries, for the descriptors' replicas (only when one changes it).
+    const configBefore = ready.committedEntries.some((entry) => entry.kind === 'conf-change') ? this.raft.status().config : undefined;
+    const applying = early > 0 ? stateMachine.apply(earlyEntries, configBefore) : undefined;
     // Observed below; a failed write stops the replica and must not leave it unhandled.
     applying?.catch(() => undefined);
     if (ready.snapshot !== undefined) await logStore.applySnapshot(groupId, ready.snapshot);
@@ -654,7 +659,7 @@ export class Replica implements TransportHandlers {
     }
     if (early < ready.committedEntries.length) {
       const lateEntries = ready.committedEntries.slice(early);
-      const results = await stateMachine.apply(lateEntries);
+      const results = await stateMachine.apply(lateEntries, configBefore === undefined ? undefined : configAfter(configBefore, earlyEntries));
       this.followTimestamp(stateMachine.closedTimestamp());
       this.settleProposals(lateEntries, results);
     }
@@ -746,7 +751,7 @@ export class Replica implements TransportHandlers {
       const { files, appliedIndex, descriptor } = await this.options.stateMachine.exportSnapshot(dir);
       this.options.log(`sending snapshot of range ${this.options.groupId} to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
       const span = descriptor === undefined || descriptor.rangeId === metaRangeId ? undefined : { startKey: descriptor.startKey, endKey: descriptor.endKey };
-      await transport.sendSnapshot(message, encodeSnapshotStream(appliedIndex, files, span));
+      await transport.sendSnapshot(message, paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate));
     };
     run().then(
       () => {

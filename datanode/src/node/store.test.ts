@@ -432,5 +432,18 @@ describe('store', () => {
     await until('the moved voter leads', () => (follower.replica(2)?.role().role === 'leader' ? true : undefined));
     expect(leaderStore.leaderReports().some((report) => report.rangeId === 2)).toBe(false);
     expect(follower.leaderReports().find((report) => report.rangeId === 2)?.replicas).toHaveLength(3);
+    // Every configuration change bumped the range's generation (demote and promote: enter and leave
+    // a joint configuration; remove; add learner), the same on each replica, with the replicas of
+    // the resulting configuration; the meta range's copy follows to that generation.
+    const descriptors = await until('every replica applied the last change', () => {
+      const descs = all.map((store) => store.replica(2)?.stateMachine.descriptor());
+      return descs.every((d) => d !== undefined && d.generation === descs[0]?.generation) ? descs : undefined;
+    });
+    const current = descriptors[0];
+    expect(current?.generation).toBeGreaterThanOrEqual(4);
+    expect([...(current?.replicas ?? [])].sort((a, b) => a.nodeId - b.nodeId)).toEqual([1, 2, 3].map((nodeId) => ({ nodeId, voter: true })));
+    await until('the meta copies at the new generation', () =>
+      all.every((store) => store.metaStateMachine()?.rangeDescriptors().get(2)?.generation === current?.generation) ? true : undefined,
+    );
   });
 });

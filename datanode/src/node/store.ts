@@ -370,8 +370,8 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) {
       const desc = replica.stateMachine.descriptor();
       const known = desc === undefined ? undefined : out.get(desc.rangeId);
-      // At the same generation the meta range's copy wins: a replica's own descriptor keeps the
-      // replicas of the split that created it, the copy follows the placement driver's moves.
+      // At the same generation the meta range's copy wins: the driver records a move in it at
+      // once, before the range's own descriptor (whose generation each change bumps) reaches here.
       if (desc !== undefined && (known === undefined || known.generation < desc.generation)) out.set(desc.rangeId, desc);
     }
     return out;
@@ -842,7 +842,8 @@ export class Store implements TransportHandlers {
   /**
    * With placement: drops replicas this node was removed from without learning it (the leader
    * stopped sending before the removal reached it). Only a replica whose own configuration no
-   * longer counts this node as a voter (a removed voter was demoted first, and applied that), whose
+   * longer counts this node as a voter (a removed voter was demoted first, and applied that), or
+   * whose range's meta copy is of a later generation than its own descriptor, and whose
    * range the meta range (caught up here) does not place here for `notPlacedHereGraceMs`: its log
    * counts for no quorum, so dropping it loses nothing; if the range does want it, its messages
    * bring a replica back (past the tombstone) and a snapshot.
@@ -864,9 +865,12 @@ export class Store implements TransportHandlers {
         !this.creating.has(id) &&
         !this.receivingSnapshots.has(id) &&
         replica.role().role !== 'leader' &&
-        !votersOf(replica.status().config).includes(me) &&
         copy !== undefined &&
-        !copy.replicas.some((r) => r.nodeId === me);
+        !copy.replicas.some((r) => r.nodeId === me) &&
+        // A voter by its own configuration only if the meta copy is of a later generation: every
+        // configuration change bumps it, so the range committed changes past this replica's state
+        // that left this node out (a node replaced while it was dead never hears of its removal).
+        (!votersOf(replica.status().config).includes(me) || copy.generation > (replica.stateMachine.descriptor()?.generation ?? Number.MAX_SAFE_INTEGER));
       if (!forgotten) {
         this.notPlacedSince.delete(id);
         continue;

@@ -186,6 +186,24 @@ describe('placement driver on a fake cluster', () => {
     });
   });
 
+  it('abandons a copy in flight to a node that dies instead of waiting out the attempt timeout', async () => {
+    // Every call hangs: a copy to node 4 is in flight when node 4 dies.
+    const h = harness(13, { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 1 }, (random) => crowdedCluster(random, 4, 6));
+    const run = startDriver(h);
+    const copyingTo4 = (): boolean => run.driver.progress().inFlight.some((move) => move.kind === 'AddLearner' && move.nodeId === 4);
+    await runVirtual(h.clock, copyingTo4, virtualMsMax);
+    const diedAtMs = h.clock.nowMs();
+    h.cluster.updateNode(4, { liveness: 'dead', deadSinceTicks: diedAtMs });
+    await runVirtual(h.clock, () => !copyingTo4(), virtualMsMax);
+    // Within a re-plan or two, well before the 30 s attempt timeout.
+    expect(h.clock.nowMs() - diedAtMs).toBeLessThan(limits.moveAttemptTimeoutMs / 2);
+    const dropped = h.events.filter((event) => event.kind === 'move-dropped' && event.move.kind === 'AddLearner' && event.move.nodeId === 4);
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped.every((event) => event.kind === 'move-dropped' && event.why.includes('dead'))).toBe(true);
+    expect(h.events.some((event) => event.kind === 'move-failed' && event.move.kind === 'AddLearner' && event.move.nodeId === 4)).toBe(false);
+    await stop(h, run);
+  });
+
   it('respects a tight bandwidth limit', async () => {
     const tight: DriverLimits = { ...limits, copyBytesPerSecondMax: 8 * mebibyte, copyBurstBytesMax: 16 * mebibyte };
     const h = harness(5, { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 0 }, (random) => crowdedCluster(random, 6, 20));

@@ -252,6 +252,8 @@ function hasLearner(snapshot: ClusterSnapshot, move: AddLearner): boolean {
 interface Running {
   readonly move: Move;
   readonly done: Promise<void>;
+  /** Abandons this move alone (its target died). */
+  readonly abandon: AbortController;
 }
 
 /**
@@ -329,12 +331,29 @@ export class PlacementDriver {
         await this.pause(Math.min(warmUpLeftMs, this.options.limits.replanIntervalMs), signal);
         continue;
       }
+      this.abandonMovesToDeadNodes(snapshot);
       this.planAndStart(snapshot, signal);
       await this.pause(this.options.limits.replanIntervalMs, signal);
     }
     await Promise.allSettled([...this.running.values()].map((entry) => entry.done));
     this.emit({ kind: 'stopped', reason: describeAbort(signal) });
     return this.progress();
+  }
+
+  /**
+   * Gives up the copies and promotions in flight to a node that is now dead: the attempt would
+   * only run into its timeout, holding the range (and its learner on the dead node) meanwhile,
+   * while the next plan removes that learner and copies to a live node instead.
+   */
+  private abandonMovesToDeadNodes(snapshot: ClusterSnapshot): void {
+    const dead = new Set(snapshot.nodes.filter((node) => node.liveness === 'dead').map((node) => node.id));
+    for (const entry of this.running.values()) {
+      const move = entry.move;
+      if ((move.kind !== 'AddLearner' && move.kind !== 'PromoteLearner') || !dead.has(move.nodeId) || entry.abandon.signal.aborted) continue;
+      entry.abandon.abort();
+      this.dropped += 1;
+      this.emit({ kind: 'move-dropped', move, why: `its target node ${move.nodeId} is dead` });
+    }
   }
 
   private planAndStart(snapshot: ClusterSnapshot, signal: AbortSignal): void {
@@ -347,12 +366,13 @@ export class PlacementDriver {
     this.emit({ kind: 'planned', moves: plan.moves, inFlight: inFlight.length, unavailableRangeIds: plan.unavailableRangeIds });
     for (const move of plan.moves) {
       assert(!this.running.has(move.rangeId), `range ${move.rangeId} already has a move in flight`);
-      const done = this.execute(move, snapshot, signal).finally(() => {
+      const abandon = new AbortController();
+      const done = this.execute(move, snapshot, AbortSignal.any([signal, abandon.signal])).finally(() => {
         this.running.delete(move.rangeId);
         this.settled = true;
         this.wake?.();
       });
-      this.running.set(move.rangeId, { move, done });
+      this.running.set(move.rangeId, { move, done, abandon });
     }
     assert(this.running.size <= this.options.limits.planner.concurrentMovesMax, 'more moves in flight than concurrentMovesMax');
   }

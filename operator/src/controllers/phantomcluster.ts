@@ -15,6 +15,7 @@ import type { OperatorMetrics } from '../metrics/metrics.ts';
 import { kindClients } from './apply.ts';
 import { summarizeStatus } from './cluster-status.ts';
 import { conditionOf } from './conditions.ts';
+import { annotateLocality } from './locality.ts';
 import { ensureConfigMap, ensurePodDisruptionBudget, ensureServiceAccount, ensureServices, ensureStatefulSet, joinNodes, observeNodes, stopWhenPaused, validateSpec } from './cluster-steps.ts';
 import { defaultClusterTimings, type ClusterControllerDeps, type ClusterObject, type ClusterTimings, type ReconcileContext, type Step, type StepResult } from './context.ts';
 import { Controller, type ReconcileOutcome } from './runtime.ts';
@@ -39,6 +40,7 @@ export const clusterSteps: readonly Step[] = [
   ensurePodDisruptionBudget,
   ensureStatefulSet,
   observeNodes,
+  annotateLocality,
   rollOutPods,
   scaleIn,
   joinNodes,
