@@ -413,7 +413,9 @@ function balanced(status: ClusterStatus, expected: readonly number[]): boolean {
   if (counts.some((count) => count === undefined)) return false;
   const values = counts as number[];
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return mean > 0 && values.every((count) => Math.abs(count - mean) <= 0.1 * mean);
+  // Within 10% of the mean, rounded outwards to whole replicas (the planner's and the operator's
+  // band): 29 replicas on 5 nodes cannot all be within 5.8 ± 0.58.
+  return mean > 0 && values.every((count) => count >= Math.floor(0.9 * mean) && count <= Math.ceil(1.1 * mean));
 }
 
 const replicaSummary = (status: ClusterStatus): string => status.nodes.map((node) => `n${node.nodeId} ${node.membership.toLowerCase()} ${node.replicas}r/${node.leases}l`).join(', ');
@@ -597,7 +599,7 @@ function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, le
   const countsNote = typeof rb?.replicaCountsBalancedAfterSeconds === 'number' ? `here after ${fmt(rb.replicaCountsBalancedAfterSeconds, 1)} s` : 'not reached here';
   lines.push(
     '',
-    `What moves today: every range follows the meta range's membership (the placement driver is not wired into the node yet), so each joining node receives a replica of every range through Raft snapshots rather than a share of them (${votersNote}). "Balanced" is ClusterStatus reporting every node within ±10% of the mean replica count and RangeList showing no learner replica left (a learner is promoted only once caught up, so its data has arrived); ClusterStatus alone counts a replica as soon as it is a member (${countsNote}). Details per node (membership, replicas, leases) are in bench/results/scale.json.`,
+    `What moves: the placement driver on the meta range's leader moves a share of the user ranges' replicas to the new nodes (learner, snapshot, promote, remove; ${votersNote}); the meta range is on every node. "Balanced" is ClusterStatus reporting every node within 10% of the mean replica count (rounded outwards to whole replicas, the planner's band) and RangeList showing no learner replica left (a learner is promoted only once caught up, so its data has arrived); ClusterStatus alone counts a replica as soon as it is a member (${countsNote}). Details per node (membership, replicas, leases) are in bench/results/scale.json.`,
   );
   return lines.join('\n');
 }
