@@ -242,6 +242,12 @@ export class DataNode implements KvBackend {
         clock: performanceClock,
         compactionEntries: config.compactionEntries,
         addressOf: (id) => this.addressBook().get(id)?.kv ?? '',
+        // A replica that cannot persist or apply leaves this node in an unknown state: stop it (the
+        // graceful shutdown path hands leadership off first).
+        onFatal: () => {
+          process.exitCode = 1;
+          process.kill(process.pid, 'SIGTERM');
+        },
         snapshotRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes }),
         log: this.log,
         ...(this.metrics === undefined ? {} : { metrics: this.metrics }),

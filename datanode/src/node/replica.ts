@@ -65,6 +65,11 @@ export interface ReplicaOptions {
   readonly metrics?: ReplicaMetricsSink;
   /** The node's hybrid logical clock: stamps writes when proposed, follows applied timestamps (default: one per replica on the system clock). */
   readonly hlc?: HybridLogicalClock;
+  /**
+   * Called once after this replica failed to persist or apply and stopped serving. The data node
+   * program stops its process; absent (tests that host replicas in-process), nothing more happens.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
 
 /** Stamps a KV write with the leader's clock; other commands are left as they are. */
@@ -599,9 +604,8 @@ export class Replica implements TransportHandlers {
   private fail(err: Error): void {
     this.fatal = err;
     this.options.log(`FATAL: replica stopped: ${err.stack ?? err.message}`);
-    process.exitCode = 1;
     this.failPending(new KvError('PH_OUTCOME_UNKNOWN', `replica failed: ${err.message}`));
-    process.kill(process.pid, 'SIGTERM');
+    this.options.onFatal?.(err);
   }
 
   private startReadRound(): void {
