@@ -36,7 +36,7 @@ import type { BackupSpec } from '../datanode/src/admin/backend.ts';
 import { KvClient } from '../datanode/src/kv/client.ts';
 import { TestCluster } from '../test/cluster/harness.ts';
 import { type LocalS3, startLocalS3 } from '../test/s3/local-s3.ts';
-import { type BenchRow, fmt, machineDescription, percentile, repoRoot, updateBenchmarksDoc, writeResult } from './common.ts';
+import { type BenchRow, fmt, helpRequested, machineDescription, percentile, repoRoot, updateBenchmarksDoc, UsageError, writeResult } from './common.ts';
 
 const MiB = 1024 * 1024;
 const valueBytes = 16 * 1024;
@@ -62,7 +62,6 @@ Environment:
   BENCH_NO_DOC=1            leave docs/benchmarks.md alone
   BENCH_SKIP_S3=1           volume only`;
 
-class UsageError extends Error {}
 
 function parseBytes(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)?\s*$/i.exec(text);
@@ -565,12 +564,7 @@ async function runCluster(rows: BenchRow[], settings: ClusterSettings): Promise<
 }
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(help);
-    return 0;
-  }
-  const unknown = process.argv.slice(2).filter((arg) => arg !== '--help' && arg !== '-h');
-  if (unknown.length > 0) throw new UsageError(`unknown argument ${JSON.stringify(unknown[0])}: settings are environment variables (see --help)`);
+  if (helpRequested(help)) return 0;
   const requestedBytes = parseBytes(process.env.BENCH_BACKUP_BYTES ?? '1GiB');
   const ranges = positiveInt('BENCH_BACKUP_RANGES', 16);
   const concurrency = positiveInt('BENCH_BACKUP_CONCURRENCY', 4);

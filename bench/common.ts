@@ -61,3 +61,20 @@ export function updateBenchmarksDoc(name: string, markdown: string): void {
 }
 
 export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** A wrong setting or argument: the benchmark prints the message alone and exits with 2. */
+export class UsageError extends Error {}
+
+/**
+ * The benchmarks take their settings from environment variables; the command line carries only
+ * --help. Returns true when help was asked for (and printed); throws UsageError on any other argument.
+ */
+export function helpRequested(help: string, argv: readonly string[] = process.argv.slice(2)): boolean {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(help);
+    return true;
+  }
+  const unknown = argv.find((arg) => arg !== '--help' && arg !== '-h');
+  if (unknown !== undefined) throw new UsageError(`unknown argument ${JSON.stringify(unknown)}: settings are environment variables (see --help)`);
+  return false;
+}

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { AdminClient } from '../datanode/src/admin/client.ts';
 import type { ClusterStatus } from '../datanode/src/admin/backend.ts';
 import { KvClient } from '../datanode/src/kv/client.ts';
-import { fmt, machineDescription, percentile, repoRoot, updateBenchmarksDoc, writeResult, type BenchRow } from './common.ts';
+import { fmt, helpRequested, machineDescription, percentile, repoRoot, updateBenchmarksDoc, UsageError, writeResult, type BenchRow } from './common.ts';
 
 const help = `npm run bench:scale — PhantomDB scale-out benchmark (issue 5 §5)
 
@@ -61,7 +61,6 @@ function parseNumber(name: string, fallback: number, min: number): number {
   return value;
 }
 
-class UsageError extends Error {}
 
 interface Settings {
   readonly loadBytes: number;
@@ -607,12 +606,7 @@ function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, le
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(help);
-    return 0;
-  }
-  const unknown = process.argv.slice(2).filter((arg) => arg !== '--help' && arg !== '-h');
-  if (unknown.length > 0) throw new UsageError(`unknown argument ${JSON.stringify(unknown[0])}: settings are environment variables (see --help)`);
+  if (helpRequested(help)) return 0;
   const settings = settingsFromEnv();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
