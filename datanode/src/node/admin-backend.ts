@@ -125,6 +125,8 @@ function adminErrorOf(err: unknown, addressOf: (id: NodeId) => string, confChang
       return new AdminError('PH_BAD_REQUEST', err.message);
     case 'PH_WRONG_CLUSTER':
       return new AdminError('PH_WRONG_CLUSTER', err.message);
+    case 'PH_FEATURE_NOT_FINALIZED':
+      return new AdminError('PH_FEATURE_NOT_FINALIZED', err.message);
   }
 }
 
