@@ -121,7 +121,9 @@ async function applyRetention(ctx: ScheduleContext, backups: readonly BackupObje
   try {
     opened = await ctx.deps.destinations.open(ctx.namespace, ctx.spec.destination);
   } catch (error) {
-    await setRetentionFailed(ctx, `cannot open the destination to delete expired backups: ${error instanceof Error ? error.message : describeApiError(error)}`);
+    // A volume the operator does not mount: nothing is deleted (neither files nor objects), so
+    // every backup that still has its PhantomBackup still has its files.
+    await setRetentionFailed(ctx, `cannot open the destination to delete expired backups ${expired.join(', ')} (kept): ${error instanceof Error ? error.message : describeApiError(error)}`);
     return;
   }
   try {
