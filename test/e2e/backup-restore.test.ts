@@ -8,7 +8,7 @@
  * the source at the last backup's timestamp; a corrupt object of the chain stops the restoring
  * node with an error naming the object, and that cluster never becomes Available. A schedule
  * with retention keepLast 2 (two earlier backups of it, then its own run at the next minute)
- * leaves exactly 2 backups' objects at the destination. A one-node cluster that mounts a volume
+ * leaves exactly 2 backups' objects at the destination. A cluster whose pods mount a volume
  * claim (spec.backup.volume) backs up to it and a new cluster restores from it. On the local target s3rver listens on
  * loopback; in the kind suite (test/e2e/kind/run.sh) on the runner pod's IP.
  */
@@ -262,17 +262,22 @@ describe.skipIf(!operatorAvailable() || !reachableS3)('backup and restore throug
     expect(log).toMatch(/checksum|sha-?256|corrupt/i);
     expect(await available('chain-bad').catch(() => false)).toBe(false);
   }, 500_000);
-  it('backs a cluster up to the volume claim it mounts and restores a new cluster from that volume with the data of the backup timestamp', async () => {
-    // One data node each, so a ReadWriteOnce claim is enough (more nodes need ReadWriteMany).
+  it('backs a cluster up to the volume claim every pod mounts and restores a new cluster from that volume with the data of the backup timestamp', async () => {
+    // Every data node of the source mounts the claim. On a real cluster (kind) the claim is
+    // ReadWriteOnce, so each cluster has one data node there; the test kubelet's claims are
+    // directories every pod can share, as ReadWriteMany volumes are.
+    const sourceNodes = target.kind === 'local' ? 3 : 1;
     const claim = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: backups\n  namespace: ${namespace}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n`;
     const claimed = await target.kubectl(['apply', '--validate=false', '-f', '-'], claim);
     expect(claimed.code, claimed.stderr).toBe(0);
-    const single = (name: string, extra: string): string => clusterManifest(name, `  backup:\n    volume:\n      claimName: backups\n${extra}`).replace('replicas: 3\n  replicationFactor: 3', 'replicas: 1\n  replicationFactor: 1');
-    const applied = await target.kubectl(['apply', '--validate=false', '-f', '-'], single('vol', ''));
+    const withClaim = (name: string, nodes: number, extra: string): string =>
+      clusterManifest(name, `  backup:\n    volume:\n      claimName: backups\n${extra}`).replace('replicas: 3\n  replicationFactor: 3', `replicas: ${nodes}\n  replicationFactor: ${nodes}`);
+    const applied = await target.kubectl(['apply', '--validate=false', '-f', '-'], withClaim('vol', sourceNodes, ''));
     expect(applied.code, applied.stderr).toBe(0);
     await eventually(() => available('vol'), timeouts.clusterAvailable, 'cluster vol Available');
-    const volumePod = (await pods('vol'))[0];
-    expect(volumePod?.spec?.volumes?.find((volume) => volume.persistentVolumeClaim?.claimName === 'backups')).toBeDefined();
+    const sourcePods = await pods('vol');
+    expect(sourcePods).toHaveLength(sourceNodes);
+    for (const pod of sourcePods) expect(pod.spec?.volumes?.find((volume) => volume.persistentVolumeClaim?.claimName === 'backups'), pod.metadata?.name).toBeDefined();
     const source = await kvClient('vol');
     for (let i = 0; i < 100; i++) await source.put(`key-${String(i).padStart(3, '0')}`, `value-${i}`);
     const backup = `apiVersion: phantomdb.io/v1alpha1\nkind: PhantomBackup\nmetadata:\n  name: vol-full\n  namespace: ${namespace}\nspec:\n  cluster: vol\n  type: Full\n  destination:\n    volume:\n      claimName: backups\n      path: /vol\n`;
@@ -294,7 +299,7 @@ describe.skipIf(!operatorAvailable() || !reachableS3)('backup and restore throug
     const expected = await fullScan(source, encodeTimestamp(parseTimestamp(status.backupTimestamp ?? '')));
     expect(expected.rows).toBe(100);
 
-    const restoring = await target.kubectl(['apply', '--validate=false', '-f', '-'], single('vol-dst', '  bootstrap:\n    fromBackup:\n      backupName: vol-full\n'));
+    const restoring = await target.kubectl(['apply', '--validate=false', '-f', '-'], withClaim('vol-dst', 1, '  bootstrap:\n    fromBackup:\n      backupName: vol-full\n'));
     expect(restoring.code, restoring.stderr).toBe(0);
     try {
       await eventually(() => available('vol-dst'), timeouts.clusterAvailable, 'cluster vol-dst Available');
