@@ -14,7 +14,7 @@ import { crdOf, kindDefinitions, type PhantomScheduledBackupStatus } from '../ap
 import { systemClock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { installCrds, kubeConfigFor } from '../kube/testing.ts';
-import { type BackupDestinations, BackupRunnerUnavailableError, KubeBackupDestinations } from './backup-runner.ts';
+import { type BackupDestinations, KubeBackupDestinations } from './backup-runner.ts';
 import { reconcileScheduledBackup, scheduledBackupLabel, type ScheduledBackupDeps } from './phantomscheduledbackup.ts';
 
 const group = { group: 'phantomdb.io', version: 'v1alpha1' } as const;
@@ -37,9 +37,8 @@ afterAll(async () => {
   await rm(volumeRoot, { recursive: true, force: true });
 });
 
-const unreachable: BackupDestinations = {
-  open: () => Promise.reject(new BackupRunnerUnavailableError('volume claim backups is not mounted in the operator')),
-};
+/** The operator as deployed: it does not mount the data pods' backup claims. */
+const unreachable = (): BackupDestinations => new KubeBackupDestinations(core);
 
 function deps(destinations: BackupDestinations): ScheduledBackupDeps {
   return { custom, events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }), destinations, clock: systemClock, activePollMs: 50, resyncMs: 60_000 };
@@ -76,10 +75,12 @@ describe('PhantomScheduledBackup retention and suspend', () => {
       await writeFile(path.join(volumeRoot, 'phantom', `${name}-id`, 'ranges', '1', '000000.sst'), 'data');
     }
 
-    await reconcileScheduledBackup(deps(unreachable), `${namespace}/nightly`);
+    await reconcileScheduledBackup(deps(unreachable()), `${namespace}/nightly`);
     let status = ((await custom.getNamespacedCustomObject({ ...group, plural: 'phantomscheduledbackups', namespace, name: 'nightly' })) as { status?: PhantomScheduledBackupStatus }).status ?? {};
     expect(status.conditions?.find((condition) => condition.type === 'RetentionFailed')).toMatchObject({ status: 'True', reason: 'DeleteFailed' });
-    expect(status.conditions?.find((condition) => condition.type === 'RetentionFailed')?.message).toContain('not mounted in the operator');
+    expect(status.conditions?.find((condition) => condition.type === 'RetentionFailed')?.message).toContain(
+      'cannot open the destination to delete expired backups nightly-a, nightly-b (kept): volume claim retention-1/backups is mounted by the data node pods, not by the operator',
+    );
     expect(await backupNames(namespace)).toEqual(['nightly-a', 'nightly-b', 'nightly-c']);
     expect((await readdir(path.join(volumeRoot, 'phantom'))).sort()).toEqual(['nightly-a-id', 'nightly-b-id', 'nightly-c-id']);
 
