@@ -168,7 +168,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     // Backups: the meta range's leader of the cluster takes them through the admin API.
     const backupOptions = { kubeConfig, events, clock: systemClock, namespaces: config.namespaces, metrics, log: log.info };
     const runner = dataNodeBackupRunner(kubeConfig.makeApiClient(CoreV1Api), kubeConfig.makeApiClient(CustomObjectsApi), admin);
-    const nextBackups = [new PhantomBackupController({ ...backupOptions, runner }), new PhantomScheduledBackupController(backupOptions)];
+    const nextBackups = [new PhantomBackupController({ ...backupOptions, runner }), new PhantomScheduledBackupController({ ...backupOptions, dataNodes: runner })];
     backupControllers = nextBackups;
     void controllerStopping
       .then(() => Promise.all([next.start(), ...nextBackups.map((backups) => backups.start())]))

@@ -15,7 +15,8 @@
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
 import type { AdminBackend, FinalizeResult, RebalancePlanInfo, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
-import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
+import type { BackupDestinationSpec, BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
+import { S3BackupStore, VolumeBackupStore, s3StoreConfig } from '../backup/store.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { assert } from '../assert.ts';
 import type { MemberAddress } from '../kv/command.ts';
@@ -714,5 +715,22 @@ export class NodeAdmin implements AdminBackend {
 
   exportRange(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk> {
     return this.backupCoordinator().exportRange(spec, signal);
+  }
+
+  /** Deletes a backup's objects where this node reaches the destination (no leader needed). */
+  deleteBackup(backupId: string, destination: BackupDestinationSpec): Promise<number> {
+    return deleteBackupObjects(backupId, destination);
+  }
+}
+
+/** Deletes every object under `<backupId>/` at `destination`, as this node reaches it; answers how many. */
+export async function deleteBackupObjects(backupId: string, destination: BackupDestinationSpec): Promise<number> {
+  const store = destination.kind === 'volume' ? new VolumeBackupStore(destination.path) : new S3BackupStore(s3StoreConfig(destination, destination.credentials));
+  try {
+    const keys = await store.list(`${backupId}/`);
+    await store.delete(keys);
+    return keys.length;
+  } finally {
+    if (store instanceof S3BackupStore) store.destroy();
   }
 }

@@ -123,9 +123,22 @@ export interface DataNodeBackupRunnerOptions {
   volumeMountsOf?(namespace: string, cluster: string): Promise<{ readonly clusterSpec: unknown; readonly pods: readonly V1Pod[] }>;
 }
 
+/** Deletes a backup's objects through the data nodes (a volume only the data pods mount). */
+export interface DataNodeBackupDeleter {
+  /** Answers how many objects were deleted; refuses (BackupRunnerUnavailableError) what the data pods cannot reach. */
+  deleteBackup(namespace: string, cluster: string, destination: BackupDestination, backupId: string): Promise<number>;
+}
+
 /** Backups through the data nodes' admin API: the meta range's leader takes them (one timestamp, every range). */
-export class DataNodeBackupRunner implements BackupRunner {
+export class DataNodeBackupRunner implements BackupRunner, DataNodeBackupDeleter {
   constructor(private readonly options: DataNodeBackupRunnerOptions) {}
+
+  async deleteBackup(namespace: string, cluster: string, destination: BackupDestination, backupId: string): Promise<number> {
+    const job: BackupJob = { namespace, cluster, backupName: backupId, backupId, type: 'Full', destination };
+    const admin = await this.adminOf(job);
+    if (admin.deleteBackup === undefined) throw new BackupRunnerUnavailableError('the admin connector cannot delete backups');
+    return admin.deleteBackup(backupId, await this.destinationOf(job));
+  }
 
   async start(job: BackupJob): Promise<void> {
     const admin = await this.adminOf(job);

@@ -31,11 +31,15 @@ describe('volume destinations', () => {
 });
 
 /** An admin connector that records the backup calls it gets. */
-function recordingAdmin(calls: BackupSpec[]): AdminConnector {
-  const admin: Pick<ClusterAdmin, 'backup'> = {
+function recordingAdmin(calls: BackupSpec[], deletions: string[] = []): AdminConnector {
+  const admin: Pick<ClusterAdmin, 'backup' | 'deleteBackup'> = {
     backup: (spec) => {
       calls.push(spec);
       return Promise.resolve({ backupId: spec.backupId, phase: 'RUNNING', backupTimestamp: '', rangesDone: 0, rangesTotal: 1, bytesDone: 0, totalBytes: 0, verified: false, message: '' });
+    },
+    deleteBackup: (backupId, destination) => {
+      deletions.push(`${backupId} ${destination.kind === 'volume' ? destination.path : destination.bucket}`);
+      return Promise.resolve(2);
     },
   };
   return { forCluster: () => admin as ClusterAdmin, release: () => undefined, close: () => undefined };
@@ -66,5 +70,13 @@ describe('DataNodeBackupRunner with a volume destination', () => {
     });
     await runner.start(job);
     expect(calls).toEqual([{ backupId: 'v-1', type: 'full', destination: { kind: 'volume', path: '/var/lib/phantomdb-backup/nightly' } }]);
+  });
+  it('deletes a backup through the data nodes at the path inside their pods, and not while a pod lacks the claim', async () => {
+    const deletions: string[] = [];
+    const runner = (pods: V1Pod[]) =>
+      new DataNodeBackupRunner({ admin: recordingAdmin([], deletions), endpointsOf: () => Promise.resolve(['127.0.0.1:1']), s3CredentialsOf: () => Promise.resolve(undefined), volumeMountsOf: () => Promise.resolve({ clusterSpec: mounted, pods }) });
+    expect(await runner([withClaim('db-0', 'backups')]).deleteBackup('ns', 'db', job.destination, 'old-1')).toBe(2);
+    await expect(runner([withClaim('db-0', 'backups'), withoutClaim('db-1')]).deleteBackup('ns', 'db', job.destination, 'old-2')).rejects.toThrow(/db-1/);
+    expect(deletions).toEqual(['old-1 /var/lib/phantomdb-backup/nightly']);
   });
 });
