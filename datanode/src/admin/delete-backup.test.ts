@@ -1,8 +1,8 @@
 /**
  * DeleteBackup over real loopback gRPC with the data node's implementation on a directory (a
  * volume destination): every object of the named backup goes, another backup's stay, a repeat
- * deletes nothing more, and a malformed id or a relative volume path is refused before anything
- * is touched. The operator's retention uses it for volumes only the data pods mount.
+ * deletes nothing more, and a malformed id, a relative volume path or a folder that holds more
+ * than backup objects is refused before anything is touched. The operator's retention uses it for volumes only the data pods mount.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -68,6 +68,22 @@ describe('DeleteBackup', () => {
     expect((await store.list('')).sort()).toEqual(['new-2/manifest.json', 'new-2/ranges/2/000000.sst']);
     expect(await readdir(path.join(dir, 'nightly'))).toEqual(['new-2']);
     expect(await client.deleteBackup('old-1', destination)).toBe(0);
+  });
+
+  it('refuses a folder that holds anything but backup objects, deleting nothing', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'phantomdb-delete-backup-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const store = new VolumeBackupStore(dir);
+    for (const key of ['home/manifest.json', 'home/notes.txt']) await put(store, key);
+    const client = await serve();
+    const err: unknown = await client.deleteBackup('home', { kind: 'volume', path: dir }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AdminError);
+    expect((err as AdminError).code).toBe('PH_BAD_REQUEST');
+    expect((err as AdminError).message).toContain('home/notes.txt, which is not a backup object');
+    expect((await store.list('')).sort()).toEqual(['home/manifest.json', 'home/notes.txt']);
   });
 
   it('refuses a malformed backup id or a relative volume path', async () => {

@@ -723,11 +723,20 @@ export class NodeAdmin implements AdminBackend {
   }
 }
 
-/** Deletes every object under `<backupId>/` at `destination`, as this node reaches it; answers how many. */
+/** What a backup's folder may hold (docs/backup.md, "The backup format"), an unfinished upload's temporary files included. */
+const backupObjectPattern = /^(manifest\.json|ranges\/[0-9]{1,20}\/[A-Za-z0-9._-]{1,128}\.sst)(\.partial)?$/;
+
+/**
+ * Deletes every object under `<backupId>/` at `destination`, as this node reaches it; answers
+ * how many. A folder holding anything that is not a backup object is refused untouched
+ * (PH_BAD_REQUEST): the call deletes backups, never whatever a path happens to name.
+ */
 export async function deleteBackupObjects(backupId: string, destination: BackupDestinationSpec): Promise<number> {
   const store = destination.kind === 'volume' ? new VolumeBackupStore(destination.path) : new S3BackupStore(s3StoreConfig(destination, destination.credentials));
   try {
     const keys = await store.list(`${backupId}/`);
+    const foreign = keys.find((key) => !backupObjectPattern.test(key.slice(backupId.length + 1)));
+    if (foreign !== undefined) throw new AdminError('PH_BAD_REQUEST', `${store.description}/${backupId} holds ${foreign}, which is not a backup object: nothing was deleted`);
     await store.delete(keys);
     return keys.length;
   } finally {
