@@ -479,7 +479,10 @@ export class KvStateMachine {
    * order by generation across replica moves as they do across splits.
    */
   async apply(entries: readonly Entry[], config?: ConfState): Promise<(ApplyResult | undefined)[]> {
-    const batch = new WriteBatch();
+    // Sized up front: a command's encoding is about as large as the versions it writes.
+    let expectedBytes = 256;
+    for (const entry of entries) expectedBytes += entry.data.byteLength + 64;
+    const batch = new WriteBatch({ expectedBytes });
     const overlay = new WriteOverlay();
     const results: (ApplyResult | undefined)[] = [];
     const membersBefore = this.members;
