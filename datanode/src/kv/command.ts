@@ -288,12 +288,6 @@ class Reader {
     return value;
   }
 
-  /** A write's timestamp: absent when 0 (unstamped, tests). */
-  stamp(): { ts?: bigint } {
-    const ts = this.u64();
-    return ts === 0n ? {} : { ts };
-  }
-
   rest(): Buffer {
     const out = this.bytes.subarray(this.offset);
     this.offset = this.bytes.byteLength;
@@ -312,13 +306,21 @@ export function decodeCommand(data: Uint8Array): Command {
   const op = bytes.readUInt8(0);
   let command: Command;
   if (op === opCodes.put) {
-    command = { op: 'put', key: reader.chunk(), value: reader.chunk(), ...reader.stamp() };
+    const key = reader.chunk();
+    const value = reader.chunk();
+    const ts = reader.u64();
+    // No spread of an optional field: every replica decodes every write.
+    command = ts === 0n ? { op: 'put', key, value } : { op: 'put', key, value, ts };
   } else if (op === opCodes.delete) {
-    command = { op: 'delete', key: reader.chunk(), ...reader.stamp() };
+    const key = reader.chunk();
+    const ts = reader.u64();
+    command = ts === 0n ? { op: 'delete', key } : { op: 'delete', key, ts };
   } else if (op === opCodes.cas) {
     const key = reader.chunk();
     const expected = reader.u8() === 1 ? reader.chunk() : null;
-    command = { op: 'cas', key, expected, value: reader.chunk(), ...reader.stamp() };
+    const value = reader.chunk();
+    const ts = reader.u64();
+    command = ts === 0n ? { op: 'cas', key, expected, value } : { op: 'cas', key, expected, value, ts };
   } else if (op === opCodes['close-ts']) {
     command = { op: 'close-ts', ts: reader.u64() };
   } else if (op === opCodes['protect-ts']) {
