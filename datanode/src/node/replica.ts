@@ -90,13 +90,51 @@ function stamped(command: Command, hlc: HybridLogicalClock): Command {
   }
 }
 
-/** One caller waiting for its command; several share an entry when proposals are batched. */
-interface ProposalWaiter {
-  readonly command: Command | undefined;
-  readonly resolve: (result: ApplyResult) => void;
-  readonly reject: (err: Error) => void;
+/**
+ * One caller waiting for its command; several share an entry when proposals are batched. A class
+ * (not an object of closures): one is made for every client write.
+ */
+class ProposalWaiter {
+  settled = false;
   timer: NodeJS.Timeout | undefined;
-  settled: boolean;
+  readonly promise: Promise<ApplyResult>;
+  private settle!: (result: ApplyResult) => void;
+  private fail!: (err: Error) => void;
+
+  constructor(
+    readonly command: Command | undefined,
+    deadlineMs: number,
+    /** Called once, when the waiter settles (the replica's count of waiting proposals). */
+    private readonly onSettled: () => void,
+  ) {
+    this.promise = new Promise<ApplyResult>((resolve, reject) => {
+      this.settle = resolve;
+      this.fail = reject;
+    });
+    this.timer = setTimeout(expireWaiter, deadlineMs, this, deadlineMs);
+  }
+
+  resolve(result: ApplyResult): void {
+    if (this.settled) return;
+    this.finish();
+    this.settle(result);
+  }
+
+  reject(err: Error): void {
+    if (this.settled) return;
+    this.finish();
+    this.fail(err);
+  }
+
+  private finish(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.onSettled();
+  }
+}
+
+function expireWaiter(waiter: ProposalWaiter, deadlineMs: number): void {
+  waiter.reject(new KvError('PH_DEADLINE_EXCEEDED', `write not applied within ${deadlineMs} ms; it may or may not take effect`));
 }
 
 interface PendingProposal {
@@ -276,9 +314,10 @@ export class Replica implements TransportHandlers {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    const promise = this.newWaiter(command, deadlineMs, (waiter) => this.queuedProposals.push(waiter));
+    const waiter = this.newWaiter(command, deadlineMs);
+    this.queuedProposals.push(waiter);
     this.scheduleLoop();
-    return promise;
+    return waiter.promise;
   }
 
   /** Proposes a membership change; resolves once it is applied here. */
@@ -290,38 +329,19 @@ export class Replica implements TransportHandlers {
     }
     const result = this.raft.proposeConfChange(change);
     if (!result.ok) return Promise.reject(this.rejectionError(result));
-    const promise = this.newWaiter(undefined, deadlineMs, (waiter) => this.proposals.set(result.index, { term: result.term, waiters: [waiter], batched: false }));
+    const waiter = this.newWaiter(undefined, deadlineMs);
+    this.proposals.set(result.index, { term: result.term, waiters: [waiter], batched: false });
     this.scheduleLoop();
-    return promise;
+    return waiter.promise;
   }
 
-  private newWaiter(command: Command | undefined, deadlineMs: number, register: (waiter: ProposalWaiter) => void): Promise<ApplyResult> {
-    return new Promise<ApplyResult>((resolve, reject) => {
-      this.proposalsWaiting++;
-      const waiter: ProposalWaiter = {
-        command,
-        resolve: (result) => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          clearTimeout(waiter.timer);
-          this.proposalsWaiting--;
-          resolve(result);
-        },
-        reject: (err) => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          clearTimeout(waiter.timer);
-          this.proposalsWaiting--;
-          reject(err);
-        },
-        timer: undefined,
-        settled: false,
-      };
-      waiter.timer = setTimeout(() => {
-        waiter.reject(new KvError('PH_DEADLINE_EXCEEDED', `write not applied within ${deadlineMs} ms; it may or may not take effect`));
-      }, deadlineMs);
-      register(waiter);
-    });
+  private readonly waiterSettled = (): void => {
+    this.proposalsWaiting--;
+  };
+
+  private newWaiter(command: Command | undefined, deadlineMs: number): ProposalWaiter {
+    this.proposalsWaiting++;
+    return new ProposalWaiter(command, deadlineMs, this.waiterSettled);
   }
 
   private rejectionError(result: Exclude<ReturnType<RaftNode['propose']>, { ok: true }>): KvError {
@@ -341,28 +361,37 @@ export class Replica implements TransportHandlers {
 
   /** Proposes the queued commands, in batches of at most proposalBatchBytesMax. */
   private proposeQueued(): void {
-    while (this.queuedProposals.length > 0) {
-      const waiters: ProposalWaiter[] = [];
-      const commands: Command[] = [];
-      let bytes = 0;
-      while (this.queuedProposals.length > 0 && bytes < proposalBatchBytesMax && waiters.length < proposalBatchCommandsMax) {
-        const waiter = this.queuedProposals.shift();
-        assert(waiter !== undefined, 'queue not empty');
-        if (waiter.settled || waiter.command === undefined) continue;
-        waiters.push(waiter);
-        commands.push(stamped(waiter.command, this.hlc));
-        bytes += commandBytes(waiter.command);
+    // Taken whole (nothing queues more while this runs: it is synchronous) and walked by index.
+    const queue = this.queuedProposals;
+    this.queuedProposals = [];
+    let next = 0;
+    try {
+      while (next < queue.length) {
+        const waiters: ProposalWaiter[] = [];
+        const commands: Command[] = [];
+        let bytes = 0;
+        while (next < queue.length && bytes < proposalBatchBytesMax && waiters.length < proposalBatchCommandsMax) {
+          const waiter = queue[next++];
+          assert(waiter !== undefined, 'index within the queue');
+          if (waiter.settled || waiter.command === undefined) continue;
+          waiters.push(waiter);
+          commands.push(stamped(waiter.command, this.hlc));
+          bytes += commandBytes(waiter.command);
+        }
+        const only = commands[0];
+        if (only === undefined) continue;
+        const batched = commands.length > 1;
+        const result = this.raft.propose(encodeCommand(batched ? { op: 'batch', commands } : only));
+        if (!result.ok) {
+          const err = this.rejectionError(result);
+          for (const waiter of waiters) waiter.reject(err);
+          continue;
+        }
+        this.proposals.set(result.index, { term: result.term, waiters, batched });
       }
-      const only = commands[0];
-      if (only === undefined) continue;
-      const batched = commands.length > 1;
-      const result = this.raft.propose(encodeCommand(batched ? { op: 'batch', commands } : only));
-      if (!result.ok) {
-        const err = this.rejectionError(result);
-        for (const waiter of waiters) waiter.reject(err);
-        continue;
-      }
-      this.proposals.set(result.index, { term: result.term, waiters, batched });
+    } finally {
+      // A throw (the replica then fails) leaves the rest queued, for failPending to answer.
+      if (next < queue.length) this.queuedProposals = [...queue.slice(next), ...this.queuedProposals];
     }
   }
 
