@@ -141,6 +141,8 @@ function commandBytes(command: Command): number {
 const tickCatchUpMax = 1000;
 /** A learner within this many entries of the leader's last index is promoted to voter. */
 const promotionLagEntriesMax = 64;
+/** A snapshot whose Raft index trails the applied index by more entries than this is refreshed before it is sent. */
+const snapshotRefreshLagEntriesMin = 64;
 
 /**
  * The index of the first configuration change in (snapshotIndex, upTo], or upTo + 1 if none.
@@ -751,14 +753,21 @@ export class Replica implements TransportHandlers {
     if (this.snapshotsSending.has(message.to)) return;
     this.snapshotsSending.add(message.to);
     const dir = path.join(this.options.snapshotDir, `out-${++this.snapshotSeq}`);
-    const run = async (): Promise<void> => {
+    const run = async (): Promise<'sent' | 'refreshed'> => {
+      if (await this.refreshStaleSnapshot(message)) return 'refreshed';
       const { files, appliedIndex, descriptor } = await this.options.stateMachine.exportSnapshot(dir);
       this.options.log(`sending snapshot of range ${this.options.groupId} to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
       const span = descriptor === undefined || descriptor.rangeId === metaRangeId ? undefined : { startKey: descriptor.startKey, endKey: descriptor.endKey };
       await transport.sendSnapshot(message, paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate));
+      return 'sent';
     };
     run().then(
-      () => {
+      (outcome) => {
+        if (outcome === 'refreshed') {
+          // Nothing was sent: the core probes the peer again and asks for the newer snapshot.
+          this.finishSnapshot(message.to, dir, false);
+          return;
+        }
         this.options.metrics?.snapshotFinished('sent', 'succeeded');
         this.finishSnapshot(message.to, dir, true);
       },
@@ -778,6 +787,34 @@ export class Replica implements TransportHandlers {
     this.scheduleLoop();
   }
 
+  /**
+   * Before a snapshot goes to `message.to`: when the core's snapshot (the log's compaction point)
+   * trails the applied state by more than `snapshotRefreshLagEntriesMin` entries, compacts the log
+   * at the applied index (no further than other active peers have, nor past a membership change
+   * after them) and answers true; the caller reports the snapshot as not sent, so the core asks
+   * again with the new index. Without this, a new replica would get the state (at the applied
+   * index) and then every entry after the old compaction point again through the log: the data
+   * twice over the network and on its disk, and a long catch-up. Answers false when the snapshot
+   * is recent enough or cannot be refreshed (then it is sent as it is).
+   */
+  private async refreshStaleSnapshot(message: SnapshotRequest): Promise<boolean> {
+    return this.exclusive(async () => {
+      if (this.stopped || this.softState.role !== 'leader') return false;
+      const storage = this.options.logStore.storageFor(this.options.groupId);
+      const status = this.raft.status();
+      let index = status.applied;
+      for (const [peer, progress] of status.progress) {
+        if (peer !== this.options.nodeId && peer !== message.to && progress.recentActive) index = Math.min(index, progress.match);
+      }
+      if (index - message.snapshot.index <= snapshotRefreshLagEntriesMin || index < storage.firstIndex()) return false;
+      // The snapshot records the configuration as of `index`: the current one only if no change followed.
+      if (firstConfChangeAfter(storage, index, status.applied) <= status.applied) return false;
+      this.options.log(`compacting the log of range ${this.options.groupId} at ${index} before a snapshot to node ${message.to} (the snapshot was at ${message.snapshot.index})`);
+      await this.compactLog(index, status.config);
+      return true;
+    });
+  }
+
   /** Compacts the log below the applied index once it is long, flushing the engine first. */
   private async maybeCompact(): Promise<void> {
     const storage = this.options.logStore.storageFor(this.options.groupId);
@@ -785,6 +822,14 @@ export class Replica implements TransportHandlers {
     if (status.applied - storage.firstIndex() < this.options.compactionEntries) return;
     // Keep entries that healthy followers still need, unless the log grew to twice the threshold.
     if (this.raft.compactableIndex() < status.applied && status.applied - storage.firstIndex() < 2 * this.options.compactionEntries) return;
+    await this.compactLog(status.applied, status.config);
+  }
+
+  /** Makes the state durable in the engine, then drops the log up to `index` (applied, with configuration `config`). */
+  private async compactLog(index: number, config: RaftStatus['config']): Promise<void> {
+    const storage = this.options.logStore.storageFor(this.options.groupId);
+    const status = this.raft.status();
+    assert(index <= status.applied, 'the log is compacted only below the applied index');
     await this.options.stateMachine.flush();
     // A commit-only hard state change is not persisted on its own (processReady), so the durable
     // commit index may lag the applied one; the core refuses at restart a snapshot above the
@@ -792,7 +837,7 @@ export class Replica implements TransportHandlers {
     const commit = Math.max(status.applied, Math.min(status.commit, storage.lastIndex()));
     const durable = storage.initialState().hardState;
     if (durable.commit < commit) await this.options.logStore.append(this.options.groupId, [], { ...durable, commit });
-    await this.options.logStore.createSnapshot(this.options.groupId, status.applied, status.config, 'kv');
+    await this.options.logStore.createSnapshot(this.options.groupId, index, config, 'kv');
   }
 
   /** On the leader: a learner that has caught up becomes a voter (one change at a time). */
