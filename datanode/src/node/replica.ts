@@ -161,6 +161,14 @@ function firstConfChangeAfter(storage: RaftStorage, snapshotIndex: number, upTo:
   return upTo + 1;
 }
 
+/** `source` unchanged, reporting each chunk's size as it is taken. */
+async function* counted(source: AsyncIterable<Uint8Array>, count: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    count(chunk.byteLength);
+    yield chunk;
+  }
+}
+
 export class Replica implements TransportHandlers {
   readonly raft: RaftNode;
   private transport: PeerTransport | undefined;
@@ -758,7 +766,8 @@ export class Replica implements TransportHandlers {
       const { files, appliedIndex, descriptor } = await this.options.stateMachine.exportSnapshot(dir);
       this.options.log(`sending snapshot of range ${this.options.groupId} to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
       const span = descriptor === undefined || descriptor.rangeId === metaRangeId ? undefined : { startKey: descriptor.startKey, endKey: descriptor.endKey };
-      await transport.sendSnapshot(message, paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate));
+      const stream = paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate);
+      await transport.sendSnapshot(message, counted(stream, (bytes) => this.options.metrics?.snapshotBytesSent(bytes)));
       return 'sent';
     };
     run().then(
