@@ -161,7 +161,9 @@ export class DataNode implements KvBackend {
       proposalsInFlightMax: config.proposalsInFlightMax,
       requestDeadlineMaxMs: config.requestDeadlineMaxMs,
     };
-    this.log = deps.log ?? ((line) => console.log(`[node ${config.nodeId}] ${line}`));
+    // PHANTOMDB_LOG_TIME=1 stamps each line with the wall-clock time (benchmarks read phases from the logs).
+    const stamped = process.env.PHANTOMDB_LOG_TIME === '1';
+    this.log = deps.log ?? ((line) => console.log(`${stamped ? `${new Date().toISOString()} ` : ''}[node ${config.nodeId}] ${line}`));
     this.hlc = new HybridLogicalClock(systemPhysicalClock, { maxOffsetMs: config.maxClockOffsetMs });
     const messageBytesMax = kvMessageBytesMax(this.limits);
     this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024 });
