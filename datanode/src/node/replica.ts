@@ -141,8 +141,12 @@ function commandBytes(command: Command): number {
 const tickCatchUpMax = 1000;
 /** A learner within this many entries of the leader's last index is promoted to voter. */
 const promotionLagEntriesMax = 64;
-/** A snapshot whose Raft index trails the applied index by more entries than this is refreshed before it is sent. */
+/**
+ * A snapshot whose Raft index trails the applied index by more entries than this, and by more log
+ * bytes than the next, is refreshed before it is sent.
+ */
 const snapshotRefreshLagEntriesMin = 64;
+const snapshotRefreshLogBytesMin = 1024 * 1024;
 
 /**
  * The index of the first configuration change in (snapshotIndex, upTo], or upTo + 1 if none.
@@ -812,10 +816,15 @@ export class Replica implements TransportHandlers {
       const storage = this.options.logStore.storageFor(this.options.groupId);
       const status = this.raft.status();
       let index = status.applied;
+      // A peer with match 0 has not answered this leader yet (just elected), it does not lag.
       for (const [peer, progress] of status.progress) {
-        if (peer !== this.options.nodeId && peer !== message.to && progress.recentActive) index = Math.min(index, progress.match);
+        if (peer !== this.options.nodeId && peer !== message.to && progress.recentActive && progress.match > 0) index = Math.min(index, progress.match);
       }
       if (index - message.snapshot.index <= snapshotRefreshLagEntriesMin || index < storage.firstIndex()) return false;
+      // A compaction flushes the node's engine: worth it only when the log since the snapshot is
+      // large (a range's data), not for a few hundred small entries (the meta range's records).
+      const from = Math.max(message.snapshot.index + 1, storage.firstIndex());
+      if (storage.entries(from, index + 1, snapshotRefreshLogBytesMin).length >= index + 1 - from) return false;
       // The snapshot records the configuration as of `index`: the current one only if no change followed.
       if (firstConfChangeAfter(storage, index, status.applied) <= status.applied) return false;
       this.options.log(`compacting the log of range ${this.options.groupId} at ${index} before a snapshot to node ${message.to} (the snapshot was at ${message.snapshot.index})`);

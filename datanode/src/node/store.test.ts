@@ -459,9 +459,10 @@ describe('store', () => {
     expect(await leaderStore.changeReplicas(2, 'demote', moved, 5000)).toBe(true);
     expect(await leaderStore.changeReplicas(2, 'remove', moved, 5000)).toBe(true);
     await until('the removed replica dropped', () => (follower.replica(2) === undefined ? true : undefined));
-    // Far more entries than the log keeps behind a snapshot it sends (and fewer than compactionEntries).
+    // Far more entries and bytes (1.6 MiB) than the log keeps behind a snapshot it sends (and fewer entries than compactionEntries).
     const writes = 200;
-    for (let i = 0; i < writes; i++) await leader.propose(put(`key-${i}`, `value-${i}`), 5000);
+    const filler = 'x'.repeat(8 * 1024);
+    for (let i = 0; i < writes; i++) await leader.propose(put(`key-${i}`, `value-${i}${filler}`), 5000);
     const leaderFirstIndexBefore = leader.status().lastIndex - writes;
     expect(await leaderStore.changeReplicas(2, 'add-learner', moved, 5000)).toBe(true);
     // On a loaded machine the lease may move meanwhile: ask whichever store leads the range now.
@@ -472,7 +473,7 @@ describe('store', () => {
       if (performance.now() > deadline) throw new Error(`learner did not catch up; leader ${current === undefined ? 'none' : all.indexOf(current) + 1}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await until('the new replica holds the data', () => (follower.replica(2)?.stateMachine.get(Buffer.from(`key-${writes - 1}`))?.toString() === `value-${writes - 1}` ? true : undefined));
+    await until('the new replica holds the data', () => (follower.replica(2)?.stateMachine.get(Buffer.from(`key-${writes - 1}`))?.toString() === `value-${writes - 1}${filler}` ? true : undefined));
     // Its log starts at the snapshot it installed: after every load write, none of which came again as an entry.
     const snapshotIndex = followerLog.storageFor(2).firstIndex() - 1;
     expect(snapshotIndex, `the replica's snapshot index (the leader wrote ${writes} entries after index ${leaderFirstIndexBefore})`).toBeGreaterThanOrEqual(leaderFirstIndexBefore + writes);
