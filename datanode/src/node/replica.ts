@@ -811,26 +811,42 @@ export class Replica implements TransportHandlers {
    * is recent enough or cannot be refreshed (then it is sent as it is).
    */
   private async refreshStaleSnapshot(message: SnapshotRequest): Promise<boolean> {
+    const candidate = this.snapshotRefreshIndex(message, Number.POSITIVE_INFINITY);
+    if (candidate === undefined) return false;
+    // The engine flush (every range's memtable) runs outside this replica's lock, so that the
+    // range keeps taking writes meanwhile: everything applied up to `candidate` is in the engine
+    // before the flush starts, so it is durable once the flush is done.
+    await this.options.stateMachine.flush();
     return this.exclusive(async () => {
-      if (this.stopped || this.softState.role !== 'leader') return false;
-      const storage = this.options.logStore.storageFor(this.options.groupId);
-      const status = this.raft.status();
-      let index = status.applied;
-      // A peer with match 0 has not answered this leader yet (just elected), it does not lag.
-      for (const [peer, progress] of status.progress) {
-        if (peer !== this.options.nodeId && peer !== message.to && progress.recentActive && progress.match > 0) index = Math.min(index, progress.match);
-      }
-      if (index - message.snapshot.index <= snapshotRefreshLagEntriesMin || index < storage.firstIndex()) return false;
-      // A compaction flushes the node's engine: worth it only when the log since the snapshot is
-      // large (a range's data), not for a few hundred small entries (the meta range's records).
-      const from = Math.max(message.snapshot.index + 1, storage.firstIndex());
-      if (storage.entries(from, index + 1, snapshotRefreshLogBytesMin).length >= index + 1 - from) return false;
-      // The snapshot records the configuration as of `index`: the current one only if no change followed.
-      if (firstConfChangeAfter(storage, index, status.applied) <= status.applied) return false;
+      const index = this.snapshotRefreshIndex(message, candidate);
+      if (index === undefined) return false;
       this.options.log(`compacting the log of range ${this.options.groupId} at ${index} before a snapshot to node ${message.to} (the snapshot was at ${message.snapshot.index})`);
-      await this.compactLog(index, status.config);
+      await this.compactLog(index, this.raft.status().config, { flushed: true });
       return true;
     });
+  }
+
+  /**
+   * The index to compact the log at before a snapshot goes to `message.to` (at most `cap`), or
+   * undefined when the snapshot should go as it is (see refreshStaleSnapshot).
+   */
+  private snapshotRefreshIndex(message: SnapshotRequest, cap: number): number | undefined {
+    if (this.stopped || this.softState.role !== 'leader') return undefined;
+    const storage = this.options.logStore.storageFor(this.options.groupId);
+    const status = this.raft.status();
+    let index = Math.min(status.applied, cap);
+    // A peer with match 0 has not answered this leader yet (just elected), it does not lag.
+    for (const [peer, progress] of status.progress) {
+      if (peer !== this.options.nodeId && peer !== message.to && progress.recentActive && progress.match > 0) index = Math.min(index, progress.match);
+    }
+    if (index - message.snapshot.index <= snapshotRefreshLagEntriesMin || index < storage.firstIndex()) return undefined;
+    // A compaction flushes the node's engine: worth it only when the log since the snapshot is
+    // large (a range's data), not for a few hundred small entries (the meta range's records).
+    const from = Math.max(message.snapshot.index + 1, storage.firstIndex());
+    if (storage.entries(from, index + 1, snapshotRefreshLogBytesMin).length >= index + 1 - from) return undefined;
+    // The snapshot records the configuration as of `index`: the current one only if no change followed.
+    if (firstConfChangeAfter(storage, index, status.applied) <= status.applied) return undefined;
+    return index;
   }
 
   /** Compacts the log below the applied index once it is long, flushing the engine first. */
@@ -843,12 +859,15 @@ export class Replica implements TransportHandlers {
     await this.compactLog(status.applied, status.config);
   }
 
-  /** Makes the state durable in the engine, then drops the log up to `index` (applied, with configuration `config`). */
-  private async compactLog(index: number, config: RaftStatus['config']): Promise<void> {
+  /**
+   * Makes the state durable in the engine (unless the caller flushed it after `index` was applied),
+   * then drops the log up to `index` (applied, with configuration `config`).
+   */
+  private async compactLog(index: number, config: RaftStatus['config'], options: { readonly flushed?: boolean } = {}): Promise<void> {
     const storage = this.options.logStore.storageFor(this.options.groupId);
     const status = this.raft.status();
     assert(index <= status.applied, 'the log is compacted only below the applied index');
-    await this.options.stateMachine.flush();
+    if (options.flushed !== true) await this.options.stateMachine.flush();
     // A commit-only hard state change is not persisted on its own (processReady), so the durable
     // commit index may lag the applied one; the core refuses at restart a snapshot above the
     // durable commit. Persist the commit first (capped by the durable log, at least applied).
