@@ -797,8 +797,7 @@ export class KvStateMachine {
         parts.push(['user', lower, upper]);
       }
       for (const [name, lower, upper] of parts) {
-        // Scratch files streamed once and deleted: the receiver syncs its copy.
-        const exported = await this.engine.exportRange(lower, upper, path.join(dir, name), { snapshot, sync: false });
+        const exported = await this.engine.exportRange(lower, upper, path.join(dir, name), { snapshot });
         for (const file of exported) {
           const target = path.join(dir, `${name}-${path.basename(file.path)}`);
           fs.renameSync(file.path, target);

@@ -1087,11 +1087,9 @@ export class StorageEngine {
 
   /**
    * Exports the live keys of [start, end) (at the snapshot, if given) as SSTables in `dir`, ready
-   * for `ingest` by another engine. Files are cut at `targetFileBytes`. Each file is fsynced (off
-   * the event loop) unless `sync: false`: scratch files that are streamed once and deleted (Raft
-   * snapshots; the receiver makes its copy durable) need not compete with the Raft log's fsyncs.
+   * for `ingest` by another engine. Files are cut at `targetFileBytes`.
    */
-  async exportRange(start: Buffer, end: Buffer, dir: string, options: ReadOptions & { fileBytes?: number; sync?: boolean } = {}): Promise<ExportedFile[]> {
+  async exportRange(start: Buffer, end: Buffer, dir: string, options: ReadOptions & { fileBytes?: number } = {}): Promise<ExportedFile[]> {
     this.checkReadable();
     if (Buffer.compare(start, end) >= 0) throw new InvalidArgumentError('exportRange needs start < end');
     this.fs.mkdirSync(dir);
@@ -1103,24 +1101,17 @@ export class StorageEngine {
     let first: Buffer | undefined;
     let last: Buffer | undefined;
     let entries = 0;
-    const finish = async (): Promise<void> => {
+    const finish = (): void => {
       if (builder === undefined || first === undefined || last === undefined) return;
-      const finishing = builder;
-      builder = undefined;
-      let t: Awaited<ReturnType<TableBuilder['finishAsync']>>;
-      try {
-        t = await finishing.finishAsync({ sync: options.sync !== false });
-      } catch (err) {
-        finishing.abandon();
-        throw err;
-      }
+      const t = builder.finish();
       files.push({ path: builderPath, entries, fileBytes: t.fileSize, smallestKey: first, largestKey: last });
+      builder = undefined;
     };
     try {
       let n = 0;
       let bytesSinceYield = 0;
       for (it.seek(start); it.valid(); it.next()) {
-        if (builder !== undefined && builder.estimatedFileSizeBytes() >= fileBytes) await finish();
+        if (builder !== undefined && builder.estimatedFileSizeBytes() >= fileBytes) finish();
         if (builder === undefined) {
           builderPath = path.join(dir, `export-${String(files.length).padStart(6, '0')}.sst`);
           builder = new TableBuilder(this.fs, builderPath, this.tableOutputOptions());
@@ -1137,7 +1128,7 @@ export class StorageEngine {
           await yieldToEventLoop();
         }
       }
-      await finish();
+      finish();
     } catch (err) {
       builder?.abandon();
       throw err;
