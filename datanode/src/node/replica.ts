@@ -195,6 +195,8 @@ export class Replica implements TransportHandlers {
   private readRoundSeq = 0;
   private snapshotSeq = 0;
   private readonly snapshotsSending = new Set<NodeId>();
+  /** Per peer: the index the log was last compacted at before a snapshot to it (refreshStaleSnapshot). */
+  private readonly snapshotRefreshedTo = new Map<NodeId, number>();
   private readonly receivedSnapshots = new Set<string>();
   private softState: SoftState = { leaderId: 0, role: 'follower' };
   private readonly roleListeners: ((state: SoftState) => void)[] = [];
@@ -822,6 +824,7 @@ export class Replica implements TransportHandlers {
       if (index === undefined) return false;
       this.options.log(`compacting the log of range ${this.options.groupId} at ${index} before a snapshot to node ${message.to} (the snapshot was at ${message.snapshot.index})`);
       await this.compactLog(index, this.raft.status().config, { flushed: true });
+      this.snapshotRefreshedTo.set(message.to, index);
       return true;
     });
   }
@@ -832,6 +835,9 @@ export class Replica implements TransportHandlers {
    */
   private snapshotRefreshIndex(message: SnapshotRequest, cap: number): number | undefined {
     if (this.stopped || this.softState.role !== 'leader') return undefined;
+    // Once per send: a snapshot at or past the last refresh for this peer goes as it is, however
+    // far the writes moved on meanwhile (or a busy range could refresh forever and never send).
+    if ((this.snapshotRefreshedTo.get(message.to) ?? -1) >= message.snapshot.index) return undefined;
     const storage = this.options.logStore.storageFor(this.options.groupId);
     const status = this.raft.status();
     let index = Math.min(status.applied, cap);
