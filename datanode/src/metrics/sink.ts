@@ -10,6 +10,8 @@ export interface ReplicaMetricsSink {
   proposalFinished(result: string, seconds: number): void;
   /** A Raft snapshot sent to a peer or received from one ended. */
   snapshotFinished(direction: 'sent' | 'received', result: 'succeeded' | 'failed'): void;
+  /** Bytes of a snapshot stream went out to a peer (counted as they are paced out, sent or not in the end). */
+  snapshotBytesSent(bytes: number): void;
   /** A replica's role or known leader changed (elections, transfers, step-downs). */
   roleChanged(): void;
 }

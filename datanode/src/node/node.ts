@@ -164,7 +164,9 @@ export class DataNode implements KvBackend {
       proposalsInFlightMax: config.proposalsInFlightMax,
       requestDeadlineMaxMs: config.requestDeadlineMaxMs,
     };
-    this.log = deps.log ?? ((line) => console.log(`[node ${config.nodeId}] ${line}`));
+    // PHANTOMDB_LOG_TIME=1 stamps each line with the wall-clock time (benchmarks read phases from the logs).
+    const stamped = process.env.PHANTOMDB_LOG_TIME === '1';
+    this.log = deps.log ?? ((line) => console.log(`${stamped ? `${new Date().toISOString()} ` : ''}[node ${config.nodeId}] ${line}`));
     this.hlc = new HybridLogicalClock(systemPhysicalClock, { maxOffsetMs: config.maxClockOffsetMs });
     const messageBytesMax = kvMessageBytesMax(this.limits);
     // No channelz (nothing serves it): it costs counters and timestamps on every call.

@@ -185,6 +185,12 @@ function commandBytes(command: Command): number {
 const tickCatchUpMax = 1000;
 /** A learner within this many entries of the leader's last index is promoted to voter. */
 const promotionLagEntriesMax = 64;
+/**
+ * A snapshot whose Raft index trails the applied index by more entries than this, and by more log
+ * bytes than the next, is refreshed before it is sent.
+ */
+const snapshotRefreshLagEntriesMin = 64;
+const snapshotRefreshLogBytesMin = 1024 * 1024;
 
 /**
  * The index of the first configuration change in (snapshotIndex, upTo], or upTo + 1 if none.
@@ -201,6 +207,14 @@ function firstConfChangeAfter(storage: RaftStorage, snapshotIndex: number, upTo:
     lo += page.length;
   }
   return upTo + 1;
+}
+
+/** `source` unchanged, reporting each chunk's size as it is taken. */
+async function* counted(source: AsyncIterable<Uint8Array>, count: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    count(chunk.byteLength);
+    yield chunk;
+  }
 }
 
 export class Replica implements TransportHandlers {
@@ -225,6 +239,8 @@ export class Replica implements TransportHandlers {
   private readRoundSeq = 0;
   private snapshotSeq = 0;
   private readonly snapshotsSending = new Set<NodeId>();
+  /** Per peer: the index the log was last compacted at before a snapshot to it (refreshStaleSnapshot). */
+  private readonly snapshotRefreshedTo = new Map<NodeId, number>();
   private readonly receivedSnapshots = new Set<string>();
   private softState: SoftState = { leaderId: 0, role: 'follower' };
   private readonly roleListeners: ((state: SoftState) => void)[] = [];
@@ -788,14 +804,22 @@ export class Replica implements TransportHandlers {
     if (this.snapshotsSending.has(message.to)) return;
     this.snapshotsSending.add(message.to);
     const dir = path.join(this.options.snapshotDir, `out-${++this.snapshotSeq}`);
-    const run = async (): Promise<void> => {
+    const run = async (): Promise<'sent' | 'refreshed'> => {
+      if (await this.refreshStaleSnapshot(message)) return 'refreshed';
       const { files, appliedIndex, descriptor } = await this.options.stateMachine.exportSnapshot(dir);
       this.options.log(`sending snapshot of range ${this.options.groupId} to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
       const span = descriptor === undefined || descriptor.rangeId === metaRangeId ? undefined : { startKey: descriptor.startKey, endKey: descriptor.endKey };
-      await transport.sendSnapshot(message, paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate));
+      const stream = paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate);
+      await transport.sendSnapshot(message, counted(stream, (bytes) => this.options.metrics?.snapshotBytesSent(bytes)));
+      return 'sent';
     };
     run().then(
-      () => {
+      (outcome) => {
+        if (outcome === 'refreshed') {
+          // Nothing was sent: the core probes the peer again and asks for the newer snapshot.
+          this.finishSnapshot(message.to, dir, false);
+          return;
+        }
         this.options.metrics?.snapshotFinished('sent', 'succeeded');
         this.finishSnapshot(message.to, dir, true);
       },
@@ -815,6 +839,59 @@ export class Replica implements TransportHandlers {
     this.scheduleLoop();
   }
 
+  /**
+   * Before a snapshot goes to `message.to`: when the core's snapshot (the log's compaction point)
+   * trails the applied state by more than `snapshotRefreshLagEntriesMin` entries, compacts the log
+   * at the applied index (no further than other active peers have, nor past a membership change
+   * after them) and answers true; the caller reports the snapshot as not sent, so the core asks
+   * again with the new index. Without this, a new replica would get the state (at the applied
+   * index) and then every entry after the old compaction point again through the log: the data
+   * twice over the network and on its disk, and a long catch-up. Answers false when the snapshot
+   * is recent enough or cannot be refreshed (then it is sent as it is).
+   */
+  private async refreshStaleSnapshot(message: SnapshotRequest): Promise<boolean> {
+    const candidate = this.snapshotRefreshIndex(message, Number.POSITIVE_INFINITY);
+    if (candidate === undefined) return false;
+    // The engine flush (every range's memtable) runs outside this replica's lock, so that the
+    // range keeps taking writes meanwhile: everything applied up to `candidate` is in the engine
+    // before the flush starts, so it is durable once the flush is done.
+    await this.options.stateMachine.flush();
+    return this.exclusive(async () => {
+      const index = this.snapshotRefreshIndex(message, candidate);
+      if (index === undefined) return false;
+      this.options.log(`compacting the log of range ${this.options.groupId} at ${index} before a snapshot to node ${message.to} (the snapshot was at ${message.snapshot.index})`);
+      await this.compactLog(index, this.raft.status().config, { flushed: true });
+      this.snapshotRefreshedTo.set(message.to, index);
+      return true;
+    });
+  }
+
+  /**
+   * The index to compact the log at before a snapshot goes to `message.to` (at most `cap`), or
+   * undefined when the snapshot should go as it is (see refreshStaleSnapshot).
+   */
+  private snapshotRefreshIndex(message: SnapshotRequest, cap: number): number | undefined {
+    if (this.stopped || this.softState.role !== 'leader') return undefined;
+    // Once per send: a snapshot at or past the last refresh for this peer goes as it is, however
+    // far the writes moved on meanwhile (or a busy range could refresh forever and never send).
+    if ((this.snapshotRefreshedTo.get(message.to) ?? -1) >= message.snapshot.index) return undefined;
+    const storage = this.options.logStore.storageFor(this.options.groupId);
+    const status = this.raft.status();
+    let index = Math.min(status.applied, cap);
+    // A peer with match 0 has not answered this leader yet (just elected), it does not lag.
+    for (const [peer, progress] of status.progress) {
+      if (peer !== this.options.nodeId && peer !== message.to && progress.recentActive && progress.match > 0) index = Math.min(index, progress.match);
+    }
+    if (index - message.snapshot.index <= snapshotRefreshLagEntriesMin || index < storage.firstIndex()) return undefined;
+    // A compaction flushes the node's engine: worth it only when the log since the snapshot is
+    // large (a range's data), not for a few hundred small entries (the meta range's records).
+    const from = Math.max(message.snapshot.index + 1, storage.firstIndex());
+    if (storage.entries(from, index + 1, snapshotRefreshLogBytesMin).length >= index + 1 - from) return undefined;
+    // The snapshot records the configuration as of `index`: the current one only if no change followed.
+    if (firstConfChangeAfter(storage, index, status.applied) <= status.applied) return undefined;
+    return index;
+  }
+
   /** Compacts the log below the applied index once it is long, flushing the engine first. */
   private async maybeCompact(): Promise<void> {
     const storage = this.options.logStore.storageFor(this.options.groupId);
@@ -822,14 +899,25 @@ export class Replica implements TransportHandlers {
     if (status.applied - storage.firstIndex() < this.options.compactionEntries) return;
     // Keep entries that healthy followers still need, unless the log grew to twice the threshold.
     if (this.raft.compactableIndex() < status.applied && status.applied - storage.firstIndex() < 2 * this.options.compactionEntries) return;
-    await this.options.stateMachine.flush();
+    await this.compactLog(status.applied, status.config);
+  }
+
+  /**
+   * Makes the state durable in the engine (unless the caller flushed it after `index` was applied),
+   * then drops the log up to `index` (applied, with configuration `config`).
+   */
+  private async compactLog(index: number, config: RaftStatus['config'], options: { readonly flushed?: boolean } = {}): Promise<void> {
+    const storage = this.options.logStore.storageFor(this.options.groupId);
+    const status = this.raft.status();
+    assert(index <= status.applied, 'the log is compacted only below the applied index');
+    if (options.flushed !== true) await this.options.stateMachine.flush();
     // A commit-only hard state change is not persisted on its own (processReady), so the durable
     // commit index may lag the applied one; the core refuses at restart a snapshot above the
     // durable commit. Persist the commit first (capped by the durable log, at least applied).
     const commit = Math.max(status.applied, Math.min(status.commit, storage.lastIndex()));
     const durable = storage.initialState().hardState;
     if (durable.commit < commit) await this.options.logStore.append(this.options.groupId, [], { ...durable, commit });
-    await this.options.logStore.createSnapshot(this.options.groupId, status.applied, status.config, 'kv');
+    await this.options.logStore.createSnapshot(this.options.groupId, index, config, 'kv');
   }
 
   /** On the leader: a learner that has caught up becomes a voter (one change at a time). */
