@@ -8,6 +8,7 @@ import type { AdminHandlers } from '../../proto/generated/phantomdb/admin/v1/Adm
 import type { ClusterStatusResponse } from '../../proto/generated/phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { Member as MemberMessage } from '../../proto/generated/phantomdb/admin/v1/Member.ts';
 import type { BackupRequest__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRequest.ts';
+import type { BackupRangeRequest__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRangeRequest.ts';
 import type { BackupProgress } from '../../proto/generated/phantomdb/admin/v1/BackupProgress.ts';
 import type { RebalancePlanResponse } from '../../proto/generated/phantomdb/admin/v1/RebalancePlanResponse.ts';
 import { serverStreamHandler, unaryHandler, type ServiceErrorMapping, type UnaryServiceContext } from '../rpc/service-core.ts';
@@ -119,7 +120,7 @@ function checkBackupId(id: string, field: string): void {
   if (!backupIdPattern.test(id)) throw new AdminError('PH_BAD_REQUEST', `${field} ${JSON.stringify(id)} must be 1-200 letters, digits, '.', '_' or '-', starting with a letter or digit`);
 }
 
-function destinationOf(request: BackupRequest__Output): BackupDestinationSpec {
+function destinationOf(request: Pick<BackupRequest__Output, 'destination' | 'volume' | 's3'>): BackupDestinationSpec {
   if (request.volume !== undefined && request.volume !== null) {
     if (!request.volume.path.startsWith('/')) throw new AdminError('PH_BAD_REQUEST', `volume path ${JSON.stringify(request.volume.path)} must be absolute`);
     return { kind: 'volume', path: request.volume.path };
@@ -238,6 +239,36 @@ export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits 
       if (backend.backupStatus === undefined) throw unsupported('backups');
       checkBackupId(request.backupId, 'backup_id');
       return backupProgressMessage(await backend.backupStatus(request.backupId));
+    }),
+    BackupRange: serverStreamHandler(context, (request: BackupRangeRequest__Output, _metadata, signal) => {
+      if (backend.backupRange === undefined) throw unsupported('range backups');
+      const at = parseTs(request.at, 'at');
+      const since = parseTs(request.since, 'since');
+      if (at === 0n) throw new AdminError('PH_BAD_REQUEST', 'a range backup needs a timestamp (at)');
+      if (since >= at) throw new AdminError('PH_BAD_REQUEST', 'since must be below at');
+      checkBackupId(request.backupId, 'backup_id');
+      if (!request.objectKeyPrefix.startsWith(`${request.backupId}/`) || request.objectKeyPrefix.includes('..') || request.objectKeyPrefix.length > 512) {
+        throw new AdminError('PH_BAD_REQUEST', `object_key_prefix ${JSON.stringify(request.objectKeyPrefix)} must lie inside the backup's folder ${request.backupId}/`);
+      }
+      const spec = {
+        rangeId: parseNodeId(request.rangeId, 'range_id'),
+        startKey: request.startKey,
+        endKey: request.endKey,
+        at,
+        since: since === 0n ? undefined : since,
+        backupId: request.backupId,
+        objectKeyPrefix: request.objectKeyPrefix,
+        destination: destinationOf(request),
+      };
+      return (async function* () {
+        for await (const update of backend.backupRange?.(spec, signal) ?? []) {
+          yield {
+            bytesDone: String(update.bytesDone),
+            done: update.done,
+            files: update.files.map((file) => ({ ...file, sizeBytes: String(file.sizeBytes), entries: String(file.entries) })),
+          };
+        }
+      })();
     }),
     ExportRange: serverStreamHandler(context, (request, _metadata, signal) => {
       if (backend.exportRange === undefined) throw unsupported('range exports');

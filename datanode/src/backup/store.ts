@@ -63,9 +63,40 @@ export class VolumeBackupStore implements BackupStore {
     this.description = rootDir;
   }
 
-  private pathOf(key: string): string {
+  /** The file an object lives in (the key is checked first). */
+  pathOf(key: string): string {
     checkObjectKey(key);
     return path.join(this.rootDir, ...key.split('/'));
+  }
+
+  /**
+   * Where a writer on this node may build an object in place (`<file>.partial`, never listed),
+   * to `commitStaged` afterwards: an export writes its SSTables here directly instead of
+   * copying them in. Creates the object's folder.
+   */
+  async stagingPathOf(key: string): Promise<string> {
+    const file = this.pathOf(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    return `${file}.partial`;
+  }
+
+  /**
+   * Moves staged objects (written and flushed at stagingPathOf) into place and syncs their
+   * folders once: each object is whole or absent, as with put.
+   */
+  async commitStaged(keys: readonly string[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const key of keys) {
+      const file = this.pathOf(key);
+      await rename(`${file}.partial`, file);
+      dirs.add(path.dirname(file));
+    }
+    for (const dir of dirs) await fsyncDirectory(dir);
+  }
+
+  /** Removes staged objects that will not be committed (absent ones are ignored). */
+  async discardStaged(keys: readonly string[]): Promise<void> {
+    for (const key of keys) await rm(`${this.pathOf(key)}.partial`, { force: true });
   }
 
   async put(key: string, body: Readable, sizeBytes: number): Promise<void> {

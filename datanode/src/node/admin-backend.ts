@@ -15,7 +15,7 @@
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
 import type { AdminBackend, FinalizeResult, RebalancePlanInfo, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
-import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
+import type { BackupProgressReport, BackupRangeSpec, BackupRangeUpdate, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { assert } from '../assert.ts';
 import type { MemberAddress } from '../kv/command.ts';
@@ -712,5 +712,9 @@ export class NodeAdmin implements AdminBackend {
 
   exportRange(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk> {
     return this.backupCoordinator().exportRange(spec, signal);
+  }
+
+  backupRange(spec: BackupRangeSpec, signal: AbortSignal): AsyncIterable<BackupRangeUpdate> {
+    return this.backupCoordinator().backupRange(spec, signal);
   }
 }
