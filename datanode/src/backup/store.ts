@@ -4,7 +4,7 @@
  * bucket. Writers stream bodies through it; readers stream them back out.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -112,6 +112,25 @@ export class VolumeBackupStore implements BackupStore {
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
+    }
+  }
+
+  /**
+   * As put, but fails with EEXIST (leaving the existing object) when the key exists: the object
+   * is written aside and hard-linked into place, which the file system does atomically.
+   */
+  async putNew(key: string, body: Readable, sizeBytes: number): Promise<void> {
+    const target = this.pathOf(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.new.partial`;
+    try {
+      await pipeline(body, createWriteStream(temp, { flush: true }));
+      const written = (await stat(temp)).size;
+      if (written !== sizeBytes) throw new InvalidArgumentError(`backup object ${key}: body was ${written} bytes, expected ${sizeBytes}`);
+      await link(temp, target);
+      await fsyncDirectory(path.dirname(target));
+    } finally {
+      await rm(temp, { force: true });
     }
   }
 

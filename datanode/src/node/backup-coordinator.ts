@@ -86,8 +86,7 @@ const metaProposalMs = 10_000;
 /** A node writing a piece reports progress this often; the coordinator gives up after this long without any. */
 const progressEveryMs = 1000;
 const pieceStallMs = 60_000;
-/** How often a running backup checks that this node still leads the meta range. */
-const leadershipCheckMs = 500;
+
 
 interface RunningBackup {
   report: BackupProgressReport;
@@ -200,19 +199,16 @@ export class BackupCoordinator {
       report: { backupId: spec.backupId, phase: 'RUNNING', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'starting' },
     };
     this.remember(spec.backupId, entry);
-    // A coordinator that loses the meta range's leadership stops: the new leader answers UNKNOWN
-    // for this id, and the caller (the operator) starts it there afresh under the same id.
+    // A coordinator that loses the meta range's leadership keeps going (leadership may come
+    // back: elections on a loaded machine); it cannot write the manifest unless it leads the meta
+    // range then (finishManifest), and a new leader asked for the same id runs it afresh.
     const abort = new AbortController();
-    const watch = setInterval(() => {
-      if (meta.role().role !== 'leader' || !meta.serving) abort.abort(new AdminError('PH_UNAVAILABLE', `node ${this.host.nodeId} lost the meta range's leadership while coordinating; ask the new leader to start backup ${spec.backupId} again`));
-    }, leadershipCheckMs);
     void this.run(spec, store, meta, entry, abort.signal)
       .catch((err: unknown) => {
         entry.report = { ...entry.report, phase: 'FAILED', message: messageOf(err) };
         this.host.log(`backup ${spec.backupId} failed: ${messageOf(err)}`);
       })
       .finally(() => {
-        clearInterval(watch);
         abort.abort(new Error('backup finished'));
         closeStore(store);
       });
@@ -285,7 +281,7 @@ export class BackupCoordinator {
     // Object names are unique per run and attempt: a retried piece, or a run restarted by a new
     // coordinator, never overwrites a file another writer may still be finishing.
     const runTag = `n${this.host.nodeId}-${this.host.nowMs().toString(36)}`;
-    let manifestWritten = false;
+    const manifestWritten = { value: false };
     try {
       const spans = await this.userSpansSettled();
       const ranges = await this.writeRanges(spec, spans, runTag, { at: atTs, since: parent === undefined ? undefined : encodeTimestamp(parseTimestamp(parent.backupTimestamp)) }, entry, signal);
@@ -302,8 +298,7 @@ export class BackupCoordinator {
         totalBytes: ranges.reduce((sum, range) => sum + range.files.reduce((s, file) => s + file.sizeBytes, 0), 0),
       };
       entry.report = { ...entry.report, totalBytes: manifest.totalBytes, message: 'checking every object and writing the manifest' };
-      await this.finishManifest(store, manifest, meta, running, signal);
-      manifestWritten = true;
+      await this.finishManifest(store, manifest, meta, running, signal, manifestWritten);
       entry.report = { ...entry.report, message: 'protecting the chain' };
       // The chain's protection first, then the running one goes: T stays protected throughout.
       await this.protect(meta, { id: `chain/${spec.backupId}`, ts: atTs, reason: `next incremental after ${spec.backupId}`, expiresAtMs: this.host.nowMs() + chainProtectionMs });
@@ -312,7 +307,7 @@ export class BackupCoordinator {
       this.host.log(`backup ${spec.backupId}: completed (${manifest.totalBytes} bytes, verified)`);
     } catch (err) {
       // This run's files go (writers still busy remove their own when their streams are cancelled).
-      if (!manifestWritten) await this.removeRun(store, spec.backupId, runTag);
+      if (!manifestWritten.value) await this.removeRun(store, spec.backupId, runTag);
       throw err;
     } finally {
       await this.release(meta, runningId).catch((err: unknown) => this.host.log(`backup ${spec.backupId}: protection ${runningId} not released (${messageOf(err)}); it lapses by itself`));
@@ -370,12 +365,13 @@ export class BackupCoordinator {
 
   /**
    * Checks that every object is in place with its size (each writer read its own back and
-   * checked its SHA-256), removes objects of earlier attempts the manifest does not name, then
-   * writes the manifest, unless this node lost the meta range's leadership: the refreshed
-   * protection is proposed through the meta range right before, so a deposed coordinator (a new
-   * one may be running the same backup) never writes one. The manifest is read back last.
+   * checked its SHA-256), then writes the manifest, unless this node no longer leads the meta
+   * range (the refreshed protection is proposed through it right before: a deposed coordinator,
+   * whose backup a new leader may be running again, never writes one) or another run of the
+   * same backup wrote one first (a volume manifest is created exclusively). Then, and only
+   * then, objects of other runs and attempts, which the manifest does not name, are removed.
    */
-  private async finishManifest(store: BackupStore, manifest: BackupManifest, meta: Replica, running: StoredProtection, signal: AbortSignal): Promise<void> {
+  private async finishManifest(store: BackupStore, manifest: BackupManifest, meta: Replica, running: StoredProtection, signal: AbortSignal, written: { value: boolean }): Promise<void> {
     const named = new Set<string>();
     for (const range of manifest.ranges) {
       for (const file of range.files) {
@@ -386,17 +382,20 @@ export class BackupCoordinator {
         named.add(file.objectKey);
       }
     }
-    const orphans = (await store.list(`${manifest.backupId}/`)).filter((key) => !named.has(key) && key !== manifestKey(manifest.backupId));
-    if (orphans.length > 0) {
-      await store.delete(orphans);
-      this.host.log(`backup ${manifest.backupId}: removed ${orphans.length} objects of earlier attempts`);
-    }
     signal.throwIfAborted();
     await this.protect(meta, { ...running, expiresAtMs: this.host.nowMs() + runningProtectionMs });
-    signal.throwIfAborted();
+    const key = manifestKey(manifest.backupId);
+    if ((await store.head(key)) !== undefined) throw new AdminError('PH_UNAVAILABLE', `another run of backup ${manifest.backupId} finished first (its manifest is at ${store.description}); ask again for its result`);
     const body = encodeManifest(manifest);
-    await store.put(manifestKey(manifest.backupId), Readable.from([body]), body.length);
+    if (store instanceof VolumeBackupStore) await store.putNew(key, Readable.from([body]), body.length);
+    else await store.put(key, Readable.from([body]), body.length);
+    written.value = true;
     await readManifest(store, manifest.backupId);
+    const orphans = (await store.list(`${manifest.backupId}/`)).filter((objectKey) => !named.has(objectKey) && objectKey !== key);
+    if (orphans.length > 0) {
+      await store.delete(orphans).catch((err: unknown) => this.host.log(`backup ${manifest.backupId}: objects of other attempts not removed (${messageOf(err)})`));
+      this.host.log(`backup ${manifest.backupId}: removed ${orphans.length} objects of other attempts`);
+    }
   }
 
   private async protect(meta: Replica, protection: StoredProtection): Promise<void> {
