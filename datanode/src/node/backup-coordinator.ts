@@ -172,7 +172,7 @@ export class BackupCoordinator {
   /** Starts the backup unless it runs (or ran) here; answers its progress. Meta leader only. */
   async backup(spec: BackupSpec): Promise<BackupProgressReport> {
     const known = this.backups.get(spec.backupId);
-    if (known !== undefined && known.report.phase !== 'FAILED') return known.report;
+    if (known !== undefined && (known.report.phase === 'COMPLETED' || (known.report.phase === 'RUNNING' && this.leadsMeta()))) return known.report;
     const meta = this.metaLeader();
     const store = storeOf(spec);
     let finished: boolean;
@@ -205,6 +205,13 @@ export class BackupCoordinator {
     const abort = new AbortController();
     void this.run(spec, store, meta, entry, abort.signal)
       .catch((err: unknown) => {
+        if (lostMetaLeadership(err) || !this.leadsMeta()) {
+          // Not the backup's failure: this node stopped coordinating. Forgotten, so that asking
+          // again (UNKNOWN here, or on the new leader) runs it afresh, as after a crash.
+          if (this.backups.get(spec.backupId) === entry) this.backups.delete(spec.backupId);
+          this.host.log(`backup ${spec.backupId}: stopped, this node no longer leads the meta range (${messageOf(err)}); asking the meta leader starts it again`);
+          return;
+        }
         entry.report = { ...entry.report, phase: 'FAILED', message: messageOf(err) };
         this.host.log(`backup ${spec.backupId} failed: ${messageOf(err)}`);
       })
@@ -221,7 +228,9 @@ export class BackupCoordinator {
    */
   backupStatus(backupId: string): BackupProgressReport {
     const known = this.backups.get(backupId);
-    if (known !== undefined) return known.report;
+    // A finished backup is a fact anywhere; a running or failed one is answered by the meta
+    // range's leader only (a deposed coordinator's run may be running again on the new leader).
+    if (known !== undefined && (known.report.phase === 'COMPLETED' || this.leadsMeta())) return known.report;
     this.metaLeader();
     return { backupId, phase: 'UNKNOWN', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'no backup by this id runs on this node' };
   }
@@ -258,6 +267,11 @@ export class BackupCoordinator {
       if (this.backups.size <= backupsRememberedMax) break;
       if (other.report.phase !== 'RUNNING') this.backups.delete(id);
     }
+  }
+
+  private leadsMeta(): boolean {
+    const meta = this.host.store()?.meta();
+    return meta !== undefined && meta.serving && meta.role().role === 'leader';
   }
 
   private metaLeader(): Replica {
@@ -385,10 +399,18 @@ export class BackupCoordinator {
     signal.throwIfAborted();
     await this.protect(meta, { ...running, expiresAtMs: this.host.nowMs() + runningProtectionMs });
     const key = manifestKey(manifest.backupId);
-    if ((await store.head(key)) !== undefined) throw new AdminError('PH_UNAVAILABLE', `another run of backup ${manifest.backupId} finished first (its manifest is at ${store.description}); ask again for its result`);
+    if ((await store.head(key)) !== undefined) throw new AnotherRunFinishedError(manifest.backupId, store.description);
     const body = encodeManifest(manifest);
-    if (store instanceof VolumeBackupStore) await store.putNew(key, Readable.from([body]), body.length);
-    else await store.put(key, Readable.from([body]), body.length);
+    if (store instanceof VolumeBackupStore) {
+      try {
+        await store.putNew(key, Readable.from([body]), body.length);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AnotherRunFinishedError(manifest.backupId, store.description);
+        throw err;
+      }
+    } else {
+      await store.put(key, Readable.from([body]), body.length);
+    }
     written.value = true;
     await readManifest(store, manifest.backupId);
     const orphans = (await store.list(`${manifest.backupId}/`)).filter((objectKey) => !named.has(objectKey) && objectKey !== key);
@@ -640,6 +662,18 @@ class Slots {
     const next = this.waiting.shift();
     if (next !== undefined) next();
     else this.free++;
+  }
+}
+
+/** Whether a run failed because this node stopped leading the meta range (a proposal refused, or another run finished first). */
+function lostMetaLeadership(err: unknown): boolean {
+  return (err instanceof KvError && (err.code === 'PH_NOT_LEADER' || err.code === 'PH_PROPOSAL_DROPPED')) || err instanceof AnotherRunFinishedError;
+}
+
+/** Another run of the same backup (on a newer meta leader) wrote its manifest first. */
+class AnotherRunFinishedError extends AdminError {
+  constructor(backupId: string, where: string) {
+    super('PH_UNAVAILABLE', `another run of backup ${backupId} finished first (its manifest is at ${where}); ask again for its result`);
   }
 }
 
