@@ -68,7 +68,8 @@ export class MvccEngineRangeExporter implements RangeExporter {
     const snapshot = this.engine.snapshot();
     const upperBound = request.span.endKey.length === 0 ? undefined : mvccKeyPrefix(request.span.endKey);
     const lowerBound = mvccKeyPrefix(request.span.startKey);
-    const it = this.engine.iterator({ snapshot, lowerBound, ...(upperBound === undefined ? {} : { upperBound }) });
+    // One pass over the whole range: leave the block cache to what clients read.
+    const it = this.engine.iterator({ snapshot, lowerBound, ...(upperBound === undefined ? {} : { upperBound }), fillCache: false });
     const files: ExportedFile[] = [];
     let builder: TableBuilder | undefined;
     let first: Buffer | undefined;
