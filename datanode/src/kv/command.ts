@@ -25,7 +25,7 @@
  * know is a format of a newer build (UnknownCommandFormatError), never guessed at.
  */
 import { assert, assertNever } from '../assert.ts';
-import { isVersion } from '../version/version.ts';
+import { isVersion, type ClusterFeature, type FeatureGates } from '../version/version.ts';
 import { descriptorFromJson, descriptorToJson, type RangeDescriptor, type ReplicaDescriptor } from './descriptor.ts';
 
 /** How to reach a member: its Raft transport address and its KV API address ('' when not known yet). */
@@ -87,6 +87,45 @@ export type MemberLifecycle = 'active' | 'decommissioning' | 'removed';
 const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'decommissioning', 'removed']);
 
 const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'close-ts': 9, 'protect-ts': 10, 'release-ts': 11, 'meta-record': 20, 'cluster-version': 64 } as const;
+
+/**
+ * The feature (version/version.ts clusterFeatures) whose cluster version introduced each op's
+ * format. A replica proposes a command only when the cluster version enables its op's feature
+ * (commandRefusal), so an op added in a later version is never written while a node that cannot
+ * decode it may still be a member. 'cluster-version' must stay in the baseline: it is how the
+ * cluster version moves up. A new op gets a new feature named here; the compiler asks for it.
+ */
+export const commandFeatures = {
+  put: 'baseline',
+  delete: 'baseline',
+  cas: 'baseline',
+  members: 'baseline',
+  batch: 'baseline',
+  'member-state': 'baseline',
+  split: 'baseline',
+  'meta-descriptors': 'baseline',
+  'close-ts': 'closedTimestamps',
+  'protect-ts': 'protectedTimestamps',
+  'release-ts': 'protectedTimestamps',
+  'meta-record': 'metaRecords',
+  'cluster-version': 'clusterVersionRecord',
+} as const satisfies Record<Command['op'], ClusterFeature>;
+
+/**
+ * Why `command` may not be proposed under `gates` (its op's feature, or that of a command in a
+ * batch, is introduced by a cluster version not finalized yet), or undefined when it may.
+ * `features` maps ops to features (commandFeatures; tests pass others).
+ */
+export function commandRefusal<Feature extends string>(command: Command, gates: FeatureGates<Feature>, features: Readonly<Record<Command['op'], Feature>>): string | undefined {
+  const commands = command.op === 'batch' ? command.commands : [command];
+  for (const inner of commands) {
+    const feature = features[inner.op];
+    if (!gates.enabled(feature)) {
+      return `command op '${inner.op}' (feature ${feature}) needs cluster version ${gates.introducedIn(feature)}, and the cluster version is ${gates.current()}: finish the rolling upgrade and finalize the cluster version first`;
+    }
+  }
+  return undefined;
+}
 
 function u64(value: bigint): Buffer {
   assert(value >= 0n && value <= 0xffff_ffff_ffff_ffffn, 'a timestamp fits in 64 bits');

@@ -55,6 +55,7 @@ import {
   userBounds,
   userPrefix,
   userVersionKey,
+  versionTombstoneTag,
 } from './keys.ts';
 
 export { userKey } from './keys.ts';
@@ -128,7 +129,7 @@ export class KvEngine {
   static async open(dir: string): Promise<KvEngine> {
     // The Raft log is the durable record of replicated writes: the engine need not fsync them.
     // User data is MVCC-versioned: compactions drop versions below the GC threshold (KvGc).
-    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false, mvccGarbageCollection: true, mvccKeyPrefixByte: userPrefix });
+    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false, mvccGarbageCollection: true, mvccKeyPrefixByte: userPrefix, mvccTombstoneByte: versionTombstoneTag });
     try {
       const recorded = engine.get(layoutVersionKey);
       if (recorded === undefined) {

@@ -58,6 +58,12 @@ export interface ReplicaOptions {
    * replica on this node still holds some of its keys), or undefined when it may.
    */
   readonly refuseSnapshot?: (span: { readonly startKey: Buffer; readonly endKey: Buffer }) => string | undefined;
+  /**
+   * Why a command may not be proposed yet (its format needs a cluster version not finalized:
+   * kv/command.ts commandRefusal), or undefined when it may; refused with PH_FEATURE_NOT_FINALIZED.
+   * Absent: every command may be proposed (tests that host replicas in-process).
+   */
+  readonly refuseCommand?: (command: Command) => string | undefined;
   readonly log: (line: string) => void;
   /** Paces this node's outgoing snapshot streams (--snapshot-rate-bytes; one limiter shared by every replica). */
   readonly snapshotRate?: ByteRateLimiter;
@@ -262,6 +268,8 @@ export class Replica implements TransportHandlers {
     try {
       this.checkServing();
       if (this.softState.role !== 'leader') throw this.notLeader();
+      const refusal = this.options.refuseCommand?.(command);
+      if (refusal !== undefined) throw new KvError('PH_FEATURE_NOT_FINALIZED', `range ${this.options.groupId}: ${refusal}`);
       if (this.proposalsWaiting >= this.options.limits.proposalsInFlightMax) {
         throw new KvError('PH_OVERLOADED', `${this.proposalsWaiting} proposals in flight (limit ${this.options.limits.proposalsInFlightMax})`);
       }

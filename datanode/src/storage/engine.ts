@@ -831,6 +831,7 @@ export class StorageEngine {
         smallestSnapshot: this.smallestSnapshot(),
         ...(this.options.mvccGarbageCollection && threshold !== undefined ? { mvccGcThreshold: threshold } : {}),
         ...(this.options.mvccKeyPrefixByte >= 0 ? { mvccKeyPrefixByte: this.options.mvccKeyPrefixByte } : {}),
+        ...(this.options.mvccTombstoneByte >= 0 ? { mvccTombstoneByte: this.options.mvccTombstoneByte } : {}),
         targetFileBytes: this.options.targetFileBytes,
         bytesPerSecMax: this.options.compactionBytesPerSecMax,
         table: this.tableOutputOptions(),
