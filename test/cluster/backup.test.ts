@@ -7,7 +7,10 @@
  * the two timestamps. A new cluster started from the chain (--restore-from) serves exactly the
  * data as of the incremental's timestamp; a corrupt object stops a restoring node, naming it.
  * With a short GC TTL, the chain's protected timestamp (recorded in the meta range) holds every
- * node's GC threshold at the backup timestamp, also after the whole cluster restarts.
+ * node's GC threshold at the backup timestamp, also after the whole cluster restarts. Killing the
+ * coordinating node (the meta range's leader) mid-backup: the new leader answers UNKNOWN, the
+ * caller starts the backup again under the same id (what the operator's controller does), and it
+ * completes with a manifest whose every object exists, no object of the dead run left behind.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -19,7 +22,7 @@ import { encodeTimestamp, parseTimestamp } from '../../datanode/src/hlc/hlc.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { decodeUserVersionKey, decodeVersionValue, userBounds } from '../../datanode/src/kv/keys.ts';
 import { KvEngine, KvStateMachine } from '../../datanode/src/kv/state-machine.ts';
-import { eventually, freePort, nodeArgs, runToExit, TestCluster } from './harness.ts';
+import { eventually, freePort, nodeArgs, runToExit, surely, TestCluster } from './harness.ts';
 
 let cluster: TestCluster | undefined;
 let restored: TestCluster | undefined;
@@ -273,4 +276,72 @@ describe('backups by data nodes', () => {
     await eventually('a GC pass after the restart', 30_000, refusedBefore, 200);
     expect(checksum(await scanAt(client, at))).toBe(expected);
   }, 120_000);
+
+  it('a backup whose coordinator is killed mid-run is started again by the new meta leader and completes whole', async () => {
+    // Each node writes its backup files at 256 KiB/s: the backup runs for seconds, long enough to kill its coordinator.
+    cluster = await TestCluster.start({ size: 3, extraArgs: ['--range-max-bytes', String(256 * 1024), '--backup-rate-bytes', String(256 * 1024)] });
+    const active = cluster;
+    const client = new KvClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId });
+    closers.push(() => client.close());
+    const admin = new AdminClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId });
+    closers.push(() => admin.close());
+    const value = (i: number): string => `value-${i}-${'y'.repeat(8000)}`;
+    for (let batch = 0; batch < 40; batch++) await Promise.all(Array.from({ length: 10 }, (_, j) => surely(() => client.put(`f${String(batch * 10 + j).padStart(5, '0')}`, value(batch * 10 + j)))));
+    await eventually('the keyspace split into several ranges', 60_000, async () => ((await admin.rangeList()).filter((range) => !range.meta).length > 2 ? true : undefined), 200);
+
+    const destination = path.join(active.baseDir, 'backups');
+    fs.mkdirSync(destination);
+    const request = { backupId: 'failover-1', type: 'full' as const, destination: { kind: 'volume' as const, path: destination } };
+    const first = await admin.backup(request, { deadlineMs: 10_000 });
+    expect(first.phase).toBe('RUNNING');
+    const started = await eventually('the first run wrote some bytes', 60_000, async () => {
+      const report = await admin.backupStatus('failover-1');
+      if (report.phase !== 'RUNNING') throw new Error(`backup failover-1 is ${report.phase} before the kill: ${report.message}`);
+      return report.bytesDone > 0 ? report : undefined;
+    }, 100);
+    const coordinator = active.nodes.find((node) => node.output.includes('backup failover-1: full at'));
+    if (coordinator === undefined) throw new Error(`no node logged coordinating backup failover-1\n${active.logs()}`);
+    await coordinator.kill();
+
+    // What the operator's PhantomBackup controller does: follow the status; UNKNOWN (the new
+    // leader never ran it) starts it again under the same id; FAILED would fail the backup.
+    const seen: string[] = [];
+    let done: BackupProgressReport;
+    try {
+      done = await eventually('the backup completed after its coordinator died', 120_000, async () => {
+        let report: BackupProgressReport;
+        try {
+          report = await admin.backupStatus('failover-1', { deadlineMs: 5_000 });
+          if (report.phase === 'UNKNOWN') report = await admin.backup(request, { deadlineMs: 5_000 });
+        } catch (err) {
+          // No meta leader yet, or the dead node asked: retriable, as the operator treats it.
+          seen.push(`error ${err instanceof Error ? err.message.slice(0, 80) : String(err)}`);
+          return undefined;
+        }
+        seen.push(`${report.phase} ${report.rangesDone}/${report.rangesTotal}`);
+        if (report.phase === 'FAILED') throw new Error(`backup failover-1 failed: ${report.message}`);
+        return report.phase === 'COMPLETED' ? report : undefined;
+      }, 200);
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nanswers: ${seen.slice(-15).join(' | ')}\n${await active.statusSummary()}\n${active.logs()}`, { cause: err });
+    }
+    expect(done.verified).toBe(true);
+    // The new leader ran it afresh, at its own timestamp.
+    expect(done.backupTimestamp).not.toBe(started.backupTimestamp);
+
+    // Every object the manifest names exists, and nothing else is left under the backup's folder.
+    const store = new VolumeBackupStore(destination);
+    const manifest = JSON.parse(fs.readFileSync(path.join(destination, 'failover-1', 'manifest.json'), 'utf8')) as { ranges: { files: { objectKey: string; sizeBytes: number }[] }[] };
+    const named = manifest.ranges.flatMap((range) => range.files);
+    expect(named.length).toBeGreaterThan(0);
+    for (const file of named) expect((await store.head(file.objectKey))?.sizeBytes, file.objectKey).toBe(file.sizeBytes);
+    expect(await store.list('failover-1/')).toEqual([...named.map((file) => file.objectKey), 'failover-1/manifest.json'].sort());
+
+    // And it holds exactly the data as of its timestamp.
+    const at = encodeTimestamp(parseTimestamp(done.backupTimestamp));
+    const expected = await scanAt(client, at);
+    expect(expected.size).toBe(400);
+    const restoredRows = await rowsOf(await restoreInto(path.join(active.baseDir, 'restore-failover'), store, 'failover-1'), at);
+    expect(checksum(restoredRows)).toBe(checksum(expected));
+  }, 240_000);
 });

@@ -6,6 +6,9 @@ import type { AddLearnerResponse as _phantomdb_admin_v1_AddLearnerResponse, AddL
 import type { AdminClient as _phantomdb_admin_v1_AdminClient, AdminDefinition as _phantomdb_admin_v1_AdminDefinition } from './phantomdb/admin/v1/Admin.ts';
 import type { AssignIdentityRequest as _phantomdb_admin_v1_AssignIdentityRequest, AssignIdentityRequest__Output as _phantomdb_admin_v1_AssignIdentityRequest__Output } from './phantomdb/admin/v1/AssignIdentityRequest.ts';
 import type { BackupProgress as _phantomdb_admin_v1_BackupProgress, BackupProgress__Output as _phantomdb_admin_v1_BackupProgress__Output } from './phantomdb/admin/v1/BackupProgress.ts';
+import type { BackupRangeFile as _phantomdb_admin_v1_BackupRangeFile, BackupRangeFile__Output as _phantomdb_admin_v1_BackupRangeFile__Output } from './phantomdb/admin/v1/BackupRangeFile.ts';
+import type { BackupRangeProgress as _phantomdb_admin_v1_BackupRangeProgress, BackupRangeProgress__Output as _phantomdb_admin_v1_BackupRangeProgress__Output } from './phantomdb/admin/v1/BackupRangeProgress.ts';
+import type { BackupRangeRequest as _phantomdb_admin_v1_BackupRangeRequest, BackupRangeRequest__Output as _phantomdb_admin_v1_BackupRangeRequest__Output } from './phantomdb/admin/v1/BackupRangeRequest.ts';
 import type { BackupRequest as _phantomdb_admin_v1_BackupRequest, BackupRequest__Output as _phantomdb_admin_v1_BackupRequest__Output } from './phantomdb/admin/v1/BackupRequest.ts';
 import type { BackupS3Destination as _phantomdb_admin_v1_BackupS3Destination, BackupS3Destination__Output as _phantomdb_admin_v1_BackupS3Destination__Output } from './phantomdb/admin/v1/BackupS3Destination.ts';
 import type { BackupStatusRequest as _phantomdb_admin_v1_BackupStatusRequest, BackupStatusRequest__Output as _phantomdb_admin_v1_BackupStatusRequest__Output } from './phantomdb/admin/v1/BackupStatusRequest.ts';
@@ -54,6 +57,9 @@ export interface ProtoGrpcType {
         Admin: SubtypeConstructor<typeof grpc.Client, _phantomdb_admin_v1_AdminClient> & { service: _phantomdb_admin_v1_AdminDefinition }
         AssignIdentityRequest: MessageTypeDefinition<_phantomdb_admin_v1_AssignIdentityRequest, _phantomdb_admin_v1_AssignIdentityRequest__Output>
         BackupProgress: MessageTypeDefinition<_phantomdb_admin_v1_BackupProgress, _phantomdb_admin_v1_BackupProgress__Output>
+        BackupRangeFile: MessageTypeDefinition<_phantomdb_admin_v1_BackupRangeFile, _phantomdb_admin_v1_BackupRangeFile__Output>
+        BackupRangeProgress: MessageTypeDefinition<_phantomdb_admin_v1_BackupRangeProgress, _phantomdb_admin_v1_BackupRangeProgress__Output>
+        BackupRangeRequest: MessageTypeDefinition<_phantomdb_admin_v1_BackupRangeRequest, _phantomdb_admin_v1_BackupRangeRequest__Output>
         BackupRequest: MessageTypeDefinition<_phantomdb_admin_v1_BackupRequest, _phantomdb_admin_v1_BackupRequest__Output>
         BackupS3Destination: MessageTypeDefinition<_phantomdb_admin_v1_BackupS3Destination, _phantomdb_admin_v1_BackupS3Destination__Output>
         BackupStatusRequest: MessageTypeDefinition<_phantomdb_admin_v1_BackupStatusRequest, _phantomdb_admin_v1_BackupStatusRequest__Output>

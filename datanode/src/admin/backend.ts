@@ -193,6 +193,31 @@ export interface ExportRangeSpec {
   readonly since: bigint | undefined;
 }
 
+/** BackupRange: a piece of a range exported as of `at` and written to the destination by its leader. */
+export interface BackupRangeSpec extends ExportRangeSpec {
+  readonly backupId: string;
+  /** Object keys are this prefix + `<index>.sst`; it starts with `<backupId>/`. */
+  readonly objectKeyPrefix: string;
+  readonly destination: BackupDestinationSpec;
+}
+
+/** One file a BackupRange wrote (keys as bytes; the manifest holds them as hex). */
+export interface BackupRangeFileInfo {
+  readonly objectKey: string;
+  readonly sizeBytes: number;
+  readonly sha256: string;
+  readonly entries: number;
+  readonly smallestKey: Buffer;
+  readonly largestKey: Buffer;
+}
+
+/** Progress of a BackupRange; the last one has `done` and the files. */
+export interface BackupRangeUpdate {
+  readonly bytesDone: number;
+  readonly done: boolean;
+  readonly files: readonly BackupRangeFileInfo[];
+}
+
 /** A piece of an exported file; the file's last piece carries its description. */
 export interface ExportChunk {
   readonly fileIndex: number;
@@ -242,6 +267,8 @@ export interface AdminBackend {
   deleteBackup?(backupId: string, destination: BackupDestinationSpec): Promise<number>;
   /** Exports a piece of a range as of a timestamp (the range's leader only). */
   exportRange?(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk>;
+  /** Exports a piece of a range led here as of a timestamp straight to a backup's destination. */
+  backupRange?(spec: BackupRangeSpec, signal: AbortSignal): AsyncIterable<BackupRangeUpdate>;
   /** The rebalance plan (dry run) from the current snapshot (meta leader only). */
   rebalancePlan?(deadlineMs: number): Promise<RebalancePlanInfo>;
   /** Wakes the placement driver to plan now; answers the dry-run plan (meta leader only). */

@@ -8,6 +8,7 @@ import type { AdminHandlers } from '../../proto/generated/phantomdb/admin/v1/Adm
 import type { ClusterStatusResponse } from '../../proto/generated/phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { Member as MemberMessage } from '../../proto/generated/phantomdb/admin/v1/Member.ts';
 import type { BackupRequest__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRequest.ts';
+import type { BackupRangeRequest__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRangeRequest.ts';
 import type { BackupProgress } from '../../proto/generated/phantomdb/admin/v1/BackupProgress.ts';
 import type { RebalancePlanResponse } from '../../proto/generated/phantomdb/admin/v1/RebalancePlanResponse.ts';
 import { serverStreamHandler, unaryHandler, type ServiceErrorMapping, type UnaryServiceContext } from '../rpc/service-core.ts';
@@ -239,6 +240,36 @@ export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits 
       if (backend.backupStatus === undefined) throw unsupported('backups');
       checkBackupId(request.backupId, 'backup_id');
       return backupProgressMessage(await backend.backupStatus(request.backupId));
+    }),
+    BackupRange: serverStreamHandler(context, (request: BackupRangeRequest__Output, _metadata, signal) => {
+      if (backend.backupRange === undefined) throw unsupported('range backups');
+      const at = parseTs(request.at, 'at');
+      const since = parseTs(request.since, 'since');
+      if (at === 0n) throw new AdminError('PH_BAD_REQUEST', 'a range backup needs a timestamp (at)');
+      if (since >= at) throw new AdminError('PH_BAD_REQUEST', 'since must be below at');
+      checkBackupId(request.backupId, 'backup_id');
+      if (!request.objectKeyPrefix.startsWith(`${request.backupId}/`) || request.objectKeyPrefix.includes('..') || request.objectKeyPrefix.length > 512) {
+        throw new AdminError('PH_BAD_REQUEST', `object_key_prefix ${JSON.stringify(request.objectKeyPrefix)} must lie inside the backup's folder ${request.backupId}/`);
+      }
+      const spec = {
+        rangeId: parseNodeId(request.rangeId, 'range_id'),
+        startKey: request.startKey,
+        endKey: request.endKey,
+        at,
+        since: since === 0n ? undefined : since,
+        backupId: request.backupId,
+        objectKeyPrefix: request.objectKeyPrefix,
+        destination: destinationOf(request),
+      };
+      return (async function* () {
+        for await (const update of backend.backupRange?.(spec, signal) ?? []) {
+          yield {
+            bytesDone: String(update.bytesDone),
+            done: update.done,
+            files: update.files.map((file) => ({ ...file, sizeBytes: String(file.sizeBytes), entries: String(file.entries) })),
+          };
+        }
+      })();
     }),
     DeleteBackup: unary(async (request) => {
       if (backend.deleteBackup === undefined) throw unsupported('backups');

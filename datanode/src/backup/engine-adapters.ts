@@ -19,7 +19,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { encodeTimestamp } from '../hlc/hlc.ts';
 import type { ExportedFile, StorageEngine } from '../storage/engine.ts';
-import { realFs } from '../storage/fs.ts';
+import { realFs, type StorageFs } from '../storage/fs.ts';
 import { ValueKind } from '../storage/keys.ts';
 import { decodeMvccKey, mvccKeyPrefix } from '../storage/mvcc.ts';
 import { TableBuilder } from '../storage/sstable/table-builder.ts';
@@ -30,6 +30,17 @@ export interface MvccExporterOptions {
   readonly fileBytes?: number;
   /** Whether a stored value is a deletion marker (default: none is). */
   readonly isTombstone?: (value: Buffer) => boolean;
+  /** The file system the SSTables are written through (default the real one). */
+  readonly fs?: StorageFs;
+  /** fsync each file before it is listed (default false: scratch files read once and deleted). */
+  readonly sync?: boolean;
+  /** The path of the index-th file (default `<dir>/<index, 6 digits>.sst`). */
+  readonly pathOf?: (dir: string, index: number) => string;
+  /**
+   * Awaited at every yield with the bytes walked since the last one: a rate limit paces the
+   * export itself, and an aborted signal stops it there.
+   */
+  readonly pace?: (bytes: number) => Promise<void>;
 }
 
 const defaultFileBytes = 32 * 1024 * 1024;
@@ -57,7 +68,8 @@ export class MvccEngineRangeExporter implements RangeExporter {
     const snapshot = this.engine.snapshot();
     const upperBound = request.span.endKey.length === 0 ? undefined : mvccKeyPrefix(request.span.endKey);
     const lowerBound = mvccKeyPrefix(request.span.startKey);
-    const it = this.engine.iterator({ snapshot, lowerBound, ...(upperBound === undefined ? {} : { upperBound }) });
+    // One pass over the whole range: leave the block cache to what clients read.
+    const it = this.engine.iterator({ snapshot, lowerBound, ...(upperBound === undefined ? {} : { upperBound }), fillCache: false });
     const files: ExportedFile[] = [];
     let builder: TableBuilder | undefined;
     let first: Buffer | undefined;
@@ -68,7 +80,7 @@ export class MvccEngineRangeExporter implements RangeExporter {
       if (builder === undefined || first === undefined || last === undefined) return;
       const finishing = builder;
       builder = undefined;
-      const meta = await finishing.finishAsync({ sync: false });
+      const meta = await finishing.finishAsync({ sync: this.options.sync ?? false });
       files.push({ path: finishing.path, entries, fileBytes: meta.fileSize, smallestKey: first, largestKey: last });
     };
     try {
@@ -79,6 +91,7 @@ export class MvccEngineRangeExporter implements RangeExporter {
       for (it.seek(lowerBound); it.valid(); it.next()) {
         if (bytesSinceYield >= exportYieldBytes || (++seen % 64 === 0 && performance.now() - turnStartMs >= exportYieldMs)) {
           await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.options.pace !== undefined) await this.options.pace(bytesSinceYield);
           bytesSinceYield = 0;
           turnStartMs = performance.now();
         }
@@ -95,7 +108,7 @@ export class MvccEngineRangeExporter implements RangeExporter {
         }
         if (builder !== undefined && builder.estimatedFileSizeBytes() >= fileBytes) await finish();
         if (builder === undefined) {
-          builder = new TableBuilder(realFs, path.join(request.dir, `${String(files.length).padStart(6, '0')}.sst`));
+          builder = new TableBuilder(this.options.fs ?? realFs, this.options.pathOf?.(request.dir, files.length) ?? path.join(request.dir, `${String(files.length).padStart(6, '0')}.sst`));
           first = Buffer.from(encoded);
           entries = 0;
         }
@@ -106,6 +119,7 @@ export class MvccEngineRangeExporter implements RangeExporter {
         entries++;
       }
       await finish();
+      if (this.options.pace !== undefined && bytesSinceYield > 0) await this.options.pace(bytesSinceYield);
     } catch (error) {
       builder?.abandon();
       throw error;

@@ -102,6 +102,14 @@ async function fetchAndCheck(store: BackupStore, object: CheckedObject, limiter:
   if (sha256 !== file.sha256) throw new BackupObjectCorruptError(file.objectKey, `SHA-256 is ${sha256}, the manifest says ${file.sha256}`);
 }
 
+/**
+ * Reads one object back and checks its size and SHA-256 against `file` (what the writer
+ * recorded). Throws BackupObjectMissingError or BackupObjectCorruptError naming the object.
+ */
+export function checkObject(store: BackupStore, file: BackupFile, limiter?: BandwidthLimiter, onBytes: (bytes: number) => void = () => undefined): Promise<void> {
+  return fetchAndCheck(store, { file, sink: discard }, limiter, onBytes);
+}
+
 function discard(): Writable {
   return new Writable({ write: (_chunk, _encoding, callback) => callback() });
 }

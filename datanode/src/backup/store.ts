@@ -4,7 +4,7 @@
  * bucket. Writers stream bodies through it; readers stream them back out.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -67,9 +67,40 @@ export class VolumeBackupStore implements BackupStore {
     this.rootDir = hostPathOf(rootDir);
   }
 
-  private pathOf(key: string): string {
+  /** The file an object lives in (the key is checked first). */
+  pathOf(key: string): string {
     checkObjectKey(key);
     return path.join(this.rootDir, ...key.split('/'));
+  }
+
+  /**
+   * Where a writer on this node may build an object in place (`<file>.partial`, never listed),
+   * to `commitStaged` afterwards: an export writes its SSTables here directly instead of
+   * copying them in. Creates the object's folder.
+   */
+  async stagingPathOf(key: string): Promise<string> {
+    const file = this.pathOf(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    return `${file}.partial`;
+  }
+
+  /**
+   * Moves staged objects (written and flushed at stagingPathOf) into place and syncs their
+   * folders once: each object is whole or absent, as with put.
+   */
+  async commitStaged(keys: readonly string[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const key of keys) {
+      const file = this.pathOf(key);
+      await rename(`${file}.partial`, file);
+      dirs.add(path.dirname(file));
+    }
+    for (const dir of dirs) await fsyncDirectory(dir);
+  }
+
+  /** Removes staged objects that will not be committed (absent ones are ignored). */
+  async discardStaged(keys: readonly string[]): Promise<void> {
+    for (const key of keys) await rm(`${this.pathOf(key)}.partial`, { force: true });
   }
 
   async put(key: string, body: Readable, sizeBytes: number): Promise<void> {
@@ -85,6 +116,25 @@ export class VolumeBackupStore implements BackupStore {
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
+    }
+  }
+
+  /**
+   * As put, but fails with EEXIST (leaving the existing object) when the key exists: the object
+   * is written aside and hard-linked into place, which the file system does atomically.
+   */
+  async putNew(key: string, body: Readable, sizeBytes: number): Promise<void> {
+    const target = this.pathOf(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.new.partial`;
+    try {
+      await pipeline(body, createWriteStream(temp, { flush: true }));
+      const written = (await stat(temp)).size;
+      if (written !== sizeBytes) throw new InvalidArgumentError(`backup object ${key}: body was ${written} bytes, expected ${sizeBytes}`);
+      await link(temp, target);
+      await fsyncDirectory(path.dirname(target));
+    } finally {
+      await rm(temp, { force: true });
     }
   }
 

@@ -15,7 +15,7 @@
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
 import type { AdminBackend, FinalizeResult, RebalancePlanInfo, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
-import type { BackupDestinationSpec, BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
+import type { BackupDestinationSpec, BackupProgressReport, BackupRangeSpec, BackupRangeUpdate, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { S3BackupStore, VolumeBackupStore, s3StoreConfig } from '../backup/store.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { assert } from '../assert.ts';
@@ -715,6 +715,10 @@ export class NodeAdmin implements AdminBackend {
 
   exportRange(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk> {
     return this.backupCoordinator().exportRange(spec, signal);
+  }
+
+  backupRange(spec: BackupRangeSpec, signal: AbortSignal): AsyncIterable<BackupRangeUpdate> {
+    return this.backupCoordinator().backupRange(spec, signal);
   }
 
   /** Deletes a backup's objects where this node reaches the destination (no leader needed). */

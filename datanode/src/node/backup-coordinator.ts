@@ -17,22 +17,24 @@
  * asking again starts the backup afresh (its objects are overwritten; a finished backup is
  * recognised by its manifest at the destination).
  */
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { createReadStream, mkdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import { finished } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import type { ExportRangeChunk__Output } from '../../proto/generated/phantomdb/admin/v1/ExportRangeChunk.ts';
+import type { BackupRangeProgress__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRangeProgress.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
-import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
+import type { BackupProgressReport, BackupRangeSpec, BackupRangeUpdate, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { adminMetadataKeys, adminProto } from '../admin/proto.ts';
 import { MvccEngineRangeExporter } from '../backup/engine-adapters.ts';
-import { manifestKey } from '../backup/manifest.ts';
-import type { ExportRequest, RangeExporter, RangeSpan } from '../backup/ports.ts';
+import { BackupObjectCorruptError, BackupObjectMissingError } from '../backup/errors.ts';
+import { type BackupFile, type BackupManifest, type BackupRange, encodeManifest, manifestKey } from '../backup/manifest.ts';
+import type { RangeSpan } from '../backup/ports.ts';
 import { systemTimers } from '../backup/ports.ts';
-import { readManifest, verifyBackup } from '../backup/reader.ts';
+import { type RangeExportHooks, writeRangeFiles } from '../backup/range-writer.ts';
+import { readManifest } from '../backup/reader.ts';
 import { S3BackupStore, VolumeBackupStore, s3StoreConfig, type BackupStore } from '../backup/store.ts';
-import { writeBackup } from '../backup/writer.ts';
+import { BandwidthLimiter, forEachBounded } from '../backup/throttle.ts';
 import { decodeTimestamp, encodeTimestamp, formatTimestamp, parseTimestamp, type HybridLogicalClock } from '../hlc/hlc.ts';
 import type { StoredProtection } from '../kv/command.ts';
 import { containsSpan, metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
@@ -52,9 +54,9 @@ export interface BackupCoordinatorHost {
   readonly hlc: HybridLogicalClock;
   /** Scratch space of this node's exports (emptied when the node starts). */
   readonly scratchDir: string;
-  /** Upload limit of a backup coordinated here, bytes per second (0 or absent: none). */
+  /** What this node's backup exports may write, bytes per second over all of them (0 or absent: no limit). */
   readonly backupRateBytes?: number;
-  /** Ranges exported and uploaded at once (default 4). */
+  /** Range pieces this node exports and writes at once for backups (default 2); a coordinator runs this many per node. */
   readonly backupConcurrency?: number;
   store(): Store | undefined;
   /** The admin (KV port) address of a node ('' when unknown). */
@@ -64,8 +66,8 @@ export interface BackupCoordinatorHost {
   log(line: string): void;
 }
 
-/** Ranges exported and uploaded at once, unless the host says otherwise. */
-const exportConcurrencyDefault = 4;
+/** Range pieces a node exports at once for backups, unless the host says otherwise. */
+const exportConcurrencyDefault = 2;
 /** A running backup's protection lapses after this long unless released (a crashed coordinator). */
 export const runningProtectionMs = 6 * 3600_000;
 /** A chain's protection (what the next incremental needs) lapses after this long. */
@@ -81,6 +83,10 @@ const spanAttemptsMax = 50;
 const spanRetryMs = 100;
 /** A proposal to the meta range waits at most this long. */
 const metaProposalMs = 10_000;
+/** A node writing a piece reports progress this often; the coordinator gives up after this long without any. */
+const progressEveryMs = 1000;
+const pieceStallMs = 60_000;
+
 
 interface RunningBackup {
   report: BackupProgressReport;
@@ -110,7 +116,7 @@ function messageOf(err: unknown): string {
  * Exports [spec.startKey, spec.endKey) of the range `replica` leads as of spec.at into `dir`.
  * Throws NotLeader/RangeMismatch (KvError) when this replica cannot serve it.
  */
-export async function exportLedRange(replica: Replica, spec: ExportRangeSpec, dir: string, deadlineMs: number): Promise<readonly ExportedFile[]> {
+export async function exportLedRange(replica: Replica, spec: ExportRangeSpec, dir: string, deadlineMs: number, hooks?: RangeExportHooks): Promise<readonly ExportedFile[]> {
   const desc = replica.stateMachine.descriptor();
   if (desc === undefined || !containsSpan(desc, spec.startKey, spec.endKey)) throw new KvError('PH_RANGE_MISMATCH', `range ${spec.rangeId} does not hold the whole span to export here`);
   if (replica.role().role !== 'leader') throw replica.notLeader();
@@ -120,7 +126,7 @@ export async function exportLedRange(replica: Replica, spec: ExportRangeSpec, di
   if (gcThreshold !== undefined && oldestNeeded < gcThreshold) {
     throw new KvError('PH_BAD_REQUEST', `range ${spec.rangeId}: versions needed since ${describeTs(oldestNeeded)} are below the GC threshold ${describeTs(gcThreshold)} (the protection lapsed): take a full backup`);
   }
-  const exporter = new MvccEngineRangeExporter(replica.stateMachine.engine, { isTombstone: isTombstoneVersion });
+  const exporter = new MvccEngineRangeExporter(replica.stateMachine.engine, { isTombstone: isTombstoneVersion, ...hooks });
   return exporter.exportRange({
     span: engineSpan({ rangeId: spec.rangeId, startKey: spec.startKey, endKey: spec.endKey }),
     at: decodeTimestamp(spec.at),
@@ -149,10 +155,16 @@ export class BackupCoordinator {
   private readonly backups = new Map<string, RunningBackup>();
   private exportSeq = 0;
   private readonly stubs = new Map<string, InstanceType<ReturnType<typeof adminProto>['Admin']>>();
+  /** Bounds this node's backup exports, whoever coordinates them. */
+  private readonly slots: Slots;
+  /** Paces this node's backup exports (--backup-rate-bytes). */
+  private readonly limiter: BandwidthLimiter | undefined;
 
   constructor(private readonly host: BackupCoordinatorHost) {
     rmSync(host.scratchDir, { recursive: true, force: true });
     mkdirSync(host.scratchDir, { recursive: true });
+    this.slots = new Slots(host.backupConcurrency ?? exportConcurrencyDefault);
+    this.limiter = host.backupRateBytes === undefined || host.backupRateBytes === 0 ? undefined : new BandwidthLimiter(host.backupRateBytes, systemTimers);
   }
 
   // ------------------------------------------------------------------ the admin calls
@@ -160,7 +172,7 @@ export class BackupCoordinator {
   /** Starts the backup unless it runs (or ran) here; answers its progress. Meta leader only. */
   async backup(spec: BackupSpec): Promise<BackupProgressReport> {
     const known = this.backups.get(spec.backupId);
-    if (known !== undefined && known.report.phase !== 'FAILED') return known.report;
+    if (known !== undefined && (known.report.phase === 'COMPLETED' || (known.report.phase === 'RUNNING' && this.leadsMeta()))) return known.report;
     const meta = this.metaLeader();
     const store = storeOf(spec);
     let finished: boolean;
@@ -187,12 +199,26 @@ export class BackupCoordinator {
       report: { backupId: spec.backupId, phase: 'RUNNING', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'starting' },
     };
     this.remember(spec.backupId, entry);
-    void this.run(spec, store, meta, entry)
+    // A coordinator that loses the meta range's leadership keeps going (leadership may come
+    // back: elections on a loaded machine); it cannot write the manifest unless it leads the meta
+    // range then (finishManifest), and a new leader asked for the same id runs it afresh.
+    const abort = new AbortController();
+    void this.run(spec, store, meta, entry, abort.signal)
       .catch((err: unknown) => {
+        if (lostMetaLeadership(err) || !this.leadsMeta()) {
+          // Not the backup's failure: this node stopped coordinating. Forgotten, so that asking
+          // again (UNKNOWN here, or on the new leader) runs it afresh, as after a crash.
+          if (this.backups.get(spec.backupId) === entry) this.backups.delete(spec.backupId);
+          this.host.log(`backup ${spec.backupId}: stopped, this node no longer leads the meta range (${messageOf(err)}); asking the meta leader starts it again`);
+          return;
+        }
         entry.report = { ...entry.report, phase: 'FAILED', message: messageOf(err) };
         this.host.log(`backup ${spec.backupId} failed: ${messageOf(err)}`);
       })
-      .finally(() => closeStore(store));
+      .finally(() => {
+        abort.abort(new Error('backup finished'));
+        closeStore(store);
+      });
     return entry.report;
   }
 
@@ -202,7 +228,9 @@ export class BackupCoordinator {
    */
   backupStatus(backupId: string): BackupProgressReport {
     const known = this.backups.get(backupId);
-    if (known !== undefined) return known.report;
+    // A finished backup is a fact anywhere; a running or failed one is answered by the meta
+    // range's leader only (a deposed coordinator's run may be running again on the new leader).
+    if (known !== undefined && (known.report.phase === 'COMPLETED' || this.leadsMeta())) return known.report;
     this.metaLeader();
     return { backupId, phase: 'UNKNOWN', backupTimestamp: '', rangesDone: 0, rangesTotal: 0, bytesDone: 0, totalBytes: 0, verified: false, message: 'no backup by this id runs on this node' };
   }
@@ -241,6 +269,11 @@ export class BackupCoordinator {
     }
   }
 
+  private leadsMeta(): boolean {
+    const meta = this.host.store()?.meta();
+    return meta !== undefined && meta.serving && meta.role().role === 'leader';
+  }
+
   private metaLeader(): Replica {
     const meta = this.host.store()?.meta();
     if (meta === undefined || !meta.serving) throw new AdminError('PH_UNAVAILABLE', 'the meta range is not serving on this node yet');
@@ -249,46 +282,141 @@ export class BackupCoordinator {
     return meta;
   }
 
-  private async run(spec: BackupSpec, store: BackupStore, meta: Replica, entry: RunningBackup): Promise<void> {
+  private async run(spec: BackupSpec, store: BackupStore, meta: Replica, entry: RunningBackup, signal: AbortSignal): Promise<void> {
     const parent = spec.type === 'incremental' && spec.parentBackupId !== undefined ? await readManifest(store, spec.parentBackupId) : undefined;
     const at = this.host.hlc.now();
     const atTs = encodeTimestamp(at);
     if (parent !== undefined && encodeTimestamp(parseTimestamp(parent.backupTimestamp)) >= atTs) throw new AdminError('PH_BAD_REQUEST', `parent backup ${parent.backupId} is not older than now`);
     const runningId = `backup/${spec.backupId}`;
-    await this.protect(meta, { id: runningId, ts: parent === undefined ? atTs : encodeTimestamp(parseTimestamp(parent.backupTimestamp)), reason: `backup ${spec.backupId} running`, expiresAtMs: this.host.nowMs() + runningProtectionMs });
+    const running: StoredProtection = { id: runningId, ts: parent === undefined ? atTs : encodeTimestamp(parseTimestamp(parent.backupTimestamp)), reason: `backup ${spec.backupId} running`, expiresAtMs: this.host.nowMs() + runningProtectionMs };
+    await this.protect(meta, running);
     entry.report = { ...entry.report, backupTimestamp: formatTimestamp(at), message: `exporting every range as of ${formatTimestamp(at)}` };
     this.host.log(`backup ${spec.backupId}: ${spec.type} at ${formatTimestamp(at)} to ${store.description}`);
+    // Object names are unique per run and attempt: a retried piece, or a run restarted by a new
+    // coordinator, never overwrites a file another writer may still be finishing.
+    const runTag = `n${this.host.nodeId}-${this.host.nowMs().toString(36)}`;
+    const manifestWritten = { value: false };
     try {
       const spans = await this.userSpansSettled();
-      const scratchDir = path.join(this.host.scratchDir, `backup-${spec.backupId}`);
-      const manifest = await writeBackup({
-        store,
-        exporter: this.clusterExporter(),
-        spans,
+      const ranges = await this.writeRanges(spec, spans, runTag, { at: atTs, since: parent === undefined ? undefined : encodeTimestamp(parseTimestamp(parent.backupTimestamp)) }, entry, signal);
+      const manifest: BackupManifest = {
+        formatVersion: 1,
         clusterId: this.host.clusterId,
         backupId: spec.backupId,
-        backupTimestamp: at,
-        ...(parent === undefined ? {} : { parent: { backupId: parent.backupId, backupTimestamp: parseTimestamp(parent.backupTimestamp) } }),
+        type: parent === undefined ? 'full' : 'incremental',
+        backupTimestamp: formatTimestamp(at),
+        ...(parent === undefined ? {} : { parent: { backupId: parent.backupId, backupTimestamp: parent.backupTimestamp } }),
         dataNodeVersion: this.host.dataNodeVersion,
-        scratchDir,
-        concurrency: this.host.backupConcurrency ?? exportConcurrencyDefault,
-        ...(this.host.backupRateBytes === undefined || this.host.backupRateBytes === 0 ? {} : { bandwidthBytesPerSecond: this.host.backupRateBytes }),
-        timers: systemTimers,
         createdAt: new Date(this.host.nowMs()).toISOString(),
-        onProgress: (progress) => {
-          entry.report = { ...entry.report, rangesDone: progress.rangesDone, rangesTotal: progress.rangesTotal, bytesDone: progress.bytesDone };
-        },
-      });
-      await rm(scratchDir, { recursive: true, force: true });
-      entry.report = { ...entry.report, totalBytes: manifest.totalBytes, message: 'verifying every object' };
-      await verifyBackup(store, spec.backupId, { timers: systemTimers });
+        ranges,
+        totalBytes: ranges.reduce((sum, range) => sum + range.files.reduce((s, file) => s + file.sizeBytes, 0), 0),
+      };
+      entry.report = { ...entry.report, totalBytes: manifest.totalBytes, message: 'checking every object and writing the manifest' };
+      await this.finishManifest(store, manifest, meta, running, signal, manifestWritten);
+      entry.report = { ...entry.report, message: 'protecting the chain' };
       // The chain's protection first, then the running one goes: T stays protected throughout.
       await this.protect(meta, { id: `chain/${spec.backupId}`, ts: atTs, reason: `next incremental after ${spec.backupId}`, expiresAtMs: this.host.nowMs() + chainProtectionMs });
       if (parent !== undefined) await this.release(meta, `chain/${parent.backupId}`);
       entry.report = { ...entry.report, phase: 'COMPLETED', verified: true, message: `${manifest.ranges.length} ranges, ${manifest.totalBytes} bytes at ${store.description}` };
       this.host.log(`backup ${spec.backupId}: completed (${manifest.totalBytes} bytes, verified)`);
+    } catch (err) {
+      // This run's files go (writers still busy remove their own when their streams are cancelled).
+      if (!manifestWritten.value) await this.removeRun(store, spec.backupId, runTag);
+      throw err;
     } finally {
       await this.release(meta, runningId).catch((err: unknown) => this.host.log(`backup ${spec.backupId}: protection ${runningId} not released (${messageOf(err)}); it lapses by itself`));
+    }
+  }
+
+  /**
+   * Every span written to the destination by the nodes that lead its ranges, at most
+   * `backupConcurrency` per node at once (the nodes bound it too); answers the manifest's ranges.
+   */
+  private async writeRanges(spec: BackupSpec, spans: readonly RangeSpan[], runTag: string, times: { at: bigint; since: bigint | undefined }, entry: RunningBackup, signal: AbortSignal): Promise<BackupRange[]> {
+    const ranges = new Array<BackupRange>(spans.length);
+    const nodes = new Set<NodeId>();
+    for (const desc of this.host.store()?.knownRanges().values() ?? []) for (const replica of desc.replicas) nodes.add(replica.nodeId);
+    const perNode = this.host.backupConcurrency ?? exportConcurrencyDefault;
+    let rangesDone = 0;
+    let bytesFinished = 0;
+    const bytesInFlight = new Map<number, number>();
+    let pieceSeq = 0;
+    const report = (): void => {
+      let inFlight = 0;
+      for (const bytes of bytesInFlight.values()) inFlight += bytes;
+      entry.report = { ...entry.report, rangesDone, rangesTotal: spans.length, bytesDone: bytesFinished + inFlight };
+    };
+    report();
+    await forEachBounded(spans, Math.max(1, perNode * Math.max(1, nodes.size)), async (span, index) => {
+      const files: BackupFile[] = [];
+      await this.forEachPiece(span, async (desc, pieceSpec, piece) => {
+        const id = ++pieceSeq;
+        const written = await this.writePiece(desc, { ...pieceSpec, at: times.at, since: times.since, backupId: spec.backupId, destination: spec.destination, objectKeyPrefix: '' }, `${spec.backupId}/ranges/${span.rangeId}/${runTag}-p${piece}`, signal, (bytes) => {
+          bytesInFlight.set(id, bytes);
+          report();
+        });
+        bytesInFlight.delete(id);
+        bytesFinished += written.reduce((sum, file) => sum + file.sizeBytes, 0);
+        files.push(...written);
+        report();
+      });
+      ranges[index] = { rangeId: span.rangeId, startKey: span.startKey.toString('hex'), endKey: span.endKey.toString('hex'), files };
+      rangesDone++;
+      report();
+    });
+    return ranges;
+  }
+
+  /** Removes the objects of one run of a backup that failed before its manifest (best effort). */
+  private async removeRun(store: BackupStore, backupId: string, runTag: string): Promise<void> {
+    try {
+      const mine = (await store.list(`${backupId}/`)).filter((key) => key.includes(`/${runTag}-`));
+      await store.delete(mine);
+    } catch (err) {
+      this.host.log(`backup ${backupId}: objects of the failed run ${runTag} not removed (${messageOf(err)}); the next run removes them`);
+    }
+  }
+
+  /**
+   * Checks that every object is in place with its size (each writer read its own back and
+   * checked its SHA-256), then writes the manifest, unless this node no longer leads the meta
+   * range (the refreshed protection is proposed through it right before: a deposed coordinator,
+   * whose backup a new leader may be running again, never writes one) or another run of the
+   * same backup wrote one first (a volume manifest is created exclusively). Then, and only
+   * then, objects of other runs and attempts, which the manifest does not name, are removed.
+   */
+  private async finishManifest(store: BackupStore, manifest: BackupManifest, meta: Replica, running: StoredProtection, signal: AbortSignal, written: { value: boolean }): Promise<void> {
+    const named = new Set<string>();
+    for (const range of manifest.ranges) {
+      for (const file of range.files) {
+        signal.throwIfAborted();
+        const head = await store.head(file.objectKey);
+        if (head === undefined) throw new BackupObjectMissingError(file.objectKey);
+        if (head.sizeBytes !== file.sizeBytes) throw new BackupObjectCorruptError(file.objectKey, `size is ${head.sizeBytes} bytes, its writer recorded ${file.sizeBytes}`);
+        named.add(file.objectKey);
+      }
+    }
+    signal.throwIfAborted();
+    await this.protect(meta, { ...running, expiresAtMs: this.host.nowMs() + runningProtectionMs });
+    const key = manifestKey(manifest.backupId);
+    if ((await store.head(key)) !== undefined) throw new AnotherRunFinishedError(manifest.backupId, store.description);
+    const body = encodeManifest(manifest);
+    if (store instanceof VolumeBackupStore) {
+      try {
+        await store.putNew(key, Readable.from([body]), body.length);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AnotherRunFinishedError(manifest.backupId, store.description);
+        throw err;
+      }
+    } else {
+      await store.put(key, Readable.from([body]), body.length);
+    }
+    written.value = true;
+    await readManifest(store, manifest.backupId);
+    const orphans = (await store.list(`${manifest.backupId}/`)).filter((objectKey) => !named.has(objectKey) && objectKey !== key);
+    if (orphans.length > 0) {
+      await store.delete(orphans).catch((err: unknown) => this.host.log(`backup ${manifest.backupId}: objects of other attempts not removed (${messageOf(err)})`));
+      this.host.log(`backup ${manifest.backupId}: removed ${orphans.length} objects of other attempts`);
     }
   }
 
@@ -332,109 +460,220 @@ export class BackupCoordinator {
     return spans;
   }
 
-  // ------------------------------------------------------------------ exports across the cluster
+  // ------------------------------------------------------------------ range writes across the cluster
 
-  private clusterExporter(): RangeExporter {
-    return { exportRange: (request) => this.exportSpan(request) };
-  }
-
-  /** Exports a span as of the request's timestamp, range by range (the span may have split since). */
-  private async exportSpan(request: ExportRequest): Promise<readonly ExportedFile[]> {
-    const files: ExportedFile[] = [];
-    let cursor = request.span.startKey;
-    let piece = 0;
-    for (;;) {
+  /** Calls `write` for each piece of `span` within one range (the span may have split since it was listed). */
+  private async forEachPiece(span: RangeSpan, write: (desc: RangeDescriptor, spec: { rangeId: number; startKey: Buffer; endKey: Buffer }, piece: number) => Promise<void>): Promise<void> {
+    let cursor = span.startKey;
+    for (let piece = 0; ; piece++) {
       const desc = this.host.store()?.lookup(cursor);
       if (desc === undefined) throw new AdminError('PH_UNAVAILABLE', `no range of key ${cursor.toString('hex')} is known on this node`);
-      const spanEnd = request.span.endKey;
+      const spanEnd = span.endKey;
       const pieceEnd = desc.endKey.length === 0 ? spanEnd : spanEnd.length === 0 || Buffer.compare(desc.endKey, spanEnd) < 0 ? desc.endKey : spanEnd;
-      const spec: ExportRangeSpec = { rangeId: desc.rangeId, startKey: cursor, endKey: pieceEnd, at: encodeTimestamp(request.at), since: request.since === undefined ? undefined : encodeTimestamp(request.since) };
-      const dir = path.join(request.dir, `piece-${piece}`);
-      const exported = await this.exportPiece(desc, spec, dir);
-      for (const [index, file] of exported.entries()) {
-        const target = path.join(request.dir, `${String(piece).padStart(4, '0')}-${String(index).padStart(6, '0')}.sst`);
-        renameSync(file.path, target);
-        files.push({ ...file, path: target });
-      }
-      await rm(dir, { recursive: true, force: true });
-      piece++;
-      if (pieceEnd.length === 0 || (spanEnd.length > 0 && pieceEnd.equals(spanEnd))) return files;
+      await write(desc, { rangeId: desc.rangeId, startKey: cursor, endKey: pieceEnd }, piece);
+      if (pieceEnd.length === 0 || (spanEnd.length > 0 && pieceEnd.equals(spanEnd))) return;
       cursor = pieceEnd;
     }
   }
 
-  /** One piece within one range, from its leader (here or over ExportRange), with retries. */
-  private async exportPiece(desc: RangeDescriptor, spec: ExportRangeSpec, dir: string): Promise<readonly ExportedFile[]> {
+  /** One piece within one range, written by its leader (here or over BackupRange), with retries. */
+  private async writePiece(desc: RangeDescriptor, spec: BackupRangeSpec, keyPrefix: string, signal: AbortSignal, onBytes: (bytes: number) => void): Promise<BackupFile[]> {
     let hint: NodeId = 0;
     let lastError: unknown;
     for (let attempt = 0; attempt < exportAttemptsMax; attempt++) {
+      signal.throwIfAborted();
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
-      await rm(dir, { recursive: true, force: true });
       const local = this.host.store()?.replica(desc.rangeId);
       let target = hint !== 0 ? hint : (local?.role().leaderId ?? 0);
       if (target === 0) target = desc.replicas[attempt % desc.replicas.length]?.nodeId ?? 0;
+      const attemptSpec: BackupRangeSpec = { ...spec, objectKeyPrefix: `${keyPrefix}-a${attempt}-` };
       try {
         if (target === this.host.nodeId && local !== undefined) {
           try {
-            return await exportLedRange(local, spec, dir, metaProposalMs);
+            return await this.writeLedPiece(local, attemptSpec, signal, onBytes);
           } catch (err) {
             throw adminErrorOf(err, (id) => this.host.kvAddressOf(id));
           }
         }
         const address = this.host.kvAddressOf(target);
         if (address === '') throw new AdminError('PH_UNAVAILABLE', `no address of node ${target}`);
-        return await this.fetchExport(address, spec, dir);
+        return await this.remotePiece(address, attemptSpec, signal, onBytes);
       } catch (err) {
+        if (signal.aborted) throw signal.reason;
         lastError = err;
         hint = err instanceof NotLeaderError ? err.leaderId : 0;
         if (!(err instanceof AdminError && err.retriable)) throw err;
+        this.host.log(`backup ${spec.backupId}: range ${spec.rangeId} attempt ${attempt} on node ${target} failed (${messageOf(err)}); retrying`);
       }
     }
-    throw new AdminError('PH_UNAVAILABLE', `range ${desc.rangeId}: export did not succeed in ${exportAttemptsMax} attempts: ${messageOf(lastError)}`);
+    throw new AdminError('PH_UNAVAILABLE', `range ${desc.rangeId}: writing its backup files did not succeed in ${exportAttemptsMax} attempts: ${messageOf(lastError)}`);
   }
 
-  /** Streams a remote leader's export into files under `dir`. */
-  private async fetchExport(address: string, spec: ExportRangeSpec, dir: string): Promise<ExportedFile[]> {
-    await mkdir(dir, { recursive: true });
+  /** A piece written by a remote leader: follows its progress stream until it answers the files. */
+  private async remotePiece(address: string, spec: BackupRangeSpec, signal: AbortSignal, onBytes: (bytes: number) => void): Promise<BackupFile[]> {
     let stub = this.stubs.get(address);
     if (stub === undefined) {
-      stub = new (adminProto().Admin)(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 8 * exportChunkBytes });
+      stub = new (adminProto().Admin)(address, grpc.credentials.createInsecure());
       this.stubs.set(address, stub);
     }
     const metadata = new grpc.Metadata();
     metadata.set(adminMetadataKeys.clusterId, this.host.clusterId);
-    const call = stub.ExportRange({ rangeId: String(spec.rangeId), startKey: spec.startKey, endKey: spec.endKey, at: String(spec.at), since: String(spec.since ?? 0n) }, metadata);
-    const files: ExportedFile[] = [];
-    let out: ReturnType<typeof createWriteStream> | undefined;
-    let written = 0;
+    const destination = spec.destination;
+    const call = stub.BackupRange(
+      {
+        rangeId: String(spec.rangeId),
+        startKey: spec.startKey,
+        endKey: spec.endKey,
+        at: String(spec.at),
+        since: String(spec.since ?? 0n),
+        backupId: spec.backupId,
+        objectKeyPrefix: spec.objectKeyPrefix,
+        ...(destination.kind === 'volume'
+          ? { volume: { path: destination.path } }
+          : {
+              s3: {
+                bucket: destination.bucket,
+                prefix: destination.prefix,
+                region: destination.region,
+                endpoint: destination.endpoint ?? '',
+                forcePathStyle: destination.forcePathStyle,
+                accessKeyId: destination.credentials?.accessKeyId ?? '',
+                secretAccessKey: destination.credentials?.secretAccessKey ?? '',
+              },
+            }),
+      },
+      metadata,
+    );
+    // A writer that stops answering (a stopped process) is given up on: it sends progress at least every second.
+    let stalled: NodeJS.Timeout | undefined;
+    const cancel = (): void => call.cancel();
+    const armStall = (): void => {
+      clearTimeout(stalled);
+      stalled = setTimeout(cancel, pieceStallMs);
+    };
+    signal.addEventListener('abort', cancel);
+    armStall();
     try {
-      for await (const message of call as AsyncIterable<ExportRangeChunk__Output>) {
-        const filePath = path.join(dir, `${String(message.fileIndex).padStart(6, '0')}.sst`);
-        out ??= createWriteStream(filePath);
-        if (message.data.length > 0) {
-          written += message.data.length;
-          if (!out.write(message.data)) await new Promise<void>((resolve) => out?.once('drain', resolve));
-        }
-        if (message.fileEnd) {
-          out.end();
-          await finished(out);
-          out = undefined;
-          const fileBytes = Number(message.fileBytes);
-          if (written !== fileBytes) throw new AdminError('PH_UNAVAILABLE', `export of range ${spec.rangeId} from ${address}: file ${message.fileIndex} arrived with ${written} bytes, expected ${fileBytes}`);
-          files.push({ path: filePath, entries: Number(message.entries), fileBytes, smallestKey: Buffer.from(message.smallestKey), largestKey: Buffer.from(message.largestKey) });
-          written = 0;
+      for await (const message of call as AsyncIterable<BackupRangeProgress__Output>) {
+        armStall();
+        onBytes(Number(message.bytesDone));
+        if (message.done) {
+          return message.files.map((file) => ({ objectKey: file.objectKey, sizeBytes: Number(file.sizeBytes), sha256: file.sha256, entries: Number(file.entries), smallestKey: Buffer.from(file.smallestKey).toString('hex'), largestKey: Buffer.from(file.largestKey).toString('hex') }));
         }
       }
+      throw new AdminError('PH_UNAVAILABLE', `range ${spec.rangeId}: the backup stream from ${address} ended without its files`);
     } catch (err) {
-      out?.destroy();
+      if (signal.aborted) throw signal.reason;
       if (err instanceof AdminError) throw err;
       throw exportFailure(err, address);
+    } finally {
+      clearTimeout(stalled);
+      signal.removeEventListener('abort', cancel);
     }
-    if (out !== undefined) {
-      out.destroy();
-      throw new AdminError('PH_UNAVAILABLE', `export of range ${spec.rangeId} from ${address} ended in the middle of a file`);
+  }
+
+  // ------------------------------------------------------------------ range writes served here
+
+  /** Writes a piece of a range led here to the destination (bounded per node, paced by --backup-rate-bytes). */
+  private async writeLedPiece(replica: Replica, spec: BackupRangeSpec, signal: AbortSignal, onBytes: (bytes: number) => void): Promise<BackupFile[]> {
+    await this.slots.acquire(signal);
+    const store = storeOf({ backupId: spec.backupId, type: 'full', destination: spec.destination });
+    try {
+      return await writeRangeFiles({
+        store,
+        exportInto: (dir, hooks) => exportLedRange(replica, spec, dir, metaProposalMs, hooks),
+        objectKeyPrefix: spec.objectKeyPrefix,
+        scratchDir: path.join(this.host.scratchDir, `range-${++this.exportSeq}`),
+        ...(this.limiter === undefined ? {} : { limiter: this.limiter }),
+        signal,
+        onBytes,
+      });
+    } finally {
+      closeStore(store);
+      this.slots.release();
     }
-    return files;
+  }
+
+  /** BackupRange: writes a piece of a range led here, streaming progress about every second, then its files. */
+  async *backupRange(spec: BackupRangeSpec, signal: AbortSignal): AsyncGenerator<BackupRangeUpdate> {
+    const replica = this.host.store()?.replica(spec.rangeId);
+    if (replica === undefined) throw new AdminError('PH_UNAVAILABLE', `range ${spec.rangeId} has no replica on node ${this.host.nodeId}`);
+    let bytes = 0;
+    const writing = this.writeLedPiece(replica, spec, signal, (written) => {
+      bytes = written;
+    }).catch((err: unknown) => {
+      throw adminErrorOf(err, (id) => this.host.kvAddressOf(id));
+    });
+    let outcome: { files: BackupFile[] } | undefined;
+    void writing.then(
+      (files) => {
+        outcome = { files };
+      },
+      () => undefined,
+    );
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const tick = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, progressEveryMs);
+      });
+      try {
+        await Promise.race([writing, tick]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (outcome !== undefined) {
+        const files = outcome.files;
+        yield { bytesDone: files.reduce((sum, file) => sum + file.sizeBytes, 0), done: true, files: files.map((file) => ({ ...file, smallestKey: Buffer.from(file.smallestKey, 'hex'), largestKey: Buffer.from(file.largestKey, 'hex') })) };
+        return;
+      }
+      yield { bytesDone: bytes, done: false, files: [] };
+    }
+  }
+}
+
+/** A bound on the exports a node runs at once; waiters give up when their signal aborts. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(count: number) {
+    this.free = count;
+  }
+  async acquire(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = this.waiting.indexOf(grant);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(signal.reason as Error);
+      };
+      const grant = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.waiting.push(grant);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+    else this.free++;
+  }
+}
+
+/** Whether a run failed because this node stopped leading the meta range (a proposal refused, or another run finished first). */
+function lostMetaLeadership(err: unknown): boolean {
+  return (err instanceof KvError && (err.code === 'PH_NOT_LEADER' || err.code === 'PH_PROPOSAL_DROPPED')) || err instanceof AnotherRunFinishedError;
+}
+
+/** Another run of the same backup (on a newer meta leader) wrote its manifest first. */
+class AnotherRunFinishedError extends AdminError {
+  constructor(backupId: string, where: string) {
+    super('PH_UNAVAILABLE', `another run of backup ${backupId} finished first (its manifest is at ${where}); ask again for its result`);
   }
 }
 

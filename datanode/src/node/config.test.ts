@@ -32,8 +32,8 @@ describe('backup upload cap (--backup-rate-bytes)', () => {
     expect(startUsage).toMatch(/--backup-rate-bytes N\s+backupRateBytes/);
   });
 
-  it('--backup-concurrency defaults to 4 and refuses 0', () => {
-    expect(loadNodeConfig(required, {}).backupConcurrency).toBe(4);
+  it('--backup-concurrency (per node) defaults to 2 and refuses 0', () => {
+    expect(loadNodeConfig(required, {}).backupConcurrency).toBe(2);
     expect(loadNodeConfig({ ...required, 'backup-concurrency': '8' }, {}).backupConcurrency).toBe(8);
     expect(() => loadNodeConfig({ ...required, 'backup-concurrency': '0' }, {})).toThrow(/backup-concurrency/);
     expect(startUsage).toMatch(/--backup-concurrency N\s+backupConcurrency/);

@@ -110,12 +110,12 @@ export const nodeConfigSchema = z
     /** Bytes per second the placement driver may start copying to new replicas (snapshots), averaged. */
     snapshotRateBytes: z.coerce.number().int().min(64 * 1024).max(10 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
     /**
-     * Bytes per second a backup this node coordinates may upload (over all its ranges; exports
-     * wait for upload slots, so this paces the whole backup and its cost to clients). 0: no limit.
+     * Bytes per second this node's backup exports may write (over all of them: each range's
+     * leader writes its own files, so this paces what a backup costs this node). 0: no limit.
      */
     backupRateBytes: z.coerce.number().int().min(0).max(10 * 1024 * 1024 * 1024).default(0),
-    /** Ranges a backup coordinated here exports and uploads at once. */
-    backupConcurrency: z.coerce.number().int().min(1).max(64).default(4),
+    /** Range pieces this node exports and writes at once for backups (a coordinator asks each node for this many). */
+    backupConcurrency: z.coerce.number().int().min(1).max(64).default(2),
     /** A node dead (no liveness heartbeat) for this long has its replicas replaced elsewhere. */
     deadNodeReplaceMs: z.coerce.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(60_000),
   })

@@ -37,8 +37,8 @@ Options (flag / environment variable / config-file field):
   --rebalance-concurrency N                               rebalanceConcurrency: replica moves at once (default 4)
   --snapshot-rate-bytes N                                 snapshotRateBytes: bytes/s copied to new replicas (default 32 MiB)
   --dead-node-replace-ms N                                deadNodeReplaceMs: replace a dead node's replicas after (default 60000)
-  --backup-rate-bytes N                                   backupRateBytes: bytes/s a backup coordinated here uploads (default 0: no limit)
-  --backup-concurrency N                                  backupConcurrency: ranges a backup coordinated here exports at once (default 4)
+  --backup-rate-bytes N                                   backupRateBytes: bytes/s this node's backup exports write (default 0: no limit)
+  --backup-concurrency N                                  backupConcurrency: range pieces this node exports at once for a backup (default 2)
 Flags override environment variables, which override the file. A new data directory needs
 --peers or --join; a restart needs neither. As a StatefulSet pod (PHANTOMDB_NODE_NAME <name>-N
 and PHANTOMDB_PEER_SERVICE set; see k8s-identity.ts) without a node id, a data directory keeps

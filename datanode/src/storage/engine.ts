@@ -45,6 +45,8 @@ export interface IteratorOptions extends ReadOptions {
   readonly lowerBound?: Buffer;
   /** Exclusive upper bound of user keys. */
   readonly upperBound?: Buffer;
+  /** Add blocks read from files to the block cache (default true; false for one-pass scans such as backup exports). */
+  readonly fillCache?: boolean;
 }
 
 export interface EngineDeps {
@@ -646,7 +648,7 @@ export class StorageEngine {
   iterator(options: IteratorOptions = {}): DbIterator {
     this.checkReadable();
     const seq = options.snapshot?.seq ?? this.visibleSequence;
-    const { iterator, release } = this.internalIterator();
+    const { iterator, release } = this.internalIterator(options.fillCache ?? true);
     return new DbIterator(iterator, seq, {
       ...(options.lowerBound !== undefined ? { lowerBound: options.lowerBound } : {}),
       ...(options.upperBound !== undefined ? { upperBound: options.upperBound } : {}),
@@ -667,18 +669,18 @@ export class StorageEngine {
   }
 
   /** Merged internal iterator over memtables and the current version, pinning the version. */
-  private internalIterator(): { iterator: InternalIterator; release: () => void } {
+  private internalIterator(fillCache = true): { iterator: InternalIterator; release: () => void } {
     const version = this.version;
     this.pinnedVersions.set(version, (this.pinnedVersions.get(version) ?? 0) + 1);
     const children: InternalIterator[] = [this.active.table.iterator()];
     for (let i = this.immutables.length - 1; i >= 0; i--) children.push((this.immutables[i] as MemtableSlot).table.iterator());
-    for (const f of version.files(0)) children.push(this.tableIterator(f));
+    for (const f of version.files(0)) children.push(this.tableIterator(f, fillCache));
     for (let level = 1; level < version.levelsMax; level++) {
       const files = version.files(level);
       if (files.length === 0) continue;
       children.push(
         new LevelIterator(
-          files.map((f) => ({ smallestUserKey: smallestUserKey(f), largestUserKey: largestUserKey(f), open: () => this.tableIterator(f) })),
+          files.map((f) => ({ smallestUserKey: smallestUserKey(f), largestUserKey: largestUserKey(f), open: () => this.tableIterator(f, fillCache) })),
         ),
       );
     }
@@ -694,10 +696,10 @@ export class StorageEngine {
     return { iterator: new MergingIterator(children), release };
   }
 
-  private tableIterator(f: FileMeta): InternalIterator {
+  private tableIterator(f: FileMeta, fillCache = true): InternalIterator {
     const t = this.tables.get(f.number);
     assert(t !== undefined, `table ${f.number} is open`);
-    const it = t.reader.iterator();
+    const it = t.reader.iterator({ fillCache });
     return f.globalSeq === undefined ? it : new GlobalSeqIterator(it, f.globalSeq);
   }
 

@@ -157,10 +157,14 @@ export class TableReader {
     return this.filter === undefined || this.filter.mayContain(userKey);
   }
 
-  /** A two-level iterator (index → data blocks) over every entry, in internal order. */
-  iterator(): InternalIterator {
+  /**
+   * A two-level iterator (index → data blocks) over every entry, in internal order. With
+   * `fillCache: false` blocks it reads from the file are not added to the cache (a backup
+   * export's one pass over everything must not evict what clients read).
+   */
+  iterator(options: { readonly fillCache?: boolean } = {}): InternalIterator {
     this.checkOpen();
-    return new TableIterator(this);
+    return new TableIterator(this, options.fillCache ?? true);
   }
 
   /**
@@ -252,8 +256,8 @@ export class TableReader {
     return low;
   }
 
-  /** @internal Data block `ordinal`, from the cache or (checked) from the file. */
-  dataBlock(ordinal: number): Block {
+  /** @internal Data block `ordinal`, from the cache or (checked) from the file (cached unless `fillCache` is false). */
+  dataBlock(ordinal: number, fillCache = true): Block {
     if (this.closed) throw new ClosedError(`table ${this.path}`);
     const cache = this.cache;
     if (cache === undefined) return this.readDataBlock(ordinal);
@@ -269,6 +273,7 @@ export class TableReader {
       return handle.block;
     }
     const block = this.readDataBlock(ordinal);
+    if (!fillCache) return block;
     this.slots[ordinal] = cache.insert(this.fileNumber, offset, block);
     return block;
   }
@@ -373,7 +378,10 @@ class TableIterator implements InternalIterator {
   private ordinal = -1;
   private readonly data = new BlockIterator(emptyBlock);
 
-  constructor(private readonly table: TableReader) {}
+  constructor(
+    private readonly table: TableReader,
+    private readonly fillCache: boolean,
+  ) {}
 
   valid(): boolean {
     return this.ordinal >= 0 && this.data.valid();
@@ -440,7 +448,7 @@ class TableIterator implements InternalIterator {
       return false;
     }
     this.ordinal = ordinal;
-    this.data.reset(this.table.dataBlock(ordinal));
+    this.data.reset(this.table.dataBlock(ordinal, this.fillCache));
     return true;
   }
 

@@ -6,6 +6,8 @@ import type { AddLearnerRequest as _phantomdb_admin_v1_AddLearnerRequest, AddLea
 import type { AddLearnerResponse as _phantomdb_admin_v1_AddLearnerResponse, AddLearnerResponse__Output as _phantomdb_admin_v1_AddLearnerResponse__Output } from '../../../phantomdb/admin/v1/AddLearnerResponse.ts';
 import type { AssignIdentityRequest as _phantomdb_admin_v1_AssignIdentityRequest, AssignIdentityRequest__Output as _phantomdb_admin_v1_AssignIdentityRequest__Output } from '../../../phantomdb/admin/v1/AssignIdentityRequest.ts';
 import type { BackupProgress as _phantomdb_admin_v1_BackupProgress, BackupProgress__Output as _phantomdb_admin_v1_BackupProgress__Output } from '../../../phantomdb/admin/v1/BackupProgress.ts';
+import type { BackupRangeProgress as _phantomdb_admin_v1_BackupRangeProgress, BackupRangeProgress__Output as _phantomdb_admin_v1_BackupRangeProgress__Output } from '../../../phantomdb/admin/v1/BackupRangeProgress.ts';
+import type { BackupRangeRequest as _phantomdb_admin_v1_BackupRangeRequest, BackupRangeRequest__Output as _phantomdb_admin_v1_BackupRangeRequest__Output } from '../../../phantomdb/admin/v1/BackupRangeRequest.ts';
 import type { BackupRequest as _phantomdb_admin_v1_BackupRequest, BackupRequest__Output as _phantomdb_admin_v1_BackupRequest__Output } from '../../../phantomdb/admin/v1/BackupRequest.ts';
 import type { BackupStatusRequest as _phantomdb_admin_v1_BackupStatusRequest, BackupStatusRequest__Output as _phantomdb_admin_v1_BackupStatusRequest__Output } from '../../../phantomdb/admin/v1/BackupStatusRequest.ts';
 import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, ClusterStatusRequest__Output as _phantomdb_admin_v1_ClusterStatusRequest__Output } from '../../../phantomdb/admin/v1/ClusterStatusRequest.ts';
@@ -85,6 +87,25 @@ export interface AdminClient extends grpc.Client {
   backup(argument: _phantomdb_admin_v1_BackupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
   backup(argument: _phantomdb_admin_v1_BackupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
   backup(argument: _phantomdb_admin_v1_BackupRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_BackupProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Node to node, asked by a backup's coordinator: exports [start_key, end_key) of one range as
+   * of `at` and writes the SSTables straight to the destination (a volume path on this node, or
+   * S3), each re-read and checked after writing. Served by the range's leader (PH_NOT_LEADER
+   * elsewhere). Streams progress (bytes written) and ends with the files written; cancelling the
+   * stream stops the export and removes what it wrote.
+   */
+  BackupRange(argument: _phantomdb_admin_v1_BackupRangeRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_BackupRangeProgress__Output>;
+  BackupRange(argument: _phantomdb_admin_v1_BackupRangeRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_BackupRangeProgress__Output>;
+  /**
+   * Node to node, asked by a backup's coordinator: exports [start_key, end_key) of one range as
+   * of `at` and writes the SSTables straight to the destination (a volume path on this node, or
+   * S3), each re-read and checked after writing. Served by the range's leader (PH_NOT_LEADER
+   * elsewhere). Streams progress (bytes written) and ends with the files written; cancelling the
+   * stream stops the export and removes what it wrote.
+   */
+  backupRange(argument: _phantomdb_admin_v1_BackupRangeRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_BackupRangeProgress__Output>;
+  backupRange(argument: _phantomdb_admin_v1_BackupRangeRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_BackupRangeProgress__Output>;
   
   /**
    * The progress of a backup this node runs or ran (phase UNKNOWN when it has none by that id).
@@ -169,13 +190,15 @@ export interface AdminClient extends grpc.Client {
   
   /**
    * Node to node: exports [start_key, end_key) of one range as of `at` (MVCC versions as
-   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere).
+   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere). Backup
+   * coordinators of earlier versions stream every range through it; this version's use BackupRange.
    */
   ExportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
   ExportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
   /**
    * Node to node: exports [start_key, end_key) of one range as of `at` (MVCC versions as
-   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere).
+   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere). Backup
+   * coordinators of earlier versions stream every range through it; this version's use BackupRange.
    */
   exportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
   exportRange(argument: _phantomdb_admin_v1_ExportRangeRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_phantomdb_admin_v1_ExportRangeChunk__Output>;
@@ -339,6 +362,15 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   Backup: grpc.handleUnaryCall<_phantomdb_admin_v1_BackupRequest__Output, _phantomdb_admin_v1_BackupProgress>;
   
   /**
+   * Node to node, asked by a backup's coordinator: exports [start_key, end_key) of one range as
+   * of `at` and writes the SSTables straight to the destination (a volume path on this node, or
+   * S3), each re-read and checked after writing. Served by the range's leader (PH_NOT_LEADER
+   * elsewhere). Streams progress (bytes written) and ends with the files written; cancelling the
+   * stream stops the export and removes what it wrote.
+   */
+  BackupRange: grpc.handleServerStreamingCall<_phantomdb_admin_v1_BackupRangeRequest__Output, _phantomdb_admin_v1_BackupRangeProgress>;
+  
+  /**
    * The progress of a backup this node runs or ran (phase UNKNOWN when it has none by that id).
    */
   BackupStatus: grpc.handleUnaryCall<_phantomdb_admin_v1_BackupStatusRequest__Output, _phantomdb_admin_v1_BackupProgress>;
@@ -368,7 +400,8 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * Node to node: exports [start_key, end_key) of one range as of `at` (MVCC versions as
-   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere).
+   * ingestible SSTables), served by the range's leader (PH_NOT_LEADER elsewhere). Backup
+   * coordinators of earlier versions stream every range through it; this version's use BackupRange.
    */
   ExportRange: grpc.handleServerStreamingCall<_phantomdb_admin_v1_ExportRangeRequest__Output, _phantomdb_admin_v1_ExportRangeChunk>;
   
@@ -426,6 +459,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   AddLearner: MethodDefinition<_phantomdb_admin_v1_AddLearnerRequest, _phantomdb_admin_v1_AddLearnerResponse, _phantomdb_admin_v1_AddLearnerRequest__Output, _phantomdb_admin_v1_AddLearnerResponse__Output>
   AssignIdentity: MethodDefinition<_phantomdb_admin_v1_AssignIdentityRequest, _phantomdb_admin_v1_NodeInfoResponse, _phantomdb_admin_v1_AssignIdentityRequest__Output, _phantomdb_admin_v1_NodeInfoResponse__Output>
   Backup: MethodDefinition<_phantomdb_admin_v1_BackupRequest, _phantomdb_admin_v1_BackupProgress, _phantomdb_admin_v1_BackupRequest__Output, _phantomdb_admin_v1_BackupProgress__Output>
+  BackupRange: MethodDefinition<_phantomdb_admin_v1_BackupRangeRequest, _phantomdb_admin_v1_BackupRangeProgress, _phantomdb_admin_v1_BackupRangeRequest__Output, _phantomdb_admin_v1_BackupRangeProgress__Output>
   BackupStatus: MethodDefinition<_phantomdb_admin_v1_BackupStatusRequest, _phantomdb_admin_v1_BackupProgress, _phantomdb_admin_v1_BackupStatusRequest__Output, _phantomdb_admin_v1_BackupProgress__Output>
   ClusterStatus: MethodDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse__Output>
   Decommission: MethodDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>

@@ -3,14 +3,14 @@
 
 export interface BackupVolumeDestination {
   /**
-   * A directory every data node can write (the coordinating node writes every object).
+   * A directory every data node can reach at this path (each range's leader writes its files).
    */
   'path'?: (string);
 }
 
 export interface BackupVolumeDestination__Output {
   /**
-   * A directory every data node can write (the coordinating node writes every object).
+   * A directory every data node can reach at this path (each range's leader writes its files).
    */
   'path': (string);
 }
