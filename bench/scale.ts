@@ -17,7 +17,11 @@ import * as path from 'node:path';
 import { AdminClient } from '../datanode/src/admin/client.ts';
 import type { ClusterStatus } from '../datanode/src/admin/backend.ts';
 import { KvClient } from '../datanode/src/kv/client.ts';
+import { nodeBuild, type NodeBuild } from './build.ts';
 import { fmt, helpRequested, machineDescription, percentile, repoRoot, updateBenchmarksDoc, UsageError, writeResult, type BenchRow } from './common.ts';
+
+/** The node processes run compiled by tsc, as the image ships them (bench/build.ts); set in main(). */
+let build: NodeBuild | undefined;
 
 const help = `npm run bench:scale — PhantomDB scale-out benchmark (issue 5 §5)
 
@@ -36,6 +40,7 @@ Environment (sizes accept KiB, MiB, GiB suffixes):
   BENCH_SCALE_BALANCE_TIMEOUT  seconds to wait for balance after the join (default 900)
   BENCH_SCALE_SNAPSHOT_RATE    the nodes' rebalance bandwidth limit, --snapshot-rate-bytes (default 16MiB)
   KEEP_BENCH_DIRS=1            keep the nodes' data directories and logs (printed at the end)
+  BENCH_FROM_SOURCE=1          run the nodes from source through tsx (default: compiled by tsc, as shipped)
 
 Measured writes are 256-byte values over the loaded keys (every range). CPU is utime+stime of
 every node process (/proc/<pid>/stat) per 1,000 acknowledged writes. Ctrl-C stops the nodes and
@@ -142,7 +147,7 @@ async function startNode(id: number, membershipArgs: readonly string[], rangeMax
   const log = fs.openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'datanode/src/main.ts', 'start', '--node-id', String(id), '--cluster-id', clusterId, '--data-dir', dataDir,
+    [...(build?.nodeArgs ?? []), 'start', '--node-id', String(id), '--cluster-id', clusterId, '--data-dir', dataDir,
       '--grpc-listen', `127.0.0.1:${raftPort}`, '--kv-listen', `127.0.0.1:${kvPort}`, '--http-listen', `127.0.0.1:${httpPort}`,
       '--range-max-bytes', String(rangeMaxBytes), ...commonNodeArgs, ...membershipArgs],
     // Stamped log lines: a rebalance's phases (copy started, snapshot sent, installed, promoted) can be timed from them.
@@ -648,6 +653,7 @@ function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, le
 
 async function main(): Promise<number> {
   if (helpRequested(help)) return 0;
+  build = nodeBuild(progress);
   const settings = settingsFromEnv();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -687,6 +693,7 @@ async function main(): Promise<number> {
     const rows = [{ ...steady3.row, ranges: afterLoad.ranges }, rebalance.row, steady5.row];
     const file = writeResult('scale', {
       machine: machineDescription(),
+      build: build.kind,
       startedAt: new Date(Date.now() - (performance.now() - startedAtMs)).toISOString(),
       loadBytes: loaded.bytes,
       loadKeys: loaded.keys,
