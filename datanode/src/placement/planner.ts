@@ -427,7 +427,7 @@ function planUpReplication(planning: Planning, range: RangeState): void {
   if (kept.length >= planning.snapshot.replicationFactor) return;
   if (voters.length > planning.snapshot.replicationFactor) return;
   const target = rankTargets(planning, range, kept)[0];
-  if (target === undefined) {
+  if (target === undefined || zoneAwayFrom(planning, kept, target) !== undefined) {
     planning.stalledRangeIds.add(range.id);
     return;
   }
@@ -436,6 +436,29 @@ function planUpReplication(planning: Planning, range: RangeState): void {
     ? `under-replicated (${kept.length} of ${planning.snapshot.replicationFactor})`
     : `replace replica on ${describeNode(planning, replaced.nodeId)}`;
   emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason });
+}
+
+/**
+ * A zone that `keptNodeIds` (a range's replicas that stay) do not use, whose nodes are all away
+ * (suspect or dead, none decommissioning), when `target` is in a zone they use already; else
+ * undefined. Re-replication then waits for that zone rather than put two replicas in one zone:
+ * a whole zone going quiet is most likely a partition or an outage that ends, and crowding
+ * another zone would copy the zone's data twice (away and back) and leave the range one zone
+ * failure from unavailable. A zone lost for good is given up by decommissioning its nodes.
+ */
+function zoneAwayFrom(planning: Planning, keptNodeIds: readonly NodeId[], target: NodeId): string | undefined {
+  const used = new Set(keptNodeIds.map((nodeId) => zoneOf(planning, nodeId)));
+  if (!used.has(zoneOf(planning, target))) return undefined;
+  const byZone = new Map<string, NodeState[]>();
+  for (const node of planning.snapshot.nodes) {
+    if (used.has(node.locality.zone)) continue;
+    byZone.set(node.locality.zone, [...(byZone.get(node.locality.zone) ?? []), node]);
+  }
+  for (const [zone, nodes] of byZone) {
+    const staying = nodes.filter((node) => !node.decommissioning);
+    if (staying.length > 0 && staying.every((node) => node.liveness !== 'live')) return zone;
+  }
+  return undefined;
 }
 
 /** A range in its steady state: exactly RF voters, all live and staying, and no learners. */
