@@ -369,8 +369,9 @@ export class TestCluster {
       node.start();
     }
     // Process start-up (loading the TypeScript sources) is not election time: on a loaded 2-core
-    // machine five nodes can take many seconds to start serving, so wait for that separately.
-    await cluster.waitForServing();
+    // machine five nodes can take many seconds to start serving, so wait for that separately,
+    // longer for more nodes (they load their sources at the same time on the same cores).
+    await cluster.waitForServing(timeouts.processStart * Math.max(1, options.size / 3));
     await cluster.waitForLeader();
     return cluster;
   }
