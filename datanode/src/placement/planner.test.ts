@@ -49,6 +49,10 @@ describe('planner rules', () => {
     expect(moves).toHaveLength(1);
     expect(moves[0]).toMatchObject({ kind: 'AddLearner' });
     expect([4, 5]).toContain(moves[0]?.kind === 'AddLearner' ? moves[0].nodeId : 0);
+    // A replica leaving a zone that has live nodes (node 1 decommissioning) is replaced at once,
+    // even while the range's zone z3 replica waits: the new one stands in for node 1's.
+    const decommissioning = away.map((node) => (node.id === 1 ? { ...node, decommissioning: true } : node));
+    expect(planMoves({ snapshot: cluster(decommissioning, [range(1, [1, 2, 3], 2)]), limits, inFlight: [] }).moves).toMatchObject([{ kind: 'AddLearner', nodeId: 4 }]);
   });
 
   it('replaces a decommissioning node in the order add → promote → demote → remove', () => {

@@ -427,7 +427,8 @@ function planUpReplication(planning: Planning, range: RangeState): void {
   if (kept.length >= planning.snapshot.replicationFactor) return;
   if (voters.length > planning.snapshot.replicationFactor) return;
   const target = rankTargets(planning, range, kept)[0];
-  if (target === undefined || zoneAwayFrom(planning, kept, target) !== undefined) {
+  const replacedNodeIds = voters.map((voter) => voter.nodeId).filter((nodeId) => gone(planning, nodeId));
+  if (target === undefined || zoneAwayFrom(planning, kept, replacedNodeIds, target) !== undefined) {
     planning.stalledRangeIds.add(range.id);
     return;
   }
@@ -439,26 +440,27 @@ function planUpReplication(planning: Planning, range: RangeState): void {
 }
 
 /**
- * A zone that `keptNodeIds` (a range's replicas that stay) do not use, whose nodes are all away
- * (suspect or dead, none decommissioning), when `target` is in a zone they use already; else
- * undefined. Re-replication then waits for that zone rather than put two replicas in one zone:
- * a whole zone going quiet is most likely a partition or an outage that ends, and crowding
- * another zone would copy the zone's data twice (away and back) and leave the range one zone
- * failure from unavailable. A zone lost for good is given up by decommissioning its nodes.
+ * The zone of the replicas being replaced (`replacedNodeIds`) when they are all in zones that the
+ * kept replicas do not use and whose nodes are all away (suspect or dead, none live; decommissioning ones aside), when
+ * `target` is in a zone the kept replicas use already; else undefined. Re-replication then waits
+ * for that zone rather than put two replicas in one zone: a whole zone going quiet is most likely
+ * a partition or an outage that ends, and crowding another zone would copy the zone's data twice
+ * (away and back) and leave the range one zone failure from unavailable. A zone lost for good is
+ * given up by decommissioning its nodes. Only when every replica being replaced is in such a
+ * zone: one replaced for another reason (its node decommissioning in a zone with live nodes) is
+ * replaced at once, and the new replica stands in for it.
  */
-function zoneAwayFrom(planning: Planning, keptNodeIds: readonly NodeId[], target: NodeId): string | undefined {
+function zoneAwayFrom(planning: Planning, keptNodeIds: readonly NodeId[], replacedNodeIds: readonly NodeId[], target: NodeId): string | undefined {
   const used = new Set(keptNodeIds.map((nodeId) => zoneOf(planning, nodeId)));
   if (!used.has(zoneOf(planning, target))) return undefined;
-  const byZone = new Map<string, NodeState[]>();
-  for (const node of planning.snapshot.nodes) {
-    if (used.has(node.locality.zone)) continue;
-    byZone.set(node.locality.zone, [...(byZone.get(node.locality.zone) ?? []), node]);
-  }
-  for (const [zone, nodes] of byZone) {
-    const staying = nodes.filter((node) => !node.decommissioning);
-    if (staying.length > 0 && staying.every((node) => node.liveness !== 'live')) return zone;
-  }
-  return undefined;
+  const away = (zone: string): boolean => {
+    if (used.has(zone)) return false;
+    const staying = planning.snapshot.nodes.filter((node) => node.locality.zone === zone && !node.decommissioning);
+    return staying.length > 0 && staying.every((node) => node.liveness !== 'live');
+  };
+  // The new replica may stand in for any replaced one outside an away zone without crowding more.
+  const zones = replacedNodeIds.map((nodeId) => zoneOf(planning, nodeId));
+  return zones.length > 0 && zones.every(away) ? zones[0] : undefined;
 }
 
 /** A range in its steady state: exactly RF voters, all live and staying, and no learners. */

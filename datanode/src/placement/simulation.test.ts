@@ -145,7 +145,7 @@ function checkWaitingRange(snapshot: ClusterSnapshot, range: ClusterSnapshot['ra
   if (votersOf(range).length !== snapshot.replicationFactor) expect(votersOf(range).length, `range ${range.id} voters`).toBe(snapshot.replicationFactor);
   for (const replica of range.replicas) {
     const node = nodes.get(replica.nodeId);
-    if (node !== undefined && !canHostReplicas(node) && !away.has(node.locality.zone)) expect.fail(`range ${range.id} replica ${replica.nodeId} on a leaving node outside an away zone`);
+    if (node !== undefined && !canHostReplicas(node) && !away.has(node.locality.zone)) expect.fail(`range ${range.id} replica ${replica.nodeId} on a leaving node outside an away zone: ${JSON.stringify(range)}; nodes ${snapshot.nodes.map((n) => `${n.id}:${n.locality.zone}:${n.liveness}${n.decommissioning ? ':decommissioning' : ''}`).join(' ')}; away zones ${[...away].join(',')}`);
   }
 }
 
