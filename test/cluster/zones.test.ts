@@ -22,12 +22,16 @@ import { finish, phase, seed } from './scenario.ts';
 import { Workload } from './workload.ts';
 
 const zoneTimeouts = {
-  /** Ranges split from the filler's writes and spread one replica per zone. */
-  spread: 45_000,
+  /**
+   * Ranges split from the filler's writes, spread one replica per zone and settled. Generous: on a
+   * machine loaded far past its 2 cores the meta range's leadership flapped and the driver
+   * restarted several times (each new leader first waits to learn liveness).
+   */
+  spread: 90_000,
   /** Zone c's nodes seen dead by the meta leader (liveness: dead after 9 s without a beat). */
   seenDead: 30_000,
   /** After healing: every range back at one replica per zone, nothing under-replicated. */
-  converged: 45_000,
+  converged: 60_000,
 } as const;
 const deadNodeReplaceMs = 1000;
 /**
