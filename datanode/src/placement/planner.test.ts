@@ -34,6 +34,15 @@ describe('planner rules', () => {
     expect(late.moves).toMatchObject([{ kind: 'AddLearner', nodeId: 6 }]);
   });
 
+  it('finishes a move in flight when a zone went away by demoting the crowded zone\'s voter, not the away zone\'s only one', () => {
+    // A balance move added node 4 (z1) to range 1 just before zone z3 (nodes 3 and 6) went quiet.
+    const nodes = threeZones(6).map((node) => (node.id === 3 || node.id === 6 ? { ...node, liveness: 'suspect' as const } : node));
+    const plan = planMoves({ snapshot: cluster(nodes, [range(1, [1, 2, 3, 4], 2)]), limits, inFlight: [] });
+    expect(plan.moves).toHaveLength(1);
+    expect(plan.moves[0]).toMatchObject({ kind: 'DemoteVoter' });
+    expect([1, 4]).toContain(plan.moves[0]?.kind === 'DemoteVoter' ? plan.moves[0].nodeId : 0);
+  });
+
   it('waits for a zone whose nodes are all away rather than put two replicas of a range in one zone', () => {
     // Zone z3 (nodes 3 and 6) is cut off: both dead past deadAfterTicks. Nodes 4 and 5 (z1, z2) could take a replica.
     const away = threeZones(6).map((node) => (node.id === 3 || node.id === 6 ? { ...node, liveness: 'dead' as const, deadSinceTicks: 90 } : node));

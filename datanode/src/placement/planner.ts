@@ -278,7 +278,7 @@ function sortBy<T>(items: readonly T[], score: (item: T) => readonly number[]): 
 
 /**
  * Which of `nodeIds` (the replicas of `range`, possibly with a candidate added) should go first:
- * a replica on a gone node, then on a node not live, then in the most crowded zone, then on a node
+ * a replica on a gone node, then in the most crowded zone, then on a node not live, then on a node
  * above the replica-count band (rather than inside it, rather than at or below its low end), then on the node
  * holding most bytes, then most replicas, then the fullest disk, then not the leaseholder, then the
  * higher id. `extraOn` counts one more replica of the range on that node (a learner about to be added).
@@ -303,8 +303,10 @@ function pickReplicaToRemove(
     const bytes = count(planning.replicaBytes, nodeId) + extra * range.bytes - leaving * count(planning.leavingBytes, nodeId);
     return [
       gone(planning, nodeId) ? 0 : 1,
-      isLiveNode(planning, nodeId) ? 1 : 0,
+      // A crowded zone before a node that is merely not live: a move in flight when a zone went
+      // away must not finish by dropping the range's only replica in that zone.
       -(zones.get(zoneOf(planning, nodeId)) ?? 0),
+      isLiveNode(planning, nodeId) ? 1 : 0,
       -bandCategory(replicas, planning.countBand),
       -bytes,
       -replicas,
