@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NodeStatus } from '../../datanode/src/http/server.ts';
+import { installHostsOverride } from '../../datanode/src/node/hosts-override.ts';
 import { FaultProxy } from './proxy.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -152,12 +153,20 @@ export interface NodeSpec {
   /** --peers or --join arguments. */
   readonly membershipArgs: readonly string[];
   readonly extraArgs: readonly string[];
+  /**
+   * A hosts file (/etc/hosts format) the node resolves names with (PHANTOMDB_HOSTS_FILE and
+   * datanode/src/node/hosts-override.ts), for clusters whose nodes dial each other by name.
+   */
+  readonly hostsFile?: string;
 }
+
+const hostsOverrideModule = path.join(repoRoot, 'datanode/src/node/hosts-override.ts');
 
 export function nodeArgs(spec: NodeSpec): string[] {
   return [
     '--import',
     'tsx',
+    ...(spec.hostsFile === undefined ? [] : ['--import', hostsOverrideModule]),
     path.join(repoRoot, 'datanode/src/main.ts'),
     'start',
     '--node-id',
@@ -208,7 +217,8 @@ export class NodeProcess {
 
   /** Starts the process; `env` adds variables (e.g. PHANTOMDB_TEST_CRASH_AT) to this run only. */
   start(env: Readonly<Record<string, string>> = {}): void {
-    const child = spawn(process.execPath, nodeArgs(this.spec), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const hosts = this.spec.hostsFile === undefined ? {} : { PHANTOMDB_HOSTS_FILE: this.spec.hostsFile };
+    const child = spawn(process.execPath, nodeArgs(this.spec), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...hosts, ...env } });
     child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.exitPromise = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
@@ -270,51 +280,150 @@ export interface ClusterOptions {
   readonly size: number;
   readonly clusterId?: string;
   readonly extraArgs?: readonly string[];
+  /** Node i+1 gets `--locality localities[i]` (e.g. 'region=r1,zone=a'); nodes past the list get none. */
+  readonly localities?: readonly string[];
+  /**
+   * Which node-to-node connections go through the pair's FaultProxy. 'raft' (default): each node
+   * dials the others' Raft ports through a proxy of its own (its --peers addresses); KV traffic
+   * between nodes (request forwarding, membership and placement calls) goes direct. 'all': every
+   * connection between two nodes does. Nodes then advertise names (`node-<id>.phantomdb.test`)
+   * that each node resolves through its own hosts file (datanode/src/node/hosts-override.ts) to
+   * a loopback address of its own for that peer (127.77.<from>.<to>), where the pair's proxies
+   * listen on the peer's Raft and KV ports: cutting a pair cuts every socket between them.
+   * Test clients resolve every name to the node itself (127.0.0.1).
+   */
+  readonly proxied?: 'raft' | 'all';
+}
+
+interface NodePorts {
+  readonly raft: number;
+  readonly kv: number;
+  readonly http: number;
+}
+
+/** The name a node advertises when every connection is proxied. */
+export function nodeHostName(id: number): string {
+  return `node-${id}.phantomdb.test`;
+}
+
+/** The loopback address at which `from` reaches `to` through their proxies (proxied 'all'). */
+function pairHost(from: number, to: number): string {
+  if (from < 1 || from > 254 || to < 1 || to > 254) throw new Error(`node ids ${from} and ${to} must be within 1-254 for per-pair loopback addresses`);
+  return `127.77.${from}.${to}`;
+}
+
+const clientHostsFile = path.join(os.tmpdir(), `phantomdb-test-client-hosts-${process.pid}`);
+let clientHostsInstalled = false;
+
+/** Makes this (test) process resolve every node name to 127.0.0.1: clients follow leader redirects by name. */
+function installClientHosts(): void {
+  if (clientHostsInstalled) return;
+  const lines = Array.from({ length: 254 }, (_, i) => `127.0.0.1 ${nodeHostName(i + 1)}`);
+  fs.writeFileSync(clientHostsFile, `${lines.join('\n')}\n`);
+  process.once('exit', () => fs.rmSync(clientHostsFile, { force: true }));
+  installHostsOverride(clientHostsFile);
+  clientHostsInstalled = true;
+}
+
+function localityArgs(locality: string | undefined): string[] {
+  return locality === undefined ? [] : ['--locality', locality];
 }
 
 export class TestCluster {
   readonly nodes: NodeProcess[] = [];
   /** proxies.get(`${from}->${to}`): what `from` dials to reach `to`'s Raft port. */
   readonly proxies = new Map<string, FaultProxy>();
+  /** With proxied 'all': kvProxies.get(`${from}->${to}`), what `from` dials to reach `to`'s KV port. */
+  readonly kvProxies = new Map<string, FaultProxy>();
+  /** Ports of every node made here (joiners included), by id. */
+  private readonly ports = new Map<number, NodePorts>();
 
-  private constructor(readonly baseDir: string, readonly clusterId: string) {}
+  private constructor(readonly baseDir: string, readonly clusterId: string, readonly proxied: 'raft' | 'all') {}
 
   static async start(options: ClusterOptions): Promise<TestCluster> {
     const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-cluster-'));
-    const cluster = new TestCluster(baseDir, options.clusterId ?? 'test-cluster');
+    const cluster = new TestCluster(baseDir, options.clusterId ?? 'test-cluster', options.proxied ?? 'raft');
     const ids = Array.from({ length: options.size }, (_, i) => i + 1);
-    const ports = new Map<number, { raft: number; kv: number; http: number }>();
-    for (const id of ids) ports.set(id, { raft: await freePort(), kv: await freePort(), http: await freePort() });
-    for (const from of ids) {
-      for (const to of ids) {
-        if (from === to) continue;
-        const target = ports.get(to);
-        if (target === undefined) throw new Error('ports');
-        cluster.proxies.set(`${from}->${to}`, await FaultProxy.start('127.0.0.1', { host: '127.0.0.1', port: target.raft }));
+    for (const id of ids) cluster.ports.set(id, { raft: await freePort(), kv: await freePort(), http: await freePort() });
+    if (cluster.proxied === 'all') {
+      installClientHosts();
+      for (const from of ids) for (const to of ids) if (from !== to) await cluster.startPairProxies(from, to);
+      for (const id of ids) cluster.writeHostsFile(id);
+    } else {
+      for (const from of ids) {
+        for (const to of ids) {
+          if (from === to) continue;
+          cluster.proxies.set(`${from}->${to}`, await FaultProxy.start('127.0.0.1', { host: '127.0.0.1', port: cluster.portsOf(to).raft }));
+        }
       }
     }
     for (const id of ids) {
-      const own = ports.get(id);
-      if (own === undefined) throw new Error('ports');
-      const peers = ids.map((peer) => (peer === id ? `${peer}=127.0.0.1:${own.raft}` : `${peer}=${cluster.proxy(id, peer).address}`)).join(',');
+      const own = cluster.portsOf(id);
+      const peers = ids.map((peer) => `${peer}=${cluster.raftAddressFrom(id, peer)}`).join(',');
       const node = new NodeProcess({
-        id,
-        raftPort: own.raft,
-        kvPort: own.kv,
-        httpPort: own.http,
-        dataDir: path.join(baseDir, `node-${id}`),
-        clusterId: cluster.clusterId,
+        ...cluster.nodeSpecBase(id, own),
         membershipArgs: ['--peers', peers],
-        extraArgs: options.extraArgs ?? [],
+        extraArgs: [...cluster.advertiseArgs(id), ...(options.extraArgs ?? []), ...localityArgs(options.localities?.[id - 1])],
       });
       cluster.nodes.push(node);
       node.start();
     }
     // Process start-up (loading the TypeScript sources) is not election time: on a loaded 2-core
-    // machine five nodes can take many seconds to start serving, so wait for that separately.
-    await cluster.waitForServing();
+    // machine five nodes can take many seconds to start serving, so wait for that separately,
+    // longer for more nodes (they load their sources at the same time on the same cores).
+    await cluster.waitForServing(timeouts.processStart * Math.max(1, options.size / 3));
     await cluster.waitForLeader();
     return cluster;
+  }
+
+  private portsOf(id: number): NodePorts {
+    const ports = this.ports.get(id);
+    if (ports === undefined) throw new Error(`no ports for node ${id}`);
+    return ports;
+  }
+
+  /** What node `from` dials to reach `to`'s Raft port. */
+  private raftAddressFrom(from: number, to: number): string {
+    if (this.proxied === 'all') return `${nodeHostName(to)}:${this.portsOf(to).raft}`;
+    return from === to ? `127.0.0.1:${this.portsOf(to).raft}` : this.proxy(from, to).address;
+  }
+
+  /** The parts of a node's spec that do not depend on how it enters the cluster. */
+  private nodeSpecBase(id: number, ports: NodePorts): Omit<NodeSpec, 'membershipArgs' | 'extraArgs'> {
+    return {
+      id,
+      raftPort: ports.raft,
+      kvPort: ports.kv,
+      httpPort: ports.http,
+      dataDir: path.join(this.baseDir, `node-${id}`),
+      clusterId: this.clusterId,
+      ...(this.proxied === 'all' ? { hostsFile: this.hostsFileOf(id) } : {}),
+    };
+  }
+
+  /** Proxied 'all': the node advertises its name (peers resolve it to their proxies for it). */
+  private advertiseArgs(id: number): string[] {
+    return this.proxied === 'all' ? ['--advertise-host', nodeHostName(id)] : [];
+  }
+
+  /** Proxied 'all': the Raft and KV proxies through which `from` reaches `to`. */
+  private async startPairProxies(from: number, to: number): Promise<void> {
+    const host = pairHost(from, to);
+    const target = this.portsOf(to);
+    this.proxies.set(`${from}->${to}`, await FaultProxy.start(host, { host: '127.0.0.1', port: target.raft }, target.raft));
+    this.kvProxies.set(`${from}->${to}`, await FaultProxy.start(host, { host: '127.0.0.1', port: target.kv }, target.kv));
+  }
+
+  private hostsFileOf(id: number): string {
+    return path.join(this.baseDir, `hosts-${id}`);
+  }
+
+  /** Node `id`'s hosts file: itself at 127.0.0.1, every other node at the pair's proxy address. Replaced atomically (the node re-reads it on a new mtime). */
+  private writeHostsFile(id: number): void {
+    const lines = [...this.ports.keys()].map((peer) => `${peer === id ? '127.0.0.1' : pairHost(id, peer)} ${nodeHostName(peer)}`);
+    const file = this.hostsFileOf(id);
+    fs.writeFileSync(`${file}.tmp`, `${lines.join('\n')}\n`);
+    fs.renameSync(`${file}.tmp`, file);
   }
 
   /** Waits until every running node answers /status (its process is up and serving). */
@@ -358,19 +467,27 @@ export class TestCluster {
 
   /**
    * A new node `id` of this cluster that joins through `joinAddress` (a member's KV address), on
-   * fresh ports with its data in `node-<id>` under this cluster's directory. It is not started
-   * and not one of `nodes`: the caller starts it and kills it (close() does not).
+   * fresh ports with its data in `node-<id>` under this cluster's directory, with `--locality
+   * locality` when given. It is not started and not one of `nodes`: the caller starts it and
+   * kills it (close() does not). With proxied 'all', its connections to and from every node made
+   * so far go through new pair proxies (isolate/cut cover it), and it advertises its name.
    */
-  async joiner(id: number, joinAddress: string, extraArgs: readonly string[] = []): Promise<NodeProcess> {
+  async joiner(id: number, joinAddress: string, extraArgs: readonly string[] = [], locality?: string): Promise<NodeProcess> {
+    if (this.ports.has(id)) throw new Error(`node ${id} exists already`);
+    const ports = { raft: await freePort(), kv: await freePort(), http: await freePort() };
+    const others = [...this.ports.keys()];
+    this.ports.set(id, ports);
+    if (this.proxied === 'all') {
+      for (const other of others) {
+        await this.startPairProxies(id, other);
+        await this.startPairProxies(other, id);
+      }
+      for (const node of this.ports.keys()) this.writeHostsFile(node);
+    }
     return new NodeProcess({
-      id,
-      raftPort: await freePort(),
-      kvPort: await freePort(),
-      httpPort: await freePort(),
-      dataDir: path.join(this.baseDir, `node-${id}`),
-      clusterId: this.clusterId,
+      ...this.nodeSpecBase(id, ports),
       membershipArgs: ['--join', joinAddress],
-      extraArgs,
+      extraArgs: [...this.advertiseArgs(id), ...extraArgs, ...localityArgs(locality)],
     });
   }
 
@@ -396,22 +513,41 @@ export class TestCluster {
 
   /** Cuts node `id` off from every other node in both directions. */
   isolate(id: number): void {
-    for (const [key, proxy] of this.proxies) {
-      const [from, to] = key.split('->').map(Number);
-      if (from === id || to === id) proxy.partition();
-    }
+    this.cut([id]);
   }
 
   heal(id: number): void {
-    for (const [key, proxy] of this.proxies) {
-      const [from, to] = key.split('->').map(Number);
-      if (from === id || to === id) proxy.heal();
+    this.rejoin([id]);
+  }
+
+  /**
+   * Partitions `side` (node ids) from every other node, in both directions: each pair with one
+   * end in `side` has its connections cut and new ones black-holed. Nodes within `side` (and
+   * within the rest) still reach each other. With proxied 'raft', only Raft traffic is cut.
+   */
+  cut(side: readonly number[]): void {
+    for (const proxy of this.pairProxiesAcross(side)) proxy.partition();
+  }
+
+  /** Undoes cut(side). */
+  rejoin(side: readonly number[]): void {
+    for (const proxy of this.pairProxiesAcross(side)) proxy.heal();
+  }
+
+  private pairProxiesAcross(side: readonly number[]): FaultProxy[] {
+    const across: FaultProxy[] = [];
+    for (const map of [this.proxies, this.kvProxies]) {
+      for (const [key, proxy] of map) {
+        const [from, to] = key.split('->').map(Number);
+        if (side.includes(from ?? 0) !== side.includes(to ?? 0)) across.push(proxy);
+      }
     }
+    return across;
   }
 
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.kill()));
-    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
+    await Promise.all([...this.proxies.values(), ...this.kvProxies.values()].map((proxy) => proxy.close()));
     if (process.env.KEEP_CLUSTER_DIRS !== '1') fs.rmSync(this.baseDir, { recursive: true, force: true });
   }
 

@@ -58,8 +58,16 @@ export class FaultProxy {
     this.sockets.clear();
   }
 
+  /**
+   * Ends the partition. Connections accepted while partitioned (black-holed) are reset: across a
+   * real partition a connection attempt never completes, so once it heals the peer dials again;
+   * a black-holed socket kept open would leave a gRPC channel connecting forever ("Waiting for
+   * LB pick": request forwarding to a node of the healed side stalled for 45 s in the zone test).
+   */
   heal(): void {
     this.partitioned = false;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
   }
 
   async close(): Promise<void> {

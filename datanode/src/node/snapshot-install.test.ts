@@ -106,6 +106,34 @@ function expectSnapshotState(sm: KvStateMachine): void {
   expect(other.descriptor()?.startKey.toString()).toBe('m');
 }
 
+/**
+ * Makes the next `times` ingests of `sm` fail (a run-time I/O error, not a crash), after
+ * `halfWrite` (what a partial ingest could leave); counts them.
+ */
+function failIngest(sm: KvStateMachine, times: number, halfWrite: () => Promise<void> = () => Promise.resolve()): { failed: number } {
+  const counter = { failed: 0 };
+  const ingest = sm.ingestSnapshotFiles.bind(sm);
+  sm.ingestSnapshotFiles = async (files) => {
+    if (counter.failed < times) {
+      counter.failed++;
+      await halfWrite();
+      throw new Error('EIO: injected ingest failure');
+    }
+    await ingest(files);
+  };
+  return counter;
+}
+
+/** The snapshot's state, with the neighbour's key `cleared` gone (a superseded install's span covered it). */
+function expectSnapshotStateWithout(sm: KvStateMachine, cleared: string): void {
+  expect(sm.appliedIndex()).toBe(20);
+  const data = rows(sm);
+  expect(data.a).toBe('new-a');
+  expect(data.gone).toBeUndefined();
+  expect(Object.keys(data)).toHaveLength(19);
+  expect(new KvStateMachine(sm.engine, 5).get(Buffer.from(cleared))).toBeUndefined();
+}
+
 const meta = { snapshotIndex: 25, snapshotTerm: 2, appliedIndex: 20, spans: [{ startKey: left.startKey, endKey: left.endKey }] };
 const markerSpans = [{ start: '', end: Buffer.from('m').toString('hex') }];
 
@@ -142,6 +170,47 @@ describe('snapshot install journal', () => {
       expectSnapshotState(await openSm(path.join(followerDir, 'kv')));
     });
   }
+
+  it('redoes an install whose ingest failed at run time at once, from the staged files', async () => {
+    const { files, follower, followerDir } = await setup();
+    const staging = path.join(followerDir, 'snapshot-install');
+    const lines: string[] = [];
+    const failures = failIngest(follower, 1);
+    await new SnapshotInstaller(staging, follower, (line) => lines.push(line)).install(files, meta);
+    expect(failures.failed).toBe(1);
+    expect(lines.some((line) => line.includes('redoing it from the staged files'))).toBe(true);
+    expectSnapshotState(follower);
+    expect(fs.existsSync(staging)).toBe(false);
+  });
+
+  it('lets the next install supersede one that failed at run time twice (no restart needed), clearing what the failed one half-wrote', async () => {
+    const { files, follower, followerDir, received } = await setup();
+    const staging = path.join(followerDir, 'snapshot-install');
+    // Copies of the same snapshot's files for the second install (same names as the first's).
+    const second = path.join(received, 'second');
+    fs.mkdirSync(second);
+    const secondFiles = files.map((file) => {
+      const copy = path.join(second, path.basename(file));
+      fs.copyFileSync(file, copy);
+      return copy;
+    });
+    const installer = new SnapshotInstaller(staging, follower, () => undefined);
+    // The failed install covered a span the next one does not (the replica's old, wider span),
+    // and its partial ingest left a key there.
+    const wider = { ...meta, spans: [...meta.spans, { startKey: Buffer.from('m'), endKey: Buffer.alloc(0) }] };
+    const stray = new KvStateMachine(follower.engine, 5);
+    const failures = failIngest(follower, 2, async () => {
+      await stray.apply(entries(stray.appliedIndex() + 1, [put('n-half', 'partial')]));
+    });
+    await expect(installer.install(files, wider)).rejects.toThrow(/injected ingest failure/);
+    expect(failures.failed).toBe(2);
+    expect(installer.pending()?.snapshotIndex).toBe(25);
+    expect(stray.get(Buffer.from('n-half'))?.toString()).toBe('partial');
+    await installer.install(secondFiles, { ...meta, snapshotIndex: 30 });
+    expectSnapshotStateWithout(follower, 'n-half');
+    expect(installer.pending()).toBeUndefined();
+    expect(fs.existsSync(staging)).toBe(false);
+  });
 
   it('discards staged files that never got a marker (the old state was not touched)', async () => {
     const { files, follower, followerDir } = await setup();

@@ -16,6 +16,12 @@
  * staged files; delete-then-ingest of the same files yields the same state however often it
  * runs. Without a marker, leftover staged files are discarded (the old state was never touched).
  *
+ * An install that fails at run time in steps 3–4 (an I/O error, not a crash) is redone at once
+ * from its staged files; if that fails too, its marker stays (a restart redoes it) and the next
+ * install of the range supersedes it: the new marker names the new files and the spans of both
+ * (so whatever the failed one half-wrote is cleared too) and replaces the old marker in one
+ * rename, before the old staged files go, so a crash at any point leaves one complete journal.
+ *
  * Crash points for tests: PHANTOMDB_TEST_CRASH_AT=install:after-marker | install:after-delete |
  * install:after-ingest makes the process SIGKILL itself right after that step.
  */
@@ -114,32 +120,54 @@ export class SnapshotInstaller {
     files: readonly string[],
     snapshot: { readonly snapshotIndex: number; readonly snapshotTerm: number; readonly appliedIndex: number; readonly spans: readonly { readonly startKey: Buffer; readonly endKey: Buffer }[] },
   ): Promise<void> {
-    assert(this.pending() === undefined, 'no install is pending while another starts');
-    fs.rmSync(this.dir, { recursive: true, force: true });
-    fs.mkdirSync(this.filesPath, { recursive: true });
-    const names: string[] = [];
-    for (const file of files) {
-      const name = path.basename(file);
-      fs.renameSync(file, path.join(this.filesPath, name));
-      names.push(name);
+    // A marker here was left by an install that failed at run time (a crash's is redone at start).
+    const earlier = this.pending();
+    if (earlier === undefined) {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    } else {
+      this.log(`an earlier snapshot install (raft index ${earlier.snapshotIndex}) failed and left its journal: this install (raft index ${snapshot.snapshotIndex}) supersedes it and clears its spans too`);
     }
-    await fsyncPath(this.filesPath);
-    await fsyncPath(this.dir);
-    const marker: InstallMarker = {
-      version: 1,
-      snapshotIndex: snapshot.snapshotIndex,
-      snapshotTerm: snapshot.snapshotTerm,
-      appliedIndex: snapshot.appliedIndex,
-      spans: snapshot.spans.map((span) => ({ start: span.startKey.toString('hex'), end: span.endKey.toString('hex') })),
-      files: names,
-    };
+    fs.mkdirSync(this.filesPath, { recursive: true });
+    const names = await this.stageFiles(files, new Set(earlier?.files ?? []));
+    const spans = snapshot.spans.map((span) => ({ start: span.startKey.toString('hex'), end: span.endKey.toString('hex') }));
+    for (const span of earlier?.spans ?? []) if (!spans.some((kept) => kept.start === span.start && kept.end === span.end)) spans.push(span);
+    const marker: InstallMarker = { version: 1, snapshotIndex: snapshot.snapshotIndex, snapshotTerm: snapshot.snapshotTerm, appliedIndex: snapshot.appliedIndex, spans, files: names };
     const tmp = `${this.markerPath}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(marker));
     await fsyncPath(tmp);
     fs.renameSync(tmp, this.markerPath);
     await fsyncPath(this.dir);
     crashPoint('install:after-marker', this.log);
-    await this.replace(marker);
+    // The new marker is durable: the superseded install's staged files are no longer needed.
+    for (const name of earlier?.files ?? []) if (!names.includes(name)) fs.rmSync(path.join(this.filesPath, name), { force: true });
+    try {
+      await this.replace(marker);
+    } catch (err) {
+      // Delete-then-ingest of the staged files is idempotent: redo it at once (the failure may
+      // have been passing). If that fails too, the marker stays for the next install or a restart.
+      this.log(`snapshot install (raft index ${marker.snapshotIndex}) failed: ${err instanceof Error ? err.message : String(err)}; redoing it from the staged files`);
+      await this.replace(marker);
+    }
+  }
+
+  /**
+   * Moves `files` into the staging directory under names not in `taken` (the staged files of a
+   * superseded install stay until the new marker is durable); answers the names. Durable on return.
+   */
+  private async stageFiles(files: readonly string[], taken: Set<string>): Promise<string[]> {
+    const names: string[] = [];
+    for (const file of files) {
+      const base = path.basename(file);
+      let name = base;
+      for (let attempt = 1; taken.has(name); attempt++) name = `${attempt}-${base}`.slice(0, 128);
+      assert(/^[A-Za-z0-9._-]{1,128}$/.test(name), `staged snapshot file name ${JSON.stringify(name)} fits the marker`);
+      taken.add(name);
+      fs.renameSync(file, path.join(this.filesPath, name));
+      names.push(name);
+    }
+    await fsyncPath(this.filesPath);
+    await fsyncPath(this.dir);
+    return names;
   }
 
   /** Steps 3 and 4: delete, ingest, then drop the journal. Idempotent. */

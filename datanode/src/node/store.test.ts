@@ -236,6 +236,10 @@ describe('store', () => {
     await until('the re-added replica has the new write', () => again.replica(2)?.stateMachine.get(Buffer.from('z')), 20_000);
     expect(again.replica(2)?.stateMachine.get(Buffer.from('a'))?.toString()).toBe('v');
     expect(again.replica(2)?.stateMachine.appliedIndex()).toBeGreaterThan(0);
+    // The log says what took the node back, with no sentinel index standing in for "a leader adding it anew".
+    const tookBack = lines.filter((line) => line.includes('the range took this node back'));
+    expect(tookBack.length, lines.join('\n')).toBeGreaterThan(0);
+    for (const line of tookBack) expect(line).not.toContain(String(Number.MAX_SAFE_INTEGER));
   });
 
   it('holds a group whose descriptor a power cut lost until its split is replayed, then applies its log', async () => {

@@ -74,6 +74,17 @@ const voteHoldAttempts = 8;
 const voteHoldStepMs = 50;
 
 /** How far a message shows its range's log to be (commit or snapshot index; 0 when it says nothing). */
+/**
+ * What messages for a range not hosted here show of its log: the furthest index (a commit or
+ * snapshot index), or a leader's heartbeat with commit 0 to a member it holds nothing of (a
+ * learner added anew), which takes the node back whatever its tombstone says.
+ */
+type RangeProgress = { readonly kind: 'index'; readonly index: number } | { readonly kind: 'fresh-member' };
+
+function describeProgress(progress: RangeProgress, from: NodeId): string {
+  return progress.kind === 'fresh-member' ? `a heartbeat with commit 0 from node ${from} (a leader adding this node anew)` : `messages from node ${from} at index ${progress.index}`;
+}
+
 function progressIndexOf(message: Message): number {
   switch (message.kind) {
     case 'Append':
@@ -474,7 +485,8 @@ export class Store implements TransportHandlers {
       // A leader's heartbeat with commit 0 is for a member it holds nothing of: a learner added
       // anew (its probes wait for a heartbeat answer, so without one it never sends more).
       const freshMember = list.some((m) => m.kind === 'Heartbeat' && m.commit === 0);
-      void this.ensureReplica(groupId, from, freshMember ? Number.MAX_SAFE_INTEGER : Math.max(...list.map(progressIndexOf))).then((created) => {
+      const progress: RangeProgress = freshMember ? { kind: 'fresh-member' } : { kind: 'index', index: Math.max(...list.map(progressIndexOf)) };
+      void this.ensureReplica(groupId, from, progress).then((created) => {
         if (created !== undefined) this.deliver(created, list);
       });
     }
@@ -517,7 +529,7 @@ export class Store implements TransportHandlers {
     const id = header.groupId;
     this.receivingSnapshots.set(id, (this.receivingSnapshots.get(id) ?? 0) + 1);
     try {
-      const replica = this.replicas.get(id) ?? (await this.ensureReplica(id, header.fromNode, header.snapshotIndex));
+      const replica = this.replicas.get(id) ?? (await this.ensureReplica(id, header.fromNode, { kind: 'index', index: header.snapshotIndex }));
       if (replica === undefined) throw new Error(`no replica of range ${id} here (not created)`);
       await replica.onSnapshotData(header, data);
     } finally {
@@ -530,9 +542,10 @@ export class Store implements TransportHandlers {
   /**
    * Creates an uninitialised replica for a range a known member sends messages for. For a range
    * this node was removed from (tombstoned), only once a message shows the range's log past
-   * the removal (`progressIndex`: a commit or snapshot index): the range took this node back.
+   * the removal (`progress`: a commit or snapshot index, or a leader adding this node anew): the
+   * range took this node back.
    */
-  private ensureReplica(groupId: GroupId, from: NodeId, progressIndex: number): Promise<Replica | undefined> {
+  private ensureReplica(groupId: GroupId, from: NodeId, progress: RangeProgress): Promise<Replica | undefined> {
     const existing = this.replicas.get(groupId);
     if (existing !== undefined) return Promise.resolve(existing);
     const pending = this.creating.get(groupId);
@@ -542,14 +555,14 @@ export class Store implements TransportHandlers {
     // Messages that were on their way when this node left the range do not bring it back at once.
     if ((this.droppedAt.get(groupId) ?? -Infinity) > performance.now() - droppedQuietMs) return Promise.resolve(undefined);
     const removedAt = this.tombstones.get(groupId);
-    if (removedAt !== undefined && progressIndex <= removedAt) return Promise.resolve(undefined);
+    if (removedAt !== undefined && progress.kind === 'index' && progress.index <= removedAt) return Promise.resolve(undefined);
     const uninitialized = [...this.replicas.values()].filter((r) => !r.stateMachine.initialized).length + this.uninitializedCreating;
     if (uninitialized >= this.uninitializedMax) return Promise.resolve(undefined);
     this.uninitializedCreating++;
     const create = (async (): Promise<Replica | undefined> => {
       try {
         if (removedAt !== undefined) {
-          this.options.log(`range ${groupId}: messages from node ${from} at index ${progressIndex} (past this node's removal at ${removedAt}): the range took this node back`);
+          this.options.log(`range ${groupId}: ${describeProgress(progress, from)} (past this node's removal at ${removedAt}): the range took this node back`);
           this.tombstones.delete(groupId);
           await this.options.kv.deleteTombstone(groupId);
         }

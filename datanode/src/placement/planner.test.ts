@@ -26,11 +26,42 @@ describe('planner rules', () => {
   });
 
   it('re-replicates a replica on a node dead longer than deadAfterTicks, but not sooner', () => {
-    const nodes = threeZones(4).map((node) => (node.id === 3 ? { ...node, liveness: 'dead' as const, deadSinceTicks: 98 } : node));
+    const nodes = threeZones(6).map((node) => (node.id === 3 ? { ...node, liveness: 'dead' as const, deadSinceTicks: 98 } : node));
     const early = planMoves({ snapshot: cluster(nodes, [range(1, [1, 2, 3])]), limits, inFlight: [] });
     expect(early.moves).toEqual([]);
     const late = planMoves({ snapshot: { ...cluster(nodes, [range(1, [1, 2, 3])]), nowTicks: 103 }, limits, inFlight: [] });
-    expect(late.moves).toMatchObject([{ kind: 'AddLearner', nodeId: 4 }]);
+    // Node 6 shares the dead node's zone (z3), which the range's other replicas do not use.
+    expect(late.moves).toMatchObject([{ kind: 'AddLearner', nodeId: 6 }]);
+  });
+
+  it('finishes a move in flight when a zone went away by demoting the crowded zone\'s voter, not the away zone\'s only one', () => {
+    // A balance move added node 4 (z1) to range 1 just before zone z3 (nodes 3 and 6) went quiet.
+    const nodes = threeZones(6).map((node) => (node.id === 3 || node.id === 6 ? { ...node, liveness: 'suspect' as const } : node));
+    const plan = planMoves({ snapshot: cluster(nodes, [range(1, [1, 2, 3, 4], 2)]), limits, inFlight: [] });
+    expect(plan.moves).toHaveLength(1);
+    expect(plan.moves[0]).toMatchObject({ kind: 'DemoteVoter' });
+    expect([1, 4]).toContain(plan.moves[0]?.kind === 'DemoteVoter' ? plan.moves[0].nodeId : 0);
+  });
+
+  it('waits for a zone whose nodes are all away rather than put two replicas of a range in one zone', () => {
+    // Zone z3 (nodes 3 and 6) is cut off: both dead past deadAfterTicks. Nodes 4 and 5 (z1, z2) could take a replica.
+    const away = threeZones(6).map((node) => (node.id === 3 || node.id === 6 ? { ...node, liveness: 'dead' as const, deadSinceTicks: 90 } : node));
+    const waiting = planMoves({ snapshot: cluster(away, [range(1, [1, 2, 3])]), limits, inFlight: [] });
+    expect(waiting.moves).toEqual([]);
+    expect(waiting.stalledRangeIds).toEqual([1]);
+    // One node of z3 back: the replica goes there.
+    const oneBack = away.map((node) => (node.id === 6 ? { ...node, liveness: 'live' as const } : node));
+    expect(planMoves({ snapshot: cluster(oneBack, [range(1, [1, 2, 3])]), limits, inFlight: [] }).moves).toMatchObject([{ kind: 'AddLearner', nodeId: 6 }]);
+    // The zone given up (its nodes decommissioning): re-replicated within the zones left.
+    const givenUp = away.map((node) => (node.id === 3 || node.id === 6 ? { ...node, decommissioning: true } : node));
+    const moves = planMoves({ snapshot: cluster(givenUp, [range(1, [1, 2, 3])]), limits, inFlight: [] }).moves;
+    expect(moves).toHaveLength(1);
+    expect(moves[0]).toMatchObject({ kind: 'AddLearner' });
+    expect([4, 5]).toContain(moves[0]?.kind === 'AddLearner' ? moves[0].nodeId : 0);
+    // A replica leaving a zone that has live nodes (node 1 decommissioning) is replaced at once,
+    // even while the range's zone z3 replica waits: the new one stands in for node 1's.
+    const decommissioning = away.map((node) => (node.id === 1 ? { ...node, decommissioning: true } : node));
+    expect(planMoves({ snapshot: cluster(decommissioning, [range(1, [1, 2, 3], 2)]), limits, inFlight: [] }).moves).toMatchObject([{ kind: 'AddLearner', nodeId: 4 }]);
   });
 
   it('replaces a decommissioning node in the order add → promote → demote → remove', () => {

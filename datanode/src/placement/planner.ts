@@ -278,7 +278,7 @@ function sortBy<T>(items: readonly T[], score: (item: T) => readonly number[]): 
 
 /**
  * Which of `nodeIds` (the replicas of `range`, possibly with a candidate added) should go first:
- * a replica on a gone node, then on a node not live, then in the most crowded zone, then on a node
+ * a replica on a gone node, then in the most crowded zone, then on a node not live, then on a node
  * above the replica-count band (rather than inside it, rather than at or below its low end), then on the node
  * holding most bytes, then most replicas, then the fullest disk, then not the leaseholder, then the
  * higher id. `extraOn` counts one more replica of the range on that node (a learner about to be added).
@@ -303,8 +303,10 @@ function pickReplicaToRemove(
     const bytes = count(planning.replicaBytes, nodeId) + extra * range.bytes - leaving * count(planning.leavingBytes, nodeId);
     return [
       gone(planning, nodeId) ? 0 : 1,
-      isLiveNode(planning, nodeId) ? 1 : 0,
+      // A crowded zone before a node that is merely not live: a move in flight when a zone went
+      // away must not finish by dropping the range's only replica in that zone.
       -(zones.get(zoneOf(planning, nodeId)) ?? 0),
+      isLiveNode(planning, nodeId) ? 1 : 0,
       -bandCategory(replicas, planning.countBand),
       -bytes,
       -replicas,
@@ -427,7 +429,8 @@ function planUpReplication(planning: Planning, range: RangeState): void {
   if (kept.length >= planning.snapshot.replicationFactor) return;
   if (voters.length > planning.snapshot.replicationFactor) return;
   const target = rankTargets(planning, range, kept)[0];
-  if (target === undefined) {
+  const replacedNodeIds = voters.map((voter) => voter.nodeId).filter((nodeId) => gone(planning, nodeId));
+  if (target === undefined || zoneAwayFrom(planning, kept, replacedNodeIds, target) !== undefined) {
     planning.stalledRangeIds.add(range.id);
     return;
   }
@@ -436,6 +439,30 @@ function planUpReplication(planning: Planning, range: RangeState): void {
     ? `under-replicated (${kept.length} of ${planning.snapshot.replicationFactor})`
     : `replace replica on ${describeNode(planning, replaced.nodeId)}`;
   emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason });
+}
+
+/**
+ * The zone of the replicas being replaced (`replacedNodeIds`) when they are all in zones that the
+ * kept replicas do not use and whose nodes are all away (suspect or dead, none live; decommissioning ones aside), when
+ * `target` is in a zone the kept replicas use already; else undefined. Re-replication then waits
+ * for that zone rather than put two replicas in one zone: a whole zone going quiet is most likely
+ * a partition or an outage that ends, and crowding another zone would copy the zone's data twice
+ * (away and back) and leave the range one zone failure from unavailable. A zone lost for good is
+ * given up by decommissioning its nodes. Only when every replica being replaced is in such a
+ * zone: one replaced for another reason (its node decommissioning in a zone with live nodes) is
+ * replaced at once, and the new replica stands in for it.
+ */
+function zoneAwayFrom(planning: Planning, keptNodeIds: readonly NodeId[], replacedNodeIds: readonly NodeId[], target: NodeId): string | undefined {
+  const used = new Set(keptNodeIds.map((nodeId) => zoneOf(planning, nodeId)));
+  if (!used.has(zoneOf(planning, target))) return undefined;
+  const away = (zone: string): boolean => {
+    if (used.has(zone)) return false;
+    const staying = planning.snapshot.nodes.filter((node) => node.locality.zone === zone && !node.decommissioning);
+    return staying.length > 0 && staying.every((node) => node.liveness !== 'live');
+  };
+  // The new replica may stand in for any replaced one outside an away zone without crowding more.
+  const zones = replacedNodeIds.map((nodeId) => zoneOf(planning, nodeId));
+  return zones.length > 0 && zones.every(away) ? zones[0] : undefined;
 }
 
 /** A range in its steady state: exactly RF voters, all live and staying, and no learners. */
