@@ -36,6 +36,7 @@ import type { BackupSpec } from '../datanode/src/admin/backend.ts';
 import { KvClient } from '../datanode/src/kv/client.ts';
 import { TestCluster } from '../test/cluster/harness.ts';
 import { type LocalS3, startLocalS3 } from '../test/s3/local-s3.ts';
+import { nodeBuild } from './build.ts';
 import { type BenchRow, fmt, helpRequested, machineDescription, percentile, repoRoot, updateBenchmarksDoc, UsageError, writeResult } from './common.ts';
 
 const MiB = 1024 * 1024;
@@ -60,7 +61,8 @@ Environment:
   BENCH_BACKUP_CONCURRENCY  the source nodes' --backup-concurrency (pieces each node exports at once, default 2) and the library rows' concurrency
   BENCH_DIR                 parent of the scratch directory (default the OS temp dir)
   BENCH_NO_DOC=1            leave docs/benchmarks.md alone
-  BENCH_SKIP_S3=1           volume only`;
+  BENCH_SKIP_S3=1           volume only
+  BENCH_FROM_SOURCE=1       run the nodes from source through tsx (default: compiled by tsc, as shipped)`;
 
 
 function parseBytes(text: string): number {
@@ -565,6 +567,9 @@ async function runCluster(rows: BenchRow[], settings: ClusterSettings): Promise<
 
 async function main(): Promise<number> {
   if (helpRequested(help)) return 0;
+  // The harness's node processes run compiled by tsc, as the image ships them (bench/build.ts).
+  const build = nodeBuild(progress);
+  if (build.mainJs !== undefined) process.env.PHANTOMDB_NODE_MAIN_JS = build.mainJs;
   const requestedBytes = parseBytes(process.env.BENCH_BACKUP_BYTES ?? '1GiB');
   const ranges = positiveInt('BENCH_BACKUP_RANGES', 16);
   const concurrency = positiveInt('BENCH_BACKUP_CONCURRENCY', 2);

@@ -18,6 +18,8 @@ export interface NodeBuild {
   readonly kind: string;
   /** The arguments before phantomdb-node's own (`start ...`) for `node` (process.execPath). */
   readonly nodeArgs: readonly string[];
+  /** The compiled entry point (datanode/src/main.js of the build); undefined when run from source. */
+  readonly mainJs: string | undefined;
   /** Imports a module of datanode/src by its path below it, from the build, e.g. 'kv/client.ts'. */
   importDatanode<T>(module: string): Promise<T>;
 }
@@ -27,6 +29,7 @@ export function nodeBuild(progress: (line: string) => void): NodeBuild {
   if (process.env.BENCH_FROM_SOURCE === '1') {
     return {
       kind: 'source (tsx)',
+      mainJs: undefined,
       nodeArgs: ['--import', 'tsx', path.join(repoRoot, 'datanode/src/main.ts')],
       importDatanode: <T>(module: string) => import(pathToFileURL(path.join(repoRoot, 'datanode/src', module)).href) as Promise<T>,
     };
@@ -45,6 +48,7 @@ export function nodeBuild(progress: (line: string) => void): NodeBuild {
   const compiled = (module: string): string => path.join(dist, 'datanode/src', module.replace(/\.ts$/, '.js'));
   return {
     kind: 'compiled (tsc)',
+    mainJs: compiled('main.ts'),
     nodeArgs: [compiled('main.ts')],
     importDatanode: <T>(module: string) => import(pathToFileURL(compiled(module)).href) as Promise<T>,
   };

@@ -163,11 +163,11 @@ export interface NodeSpec {
 const hostsOverrideModule = path.join(repoRoot, 'datanode/src/node/hosts-override.ts');
 
 export function nodeArgs(spec: NodeSpec): string[] {
+  // The benchmarks run the shipped, compiled node (bench/build.ts) through the same harness.
+  const compiled = process.env.PHANTOMDB_NODE_MAIN_JS;
+  const entry = compiled !== undefined && compiled !== '' && spec.hostsFile === undefined ? [compiled] : ['--import', 'tsx', ...(spec.hostsFile === undefined ? [] : ['--import', hostsOverrideModule]), path.join(repoRoot, 'datanode/src/main.ts')];
   return [
-    '--import',
-    'tsx',
-    ...(spec.hostsFile === undefined ? [] : ['--import', hostsOverrideModule]),
-    path.join(repoRoot, 'datanode/src/main.ts'),
+    ...entry,
     'start',
     '--node-id',
     String(spec.id),
