@@ -50,6 +50,7 @@ function raftStatus(progress: [number, { state: 'probe' | 'replicate' | 'snapsho
     lastIndex: 130,
     config: { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
     leadTransferee: 0,
+    quiesced: false,
     progress: new Map(progress.map(([id, p]) => [id, { match: 0, next: 1, inflightMsgs: 0, pendingSnapshot: 0, isLearner: false, ...p }])),
   } as RaftStatus;
 }
