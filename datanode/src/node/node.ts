@@ -246,6 +246,8 @@ export class DataNode implements KvBackend {
           readOnlyOption: config.readMode === 'lease' ? 'lease-based' : 'safe',
           checkQuorum: true,
           preVote: true,
+          // Busy ranges: an Append since the last heartbeat stands in for it (read-index mode only).
+          skipHeartbeatAfterAppend: true,
         },
         limits: this.limits,
         clock: performanceClock,

@@ -87,6 +87,14 @@ export interface RaftOptions {
    * since a quiesced follower never times out on its own.
    */
   readonly quiesceAfterIdleTicks: number;
+  /**
+   * A leader skips the periodic Heartbeat to a follower it sent an Append since the last one
+   * (the Append already reset the follower's election timer and carried the commit index), as
+   * long as that follower replicates normally with room in its inflight window and no read is
+   * waiting for a heartbeat round. Saves a heartbeat and its answer per follower and tick on busy
+   * ranges. Not with lease reads: the lease is measured in heartbeat acknowledgments.
+   */
+  readonly skipHeartbeatAfterAppend: boolean;
 }
 
 export const defaultRaftOptions: RaftOptions = {
@@ -103,6 +111,7 @@ export const defaultRaftOptions: RaftOptions = {
   readOnlyOption: 'safe',
   leaseClockDriftTicks: 2,
   quiesceAfterIdleTicks: 0,
+  skipHeartbeatAfterAppend: false,
 };
 
 export interface RaftConfig extends Partial<RaftOptions> {
@@ -212,6 +221,8 @@ export class RaftNode {
   private quiesced = false;
   /** Leader ticks since the log last grew or a read arrived (quiescence hysteresis). */
   private idleTicks = 0;
+  /** Followers this leader sent an Append since its last periodic heartbeat. */
+  private readonly appendedSinceHeartbeat = new Set<NodeId>();
 
   private prevHardState: HardState;
   private prevSoftState: SoftState;
@@ -610,6 +621,7 @@ export class RaftNode {
     this.leaseRevoked = false;
     this.quiesced = false;
     this.idleTicks = 0;
+    this.appendedSinceHeartbeat.clear();
     this.votes.clear();
     this.progress.clear();
     for (const id of allMembers(this.config)) this.addProgress(id);
@@ -742,7 +754,8 @@ export class RaftNode {
     if (this.heartbeatElapsed >= this.options.heartbeatTimeoutTicks) {
       this.heartbeatElapsed = 0;
       if (this.canQuiesce()) this.quiesce();
-      else this.bcastHeartbeat();
+      else this.bcastHeartbeat(this.options.skipHeartbeatAfterAppend && this.options.readOnlyOption === 'safe' && this.readRounds.length === 0);
+      this.appendedSinceHeartbeat.clear();
     }
   }
 
@@ -1082,6 +1095,7 @@ export class RaftNode {
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ kind: 'Append', to, term: this.term, prevLogIndex, prevLogTerm, entries, commit: this.log.committed });
+    this.appendedSinceHeartbeat.add(to);
     const last = entries[entries.length - 1];
     if (last !== undefined) progress.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
     else if (progress.state === 'probe') progress.probeSent = true;
@@ -1103,11 +1117,12 @@ export class RaftNode {
     return true;
   }
 
-  private bcastHeartbeat(): void {
+  private bcastHeartbeat(skipRecentlyAppended = false): void {
     const lastRound = this.readRounds[this.readRounds.length - 1];
     const context = lastRound?.roundId ?? '';
     for (const [id, progress] of this.progress) {
       if (id === this.id) continue;
+      if (skipRecentlyAppended && this.appendedSinceHeartbeat.has(id) && progress.state === 'replicate' && !progress.inflights.full()) continue;
       const commit = Math.min(progress.match, this.log.committed);
       this.send({ kind: 'Heartbeat', to: id, term: this.term, commit, context, sentTick: this.ticks });
     }

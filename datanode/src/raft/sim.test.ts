@@ -16,6 +16,7 @@ function optionsFor(seed: number): SimulationOptions {
     readOnlyOption: seed % 3 === 0 ? 'lease-based' : 'safe',
     membershipChanges: seed % 4 !== 1,
     quiesce: seed % 5 < 2,
+    skipHeartbeatAfterAppend: seed % 7 < 4,
   };
 }
 

@@ -29,6 +29,8 @@ export interface SimulationOptions {
    * off from it is woken with probability 0.3 per tick.
    */
   readonly quiesce?: boolean;
+  /** Leaders skip heartbeats to followers they just sent Appends (skipHeartbeatAfterAppend). */
+  readonly skipHeartbeatAfterAppend?: boolean;
 }
 
 interface SimNode {
@@ -89,6 +91,7 @@ export class Simulation {
       maxInflightMsgs: 1 + this.rng.int(8),
       maxUncommittedEntriesBytes: 2048,
       ...(options.quiesce === true ? { quiesceAfterIdleTicks: 3 } : {}),
+      ...(options.skipHeartbeatAfterAppend === true ? { skipHeartbeatAfterAppend: true } : {}),
     };
     const voters = Array.from({ length: options.nodeCount }, (_, i) => i + 1);
     for (const id of voters) this.addNode(id, new MemoryRaftStorage(simpleConfState(voters)));
