@@ -512,7 +512,12 @@ export class Store implements TransportHandlers {
       return;
     }
     const held = messages.filter((m) => m.kind === 'Vote' || m.kind === 'PreVote' || m.kind === 'TimeoutNow');
-    replica.onMessages(held.length === 0 ? messages : messages.filter((m) => !held.includes(m)));
+    // A heartbeat whose commit index is beyond an empty log comes from a leader that still has
+    // this node's progress from an earlier replica of the range (dropped here, the removal not
+    // applied on the leader yet): stepping it would assert (commit beyond the last index) and
+    // stop the node. Drop it; the leader's new progress for this node heartbeats with commit 0.
+    const stale = messages.filter((m) => m.kind === 'Heartbeat' && m.commit > status.lastIndex);
+    replica.onMessages(messages.filter((m) => !held.includes(m) && !stale.includes(m)));
     if (held.length === 0 || attempt >= voteHoldAttempts) return;
     setTimeout(() => {
       const now = this.replicas.get(replica.groupId);
