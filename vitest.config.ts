@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Names the file when a worker dies mid-file (vitest alone does not).
+    setupFiles: ['test/setup/worker-exit.ts'],
   },
 });

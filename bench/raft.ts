@@ -17,8 +17,28 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { KvClient } from '../datanode/src/kv/client.ts';
-import { fmt, machineDescription, percentile, repoRoot, updateBenchmarksDoc, writeResult, type BenchRow } from './common.ts';
+import type { KvClient as KvClientClass } from '../datanode/src/kv/client.ts';
+import { nodeBuild } from './build.ts';
+import { fmt, helpRequested, machineDescription, percentile, repoRoot, updateBenchmarksDoc, UsageError, writeResult, type BenchRow } from './common.ts';
+
+const help = `Usage: npm run bench:raft [-- --help]
+
+A 3-node PhantomDB cluster (twice: metrics on and off) and a 3-node etcd cluster on loopback,
+driven by one load generator: puts/s and p50/p99 at 1, 16 and 64 clients, gets/s at 64.
+Writes bench/results/raft.json and the raft section of docs/benchmarks.md.
+
+Environment:
+  BENCH_SECONDS=5       measured seconds per workload (after 1 s of warm-up)
+  BENCH_REPEAT=3        alternating rounds; each row is the median round
+  BENCH_FROM_SOURCE=1   run the nodes and client from source through tsx (default: compiled by tsc)
+`;
+try {
+  if (helpRequested(help)) process.exit(0);
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`bench:raft: ${err.message}`);
+  process.exit(2);
+}
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 /** Rounds of all three systems (BENCH_REPEAT, default 3); each row is the median round. */
@@ -31,6 +51,10 @@ interface Store {
   put(key: string, value: Buffer): Promise<void>;
   get(key: string): Promise<unknown>;
 }
+
+/** The data node and its client library, compiled as the image ships them (bench/build.ts). */
+const build = nodeBuild((line) => console.log(line));
+const { KvClient } = await build.importDatanode<{ KvClient: typeof KvClientClass }>('kv/client.ts');
 
 const keyOf = (n: number): string => `key-${String(n).padStart(12, '0')}`; // 16 bytes
 
@@ -140,7 +164,7 @@ async function benchPhantomDb(baseDir: string, metrics: boolean): Promise<BenchR
   const children = nodes.map((n) =>
     spawn(
       process.execPath,
-      ['--import', 'tsx', 'datanode/src/main.ts', 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `${system}-${n.id}`),
+      [...build.nodeArgs, 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `${system}-${n.id}`),
         '--grpc-listen', `127.0.0.1:${n.raft}`, '--kv-listen', `127.0.0.1:${n.kv}`, '--http-listen', `127.0.0.1:${n.http}`, '--peers', peers],
       { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PHANTOMDB_METRICS: metrics ? 'on' : 'off' } },
     ),
@@ -226,7 +250,7 @@ function table(rows: readonly BenchRow[]): string {
   const lines = [
     `## Raft: replicated writes and linearizable reads (3 nodes on loopback) vs etcd ${execFileSync('/usr/bin/etcd', ['--version']).toString().split('\n')[0]?.replace('etcd Version: ', '') ?? ''}`,
     '',
-    `Machine: ${machineDescription()}. ${seconds} s per workload after ${warmupSeconds} s warm-up, median of ${repeat} rounds alternating the order of the systems; one client process drives both systems with the same loop (16-byte keys, 256-byte values, every write fsynced by a quorum before it is acknowledged; gets linearizable on both). Numbers are noisy on a shared 2-core machine: all three nodes, the load generator and other work share the cores.`,
+    `Machine: ${machineDescription()}. ${seconds} s per workload after ${warmupSeconds} s warm-up, median of ${repeat} rounds alternating the order of the systems; one client process drives both systems with the same loop (16-byte keys, 256-byte values, every write fsynced by a quorum before it is acknowledged; gets linearizable on both). Numbers are noisy on a shared 2-core machine: all three nodes, the load generator and other work share the cores. PhantomDB nodes and client run ${build.kind === 'compiled (tsc)' ? 'compiled by tsc, as the image ships them' : 'from source through tsx (BENCH_FROM_SOURCE=1)'}.`,
     '',
     '| workload | PhantomDB ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | PhantomDB / etcd |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -281,7 +305,7 @@ async function main(): Promise<void> {
       fs.rmSync(roundDir, { recursive: true, force: true });
     }
     const rows = medianRows(rounds);
-    const file = writeResult('raft', { machine: machineDescription(), startedAt: new Date().toISOString(), seconds, rounds: repeat, rows });
+    const file = writeResult('raft', { machine: machineDescription(), build: build.kind, startedAt: new Date().toISOString(), seconds, rounds: repeat, rows });
     updateBenchmarksDoc('raft', table(rows));
     console.log(`wrote ${file} and docs/benchmarks.md`);
   } finally {

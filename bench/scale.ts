@@ -145,7 +145,8 @@ async function startNode(id: number, membershipArgs: readonly string[], rangeMax
     ['--import', 'tsx', 'datanode/src/main.ts', 'start', '--node-id', String(id), '--cluster-id', clusterId, '--data-dir', dataDir,
       '--grpc-listen', `127.0.0.1:${raftPort}`, '--kv-listen', `127.0.0.1:${kvPort}`, '--http-listen', `127.0.0.1:${httpPort}`,
       '--range-max-bytes', String(rangeMaxBytes), ...commonNodeArgs, ...membershipArgs],
-    { cwd: repoRoot, stdio: ['ignore', log, log] },
+    // Stamped log lines: a rebalance's phases (copy started, snapshot sent, installed, promoted) can be timed from them.
+    { cwd: repoRoot, stdio: ['ignore', log, log], env: { ...process.env, PHANTOMDB_LOG_TIME: '1' } },
   );
   fs.closeSync(log);
   const node: BenchNode = { id, raftPort, kvPort, httpPort, dataDir, logFile, child };
@@ -419,14 +420,15 @@ function balanced(status: ClusterStatus, expected: readonly number[]): boolean {
 
 const replicaSummary = (status: ClusterStatus): string => status.nodes.map((node) => `n${node.nodeId} ${node.membership.toLowerCase()} ${node.replicas}r/${node.leases}l`).join(', ');
 
-/** The sum of phantomdb_rebalance_bytes_total over every node's /metrics (0 when none answers). */
-async function rebalanceBytesCounted(): Promise<number> {
+/** The sum of an unlabelled (but for `node`) metric over every node's /metrics (a node that does not answer counts 0). */
+async function metricSum(name: string): Promise<number> {
+  const pattern = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm');
   const values = await Promise.all(
     nodes.map(async (node) => {
       try {
         const response = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
         if (!response.ok) return 0;
-        const match = /^phantomdb_rebalance_bytes_total(?:\{[^}]*\})? ([0-9.e+]+)$/m.exec(await response.text());
+        const match = pattern.exec(await response.text());
         return match === null ? 0 : Number(match[1]);
       } catch {
         return 0;
@@ -434,6 +436,27 @@ async function rebalanceBytesCounted(): Promise<number> {
     }),
   );
   return values.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * When replica copies were running (phantomdb_rebalance_copies_in_flight of the nodes, sampled by
+ * the balance watcher): the sampled time with at least one copy in flight, and the first and last
+ * sample that saw one. Resolution: one watcher pass (about half a second).
+ */
+class CopyWindow {
+  inFlightMs = 0;
+  firstSeenMs: number | undefined;
+  lastSeenMs: number | undefined;
+  private lastSample: { atMs: number; copies: number } | undefined;
+
+  sample(atMs: number, copies: number): void {
+    if (this.lastSample !== undefined && this.lastSample.copies > 0) this.inFlightMs += atMs - this.lastSample.atMs;
+    if (copies > 0) {
+      this.firstSeenMs ??= atMs;
+      this.lastSeenMs = atMs;
+    }
+    this.lastSample = { atMs, copies };
+  }
 }
 
 /** The node's own flag for a rebalance bandwidth limit, if its usage text names one. */
@@ -455,6 +478,8 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
   const put = (n: number): Promise<void> => client.put(keyOf((n * 104_729) % keys), measuredValue);
   const before = cpuOfNodes(nodes.slice(0, 3));
   const oldNodeDataDirBytesAtJoin = dirBytes(first.dataDir);
+  const snapshotBytesBefore = await metricSum('phantomdb_raft_snapshot_sent_bytes_total');
+  const copies = new CopyWindow();
   const joinedAt = performance.now();
   const joining = [await startNode(4, ['--join', `127.0.0.1:${first.kvPort}`], settings.rangeMaxBytes), await startNode(5, ['--join', `127.0.0.1:${first.kvPort}`], settings.rangeMaxBytes)];
   progress(`joining nodes 4 and 5 (--join 127.0.0.1:${first.kvPort}); driving ${settings.clients} writers until balanced (at most ${settings.balanceTimeoutSeconds} s)`);
@@ -467,6 +492,7 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
   const watcher = (async () => {
     let lastReport = 0;
     while (!stop) {
+      copies.sample(performance.now(), await metricSum('phantomdb_rebalance_copies_in_flight'));
       const status = await admin.clusterStatus({ deadlineMs: 5000 }).catch(() => undefined);
       if (status !== undefined) {
         lastStatus = status;
@@ -508,28 +534,43 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
   // The placement driver counts the snapshot bytes of its moves; until it runs, nothing counts
   // snapshot bytes (the transport's byte counters leave snapshot streams out): the joining nodes'
   // data directories are the measure then.
-  const counted = await rebalanceBytesCounted();
-  const bytesMoved = counted > 0 ? counted : newNodesDataDirBytes;
+  // Bytes moved: what the snapshot streams really carried (paced by --snapshot-rate-bytes); the
+  // driver's own count (range sizes as their leaders estimate them) is kept beside it.
+  const snapshotBytesSent = (await metricSum('phantomdb_raft_snapshot_sent_bytes_total')) - snapshotBytesBefore;
+  const driverBytes = await metricSum('phantomdb_rebalance_bytes_total');
+  const bytesMoved = snapshotBytesSent > 0 ? snapshotBytesSent : driverBytes > 0 ? driverBytes : newNodesDataDirBytes;
   const bytesMovedSource =
-    counted > 0
-      ? 'phantomdb_rebalance_bytes_total of every node (snapshot bytes of replica moves)'
-      : "growth of the joining nodes' data directories (phantomdb_rebalance_bytes_total stayed 0): includes their WAL and Raft log besides the data, and their share of the writes made meanwhile";
+    snapshotBytesSent > 0
+      ? 'phantomdb_raft_snapshot_sent_bytes_total of every node since the join (bytes the snapshot streams carried)'
+      : driverBytes > 0
+        ? 'phantomdb_rebalance_bytes_total of every node (range sizes of the replica moves, as estimated by their leaders)'
+        : "growth of the joining nodes' data directories (no snapshot byte counter): includes their WAL and Raft log besides the data, and their share of the writes made meanwhile";
   const finalRanges = await admin.rangeList({ deadlineMs: 5000 }).catch(() => undefined);
   const voterCounts = (finalRanges ?? []).filter((range) => !range.meta).map((range) => range.replicas.filter((replica) => replica.voter).length);
   const votersPerUserRange = voterCounts.length === 0 ? null : Math.min(...voterCounts) === Math.max(...voterCounts) ? String(voterCounts[0]) : `${Math.min(...voterCounts)}–${Math.max(...voterCounts)}`;
   const cpu = cpuOfNodes(nodes) - before;
   const seconds = ((balancedAt ?? performance.now()) - joinedAt) / 1000;
   const balancedAfterSeconds = balancedAt === undefined ? null : round2(seconds);
+  const copiesInFlightSeconds = copies.inFlightMs / 1000;
+  const rateOver = (windowSeconds: number | null): number | null => (windowSeconds === null || windowSeconds <= 0 ? null : round2(bytesMoved / MiB / windowSeconds));
   const row = rowOf('during-rebalance', result, cpu, {
     balancedAfterSeconds,
     replicaCountsBalancedAfterSeconds: countsBalancedAt === undefined ? null : round2((countsBalancedAt - joinedAt) / 1000),
     learnerReplicasLeft: learnersLeft ?? null,
     votersPerUserRange,
     balanceWaitSeconds: settings.balanceTimeoutSeconds,
+    // The target's measure: bytes moved over the whole time from the join until balanced.
     rebalanceMiBps: round2(bytesMoved / MiB / Math.max(0.001, seconds)),
+    // The same bytes over the time copies were in flight (sampled), and from the first copy seen to the last.
+    rebalanceMiBpsWhileCopying: rateOver(copiesInFlightSeconds),
+    copiesInFlightSeconds: round2(copiesInFlightSeconds),
+    firstCopyAfterSeconds: copies.firstSeenMs === undefined ? null : round2((copies.firstSeenMs - joinedAt) / 1000),
+    lastCopyAfterSeconds: copies.lastSeenMs === undefined ? null : round2((copies.lastSeenMs - joinedAt) / 1000),
     bytesMoved,
     bytesMovedSource,
+    driverEstimatedBytes: driverBytes,
     newNodesDataDirBytes,
+    newNodesDataDirPerByteMoved: bytesMoved > 0 ? round2(newNodesDataDirBytes / bytesMoved) : null,
     oldNodeDataDirBytesAtJoin,
     bandwidthLimitMiBps: flag === undefined ? null : round2(settings.snapshotRateBytes / MiB),
     bandwidthLimitNote:
@@ -539,7 +580,7 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
     replicasAfter: lastStatus === undefined ? null : Object.fromEntries(lastStatus.nodes.map((node) => [String(node.nodeId), { membership: node.membership, replicas: node.replicas, leases: node.leases }])),
   });
   progress(
-    `during-rebalance: ${balancedAfterSeconds === null ? `NOT balanced within ${settings.balanceTimeoutSeconds} s` : `balanced after ${fmt(seconds, 1)} s`}; ${fmt(bytesMoved / MiB, 1)} MiB moved (${fmt(Number(row.rebalanceMiBps), 2)} MiB/s); clients ${fmt(row.opsPerSec)} writes/s, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${result.errors} errors; ${lastStatus === undefined ? '' : replicaSummary(lastStatus)}`,
+    `during-rebalance: ${balancedAfterSeconds === null ? `NOT balanced within ${settings.balanceTimeoutSeconds} s` : `balanced after ${fmt(seconds, 1)} s`}; ${fmt(bytesMoved / MiB, 1)} MiB moved (${fmt(Number(row.rebalanceMiBps), 2)} MiB/s from the join, ${row.rebalanceMiBpsWhileCopying === null ? '—' : fmt(Number(row.rebalanceMiBpsWhileCopying), 2)} MiB/s over the ${fmt(copiesInFlightSeconds, 1)} s copies were in flight; first copy seen after ${row.firstCopyAfterSeconds === null ? '—' : `${fmt(Number(row.firstCopyAfterSeconds), 1)} s`}); new nodes' data dirs hold ${fmt(newNodesDataDirBytes / MiB, 1)} MiB; clients ${fmt(row.opsPerSec)} writes/s, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${result.errors} errors; ${lastStatus === undefined ? '' : replicaSummary(lastStatus)}`,
   );
   return { row, balancedAfterSeconds, bytesMoved };
 }
@@ -579,7 +620,7 @@ function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, le
   if (rb !== undefined && typeof limit === 'number' && limit > 0) {
     const share = Number(rb.rebalanceMiBps) / limit;
     lines.push(
-      `- Rebalance copies at ≥ 50% of the configured bandwidth limit: ${fmt(Number(rb.rebalanceMiBps), 2)} MiB/s of ${fmt(limit, 2)} MiB/s = ${fmt(share * 100, 0)}% — ${verdict(share >= 0.5)} (${String(rb.bytesMovedSource)}; from the join until balanced, so it includes the time before the first move starts).`,
+      `- Rebalance copies at ≥ 50% of the configured bandwidth limit: ${fmt(Number(rb.rebalanceMiBps), 2)} MiB/s of ${fmt(limit, 2)} MiB/s = ${fmt(share * 100, 0)}% — ${verdict(share >= 0.5)}. Judged from the join until balanced (the new nodes' start, the first copy after ${typeof rb.firstCopyAfterSeconds === 'number' ? `${fmt(rb.firstCopyAfterSeconds, 1)} s` : '—'}, and the promotions and removals after the last copy included); over the ${fmt(Number(rb.copiesInFlightSeconds), 1)} s copies were in flight it is ${typeof rb.rebalanceMiBpsWhileCopying === 'number' ? `${fmt(rb.rebalanceMiBpsWhileCopying, 2)} MiB/s (${fmt((rb.rebalanceMiBpsWhileCopying / limit) * 100, 0)}%)` : '—'}. Bytes: ${String(rb.bytesMovedSource)}; the joining nodes' data directories then held ${typeof rb.newNodesDataDirPerByteMoved === 'number' ? `${fmt(rb.newNodesDataDirPerByteMoved, 2)}×` : '—'} the bytes moved.`,
     );
   } else lines.push(`- Rebalance copies at ≥ 50% of the configured bandwidth limit: not measurable yet — ${String(rb?.bandwidthLimitNote ?? 'no during-rebalance row')}. Measured copy rate: ${rb === undefined ? '—' : `${fmt(Number(rb.rebalanceMiBps), 2)} MiB/s`} (${String(rb?.bytesMovedSource ?? '')}; ${rb === undefined ? '' : `${fmt(Number(rb.bytesMoved) / MiB, 1)} MiB in all, while one of the first 3 nodes held ${fmt(Number(rb.oldNodeDataDirBytesAtJoin) / MiB, 1)} MiB on disk at the join`}).`);
   if (rb !== undefined && s3 !== undefined && (s3.p99Ms ?? 0) > 0) {

@@ -52,6 +52,7 @@ export const errorCodes = {
   PH_CLUSTER_VERSION_UNSUPPORTED: "This node's binary cannot run the cluster's version (it is newer than the binary, or older than the oldest it supports); both versions are named.",
   PH_FORMAT_UNSUPPORTED: 'Stored or received data is in a format of a newer PhantomDB build than this one (an unknown command op or layout version); it is refused, never misread.',
   PH_UNIMPLEMENTED: 'The node runs an older build that lacks the called admin RPC.',
+  PH_FEATURE_NOT_FINALIZED: 'A request needs an on-disk or wire format that a newer cluster version introduces, and the cluster version is not finalized there yet; nothing was written. Both versions are named.',
   PH_FINALIZE_REFUSED: 'FinalizeClusterVersion was refused: some member runs a binary older than the target, is not live, or the target is below the current cluster version; the nodes are named.',
 } as const;
 

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { GrpcAdminConnector, podAdminAddress } from './admin-client/index.ts';
 import { DataNodeBackupRunner, readS3Credentials } from './controllers/backup-runner.ts';
@@ -123,7 +123,7 @@ export interface RunningOperator {
 }
 
 /** The backup runner over the data nodes' admin API: pods found by their selector labels. */
-function dataNodeBackupRunner(core: CoreV1Api, admin: GrpcAdminConnector): DataNodeBackupRunner {
+function dataNodeBackupRunner(core: CoreV1Api, custom: CustomObjectsApi, admin: GrpcAdminConnector): DataNodeBackupRunner {
   return new DataNodeBackupRunner({
     admin,
     endpointsOf: async (namespace, cluster) => {
@@ -131,6 +131,11 @@ function dataNodeBackupRunner(core: CoreV1Api, admin: GrpcAdminConnector): DataN
       return pods.items.map(podAdminAddress).filter((address): address is string => address !== undefined);
     },
     s3CredentialsOf: (namespace, s3) => readS3Credentials(core, namespace, s3),
+    volumeMountsOf: async (namespace, cluster) => {
+      const object = (await custom.getNamespacedCustomObject({ group: 'phantomdb.io', version: 'v1alpha1', namespace, plural: 'phantomclusters', name: cluster })) as { spec?: unknown };
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/name=phantomdb,app.kubernetes.io/instance=${cluster}` });
+      return { clusterSpec: object.spec, pods: pods.items };
+    },
   });
 }
 
@@ -162,8 +167,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     controller = next;
     // Backups: the meta range's leader of the cluster takes them through the admin API.
     const backupOptions = { kubeConfig, events, clock: systemClock, namespaces: config.namespaces, metrics, log: log.info };
-    const runner = dataNodeBackupRunner(kubeConfig.makeApiClient(CoreV1Api), admin);
-    const nextBackups = [new PhantomBackupController({ ...backupOptions, runner }), new PhantomScheduledBackupController(backupOptions)];
+    const runner = dataNodeBackupRunner(kubeConfig.makeApiClient(CoreV1Api), kubeConfig.makeApiClient(CustomObjectsApi), admin);
+    const nextBackups = [new PhantomBackupController({ ...backupOptions, runner }), new PhantomScheduledBackupController({ ...backupOptions, dataNodes: runner })];
     backupControllers = nextBackups;
     void controllerStopping
       .then(() => Promise.all([next.start(), ...nextBackups.map((backups) => backups.start())]))

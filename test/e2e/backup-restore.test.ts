@@ -8,7 +8,8 @@
  * the source at the last backup's timestamp; a corrupt object of the chain stops the restoring
  * node with an error naming the object, and that cluster never becomes Available. A schedule
  * with retention keepLast 2 (two earlier backups of it, then its own run at the next minute)
- * leaves exactly 2 backups' objects at the destination. On the local target s3rver listens on
+ * leaves exactly 2 backups' objects at the destination. A cluster whose pods mount a volume
+ * claim (spec.backup.volume) backs up to it and a new cluster restores from it. On the local target s3rver listens on
  * loopback; in the kind suite (test/e2e/kind/run.sh) on the runner pod's IP.
  */
 import { createHash } from 'node:crypto';
@@ -261,6 +262,54 @@ describe.skipIf(!operatorAvailable() || !reachableS3)('backup and restore throug
     expect(log).toMatch(/checksum|sha-?256|corrupt/i);
     expect(await available('chain-bad').catch(() => false)).toBe(false);
   }, 500_000);
+  it('backs a cluster up to the volume claim every pod mounts and restores a new cluster from that volume with the data of the backup timestamp', async () => {
+    // Every data node of the source mounts the claim. On a real cluster (kind) the claim is
+    // ReadWriteOnce, so each cluster has one data node there; the test kubelet's claims are
+    // directories every pod can share, as ReadWriteMany volumes are.
+    const sourceNodes = target.kind === 'local' ? 3 : 1;
+    const claim = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: backups\n  namespace: ${namespace}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    const claimed = await target.kubectl(['apply', '--validate=false', '-f', '-'], claim);
+    expect(claimed.code, claimed.stderr).toBe(0);
+    const withClaim = (name: string, nodes: number, extra: string): string =>
+      clusterManifest(name, `  backup:\n    volume:\n      claimName: backups\n${extra}`).replace('replicas: 3\n  replicationFactor: 3', `replicas: ${nodes}\n  replicationFactor: ${nodes}`);
+    const applied = await target.kubectl(['apply', '--validate=false', '-f', '-'], withClaim('vol', sourceNodes, ''));
+    expect(applied.code, applied.stderr).toBe(0);
+    await eventually(() => available('vol'), timeouts.clusterAvailable, 'cluster vol Available');
+    const sourcePods = await pods('vol');
+    expect(sourcePods).toHaveLength(sourceNodes);
+    for (const pod of sourcePods) expect(pod.spec?.volumes?.find((volume) => volume.persistentVolumeClaim?.claimName === 'backups'), pod.metadata?.name).toBeDefined();
+    const source = await kvClient('vol');
+    for (let i = 0; i < 100; i++) await source.put(`key-${String(i).padStart(3, '0')}`, `value-${i}`);
+    const backup = `apiVersion: phantomdb.io/v1alpha1\nkind: PhantomBackup\nmetadata:\n  name: vol-full\n  namespace: ${namespace}\nspec:\n  cluster: vol\n  type: Full\n  destination:\n    volume:\n      claimName: backups\n      path: /vol\n`;
+    const created = await target.kubectl(['apply', '--validate=false', '-f', '-'], backup);
+    expect(created.code, created.stderr).toBe(0);
+    let status: BackupStatus & { conditions?: { type: string; reason?: string }[] } = {};
+    await eventually(
+      async () => {
+        status = ((await target.custom.getNamespacedCustomObject({ group, version, namespace, plural: 'phantombackups', name: 'vol-full' })) as { status?: typeof status }).status ?? {};
+        return status.phase === 'Completed' || status.phase === 'Failed';
+      },
+      timeouts.clusterAvailable,
+      'backup vol-full finished',
+    );
+    expect(status.phase, `${status.message ?? ''}\n${await logsOf('vol')}`).toBe('Completed');
+    expect(status.verified).toBe(true);
+    expect(status.conditions?.find((condition) => condition.type === 'Verified')?.reason).toBe('VerifiedByDataNode');
+    await source.put('key-000', 'after the backup');
+    const expected = await fullScan(source, encodeTimestamp(parseTimestamp(status.backupTimestamp ?? '')));
+    expect(expected.rows).toBe(100);
+
+    const restoring = await target.kubectl(['apply', '--validate=false', '-f', '-'], withClaim('vol-dst', 1, '  bootstrap:\n    fromBackup:\n      backupName: vol-full\n'));
+    expect(restoring.code, restoring.stderr).toBe(0);
+    try {
+      await eventually(() => available('vol-dst'), timeouts.clusterAvailable, 'cluster vol-dst Available');
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${await logsOf('vol-dst')}`, { cause: error });
+    }
+    const restored = await fullScan(await kvClient('vol-dst'));
+    expect(restored.rows).toBe(expected.rows);
+    expect(restored.checksum).toBe(expected.checksum);
+  }, 400_000);
   it('a scheduled backup with retention keepLast 2 leaves exactly 2 backups at the destination', async () => {
     const applied = await target.kubectl(['apply', '--validate=false', '-f', '-'], clusterManifest('sched', ''));
     expect(applied.code, applied.stderr).toBe(0);

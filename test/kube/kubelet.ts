@@ -11,7 +11,9 @@
  * - Volumes are directories: a PersistentVolumeClaim is `<stateDir>/volumes/<ns>/<claim>-<uid>`
  *   (kept across pod restarts and recreations, removed when the claim is deleted); ConfigMap,
  *   Secret and downward API volumes are written as files before every container start; emptyDir is
- *   per pod. A mount path in the container's args or env values is replaced by its directory.
+ *   per pod. A mount path in the container's args or env values is replaced by its directory;
+ *   PHANTOMDB_TEST_MOUNTS gives the node the mount table for paths it gets at run time
+ *   (datanode/src/backup/test-mounts.ts).
  * - Env: plain values, `$(VAR)` references, fieldRef (metadata.name/namespace/uid/labels/
  *   annotations, spec.nodeName, spec.serviceAccountName, status.podIP, status.hostIP),
  *   configMapKeyRef, secretKeyRef, envFrom. The pod's DNS names resolve through the hosts file of
@@ -692,6 +694,8 @@ export class Kubelet implements KubeTestController {
     for (const [variable, port] of Object.entries(listenVariables)) env[variable] = `${runtime.ip}:${portOf(container, port.name, port.fallback)}`;
     for (const [name, value] of variables) env[name] = localize(value);
     env['PHANTOMDB_HOSTS_FILE'] = this.options.hostsFile;
+    // Paths that reach the node at run time (a volume backup destination) map through these too.
+    env['PHANTOMDB_TEST_MOUNTS'] = JSON.stringify(Object.fromEntries(mounts));
     const binaryVersion = versionTagOf(stringAt(container, 'image') ?? '');
     if (binaryVersion !== undefined && env['PHANTOMDB_TEST_BINARY_VERSION'] === undefined) env['PHANTOMDB_TEST_BINARY_VERSION'] = binaryVersion;
     mkdirSync(env['HOME'] ?? runtime.podDir, { recursive: true });

@@ -14,6 +14,8 @@ import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, 
 import type { ClusterStatusResponse as _phantomdb_admin_v1_ClusterStatusResponse, ClusterStatusResponse__Output as _phantomdb_admin_v1_ClusterStatusResponse__Output } from './phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, DecommissionProgress__Output as _phantomdb_admin_v1_DecommissionProgress__Output } from './phantomdb/admin/v1/DecommissionProgress.ts';
 import type { DecommissionRequest as _phantomdb_admin_v1_DecommissionRequest, DecommissionRequest__Output as _phantomdb_admin_v1_DecommissionRequest__Output } from './phantomdb/admin/v1/DecommissionRequest.ts';
+import type { DeleteBackupRequest as _phantomdb_admin_v1_DeleteBackupRequest, DeleteBackupRequest__Output as _phantomdb_admin_v1_DeleteBackupRequest__Output } from './phantomdb/admin/v1/DeleteBackupRequest.ts';
+import type { DeleteBackupResponse as _phantomdb_admin_v1_DeleteBackupResponse, DeleteBackupResponse__Output as _phantomdb_admin_v1_DeleteBackupResponse__Output } from './phantomdb/admin/v1/DeleteBackupResponse.ts';
 import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress__Output as _phantomdb_admin_v1_DrainProgress__Output } from './phantomdb/admin/v1/DrainProgress.ts';
 import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from './phantomdb/admin/v1/DrainRequest.ts';
 import type { ExportRangeChunk as _phantomdb_admin_v1_ExportRangeChunk, ExportRangeChunk__Output as _phantomdb_admin_v1_ExportRangeChunk__Output } from './phantomdb/admin/v1/ExportRangeChunk.ts';
@@ -60,6 +62,8 @@ export interface ProtoGrpcType {
         ClusterStatusResponse: MessageTypeDefinition<_phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusResponse__Output>
         DecommissionProgress: MessageTypeDefinition<_phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionProgress__Output>
         DecommissionRequest: MessageTypeDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionRequest__Output>
+        DeleteBackupRequest: MessageTypeDefinition<_phantomdb_admin_v1_DeleteBackupRequest, _phantomdb_admin_v1_DeleteBackupRequest__Output>
+        DeleteBackupResponse: MessageTypeDefinition<_phantomdb_admin_v1_DeleteBackupResponse, _phantomdb_admin_v1_DeleteBackupResponse__Output>
         DrainProgress: MessageTypeDefinition<_phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainProgress__Output>
         DrainRequest: MessageTypeDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainRequest__Output>
         ExportRangeChunk: MessageTypeDefinition<_phantomdb_admin_v1_ExportRangeChunk, _phantomdb_admin_v1_ExportRangeChunk__Output>

@@ -238,6 +238,8 @@ export interface AdminBackend {
   backup?(spec: BackupSpec, deadlineMs: number): Promise<BackupProgressReport>;
   /** The progress of a backup this node runs or ran. */
   backupStatus?(backupId: string): Promise<BackupProgressReport>;
+  /** Deletes every object of backup `backupId` at `destination` as this node reaches it; answers how many. */
+  deleteBackup?(backupId: string, destination: BackupDestinationSpec): Promise<number>;
   /** Exports a piece of a range as of a timestamp (the range's leader only). */
   exportRange?(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk>;
   /** The rebalance plan (dry run) from the current snapshot (meta leader only). */

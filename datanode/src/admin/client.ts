@@ -19,7 +19,9 @@ import type { TransferLeadershipResponse__Output } from '../../proto/generated/p
 import type { RangeListResponse__Output } from '../../proto/generated/phantomdb/admin/v1/RangeListResponse.ts';
 import type { BackupProgress__Output } from '../../proto/generated/phantomdb/admin/v1/BackupProgress.ts';
 import type { FinalizeClusterVersionResponse__Output } from '../../proto/generated/phantomdb/admin/v1/FinalizeClusterVersionResponse.ts';
-import type { BackupPhase, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, LivenessState, Member, MembershipState, NodeInfo, PlannedMove, RaftRoleName, RangeInfo, RebalancePlanInfo } from './backend.ts';
+import type { BackupRequest } from '../../proto/generated/phantomdb/admin/v1/BackupRequest.ts';
+import type { DeleteBackupResponse__Output } from '../../proto/generated/phantomdb/admin/v1/DeleteBackupResponse.ts';
+import type { BackupDestinationSpec, BackupPhase, BackupProgressReport, BackupSpec, ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, LivenessState, Member, MembershipState, NodeInfo, PlannedMove, RaftRoleName, RangeInfo, RebalancePlanInfo } from './backend.ts';
 import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import { AdminError, NotLeaderError, isAdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
@@ -154,6 +156,22 @@ const adminRetryPolicy: RetryPolicy<AdminError> = {
   exhausted: (lastError) => new AdminError(lastError.code, `gave up after retries: ${lastError.message}`),
 };
 
+/** A destination as the Backup and DeleteBackup requests carry it. */
+function destinationFields(destination: BackupDestinationSpec): Pick<BackupRequest, 'volume' | 's3'> {
+  if (destination.kind === 'volume') return { volume: { path: destination.path } };
+  return {
+    s3: {
+      bucket: destination.bucket,
+      prefix: destination.prefix,
+      region: destination.region,
+      endpoint: destination.endpoint ?? '',
+      forcePathStyle: destination.forcePathStyle,
+      accessKeyId: destination.credentials?.accessKeyId ?? '',
+      secretAccessKey: destination.credentials?.secretAccessKey ?? '',
+    },
+  };
+}
+
 export class AdminClient {
   private readonly core: RpcClientCore<AdminStub, AdminError>;
 
@@ -271,26 +289,15 @@ export class AdminClient {
    * again is the way to follow it). Answered by the meta range's leader.
    */
   async backup(spec: BackupSpec, options: AdminCallOptions = {}): Promise<BackupProgressReport> {
-    const destination = spec.destination;
-    const request = {
-      backupId: spec.backupId,
-      type: spec.type,
-      parentBackupId: spec.parentBackupId ?? '',
-      ...(destination.kind === 'volume'
-        ? { volume: { path: destination.path } }
-        : {
-            s3: {
-              bucket: destination.bucket,
-              prefix: destination.prefix,
-              region: destination.region,
-              endpoint: destination.endpoint ?? '',
-              forcePathStyle: destination.forcePathStyle,
-              accessKeyId: destination.credentials?.accessKeyId ?? '',
-              secretAccessKey: destination.credentials?.secretAccessKey ?? '',
-            },
-          }),
-    };
+    const request = { backupId: spec.backupId, type: spec.type, parentBackupId: spec.parentBackupId ?? '', ...destinationFields(spec.destination) };
     return backupProgressOf(await this.call<BackupProgress__Output>(options, (stub, m, o, done) => stub.Backup(request, m, o, done)));
+  }
+
+  /** Deletes every object of backup `backupId` at `destination`, through the node asked (any node); answers how many. */
+  async deleteBackup(backupId: string, destination: BackupDestinationSpec, options: AdminCallOptions = {}): Promise<number> {
+    const request = { backupId, ...destinationFields(destination) };
+    const response = await this.call<DeleteBackupResponse__Output>(options, (stub, m, o, done) => stub.DeleteBackup(request, m, o, done));
+    return response.objectsDeleted;
   }
 
   /** The progress of a backup, as the node that runs it (the meta range's leader) knows it. */

@@ -18,6 +18,7 @@ export const adminErrorCodes = {
   PH_IDENTITY_CONFLICT: 'AssignIdentity named another id than the one the node already has (ids are never changed).',
   PH_FINALIZE_REFUSED: 'FinalizeClusterVersion was refused: a member runs an older binary, is not live, or the target is below the cluster version; the nodes are named.',
   PH_UNIMPLEMENTED: 'The node runs a build without this admin call (an older version).',
+  PH_FEATURE_NOT_FINALIZED: 'The call needs a format that a newer cluster version introduces, and the cluster version is not finalized there yet; both versions are named.',
 } as const;
 
 export type AdminErrorCode = keyof typeof adminErrorCodes;

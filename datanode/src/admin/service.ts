@@ -39,6 +39,7 @@ const statusOf: Record<AdminErrorCode, grpc.status> = {
   PH_MEMBERSHIP_CHANGE_IN_PROGRESS: grpc.status.ABORTED,
   PH_IDENTITY_CONFLICT: grpc.status.FAILED_PRECONDITION,
   PH_FINALIZE_REFUSED: grpc.status.FAILED_PRECONDITION,
+  PH_FEATURE_NOT_FINALIZED: grpc.status.FAILED_PRECONDITION,
   PH_UNIMPLEMENTED: grpc.status.UNIMPLEMENTED,
 };
 
@@ -119,7 +120,7 @@ function checkBackupId(id: string, field: string): void {
   if (!backupIdPattern.test(id)) throw new AdminError('PH_BAD_REQUEST', `${field} ${JSON.stringify(id)} must be 1-200 letters, digits, '.', '_' or '-', starting with a letter or digit`);
 }
 
-function destinationOf(request: BackupRequest__Output): BackupDestinationSpec {
+function destinationOf(request: Pick<BackupRequest__Output, 'volume' | 's3'>): BackupDestinationSpec {
   if (request.volume !== undefined && request.volume !== null) {
     if (!request.volume.path.startsWith('/')) throw new AdminError('PH_BAD_REQUEST', `volume path ${JSON.stringify(request.volume.path)} must be absolute`);
     return { kind: 'volume', path: request.volume.path };
@@ -238,6 +239,11 @@ export function adminHandlers(backend: AdminBackend, limits: AdminServiceLimits 
       if (backend.backupStatus === undefined) throw unsupported('backups');
       checkBackupId(request.backupId, 'backup_id');
       return backupProgressMessage(await backend.backupStatus(request.backupId));
+    }),
+    DeleteBackup: unary(async (request) => {
+      if (backend.deleteBackup === undefined) throw unsupported('backups');
+      checkBackupId(request.backupId, 'backup_id');
+      return { objectsDeleted: await backend.deleteBackup(request.backupId, destinationOf(request)) };
     }),
     ExportRange: serverStreamHandler(context, (request, _metadata, signal) => {
       if (backend.exportRange === undefined) throw unsupported('range exports');

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { InvalidArgumentError } from '../storage/errors.ts';
 import { BackupObjectMissingError } from './errors.ts';
+import { hostPathOf } from './test-mounts.ts';
 
 export interface BackupStore {
   /** A human-readable name of the destination, for messages ("s3://bucket/prefix", "/mnt/backups"). */
@@ -59,8 +60,11 @@ async function fsyncDirectory(dir: string): Promise<void> {
  */
 export class VolumeBackupStore implements BackupStore {
   readonly description: string;
-  constructor(private readonly rootDir: string) {
+  private readonly rootDir: string;
+  /** `rootDir` as the node sees it (under the test kubelet: its test mounts, see test-mounts.ts). */
+  constructor(rootDir: string) {
     this.description = rootDir;
+    this.rootDir = hostPathOf(rootDir);
   }
 
   private pathOf(key: string): string {

@@ -25,7 +25,7 @@
  * know is a format of a newer build (UnknownCommandFormatError), never guessed at.
  */
 import { assert, assertNever } from '../assert.ts';
-import { isVersion } from '../version/version.ts';
+import { isVersion, type ClusterFeature, type FeatureGates } from '../version/version.ts';
 import { descriptorFromJson, descriptorToJson, type RangeDescriptor, type ReplicaDescriptor } from './descriptor.ts';
 
 /** How to reach a member: its Raft transport address and its KV API address ('' when not known yet). */
@@ -88,6 +88,45 @@ const lifecycles: ReadonlySet<string> = new Set<MemberLifecycle>(['active', 'dec
 
 const opCodes = { put: 1, delete: 2, cas: 3, members: 4, batch: 5, 'member-state': 6, split: 7, 'meta-descriptors': 8, 'close-ts': 9, 'protect-ts': 10, 'release-ts': 11, 'meta-record': 20, 'cluster-version': 64 } as const;
 
+/**
+ * The feature (version/version.ts clusterFeatures) whose cluster version introduced each op's
+ * format. A replica proposes a command only when the cluster version enables its op's feature
+ * (commandRefusal), so an op added in a later version is never written while a node that cannot
+ * decode it may still be a member. 'cluster-version' must stay in the baseline: it is how the
+ * cluster version moves up. A new op gets a new feature named here; the compiler asks for it.
+ */
+export const commandFeatures = {
+  put: 'baseline',
+  delete: 'baseline',
+  cas: 'baseline',
+  members: 'baseline',
+  batch: 'baseline',
+  'member-state': 'baseline',
+  split: 'baseline',
+  'meta-descriptors': 'baseline',
+  'close-ts': 'closedTimestamps',
+  'protect-ts': 'protectedTimestamps',
+  'release-ts': 'protectedTimestamps',
+  'meta-record': 'metaRecords',
+  'cluster-version': 'clusterVersionRecord',
+} as const satisfies Record<Command['op'], ClusterFeature>;
+
+/**
+ * Why `command` may not be proposed under `gates` (its op's feature, or that of a command in a
+ * batch, is introduced by a cluster version not finalized yet), or undefined when it may.
+ * `features` maps ops to features (commandFeatures; tests pass others).
+ */
+export function commandRefusal<Feature extends string>(command: Command, gates: FeatureGates<Feature>, features: Readonly<Record<Command['op'], Feature>>): string | undefined {
+  const commands = command.op === 'batch' ? command.commands : [command];
+  for (const inner of commands) {
+    const feature = features[inner.op];
+    if (!gates.enabled(feature)) {
+      return `command op '${inner.op}' (feature ${feature}) needs cluster version ${gates.introducedIn(feature)}, and the cluster version is ${gates.current()}: finish the rolling upgrade and finalize the cluster version first`;
+    }
+  }
+  return undefined;
+}
+
 function u64(value: bigint): Buffer {
   assert(value >= 0n && value <= 0xffff_ffff_ffff_ffffn, 'a timestamp fits in 64 bits');
   const out = Buffer.allocUnsafe(8);
@@ -128,25 +167,83 @@ function lengthPrefixed(parts: Buffer[], bytes: Buffer): void {
   parts.push(header, bytes);
 }
 
-export function encodeCommand(command: Command): Buffer {
-  const parts: Buffer[] = [Buffer.from([opCodes[command.op]])];
+type KvWrite = Extract<Command, { op: 'put' | 'delete' | 'cas' }>;
+
+const isKvWrite = (command: Command): command is KvWrite => command.op === 'put' || command.op === 'delete' || command.op === 'cas';
+
+/** The encoded size of a put, delete or compare-and-set (see encodeKvWriteInto). */
+function kvWriteBytes(command: KvWrite): number {
   switch (command.op) {
     case 'put':
-      lengthPrefixed(parts, command.key);
-      lengthPrefixed(parts, command.value);
-      parts.push(u64(command.ts ?? 0n));
+      return 1 + 4 + command.key.byteLength + 4 + command.value.byteLength + 8;
+    case 'delete':
+      return 1 + 4 + command.key.byteLength + 8;
+    case 'cas':
+      return 1 + 4 + command.key.byteLength + 1 + (command.expected === null ? 0 : 4 + command.expected.byteLength) + 4 + command.value.byteLength + 8;
+  }
+}
+
+function writeChunk(out: Buffer, at: number, bytes: Uint8Array): number {
+  out.writeUInt32BE(bytes.byteLength, at);
+  out.set(bytes, at + 4);
+  return at + 4 + bytes.byteLength;
+}
+
+function writeStamp(out: Buffer, at: number, ts: bigint | undefined): number {
+  const value = ts ?? 0n;
+  assert(value >= 0n && value <= 0xffff_ffff_ffff_ffffn, 'a timestamp fits in 64 bits');
+  out.writeBigUInt64BE(value, at);
+  return at + 8;
+}
+
+/**
+ * Writes a put, delete or compare-and-set at `at` in the same bytes as the general encoder
+ * (op, length-prefixed fields, the stamp), with no intermediate buffers: the write path encodes
+ * every proposed command, so it costs one allocation per entry instead of several per command.
+ */
+function encodeKvWriteInto(command: KvWrite, out: Buffer, at: number): number {
+  out[at] = opCodes[command.op];
+  let pos = writeChunk(out, at + 1, command.key);
+  switch (command.op) {
+    case 'put':
+      pos = writeChunk(out, pos, command.value);
       break;
     case 'delete':
-      lengthPrefixed(parts, command.key);
-      parts.push(u64(command.ts ?? 0n));
       break;
     case 'cas':
-      lengthPrefixed(parts, command.key);
-      parts.push(Buffer.from([command.expected === null ? 0 : 1]));
-      if (command.expected !== null) lengthPrefixed(parts, command.expected);
-      lengthPrefixed(parts, command.value);
-      parts.push(u64(command.ts ?? 0n));
+      out[pos++] = command.expected === null ? 0 : 1;
+      if (command.expected !== null) pos = writeChunk(out, pos, command.expected);
+      pos = writeChunk(out, pos, command.value);
       break;
+  }
+  return writeStamp(out, pos, command.ts);
+}
+
+export function encodeCommand(command: Command): Buffer {
+  if (isKvWrite(command)) {
+    const out = Buffer.allocUnsafe(kvWriteBytes(command));
+    encodeKvWriteInto(command, out, 0);
+    return out;
+  }
+  if (command.op === 'batch' && command.commands.every(isKvWrite)) {
+    // The common batch (concurrent client writes proposed as one entry): one buffer, written once.
+    const inner = command.commands as readonly KvWrite[];
+    let bytes = 1 + 4;
+    for (const write of inner) bytes += 4 + kvWriteBytes(write);
+    const out = Buffer.allocUnsafe(bytes);
+    out[0] = opCodes.batch;
+    out.writeUInt32BE(inner.length, 1);
+    let pos = 5;
+    for (const write of inner) {
+      const end = encodeKvWriteInto(write, out, pos + 4);
+      out.writeUInt32BE(end - pos - 4, pos);
+      pos = end;
+    }
+    assert(pos === bytes, 'a batch fills the bytes it was sized for');
+    return out;
+  }
+  const parts: Buffer[] = [Buffer.from([opCodes[command.op]])];
+  switch (command.op) {
     case 'close-ts':
       parts.push(u64(command.ts));
       break;
@@ -230,12 +327,6 @@ class Reader {
     return value;
   }
 
-  /** A write's timestamp: absent when 0 (unstamped, tests). */
-  stamp(): { ts?: bigint } {
-    const ts = this.u64();
-    return ts === 0n ? {} : { ts };
-  }
-
   rest(): Buffer {
     const out = this.bytes.subarray(this.offset);
     this.offset = this.bytes.byteLength;
@@ -254,13 +345,21 @@ export function decodeCommand(data: Uint8Array): Command {
   const op = bytes.readUInt8(0);
   let command: Command;
   if (op === opCodes.put) {
-    command = { op: 'put', key: reader.chunk(), value: reader.chunk(), ...reader.stamp() };
+    const key = reader.chunk();
+    const value = reader.chunk();
+    const ts = reader.u64();
+    // No spread of an optional field: every replica decodes every write.
+    command = ts === 0n ? { op: 'put', key, value } : { op: 'put', key, value, ts };
   } else if (op === opCodes.delete) {
-    command = { op: 'delete', key: reader.chunk(), ...reader.stamp() };
+    const key = reader.chunk();
+    const ts = reader.u64();
+    command = ts === 0n ? { op: 'delete', key } : { op: 'delete', key, ts };
   } else if (op === opCodes.cas) {
     const key = reader.chunk();
     const expected = reader.u8() === 1 ? reader.chunk() : null;
-    command = { op: 'cas', key, expected, value: reader.chunk(), ...reader.stamp() };
+    const value = reader.chunk();
+    const ts = reader.u64();
+    command = ts === 0n ? { op: 'cas', key, expected, value } : { op: 'cas', key, expected, value, ts };
   } else if (op === opCodes['close-ts']) {
     command = { op: 'close-ts', ts: reader.u64() };
   } else if (op === opCodes['protect-ts']) {

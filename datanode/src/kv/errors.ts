@@ -19,6 +19,7 @@ export const kvErrorCodes = {
   PH_WRONG_CLUSTER: 'The request named another cluster id than this node belongs to.',
   PH_RANGE_MISMATCH: 'The replica asked does not hold the key (the range split or moved); nothing was written. Retry with fresh range descriptors.',
   PH_CLUSTER_VERSION_UNSUPPORTED: "The joining node's binary cannot run the cluster version; both versions are named.",
+  PH_FEATURE_NOT_FINALIZED: 'The request needs a format that a newer cluster version introduces, and the cluster version is not finalized there yet; both versions are named.',
 } as const;
 
 export type KvErrorCode = keyof typeof kvErrorCodes;

@@ -59,6 +59,7 @@ const statusOf: Record<KvErrorCode, grpc.status> = {
   PH_WRONG_CLUSTER: grpc.status.FAILED_PRECONDITION,
   PH_RANGE_MISMATCH: grpc.status.UNAVAILABLE,
   PH_CLUSTER_VERSION_UNSUPPORTED: grpc.status.FAILED_PRECONDITION,
+  PH_FEATURE_NOT_FINALIZED: grpc.status.FAILED_PRECONDITION,
 };
 
 const kvServiceErrors: ServiceErrorMapping<KvErrorCode> = {

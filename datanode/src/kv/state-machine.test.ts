@@ -111,6 +111,46 @@ describe('range state machine', () => {
     expect(() => sm.scan(Buffer.from('a'), Buffer.alloc(0), 10, 1 << 20)).toThrow(/outside range/);
   });
 
+  it('reads the writes made earlier in the same apply (deletes and compare-and-sets see them, within a batch and across entries)', async () => {
+    nextIndex = 1;
+    const { kv } = await openEngine();
+    const sm = new KvStateMachine(kv.engine, 2);
+    await sm.bootstrap(whole);
+    await sm.apply(entries([put('old', 'stored')]));
+    const cas = (key: string, expected: string | null, value: string): Command => ({ op: 'cas', key: Buffer.from(key), expected: expected === null ? null : Buffer.from(expected), value: Buffer.from(value) });
+    const del = (key: string): Command => ({ op: 'delete', key: Buffer.from(key) });
+    const results = await sm.apply(
+      entries([
+        { op: 'batch', commands: [put('a', '1'), put('b', 'x'), cas('a', '1', '2'), cas('a', '1', 'no'), del('b'), del('b'), cas('b', null, 'y')] },
+        cas('a', '2', '3'),
+        { op: 'batch', commands: [del('old'), cas('old', null, 'again'), put('c', '1'), put('c', '2'), cas('c', '2', '3')] },
+      ]),
+    );
+    expect(results).toEqual([
+      {
+        op: 'batch',
+        results: [
+          { op: 'put' },
+          { op: 'put' },
+          { op: 'cas', ok: true, current: Buffer.from('1') },
+          { op: 'cas', ok: false, current: Buffer.from('2') },
+          { op: 'delete', existed: true },
+          { op: 'delete', existed: false },
+          { op: 'cas', ok: true, current: null },
+        ],
+      },
+      { op: 'cas', ok: true, current: Buffer.from('2') },
+      {
+        op: 'batch',
+        results: [{ op: 'delete', existed: true }, { op: 'cas', ok: true, current: null }, { op: 'put' }, { op: 'put' }, { op: 'cas', ok: true, current: Buffer.from('2') }],
+      },
+    ]);
+    expect(sm.get(Buffer.from('a'))?.toString()).toBe('3');
+    expect(sm.get(Buffer.from('b'))?.toString()).toBe('y');
+    expect(sm.get(Buffer.from('c'))?.toString()).toBe('3');
+    expect(sm.get(Buffer.from('old'))?.toString()).toBe('again');
+  });
+
   it('bumps the descriptor generation with each configuration change (persisted, replicas from the resulting configuration)', async () => {
     nextIndex = 1;
     const opened = await openEngine();

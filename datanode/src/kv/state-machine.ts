@@ -55,6 +55,7 @@ import {
   userBounds,
   userPrefix,
   userVersionKey,
+  versionTombstoneTag,
 } from './keys.ts';
 
 export { userKey } from './keys.ts';
@@ -128,7 +129,7 @@ export class KvEngine {
   static async open(dir: string): Promise<KvEngine> {
     // The Raft log is the durable record of replicated writes: the engine need not fsync them.
     // User data is MVCC-versioned: compactions drop versions below the GC threshold (KvGc).
-    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false, mvccGarbageCollection: true, mvccKeyPrefixByte: userPrefix });
+    const engine = await StorageEngine.open(dir, { syncWritesByDefault: false, mvccGarbageCollection: true, mvccKeyPrefixByte: userPrefix, mvccTombstoneByte: versionTombstoneTag });
     try {
       const recorded = engine.get(layoutVersionKey);
       if (recorded === undefined) {
@@ -246,6 +247,31 @@ const newestTs = mvccTimestampMax;
 export class RangeStateError extends Error {
   override readonly name = 'RangeStateError';
   readonly code = 'PH_CORRUPTION';
+}
+
+/**
+ * The newest value of each user key written earlier in one apply, for the deletes and
+ * compare-and-sets that read it. Writes are only listed until the first read asks: most applies
+ * are plain puts, which then cost no key conversion and no map insertion.
+ */
+class WriteOverlay {
+  private readonly writes: [Buffer, Buffer | null][] = [];
+  private byKey: Map<string, Buffer | null> | undefined;
+
+  set(key: Buffer, value: Buffer | null): void {
+    if (this.byKey === undefined) this.writes.push([key, value]);
+    else this.byKey.set(key.toString('latin1'), value);
+  }
+
+  /** The value written last for `key` (null: deleted), or undefined when this apply did not write it. */
+  get(key: Buffer): Buffer | null | undefined {
+    if (this.byKey === undefined) {
+      this.byKey = new Map();
+      for (const [written, value] of this.writes) this.byKey.set(written.toString('latin1'), value);
+      this.writes.length = 0;
+    }
+    return this.byKey.get(key.toString('latin1'));
+  }
 }
 
 export class KvStateMachine {
@@ -454,8 +480,11 @@ export class KvStateMachine {
    * order by generation across replica moves as they do across splits.
    */
   async apply(entries: readonly Entry[], config?: ConfState): Promise<(ApplyResult | undefined)[]> {
-    const batch = new WriteBatch();
-    const overlay = new Map<string, Buffer | null>();
+    // Sized up front: a command's encoding is about as large as the versions it writes.
+    let expectedBytes = 256;
+    for (const entry of entries) expectedBytes += entry.data.byteLength + 64;
+    const batch = new WriteBatch({ expectedBytes });
+    const overlay = new WriteOverlay();
     const results: (ApplyResult | undefined)[] = [];
     const membersBefore = this.members;
     const lifecyclesBefore = this.lifecycles;
@@ -504,21 +533,28 @@ export class KvStateMachine {
     return results;
   }
 
-  private applyCommand(command: Command, batch: WriteBatch, overlay: Map<string, Buffer | null>, splits: { left: RangeDescriptor; right: RangeDescriptor }[]): ApplyResult {
-    // The overlay holds the newest value of user keys written earlier in this batch.
-    const read = (key: Buffer): Buffer | null => {
-      const cached = overlay.get(key.toString('latin1'));
-      if (cached !== undefined) return cached;
-      return this.readAt(key, newestTs) ?? null;
-    };
-    const write = (key: Buffer, value: Buffer | null, proposedTs: bigint | undefined): void => {
-      overlay.set(key.toString('latin1'), value);
-      // Versions of a range are ordered like its log, whatever the proposing leaders' clocks said.
-      const ts = (proposedTs ?? 0n) > this.writeTs ? (proposedTs ?? 0n) : this.writeTs + 1n;
-      this.writeTs = ts;
-      batch.put(userVersionKey(key, ts), encodeVersionValue(value));
-    };
-    const owns = (key: Buffer): boolean => this.desc !== undefined && containsKey(this.desc, key);
+  /** The newest value of a user key: written earlier in this apply (the overlay), else in the engine. */
+  private readLatest(key: Buffer, overlay: WriteOverlay): Buffer | null {
+    const written = overlay.get(key);
+    if (written !== undefined) return written;
+    return this.readAt(key, newestTs) ?? null;
+  }
+
+  /** Writes a version of a user key at the proposed timestamp, or just above the range's last one. */
+  private writeVersion(key: Buffer, value: Buffer | null, proposedTs: bigint | undefined, batch: WriteBatch, overlay: WriteOverlay): void {
+    overlay.set(key, value);
+    // Versions of a range are ordered like its log, whatever the proposing leaders' clocks said.
+    const ts = (proposedTs ?? 0n) > this.writeTs ? (proposedTs ?? 0n) : this.writeTs + 1n;
+    this.writeTs = ts;
+    batch.put(userVersionKey(key, ts), encodeVersionValue(value));
+  }
+
+  private owns(key: Buffer): boolean {
+    return this.desc !== undefined && containsKey(this.desc, key);
+  }
+
+  // Methods rather than closures: this runs for every replicated write on every replica.
+  private applyCommand(command: Command, batch: WriteBatch, overlay: WriteOverlay, splits: { left: RangeDescriptor; right: RangeDescriptor }[]): ApplyResult {
     if (this.desc === undefined && this.rangeId !== metaRangeId && rangeCommandOps.has(command.op)) {
       // Applying it as a no-op would advance the applied index past a write this replica never
       // made: its log and its state would disagree for good. Stop instead.
@@ -526,23 +562,23 @@ export class KvStateMachine {
     }
     switch (command.op) {
       case 'put':
-        if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
-        write(command.key, command.value, command.ts);
+        if (!this.owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
+        this.writeVersion(command.key, command.value, command.ts, batch, overlay);
         this.bytesSinceSizeCheck += command.key.byteLength + command.value.byteLength;
         return { op: 'put' };
       case 'delete': {
-        if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
-        const existed = read(command.key) !== null;
+        if (!this.owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
+        const existed = this.readLatest(command.key, overlay) !== null;
         // No tombstone over a key that has none live: it would only be garbage.
-        if (existed) write(command.key, null, command.ts);
+        if (existed) this.writeVersion(command.key, null, command.ts, batch, overlay);
         return { op: 'delete', existed };
       }
       case 'cas': {
-        if (!owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
-        const current = read(command.key);
+        if (!this.owns(command.key)) return { op: 'range-mismatch', descriptor: this.desc };
+        const current = this.readLatest(command.key, overlay);
         const ok = command.expected === null ? current === null : current !== null && current.equals(command.expected);
         if (ok) {
-          write(command.key, command.value, command.ts);
+          this.writeVersion(command.key, command.value, command.ts, batch, overlay);
           this.bytesSinceSizeCheck += command.key.byteLength + command.value.byteLength;
         }
         return { op: 'cas', ok, current };
@@ -563,8 +599,11 @@ export class KvStateMachine {
         batch.del(protectionKey(command.id));
         return { op: 'release-ts' };
       }
-      case 'batch':
-        return { op: 'batch', results: command.commands.map((inner) => this.applyCommand(inner, batch, overlay, splits)) };
+      case 'batch': {
+        const results: ApplyResult[] = new Array<ApplyResult>(command.commands.length);
+        for (let i = 0; i < command.commands.length; i++) results[i] = this.applyCommand(command.commands[i] as Command, batch, overlay, splits);
+        return { op: 'batch', results };
+      }
       case 'members': {
         if (this.rangeId !== metaRangeId) return { op: 'members' };
         const merged = new Map(this.members);

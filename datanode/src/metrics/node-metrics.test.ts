@@ -267,7 +267,12 @@ describe('events reported through the sink', () => {
     await observeSnapshotReceived(metrics, () => Promise.resolve());
     metrics.roleChanged();
     metrics.roleChanged();
+    metrics.snapshotBytesSent(65_536);
+    metrics.snapshotBytesSent(1000);
+    metrics.rangeEvents.rebalanceCopiesInFlight(2);
     text = await metrics.exposition();
+    expect(valueOf(text, 'phantomdb_raft_snapshot_sent_bytes_total{node="2"}')).toBe(66_536);
+    expect(valueOf(text, 'phantomdb_rebalance_copies_in_flight{node="2"}')).toBe(2);
     expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="sent",result="succeeded",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="sent",result="failed",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_raft_snapshots_total{direction="received",result="succeeded",node="2"}')).toBe(2);

@@ -125,6 +125,10 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
     this.rangeEvents.snapshotFinished(direction, result);
   }
 
+  snapshotBytesSent(bytes: number): void {
+    this.rangeEvents.snapshotBytesSent(bytes);
+  }
+
   roleChanged(): void {
     this.rangeEvents.leaderChanged();
   }

@@ -149,6 +149,9 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
 export interface RangeEventRecorder {
   rebalanceMoveFinished(result: 'succeeded' | 'failed', snapshotBytes: number): void;
   snapshotFinished(direction: 'sent' | 'received', result: 'succeeded' | 'failed'): void;
+  snapshotBytesSent(bytes: number): void;
+  /** Replica copies (AddLearner moves, from their start to their learner caught up) this node's placement driver has running. */
+  rebalanceCopiesInFlight(count: number): void;
   leaderChanged(): void;
 }
 
@@ -157,6 +160,8 @@ function registerRangeEventMetrics(registry: Registry, leaderChanges: Counter): 
   const moves = new Counter({ name: 'phantomdb_rebalance_moves_total', help: 'Replica moves (add learner, catch up, promote, remove) this node led, by result.', labelNames: ['result'], registers });
   const moveBytes = new Counter({ name: 'phantomdb_rebalance_bytes_total', help: 'Snapshot bytes sent to move replicas.', registers });
   const snapshots = new Counter({ name: 'phantomdb_raft_snapshots_total', help: 'Raft snapshots sent to and received from peers, by result.', labelNames: ['direction', 'result'], registers });
+  const snapshotBytes = new Counter({ name: 'phantomdb_raft_snapshot_sent_bytes_total', help: 'Bytes of Raft snapshot streams this node sent (as paced out by --snapshot-rate-bytes).', registers });
+  const copiesInFlight = new Gauge({ name: 'phantomdb_rebalance_copies_in_flight', help: "Replica copies (add learner until caught up) this node's placement driver is running.", registers });
   // Every combination starts at zero so that rates and alerts have a series before the first event.
   for (const result of ['succeeded', 'failed'] as const) {
     moves.inc({ result }, 0);
@@ -169,6 +174,12 @@ function registerRangeEventMetrics(registry: Registry, leaderChanges: Counter): 
     },
     snapshotFinished(direction, result) {
       snapshots.inc({ direction, result });
+    },
+    snapshotBytesSent(bytes) {
+      snapshotBytes.inc(Math.max(0, bytes));
+    },
+    rebalanceCopiesInFlight(count) {
+      copiesInFlight.set(count);
     },
     leaderChanged() {
       leaderChanges.inc();

@@ -15,7 +15,8 @@
  * Recommission cancels steps 1–3 (a demoted learner is promoted again once caught up).
  */
 import type { AdminBackend, FinalizeResult, RebalancePlanInfo, RangeInfo, ClusterStatus, DecommissionProgress, DrainProgress, LivenessState, Member, MembershipState, NodeInfo, NodeStatus, RaftRoleName } from '../admin/backend.ts';
-import type { BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
+import type { BackupDestinationSpec, BackupProgressReport, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
+import { S3BackupStore, VolumeBackupStore, s3StoreConfig } from '../backup/store.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import { assert } from '../assert.ts';
 import type { MemberAddress } from '../kv/command.ts';
@@ -125,6 +126,8 @@ function adminErrorOf(err: unknown, addressOf: (id: NodeId) => string, confChang
       return new AdminError('PH_BAD_REQUEST', err.message);
     case 'PH_WRONG_CLUSTER':
       return new AdminError('PH_WRONG_CLUSTER', err.message);
+    case 'PH_FEATURE_NOT_FINALIZED':
+      return new AdminError('PH_FEATURE_NOT_FINALIZED', err.message);
   }
 }
 
@@ -712,5 +715,31 @@ export class NodeAdmin implements AdminBackend {
 
   exportRange(spec: ExportRangeSpec, signal: AbortSignal): AsyncIterable<ExportChunk> {
     return this.backupCoordinator().exportRange(spec, signal);
+  }
+
+  /** Deletes a backup's objects where this node reaches the destination (no leader needed). */
+  deleteBackup(backupId: string, destination: BackupDestinationSpec): Promise<number> {
+    return deleteBackupObjects(backupId, destination);
+  }
+}
+
+/** What a backup's folder may hold (docs/backup.md, "The backup format"), an unfinished upload's temporary files included. */
+const backupObjectPattern = /^(manifest\.json|ranges\/[0-9]{1,20}\/[A-Za-z0-9._-]{1,128}\.sst)(\.partial)?$/;
+
+/**
+ * Deletes every object under `<backupId>/` at `destination`, as this node reaches it; answers
+ * how many. A folder holding anything that is not a backup object is refused untouched
+ * (PH_BAD_REQUEST): the call deletes backups, never whatever a path happens to name.
+ */
+export async function deleteBackupObjects(backupId: string, destination: BackupDestinationSpec): Promise<number> {
+  const store = destination.kind === 'volume' ? new VolumeBackupStore(destination.path) : new S3BackupStore(s3StoreConfig(destination, destination.credentials));
+  try {
+    const keys = await store.list(`${backupId}/`);
+    const foreign = keys.find((key) => !backupObjectPattern.test(key.slice(backupId.length + 1)));
+    if (foreign !== undefined) throw new AdminError('PH_BAD_REQUEST', `${store.description}/${backupId} holds ${foreign}, which is not a backup object: nothing was deleted`);
+    await store.delete(keys);
+    return keys.length;
+  } finally {
+    if (store instanceof S3BackupStore) store.destroy();
   }
 }

@@ -449,6 +449,8 @@ function adminErrorOf(err: unknown, addressOf: (id: NodeId) => string): unknown 
     case 'PH_DEADLINE_EXCEEDED':
     case 'PH_OUTCOME_UNKNOWN':
       return new AdminError('PH_DEADLINE_EXCEEDED', err.message);
+    case 'PH_FEATURE_NOT_FINALIZED':
+      return new AdminError('PH_FEATURE_NOT_FINALIZED', err.message);
     default:
       return new AdminError('PH_UNAVAILABLE', err.message);
   }

@@ -20,12 +20,12 @@ import { NodeMetrics } from '../metrics/node-metrics.ts';
 import { rangeReportsOf } from '../metrics/range-report.ts';
 import type { NodeMetricsSources } from '../metrics/sources.ts';
 import { KvClient } from '../kv/client.ts';
-import type { Command, MemberAddress } from '../kv/command.ts';
+import { commandFeatures, commandRefusal, type Command, type MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
 import { addKvServices, kvMessageBytesMax, type KvBackend, type ServedElsewhere } from '../kv/service.ts';
 import { metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
-import { KvEngine, KvStateMachine, legacyClusterVersion, type ApplyResult, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
+import { KvEngine, KvStateMachine, type ApplyResult, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
 import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
@@ -147,9 +147,12 @@ export class DataNode implements KvBackend {
   private readonly peerVersions = new Map<NodeId, BinaryVersion>();
   /**
    * Feature gates against the cluster version this node knows: code that writes a new on-disk or
-   * wire format asks `features.enabled(...)` first (version/version.ts, clusterFeatures).
+   * wire format asks `features.enabled(...)` first (version/version.ts, clusterFeatures); every
+   * replica refuses a command whose op is not enabled yet (kv/command.ts commandFeatures). A node
+   * without a meta replica does not know the cluster version and assumes the oldest it runs, so
+   * it never writes a format too early (it may write a new one late).
    */
-  readonly features = new FeatureGates(() => this.clusterVersion ?? legacyClusterVersion, clusterFeatures);
+  readonly features = new FeatureGates(() => this.clusterVersion ?? this.binary.clusterVersionMin, clusterFeatures);
 
   private constructor(
     readonly config: NodeConfig,
@@ -166,10 +169,13 @@ export class DataNode implements KvBackend {
       proposalsInFlightMax: config.proposalsInFlightMax,
       requestDeadlineMaxMs: config.requestDeadlineMaxMs,
     };
-    this.log = deps.log ?? ((line) => console.log(`[node ${config.nodeId}] ${line}`));
+    // PHANTOMDB_LOG_TIME=1 stamps each line with the wall-clock time (benchmarks read phases from the logs).
+    const stamped = process.env.PHANTOMDB_LOG_TIME === '1';
+    this.log = deps.log ?? ((line) => console.log(`${stamped ? `${new Date().toISOString()} ` : ''}[node ${config.nodeId}] ${line}`));
     this.hlc = new HybridLogicalClock(systemPhysicalClock, { maxOffsetMs: config.maxClockOffsetMs });
     const messageBytesMax = kvMessageBytesMax(this.limits);
-    this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+    // No channelz (nothing serves it): it costs counters and timestamps on every call.
+    this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0 });
     this.gateway = new Gateway({
       nodeId: config.nodeId,
       clusterId: config.clusterId,
@@ -259,6 +265,7 @@ export class DataNode implements KvBackend {
           process.exitCode = 1;
           process.kill(process.pid, 'SIGTERM');
         },
+        refuseCommand: (command) => commandRefusal(command, this.features, commandFeatures),
         snapshotRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes }),
         log: this.log,
         ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
@@ -450,7 +457,11 @@ export class DataNode implements KvBackend {
       own: { binaryVersion: this.binary.version, clusterVersionMin: this.binary.clusterVersionMin },
       refuse: (peer) => {
         const clusterVersion = this.clusterVersion;
-        if (clusterVersion === undefined || peer.binaryVersion === '') return undefined;
+        if (clusterVersion === undefined) return undefined;
+        // A peer that reports no binary version is a build from before cluster versions: key
+        // layout 2 and unstamped writes, which this cluster's nodes can neither decode nor be
+        // decoded by (docs/operations.md, "Which version introduced what").
+        if (peer.binaryVersion === '') return `it reports no binary version (a build from before cluster versions, whose formats cannot be mixed with cluster version ${clusterVersion})`;
         if (!isVersion(peer.binaryVersion)) return `binary version ${JSON.stringify(peer.binaryVersion)} is not a version`;
         return cannotRun({ version: peer.binaryVersion, clusterVersionMin: isVersion(peer.clusterVersionMin) ? peer.clusterVersionMin : peer.binaryVersion }, clusterVersion);
       },

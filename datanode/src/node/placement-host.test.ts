@@ -34,6 +34,8 @@ describe('placement host settings', () => {
       expect(() => checkDriverLimits(limits)).not.toThrow();
       expect(limits.planner.concurrentMovesMax).toBe(flags.rebalanceConcurrency);
       expect(limits.copyBytesPerSecondMax).toBe(flags.snapshotRateBytes);
+      // Two copies of ranges holding four seconds' worth of the rate may be in flight at once (pipelined).
+      expect(limits.planner.bytesInFlightMax).toBeGreaterThanOrEqual(2 * 4 * flags.snapshotRateBytes);
       expect(limits.planner.deadAfterTicks * placementTickMs).toBeGreaterThanOrEqual(flags.deadNodeReplaceMs);
     }
   });

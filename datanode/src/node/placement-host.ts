@@ -125,8 +125,12 @@ function decodeReport(bytes: Buffer): LeaseReport[] {
 export function driverLimitsOf(options: Pick<PlacementHostOptions, 'rebalanceConcurrency' | 'snapshotRateBytes' | 'deadNodeReplaceMs'>): DriverLimits {
   const planner: PlannerLimits = {
     concurrentMovesMax: options.rebalanceConcurrency,
-    // Copies in flight at once: a few seconds' worth of the rate (one larger range may move alone).
-    bytesInFlightMax: options.snapshotRateBytes * 4,
+    // Copies in flight at once: eight seconds' worth of the rate (one larger range may move alone),
+    // so that the next copy is already planned, building its snapshot and waiting for its
+    // tokens while the one before streams (a range of four seconds' worth, the bench's 64 MiB at
+    // 16 MiB/s, moved alone with four: the bandwidth sat idle between copies). The driver's token
+    // bucket, not this budget, keeps the copies at the rate.
+    bytesInFlightMax: options.snapshotRateBytes * 8,
     deadAfterTicks: Math.ceil(options.deadNodeReplaceMs / placementTickMs),
   };
   return {
@@ -564,7 +568,32 @@ export class PlacementHost {
     return this.driver?.instance.progress();
   }
 
+  /** Ranges whose AddLearner move this node's driver has started and not yet settled (metrics). */
+  private readonly copiesRunning = new Set<number>();
+
+  /** Keeps phantomdb_rebalance_copies_in_flight at the copies this node's driver is running. */
+  private trackCopies(event: DriverEvent): void {
+    const before = this.copiesRunning.size;
+    switch (event.kind) {
+      case 'move-started':
+        if (event.move.kind === 'AddLearner') this.copiesRunning.add(event.move.rangeId);
+        break;
+      case 'move-succeeded':
+      case 'move-failed':
+      case 'move-dropped':
+        if (event.move.kind === 'AddLearner') this.copiesRunning.delete(event.move.rangeId);
+        break;
+      case 'stopped':
+        this.copiesRunning.clear();
+        break;
+      default:
+        return;
+    }
+    if (this.copiesRunning.size !== before || event.kind === 'move-started') this.options.events?.rebalanceCopiesInFlight(this.copiesRunning.size);
+  }
+
   private onDriverEvent(event: DriverEvent): void {
+    this.trackCopies(event);
     const describe = (move: { kind: string; rangeId: number; nodeId?: number; toNodeId?: number }): string => `${move.kind} range ${move.rangeId} node ${move.nodeId ?? move.toNodeId}`;
     switch (event.kind) {
       case 'planned':
@@ -595,6 +624,9 @@ export class PlacementHost {
         this.options.log(`placement: cluster snapshot failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`);
         return;
       case 'move-started':
+        // Copies only: when one starts (its tokens taken) tells where a rebalance spends its time.
+        if (event.move.kind === 'AddLearner') this.options.log(`placement: ${describe(event.move)} started (attempt ${event.attempt}, ${event.move.bytes} bytes)`);
+        return;
       case 'target-avoided':
       case 'stopped':
         return;

@@ -58,6 +58,12 @@ export interface ReplicaOptions {
    * replica on this node still holds some of its keys), or undefined when it may.
    */
   readonly refuseSnapshot?: (span: { readonly startKey: Buffer; readonly endKey: Buffer }) => string | undefined;
+  /**
+   * Why a command may not be proposed yet (its format needs a cluster version not finalized:
+   * kv/command.ts commandRefusal), or undefined when it may; refused with PH_FEATURE_NOT_FINALIZED.
+   * Absent: every command may be proposed (tests that host replicas in-process).
+   */
+  readonly refuseCommand?: (command: Command) => string | undefined;
   readonly log: (line: string) => void;
   /** Paces this node's outgoing snapshot streams (--snapshot-rate-bytes; one limiter shared by every replica). */
   readonly snapshotRate?: ByteRateLimiter;
@@ -84,13 +90,51 @@ function stamped(command: Command, hlc: HybridLogicalClock): Command {
   }
 }
 
-/** One caller waiting for its command; several share an entry when proposals are batched. */
-interface ProposalWaiter {
-  readonly command: Command | undefined;
-  readonly resolve: (result: ApplyResult) => void;
-  readonly reject: (err: Error) => void;
+/**
+ * One caller waiting for its command; several share an entry when proposals are batched. A class
+ * (not an object of closures): one is made for every client write.
+ */
+class ProposalWaiter {
+  settled = false;
   timer: NodeJS.Timeout | undefined;
-  settled: boolean;
+  readonly promise: Promise<ApplyResult>;
+  private settle!: (result: ApplyResult) => void;
+  private fail!: (err: Error) => void;
+
+  constructor(
+    readonly command: Command | undefined,
+    deadlineMs: number,
+    /** Called once, when the waiter settles (the replica's count of waiting proposals). */
+    private readonly onSettled: () => void,
+  ) {
+    this.promise = new Promise<ApplyResult>((resolve, reject) => {
+      this.settle = resolve;
+      this.fail = reject;
+    });
+    this.timer = setTimeout(expireWaiter, deadlineMs, this, deadlineMs);
+  }
+
+  resolve(result: ApplyResult): void {
+    if (this.settled) return;
+    this.finish();
+    this.settle(result);
+  }
+
+  reject(err: Error): void {
+    if (this.settled) return;
+    this.finish();
+    this.fail(err);
+  }
+
+  private finish(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.onSettled();
+  }
+}
+
+function expireWaiter(waiter: ProposalWaiter, deadlineMs: number): void {
+  waiter.reject(new KvError('PH_DEADLINE_EXCEEDED', `write not applied within ${deadlineMs} ms; it may or may not take effect`));
 }
 
 interface PendingProposal {
@@ -141,6 +185,12 @@ function commandBytes(command: Command): number {
 const tickCatchUpMax = 1000;
 /** A learner within this many entries of the leader's last index is promoted to voter. */
 const promotionLagEntriesMax = 64;
+/**
+ * A snapshot whose Raft index trails the applied index by more entries than this, and by more log
+ * bytes than the next, is refreshed before it is sent.
+ */
+const snapshotRefreshLagEntriesMin = 64;
+const snapshotRefreshLogBytesMin = 1024 * 1024;
 
 /**
  * The index of the first configuration change in (snapshotIndex, upTo], or upTo + 1 if none.
@@ -157,6 +207,14 @@ function firstConfChangeAfter(storage: RaftStorage, snapshotIndex: number, upTo:
     lo += page.length;
   }
   return upTo + 1;
+}
+
+/** `source` unchanged, reporting each chunk's size as it is taken. */
+async function* counted(source: AsyncIterable<Uint8Array>, count: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    count(chunk.byteLength);
+    yield chunk;
+  }
 }
 
 export class Replica implements TransportHandlers {
@@ -181,6 +239,8 @@ export class Replica implements TransportHandlers {
   private readRoundSeq = 0;
   private snapshotSeq = 0;
   private readonly snapshotsSending = new Set<NodeId>();
+  /** Per peer: the index the log was last compacted at before a snapshot to it (refreshStaleSnapshot). */
+  private readonly snapshotRefreshedTo = new Map<NodeId, number>();
   private readonly receivedSnapshots = new Set<string>();
   private softState: SoftState = { leaderId: 0, role: 'follower' };
   private readonly roleListeners: ((state: SoftState) => void)[] = [];
@@ -262,15 +322,18 @@ export class Replica implements TransportHandlers {
     try {
       this.checkServing();
       if (this.softState.role !== 'leader') throw this.notLeader();
+      const refusal = this.options.refuseCommand?.(command);
+      if (refusal !== undefined) throw new KvError('PH_FEATURE_NOT_FINALIZED', `range ${this.options.groupId}: ${refusal}`);
       if (this.proposalsWaiting >= this.options.limits.proposalsInFlightMax) {
         throw new KvError('PH_OVERLOADED', `${this.proposalsWaiting} proposals in flight (limit ${this.options.limits.proposalsInFlightMax})`);
       }
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    const promise = this.newWaiter(command, deadlineMs, (waiter) => this.queuedProposals.push(waiter));
+    const waiter = this.newWaiter(command, deadlineMs);
+    this.queuedProposals.push(waiter);
     this.scheduleLoop();
-    return promise;
+    return waiter.promise;
   }
 
   /** Proposes a membership change; resolves once it is applied here. */
@@ -282,38 +345,19 @@ export class Replica implements TransportHandlers {
     }
     const result = this.raft.proposeConfChange(change);
     if (!result.ok) return Promise.reject(this.rejectionError(result));
-    const promise = this.newWaiter(undefined, deadlineMs, (waiter) => this.proposals.set(result.index, { term: result.term, waiters: [waiter], batched: false }));
+    const waiter = this.newWaiter(undefined, deadlineMs);
+    this.proposals.set(result.index, { term: result.term, waiters: [waiter], batched: false });
     this.scheduleLoop();
-    return promise;
+    return waiter.promise;
   }
 
-  private newWaiter(command: Command | undefined, deadlineMs: number, register: (waiter: ProposalWaiter) => void): Promise<ApplyResult> {
-    return new Promise<ApplyResult>((resolve, reject) => {
-      this.proposalsWaiting++;
-      const waiter: ProposalWaiter = {
-        command,
-        resolve: (result) => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          clearTimeout(waiter.timer);
-          this.proposalsWaiting--;
-          resolve(result);
-        },
-        reject: (err) => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          clearTimeout(waiter.timer);
-          this.proposalsWaiting--;
-          reject(err);
-        },
-        timer: undefined,
-        settled: false,
-      };
-      waiter.timer = setTimeout(() => {
-        waiter.reject(new KvError('PH_DEADLINE_EXCEEDED', `write not applied within ${deadlineMs} ms; it may or may not take effect`));
-      }, deadlineMs);
-      register(waiter);
-    });
+  private readonly waiterSettled = (): void => {
+    this.proposalsWaiting--;
+  };
+
+  private newWaiter(command: Command | undefined, deadlineMs: number): ProposalWaiter {
+    this.proposalsWaiting++;
+    return new ProposalWaiter(command, deadlineMs, this.waiterSettled);
   }
 
   private rejectionError(result: Exclude<ReturnType<RaftNode['propose']>, { ok: true }>): KvError {
@@ -333,28 +377,37 @@ export class Replica implements TransportHandlers {
 
   /** Proposes the queued commands, in batches of at most proposalBatchBytesMax. */
   private proposeQueued(): void {
-    while (this.queuedProposals.length > 0) {
-      const waiters: ProposalWaiter[] = [];
-      const commands: Command[] = [];
-      let bytes = 0;
-      while (this.queuedProposals.length > 0 && bytes < proposalBatchBytesMax && waiters.length < proposalBatchCommandsMax) {
-        const waiter = this.queuedProposals.shift();
-        assert(waiter !== undefined, 'queue not empty');
-        if (waiter.settled || waiter.command === undefined) continue;
-        waiters.push(waiter);
-        commands.push(stamped(waiter.command, this.hlc));
-        bytes += commandBytes(waiter.command);
+    // Taken whole (nothing queues more while this runs: it is synchronous) and walked by index.
+    const queue = this.queuedProposals;
+    this.queuedProposals = [];
+    let next = 0;
+    try {
+      while (next < queue.length) {
+        const waiters: ProposalWaiter[] = [];
+        const commands: Command[] = [];
+        let bytes = 0;
+        while (next < queue.length && bytes < proposalBatchBytesMax && waiters.length < proposalBatchCommandsMax) {
+          const waiter = queue[next++];
+          assert(waiter !== undefined, 'index within the queue');
+          if (waiter.settled || waiter.command === undefined) continue;
+          waiters.push(waiter);
+          commands.push(stamped(waiter.command, this.hlc));
+          bytes += commandBytes(waiter.command);
+        }
+        const only = commands[0];
+        if (only === undefined) continue;
+        const batched = commands.length > 1;
+        const result = this.raft.propose(encodeCommand(batched ? { op: 'batch', commands } : only));
+        if (!result.ok) {
+          const err = this.rejectionError(result);
+          for (const waiter of waiters) waiter.reject(err);
+          continue;
+        }
+        this.proposals.set(result.index, { term: result.term, waiters, batched });
       }
-      const only = commands[0];
-      if (only === undefined) continue;
-      const batched = commands.length > 1;
-      const result = this.raft.propose(encodeCommand(batched ? { op: 'batch', commands } : only));
-      if (!result.ok) {
-        const err = this.rejectionError(result);
-        for (const waiter of waiters) waiter.reject(err);
-        continue;
-      }
-      this.proposals.set(result.index, { term: result.term, waiters, batched });
+    } finally {
+      // A throw (the replica then fails) leaves the rest queued, for failPending to answer.
+      if (next < queue.length) this.queuedProposals = [...queue.slice(next), ...this.queuedProposals];
     }
   }
 
@@ -763,14 +816,22 @@ export class Replica implements TransportHandlers {
     if (this.snapshotsSending.has(message.to)) return;
     this.snapshotsSending.add(message.to);
     const dir = path.join(this.options.snapshotDir, `out-${++this.snapshotSeq}`);
-    const run = async (): Promise<void> => {
+    const run = async (): Promise<'sent' | 'refreshed'> => {
+      if (await this.refreshStaleSnapshot(message)) return 'refreshed';
       const { files, appliedIndex, descriptor } = await this.options.stateMachine.exportSnapshot(dir);
       this.options.log(`sending snapshot of range ${this.options.groupId} to node ${message.to}: raft index ${message.snapshot.index}, state at ${appliedIndex}`);
       const span = descriptor === undefined || descriptor.rangeId === metaRangeId ? undefined : { startKey: descriptor.startKey, endKey: descriptor.endKey };
-      await transport.sendSnapshot(message, paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate));
+      const stream = paced(encodeSnapshotStream(appliedIndex, files, span), this.options.snapshotRate);
+      await transport.sendSnapshot(message, counted(stream, (bytes) => this.options.metrics?.snapshotBytesSent(bytes)));
+      return 'sent';
     };
     run().then(
-      () => {
+      (outcome) => {
+        if (outcome === 'refreshed') {
+          // Nothing was sent: the core probes the peer again and asks for the newer snapshot.
+          this.finishSnapshot(message.to, dir, false);
+          return;
+        }
         this.options.metrics?.snapshotFinished('sent', 'succeeded');
         this.finishSnapshot(message.to, dir, true);
       },
@@ -790,6 +851,59 @@ export class Replica implements TransportHandlers {
     this.scheduleLoop();
   }
 
+  /**
+   * Before a snapshot goes to `message.to`: when the core's snapshot (the log's compaction point)
+   * trails the applied state by more than `snapshotRefreshLagEntriesMin` entries, compacts the log
+   * at the applied index (no further than other active peers have, nor past a membership change
+   * after them) and answers true; the caller reports the snapshot as not sent, so the core asks
+   * again with the new index. Without this, a new replica would get the state (at the applied
+   * index) and then every entry after the old compaction point again through the log: the data
+   * twice over the network and on its disk, and a long catch-up. Answers false when the snapshot
+   * is recent enough or cannot be refreshed (then it is sent as it is).
+   */
+  private async refreshStaleSnapshot(message: SnapshotRequest): Promise<boolean> {
+    const candidate = this.snapshotRefreshIndex(message, Number.POSITIVE_INFINITY);
+    if (candidate === undefined) return false;
+    // The engine flush (every range's memtable) runs outside this replica's lock, so that the
+    // range keeps taking writes meanwhile: everything applied up to `candidate` is in the engine
+    // before the flush starts, so it is durable once the flush is done.
+    await this.options.stateMachine.flush();
+    return this.exclusive(async () => {
+      const index = this.snapshotRefreshIndex(message, candidate);
+      if (index === undefined) return false;
+      this.options.log(`compacting the log of range ${this.options.groupId} at ${index} before a snapshot to node ${message.to} (the snapshot was at ${message.snapshot.index})`);
+      await this.compactLog(index, this.raft.status().config, { flushed: true });
+      this.snapshotRefreshedTo.set(message.to, index);
+      return true;
+    });
+  }
+
+  /**
+   * The index to compact the log at before a snapshot goes to `message.to` (at most `cap`), or
+   * undefined when the snapshot should go as it is (see refreshStaleSnapshot).
+   */
+  private snapshotRefreshIndex(message: SnapshotRequest, cap: number): number | undefined {
+    if (this.stopped || this.softState.role !== 'leader') return undefined;
+    // Once per send: a snapshot at or past the last refresh for this peer goes as it is, however
+    // far the writes moved on meanwhile (or a busy range could refresh forever and never send).
+    if ((this.snapshotRefreshedTo.get(message.to) ?? -1) >= message.snapshot.index) return undefined;
+    const storage = this.options.logStore.storageFor(this.options.groupId);
+    const status = this.raft.status();
+    let index = Math.min(status.applied, cap);
+    // A peer with match 0 has not answered this leader yet (just elected), it does not lag.
+    for (const [peer, progress] of status.progress) {
+      if (peer !== this.options.nodeId && peer !== message.to && progress.recentActive && progress.match > 0) index = Math.min(index, progress.match);
+    }
+    if (index - message.snapshot.index <= snapshotRefreshLagEntriesMin || index < storage.firstIndex()) return undefined;
+    // A compaction flushes the node's engine: worth it only when the log since the snapshot is
+    // large (a range's data), not for a few hundred small entries (the meta range's records).
+    const from = Math.max(message.snapshot.index + 1, storage.firstIndex());
+    if (storage.entries(from, index + 1, snapshotRefreshLogBytesMin).length >= index + 1 - from) return undefined;
+    // The snapshot records the configuration as of `index`: the current one only if no change followed.
+    if (firstConfChangeAfter(storage, index, status.applied) <= status.applied) return undefined;
+    return index;
+  }
+
   /** Compacts the log below the applied index once it is long, flushing the engine first. */
   private async maybeCompact(): Promise<void> {
     const storage = this.options.logStore.storageFor(this.options.groupId);
@@ -797,14 +911,25 @@ export class Replica implements TransportHandlers {
     if (status.applied - storage.firstIndex() < this.options.compactionEntries) return;
     // Keep entries that healthy followers still need, unless the log grew to twice the threshold.
     if (this.raft.compactableIndex() < status.applied && status.applied - storage.firstIndex() < 2 * this.options.compactionEntries) return;
-    await this.options.stateMachine.flush();
+    await this.compactLog(status.applied, status.config);
+  }
+
+  /**
+   * Makes the state durable in the engine (unless the caller flushed it after `index` was applied),
+   * then drops the log up to `index` (applied, with configuration `config`).
+   */
+  private async compactLog(index: number, config: RaftStatus['config'], options: { readonly flushed?: boolean } = {}): Promise<void> {
+    const storage = this.options.logStore.storageFor(this.options.groupId);
+    const status = this.raft.status();
+    assert(index <= status.applied, 'the log is compacted only below the applied index');
+    if (options.flushed !== true) await this.options.stateMachine.flush();
     // A commit-only hard state change is not persisted on its own (processReady), so the durable
     // commit index may lag the applied one; the core refuses at restart a snapshot above the
     // durable commit. Persist the commit first (capped by the durable log, at least applied).
     const commit = Math.max(status.applied, Math.min(status.commit, storage.lastIndex()));
     const durable = storage.initialState().hardState;
     if (durable.commit < commit) await this.options.logStore.append(this.options.groupId, [], { ...durable, commit });
-    await this.options.logStore.createSnapshot(this.options.groupId, status.applied, status.config, 'kv');
+    await this.options.logStore.createSnapshot(this.options.groupId, index, config, 'kv');
   }
 
   /** On the leader: a learner that has caught up becomes a voter (one change at a time). */

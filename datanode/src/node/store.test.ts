@@ -459,4 +459,36 @@ describe('store', () => {
       all.every((store) => store.metaStateMachine()?.rangeDescriptors().get(2)?.generation === current?.generation) ? true : undefined,
     );
   });
+  it('sends a new replica a snapshot at the applied index, not the log since an old compaction point (the data once, a short catch-up)', async () => {
+    const { stores: all, logStores } = await cluster({ placement: true });
+    const leader = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));
+    const leaderIndex = all.findIndex((s) => s.replica(2) === leader);
+    const leaderStore = all[leaderIndex];
+    const followerIndex = all.findIndex((_, i) => i !== leaderIndex);
+    const follower = all[followerIndex];
+    const followerLog = logStores[followerIndex];
+    if (leaderStore === undefined || follower === undefined || followerLog === undefined) throw new Error('no stores');
+    const moved = followerIndex + 1;
+    expect(await leaderStore.changeReplicas(2, 'demote', moved, 5000)).toBe(true);
+    expect(await leaderStore.changeReplicas(2, 'remove', moved, 5000)).toBe(true);
+    await until('the removed replica dropped', () => (follower.replica(2) === undefined ? true : undefined));
+    // Far more entries and bytes (1.6 MiB) than the log keeps behind a snapshot it sends (and fewer entries than compactionEntries).
+    const writes = 200;
+    const filler = 'x'.repeat(8 * 1024);
+    for (let i = 0; i < writes; i++) await leader.propose(put(`key-${i}`, `value-${i}${filler}`), 5000);
+    const leaderFirstIndexBefore = leader.status().lastIndex - writes;
+    expect(await leaderStore.changeReplicas(2, 'add-learner', moved, 5000)).toBe(true);
+    // On a loaded machine the lease may move meanwhile: ask whichever store leads the range now.
+    const deadline = performance.now() + 30_000;
+    for (;;) {
+      const current = all.find((store) => store.replica(2)?.role().role === 'leader');
+      if ((await current?.changeReplicas(2, 'caught-up', moved, 5000).catch(() => false)) === true) break;
+      if (performance.now() > deadline) throw new Error(`learner did not catch up; leader ${current === undefined ? 'none' : all.indexOf(current) + 1}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await until('the new replica holds the data', () => (follower.replica(2)?.stateMachine.get(Buffer.from(`key-${writes - 1}`))?.toString() === `value-${writes - 1}${filler}` ? true : undefined));
+    // Its log starts at the snapshot it installed: after every load write, none of which came again as an entry.
+    const snapshotIndex = followerLog.storageFor(2).firstIndex() - 1;
+    expect(snapshotIndex, `the replica's snapshot index (the leader wrote ${writes} entries after index ${leaderFirstIndexBefore})`).toBeGreaterThanOrEqual(leaderFirstIndexBefore + writes);
+  });
 });

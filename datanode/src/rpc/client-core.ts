@@ -54,8 +54,12 @@ export function retryBudgetOf(options: RpcClientOptions, defaults: RetryBudget):
   };
 }
 
-/** gRPC channel options of every client stub: reconnect soon after a node comes back. */
-export const reconnectChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 } as const;
+/**
+ * gRPC channel options of every client stub: reconnect soon after a node comes back; no channelz
+ * (grpc-js's introspection service, which nothing here serves: with it on, every call also
+ * updates call counters and allocates timestamps on the channel, the subchannel and the socket).
+ */
+export const reconnectChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000, 'grpc.enable_channelz': 0 } as const;
 
 /** What a policy decided about a failed attempt. */
 export interface Verdict<E extends Error> {
@@ -179,7 +183,8 @@ export class RpcClientCore<Stub, E extends Error> {
     if (this.closed) throw newError('PH_UNAVAILABLE', 'client is closed');
     const deadlineAt = Date.now() + (deadlineMs ?? budget.deadlineMs);
     let backoffMs = budget.backoffInitialMs;
-    let lastError = policy.noAttemptError();
+    // Built only when needed: an error captures a stack trace, a real cost on every call.
+    let lastError: E | undefined;
     // Leader addresses a redirect named that did not answer (e.g. a pod DNS name this process
     // cannot resolve): not followed again in this call, so the other endpoints get their turn.
     const deadRedirects = new Set<string>();
@@ -213,7 +218,7 @@ export class RpcClientCore<Stub, E extends Error> {
         backoffMs = Math.min(backoffMs * 2, budget.backoffMaxMs);
       }
     }
-    throw policy.exhausted(lastError);
+    throw policy.exhausted(lastError ?? policy.noAttemptError());
   }
 
   private attemptOnce<T>(address: string, callOptions: grpc.CallOptions, attempt: Attempt<Stub, T>): Promise<{ value: T; servedBy: string | undefined }> {

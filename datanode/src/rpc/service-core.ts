@@ -112,29 +112,33 @@ export function unaryHandler<Req, Res, Code extends string>(
   handle: (request: Req, deadlineMs: number, metadata: grpc.Metadata, headers: ResponseHeaders) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   const { metadataKeys, newError, errors } = context;
+  // Every request runs this: no named closures in it (under tsx each costs a defineProperty).
+  const failed = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>, observer: ReturnType<typeof requestObserver>, startedMs: number, err: unknown): void => {
+    observer?.requestFinished(call.getPath(), errors.isExpected(err) ? err.code : 'internal', (performance.now() - startedMs) / 1000);
+    callback(toServiceError(err, metadataKeys, errors));
+  };
   return (call, callback) => {
     // Metrics: one clock read per request when an observer is installed, nothing otherwise.
     const observer = requestObserver();
     const startedMs = observer === undefined ? 0 : performance.now();
-    const fail = (err: unknown): void => {
-      observer?.requestFinished(call.getPath(), errors.isExpected(err) ? err.code : 'internal', (performance.now() - startedMs) / 1000);
-      callback(toServiceError(err, metadataKeys, errors));
-    };
     let deadlineMs: number;
     try {
       checkCluster(call, metadataKeys, context.clusterId(), newError);
       deadlineMs = requestDeadlineMs(call, context.limits(), context.nowMs(), newError);
     } catch (err) {
-      fail(err);
+      failed(call, callback, observer, startedMs, err);
       return;
     }
     const headers = new ResponseHeaders();
-    handle(call.request, deadlineMs, call.metadata, headers).then((response) => {
-      observer?.requestFinished(call.getPath(), 'ok', (performance.now() - startedMs) / 1000);
-      const metadata = headers.taken();
-      if (metadata !== undefined) call.sendMetadata(metadata);
-      callback(null, response);
-    }, fail);
+    handle(call.request, deadlineMs, call.metadata, headers).then(
+      (response) => {
+        observer?.requestFinished(call.getPath(), 'ok', (performance.now() - startedMs) / 1000);
+        const metadata = headers.taken();
+        if (metadata !== undefined) call.sendMetadata(metadata);
+        callback(null, response);
+      },
+      (err: unknown) => failed(call, callback, observer, startedMs, err),
+    );
   };
 }
 

@@ -38,6 +38,8 @@ export interface MergeSpec {
   readonly mvccGcThreshold?: bigint;
   /** Only keys starting with this byte are MVCC-encoded (absent: every key is). */
   readonly mvccKeyPrefixByte?: number;
+  /** An MVCC version whose value is exactly this one byte is a deletion tombstone (absent: none is). */
+  readonly mvccTombstoneByte?: number;
   readonly targetFileBytes: number;
   readonly bytesPerSecMax: number;
   readonly table: TableOutputOptions;
@@ -58,6 +60,7 @@ export interface MergeResult {
 
 const yieldEveryEntries = 4096;
 const emptyValue = Buffer.alloc(0);
+const allOnesTimestamp = Buffer.alloc(8, 0xff);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** True when no file of the deeper levels holds `userKey`; keys must be asked in ascending order. */
@@ -65,6 +68,22 @@ class DeeperLevelsChecker {
   private readonly positions: number[];
   constructor(private readonly levels: readonly (readonly DeeperFile[])[]) {
     this.positions = levels.map(() => 0);
+  }
+
+  /** True when no file of a deeper level overlaps [start, end] (a lookup that does not move the cursors). */
+  isBaseLevelForSpan(start: Buffer, end: Buffer): boolean {
+    for (const files of this.levels) {
+      let low = 0;
+      let high = files.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (Buffer.compare((files[middle] as DeeperFile).largestUser, start) < 0) low = middle + 1;
+        else high = middle;
+      }
+      const first = files[low];
+      if (first !== undefined && Buffer.compare(first.smallestUser, end) <= 0) return false;
+    }
+    return true;
   }
   isBaseLevelForKey(userKey: Buffer): boolean {
     for (let level = 0; level < this.levels.length; level++) {
@@ -111,6 +130,13 @@ export async function runMerge(fs: StorageFs, spec: MergeSpec, shouldStop: () =>
             mvcc: {
               prefixLength: (k: Buffer) => (spec.mvccKeyPrefixByte !== undefined && k[0] !== spec.mvccKeyPrefixByte ? undefined : mvccPrefixLength(k)),
               atOrBelowThreshold: (k: Buffer) => decodeMvccKey(k).ts <= threshold,
+              ...(spec.mvccTombstoneByte === undefined
+                ? {}
+                : {
+                    isTombstone: (value: Buffer) => value.length === 1 && value[0] === spec.mvccTombstoneByte,
+                    // Every version of the prefix sorts between the prefix and the prefix followed by eight 0xff bytes.
+                    noDeeperVersions: (prefix: Buffer) => deeper.isBaseLevelForSpan(prefix, Buffer.concat([prefix, allOnesTimestamp])),
+                  }),
             },
           }
         : {}),
@@ -121,7 +147,7 @@ export async function runMerge(fs: StorageFs, spec: MergeSpec, shouldStop: () =>
     let lastUserKey: Buffer | undefined;
     for (merged.seekToFirst(); merged.valid(); merged.next()) {
       const userKey = merged.userKey();
-      const verdict = filter.decide(userKey, merged.seq(), merged.kind());
+      const verdict = filter.decide(userKey, merged.seq(), merged.kind(), merged.value());
       if (verdict !== 'drop') {
         const full = builder !== undefined && builder.estimatedFileSizeBytes() >= spec.targetFileBytes;
         // Cut only between user keys, so files of one level never share a key.

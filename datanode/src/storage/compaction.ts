@@ -99,6 +99,10 @@ export interface CompactionContext {
   readonly mvcc?: {
     prefixLength(userKey: Buffer): number | undefined;
     atOrBelowThreshold(userKey: Buffer): boolean;
+    /** Whether a version's value is a deletion tombstone (absent: tombstones are kept like values). */
+    isTombstone?(value: Buffer): boolean;
+    /** Whether no level below the output level can hold any version of the MVCC prefix `prefix`. */
+    noDeeperVersions?(prefix: Buffer): boolean;
   };
 }
 
@@ -119,7 +123,7 @@ export class CompactionFilter {
    * Returns 'keep', 'drop', or 'tombstone' (write a Delete in place of this entry: an MVCC
    * version was collected but older copies of the key may exist in deeper levels).
    */
-  decide(userKey: Buffer, seq: number, kind: ValueKind): 'keep' | 'drop' | 'tombstone' {
+  decide(userKey: Buffer, seq: number, kind: ValueKind, value?: Buffer): 'keep' | 'drop' | 'tombstone' {
     const { smallestSnapshot } = this.ctx;
     const firstOfKey = this.currentKey === undefined || !this.currentKey.equals(userKey);
     if (firstOfKey) {
@@ -136,14 +140,14 @@ export class CompactionFilter {
     } else if (kind === ValueKind.Delete && seq <= smallestSnapshot && this.ctx.isBaseLevelForKey(userKey)) {
       verdict = 'drop';
     } else if (firstOfKey && this.ctx.mvcc !== undefined) {
-      verdict = this.decideMvcc(userKey, seq, kind);
+      verdict = this.decideMvcc(userKey, seq, kind, value);
     }
     this.lastSeqForKey = seq;
     if (verdict !== 'keep') this.droppedEntries++;
     return verdict;
   }
 
-  private decideMvcc(userKey: Buffer, seq: number, kind: ValueKind): 'keep' | 'drop' | 'tombstone' {
+  private decideMvcc(userKey: Buffer, seq: number, kind: ValueKind, value: Buffer | undefined): 'keep' | 'drop' | 'tombstone' {
     const mvcc = this.ctx.mvcc;
     assert(mvcc !== undefined, 'mvcc context');
     const prefixLength = mvcc.prefixLength(userKey);
@@ -164,6 +168,15 @@ export class CompactionFilter {
     if (!samePrefix) this.gcPrefix = undefined;
     if (kind === ValueKind.Put && seq <= this.ctx.smallestSnapshot && mvcc.atOrBelowThreshold(userKey)) {
       this.gcPrefix = userKey.subarray(0, prefixLength);
+      // The newest version at or below the threshold is a deletion: every allowed read (at or
+      // above the threshold) sees the key absent with or without it, once no older version can
+      // remain anywhere (the older ones in this merge go as garbage, and no deeper level holds
+      // any). Otherwise it stays, or an older version would show through.
+      if (value !== undefined && mvcc.isTombstone?.(value) === true && mvcc.noDeeperVersions?.(this.gcPrefix) === true) {
+        this.collectedVersions++;
+        this.dropRestOfKey = true;
+        return 'drop';
+      }
     }
     return 'keep';
   }

@@ -177,6 +177,37 @@ describe('StorageEngine basics', () => {
     await dst.close();
   });
 
+  it('gives the event loop turns while it exports and checks large values (fewer entries than the per-entry yield)', async () => {
+    const src = await StorageEngine.open(dir(), { ...small, memtableBytesMax: 1024 * 1024, targetFileBytes: 64 * 1024 * 1024 });
+    // 256 values of 16 KiB: 4 MiB in one table, well under the 4,096 entries between per-entry yields.
+    const value = Buffer.alloc(16 * 1024, 0x61);
+    for (let i = 0; i < 256; i += 32) {
+      const b = new WriteBatch();
+      for (let j = i; j < i + 32; j++) b.put(key(j), value);
+      await src.write(b);
+    }
+    let turns = 0;
+    let counting = true;
+    const countTurns = (): void => {
+      if (!counting) return;
+      turns++;
+      setImmediate(countTurns);
+    };
+    setImmediate(countTurns);
+    const files = await src.exportRange(key(0), key(256), path.join(dir(), 'export'));
+    const exportTurns = turns;
+    expect(files).toHaveLength(1);
+    expect(exportTurns, 'event-loop turns during a 4 MiB export').toBeGreaterThanOrEqual(8);
+    const dst = await StorageEngine.open(dir(), small);
+    turns = 0;
+    await dst.ingest(files.map((f) => f.path));
+    counting = false;
+    expect(turns, 'event-loop turns while a 4 MiB table is checked before its ingest').toBeGreaterThanOrEqual(8);
+    expect(dst.get(key(255))?.byteLength).toBe(value.byteLength);
+    await src.close();
+    await dst.close();
+  });
+
   it('garbage-collects MVCC versions below the threshold in compaction, keeping the newest at or below it', async () => {
     const e = await StorageEngine.open(dir(), { ...small, mvccGarbageCollection: true });
     for (let ts = 1n; ts <= 5n; ts++) {

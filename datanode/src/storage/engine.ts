@@ -138,6 +138,11 @@ interface OpenTable {
 const currentFile = 'CURRENT';
 const lockFile = 'LOCK';
 const yieldEveryEntries = 4096;
+/**
+ * Long scans (export, ingest checks) also give the event loop a turn after this many bytes: 4,096
+ * entries of 16 KiB values are 64 MiB, far too long for a node that serves clients meanwhile.
+ */
+const yieldEveryBytes = 256 * 1024;
 
 const fileName = (n: number, ext: 'sst' | 'log'): string => `${String(n).padStart(6, '0')}.${ext}`;
 const manifestName = (n: number): string => `MANIFEST-${String(n).padStart(6, '0')}`;
@@ -829,6 +834,7 @@ export class StorageEngine {
         smallestSnapshot: this.smallestSnapshot(),
         ...(this.options.mvccGarbageCollection && threshold !== undefined ? { mvccGcThreshold: threshold } : {}),
         ...(this.options.mvccKeyPrefixByte >= 0 ? { mvccKeyPrefixByte: this.options.mvccKeyPrefixByte } : {}),
+        ...(this.options.mvccTombstoneByte >= 0 ? { mvccTombstoneByte: this.options.mvccTombstoneByte } : {}),
         targetFileBytes: this.options.targetFileBytes,
         bytesPerSecMax: this.options.compactionBytesPerSecMax,
         table: this.tableOutputOptions(),
@@ -1104,6 +1110,7 @@ export class StorageEngine {
     };
     try {
       let n = 0;
+      let bytesSinceYield = 0;
       for (it.seek(start); it.valid(); it.next()) {
         if (builder !== undefined && builder.estimatedFileSizeBytes() >= fileBytes) finish();
         if (builder === undefined) {
@@ -1112,10 +1119,15 @@ export class StorageEngine {
           first = Buffer.from(it.key());
           entries = 0;
         }
-        builder.add(it.key(), 0, ValueKind.Put, it.value());
+        const value = it.value();
+        builder.add(it.key(), 0, ValueKind.Put, value);
         last = Buffer.from(it.key());
         entries++;
-        if (++n % yieldEveryEntries === 0) await yieldToEventLoop();
+        bytesSinceYield += last.byteLength + value.byteLength;
+        if (++n % yieldEveryEntries === 0 || bytesSinceYield >= yieldEveryBytes) {
+          bytesSinceYield = 0;
+          await yieldToEventLoop();
+        }
       }
       finish();
     } catch (err) {
@@ -1136,17 +1148,28 @@ export class StorageEngine {
   async ingest(paths: readonly string[]): Promise<void> {
     this.checkWritable();
     if (paths.length === 0) return;
-    const probes = paths.map((p) => {
+    const probes: { path: string; props: TableReader['properties']; fileBytes: number }[] = [];
+    for (const p of paths) {
       const reader = TableReader.open(this.fs, p, -1, { cache: this.cache, verifyChecksums: true });
       try {
-        reader.verify();
+        // Checked a few blocks at a time: a snapshot's tables are tens of MiB, and the node
+        // serves its clients meanwhile.
+        let bytesSinceYield = 0;
+        for (const blockBytes of reader.verifyBlocks()) {
+          bytesSinceYield += blockBytes;
+          if (bytesSinceYield >= yieldEveryBytes) {
+            bytesSinceYield = 0;
+            await yieldToEventLoop();
+          }
+        }
         const props = reader.properties;
         if (props.maxSeq !== 0) throw new InvalidArgumentError(`${p}: ingested tables must be built with sequence 0 (found ${props.maxSeq})`);
-        return { path: p, props, fileBytes: reader.fileSize };
+        probes.push({ path: p, props, fileBytes: reader.fileSize });
       } finally {
         reader.close();
       }
-    });
+    }
+    this.checkWritable();
     probes.sort((a, b) => Buffer.compare(smallestUserKeyOf(a.props), smallestUserKeyOf(b.props)));
     for (let i = 1; i < probes.length; i++) {
       const prev = probes[i - 1];

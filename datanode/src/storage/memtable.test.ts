@@ -91,6 +91,50 @@ describe('Memtable', () => {
     );
   });
 
+  it('orders keys that share their first six bytes and differ in bytes 6-17 or later (the chunk tie-breakers)', () => {
+    // Every key starts with the same six bytes (like the data node's user keys), so only the
+    // chunks kept in each node (bytes 6-11, 12-17) or the key bytes after them can order them;
+    // zero bytes and keys ending inside a chunk test the zero padding.
+    // Tails built of a few chunk-sized pieces, so that many keys tie on bytes 6-11 too.
+    const piece = fc.constantFrom('', '000000', '000001', '\x00\x00\x00\x00\x00\x00', '00000', '0000000');
+    const tailArbitrary = fc
+      .tuple(piece, piece, fc.array(fc.constantFrom(0x00, 0x30, 0xff), { maxLength: 6 }))
+      .map(([first, second, rest]) => [...Buffer.from(first + second, 'latin1'), ...rest]);
+    const common = Buffer.from('\x03key-0', 'latin1');
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ tail: tailArbitrary, seq: fc.integer({ min: 0, max: 20 }), kind: fc.constantFrom(ValueKind.Put, ValueKind.Delete) }), { maxLength: 150 }),
+        fc.array(fc.record({ tail: tailArbitrary, seq: fc.integer({ min: 0, max: 21 }) }), { maxLength: 30 }),
+        fc.array(cursorOpArbitrary, { maxLength: 40 }),
+        (raw, gets, ops) => {
+          const entries = uniqueEntries(raw.map((r) => ({ userKey: Buffer.concat([common, Buffer.from(r.tail)]), seq: r.seq, kind: r.kind })));
+          const table = tableOf(entries);
+          table.checkStructure();
+          const sorted = sortedEntries(entries);
+          // One Buffer reused for every get, rewritten in place: a search must read the key it is given.
+          const reused = Buffer.alloc(common.length + 20);
+          for (const { userKey, seq } of [...gets.map((g) => ({ userKey: Buffer.concat([common, Buffer.from(g.tail)]), seq: g.seq })), ...sorted]) {
+            const key = reused.subarray(0, userKey.length);
+            userKey.copy(key);
+            expect(table.get(key, seq)?.seq).toBe(modelGet(sorted, userKey, seq)?.seq);
+            expect(table.get(userKey, seq)?.seq).toBe(modelGet(sorted, userKey, seq)?.seq);
+          }
+          const same = reused.subarray(0, common.length + 8);
+          for (const entry of sorted.slice(0, 10)) {
+            // The same Buffer object rewritten between gets: the chunks are read again each time.
+            same.fill(0);
+            entry.userKey.copy(same, 0, 0, Math.min(entry.userKey.length, same.length));
+            const model = modelGet(sorted, same, entry.seq);
+            expect(table.get(same, entry.seq)?.seq).toBe(model?.seq);
+          }
+          checkFullScans(table.iterator(), sorted);
+          checkCursorOps(table.iterator(), sorted, ops);
+        },
+      ),
+      { numRuns: propertyRuns },
+    );
+  });
+
   it('matches the model when sorted runs (finger searches) interleave with random and descending inserts', () => {
     const runArbitrary = fc.record({
       length: fc.integer({ min: 1, max: 40 }),

@@ -7,13 +7,17 @@ import { ValueKind } from './keys.ts';
  * ascending bytewise, then sequence descending).
  *
  * Layout. A node is a record in one flat Float64Array (the arena), addressed by its offset:
- * [seq, key prefix, level-0 predecessor, entry number, then per level: successor, successor's
- * key prefix]. Keys, values and kinds live in arrays indexed by the entry number, which counts
- * insertions from 1. Record 0 is the head sentinel; it is never an entry, so 0 also serves as
- * "no node". Why this shape: a search reads the successor's address and its key prefix (the
- * first six key bytes as a number) from the current record, so deciding whether to advance
- * touches one cache line and compares two numbers; key bytes are compared only when prefixes
- * tie. An insert allocates nothing besides the amortised growth of the arena.
+ * [seq, key prefix, level-0 predecessor, entry number, key bytes 6-11, key bytes 12-17, then per
+ * level: successor, successor's key prefix]. Keys, values and kinds live in arrays indexed by
+ * the entry number, which counts insertions from 1. Record 0 is the head sentinel; it is never
+ * an entry, so 0 also serves as "no node". Why this shape: a search reads the successor's
+ * address and its key prefix (the first six key bytes as a number) from the current record, so
+ * deciding whether to advance touches one cache line and compares two numbers. When prefixes tie
+ * (keys that share a table or range prefix: every user key of the data node starts alike) the
+ * next twelve key bytes, kept as two more numbers in the successor's own record, usually decide
+ * without following the key's Buffer (three dependent loads, each a likely cache miss in a large
+ * table); the key bytes are compared only when all eighteen tie. An insert allocates nothing
+ * besides the amortised growth of the arena.
  *
  * Concurrency. There is one writer and many readers, all on one JavaScript thread, so readers
  * never observe a half-linked node. Iterators hold record addresses, which stay valid for the
@@ -35,10 +39,15 @@ const fieldSeq = 0;
 const fieldPrefix = 1;
 const fieldPrev = 2;
 const fieldEntry = 3;
-const headerSlots = 4;
+/** Key bytes 6-11 and 12-17 as numbers, like the prefix: the tie-breakers after it. */
+const fieldChunk1 = 4;
+const fieldChunk2 = 5;
+const headerSlots = 6;
 /** Slots per level: successor address, successor key prefix. */
 const slotsPerLevel = 2;
 const prefixBytes = 6;
+/** Key bytes a node's prefix and its two chunks cover. */
+const chunkedBytes = 3 * prefixBytes;
 /** Keys up to this length compare faster in a JavaScript loop than through the native call. */
 const shortKeyBytes = 32;
 const initialArenaSlots = 1 << 16;
@@ -68,15 +77,24 @@ export interface MemtableOptions {
  * decide nothing and fall back to a full compare.
  */
 function keyPrefix(key: Buffer): number {
-  if (key.length >= prefixBytes) {
+  return keyChunk(key, 0);
+}
+
+/**
+ * Key bytes [from, from + 6) as a number, zero-padded (the prefix is the chunk at 0). Between
+ * two keys whose earlier chunks are equal, a smaller chunk means a smaller key, for the same
+ * reason as for the prefix; equal chunks decide nothing.
+ */
+function keyChunk(key: Buffer, from: number): number {
+  if (key.length >= from + prefixBytes) {
     // Plain indexed reads: Buffer.readUIntBE validates its arguments and costs several times more.
-    const high = ((key[0] ?? 0) << 8) | (key[1] ?? 0);
-    const low = (((key[2] ?? 0) << 24) | ((key[3] ?? 0) << 16) | ((key[4] ?? 0) << 8) | (key[5] ?? 0)) >>> 0;
+    const high = ((key[from] ?? 0) << 8) | (key[from + 1] ?? 0);
+    const low = (((key[from + 2] ?? 0) << 24) | ((key[from + 3] ?? 0) << 16) | ((key[from + 4] ?? 0) << 8) | (key[from + 5] ?? 0)) >>> 0;
     return high * 0x100000000 + low;
   }
-  let prefix = 0;
-  for (let i = 0; i < prefixBytes; i++) prefix = prefix * 256 + (key[i] ?? 0);
-  return prefix;
+  let chunk = 0;
+  for (let i = from; i < from + prefixBytes; i++) chunk = chunk * 256 + (key[i] ?? 0);
+  return chunk;
 }
 
 /**
@@ -84,12 +102,12 @@ function keyPrefix(key: Buffer): number {
  * native call (~65 ns on Node 20 whatever the length), so short keys are compared here, from
  * the first byte the equal prefixes do not already vouch for.
  */
-function compareKeysWithEqualPrefix(a: Buffer, b: Buffer): number {
+function compareKeysWithEqualPrefix(a: Buffer, b: Buffer, equalBytes = prefixBytes): number {
   const aLength = a.length;
   const bLength = b.length;
   if (aLength > shortKeyBytes || bLength > shortKeyBytes) return a.compare(b);
   const common = aLength < bLength ? aLength : bLength;
-  for (let i = common < prefixBytes ? common : prefixBytes; i < common; i++) {
+  for (let i = common < equalBytes ? common : equalBytes; i < common; i++) {
     const aByte = a[i] ?? 0;
     const bByte = b[i] ?? 0;
     if (aByte !== bByte) return aByte < bByte ? -1 : 1;
@@ -111,6 +129,22 @@ class SkiplistStore {
   height = 1;
   /** Rightmost node at each level (the head when the level is empty); index 0 is the tail. */
   readonly lastAtLevel = new Int32Array(heightMax);
+  /**
+   * The key being searched for (`target`) and its chunks, read from it at the start of every
+   * search (a caller may reuse one Buffer for several keys). Comparisons use the chunks only
+   * for that very Buffer (an identity check); any other key is compared byte by byte.
+   */
+  private targetKey: Buffer = emptyBuffer;
+  private targetChunk1 = 0;
+  private targetChunk2 = 0;
+
+  /** Makes `key` the target of the search that follows and returns its prefix. */
+  target(key: Buffer): number {
+    this.targetKey = key;
+    this.targetChunk1 = keyChunk(key, prefixBytes);
+    this.targetChunk2 = keyChunk(key, 2 * prefixBytes);
+    return keyPrefix(key);
+  }
 
   successor(node: number): number {
     return this.words[(node + headerSlots) * 2] ?? 0;
@@ -138,13 +172,26 @@ class SkiplistStore {
   /** Whether the entry at `node` has user key `key` (whose prefix is `prefix`). */
   keyEquals(node: number, key: Buffer, prefix: number): boolean {
     if ((this.doubles[node + fieldPrefix] ?? 0) !== prefix) return false;
-    return compareKeysWithEqualPrefix(this.userKeys[this.entryOf(node)] ?? emptyBuffer, key) === 0;
+    return this.compareKeyWithEqualPrefix(node, key) === 0;
+  }
+
+  /** Compares the key at `node` with `key`, whose prefixes are equal (the chunks first when `key` is the target). */
+  private compareKeyWithEqualPrefix(node: number, key: Buffer): number {
+    let equalBytes = prefixBytes;
+    if (key === this.targetKey) {
+      const doubles = this.doubles;
+      const chunk1 = doubles[node + fieldChunk1] ?? 0;
+      if (chunk1 !== this.targetChunk1) return chunk1 < this.targetChunk1 ? -1 : 1;
+      const chunk2 = doubles[node + fieldChunk2] ?? 0;
+      if (chunk2 !== this.targetChunk2) return chunk2 < this.targetChunk2 ? -1 : 1;
+      equalBytes = chunkedBytes;
+    }
+    return compareKeysWithEqualPrefix(this.userKeys[this.entryOf(node)] ?? emptyBuffer, key, equalBytes);
   }
 
   /** `precedes` for a node whose key prefix equals the target's. */
   tieBreakPrecedes(node: number, key: Buffer, seq: number, inclusive: boolean): boolean {
-    const nodeKey = this.userKeys[this.entryOf(node)] ?? emptyBuffer;
-    const byKey = compareKeysWithEqualPrefix(nodeKey, key);
+    const byKey = this.compareKeyWithEqualPrefix(node, key);
     if (byKey !== 0) return byKey < 0;
     const nodeSeq = this.doubles[node + fieldSeq] ?? 0;
     return inclusive ? nodeSeq >= seq : nodeSeq > seq;
@@ -258,7 +305,7 @@ class SkiplistStore {
   }
 
   /** Appends a record for a new entry with `height` levels (links zeroed) and returns its address. */
-  allocateNode(height: number, seq: number, prefix: number): number {
+  allocateNode(height: number, seq: number, key: Buffer, prefix: number): number {
     const node = this.arenaUsed;
     const end = node + headerSlots + height * slotsPerLevel;
     if (end > this.doubles.length) {
@@ -277,6 +324,8 @@ class SkiplistStore {
     this.entryCount = entry;
     this.doubles[node + fieldSeq] = seq;
     this.doubles[node + fieldPrefix] = prefix;
+    this.doubles[node + fieldChunk1] = keyChunk(key, prefixBytes);
+    this.doubles[node + fieldChunk2] = keyChunk(key, 2 * prefixBytes);
     this.words[(node + fieldEntry) * 2] = entry;
     return node;
   }
@@ -340,7 +389,7 @@ export class Memtable {
     assert(kind === ValueKind.Put || kind === ValueKind.Delete, `memtable: bad value kind ${String(kind)}`);
     const store = this.store;
     const splice = this.splice;
-    const prefix = keyPrefix(userKey);
+    const prefix = store.target(userKey);
     const tail = store.lastAtLevel[0] ?? 0;
     if (tail !== headNode && store.precedes(tail, userKey, prefix, seq, false)) {
       // Appending past the current maximum (ascending keys, as in sorted batches or ingests):
@@ -357,7 +406,7 @@ export class Memtable {
 
     const height = this.randomHeight();
     if (height > store.height) store.height = height;
-    const node = store.allocateNode(height, seq, prefix);
+    const node = store.allocateNode(height, seq, userKey, prefix);
     store.userKeys.push(userKey);
     store.values.push(value);
     store.kinds[store.entryCount] = kind;
@@ -376,7 +425,7 @@ export class Memtable {
    */
   get(userKey: Buffer, seq: number): MemtableEntry | undefined {
     const store = this.store;
-    const prefix = keyPrefix(userKey);
+    const prefix = store.target(userKey);
     const node = store.successor(store.findPredecessor(userKey, prefix, seq, false));
     if (node === headNode || !store.keyEquals(node, userKey, prefix)) return undefined;
     const entry = store.entryOf(node);
@@ -476,12 +525,12 @@ class MemtableIterator implements InternalIterator {
   }
 
   seek(userKey: Buffer, seq: number): void {
-    const before = this.store.findPredecessor(userKey, keyPrefix(userKey), seq, false);
+    const before = this.store.findPredecessor(userKey, this.store.target(userKey), seq, false);
     this.node = this.visibleForward(this.store.successor(before));
   }
 
   seekForPrev(userKey: Buffer, seq: number): void {
-    this.node = this.visibleBackward(this.store.findPredecessor(userKey, keyPrefix(userKey), seq, true));
+    this.node = this.visibleBackward(this.store.findPredecessor(userKey, this.store.target(userKey), seq, true));
   }
 
   next(): void {

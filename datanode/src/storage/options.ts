@@ -48,6 +48,13 @@ export const engineOptionsSchema = z
     mvccGarbageCollection: z.boolean().default(false),
     /** With mvccGarbageCollection: only keys starting with this byte are MVCC-encoded (-1: every key is). */
     mvccKeyPrefixByte: z.number().int().min(-1).max(255).default(-1),
+    /**
+     * With mvccGarbageCollection: an MVCC version whose value is exactly this one byte is a
+     * deletion tombstone (-1: the engine does not know tombstones). A tombstone that is a key's
+     * newest version at or below the GC threshold is collected too once nothing older of the key
+     * can be left below it.
+     */
+    mvccTombstoneByte: z.number().int().min(-1).max(255).default(-1),
   })
   .strict()
   .superRefine((o, ctx) => {

@@ -119,6 +119,22 @@ describe('WriteBatch', () => {
     expect(() => new WriteBatch({ batchBytesMax: 5 })).toThrow(/batchBytesMax/);
   });
 
+  it('encodes the same bytes whatever size it expected, grows past the hint and caps it at batchBytesMax', () => {
+    const fill = (batch: WriteBatch): Buffer => {
+      for (let i = 0; i < 40; i++) batch.put(Buffer.from(`key-${i}`), Buffer.alloc(i * 7, i));
+      batch.del(Buffer.from('gone'));
+      return Buffer.from(batch.encode(5));
+    };
+    const plain = fill(new WriteBatch());
+    expect(fill(new WriteBatch({ expectedBytes: 100 }))).toEqual(plain);
+    expect(fill(new WriteBatch({ expectedBytes: plain.length }))).toEqual(plain);
+    expect(fill(new WriteBatch({ expectedBytes: 10 * plain.length }))).toEqual(plain);
+    const capped = new WriteBatch({ batchBytesMax: 100, expectedBytes: 1e9 });
+    capped.put(Buffer.alloc(10), Buffer.alloc(70));
+    expect(() => capped.put(Buffer.alloc(1), Buffer.alloc(2))).toThrow(InvalidArgumentError);
+    expect(decodeWriteBatch(capped.encode(1)).count).toBe(1);
+  });
+
   it('appends one batch to another with continuing sequence numbers', () => {
     const first = build([{ kind: 'put', key: Buffer.from('a'), value: Buffer.from('1') }]);
     const second = build([

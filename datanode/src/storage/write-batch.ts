@@ -35,6 +35,11 @@ const initialCapacityBytes = 256;
 export interface WriteBatchOptions {
   /** Largest encoded size (header included); an op that would exceed it throws InvalidArgumentError. */
   readonly batchBytesMax?: number;
+  /**
+   * The encoded size expected (a hint, capped at batchBytesMax): the buffer starts that large
+   * instead of growing by doubling from 256 bytes, copying what it held at every step.
+   */
+  readonly expectedBytes?: number;
 }
 
 function varintBytes(value: number): number {
@@ -68,7 +73,8 @@ export class WriteBatch {
       throw new InvalidOptionsError(`batchBytesMax must be an integer in [${writeBatchHeaderBytes}, ${batchBytesMaxLimit}], got ${batchBytesMax}`);
     }
     this.batchBytesMax = batchBytesMax;
-    this.rep = Buffer.allocUnsafe(Math.min(initialCapacityBytes, batchBytesMax));
+    const expected = options.expectedBytes !== undefined && Number.isFinite(options.expectedBytes) ? Math.ceil(options.expectedBytes) : 0;
+    this.rep = Buffer.allocUnsafe(Math.min(Math.max(initialCapacityBytes, expected), batchBytesMax));
   }
 
   /** Number of ops, which is also the number of sequence numbers the batch consumes. */

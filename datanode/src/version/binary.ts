@@ -19,15 +19,28 @@ import { compareVersions, formatVersion, parseVersion, VersionSyntaxError, type 
  */
 export const clusterVersionMinSupported = '0.1.0';
 
-/** The version of the package this file belongs to ('0.0.0' when package.json cannot be read). */
-export function packageVersion(): string {
+/**
+ * The version of the package this file belongs to ('0.0.0' when no package.json can be read):
+ * the nearest package.json named "phantomdb" above this file, so the source tree
+ * (datanode/src/version/) and the compiled tree (dist/datanode/src/version/, as in the image)
+ * both find the package's.
+ */
+export function packageVersion(from: string = import.meta.dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const version = phantomdbVersionIn(path.join(dir, 'package.json'));
+    if (version !== undefined) return version;
+    if (path.dirname(dir) === dir) return '0.0.0';
+  }
+}
+
+function phantomdbVersionIn(file: string): string | undefined {
   try {
-    const file = path.resolve(import.meta.dirname, '..', '..', '..', 'package.json');
     const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    const version = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['version'] : undefined;
-    return typeof version === 'string' ? formatVersion(parseVersion(version)) : '0.0.0';
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const { name, version } = parsed as Record<string, unknown>;
+    return name === 'phantomdb' && typeof version === 'string' ? formatVersion(parseVersion(version)) : undefined;
   } catch {
-    return '0.0.0';
+    return undefined;
   }
 }
 

@@ -1,5 +1,8 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { binaryVersionOf, clusterVersionMinSupported } from './binary.ts';
+import { binaryVersionOf, clusterVersionMinSupported, packageVersion } from './binary.ts';
 import { cannotRun, compareVersions, FeatureGates, formatVersion, isVersion, parseVersion, runnableRange, versionAtLeast, VersionSyntaxError } from './version.ts';
 
 describe('parseVersion', () => {
@@ -64,6 +67,28 @@ describe('binaryVersionOf', () => {
     expect(binaryVersionOf({ PHANTOMDB_TEST_BINARY_VERSION: '0.3.0' }, '0.1.0')).toEqual({ version: '0.3.0', clusterVersionMin: clusterVersionMinSupported });
     expect(binaryVersionOf({ PHANTOMDB_TEST_BINARY_VERSION: '0.0.5' }, '0.1.0')).toEqual({ version: '0.0.5', clusterVersionMin: '0.0.5' });
     expect(() => binaryVersionOf({ PHANTOMDB_TEST_BINARY_VERSION: 'new' }, '0.1.0')).toThrow(VersionSyntaxError);
+  });
+});
+
+describe('packageVersion', () => {
+  it("finds the phantomdb package.json from the source tree and from a compiled tree one level deeper (dist/, as in the image)", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-version-'));
+    try {
+      fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'phantomdb', version: '1.2.3' }));
+      const compiled = path.join(root, 'dist', 'datanode', 'src', 'version');
+      fs.mkdirSync(compiled, { recursive: true });
+      // A package.json of something else on the way up is not ours.
+      fs.writeFileSync(path.join(root, 'dist', 'package.json'), JSON.stringify({ name: 'other', version: '9.9.9' }));
+      expect(packageVersion(compiled)).toBe('1.2.3');
+      expect(packageVersion(path.join(root, 'datanode', 'src', 'version'))).toBe('1.2.3');
+      expect(packageVersion(os.tmpdir())).toBe('0.0.0');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+  it('reads this checkout', () => {
+    const own = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect(packageVersion()).toBe(own.version);
   });
 });
 

@@ -118,14 +118,30 @@ export function cannotRun(binary: BinaryVersion, clusterVersion: string): string
  * a node that has not been upgraded yet never meets a format it cannot read.
  */
 export const clusterFeatures = {
-  /** The replicated cluster version record itself (every cluster has it from bootstrap on). */
+  /**
+   * The baseline format of 0.1.0, the first cluster version: key layout 3 (MVCC versions), writes
+   * (put, delete, cas) stamped with an HLC timestamp, the address book, member lifecycle, splits
+   * and the meta range's descriptor copies (command ops 1-8). Builds from before it (key layout
+   * 2, unstamped writes, no cluster version record) cannot be mixed with it or upgraded in place.
+   */
+  baseline: '0.1.0',
+  /** The replicated cluster version record itself (command op 64; every cluster has it from bootstrap on). */
   clusterVersionRecord: '0.1.0',
+  /** Closed timestamps (command op 9), which reads and backups at a timestamp rely on. */
+  closedTimestamps: '0.1.0',
+  /** Protected timestamps in the meta range (command ops 10 and 11), which hold GC back for backups. */
+  protectedTimestamps: '0.1.0',
+  /** Named meta-range records (command op 20): liveness and drain records of the placement driver. */
+  metaRecords: '0.1.0',
 } as const satisfies Record<string, string>;
 
 export type ClusterFeature = keyof typeof clusterFeatures;
 
 /** Answers feature questions against the cluster version as this node currently knows it. */
 export class FeatureGates<Feature extends string = ClusterFeature> {
+  private enabledFor: string | undefined;
+  private enabledNow = new Set<Feature>();
+
   constructor(
     private readonly clusterVersion: () => string,
     private readonly features: Readonly<Record<Feature, string>>,
@@ -140,9 +156,27 @@ export class FeatureGates<Feature extends string = ClusterFeature> {
     return versionAtLeast(this.clusterVersion(), version);
   }
 
-  /** Whether `feature` may be used: the cluster is finalized at or past the version that introduced it. */
+  /**
+   * Whether `feature` may be used: the cluster is finalized at or past the version that introduced
+   * it. Asked on every proposal, so the answer is kept until the cluster version changes.
+   */
   enabled(feature: Feature): boolean {
-    return this.atLeast(this.features[feature]);
+    const clusterVersion = this.clusterVersion();
+    if (clusterVersion !== this.enabledFor) {
+      this.enabledNow = new Set((Object.keys(this.features) as Feature[]).filter((name) => versionAtLeast(clusterVersion, this.features[name])));
+      this.enabledFor = clusterVersion;
+    }
+    return this.enabledNow.has(feature);
+  }
+
+  /** The version that introduced `feature`. */
+  introducedIn(feature: Feature): string {
+    return this.features[feature];
+  }
+
+  /** The cluster version the answers are given for now. */
+  current(): string {
+    return this.clusterVersion();
   }
 
   /** The features enabled now, by name (for status pages and logs). */

@@ -4,7 +4,7 @@
  * the typed gRPC client (datanode/src/admin); tests can give a simulated cluster instead.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { AdminClient, type BackupProgressReport, type BackupSpec, type ClusterStatus, type DecommissionProgress, type DrainProgress, type FinalizeResult, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
+import { AdminClient, type BackupDestinationSpec, type BackupProgressReport, type BackupSpec, type ClusterStatus, type DecommissionProgress, type DrainProgress, type FinalizeResult, type Member, type NodeInfo } from '../../../datanode/src/admin/index.ts';
 import { ports } from '../resources/index.ts';
 
 export type { ClusterStatus, DecommissionProgress, DrainProgress, FinalizeResult, Member, NodeInfo, NodeStatus } from '../../../datanode/src/admin/index.ts';
@@ -30,6 +30,8 @@ export interface ClusterAdmin {
   backup?(spec: BackupSpec): Promise<BackupProgressReport>;
   /** The progress of a backup, as the node running it knows it. */
   backupStatus?(backupId: string): Promise<BackupProgressReport>;
+  /** Deletes a backup's objects through a data node (a volume only the data pods mount); answers how many. */
+  deleteBackup?(backupId: string, destination: BackupDestinationSpec): Promise<number>;
 }
 
 export interface AdminConnector {
@@ -88,6 +90,7 @@ export class GrpcAdminConnector implements AdminConnector {
       finalizeClusterVersion: (targetVersion) => bound.finalizeClusterVersion(targetVersion),
       backup: (spec) => bound.backup(spec),
       backupStatus: (backupId) => bound.backupStatus(backupId),
+      deleteBackup: (backupId, destination) => bound.deleteBackup(backupId, destination),
     };
   }
 

@@ -127,6 +127,19 @@ export const bootstrapSchema = withRules(
   [{ rule: 'self == oldSelf', message: 'spec.bootstrap is immutable' }],
 );
 
+export const clusterBackupSchema = z
+  .object({
+    volume: z
+      .object({
+        claimName: dnsLabelSchema.describe(
+          'PersistentVolumeClaim in the namespace of the cluster, mounted into every data node pod at /var/lib/phantomdb-backup, so that PhantomBackups with destination.volume naming this claim can be taken and restored. It must exist before the pods start; with more than one data node it must be ReadWriteMany (every node writes the ranges it leads). Setting or changing it restarts the nodes one at a time.',
+        ),
+      })
+      .optional()
+      .describe('A volume that backups of this cluster are written to and restored from.'),
+  })
+  .describe('Backup settings of the data nodes.');
+
 export const rolloutSchema = z
   .object({
     podReadyTimeoutSeconds: z
@@ -172,6 +185,7 @@ const clusterSpecFields = z.object({
   rollout: rolloutSchema.prefault({}),
   paused: z.boolean().default(false).describe('Stop all changes the operator makes to the cluster (status is still updated).'),
   bootstrap: bootstrapSchema.optional(),
+  backup: clusterBackupSchema.optional(),
 });
 
 export const clusterSpecSchema = withRules(clusterSpecFields.describe('Desired state of a PhantomDB cluster.'), [

@@ -25,6 +25,12 @@ describe('backup examples and validation', () => {
     const [restore] = documentsOf('cluster-restore.yaml');
     const result = validateCluster(restore);
     expect(result.ok ? [] : result.errors).toEqual([]);
+    const [claim, cluster, volumeBackup] = documentsOf('backup-volume.yaml');
+    expect((claim as { kind?: string }).kind).toBe('PersistentVolumeClaim');
+    const mounting = validateCluster(cluster);
+    expect(mounting.ok ? mounting.value.spec.backup?.volume?.claimName : mounting.errors).toBe('phantomdb-backups');
+    const onVolume = validateBackup(volumeBackup);
+    expect(onVolume.ok ? onVolume.value.spec.destination.volume?.claimName : onVolume.errors).toBe('phantomdb-backups');
   });
 
   it('names the field when a backup or schedule is wrong', () => {

@@ -126,7 +126,7 @@ describe('DataNodeBackupRunner', () => {
     const admin = new GrpcAdminConnector();
     const runner = new DataNodeBackupRunner({ admin, endpointsOf: () => Promise.resolve(['127.0.0.1:1']), s3CredentialsOf: () => Promise.resolve(undefined) });
     const job = { namespace, cluster: 'db', backupName: 'v', backupId: 'v-1', type: 'Full' as const, destination: backupDestinationSchema.parse({ volume: { claimName: 'backups' } }) };
-    await expect(runner.start(job)).rejects.toThrow(/do not mount backup volumes/);
+    await expect(runner.start(job)).rejects.toThrow(/cannot check the data pods' mounts/);
     admin.close();
   });
 });

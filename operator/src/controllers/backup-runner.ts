@@ -11,11 +11,12 @@
  * upload, deletion by retention): S3 with the credentials from the named Secret, or a volume
  * the operator has mounted.
  */
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import type { AdminConnector, BackupDestinationSpec, BackupProgressReport, BackupSpec } from '../admin-client/index.ts';
 import { type BackupStore, S3BackupStore, VolumeBackupStore, s3StoreConfig } from '../../../datanode/src/backup/index.ts';
 import { PhantomError } from '../../../datanode/src/errors.ts';
 import type { BackupDestination, BackupType } from '../api/index.ts';
+import { backupVolumeRefusal, podsWithoutClaim, volumeDestinationPath } from './backup-volume.ts';
 
 export interface BackupJob {
   readonly namespace: string;
@@ -45,7 +46,7 @@ export interface BackupRunner {
 /** No way to make the data nodes export a backup. */
 export class BackupRunnerUnavailableError extends PhantomError {
   readonly code = 'PH_BACKUP_RUNNER_UNAVAILABLE';
-  override readonly name = 'BackupRunnerUnavailableError';
+  override readonly name: string = 'BackupRunnerUnavailableError';
 }
 
 /**
@@ -62,6 +63,21 @@ export class PendingDataNodeBackupRunner implements BackupRunner {
 
   async state(_job: BackupJob): Promise<BackupJobState> {
     return { kind: 'failed', message: PendingDataNodeBackupRunner.message };
+  }
+}
+
+/**
+ * The operator does not mount a volume destination's claim (it cannot: claims live in the
+ * clusters' namespaces and are mounted by the data pods). Backups there are verified by the
+ * data node that wrote them (it re-reads every object before reporting the backup uploaded).
+ */
+export class VolumeNotInOperatorError extends BackupRunnerUnavailableError {
+  override readonly name = 'VolumeNotInOperatorError';
+  constructor(
+    readonly namespace: string,
+    readonly claimName: string,
+  ) {
+    super(`volume claim ${namespace}/${claimName} is mounted by the data node pods, not by the operator, so the operator cannot read or delete backup files there`);
   }
 }
 
@@ -101,15 +117,28 @@ export interface DataNodeBackupRunnerOptions {
   /** The credentials an S3 destination names (readS3Credentials). */
   s3CredentialsOf(namespace: string, s3: S3Destination): Promise<{ accessKeyId: string; secretAccessKey: string } | undefined>;
   /**
-   * Where a volume destination's claim is mounted in the data node pods. Absent: volume
-   * destinations are refused (the data node pods do not mount backup claims yet).
+   * The cluster's spec and data pods, to check that every pod mounts a volume destination's
+   * claim (backup-volume.ts). Absent: volume destinations are refused.
    */
-  volumePathOf?(namespace: string, claimName: string, path: string): string;
+  volumeMountsOf?(namespace: string, cluster: string): Promise<{ readonly clusterSpec: unknown; readonly pods: readonly V1Pod[] }>;
+}
+
+/** Deletes a backup's objects through the data nodes (a volume only the data pods mount). */
+export interface DataNodeBackupDeleter {
+  /** Answers how many objects were deleted; refuses (BackupRunnerUnavailableError) what the data pods cannot reach. */
+  deleteBackup(namespace: string, cluster: string, destination: BackupDestination, backupId: string): Promise<number>;
 }
 
 /** Backups through the data nodes' admin API: the meta range's leader takes them (one timestamp, every range). */
-export class DataNodeBackupRunner implements BackupRunner {
+export class DataNodeBackupRunner implements BackupRunner, DataNodeBackupDeleter {
   constructor(private readonly options: DataNodeBackupRunnerOptions) {}
+
+  async deleteBackup(namespace: string, cluster: string, destination: BackupDestination, backupId: string): Promise<number> {
+    const job: BackupJob = { namespace, cluster, backupName: backupId, backupId, type: 'Full', destination };
+    const admin = await this.adminOf(job);
+    if (admin.deleteBackup === undefined) throw new BackupRunnerUnavailableError('the admin connector cannot delete backups');
+    return admin.deleteBackup(backupId, await this.destinationOf(job));
+  }
 
   async start(job: BackupJob): Promise<void> {
     const admin = await this.adminOf(job);
@@ -144,9 +173,13 @@ export class DataNodeBackupRunner implements BackupRunner {
       return { kind: 's3', ...s3StoreConfig(s3, credentials) };
     }
     if (volume !== undefined) {
-      const mounted = this.options.volumePathOf?.(job.namespace, volume.claimName, volume.path);
-      if (mounted === undefined) throw new BackupRunnerUnavailableError(`volume claim ${job.namespace}/${volume.claimName}: the data node pods do not mount backup volumes in this version; use an s3 destination`);
-      return { kind: 'volume', path: mounted };
+      if (this.options.volumeMountsOf === undefined) throw new BackupRunnerUnavailableError(`volume claim ${job.namespace}/${volume.claimName}: this runner cannot check the data pods' mounts; use an s3 destination`);
+      const { clusterSpec, pods } = await this.options.volumeMountsOf(job.namespace, job.cluster);
+      const refusal = backupVolumeRefusal(job.namespace, job.cluster, clusterSpec, volume.claimName);
+      if (refusal !== undefined) throw new BackupRunnerUnavailableError(refusal);
+      const missing = podsWithoutClaim(pods, volume.claimName);
+      if (missing.length > 0) throw new BackupRunnerUnavailableError(`data pods ${missing.join(', ')} of PhantomCluster ${job.namespace}/${job.cluster} do not mount volume claim ${volume.claimName} yet (the rollout that mounts it has not replaced them); take the backup once the rollout is through`);
+      return { kind: 'volume', path: volumeDestinationPath(volume.path) };
     }
     throw new BackupRunnerUnavailableError('the destination names neither s3 nor volume');
   }
@@ -182,9 +215,7 @@ export class KubeBackupDestinations implements BackupDestinations {
     }
     if (destination.volume !== undefined) {
       const root = this.options.volumeMountOf?.(namespace, destination.volume.claimName);
-      if (root === undefined) {
-        throw new BackupRunnerUnavailableError(`volume claim ${namespace}/${destination.volume.claimName} is not mounted in the operator; it is read through the data nodes, whose backup call is not available yet`);
-      }
+      if (root === undefined) throw new VolumeNotInOperatorError(namespace, destination.volume.claimName);
       return { store: new VolumeBackupStore(`${root.replace(/\/+$/, '')}${destination.volume.path === '/' ? '' : destination.volume.path}`), close: () => undefined };
     }
     throw new BackupRunnerUnavailableError('the destination names neither s3 nor volume');

@@ -10,7 +10,7 @@ import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from '@kubernetes/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../../../test/s3/local-s3.ts';
 import { startKubeTestServer, type KubeTestServer } from '../../../test/kube/server.ts';
-import { MvccEngineRangeExporter, readManifest, resolveChain, systemTimers, writeBackup, type RangeSpan } from '../../../datanode/src/backup/index.ts';
+import { MvccEngineRangeExporter, readManifest, resolveChain, systemTimers, VolumeBackupStore, writeBackup, type RangeSpan } from '../../../datanode/src/backup/index.ts';
 import { encodeTimestamp, parseTimestamp, timestamp } from '../../../datanode/src/hlc/hlc.ts';
 import { StorageEngine } from '../../../datanode/src/storage/engine.ts';
 import { encodeMvccKey } from '../../../datanode/src/storage/mvcc.ts';
@@ -19,7 +19,7 @@ import { systemClock, type Clock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { OperatorMetrics } from '../metrics/metrics.ts';
 import { eventually, installCrds, kubeConfigFor, timeouts } from '../kube/testing.ts';
-import { type BackupJob, type BackupJobState, type BackupRunner, KubeBackupDestinations, PendingDataNodeBackupRunner } from './backup-runner.ts';
+import { type BackupDestinations, type BackupJob, type BackupJobState, type BackupRunner, KubeBackupDestinations, PendingDataNodeBackupRunner } from './backup-runner.ts';
 import { createBackupNamespace } from './backup.test-support.ts';
 import { PhantomBackupController } from './phantombackup.ts';
 import { PhantomScheduledBackupController, scheduledBackupLabel } from './phantomscheduledbackup.ts';
@@ -52,6 +52,9 @@ class EngineBackupRunner implements BackupRunner {
   corrupt = false;
   started = 0;
 
+  /** `destinations`: how the stand-in reaches the job's destination (the data nodes' view). */
+  constructor(private readonly destinations: BackupDestinations = new KubeBackupDestinations(core)) {}
+
   async start(job: BackupJob): Promise<void> {
     if (this.jobs.has(job.backupId)) return;
     this.started++;
@@ -62,7 +65,7 @@ class EngineBackupRunner implements BackupRunner {
   }
 
   private async run(job: BackupJob, at: ReturnType<typeof timestamp>): Promise<void> {
-    const opened = await new KubeBackupDestinations(core).open(job.namespace, job.destination);
+    const opened = await this.destinations.open(job.namespace, job.destination);
     try {
       const parent = job.parentBackupId === undefined ? undefined : await readManifest(opened.store, job.parentBackupId);
       const manifest = await writeBackup({
@@ -231,6 +234,36 @@ describe('PhantomBackupController', () => {
     expect(status.message).toMatch(/verification failed: backup object bad-[a-z0-9]+\/ranges\/2\/000000\.sst is corrupt/);
     expect(status.conditions?.find((condition) => condition.type === 'Verified')).toMatchObject({ status: 'False', reason: 'VerificationFailed' });
     expect(await metrics.registry.getSingleMetricAsString('phantomdb_operator_backups_total')).toContain(`phantomdb_operator_backups_total{namespace="${namespace}",cluster="db",result="failed"} 1`);
+  });
+
+  it('refuses a volume destination its cluster does not mount; one it mounts completes, verified by the data node that wrote it', async () => {
+    const namespace = await freshNamespace();
+    await custom.createNamespacedCustomObject({
+      ...group,
+      plural: 'phantomclusters',
+      namespace,
+      body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'withvol' }, spec: { version: '1.0.0', storage: { size: '1Gi' }, backup: { volume: { claimName: 'backups' } } } },
+    });
+    // The data nodes reach the claim (here: a directory); the operator does not mount it.
+    const volumeRoot = path.join(workDir, `volume-${namespace}`);
+    const runner = new EngineBackupRunner(new KubeBackupDestinations(core, { volumeMountOf: (ns, claim) => (ns === namespace && claim === 'backups' ? volumeRoot : undefined) }));
+    const controller = startBackupController(namespace, runner);
+    await controller.start();
+    const volume = { volume: { claimName: 'backups', path: '/nightly' } };
+    await createBackup(namespace, 'unmounted', { type: 'Full', destination: volume });
+    await createBackup(namespace, 'mounted', { type: 'Full', cluster: 'withvol', destination: volume });
+    const refused = await settled(namespace, 'unmounted');
+    const done = await settled(namespace, 'mounted');
+    await controller.stop();
+    expect(refused.phase).toBe('Failed');
+    expect(refused.message).toContain(`PhantomCluster ${namespace}/db does not mount volume claim backups (it mounts no backup volume): set spec.backup.volume.claimName: backups`);
+    expect(done.phase, done.message).toBe('Completed');
+    expect(done.verified).toBe(true);
+    expect(done.conditions?.find((condition) => condition.type === 'Verified')).toMatchObject({ status: 'True', reason: 'VerifiedByDataNode' });
+    expect(runner.started).toBe(1);
+    const manifest = await readManifest(new VolumeBackupStore(path.join(volumeRoot, 'nightly')), done.backupId ?? '');
+    expect(done.backupTimestamp).toBe(manifest.backupTimestamp);
+    expect(done.sizeBytes).toBe(manifest.totalBytes);
   });
 
   it('fails an incremental backup that has nothing to build on', async () => {

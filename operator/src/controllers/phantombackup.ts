@@ -16,7 +16,8 @@ import type { EventRecorder, EventType } from '../kube/events.ts';
 import { RestartingInformer } from '../kube/informer.ts';
 import { StatusConflictError, writeStatusIfChanged, type ObjectWithStatus } from '../kube/status.ts';
 import type { OperatorMetrics } from '../metrics/metrics.ts';
-import { type BackupDestinations, type BackupJob, type BackupRunner, KubeBackupDestinations } from './backup-runner.ts';
+import { type BackupDestinations, type BackupJob, type BackupRunner, KubeBackupDestinations, VolumeNotInOperatorError } from './backup-runner.ts';
+import { backupVolumeRefusal } from './backup-volume.ts';
 import { setCondition } from './conditions.ts';
 import { Controller, InformerController, type ReconcileOutcome } from './runtime.ts';
 
@@ -115,12 +116,16 @@ async function completedBackupsOf(ctx: BackupContext): Promise<BackupObject[]> {
 
 /** Pending: the cluster exists, an ID is chosen, and an incremental has a parent. */
 async function prepare(ctx: BackupContext): Promise<ReconcileOutcome | undefined> {
+  let cluster: { spec?: unknown };
   try {
-    await ctx.deps.custom.getNamespacedCustomObject({ group: apiGroup, version: apiVersionName, namespace: ctx.namespace, plural: 'phantomclusters', name: ctx.spec.cluster });
+    cluster = (await ctx.deps.custom.getNamespacedCustomObject({ group: apiGroup, version: apiVersionName, namespace: ctx.namespace, plural: 'phantomclusters', name: ctx.spec.cluster })) as { spec?: unknown };
   } catch (error) {
     if (isNotFound(error)) return fail(ctx, `PhantomCluster ${ctx.namespace}/${ctx.spec.cluster} does not exist`);
     throw error;
   }
+  const volume = ctx.spec.destination.volume;
+  const refusal = volume === undefined ? undefined : backupVolumeRefusal(ctx.namespace, ctx.spec.cluster, cluster.spec, volume.claimName);
+  if (refusal !== undefined) return fail(ctx, refusal);
   let parentBackupId: string | undefined;
   if (ctx.spec.type === 'Incremental') {
     const candidates = await completedBackupsOf(ctx);
@@ -185,6 +190,7 @@ async function verifyUploaded(ctx: BackupContext, state: { backupTimestamp: stri
   try {
     opened = await ctx.deps.destinations.open(ctx.namespace, ctx.spec.destination);
   } catch (error) {
+    if (error instanceof VolumeNotInOperatorError) return completeVerifiedByDataNode(ctx, state, error.claimName);
     return fail(ctx, `cannot open the destination to verify the backup: ${errorText(error)}`, 'False');
   }
   try {
@@ -204,6 +210,22 @@ async function verifyUploaded(ctx: BackupContext, state: { backupTimestamp: stri
   } finally {
     opened.close();
   }
+}
+
+/**
+ * A volume backup the operator cannot read (it does not mount the claim): the data node that
+ * coordinated it re-read every object from the volume (sizes and SHA-256 checksums) before it
+ * reported the backup uploaded, so that check is what Verified records here.
+ */
+async function completeVerifiedByDataNode(ctx: BackupContext, state: { backupTimestamp: string; ranges: number; sizeBytes: number }, claimName: string): Promise<ReconcileOutcome> {
+  const message = `the data node re-read every object (${state.sizeBytes} bytes) from volume claim ${claimName}; sizes and SHA-256 checksums match (the operator does not mount the claim)`;
+  ctx.status = { ...ctx.status, phase: 'Completed', completedAt: ctx.now(), verified: true, bytesDone: state.sizeBytes };
+  delete ctx.status.message;
+  ctx.status.conditions = setCondition(ctx.status.conditions, { type: verifiedCondition, status: 'True', reason: 'VerifiedByDataNode', message }, new Date(ctx.deps.clock.nowMs()), ctx.object.metadata.generation);
+  await ctx.persist();
+  recordFinished(ctx, 'succeeded');
+  await ctx.event('Normal', 'BackupCompleted', `backup ${jobOf(ctx).backupId} at ${state.backupTimestamp}: ${message}`);
+  return {};
 }
 
 function splitKey(key: string): { namespace: string; name: string } {

@@ -14,7 +14,8 @@ import { crdOf, kindDefinitions, type PhantomScheduledBackupStatus } from '../ap
 import { systemClock } from '../kube/clock.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { installCrds, kubeConfigFor } from '../kube/testing.ts';
-import { type BackupDestinations, BackupRunnerUnavailableError, KubeBackupDestinations } from './backup-runner.ts';
+import { VolumeBackupStore } from '../../../datanode/src/backup/index.ts';
+import { type BackupDestinations, type DataNodeBackupDeleter, KubeBackupDestinations } from './backup-runner.ts';
 import { reconcileScheduledBackup, scheduledBackupLabel, type ScheduledBackupDeps } from './phantomscheduledbackup.ts';
 
 const group = { group: 'phantomdb.io', version: 'v1alpha1' } as const;
@@ -37,12 +38,19 @@ afterAll(async () => {
   await rm(volumeRoot, { recursive: true, force: true });
 });
 
-const unreachable: BackupDestinations = {
-  open: () => Promise.reject(new BackupRunnerUnavailableError('volume claim backups is not mounted in the operator')),
-};
+/** The operator as deployed: it does not mount the data pods' backup claims. */
+const unreachable = (): BackupDestinations => new KubeBackupDestinations(core);
 
-function deps(destinations: BackupDestinations): ScheduledBackupDeps {
-  return { custom, events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }), destinations, clock: systemClock, activePollMs: 50, resyncMs: 60_000 };
+function deps(destinations: BackupDestinations, dataNodes?: DataNodeBackupDeleter): ScheduledBackupDeps {
+  return {
+    custom,
+    events: new EventRecorder(core, { component: 'phantomdb-operator', instance: 'test' }),
+    destinations,
+    clock: systemClock,
+    activePollMs: 50,
+    resyncMs: 60_000,
+    ...(dataNodes === undefined ? {} : { dataNodes }),
+  };
 }
 
 async function backupNames(namespace: string): Promise<string[]> {
@@ -76,10 +84,12 @@ describe('PhantomScheduledBackup retention and suspend', () => {
       await writeFile(path.join(volumeRoot, 'phantom', `${name}-id`, 'ranges', '1', '000000.sst'), 'data');
     }
 
-    await reconcileScheduledBackup(deps(unreachable), `${namespace}/nightly`);
+    await reconcileScheduledBackup(deps(unreachable()), `${namespace}/nightly`);
     let status = ((await custom.getNamespacedCustomObject({ ...group, plural: 'phantomscheduledbackups', namespace, name: 'nightly' })) as { status?: PhantomScheduledBackupStatus }).status ?? {};
     expect(status.conditions?.find((condition) => condition.type === 'RetentionFailed')).toMatchObject({ status: 'True', reason: 'DeleteFailed' });
-    expect(status.conditions?.find((condition) => condition.type === 'RetentionFailed')?.message).toContain('not mounted in the operator');
+    expect(status.conditions?.find((condition) => condition.type === 'RetentionFailed')?.message).toContain(
+      'cannot open the destination to delete expired backups nightly-a, nightly-b (kept): volume claim retention-1/backups is mounted by the data node pods, not by the operator',
+    );
     expect(await backupNames(namespace)).toEqual(['nightly-a', 'nightly-b', 'nightly-c']);
     expect((await readdir(path.join(volumeRoot, 'phantom'))).sort()).toEqual(['nightly-a-id', 'nightly-b-id', 'nightly-c-id']);
 
@@ -99,5 +109,48 @@ describe('PhantomScheduledBackup retention and suspend', () => {
     const reasons = (await core.listNamespacedEvent({ namespace })).items.map((event) => event.reason);
     expect(reasons).toEqual(expect.arrayContaining(['RetentionFailed', 'BackupExpired']));
     expect(reasons).not.toContain('BackupScheduled');
+  });
+  it('deletes expired backups on a volume the operator does not mount through the data nodes', async () => {
+    const namespace = 'retention-2';
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    const destination = { volume: { claimName: 'backups', path: '/phantom' } };
+    const claimDir = path.join(volumeRoot, namespace);
+    await custom.createNamespacedCustomObject({
+      ...group,
+      plural: 'phantomscheduledbackups',
+      namespace,
+      body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomScheduledBackup', metadata: { name: 'nightly' }, spec: { cluster: 'db', schedule: '* * * * *', destination, retention: { keepLast: 1 }, suspend: true } },
+    });
+    for (const [index, name] of ['nightly-a', 'nightly-b'].entries()) {
+      const created = (await custom.createNamespacedCustomObject({
+        ...group,
+        plural: 'phantombackups',
+        namespace,
+        body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomBackup', metadata: { name, labels: { [scheduledBackupLabel]: 'nightly' } }, spec: { cluster: 'db', destination, type: 'Full' } },
+      })) as Record<string, unknown>;
+      const status = { phase: 'Completed', backupId: `${name}-id`, completedAt: new Date(Date.now() - (2 - index) * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), verified: true };
+      await custom.replaceNamespacedCustomObjectStatus({ ...group, plural: 'phantombackups', namespace, name, body: { ...created, status } });
+      await mkdir(path.join(claimDir, 'phantom', `${name}-id`), { recursive: true });
+      await writeFile(path.join(claimDir, 'phantom', `${name}-id`, 'manifest.json'), '{}');
+    }
+    // Stands in for the data nodes: they reach the claim (here a directory) and delete there.
+    const calls: string[] = [];
+    const dataNodes: DataNodeBackupDeleter = {
+      deleteBackup: async (ns, cluster, target, backupId) => {
+        calls.push(`${ns}/${cluster} ${target.volume?.claimName ?? ''}${target.volume?.path ?? ''} ${backupId}`);
+        const store = new VolumeBackupStore(path.join(claimDir, target.volume?.path ?? ''));
+        const keys = await store.list(`${backupId}/`);
+        await store.delete(keys);
+        return keys.length;
+      },
+    };
+    await reconcileScheduledBackup(deps(new KubeBackupDestinations(core), dataNodes), `${namespace}/nightly`);
+    const status = ((await custom.getNamespacedCustomObject({ ...group, plural: 'phantomscheduledbackups', namespace, name: 'nightly' })) as { status?: PhantomScheduledBackupStatus }).status ?? {};
+    expect(status.conditions?.find((condition) => condition.type === 'RetentionFailed')).toMatchObject({ status: 'False' });
+    expect(calls).toEqual(['retention-2/db backups/phantom nightly-a-id']);
+    expect(await backupNames(namespace)).toEqual(['nightly-b']);
+    expect(await readdir(path.join(claimDir, 'phantom'))).toEqual(['nightly-b-id']);
+    const messages = (await core.listNamespacedEvent({ namespace })).items.filter((event) => event.reason === 'BackupExpired').map((event) => event.message);
+    expect(messages).toEqual(['deleted backup nightly-a (nightly-a-id) from volume claim backups (through the data nodes) by the retention policy']);
   });
 });

@@ -22,7 +22,7 @@ import { describeApiError, isAlreadyExists, isNotFound } from '../kube/errors.ts
 import type { EventRecorder, EventType } from '../kube/events.ts';
 import { StatusConflictError, writeStatusIfChanged, type ObjectWithStatus } from '../kube/status.ts';
 import type { OperatorMetrics } from '../metrics/metrics.ts';
-import { type BackupDestinations, KubeBackupDestinations } from './backup-runner.ts';
+import { type BackupDestinations, type DataNodeBackupDeleter, KubeBackupDestinations, VolumeNotInOperatorError } from './backup-runner.ts';
 import { setCondition } from './conditions.ts';
 import { type CronSchedule, decideSchedule, nextCronTime, parseCron, parseRetentionDuration } from './cron.ts';
 import { backupPlural, customResourceInformers, type BackupObject } from './phantombackup.ts';
@@ -50,6 +50,8 @@ export interface ScheduledBackupDeps {
   readonly resyncMs: number;
   /** The schedule's interval per cluster (the PhantomDBBackupOverdue alert compares against it). */
   readonly metrics?: OperatorMetrics;
+  /** Deletes expired backups on a volume the operator does not mount (absent: they are kept). */
+  readonly dataNodes?: DataNodeBackupDeleter;
 }
 
 interface ScheduleContext {
@@ -119,21 +121,23 @@ async function applyRetention(ctx: ScheduleContext, backups: readonly BackupObje
   if (expired.length === 0) return;
   let opened;
   try {
-    opened = await ctx.deps.destinations.open(ctx.namespace, ctx.spec.destination);
+    opened = await openForDeletion(ctx);
   } catch (error) {
-    await setRetentionFailed(ctx, `cannot open the destination to delete expired backups: ${error instanceof Error ? error.message : describeApiError(error)}`);
+    // Nothing is deleted (neither files nor objects), so every backup that still has its
+    // PhantomBackup still has its files.
+    await setRetentionFailed(ctx, `cannot open the destination to delete expired backups ${expired.join(', ')} (kept): ${error instanceof Error ? error.message : describeApiError(error)}`);
     return;
   }
   try {
     for (const name of expired) {
       const backupId = backups.find((item) => item.metadata.name === name)?.status?.backupId;
-      if (backupId !== undefined) await opened.store.delete(await opened.store.list(`${backupId}/`));
+      if (backupId !== undefined) await opened.deleteBackup(backupId);
       try {
         await ctx.deps.custom.deleteNamespacedCustomObject({ group: apiGroup, version: apiVersionName, namespace: ctx.namespace, plural: backupPlural, name });
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
-      await ctx.event('Normal', 'BackupExpired', `deleted backup ${name}${backupId === undefined ? '' : ` (${backupId}) from ${opened.store.description}`} by the retention policy`);
+      await ctx.event('Normal', 'BackupExpired', `deleted backup ${name}${backupId === undefined ? '' : ` (${backupId}) from ${opened.description}`} by the retention policy`);
     }
   } catch (error) {
     await setRetentionFailed(ctx, `deleting expired backups failed: ${error instanceof Error ? error.message : describeApiError(error)}`);
@@ -142,6 +146,38 @@ async function applyRetention(ctx: ScheduleContext, backups: readonly BackupObje
     opened.close();
   }
   ctx.status = { ...ctx.status, conditions: setCondition(ctx.status.conditions, { type: 'RetentionFailed', status: 'False', reason: 'Applied', message: `${expired.length} expired backups deleted` }, new Date(ctx.nowMs), ctx.object.metadata.generation) };
+}
+
+/** Where retention deletes a backup's objects: through the operator's own access, or through the data nodes. */
+interface OpenedForDeletion {
+  readonly description: string;
+  deleteBackup(backupId: string): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Opens the schedule's destination for deleting backups: directly (S3, or a volume the operator
+ * mounts), or, for a volume only the data pods mount, through the data nodes' DeleteBackup.
+ */
+async function openForDeletion(ctx: ScheduleContext): Promise<OpenedForDeletion> {
+  try {
+    const opened = await ctx.deps.destinations.open(ctx.namespace, ctx.spec.destination);
+    return {
+      description: opened.store.description,
+      deleteBackup: async (backupId) => opened.store.delete(await opened.store.list(`${backupId}/`)),
+      close: () => opened.close(),
+    };
+  } catch (error) {
+    const dataNodes = ctx.deps.dataNodes;
+    if (!(error instanceof VolumeNotInOperatorError) || dataNodes === undefined) throw error;
+    return {
+      description: `volume claim ${error.claimName} (through the data nodes)`,
+      deleteBackup: async (backupId) => {
+        await dataNodes.deleteBackup(ctx.namespace, ctx.spec.cluster, ctx.spec.destination, backupId);
+      },
+      close: () => undefined,
+    };
+  }
 }
 
 async function setRetentionFailed(ctx: ScheduleContext, message: string): Promise<void> {
@@ -262,6 +298,8 @@ export interface PhantomScheduledBackupControllerOptions {
   readonly events: EventRecorder;
   readonly clock: Clock;
   readonly destinations?: BackupDestinations;
+  /** Deletes expired backups on volumes the operator does not mount (the data node runner). */
+  readonly dataNodes?: DataNodeBackupDeleter;
   readonly namespaces?: readonly string[];
   readonly metrics?: OperatorMetrics;
   readonly activePollMs?: number;
@@ -285,6 +323,7 @@ export class PhantomScheduledBackupController extends InformerController {
       activePollMs: options.activePollMs ?? 5_000,
       resyncMs: options.resyncMs ?? 60_000,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.dataNodes === undefined ? {} : { dataNodes: options.dataNodes }),
     };
     this.controller = new Controller({ name: 'phantomscheduledbackup', reconcile: (key) => reconcileScheduledBackup(deps, key), clock: options.clock, workers: 1, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
     this.informers.push(

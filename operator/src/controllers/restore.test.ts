@@ -1,8 +1,8 @@
 /**
  * A PhantomCluster that asks to start from a backup: one that cannot be restored (not found, on
- * a volume) is refused visibly with nothing created, never started empty; one on S3 gets the
- * restore Secret (the data node's --restore-from, credentials included) that its StatefulSet
- * passes to the pods.
+ * a volume claim the cluster does not mount) is refused visibly with nothing created, never
+ * started empty; one on S3, or on the volume claim the cluster mounts, gets the restore Secret
+ * (the data node's --restore-from, credentials included) that its StatefulSet passes to the pods.
  */
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +89,7 @@ describe('spec.bootstrap.fromBackup', () => {
     expect((await core.listNamespacedEvent({ namespace })).items.map((event) => event.reason)).toContain('RestoreUnavailable');
   });
 
-  it('writes the restore Secret for a backup on S3 and passes it to the pods; refuses a volume destination', async () => {
+  it('writes the restore Secret for a backup on S3 or on the volume the cluster mounts and passes it to the pods; refuses a volume the cluster does not mount', async () => {
     const namespace = 'restore-2';
     const { core, apps, custom, controller } = await startController(namespace, async (core) => {
       await core.createNamespacedSecret({ namespace, body: { metadata: { name: 's3-creds' }, stringData: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } } });
@@ -98,7 +98,13 @@ describe('spec.bootstrap.fromBackup', () => {
     const s3 = { bucket: 'backups', prefix: 'prod', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: true, credentials: { secretName: 's3-creds' } };
     await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'from-s3' }, spec: { ...spec, bootstrap: { fromBackup: { destination: { s3 }, backupId: 'full-1', upToBackupId: 'inc-2' } } } } });
     await custom.createNamespacedCustomObject({ ...group, namespace, body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'from-volume' }, spec: { ...spec, bootstrap: { fromBackup: { destination: { volume: { claimName: 'backups' } }, backupId: 'full-1' } } } } });
+    await custom.createNamespacedCustomObject({
+      ...group,
+      namespace,
+      body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomCluster', metadata: { name: 'from-mounted' }, spec: { ...spec, backup: { volume: { claimName: 'backups' } }, bootstrap: { fromBackup: { destination: { volume: { claimName: 'backups', path: '/nightly' } }, backupId: 'full-1' } } } },
+    });
     await eventually(async () => (await apps.listNamespacedStatefulSet({ namespace })).items.some((sts) => sts.metadata?.name === 'from-s3'), timeouts.reconcile, 'the S3-restored cluster StatefulSet');
+    await eventually(async () => (await apps.listNamespacedStatefulSet({ namespace })).items.some((sts) => sts.metadata?.name === 'from-mounted'), timeouts.reconcile, 'the volume-restored cluster StatefulSet');
     const volumeStatus = await waitForFailed(custom, namespace, 'from-volume');
     await controller.stop();
     const secret = await core.readNamespacedSecret({ namespace, name: 'from-s3-restore' });
@@ -108,7 +114,12 @@ describe('spec.bootstrap.fromBackup', () => {
     const sts = await apps.readNamespacedStatefulSet({ namespace, name: 'from-s3' });
     const env = sts.spec?.template.spec?.containers[0]?.env ?? [];
     expect(env.find((entry) => entry.name === 'PHANTOMDB_RESTORE_FROM')?.valueFrom?.secretKeyRef).toEqual({ name: 'from-s3-restore', key: 'restoreFrom' });
-    expect(volumeStatus.message).toContain('do not mount backup volumes');
+    expect(volumeStatus.message).toContain('PhantomCluster restore-2/from-volume does not mount volume claim backups (it mounts no backup volume): set spec.backup.volume.claimName: backups');
+    const mountedSecret = await core.readNamespacedSecret({ namespace, name: 'from-mounted-restore' });
+    expect(JSON.parse(Buffer.from(mountedSecret.data?.restoreFrom ?? '', 'base64').toString('utf8'))).toEqual({ backupId: 'full-1', volume: { path: '/var/lib/phantomdb-backup/nightly' } });
+    const mountedPod = (await apps.readNamespacedStatefulSet({ namespace, name: 'from-mounted' })).spec?.template.spec;
+    expect(mountedPod?.volumes?.find((volume) => volume.name === 'backup')?.persistentVolumeClaim).toEqual({ claimName: 'backups' });
+    expect(mountedPod?.containers[0]?.volumeMounts?.find((mount) => mount.name === 'backup')?.mountPath).toBe('/var/lib/phantomdb-backup');
     const volumeSts = await apps.readNamespacedStatefulSet({ namespace, name: 'from-volume' }).then(
       () => true,
       (error: unknown) => !isNotFound(error),

@@ -10,14 +10,17 @@
  * missing object stops that pod with a message naming the object, so the cluster never comes up
  * with part of the data.
  *
- * A backup that cannot be resolved (not found, not Completed, or on a volume, which the data
- * node pods do not mount yet) fails the cluster before anything is created, with a clear status:
+ * A backup on a volume is read by the bootstrapping pod from the claim the new cluster mounts
+ * (`spec.backup.volume.claimName`, which must name the destination's claim).
+ * A backup that cannot be resolved (not found, not Completed, or on a volume claim the new
+ * cluster does not mount) fails the cluster before anything is created, with a clear status:
  * starting it empty would be a silently wrong restore. A cluster that already has its
  * StatefulSet is left to the other steps.
  */
 import { setCondition } from './conditions.ts';
 import { finish, proceed, validated, type Step } from './context.ts';
 import { readS3Credentials } from './backup-runner.ts';
+import { backupVolumeRefusal, volumeDestinationPath } from './backup-volume.ts';
 import { isAlreadyExists, isNotFound } from '../kube/errors.ts';
 import { backupDestinationSchema, type BackupDestination, type PhantomBackupStatus } from '../api/index.ts';
 import { objectNames, ownedMeta, restoreSecretKey } from '../resources/index.ts';
@@ -65,8 +68,15 @@ async function backupOf(ctx: Context, fromBackup: FromBackup): Promise<{ destina
 /** The data node's --restore-from JSON for the backup. */
 async function restoreSourceJson(ctx: Context, fromBackup: FromBackup): Promise<string> {
   const { destination, backupId } = await backupOf(ctx, fromBackup);
-  if (destination.s3 === undefined) throw new RestoreRefused('restoring from a volume destination is not available: the data node pods do not mount backup volumes in this version; use an s3 destination');
+  if (destination.volume !== undefined) {
+    // The bootstrapping data node reads the backup from the claim this cluster mounts.
+    const cluster = validated(ctx);
+    const refusal = backupVolumeRefusal(ctx.namespace, cluster.metadata.name, cluster.spec, destination.volume.claimName);
+    if (refusal !== undefined) throw new RestoreRefused(refusal);
+    return JSON.stringify({ backupId, volume: { path: volumeDestinationPath(destination.volume.path) } });
+  }
   const s3 = destination.s3;
+  if (s3 === undefined) throw new RestoreRefused('the destination names neither s3 nor volume');
   const credentials = await readS3Credentials(ctx.deps.core, ctx.namespace, s3);
   return JSON.stringify({
     backupId,

@@ -183,6 +183,8 @@ describe('pod template hash', () => {
           { nodeSelector: { dedicated: 'phantomdb' } },
           { tolerations: [{ key: 'dedicated', operator: 'Exists' }] },
           { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone' }] },
+          // Mounting a backup volume is a pod change: it rolls through the normal rollout.
+          { backup: { volume: { claimName: 'backups' } } },
         ];
         for (const change of changes) expect(hashOf(minimal({ ...spec, ...change })), JSON.stringify(change)).not.toBe(base);
       }),

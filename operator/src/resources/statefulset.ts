@@ -25,6 +25,10 @@ export const configHashAnnotation = 'phantomdb.io/config-hash';
 export const defaultDataNodeImageRepository = 'ghcr.io/phantomdb/phantomdb-node';
 export const dataMountPath = '/var/lib/phantomdb';
 export const podInfoMountPath = '/etc/phantomdb/podinfo';
+/** Where spec.backup.volume's claim is mounted in every data node pod (volume backup destinations are paths under it). */
+export const backupVolumeMountPath = '/var/lib/phantomdb-backup';
+/** The pod volume name of spec.backup.volume's claim. */
+export const backupVolumeName = 'backup';
 /** The user and group of the data node images (see datanode/Dockerfile). */
 export const dataNodeUserId = 10001;
 /** Time a node gets after SIGTERM to hand off leases and close its files cleanly. */
@@ -120,6 +124,8 @@ function dataNodeContainer(cluster: PhantomCluster, options: StatefulSetOptions)
     ],
   };
   if (cluster.spec.imagePullPolicy !== undefined) container.imagePullPolicy = cluster.spec.imagePullPolicy;
+  // Only with a backup volume: a cluster without one keeps the template (and hash) it had.
+  if (cluster.spec.backup?.volume !== undefined) container.volumeMounts?.push({ name: backupVolumeName, mountPath: backupVolumeMountPath });
   return container;
 }
 
@@ -184,6 +190,7 @@ function podTemplate(cluster: PhantomCluster, options: StatefulSetOptions): V1Po
   if (spec.tolerations !== undefined) podSpec.tolerations = spec.tolerations as V1Toleration[];
   if (spec.priorityClassName !== undefined) podSpec.priorityClassName = spec.priorityClassName;
   if (spec.imagePullSecrets !== undefined) podSpec.imagePullSecrets = spec.imagePullSecrets.map((secret) => ({ name: secret.name }));
+  if (spec.backup?.volume !== undefined) podSpec.volumes?.push({ name: backupVolumeName, persistentVolumeClaim: { claimName: spec.backup.volume.claimName } });
   return template;
 }
 

@@ -29,16 +29,27 @@ export function internalKeyOf(entry: ModelEntry): Buffer {
   return encodeInternalKey(entry.userKey, entry.seq, entry.kind);
 }
 
-/** Index of the first entry at or after (userKey, seq), or entries.length. */
+/** The first index whose entry compares `>= target` (strict: `> target`), by binary search over the sorted entries. */
+function lowerBound(entries: readonly ModelEntry[], target: { userKey: Buffer; seq: number }, strict: boolean): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareEntries(entries[mid] as ModelEntry, target);
+    if (c < 0 || (strict && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first entry at or after (userKey, seq), or entries.length (entries sorted, as normalizeEntries leaves them). */
 export function modelSeek(entries: readonly ModelEntry[], userKey: Buffer, seq: number): number {
-  const i = entries.findIndex((e) => compareEntries(e, { userKey, seq }) >= 0);
-  return i < 0 ? entries.length : i;
+  return lowerBound(entries, { userKey, seq }, false);
 }
 
 /** Index of the last entry at or before (userKey, seq), or -1. */
 export function modelSeekForPrev(entries: readonly ModelEntry[], userKey: Buffer, seq: number): number {
-  for (let i = entries.length - 1; i >= 0; i--) if (compareEntries(entries[i] as ModelEntry, { userKey, seq }) <= 0) return i;
-  return -1;
+  return lowerBound(entries, { userKey, seq }, true) - 1;
 }
 
 /** The newest entry for userKey with entry seq <= seq. */

@@ -12,6 +12,8 @@ import type { ClusterStatusRequest as _phantomdb_admin_v1_ClusterStatusRequest, 
 import type { ClusterStatusResponse as _phantomdb_admin_v1_ClusterStatusResponse, ClusterStatusResponse__Output as _phantomdb_admin_v1_ClusterStatusResponse__Output } from '../../../phantomdb/admin/v1/ClusterStatusResponse.ts';
 import type { DecommissionProgress as _phantomdb_admin_v1_DecommissionProgress, DecommissionProgress__Output as _phantomdb_admin_v1_DecommissionProgress__Output } from '../../../phantomdb/admin/v1/DecommissionProgress.ts';
 import type { DecommissionRequest as _phantomdb_admin_v1_DecommissionRequest, DecommissionRequest__Output as _phantomdb_admin_v1_DecommissionRequest__Output } from '../../../phantomdb/admin/v1/DecommissionRequest.ts';
+import type { DeleteBackupRequest as _phantomdb_admin_v1_DeleteBackupRequest, DeleteBackupRequest__Output as _phantomdb_admin_v1_DeleteBackupRequest__Output } from '../../../phantomdb/admin/v1/DeleteBackupRequest.ts';
+import type { DeleteBackupResponse as _phantomdb_admin_v1_DeleteBackupResponse, DeleteBackupResponse__Output as _phantomdb_admin_v1_DeleteBackupResponse__Output } from '../../../phantomdb/admin/v1/DeleteBackupResponse.ts';
 import type { DrainProgress as _phantomdb_admin_v1_DrainProgress, DrainProgress__Output as _phantomdb_admin_v1_DrainProgress__Output } from '../../../phantomdb/admin/v1/DrainProgress.ts';
 import type { DrainRequest as _phantomdb_admin_v1_DrainRequest, DrainRequest__Output as _phantomdb_admin_v1_DrainRequest__Output } from '../../../phantomdb/admin/v1/DrainRequest.ts';
 import type { ExportRangeChunk as _phantomdb_admin_v1_ExportRangeChunk, ExportRangeChunk__Output as _phantomdb_admin_v1_ExportRangeChunk__Output } from '../../../phantomdb/admin/v1/ExportRangeChunk.ts';
@@ -130,6 +132,25 @@ export interface AdminClient extends grpc.Client {
   decommission(argument: _phantomdb_admin_v1_DecommissionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
   decommission(argument: _phantomdb_admin_v1_DecommissionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
   decommission(argument: _phantomdb_admin_v1_DecommissionRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DecommissionProgress__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Deletes every object of one backup (<backup_id>/...) at the destination, as this node
+   * reaches it (any node: a volume destination is mounted in every data node). For the
+   * operator's retention of backups on a volume it does not mount. Idempotent.
+   */
+  DeleteBackup(argument: _phantomdb_admin_v1_DeleteBackupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DeleteBackupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteBackup(argument: _phantomdb_admin_v1_DeleteBackupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DeleteBackupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteBackup(argument: _phantomdb_admin_v1_DeleteBackupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DeleteBackupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteBackup(argument: _phantomdb_admin_v1_DeleteBackupRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DeleteBackupResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Deletes every object of one backup (<backup_id>/...) at the destination, as this node
+   * reaches it (any node: a volume destination is mounted in every data node). For the
+   * operator's retention of backups on a volume it does not mount. Idempotent.
+   */
+  deleteBackup(argument: _phantomdb_admin_v1_DeleteBackupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DeleteBackupResponse__Output>): grpc.ClientUnaryCall;
+  deleteBackup(argument: _phantomdb_admin_v1_DeleteBackupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_phantomdb_admin_v1_DeleteBackupResponse__Output>): grpc.ClientUnaryCall;
+  deleteBackup(argument: _phantomdb_admin_v1_DeleteBackupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_phantomdb_admin_v1_DeleteBackupResponse__Output>): grpc.ClientUnaryCall;
+  deleteBackup(argument: _phantomdb_admin_v1_DeleteBackupRequest, callback: grpc.requestCallback<_phantomdb_admin_v1_DeleteBackupResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Moves every lease (leadership) off a node; it keeps its replicas.
@@ -334,6 +355,13 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   Decommission: grpc.handleUnaryCall<_phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress>;
   
   /**
+   * Deletes every object of one backup (<backup_id>/...) at the destination, as this node
+   * reaches it (any node: a volume destination is mounted in every data node). For the
+   * operator's retention of backups on a volume it does not mount. Idempotent.
+   */
+  DeleteBackup: grpc.handleUnaryCall<_phantomdb_admin_v1_DeleteBackupRequest__Output, _phantomdb_admin_v1_DeleteBackupResponse>;
+  
+  /**
    * Moves every lease (leadership) off a node; it keeps its replicas.
    */
   Drain: grpc.handleUnaryCall<_phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress>;
@@ -401,6 +429,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   BackupStatus: MethodDefinition<_phantomdb_admin_v1_BackupStatusRequest, _phantomdb_admin_v1_BackupProgress, _phantomdb_admin_v1_BackupStatusRequest__Output, _phantomdb_admin_v1_BackupProgress__Output>
   ClusterStatus: MethodDefinition<_phantomdb_admin_v1_ClusterStatusRequest, _phantomdb_admin_v1_ClusterStatusResponse, _phantomdb_admin_v1_ClusterStatusRequest__Output, _phantomdb_admin_v1_ClusterStatusResponse__Output>
   Decommission: MethodDefinition<_phantomdb_admin_v1_DecommissionRequest, _phantomdb_admin_v1_DecommissionProgress, _phantomdb_admin_v1_DecommissionRequest__Output, _phantomdb_admin_v1_DecommissionProgress__Output>
+  DeleteBackup: MethodDefinition<_phantomdb_admin_v1_DeleteBackupRequest, _phantomdb_admin_v1_DeleteBackupResponse, _phantomdb_admin_v1_DeleteBackupRequest__Output, _phantomdb_admin_v1_DeleteBackupResponse__Output>
   Drain: MethodDefinition<_phantomdb_admin_v1_DrainRequest, _phantomdb_admin_v1_DrainProgress, _phantomdb_admin_v1_DrainRequest__Output, _phantomdb_admin_v1_DrainProgress__Output>
   ExportRange: MethodDefinition<_phantomdb_admin_v1_ExportRangeRequest, _phantomdb_admin_v1_ExportRangeChunk, _phantomdb_admin_v1_ExportRangeRequest__Output, _phantomdb_admin_v1_ExportRangeChunk__Output>
   FinalizeClusterVersion: MethodDefinition<_phantomdb_admin_v1_FinalizeClusterVersionRequest, _phantomdb_admin_v1_FinalizeClusterVersionResponse, _phantomdb_admin_v1_FinalizeClusterVersionRequest__Output, _phantomdb_admin_v1_FinalizeClusterVersionResponse__Output>
