@@ -50,6 +50,7 @@ function raftStatus(progress: [number, { state: 'probe' | 'replicate' | 'snapsho
     lastIndex: 130,
     config: { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
     leadTransferee: 0,
+    quiesced: false,
     progress: new Map(progress.map(([id, p]) => [id, { match: 0, next: 1, inflightMsgs: 0, pendingSnapshot: 0, isLearner: false, ...p }])),
   } as RaftStatus;
 }
@@ -185,7 +186,7 @@ describe('NodeMetrics', () => {
 describe('single range report', () => {
   it('counts live and lagging voters on the leader only', () => {
     const healthy = singleRangeReport({ status: () => status, raftStatus: () => raftStatus([[1, { state: 'replicate', recentActive: true }], [3, { state: 'replicate', recentActive: true }]]) });
-    expect(healthy).toEqual([{ rangeId: 1, role: 'leader', leaderKnown: true, commitIndex: 120, term: 7, voters: 3, liveVoters: 3, laggingVoters: 0 }]);
+    expect(healthy).toEqual([{ rangeId: 1, role: 'leader', leaderKnown: true, commitIndex: 120, term: 7, voters: 3, liveVoters: 3, laggingVoters: 0, quiesced: false }]);
     const oneDown = singleRangeReport({ status: () => status, raftStatus: () => raftStatus([[1, { state: 'probe', recentActive: false }], [3, { state: 'replicate', recentActive: true }]]) });
     expect(oneDown[0]?.liveVoters).toBe(2);
     expect(oneDown[0]?.laggingVoters).toBe(1);
@@ -214,7 +215,7 @@ describe('ranges of a multi-range node', () => {
       status: () => ({ ...raftStatus([[1, { state: 'replicate', recentActive: false }], [3, { state: 'replicate', recentActive: false }]]), groupId }),
       sinceHeardMs: (peer: number) => heard[peer] ?? Number.POSITIVE_INFINITY,
     });
-    const follower = { status: () => ({ ...raftStatus([], 'follower'), groupId: 3, leaderId: 1 }), sinceHeardMs: () => 0 };
+    const follower = { status: () => ({ ...raftStatus([], 'follower'), groupId: 3, leaderId: 1, quiesced: true }), sinceHeardMs: () => 0 };
     const replicas = [leaderOfRange(1, { 1: 10, 3: 20 }), leaderOfRange(2, { 1: 10, 3: 60_000 }), follower];
     // As the DataNode builds it: every replica of the store, live when heard from within an election timeout.
     const sources: NodeMetricsSources = { status: () => status, ranges: () => replicas.flatMap((r) => rangeReportsOf(r.status(), (peer) => r.sinceHeardMs(peer) <= 1000)) };
@@ -226,6 +227,7 @@ describe('ranges of a multi-range node', () => {
     expect(valueOf(text, 'phantomdb_ranges{state="under_replicated",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_ranges{state="quorum_at_risk",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_ranges{state="unavailable",node="2"}')).toBe(0);
+    expect(valueOf(text, 'phantomdb_ranges{state="quiesced",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_ranges_commit_index{node="2"}')).toBe(360);
     expect(valueOf(text, 'phantomdb_ranges_term{node="2"}')).toBe(21);
   });

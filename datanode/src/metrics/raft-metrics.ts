@@ -97,7 +97,7 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
   const reports = (): readonly RangeReplicaReport[] => sources.ranges?.() ?? singleRangeReport(sources);
   const ranges: Gauge<'state'> = new Gauge({
     name: 'phantomdb_ranges',
-    help: 'Ranges with a replica on this node, by state as this node sees it: replicas (all), leader (this node leads), under_replicated and quorum_at_risk (counted by the leader), unavailable (no leader known).',
+    help: 'Ranges with a replica on this node, by state as this node sees it: replicas (all), leader (this node leads), under_replicated and quorum_at_risk (counted by the leader), unavailable (no leader known), quiesced (idle, sending no heartbeats).',
     labelNames: ['state'],
     registers,
     collect() {
@@ -109,6 +109,7 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
       // At risk: losing one more live voter would lose the majority.
       ranges.set({ state: 'quorum_at_risk' }, count((r) => r.liveVoters !== undefined && r.liveVoters - 1 < Math.floor(r.voters / 2) + 1));
       ranges.set({ state: 'unavailable' }, count((r) => !r.leaderKnown));
+      ranges.set({ state: 'quiesced' }, count((r) => r.quiesced === true));
     },
   });
   const commits: Gauge = new Gauge({

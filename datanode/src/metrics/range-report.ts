@@ -26,5 +26,5 @@ export function rangeReportsOf(raft: RaftStatus | undefined, isLive?: (peer: num
       if (progress === undefined || progress.state !== 'replicate') laggingVoters++;
     }
   }
-  return [{ rangeId: raft.groupId, role: raft.role, leaderKnown: raft.leaderId !== 0, commitIndex: raft.commit, term: raft.term, voters: raft.config.voters.length, liveVoters, laggingVoters }];
+  return [{ rangeId: raft.groupId, role: raft.role, leaderKnown: raft.leaderId !== 0, commitIndex: raft.commit, term: raft.term, voters: raft.config.voters.length, liveVoters, laggingVoters, quiesced: raft.quiesced }];
 }

@@ -26,6 +26,8 @@ export interface RangeReplicaReport {
   readonly liveVoters: number | undefined;
   /** On the leader: voters whose log is not being replicated to normally (probing, snapshot). */
   readonly laggingVoters: number | undefined;
+  /** Whether the range is quiescent here (idle: no heartbeats, no election timer). */
+  readonly quiesced?: boolean;
 }
 
 export interface NodeMetricsSources {

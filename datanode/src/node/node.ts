@@ -51,6 +51,11 @@ const decommissionPassMs = 200;
 const registerPassMs = 1000;
 /** How often the MVCC GC threshold is raised (compactions then drop what fell below it). */
 const gcPassMs = 5000;
+/**
+ * A quiescent follower is woken once its leader's liveness record did not advance for this long
+ * (records are rewritten every second): three missed beats, so a GC pause does not wake ranges.
+ */
+const quiesceLeaderSuspectMs = 3000;
 
 /** The meta range's Raft group: it holds the cluster's members and the range descriptors. */
 export const kvGroupId = metaRangeId;
@@ -189,8 +194,12 @@ export class DataNode implements KvBackend {
       raftLog: () => this.logStore.stats,
       transport: () => this.transport?.stats?.(),
       lifecycles: () => (this.metaState === undefined ? undefined : this.lifecycles()),
-      // Every range replica of the Store; a peer is live when heard from within an election timeout.
-      ranges: () => (this.store?.allReplicas() ?? []).flatMap((replica) => rangeReportsOf(replica.status(), (peer) => replica.sinceHeardMs(peer) <= livenessMs)),
+      // Every range replica of the Store; a peer is live when heard from within an election timeout
+      // or, in a quiescent range (no heartbeats), when its node liveness record keeps advancing.
+      ranges: () =>
+        (this.store?.allReplicas() ?? []).flatMap((replica) =>
+          rangeReportsOf(replica.status(), (peer) => replica.sinceHeardMs(peer) <= livenessMs || (replica.quiesced && this.store?.nodeRecentlyLive(peer) === true)),
+        ),
       dataDir: this.config.dataDir,
     };
   }
@@ -243,6 +252,8 @@ export class DataNode implements KvBackend {
           readOnlyOption: config.readMode === 'lease' ? 'lease-based' : 'safe',
           checkQuorum: true,
           preVote: true,
+          // Busy ranges: an Append since the last heartbeat stands in for it (read-index mode only).
+          skipHeartbeatAfterAppend: true,
         },
         limits: this.limits,
         clock: performanceClock,
@@ -264,6 +275,9 @@ export class DataNode implements KvBackend {
       promotable: (id) => !this.lifecycles().decommissioning.has(id) && !this.lifecycles().removed.has(id),
       rangeMaxBytes: config.rangeMaxBytes,
       placement: true,
+      // Idle user ranges stop heartbeating after an election timeout; their followers are woken
+      // when the leader's liveness record (rewritten every second) stalls for 3 s.
+      quiesce: { idleTicks: config.electionTimeoutTicks, leaderSuspectMs: quiesceLeaderSuspectMs },
       pushDescriptors: (descriptors) => this.pushDescriptors(descriptors),
       log: this.log,
     });

@@ -511,6 +511,18 @@ export class Replica implements TransportHandlers {
     return this.raft.membershipChangePending();
   }
 
+  /** Whether the range is quiescent here (no election or heartbeat timer running). */
+  get quiesced(): boolean {
+    return this.raft.isQuiesced();
+  }
+
+  /** Resumes the Raft timers of a quiescent range (its leader may have failed). */
+  wake(): void {
+    if (this.stopped || !this.raft.isQuiesced()) return;
+    this.raft.wake();
+    this.scheduleLoop();
+  }
+
   /** Milliseconds since a message from `peer` last arrived (Infinity when never). */
   sinceHeardMs(peer: NodeId): number {
     const at = this.lastHeardMs.get(peer);

@@ -337,6 +337,19 @@ describe('store', () => {
     await until('a new range gets an uninitialised replica', () => node.replica(5000));
   });
 
+  it("ignores a heartbeat whose commit is beyond an uninitialised replica's empty log (a leader's progress from the replica dropped here)", async () => {
+    const c = await cluster({ followMetaMembership: false });
+    const node = c.stores[0];
+    if (node === undefined) throw new Error('no node');
+    const heartbeat = (commit: number): Message => ({ kind: 'Heartbeat', groupId: 6000, from: 2, to: 1, term: 5, commit, context: '', sentTick: 0 });
+    node.onMessages([heartbeat(0)]);
+    const replica = await until('an uninitialised replica', () => node.replica(6000));
+    // Before: the core asserted (commit 112 beyond last index 0) and the node process died.
+    expect(() => node.onMessages([heartbeat(112)])).not.toThrow();
+    expect(replica.serving).toBe(true);
+    expect(replica.status().commit).toBe(0);
+  });
+
   it('refuses proposals with rejected promises, never synchronous throws (the maintenance loop only attaches .catch)', async () => {
     const { stores: all } = await cluster({ followMetaMembership: false });
     const leader = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));

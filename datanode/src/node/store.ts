@@ -24,6 +24,8 @@ import { simpleConfState } from '../raft/types.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import { Replica, type ReplicaOptions } from './replica.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
+import { LeaderLivenessWatch } from './quiescence.ts';
+import { decodeLivenessRecord, type LivenessRecord } from '../placement/liveness.ts';
 import { observeSnapshotReceived } from '../metrics/sink.ts';
 
 /** What every replica shares; the Store adds the range-specific parts. */
@@ -57,6 +59,13 @@ export interface StoreOptions {
   readonly uninitializedCollectMs?: number;
   /** How often leaders check sizes, membership and meta records. */
   readonly maintenanceMs?: number;
+  /**
+   * Quiescence of idle user ranges (the meta range never quiesces: node liveness rides on it).
+   * A leader quiesces a range idle for `idleTicks`; a quiescent follower is woken once its
+   * leader's liveness record (meta range, as applied here) did not advance for `leaderSuspectMs`.
+   * Only for nodes that write liveness records (the placement host). Off when absent.
+   */
+  readonly quiesce?: { readonly idleTicks: number; readonly leaderSuspectMs: number };
   readonly log: (line: string) => void;
 }
 
@@ -132,11 +141,15 @@ export class Store implements TransportHandlers {
   private instanceSeq = 0;
   /** Ranges whose replica here applied its own removal: dropped by the next maintenance pass. */
   private readonly removedFrom = new Set<GroupId>();
+  /** Ranges whose replica is being dropped right now (no replica is created for them meanwhile). */
+  private readonly dropping = new Set<GroupId>();
   /** When the replica of each range this node left was dropped (monotonic ms). */
   private readonly droppedAt = new Map<GroupId, number>();
   private stopped = false;
   /** Ranges whose size was checked since this node became their leader. */
   private readonly sizeChecked = new Set<GroupId>();
+  /** When each node's liveness record last advanced here (quiescence wake-ups). */
+  private livenessWatch: LeaderLivenessWatch | undefined;
   private readonly uninitializedMax: number;
   private readonly uninitializedCollectMs: number;
   /** Ranges whose replica this node dropped after applying its removal → applied index then (durable). */
@@ -288,8 +301,10 @@ export class Store implements TransportHandlers {
 
   private newReplica(id: GroupId, sm: KvStateMachine, installer: SnapshotInstaller): Replica {
     sm.onSplit((left, right) => this.onSplitApplied(left, right));
+    const quiesceAfterIdleTicks = id === metaRangeId ? 0 : (this.options.quiesce?.idleTicks ?? 0);
     const replica = new Replica({
       ...this.options.replica,
+      raft: { ...this.options.replica.raft, quiesceAfterIdleTicks },
       groupId: id,
       stateMachine: sm,
       // Per replica instance: a replica re-created by a split must not wipe the scratch files of
@@ -509,7 +524,12 @@ export class Store implements TransportHandlers {
       return;
     }
     const held = messages.filter((m) => m.kind === 'Vote' || m.kind === 'PreVote' || m.kind === 'TimeoutNow');
-    replica.onMessages(held.length === 0 ? messages : messages.filter((m) => !held.includes(m)));
+    // A heartbeat whose commit index is beyond an empty log comes from a leader that still has
+    // this node's progress from an earlier replica of the range (dropped here, the removal not
+    // applied on the leader yet): stepping it would assert (commit beyond the last index) and
+    // stop the node. Drop it; the leader's new progress for this node heartbeats with commit 0.
+    const stale = messages.filter((m) => m.kind === 'Heartbeat' && m.commit > status.lastIndex);
+    replica.onMessages(messages.filter((m) => !held.includes(m) && !stale.includes(m)));
     if (held.length === 0 || attempt >= voteHoldAttempts) return;
     setTimeout(() => {
       const now = this.replicas.get(replica.groupId);
@@ -551,6 +571,9 @@ export class Store implements TransportHandlers {
     const pending = this.creating.get(groupId);
     if (pending !== undefined) return pending;
     if (this.awaitingDescriptor.has(groupId)) return Promise.resolve(undefined);
+    // A drop in progress removes the group at its end: a replica created over it meanwhile would
+    // lose its log under it (seen: a node crashed reading the removed group's last index).
+    if (this.dropping.has(groupId)) return Promise.resolve(undefined);
     if (this.stopped || groupId <= 0 || (!this.options.knownPeer(from) && groupId !== metaRangeId)) return Promise.resolve(undefined);
     // Messages that were on their way when this node left the range do not bring it back at once.
     if ((this.droppedAt.get(groupId) ?? -Infinity) > performance.now() - droppedQuietMs) return Promise.resolve(undefined);
@@ -648,6 +671,7 @@ export class Store implements TransportHandlers {
       await this.collectRemovedReplicas();
       await this.collectUninitializedReplicas();
       await this.collectForgottenReplicas(performance.now());
+      this.wakeFollowersOfSuspectLeaders(performance.now());
       for (const replica of this.replicas.values()) {
         if (this.stopped) return;
         if (!replica.serving || replica.role().role !== 'leader') {
@@ -668,6 +692,32 @@ export class Store implements TransportHandlers {
       this.options.log(`range maintenance failed (retried): ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.maintaining = false;
+    }
+  }
+
+  /** Whether `nodeId`'s liveness record advanced recently (false when quiescence is off). */
+  nodeRecentlyLive(nodeId: NodeId): boolean {
+    return this.livenessWatch !== undefined && !this.livenessWatch.suspect(nodeId, performance.now());
+  }
+
+  /** Wakes quiescent followers whose leader's node liveness lapsed (node/quiescence.ts). */
+  private wakeFollowersOfSuspectLeaders(nowMs: number): void {
+    if (this.options.quiesce === undefined) return;
+    this.livenessWatch ??= new LeaderLivenessWatch(this.options.quiesce.leaderSuspectMs, nowMs);
+    const records: LivenessRecord[] = [];
+    for (const bytes of this.metaStateMachine()?.metaRecords('liveness/').values() ?? []) {
+      try {
+        records.push(decodeLivenessRecord(bytes));
+      } catch {
+        // A corrupt record is reported by the placement host; here it simply never advances.
+      }
+    }
+    this.livenessWatch.observe(records, nowMs);
+    for (const replica of this.replicas.values()) {
+      if (!replica.quiesced) continue;
+      const { role, leaderId } = replica.role();
+      if (role === 'leader' || leaderId === this.options.nodeId) continue;
+      if (leaderId === 0 || this.livenessWatch.suspect(leaderId, nowMs)) replica.wake();
     }
   }
 
@@ -841,15 +891,20 @@ export class Store implements TransportHandlers {
     this.options.log(`range ${id}: ${why}; dropping its replica${desc === undefined ? '' : ` (${describeRange(desc)})`}`);
     this.replicas.delete(id);
     this.uninitializedSince.delete(id);
-    await replica.stop();
-    // The tombstone first (synced): a crash anywhere after it is finished by open(), and late
-    // messages for the range do not bring an empty replica back.
-    const removedAt = replica.stateMachine.appliedIndex();
-    this.tombstones.set(id, removedAt);
-    await this.options.kv.writeTombstone(id, removedAt);
-    await this.clearDroppedReplica(id, replica.stateMachine, desc);
-    this.sizeChecked.delete(id);
-    this.droppedAt.set(id, performance.now());
+    this.dropping.add(id);
+    try {
+      await replica.stop();
+      // The tombstone first (synced): a crash anywhere after it is finished by open(), and late
+      // messages for the range do not bring an empty replica back.
+      const removedAt = replica.stateMachine.appliedIndex();
+      this.tombstones.set(id, removedAt);
+      await this.options.kv.writeTombstone(id, removedAt);
+      await this.clearDroppedReplica(id, replica.stateMachine, desc);
+      this.sizeChecked.delete(id);
+      this.droppedAt.set(id, performance.now());
+    } finally {
+      this.dropping.delete(id);
+    }
   }
 
   /**

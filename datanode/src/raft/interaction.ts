@@ -59,7 +59,7 @@ export function formatMessage(message: Message): string {
         ? `${head} REJECT index=${message.index} hint=${message.hintTerm}/${message.hintIndex}`
         : `${head} index=${message.index}`;
     case 'Heartbeat':
-      return `${head} commit=${message.commit}${message.context === '' ? '' : ` round=${message.context}`}`;
+      return `${head} commit=${message.commit}${message.context === '' ? '' : ` round=${message.context}`}${message.quiesce === true ? ' quiesce' : ''}`;
     case 'HeartbeatResponse':
       return `${head}${message.context === '' ? '' : ` round=${message.context}`}`;
     case 'Snapshot': {
@@ -215,6 +215,9 @@ export class Interaction {
       case 'restart':
         this.c.restart(this.nodeArg(command));
         return [this.stateLine(this.nodeArg(command))];
+      case 'wake':
+        for (const id of command.args.map(Number)) this.c.raft(id).wake();
+        return command.args.map((id) => this.stateLine(Number(id)));
       case 'report-unreachable':
         this.c.raft(this.nodeArg(command)).reportUnreachable(this.nodeArg(command, 1));
         return [];
@@ -247,6 +250,8 @@ export class Interaction {
         maxInflightMsgs: Number(o.get('max-inflight') ?? 256),
         maxMsgBytes: Number(o.get('max-msg-bytes') ?? 1 << 20),
         maxUncommittedEntriesBytes: Number(o.get('max-uncommitted') ?? 1 << 20),
+        quiesceAfterIdleTicks: Number(o.get('quiesce') ?? 0),
+        skipHeartbeatAfterAppend: o.get('skip-heartbeat-after-append') === 'true',
       }, staggered ? (id) => ({ next: () => Math.min(0.99, (id - 1) * 0.3) }) : undefined);
       const voters = o.has('voters') ? ids(o.get('voters')) : newIds;
       this.c.addNodes(newIds, voters, ids(o.get('learners')));
@@ -260,7 +265,7 @@ export class Interaction {
     const s = this.c.raft(id).status();
     const joint = s.config.votersOutgoing.length > 0 ? `&&(${s.config.votersOutgoing.join(' ')})` : '';
     const learners = s.config.learners.length > 0 ? ` learners=(${s.config.learners.join(' ')})` : '';
-    return `${id}: ${s.role} term=${s.term} lead=${s.leaderId} commit=${s.commit} applied=${s.applied} last=${s.lastIndex} voters=(${s.config.voters.join(' ')})${joint}${learners}`;
+    return `${id}: ${s.role} term=${s.term} lead=${s.leaderId} commit=${s.commit} applied=${s.applied} last=${s.lastIndex} voters=(${s.config.voters.join(' ')})${joint}${learners}${s.quiesced ? ' quiesced' : ''}`;
   }
 
   private status(id: NodeId): string[] {

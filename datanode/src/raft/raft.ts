@@ -78,6 +78,23 @@ export interface RaftOptions {
   readonly readOnlyOption: ReadOnlyOption;
   /** Lease = electionTimeoutTicks - leaseClockDriftTicks, from the last quorum acknowledgment. */
   readonly leaseClockDriftTicks: number;
+  /**
+   * Quiescence: a leader whose group stayed idle this many ticks (nothing proposed, every
+   * follower caught up, everything committed and applied) sends one last Heartbeat marked
+   * `quiesce` and stops heartbeating; its followers stop their election timers. Any proposal,
+   * read, message or the host's wake() resumes ticking. 0 disables quiescence. A host that
+   * enables it must wake followers whose leader may have failed (for example from node liveness),
+   * since a quiesced follower never times out on its own.
+   */
+  readonly quiesceAfterIdleTicks: number;
+  /**
+   * A leader skips the periodic Heartbeat to a follower it sent an Append since the last one
+   * (the Append already reset the follower's election timer and carried the commit index), as
+   * long as that follower replicates normally with room in its inflight window and no read is
+   * waiting for a heartbeat round. Saves a heartbeat and its answer per follower and tick on busy
+   * ranges. Not with lease reads: the lease is measured in heartbeat acknowledgments.
+   */
+  readonly skipHeartbeatAfterAppend: boolean;
 }
 
 export const defaultRaftOptions: RaftOptions = {
@@ -93,6 +110,8 @@ export const defaultRaftOptions: RaftOptions = {
   checkQuorum: true,
   readOnlyOption: 'safe',
   leaseClockDriftTicks: 2,
+  quiesceAfterIdleTicks: 0,
+  skipHeartbeatAfterAppend: false,
 };
 
 export interface RaftConfig extends Partial<RaftOptions> {
@@ -145,6 +164,8 @@ export interface RaftStatus {
   readonly lastIndex: number;
   readonly config: ConfState;
   readonly leadTransferee: NodeId;
+  /** Whether the group is quiescent here (no election or heartbeat timer running). */
+  readonly quiesced: boolean;
   /** Per peer, on the leader only (empty elsewhere). */
   readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
 }
@@ -196,6 +217,12 @@ export class RaftNode {
   private pendingReads: PendingRead[] = [];
   private readRounds: ReadIndexRound[] = [];
   private readRoundSeq = 0;
+  /** Quiescent: ticks only count time (the lease clock); no election or heartbeat timer runs. */
+  private quiesced = false;
+  /** Leader ticks since the log last grew or a read arrived (quiescence hysteresis). */
+  private idleTicks = 0;
+  /** Followers this leader sent an Append since its last periodic heartbeat. */
+  private readonly appendedSinceHeartbeat = new Set<NodeId>();
 
   private prevHardState: HardState;
   private prevSoftState: SoftState;
@@ -234,12 +261,15 @@ export class RaftNode {
   /** Advances logical time by one tick (elections, heartbeats, CheckQuorum, transfer timeout). */
   tick(): void {
     this.ticks++;
+    // Quiescent: time still passes for the lease (it must expire), but no timer fires.
+    if (this.quiesced) return;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
 
   /** Starts an election now (the host's "campaign" command). Ignored on leaders and non-voters. */
   campaign(): void {
+    this.wake();
     this.hup('election');
   }
 
@@ -248,6 +278,10 @@ export class RaftNode {
     assert(message.groupId === this.groupId, `message for group ${message.groupId} stepped into ${this.groupId}`);
     assert(message.to === this.id, `message for ${message.to} stepped into ${this.id}`);
     checkIndex(message.term, 'message term');
+    // Any message wakes a quiescent group, except the answers to (and a repeat of) the quiesce
+    // heartbeat itself.
+    if (this.quiesced && message.kind !== 'HeartbeatResponse' && !(message.kind === 'Heartbeat' && message.quiesce === true)) this.wake();
+    if (message.kind !== 'HeartbeatResponse') this.idleTicks = 0;
     if (message.term > this.term) {
       if (message.kind === 'Vote' || message.kind === 'PreVote') {
         if (!message.transfer && this.inLeaderLease()) return;
@@ -296,6 +330,7 @@ export class RaftNode {
   propose(data: Uint8Array): ProposeResult {
     const refused = this.refuseProposal();
     if (refused !== undefined) return refused;
+    this.wake();
     const size = data.byteLength;
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + size > this.options.maxUncommittedEntriesBytes) {
       return { ok: false, reason: 'uncommitted-bytes-limit', uncommittedBytes: this.uncommittedBytes };
@@ -318,6 +353,7 @@ export class RaftNode {
   proposeConfChange(change: ConfChange): ProposeResult {
     const refused = this.refuseProposal();
     if (refused !== undefined) return refused;
+    this.wake();
     if (this.pendingConfIndex > this.log.applied) {
       return { ok: false, reason: 'conf-change-pending', pendingIndex: this.pendingConfIndex };
     }
@@ -348,6 +384,8 @@ export class RaftNode {
       if (this.pendingReads.length + this.readRounds.length >= this.options.maxPendingReadRequests) {
         return { ok: false, reason: 'too-many-pending-reads' };
       }
+      this.wake();
+      this.idleTicks = 0;
       this.handleReadRequest({ context, from: this.id });
       return { ok: true };
     }
@@ -365,6 +403,7 @@ export class RaftNode {
       return { ok: true };
     }
     if (this.leadTransferee === target) return { ok: true };
+    this.wake();
     this.leadTransferee = target;
     this.electionElapsed = 0;
     const progress = this.progress.get(target);
@@ -372,6 +411,33 @@ export class RaftNode {
     if (progress.match === this.log.lastIndex()) this.sendTimeoutNow(target);
     else this.sendAppend(target);
     return { ok: true };
+  }
+
+  /**
+   * Resumes ticking a quiescent group (a no-op otherwise). The host calls it on a follower when
+   * its leader may have failed (node liveness); the core calls it on any proposal, read or
+   * message. A leader that wakes heartbeats at once, so its followers wake too, and must hear a
+   * quorum again before it trusts its lease or CheckQuorum.
+   */
+  wake(): void {
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    this.idleTicks = 0;
+    if (this.role !== 'leader') return;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    for (const [id, progress] of this.progress) {
+      if (id === this.id) continue;
+      progress.recentActive = false;
+      // Acknowledgments of heartbeats sent before or while quiescent prove nothing about now.
+      progress.leaseAckTick = -1;
+    }
+    this.bcastHeartbeat();
+  }
+
+  /** Whether the group is quiescent on this node. */
+  isQuiesced(): boolean {
+    return this.quiesced;
   }
 
   /** The transport could not reach `peer`: stop optimistic pipelining to it. */
@@ -480,6 +546,7 @@ export class RaftNode {
       lastIndex: this.log.lastIndex(),
       config: confStateOf(this.config),
       leadTransferee: this.leadTransferee,
+      quiesced: this.quiesced,
       progress,
     };
   }
@@ -552,6 +619,9 @@ export class RaftNode {
       this.options.electionTimeoutTicks + Math.floor(this.rng.next() * this.options.electionTimeoutTicks);
     this.leadTransferee = noNode;
     this.leaseRevoked = false;
+    this.quiesced = false;
+    this.idleTicks = 0;
+    this.appendedSinceHeartbeat.clear();
     this.votes.clear();
     this.progress.clear();
     for (const id of allMembers(this.config)) this.addProgress(id);
@@ -578,6 +648,7 @@ export class RaftNode {
     assert(this.role !== 'leader', 'a leader cannot become pre-candidate');
     // Does not change the term or the vote: a pre-vote round is side-effect free.
     this.role = 'pre-candidate';
+    this.quiesced = false;
     this.votes.clear();
     this.lead = noNode;
   }
@@ -679,9 +750,43 @@ export class RaftNode {
       // A transfer that did not finish within an election timeout is abandoned.
       if (this.leadTransferee !== noNode) this.leadTransferee = noNode;
     }
+    this.idleTicks++;
     if (this.heartbeatElapsed >= this.options.heartbeatTimeoutTicks) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat();
+      if (this.canQuiesce()) this.quiesce();
+      else this.bcastHeartbeat(this.options.skipHeartbeatAfterAppend && this.options.readOnlyOption === 'safe' && this.readRounds.length === 0);
+      this.appendedSinceHeartbeat.clear();
+    }
+  }
+
+  /**
+   * Whether this leader may stop ticking: quiescence is enabled and the group was idle long
+   * enough; nothing is in flight (no transfer, membership change, joint configuration, read);
+   * its own log is durable, committed and applied; and every peer's log matches it in full, so
+   * the quiesce heartbeat tells each of them the final commit index.
+   */
+  private canQuiesce(): boolean {
+    const after = this.options.quiesceAfterIdleTicks;
+    if (after <= 0 || this.idleTicks < after) return false;
+    if (this.leadTransferee !== noNode || isJoint(this.config)) return false;
+    if (this.pendingConfIndex > this.log.applied) return false;
+    if (this.pendingReads.length > 0 || this.readRounds.length > 0) return false;
+    const lastIndex = this.log.lastIndex();
+    if (this.log.committed !== lastIndex || this.log.applied !== lastIndex) return false;
+    if (!this.committedEntryInCurrentTerm()) return false;
+    for (const progress of this.progress.values()) {
+      if (progress.match !== lastIndex) return false;
+    }
+    return true;
+  }
+
+  /** Sends the last heartbeat, marked quiesce, and stops the leader's timers. */
+  private quiesce(): void {
+    assert(this.role === 'leader', 'only a leader quiesces a group');
+    this.quiesced = true;
+    for (const id of this.progress.keys()) {
+      if (id === this.id) continue;
+      this.send({ kind: 'Heartbeat', to: id, term: this.term, commit: this.log.committed, context: '', sentTick: this.ticks, quiesce: true });
     }
   }
 
@@ -853,6 +958,9 @@ export class RaftNode {
 
   private handleHeartbeat(message: Heartbeat): void {
     this.log.commitTo(message.commit);
+    // Quiesce only with a log that is exactly the leader's committed log: otherwise keep the
+    // timer running, and the campaign it ends in wakes the leader, which then repairs this log.
+    if (message.quiesce === true && this.log.committed === message.commit && this.log.lastIndex() === message.commit) this.quiesced = true;
     this.send({ kind: 'HeartbeatResponse', to: message.from, term: this.term, context: message.context, sentTick: message.sentTick });
   }
 
@@ -961,6 +1069,8 @@ export class RaftNode {
   private appendEntry(kind: EntryKind, data: Uint8Array): Entry {
     const entry: Entry = { term: this.term, index: this.log.lastIndex() + 1, kind, data };
     checkIndex(entry.index, 'entry index');
+    assert(!this.quiesced, 'a quiescent leader appends nothing (it wakes first)');
+    this.idleTicks = 0;
     this.log.append([entry]);
     return entry;
   }
@@ -985,6 +1095,7 @@ export class RaftNode {
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ kind: 'Append', to, term: this.term, prevLogIndex, prevLogTerm, entries, commit: this.log.committed });
+    this.appendedSinceHeartbeat.add(to);
     const last = entries[entries.length - 1];
     if (last !== undefined) progress.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
     else if (progress.state === 'probe') progress.probeSent = true;
@@ -1006,11 +1117,12 @@ export class RaftNode {
     return true;
   }
 
-  private bcastHeartbeat(): void {
+  private bcastHeartbeat(skipRecentlyAppended = false): void {
     const lastRound = this.readRounds[this.readRounds.length - 1];
     const context = lastRound?.roundId ?? '';
     for (const [id, progress] of this.progress) {
       if (id === this.id) continue;
+      if (skipRecentlyAppended && this.appendedSinceHeartbeat.has(id) && progress.state === 'replicate' && !progress.inflights.full()) continue;
       const commit = Math.min(progress.match, this.log.committed);
       this.send({ kind: 'Heartbeat', to: id, term: this.term, commit, context, sentTick: this.ticks });
     }

@@ -15,13 +15,15 @@ function optionsFor(seed: number): SimulationOptions {
     livenessTicks: 300,
     readOnlyOption: seed % 3 === 0 ? 'lease-based' : 'safe',
     membershipChanges: seed % 4 !== 1,
+    quiesce: seed % 5 < 2,
+    skipHeartbeatAfterAppend: seed % 7 < 4,
   };
 }
 
 describe('raft deterministic simulation', () => {
   it(`keeps safety and liveness over ${onlySeed === undefined ? seedCount : 1} seeds`, () => {
     const seeds = onlySeed === undefined ? Array.from({ length: seedCount }, (_, i) => firstSeed + i) : [onlySeed];
-    const totals = { elections: 0, committed: 0, crashes: 0, snapshotsSent: 0, confChanges: 0, reads: 0, transfers: 0 };
+    const totals = { elections: 0, committed: 0, crashes: 0, snapshotsSent: 0, confChanges: 0, reads: 0, transfers: 0, quiescedLeaderTicks: 0, wakeUps: 0 };
     for (const seed of seeds) {
       const simulation = new Simulation(optionsFor(seed));
       try {
@@ -40,6 +42,9 @@ describe('raft deterministic simulation', () => {
       expect(totals.snapshotsSent).toBeGreaterThan(0);
       expect(totals.confChanges).toBeGreaterThan(0);
       expect(totals.reads).toBeGreaterThan(0);
+      // Quiescent seeds did quiesce, and some followers had to be woken by the host.
+      expect(totals.quiescedLeaderTicks).toBeGreaterThan(0);
+      expect(totals.wakeUps).toBeGreaterThan(0);
     }
   });
 });

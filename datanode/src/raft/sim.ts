@@ -23,6 +23,14 @@ export interface SimulationOptions {
   readonly livenessTicks: number;
   readonly readOnlyOption: 'safe' | 'lease-based';
   readonly membershipChanges: boolean;
+  /**
+   * Quiescence on (quiesceAfterIdleTicks 3), with the host's wake-up modelled as an imperfect
+   * node-liveness oracle: a quiesced follower whose leader is down, no longer leads, or is cut
+   * off from it is woken with probability 0.3 per tick.
+   */
+  readonly quiesce?: boolean;
+  /** Leaders skip heartbeats to followers they just sent Appends (skipHeartbeatAfterAppend). */
+  readonly skipHeartbeatAfterAppend?: boolean;
 }
 
 interface SimNode {
@@ -69,7 +77,7 @@ export class Simulation {
   private readonly entryAt = new Map<string, string>();
   private readonly appliedAt = new Map<number, { key: string; term: number; knownCommittedInTerm: number }>();
   private maxAppliedIndex = 0;
-  readonly stats = { elections: 0, committed: 0, crashes: 0, snapshotsSent: 0, confChanges: 0, reads: 0, transfers: 0 };
+  readonly stats = { elections: 0, committed: 0, crashes: 0, snapshotsSent: 0, confChanges: 0, reads: 0, transfers: 0, quiescedLeaderTicks: 0, wakeUps: 0 };
 
   constructor(private readonly options: SimulationOptions) {
     this.rng = seededRng(options.seed);
@@ -82,6 +90,8 @@ export class Simulation {
       maxMsgBytes: this.rng.next() < 0.3 ? 1 : 64 + this.rng.int(256),
       maxInflightMsgs: 1 + this.rng.int(8),
       maxUncommittedEntriesBytes: 2048,
+      ...(options.quiesce === true ? { quiesceAfterIdleTicks: 3 } : {}),
+      ...(options.skipHeartbeatAfterAppend === true ? { skipHeartbeatAfterAppend: true } : {}),
     };
     const voters = Array.from({ length: options.nodeCount }, (_, i) => i + 1);
     for (const id of voters) this.addNode(id, new MemoryRaftStorage(simpleConfState(voters)));
@@ -272,11 +282,27 @@ export class Simulation {
       const extra = (this.globalTicks + node.id) % 20 === 0 ? drift : 0;
       for (let i = 0; i < 1 + extra; i++) node.raft?.tick();
     }
+    if (this.options.quiesce === true) this.wakeFollowersOfFailedLeaders();
     for (let sub = 0; sub < stepsPerTick; sub++) {
       this.step++;
       this.deliverDue();
       for (const node of this.upNodes()) this.handleReady(node);
       this.checkElectionSafety();
+    }
+  }
+
+  /** The host's node-liveness wake-up, with a random detection delay. */
+  private wakeFollowersOfFailedLeaders(): void {
+    for (const node of this.upNodes()) {
+      const status = node.raft?.status();
+      if (status?.quiesced === true && status.role === 'leader') this.stats.quiescedLeaderTicks++;
+      if (status === undefined || !status.quiesced || status.role === 'leader') continue;
+      const leader = this.nodes.get(status.leaderId);
+      const leaderFailed = leader?.raft === undefined || leader.raft.status().role !== 'leader' || this.cut.has(`${leader.id}-${node.id}`);
+      if (leaderFailed && this.rng.next() < 0.3) {
+        node.raft?.wake();
+        this.stats.wakeUps++;
+      }
     }
   }
 

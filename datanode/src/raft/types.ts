@@ -153,6 +153,11 @@ export interface Heartbeat extends MessageBase {
   readonly context: string;
   /** The leader's tick counter when sent, echoed back to measure the lease. */
   readonly sentTick: number;
+  /**
+   * Set by a leader that stops heartbeating an idle group (quiescence): a follower whose log is
+   * committed up to `commit` stops its election timer until any message (or its host) wakes it.
+   */
+  readonly quiesce?: boolean;
 }
 
 export interface HeartbeatResponse extends MessageBase {

@@ -81,6 +81,22 @@ describe('codec round trip', () => {
     // kind + group + term + commit + empty context + tick: about 9 bytes a heartbeat.
     expect(bytes.byteLength).toBeLessThan(10 * 1000 + 64);
   });
+
+  it('carries the quiesce mark of a heartbeat from version 2 on; version 1 sends a plain heartbeat and refuses the version-2 code', () => {
+    const quiesce: Message = { kind: 'Heartbeat', groupId: 4, from: 1, to: 2, term: 3, commit: 9, context: '', sentTick: 12, quiesce: true };
+    const v2 = encodeFrame({ ...headerFor(1, 2), protocolVersion: 2 }, [quiesce]);
+    expect(decodeFrame(v2).messages).toEqual([quiesce]);
+    const v1Header = { ...headerFor(1, 2), protocolVersion: 1 };
+    const v1 = encodeFrame(v1Header, [quiesce]);
+    expect(v1.byteLength).toBe(v2.byteLength);
+    const { quiesce: _dropped, ...plain } = quiesce;
+    expect(decodeFrame(v1).messages).toEqual([plain]);
+    // A version-1 frame holding the version-2 code is malformed for a version-1 peer.
+    const forged = Buffer.from(v2);
+    forged.writeUInt16BE(1, 4);
+    resealFrame(forged);
+    expect(decodeError(forged).code).toBe('PH_TRANSPORT_UNKNOWN_MESSAGE_KIND');
+  });
 });
 
 describe('codec validation', () => {

@@ -12,6 +12,10 @@
  *         12   string clusterId, varint senderNodeId, varint recipientNodeId, varint messageCount,
  *              then messageCount messages.
  *
+ * Protocol version 2 adds one wire code: 13, a Heartbeat marked `quiesce` (same body as a
+ * Heartbeat). A version-1 frame carries a quiesce heartbeat as a plain Heartbeat (code 7): a
+ * version-1 follower keeps its election timer running, and its eventual campaign wakes the leader.
+ *
  * Every message in a frame has `from` = sender and `to` = recipient, so those two are written
  * once per frame instead of once per message. A message is
  *   u8 kind, varint groupId, varint term, then the kind's fields (see `writeMessageBody`).
@@ -30,7 +34,9 @@ import { TransportProtocolError, type TransportErrorCode } from './errors.ts';
 export const frameMagic = 0x50485254;
 /** The protocol versions this build can encode and decode. */
 export const protocolVersionMin = 1;
-export const protocolVersionMax = 1;
+export const protocolVersionMax = 2;
+/** Wire code of a Heartbeat with `quiesce` set (protocol version 2 and later). */
+export const quiesceHeartbeatCode = 13;
 /** Bytes before the variable part of the header: magic, version, flags, checksum. */
 export const frameFixedHeaderBytes = 12;
 
@@ -315,7 +321,8 @@ export function encodeFrame(header: FrameHeader, messages: readonly Message[], l
   for (const message of messages) {
     assert(message.from === header.senderNodeId, `message from ${message.from} in a frame from ${header.senderNodeId}`);
     assert(message.to === header.recipientNodeId, `message to ${message.to} in a frame to ${header.recipientNodeId}`);
-    writer.u8(messageKindCodes[message.kind]);
+    const quiesce = message.kind === 'Heartbeat' && message.quiesce === true && header.protocolVersion >= 2;
+    writer.u8(quiesce ? quiesceHeartbeatCode : messageKindCodes[message.kind]);
     writer.varint(message.groupId);
     writer.varint(message.term);
     writeMessageBody(writer, message);
@@ -458,12 +465,14 @@ interface MessageStart {
   readonly term: number;
 }
 
-function readMessage(reader: FrameReader, from: NodeId, to: NodeId): Message {
+function readMessage(reader: FrameReader, from: NodeId, to: NodeId, protocolVersion: number): Message {
   const code = reader.u8('message kind');
-  const kind = kindsByCode.get(code);
+  const quiesce = code === quiesceHeartbeatCode && protocolVersion >= 2;
+  const kind = quiesce ? 'Heartbeat' : kindsByCode.get(code);
   if (kind === undefined) fail('PH_TRANSPORT_UNKNOWN_MESSAGE_KIND', 'unknown-kind', `message kind code ${code}`);
   const start: MessageStart = { groupId: reader.varint('group id'), from, to, term: reader.varint('term') };
-  return readMessageBody(reader, kind, start);
+  const message = readMessageBody(reader, kind, start);
+  return quiesce && message.kind === 'Heartbeat' ? { ...message, quiesce: true } : message;
 }
 
 function readMessageBody(reader: FrameReader, kind: MessageKind, start: MessageStart): Message {
@@ -548,7 +557,7 @@ export function decodeFrameBody(bytes: Uint8Array, protocolVersion: number, limi
   // Every message takes at least 3 bytes (kind, group id, term).
   const count = reader.count('message count', 3, limits.messagesPerFrameMax);
   const messages: Message[] = [];
-  for (let i = 0; i < count; i++) messages.push(readMessage(reader, senderNodeId, recipientNodeId));
+  for (let i = 0; i < count; i++) messages.push(readMessage(reader, senderNodeId, recipientNodeId, protocolVersion));
   if (reader.remaining() !== 0) fail('PH_TRANSPORT_MALFORMED_FRAME', 'trailing-bytes', `${reader.remaining()} bytes after the last message`);
   return { header: { protocolVersion, clusterId, senderNodeId, recipientNodeId }, messages };
 }

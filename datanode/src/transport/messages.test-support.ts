@@ -66,8 +66,8 @@ export function messageArbitraries(address: Addressing): Record<MessageKind, fc.
       .record({ term: wireNumber(), reject: fc.boolean(), index: wireNumber(), hintIndex: wireNumber(), hintTerm: wireNumber() })
       .map((m) => ({ kind: 'AppendResponse', ...address, ...m })),
     Heartbeat: fc
-      .record({ term: wireNumber(), commit: wireNumber(), context: textArb(), sentTick: wireNumber() })
-      .map((m) => ({ kind: 'Heartbeat', ...address, ...m })),
+      .record({ term: wireNumber(), commit: wireNumber(), context: textArb(), sentTick: wireNumber(), quiesce: fc.boolean() })
+      .map(({ quiesce, ...m }) => ({ kind: 'Heartbeat', ...address, ...m, ...(quiesce ? { quiesce: true } : {}) })),
     HeartbeatResponse: fc.record({ term: wireNumber(), context: textArb(), sentTick: wireNumber() }).map((m) => ({ kind: 'HeartbeatResponse', ...address, ...m })),
     Snapshot: fc
       .record({ term: wireNumber(), index: wireNumber(), snapshotTermBelow: wireNumber(), confState: confStateArb(), reference: textArb() })

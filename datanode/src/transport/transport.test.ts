@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message, NodeId } from '../raft/types.ts';
+import { protocolVersionMax } from './codec.ts';
 import { messageArbitraries } from './messages.test-support.ts';
 import { eventually, freePort, startTestNode, timeouts, type TestNode } from './transport.test-support.ts';
 
@@ -124,7 +125,7 @@ describe('RaftTransport', () => {
     const addresses = new Map<NodeId, string>();
     const a = await node(1, addresses);
     const b = await node(2, addresses);
-    const future = await node(3, addresses, { protocolVersions: { min: 2, max: 3 } });
+    const future = await node(3, addresses, { protocolVersions: { min: protocolVersionMax + 1, max: protocolVersionMax + 2 } });
     a.transport.send([...heartbeats(1, 3, 1), ...heartbeats(1, 2, 1)]);
     await eventually(() => {
       expect(a.logger.errors('transport.handshake_rejected').some((e) => e.fields['reason'] === 'version-mismatch')).toBe(true);

@@ -1,0 +1,55 @@
+/**
+ * Waking the followers of quiescent ranges whose leader may have failed.
+ *
+ * A quiescent follower runs no election timer (raft/raft.ts, `quiesceAfterIdleTicks`), so it
+ * would never notice that its leader's node died. Node liveness notices instead: every node
+ * rewrites its liveness record in the meta range about once a second (placement-host.ts), and
+ * every node holds a replica of the meta range, so each node can tell locally, in its own clock,
+ * when a node's record last advanced. A quiescent follower whose leader's record has not advanced
+ * for `leaderSuspectMs` (or who restarted: a new epoch) is woken: its election timer resumes, and
+ * if the leader is in fact alive the follower's campaign wakes it, which costs one heartbeat round.
+ *
+ * Pure: the host supplies the records and the time.
+ */
+import type { LivenessRecord } from '../placement/liveness.ts';
+import type { NodeId } from '../raft/types.ts';
+
+interface Seen {
+  readonly epoch: number;
+  readonly heartbeatTicks: number;
+  /** When (host monotonic ms) the record was first seen at this epoch and beat. */
+  readonly advancedAtMs: number;
+}
+
+export class LeaderLivenessWatch {
+  private readonly seen = new Map<NodeId, Seen>();
+  private readonly startedAtMs: number;
+
+  constructor(
+    private readonly leaderSuspectMs: number,
+    nowMs: number,
+  ) {
+    this.startedAtMs = nowMs;
+  }
+
+  /** Takes the liveness records as the local meta replica holds them now. */
+  observe(records: Iterable<LivenessRecord>, nowMs: number): void {
+    for (const record of records) {
+      const before = this.seen.get(record.nodeId);
+      if (before !== undefined && before.epoch === record.epoch && before.heartbeatTicks === record.heartbeatTicks) continue;
+      // A record seen for the first time counts as advancing now: this watch cannot tell how
+      // old it is, and a node that stays silent is suspect one period later.
+      this.seen.set(record.nodeId, { epoch: record.epoch, heartbeatTicks: record.heartbeatTicks, advancedAtMs: nowMs });
+    }
+  }
+
+  /**
+   * Whether `nodeId` may have failed: its record did not advance for `leaderSuspectMs`, or no
+   * record of it was seen for that long since this watch started.
+   */
+  suspect(nodeId: NodeId, nowMs: number): boolean {
+    const seen = this.seen.get(nodeId);
+    const since = seen === undefined ? this.startedAtMs : seen.advancedAtMs;
+    return nowMs - since >= this.leaderSuspectMs;
+  }
+}
