@@ -7,14 +7,13 @@
  * checksum before and after the last decommission, through every node, and every acknowledged
  * write read back), the history stays linearizable, and clients only ever saw retriable errors.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminClient, type RangeInfo } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { NodeProcess, TestCluster, eventually, freePort, timeouts } from './harness.ts';
-import { finish, phase, seed } from './scenario.ts';
+import { finish, fullScanChecksum, phase, seed } from './scenario.ts';
 import { Workload } from './workload.ts';
 
 const placementTimeouts = {
@@ -110,28 +109,6 @@ function leadersSpread(placement: Placement, nodeIds: readonly number[]): boolea
   return nodeIds.every((id) => (placement.leaders.get(id) ?? 0) >= 1 && (placement.leaders.get(id) ?? 0) <= 2 * mean + 1);
 }
 
-/** A checksum of every row of the keyspace, read through `endpoint` in pages (crossing ranges). */
-async function fullScanChecksum(endpoint: string, clusterId: string): Promise<{ rows: number; digest: string }> {
-  const client = new KvClient({ endpoints: [endpoint], clusterId, deadlineMs: 10_000 });
-  const hash = createHash('sha256');
-  let rows = 0;
-  try {
-    let start = Buffer.alloc(0);
-    for (;;) {
-      const page = await client.scan(start, Buffer.alloc(0), 500);
-      for (const row of page.rows) {
-        hash.update(`${row.key.length}:`).update(row.key).update(`${row.value.length}:`).update(row.value);
-        rows++;
-      }
-      const last = page.rows.at(-1);
-      if (!page.more || last === undefined) break;
-      start = Buffer.concat([last.key, Buffer.from([0])]);
-    }
-  } finally {
-    client.close();
-  }
-  return { rows, digest: hash.digest('hex') };
-}
 
 /** Polls the range list until `check` holds; a timeout reports the last placement seen. */
 async function watchPlacement(adminClient: AdminClient, what: string, timeoutMs: number, nodeIds: readonly number[], check: (placement: Placement) => boolean): Promise<Placement> {

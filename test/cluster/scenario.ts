@@ -3,7 +3,9 @@
  * checks (no acknowledged write lost, the history linearizable). CLUSTER_PHASE_MS (default 1500)
  * sets how long each phase runs under load; SEED picks the workload's operations.
  */
+import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
+import { KvClient } from '../../datanode/src/kv/client.ts';
 import { timeouts, type TestCluster } from './harness.ts';
 import type { Workload } from './workload.ts';
 
@@ -32,4 +34,27 @@ export async function finish(load: Workload, endpoints: readonly string[], runSe
   if (result.verdict !== 'linearizable') console.error(`reproduce with SEED=${runSeed}\n${result.report}`);
   expect(result.verdict, `linearizability (seed ${runSeed}): ${result.report.slice(0, 2000)}`).toBe('linearizable');
   console.log(`seed ${runSeed}: ${load.counts.ok} ok, ${load.counts.failed} failed, ${load.counts.unknown} unknown; ${load.acknowledged.size} durable puts checked`);
+}
+
+/** A checksum of every row of the keyspace, read through `endpoint` in pages (crossing ranges). */
+export async function fullScanChecksum(endpoint: string, clusterId: string): Promise<{ rows: number; digest: string }> {
+  const client = new KvClient({ endpoints: [endpoint], clusterId, deadlineMs: 10_000 });
+  const hash = createHash('sha256');
+  let rows = 0;
+  try {
+    let start = Buffer.alloc(0);
+    for (;;) {
+      const page = await client.scan(start, Buffer.alloc(0), 500);
+      for (const row of page.rows) {
+        hash.update(`${row.key.length}:`).update(row.key).update(`${row.value.length}:`).update(row.value);
+        rows++;
+      }
+      const last = page.rows.at(-1);
+      if (!page.more || last === undefined) break;
+      start = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+  } finally {
+    client.close();
+  }
+  return { rows, digest: hash.digest('hex') };
 }

@@ -10,7 +10,6 @@
  * no acknowledged write is lost (full-scan checksums through every zone agree), the history is
  * linearizable and clients saw only retriable errors.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminClient, type ClusterStatus, type RangeInfo } from '../../datanode/src/admin/index.ts';
@@ -18,7 +17,7 @@ import { KvClient } from '../../datanode/src/kv/client.ts';
 import { placementTickMs } from '../../datanode/src/node/placement-host.ts';
 import { defaultLivenessConfig } from '../../datanode/src/placement/liveness.ts';
 import { TestCluster, eventually } from './harness.ts';
-import { finish, phase, seed } from './scenario.ts';
+import { finish, fullScanChecksum, phase, seed } from './scenario.ts';
 import { Workload } from './workload.ts';
 
 const zoneTimeouts = {
@@ -118,28 +117,6 @@ async function readBack(endpoints: readonly string[], clusterId: string, acknowl
   }
 }
 
-/** A checksum of every row of the keyspace, read through `endpoint` in pages (crossing ranges). */
-async function fullScanChecksum(endpoint: string, clusterId: string): Promise<{ rows: number; digest: string }> {
-  const client = new KvClient({ endpoints: [endpoint], clusterId, deadlineMs: 10_000 });
-  const hash = createHash('sha256');
-  let rows = 0;
-  try {
-    let start = Buffer.alloc(0);
-    for (;;) {
-      const page = await client.scan(start, Buffer.alloc(0), 500);
-      for (const row of page.rows) {
-        hash.update(`${row.key.length}:`).update(row.key).update(`${row.value.length}:`).update(row.value);
-        rows++;
-      }
-      const last = page.rows.at(-1);
-      if (!page.more || last === undefined) break;
-      start = Buffer.concat([last.key, Buffer.from([0])]);
-    }
-  } finally {
-    client.close();
-  }
-  return { rows, digest: hash.digest('hex') };
-}
 
 describe('zone partition', () => {
   // Well under 60 s on a quiet machine; a loaded 2-core machine (six node processes) needs more.

@@ -156,8 +156,8 @@ const adminRetryPolicy: RetryPolicy<AdminError> = {
   exhausted: (lastError) => new AdminError(lastError.code, `gave up after retries: ${lastError.message}`),
 };
 
-/** A destination as the Backup and DeleteBackup requests carry it. */
-function destinationFields(destination: BackupDestinationSpec): Pick<BackupRequest, 'volume' | 's3'> {
+/** A backup destination as the admin protocol's `volume` / `s3` fields (Backup, DeleteBackup, BackupRange). */
+export function destinationFields(destination: BackupDestinationSpec): Pick<BackupRequest, 'volume' | 's3'> {
   if (destination.kind === 'volume') return { volume: { path: destination.path } };
   return {
     s3: {

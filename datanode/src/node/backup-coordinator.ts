@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { BackupRangeProgress__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRangeProgress.ts';
+import { destinationFields } from '../admin/client.ts';
 import { AdminError, NotLeaderError } from '../admin/errors.ts';
 import type { BackupProgressReport, BackupRangeSpec, BackupRangeUpdate, BackupSpec, ExportChunk, ExportRangeSpec } from '../admin/backend.ts';
 import { adminMetadataKeys, adminProto } from '../admin/proto.ts';
@@ -518,7 +519,6 @@ export class BackupCoordinator {
     }
     const metadata = new grpc.Metadata();
     metadata.set(adminMetadataKeys.clusterId, this.host.clusterId);
-    const destination = spec.destination;
     const call = stub.BackupRange(
       {
         rangeId: String(spec.rangeId),
@@ -528,19 +528,7 @@ export class BackupCoordinator {
         since: String(spec.since ?? 0n),
         backupId: spec.backupId,
         objectKeyPrefix: spec.objectKeyPrefix,
-        ...(destination.kind === 'volume'
-          ? { volume: { path: destination.path } }
-          : {
-              s3: {
-                bucket: destination.bucket,
-                prefix: destination.prefix,
-                region: destination.region,
-                endpoint: destination.endpoint ?? '',
-                forcePathStyle: destination.forcePathStyle,
-                accessKeyId: destination.credentials?.accessKeyId ?? '',
-                secretAccessKey: destination.credentials?.secretAccessKey ?? '',
-              },
-            }),
+        ...destinationFields(spec.destination),
       },
       metadata,
     );
