@@ -8,7 +8,6 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VolumeBackupStore } from '../backup/store.ts';
 import { deleteBackupObjects } from '../node/admin-backend.ts';
@@ -16,40 +15,18 @@ import type { AdminBackend } from './backend.ts';
 import { AdminClient } from './client.ts';
 import { AdminError } from './errors.ts';
 import { addAdminService } from './service.ts';
+import { AdminTestServers, stubAdminBackend } from './admin.test-support.ts';
 
-const notUsed = (): Promise<never> => Promise.reject(new AdminError('PH_BAD_REQUEST', 'not used in this test'));
+const backend: AdminBackend = stubAdminBackend({ deleteBackup: deleteBackupObjects });
 
-const backend: AdminBackend = {
-  clusterId: 'c1',
-  nodeInfo: notUsed,
-  assignIdentity: notUsed,
-  clusterStatus: notUsed,
-  addLearner: notUsed,
-  promote: notUsed,
-  decommission: notUsed,
-  recommission: notUsed,
-  drain: notUsed,
-  transferLeadership: notUsed,
-  rangeList: notUsed,
-  deleteBackup: deleteBackupObjects,
-};
-
+const fixtures = new AdminTestServers();
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
+  await fixtures.close();
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-async function serve(): Promise<AdminClient> {
-  const server = new grpc.Server();
-  addAdminService(server, backend);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err))));
-  const client = new AdminClient({ endpoints: [`127.0.0.1:${port}`], clusterId: 'c1', backoffInitialMs: 5, backoffMaxMs: 20, deadlineMs: 3000 });
-  cleanups.push(async () => {
-    client.close();
-    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-  });
-  return client;
-}
+const serve = (): Promise<AdminClient> => fixtures.serve((server) => addAdminService(server, backend));
 
 async function put(store: VolumeBackupStore, key: string): Promise<void> {
   const body = Buffer.from(`object ${key}`);

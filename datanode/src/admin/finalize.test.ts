@@ -11,43 +11,21 @@ import { AdminClient } from './client.ts';
 import { AdminError } from './errors.ts';
 import { adminHandlers, addAdminService } from './service.ts';
 import { adminProto } from './proto.ts';
-
-const notUsed = (): Promise<never> => Promise.reject(new AdminError('PH_BAD_REQUEST', 'not used in this test'));
+import { AdminTestServers, stubAdminBackend } from './admin.test-support.ts';
 
 function stubBackend(finalize: (target: string) => Promise<FinalizeResult>): AdminBackend & { targets: string[] } {
   const targets: string[] = [];
-  return {
-    clusterId: 'c1',
+  return stubAdminBackend({
     targets,
-    nodeInfo: notUsed,
-    assignIdentity: notUsed,
-    clusterStatus: notUsed,
-    addLearner: notUsed,
-    promote: notUsed,
-    decommission: notUsed,
-    recommission: notUsed,
-    drain: notUsed,
-    transferLeadership: notUsed,
-    rangeList: notUsed,
-    finalizeClusterVersion: (target) => {
+    finalizeClusterVersion: (target: string) => {
       targets.push(target);
       return finalize(target);
     },
-  };
+  });
 }
 
-const servers: grpc.Server[] = [];
-const clients: AdminClient[] = [];
-
-async function serve(register: (server: grpc.Server) => void): Promise<AdminClient> {
-  const server = new grpc.Server();
-  register(server);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err))));
-  servers.push(server);
-  const client = new AdminClient({ endpoints: [`127.0.0.1:${port}`], clusterId: 'c1', backoffInitialMs: 5, backoffMaxMs: 20, deadlineMs: 3000 });
-  clients.push(client);
-  return client;
-}
+const fixtures = new AdminTestServers();
+const serve = (register: (server: grpc.Server) => void): Promise<AdminClient> => fixtures.serve(register);
 
 async function failure(call: Promise<unknown>): Promise<AdminError> {
   const err: unknown = await call.then(
@@ -58,10 +36,7 @@ async function failure(call: Promise<unknown>): Promise<AdminError> {
   return err as AdminError;
 }
 
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => server.tryShutdown(() => resolve()))));
-});
+afterEach(() => fixtures.close());
 
 describe('FinalizeClusterVersion', () => {
   it('carries the target and the versions before and after', async () => {
