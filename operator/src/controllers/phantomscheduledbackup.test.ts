@@ -53,6 +53,24 @@ function deps(destinations: BackupDestinations, dataNodes?: DataNodeBackupDelete
   };
 }
 
+/**
+ * Creates completed, verified full backups of the 'nightly' schedule of cluster 'db', a day apart,
+ * the last one a day ago, in the order given; answers their names (backup ids: `<name>-id`).
+ */
+async function completedScheduledBackups(namespace: string, destination: Record<string, unknown>, names: readonly string[]): Promise<readonly string[]> {
+  for (const [index, name] of names.entries()) {
+    const created = (await custom.createNamespacedCustomObject({
+      ...group,
+      plural: 'phantombackups',
+      namespace,
+      body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomBackup', metadata: { name, labels: { [scheduledBackupLabel]: 'nightly' } }, spec: { cluster: 'db', destination, type: 'Full' } },
+    })) as Record<string, unknown>;
+    const status = { phase: 'Completed', backupId: `${name}-id`, completedAt: new Date(Date.now() - (names.length - index) * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), verified: true };
+    await custom.replaceNamespacedCustomObjectStatus({ ...group, plural: 'phantombackups', namespace, name, body: { ...created, status } });
+  }
+  return names;
+}
+
 async function backupNames(namespace: string): Promise<string[]> {
   const list = (await custom.listNamespacedCustomObject({ ...group, plural: 'phantombackups', namespace })) as { items: { metadata: { name: string } }[] };
   return list.items.map((item) => item.metadata.name).sort();
@@ -70,15 +88,7 @@ describe('PhantomScheduledBackup retention and suspend', () => {
       body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomScheduledBackup', metadata: { name: 'nightly' }, spec: { cluster: 'db', schedule: '* * * * *', destination, retention: { keepLast: 1 }, suspend: true } },
     });
     // Three completed full backups, a day apart, each with objects at the destination.
-    for (const [index, name] of ['nightly-a', 'nightly-b', 'nightly-c'].entries()) {
-      const created = (await custom.createNamespacedCustomObject({
-        ...group,
-        plural: 'phantombackups',
-        namespace,
-        body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomBackup', metadata: { name, labels: { [scheduledBackupLabel]: 'nightly' } }, spec: { cluster: 'db', destination, type: 'Full' } },
-      })) as Record<string, unknown>;
-      const status = { phase: 'Completed', backupId: `${name}-id`, completedAt: new Date(Date.now() - (3 - index) * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), verified: true };
-      await custom.replaceNamespacedCustomObjectStatus({ ...group, plural: 'phantombackups', namespace, name, body: { ...created, status } });
+    for (const name of await completedScheduledBackups(namespace, destination, ['nightly-a', 'nightly-b', 'nightly-c'])) {
       await mkdir(path.join(volumeRoot, 'phantom', `${name}-id`, 'ranges', '1'), { recursive: true });
       await writeFile(path.join(volumeRoot, 'phantom', `${name}-id`, 'manifest.json'), '{}');
       await writeFile(path.join(volumeRoot, 'phantom', `${name}-id`, 'ranges', '1', '000000.sst'), 'data');
@@ -121,15 +131,7 @@ describe('PhantomScheduledBackup retention and suspend', () => {
       namespace,
       body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomScheduledBackup', metadata: { name: 'nightly' }, spec: { cluster: 'db', schedule: '* * * * *', destination, retention: { keepLast: 1 }, suspend: true } },
     });
-    for (const [index, name] of ['nightly-a', 'nightly-b'].entries()) {
-      const created = (await custom.createNamespacedCustomObject({
-        ...group,
-        plural: 'phantombackups',
-        namespace,
-        body: { apiVersion: 'phantomdb.io/v1alpha1', kind: 'PhantomBackup', metadata: { name, labels: { [scheduledBackupLabel]: 'nightly' } }, spec: { cluster: 'db', destination, type: 'Full' } },
-      })) as Record<string, unknown>;
-      const status = { phase: 'Completed', backupId: `${name}-id`, completedAt: new Date(Date.now() - (2 - index) * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), verified: true };
-      await custom.replaceNamespacedCustomObjectStatus({ ...group, plural: 'phantombackups', namespace, name, body: { ...created, status } });
+    for (const name of await completedScheduledBackups(namespace, destination, ['nightly-a', 'nightly-b'])) {
       await mkdir(path.join(claimDir, 'phantom', `${name}-id`), { recursive: true });
       await writeFile(path.join(claimDir, 'phantom', `${name}-id`, 'manifest.json'), '{}');
     }
