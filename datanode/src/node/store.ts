@@ -82,7 +82,6 @@ const notPlacedHereGraceMs = 5_000;
 const voteHoldAttempts = 8;
 const voteHoldStepMs = 50;
 
-/** How far a message shows its range's log to be (commit or snapshot index; 0 when it says nothing). */
 /**
  * What messages for a range not hosted here show of its log: the furthest index (a commit or
  * snapshot index), or a leader's heartbeat with commit 0 to a member it holds nothing of (a
@@ -94,6 +93,7 @@ function describeProgress(progress: RangeProgress, from: NodeId): string {
   return progress.kind === 'fresh-member' ? `a heartbeat with commit 0 from node ${from} (a leader adding this node anew)` : `messages from node ${from} at index ${progress.index}`;
 }
 
+/** How far a message shows its range's log to be (commit or snapshot index; 0 when it says nothing). */
 function progressIndexOf(message: Message): number {
   switch (message.kind) {
     case 'Append':
