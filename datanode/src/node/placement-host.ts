@@ -293,16 +293,7 @@ export class PlacementHost {
 
   /** The recorded liveness records (meta range, as applied here); corrupt ones are skipped and logged. */
   private livenessRecords(): LivenessRecord[] {
-    const metaSm = this.options.store()?.metaStateMachine();
-    const out: LivenessRecord[] = [];
-    for (const [name, bytes] of metaSm?.metaRecords('liveness/') ?? []) {
-      try {
-        out.push(decodeLivenessRecord(bytes));
-      } catch (err) {
-        this.options.log(`meta record ${name}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    return out;
+    return this.options.store()?.livenessRecords((name, err) => this.options.log(`meta record ${name}: ${err instanceof Error ? err.message : String(err)}`)) ?? [];
   }
 
   /**

@@ -695,6 +695,22 @@ export class Store implements TransportHandlers {
     }
   }
 
+  /**
+   * The node liveness records in this node's copy of the meta range; records that do not decode
+   * are skipped (and told to `onCorrupt`).
+   */
+  livenessRecords(onCorrupt?: (name: string, err: unknown) => void): LivenessRecord[] {
+    const records: LivenessRecord[] = [];
+    for (const [name, bytes] of this.metaStateMachine()?.metaRecords('liveness/') ?? []) {
+      try {
+        records.push(decodeLivenessRecord(bytes));
+      } catch (err) {
+        onCorrupt?.(name, err);
+      }
+    }
+    return records;
+  }
+
   /** Whether `nodeId`'s liveness record advanced recently (false when quiescence is off). */
   nodeRecentlyLive(nodeId: NodeId): boolean {
     return this.livenessWatch !== undefined && !this.livenessWatch.suspect(nodeId, performance.now());
@@ -704,15 +720,8 @@ export class Store implements TransportHandlers {
   private wakeFollowersOfSuspectLeaders(nowMs: number): void {
     if (this.options.quiesce === undefined) return;
     this.livenessWatch ??= new LeaderLivenessWatch(this.options.quiesce.leaderSuspectMs, nowMs);
-    const records: LivenessRecord[] = [];
-    for (const bytes of this.metaStateMachine()?.metaRecords('liveness/').values() ?? []) {
-      try {
-        records.push(decodeLivenessRecord(bytes));
-      } catch {
-        // A corrupt record is reported by the placement host; here it simply never advances.
-      }
-    }
-    this.livenessWatch.observe(records, nowMs);
+    // A corrupt record is reported by the placement host; here it simply never advances.
+    this.livenessWatch.observe(this.livenessRecords(), nowMs);
     for (const replica of this.replicas.values()) {
       if (!replica.quiesced) continue;
       const { role, leaderId } = replica.role();
