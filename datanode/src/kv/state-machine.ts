@@ -60,6 +60,15 @@ import {
 
 export { userKey } from './keys.ts';
 
+/**
+ * What a node keeps of a range replica it dropped after its removal: the applied index and the
+ * descriptor generation then (undefined in tombstones of builds that did not record it).
+ */
+export interface RangeTombstone {
+  readonly removedAt: number;
+  readonly generation?: number;
+}
+
 /** Replicated lifecycle records: ids being decommissioned, and ids removed for good. */
 export interface MemberLifecycles {
   readonly decommissioning: ReadonlySet<number>;
@@ -178,23 +187,30 @@ export class KvEngine {
     return nodeId * 2 ** 20 + next;
   }
 
-  /** The tombstones of ranges whose replica this node dropped: range id → applied index at the removal. */
-  tombstones(): Map<number, number> {
-    const out = new Map<number, number>();
+  /**
+   * The tombstones of ranges whose replica this node dropped: range id → the applied index and
+   * the descriptor generation at the removal (generation undefined: written by a build that did
+   * not record it).
+   */
+  tombstones(): Map<number, RangeTombstone> {
+    const out = new Map<number, RangeTombstone>();
     const upper = Buffer.from(tombstonePrefix);
     upper[upper.length - 1] = (upper[upper.length - 1] ?? 0) + 1;
     const it = this.engine.iterator({ lowerBound: tombstonePrefix, upperBound: upper });
     try {
-      for (it.seek(tombstonePrefix); it.valid(); it.next()) out.set(decodeU64(Buffer.from(it.key()), tombstonePrefix.length), decodeU64(Buffer.from(it.value())));
+      for (it.seek(tombstonePrefix); it.valid(); it.next()) {
+        const value = Buffer.from(it.value());
+        out.set(decodeU64(Buffer.from(it.key()), tombstonePrefix.length), { removedAt: decodeU64(value), ...(value.length >= 16 ? { generation: decodeU64(value, 8) } : {}) });
+      }
     } finally {
       it.close();
     }
     return out;
   }
 
-  /** Records (durably) that this node dropped its replica of `rangeId` after applying its removal at `removedAt`. */
-  writeTombstone(rangeId: number, removedAt: number): Promise<void> {
-    return this.engine.put(tombstoneKey(rangeId), encodeU64(removedAt), { sync: true });
+  /** Records (durably) that this node dropped its replica of `rangeId` after its removal (applied index, descriptor generation). */
+  writeTombstone(rangeId: number, tombstone: { readonly removedAt: number; readonly generation: number }): Promise<void> {
+    return this.engine.put(tombstoneKey(rangeId), Buffer.concat([encodeU64(tombstone.removedAt), encodeU64(tombstone.generation)]), { sync: true });
   }
 
   /** Forgets a tombstone (the range took this node back); unsynced: a lost delete only delays that. */
