@@ -156,6 +156,18 @@ export class VolumeBackupStore implements BackupStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    return this.walk(prefix, false);
+  }
+
+  /**
+   * Keys of the temporary files (`….partial`, never listed) under `prefix`: uploads or staged
+   * exports that a crash or a cancelled writer left behind. Deleting a backup deletes them too.
+   */
+  async listPartial(prefix: string): Promise<string[]> {
+    return this.walk(prefix, true);
+  }
+
+  private async walk(prefix: string, partial: boolean): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string, keyPrefix: string): Promise<void> => {
       let entries;
@@ -168,7 +180,7 @@ export class VolumeBackupStore implements BackupStore {
       for (const entry of entries) {
         const key = keyPrefix + entry.name;
         if (entry.isDirectory()) await walk(path.join(dir, entry.name), `${key}/`);
-        else if (entry.isFile() && !entry.name.endsWith('.partial') && key.startsWith(prefix)) out.push(key);
+        else if (entry.isFile() && entry.name.endsWith('.partial') === partial && key.startsWith(prefix)) out.push(key);
       }
     };
     await walk(this.rootDir, '');
