@@ -20,7 +20,6 @@
 import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { BackupRangeProgress__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRangeProgress.ts';
 import { destinationFields } from '../admin/client.ts';
@@ -29,10 +28,11 @@ import type { BackupProgressReport, BackupRangeSpec, BackupRangeUpdate, BackupSp
 import { adminMetadataKeys, adminProto } from '../admin/proto.ts';
 import { MvccEngineRangeExporter } from '../backup/engine-adapters.ts';
 import { BackupObjectCorruptError, BackupObjectMissingError } from '../backup/errors.ts';
-import { type BackupFile, type BackupManifest, type BackupRange, encodeManifest, manifestKey } from '../backup/manifest.ts';
+import { type BackupFile, type BackupManifest, type BackupRange, manifestKey } from '../backup/manifest.ts';
 import type { RangeSpan } from '../backup/ports.ts';
 import { systemTimers } from '../backup/ports.ts';
 import { type RangeExportHooks, writeRangeFiles } from '../backup/range-writer.ts';
+import { writeManifestOnce } from '../backup/manifest-write.ts';
 import { readManifest } from '../backup/reader.ts';
 import { S3BackupStore, VolumeBackupStore, s3StoreConfig, type BackupStore } from '../backup/store.ts';
 import { BandwidthLimiter, forEachBounded } from '../backup/throttle.ts';
@@ -400,20 +400,9 @@ export class BackupCoordinator {
     signal.throwIfAborted();
     await this.protect(meta, { ...running, expiresAtMs: this.host.nowMs() + runningProtectionMs });
     const key = manifestKey(manifest.backupId);
-    if ((await store.head(key)) !== undefined) throw new AnotherRunFinishedError(manifest.backupId, store.description);
-    const body = encodeManifest(manifest);
-    if (store instanceof VolumeBackupStore) {
-      try {
-        await store.putNew(key, Readable.from([body]), body.length);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AnotherRunFinishedError(manifest.backupId, store.description);
-        throw err;
-      }
-    } else {
-      await store.put(key, Readable.from([body]), body.length);
-    }
+    // Exclusive, and read back (backup/manifest-write.ts): only the run whose manifest is there removes other runs' files.
+    if ((await writeManifestOnce(store, manifest)) === 'another-run') throw new AnotherRunFinishedError(manifest.backupId, store.description);
     written.value = true;
-    await readManifest(store, manifest.backupId);
     const orphans = (await store.list(`${manifest.backupId}/`)).filter((objectKey) => !named.has(objectKey) && objectKey !== key);
     if (orphans.length > 0) {
       await store.delete(orphans).catch((err: unknown) => this.host.log(`backup ${manifest.backupId}: objects of other attempts not removed (${messageOf(err)})`));
