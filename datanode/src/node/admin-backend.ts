@@ -728,10 +728,10 @@ export class NodeAdmin implements AdminBackend {
 }
 
 /**
- * What a backup's folder may hold (docs/backup.md, "The backup format"), the temporary files of
- * unfinished writes included (`<object>.partial`; an exclusive manifest write's `manifest.json.<pid>.new.partial`).
+ * What a backup's folder may hold (docs/backup.md, "The backup format"): its objects, the progress
+ * records of an unfinished run (backup/progress.ts) and the temporary files of unfinished writes (`<object>.partial`; an exclusive manifest write's `manifest.json.<pid>.new.partial`).
  */
-const backupObjectPattern = /^(manifest\.json|ranges\/[0-9]{1,20}\/[A-Za-z0-9._-]{1,128}\.sst)(\.[0-9]{1,10}\.new)?(\.partial)?$/;
+const backupObjectPattern = /^(manifest\.json|ranges\/[0-9]{1,20}\/[A-Za-z0-9._-]{1,128}\.sst|progress\/[A-Za-z0-9._-]{1,128}\.json)(\.[0-9]{1,10}\.new)?(\.partial)?$/;
 
 /**
  * Deletes every object under `<backupId>/` at `destination`, as this node reaches it, and on a
