@@ -198,6 +198,45 @@ describe('store', () => {
     expect(leader.stateMachine.get(Buffer.from('a'))?.toString()).toBe('v');
   });
 
+  it('creates no replica for a range that removed this node from messages past the removal (its tombstone has the generation), only once the range adds it again', async () => {
+    const c = await cluster({ followMetaMembership: false });
+    const leader = await until('a leader of range 2', () => leaderOf(c.stores, firstUserRangeId));
+    await leader.propose(put('a', 'v'), 5000);
+    const index = c.stores.findIndex((s) => s.replica(2) !== leader);
+    const removed = c.stores[index];
+    const logStore = c.logStores[index];
+    const kv = c.kvs[index];
+    const dir = c.dataDirs[index];
+    if (removed === undefined || logStore === undefined || kv === undefined || dir === undefined) throw new Error('no follower');
+    await until('the follower applied the write', () => removed.replica(2)?.stateMachine.get(Buffer.from('a')));
+    await leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: index + 1 }], transition: 'auto' }, 5000);
+    await leader.proposeConfChange({ changes: [{ op: 'remove', nodeId: index + 1 }], transition: 'auto' }, 5000);
+    await until('the removed replica dropped', () => (!kv.rangeIds().includes(2) && !logStore.hasGroup(2) ? true : undefined));
+    const tombstone = kv.tombstones().get(2);
+    expect(tombstone?.generation).toBe(leader.stateMachine.descriptor()?.generation);
+    // Restarted (no quiet period after the drop in memory): only the tombstone stands between the range's messages and a new replica.
+    await removed.stop();
+    const lines: string[] = [];
+    const again = newStore(index + 1, dir, kv, logStore, { followMetaMembership: false }, lines);
+    await again.open();
+    again.start(c.hub.register(index + 1, again));
+    await leader.propose(put('b', 'v'), 5000);
+    // An append whose commit index is past the removal (what a leader that has not applied the
+    // removal yet sends): the configuration it comes from is not later than the removal's.
+    const status = leader.status();
+    if (tombstone === undefined || status.commit <= tombstone.removedAt) throw new Error(`commit ${status.commit} is not past the removal at ${tombstone?.removedAt}`);
+    const leaderId = c.stores.findIndex((s) => s.replica(2) === leader) + 1;
+    again.onMessages([{ kind: 'Append', groupId: 2, from: leaderId, to: index + 1, term: status.term, prevLogIndex: status.commit, prevLogTerm: status.term, entries: [], commit: status.commit }]);
+    const refused = (): boolean => lines.some((line) => line.startsWith('range 2: messages from node') && line.includes('ignored'));
+    await until('the append was refused or created a replica', () => (refused() || again.replica(2) !== undefined ? true : undefined));
+    expect(again.replica(2), lines.join('\n')).toBeUndefined();
+    // Added again (a later generation, which the meta range's copy shows): the range's messages bring the replica back, with the data.
+    await leader.proposeConfChange({ changes: [{ op: 'add-learner', nodeId: index + 1 }], transition: 'auto' }, 5000);
+    await until('the re-added replica has the range data', () => again.replica(2)?.stateMachine.get(Buffer.from('b')), 20_000);
+    expect(lines.some((line) => line.includes('the meta range places this node in the range at generation') && line.includes('the range took this node back')), lines.join('\n')).toBe(true);
+    expect(kv.tombstones().has(2)).toBe(false);
+  });
+
   it('finishes a drop a crash interrupted; re-added later, the replica gets the range data by snapshot', async () => {
     // kill -9 between clearing the dropped replica's state and removing its group: the group
     // (members, log) outlives the descriptor. Simulated by a log store that fails that removal.
