@@ -92,6 +92,11 @@ function newStore(nodeId: number, dir: string, kv: KvEngine, logStore: MemoryLog
     },
     knownPeer: () => true,
     promotable: () => true,
+    // As a node does (KvClient.recordRanges): a range leader reports its descriptor to the meta range's leader.
+    pushDescriptors: async (descriptors) => {
+      const metaLeader = stores.find((s) => s !== store && s.meta()?.serving === true && s.meta()?.role().role === 'leader')?.meta();
+      if (metaLeader !== undefined) await metaLeader.propose({ op: 'meta-descriptors', descriptors }, 5000);
+    },
     rangeMaxBytes: 1 << 30,
     maintenanceMs: 100,
     log: (line) => lines.push(line),
