@@ -9,6 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstUserRangeId } from '../kv/descriptor.ts';
+import { gcProtectionsOf, nextGcThreshold } from '../kv/gc.ts';
+import { timestamp } from '../hlc/hlc.ts';
 import { defaultKvLimits } from '../kv/limits.ts';
 import { rangeLocalKey } from '../kv/keys.ts';
 import { KvEngine, KvStateMachine } from '../kv/state-machine.ts';
@@ -180,6 +182,25 @@ describe('store', () => {
       expect(store.lookup(Buffer.from('z'))?.rangeId).toBe(99);
       expect(store.lookup(Buffer.from('a'))?.rangeId).toBe(2);
     }
+  });
+
+  it('GC reads protections only from a meta replica that holds the meta range\'s state: a joining node (none yet) keeps its garbage', async () => {
+    const c = await cluster();
+    await until('a meta leader', () => c.stores.find((s) => s.meta()?.role().role === 'leader'));
+    const protection = { id: 'backup/b1', ts: 12345n, reason: 'test', expiresAtMs: Date.now() + 60_000 };
+    const metaLeader = c.stores.find((s) => s.meta()?.role().role === 'leader')?.meta();
+    await metaLeader?.propose({ op: 'protect-ts', protection }, 5000);
+    // Every member's meta replica has the protection (GC on each goes by it).
+    for (const store of c.stores) await until('the protection applied', () => (gcProtectionsOf(store.metaStateMachine())?.some((p) => p.id === 'backup/b1') === true ? true : undefined));
+    // A node that joins holds no meta state until its snapshot: GC stays put there.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phantomdb-store-joining-'));
+    dirs.push(dir);
+    const kv = await KvEngine.open(path.join(dir, 'kv'));
+    engines.push(kv);
+    const joining = newStore(4, dir, kv, new MemoryLogStore(), {}, []);
+    await joining.open();
+    expect(gcProtectionsOf(joining.metaStateMachine())).toBeUndefined();
+    expect(nextGcThreshold({ now: timestamp(Date.now()), gcTtlMs: 1000, protections: gcProtectionsOf(joining.metaStateMachine()), nowMs: Date.now(), current: undefined })).toBeUndefined();
   });
 
   it('drops the replica (its keys and its log) of a range this node was removed from', async () => {
