@@ -11,7 +11,7 @@ import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { encodeCommand, type Command } from './command.ts';
 import { lookupDescriptor, metaRangeId, type RangeDescriptor } from './descriptor.ts';
 import { mvccKeyPrefix } from '../storage/mvcc.ts';
-import { decodeUserVersionKey, encodeU64, encodeVersionValue, rangeLocalEnd, rangeLocalKey, rangeLocalStart, userBounds, userKey, userVersionKey } from './keys.ts';
+import { decodeUserVersionKey, encodeU64, encodeVersionValue, rangeLocalEnd, rangeLocalKey, rangeLocalStart, tombstoneKey, userBounds, userKey, userVersionKey } from './keys.ts';
 import { TempKvEngines } from './kv.test-support.ts';
 import { configAfter, KvEngine, KvStateMachine } from './state-machine.ts';
 
@@ -489,5 +489,23 @@ describe('MVCC versions', () => {
     await engines.close(kv);
     const reopened = await openEngine(dir);
     expect(new KvStateMachine(reopened.kv.engine, metaRangeId).protectedTimestamps()).toEqual([protection]);
+  });
+});
+
+describe('replica tombstones', () => {
+  it('keep the removal index and generation across a restart; one written without a generation (an older build) reads as unknown', async () => {
+    const { kv, dir } = await openEngine();
+    await kv.writeTombstone(7, { removedAt: 42, generation: 5 });
+    await kv.engine.put(tombstoneKey(9), encodeU64(17), { sync: true });
+    await engines.close(kv);
+    const { kv: again } = await openEngine(dir);
+    expect(again.tombstones()).toEqual(
+      new Map([
+        [7, { removedAt: 42, generation: 5 }],
+        [9, { removedAt: 17 }],
+      ]),
+    );
+    await again.deleteTombstone(7);
+    expect([...again.tombstones().keys()]).toEqual([9]);
   });
 });
