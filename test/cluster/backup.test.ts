@@ -331,6 +331,7 @@ describe('backups by data nodes', () => {
     const resumedLine = active.logs().match(/backup failover-1: full at \S+ to \S+, resuming an earlier run \((\d+) spans kept\)/);
     expect(resumedLine, active.logs()).not.toBeNull();
     expect(Number(resumedLine?.[1])).toBeGreaterThanOrEqual(started.rangesDone);
+    console.log(`backup failover-1 resumed by the new meta leader: ${resumedLine?.[1]} spans kept of ${done.rangesTotal} (the first run had ${started.rangesDone} done when it was killed)`);
 
     // Every object the manifest names exists, and nothing else is left under the backup's folder.
     const store = new VolumeBackupStore(destination);
