@@ -93,6 +93,7 @@ describe('backup coordinator', () => {
     const desc = leader.stateMachine.descriptor();
     await leader.propose({ op: 'split', rangeId: firstUserRangeId, generation: desc?.generation ?? 0, splitKey: Buffer.from('m'), newRangeId: 9, replicas: desc?.replicas ?? [] }, 5000);
     await until('both ranges in the meta range', () => ([...store.knownRanges().keys()].includes(9) ? true : undefined));
+    await until('this node serving as the meta leader', () => (store.meta()?.serving === true && store.meta()?.role().role === 'leader' ? true : undefined));
 
     const destination = path.join(dir, 'backups');
     const spec: BackupSpec = { backupId: 'b1', type: 'full', destination: { kind: 'volume', path: destination } };
