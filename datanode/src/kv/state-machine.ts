@@ -836,7 +836,8 @@ export class KvStateMachine {
         parts.push(['user', lower, upper]);
       }
       for (const [name, lower, upper] of parts) {
-        const exported = await this.engine.exportRange(lower, upper, path.join(dir, name), { snapshot });
+        // Merged, encoded and fsynced on the engine's niced export thread, off the event loop.
+        const exported = await this.engine.exportSpan(lower, upper, path.join(dir, name), { snapshot });
         for (const file of exported) {
           const target = path.join(dir, `${name}-${path.basename(file.path)}`);
           fs.renameSync(file.path, target);
