@@ -769,6 +769,21 @@ export class KvStateMachine {
   }
 
   /**
+   * The range's user bytes for placement: `sizeUpperBound()` when a walk measured it, else an
+   * estimate from the engine's table indexes (no walk). A range that split or whose lease moved
+   * has not been measured by its leader yet; reporting 0 for it would let its copy bypass the
+   * placement driver's bandwidth budget.
+   */
+  sizeEstimate(): number {
+    const bound = this.sizeUpperBound();
+    if (bound !== undefined) return bound;
+    const desc = this.desc;
+    if (desc === undefined || desc.rangeId === metaRangeId) return 0;
+    const { lower, upper } = userBounds(desc.startKey, desc.endKey);
+    return Buffer.compare(lower, upper) < 0 ? this.engine.approximateSpanBytes(lower, upper) + this.bytesSinceSizeCheck : 0;
+  }
+
+  /**
    * The approximate user bytes of the range and a key near its middle (by bytes); yields to the
    * event loop at least every sizeWalkYieldBytes bytes or sizeWalkYieldMs ms of walking (values
    * may be large: a key count alone would walk 64 MiB of 64 KiB values in one turn).
