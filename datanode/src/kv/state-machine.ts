@@ -30,7 +30,7 @@ import * as path from 'node:path';
 import { assert, assertNever } from '../assert.ts';
 import { allMembers, applyConfChange, configFromConfState, confStateOf, decodeConfChange, isVoter, type Configuration } from '../raft/confchange.ts';
 import type { ConfState, Entry } from '../raft/types.ts';
-import { StorageEngine, WriteBatch } from '../storage/engine.ts';
+import { type RangeDeletionPlan, StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { mvccTimestampMax } from '../storage/mvcc.ts';
 import { VersionError } from '../version/errors.ts';
 import { compareVersions, isVersion } from '../version/version.ts';
@@ -872,13 +872,18 @@ export class KvStateMachine {
   async clearReplicatedState(spans: readonly { readonly startKey: Buffer; readonly endKey: Buffer }[]): Promise<void> {
     const clear = new WriteBatch();
     clear.delRange(rangeLocalStart(this.rangeId), rangeLocalEnd(this.rangeId));
+    const plans: Promise<RangeDeletionPlan>[] = [];
     if (this.rangeId !== metaRangeId) {
       for (const span of spans) {
         const { lower, upper } = userBounds(span.startKey, span.endKey);
-        if (Buffer.compare(lower, upper) < 0) clear.delRange(lower, upper);
+        if (Buffer.compare(lower, upper) < 0) {
+          clear.delRange(lower, upper);
+          // A dropped replica's span is tens of MiB: its keys are listed on the engine's export thread.
+          plans.push(this.engine.planRangeDeletion(lower, upper));
+        }
       }
     }
-    await this.engine.write(clear, { sync: true });
+    await this.engine.write(clear, { sync: true, rangeDeletions: await Promise.all(plans) });
   }
 
   /**

@@ -27,7 +27,7 @@ import { RecordLogWriter, readRecordLog } from './record-log.ts';
 import { BlockCache } from './sstable/block-cache.ts';
 import { TableBuilder, type TableMeta } from './sstable/table-builder.ts';
 import { type TableProperties, TableReader } from './sstable/table-reader.ts';
-import { type FileMeta, Version, type VersionEdit, decodeEdit, encodeEdit, largestUserKey, smallestUserKey } from './version.ts';
+import { type FileMeta, Version, type VersionEdit, decodeEdit, encodeEdit, fileNewestSeq, largestUserKey, smallestUserKey } from './version.ts';
 import { WriteAheadLog, replayWal } from './wal.ts';
 import { WriteBatch, decodeWriteBatch } from './write-batch.ts';
 import { type PinnedTable, type SpanSource, encodeSpanEntries } from './span-export.ts';
@@ -36,6 +36,23 @@ import { InThreadSpanExecutor, type SpanExecutor, WorkerSpanExecutor } from './s
 export interface WriteOptions {
   /** fsync the WAL before the promise resolves (default: the engine's `syncWritesByDefault`). */
   readonly sync?: boolean;
+  /**
+   * For the batch's range deletions: the keys each span held, listed off the event loop by
+   * `planRangeDeletion`. A range deletion without a plan for its exact span walks the span here.
+   */
+  readonly rangeDeletions?: readonly RangeDeletionPlan[];
+}
+
+/**
+ * The live keys of [start, end) at sequence `seq`, listed on the export thread. A range deletion
+ * written with it tombstones these keys plus every key of the span written after `seq` (found in
+ * the memtables and the few tables newer than `seq`), which is every key live when it applies.
+ */
+export interface RangeDeletionPlan {
+  readonly start: Buffer;
+  readonly end: Buffer;
+  readonly seq: number;
+  readonly keys: readonly Buffer[];
 }
 
 export interface ReadOptions {
@@ -322,25 +339,25 @@ export class StorageEngine {
       return Promise.reject(err as Error);
     }
     if (batch.count === 0) return Promise.resolve();
-    return this.writeWhenRoom(batch, options.sync ?? this.options.syncWritesByDefault, { delayed: false, stallStart: undefined });
+    return this.writeWhenRoom(batch, options.sync ?? this.options.syncWritesByDefault, { delayed: false, stallStart: undefined }, options.rangeDeletions);
   }
 
   /**
    * Appends the batch as soon as there is room. The room check and the append run in the same
    * turn of the event loop, so concurrent writers cannot overrun the limits between them.
    */
-  private writeWhenRoom(batch: WriteBatch, sync: boolean, wait: RoomWait): Promise<void> {
+  private writeWhenRoom(batch: WriteBatch, sync: boolean, wait: RoomWait, plans?: readonly RangeDeletionPlan[]): Promise<void> {
     let pending: Promise<void> | undefined;
     try {
       pending = this.roomForWrite(wait);
-      if (pending === undefined) return this.writeNow(batch, sync);
+      if (pending === undefined) return this.writeNow(batch, sync, plans);
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return pending.then(() => this.writeWhenRoom(batch, sync, wait));
+    return pending.then(() => this.writeWhenRoom(batch, sync, wait, plans));
   }
 
-  private writeNow(batch: WriteBatch, sync: boolean): Promise<void> {
+  private writeNow(batch: WriteBatch, sync: boolean, plans?: readonly RangeDeletionPlan[]): Promise<void> {
     this.checkWritable();
     const firstSeq = this.lastSequence + 1;
     assert(firstSeq + batch.count <= maxSequence, 'sequence numbers stay below 2^53');
@@ -356,7 +373,7 @@ export class StorageEngine {
       });
     }
     this.lastSequence = firstSeq + batch.count - 1;
-    this.applyToMemtable(encoded, this.active);
+    this.applyToMemtable(encoded, this.active, plans);
     this.counters.userBytes += batch.byteSize;
     const lastSeq = this.lastSequence;
     if (this.active.table.approximateBytes >= this.options.memtableBytesMax) this.rotateMemtable();
@@ -415,7 +432,7 @@ export class StorageEngine {
    * (so ops go in batch order). Batches of point ops are inserted in key order instead, which
    * lets the memtable's finger search make each insert cheap.
    */
-  private applyToMemtable(encoded: Buffer, slot: MemtableSlot): void {
+  private applyToMemtable(encoded: Buffer, slot: MemtableSlot, plans?: readonly RangeDeletionPlan[]): void {
     const { table, filter } = slot;
     const batch = decodeWriteBatch(encoded);
     const keys: Buffer[] = [];
@@ -440,7 +457,9 @@ export class StorageEngine {
         put: (key, value, seq) => table.add(key, seq, ValueKind.Put, value),
         del: (key, seq) => table.add(key, seq, ValueKind.Delete, emptyValue),
         delRange: (start, end, seq) => {
-          for (const key of this.liveKeysInRange(start, end, seq - 1)) {
+          const plan = plans?.find((candidate) => candidate.start.equals(start) && candidate.end.equals(end));
+          const keys = plan === undefined ? this.liveKeysInRange(start, end, seq - 1) : this.plannedKeys(plan, seq - 1);
+          for (const key of keys) {
             filter.add(key);
             table.add(key, seq, ValueKind.Delete, emptyValue);
           }
@@ -468,6 +487,49 @@ export class StorageEngine {
       release();
     }
     return keys;
+  }
+
+  /**
+   * The keys a range deletion at `upTo + 1` must tombstone, given its plan: the planned keys
+   * (live at plan.seq) and every key of the span with an entry in (plan.seq, upTo] — in the
+   * memtables or in tables holding entries newer than plan.seq. Keys deleted since are included
+   * (one more tombstone is harmless); each key once.
+   */
+  private plannedKeys(plan: RangeDeletionPlan, upTo: number): Buffer[] {
+    const keys = new Map<string, Buffer>();
+    for (const key of plan.keys) keys.set(key.toString('latin1'), key);
+    const newer: InternalIterator[] = [this.active, ...this.immutables].map((slot) => slot.table.iterator());
+    for (const f of this.version.allFiles()) {
+      if (fileNewestSeq(f) <= plan.seq) continue;
+      if (Buffer.compare(smallestUserKey(f), plan.end) >= 0 || Buffer.compare(largestUserKey(f), plan.start) < 0) continue;
+      newer.push(this.tableIterator(f, false));
+    }
+    for (const it of newer) {
+      for (it.seek(plan.start, maxSequence); it.valid() && Buffer.compare(it.userKey(), plan.end) < 0; it.next()) {
+        const seq = it.seq();
+        if (seq <= plan.seq || seq > upTo) continue;
+        const key = it.userKey();
+        const name = key.toString('latin1');
+        if (!keys.has(name)) keys.set(name, Buffer.from(key));
+      }
+    }
+    return [...keys.values()];
+  }
+
+  /**
+   * Lists the live keys of [start, end) on the export thread, for a range deletion of that span
+   * written next (WriteOptions.rangeDeletions): the write then does not walk the span's tables on
+   * the event loop (a dropped replica's range is tens of MiB read and checked synchronously).
+   */
+  async planRangeDeletion(start: Buffer, end: Buffer): Promise<RangeDeletionPlan> {
+    this.checkWritable();
+    const pinned = this.pinSpan(start, end);
+    try {
+      const keys = await this.spanExecutor.liveKeys(pinned.source);
+      return { start, end, seq: pinned.source.seq, keys };
+    } finally {
+      pinned.release();
+    }
   }
 
   private checkWritable(): void {

@@ -8,7 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { type SerializedError, asBuffer, deserializeError } from './background.ts';
 import { startStorageWorker } from './background-executor.ts';
 import type { StorageFs } from './fs.ts';
-import { type ExportedTable, type SpanExportJob, runSpanExport, runVerifyTables } from './span-export.ts';
+import { type ExportedTable, type SpanExportJob, type SpanSource, runLiveKeys, runSpanExport, runVerifyTables } from './span-export.ts';
 
 /**
  * The nice value the export thread gives itself (Linux: per thread). At 10 a busy client thread
@@ -19,12 +19,14 @@ export const exportThreadNice = 10;
 export interface SpanExecutor {
   exportSpan(job: SpanExportJob): Promise<ExportedTable[]>;
   verifyTables(paths: readonly string[]): Promise<void>;
+  liveKeys(source: SpanSource): Promise<Buffer[]>;
   close(): Promise<void>;
 }
 
 export type SpanJobRequest =
   | { readonly kind: 'export'; readonly id: number; readonly job: SpanExportJob }
   | { readonly kind: 'verify'; readonly id: number; readonly paths: readonly string[] }
+  | { readonly kind: 'keys'; readonly id: number; readonly source: SpanSource }
   | { readonly kind: 'stop' };
 
 export type SpanJobReply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: SerializedError };
@@ -43,6 +45,9 @@ export class InThreadSpanExecutor implements SpanExecutor {
   }
   verifyTables(paths: readonly string[]): Promise<void> {
     return runVerifyTables(this.fs, paths);
+  }
+  liveKeys(source: SpanSource): Promise<Buffer[]> {
+    return runLiveKeys(this.fs, source);
   }
   async close(): Promise<void> {
     this.stopping = true;
@@ -97,6 +102,11 @@ export class WorkerSpanExecutor implements SpanExecutor {
 
   async verifyTables(paths: readonly string[]): Promise<void> {
     await this.run<unknown>({ kind: 'verify', id: this.nextId++, paths });
+  }
+
+  async liveKeys(source: SpanSource): Promise<Buffer[]> {
+    const keys = await this.run<Uint8Array[]>({ kind: 'keys', id: this.nextId++, source });
+    return keys.map(asBuffer);
   }
 
   async close(): Promise<void> {

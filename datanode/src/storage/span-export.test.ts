@@ -160,6 +160,40 @@ describe('span exports on the export thread', () => {
   });
 });
 
+describe('range deletions planned on the export thread', () => {
+  it('delete every key live when the deletion applies, including keys written after the plan', async () => {
+    const engine = await layeredEngine({ backgroundThread: true });
+    const plan = await engine.planRangeDeletion(key(1000), key(4000));
+    expect(plan.keys.length).toBe(scan(engine, key(1000), key(4000)).length);
+    // After the plan: keys not live at the plan (3000..3099 and every seventh from 1000 were
+    // deleted) written again, in a flushed table and in the memtable, and live keys deleted.
+    await put(engine, 3050, 3060, 6);
+    await put(engine, 3990, 4010, 6);
+    await engine.flush();
+    await put(engine, 995, 1015, 7);
+    const late = new WriteBatch();
+    for (let i = 1001; i < 1100; i += 3) late.del(key(i));
+    await engine.write(late);
+    const outside = scan(engine, key(0), key(1000)).concat(scan(engine, key(4000), key(9999)));
+    const batch = new WriteBatch();
+    batch.put(key(2000), Buffer.from('written in the same batch, before the deletion'));
+    batch.delRange(key(1000), key(4000));
+    batch.put(key(2001), Buffer.from('after'));
+    await engine.write(batch, { rangeDeletions: [plan] });
+    expect(scan(engine, key(1000), key(4000))).toEqual([`${key(2001).toString()}=after`]);
+    expect(scan(engine, key(0), key(1000)).concat(scan(engine, key(4000), key(9999)))).toEqual(outside);
+    // The same after a reopen (the WAL replays the deletion without its plan) and a compaction.
+    const dir = engine.dir;
+    await engine.close();
+    const reopened = await StorageEngine.open(dir, small);
+    expect(scan(reopened, key(1000), key(4000))).toEqual([`${key(2001).toString()}=after`]);
+    await reopened.compactAll();
+    expect(scan(reopened, key(1000), key(4000))).toEqual([`${key(2001).toString()}=after`]);
+    expect(scan(reopened, key(0), key(1000)).concat(scan(reopened, key(4000), key(9999)))).toEqual(outside);
+    await reopened.close();
+  });
+});
+
 describe('encoded memtable entries', () => {
   it('keep only the span and the sequence bound, and seek like the memtable', () => {
     const table = new Memtable();

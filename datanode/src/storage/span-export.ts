@@ -235,6 +235,34 @@ export async function runSpanExport(fs: StorageFs, job: SpanExportJob, shouldSto
   }
 }
 
+/** The live user keys of the source's span at its sequence, in order. Runs on any thread; yields regularly. */
+export async function runLiveKeys(fs: StorageFs, source: SpanSource): Promise<Buffer[]> {
+  const readers = source.tables.map((table) => ({ table, reader: TableReader.open(fs, table.path, table.fileNumber, { verifyChecksums: true }) }));
+  try {
+    const children: InternalIterator[] = source.memtables.map((entries) => new EncodedEntriesIterator(entries));
+    for (const { table, reader } of readers) {
+      const it = reader.iterator({ fillCache: false });
+      children.push(table.globalSeq === undefined ? it : new GlobalSeqIterator(it, table.globalSeq));
+    }
+    const it = new DbIterator(new MergingIterator(children), source.seq, { lowerBound: source.start, upperBound: source.end });
+    const keys: Buffer[] = [];
+    let bytesSinceYield = 0;
+    for (it.seek(source.start); it.valid(); it.next()) {
+      const key = Buffer.from(it.key());
+      keys.push(key);
+      bytesSinceYield += key.byteLength + it.value().byteLength;
+      if (keys.length % yieldEveryEntries === 0 || bytesSinceYield >= yieldEveryBytes) {
+        bytesSinceYield = 0;
+        await yieldToEventLoop();
+      }
+    }
+    it.close();
+    return keys;
+  } finally {
+    for (const { reader } of readers) reader.close();
+  }
+}
+
 /**
  * Reads every block of each table and checks every checksum (CorruptionError names the first bad
  * block). Runs on any thread; yields between blocks.

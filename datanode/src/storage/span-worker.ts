@@ -5,10 +5,10 @@
  */
 import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { assert } from '../assert.ts';
+import { assert, assertNever } from '../assert.ts';
 import { asBuffer, serializeError } from './background.ts';
 import { realFs } from './fs.ts';
-import { type SpanExportJob, runSpanExport, runVerifyTables } from './span-export.ts';
+import { type SpanSource, runLiveKeys, runSpanExport, runVerifyTables } from './span-export.ts';
 import type { SpanJobRequest, SpanWorkerData } from './span-executor.ts';
 
 const port = parentPort;
@@ -23,9 +23,21 @@ try {
 let stopping = false;
 
 /** Structured clone turns Buffers into Uint8Arrays; put the views back. */
-function reviveJob(job: SpanExportJob): SpanExportJob {
-  const source = job.source;
-  return { ...job, source: { ...source, start: asBuffer(source.start), end: asBuffer(source.end), memtables: source.memtables.map(asBuffer) } };
+function reviveSource(source: SpanSource): SpanSource {
+  return { ...source, start: asBuffer(source.start), end: asBuffer(source.end), memtables: source.memtables.map(asBuffer) };
+}
+
+function runJob(request: Exclude<SpanJobRequest, { kind: 'stop' }>): Promise<unknown> {
+  switch (request.kind) {
+    case 'export':
+      return runSpanExport(realFs, { ...request.job, source: reviveSource(request.job.source) }, () => stopping);
+    case 'verify':
+      return runVerifyTables(realFs, request.paths);
+    case 'keys':
+      return runLiveKeys(realFs, reviveSource(request.source));
+    default:
+      return assertNever(request, 'span job');
+  }
 }
 
 port.on('message', (request: SpanJobRequest) => {
@@ -33,8 +45,7 @@ port.on('message', (request: SpanJobRequest) => {
     stopping = true;
     return;
   }
-  const job: Promise<unknown> = request.kind === 'export' ? runSpanExport(realFs, reviveJob(request.job), () => stopping) : runVerifyTables(realFs, request.paths);
-  job.then(
+  runJob(request).then(
     (result) => port.postMessage({ id: request.id, ok: true, result }),
     (err: unknown) => port.postMessage({ id: request.id, ok: false, error: serializeError(err) }),
   );
