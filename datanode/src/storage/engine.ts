@@ -1318,14 +1318,27 @@ export class StorageEngine {
       this.openTable(meta);
       added.push({ level, file: meta });
     }
-    this.fs.fsyncDirSync(this.dir);
     try {
+      // The links durable before the manifest names them; fsynced off the event loop.
+      await this.fsyncDir(this.dir);
       await this.logAndApply({ added, lastSequence: this.lastSequence });
     } finally {
       for (const a of added) this.pendingOutputs.delete(a.file.number);
     }
     if (globalSeq > this.visibleSequence) this.visibleSequence = globalSeq;
     this.scheduleBackgroundWork();
+  }
+
+  /** fsyncs a directory (its entries) without blocking the event loop. */
+  private async fsyncDir(dir: string): Promise<void> {
+    const fd = this.fs.openSync(dir, 'r');
+    try {
+      await this.fs.fsync(fd);
+    } catch (err) {
+      throw new StorageIOError('fsync', dir, err);
+    } finally {
+      this.fs.closeSync(fd);
+    }
   }
 
   private memtablesOverlap(smallest: Buffer, largest: Buffer): boolean {
