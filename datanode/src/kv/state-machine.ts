@@ -229,11 +229,6 @@ export class KvEngine {
   }
 }
 
-/** A size check yields to the event loop after walking this many bytes... */
-const sizeWalkYieldBytes = 1 << 20;
-/** ...or after this long (checked every 64 keys). */
-const sizeWalkYieldMs = 4;
-
 /** Commands that act on a range's keys: only a replica that has its descriptor may apply them. */
 const rangeCommandOps: ReadonlySet<Command['op']> = new Set(['put', 'delete', 'cas', 'split', 'close-ts']);
 
@@ -784,45 +779,19 @@ export class KvStateMachine {
   }
 
   /**
-   * The approximate user bytes of the range and a key near its middle (by bytes); yields to the
-   * event loop at least every sizeWalkYieldBytes bytes or sizeWalkYieldMs ms of walking (values
-   * may be large: a key count alone would walk 64 MiB of 64 KiB values in one turn).
+   * The approximate user bytes of the range and a key near its middle (by bytes), walked on the
+   * storage engine's niced export thread (a range is tens of MiB: not on the event loop).
    * undefined middle: fewer than two keys.
    */
   async sizeAndMiddle(): Promise<{ bytes: number; middle: Buffer | undefined }> {
     const desc = this.desc;
     if (desc === undefined || desc.rangeId === metaRangeId) return { bytes: 0, middle: undefined };
     const { lower, upper } = userBounds(desc.startKey, desc.endKey);
-    const snapshot = this.engine.snapshot();
-    const sizes: { key: Buffer; bytes: number }[] = [];
-    let total = 0;
-    try {
-      const it = this.engine.iterator({ lowerBound: lower, upperBound: upper, snapshot });
-      try {
-        let n = 0;
-        let bytesSinceYield = 0;
-        let turnStartMs = performance.now();
-        for (it.seek(lower); it.valid(); it.next()) {
-          const bytes = it.key().byteLength + it.value().byteLength;
-          total += bytes;
-          bytesSinceYield += bytes;
-          // Sample: keep one key per ~1/64 of what has been seen so far, enough to pick a middle.
-          if (sizes.length === 0 || n % 16 === 0) sizes.push({ key: decodeUserVersionKey(Buffer.from(it.key())).key, bytes: total });
-          n++;
-          if (bytesSinceYield >= sizeWalkYieldBytes || (n % 64 === 0 && performance.now() - turnStartMs >= sizeWalkYieldMs)) {
-            await new Promise((resolve) => setImmediate(resolve));
-            bytesSinceYield = 0;
-            turnStartMs = performance.now();
-          }
-        }
-      } finally {
-        it.close();
-      }
-    } finally {
-      snapshot.release();
-    }
+    if (Buffer.compare(lower, upper) >= 0) return { bytes: 0, middle: undefined };
+    // One key per 16 entries, enough to pick a middle.
+    const { bytes: total, samples } = await this.engine.sampleSpan(lower, upper, 16);
     const half = total / 2;
-    const middle = sizes.find((s) => s.bytes >= half && !s.key.equals(desc.startKey))?.key;
+    const middle = samples.map((s) => ({ key: decodeUserVersionKey(s.key).key, bytes: s.bytesThrough })).find((s) => s.bytes >= half && !s.key.equals(desc.startKey))?.key;
     // Only if the range did not split meanwhile (the walk measured the span it had).
     if (this.desc === desc) this.measuredBytes = total;
     return { bytes: total, middle };

@@ -30,7 +30,7 @@ import { type TableProperties, TableReader } from './sstable/table-reader.ts';
 import { type FileMeta, Version, type VersionEdit, decodeEdit, encodeEdit, fileNewestSeq, largestUserKey, smallestUserKey } from './version.ts';
 import { WriteAheadLog, replayWal } from './wal.ts';
 import { WriteBatch, decodeWriteBatch } from './write-batch.ts';
-import { type PinnedTable, type SpanSource, encodeSpanEntries } from './span-export.ts';
+import { type PinnedTable, type SpanSample, type SpanSource, encodeSpanEntries } from './span-export.ts';
 import { InThreadSpanExecutor, type SpanExecutor, WorkerSpanExecutor } from './span-executor.ts';
 
 export interface WriteOptions {
@@ -514,6 +514,21 @@ export class StorageEngine {
       }
     }
     return [...keys.values()];
+  }
+
+  /**
+   * The bytes (keys plus values) of the live keys of [start, end) now, with a sample of keys (the
+   * first, then one per `everyEntries`) and the bytes up to each, walked on the export thread.
+   */
+  async sampleSpan(start: Buffer, end: Buffer, everyEntries: number): Promise<SpanSample> {
+    this.checkReadable();
+    if (!(Number.isSafeInteger(everyEntries) && everyEntries >= 1)) throw new InvalidArgumentError('sampleSpan needs everyEntries ≥ 1');
+    const pinned = this.pinSpan(start, end);
+    try {
+      return await this.spanExecutor.sample(pinned.source, everyEntries);
+    } finally {
+      pinned.release();
+    }
   }
 
   /**

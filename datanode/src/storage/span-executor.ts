@@ -8,7 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { type SerializedError, asBuffer, deserializeError } from './background.ts';
 import { startStorageWorker } from './background-executor.ts';
 import type { StorageFs } from './fs.ts';
-import { type ExportedTable, type SpanExportJob, type SpanSource, runLiveKeys, runSpanExport, runVerifyTables } from './span-export.ts';
+import { type ExportedTable, type SpanExportJob, type SpanSample, type SpanSource, runLiveKeys, runSpanExport, runSpanSample, runVerifyTables } from './span-export.ts';
 
 /**
  * The nice value the export thread gives itself (Linux: per thread). At 10 a busy client thread
@@ -20,6 +20,7 @@ export interface SpanExecutor {
   exportSpan(job: SpanExportJob): Promise<ExportedTable[]>;
   verifyTables(paths: readonly string[]): Promise<void>;
   liveKeys(source: SpanSource): Promise<Buffer[]>;
+  sample(source: SpanSource, everyEntries: number): Promise<SpanSample>;
   close(): Promise<void>;
 }
 
@@ -27,6 +28,7 @@ export type SpanJobRequest =
   | { readonly kind: 'export'; readonly id: number; readonly job: SpanExportJob }
   | { readonly kind: 'verify'; readonly id: number; readonly paths: readonly string[] }
   | { readonly kind: 'keys'; readonly id: number; readonly source: SpanSource }
+  | { readonly kind: 'sample'; readonly id: number; readonly source: SpanSource; readonly everyEntries: number }
   | { readonly kind: 'stop' };
 
 export type SpanJobReply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: SerializedError };
@@ -48,6 +50,9 @@ export class InThreadSpanExecutor implements SpanExecutor {
   }
   liveKeys(source: SpanSource): Promise<Buffer[]> {
     return runLiveKeys(this.fs, source);
+  }
+  sample(source: SpanSource, everyEntries: number): Promise<SpanSample> {
+    return runSpanSample(this.fs, source, everyEntries);
   }
   async close(): Promise<void> {
     this.stopping = true;
@@ -107,6 +112,11 @@ export class WorkerSpanExecutor implements SpanExecutor {
   async liveKeys(source: SpanSource): Promise<Buffer[]> {
     const keys = await this.run<Uint8Array[]>({ kind: 'keys', id: this.nextId++, source });
     return keys.map(asBuffer);
+  }
+
+  async sample(source: SpanSource, everyEntries: number): Promise<SpanSample> {
+    const result = await this.run<SpanSample>({ kind: 'sample', id: this.nextId++, source, everyEntries });
+    return { bytes: result.bytes, samples: result.samples.map((entry) => ({ key: asBuffer(entry.key), bytesThrough: entry.bytesThrough })) };
   }
 
   async close(): Promise<void> {

@@ -235,6 +235,43 @@ export async function runSpanExport(fs: StorageFs, job: SpanExportJob, shouldSto
   }
 }
 
+/** The bytes (keys plus values) of a span's live keys, with every `everyEntries`-th key and the bytes up to it. */
+export interface SpanSample {
+  readonly bytes: number;
+  readonly samples: readonly { readonly key: Buffer; readonly bytesThrough: number }[];
+}
+
+/** Walks the source's live keys: their total bytes and a key sample (the first key, then one per `everyEntries`). */
+export async function runSpanSample(fs: StorageFs, source: SpanSource, everyEntries: number): Promise<SpanSample> {
+  const readers = source.tables.map((table) => ({ table, reader: TableReader.open(fs, table.path, table.fileNumber, { verifyChecksums: true }) }));
+  try {
+    const children: InternalIterator[] = source.memtables.map((entries) => new EncodedEntriesIterator(entries));
+    for (const { table, reader } of readers) {
+      const it = reader.iterator({ fillCache: false });
+      children.push(table.globalSeq === undefined ? it : new GlobalSeqIterator(it, table.globalSeq));
+    }
+    const it = new DbIterator(new MergingIterator(children), source.seq, { lowerBound: source.start, upperBound: source.end });
+    const samples: { key: Buffer; bytesThrough: number }[] = [];
+    let bytes = 0;
+    let n = 0;
+    let bytesSinceYield = 0;
+    for (it.seek(source.start); it.valid(); it.next()) {
+      const entryBytes = it.key().byteLength + it.value().byteLength;
+      bytes += entryBytes;
+      if (n % everyEntries === 0) samples.push({ key: Buffer.from(it.key()), bytesThrough: bytes });
+      bytesSinceYield += entryBytes;
+      if (++n % yieldEveryEntries === 0 || bytesSinceYield >= yieldEveryBytes) {
+        bytesSinceYield = 0;
+        await yieldToEventLoop();
+      }
+    }
+    it.close();
+    return { bytes, samples };
+  } finally {
+    for (const { reader } of readers) reader.close();
+  }
+}
+
 /** The live user keys of the source's span at its sequence, in order. Runs on any thread; yields regularly. */
 export async function runLiveKeys(fs: StorageFs, source: SpanSource): Promise<Buffer[]> {
   const readers = source.tables.map((table) => ({ table, reader: TableReader.open(fs, table.path, table.fileNumber, { verifyChecksums: true }) }));

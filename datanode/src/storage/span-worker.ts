@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { assert, assertNever } from '../assert.ts';
 import { asBuffer, serializeError } from './background.ts';
 import { realFs } from './fs.ts';
-import { type SpanSource, runLiveKeys, runSpanExport, runVerifyTables } from './span-export.ts';
+import { type SpanSource, runLiveKeys, runSpanExport, runSpanSample, runVerifyTables } from './span-export.ts';
 import type { SpanJobRequest, SpanWorkerData } from './span-executor.ts';
 
 const port = parentPort;
@@ -35,6 +35,8 @@ function runJob(request: Exclude<SpanJobRequest, { kind: 'stop' }>): Promise<unk
       return runVerifyTables(realFs, request.paths);
     case 'keys':
       return runLiveKeys(realFs, reviveSource(request.source));
+    case 'sample':
+      return runSpanSample(realFs, reviveSource(request.source), request.everyEntries);
     default:
       return assertNever(request, 'span job');
   }
