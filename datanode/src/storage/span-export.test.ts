@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageEngine, WriteBatch } from './engine.ts';
 import { CorruptionError } from './errors.ts';
+import { FaultInjectingFs } from './fs.ts';
 import { ValueKind } from './keys.ts';
 import { Memtable } from './memtable.ts';
 import { EncodedEntriesIterator, encodeSpanEntries } from './span-export.ts';
@@ -139,6 +140,27 @@ describe('span exports on the export thread', () => {
     const started = fs.readdirSync('/proc/self/task').filter((task) => !before.has(task));
     expect(started.map(niceOf), 'threads started by the first export').toContain(exportThreadNice);
     expect(niceOf(String(process.pid)), 'the event loop thread').toBe(0);
+    await engine.close();
+  });
+
+  it('fsyncs a large export in steps of a few MiB, not all at the end', async () => {
+    const fs2 = new FaultInjectingFs();
+    const synced: string[] = [];
+    fs2.failWhen = (operation, target) => {
+      if (operation === 'fsync' && target.includes(`${path.sep}export${path.sep}`)) synced.push(target);
+      return undefined;
+    };
+    const engine = await StorageEngine.open(dir(), { ...small, memtableBytesMax: 32 * 1024 * 1024 }, { fs: fs2 });
+    const value = Buffer.alloc(16 * 1024, 0x62);
+    for (let i = 0; i < 1024; i += 64) {
+      const b = new WriteBatch();
+      for (let j = i; j < i + 64; j++) b.put(key(j), value);
+      await engine.write(b);
+    }
+    // 16 MiB into one file: a sync after every 4 MiB written, then the final one.
+    const files = await engine.exportSpan(key(0), key(1024), path.join(dir(), 'export'), { fileBytes: 64 * 1024 * 1024 });
+    expect(files).toHaveLength(1);
+    expect(synced.filter((target) => target === files[0]?.path).length).toBeGreaterThanOrEqual(4);
     await engine.close();
   });
 

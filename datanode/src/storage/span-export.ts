@@ -64,6 +64,8 @@ export interface ExportedTable {
 }
 
 const entryHeaderBytes = 17;
+/** A synced export fsyncs its file after every this many bytes, not only at the end (TableBuilder.syncWritten). */
+const syncEveryBytes = 4 * 1024 * 1024;
 const yieldEveryEntries = 4096;
 const yieldEveryBytes = 1024 * 1024;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -197,6 +199,7 @@ export async function runSpanExport(fs: StorageFs, job: SpanExportJob, shouldSto
     let entries = 0;
     let n = 0;
     let bytesSinceYield = 0;
+    let syncedBytes = 0;
     const finish = async (): Promise<void> => {
       if (builder === undefined || first === undefined || last === undefined) return;
       const done = builder;
@@ -211,6 +214,10 @@ export async function runSpanExport(fs: StorageFs, job: SpanExportJob, shouldSto
         builder = new TableBuilder(fs, builderPath, job.table);
         first = Buffer.from(it.key());
         entries = 0;
+        syncedBytes = 0;
+      } else if (job.sync && builder.estimatedFileSizeBytes() - syncedBytes >= syncEveryBytes) {
+        syncedBytes = builder.estimatedFileSizeBytes();
+        await builder.syncWritten();
       }
       const key = it.key();
       const value = it.value();
