@@ -428,7 +428,7 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) {
       if (replica.groupId === metaRangeId || !replica.serving || !replica.stateMachine.initialized || replica.role().role !== 'leader') continue;
       const status = replica.status();
-      out.push({ rangeId: replica.groupId, term: status.term, bytes: replica.stateMachine.sizeUpperBound() ?? 0, replicas: replicasOf(status.config) });
+      out.push({ rangeId: replica.groupId, term: status.term, bytes: replica.stateMachine.sizeEstimate(), replicas: replicasOf(status.config) });
     }
     return out;
   }
