@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import type { KvClient as KvClientClass } from '../datanode/src/kv/client.ts';
 import { nodeBuild } from './build.ts';
-import { fmt, helpRequested, machineDescription, percentile, processCpuSeconds, repoRoot, updateBenchmarksDoc, UsageError, writeResult, type BenchRow } from './common.ts';
+import { fmt, helpRequested, machineDescription, mainThreadCpuSeconds, percentile, processCpuSeconds, repoRoot, updateBenchmarksDoc, UsageError, writeResult, type BenchRow } from './common.ts';
 
 const help = `Usage: npm run bench:raft [-- --help]
 
@@ -100,16 +100,24 @@ interface Driven {
   readonly ops: number;
   readonly latencies: number[];
   readonly errors: number;
-  /** CPU seconds the measured processes used in the measured window (0 without `cpuSeconds`). */
+  /** CPU seconds the measured processes used in the measured window (0 without `cpu`). */
   readonly cpuSeconds: number;
+  /** The same for their main (JavaScript) threads only. */
+  readonly mainThreadCpuSeconds: number;
+}
+
+/** CPU seconds used so far: by the measured processes, and by their main threads alone. */
+interface CpuClock {
+  total(): number;
+  mainThread(): number;
 }
 
 /**
  * Runs `clients` concurrent loops of `op` for `warmupS` + `measureS` seconds. The measured window
  * starts and ends on timers (their actual times are used): it counts the operations that
- * complete inside it and, with `cpuSeconds`, the CPU the measured processes used in it.
+ * complete inside it and, with `cpu`, the CPU the measured processes used in it.
  */
-async function drive(clients: number, op: (n: number) => Promise<unknown>, warmupS: number, measureS: number, cpuSeconds: () => number = () => 0): Promise<Driven> {
+async function drive(clients: number, op: (n: number) => Promise<unknown>, warmupS: number, measureS: number, cpu: CpuClock = { total: () => 0, mainThread: () => 0 }): Promise<Driven> {
   const latencies: number[] = [];
   let errors = 0;
   let counter = 0;
@@ -119,12 +127,16 @@ async function drive(clients: number, op: (n: number) => Promise<unknown>, warmu
   let windowEnd = Infinity;
   let cpuAtStart = 0;
   let cpuAtEnd = 0;
+  let mainAtStart = 0;
+  let mainAtEnd = 0;
   const opening = setTimeout(() => {
-    cpuAtStart = cpuSeconds();
+    cpuAtStart = cpu.total();
+    mainAtStart = cpu.mainThread();
     windowStart = performance.now();
   }, warmupS * 1000);
   const closing = setTimeout(() => {
-    cpuAtEnd = cpuSeconds();
+    cpuAtEnd = cpu.total();
+    mainAtEnd = cpu.mainThread();
     windowEnd = performance.now();
   }, (warmupS + measureS) * 1000);
   await Promise.all(
@@ -145,7 +157,7 @@ async function drive(clients: number, op: (n: number) => Promise<unknown>, warmu
   clearTimeout(opening);
   clearTimeout(closing);
   const windowS = (windowEnd - windowStart) / 1000;
-  return { opsPerSec: latencies.length / windowS, ops: latencies.length, latencies, errors, cpuSeconds: cpuAtEnd - cpuAtStart };
+  return { opsPerSec: latencies.length / windowS, ops: latencies.length, latencies, errors, cpuSeconds: cpuAtEnd - cpuAtStart, mainThreadCpuSeconds: mainAtEnd - mainAtStart };
 }
 
 interface Workload {
@@ -161,8 +173,8 @@ const workloads: readonly Workload[] = [
   { name: 'get-c64', clients: 64, kind: 'get' },
 ];
 
-const runOne = (workload: Workload, store: Store, warmupS: number, measureS: number, cpuSeconds?: () => number): Promise<Driven> =>
-  drive(workload.clients, (n) => (workload.kind === 'put' ? store.put(keyOf(n), value) : store.get(keyOf(n))), warmupS, measureS, cpuSeconds);
+const runOne = (workload: Workload, store: Store, warmupS: number, measureS: number, cpu?: CpuClock): Promise<Driven> =>
+  drive(workload.clients, (n) => (workload.kind === 'put' ? store.put(keyOf(n), value) : store.get(keyOf(n))), warmupS, measureS, cpu);
 
 type System = 'phantomdb' | 'phantomdb-metrics-off' | 'etcd';
 
@@ -228,8 +240,8 @@ function scrapeEverySecond(httpPorts: readonly number[]): () => Promise<number> 
 interface PhantomCluster {
   readonly system: System;
   readonly store: Store;
-  /** CPU seconds used so far by the three node processes. */
-  cpuSeconds(): number;
+  /** CPU seconds used so far by the three node processes (and by their main threads). */
+  readonly cpu: CpuClock;
   /** Starts scraping every node's /metrics once a second (metrics on; a no-op when off); returns the stop. */
   scrape(): () => Promise<number>;
   stop(): Promise<void>;
@@ -264,7 +276,10 @@ async function startPhantomDb(baseDir: string, metrics: boolean): Promise<Phanto
   return {
     system,
     store: { put: (key, v) => client.put(key, v), get: (key) => client.get(key) },
-    cpuSeconds: () => children.reduce((sum, child) => sum + processCpuSeconds(child.pid), 0),
+    cpu: {
+      total: () => children.reduce((sum, child) => sum + processCpuSeconds(child.pid), 0),
+      mainThread: () => children.reduce((sum, child) => sum + mainThreadCpuSeconds(child.pid), 0),
+    },
     scrape: () => (metrics ? scrapeEverySecond(nodes.map((n) => n.http)) : async () => 0),
     stop,
   };
@@ -364,7 +379,7 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
     // machine the metrics-off segment is measured on, hiding part of the cost.
     const stopScraping = cluster.scrape();
     try {
-      return await runOne(workload, cluster.store, warmupS, measureS, () => cluster.cpuSeconds());
+      return await runOne(workload, cluster.store, warmupS, measureS, cluster.cpu);
     } finally {
       await stopScraping();
     }
@@ -381,8 +396,10 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
     pairs.push({ on: onSegment, off: offSegment });
   }
   const cpuMsPer1000 = (d: Driven): number => (d.ops === 0 ? NaN : (d.cpuSeconds / d.ops) * 1000 * 1000);
+  const mainMsPer1000 = (d: Driven): number => (d.ops === 0 ? NaN : (d.mainThreadCpuSeconds / d.ops) * 1000 * 1000);
   const throughputOverheads = pairs.map((p) => (1 - p.on.driven.opsPerSec / Math.max(1e-9, p.off.driven.opsPerSec)) * 100);
   const cpuOverheads = pairs.map((p) => (cpuMsPer1000(p.on.driven) / cpuMsPer1000(p.off.driven) - 1) * 100);
+  const mainOverheads = pairs.map((p) => (mainMsPer1000(p.on.driven) / mainMsPer1000(p.off.driven) - 1) * 100);
   const offLatencies = pairs.flatMap((p) => p.off.driven.latencies);
   const onLatencies = pairs.flatMap((p) => p.on.driven.latencies);
   const row: BenchRow = {
@@ -407,11 +424,16 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
     metricsOnCpuMsPer1000Ops: round(quantile(pairs.map((p) => cpuMsPer1000(p.on.driven)), 0.5)),
     cpuOverheadPct: round(quantile(cpuOverheads, 0.5)),
     cpuOverheadMiddleHalfPct: [round(quantile(cpuOverheads, 0.25)), round(quantile(cpuOverheads, 0.75))],
+    mainThreadCpuMsPer1000Ops: round(quantile(pairs.map((p) => mainMsPer1000(p.off.driven)), 0.5)),
+    metricsOnMainThreadCpuMsPer1000Ops: round(quantile(pairs.map((p) => mainMsPer1000(p.on.driven)), 0.5)),
+    mainThreadCpuOverheadPct: round(quantile(mainOverheads, 0.5)),
+    mainThreadCpuOverheadMiddleHalfPct: [round(quantile(mainOverheads, 0.25)), round(quantile(mainOverheads, 0.75))],
   };
   console.log(
     `metrics cost ${workload.name}: on ${fmt(Number(row.metricsOnOpsPerSec))}/s, off ${fmt(row.opsPerSec)}/s, throughput overhead ${fmt(Number(row.overheadPct), 1)}% ` +
       `(middle half of ${metricsPairs} pairs ${JSON.stringify(row.overheadMiddleHalfPct)}); node CPU per 1,000 ops on ${fmt(Number(row.metricsOnCpuMsPer1000Ops), 1)} ms, ` +
-      `off ${fmt(Number(row.cpuMsPer1000Ops), 1)} ms: ${fmt(Number(row.cpuOverheadPct), 1)}% (middle half ${JSON.stringify(row.cpuOverheadMiddleHalfPct)})`,
+      `off ${fmt(Number(row.cpuMsPer1000Ops), 1)} ms: ${fmt(Number(row.cpuOverheadPct), 1)}% (middle half ${JSON.stringify(row.cpuOverheadMiddleHalfPct)}); ` +
+      `main threads ${fmt(Number(row.mainThreadCpuOverheadPct), 1)}% (middle half ${JSON.stringify(row.mainThreadCpuOverheadMiddleHalfPct)})`,
   );
   return row;
 }
@@ -472,14 +494,14 @@ function metricsCostTable(rows: readonly BenchRow[]): string {
   const lines = [
     '### Cost of metrics (metrics on and scraped every second, vs PHANTOMDB_METRICS=off)',
     '',
-    `Both clusters run side by side; each workload drives them for ${metricsWarmupSeconds} s each to warm up, then in ${String(first?.pairs ?? metricsPairs)} pairs of adjacent ${String(first?.segmentSeconds ?? segmentSeconds)} s segments (after ${segmentRampSeconds} s of ramp-up each) in ABBA order (on-off, off-on, ...), /metrics scraped once a second while the metrics-on cluster is driven. Overhead = median over the pairs of 1 − on/off throughput (middle half of the pairs beside it: the spread a single pair shows); node CPU = utime+stime of the three node processes per 1,000 operations completed in the segment, far less sensitive than throughput to other work on the 2 shared cores.`,
+    `Both clusters run side by side; each workload drives them for ${metricsWarmupSeconds} s each to warm up, then in ${String(first?.pairs ?? metricsPairs)} pairs of adjacent ${String(first?.segmentSeconds ?? segmentSeconds)} s segments (after ${segmentRampSeconds} s of ramp-up each) in ABBA order (on-off, off-on, ...), /metrics scraped once a second while the metrics-on cluster is driven. Overhead = median over the pairs of 1 − on/off throughput (middle half of the pairs beside it: the spread a single pair shows); node CPU = utime+stime of the three node processes per 1,000 operations completed in the segment, far less sensitive than throughput to other work on the 2 shared cores; main threads = the same for their JavaScript threads alone (where every metric is recorded and rendered), without compaction workers and fsync threads, whose bursts make whole-process CPU noisy at high write rates.`,
     '',
-    '| workload | metrics on ops/s | metrics off ops/s | throughput overhead | middle half of pairs | node CPU ms / 1,000 ops on | off | CPU overhead | middle half of pairs |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | metrics on ops/s | metrics off ops/s | throughput overhead (middle half of pairs) | node CPU ms / 1,000 ops, on / off | CPU overhead (middle half) | main-thread CPU overhead (middle half) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of costRows) {
     lines.push(
-      `| ${row.workload} | ${fmt(Number(row.metricsOnOpsPerSec))} | ${fmt(row.opsPerSec)} | ${pct(row.overheadPct)} | ${range(row.overheadMiddleHalfPct)} | ${fmt(Number(row.metricsOnCpuMsPer1000Ops), 1)} | ${fmt(Number(row.cpuMsPer1000Ops), 1)} | ${pct(row.cpuOverheadPct)} | ${range(row.cpuOverheadMiddleHalfPct)} |`,
+      `| ${row.workload} | ${fmt(Number(row.metricsOnOpsPerSec))} | ${fmt(row.opsPerSec)} | ${pct(row.overheadPct)} (${range(row.overheadMiddleHalfPct)}) | ${fmt(Number(row.metricsOnCpuMsPer1000Ops), 1)} / ${fmt(Number(row.cpuMsPer1000Ops), 1)} | ${pct(row.cpuOverheadPct)} (${range(row.cpuOverheadMiddleHalfPct)}) | ${pct(row.mainThreadCpuOverheadPct)} (${range(row.mainThreadCpuOverheadMiddleHalfPct)}) |`,
     );
   }
   if (costRows.length > 0) {
@@ -488,7 +510,7 @@ function metricsCostTable(rows: readonly BenchRow[]): string {
     const met = costRows.every((r) => Number(r.overheadPct) < 3);
     lines.push(
       '',
-      `Target (throughput with metrics within 3% of without, every workload): worst ${worst.workload} ${pct(worst.overheadPct)} — ${met ? 'met' : 'NOT met'}. Node CPU per operation: worst ${worstCpu.workload} ${pct(worstCpu.cpuOverheadPct)}. Every pair's figures are in bench/results/raft.json (pairOverheadsPct, roundsOpsPerSec, metricsOnRoundsOpsPerSec).`,
+      `Target (throughput with metrics within 3% of without, every workload): worst ${worst.workload} ${pct(worst.overheadPct)} — ${met ? 'met' : 'NOT met'}. Node CPU per operation: worst ${worstCpu.workload} ${pct(worstCpu.cpuOverheadPct)} (main threads: ${pct(worstCpu.mainThreadCpuOverheadPct)}). Every pair's figures are in bench/results/raft.json (pairOverheadsPct, roundsOpsPerSec, metricsOnRoundsOpsPerSec).`,
     );
   }
   return lines.join('\n');
