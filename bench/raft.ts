@@ -38,6 +38,9 @@ Environment:
   BENCH_METRICS_PAIRS=10          metrics on/off segment pairs per workload (ABBA order)
   BENCH_METRICS_SEGMENT_SECONDS=2 measured seconds per segment (after 0.5 s of ramp-up)
   BENCH_ONLY=etcd|metrics         run one part only and print it (writes no result files)
+  BENCH_WORKLOADS=put-c1,put-c16  only these workloads (writes no result files)
+  BENCH_METRICS_CALIBRATE=1       the metrics part with metrics off on both clusters: the noise
+                                  floor and bias of the pairing itself (writes no result files)
   BENCH_FROM_SOURCE=1   run the nodes and client from source through tsx (default: compiled by tsc)
 `;
 try {
@@ -63,6 +66,10 @@ if (only !== undefined && only !== 'etcd' && only !== 'metrics') {
   console.error(`bench:raft: BENCH_ONLY must be etcd or metrics, not ${JSON.stringify(only)}`);
   process.exit(2);
 }
+const onlyWorkloads = process.env.BENCH_WORKLOADS?.split(',').map((name) => name.trim());
+const calibrate = process.env.BENCH_METRICS_CALIBRATE === '1';
+/** Partial runs are for iterating: they print their results and write no files. */
+const partial = only !== undefined || onlyWorkloads !== undefined || calibrate;
 const keySpace = 100_000;
 const value = Buffer.alloc(256, 0x61);
 
@@ -166,12 +173,14 @@ interface Workload {
   readonly kind: 'put' | 'get';
 }
 
-const workloads: readonly Workload[] = [
-  { name: 'put-c1', clients: 1, kind: 'put' },
-  { name: 'put-c16', clients: 16, kind: 'put' },
-  { name: 'put-c64', clients: 64, kind: 'put' },
-  { name: 'get-c64', clients: 64, kind: 'get' },
-];
+const workloads: readonly Workload[] = (
+  [
+    { name: 'put-c1', clients: 1, kind: 'put' },
+    { name: 'put-c16', clients: 16, kind: 'put' },
+    { name: 'put-c64', clients: 64, kind: 'put' },
+    { name: 'get-c64', clients: 64, kind: 'get' },
+  ] as const
+).filter((w) => onlyWorkloads === undefined || onlyWorkloads.includes(w.name));
 
 const runOne = (workload: Workload, store: Store, warmupS: number, measureS: number, cpu?: CpuClock): Promise<Driven> =>
   drive(workload.clients, (n) => (workload.kind === 'put' ? store.put(keyOf(n), value) : store.get(keyOf(n))), warmupS, measureS, cpu);
@@ -247,14 +256,14 @@ interface PhantomCluster {
   stop(): Promise<void>;
 }
 
-async function startPhantomDb(baseDir: string, metrics: boolean): Promise<PhantomCluster> {
+async function startPhantomDb(baseDir: string, metrics: boolean, name: string = metrics ? 'phantomdb' : 'phantomdb-metrics-off'): Promise<PhantomCluster> {
   const system: System = metrics ? 'phantomdb' : 'phantomdb-metrics-off';
   const nodes = await Promise.all([1, 2, 3].map(async (id) => ({ id, raft: await freePort(), kv: await freePort(), http: await freePort() })));
   const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raft}`).join(',');
   const children = nodes.map((n) =>
     spawn(
       process.execPath,
-      [...build.nodeArgs, 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `${system}-${n.id}`),
+      [...build.nodeArgs, 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `${name}-${n.id}`),
         '--grpc-listen', `127.0.0.1:${n.raft}`, '--kv-listen', `127.0.0.1:${n.kv}`, '--http-listen', `127.0.0.1:${n.http}`, '--peers', peers],
       { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PHANTOMDB_METRICS: metrics ? 'on' : 'off' } },
     ),
@@ -440,7 +449,8 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
 
 /** The metrics-on and metrics-off clusters side by side, every workload in paired segments. */
 async function benchMetricsCost(baseDir: string): Promise<BenchRow[]> {
-  const on = await startPhantomDb(baseDir, true);
+  // Calibration: the "on" side is a second metrics-off cluster, so any overhead shown is the pairing's own.
+  const on = await startPhantomDb(baseDir, !calibrate, 'phantomdb-first');
   try {
     const off = await startPhantomDb(baseDir, false);
     try {
@@ -542,9 +552,9 @@ async function main(): Promise<void> {
       costRows.push(...(await benchMetricsCost(costDir)));
     }
     const rows = [...medianRows(rounds), ...costRows];
-    if (only !== undefined) {
-      console.log(`BENCH_ONLY=${only}: no result files written`);
-      if (only === 'metrics') console.log(metricsCostTable(rows));
+    if (partial) {
+      console.log(`partial run (BENCH_ONLY, BENCH_WORKLOADS or BENCH_METRICS_CALIBRATE${calibrate ? ': both clusters with metrics off' : ''}): no result files written`);
+      if (only !== 'etcd') console.log(metricsCostTable(rows));
       return;
     }
     const file = writeResult('raft', { machine: machineDescription(), build: build.kind, startedAt: new Date().toISOString(), seconds, rounds: repeat, metricsPairs, metricsSegmentSeconds: segmentSeconds, rows });
