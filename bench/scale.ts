@@ -42,6 +42,8 @@ Environment (sizes accept KiB, MiB, GiB suffixes):
   BENCH_SCALE_SNAPSHOT_RATE    the nodes' rebalance bandwidth limit, --snapshot-rate-bytes (default 16MiB)
   KEEP_BENCH_DIRS=1            keep the nodes' data directories and logs (printed at the end)
   BENCH_FROM_SOURCE=1          run the nodes from source through tsx (default: compiled by tsc, as shipped)
+  BENCH_SCALE_RANGE_CACHE=0    the benchmark's client without its range cache (every write to the last
+                               node that served one, which forwards most of them): to compare
 
 Measured writes are 256-byte values over the loaded keys (every range). CPU is utime+stime of
 every node process (/proc/<pid>/stat) per 1,000 acknowledged writes. Ctrl-C stops the nodes and
@@ -383,18 +385,26 @@ interface Steady {
 
 const measuredValue = Buffer.alloc(256, 0x61);
 
-/** 1 s of warm-up, then `seconds` measured, CPU of every node process over the measured part. */
+/** 3 s idle (the nodes' CPU without clients), 1 s of warm-up, then `seconds` measured, CPU of every node process over the measured part. */
 async function steady(workload: string, client: KvClient, group: readonly BenchNode[], keys: number, settings: Settings): Promise<Steady> {
+  const idleCpuBefore = cpuOfNodes(group);
+  const idleBegin = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const idleCpuSecondsPerSecond = round2((cpuOfNodes(group) - idleCpuBefore) / ((performance.now() - idleBegin) / 1000));
   const put = (n: number): Promise<void> => client.put(keyOf((n * 104_729) % keys), measuredValue);
   const warmEnd = performance.now() + 1000;
   await drive(settings.clients, () => performance.now() >= warmEnd, put);
+  const putsBefore = await kvPutsServed();
   const cpuBefore = cpuOfNodes(group);
   const end = performance.now() + settings.seconds * 1000;
   const result = await drive(settings.clients, () => performance.now() >= end, put);
   const cpu = cpuOfNodes(group) - cpuBefore;
+  const puts = (await kvPutsServed()) - putsBefore;
   assertNodesRunning(workload);
-  const row = rowOf(workload, result, cpu);
-  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
+  // 1 when every write went straight to its range's leader; 2 when every one was forwarded.
+  const kvRequestsPerWrite = result.ops + result.errors === 0 ? null : round2(puts / (result.ops + result.errors));
+  const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, idleCpuSecondsPerSecond });
+  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${kvRequestsPerWrite ?? '—'} KV requests per write, idle ${fmt(idleCpuSecondsPerSecond, 2)} CPU s/s, ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
   return { row, cpuSeconds: cpu };
 }
 
@@ -414,6 +424,9 @@ function rowOf(workload: string, result: DriveResult, cpu: number, extra: Record
 }
 
 /** Every node of `expected` reported, each within ±10% of the mean replica count. */
+/** BENCH_SCALE_RANGE_CACHE=0: the client without its range cache (for comparisons). */
+const rangeCacheOption = process.env.BENCH_SCALE_RANGE_CACHE === '0' ? { rangeCacheEntries: 0 } : {};
+
 /** The nodes' --replication-factor (their default): user ranges hold this many voters once moves finish. */
 const replicationFactor = 3;
 
@@ -446,6 +459,32 @@ async function metricSum(name: string): Promise<number> {
   );
   return values.reduce((a, b) => a + b, 0);
 }
+
+/** The sum over every node's /metrics of the series of `name` whose labels include all of `labels`. */
+async function metricSumWhere(name: string, labels: Readonly<Record<string, string>>): Promise<number> {
+  const wanted = Object.entries(labels).map(([label, value]) => `${label}="${value}"`);
+  const values = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+        if (!response.ok) return 0;
+        let sum = 0;
+        for (const line of (await response.text()).split('\n')) {
+          if (!line.startsWith(`${name}{`)) continue;
+          const labelText = line.slice(name.length + 1, line.lastIndexOf('}'));
+          if (wanted.every((pair) => labelText.includes(pair))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+        }
+        return sum;
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/** KV Put requests the nodes answered (a forwarded write counts on both nodes it passed through). */
+const kvPutsServed = (): Promise<number> => metricSumWhere('phantomdb_requests_total', { api: 'kv', method: 'Put' });
 
 /**
  * When replica copies were running (phantomdb_rebalance_copies_in_flight of the nodes, sampled by
@@ -678,7 +717,7 @@ async function main(): Promise<number> {
     for (const _ of ids) raftPorts.push(await freePort());
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${String(raftPorts[i])}`).join(',');
     for (const [i, id] of ids.entries()) await startNode(id, ['--peers', peers], settings.rangeMaxBytes, raftPorts[i]);
-    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000 });
+    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000, ...rangeCacheOption });
     admin = new AdminClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId });
     const kv = client;
     progress('waiting for the 3 nodes to elect leaders and accept writes');
@@ -695,7 +734,7 @@ async function main(): Promise<number> {
     const rebalance = await joinAndRebalance(client, admin, loaded.keys, settings, flag);
     // The clients of steady-5 spread their requests over all five nodes, as steady-3's over three.
     client.close();
-    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000 });
+    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000, ...rangeCacheOption });
     const steady5 = await steady('steady-5', client, nodes, loaded.keys, settings);
 
     const rows = [{ ...steady3.row, ranges: afterLoad.ranges }, rebalance.row, steady5.row];

@@ -23,7 +23,7 @@ import { KvClient } from '../kv/client.ts';
 import { commandFeatures, commandRefusal, type Command, type MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
-import { addKvServices, kvMessageBytesMax, type KvBackend, type ServedElsewhere } from '../kv/service.ts';
+import { addKvServices, kvMessageBytesMax, type KvBackend, type ServedReport } from '../kv/service.ts';
 import { metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvEngine, KvStateMachine, type ApplyResult, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
@@ -599,16 +599,16 @@ export class DataNode implements KvBackend {
     return meta;
   }
 
-  write(command: Command, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere): Promise<ApplyResult> {
-    return this.gateway.write(command, deadlineMs, forwarded, servedElsewhere);
+  write(command: Command, deadlineMs: number, forwarded = false, served?: ServedReport): Promise<ApplyResult> {
+    return this.gateway.write(command, deadlineMs, forwarded, served);
   }
 
-  get(key: Buffer, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined> {
-    return this.gateway.get(key, deadlineMs, forwarded, servedElsewhere, at);
+  get(key: Buffer, deadlineMs: number, forwarded = false, served?: ServedReport, at?: bigint): Promise<Buffer | undefined> {
+    return this.gateway.get(key, deadlineMs, forwarded, served, at);
   }
 
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
-    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, servedElsewhere, at);
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, served?: ServedReport, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, served, at);
   }
 
   /** Requests this node forwarded to other nodes (tests). */

@@ -90,6 +90,8 @@ export interface Route {
   moveOn(): void;
   /** Sends the next attempt to `leaderAddress`; false when this route does not follow redirects. */
   redirect(leaderAddress: string): boolean;
+  /** Whether a `servedByKey` answer moves the client's preferred endpoint (calls that may go anywhere). */
+  readonly followsServedBy?: boolean;
 }
 
 export interface RpcClientCoreOptions<Stub, E extends Error> {
@@ -108,6 +110,8 @@ export interface RpcClientCoreOptions<Stub, E extends Error> {
    * the client's endpoints (an address the client was not given may not be reachable from it).
    */
   readonly servedByKey?: string;
+  /** Told the response headers of every successful attempt and the address it went to (e.g. to cache routing hints). */
+  readonly onServed?: (headers: grpc.Metadata, address: string) => void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -131,6 +135,7 @@ export class RpcClientCore<Stub, E extends Error> {
       this.useLeader(leaderAddress);
       return true;
     },
+    followsServedBy: true,
   };
 
   /** The caller checks that `endpoints` is not empty (and raises its own error when it is). */
@@ -159,6 +164,41 @@ export class RpcClientCore<Stub, E extends Error> {
     this.closed = true;
     for (const stub of this.stubs.values()) this.options.disconnect(stub);
     this.stubs.clear();
+  }
+
+  /** Whether `address` is one of the endpoints (given, or a leader a redirect named). */
+  knows(address: string): boolean {
+    return this.endpoints.includes(address);
+  }
+
+  /**
+   * A route that tries `first` once (when defined), then goes on as a call that may go anywhere
+   * does; `abandoned` is told when `first` failed or redirected (e.g. to drop a stale cache entry).
+   */
+  preferring(first: string | undefined, abandoned: (address: string) => void): Route {
+    if (first === undefined) return this.anyEndpoint;
+    let onFirst = true;
+    const any = this.anyEndpoint;
+    return {
+      address: () => (onFirst ? first : any.address()),
+      moveOn: () => {
+        if (!onFirst) {
+          any.moveOn();
+          return;
+        }
+        onFirst = false;
+        abandoned(first);
+        // The preferred endpoint is tried next, unless it is the address that just failed.
+        if (any.address() === first) any.moveOn();
+      },
+      redirect: (leaderAddress) => {
+        if (onFirst) {
+          onFirst = false;
+          abandoned(first);
+        }
+        return any.redirect(leaderAddress);
+      },
+    };
   }
 
   /** A route over `addresses` only, in turn, that never follows redirects (a call meant for one node). */
@@ -196,11 +236,12 @@ export class RpcClientCore<Stub, E extends Error> {
       if (address === undefined) throw newError('PH_BAD_REQUEST', 'no endpoint');
       const callOptions: grpc.CallOptions = { deadline: Date.now() + Math.min(left, budget.attemptDeadlineMs) };
       try {
-        const { value, servedBy } = await this.attemptOnce(address, callOptions, attempt);
-        if (servedBy !== undefined && servedBy !== address && route === this.anyEndpoint) {
+        const { value, servedBy, headers } = await this.attemptOnce(address, callOptions, attempt);
+        if (servedBy !== undefined && servedBy !== address && route.followsServedBy === true) {
           const at = this.endpoints.indexOf(servedBy);
           if (at >= 0) this.current = at;
         }
+        if (headers !== undefined) this.options.onServed?.(headers, address);
         return value;
       } catch (err) {
         const verdict = policy.judge(err);
@@ -221,21 +262,24 @@ export class RpcClientCore<Stub, E extends Error> {
     throw policy.exhausted(lastError ?? policy.noAttemptError());
   }
 
-  private attemptOnce<T>(address: string, callOptions: grpc.CallOptions, attempt: Attempt<Stub, T>): Promise<{ value: T; servedBy: string | undefined }> {
+  private attemptOnce<T>(address: string, callOptions: grpc.CallOptions, attempt: Attempt<Stub, T>): Promise<{ value: T; servedBy: string | undefined; headers: grpc.Metadata | undefined }> {
     const metadata = new grpc.Metadata();
     if (this.options.clusterId !== undefined) metadata.set(this.options.metadataKeys.clusterId, this.options.clusterId);
-    const servedByKey = this.options.servedByKey;
+    const { servedByKey, onServed } = this.options;
     let servedBy: string | undefined;
+    let headers: grpc.Metadata | undefined;
     return new Promise((resolve, reject) => {
       const call = attempt(this.stubFor(address), metadata, callOptions, (err, value) => {
         if (err !== null) reject(err);
         else if (value === undefined) reject(this.options.newError('PH_UNAVAILABLE', 'empty response'));
-        else resolve({ value, servedBy });
+        else resolve({ value, servedBy, headers });
       });
       // Response headers arrive before the response message (and so before the callback).
-      if (servedByKey !== undefined && call instanceof EventEmitter) {
-        call.once('metadata', (headers: grpc.Metadata) => {
-          const named = headers.get(servedByKey)[0];
+      if ((servedByKey !== undefined || onServed !== undefined) && call instanceof EventEmitter) {
+        call.once('metadata', (received: grpc.Metadata) => {
+          if (onServed !== undefined) headers = received;
+          if (servedByKey === undefined) return;
+          const named = received.get(servedByKey)[0];
           if (typeof named === 'string' && named !== '') servedBy = named;
         });
       }
