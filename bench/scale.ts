@@ -387,10 +387,13 @@ const measuredValue = Buffer.alloc(256, 0x61);
 
 /** 3 s idle (the nodes' CPU without clients), 1 s of warm-up, then `seconds` measured, CPU of every node process over the measured part. */
 async function steady(workload: string, client: KvClient, group: readonly BenchNode[], keys: number, settings: Settings): Promise<Steady> {
+  const raftFsyncs = (): Promise<number> => metricSumWhere('phantomdb_wal_fsync_duration_seconds_count', { log: 'raft' });
+  const idleFsyncsBefore = await raftFsyncs();
   const idleCpuBefore = cpuOfNodes(group);
   const idleBegin = performance.now();
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const idleCpuSecondsPerSecond = round2((cpuOfNodes(group) - idleCpuBefore) / ((performance.now() - idleBegin) / 1000));
+  const idleFsyncsPerSecond = round2(((await raftFsyncs()) - idleFsyncsBefore) / ((performance.now() - idleBegin) / 1000));
   const put = (n: number): Promise<void> => client.put(keyOf((n * 104_729) % keys), measuredValue);
   const warmEnd = performance.now() + 1000;
   await drive(settings.clients, () => performance.now() >= warmEnd, put);
@@ -403,8 +406,8 @@ async function steady(workload: string, client: KvClient, group: readonly BenchN
   assertNodesRunning(workload);
   // 1 when every write went straight to its range's leader; 2 when every one was forwarded.
   const kvRequestsPerWrite = result.ops + result.errors === 0 ? null : round2(puts / (result.ops + result.errors));
-  const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, idleCpuSecondsPerSecond });
-  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${kvRequestsPerWrite ?? '—'} KV requests per write, idle ${fmt(idleCpuSecondsPerSecond, 2)} CPU s/s, ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
+  const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, idleCpuSecondsPerSecond, idleFsyncsPerSecond });
+  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${kvRequestsPerWrite ?? '—'} KV requests per write, idle ${fmt(idleCpuSecondsPerSecond, 2)} CPU s/s and ${fmt(idleFsyncsPerSecond, 1)} Raft log fsyncs/s, ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
   return { row, cpuSeconds: cpu };
 }
 

@@ -36,7 +36,7 @@ import { checkOrRecordIdentity } from './identity.ts';
 import type { PeerTransport, TransportHandlers } from './interfaces.ts';
 import { Gateway } from './gateway.ts';
 import type { Replica } from './replica.ts';
-import { PlacementHost } from './placement-host.ts';
+import { PlacementHost, livenessRecordMs } from './placement-host.ts';
 import { Store } from './store.ts';
 import type { PeerVersionPolicy } from '../transport/index.ts';
 import { binaryVersion } from '../version/binary.ts';
@@ -52,10 +52,11 @@ const registerPassMs = 1000;
 /** How often the MVCC GC threshold is raised (compactions then drop what fell below it). */
 const gcPassMs = 5000;
 /**
- * A quiescent follower is woken once its leader's liveness record did not advance for this long
- * (records are rewritten every second): three missed beats, so a GC pause does not wake ranges.
+ * A quiescent follower is woken once its leader's liveness record did not advance for this long:
+ * the meta leader rewrites records every livenessRecordMs (2 s; placement-host.ts), so this is two
+ * missed writes and a second of slack (a slow proposal or a GC pause does not wake ranges).
  */
-const quiesceLeaderSuspectMs = 3000;
+const quiesceLeaderSuspectMs = 2 * livenessRecordMs + 1000;
 
 /** The meta range's Raft group: it holds the cluster's members and the range descriptors. */
 export const kvGroupId = metaRangeId;
