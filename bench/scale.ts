@@ -398,15 +398,20 @@ async function steady(workload: string, client: KvClient, group: readonly BenchN
   const warmEnd = performance.now() + 1000;
   await drive(settings.clients, () => performance.now() >= warmEnd, put);
   const putsBefore = await kvPutsServed();
+  const countersBefore = await Promise.all(perWriteCounters.map(([metric, labels]) => metricSumWhere(metric, labels)));
   const cpuBefore = cpuOfNodes(group);
   const end = performance.now() + settings.seconds * 1000;
   const result = await drive(settings.clients, () => performance.now() >= end, put);
   const cpu = cpuOfNodes(group) - cpuBefore;
   const puts = (await kvPutsServed()) - putsBefore;
+  const countersAfter = await Promise.all(perWriteCounters.map(([metric, labels]) => metricSumWhere(metric, labels)));
+  // What the nodes did per 1,000 writes (counts do not depend on how loaded the machine is).
+  const per1kWrites = Object.fromEntries(perWriteCounters.map(([metric, labels], i) => [`${metric}${Object.keys(labels).length === 0 ? '' : JSON.stringify(labels)}`, result.ops === 0 ? null : round2((((countersAfter[i] ?? 0) - (countersBefore[i] ?? 0)) / result.ops) * 1000)]));
   assertNodesRunning(workload);
+  progress(`${workload} per 1,000 writes: ${Object.entries(per1kWrites).map(([metric, value]) => `${metric.replace(/^phantomdb_/, '')} ${value ?? '—'}`).join(', ')}`);
   // 1 when every write went straight to its range's leader; 2 when every one was forwarded.
   const kvRequestsPerWrite = result.ops + result.errors === 0 ? null : round2(puts / (result.ops + result.errors));
-  const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, idleCpuSecondsPerSecond, idleFsyncsPerSecond });
+  const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, idleCpuSecondsPerSecond, idleFsyncsPerSecond, per1kWrites });
   progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${kvRequestsPerWrite ?? '—'} KV requests per write, idle ${fmt(idleCpuSecondsPerSecond, 2)} CPU s/s and ${fmt(idleFsyncsPerSecond, 1)} Raft log fsyncs/s, ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
   return { row, cpuSeconds: cpu };
 }
@@ -473,8 +478,8 @@ async function metricSumWhere(name: string, labels: Readonly<Record<string, stri
         if (!response.ok) return 0;
         let sum = 0;
         for (const line of (await response.text()).split('\n')) {
-          if (!line.startsWith(`${name}{`)) continue;
-          const labelText = line.slice(name.length + 1, line.lastIndexOf('}'));
+          if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+          const labelText = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.lastIndexOf('}')) : '';
           if (wanted.every((pair) => labelText.includes(pair))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
         }
         return sum;
@@ -485,6 +490,17 @@ async function metricSumWhere(name: string, labels: Readonly<Record<string, stri
   );
   return values.reduce((a, b) => a + b, 0);
 }
+
+/** Counters of every node reported per 1,000 measured writes in the steady rows. */
+const perWriteCounters: readonly (readonly [string, Readonly<Record<string, string>>])[] = [
+  ['phantomdb_raft_log_fsyncs_total', {}],
+  ['phantomdb_raft_log_appends_total', {}],
+  ['phantomdb_transport_messages_total', { direction: 'sent' }],
+  ['phantomdb_transport_bytes_total', { direction: 'sent' }],
+  ['phantomdb_storage_compaction_seconds_total', {}],
+  ['phantomdb_storage_flushes_total', {}],
+  ['phantomdb_requests_total', {}],
+];
 
 /** KV Put requests the nodes answered (a forwarded write counts on both nodes it passed through). */
 const kvPutsServed = (): Promise<number> => metricSumWhere('phantomdb_requests_total', { api: 'kv', method: 'Put' });
