@@ -36,7 +36,7 @@ afterEach(() => {
  * Without `spanOf` it is a server from before range spans (it names who served, never a span);
  * with it, it names the span of the key's range as the KV service sends it (asked, or forwarded).
  */
-async function startNode(name: string, forwardsTo: (key: Buffer) => string | undefined, spanOf?: (key: Buffer) => Span): Promise<FakeNode> {
+async function startNode(name: string, forwardsTo: (key: Buffer) => string | undefined, spanOf?: (key: Buffer) => Span | undefined): Promise<FakeNode> {
   const received: string[] = [];
   const keys: string[] = [];
   const asked: boolean[] = [];
@@ -47,10 +47,8 @@ async function startNode(name: string, forwardsTo: (key: Buffer) => string | und
     asked.push(report?.wantsRange === true);
     const other = forwardsTo(key);
     if (other !== undefined) report?.elsewhere(other);
-    if (spanOf !== undefined && report?.wantsRange === true) {
-      const span = spanOf(key);
-      report.range(span.start, span.end);
-    }
+    const span = report?.wantsRange === true ? spanOf?.(key) : undefined;
+    if (span !== undefined) report?.range(span.start, span.end);
   };
   const backend: KvBackend = {
     clusterId: 'c',
@@ -183,6 +181,27 @@ describe('KvClient range cache', () => {
     expect((await client.get('q'))?.toString()).toBe('a');
     expect(a.keys.slice(before)).toEqual(['z', 'q']);
     expect(a.asked.slice(before)).toEqual([true, false]);
+  });
+
+  it('drops an entry whose node forwards without naming a span (a server from before spans) and follows its served-by', async () => {
+    let upgraded = true;
+    const addresses: { b?: string } = {};
+    const spanOfAll = (): Span => ({ start: Buffer.alloc(0), end: Buffer.alloc(0) });
+    // a names spans until it is "downgraded"; then it forwards everything to b, naming b only.
+    const a = await startNode('a', () => (upgraded ? undefined : addresses.b), () => (upgraded ? spanOfAll() : undefined));
+    const b = await startNode('b', () => undefined);
+    addresses.b = b.address;
+    const client = new KvClient({ endpoints: [a.address, b.address], clusterId: 'c' });
+    clients.push(client);
+    await client.put('c', 'v');
+    expect(client.cachedRanges).toBe(1);
+    upgraded = false;
+    // a now forwards to b and names no span: the client drops a's entry and goes to b (served-by).
+    await client.put('d', 'v');
+    await client.put('e', 'v');
+    await client.put('f', 'v');
+    expect(a.keys).toEqual(['c', 'd']);
+    expect(b.keys).toEqual(['e', 'f']);
   });
 
   it('keeps today\'s behaviour with a server that names no spans', async () => {

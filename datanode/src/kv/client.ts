@@ -10,6 +10,7 @@
  * may already have been applied would break linearizability.
  */
 import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipClient } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
 import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
@@ -78,7 +79,6 @@ export class KvClient {
       },
       newError: (code, message) => new KvError(code, message),
       servedByKey: servedByMetadataKey,
-      onServed: (headers, address) => this.learnRange(headers, address),
     });
   }
 
@@ -159,22 +159,37 @@ export class KvClient {
     const ranges = this.ranges;
     if (ranges === undefined) return this.call(kind, options, attempt);
     const route = this.core.preferring(ranges.lookup(key), (address) => ranges.evictIf(key, address));
-    return this.core.call(retryPolicies[kind], options.deadlineMs, (stubs, metadata, callOptions, done) => {
-      if (ranges.lookup(key) === undefined) metadata.set(rangeAskMetadataKey, '1');
-      return attempt(stubs, metadata, callOptions, done);
-    }, route);
+    return this.core.call(
+      retryPolicies[kind],
+      options.deadlineMs,
+      (stubs, metadata, callOptions, done, address) => {
+        if (ranges.lookup(key) === undefined) metadata.set(rangeAskMetadataKey, '1');
+        const call = attempt(stubs, metadata, callOptions, done, address);
+        // Response headers arrive before the response message.
+        if (call instanceof EventEmitter) call.once('metadata', (headers: grpc.Metadata) => this.learnRange(ranges, key, headers, address));
+        return call;
+      },
+      route,
+    );
   }
 
-  /** Caches the range span an answer names, for the node that served it (when this client can reach it). */
-  private learnRange(headers: grpc.Metadata, address: string): void {
+  /**
+   * Caches the range span an answer names, for the node that served it (when this client can
+   * reach it). An answer naming another node but no span (a server from before range spans)
+   * drops the key's entry for the node called: it forwards that range now.
+   */
+  private learnRange(ranges: RangeCache, key: Buffer, headers: grpc.Metadata, address: string): void {
+    const named = headers.get(servedByMetadataKey)[0];
+    const servedBy = typeof named === 'string' && named !== '' ? named : address;
     const bytes = headers.get(rangeMetadataKey)[0];
-    if (!Buffer.isBuffer(bytes)) return;
-    const span = decodeSpan(bytes);
-    if (span === undefined) return;
-    const servedBy = headers.get(servedByMetadataKey)[0];
-    const server = typeof servedBy === 'string' && servedBy !== '' ? servedBy : address;
+    const span = Buffer.isBuffer(bytes) ? decodeSpan(bytes) : undefined;
+    if (span === undefined) {
+      if (servedBy !== address) ranges.evictIf(key, address);
+      return;
+    }
     // An address the client was not given may not be reachable from it (a pod behind a service).
-    if (server === address || this.core.knows(server)) this.ranges?.insert(span, server);
+    if (servedBy === address || this.core.knows(servedBy)) ranges.insert(span, servedBy);
+    else ranges.evictIf(key, address);
   }
 
   /** Range spans cached (for tests and diagnostics). */

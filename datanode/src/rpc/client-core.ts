@@ -12,9 +12,11 @@ import { EventEmitter } from 'node:events';
 import { assert } from '../assert.ts';
 import type { RpcErrorFactory, RpcMetadataKeys } from './conventions.ts';
 
-/** One attempt of a call: sends the request on `stub` and reports through `done`. */
-/** One try of a call; it may return the grpc-js call object (whose response headers are then read). */
-export type Attempt<Stub, T> = (stub: Stub, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => unknown;
+/**
+ * One try of a call: sends the request on `stub` (the stub of `address`) and reports through
+ * `done`; it may return the grpc-js call object (whose response headers are then read).
+ */
+export type Attempt<Stub, T> = (stub: Stub, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void, address: string) => unknown;
 
 /** The limits of one call, retries included. */
 export interface RetryBudget {
@@ -110,8 +112,6 @@ export interface RpcClientCoreOptions<Stub, E extends Error> {
    * the client's endpoints (an address the client was not given may not be reachable from it).
    */
   readonly servedByKey?: string;
-  /** Told the response headers of every successful attempt and the address it went to (e.g. to cache routing hints). */
-  readonly onServed?: (headers: grpc.Metadata, address: string) => void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -180,6 +180,7 @@ export class RpcClientCore<Stub, E extends Error> {
     let onFirst = true;
     const any = this.anyEndpoint;
     return {
+      followsServedBy: true,
       address: () => (onFirst ? first : any.address()),
       moveOn: () => {
         if (!onFirst) {
@@ -236,12 +237,11 @@ export class RpcClientCore<Stub, E extends Error> {
       if (address === undefined) throw newError('PH_BAD_REQUEST', 'no endpoint');
       const callOptions: grpc.CallOptions = { deadline: Date.now() + Math.min(left, budget.attemptDeadlineMs) };
       try {
-        const { value, servedBy, headers } = await this.attemptOnce(address, callOptions, attempt);
+        const { value, servedBy } = await this.attemptOnce(address, callOptions, attempt);
         if (servedBy !== undefined && servedBy !== address && route.followsServedBy === true) {
           const at = this.endpoints.indexOf(servedBy);
           if (at >= 0) this.current = at;
         }
-        if (headers !== undefined) this.options.onServed?.(headers, address);
         return value;
       } catch (err) {
         const verdict = policy.judge(err);
@@ -262,24 +262,27 @@ export class RpcClientCore<Stub, E extends Error> {
     throw policy.exhausted(lastError ?? policy.noAttemptError());
   }
 
-  private attemptOnce<T>(address: string, callOptions: grpc.CallOptions, attempt: Attempt<Stub, T>): Promise<{ value: T; servedBy: string | undefined; headers: grpc.Metadata | undefined }> {
+  private attemptOnce<T>(address: string, callOptions: grpc.CallOptions, attempt: Attempt<Stub, T>): Promise<{ value: T; servedBy: string | undefined }> {
     const metadata = new grpc.Metadata();
     if (this.options.clusterId !== undefined) metadata.set(this.options.metadataKeys.clusterId, this.options.clusterId);
-    const { servedByKey, onServed } = this.options;
+    const servedByKey = this.options.servedByKey;
     let servedBy: string | undefined;
-    let headers: grpc.Metadata | undefined;
     return new Promise((resolve, reject) => {
-      const call = attempt(this.stubFor(address), metadata, callOptions, (err, value) => {
-        if (err !== null) reject(err);
-        else if (value === undefined) reject(this.options.newError('PH_UNAVAILABLE', 'empty response'));
-        else resolve({ value, servedBy, headers });
-      });
+      const call = attempt(
+        this.stubFor(address),
+        metadata,
+        callOptions,
+        (err, value) => {
+          if (err !== null) reject(err);
+          else if (value === undefined) reject(this.options.newError('PH_UNAVAILABLE', 'empty response'));
+          else resolve({ value, servedBy });
+        },
+        address,
+      );
       // Response headers arrive before the response message (and so before the callback).
-      if ((servedByKey !== undefined || onServed !== undefined) && call instanceof EventEmitter) {
-        call.once('metadata', (received: grpc.Metadata) => {
-          if (onServed !== undefined) headers = received;
-          if (servedByKey === undefined) return;
-          const named = received.get(servedByKey)[0];
+      if (servedByKey !== undefined && call instanceof EventEmitter) {
+        call.once('metadata', (headers: grpc.Metadata) => {
+          const named = headers.get(servedByKey)[0];
           if (typeof named === 'string' && named !== '') servedBy = named;
         });
       }
