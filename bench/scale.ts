@@ -40,6 +40,8 @@ Environment (sizes accept KiB, MiB, GiB suffixes):
   BENCH_SECONDS                measured seconds of steady-3 and steady-5 (default 10)
   BENCH_SCALE_BALANCE_TIMEOUT  seconds to wait for balance after the join (default 900)
   BENCH_SCALE_SNAPSHOT_RATE    the nodes' rebalance bandwidth limit, --snapshot-rate-bytes (default 16MiB)
+  BENCH_SCALE_SETTLE_SECONDS   before each steady workload, wait at most this long (default 60) for the
+                               nodes' background work after the load or the rebalance to die down
   KEEP_BENCH_DIRS=1            keep the nodes' data directories and logs (printed at the end)
   BENCH_FROM_SOURCE=1          run the nodes from source through tsx (default: compiled by tsc, as shipped)
   BENCH_SCALE_RANGE_CACHE=0    the benchmark's client without its range cache (every write to the last
@@ -79,6 +81,8 @@ interface Settings {
   readonly balanceTimeoutSeconds: number;
   /** --snapshot-rate-bytes of every node: the rebalance bandwidth limit (when the node has the flag). */
   readonly snapshotRateBytes: number;
+  /** At most this long, the nodes' background work may settle before a steady workload. */
+  readonly settleSeconds: number;
 }
 
 function settingsFromEnv(): Settings {
@@ -90,6 +94,7 @@ function settingsFromEnv(): Settings {
     seconds: parseNumber('BENCH_SECONDS', 10, 1),
     balanceTimeoutSeconds: parseNumber('BENCH_SCALE_BALANCE_TIMEOUT', 900, 1),
     snapshotRateBytes: parseSize('BENCH_SCALE_SNAPSHOT_RATE', 16 * MiB),
+    settleSeconds: parseNumber('BENCH_SCALE_SETTLE_SECONDS', 60, 0),
   };
   if (settings.rangeMaxBytes < 1024) throw new UsageError('BENCH_SCALE_RANGE_MAX_BYTES must be at least 1KiB (the node refuses less)');
   if (settings.loadValueBytes < 1 || settings.loadValueBytes > MiB) throw new UsageError('BENCH_SCALE_LOAD_VALUE_BYTES must be between 1 byte and 1MiB (the node default value limit)');
@@ -385,8 +390,33 @@ interface Steady {
 
 const measuredValue = Buffer.alloc(256, 0x61);
 
-/** 3 s idle (the nodes' CPU without clients), 1 s of warm-up, then `seconds` measured, CPU of every node process over the measured part. */
+/** Node CPU per node and second below which a group counts as idle (measured: 0.02-0.04 on a settled node). */
+const settledCpuPerNode = 0.05;
+
+/**
+ * Waits (at most `settings.settleSeconds`) until the nodes' background work after loading or a
+ * rebalance (compactions, log truncation, replica cleanup) has died down: their CPU over 2 s
+ * windows without clients is at the idle level, or stopped falling. Otherwise that work, a cost
+ * of the load or the move, would be counted against the steady writes measured next.
+ */
+async function settle(group: readonly BenchNode[], settings: Settings): Promise<{ seconds: number; cpuSecondsPerSecond: number }> {
+  const begin = performance.now();
+  let previous = Number.POSITIVE_INFINITY;
+  for (;;) {
+    const before = cpuOfNodes(group);
+    const at = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const rate = (cpuOfNodes(group) - before) / ((performance.now() - at) / 1000);
+    const seconds = (performance.now() - begin) / 1000;
+    if (rate <= settledCpuPerNode * group.length || rate >= 0.85 * previous || seconds >= settings.settleSeconds) return { seconds: round2(seconds), cpuSecondsPerSecond: round2(rate) };
+    previous = rate;
+  }
+}
+
+/** The nodes settle (settle()), 3 s idle (the nodes' CPU without clients), 1 s of warm-up, then `seconds` measured, CPU of every node process over the measured part. */
 async function steady(workload: string, client: KvClient, group: readonly BenchNode[], keys: number, settings: Settings): Promise<Steady> {
+  const settled = await settle(group, settings);
+  progress(`${workload}: settled after ${fmt(settled.seconds, 1)} s (nodes' CPU without clients ${fmt(settled.cpuSecondsPerSecond, 2)} CPU s/s)`);
   const raftFsyncs = (): Promise<number> => metricSumWhere('phantomdb_wal_fsync_duration_seconds_count', { log: 'raft' });
   const idleFsyncsBefore = await raftFsyncs();
   const idleCpuBefore = cpuOfNodes(group);
@@ -411,7 +441,7 @@ async function steady(workload: string, client: KvClient, group: readonly BenchN
   progress(`${workload} per 1,000 writes: ${Object.entries(per1kWrites).map(([metric, value]) => `${metric.replace(/^phantomdb_/, '')} ${value ?? '—'}`).join(', ')}`);
   // 1 when every write went straight to its range's leader; 2 when every one was forwarded.
   const kvRequestsPerWrite = result.ops + result.errors === 0 ? null : round2(puts / (result.ops + result.errors));
-  const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, idleCpuSecondsPerSecond, idleFsyncsPerSecond, per1kWrites });
+  const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, settleSeconds: settled.seconds, idleCpuSecondsPerSecond, idleFsyncsPerSecond, per1kWrites });
   progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${kvRequestsPerWrite ?? '—'} KV requests per write, idle ${fmt(idleCpuSecondsPerSecond, 2)} CPU s/s and ${fmt(idleFsyncsPerSecond, 1)} Raft log fsyncs/s, ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
   return { row, cpuSeconds: cpu };
 }
