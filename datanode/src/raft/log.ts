@@ -89,10 +89,6 @@ export class RaftLog {
 
   /** The term of entry `index`, or 0 when it is compacted or past the end. */
   termOrZero(index: number): number {
-    // Past the end is the common case (a follower appending new entries: findConflict asks for
-    // every new entry's term): answered without building an error, whose stack trace costs more
-    // than the lookup.
-    if (Number.isSafeInteger(index) && index > this.lastIndex()) return 0;
     try {
       return this.term(index);
     } catch (error) {
