@@ -40,8 +40,12 @@ Environment (sizes accept KiB, MiB, GiB suffixes):
   BENCH_SECONDS                measured seconds of steady-3 and steady-5 (default 10)
   BENCH_SCALE_BALANCE_TIMEOUT  seconds to wait for balance after the join (default 900)
   BENCH_SCALE_SNAPSHOT_RATE    the nodes' rebalance bandwidth limit, --snapshot-rate-bytes (default 16MiB)
+  BENCH_SCALE_SETTLE_SECONDS   before each steady workload, wait at most this long (default 60) for the
+                               nodes' background work after the load or the rebalance to die down
   KEEP_BENCH_DIRS=1            keep the nodes' data directories and logs (printed at the end)
   BENCH_FROM_SOURCE=1          run the nodes from source through tsx (default: compiled by tsc, as shipped)
+  BENCH_SCALE_RANGE_CACHE=0    the benchmark's client without its range cache (every write to the last
+                               node that served one, which forwards most of them): to compare
 
 Measured writes are 256-byte values over the loaded keys (every range). CPU is utime+stime of
 every node process (/proc/<pid>/stat) per 1,000 acknowledged writes. Ctrl-C stops the nodes and
@@ -77,6 +81,8 @@ interface Settings {
   readonly balanceTimeoutSeconds: number;
   /** --snapshot-rate-bytes of every node: the rebalance bandwidth limit (when the node has the flag). */
   readonly snapshotRateBytes: number;
+  /** At most this long, the nodes' background work may settle before a steady workload. */
+  readonly settleSeconds: number;
 }
 
 function settingsFromEnv(): Settings {
@@ -88,6 +94,7 @@ function settingsFromEnv(): Settings {
     seconds: parseNumber('BENCH_SECONDS', 10, 1),
     balanceTimeoutSeconds: parseNumber('BENCH_SCALE_BALANCE_TIMEOUT', 900, 1),
     snapshotRateBytes: parseSize('BENCH_SCALE_SNAPSHOT_RATE', 16 * MiB),
+    settleSeconds: parseNumber('BENCH_SCALE_SETTLE_SECONDS', 60, 0),
   };
   if (settings.rangeMaxBytes < 1024) throw new UsageError('BENCH_SCALE_RANGE_MAX_BYTES must be at least 1KiB (the node refuses less)');
   if (settings.loadValueBytes < 1 || settings.loadValueBytes > MiB) throw new UsageError('BENCH_SCALE_LOAD_VALUE_BYTES must be between 1 byte and 1MiB (the node default value limit)');
@@ -369,18 +376,59 @@ interface Steady {
 
 const measuredValue = Buffer.alloc(256, 0x61);
 
-/** 1 s of warm-up, then `seconds` measured, CPU of every node process over the measured part. */
+/** Node CPU per node and second below which a group counts as idle (measured: 0.02-0.04 on a settled node). */
+const settledCpuPerNode = 0.05;
+
+/**
+ * Waits (at most `settings.settleSeconds`) until the nodes' background work after loading or a
+ * rebalance (compactions, log truncation, replica cleanup) has died down: their CPU over 2 s
+ * windows without clients is at the idle level, or stopped falling. Otherwise that work, a cost
+ * of the load or the move, would be counted against the steady writes measured next.
+ */
+async function settle(group: readonly BenchNode[], settings: Settings): Promise<{ seconds: number; cpuSecondsPerSecond: number }> {
+  const begin = performance.now();
+  let previous = Number.POSITIVE_INFINITY;
+  for (;;) {
+    const before = cpuOfNodes(group);
+    const at = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const rate = (cpuOfNodes(group) - before) / ((performance.now() - at) / 1000);
+    const seconds = (performance.now() - begin) / 1000;
+    if (rate <= settledCpuPerNode * group.length || rate >= 0.85 * previous || seconds >= settings.settleSeconds) return { seconds: round2(seconds), cpuSecondsPerSecond: round2(rate) };
+    previous = rate;
+  }
+}
+
+/** The nodes settle (settle()), 3 s idle (the nodes' CPU without clients), 1 s of warm-up, then `seconds` measured, CPU of every node process over the measured part. */
 async function steady(workload: string, client: KvClient, group: readonly BenchNode[], keys: number, settings: Settings): Promise<Steady> {
+  const settled = await settle(group, settings);
+  progress(`${workload}: settled after ${fmt(settled.seconds, 1)} s (nodes' CPU without clients ${fmt(settled.cpuSecondsPerSecond, 2)} CPU s/s)`);
+  const raftFsyncs = (): Promise<number> => metricSumWhere('phantomdb_wal_fsync_duration_seconds_count', { log: 'raft' });
+  const idleFsyncsBefore = await raftFsyncs();
+  const idleCpuBefore = cpuOfNodes(group);
+  const idleBegin = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const idleCpuSecondsPerSecond = round2((cpuOfNodes(group) - idleCpuBefore) / ((performance.now() - idleBegin) / 1000));
+  const idleFsyncsPerSecond = round2(((await raftFsyncs()) - idleFsyncsBefore) / ((performance.now() - idleBegin) / 1000));
   const put = (n: number): Promise<void> => client.put(keyOf((n * 104_729) % keys), measuredValue);
   const warmEnd = performance.now() + 1000;
   await drive(settings.clients, () => performance.now() >= warmEnd, put);
+  const putsBefore = await kvPutsServed();
+  const countersBefore = await Promise.all(perWriteCounters.map(([metric, labels]) => metricSumWhere(metric, labels)));
   const cpuBefore = cpuOfNodes(group);
   const end = performance.now() + settings.seconds * 1000;
   const result = await drive(settings.clients, () => performance.now() >= end, put);
   const cpu = cpuOfNodes(group) - cpuBefore;
+  const puts = (await kvPutsServed()) - putsBefore;
+  const countersAfter = await Promise.all(perWriteCounters.map(([metric, labels]) => metricSumWhere(metric, labels)));
+  // What the nodes did per 1,000 writes (counts do not depend on how loaded the machine is).
+  const per1kWrites = Object.fromEntries(perWriteCounters.map(([metric, labels], i) => [`${metric}${Object.keys(labels).length === 0 ? '' : JSON.stringify(labels)}`, result.ops === 0 ? null : round2((((countersAfter[i] ?? 0) - (countersBefore[i] ?? 0)) / result.ops) * 1000)]));
   assertNodesRunning(workload);
-  const row = rowOf(workload, result, cpu);
-  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
+  progress(`${workload} per 1,000 writes: ${Object.entries(per1kWrites).map(([metric, value]) => `${metric.replace(/^phantomdb_/, '')} ${value ?? '—'}`).join(', ')}`);
+  // 1 when every write went straight to its range's leader; 2 when every one was forwarded.
+  const kvRequestsPerWrite = result.ops + result.errors === 0 ? null : round2(puts / (result.ops + result.errors));
+  const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, settleSeconds: settled.seconds, idleCpuSecondsPerSecond, idleFsyncsPerSecond, per1kWrites });
+  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${kvRequestsPerWrite ?? '—'} KV requests per write, idle ${fmt(idleCpuSecondsPerSecond, 2)} CPU s/s and ${fmt(idleFsyncsPerSecond, 1)} Raft log fsyncs/s, ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
   return { row, cpuSeconds: cpu };
 }
 
@@ -400,6 +448,9 @@ function rowOf(workload: string, result: DriveResult, cpu: number, extra: Record
 }
 
 /** Every node of `expected` reported, each within ±10% of the mean replica count. */
+/** BENCH_SCALE_RANGE_CACHE=0: the client without its range cache (for comparisons). */
+const rangeCacheOption = process.env.BENCH_SCALE_RANGE_CACHE === '0' ? { rangeCacheEntries: 0 } : {};
+
 /** The nodes' --replication-factor (their default): user ranges hold this many voters once moves finish. */
 const replicationFactor = 3;
 
@@ -432,6 +483,43 @@ async function metricSum(name: string): Promise<number> {
   );
   return values.reduce((a, b) => a + b, 0);
 }
+
+/** The sum over every node's /metrics of the series of `name` whose labels include all of `labels`. */
+async function metricSumWhere(name: string, labels: Readonly<Record<string, string>>): Promise<number> {
+  const wanted = Object.entries(labels).map(([label, value]) => `${label}="${value}"`);
+  const values = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+        if (!response.ok) return 0;
+        let sum = 0;
+        for (const line of (await response.text()).split('\n')) {
+          if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+          const labelText = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.lastIndexOf('}')) : '';
+          if (wanted.every((pair) => labelText.includes(pair))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+        }
+        return sum;
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/** Counters of every node reported per 1,000 measured writes in the steady rows. */
+const perWriteCounters: readonly (readonly [string, Readonly<Record<string, string>>])[] = [
+  ['phantomdb_raft_log_fsyncs_total', {}],
+  ['phantomdb_raft_log_appends_total', {}],
+  ['phantomdb_transport_messages_total', { direction: 'sent' }],
+  ['phantomdb_transport_bytes_total', { direction: 'sent' }],
+  ['phantomdb_storage_compaction_seconds_total', {}],
+  ['phantomdb_storage_flushes_total', {}],
+  ['phantomdb_requests_total', {}],
+];
+
+/** KV Put requests the nodes answered (a forwarded write counts on both nodes it passed through). */
+const kvPutsServed = (): Promise<number> => metricSumWhere('phantomdb_requests_total', { api: 'kv', method: 'Put' });
 
 /**
  * When replica copies were running (phantomdb_rebalance_copies_in_flight of the nodes, sampled by
@@ -664,7 +752,7 @@ async function main(): Promise<number> {
     for (const _ of ids) raftPorts.push(await freePort());
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${String(raftPorts[i])}`).join(',');
     for (const [i, id] of ids.entries()) await startNode(id, ['--peers', peers], settings.rangeMaxBytes, raftPorts[i]);
-    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000 });
+    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000, ...rangeCacheOption });
     admin = new AdminClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId });
     const kv = client;
     progress('waiting for the 3 nodes to elect leaders and accept writes');
@@ -681,7 +769,7 @@ async function main(): Promise<number> {
     const rebalance = await joinAndRebalance(client, admin, loaded.keys, settings, flag);
     // The clients of steady-5 spread their requests over all five nodes, as steady-3's over three.
     client.close();
-    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000 });
+    client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kvPort}`), clusterId, deadlineMs: 10_000, ...rangeCacheOption });
     const steady5 = await steady('steady-5', client, nodes, loaded.keys, settings);
 
     const rows = [{ ...steady3.row, ranges: afterLoad.ranges }, rebalance.row, steady5.row];

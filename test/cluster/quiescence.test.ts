@@ -12,7 +12,7 @@ import { TestCluster, eventually, surely, timeouts, type NodeProcess } from './h
 const quiescenceTimeouts = {
   /** Every replica of an idle range quiesces (an election timeout of idleness, then one heartbeat). */
   quiesced: 20_000,
-  /** A killed quiescent leader is replaced: liveness suspicion (3 s) plus an election, with room for a loaded machine. */
+  /** A killed quiescent leader is replaced: liveness suspicion (5 s) plus an election, with room for a loaded machine. */
   replaced: 30_000,
 } as const;
 

@@ -10,6 +10,7 @@
  * may already have been applied would break linearizability.
  */
 import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipClient } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
 import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
@@ -17,9 +18,13 @@ import type { MemberAddress } from './command.ts';
 import { encodeDescriptor, type RangeDescriptor } from './descriptor.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from './errors.ts';
 import { kvProto, metadataKeys, servedByMetadataKey } from './proto.ts';
+import { RangeCache, decodeSpan, rangeAskMetadataKey, rangeMetadataKey } from './range-cache.ts';
 
 /** Endpoints, cluster id and retry budget of a KvClient; what it leaves out is taken from `kvRetryDefaults`. */
-export type KvClientOptions = RpcClientOptions;
+export interface KvClientOptions extends RpcClientOptions {
+  /** Range spans the client caches at most (default 4096); 0 turns the range cache off (every key goes to the preferred endpoint). */
+  readonly rangeCacheEntries?: number;
+}
 
 /** Overall deadline 5 s, 2 s per attempt, backoff from 20 ms to 500 ms, at most 20 attempts. */
 export const kvRetryDefaults: RetryBudget = { deadlineMs: 5000, attemptDeadlineMs: 2000, backoffInitialMs: 20, backoffMaxMs: 500, attemptsMax: 20 };
@@ -55,9 +60,13 @@ type CallKind = 'read' | 'write' | 'write-idempotent';
 
 export class KvClient {
   private readonly core: RpcClientCore<Stubs, KvError>;
+  /** Which endpoint served each range span: a key's request goes straight there (range-cache.ts). */
+  private readonly ranges: RangeCache | undefined;
 
   constructor(options: KvClientOptions) {
     if (options.endpoints.length === 0) throw new KvError('PH_BAD_REQUEST', 'KvClient needs at least one endpoint');
+    const rangeCacheEntries = options.rangeCacheEntries ?? 4096;
+    this.ranges = rangeCacheEntries > 0 ? new RangeCache(rangeCacheEntries) : undefined;
     this.core = new RpcClientCore({
       endpoints: options.endpoints,
       clusterId: options.clusterId,
@@ -74,18 +83,20 @@ export class KvClient {
   }
 
   async put(key: Bytes, value: Bytes, options: CallOptions = {}): Promise<void> {
-    await this.call<unknown>('write', options, (s, m, o, done) => s.kv.Put({ key: toBuffer(key), value: toBuffer(value) }, m, o, done));
+    const keyBytes = toBuffer(key);
+    await this.keyCall<unknown>('write', keyBytes, options, (s, m, o, done) => s.kv.Put({ key: keyBytes, value: toBuffer(value) }, m, o, done));
   }
 
   async get(key: Bytes, options: ReadOptions = {}): Promise<Buffer | null> {
     const request = { key: toBuffer(key), at: String(options.at ?? 0n) };
-    const response = await this.call<{ found: boolean; value: Buffer }>('read', options, (s, m, o, done) => s.kv.Get(request, m, o, done));
+    const response = await this.keyCall<{ found: boolean; value: Buffer }>('read', request.key, options, (s, m, o, done) => s.kv.Get(request, m, o, done));
     return response.found ? response.value : null;
   }
 
   /** Deletes a key; answers whether it existed. */
   async delete(key: Bytes, options: CallOptions = {}): Promise<boolean> {
-    const response = await this.call<{ existed: boolean }>('write', options, (s, m, o, done) => s.kv.Delete({ key: toBuffer(key) }, m, o, done));
+    const keyBytes = toBuffer(key);
+    const response = await this.keyCall<{ existed: boolean }>('write', keyBytes, options, (s, m, o, done) => s.kv.Delete({ key: keyBytes }, m, o, done));
     return response.existed;
   }
 
@@ -98,7 +109,7 @@ export class KvClient {
   /** Sets `value` iff the key holds `expected` (null: iff it is absent). */
   async compareAndSet(key: Bytes, expected: Bytes | null, value: Bytes, options: CallOptions = {}): Promise<CasResult> {
     const request = expected === null ? { key: toBuffer(key), expectAbsent: true, value: toBuffer(value) } : { key: toBuffer(key), expected: toBuffer(expected), value: toBuffer(value) };
-    const response = await this.call<{ succeeded: boolean; currentPresent: boolean; current: Buffer }>('write', options, (s, m, o, done) =>
+    const response = await this.keyCall<{ succeeded: boolean; currentPresent: boolean; current: Buffer }>('write', request.key, options, (s, m, o, done) =>
       s.kv.CompareAndSet(request, m, o, done),
     );
     return { succeeded: response.succeeded, current: response.currentPresent ? response.current : null };
@@ -137,6 +148,53 @@ export class KvClient {
 
   private call<T>(kind: CallKind, options: CallOptions, attempt: Attempt<Stubs, T>): Promise<T> {
     return this.core.call(retryPolicies[kind], options.deadlineMs, attempt);
+  }
+
+  /**
+   * A call about one key: first to the endpoint cached for the key's range (an entry is dropped
+   * when its endpoint fails or redirects), else as any call; an attempt without a cache entry
+   * asks the node for the serving range's span.
+   */
+  private keyCall<T>(kind: CallKind, key: Buffer, options: CallOptions, attempt: Attempt<Stubs, T>): Promise<T> {
+    const ranges = this.ranges;
+    if (ranges === undefined) return this.call(kind, options, attempt);
+    const route = this.core.preferring(ranges.lookup(key), (address) => ranges.evictIf(key, address));
+    return this.core.call(
+      retryPolicies[kind],
+      options.deadlineMs,
+      (stubs, metadata, callOptions, done, address) => {
+        if (ranges.lookup(key) === undefined) metadata.set(rangeAskMetadataKey, '1');
+        const call = attempt(stubs, metadata, callOptions, done, address);
+        // Response headers arrive before the response message.
+        if (call instanceof EventEmitter) call.once('metadata', (headers: grpc.Metadata) => this.learnRange(ranges, key, headers, address));
+        return call;
+      },
+      route,
+    );
+  }
+
+  /**
+   * Caches the range span an answer names, for the node that served it (when this client can
+   * reach it). An answer naming another node but no span (a server from before range spans)
+   * drops the key's entry for the node called: it forwards that range now.
+   */
+  private learnRange(ranges: RangeCache, key: Buffer, headers: grpc.Metadata, address: string): void {
+    const named = headers.get(servedByMetadataKey)[0];
+    const servedBy = typeof named === 'string' && named !== '' ? named : address;
+    const bytes = headers.get(rangeMetadataKey)[0];
+    const span = Buffer.isBuffer(bytes) ? decodeSpan(bytes) : undefined;
+    if (span === undefined) {
+      if (servedBy !== address) ranges.evictIf(key, address);
+      return;
+    }
+    // An address the client was not given may not be reachable from it (a pod behind a service).
+    if (servedBy === address || this.core.knows(servedBy)) ranges.insert(span, servedBy);
+    else ranges.evictIf(key, address);
+  }
+
+  /** Range spans cached (for tests and diagnostics). */
+  get cachedRanges(): number {
+    return this.ranges?.size ?? 0;
   }
 }
 

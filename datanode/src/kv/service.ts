@@ -6,12 +6,13 @@
 import * as grpc from '@grpc/grpc-js';
 import type { KVHandlers } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipHandlers } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
-import { unaryHandler, type ServiceErrorMapping } from '../rpc/service-core.ts';
+import { unaryHandler, type ResponseHeaders, type ServiceErrorMapping } from '../rpc/service-core.ts';
 import type { Command, MemberAddress } from './command.ts';
 import { decodeDescriptor, type RangeDescriptor } from './descriptor.ts';
 import { KvError, NotLeaderError, type KvErrorCode } from './errors.ts';
 import type { KvLimits } from './limits.ts';
 import { kvProto, metadataKeys, servedByMetadataKey } from './proto.ts';
+import { encodeSpan, rangeAskMetadataKey, rangeMetadataKey } from './range-cache.ts';
 import type { ApplyResult, ScanRow } from './state-machine.ts';
 
 /**
@@ -20,19 +21,28 @@ import type { ApplyResult, ScanRow } from './state-machine.ts';
  */
 export const forwardedMetadataKey = 'ph-forwarded';
 
-/** Told the KV address of the node that served a request, when it was not this one. */
-export type ServedElsewhere = (kvAddress: string) => void;
+/** What the gateway tells the client about who served a request (response headers). */
+export interface ServedReport {
+  /** Another node served the request: its KV address (`ph-served-by`). */
+  elsewhere(kvAddress: string): void;
+  /**
+   * The span of the range that served the request, when the client asked for it
+   * (`ph-range-ask`) or the request was served elsewhere (the client's range cache was stale).
+   */
+  readonly wantsRange: boolean;
+  range(start: Uint8Array, end: Uint8Array): void;
+}
 
 /** What the service needs from the node (the gateway: it routes each key to its range). */
 export interface KvBackend {
   readonly clusterId: string;
   readonly limits: KvLimits;
   /** Proposes a put, delete or compare-and-set at the key's range and waits for commit and apply. */
-  write(command: Command, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<ApplyResult>;
+  write(command: Command, deadlineMs: number, forwarded: boolean, served?: ServedReport): Promise<ApplyResult>;
   /** The value of `key`, read linearizably at its range (or as of the HLC timestamp `at`). */
-  get(key: Buffer, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined>;
+  get(key: Buffer, deadlineMs: number, forwarded: boolean, served?: ServedReport, at?: bigint): Promise<Buffer | undefined>;
   /** Rows of [start, end) in key order across ranges, linearizable per range (or as of the HLC timestamp `at`). */
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }>;
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, served?: ServedReport, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }>;
   /** Records range descriptors in the meta range (its leader only). */
   recordRanges(descriptors: readonly RangeDescriptor[], deadlineMs: number): Promise<void>;
   /** Adds a node as a learner (leader only); returns the address book. */
@@ -85,7 +95,7 @@ function readTimestamp(at: string | undefined): [] | [bigint] {
 }
 
 /** Adapts an async handler to grpc-js's callback style: cluster and deadline checks, errors mapped. */
-function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number, forwarded: boolean, servedElsewhere: ServedElsewhere) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: number, forwarded: boolean, served: ServedReport) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return unaryHandler(
     {
       metadataKeys,
@@ -95,43 +105,70 @@ function unary<Req, Res>(backend: KvBackend, handle: (request: Req, deadlineMs: 
       limits: () => backend.limits,
       nowMs: () => Date.now(),
     },
-    (request: Req, deadlineMs, metadata, headers) =>
-      handle(request, deadlineMs, metadata.get(forwardedMetadataKey)[0] === '1', (kvAddress) => headers.set(servedByMetadataKey, kvAddress)),
+    (request: Req, deadlineMs, metadata, headers) => handle(request, deadlineMs, metadata.get(forwardedMetadataKey)[0] === '1', new HeaderReport(headers, metadata.get(rangeAskMetadataKey)[0] === '1')),
   );
+}
+
+/** A ServedReport writing the response headers; a range is sent once, and only when asked or served elsewhere. */
+class HeaderReport implements ServedReport {
+  private servedElsewhere = false;
+  private rangeSent = false;
+
+  constructor(
+    private readonly headers: ResponseHeaders,
+    private readonly asked: boolean,
+  ) {}
+
+  get wantsRange(): boolean {
+    return !this.rangeSent && (this.asked || this.servedElsewhere);
+  }
+
+  elsewhere(kvAddress: string): void {
+    this.servedElsewhere = true;
+    this.headers.set(servedByMetadataKey, kvAddress);
+  }
+
+  range(start: Uint8Array, end: Uint8Array): void {
+    if (!this.wantsRange) return;
+    const encoded = encodeSpan(start, end);
+    if (encoded === undefined) return;
+    this.rangeSent = true;
+    this.headers.set(rangeMetadataKey, encoded);
+  }
 }
 
 export function kvHandlers(backend: KvBackend): KVHandlers {
   const { limits } = backend;
   return {
-    Put: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
+    Put: unary(backend, async (request, deadlineMs, forwarded, served) => {
       checkKey(request.key, limits);
       checkValue(request.value, limits);
-      await backend.write({ op: 'put', key: request.key, value: request.value }, deadlineMs, forwarded, servedElsewhere);
+      await backend.write({ op: 'put', key: request.key, value: request.value }, deadlineMs, forwarded, served);
       return {};
     }),
-    Get: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
+    Get: unary(backend, async (request, deadlineMs, forwarded, served) => {
       checkKey(request.key, limits);
-      const value = await backend.get(request.key, deadlineMs, forwarded, servedElsewhere, ...readTimestamp(request.at));
+      const value = await backend.get(request.key, deadlineMs, forwarded, served, ...readTimestamp(request.at));
       return value === undefined ? { found: false } : { found: true, value };
     }),
-    Delete: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
+    Delete: unary(backend, async (request, deadlineMs, forwarded, served) => {
       checkKey(request.key, limits);
-      const result = await backend.write({ op: 'delete', key: request.key }, deadlineMs, forwarded, servedElsewhere);
+      const result = await backend.write({ op: 'delete', key: request.key }, deadlineMs, forwarded, served);
       return { existed: result.op === 'delete' && result.existed };
     }),
-    Scan: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
+    Scan: unary(backend, async (request, deadlineMs, forwarded, served) => {
       if (request.start.byteLength > limits.keyBytesMax) checkKey(request.start, limits, 'start');
       if (request.end.byteLength > limits.keyBytesMax) checkKey(request.end, limits, 'end');
       const rowsMax = request.limit === 0 ? defaultScanRows : request.limit;
       if (rowsMax > limits.scanRowsMax) throw new KvError('PH_TOO_LARGE', `limit ${rowsMax} exceeds scanRowsMax ${limits.scanRowsMax}`);
-      return backend.scan(request.start, request.end, rowsMax, limits.scanBytesMax, deadlineMs, forwarded, servedElsewhere, ...readTimestamp(request.at));
+      return backend.scan(request.start, request.end, rowsMax, limits.scanBytesMax, deadlineMs, forwarded, served, ...readTimestamp(request.at));
     }),
-    CompareAndSet: unary(backend, async (request, deadlineMs, forwarded, servedElsewhere) => {
+    CompareAndSet: unary(backend, async (request, deadlineMs, forwarded, served) => {
       checkKey(request.key, limits);
       checkValue(request.value, limits);
       checkValue(request.expected, limits, 'expected');
       const expected = request.expectAbsent ? null : request.expected;
-      const result = await backend.write({ op: 'cas', key: request.key, expected, value: request.value }, deadlineMs, forwarded, servedElsewhere);
+      const result = await backend.write({ op: 'cas', key: request.key, expected, value: request.value }, deadlineMs, forwarded, served);
       if (result.op !== 'cas') throw new KvError('PH_BAD_REQUEST', 'unexpected apply result');
       return result.current === null ? { succeeded: result.ok, currentPresent: false } : { succeeded: result.ok, currentPresent: true, current: result.current };
     }),

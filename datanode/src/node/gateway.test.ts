@@ -5,10 +5,13 @@
  * key order under the row limit.
  */
 import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import { containsKey, containsSpan, lookupDescriptor, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError } from '../kv/errors.ts';
+import { decodeSpan, encodeSpan, rangeAskMetadataKey, rangeMetadataKey, type Span } from '../kv/range-cache.ts';
+import type { ServedReport } from '../kv/service.ts';
 import { rangeMismatch } from '../kv/state-machine.ts';
 import { Gateway } from './gateway.ts';
 import type { Replica } from './replica.ts';
@@ -69,20 +72,43 @@ function phantomError(code: string, leaderId = 0): grpc.ServiceError {
   return Object.assign(new Error(code), { code: grpc.status.UNAVAILABLE, details: code, metadata });
 }
 
-type Answer = (method: string, request: Record<string, unknown>, metadata: grpc.Metadata) => { err: grpc.ServiceError | null; value?: unknown };
+type Answer = (method: string, request: Record<string, unknown>, metadata: grpc.Metadata) => { err: grpc.ServiceError | null; value?: unknown; headers?: grpc.Metadata };
 
-/** Fake KV clients: every call is recorded as "<node>:<method>" and answered by `answer(node, ...)`. */
+/** Fake KV clients: every call is recorded as "<node>:<method>" and answered by `answer(node, ...)` (response headers first, as grpc-js does). */
 function fakeNodes(answer: (node: string) => Answer, calls: string[]): (address: string) => KVClient {
   return (address) => {
     const handler = (method: string) => (request: Record<string, unknown>, metadata: grpc.Metadata, _options: unknown, done: (err: grpc.ServiceError | null, value?: unknown) => void) => {
       calls.push(`${address}:${method}`);
       expect(metadata.get('ph-forwarded')[0]).toBe('1');
-      const { err, value } = answer(address)(method, request, metadata);
-      setImmediate(() => done(err, value));
+      const { err, value, headers } = answer(address)(method, request, metadata);
+      const call = new EventEmitter();
+      setImmediate(() => {
+        if (headers !== undefined) call.emit('metadata', headers);
+        done(err, value);
+      });
+      return call;
     };
     return { Put: handler('Put'), Get: handler('Get'), Delete: handler('Delete'), Scan: handler('Scan'), CompareAndSet: handler('CompareAndSet'), close: () => undefined } as unknown as KVClient;
   };
 }
+
+/** What a gateway told the client: who served, and the range span (sent only when asked or served elsewhere, as the KV service does). */
+class Report implements ServedReport {
+  readonly servedBy: string[] = [];
+  readonly spans: Span[] = [];
+  constructor(private readonly asked = false) {}
+  get wantsRange(): boolean {
+    return this.spans.length === 0 && (this.asked || this.servedBy.length > 0);
+  }
+  elsewhere(kvAddress: string): void {
+    this.servedBy.push(kvAddress);
+  }
+  range(start: Uint8Array, end: Uint8Array): void {
+    this.spans.push({ start: Buffer.from(start), end: Buffer.from(end) });
+  }
+}
+
+const spanText = (span: Span | undefined): string => (span === undefined ? 'none' : `[${span.start.toString()}, ${span.end.toString()})`);
 
 function gateway(store: Store, connect: (address: string) => KVClient): Gateway {
   return new Gateway({ nodeId: me, clusterId: 'c', store: () => store, kvAddressOf: (id) => `node-${id}`, connect });
@@ -96,11 +122,11 @@ describe('gateway routing', () => {
       store,
       fakeNodes((node) => () => (node === 'node-3' ? { err: null, value: { found: true, value: b('v') } } : { err: phantomError('PH_NOT_LEADER', 3) }), calls),
     );
-    const servedBy: string[] = [];
-    expect((await gw.get(b('k'), 2000, false, (address) => servedBy.push(address)))?.toString()).toBe('v');
+    const report = new Report();
+    expect((await gw.get(b('k'), 2000, false, report))?.toString()).toBe('v');
     expect(calls).toEqual(['node-2:Get', 'node-3:Get']);
     // The client is told who served (the ph-served-by header), so it can go there itself.
-    expect(servedBy).toEqual(['node-3']);
+    expect(report.servedBy).toEqual(['node-3']);
     // The leader it learned is asked first next time.
     await gw.get(b('k'), 2000, false);
     expect(calls.at(-1)).toBe('node-3:Get');
@@ -126,12 +152,17 @@ describe('gateway routing', () => {
       ),
     );
     local.set(2, { ...leaderReplica(range(2, '', ''), data), role: () => ({ role: 'follower', leaderId: 2 }) } as unknown as Replica);
-    const servedBy: string[] = [];
-    await gw.write({ op: 'put', key: b('q'), value: b('1') }, 2000, false, (address) => servedBy.push(address));
+    const report = new Report();
+    await gw.write({ op: 'put', key: b('q'), value: b('1') }, 2000, false, report);
     expect(calls).toEqual(['node-2:Put']);
     expect(data.get('q')).toBe('1');
-    // Served here in the end: nothing to tell the client.
-    expect(servedBy).toEqual([]);
+    // Served here in the end: nothing to tell the client (it did not ask for the range).
+    expect(report.servedBy).toEqual([]);
+    expect(report.spans).toEqual([]);
+    // Asked, it names the span of the range that served (its replica's descriptor).
+    const asked = new Report(true);
+    await gw.write({ op: 'put', key: b('r'), value: b('2') }, 2000, false, asked);
+    expect(asked.spans.map(spanText)).toEqual(['[m, )']);
   });
 
   it('fails a forwarded write of unknown fate with PH_OUTCOME_UNKNOWN and does not resend it', async () => {
@@ -188,5 +219,33 @@ describe('gateway routing', () => {
     expect(bounded.rows.map((r) => r.key.toString())).toEqual(['c', 'h', 'j']);
     expect(bounded.more).toBe(false);
     expect(calls.every((c) => c === 'node-2:Scan' || c === 'node-3:Scan')).toBe(true);
+  });
+
+  it('relays the span the leader names for a forwarded point request (asking it), and names none for a scan', async () => {
+    const calls: string[] = [];
+    const asks: string[] = [];
+    const store = fakeStore(() => [range(2, '', 'm'), range(3, 'm', '')], new Map());
+    const gw = gateway(
+      store,
+      fakeNodes(
+        () => (method, _request, metadata) => {
+          asks.push(`${method}:${String(metadata.get(rangeAskMetadataKey)[0] ?? '-')}`);
+          const headers = new grpc.Metadata();
+          headers.set(rangeMetadataKey, encodeSpan(b('m'), b('t')) ?? Buffer.alloc(0));
+          return { err: null, value: method === 'Scan' ? { rows: [], more: false } : { found: true, value: b('v') }, headers };
+        },
+        calls,
+      ),
+    );
+    const report = new Report();
+    await gw.get(b('q'), 2000, false, report);
+    // The leader's own descriptor (newer than this node's [m, ∞)) reaches the client.
+    expect(report.spans.map(spanText)).toEqual(['[m, t)']);
+    expect(report.servedBy).toHaveLength(1);
+    const scanReport = new Report(true);
+    await gw.scan(b('n'), b('p'), 10, 1 << 20, 2000, false, scanReport);
+    expect(scanReport.spans).toEqual([]);
+    expect(asks).toEqual(['Get:1', 'Scan:-']);
+    expect(decodeSpan(encodeSpan(b('m'), b('t')) ?? Buffer.alloc(0))).toEqual({ start: b('m'), end: b('t') });
   });
 });

@@ -20,12 +20,14 @@
  */
 import { describeTs } from '../kv/gc.ts';
 import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { Command } from '../kv/command.ts';
 import { containsKey, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from '../kv/errors.ts';
 import { kvProto, metadataKeys } from '../kv/proto.ts';
-import { forwardedMetadataKey, type ServedElsewhere } from '../kv/service.ts';
+import { decodeSpan, rangeAskMetadataKey, rangeMetadataKey, type Span } from '../kv/range-cache.ts';
+import { forwardedMetadataKey, type ServedReport } from '../kv/service.ts';
 import { rangeMismatch, type ApplyResult, type ScanRow } from '../kv/state-machine.ts';
 import type { NodeId } from '../raft/types.ts';
 import { readAttemptFailure, reconnectChannelOptions } from '../rpc/client-core.ts';
@@ -47,7 +49,8 @@ export interface GatewayHost {
 const attemptsMax = 12;
 const backoffMaxMs = 200;
 
-type Remote<T> = (stub: KVClient, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => void;
+/** Sends one forwarded request; returns grpc-js's call object (its response headers are read). */
+type Remote<T> = (stub: KVClient, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => unknown;
 
 /**
  * Before a read on the leader: a linearizable barrier for the newest versions; for a read at a
@@ -81,10 +84,11 @@ export class Gateway {
 
   // ------------------------------------------------------------------ the KV operations
 
-  write(command: Command, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere): Promise<ApplyResult> {
+  write(command: Command, deadlineMs: number, forwarded: boolean, served?: ServedReport): Promise<ApplyResult> {
     if (command.op !== 'put' && command.op !== 'delete' && command.op !== 'cas') throw new KvError('PH_BAD_REQUEST', `${command.op} is not a KV write`);
     const key = command.key;
-    return this.route<ApplyResult>(key, deadlineMs, forwarded, true, servedElsewhere, {
+    return this.route<ApplyResult>(key, deadlineMs, forwarded, true, served, {
+      reportsRange: true,
       local: async (replica, leftMs) => {
         const result = await replica.propose(command, leftMs);
         if (result.op === 'range-mismatch') throw rangeMismatch(replica.groupId, result.descriptor);
@@ -93,17 +97,14 @@ export class Gateway {
       remote: (stub, metadata, options, done) => {
         switch (command.op) {
           case 'put':
-            stub.Put({ key: command.key, value: command.value }, metadata, options, (err) => done(err, { op: 'put' }));
-            return;
+            return stub.Put({ key: command.key, value: command.value }, metadata, options, (err) => done(err, { op: 'put' }));
           case 'delete':
-            stub.Delete({ key: command.key }, metadata, options, (err, response) => done(err, { op: 'delete', existed: response?.existed ?? false }));
-            return;
+            return stub.Delete({ key: command.key }, metadata, options, (err, response) => done(err, { op: 'delete', existed: response?.existed ?? false }));
           case 'cas': {
             const request = command.expected === null ? { key: command.key, expectAbsent: true, value: command.value } : { key: command.key, expected: command.expected, value: command.value };
-            stub.CompareAndSet(request, metadata, options, (err, response) =>
+            return stub.CompareAndSet(request, metadata, options, (err, response) =>
               done(err, { op: 'cas', ok: response?.succeeded ?? false, current: response?.currentPresent === true ? Buffer.from(response.current ?? Buffer.alloc(0)) : null }),
             );
-            return;
           }
         }
       },
@@ -111,8 +112,9 @@ export class Gateway {
   }
 
   /** The value of `key`: the newest (linearizable), or as of the HLC timestamp `at`. */
-  get(key: Buffer, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined> {
-    return this.route<Buffer | undefined>(key, deadlineMs, forwarded, false, servedElsewhere, {
+  get(key: Buffer, deadlineMs: number, forwarded: boolean, served?: ServedReport, at?: bigint): Promise<Buffer | undefined> {
+    return this.route<Buffer | undefined>(key, deadlineMs, forwarded, false, served, {
+      reportsRange: true,
       local: async (replica, leftMs) => {
         await readBarrier(replica, leftMs, at);
         return replica.stateMachine.get(key, at);
@@ -123,9 +125,9 @@ export class Gateway {
   }
 
   /** Rows of [start, end) in key order across ranges, at most rowsMax rows and about bytesMax bytes. */
-  async scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+  async scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, served?: ServedReport, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
     const until = performance.now() + deadlineMs;
-    if (forwarded) return this.scanOne(start, end, rowsMax, bytesMax, deadlineMs, true, servedElsewhere, at);
+    if (forwarded) return this.scanOne(start, end, rowsMax, bytesMax, deadlineMs, true, served, at);
     const rows: ScanRow[] = [];
     let bytes = 0;
     let cursor = start;
@@ -137,7 +139,7 @@ export class Gateway {
       const leftMs = until - performance.now();
       if (leftMs <= 0) throw new KvError('PH_DEADLINE_EXCEEDED', 'scan did not finish within its deadline');
       // Once the limits are reached, one more row anywhere after the cursor means "more".
-      const piece = await this.scanOne(cursor, pieceEnd, full ? 1 : rowsMax - rows.length, full ? 1 : bytesMax - bytes, leftMs, false, servedElsewhere, at);
+      const piece = await this.scanOne(cursor, pieceEnd, full ? 1 : rowsMax - rows.length, full ? 1 : bytesMax - bytes, leftMs, false, served, at);
       if (full) {
         if (piece.rows.length > 0) return { rows, more: true };
       } else {
@@ -153,8 +155,10 @@ export class Gateway {
   }
 
   /** A scan of [start, end) within the one range holding `start`. */
-  private scanOne(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
-    return this.route<{ rows: ScanRow[]; more: boolean }>(start, deadlineMs, forwarded, false, servedElsewhere, {
+  private scanOne(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded: boolean, served?: ServedReport, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+    // A scan may cross ranges: it tells the client who served, not a range span.
+    return this.route<{ rows: ScanRow[]; more: boolean }>(start, deadlineMs, forwarded, false, served, {
+      reportsRange: false,
       local: async (replica, leftMs) => {
         await readBarrier(replica, leftMs, at);
         return replica.stateMachine.scan(start, end, rowsMax, bytesMax, at);
@@ -177,8 +181,13 @@ export class Gateway {
     deadlineMs: number,
     forwarded: boolean,
     isWrite: boolean,
-    servedElsewhere: ServedElsewhere | undefined,
-    how: { local: (replica: Replica, leftMs: number) => Promise<T>; remote: Remote<T> },
+    served: ServedReport | undefined,
+    how: {
+      /** Whether the answer names the serving range's span (point requests; the client caches it). */
+      readonly reportsRange: boolean;
+      local: (replica: Replica, leftMs: number) => Promise<T>;
+      remote: Remote<T>;
+    },
   ): Promise<T> {
     const until = performance.now() + deadlineMs;
     let lastError: KvError | undefined;
@@ -199,7 +208,9 @@ export class Gateway {
       const localDesc = replica?.stateMachine.descriptor();
       if (replica !== undefined && localDesc !== undefined && containsKey(localDesc, key) && replica.serving && replica.role().role === 'leader') {
         try {
-          return await how.local(replica, Math.max(1, Math.floor(until - performance.now())));
+          const value = await how.local(replica, Math.max(1, Math.floor(until - performance.now())));
+          if (how.reportsRange && served?.wantsRange === true) served.range(localDesc.startKey, localDesc.endKey);
+          return value;
         } catch (err) {
           if (err instanceof KvError && (err.code === 'PH_RANGE_MISMATCH' || err.code === 'PH_NOT_LEADER')) {
             lastError = err;
@@ -227,9 +238,10 @@ export class Gateway {
         continue;
       }
       try {
-        const value = await this.forward(address, how.remote, Math.max(1, Math.floor(until - performance.now())));
+        const { value, span } = await this.forward(address, how.remote, Math.max(1, Math.floor(until - performance.now())), how.reportsRange && served !== undefined);
         this.forwardedRequests++;
-        servedElsewhere?.(address);
+        served?.elsewhere(address);
+        if (span !== undefined && served?.wantsRange === true) served.range(span.start, span.end);
         return value;
       } catch (err) {
         const failure = readAttemptFailure(err, metadataKeys);
@@ -257,7 +269,8 @@ export class Gateway {
     }
   }
 
-  private forward<T>(address: string, remote: Remote<T>, deadlineMs: number): Promise<T> {
+  /** Sends `remote` to `address`; with `askRange`, the answer's span of the serving range (relayed to the client) comes back too. */
+  private forward<T>(address: string, remote: Remote<T>, deadlineMs: number, askRange: boolean): Promise<{ value: T; span: Span | undefined }> {
     let stub = this.stubs.get(address);
     if (stub === undefined) {
       stub = this.host.connect?.(address) ?? new (kvProto().KV)(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...reconnectChannelOptions });
@@ -266,12 +279,21 @@ export class Gateway {
     const metadata = new grpc.Metadata();
     metadata.set(metadataKeys.clusterId, this.host.clusterId);
     metadata.set(forwardedMetadataKey, '1');
+    if (askRange) metadata.set(rangeAskMetadataKey, '1');
     const client = stub;
-    return new Promise<T>((resolve, reject) => {
-      remote(client, metadata, { deadline: Date.now() + deadlineMs }, (err, value) => {
+    let span: Span | undefined;
+    return new Promise((resolve, reject) => {
+      const call = remote(client, metadata, { deadline: Date.now() + deadlineMs }, (err, value) => {
         if (err !== null) reject(err);
-        else resolve(value as T);
+        else resolve({ value: value as T, span });
       });
+      // Response headers arrive before the response message (and so before the callback).
+      if (askRange && call instanceof EventEmitter) {
+        call.once('metadata', (headers: grpc.Metadata) => {
+          const bytes = headers.get(rangeMetadataKey)[0];
+          if (Buffer.isBuffer(bytes)) span = decodeSpan(bytes);
+        });
+      }
     });
   }
 

@@ -23,7 +23,7 @@ import { KvClient } from '../kv/client.ts';
 import { commandFeatures, commandRefusal, type Command, type MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
 import { defaultKvLimits, type KvLimits } from '../kv/limits.ts';
-import { addKvServices, kvMessageBytesMax, type KvBackend, type ServedElsewhere } from '../kv/service.ts';
+import { addKvServices, kvMessageBytesMax, type KvBackend, type ServedReport } from '../kv/service.ts';
 import { metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvEngine, KvStateMachine, type ApplyResult, type MemberLifecycles, type ScanRow } from '../kv/state-machine.ts';
 import { RaftLogEngine } from '../raft/logstore/index.ts';
@@ -36,7 +36,7 @@ import { checkOrRecordIdentity } from './identity.ts';
 import type { PeerTransport, TransportHandlers } from './interfaces.ts';
 import { Gateway } from './gateway.ts';
 import type { Replica } from './replica.ts';
-import { PlacementHost } from './placement-host.ts';
+import { PlacementHost, livenessRecordMs } from './placement-host.ts';
 import { Store } from './store.ts';
 import type { PeerVersionPolicy } from '../transport/index.ts';
 import { binaryVersion } from '../version/binary.ts';
@@ -52,10 +52,11 @@ const registerPassMs = 1000;
 /** How often the MVCC GC threshold is raised (compactions then drop what fell below it). */
 const gcPassMs = 5000;
 /**
- * A quiescent follower is woken once its leader's liveness record did not advance for this long
- * (records are rewritten every second): three missed beats, so a GC pause does not wake ranges.
+ * A quiescent follower is woken once its leader's liveness record did not advance for this long:
+ * the meta leader rewrites records every livenessRecordMs (2 s; placement-host.ts), so this is two
+ * missed writes and a second of slack (a slow proposal or a GC pause does not wake ranges).
  */
-const quiesceLeaderSuspectMs = 3000;
+const quiesceLeaderSuspectMs = 2 * livenessRecordMs + 1000;
 
 /** The meta range's Raft group: it holds the cluster's members and the range descriptors. */
 export const kvGroupId = metaRangeId;
@@ -599,16 +600,16 @@ export class DataNode implements KvBackend {
     return meta;
   }
 
-  write(command: Command, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere): Promise<ApplyResult> {
-    return this.gateway.write(command, deadlineMs, forwarded, servedElsewhere);
+  write(command: Command, deadlineMs: number, forwarded = false, served?: ServedReport): Promise<ApplyResult> {
+    return this.gateway.write(command, deadlineMs, forwarded, served);
   }
 
-  get(key: Buffer, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<Buffer | undefined> {
-    return this.gateway.get(key, deadlineMs, forwarded, servedElsewhere, at);
+  get(key: Buffer, deadlineMs: number, forwarded = false, served?: ServedReport, at?: bigint): Promise<Buffer | undefined> {
+    return this.gateway.get(key, deadlineMs, forwarded, served, at);
   }
 
-  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, servedElsewhere?: ServedElsewhere, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
-    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, servedElsewhere, at);
+  scan(start: Buffer, end: Buffer, rowsMax: number, bytesMax: number, deadlineMs: number, forwarded = false, served?: ServedReport, at?: bigint): Promise<{ rows: ScanRow[]; more: boolean }> {
+    return this.gateway.scan(start, end, rowsMax, bytesMax, deadlineMs, forwarded, served, at);
   }
 
   /** Requests this node forwarded to other nodes (tests). */

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkDriverLimits } from '../placement/driver.ts';
 import { nodeConfigSchema } from './config.ts';
-import { driverLimitsOf, localityFromAnnotations, parseLocality, placementTickMs } from './placement-host.ts';
+import type { LivenessRecord } from '../placement/liveness.ts';
+import { driverLimitsOf, livenessRecordMs, localityFromAnnotations, newerRecord, parseLocality, placementTickMs, recordDue, withNewerBeats } from './placement-host.ts';
+import { LeaderLivenessWatch } from './quiescence.ts';
 
 describe('placement host settings', () => {
   it('parses locality labels in either order, defaulting a missing one', () => {
@@ -38,5 +40,52 @@ describe('placement host settings', () => {
       expect(limits.planner.bytesInFlightMax).toBeGreaterThanOrEqual(2 * 4 * flags.snapshotRateBytes);
       expect(limits.planner.deadAfterTicks * placementTickMs).toBeGreaterThanOrEqual(flags.deadNodeReplaceMs);
     }
+  });
+});
+
+describe('liveness records written every livenessRecordMs', () => {
+  const rec = (nodeId: number, heartbeatTicks: number, extra: Partial<LivenessRecord> = {}): LivenessRecord => ({
+    nodeId,
+    epoch: 1,
+    heartbeatTicks,
+    locality: { region: 'r', zone: 'z' },
+    capacityBytes: 1000,
+    usedBytes: 10,
+    ...extra,
+  });
+
+  it('writes a node\'s first record, then only every interval unless the epoch, locality or capacity changed', () => {
+    expect(recordDue(undefined, 0, rec(1, 10), 0)).toBe(true);
+    const written = rec(1, 10);
+    expect(recordDue(written, 5000, rec(1, 20, { usedBytes: 99 }), 5000 + livenessRecordMs - 1)).toBe(false);
+    expect(recordDue(written, 5000, rec(1, 20), 5000 + livenessRecordMs)).toBe(true);
+    expect(recordDue(written, 5000, rec(1, 0, { epoch: 2 }), 5001)).toBe(true);
+    expect(recordDue(written, 5000, rec(1, 20, { locality: { region: 'r', zone: 'y' } }), 5001)).toBe(true);
+    expect(recordDue(written, 5000, rec(1, 20, { capacityBytes: 2000 }), 5001)).toBe(true);
+  });
+
+  it('lets the meta leader\'s tracker see the newest beat of a recorded node, never a node without a record', () => {
+    const recorded = [rec(1, 10), rec(2, 50)];
+    const beats = new Map([
+      [1, rec(1, 20)],
+      [2, rec(2, 40)],
+      [3, rec(3, 5)],
+    ]);
+    expect(withNewerBeats(recorded, beats)).toEqual([rec(1, 20), rec(2, 50)]);
+    expect(newerRecord(rec(1, 1, { epoch: 2 }), rec(1, 99))).toBe(true);
+    expect(newerRecord(rec(1, 99), rec(1, 99))).toBe(false);
+  });
+
+  it('keeps the quiescence wake-up quiet while records are written every interval, and wakes once two writes are missed', () => {
+    // Kept together: the wake-up's suspicion (node.ts) is two intervals plus a second of slack.
+    const suspectMs = 2 * livenessRecordMs + 1000;
+    const watch = new LeaderLivenessWatch(suspectMs, 0);
+    let now = 0;
+    for (let beat = 1; beat <= 5; beat++) {
+      now += livenessRecordMs + 400; // a write arriving late still keeps the node live
+      watch.observe([rec(1, beat * 20)], now);
+      expect(watch.suspect(1, now + livenessRecordMs)).toBe(false);
+    }
+    expect(watch.suspect(1, now + 2 * livenessRecordMs + 1000)).toBe(true);
   });
 });

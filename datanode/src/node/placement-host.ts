@@ -4,7 +4,10 @@
  *
  * - Liveness: every node sends a heartbeat to the meta range's leader every `heartbeatMs`: its
  *   liveness record (id, epoch, its own ticks, locality, disk capacity and use), which the meta
- *   leader records in the meta range (`meta-record liveness/<id>`), and a report of the ranges it
+ *   leader records in the meta range (`meta-record liveness/<id>`) every `livenessRecordMs` (or
+ *   at once when the epoch, locality or capacity changed; each record costs a Raft round and an
+ *   fsync on every meta member), keeping the newest beat of each node in memory in between (its
+ *   tracker sees every beat), and a report of the ranges it
  *   leads (term, size, replicas), which the meta leader keeps in memory (a new leader has it again
  *   within one beat: it is load information, not state).
  * - The ClusterView: nodes (the meta range's members minus removed ones, their liveness from a
@@ -34,6 +37,12 @@ import type { Store } from './store.ts';
 export const placementTickMs = 100;
 /** How often every node heartbeats (defaultLivenessConfig.heartbeatIntervalTicks ticks). */
 const heartbeatMs = defaultLivenessConfig.heartbeatIntervalTicks * placementTickMs;
+/**
+ * How often the meta leader rewrites a node's liveness record when nothing but its ticks and disk
+ * use changed. The other nodes see records advance at this pace: the quiescence wake-up
+ * (node.ts quiesceLeaderSuspectMs) suspects a leader after more than two of these.
+ */
+export const livenessRecordMs = 2 * heartbeatMs;
 /** A leader's report older than this is not used (three missed beats). */
 const reportFreshMs = 3 * heartbeatMs;
 /** Ranges reported per heartbeat at most (the report must stay a small message). */
@@ -157,6 +166,8 @@ export class PlacementHost {
   private client: { key: string; client: KvClient } | undefined;
   /** On the meta leader: the latest report of each node. */
   private readonly reports = new Map<NodeId, ReceivedReport>();
+  /** On the meta leader: each node's newest beat, and the last record this node proposed for it. */
+  private readonly beats = new Map<NodeId, { latest: LivenessRecord; proposed: LivenessRecord | undefined; proposedAtMs: number }>();
   private tracker: LivenessState = emptyLivenessState;
   private lastSnapshot: ClusterSnapshot | undefined;
   private driver: { readonly abort: AbortController; readonly done: Promise<DriverProgress>; readonly instance: PlacementDriver } | undefined;
@@ -285,15 +296,34 @@ export class PlacementHost {
     } catch (err) {
       throw new KvError('PH_BAD_REQUEST', err instanceof Error ? err.message : String(err));
     }
-    this.reports.set(record.nodeId, { atMs: performance.now(), leases: decodeReport(reportBytes) });
+    const now = performance.now();
+    this.reports.set(record.nodeId, { atMs: now, leases: decodeReport(reportBytes) });
+    const beat = this.beats.get(record.nodeId);
+    if (beat !== undefined && !newerRecord(record, beat.latest)) return;
+    if (beat !== undefined && !recordDue(beat.proposed, beat.proposedAtMs, record, now)) {
+      beat.latest = record;
+      return;
+    }
+    this.beats.set(record.nodeId, { latest: record, proposed: beat?.proposed, proposedAtMs: beat?.proposedAtMs ?? Number.NEGATIVE_INFINITY });
     await meta.propose({ op: 'meta-record', name: `liveness/${record.nodeId}`, value: recordBytes }, deadlineMs);
+    const after = this.beats.get(record.nodeId);
+    if (after !== undefined) {
+      after.proposed = record;
+      after.proposedAtMs = now;
+    }
   }
 
   // ------------------------------------------------------------------ the cluster view (meta leader)
 
-  /** The recorded liveness records (meta range, as applied here); corrupt ones are skipped and logged. */
+  /**
+   * The liveness records (meta range, as applied here; corrupt ones are skipped and logged), each
+   * replaced by a newer beat this node received as the meta leader (records are written only
+   * every `livenessRecordMs`). A node without a record (never recorded, or decommissioned and
+   * deleted) gets none from its beats.
+   */
   private livenessRecords(): LivenessRecord[] {
-    return this.options.store()?.livenessRecords((name, err) => this.options.log(`meta record ${name}: ${err instanceof Error ? err.message : String(err)}`)) ?? [];
+    const recorded = this.options.store()?.livenessRecords((name, err) => this.options.log(`meta record ${name}: ${err instanceof Error ? err.message : String(err)}`)) ?? [];
+    return withNewerBeats(recorded, this.beats.size === 0 ? new Map() : new Map([...this.beats].map(([id, beat]) => [id, beat.latest])));
   }
 
   /**
@@ -625,4 +655,28 @@ export class PlacementHost {
         return;
     }
   }
+}
+
+/** Whether `a` is a newer beat than `b` of the same node: a higher epoch, or the same epoch and more ticks. */
+export function newerRecord(a: LivenessRecord, b: LivenessRecord): boolean {
+  return a.epoch !== b.epoch ? a.epoch > b.epoch : a.heartbeatTicks > b.heartbeatTicks;
+}
+
+/**
+ * Whether the meta leader writes `record` to the meta range now: nothing was written for the node
+ * yet, `livenessRecordMs` passed since the last write, or what the placement reads besides the
+ * beat itself changed (epoch: a restart; locality; capacity). Disk use is refreshed with the beats.
+ */
+export function recordDue(proposed: LivenessRecord | undefined, proposedAtMs: number, record: LivenessRecord, nowMs: number): boolean {
+  if (proposed === undefined || nowMs - proposedAtMs >= livenessRecordMs) return true;
+  return proposed.epoch !== record.epoch || proposed.capacityBytes !== record.capacityBytes || proposed.locality.region !== record.locality.region || proposed.locality.zone !== record.locality.zone;
+}
+
+/** `recorded` with each record replaced by the node's beat in `beats` when that is newer (nodes without a record get none). */
+export function withNewerBeats(recorded: readonly LivenessRecord[], beats: ReadonlyMap<NodeId, LivenessRecord>): LivenessRecord[] {
+  if (beats.size === 0) return [...recorded];
+  return recorded.map((record) => {
+    const beat = beats.get(record.nodeId);
+    return beat !== undefined && newerRecord(beat, record) ? beat : record;
+  });
 }

@@ -12,9 +12,11 @@ import { EventEmitter } from 'node:events';
 import { assert } from '../assert.ts';
 import type { RpcErrorFactory, RpcMetadataKeys } from './conventions.ts';
 
-/** One attempt of a call: sends the request on `stub` and reports through `done`. */
-/** One try of a call; it may return the grpc-js call object (whose response headers are then read). */
-export type Attempt<Stub, T> = (stub: Stub, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void) => unknown;
+/**
+ * One try of a call: sends the request on `stub` (the stub of `address`) and reports through
+ * `done`; it may return the grpc-js call object (whose response headers are then read).
+ */
+export type Attempt<Stub, T> = (stub: Stub, metadata: grpc.Metadata, options: grpc.CallOptions, done: (err: grpc.ServiceError | null, value?: T) => void, address: string) => unknown;
 
 /** The limits of one call, retries included. */
 export interface RetryBudget {
@@ -90,6 +92,8 @@ export interface Route {
   moveOn(): void;
   /** Sends the next attempt to `leaderAddress`; false when this route does not follow redirects. */
   redirect(leaderAddress: string): boolean;
+  /** Whether a `servedByKey` answer moves the client's preferred endpoint (calls that may go anywhere). */
+  readonly followsServedBy?: boolean;
 }
 
 export interface RpcClientCoreOptions<Stub, E extends Error> {
@@ -131,6 +135,7 @@ export class RpcClientCore<Stub, E extends Error> {
       this.useLeader(leaderAddress);
       return true;
     },
+    followsServedBy: true,
   };
 
   /** The caller checks that `endpoints` is not empty (and raises its own error when it is). */
@@ -159,6 +164,42 @@ export class RpcClientCore<Stub, E extends Error> {
     this.closed = true;
     for (const stub of this.stubs.values()) this.options.disconnect(stub);
     this.stubs.clear();
+  }
+
+  /** Whether `address` is one of the endpoints (given, or a leader a redirect named). */
+  knows(address: string): boolean {
+    return this.endpoints.includes(address);
+  }
+
+  /**
+   * A route that tries `first` once (when defined), then goes on as a call that may go anywhere
+   * does; `abandoned` is told when `first` failed or redirected (e.g. to drop a stale cache entry).
+   */
+  preferring(first: string | undefined, abandoned: (address: string) => void): Route {
+    if (first === undefined) return this.anyEndpoint;
+    let onFirst = true;
+    const any = this.anyEndpoint;
+    return {
+      followsServedBy: true,
+      address: () => (onFirst ? first : any.address()),
+      moveOn: () => {
+        if (!onFirst) {
+          any.moveOn();
+          return;
+        }
+        onFirst = false;
+        abandoned(first);
+        // The preferred endpoint is tried next, unless it is the address that just failed.
+        if (any.address() === first) any.moveOn();
+      },
+      redirect: (leaderAddress) => {
+        if (onFirst) {
+          onFirst = false;
+          abandoned(first);
+        }
+        return any.redirect(leaderAddress);
+      },
+    };
   }
 
   /** A route over `addresses` only, in turn, that never follows redirects (a call meant for one node). */
@@ -197,7 +238,7 @@ export class RpcClientCore<Stub, E extends Error> {
       const callOptions: grpc.CallOptions = { deadline: Date.now() + Math.min(left, budget.attemptDeadlineMs) };
       try {
         const { value, servedBy } = await this.attemptOnce(address, callOptions, attempt);
-        if (servedBy !== undefined && servedBy !== address && route === this.anyEndpoint) {
+        if (servedBy !== undefined && servedBy !== address && route.followsServedBy === true) {
           const at = this.endpoints.indexOf(servedBy);
           if (at >= 0) this.current = at;
         }
@@ -227,11 +268,17 @@ export class RpcClientCore<Stub, E extends Error> {
     const servedByKey = this.options.servedByKey;
     let servedBy: string | undefined;
     return new Promise((resolve, reject) => {
-      const call = attempt(this.stubFor(address), metadata, callOptions, (err, value) => {
-        if (err !== null) reject(err);
-        else if (value === undefined) reject(this.options.newError('PH_UNAVAILABLE', 'empty response'));
-        else resolve({ value, servedBy });
-      });
+      const call = attempt(
+        this.stubFor(address),
+        metadata,
+        callOptions,
+        (err, value) => {
+          if (err !== null) reject(err);
+          else if (value === undefined) reject(this.options.newError('PH_UNAVAILABLE', 'empty response'));
+          else resolve({ value, servedBy });
+        },
+        address,
+      );
       // Response headers arrive before the response message (and so before the callback).
       if (servedByKey !== undefined && call instanceof EventEmitter) {
         call.once('metadata', (headers: grpc.Metadata) => {

@@ -97,7 +97,8 @@ function checkCluster(call: CallLike, keys: RpcMetadataKeys, clusterId: string, 
 export class ResponseHeaders {
   private metadata: grpc.Metadata | undefined;
 
-  set(key: string, value: string): void {
+  /** A `-bin` key takes a Buffer (gRPC binary metadata). */
+  set(key: string, value: string | Buffer): void {
     (this.metadata ??= new grpc.Metadata()).set(key, value);
   }
 
