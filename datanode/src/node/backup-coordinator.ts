@@ -29,6 +29,7 @@ import type { BackupProgressReport, BackupRangeSpec, BackupRangeUpdate, BackupSp
 import { adminMetadataKeys, adminProto } from '../admin/proto.ts';
 import { MvccEngineRangeExporter } from '../backup/engine-adapters.ts';
 import { BackupObjectCorruptError, BackupObjectMissingError } from '../backup/errors.ts';
+import { describeExportActivity, ExportActivityMonitor } from '../backup/export-monitor.ts';
 import { type BackupFile, type BackupManifest, type BackupRange, encodeManifest, manifestKey } from '../backup/manifest.ts';
 import type { RangeSpan } from '../backup/ports.ts';
 import { systemTimers } from '../backup/ports.ts';
@@ -160,8 +161,11 @@ export class BackupCoordinator {
   private readonly slots: Slots;
   /** Paces this node's backup exports (--backup-rate-bytes). */
   private readonly limiter: BandwidthLimiter | undefined;
+  /** Logs what this node's exports cost its event loop and CPU, once per busy period. */
+  private readonly activity: ExportActivityMonitor;
 
   constructor(private readonly host: BackupCoordinatorHost) {
+    this.activity = new ExportActivityMonitor((summary) => host.log(describeExportActivity(summary)));
     rmSync(host.scratchDir, { recursive: true, force: true });
     mkdirSync(host.scratchDir, { recursive: true });
     this.slots = new Slots(host.backupConcurrency ?? exportConcurrencyDefault);
@@ -566,6 +570,7 @@ export class BackupCoordinator {
   private async writeLedPiece(replica: Replica, spec: BackupRangeSpec, signal: AbortSignal, onBytes: (bytes: number) => void): Promise<BackupFile[]> {
     await this.slots.acquire(signal);
     const store = storeOf({ backupId: spec.backupId, type: 'full', destination: spec.destination });
+    this.activity.begin();
     try {
       return await writeRangeFiles({
         store,
@@ -577,6 +582,7 @@ export class BackupCoordinator {
         onBytes,
       });
     } finally {
+      this.activity.end();
       closeStore(store);
       this.slots.release();
     }
