@@ -66,6 +66,8 @@ export class ExportReadBackError extends Error {
 }
 
 const readBackChunkBytes = 1024 * 1024;
+/** A synced job's files are flushed to disk every this many bytes as they are written (see HashingFs). */
+export const syncEveryBytes = 1024 * 1024;
 /** Per encoded entry: u32 key length, u32 value length, f64 sequence, u8 kind (as storage/background.ts encodeEntries). */
 const entryHeaderBytes = 17;
 /** Copying a memtable part gives the engine's thread back after this many bytes. */
@@ -218,7 +220,7 @@ async function hashFile(file: string): Promise<{ sha256: string; bytes: number }
  */
 export async function runExportJob(job: ExportJob, pace: (bytes: number) => Promise<void>, drain: () => Promise<void> = async () => undefined): Promise<ExportJobFile[]> {
   const readers: TableReader[] = [];
-  const hashing = new HashingFs(realFs);
+  const hashing = new HashingFs(realFs, job.sync ? syncEveryBytes : 0);
   let written = 0;
   try {
     const children: InternalIterator[] = job.memtables.map((part) => new EncodedEntriesIterator(asBuffer(part)));
