@@ -4,7 +4,9 @@
  * built in place (`<object>.partial`, flushed, renamed into place); to S3, built in node-local
  * scratch and uploaded. Either way their SHA-256 is computed as they are written (HashingFs), and
  * every object is then read back from the destination and checked against it, so the files this
- * answers are proven readable. On failure or abort, whatever this export wrote is removed.
+ * answers are proven readable. An export on the export thread (export-thread.ts) writes, hashes
+ * and reads a volume's files back there, before they are renamed into place; this side then
+ * checks each object's size. On failure or abort, whatever this export wrote is removed.
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
