@@ -61,7 +61,7 @@ export interface BackupCoordinatorHost {
   readonly backupRateBytes?: number;
   /** Range pieces this node exports and writes at once for backups (default 2); a coordinator runs this many per node. */
   readonly backupConcurrency?: number;
-  /** Nice value of the thread this node's exports run on (default 19). */
+  /** Nice value of the thread this node's exports run on (default 10). */
   readonly backupExportNice?: number;
   store(): Store | undefined;
   /** The admin (KV port) address of a node ('' when unknown). */

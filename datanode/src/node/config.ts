@@ -120,7 +120,7 @@ export const nodeConfigSchema = z
      * Nice value of the thread that runs this node's backup exports (walk, encode, SHA-256, write,
      * fsync, read back): 19 lets client requests have the CPU first; 0 competes with them equally.
      */
-    backupExportNice: z.coerce.number().int().min(0).max(19).default(19),
+    backupExportNice: z.coerce.number().int().min(0).max(19).default(10),
     /** A node dead (no liveness heartbeat) for this long has its replicas replaced elsewhere. */
     deadNodeReplaceMs: z.coerce.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(60_000),
   })
