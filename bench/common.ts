@@ -35,6 +35,34 @@ export function percentile(samples: readonly number[], p: number): number {
   return sorted[rank] ?? 0;
 }
 
+/**
+ * utime + stime of a process in seconds, every thread included (/proc/<pid>/stat fields 14 and
+ * 15, in clock ticks of 10 ms); 0 where /proc is missing or the process is gone.
+ */
+export function processCpuSeconds(pid: number | undefined): number {
+  return pid === undefined ? 0 : cpuSecondsOf(`/proc/${pid}/stat`);
+}
+
+/**
+ * utime + stime of a process's main thread only (/proc/<pid>/task/<pid>/stat): the JavaScript
+ * thread, without the worker threads (compaction), libuv's pool (fsync) and V8's helpers.
+ */
+export function mainThreadCpuSeconds(pid: number | undefined): number {
+  return pid === undefined ? 0 : cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function cpuSecondsOf(statFile: string): number {
+  try {
+    const stat = fs.readFileSync(statFile, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: split after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticksPerSecond = 100; // USER_HZ: 100 on Linux for every architecture Node.js supports
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
 export const repoRoot = path.resolve(import.meta.dirname, '..');
 
 export function writeResult(name: string, result: BenchResult): string {

@@ -18,7 +18,7 @@ import { AdminClient } from '../datanode/src/admin/client.ts';
 import type { ClusterStatus } from '../datanode/src/admin/backend.ts';
 import { KvClient } from '../datanode/src/kv/client.ts';
 import { nodeBuild, type NodeBuild } from './build.ts';
-import { fmt, helpRequested, machineDescription, percentile, repoRoot, updateBenchmarksDoc, UsageError, writeResult, type BenchRow } from './common.ts';
+import { fmt, helpRequested, machineDescription, percentile, processCpuSeconds, repoRoot, updateBenchmarksDoc, UsageError, writeResult, type BenchRow } from './common.ts';
 
 /** The node processes run compiled by tsc, as the image ships them (bench/build.ts); set in main(). */
 let build: NodeBuild | undefined;
@@ -228,21 +228,7 @@ function onSignal(signal: NodeJS.Signals): void {
 // ---------------------------------------------------------------------------------------------
 // Measurements
 
-/** utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15, in clock ticks). */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces: split after it.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticksPerSecond = 100; // USER_HZ: 100 on Linux for every architecture Node.js supports
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-  } catch {
-    return 0;
-  }
-}
-
-const cpuOfNodes = (group: readonly BenchNode[]): number => group.reduce((sum, node) => sum + cpuSeconds(node.child.pid), 0);
+const cpuOfNodes = (group: readonly BenchNode[]): number => group.reduce((sum, node) => sum + processCpuSeconds(node.child.pid), 0);
 
 function dirBytes(dir: string): number {
   let total = 0;

@@ -46,6 +46,7 @@ export const errorCodes = {
   PH_CLOCK_OFFSET_EXCEEDED: "A remote hybrid-logical-clock timestamp was further ahead of this node's clock than the maximum clock offset; it was refused.",
   PH_BACKUP_OBJECT_MISSING: 'An object a backup manifest names is not at the destination; the object key is named.',
   PH_BACKUP_OBJECT_CORRUPT: 'An object of a backup has the wrong size or SHA-256 checksum; the object key is named.',
+  PH_BACKUP_OBJECT_EXISTS: 'A backup object written exclusively (a manifest) existed already: another run of the same backup wrote it first.',
   PH_BACKUP_MANIFEST_INVALID: 'A backup manifest is missing, unreadable, of an unknown format version, or fails validation.',
   PH_BACKUP_CHAIN_BROKEN: 'An incremental backup chain does not link up (a parent is missing, belongs to another cluster, or is not older).',
   PH_BACKUP_RUNNER_UNAVAILABLE: 'The operator could not make the data nodes take a backup (no reachable pod, an unmounted volume destination, missing credentials, or the nodes reported a failure).',

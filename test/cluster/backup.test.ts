@@ -277,7 +277,7 @@ describe('backups by data nodes', () => {
     expect(checksum(await scanAt(client, at))).toBe(expected);
   }, 120_000);
 
-  it('a backup whose coordinator is killed mid-run is started again by the new meta leader and completes whole', async () => {
+  it('a backup whose coordinator is killed mid-run is resumed by the new meta leader (finished spans kept) and completes whole', async () => {
     // Each node writes its backup files at 256 KiB/s: the backup runs for seconds, long enough to kill its coordinator.
     cluster = await TestCluster.start({ size: 3, extraArgs: ['--range-max-bytes', String(256 * 1024), '--backup-rate-bytes', String(256 * 1024)] });
     const active = cluster;
@@ -294,11 +294,11 @@ describe('backups by data nodes', () => {
     const request = { backupId: 'failover-1', type: 'full' as const, destination: { kind: 'volume' as const, path: destination } };
     const first = await admin.backup(request, { deadlineMs: 10_000 });
     expect(first.phase).toBe('RUNNING');
-    const started = await eventually('the first run wrote some bytes', 60_000, async () => {
+    const started = await eventually('the first run finished a range', 60_000, async () => {
       const report = await admin.backupStatus('failover-1');
       if (report.phase !== 'RUNNING') throw new Error(`backup failover-1 is ${report.phase} before the kill: ${report.message}`);
-      return report.bytesDone > 0 ? report : undefined;
-    }, 100);
+      return report.rangesDone > 0 ? report : undefined;
+    }, 50);
     const coordinator = active.nodes.find((node) => node.output.includes('backup failover-1: full at'));
     if (coordinator === undefined) throw new Error(`no node logged coordinating backup failover-1\n${active.logs()}`);
     await coordinator.kill();
@@ -326,14 +326,21 @@ describe('backups by data nodes', () => {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nanswers: ${seen.slice(-15).join(' | ')}\n${await active.statusSummary()}\n${active.logs()}`, { cause: err });
     }
     expect(done.verified).toBe(true);
-    // The new leader ran it afresh, at its own timestamp.
-    expect(done.backupTimestamp).not.toBe(started.backupTimestamp);
+    // The new leader resumed it: the same timestamp, the spans the first run finished kept.
+    expect(done.backupTimestamp).toBe(started.backupTimestamp);
+    const resumedLine = active.logs().match(/backup failover-1: full at \S+ to \S+, resuming an earlier run \((\d+) spans kept\)/);
+    expect(resumedLine, active.logs()).not.toBeNull();
+    expect(Number(resumedLine?.[1])).toBeGreaterThanOrEqual(started.rangesDone);
+    console.log(`backup failover-1 resumed by the new meta leader: ${resumedLine?.[1]} spans kept of ${done.rangesTotal} (the first run had ${started.rangesDone} done when it was killed)`);
 
     // Every object the manifest names exists, and nothing else is left under the backup's folder.
     const store = new VolumeBackupStore(destination);
     const manifest = JSON.parse(fs.readFileSync(path.join(destination, 'failover-1', 'manifest.json'), 'utf8')) as { ranges: { files: { objectKey: string; sizeBytes: number }[] }[] };
     const named = manifest.ranges.flatMap((range) => range.files);
     expect(named.length).toBeGreaterThan(0);
+    // Files of both runs: the first run's (object names carry the coordinator's node id) were not exported again.
+    expect(named.filter((file) => file.objectKey.includes(`/n${coordinator.spec.id}-`)).length, named.map((file) => file.objectKey).join('\n')).toBeGreaterThan(0);
+    expect(named.filter((file) => !file.objectKey.includes(`/n${coordinator.spec.id}-`)).length).toBeGreaterThan(0);
     for (const file of named) expect((await store.head(file.objectKey))?.sizeBytes, file.objectKey).toBe(file.sizeBytes);
     expect(await store.list('failover-1/')).toEqual([...named.map((file) => file.objectKey), 'failover-1/manifest.json'].sort());
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { BackupRequest__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRequest.ts';
+import { backupManifestSchema, backupIdLengthMax } from '../backup/manifest.ts';
 import { backupSpecOf } from './service.ts';
 
 const s3 = { bucket: 'b', prefix: 'p', region: '', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, accessKeyId: 'id', secretAccessKey: 'secret' };
@@ -18,6 +19,31 @@ describe('Backup request validation', () => {
       parentBackupId: 'nightly-0',
       destination: { kind: 's3', bucket: 'b', prefix: 'p', region: 'us-east-1', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, credentials: { accessKeyId: 'id', secretAccessKey: 'secret' } },
     });
+  });
+
+  it('refuses ids the manifest cannot hold, before a backup runs (uppercase, too long), saying why', () => {
+    expect(() => backupSpecOf({ ...base, backupId: 'Nightly-1' })).toThrow(
+      expect.objectContaining({ code: 'PH_BAD_REQUEST', message: expect.stringMatching(/backup_id "Nightly-1" must be .*lowercase.*"nightly-1" would do/) as unknown }),
+    );
+    expect(() => backupSpecOf({ ...base, type: 'incremental', parentBackupId: 'Nightly-0' })).toThrow(expect.objectContaining({ code: 'PH_BAD_REQUEST', message: expect.stringMatching(/parent_backup_id/) as unknown }));
+    expect(() => backupSpecOf({ ...base, backupId: 'a'.repeat(backupIdLengthMax + 1) })).toThrow(expect.objectContaining({ code: 'PH_BAD_REQUEST' }));
+  });
+
+  it.each(['nightly-1', 'a', '0.backup_x-y', 'a'.repeat(backupIdLengthMax)])('accepts %s, and a manifest of that id is valid', (backupId) => {
+    const spec = backupSpecOf({ ...base, backupId });
+    const manifest = {
+      formatVersion: 1,
+      clusterId: 'c',
+      backupId: spec.backupId,
+      type: 'full',
+      backupTimestamp: '1700000000000.0',
+      dataNodeVersion: '1.0.0',
+      createdAt: new Date(0).toISOString(),
+      ranges: [{ rangeId: 2, startKey: '', endKey: '', files: [{ objectKey: `${spec.backupId}/ranges/2/000000.sst`, sizeBytes: 1, sha256: '0'.repeat(64), entries: 1, smallestKey: '', largestKey: '' }] }],
+      totalBytes: 1,
+    };
+    const parsed = backupManifestSchema.safeParse(manifest);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
   });
 
   it.each([

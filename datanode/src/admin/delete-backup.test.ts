@@ -4,7 +4,7 @@
  * deletes nothing more, and a malformed id, a relative volume path or a folder that holds more
  * than backup objects is refused before anything is touched. The operator's retention uses it for volumes only the data pods mount.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -45,6 +45,24 @@ describe('DeleteBackup', () => {
     expect((await store.list('')).sort()).toEqual(['new-2/manifest.json', 'new-2/ranges/2/000000.sst']);
     expect(await readdir(path.join(dir, 'nightly'))).toEqual(['new-2']);
     expect(await client.deleteBackup('old-1', destination)).toBe(0);
+  });
+
+  it('deletes the temporary files interrupted writes left in the backup (.partial), and only that backup\'s', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'phantomdb-delete-backup-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const store = new VolumeBackupStore(dir);
+    await put(store, 'old-1/ranges/2/n1-x-p0-a0-000000.sst');
+    await put(store, 'new-2/manifest.json');
+    // What a killed writer leaves: an upload's temp file, a staged export, an exclusive manifest write's temp file.
+    const leftovers = ['old-1/ranges/2/n1-x-p0-a0-000001.sst.partial', 'old-1/ranges/3/n2-y-p0-a1-000000.sst.partial', 'old-1/manifest.json.4242.new.partial', 'new-2/ranges/2/000000.sst.partial'];
+    for (const key of leftovers) {
+      await mkdir(path.dirname(path.join(dir, key)), { recursive: true });
+      await writeFile(path.join(dir, key), 'partial bytes');
+    }
+    const client = await serve();
+    expect(await client.deleteBackup('old-1', { kind: 'volume', path: dir })).toBe(4);
+    expect(await readdir(dir)).toEqual(['new-2']);
+    expect(await store.listPartial('')).toEqual(['new-2/ranges/2/000000.sst.partial']);
   });
 
   it('refuses a folder that holds anything but backup objects, deleting nothing', async () => {

@@ -16,6 +16,7 @@ import type { AdminBackend, BackupDestinationSpec, BackupProgressReport, BackupS
 import { AdminError, NotLeaderError, type AdminErrorCode } from './errors.ts';
 import { adminMetadataKeys, adminProto } from './proto.ts';
 import { isVersion } from '../version/version.ts';
+import { backupIdLengthMax, backupIdPattern, backupIdRule } from '../backup/manifest.ts';
 
 export interface AdminServiceLimits {
   /** Time a call may take when the client set no deadline. */
@@ -114,11 +115,12 @@ function rebalancePlanMessage(plan: RebalancePlanInfo): RebalancePlanResponse {
   };
 }
 
-/** Backup ids name objects at the destination: letters, digits, '.', '_' and '-', at most 200. */
-const backupIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-
+/** Backup ids name objects at the destination, as the manifest has them (backup/manifest.ts). */
 function checkBackupId(id: string, field: string): void {
-  if (!backupIdPattern.test(id)) throw new AdminError('PH_BAD_REQUEST', `${field} ${JSON.stringify(id)} must be 1-200 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  if (id.length === 0 || id.length > backupIdLengthMax || !backupIdPattern.test(id)) {
+    const hint = id !== id.toLowerCase() && backupIdPattern.test(id.toLowerCase()) ? ` (uppercase letters are not allowed: ${JSON.stringify(id.toLowerCase())} would do)` : '';
+    throw new AdminError('PH_BAD_REQUEST', `${field} ${JSON.stringify(id)} must be ${backupIdRule}${hint}`);
+  }
 }
 
 function destinationOf(request: Pick<BackupRequest__Output, 'volume' | 's3'>): BackupDestinationSpec {

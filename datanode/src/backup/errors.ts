@@ -25,6 +25,15 @@ export class BackupObjectCorruptError extends BackupError {
   }
 }
 
+/** An exclusive write found an object at its key already (another writer created it first). */
+export class BackupObjectExistsError extends BackupError {
+  readonly code = 'PH_BACKUP_OBJECT_EXISTS';
+  override readonly name = 'BackupObjectExistsError';
+  constructor(readonly objectKey: string) {
+    super(`backup object ${objectKey} exists already (another writer created it first)`);
+  }
+}
+
 /** A manifest is missing, not JSON, of an unknown format version, or fails validation. */
 export class BackupManifestInvalidError extends BackupError {
   readonly code = 'PH_BACKUP_MANIFEST_INVALID';

@@ -28,7 +28,17 @@ function tryParseTimestamp(text: string): HlcTimestamp | undefined {
   }
 }
 const hlcText = z.string().refine((text) => tryParseTimestamp(text) !== undefined, { error: 'must be an HLC timestamp <wallMs>.<logical>' });
-const backupIdSchema = z.string().min(1).max(128).regex(/^[a-z0-9][a-z0-9._-]*$/, { error: 'must be lowercase letters, digits, ".", "_" or "-"' });
+/**
+ * A backup id names the backup's folder at the destination: lowercase letters, digits, '.',
+ * '_' and '-', starting with a letter or digit, at most `backupIdLengthMax` characters (an
+ * operator's id is the PhantomBackup's name, lowercase by Kubernetes' rules, and a short uid).
+ * The admin API refuses any other id before a backup starts (admin/service.ts), so a backup
+ * never runs to its end only to fail writing its manifest.
+ */
+export const backupIdLengthMax = 200;
+export const backupIdPattern = /^[a-z0-9][a-z0-9._-]*$/;
+export const backupIdRule = `1-${backupIdLengthMax} lowercase letters, digits, '.', '_' or '-', starting with a letter or digit`;
+const backupIdSchema = z.string().min(1).max(backupIdLengthMax).regex(backupIdPattern, { error: 'must be lowercase letters, digits, ".", "_" or "-"' });
 
 export const backupFileSchema = z.object({
   /** Object key relative to the destination root. */

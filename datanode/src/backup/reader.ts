@@ -23,7 +23,7 @@ import { BandwidthLimiter, HashingThrottle, forEachBounded } from './throttle.ts
 export const backupChainLengthMax = 1000;
 const defaultConcurrency = 4;
 
-async function readAll(store: BackupStore, key: string, bytesMax: number): Promise<Buffer> {
+export async function readAll(store: BackupStore, key: string, bytesMax: number): Promise<Buffer> {
   const body = await store.get(key);
   const chunks: Buffer[] = [];
   let total = 0;

@@ -18,7 +18,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { InvalidArgumentError } from '../storage/errors.ts';
-import { BackupObjectMissingError } from './errors.ts';
+import { BackupObjectExistsError, BackupObjectMissingError } from './errors.ts';
 import { hostPathOf } from './test-mounts.ts';
 
 export interface BackupStore {
@@ -26,6 +26,13 @@ export interface BackupStore {
   readonly description: string;
   /** Writes an object from a stream of exactly `sizeBytes` bytes, replacing any object at `key`. */
   put(key: string, body: Readable, sizeBytes: number): Promise<void>;
+  /**
+   * As put, but only if no object is at `key`: throws BackupObjectExistsError (leaving the
+   * existing object) when there is one. On a volume the file system makes it atomic; on S3 it is
+   * a conditional write (If-None-Match: *), which AWS S3 and MinIO honour but some S3-compatible
+   * stores ignore (s3rver overwrites): see manifest-write.ts for what callers do about that.
+   */
+  putNew(key: string, body: Readable, sizeBytes: number): Promise<void>;
   /** Streams an object's body. Throws BackupObjectMissingError when there is none. */
   get(key: string): Promise<Readable>;
   /** An object's size, or undefined when there is none. */
@@ -120,8 +127,8 @@ export class VolumeBackupStore implements BackupStore {
   }
 
   /**
-   * As put, but fails with EEXIST (leaving the existing object) when the key exists: the object
-   * is written aside and hard-linked into place, which the file system does atomically.
+   * As put, but throws BackupObjectExistsError (leaving the existing object) when the key exists:
+   * the object is written aside and hard-linked into place, which the file system does atomically.
    */
   async putNew(key: string, body: Readable, sizeBytes: number): Promise<void> {
     const target = this.pathOf(key);
@@ -131,7 +138,12 @@ export class VolumeBackupStore implements BackupStore {
       await pipeline(body, createWriteStream(temp, { flush: true }));
       const written = (await stat(temp)).size;
       if (written !== sizeBytes) throw new InvalidArgumentError(`backup object ${key}: body was ${written} bytes, expected ${sizeBytes}`);
-      await link(temp, target);
+      try {
+        await link(temp, target);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new BackupObjectExistsError(key);
+        throw error;
+      }
       await fsyncDirectory(path.dirname(target));
     } finally {
       await rm(temp, { force: true });
@@ -156,6 +168,18 @@ export class VolumeBackupStore implements BackupStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    return this.walk(prefix, false);
+  }
+
+  /**
+   * Keys of the temporary files (`….partial`, never listed) under `prefix`: uploads or staged
+   * exports that a crash or a cancelled writer left behind. Deleting a backup deletes them too.
+   */
+  async listPartial(prefix: string): Promise<string[]> {
+    return this.walk(prefix, true);
+  }
+
+  private async walk(prefix: string, partial: boolean): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string, keyPrefix: string): Promise<void> => {
       let entries;
@@ -168,7 +192,7 @@ export class VolumeBackupStore implements BackupStore {
       for (const entry of entries) {
         const key = keyPrefix + entry.name;
         if (entry.isDirectory()) await walk(path.join(dir, entry.name), `${key}/`);
-        else if (entry.isFile() && !entry.name.endsWith('.partial') && key.startsWith(prefix)) out.push(key);
+        else if (entry.isFile() && entry.name.endsWith('.partial') === partial && key.startsWith(prefix)) out.push(key);
       }
     };
     await walk(this.rootDir, '');
@@ -259,6 +283,17 @@ export class S3BackupStore implements BackupStore {
 
   async put(key: string, body: Readable, sizeBytes: number): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key), Body: body, ContentLength: sizeBytes }));
+  }
+
+  async putNew(key: string, body: Readable, sizeBytes: number): Promise<void> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key), Body: body, ContentLength: sizeBytes, IfNoneMatch: '*' }));
+    } catch (error) {
+      // 412: the object exists. (409 ConditionalRequestConflict, a concurrent write to the key,
+      // is rethrown: the caller retries, and then finds the object or writes it.)
+      if (error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed')) throw new BackupObjectExistsError(key);
+      throw error;
+    }
   }
 
   async get(key: string): Promise<Readable> {

@@ -26,6 +26,18 @@ export interface GcInputs {
   readonly current: bigint | undefined;
 }
 
+/**
+ * The protections a node's GC may go by: its meta range replica's, once that replica holds the
+ * meta range's state; undefined (GC stays put) on a node with no meta replica, or one still
+ * waiting for its first snapshot (a joining node). Every cluster member holds a meta replica
+ * (joining adds a node to the meta range first; placement places user ranges only on the meta
+ * range's members; the meta replica is never dropped), so a node holding user data and reading
+ * no protections keeps garbage rather than dropping what a backup needs.
+ */
+export function gcProtectionsOf(meta: { readonly initialized: boolean; protectedTimestamps(): readonly StoredProtection[] } | undefined): readonly StoredProtection[] | undefined {
+  return meta?.initialized === true ? meta.protectedTimestamps() : undefined;
+}
+
 /** The protections still in force at `nowMs`. */
 export function liveProtections(protections: readonly StoredProtection[], nowMs: number): StoredProtection[] {
   return protections.filter((protection) => protection.expiresAtMs > nowMs);

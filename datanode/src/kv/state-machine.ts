@@ -30,7 +30,7 @@ import * as path from 'node:path';
 import { assert, assertNever } from '../assert.ts';
 import { allMembers, applyConfChange, configFromConfState, confStateOf, decodeConfChange, isVoter, type Configuration } from '../raft/confchange.ts';
 import type { ConfState, Entry } from '../raft/types.ts';
-import { StorageEngine, WriteBatch } from '../storage/engine.ts';
+import { type RangeDeletionPlan, StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { mvccTimestampMax } from '../storage/mvcc.ts';
 import { VersionError } from '../version/errors.ts';
 import { compareVersions, isVersion } from '../version/version.ts';
@@ -59,6 +59,15 @@ import {
 } from './keys.ts';
 
 export { userKey } from './keys.ts';
+
+/**
+ * What a node keeps of a range replica it dropped after its removal: the applied index and the
+ * descriptor generation then (undefined in tombstones of builds that did not record it).
+ */
+export interface RangeTombstone {
+  readonly removedAt: number;
+  readonly generation?: number;
+}
 
 /** Replicated lifecycle records: ids being decommissioned, and ids removed for good. */
 export interface MemberLifecycles {
@@ -178,23 +187,30 @@ export class KvEngine {
     return nodeId * 2 ** 20 + next;
   }
 
-  /** The tombstones of ranges whose replica this node dropped: range id → applied index at the removal. */
-  tombstones(): Map<number, number> {
-    const out = new Map<number, number>();
+  /**
+   * The tombstones of ranges whose replica this node dropped: range id → the applied index and
+   * the descriptor generation at the removal (generation undefined: written by a build that did
+   * not record it).
+   */
+  tombstones(): Map<number, RangeTombstone> {
+    const out = new Map<number, RangeTombstone>();
     const upper = Buffer.from(tombstonePrefix);
     upper[upper.length - 1] = (upper[upper.length - 1] ?? 0) + 1;
     const it = this.engine.iterator({ lowerBound: tombstonePrefix, upperBound: upper });
     try {
-      for (it.seek(tombstonePrefix); it.valid(); it.next()) out.set(decodeU64(Buffer.from(it.key()), tombstonePrefix.length), decodeU64(Buffer.from(it.value())));
+      for (it.seek(tombstonePrefix); it.valid(); it.next()) {
+        const value = Buffer.from(it.value());
+        out.set(decodeU64(Buffer.from(it.key()), tombstonePrefix.length), { removedAt: decodeU64(value), ...(value.length >= 16 ? { generation: decodeU64(value, 8) } : {}) });
+      }
     } finally {
       it.close();
     }
     return out;
   }
 
-  /** Records (durably) that this node dropped its replica of `rangeId` after applying its removal at `removedAt`. */
-  writeTombstone(rangeId: number, removedAt: number): Promise<void> {
-    return this.engine.put(tombstoneKey(rangeId), encodeU64(removedAt), { sync: true });
+  /** Records (durably) that this node dropped its replica of `rangeId` after its removal (applied index, descriptor generation). */
+  writeTombstone(rangeId: number, tombstone: { readonly removedAt: number; readonly generation: number }): Promise<void> {
+    return this.engine.put(tombstoneKey(rangeId), Buffer.concat([encodeU64(tombstone.removedAt), encodeU64(tombstone.generation)]), { sync: true });
   }
 
   /** Forgets a tombstone (the range took this node back); unsynced: a lost delete only delays that. */
@@ -228,11 +244,6 @@ export class KvEngine {
     return this.engine.close();
   }
 }
-
-/** A size check yields to the event loop after walking this many bytes... */
-const sizeWalkYieldBytes = 1 << 20;
-/** ...or after this long (checked every 64 keys). */
-const sizeWalkYieldMs = 4;
 
 /** Commands that act on a range's keys: only a replica that has its descriptor may apply them. */
 const rangeCommandOps: ReadonlySet<Command['op']> = new Set(['put', 'delete', 'cas', 'split', 'close-ts']);
@@ -769,45 +780,34 @@ export class KvStateMachine {
   }
 
   /**
-   * The approximate user bytes of the range and a key near its middle (by bytes); yields to the
-   * event loop at least every sizeWalkYieldBytes bytes or sizeWalkYieldMs ms of walking (values
-   * may be large: a key count alone would walk 64 MiB of 64 KiB values in one turn).
+   * The range's user bytes for placement: `sizeUpperBound()` when a walk measured it, else an
+   * estimate from the engine's table indexes (no walk). A range that split or whose lease moved
+   * has not been measured by its leader yet; reporting 0 for it would let its copy bypass the
+   * placement driver's bandwidth budget.
+   */
+  sizeEstimate(): number {
+    const bound = this.sizeUpperBound();
+    if (bound !== undefined) return bound;
+    const desc = this.desc;
+    if (desc === undefined || desc.rangeId === metaRangeId) return 0;
+    const { lower, upper } = userBounds(desc.startKey, desc.endKey);
+    return Buffer.compare(lower, upper) < 0 ? this.engine.approximateSpanBytes(lower, upper) + this.bytesSinceSizeCheck : 0;
+  }
+
+  /**
+   * The approximate user bytes of the range and a key near its middle (by bytes), walked on the
+   * storage engine's niced export thread (a range is tens of MiB: not on the event loop).
    * undefined middle: fewer than two keys.
    */
   async sizeAndMiddle(): Promise<{ bytes: number; middle: Buffer | undefined }> {
     const desc = this.desc;
     if (desc === undefined || desc.rangeId === metaRangeId) return { bytes: 0, middle: undefined };
     const { lower, upper } = userBounds(desc.startKey, desc.endKey);
-    const snapshot = this.engine.snapshot();
-    const sizes: { key: Buffer; bytes: number }[] = [];
-    let total = 0;
-    try {
-      const it = this.engine.iterator({ lowerBound: lower, upperBound: upper, snapshot });
-      try {
-        let n = 0;
-        let bytesSinceYield = 0;
-        let turnStartMs = performance.now();
-        for (it.seek(lower); it.valid(); it.next()) {
-          const bytes = it.key().byteLength + it.value().byteLength;
-          total += bytes;
-          bytesSinceYield += bytes;
-          // Sample: keep one key per ~1/64 of what has been seen so far, enough to pick a middle.
-          if (sizes.length === 0 || n % 16 === 0) sizes.push({ key: decodeUserVersionKey(Buffer.from(it.key())).key, bytes: total });
-          n++;
-          if (bytesSinceYield >= sizeWalkYieldBytes || (n % 64 === 0 && performance.now() - turnStartMs >= sizeWalkYieldMs)) {
-            await new Promise((resolve) => setImmediate(resolve));
-            bytesSinceYield = 0;
-            turnStartMs = performance.now();
-          }
-        }
-      } finally {
-        it.close();
-      }
-    } finally {
-      snapshot.release();
-    }
+    if (Buffer.compare(lower, upper) >= 0) return { bytes: 0, middle: undefined };
+    // One key per 16 entries, enough to pick a middle.
+    const { bytes: total, samples } = await this.engine.sampleSpan(lower, upper, 16);
     const half = total / 2;
-    const middle = sizes.find((s) => s.bytes >= half && !s.key.equals(desc.startKey))?.key;
+    const middle = samples.map((s) => ({ key: decodeUserVersionKey(s.key).key, bytes: s.bytesThrough })).find((s) => s.bytes >= half && !s.key.equals(desc.startKey))?.key;
     // Only if the range did not split meanwhile (the walk measured the span it had).
     if (this.desc === desc) this.measuredBytes = total;
     return { bytes: total, middle };
@@ -836,7 +836,8 @@ export class KvStateMachine {
         parts.push(['user', lower, upper]);
       }
       for (const [name, lower, upper] of parts) {
-        const exported = await this.engine.exportRange(lower, upper, path.join(dir, name), { snapshot });
+        // Merged, encoded and fsynced on the engine's niced export thread, off the event loop.
+        const exported = await this.engine.exportSpan(lower, upper, path.join(dir, name), { snapshot });
         for (const file of exported) {
           const target = path.join(dir, `${name}-${path.basename(file.path)}`);
           fs.renameSync(file.path, target);
@@ -856,13 +857,18 @@ export class KvStateMachine {
   async clearReplicatedState(spans: readonly { readonly startKey: Buffer; readonly endKey: Buffer }[]): Promise<void> {
     const clear = new WriteBatch();
     clear.delRange(rangeLocalStart(this.rangeId), rangeLocalEnd(this.rangeId));
+    const plans: Promise<RangeDeletionPlan>[] = [];
     if (this.rangeId !== metaRangeId) {
       for (const span of spans) {
         const { lower, upper } = userBounds(span.startKey, span.endKey);
-        if (Buffer.compare(lower, upper) < 0) clear.delRange(lower, upper);
+        if (Buffer.compare(lower, upper) < 0) {
+          clear.delRange(lower, upper);
+          // A dropped replica's span is tens of MiB: its keys are listed on the engine's export thread.
+          plans.push(this.engine.planRangeDeletion(lower, upper));
+        }
       }
     }
-    await this.engine.write(clear, { sync: true });
+    await this.engine.write(clear, { sync: true, rangeDeletions: await Promise.all(plans) });
   }
 
   /**

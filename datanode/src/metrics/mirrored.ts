@@ -49,3 +49,23 @@ export function perScrape<T>(read: () => T, windowMs = 500, nowMs: () => number 
     return value;
   };
 }
+
+/**
+ * `read` at most once per synchronous pass: the registry calls every metric's collect in one
+ * pass (prom-client's `metrics()` starts each metric's `get()` before awaiting any), so the
+ * metrics of one scrape share one read, and the next scrape (a later pass) reads afresh.
+ */
+export function oncePerPass<T>(read: () => T): () => T {
+  let fresh = false;
+  let value: T;
+  return () => {
+    if (!fresh) {
+      value = read();
+      fresh = true;
+      queueMicrotask(() => {
+        fresh = false;
+      });
+    }
+    return value;
+  };
+}

@@ -99,6 +99,31 @@ describe('NodeMetrics', () => {
     expect(text).not.toContain('phantomdb_raft_follower_lag_entries{');
   });
 
+  it('reads the status and the range reports once per scrape, afresh at every scrape', async () => {
+    let statusReads = 0;
+    let rangeReads = 0;
+    let term = 7;
+    const sources: NodeMetricsSources = {
+      status: () => {
+        statusReads++;
+        return { ...status, term };
+      },
+      ranges: () => {
+        rangeReads++;
+        return rangeReportsOf(raftStatus([[1, { state: 'replicate', recentActive: true }], [3, { state: 'replicate', recentActive: true }]]));
+      },
+    };
+    const metrics = new NodeMetrics(sources, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    const first = await metrics.exposition();
+    expect({ statusReads, rangeReads }).toEqual({ statusReads: 1, rangeReads: 1 });
+    expect(valueOf(first, 'phantomdb_raft_term{node="2"}')).toBe(7);
+    expect(valueOf(first, 'phantomdb_ranges{state="leader",node="2"}')).toBe(1);
+    term = 8;
+    const second = await metrics.exposition();
+    expect({ statusReads, rangeReads }).toEqual({ statusReads: 2, rangeReads: 2 });
+    expect(valueOf(second, 'phantomdb_raft_term{node="2"}')).toBe(8);
+  });
+
   it('counts requests by API, method and result and observes their latency', async () => {
     const metrics = new NodeMetrics({ status: () => status }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
     metrics.install();

@@ -4,7 +4,7 @@
  * many ranges it supplies `sources.ranges()` and the same series count them all.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { mirroredCounter, perScrape } from './mirrored.ts';
+import { mirroredCounter, oncePerPass, perScrape } from './mirrored.ts';
 import type { RaftLogStats } from '../raft/logstore/engine.ts';
 import { rangeReportsOf } from './range-report.ts';
 import type { NodeMetricsSources, RangeReplicaReport } from './sources.ts';
@@ -16,7 +16,7 @@ export function singleRangeReport(sources: NodeMetricsSources): RangeReplicaRepo
   return rangeReportsOf(sources.raftStatus?.());
 }
 
-function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSources): Counter {
+function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSources, status: () => ReturnType<NodeMetricsSources['status']>): Counter {
   const registers = [registry];
   const gauge = (name: string, help: string, read: (s: NonNullable<ReturnType<NodeMetricsSources['status']>>) => number): void => {
     const metric: Gauge = new Gauge({
@@ -25,8 +25,8 @@ function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSource
       registers,
       collect() {
         metric.reset();
-        const status = sources.status();
-        if (status !== undefined) metric.set(read(status));
+        const current = status();
+        if (current !== undefined) metric.set(read(current));
       },
     });
   };
@@ -45,8 +45,8 @@ function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSource
     labelNames: ['role'],
     registers,
     collect() {
-      const status = sources.status();
-      for (const r of roles) role.set({ role: r }, status?.role === r ? 1 : 0);
+      const current = status();
+      for (const r of roles) role.set({ role: r }, current?.role === r ? 1 : 0);
     },
   });
   const followerLag: Gauge<'peer'> = new Gauge({
@@ -56,9 +56,9 @@ function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSource
     registers,
     collect() {
       followerLag.reset();
-      const status = sources.status();
-      if (status?.role !== 'leader') return;
-      for (const peer of status.peers) if (peer.match !== undefined) followerLag.set({ peer: String(peer.id) }, Math.max(0, status.lastIndex - peer.match));
+      const current = status();
+      if (current?.role !== 'leader') return;
+      for (const peer of current.peers) if (peer.match !== undefined) followerLag.set({ peer: String(peer.id) }, Math.max(0, current.lastIndex - peer.match));
     },
   });
   return new Counter({ name: 'phantomdb_raft_leader_changes_total', help: 'Leader or role changes this node\'s range replicas saw (elections, transfers, step-downs), over all ranges.', registers });
@@ -92,9 +92,9 @@ function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources)
   });
 }
 
-function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): void {
+function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources, status: () => ReturnType<NodeMetricsSources['status']>): void {
   const registers = [registry];
-  const reports = (): readonly RangeReplicaReport[] => sources.ranges?.() ?? singleRangeReport(sources);
+  const reports = oncePerPass((): readonly RangeReplicaReport[] => sources.ranges?.() ?? singleRangeReport(sources));
   const ranges: Gauge<'state'> = new Gauge({
     name: 'phantomdb_ranges',
     help: 'Ranges with a replica on this node, by state as this node sees it: replicas (all), leader (this node leads), under_replicated and quorum_at_risk (counted by the leader), unavailable (no leader known), quiesced (idle, sending no heartbeats).',
@@ -136,9 +136,9 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources): 
     collect() {
       decommission.reset();
       const lifecycles = sources.lifecycles?.();
-      const status = sources.status();
-      if (lifecycles === undefined || status === undefined) return;
-      const members = new Set([...status.voters, ...status.learners]);
+      const current = status();
+      if (lifecycles === undefined || current === undefined) return;
+      const members = new Set([...current.voters, ...current.learners]);
       decommission.set({ kind: 'nodes_decommissioning' }, lifecycles.decommissioning.size);
       decommission.set({ kind: 'replicas_remaining' }, [...lifecycles.decommissioning].filter((id) => members.has(id)).length);
     },
@@ -188,8 +188,11 @@ function registerRangeEventMetrics(registry: Registry, leaderChanges: Counter): 
 }
 
 export function registerRaftMetrics(registry: Registry, sources: NodeMetricsSources): RangeEventRecorder {
-  const leaderChanges = registerRaftStateMetrics(registry, sources);
+  // The node's status and its range reports are built once per scrape, not once per gauge: each
+  // is a walk over the node's replicas (and its address book), and a dozen gauges read them.
+  const status = oncePerPass(() => sources.status());
+  const leaderChanges = registerRaftStateMetrics(registry, sources, status);
   registerRaftLogMetrics(registry, sources);
-  registerRangeMetrics(registry, sources);
+  registerRangeMetrics(registry, sources, status);
   return registerRangeEventMetrics(registry, leaderChanges);
 }

@@ -727,18 +727,23 @@ export class NodeAdmin implements AdminBackend {
   }
 }
 
-/** What a backup's folder may hold (docs/backup.md, "The backup format"), an unfinished upload's temporary files included. */
-const backupObjectPattern = /^(manifest\.json|ranges\/[0-9]{1,20}\/[A-Za-z0-9._-]{1,128}\.sst)(\.partial)?$/;
+/**
+ * What a backup's folder may hold (docs/backup.md, "The backup format"): its objects, the progress
+ * records of an unfinished run (backup/progress.ts) and the temporary files of unfinished writes (`<object>.partial`; an exclusive manifest write's `manifest.json.<pid>.new.partial`).
+ */
+const backupObjectPattern = /^(manifest\.json|ranges\/[0-9]{1,20}\/[A-Za-z0-9._-]{1,128}\.sst|progress\/[A-Za-z0-9._-]{1,128}\.json)(\.[0-9]{1,10}\.new)?(\.partial)?$/;
 
 /**
- * Deletes every object under `<backupId>/` at `destination`, as this node reaches it; answers
- * how many. A folder holding anything that is not a backup object is refused untouched
- * (PH_BAD_REQUEST): the call deletes backups, never whatever a path happens to name.
+ * Deletes every object under `<backupId>/` at `destination`, as this node reaches it, and on a
+ * volume the temporary files (`.partial`) of writes a crash or a cancellation interrupted;
+ * answers how many. (An S3 PutObject is atomic: an interrupted one leaves nothing, and backups
+ * use no multipart uploads.) A folder holding anything that is not a backup object is refused
+ * untouched (PH_BAD_REQUEST): the call deletes backups, never whatever a path happens to name.
  */
 export async function deleteBackupObjects(backupId: string, destination: BackupDestinationSpec): Promise<number> {
   const store = destination.kind === 'volume' ? new VolumeBackupStore(destination.path) : new S3BackupStore(s3StoreConfig(destination, destination.credentials));
   try {
-    const keys = await store.list(`${backupId}/`);
+    const keys = [...(await store.list(`${backupId}/`)), ...(store instanceof VolumeBackupStore ? await store.listPartial(`${backupId}/`) : [])];
     const foreign = keys.find((key) => !backupObjectPattern.test(key.slice(backupId.length + 1)));
     if (foreign !== undefined) throw new AdminError('PH_BAD_REQUEST', `${store.description}/${backupId} holds ${foreign}, which is not a backup object: nothing was deleted`);
     await store.delete(keys);

@@ -13,14 +13,15 @@
  * since the coordinator listed it is exported piece by piece, range by range.
  *
  * Backups run in the background; the Backup call answers progress at once and again when asked
- * (idempotent by backup id). What a node runs is in memory: after a restart of the coordinator,
- * asking again starts the backup afresh (its objects are overwritten; a finished backup is
- * recognised by its manifest at the destination).
+ * (idempotent by backup id). What a node runs is in memory, and what a run finished is recorded
+ * at the destination (backup/progress.ts): after the coordinator died or lost the meta range's
+ * leadership, asking the new meta leader again resumes the run at the same timestamp while it
+ * is still protected, keeping the spans the earlier run wrote and writing only the rest (a
+ * finished backup is recognised by its manifest at the destination).
  */
 import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { BackupRangeProgress__Output } from '../../proto/generated/phantomdb/admin/v1/BackupRangeProgress.ts';
 import { destinationFields } from '../admin/client.ts';
@@ -31,14 +32,16 @@ import { MvccEngineRangeExporter } from '../backup/engine-adapters.ts';
 import { BackupObjectCorruptError, BackupObjectMissingError } from '../backup/errors.ts';
 import { describeExportActivity, ExportActivityMonitor } from '../backup/export-monitor.ts';
 import { exportOnThread, ExportThread, exportThreadNiceDefault } from '../backup/export-thread.ts';
-import { type BackupFile, type BackupManifest, type BackupRange, encodeManifest, manifestKey } from '../backup/manifest.ts';
+import { type BackupFile, type BackupManifest, type BackupRange, manifestKey } from '../backup/manifest.ts';
 import type { RangeSpan } from '../backup/ports.ts';
 import { systemTimers } from '../backup/ports.ts';
 import { type RangeExportedFile, type RangeExportHooks, writeRangeFiles } from '../backup/range-writer.ts';
+import { writeManifestOnce } from '../backup/manifest-write.ts';
+import { finishedSpans, readRunRecord, remainingSpans, writeRunRecord, writeSpanRecord } from '../backup/progress.ts';
 import { readManifest } from '../backup/reader.ts';
 import { S3BackupStore, VolumeBackupStore, s3StoreConfig, type BackupStore } from '../backup/store.ts';
 import { BandwidthLimiter, forEachBounded } from '../backup/throttle.ts';
-import { decodeTimestamp, encodeTimestamp, formatTimestamp, parseTimestamp, type HybridLogicalClock } from '../hlc/hlc.ts';
+import { decodeTimestamp, encodeTimestamp, formatTimestamp, parseTimestamp, type HlcTimestamp, type HybridLogicalClock } from '../hlc/hlc.ts';
 import type { StoredProtection } from '../kv/command.ts';
 import { containsSpan, metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError as KvNotLeaderError } from '../kv/errors.ts';
@@ -301,21 +304,31 @@ export class BackupCoordinator {
 
   private async run(spec: BackupSpec, store: BackupStore, meta: Replica, entry: RunningBackup, signal: AbortSignal): Promise<void> {
     const parent = spec.type === 'incremental' && spec.parentBackupId !== undefined ? await readManifest(store, spec.parentBackupId) : undefined;
-    const at = this.host.hlc.now();
+    const resumed = await this.resumePoint(spec, store, parent);
+    const at = resumed?.at ?? this.host.hlc.now();
     const atTs = encodeTimestamp(at);
     if (parent !== undefined && encodeTimestamp(parseTimestamp(parent.backupTimestamp)) >= atTs) throw new AdminError('PH_BAD_REQUEST', `parent backup ${parent.backupId} is not older than now`);
     const runningId = `backup/${spec.backupId}`;
     const running: StoredProtection = { id: runningId, ts: parent === undefined ? atTs : encodeTimestamp(parseTimestamp(parent.backupTimestamp)), reason: `backup ${spec.backupId} running`, expiresAtMs: this.host.nowMs() + runningProtectionMs };
     await this.protect(meta, running);
-    entry.report = { ...entry.report, backupTimestamp: formatTimestamp(at), message: `exporting every range as of ${formatTimestamp(at)}` };
-    this.host.log(`backup ${spec.backupId}: ${spec.type} at ${formatTimestamp(at)} to ${store.description}`);
+    const kept = resumed?.kept ?? [];
+    if (resumed === undefined) {
+      // What a coordinator taking over this backup resumes from (after the protection: it resumes only while T is protected).
+      await writeRunRecord(store, spec.backupId, { backupTimestamp: formatTimestamp(at), type: spec.type, parentBackupId: spec.parentBackupId ?? '' }).catch((err: unknown) =>
+        this.host.log(`backup ${spec.backupId}: progress not recorded at the destination (${messageOf(err)}); a coordinator taking over starts afresh`),
+      );
+    }
+    entry.report = { ...entry.report, backupTimestamp: formatTimestamp(at), message: `exporting every range as of ${formatTimestamp(at)}${resumed === undefined ? '' : ` (resumed: ${kept.length} spans written by an earlier run kept)`}` };
+    this.host.log(`backup ${spec.backupId}: ${spec.type} at ${formatTimestamp(at)} to ${store.description}${resumed === undefined ? '' : `, resuming an earlier run (${kept.length} spans kept)`}`);
     // Object names are unique per run and attempt: a retried piece, or a run restarted by a new
     // coordinator, never overwrites a file another writer may still be finishing.
     const runTag = `n${this.host.nodeId}-${this.host.nowMs().toString(36)}`;
     const manifestWritten = { value: false };
     try {
-      const spans = await this.userSpansSettled();
-      const ranges = await this.writeRanges(spec, spans, runTag, { at: atTs, since: parent === undefined ? undefined : encodeTimestamp(parseTimestamp(parent.backupTimestamp)) }, entry, signal);
+      const spans = remainingSpans(await this.userSpansSettled(), kept);
+      const written = await this.writeRanges(store, spec, spans, runTag, { at: atTs, since: parent === undefined ? undefined : encodeTimestamp(parseTimestamp(parent.backupTimestamp)) }, kept, entry, signal);
+      // One set of files per span: the spans kept from earlier runs and this run's cover the keyspace without overlaps.
+      const ranges = [...kept, ...written].sort((a, b) => Buffer.compare(Buffer.from(a.startKey, 'hex'), Buffer.from(b.startKey, 'hex')));
       const manifest: BackupManifest = {
         formatVersion: 1,
         clusterId: this.host.clusterId,
@@ -337,8 +350,11 @@ export class BackupCoordinator {
       entry.report = { ...entry.report, phase: 'COMPLETED', verified: true, message: `${manifest.ranges.length} ranges, ${manifest.totalBytes} bytes at ${store.description}` };
       this.host.log(`backup ${spec.backupId}: completed (${manifest.totalBytes} bytes, verified)`);
     } catch (err) {
-      // This run's files go (writers still busy remove their own when their streams are cancelled).
-      if (!manifestWritten.value) await this.removeRun(store, spec.backupId, runTag);
+      // This run's files go (writers still busy remove their own when their streams are cancelled),
+      // unless this node only stopped coordinating: a coordinator taking over resumes from them
+      // (the run that writes the manifest deletes what it does not name).
+      if (err instanceof AnotherRunFinishedError) await this.removeRun(store, spec.backupId, runTag, true);
+      else if (!manifestWritten.value && !lostMetaLeadership(err) && this.leadsMeta()) await this.removeRun(store, spec.backupId, runTag);
       throw err;
     } finally {
       await this.release(meta, runningId).catch((err: unknown) => this.host.log(`backup ${spec.backupId}: protection ${runningId} not released (${messageOf(err)}); it lapses by itself`));
@@ -346,29 +362,71 @@ export class BackupCoordinator {
   }
 
   /**
-   * Every span written to the destination by the nodes that lead its ranges, at most
-   * `backupConcurrency` per node at once (the nodes bound it too); answers the manifest's ranges.
+   * Where a run of `spec` may resume: the timestamp an earlier run of the same backup exports at
+   * (its run record at the destination), and the spans it (or others at that timestamp) wrote
+   * completely. Only while that timestamp is still protected in the meta range by the backup's
+   * running protection (an earlier coordinator that died or was deposed did not release it);
+   * otherwise GC may have dropped versions the rest needs, and the run starts afresh.
    */
-  private async writeRanges(spec: BackupSpec, spans: readonly RangeSpan[], runTag: string, times: { at: bigint; since: bigint | undefined }, entry: RunningBackup, signal: AbortSignal): Promise<BackupRange[]> {
+  private async resumePoint(spec: BackupSpec, store: BackupStore, parent: BackupManifest | undefined): Promise<{ at: HlcTimestamp; kept: BackupRange[] } | undefined> {
+    const record = await readRunRecord(store, spec.backupId);
+    if (record === undefined || record.type !== spec.type || record.parentBackupId !== (spec.parentBackupId ?? '')) return undefined;
+    let at: HlcTimestamp;
+    try {
+      at = parseTimestamp(record.backupTimestamp);
+    } catch {
+      return undefined;
+    }
+    const needed = parent === undefined ? encodeTimestamp(at) : encodeTimestamp(parseTimestamp(parent.backupTimestamp));
+    if (parent !== undefined && needed >= encodeTimestamp(at)) return undefined;
+    const protection = this.host
+      .store()
+      ?.metaStateMachine()
+      ?.protectedTimestamps()
+      .find((candidate) => candidate.id === `backup/${spec.backupId}`);
+    if (protection === undefined || protection.expiresAtMs <= this.host.nowMs() || protection.ts > needed) {
+      this.host.log(`backup ${spec.backupId}: an earlier run at ${record.backupTimestamp} is not resumed (its timestamp is no longer protected); starting afresh`);
+      return undefined;
+    }
+    return { at, kept: await finishedSpans(store, spec.backupId, record.backupTimestamp) };
+  }
+
+  /**
+   * Every span written to the destination by the nodes that lead its ranges, at most
+   * `backupConcurrency` per node at once (the nodes bound it too); answers the spans' manifest
+   * entries. Each span written is recorded at the destination (progress.ts) for a coordinator
+   * that takes over; `kept` are spans earlier runs wrote (counted in the progress).
+   */
+  private async writeRanges(
+    store: BackupStore,
+    spec: BackupSpec,
+    spans: readonly RangeSpan[],
+    runTag: string,
+    times: { at: bigint; since: bigint | undefined },
+    kept: readonly BackupRange[],
+    entry: RunningBackup,
+    signal: AbortSignal,
+  ): Promise<BackupRange[]> {
     const ranges = new Array<BackupRange>(spans.length);
     const nodes = new Set<NodeId>();
     for (const desc of this.host.store()?.knownRanges().values() ?? []) for (const replica of desc.replicas) nodes.add(replica.nodeId);
     const perNode = this.host.backupConcurrency ?? exportConcurrencyDefault;
-    let rangesDone = 0;
-    let bytesFinished = 0;
+    let rangesDone = kept.length;
+    let bytesFinished = kept.reduce((sum, range) => sum + range.files.reduce((s, file) => s + file.sizeBytes, 0), 0);
+    const backupTimestamp = formatTimestamp(decodeTimestamp(times.at));
     const bytesInFlight = new Map<number, number>();
     let pieceSeq = 0;
     const report = (): void => {
       let inFlight = 0;
       for (const bytes of bytesInFlight.values()) inFlight += bytes;
-      entry.report = { ...entry.report, rangesDone, rangesTotal: spans.length, bytesDone: bytesFinished + inFlight };
+      entry.report = { ...entry.report, rangesDone, rangesTotal: spans.length + kept.length, bytesDone: bytesFinished + inFlight };
     };
     report();
     await forEachBounded(spans, Math.max(1, perNode * Math.max(1, nodes.size)), async (span, index) => {
       const files: BackupFile[] = [];
       await this.forEachPiece(span, async (desc, pieceSpec, piece) => {
         const id = ++pieceSeq;
-        const written = await this.writePiece(desc, { ...pieceSpec, at: times.at, since: times.since, backupId: spec.backupId, destination: spec.destination, objectKeyPrefix: '' }, `${spec.backupId}/ranges/${span.rangeId}/${runTag}-p${piece}`, signal, (bytes) => {
+        const written = await this.writePiece(desc, { ...pieceSpec, at: times.at, since: times.since, backupId: spec.backupId, destination: spec.destination, objectKeyPrefix: '' }, `${spec.backupId}/ranges/${span.rangeId}/${runTag}-s${index}-p${piece}`, signal, (bytes) => {
           bytesInFlight.set(id, bytes);
           report();
         });
@@ -377,17 +435,26 @@ export class BackupCoordinator {
         files.push(...written);
         report();
       });
-      ranges[index] = { rangeId: span.rangeId, startKey: span.startKey.toString('hex'), endKey: span.endKey.toString('hex'), files };
+      const range: BackupRange = { rangeId: span.rangeId, startKey: span.startKey.toString('hex'), endKey: span.endKey.toString('hex'), files };
+      ranges[index] = range;
+      await writeSpanRecord(store, spec.backupId, runTag, index, backupTimestamp, range).catch((err: unknown) =>
+        this.host.log(`backup ${spec.backupId}: progress of range ${span.rangeId} not recorded (${messageOf(err)}); a coordinator taking over writes it again`),
+      );
       rangesDone++;
       report();
     });
     return ranges;
   }
 
-  /** Removes the objects of one run of a backup that failed before its manifest (best effort). */
-  private async removeRun(store: BackupStore, backupId: string, runTag: string): Promise<void> {
+  /**
+   * Removes the objects of one run of a backup that failed before its manifest (best effort);
+   * with `exceptNamed`, those the manifest another run wrote does not name (it may have kept some).
+   */
+  private async removeRun(store: BackupStore, backupId: string, runTag: string, exceptNamed = false): Promise<void> {
     try {
-      const mine = (await store.list(`${backupId}/`)).filter((key) => key.includes(`/${runTag}-`));
+      const named = new Set<string>();
+      if (exceptNamed) for (const range of (await readManifest(store, backupId)).ranges) for (const file of range.files) named.add(file.objectKey);
+      const mine = (await store.list(`${backupId}/`)).filter((key) => key.includes(`/${runTag}-`) && !named.has(key));
       await store.delete(mine);
     } catch (err) {
       this.host.log(`backup ${backupId}: objects of the failed run ${runTag} not removed (${messageOf(err)}); the next run removes them`);
@@ -416,20 +483,9 @@ export class BackupCoordinator {
     signal.throwIfAborted();
     await this.protect(meta, { ...running, expiresAtMs: this.host.nowMs() + runningProtectionMs });
     const key = manifestKey(manifest.backupId);
-    if ((await store.head(key)) !== undefined) throw new AnotherRunFinishedError(manifest.backupId, store.description);
-    const body = encodeManifest(manifest);
-    if (store instanceof VolumeBackupStore) {
-      try {
-        await store.putNew(key, Readable.from([body]), body.length);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AnotherRunFinishedError(manifest.backupId, store.description);
-        throw err;
-      }
-    } else {
-      await store.put(key, Readable.from([body]), body.length);
-    }
+    // Exclusive, and read back (backup/manifest-write.ts): only the run whose manifest is there removes other runs' files.
+    if ((await writeManifestOnce(store, manifest)) === 'another-run') throw new AnotherRunFinishedError(manifest.backupId, store.description);
     written.value = true;
-    await readManifest(store, manifest.backupId);
     const orphans = (await store.list(`${manifest.backupId}/`)).filter((objectKey) => !named.has(objectKey) && objectKey !== key);
     if (orphans.length > 0) {
       await store.delete(orphans).catch((err: unknown) => this.host.log(`backup ${manifest.backupId}: objects of other attempts not removed (${messageOf(err)})`));

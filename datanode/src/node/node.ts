@@ -8,7 +8,7 @@
  */
 import { ingestBackup, parseRestoreSource } from './restore.ts';
 import { BackupCoordinator } from './backup-coordinator.ts';
-import { nextGcThreshold } from '../kv/gc.ts';
+import { gcProtectionsOf, nextGcThreshold } from '../kv/gc.ts';
 import { HybridLogicalClock, systemPhysicalClock } from '../hlc/hlc.ts';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -400,7 +400,7 @@ export class DataNode implements KvBackend {
     const next = nextGcThreshold({
       now: this.hlc.now(),
       gcTtlMs: this.config.gcTtlMs,
-      protections: meta?.initialized === true ? meta.protectedTimestamps() : undefined,
+      protections: gcProtectionsOf(meta),
       nowMs: Date.now(),
       current: engine.mvccGcThresholdTs(),
     });

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 
 const chunkBytes = 1024 * 1024;
+const syncEveryBytes = 4 * 1024 * 1024;
 /** Largest snapshot file and header accepted from a peer. */
 const fileBytesMax = 4 * 1024 * 1024 * 1024;
 const headerBytesMax = 1024 * 1024;
@@ -122,9 +123,30 @@ export async function decodeSnapshotStream(source: AsyncIterable<Uint8Array>, di
     const target = path.join(dir, file.name);
     const handle = await fs.promises.open(target, 'wx');
     try {
+      // Pieces arrive paced (64 KiB): written in 1 MiB runs, a sixteenth of the file system calls.
+      // Synced every 4 MiB, not only at the end: one fsync of a whole range's file would flush tens
+      // of MiB at once and hold up the node's log fsyncs on the same disk meanwhile.
+      const pending: Buffer[] = [];
+      let pendingBytes = 0;
+      let unsyncedBytes = 0;
+      const writePending = async (): Promise<void> => {
+        if (pendingBytes === 0) return;
+        const run = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
+        pending.length = 0;
+        pendingBytes = 0;
+        await handle.write(run);
+        unsyncedBytes += run.byteLength;
+        if (unsyncedBytes >= syncEveryBytes) {
+          unsyncedBytes = 0;
+          await handle.datasync();
+        }
+      };
       await reader.take(file.bytes, async (piece) => {
-        await handle.write(piece);
+        pending.push(piece);
+        pendingBytes += piece.byteLength;
+        if (pendingBytes >= chunkBytes) await writePending();
       });
+      await writePending();
       await handle.sync();
     } finally {
       await handle.close();

@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containsKey, describeRange, firstUserRangeId, lookupDescriptor, metaRangeId, spansOverlap, type RangeDescriptor, type ReplicaDescriptor } from '../kv/descriptor.ts';
-import { KvEngine, KvStateMachine } from '../kv/state-machine.ts';
+import { KvEngine, KvStateMachine, type RangeTombstone } from '../kv/state-machine.ts';
 import { KvError, NotLeaderError } from '../kv/errors.ts';
 import type { ConfState, GroupId, Message, NodeId } from '../raft/types.ts';
 import { simpleConfState } from '../raft/types.ts';
@@ -84,13 +84,24 @@ const voteHoldStepMs = 50;
 
 /**
  * What messages for a range not hosted here show of its log: the furthest index (a commit or
- * snapshot index), or a leader's heartbeat with commit 0 to a member it holds nothing of (a
- * learner added anew), which takes the node back whatever its tombstone says.
+ * snapshot index), a leader's heartbeat with commit 0 to a member it holds nothing of (a
+ * learner added anew, or a leader that has not applied this node's removal yet), or a Raft
+ * snapshot and whether its configuration names this node.
  */
-type RangeProgress = { readonly kind: 'index'; readonly index: number } | { readonly kind: 'fresh-member' };
+type RangeProgress =
+  | { readonly kind: 'index'; readonly index: number }
+  | { readonly kind: 'fresh-member' }
+  | { readonly kind: 'snapshot'; readonly index: number; readonly namesThisNode: boolean };
 
 function describeProgress(progress: RangeProgress, from: NodeId): string {
-  return progress.kind === 'fresh-member' ? `a heartbeat with commit 0 from node ${from} (a leader adding this node anew)` : `messages from node ${from} at index ${progress.index}`;
+  switch (progress.kind) {
+    case 'fresh-member':
+      return `a heartbeat with commit 0 from node ${from}`;
+    case 'snapshot':
+      return `a snapshot at index ${progress.index} from node ${from}${progress.namesThisNode ? ' naming this node' : ''}`;
+    default:
+      return `messages from node ${from} at index ${progress.index}`;
+  }
 }
 
 /** How far a message shows its range's log to be (commit or snapshot index; 0 when it says nothing). */
@@ -152,8 +163,14 @@ export class Store implements TransportHandlers {
   private livenessWatch: LeaderLivenessWatch | undefined;
   private readonly uninitializedMax: number;
   private readonly uninitializedCollectMs: number;
-  /** Ranges whose replica this node dropped after applying its removal → applied index then (durable). */
-  private readonly tombstones = new Map<GroupId, number>();
+  /**
+   * Ranges whose replica this node dropped after its removal → the applied index and descriptor
+   * generation then (durable). Messages for such a range create no replica until the range
+   * shows it took this node back at a later generation (see takenBack).
+   */
+  private readonly tombstones = new Map<GroupId, RangeTombstone>();
+  /** Tombstoned ranges whose refused messages were logged (once per tombstone). */
+  private readonly tombstoneRefusalLogged = new Set<GroupId>();
   /** When each uninitialised replica was created (monotonic ms), for collection. */
   private readonly uninitializedSince = new Map<GroupId, number>();
   /**
@@ -220,7 +237,7 @@ export class Store implements TransportHandlers {
    */
   async open(): Promise<void> {
     const { logStore, kv } = this.options;
-    for (const [id, removedAt] of kv.tombstones()) this.tombstones.set(id, removedAt);
+    for (const [id, tombstone] of kv.tombstones()) this.tombstones.set(id, tombstone);
     const ids = new Set<GroupId>([...logStore.groupIds(), ...kv.rangeIds()]);
     // Scratch space of outgoing and incoming snapshots: nothing in it survives a restart.
     fs.rmSync(path.join(this.options.dataDir, 'snapshots'), { recursive: true, force: true });
@@ -411,7 +428,7 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) {
       if (replica.groupId === metaRangeId || !replica.serving || !replica.stateMachine.initialized || replica.role().role !== 'leader') continue;
       const status = replica.status();
-      out.push({ rangeId: replica.groupId, term: status.term, bytes: replica.stateMachine.sizeUpperBound() ?? 0, replicas: replicasOf(status.config) });
+      out.push({ rangeId: replica.groupId, term: status.term, bytes: replica.stateMachine.sizeEstimate(), replicas: replicasOf(status.config) });
     }
     return out;
   }
@@ -500,7 +517,13 @@ export class Store implements TransportHandlers {
       // A leader's heartbeat with commit 0 is for a member it holds nothing of: a learner added
       // anew (its probes wait for a heartbeat answer, so without one it never sends more).
       const freshMember = list.some((m) => m.kind === 'Heartbeat' && m.commit === 0);
-      const progress: RangeProgress = freshMember ? { kind: 'fresh-member' } : { kind: 'index', index: Math.max(...list.map(progressIndexOf)) };
+      const snapshot = list.find((m) => m.kind === 'Snapshot');
+      const progress: RangeProgress =
+        snapshot !== undefined
+          ? { kind: 'snapshot', index: snapshot.snapshot.index, namesThisNode: membersOf(snapshot.snapshot.confState).includes(this.options.nodeId) }
+          : freshMember
+            ? { kind: 'fresh-member' }
+            : { kind: 'index', index: Math.max(...list.map(progressIndexOf)) };
       void this.ensureReplica(groupId, from, progress).then((created) => {
         if (created !== undefined) this.deliver(created, list);
       });
@@ -561,9 +584,7 @@ export class Store implements TransportHandlers {
 
   /**
    * Creates an uninitialised replica for a range a known member sends messages for. For a range
-   * this node was removed from (tombstoned), only once a message shows the range's log past
-   * the removal (`progress`: a commit or snapshot index, or a leader adding this node anew): the
-   * range took this node back.
+   * this node was removed from (tombstoned), only once the range took this node back (takenBack).
    */
   private ensureReplica(groupId: GroupId, from: NodeId, progress: RangeProgress): Promise<Replica | undefined> {
     const existing = this.replicas.get(groupId);
@@ -577,16 +598,26 @@ export class Store implements TransportHandlers {
     if (this.stopped || groupId <= 0 || (!this.options.knownPeer(from) && groupId !== metaRangeId)) return Promise.resolve(undefined);
     // Messages that were on their way when this node left the range do not bring it back at once.
     if ((this.droppedAt.get(groupId) ?? -Infinity) > performance.now() - droppedQuietMs) return Promise.resolve(undefined);
-    const removedAt = this.tombstones.get(groupId);
-    if (removedAt !== undefined && progress.kind === 'index' && progress.index <= removedAt) return Promise.resolve(undefined);
+    const tombstone = this.tombstones.get(groupId);
+    const takenBackBy = tombstone === undefined ? undefined : this.takenBack(groupId, tombstone, progress, from);
+    if (tombstone !== undefined && takenBackBy === undefined) {
+      if (!this.tombstoneRefusalLogged.has(groupId)) {
+        this.tombstoneRefusalLogged.add(groupId);
+        this.options.log(
+          `range ${groupId}: ${describeProgress(progress, from)} ignored: this node's replica was removed (index ${tombstone.removedAt}, generation ${tombstone.generation ?? 'unknown'}) and the range has not taken it back`,
+        );
+      }
+      return Promise.resolve(undefined);
+    }
     const uninitialized = [...this.replicas.values()].filter((r) => !r.stateMachine.initialized).length + this.uninitializedCreating;
     if (uninitialized >= this.uninitializedMax) return Promise.resolve(undefined);
     this.uninitializedCreating++;
     const create = (async (): Promise<Replica | undefined> => {
       try {
-        if (removedAt !== undefined) {
-          this.options.log(`range ${groupId}: ${describeProgress(progress, from)} (past this node's removal at ${removedAt}): the range took this node back`);
+        if (tombstone !== undefined) {
+          this.options.log(`range ${groupId}: ${takenBackBy ?? ''}: the range took this node back`);
           this.tombstones.delete(groupId);
+          this.tombstoneRefusalLogged.delete(groupId);
           await this.options.kv.deleteTombstone(groupId);
         }
         // A split applied here meanwhile wrote the descriptor: the group starts with its replicas.
@@ -606,6 +637,33 @@ export class Store implements TransportHandlers {
     })();
     this.creating.set(groupId, create);
     return create.finally(() => this.creating.delete(groupId));
+  }
+
+  /**
+   * Whether a range whose replica this node dropped (`tombstone`) took this node back, and what
+   * shows it (undefined: not shown; its messages create no replica). Raft messages carry no
+   * descriptor generation and no replica id, and a heartbeat with commit 0 comes as well from a
+   * leader that has not applied this node's removal yet as from one that added it anew, so the
+   * messages alone do not tell. Shown by:
+   *  - the meta range's copy of the range (as applied here) at a generation above the removal's,
+   *    naming this node: every configuration change bumps the generation, so a later one added
+   *    this node again (the placement driver records a move there before making it; a range
+   *    leader reports its configuration there within a maintenance pass);
+   *  - a Raft snapshot at an index past the removal whose configuration names this node.
+   * A tombstone of a build that recorded no generation keeps that build's rule: any message
+   * past the removal's index, or a heartbeat with commit 0.
+   */
+  private takenBack(groupId: GroupId, tombstone: RangeTombstone, progress: RangeProgress, from: NodeId): string | undefined {
+    if (progress.kind === 'snapshot' && progress.namesThisNode && progress.index > tombstone.removedAt) return `${describeProgress(progress, from)} (past this node's removal at index ${tombstone.removedAt})`;
+    if (tombstone.generation === undefined) {
+      if (progress.kind === 'fresh-member' || progress.index > tombstone.removedAt) return `${describeProgress(progress, from)} (past this node's removal at index ${tombstone.removedAt}; a tombstone without generation)`;
+      return undefined;
+    }
+    const copy = this.metaStateMachine()?.rangeDescriptors().get(groupId);
+    if (copy !== undefined && copy.generation > tombstone.generation && copy.replicas.some((r) => r.nodeId === this.options.nodeId)) {
+      return `${describeProgress(progress, from)}, and the meta range places this node in the range at generation ${copy.generation} (removed at generation ${tombstone.generation})`;
+    }
+    return undefined;
   }
 
   // ------------------------------------------------------------------ splits
@@ -905,9 +963,15 @@ export class Store implements TransportHandlers {
       await replica.stop();
       // The tombstone first (synced): a crash anywhere after it is finished by open(), and late
       // messages for the range do not bring an empty replica back.
-      const removedAt = replica.stateMachine.appliedIndex();
-      this.tombstones.set(id, removedAt);
-      await this.options.kv.writeTombstone(id, removedAt);
+      // The generation the range left this node at: its own descriptor's (it applied its
+      // removal), or the meta range's copy's when later and without this node (a removal that
+      // never reached it; a later copy naming this node is a re-addition, which counts).
+      const copy = this.metaStateMachine()?.rangeDescriptors().get(id);
+      const copyLeftMe = copy !== undefined && !copy.replicas.some((r) => r.nodeId === this.options.nodeId);
+      const tombstone = { removedAt: replica.stateMachine.appliedIndex(), generation: Math.max(desc?.generation ?? 0, copyLeftMe ? copy.generation : 0) };
+      this.tombstones.set(id, tombstone);
+      this.tombstoneRefusalLogged.delete(id);
+      await this.options.kv.writeTombstone(id, tombstone);
       await this.clearDroppedReplica(id, replica.stateMachine, desc);
       this.sizeChecked.delete(id);
       this.droppedAt.set(id, performance.now());

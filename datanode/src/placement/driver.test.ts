@@ -204,6 +204,30 @@ describe('placement driver on a fake cluster', () => {
     await stop(h, run);
   });
 
+  it('finishes each copy with one promotion and one demotion: the replica to remove is chosen once per move', async () => {
+    for (const seed of seeds) {
+      await withSeed(seed, async () => {
+        // 3 → 5 nodes as in bench:scale, with calls that never fail (every round counts).
+        const h = harness(seed, { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 0 }, (random) => crowdedCluster(random, 5, 30));
+        const run = startDriver(h);
+        await runVirtual(h.clock, quietAfter(h, 0), virtualMsMax);
+        await stop(h, run);
+        expectConverged(h.cluster.view());
+        const succeeded = (kind: Move['kind']): Map<number, number> => {
+          const perRange = new Map<number, number>();
+          for (const event of h.events) if (event.kind === 'move-succeeded' && event.move.kind === kind) perRange.set(event.move.rangeId, (perRange.get(event.move.rangeId) ?? 0) + 1);
+          return perRange;
+        };
+        const copies = succeeded('AddLearner');
+        expect(copies.size).toBeGreaterThan(0);
+        // Joint-consensus rounds per range: exactly one promotion and one demotion per copy.
+        expect(Object.fromEntries(succeeded('PromoteLearner'))).toEqual(Object.fromEntries(copies));
+        expect(Object.fromEntries(succeeded('DemoteVoter'))).toEqual(Object.fromEntries(copies));
+        expect(Object.fromEntries(succeeded('RemoveReplica'))).toEqual(Object.fromEntries(copies));
+      });
+    }
+  });
+
   it('respects a tight bandwidth limit', async () => {
     const tight: DriverLimits = { ...limits, copyBytesPerSecondMax: 8 * mebibyte, copyBurstBytesMax: 16 * mebibyte };
     const h = harness(5, { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 0 }, (random) => crowdedCluster(random, 6, 20));

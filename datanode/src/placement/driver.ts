@@ -277,6 +277,12 @@ export class PlacementDriver {
   private readonly rangeFailures = new Map<RangeId, number>();
   /** Per node: until when the planner must not copy to it. */
   private readonly avoidUntilMs = new Map<NodeId, number>();
+  /**
+   * Per range with a move under way: the replica its copy or promotion was meant to replace
+   * (PlanInput.pinnedRemovals). A hint, not state the cluster lacks: a new driver starts without
+   * it and only risks an extra round; dropped once the range is back to RF replicas or the replica left.
+   */
+  private readonly pinnedRemovals = new Map<RangeId, NodeId>();
 
   constructor(private readonly options: DriverOptions) {
     checkDriverLimits(options.limits);
@@ -358,7 +364,8 @@ export class PlacementDriver {
 
   private planAndStart(snapshot: ClusterSnapshot, signal: AbortSignal): void {
     const inFlight = [...this.running.values()].map((entry) => entry.move);
-    const plan = planMoves({ snapshot, limits: this.options.limits.planner, inFlight, avoidTargetNodeIds: this.avoidedTargets() });
+    this.prunePinnedRemovals(snapshot);
+    const plan = planMoves({ snapshot, limits: this.options.limits.planner, inFlight, avoidTargetNodeIds: this.avoidedTargets(), pinnedRemovals: this.pinnedRemovals });
     const nowQuiet = plan.moves.length === 0 && inFlight.length === 0;
     if (nowQuiet && !this.quiet) this.emit({ kind: 'quiet', unavailableRangeIds: plan.unavailableRangeIds, stalledRangeIds: plan.stalledRangeIds });
     this.quiet = nowQuiet;
@@ -375,6 +382,16 @@ export class PlacementDriver {
       this.running.set(move.rangeId, { move, done, abandon });
     }
     assert(this.running.size <= this.options.limits.planner.concurrentMovesMax, 'more moves in flight than concurrentMovesMax');
+  }
+
+  /** Forgets the pinned removals of ranges whose move is over (RF replicas or fewer) or whose pinned replica left. */
+  private prunePinnedRemovals(snapshot: ClusterSnapshot): void {
+    const rangeById = new Map(snapshot.ranges.map((range) => [range.id, range]));
+    for (const [rangeId, nodeId] of this.pinnedRemovals) {
+      const range = rangeById.get(rangeId);
+      const over = range !== undefined && range.replicas.length > snapshot.replicationFactor;
+      if (!over || !range.replicas.some((replica) => replica.nodeId === nodeId)) this.pinnedRemovals.delete(rangeId);
+    }
   }
 
   /** Waits `ms`, or less if a move settles or `signal` aborts. Never throws. */
@@ -435,6 +452,7 @@ export class PlacementDriver {
         }
         this.succeeded += 1;
         this.rangeFailures.delete(move.rangeId);
+        if ((move.kind === 'AddLearner' || move.kind === 'PromoteLearner') && move.replacesNodeId !== undefined) this.pinnedRemovals.set(move.rangeId, move.replacesNodeId);
         if (move.kind === 'AddLearner') {
           this.bytesCopied += move.bytes;
           this.avoidUntilMs.delete(move.nodeId);

@@ -73,12 +73,16 @@ export interface AddLearner extends MoveBase {
   readonly kind: 'AddLearner';
   readonly nodeId: NodeId;
   readonly bytes: number;
+  /** The replica the copy is meant to replace (removed once the learner is promoted), when one is. */
+  readonly replacesNodeId?: NodeId;
 }
 
 /** Promote a caught-up learner to voter (a joint-consensus configuration change). */
 export interface PromoteLearner extends MoveBase {
   readonly kind: 'PromoteLearner';
   readonly nodeId: NodeId;
+  /** The voter the promotion makes redundant (demoted and removed next), when one is. */
+  readonly replacesNodeId?: NodeId;
 }
 
 /** Turn a voter into a learner (joint consensus), the step before removing it. */

@@ -81,6 +81,25 @@ describe('planner rules', () => {
     expect(kinds).toEqual(['AddLearner:4', 'PromoteLearner:4', 'DemoteVoter:3', 'RemoveReplica:3']);
   });
 
+  it('keeps the replica a move chose to remove through its later steps, unless one has a harder reason to go', () => {
+    // Range 1 was moved 1 → 4 (4 promoted, 1 pinned to go); other ranges make node 2 look fuller now.
+    const nodes = Array.from({ length: 6 }, (_, i) => makeNode(i + 1, 'z1'));
+    const overReplicated = { id: 1, bytes: 1000, replicas: [1, 2, 3, 4].map((nodeId) => ({ nodeId, role: 'voter' as const })), leaseholder: 3 };
+    const ranges = [overReplicated, range(2, [2, 5, 6]), range(3, [2, 5, 6]), range(4, [2, 5, 6])];
+    const fresh = planMoves({ snapshot: cluster(nodes, ranges), limits, inFlight: [] }).moves.filter((move) => move.rangeId === 1);
+    expect(fresh).toMatchObject([{ kind: 'DemoteVoter', nodeId: 2 }]);
+    const pinned = planMoves({ snapshot: cluster(nodes, ranges), limits, inFlight: [], pinnedRemovals: new Map([[1, 1]]) }).moves.filter((move) => move.rangeId === 1);
+    expect(pinned).toMatchObject([{ kind: 'DemoteVoter', nodeId: 1 }]);
+    // The demoted replica is then removed, not promoted back to replace another voter.
+    const demoted = { ...overReplicated, replicas: overReplicated.replicas.map((replica) => (replica.nodeId === 1 ? { nodeId: 1, role: 'learner' as const } : replica)) };
+    const next = planMoves({ snapshot: cluster(nodes, [demoted, ...ranges.slice(1)]), limits, inFlight: [], pinnedRemovals: new Map([[1, 1]]) }).moves.filter((move) => move.rangeId === 1);
+    expect(next).toMatchObject([{ kind: 'RemoveReplica', nodeId: 1 }]);
+    // A voter on a node that died meanwhile goes first, pin or not.
+    const deadTwo = nodes.map((node) => (node.id === 2 ? { ...node, liveness: 'dead' as const, deadSinceTicks: 99 } : node));
+    const overridden = planMoves({ snapshot: cluster(deadTwo, ranges), limits, inFlight: [], pinnedRemovals: new Map([[1, 1]]) }).moves.filter((move) => move.rangeId === 1);
+    expect(overridden).toMatchObject([{ kind: 'DemoteVoter', nodeId: 2 }]);
+  });
+
   it('moves the lease off a voter before demoting it', () => {
     const nodes = threeZones(4).map((node) => (node.id === 1 ? { ...node, decommissioning: true } : node));
     const snapshot = cluster(nodes, [range(1, [1, 2, 3, 4], 1)]);

@@ -33,6 +33,14 @@ export interface PlanInput {
    * driver's copies to them kept failing). Their existing replicas stay.
    */
   readonly avoidTargetNodeIds?: ReadonlySet<NodeId>;
+  /**
+   * Per range with a move under way: the replica an earlier step of that move chose to remove
+   * (`replacesNodeId` of its AddLearner or PromoteLearner). Later steps keep that choice instead
+   * of choosing again from counts the move itself keeps changing, which could demote one voter,
+   * promote it back and demote another (each a joint-consensus round). A choice is dropped when a
+   * fresh one has a harder reason (a gone, crowded-zone or not-live replica).
+   */
+  readonly pinnedRemovals?: ReadonlyMap<RangeId, NodeId>;
 }
 
 export interface Plan {
@@ -60,6 +68,7 @@ interface Planning {
   readonly snapshot: ClusterSnapshot;
   readonly limits: PlannerLimits;
   readonly avoidTargetNodeIds: ReadonlySet<NodeId>;
+  readonly pinnedRemovals: ReadonlyMap<RangeId, NodeId>;
   readonly nodeById: ReadonlyMap<NodeId, NodeState>;
   readonly replicaCount: Map<NodeId, number>;
   /** Replicas expected to leave a node (the victim of an over-replicated range). */
@@ -125,6 +134,7 @@ function startPlanning(input: PlanInput): Planning {
     snapshot,
     limits,
     avoidTargetNodeIds: input.avoidTargetNodeIds ?? new Set(),
+    pinnedRemovals: input.pinnedRemovals ?? new Map(),
     nodeById: indexNodes(snapshot),
     replicaCount: new Map(snapshot.nodes.map((node) => [node.id, 0])),
     leavingCount: new Map(),
@@ -178,7 +188,7 @@ function countMove(planning: Planning, move: Move, range?: RangeState): void {
 
 function countLeaving(planning: Planning, range: RangeState): void {
   if (range.replicas.length <= planning.snapshot.replicationFactor) return;
-  const victim = pickReplicaToRemove(planning, range, range.replicas.map((replica) => replica.nodeId));
+  const victim = pickPinnedReplicaToRemove(planning, range, range.replicas.map((replica) => replica.nodeId));
   markLeaving(planning, victim, range.bytes);
 }
 
@@ -320,6 +330,20 @@ function pickReplicaToRemove(
   return victim;
 }
 
+/**
+ * `pickReplicaToRemove` for the steps of a move under way: the replica pinned for the range
+ * (PlanInput.pinnedRemovals) while it is among `nodeIds` and the fresh choice has no harder
+ * reason to go (gone, more crowded zone, not live: the first three criteria); else the fresh choice.
+ */
+function pickPinnedReplicaToRemove(planning: Planning, range: RangeState, nodeIds: readonly NodeId[]): NodeId {
+  const fresh = pickReplicaToRemove(planning, range, nodeIds);
+  const pinned = planning.pinnedRemovals.get(range.id);
+  if (pinned === undefined || pinned === fresh || !nodeIds.includes(pinned)) return fresh;
+  const zones = zoneCounts(planning, nodeIds);
+  const hardReasons = (nodeId: NodeId): number[] => [gone(planning, nodeId) ? 0 : 1, -(zones.get(zoneOf(planning, nodeId)) ?? 0), isLiveNode(planning, nodeId) ? 1 : 0];
+  return compareTuples(hardReasons(fresh), hardReasons(pinned)) < 0 ? fresh : pinned;
+}
+
 function hasRoom(planning: Planning, nodeId: NodeId, bytes: number): boolean {
   const capacity = nodeOf(planning, nodeId)?.capacityBytes ?? 0;
   return count(planning.usedBytes, nodeId) + bytes <= capacity * diskUsageFractionMax;
@@ -377,16 +401,16 @@ function learnerMove(planning: Planning, range: RangeState, learner: Replica): M
   if (voters.length < planning.snapshot.replicationFactor) {
     return { kind: 'PromoteLearner', rangeId: range.id, nodeId: learner.nodeId, reason: `restore replication factor (${voters.length} voters)` };
   }
-  const victim = pickReplicaToRemove(planning, range, [...voters.map((voter) => voter.nodeId), learner.nodeId]);
+  const victim = pickPinnedReplicaToRemove(planning, range, [...voters.map((voter) => voter.nodeId), learner.nodeId]);
   if (victim === learner.nodeId) {
     return { kind: 'RemoveReplica', rangeId: range.id, nodeId: learner.nodeId, reason: 'learner no longer needed' };
   }
-  return { kind: 'PromoteLearner', rangeId: range.id, nodeId: learner.nodeId, reason: `replaces voter on ${describeNode(planning, victim)}` };
+  return { kind: 'PromoteLearner', rangeId: range.id, nodeId: learner.nodeId, replacesNodeId: victim, reason: `replaces voter on ${describeNode(planning, victim)}` };
 }
 
 /** Demotes the worst voter of an over-replicated range, moving its lease away first. */
 function demoteMove(planning: Planning, range: RangeState, voters: readonly Replica[]): Move | undefined {
-  const victim = pickReplicaToRemove(planning, range, voters.map((voter) => voter.nodeId));
+  const victim = pickPinnedReplicaToRemove(planning, range, voters.map((voter) => voter.nodeId));
   if (range.leaseholder === victim) {
     const target = bestLeaseTarget(planning, range, victim);
     if (target === undefined) return undefined;
@@ -438,7 +462,7 @@ function planUpReplication(planning: Planning, range: RangeState): void {
   const reason = replaced === undefined
     ? `under-replicated (${kept.length} of ${planning.snapshot.replicationFactor})`
     : `replace replica on ${describeNode(planning, replaced.nodeId)}`;
-  emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason });
+  emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, ...(replaced === undefined ? {} : { replacesNodeId: replaced.nodeId }), reason });
 }
 
 /**
@@ -496,7 +520,7 @@ function planZoneSpread(planning: Planning, range: RangeState): void {
   const victim = pickReplicaToRemove(planning, range, [...nodeIds, target], target);
   if (victim === target) return;
   const reason = `spread across zones: ${zones.size} zones used, replace node ${victim} in zone ${zoneOf(planning, victim)}`;
-  if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason })) {
+  if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, replacesNodeId: victim, reason })) {
     markLeaving(planning, victim, range.bytes);
   }
 }
@@ -573,7 +597,7 @@ function planCountRebalance(planning: Planning, range: RangeState): void {
       if (bandCategory(effective(source), band) <= bandCategory(effective(target) + 1, band)) continue;
       if (pickReplicaToRemove(planning, range, [...nodeIds, target], target, true) !== source) continue;
       const reason = `balance replicas: node ${source} has ${effective(source)}, node ${target} ${effective(target)} (band ${band.low}..${band.high})`;
-      if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason })) {
+      if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, replacesNodeId: source, reason })) {
         markLeaving(planning, source, range.bytes);
       }
       return;
@@ -606,7 +630,7 @@ function planByteRebalance(planning: Planning, range: RangeState): void {
       if (bytesOf(source) <= byteBand.high && bytesOf(target) >= byteBand.low) break;
       if (pickReplicaToRemove(planning, range, [...nodeIds, target], target, true) !== source) continue;
       const reason = `balance bytes: node ${source} holds ${formatMebibytes(bytesOf(source))}, node ${target} ${formatMebibytes(bytesOf(target))} (band ${formatMebibytes(byteBand.low)}..${formatMebibytes(byteBand.high)})`;
-      if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, reason })) {
+      if (emit(planning, { kind: 'AddLearner', rangeId: range.id, nodeId: target, bytes: range.bytes, replacesNodeId: source, reason })) {
         markLeaving(planning, source, range.bytes);
       }
       return;

@@ -44,16 +44,23 @@ export class InThreadExecutor implements BackgroundExecutor {
   }
 }
 
-/** Where the worker's module is, and how to start it from TypeScript sources when not compiled. */
-function startWorker(): Worker {
+/**
+ * Starts the storage worker module `moduleBase` (a file of this folder, without extension) as a
+ * thread named `name`, from the compiled build or, when running from TypeScript sources, through tsx.
+ */
+export function startStorageWorker(moduleBase: string, name: string, workerData?: unknown): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     const tsxApi = pathToFileURL(path.join(path.dirname(createRequire(here).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
-    const target = new URL('./background-worker.ts', here).href;
+    const target = new URL(`./${moduleBase}.ts`, here).href;
     const code = `(async () => { const api = await import(${JSON.stringify(tsxApi)}); api.register(); await import(${JSON.stringify(target)}); })()`;
-    return new Worker(code, { eval: true, name: 'phantomdb-storage-background' });
+    return new Worker(code, { eval: true, name, workerData });
   }
-  return new Worker(new URL('./background-worker.js', here), { name: 'phantomdb-storage-background' });
+  return new Worker(new URL(`./${moduleBase}.js`, here), { name, workerData });
+}
+
+function startWorker(): Worker {
+  return startStorageWorker('background-worker', 'phantomdb-storage-background');
 }
 
 /**

@@ -27,13 +27,32 @@ import { RecordLogWriter, readRecordLog } from './record-log.ts';
 import { BlockCache } from './sstable/block-cache.ts';
 import { TableBuilder, type TableMeta } from './sstable/table-builder.ts';
 import { type TableProperties, TableReader } from './sstable/table-reader.ts';
-import { type FileMeta, Version, type VersionEdit, decodeEdit, encodeEdit, largestUserKey, smallestUserKey } from './version.ts';
+import { type FileMeta, Version, type VersionEdit, decodeEdit, encodeEdit, fileNewestSeq, largestUserKey, smallestUserKey } from './version.ts';
 import { WriteAheadLog, replayWal } from './wal.ts';
 import { WriteBatch, decodeWriteBatch } from './write-batch.ts';
+import { type PinnedTable, type SpanSample, type SpanSource, encodeSpanEntries } from './span-export.ts';
+import { InThreadSpanExecutor, type SpanExecutor, WorkerSpanExecutor } from './span-executor.ts';
 
 export interface WriteOptions {
   /** fsync the WAL before the promise resolves (default: the engine's `syncWritesByDefault`). */
   readonly sync?: boolean;
+  /**
+   * For the batch's range deletions: the keys each span held, listed off the event loop by
+   * `planRangeDeletion`. A range deletion without a plan for its exact span walks the span here.
+   */
+  readonly rangeDeletions?: readonly RangeDeletionPlan[];
+}
+
+/**
+ * The live keys of [start, end) at sequence `seq`, listed on the export thread. A range deletion
+ * written with it tombstones these keys plus every key of the span written after `seq` (found in
+ * the memtables and the few tables newer than `seq`), which is every key live when it applies.
+ */
+export interface RangeDeletionPlan {
+  readonly start: Buffer;
+  readonly end: Buffer;
+  readonly seq: number;
+  readonly keys: readonly Buffer[];
 }
 
 export interface ReadOptions {
@@ -178,6 +197,8 @@ export class StorageEngine {
   private readonly cache: BlockCache;
   /** Where flushes and compactions run: a worker thread, or this thread when a custom fs is injected. */
   private readonly executor: BackgroundExecutor;
+  /** Where span exports and ingest checks run: the niced export thread, or this thread when a custom fs is injected. */
+  private readonly spanExecutor: SpanExecutor;
   private readonly tables = new Map<number, OpenTable>();
   private levelTablesCache: OpenTable[][] = [];
   private levelTablesFor: Version | undefined;
@@ -237,6 +258,7 @@ export class StorageEngine {
     this.log = deps.log ?? (() => {});
     this.cache = recovered.cache;
     this.executor = deps.fs === undefined && options.backgroundThread ? new WorkerExecutor() : new InThreadExecutor(this.fs);
+    this.spanExecutor = deps.fs === undefined && options.backgroundThread ? new WorkerSpanExecutor() : new InThreadSpanExecutor(this.fs);
     this.version = recovered.version;
     this.nextFileNumber = recovered.nextFileNumber;
     this.logNumber = recovered.logNumber;
@@ -329,25 +351,25 @@ export class StorageEngine {
       return Promise.reject(err as Error);
     }
     if (batch.count === 0) return Promise.resolve();
-    return this.writeWhenRoom(batch, options.sync ?? this.options.syncWritesByDefault, { delayed: false, stallStart: undefined });
+    return this.writeWhenRoom(batch, options.sync ?? this.options.syncWritesByDefault, { delayed: false, stallStart: undefined }, options.rangeDeletions);
   }
 
   /**
    * Appends the batch as soon as there is room. The room check and the append run in the same
    * turn of the event loop, so concurrent writers cannot overrun the limits between them.
    */
-  private writeWhenRoom(batch: WriteBatch, sync: boolean, wait: RoomWait): Promise<void> {
+  private writeWhenRoom(batch: WriteBatch, sync: boolean, wait: RoomWait, plans?: readonly RangeDeletionPlan[]): Promise<void> {
     let pending: Promise<void> | undefined;
     try {
       pending = this.roomForWrite(wait);
-      if (pending === undefined) return this.writeNow(batch, sync);
+      if (pending === undefined) return this.writeNow(batch, sync, plans);
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return pending.then(() => this.writeWhenRoom(batch, sync, wait));
+    return pending.then(() => this.writeWhenRoom(batch, sync, wait, plans));
   }
 
-  private writeNow(batch: WriteBatch, sync: boolean): Promise<void> {
+  private writeNow(batch: WriteBatch, sync: boolean, plans?: readonly RangeDeletionPlan[]): Promise<void> {
     this.checkWritable();
     const firstSeq = this.lastSequence + 1;
     assert(firstSeq + batch.count <= maxSequence, 'sequence numbers stay below 2^53');
@@ -363,7 +385,7 @@ export class StorageEngine {
       });
     }
     this.lastSequence = firstSeq + batch.count - 1;
-    this.applyToMemtable(encoded, this.active);
+    this.applyToMemtable(encoded, this.active, plans);
     this.counters.userBytes += batch.byteSize;
     const lastSeq = this.lastSequence;
     if (this.active.table.approximateBytes >= this.options.memtableBytesMax) this.rotateMemtable();
@@ -422,7 +444,7 @@ export class StorageEngine {
    * (so ops go in batch order). Batches of point ops are inserted in key order instead, which
    * lets the memtable's finger search make each insert cheap.
    */
-  private applyToMemtable(encoded: Buffer, slot: MemtableSlot): void {
+  private applyToMemtable(encoded: Buffer, slot: MemtableSlot, plans?: readonly RangeDeletionPlan[]): void {
     const { table, filter } = slot;
     const batch = decodeWriteBatch(encoded);
     const keys: Buffer[] = [];
@@ -447,7 +469,9 @@ export class StorageEngine {
         put: (key, value, seq) => table.add(key, seq, ValueKind.Put, value),
         del: (key, seq) => table.add(key, seq, ValueKind.Delete, emptyValue),
         delRange: (start, end, seq) => {
-          for (const key of this.liveKeysInRange(start, end, seq - 1)) {
+          const plan = plans?.find((candidate) => candidate.start.equals(start) && candidate.end.equals(end));
+          const keys = plan === undefined ? this.liveKeysInRange(start, end, seq - 1) : this.plannedKeys(plan, seq - 1);
+          for (const key of keys) {
             filter.add(key);
             table.add(key, seq, ValueKind.Delete, emptyValue);
           }
@@ -475,6 +499,64 @@ export class StorageEngine {
       release();
     }
     return keys;
+  }
+
+  /**
+   * The keys a range deletion at `upTo + 1` must tombstone, given its plan: the planned keys
+   * (live at plan.seq) and every key of the span with an entry in (plan.seq, upTo] — in the
+   * memtables or in tables holding entries newer than plan.seq. Keys deleted since are included
+   * (one more tombstone is harmless); each key once.
+   */
+  private plannedKeys(plan: RangeDeletionPlan, upTo: number): Buffer[] {
+    const keys = new Map<string, Buffer>();
+    for (const key of plan.keys) keys.set(key.toString('latin1'), key);
+    const newer: InternalIterator[] = [this.active, ...this.immutables].map((slot) => slot.table.iterator());
+    for (const f of this.version.allFiles()) {
+      if (fileNewestSeq(f) <= plan.seq) continue;
+      if (Buffer.compare(smallestUserKey(f), plan.end) >= 0 || Buffer.compare(largestUserKey(f), plan.start) < 0) continue;
+      newer.push(this.tableIterator(f, false));
+    }
+    for (const it of newer) {
+      for (it.seek(plan.start, maxSequence); it.valid() && Buffer.compare(it.userKey(), plan.end) < 0; it.next()) {
+        const seq = it.seq();
+        if (seq <= plan.seq || seq > upTo) continue;
+        const key = it.userKey();
+        const name = key.toString('latin1');
+        if (!keys.has(name)) keys.set(name, Buffer.from(key));
+      }
+    }
+    return [...keys.values()];
+  }
+
+  /**
+   * The bytes (keys plus values) of the live keys of [start, end) now, with a sample of keys (the
+   * first, then one per `everyEntries`) and the bytes up to each, walked on the export thread.
+   */
+  async sampleSpan(start: Buffer, end: Buffer, everyEntries: number): Promise<SpanSample> {
+    this.checkReadable();
+    if (!(Number.isSafeInteger(everyEntries) && everyEntries >= 1)) throw new InvalidArgumentError('sampleSpan needs everyEntries ≥ 1');
+    const pinned = this.pinSpan(start, end);
+    try {
+      return await this.spanExecutor.sample(pinned.source, everyEntries);
+    } finally {
+      pinned.release();
+    }
+  }
+
+  /**
+   * Lists the live keys of [start, end) on the export thread, for a range deletion of that span
+   * written next (WriteOptions.rangeDeletions): the write then does not walk the span's tables on
+   * the event loop (a dropped replica's range is tens of MiB read and checked synchronously).
+   */
+  async planRangeDeletion(start: Buffer, end: Buffer): Promise<RangeDeletionPlan> {
+    this.checkWritable();
+    const pinned = this.pinSpan(start, end);
+    try {
+      const keys = await this.spanExecutor.liveKeys(pinned.source);
+      return { start, end, seq: pinned.source.seq, keys };
+    } finally {
+      pinned.release();
+    }
   }
 
   private checkWritable(): void {
@@ -683,7 +765,7 @@ export class StorageEngine {
   /** Merged internal iterator over memtables and the current version, pinning the version. */
   private internalIterator(fillCache = true): { iterator: InternalIterator; release: () => void } {
     const version = this.version;
-    this.pinnedVersions.set(version, (this.pinnedVersions.get(version) ?? 0) + 1);
+    const release = this.pinVersion(version);
     const children: InternalIterator[] = [this.active.table.iterator()];
     for (let i = this.immutables.length - 1; i >= 0; i--) children.push((this.immutables[i] as MemtableSlot).table.iterator());
     for (const f of version.files(0)) children.push(this.tableIterator(f, fillCache));
@@ -696,8 +778,14 @@ export class StorageEngine {
         ),
       );
     }
+    return { iterator: new MergingIterator(children), release };
+  }
+
+  /** Keeps every file of `version` on disk until the returned function is called (once or more). */
+  private pinVersion(version: Version): () => void {
+    this.pinnedVersions.set(version, (this.pinnedVersions.get(version) ?? 0) + 1);
     let released = false;
-    const release = (): void => {
+    return (): void => {
       if (released) return;
       released = true;
       const count = (this.pinnedVersions.get(version) ?? 1) - 1;
@@ -705,7 +793,51 @@ export class StorageEngine {
       else this.pinnedVersions.set(version, count);
       if (count === 0 && version !== this.version && this.state !== 'closed') this.deleteObsoleteFiles();
     };
-    return { iterator: new MergingIterator(children), release };
+  }
+
+  /**
+   * Pins the state of user keys [start, end) at the snapshot (default: now) for a reader on
+   * another thread (span-export.ts): the current version's tables overlapping the span, which stay
+   * on disk until `release()`, and a copy of the memtables' entries of the span. The source reads
+   * the same keys and values as `iterator({ lowerBound: start, upperBound: end, snapshot })`.
+   */
+  pinSpan(start: Buffer, end: Buffer, options: ReadOptions = {}): { readonly source: SpanSource; release(): void } {
+    this.checkReadable();
+    if (Buffer.compare(start, end) >= 0) throw new InvalidArgumentError('pinSpan needs start < end');
+    const seq = options.snapshot?.seq ?? this.visibleSequence;
+    const version = this.version;
+    const release = this.pinVersion(version);
+    const memtables = [this.active, ...[...this.immutables].reverse()].map((slot) => encodeSpanEntries(slot.table.iterator(), start, end, seq));
+    const tables: PinnedTable[] = [];
+    for (const f of version.allFiles()) {
+      // Tables are closed intervals of user keys; the span is half-open.
+      if (Buffer.compare(smallestUserKey(f), end) >= 0 || Buffer.compare(largestUserKey(f), start) < 0) continue;
+      tables.push({ path: path.join(this.dir, fileName(f.number, 'sst')), fileNumber: f.number, ...(f.globalSeq === undefined ? {} : { globalSeq: f.globalSeq }) });
+    }
+    return { source: { start, end, seq, memtables: memtables.filter((entries) => entries.byteLength > 0), tables }, release };
+  }
+
+  /**
+   * As `exportRange`, but the merge, the encoding and the fsyncs run on the engine's niced export
+   * thread: this thread only pins the span and copies its memtable entries. `sync: false` skips
+   * the fsyncs (scratch files read once).
+   */
+  async exportSpan(start: Buffer, end: Buffer, dir: string, options: ReadOptions & { fileBytes?: number; sync?: boolean } = {}): Promise<ExportedFile[]> {
+    this.checkReadable();
+    if (Buffer.compare(start, end) >= 0) throw new InvalidArgumentError('exportSpan needs start < end');
+    const pinned = this.pinSpan(start, end, options);
+    try {
+      this.fs.mkdirSync(dir);
+      return await this.spanExecutor.exportSpan({
+        source: pinned.source,
+        dir,
+        fileBytes: options.fileBytes ?? this.options.targetFileBytes,
+        table: this.tableOutputOptions(),
+        sync: options.sync !== false,
+      });
+    } finally {
+      pinned.release();
+    }
   }
 
   private tableIterator(f: FileMeta, fillCache = true): InternalIterator {
@@ -1197,19 +1329,12 @@ export class StorageEngine {
     this.checkWritable();
     if (paths.length === 0) return;
     const probes: { path: string; props: TableReader['properties']; fileBytes: number }[] = [];
+    // Every block checked on the export thread: a snapshot's tables are tens of MiB, and the node
+    // serves its clients meanwhile.
+    await this.spanExecutor.verifyTables(paths);
     for (const p of paths) {
       const reader = TableReader.open(this.fs, p, -1, { cache: this.cache, verifyChecksums: true });
       try {
-        // Checked a few blocks at a time: a snapshot's tables are tens of MiB, and the node
-        // serves its clients meanwhile.
-        let bytesSinceYield = 0;
-        for (const blockBytes of reader.verifyBlocks()) {
-          bytesSinceYield += blockBytes;
-          if (bytesSinceYield >= yieldEveryBytes) {
-            bytesSinceYield = 0;
-            await yieldToEventLoop();
-          }
-        }
         const props = reader.properties;
         if (props.maxSeq !== 0) throw new InvalidArgumentError(`${p}: ingested tables must be built with sequence 0 (found ${props.maxSeq})`);
         probes.push({ path: p, props, fileBytes: reader.fileSize });
@@ -1254,14 +1379,27 @@ export class StorageEngine {
       this.openTable(meta);
       added.push({ level, file: meta });
     }
-    this.fs.fsyncDirSync(this.dir);
     try {
+      // The links durable before the manifest names them; fsynced off the event loop.
+      await this.fsyncDir(this.dir);
       await this.logAndApply({ added, lastSequence: this.lastSequence });
     } finally {
       for (const a of added) this.pendingOutputs.delete(a.file.number);
     }
     if (globalSeq > this.visibleSequence) this.visibleSequence = globalSeq;
     this.scheduleBackgroundWork();
+  }
+
+  /** fsyncs a directory (its entries) without blocking the event loop. */
+  private async fsyncDir(dir: string): Promise<void> {
+    const fd = this.fs.openSync(dir, 'r');
+    try {
+      await this.fs.fsync(fd);
+    } catch (err) {
+      throw new StorageIOError('fsync', dir, err);
+    } finally {
+      this.fs.closeSync(fd);
+    }
   }
 
   private memtablesOverlap(smallest: Buffer, largest: Buffer): boolean {
@@ -1280,6 +1418,30 @@ export class StorageEngine {
       if (v.overlapping(level, smallest, largest).length > 0) return Math.max(0, level - 1);
     }
     return v.levelsMax - 1;
+  }
+
+  /**
+   * About how many bytes the tables hold for user keys [start, end), from their indexes (no data
+   * block is read): whole tables inside the span, and the part of a table between the data blocks
+   * where the span starts and ends. Counts overwritten versions and tombstones too; the memtables
+   * are not counted. Synchronous and cheap: for sizing a range when no walk measured it.
+   */
+  approximateSpanBytes(start: Buffer, end: Buffer): number {
+    this.checkReadable();
+    let bytes = 0;
+    for (const f of this.version.allFiles()) {
+      const smallest = smallestUserKey(f);
+      const largest = largestUserKey(f);
+      if (Buffer.compare(smallest, end) >= 0 || Buffer.compare(largest, start) < 0) continue;
+      if (Buffer.compare(smallest, start) >= 0 && Buffer.compare(largest, end) < 0) {
+        bytes += f.fileBytes;
+        continue;
+      }
+      const t = this.tables.get(f.number);
+      if (t === undefined) continue;
+      bytes += Math.max(0, t.reader.approximateOffsetOf(end) - t.reader.approximateOffsetOf(start));
+    }
+    return bytes;
   }
 
   /** Checks every checksum of every live table; returns the problems found (empty when healthy). */
@@ -1340,6 +1502,7 @@ export class StorageEngine {
     this.state = 'closed';
     this.notifyProgress();
     await this.executor.close();
+    await this.spanExecutor.close();
     await Promise.allSettled([this.flushLoop, this.compactionLoop, this.publishChain, this.manifestChain]);
     if (this.active.wal !== undefined) await this.active.wal.close().catch(() => {});
     for (const t of this.tables.values()) t.reader.close();

@@ -152,6 +152,21 @@ export class TableBuilder {
     if (this.dataBlock.estimatedSizeBytes() >= this.blockSizeBytes) this.flushDataBlock();
   }
 
+  /**
+   * fsyncs what has been written to the file so far (not the buffered tail), asynchronously. A
+   * long build that syncs in steps never leaves a whole file's dirty pages for one fsync to flush
+   * (which would hold up the node's log fsyncs on the same disk). Then call abandon() on failure.
+   */
+  async syncWritten(): Promise<void> {
+    assert(this.state === 'open', `syncWritten on a ${this.state} table builder`);
+    try {
+      await this.fs.fsync(this.fd);
+    } catch (error) {
+      this.state = 'failed';
+      throw new StorageIOError('fsync', this.path, error);
+    }
+  }
+
   /** Entries added so far. */
   entryCount(): number {
     return this.entries;
