@@ -14,8 +14,9 @@ import type { ExportedFile } from '../storage/engine.ts';
 import { realFs } from '../storage/fs.ts';
 import { GlobalSeqIterator } from '../storage/global-seq-iterator.ts';
 import type { InternalIterator } from '../storage/iterator.ts';
-import { compareUserKeySeq, maxSequence, ValueKind } from '../storage/keys.ts';
+import { maxSequence } from '../storage/keys.ts';
 import { MergingIterator } from '../storage/merging-iterator.ts';
+import { EncodedEntriesIterator } from '../storage/span-export.ts';
 import { TableReader } from '../storage/sstable/table-reader.ts';
 import { writeVersionFiles } from './engine-adapters.ts';
 import { HashingFs } from './hashing-fs.ts';
@@ -73,15 +74,16 @@ const readBackChunkBytes = 1024 * 1024;
  * size spread the writer's flushes instead of one burst per 32 MiB file.
  */
 export const syncEveryBytes = 4 * 1024 * 1024;
-/** Per encoded entry: u32 key length, u32 value length, f64 sequence, u8 kind (as storage/background.ts encodeEntries). */
+/** Per encoded entry: u32 key length, u32 value length, f64 sequence, u8 kind (storage/span-export.ts encodeSpanEntries, read there by EncodedEntriesIterator). */
 const entryHeaderBytes = 17;
 /** Copying a memtable part gives the engine's thread back after this many bytes. */
 const copyYieldBytes = 1024 * 1024;
 
 /**
  * Copies the entries of [lowerBound, upperBound) at or below `seq` out of each memtable (in
- * internal order), yielding to the event loop every MiB: the memtables keep taking writes
- * meanwhile, and those land above `seq`. Each part is its own ArrayBuffer (transferable).
+ * internal order) in encodeSpanEntries's format, yielding to the event loop every MiB (the
+ * storage engine's pinSpan copies in one go): the memtables keep taking writes meanwhile, and
+ * those land above `seq`. Each part is its own ArrayBuffer (transferable).
  */
 export async function encodeMemtableParts(memtables: readonly InternalIterator[], seq: number, lowerBound: Buffer, upperBound: Buffer | undefined): Promise<Buffer[]> {
   const parts: Buffer[] = [];
@@ -116,82 +118,6 @@ export async function encodeMemtableParts(memtables: readonly InternalIterator[]
     parts.push(part);
   }
   return parts;
-}
-
-/** An InternalIterator over one `encodeMemtableParts` part (entries already in internal order). */
-export class EncodedEntriesIterator implements InternalIterator {
-  private readonly keys: Buffer[] = [];
-  private readonly values: Buffer[] = [];
-  private readonly seqs: number[] = [];
-  private readonly kinds: ValueKind[] = [];
-  private at = -1;
-
-  constructor(encoded: Buffer) {
-    let pos = 0;
-    while (pos < encoded.length) {
-      const keyLength = encoded.readUInt32LE(pos);
-      const valueLength = encoded.readUInt32LE(pos + 4);
-      this.seqs.push(encoded.readDoubleLE(pos + 8));
-      this.kinds.push(encoded[pos + 16] === ValueKind.Put ? ValueKind.Put : ValueKind.Delete);
-      pos += entryHeaderBytes;
-      this.keys.push(encoded.subarray(pos, pos + keyLength));
-      pos += keyLength;
-      this.values.push(encoded.subarray(pos, pos + valueLength));
-      pos += valueLength;
-    }
-  }
-
-  private compareAt(index: number, userKey: Buffer, seq: number): number {
-    return compareUserKeySeq(this.keys[index] as Buffer, this.seqs[index] as number, userKey, seq);
-  }
-
-  valid(): boolean {
-    return this.at >= 0 && this.at < this.keys.length;
-  }
-  seekToFirst(): void {
-    this.at = 0;
-  }
-  seekToLast(): void {
-    this.at = this.keys.length - 1;
-  }
-  seek(userKey: Buffer, seq: number): void {
-    let low = 0;
-    let high = this.keys.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.compareAt(middle, userKey, seq) < 0) low = middle + 1;
-      else high = middle;
-    }
-    this.at = low;
-  }
-  seekForPrev(userKey: Buffer, seq: number): void {
-    let low = 0;
-    let high = this.keys.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.compareAt(middle, userKey, seq) <= 0) low = middle + 1;
-      else high = middle;
-    }
-    this.at = low - 1;
-  }
-  next(): void {
-    this.at++;
-  }
-  prev(): void {
-    this.at--;
-  }
-  userKey(): Buffer {
-    return this.keys[this.at] as Buffer;
-  }
-  seq(): number {
-    return this.seqs[this.at] as number;
-  }
-  kind(): ValueKind {
-    return this.kinds[this.at] as ValueKind;
-  }
-  value(): Buffer {
-    return this.values[this.at] as Buffer;
-  }
 }
 
 function asBuffer(u: Uint8Array): Buffer {
