@@ -528,8 +528,14 @@ async function runCluster(rows: BenchRow[], settings: ClusterSettings): Promise<
   }
   const duringBackup = await during;
   rows.push(clusterRow('backup-volume', { mibPerSec: Number((dataBytes / MiB / bv.seconds).toFixed(1)), seconds: Number(bv.seconds.toFixed(2)), objectBytes: bv.report.bytesDone, ranges: bv.report.rangesTotal, verified: bv.report.verified, destination: 'volume (local directory)', withClientLoad: true }));
-  rows.push({ workload: 'during-backup', system: 'phantomdb', opsPerSec: Number(duringBackup.opsPerSec.toFixed(1)), p50Ms: Number(duringBackup.p50Ms.toFixed(2)), p99Ms: Number(duringBackup.p99Ms.toFixed(2)), errors: duringBackup.errors, seconds: Number(duringBackup.seconds.toFixed(1)), clients: settings.loadClients, level: 'cluster (3 data node processes)' });
+  // What the exports cost each node (its event-loop delay and CPU split, logged per busy period).
+  const exportCost: string[] = [];
+  for (let id = 1; id <= 3; id++) {
+    for (const line of cluster.node(id).output.split('\n').filter((l) => l.includes('backup exports:'))) exportCost.push(`node ${id}: ${line.slice(line.indexOf('backup exports:'))}`);
+  }
+  rows.push({ workload: 'during-backup', system: 'phantomdb', opsPerSec: Number(duringBackup.opsPerSec.toFixed(1)), p50Ms: Number(duringBackup.p50Ms.toFixed(2)), p99Ms: Number(duringBackup.p99Ms.toFixed(2)), errors: duringBackup.errors, seconds: Number(duringBackup.seconds.toFixed(1)), clients: settings.loadClients, level: 'cluster (3 data node processes)', exportCost });
   progress(`backup-volume: ${fmt(dataBytes / MiB / bv.seconds, 1)} MiB/s (${bv.seconds.toFixed(1)} s, ${bv.report.rangesTotal} ranges); during-backup: ${fmt(duringBackup.opsPerSec)} ops/s, p99 ${duringBackup.p99Ms.toFixed(1)} ms`);
+  for (const line of exportCost) progress(line);
   const volumeAt = encodeTimestamp(parseTimestamp(bv.report.backupTimestamp));
   progress('source: full-scan checksum at the volume backup timestamp');
   const volumeExpected = await clusterChecksum(client, volumeAt);

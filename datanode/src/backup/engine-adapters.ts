@@ -60,75 +60,94 @@ export class MvccEngineRangeExporter implements RangeExporter {
   ) {}
 
   async exportRange(request: ExportRequest): Promise<readonly ExportedFile[]> {
-    const at = encodeTimestamp(request.at);
-    const since = request.since === undefined ? undefined : encodeTimestamp(request.since);
-    const isTombstone = this.options.isTombstone ?? (() => false);
-    const fileBytes = this.options.fileBytes ?? defaultFileBytes;
     mkdirSync(request.dir, { recursive: true });
     const snapshot = this.engine.snapshot();
     const upperBound = request.span.endKey.length === 0 ? undefined : mvccKeyPrefix(request.span.endKey);
     const lowerBound = mvccKeyPrefix(request.span.startKey);
     // One pass over the whole range: leave the block cache to what clients read.
     const it = this.engine.iterator({ snapshot, lowerBound, ...(upperBound === undefined ? {} : { upperBound }), fillCache: false });
-    const files: ExportedFile[] = [];
-    let builder: TableBuilder | undefined;
-    let first: Buffer | undefined;
-    let last: Buffer | undefined;
-    let entries = 0;
-    // Scratch files, read once by the upload and deleted: no fsync, and none on the event loop.
-    const finish = async (): Promise<void> => {
-      if (builder === undefined || first === undefined || last === undefined) return;
-      const finishing = builder;
-      builder = undefined;
-      const meta = await finishing.finishAsync({ sync: this.options.sync ?? false });
-      files.push({ path: finishing.path, entries, fileBytes: meta.fileSize, smallestKey: first, largestKey: last });
-    };
     try {
-      let previousUserKey: Buffer | undefined;
-      let seen = 0;
-      let bytesSinceYield = 0;
-      let turnStartMs = performance.now();
-      for (it.seek(lowerBound); it.valid(); it.next()) {
-        if (bytesSinceYield >= exportYieldBytes || (++seen % 64 === 0 && performance.now() - turnStartMs >= exportYieldMs)) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          if (this.options.pace !== undefined) await this.options.pace(bytesSinceYield);
-          bytesSinceYield = 0;
-          turnStartMs = performance.now();
-        }
-        const encoded = it.key();
-        const { key, ts } = decodeMvccKey(encoded);
-        if (ts > at) continue;
-        if (since !== undefined) {
-          if (ts <= since) continue;
-        } else {
-          // Full: only the newest version at or below `at` of each key.
-          if (previousUserKey !== undefined && previousUserKey.equals(key)) continue;
-          previousUserKey = key;
-          if (isTombstone(it.value())) continue;
-        }
-        if (builder !== undefined && builder.estimatedFileSizeBytes() >= fileBytes) await finish();
-        if (builder === undefined) {
-          builder = new TableBuilder(this.options.fs ?? realFs, this.options.pathOf?.(request.dir, files.length) ?? path.join(request.dir, `${String(files.length).padStart(6, '0')}.sst`));
-          first = Buffer.from(encoded);
-          entries = 0;
-        }
-        const value = it.value();
-        builder.add(encoded, 0, ValueKind.Put, value);
-        bytesSinceYield += encoded.length + value.length;
-        last = Buffer.from(encoded);
-        entries++;
-      }
-      await finish();
-      if (this.options.pace !== undefined && bytesSinceYield > 0) await this.options.pace(bytesSinceYield);
-    } catch (error) {
-      builder?.abandon();
-      throw error;
+      return await writeVersionFiles(it, lowerBound, request, this.options);
     } finally {
       it.close();
       snapshot.release();
     }
-    return files;
   }
+}
+
+/**
+ * The export's walk, over any iterator of MVCC-encoded keys from `lowerBound` (bounded above by
+ * the iterator): writes the versions the request selects as SSTables and lists them. Shared by
+ * the in-thread exporter above and the export thread (export-job.ts).
+ */
+export async function writeVersionFiles(it: VersionSource, lowerBound: Buffer, request: Pick<ExportRequest, 'at' | 'since' | 'dir'>, options: MvccExporterOptions): Promise<ExportedFile[]> {
+  const at = encodeTimestamp(request.at);
+  const since = request.since === undefined ? undefined : encodeTimestamp(request.since);
+  const isTombstone = options.isTombstone ?? (() => false);
+  const fileBytes = options.fileBytes ?? defaultFileBytes;
+  const files: ExportedFile[] = [];
+  let builder: TableBuilder | undefined;
+  let first: Buffer | undefined;
+  let last: Buffer | undefined;
+  let entries = 0;
+  const finish = async (): Promise<void> => {
+    if (builder === undefined || first === undefined || last === undefined) return;
+    const finishing = builder;
+    builder = undefined;
+    const meta = await finishing.finishAsync({ sync: options.sync ?? false });
+    files.push({ path: finishing.path, entries, fileBytes: meta.fileSize, smallestKey: first, largestKey: last });
+  };
+  try {
+    let previousUserKey: Buffer | undefined;
+    let seen = 0;
+    let bytesSinceYield = 0;
+    let turnStartMs = performance.now();
+    for (it.seek(lowerBound); it.valid(); it.next()) {
+      if (bytesSinceYield >= exportYieldBytes || (++seen % 64 === 0 && performance.now() - turnStartMs >= exportYieldMs)) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (options.pace !== undefined) await options.pace(bytesSinceYield);
+        bytesSinceYield = 0;
+        turnStartMs = performance.now();
+      }
+      const encoded = it.key();
+      const { key, ts } = decodeMvccKey(encoded);
+      if (ts > at) continue;
+      if (since !== undefined) {
+        if (ts <= since) continue;
+      } else {
+        // Full: only the newest version at or below `at` of each key.
+        if (previousUserKey !== undefined && previousUserKey.equals(key)) continue;
+        previousUserKey = key;
+        if (isTombstone(it.value())) continue;
+      }
+      if (builder !== undefined && builder.estimatedFileSizeBytes() >= fileBytes) await finish();
+      if (builder === undefined) {
+        builder = new TableBuilder(options.fs ?? realFs, options.pathOf?.(request.dir, files.length) ?? path.join(request.dir, `${String(files.length).padStart(6, '0')}.sst`));
+        first = Buffer.from(encoded);
+        entries = 0;
+      }
+      const value = it.value();
+      builder.add(encoded, 0, ValueKind.Put, value);
+      bytesSinceYield += encoded.length + value.length;
+      last = Buffer.from(encoded);
+      entries++;
+    }
+    await finish();
+    if (options.pace !== undefined && bytesSinceYield > 0) await options.pace(bytesSinceYield);
+  } catch (error) {
+    builder?.abandon();
+    throw error;
+  }
+  return files;
+}
+
+/** What the export walks: user-visible entries in key order (a DbIterator). */
+export interface VersionSource {
+  seek(key: Buffer): void;
+  valid(): boolean;
+  next(): void;
+  key(): Buffer;
+  value(): Buffer;
 }
 
 /** Ingests verified backup files into a StorageEngine (one ingest per range of each backup). */

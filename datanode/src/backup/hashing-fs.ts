@@ -8,10 +8,19 @@ import { createHash, type Hash } from 'node:crypto';
 import type { StorageFs } from '../storage/fs.ts';
 
 export class HashingFs implements StorageFs {
-  private readonly open = new Map<number, { readonly file: string; readonly hash: Hash; bytes: number }>();
+  private readonly open = new Map<number, { readonly file: string; readonly hash: Hash; bytes: number; unsynced: number }>();
   private readonly digests = new Map<string, { readonly sha256: string; readonly bytes: number }>();
 
-  constructor(private readonly inner: StorageFs) {}
+  /**
+   * `syncEveryBytes`: flush a file being written to disk after every so many bytes (a blocking
+   * fsync: only on a thread of its own, such as the export thread), so that the disk takes an
+   * export's bytes as a steady trickle instead of one burst per file at its final fsync, which
+   * would stall the WAL fsyncs of client writes queued behind it.
+   */
+  constructor(
+    private readonly inner: StorageFs,
+    private readonly syncEveryBytes = 0,
+  ) {}
 
   /** The SHA-256 (hex) and size of a file written and closed through this fs; undefined otherwise. */
   digestOf(file: string): { readonly sha256: string; readonly bytes: number } | undefined {
@@ -22,7 +31,7 @@ export class HashingFs implements StorageFs {
     const fd = this.inner.openSync(file, flags);
     // Only files created from empty are hashed: appends to an existing file would miss its start.
     if (flags === 'w' || flags === 'wx') {
-      this.open.set(fd, { file, hash: createHash('sha256'), bytes: 0 });
+      this.open.set(fd, { file, hash: createHash('sha256'), bytes: 0, unsynced: 0 });
       this.digests.delete(file);
     }
     return fd;
@@ -44,6 +53,11 @@ export class HashingFs implements StorageFs {
     if (state === undefined) return;
     state.hash.update(buffer.subarray(offset, offset + length));
     state.bytes += length;
+    state.unsynced += length;
+    if (this.syncEveryBytes > 0 && state.unsynced >= this.syncEveryBytes) {
+      state.unsynced = 0;
+      this.inner.fsyncSync(fd);
+    }
   }
 
   readSync(fd: number, buffer: Buffer, offset: number, length: number, position: number): number {

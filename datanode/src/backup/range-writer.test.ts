@@ -14,6 +14,7 @@ import { encodeTimestamp, timestamp } from '../hlc/hlc.ts';
 import { StorageEngine } from '../storage/engine.ts';
 import { encodeMvccKey } from '../storage/mvcc.ts';
 import { MvccEngineRangeExporter } from './engine-adapters.ts';
+import { exportOnThread, ExportThread } from './export-thread.ts';
 import type { BackupFile } from './manifest.ts';
 import { writeRangeFiles } from './range-writer.ts';
 import { type BackupStore, S3BackupStore, VolumeBackupStore } from './store.ts';
@@ -25,6 +26,8 @@ const valueBytes = 4096;
 let dir = '';
 let engine: StorageEngine;
 let s3: LocalS3 | undefined;
+/** The node's way: exports on the (niced) export thread; the other way is the in-thread exporter. */
+const thread = new ExportThread({ nice: 19 });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'phantomdb-range-writer-'));
@@ -36,6 +39,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await thread.close();
   await s3?.close();
   await engine.close();
   await rm(dir, { recursive: true, force: true });
@@ -43,15 +47,20 @@ afterAll(async () => {
 
 const everything = { rangeId: 7, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0) };
 
-function writeTo(store: BackupStore, prefix: string, signal: AbortSignal, options: { limiter?: BandwidthLimiter; onBytes?: (bytes: number) => void } = {}): Promise<BackupFile[]> {
+function writeTo(store: BackupStore, prefix: string, signal: AbortSignal, options: { limiter?: BandwidthLimiter; onBytes?: (bytes: number) => void; onThread?: boolean } = {}): Promise<BackupFile[]> {
+  const { onThread, ...rest } = options;
+  const request = (exportDir: string): { span: typeof everything; at: ReturnType<typeof timestamp>; dir: string } => ({ span: everything, at: timestamp(1000 + keys, 0), dir: exportDir });
   return writeRangeFiles({
     store,
     // Small files, so one export writes several objects.
-    exportInto: (exportDir, hooks) => new MvccEngineRangeExporter(engine, { fileBytes: 256 * 1024, ...hooks }).exportRange({ span: everything, at: timestamp(1000 + keys, 0), dir: exportDir }),
+    exportInto: (exportDir, hooks) =>
+      onThread === true
+        ? exportOnThread(thread, engine, request(exportDir), { fileBytes: 256 * 1024, output: hooks.output, sync: hooks.sync, readBack: hooks.readBack, pace: hooks.pace })
+        : new MvccEngineRangeExporter(engine, { fileBytes: 256 * 1024, ...hooks }).exportRange(request(exportDir)),
     objectKeyPrefix: prefix,
     scratchDir: path.join(dir, 'scratch', prefix.replaceAll('/', '_')),
     signal,
-    ...options,
+    ...rest,
   });
 }
 
@@ -75,12 +84,13 @@ async function expectWhole(store: BackupStore, files: readonly BackupFile[]): Pr
   expect(listed).toEqual(files.map((file) => file.objectKey));
 }
 
-describe('writeRangeFiles', () => {
+for (const onThread of [false, true]) {
+ describe(`writeRangeFiles (${onThread ? 'on the export thread' : 'in-thread exporter'})`, () => {
   it('builds the files in place on a volume, flushed and renamed, with their checksums', async () => {
-    const root = path.join(dir, 'volume');
+    const root = path.join(dir, `volume-${onThread}`);
     const store = new VolumeBackupStore(root);
     let reported = 0;
-    const files = await writeTo(store, 'b1/ranges/7/a-', new AbortController().signal, { onBytes: (bytes) => (reported = bytes) });
+    const files = await writeTo(store, 'b1/ranges/7/a-', new AbortController().signal, { onThread, onBytes: (bytes) => (reported = bytes) });
     await expectWhole(store, files);
     expect(reported).toBe(files.reduce((sum, file) => sum + file.sizeBytes, 0));
     expect((await readdir(path.join(root, 'b1', 'ranges', '7'))).filter((name) => name.endsWith('.partial'))).toEqual([]);
@@ -91,9 +101,9 @@ describe('writeRangeFiles', () => {
 
   it('uploads to S3 from node-local scratch and leaves no scratch behind', async () => {
     const local = s3 as LocalS3;
-    const store = new S3BackupStore({ bucket: 'phantom-backups', prefix: 'rw', region: local.region, endpoint: local.endpoint, forcePathStyle: true, credentials: local.credentials });
+    const store = new S3BackupStore({ bucket: 'phantom-backups', prefix: `rw-${onThread}`, region: local.region, endpoint: local.endpoint, forcePathStyle: true, credentials: local.credentials });
     try {
-      const files = await writeTo(store, 'b1/ranges/7/a-', new AbortController().signal);
+      const files = await writeTo(store, 'b1/ranges/7/a-', new AbortController().signal, { onThread });
       await expectWhole(store, files);
       await expect(readdir(path.join(dir, 'scratch', 'b1_ranges_7_a-'))).rejects.toThrow(/ENOENT/);
     } finally {
@@ -102,13 +112,14 @@ describe('writeRangeFiles', () => {
   }, 60_000);
 
   it('removes what it wrote when aborted mid-export', async () => {
-    const root = path.join(dir, 'volume-abort');
+    const root = path.join(dir, `volume-abort-${onThread}`);
     const store = new VolumeBackupStore(root);
     const abort = new AbortController();
     // Slow enough that the abort lands in the middle: 1.2 MiB at 2 MiB/s.
     const limiter = new BandwidthLimiter(2 * 1024 * 1024, systemTimers);
     let sawBytes = false;
     const writing = writeTo(store, 'b1/ranges/7/a-', abort.signal, {
+      onThread,
       limiter,
       onBytes: (bytes) => {
         if (bytes > 300 * 1024 && !sawBytes) {
@@ -123,3 +134,4 @@ describe('writeRangeFiles', () => {
     expect(left).toEqual([]);
   }, 60_000);
 });
+}

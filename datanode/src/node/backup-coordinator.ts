@@ -30,10 +30,12 @@ import type { BackupProgressReport, BackupRangeSpec, BackupRangeUpdate, BackupSp
 import { adminMetadataKeys, adminProto } from '../admin/proto.ts';
 import { MvccEngineRangeExporter } from '../backup/engine-adapters.ts';
 import { BackupObjectCorruptError, BackupObjectMissingError } from '../backup/errors.ts';
+import { describeExportActivity, ExportActivityMonitor } from '../backup/export-monitor.ts';
+import { exportOnThread, ExportThread, exportThreadNiceDefault } from '../backup/export-thread.ts';
 import { type BackupFile, type BackupManifest, type BackupRange, manifestKey } from '../backup/manifest.ts';
 import type { RangeSpan } from '../backup/ports.ts';
 import { systemTimers } from '../backup/ports.ts';
-import { type RangeExportHooks, writeRangeFiles } from '../backup/range-writer.ts';
+import { type RangeExportedFile, type RangeExportHooks, writeRangeFiles } from '../backup/range-writer.ts';
 import { writeManifestOnce } from '../backup/manifest-write.ts';
 import { finishedSpans, readRunRecord, remainingSpans, writeRunRecord, writeSpanRecord } from '../backup/progress.ts';
 import { readManifest } from '../backup/reader.ts';
@@ -44,7 +46,7 @@ import type { StoredProtection } from '../kv/command.ts';
 import { containsSpan, metaRangeId, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError as KvNotLeaderError } from '../kv/errors.ts';
 import { describeTs } from '../kv/gc.ts';
-import { isTombstoneVersion, userKey, userPrefix } from '../kv/keys.ts';
+import { isTombstoneVersion, userKey, userPrefix, versionTombstoneTag } from '../kv/keys.ts';
 import type { NodeId } from '../raft/types.ts';
 import { readAttemptFailure } from '../rpc/client-core.ts';
 import type { ExportedFile } from '../storage/engine.ts';
@@ -62,6 +64,8 @@ export interface BackupCoordinatorHost {
   readonly backupRateBytes?: number;
   /** Range pieces this node exports and writes at once for backups (default 2); a coordinator runs this many per node. */
   readonly backupConcurrency?: number;
+  /** Nice value of the thread this node's exports run on (default 10). */
+  readonly backupExportNice?: number;
   store(): Store | undefined;
   /** The admin (KV port) address of a node ('' when unknown). */
   kvAddressOf(id: NodeId): string;
@@ -120,7 +124,7 @@ function messageOf(err: unknown): string {
  * Exports [spec.startKey, spec.endKey) of the range `replica` leads as of spec.at into `dir`.
  * Throws NotLeader/RangeMismatch (KvError) when this replica cannot serve it.
  */
-export async function exportLedRange(replica: Replica, spec: ExportRangeSpec, dir: string, deadlineMs: number, hooks?: RangeExportHooks): Promise<readonly ExportedFile[]> {
+export async function exportLedRange(replica: Replica, spec: ExportRangeSpec, dir: string, deadlineMs: number, hooks?: RangeExportHooks, thread?: ExportThread): Promise<readonly RangeExportedFile[]> {
   const desc = replica.stateMachine.descriptor();
   if (desc === undefined || !containsSpan(desc, spec.startKey, spec.endKey)) throw new KvError('PH_RANGE_MISMATCH', `range ${spec.rangeId} does not hold the whole span to export here`);
   if (replica.role().role !== 'leader') throw replica.notLeader();
@@ -130,13 +134,18 @@ export async function exportLedRange(replica: Replica, spec: ExportRangeSpec, di
   if (gcThreshold !== undefined && oldestNeeded < gcThreshold) {
     throw new KvError('PH_BAD_REQUEST', `range ${spec.rangeId}: versions needed since ${describeTs(oldestNeeded)} are below the GC threshold ${describeTs(gcThreshold)} (the protection lapsed): take a full backup`);
   }
-  const exporter = new MvccEngineRangeExporter(replica.stateMachine.engine, { isTombstone: isTombstoneVersion, ...hooks });
-  return exporter.exportRange({
+  const request = {
     span: engineSpan({ rangeId: spec.rangeId, startKey: spec.startKey, endKey: spec.endKey }),
     at: decodeTimestamp(spec.at),
     ...(spec.since === undefined ? {} : { since: decodeTimestamp(spec.since) }),
     dir,
-  });
+  };
+  // On the export thread when there is one (a backup's pieces): the walk, hashing, writes and read-back leave this event loop.
+  if (thread !== undefined && hooks !== undefined) {
+    return exportOnThread(thread, replica.stateMachine.engine, request, { tombstoneFirstByte: versionTombstoneTag, output: hooks.output, sync: hooks.sync, readBack: hooks.readBack, pace: hooks.pace });
+  }
+  const exporter = new MvccEngineRangeExporter(replica.stateMachine.engine, { isTombstone: isTombstoneVersion, ...hooks });
+  return exporter.exportRange(request);
 }
 
 /** Streams exported files as chunks (the ExportRange answer). */
@@ -163,8 +172,14 @@ export class BackupCoordinator {
   private readonly slots: Slots;
   /** Paces this node's backup exports (--backup-rate-bytes). */
   private readonly limiter: BandwidthLimiter | undefined;
+  /** Logs what this node's exports cost its event loop and CPU, once per busy period. */
+  private readonly activity: ExportActivityMonitor;
+  /** Where this node's backup exports run: a lowered-priority worker thread. */
+  private readonly exportThread: ExportThread;
 
   constructor(private readonly host: BackupCoordinatorHost) {
+    this.activity = new ExportActivityMonitor((summary) => host.log(describeExportActivity(summary)));
+    this.exportThread = new ExportThread({ nice: host.backupExportNice ?? exportThreadNiceDefault, log: (line) => host.log(line) });
     rmSync(host.scratchDir, { recursive: true, force: true });
     mkdirSync(host.scratchDir, { recursive: true });
     this.slots = new Slots(host.backupConcurrency ?? exportConcurrencyDefault);
@@ -258,6 +273,7 @@ export class BackupCoordinator {
   }
 
   close(): void {
+    void this.exportThread.close();
     for (const stub of this.stubs.values()) stub.close();
     this.stubs.clear();
   }
@@ -622,10 +638,11 @@ export class BackupCoordinator {
   private async writeLedPiece(replica: Replica, spec: BackupRangeSpec, signal: AbortSignal, onBytes: (bytes: number) => void): Promise<BackupFile[]> {
     await this.slots.acquire(signal);
     const store = storeOf({ backupId: spec.backupId, type: 'full', destination: spec.destination });
+    this.activity.begin();
     try {
       return await writeRangeFiles({
         store,
-        exportInto: (dir, hooks) => exportLedRange(replica, spec, dir, metaProposalMs, hooks),
+        exportInto: (dir, hooks) => exportLedRange(replica, spec, dir, metaProposalMs, hooks, this.exportThread),
         objectKeyPrefix: spec.objectKeyPrefix,
         scratchDir: path.join(this.host.scratchDir, `range-${++this.exportSeq}`),
         ...(this.limiter === undefined ? {} : { limiter: this.limiter }),
@@ -633,6 +650,7 @@ export class BackupCoordinator {
         onBytes,
       });
     } finally {
+      this.activity.end();
       closeStore(store);
       this.slots.release();
     }

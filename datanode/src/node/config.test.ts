@@ -38,4 +38,11 @@ describe('backup upload cap (--backup-rate-bytes)', () => {
     expect(() => loadNodeConfig({ ...required, 'backup-concurrency': '0' }, {})).toThrow(/backup-concurrency/);
     expect(startUsage).toMatch(/--backup-concurrency N\s+backupConcurrency/);
   });
+
+  it('--backup-export-nice defaults to 10 (clients first) and stays within 0-19', () => {
+    expect(loadNodeConfig(required, {}).backupExportNice).toBe(10);
+    expect(loadNodeConfig({ ...required, 'backup-export-nice': '0' }, {}).backupExportNice).toBe(0);
+    expect(() => loadNodeConfig({ ...required, 'backup-export-nice': '20' }, {})).toThrow(/backup-export-nice/);
+    expect(startUsage).toMatch(/--backup-export-nice N\s+backupExportNice/);
+  });
 });

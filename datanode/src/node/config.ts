@@ -116,6 +116,11 @@ export const nodeConfigSchema = z
     backupRateBytes: z.coerce.number().int().min(0).max(10 * 1024 * 1024 * 1024).default(0),
     /** Range pieces this node exports and writes at once for backups (a coordinator asks each node for this many). */
     backupConcurrency: z.coerce.number().int().min(1).max(64).default(2),
+    /**
+     * Nice value of the thread that runs this node's backup exports (walk, encode, SHA-256, write,
+     * fsync, read back): 19 lets client requests have the CPU first; 0 competes with them equally.
+     */
+    backupExportNice: z.coerce.number().int().min(0).max(19).default(10),
     /** A node dead (no liveness heartbeat) for this long has its replicas replaced elsewhere. */
     deadNodeReplaceMs: z.coerce.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(60_000),
   })
@@ -184,6 +189,7 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   'dead-node-replace-ms': 'deadNodeReplaceMs',
   'backup-rate-bytes': 'backupRateBytes',
   'backup-concurrency': 'backupConcurrency',
+  'backup-export-nice': 'backupExportNice',
 };
 
 function readConfigFile(file: string): Record<string, unknown> {

@@ -333,6 +333,7 @@ export class DataNode implements KvBackend {
       scratchDir: path.join(config.dataDir, 'backup-scratch'),
       backupRateBytes: config.backupRateBytes,
       backupConcurrency: config.backupConcurrency,
+      backupExportNice: config.backupExportNice,
       store: () => this.store,
       kvAddressOf: (id) => this.addressBook().get(id)?.kv ?? '',
       nowMs: () => Date.now(),

@@ -39,6 +39,7 @@ Options (flag / environment variable / config-file field):
   --dead-node-replace-ms N                                deadNodeReplaceMs: replace a dead node's replicas after (default 60000)
   --backup-rate-bytes N                                   backupRateBytes: bytes/s this node's backup exports write (default 0: no limit)
   --backup-concurrency N                                  backupConcurrency: range pieces this node exports at once for a backup (default 2)
+  --backup-export-nice N                                  backupExportNice: nice value (0-19) of the backup export thread (default 10: clients first)
 Flags override environment variables, which override the file. A new data directory needs
 --peers or --join; a restart needs neither. As a StatefulSet pod (PHANTOMDB_NODE_NAME <name>-N
 and PHANTOMDB_PEER_SERVICE set; see k8s-identity.ts) without a node id, a data directory keeps

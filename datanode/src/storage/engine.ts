@@ -88,6 +88,18 @@ export class Snapshot {
   }
 }
 
+/** See `StorageEngine.pinReadView`. */
+export interface EngineReadView {
+  /** The visible sequence the view is at: memtable entries above it are not part of it. */
+  readonly seq: number;
+  /** Table files of the pinned version that may hold keys of the span (every level). */
+  readonly tables: readonly { readonly path: string; readonly fileNumber: number; readonly globalSeq?: number }[];
+  /** The memtables, newest first, in internal order (they keep taking writes: skip entries above `seq`). */
+  readonly memtables: readonly InternalIterator[];
+  /** Unpins the tables (idempotent). */
+  release(): void;
+}
+
 /** A file written by `exportRange`, ready to be ingested by another engine. */
 export interface ExportedFile {
   readonly path: string;
@@ -1182,6 +1194,40 @@ export class StorageEngine {
       throw new InvalidArgumentError(`GC threshold ${ts} is below the current ${this.mvccGcThreshold}`);
     }
     this.mvccGcThreshold = ts;
+  }
+
+  /**
+   * The data of [lowerBound, upperBound) at the current visible sequence, for a reader on another
+   * thread (a backup export): the table files that may hold such keys, pinned (not deleted) until
+   * `release`, and iterators over the memtables, which the caller copies out on this thread.
+   */
+  pinReadView(lowerBound: Buffer, upperBound: Buffer | undefined): EngineReadView {
+    this.checkReadable();
+    const version = this.version;
+    this.pinnedVersions.set(version, (this.pinnedVersions.get(version) ?? 0) + 1);
+    const overlaps = (f: FileMeta): boolean => Buffer.compare(largestUserKey(f), lowerBound) >= 0 && (upperBound === undefined || Buffer.compare(smallestUserKey(f), upperBound) < 0);
+    const tables: EngineReadView['tables'][number][] = [];
+    for (let level = 0; level < version.levelsMax; level++) {
+      for (const f of version.files(level)) {
+        if (overlaps(f)) tables.push({ path: path.join(this.dir, fileName(f.number, 'sst')), fileNumber: f.number, ...(f.globalSeq === undefined ? {} : { globalSeq: f.globalSeq }) });
+      }
+    }
+    const memtables: InternalIterator[] = [this.active.table.iterator()];
+    for (let i = this.immutables.length - 1; i >= 0; i--) memtables.push((this.immutables[i] as MemtableSlot).table.iterator());
+    let released = false;
+    return {
+      seq: this.visibleSequence,
+      tables,
+      memtables,
+      release: () => {
+        if (released) return;
+        released = true;
+        const count = (this.pinnedVersions.get(version) ?? 1) - 1;
+        if (count === 0) this.pinnedVersions.delete(version);
+        else this.pinnedVersions.set(version, count);
+        if (count === 0 && version !== this.version && this.state !== 'closed') this.deleteObsoleteFiles();
+      },
+    };
   }
 
   /**
