@@ -478,8 +478,12 @@ export class RaftLogEngine implements GroupLogSource {
    * records that made them obsolete (and the checkpoints that repeat their state) are then durable.
    */
   private async runSyncLoop(): Promise<void> {
-    // Yield once so that writes made in the same turn share the first fsync.
-    await Promise.resolve();
+    // Start after the event loop's check phase, not after this microtask: every socket read in the
+    // same poll phase (Raft messages from each peer, client requests) is in the first fsync, not
+    // only the writes of the callback that asked for it. A group commit that starts at once covers
+    // one peer's frame; with more nodes each log sees fewer writes per frame, so fsyncs per write
+    // grew with the node count.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.pendingWaiters.length > 0 && this.failure === null) {
       const covered = this.pendingWaiters;
       this.pendingWaiters = [];
