@@ -7,7 +7,7 @@
  * number of alternating rounds (each row reports the median round and every round's ops/s).
  *
  * The cost of metrics (issue 7 §5) is measured apart, as paired segments: a metrics-on cluster
- * (every node's /metrics scraped once a second while it is driven, harsher than Prometheus's usual
+ * (every node's /metrics scraped once a second, by a separate process as Prometheus is, while it is driven, harsher than Prometheus's usual
  * 15-30 s) and a metrics-off cluster (PHANTOMDB_METRICS=off: no request timing, no fsync
  * histogram, no process metrics, no /metrics) run side by side, and each workload drives them in
  * short adjacent segments in ABBA order (on-off, off-on, ...), so that drift on a shared machine
@@ -218,30 +218,47 @@ function stopAll(children: ChildProcess[]): Promise<void> {
   ).then(() => undefined);
 }
 
-/** GETs every node's /metrics once a second until stopped, as a (busy) Prometheus would. */
+/**
+ * The scraper: a separate process, as Prometheus is, that GETs every port's /metrics once a second
+ * and prints one line per successful scrape. It must not run in the load generator: fetching and
+ * reading three responses a second there stalls the client loop it shares, a cost of the bench,
+ * not of the nodes (it showed up as metrics overhead at one client).
+ */
+const scraperSource = `
+const ports = JSON.parse(process.argv[1]);
+let stopped = false;
+process.stdin.on('data', () => { stopped = true; });
+process.stdin.on('end', () => { stopped = true; });
+(async () => {
+  while (!stopped) {
+    const started = Date.now();
+    await Promise.all(ports.map(async (port) => {
+      try {
+        const response = await fetch('http://127.0.0.1:' + port + '/metrics', { signal: AbortSignal.timeout(2000) });
+        if (response.ok) { await response.text(); process.stdout.write('.'); }
+      } catch {}
+    }));
+    const wait = Math.max(0, 1000 - (Date.now() - started));
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  process.exit(0);
+})();
+`;
+
+/** Scrapes every node's /metrics once a second from a child process until stopped; resolves to the count of scrapes. */
 function scrapeEverySecond(httpPorts: readonly number[]): () => Promise<number> {
+  const child = spawn(process.execPath, ['-e', scraperSource, JSON.stringify(httpPorts)], { stdio: ['pipe', 'pipe', 'inherit'] });
   let scrapes = 0;
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const loop = (async () => {
-    while (!stopped) {
-      await Promise.all(httpPorts.map(async (port) => {
-        const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-        if (response?.ok === true) {
-          await response.text();
-          scrapes++;
-        }
-      }));
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 1000);
-      });
-    }
-  })();
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    scrapes += chunk.length;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return async () => {
-    stopped = true;
-    wake?.();
-    await loop;
+    child.stdin.end('stop\n');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(killer);
     return scrapes;
   };
 }

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AdminClient } from '../datanode/src/admin/client.ts';
 import type { ClusterStatus } from '../datanode/src/admin/backend.ts';
 import { KvClient } from '../datanode/src/kv/client.ts';
@@ -288,6 +289,11 @@ interface DriveResult {
   readonly seconds: number;
   readonly latencies: number[];
   readonly firstError: string;
+  /**
+   * Event-loop delay of this process (the load generator) while it drove: p99 and max in ms. A
+   * stall here (e.g. the rebalance watcher parsing /metrics) adds to every latency it measures.
+   */
+  readonly generatorDelayMs: { readonly p99: number; readonly max: number };
 }
 
 /** `clients` concurrent loops of `op` until `until()` says stop (checked before every op). */
@@ -297,6 +303,8 @@ async function drive(clients: number, until: () => boolean, op: (n: number) => P
   let counter = 0;
   let firstError = '';
   const begin = performance.now();
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (!until()) {
@@ -312,7 +320,9 @@ async function drive(clients: number, until: () => boolean, op: (n: number) => P
       }
     }),
   );
-  return { ops: latencies.length, errors, seconds: (performance.now() - begin) / 1000, latencies, firstError };
+  delay.disable();
+  const generatorDelayMs = { p99: round2(delay.percentile(99) / 1e6), max: round2(delay.max / 1e6) };
+  return { ops: latencies.length, errors, seconds: (performance.now() - begin) / 1000, latencies, firstError, generatorDelayMs };
 }
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
@@ -428,7 +438,7 @@ async function steady(workload: string, client: KvClient, group: readonly BenchN
   // 1 when every write went straight to its range's leader; 2 when every one was forwarded.
   const kvRequestsPerWrite = result.ops + result.errors === 0 ? null : round2(puts / (result.ops + result.errors));
   const row = rowOf(workload, result, cpu, { kvRequestsPerWrite, settleSeconds: settled.seconds, idleCpuSecondsPerSecond, idleFsyncsPerSecond, per1kWrites });
-  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${kvRequestsPerWrite ?? '—'} KV requests per write, idle ${fmt(idleCpuSecondsPerSecond, 2)} CPU s/s and ${fmt(idleFsyncsPerSecond, 1)} Raft log fsyncs/s, ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
+  progress(`${workload}: ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${fmt(cpu, 2)} CPU s (${fmt(Number(row.cpuSecondsPer1kWrites), 3)} per 1,000 writes), ${kvRequestsPerWrite ?? '—'} KV requests per write, idle ${fmt(idleCpuSecondsPerSecond, 2)} CPU s/s and ${fmt(idleFsyncsPerSecond, 1)} Raft log fsyncs/s, load generator's event-loop delay p99 ${fmt(result.generatorDelayMs.p99, 1)} ms, ${result.errors} errors${result.firstError === '' ? '' : ` (first: ${result.firstError})`}`);
   return { row, cpuSeconds: cpu };
 }
 
@@ -443,6 +453,8 @@ function rowOf(workload: string, result: DriveResult, cpu: number, extra: Record
     writes: result.ops,
     errors: result.errors,
     seconds: round2(result.seconds),
+    generatorEventLoopDelayP99Ms: result.generatorDelayMs.p99,
+    generatorEventLoopDelayMaxMs: result.generatorDelayMs.max,
     ...extra,
   };
 }
@@ -667,7 +679,7 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
     replicasAfter: lastStatus === undefined ? null : Object.fromEntries(lastStatus.nodes.map((node) => [String(node.nodeId), { membership: node.membership, replicas: node.replicas, leases: node.leases }])),
   });
   progress(
-    `during-rebalance: ${balancedAfterSeconds === null ? `NOT balanced within ${settings.balanceTimeoutSeconds} s` : `balanced after ${fmt(seconds, 1)} s`}; ${fmt(bytesMoved / MiB, 1)} MiB moved (${fmt(Number(row.rebalanceMiBps), 2)} MiB/s from the join, ${row.rebalanceMiBpsWhileCopying === null ? '—' : fmt(Number(row.rebalanceMiBpsWhileCopying), 2)} MiB/s over the ${fmt(copiesInFlightSeconds, 1)} s copies were in flight; first copy seen after ${row.firstCopyAfterSeconds === null ? '—' : `${fmt(Number(row.firstCopyAfterSeconds), 1)} s`}); new nodes' data dirs hold ${fmt(newNodesDataDirBytes / MiB, 1)} MiB; clients ${fmt(row.opsPerSec)} writes/s, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${result.errors} errors; ${lastStatus === undefined ? '' : replicaSummary(lastStatus)}`,
+    `during-rebalance: ${balancedAfterSeconds === null ? `NOT balanced within ${settings.balanceTimeoutSeconds} s` : `balanced after ${fmt(seconds, 1)} s`}; ${fmt(bytesMoved / MiB, 1)} MiB moved (${fmt(Number(row.rebalanceMiBps), 2)} MiB/s from the join, ${row.rebalanceMiBpsWhileCopying === null ? '—' : fmt(Number(row.rebalanceMiBpsWhileCopying), 2)} MiB/s over the ${fmt(copiesInFlightSeconds, 1)} s copies were in flight; first copy seen after ${row.firstCopyAfterSeconds === null ? '—' : `${fmt(Number(row.firstCopyAfterSeconds), 1)} s`}); new nodes' data dirs hold ${fmt(newNodesDataDirBytes / MiB, 1)} MiB; clients ${fmt(row.opsPerSec)} writes/s, p99 ${fmt(row.p99Ms ?? 0, 2)} ms (load generator's event-loop delay p99 ${fmt(result.generatorDelayMs.p99, 1)} ms), ${result.errors} errors; ${lastStatus === undefined ? '' : replicaSummary(lastStatus)}`,
   );
   return { row, balancedAfterSeconds, bytesMoved };
 }
