@@ -176,6 +176,33 @@ export class EncodedEntriesIterator implements InternalIterator {
   }
 }
 
+/** The live entries of a source's span at its sequence (memtable part and pinned tables merged); `close` closes its tables. */
+interface OpenSpan {
+  readonly iterator: DbIterator;
+  close(): void;
+}
+
+/** Opens every pinned table of `source` (checksums verified) and merges them with its memtable part. */
+function openSpan(fs: StorageFs, source: SpanSource): OpenSpan {
+  const readers: TableReader[] = [];
+  const close = (): void => {
+    for (const reader of readers) reader.close();
+  };
+  try {
+    const children: InternalIterator[] = source.memtables.map((entries) => new EncodedEntriesIterator(entries));
+    for (const table of source.tables) {
+      const reader = TableReader.open(fs, table.path, table.fileNumber, { verifyChecksums: true });
+      readers.push(reader);
+      const it = reader.iterator({ fillCache: false });
+      children.push(table.globalSeq === undefined ? it : new GlobalSeqIterator(it, table.globalSeq));
+    }
+    return { iterator: new DbIterator(new MergingIterator(children), source.seq, { lowerBound: source.start, upperBound: source.end }), close };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
 /**
  * Writes the live keys of the job's span (the newest version of each at the source's sequence,
  * deletions dropped) as SSTables with sequence 0, cut near `fileBytes`. Runs on any thread; gives
@@ -183,16 +210,11 @@ export class EncodedEntriesIterator implements InternalIterator {
  */
 export async function runSpanExport(fs: StorageFs, job: SpanExportJob, shouldStop: () => boolean = () => false): Promise<ExportedTable[]> {
   const { source } = job;
-  const readers = source.tables.map((table) => ({ table, reader: TableReader.open(fs, table.path, table.fileNumber, { verifyChecksums: true }) }));
+  const span = openSpan(fs, source);
   const files: ExportedTable[] = [];
   let builder: TableBuilder | undefined;
   try {
-    const children: InternalIterator[] = source.memtables.map((entries) => new EncodedEntriesIterator(entries));
-    for (const { table, reader } of readers) {
-      const it = reader.iterator({ fillCache: false });
-      children.push(table.globalSeq === undefined ? it : new GlobalSeqIterator(it, table.globalSeq));
-    }
-    const it = new DbIterator(new MergingIterator(children), source.seq, { lowerBound: source.start, upperBound: source.end });
+    const it = span.iterator;
     let builderPath = '';
     let first: Buffer | undefined;
     let last: Buffer | undefined;
@@ -238,7 +260,7 @@ export async function runSpanExport(fs: StorageFs, job: SpanExportJob, shouldSto
     builder?.abandon();
     throw err;
   } finally {
-    for (const { reader } of readers) reader.close();
+    span.close();
   }
 }
 
@@ -250,14 +272,9 @@ export interface SpanSample {
 
 /** Walks the source's live keys: their total bytes and a key sample (the first key, then one per `everyEntries`). */
 export async function runSpanSample(fs: StorageFs, source: SpanSource, everyEntries: number): Promise<SpanSample> {
-  const readers = source.tables.map((table) => ({ table, reader: TableReader.open(fs, table.path, table.fileNumber, { verifyChecksums: true }) }));
+  const span = openSpan(fs, source);
   try {
-    const children: InternalIterator[] = source.memtables.map((entries) => new EncodedEntriesIterator(entries));
-    for (const { table, reader } of readers) {
-      const it = reader.iterator({ fillCache: false });
-      children.push(table.globalSeq === undefined ? it : new GlobalSeqIterator(it, table.globalSeq));
-    }
-    const it = new DbIterator(new MergingIterator(children), source.seq, { lowerBound: source.start, upperBound: source.end });
+    const it = span.iterator;
     const samples: { key: Buffer; bytesThrough: number }[] = [];
     let bytes = 0;
     let n = 0;
@@ -275,20 +292,15 @@ export async function runSpanSample(fs: StorageFs, source: SpanSource, everyEntr
     it.close();
     return { bytes, samples };
   } finally {
-    for (const { reader } of readers) reader.close();
+    span.close();
   }
 }
 
 /** The live user keys of the source's span at its sequence, in order. Runs on any thread; yields regularly. */
 export async function runLiveKeys(fs: StorageFs, source: SpanSource): Promise<Buffer[]> {
-  const readers = source.tables.map((table) => ({ table, reader: TableReader.open(fs, table.path, table.fileNumber, { verifyChecksums: true }) }));
+  const span = openSpan(fs, source);
   try {
-    const children: InternalIterator[] = source.memtables.map((entries) => new EncodedEntriesIterator(entries));
-    for (const { table, reader } of readers) {
-      const it = reader.iterator({ fillCache: false });
-      children.push(table.globalSeq === undefined ? it : new GlobalSeqIterator(it, table.globalSeq));
-    }
-    const it = new DbIterator(new MergingIterator(children), source.seq, { lowerBound: source.start, upperBound: source.end });
+    const it = span.iterator;
     const keys: Buffer[] = [];
     let bytesSinceYield = 0;
     for (it.seek(source.start); it.valid(); it.next()) {
@@ -303,7 +315,7 @@ export async function runLiveKeys(fs: StorageFs, source: SpanSource): Promise<Bu
     it.close();
     return keys;
   } finally {
-    for (const { reader } of readers) reader.close();
+    span.close();
   }
 }
 
