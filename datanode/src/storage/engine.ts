@@ -1204,7 +1204,7 @@ export class StorageEngine {
   pinReadView(lowerBound: Buffer, upperBound: Buffer | undefined): EngineReadView {
     this.checkReadable();
     const version = this.version;
-    this.pinnedVersions.set(version, (this.pinnedVersions.get(version) ?? 0) + 1);
+    const release = this.pinVersion(version);
     const overlaps = (f: FileMeta): boolean => Buffer.compare(largestUserKey(f), lowerBound) >= 0 && (upperBound === undefined || Buffer.compare(smallestUserKey(f), upperBound) < 0);
     const tables: EngineReadView['tables'][number][] = [];
     for (let level = 0; level < version.levelsMax; level++) {
@@ -1214,20 +1214,7 @@ export class StorageEngine {
     }
     const memtables: InternalIterator[] = [this.active.table.iterator()];
     for (let i = this.immutables.length - 1; i >= 0; i--) memtables.push((this.immutables[i] as MemtableSlot).table.iterator());
-    let released = false;
-    return {
-      seq: this.visibleSequence,
-      tables,
-      memtables,
-      release: () => {
-        if (released) return;
-        released = true;
-        const count = (this.pinnedVersions.get(version) ?? 1) - 1;
-        if (count === 0) this.pinnedVersions.delete(version);
-        else this.pinnedVersions.set(version, count);
-        if (count === 0 && version !== this.version && this.state !== 'closed') this.deleteObsoleteFiles();
-      },
-    };
+    return { seq: this.visibleSequence, tables, memtables, release };
   }
 
   /**
