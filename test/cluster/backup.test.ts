@@ -328,7 +328,9 @@ describe('backups by data nodes', () => {
     expect(done.verified).toBe(true);
     // The new leader resumed it: the same timestamp, the spans the first run finished kept.
     expect(done.backupTimestamp).toBe(started.backupTimestamp);
-    const resumedLine = active.logs().match(/backup failover-1: full at \S+ to \S+, resuming an earlier run \((\d+) spans kept\)/);
+    // Searched in every node's whole output: logs() keeps each node's last 4,000 characters, and the
+    // new coordinator's retries against the dead node can push the line out of that tail.
+    const resumedLine = active.nodes.map((node) => node.output).join('\n').match(/backup failover-1: full at \S+ to \S+, resuming an earlier run \((\d+) spans kept\)/);
     expect(resumedLine, active.logs()).not.toBeNull();
     expect(Number(resumedLine?.[1])).toBeGreaterThanOrEqual(started.rangesDone);
     console.log(`backup failover-1 resumed by the new meta leader: ${resumedLine?.[1]} spans kept of ${done.rangesTotal} (the first run had ${started.rangesDone} done when it was killed)`);

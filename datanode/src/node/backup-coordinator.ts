@@ -82,8 +82,13 @@ export const runningProtectionMs = 6 * 3600_000;
 export const chainProtectionMs = 7 * 24 * 3600_000;
 /** Bytes per ExportRange chunk. */
 const exportChunkBytes = 1024 * 1024;
-/** Attempts to export one piece of a range (leader changes, splits) before the backup fails. */
-const exportAttemptsMax = 8;
+/**
+ * Attempts to export one piece of a range (leader changes, splits) before the backup fails. With
+ * the backoff capped at 1 s this is ~25 s of retries: it must outlast the replacement of a dead
+ * leader, which for a quiesced range waits for its liveness record to stall (node.ts, 5 s) plus an
+ * election; 8 attempts (~4.5 s) gave up on a range whose leader had just been killed.
+ */
+const exportAttemptsMax = 30;
 /** Backups remembered (finished ones are dropped oldest first beyond this). */
 const backupsRememberedMax = 64;
 /** Listing the ranges is retried this often, this far apart, while a split leaves a gap. */
