@@ -55,8 +55,8 @@ export class LeaderLivenessWatch {
 }
 
 /**
- * The peers this node has evidence are down: a connection to them failed (the Raft transport
- * reported it unreachable, or a forwarded request could not reach it) and no message arrived
+ * The peers this node has evidence are down: a connection to them failed (the Raft transport's
+ * onConnectionFailed, or a forwarded request could not connect) and no message arrived
  * from them since. Cheaper and much faster than node liveness (which suspects a node only after
  * `leaderSuspectMs`): the connection to a killed process fails within milliseconds.
  *

@@ -567,17 +567,21 @@ export class Store implements TransportHandlers {
 
   onUnreachable(peer: NodeId): void {
     for (const replica of this.replicas.values()) replica.onUnreachable(peer);
+  }
+
+  onPeerDown(peer: NodeId): void {
     this.peerUnreachable(peer);
   }
 
   /**
-   * A connection to `peer` failed (the Raft transport's report, or a request forwarded to it).
+   * A connection to `peer` failed (the Raft transport's onConnectionFailed, or a request forwarded
+   * to it could not connect; a full queue to a live node is no such report).
    * Until a message from it arrives, it counts as down here: the quiescent followers here of the
    * ranges it leads forget it (raft.ts forgetLeader), which wakes them and lets them grant each
    * other's campaigns at once, and a request for such a range campaigns instead of forwarding to
    * it (campaignIfLeaderDown). One pass over this node's replicas per report. Followers of
    * ranges that are not quiescent keep their leader: its heartbeats (or their absence) already
-   * tell them within an election timeout, and a report may come from a full queue to a live node.
+   * tell them within an election timeout.
    */
   peerUnreachable(peer: NodeId): void {
     if (this.stopped || peer === this.options.nodeId) return;
