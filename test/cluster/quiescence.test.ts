@@ -56,10 +56,12 @@ describe('quiescence', () => {
       `${await active.statusSummary()}; quiesced ranges per node: ${(await Promise.all(active.nodes.map(async (n) => `n${n.spec.id}=${String(await quiescedRanges(n))}`))).join(' ')}\n${active.logs()}`;
     try {
       // The meta range never quiesces; the one user range does, on all three replicas.
-      await eventually('the user range quiescent on every node', quiescenceTimeouts.quiesced, async () => {
-        const counts = await Promise.all(active.nodes.map((node) => quiescedRanges(node)));
-        return counts.every((count) => count === 1) ? true : undefined;
-      });
+      const quiescentEverywhere = (): Promise<true> =>
+        eventually('the user range quiescent on every node', quiescenceTimeouts.quiesced, async () => {
+          const counts = await Promise.all(active.nodes.map((node) => quiescedRanges(node)));
+          return counts.every((count) => count === 1) ? true : undefined;
+        });
+      await quiescentEverywhere();
       const userRange = await eventually('the user range with a leader', timeouts.leaderElected, async () => (await admin.rangeList()).find((range) => !range.meta && range.leaderId !== 0));
       const victim = active.node(userRange.leaderId);
       const survivors = active.nodes.filter((node) => node !== victim);
@@ -70,6 +72,8 @@ describe('quiescence', () => {
       expect((await viaFollower.get('q/before'))?.toString()).toBe('acknowledged');
       expect((await admin.rangeList()).find((range) => range.rangeId === userRange.rangeId)?.leaderId).toBe(victim.spec.id);
       expect(active.nodes.filter((node) => node.output.includes(campaignLine)).map((node) => node.spec.id)).toEqual([]);
+      // The read woke the range: kill its leader only once it is quiescent again.
+      await quiescentEverywhere();
 
       const killedAt = performance.now();
       await victim.kill();
@@ -85,7 +89,8 @@ describe('quiescence', () => {
       const writeStarted = performance.now();
       await fresh.put('q/after', 'written');
       const writeMs = performance.now() - writeStarted;
-      console.log(`quiescent range ${userRange.rangeId}: leader n${victim.spec.id} killed; connection failure noticed after ${noticedMs.toFixed(0)} ms; a fresh client's first write took ${writeMs.toFixed(0)} ms`);
+      const lines = survivors.flatMap((node) => node.output.split('\n').filter((line) => line.includes(campaignLine) || line.includes(`node ${victim.spec.id} unreachable`)));
+      console.log(`quiescent range ${userRange.rangeId}: leader n${victim.spec.id} killed; connection failure noticed after ${noticedMs.toFixed(0)} ms; a fresh client's first write took ${writeMs.toFixed(0)} ms\n${lines.join('\n')}`);
       expect(writeMs).toBeLessThan(firstWriteMaxMs);
 
       const after = await eventually('the range led by a surviving node', timeouts.leaderElected, async () => {

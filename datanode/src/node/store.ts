@@ -165,6 +165,8 @@ export class Store implements TransportHandlers {
   private livenessWatch: LeaderLivenessWatch | undefined;
   /** Peers whose connection failed and who sent nothing since (fast wake-up of quiescent ranges). */
   private readonly peerFailures = new PeerFailures(leaderDownCampaignGapMs);
+  /** The leader each woken range forgot (peerUnreachable), until it has a leader again. */
+  private readonly forgottenLeaders = new Map<GroupId, NodeId>();
   private readonly uninitializedMax: number;
   private readonly uninitializedCollectMs: number;
   /**
@@ -589,7 +591,9 @@ export class Store implements TransportHandlers {
     let forgot = 0;
     for (const replica of this.replicas.values()) {
       if (!replica.quiesced || replica.role().leaderId !== peer) continue;
-      if (replica.forgetLeader()) forgot++;
+      if (!replica.forgetLeader()) continue;
+      this.forgottenLeaders.set(replica.groupId, peer);
+      forgot++;
     }
     if (news || forgot > 0) this.options.log(`node ${peer} unreachable: ${forgot} quiescent range(s) it led woke here and forgot it`);
   }
@@ -607,11 +611,18 @@ export class Store implements TransportHandlers {
    * the leader counts as down (the caller should not forward to it).
    */
   campaignIfLeaderDown(replica: Replica): boolean {
-    const { role, leaderId } = replica.role();
-    if (role === 'leader' || leaderId === 0 || leaderId === this.options.nodeId) return false;
-    const down = this.peerFailures.isDown(leaderId) || (this.livenessWatch?.suspect(leaderId, performance.now()) ?? false);
-    if (!down) return false;
+    const { role, leaderId: current } = replica.role();
+    if (role === 'leader') return false;
+    // A replica that forgot its leader (peerUnreachable) still knows whom it followed.
+    if (current !== 0) this.forgottenLeaders.delete(replica.groupId);
+    const leaderId = current !== 0 ? current : (this.forgottenLeaders.get(replica.groupId) ?? 0);
+    if (leaderId === 0 || leaderId === this.options.nodeId) return false;
     const now = performance.now();
+    const down = this.peerFailures.isDown(leaderId) || (this.livenessWatch?.suspect(leaderId, now) ?? false);
+    if (!down) {
+      this.forgottenLeaders.delete(replica.groupId);
+      return false;
+    }
     if (this.peerFailures.mayCampaign(replica.groupId, now)) {
       replica.forgetLeader();
       replica.campaign();
