@@ -79,6 +79,20 @@ async function startNode(name: string, forwardsTo: (key: Buffer) => string | und
   return { address: `127.0.0.1:${port}`, received, keys, asked, server };
 }
 
+describe('KvClient and a node that is down', () => {
+  it('resends a write that never left (its endpoint refused the connection) to the next endpoint', async () => {
+    const gone = await startNode('gone', () => undefined);
+    gone.server.forceShutdown();
+    const live = await startNode('live', () => undefined);
+    const client = new KvClient({ endpoints: [gone.address, live.address], clusterId: 'c', rangeCacheEntries: 0 });
+    clients.push(client);
+    // Before: PH_OUTCOME_UNKNOWN, although the refused connection carried nothing.
+    await client.put('k', 'v');
+    expect(live.received).toEqual(['put']);
+    expect(gone.received).toEqual([]);
+  });
+});
+
 describe('KvClient and the served-by header', () => {
   it('sends its next requests to the node that served a forwarded one', async () => {
     const leader = await startNode('leader', () => undefined);

@@ -5,7 +5,7 @@
  *
  * Retry rules: reads are retried on any retriable failure. A write is retried only when it
  * certainly did not take effect (NotLeader, ProposalDropped, Overloaded, Unavailable answered by
- * a node); when its fate is unknown (a timeout, a dropped connection, a node stopping) the call
+ * a node, or no connection to the endpoint to send it on); when its fate is unknown (a timeout, a dropped connection, a node stopping) the call
  * fails with PH_OUTCOME_UNKNOWN or PH_DEADLINE_EXCEEDED, because blindly resending a write that
  * may already have been applied would break linearizability.
  */
@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import type { MembershipClient } from '../../proto/generated/phantomdb/kv/v1/Membership.ts';
-import { RpcClientCore, isUnreachableStatus, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
+import { RpcClientCore, isUnreachableStatus, neverSent, readAttemptFailure, reconnectChannelOptions, retryBudgetOf, type Attempt, type RetryBudget, type RetryPolicy, type RpcClientOptions } from '../rpc/client-core.ts';
 import type { MemberAddress } from './command.ts';
 import { encodeDescriptor, type RangeDescriptor } from './descriptor.ts';
 import { KvError, NotLeaderError, isKvErrorCode } from './errors.ts';
@@ -253,6 +253,8 @@ function classify(err: unknown): Failure {
   // No PhantomDB code: the transport failed (connection refused or dropped, deadline), so the
   // request may or may not have reached a node.
   if (failure.status === grpc.status.DEADLINE_EXCEEDED) return { kind: 'ambiguous', error: new KvError('PH_DEADLINE_EXCEEDED', failure.details) };
+  // No connection to send it on: it never left, so even a write is retried (at another endpoint).
+  if (neverSent(failure)) return { kind: 'retry', error: new KvError('PH_UNAVAILABLE', `unreachable: ${failure.details}`) };
   if (isUnreachableStatus(failure.status)) return { kind: 'ambiguous', error: new KvError('PH_OUTCOME_UNKNOWN', `unreachable: ${failure.details}`) };
   if (failure.status === grpc.status.RESOURCE_EXHAUSTED) return { kind: 'final', error: new KvError('PH_TOO_LARGE', failure.details) };
   return { kind: 'final', error: new KvError('PH_BAD_REQUEST', failure.details) };

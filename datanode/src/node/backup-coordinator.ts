@@ -84,11 +84,14 @@ export const chainProtectionMs = 7 * 24 * 3600_000;
 const exportChunkBytes = 1024 * 1024;
 /**
  * Attempts to export one piece of a range (leader changes, splits) before the backup fails. With
- * the backoff capped at 1 s this is ~25 s of retries: it must outlast the replacement of a dead
- * leader, which for a quiesced range waits for its liveness record to stall (node.ts, 5 s) plus an
- * election; 8 attempts (~4.5 s) gave up on a range whose leader had just been killed.
+ * the backoff capped at 1 s this is ~8.5 s of retries. It must outlast the replacement of a dead
+ * leader: a quiesced range's followers count the leader down when its connection fails and the
+ * piece's attempt makes the local replica campaign (store.ts campaignIfLeaderDown), an election
+ * round; without that fast path (session 5: 30 attempts, ~25 s) they waited for node liveness
+ * (node.ts, 5 s) plus an election, which 12 attempts still outlast. 8 attempts (~4.5 s) once gave
+ * up on a range whose leader had just been killed (test/cluster/backup.test.ts, the resume test).
  */
-const exportAttemptsMax = 30;
+const exportAttemptsMax = 12;
 /** Backups remembered (finished ones are dropped oldest first beyond this). */
 const backupsRememberedMax = 64;
 /** Listing the ranges is retried this often, this far apart, while a split leaves a gap. */
@@ -561,9 +564,18 @@ export class BackupCoordinator {
     for (let attempt = 0; attempt < exportAttemptsMax; attempt++) {
       signal.throwIfAborted();
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
-      const local = this.host.store()?.replica(desc.rangeId);
-      let target = hint !== 0 ? hint : (local?.role().leaderId ?? 0);
-      if (target === 0) target = desc.replicas[attempt % desc.replicas.length]?.nodeId ?? 0;
+      const store = this.host.store();
+      const local = store?.replica(desc.rangeId);
+      // A local replica following a leader whose connection failed campaigns now; and no
+      // attempt goes to a node counted down while another replica is left.
+      if (local !== undefined) store?.campaignIfLeaderDown(local);
+      const down = (id: NodeId): boolean => store?.peerDown(id) === true;
+      let target = hint !== 0 && !down(hint) ? hint : (local?.role().leaderId ?? 0);
+      if (target === 0 || down(target)) {
+        const up = desc.replicas.map((r) => r.nodeId).filter((id) => !down(id));
+        const candidates = up.length > 0 ? up : desc.replicas.map((r) => r.nodeId);
+        target = candidates[attempt % candidates.length] ?? 0;
+      }
       const attemptSpec: BackupRangeSpec = { ...spec, objectKeyPrefix: `${keyPrefix}-a${attempt}-` };
       try {
         if (target === this.host.nodeId && local !== undefined) {

@@ -58,8 +58,23 @@ function leaderReplica(desc: RangeDescriptor, data: Map<string, string>): Replic
   return fake as unknown as Replica;
 }
 
-function fakeStore(descriptors: () => RangeDescriptor[], local: Map<number, Replica>): Store {
-  return { lookup: (key: Uint8Array) => lookupDescriptor(descriptors(), key), replica: (id: number) => local.get(id) } as unknown as Store;
+/**
+ * A fake store; `down` holds the peers whose connection failed (peerUnreachable adds to it), and
+ * `campaign` is what campaignIfLeaderDown does with a replica whose leader is down.
+ */
+function fakeStore(descriptors: () => RangeDescriptor[], local: Map<number, Replica>, down = new Set<number>(), campaign: (replica: Replica) => void = () => undefined): Store {
+  return {
+    lookup: (key: Uint8Array) => lookupDescriptor(descriptors(), key),
+    replica: (id: number) => local.get(id),
+    peerDown: (id: number) => down.has(id),
+    peerUnreachable: (id: number) => down.add(id),
+    campaignIfLeaderDown: (replica: Replica) => {
+      const { role, leaderId } = replica.role();
+      if (role === 'leader' || !down.has(leaderId)) return false;
+      campaign(replica);
+      return true;
+    },
+  } as unknown as Store;
 }
 
 function phantomError(code: string, leaderId = 0): grpc.ServiceError {
@@ -175,6 +190,46 @@ describe('gateway routing', () => {
     // A read of the same kind is retried (it changes nothing).
     await expect(gw.get(b('k'), 300, false)).rejects.toBeInstanceOf(KvError);
     expect(calls.length).toBeGreaterThan(2);
+  });
+
+  it('does not forward to a leader whose connection failed: the local follower campaigns and serves once elected', async () => {
+    const calls: string[] = [];
+    const data = new Map<string, string>();
+    let role = { role: 'follower', leaderId: 2 };
+    const follower = { ...leaderReplica(range(2, '', ''), data), role: () => role } as unknown as Replica;
+    let campaigns = 0;
+    const store = fakeStore(() => [range(2, '', '')], new Map([[2, follower]]), new Set([2]), () => {
+      campaigns++;
+      role = { role: 'pre-candidate', leaderId: 0 };
+      // The election ends a little later.
+      setTimeout(() => (role = { role: 'leader', leaderId: me }), 5);
+    });
+    const gw = gateway(store, fakeNodes(() => () => ({ err: null, value: {} }), calls));
+    await gw.write({ op: 'put', key: b('k'), value: b('v') }, 2000, false);
+    expect(data.get('k')).toBe('v');
+    expect(campaigns).toBe(1);
+    expect(calls).toEqual([]);
+  });
+
+  it('after a forward cannot connect, counts the node down and tries the other replicas', async () => {
+    const calls: string[] = [];
+    const down = new Set<number>();
+    const refused = Object.assign(new Error('refused'), { code: grpc.status.UNAVAILABLE, details: 'No connection established', metadata: new grpc.Metadata() });
+    const store = fakeStore(() => [range(2, '', '')], new Map(), down);
+    const gw = gateway(store, fakeNodes((node) => () => (node === 'node-2' ? { err: refused } : { err: null, value: { found: true, value: b('v') } }), calls));
+    expect((await gw.get(b('k'), 2000, false))?.toString()).toBe('v');
+    expect([...down]).toEqual([2]);
+    expect(calls).toEqual(['node-2:Get', 'node-3:Get']);
+    await gw.get(b('k'), 2000, false);
+    expect(calls.at(-1)).toBe('node-3:Get');
+  });
+
+  it('a forwarded request at a follower whose leader is down names no leader', async () => {
+    const follower = { ...leaderReplica(range(2, '', ''), new Map()), role: () => ({ role: 'follower', leaderId: 3 }), notLeader: () => new NotLeaderError(3, 'node-3') } as unknown as Replica;
+    let campaigns = 0;
+    const gw = gateway(fakeStore(() => [range(2, '', '')], new Map([[2, follower]]), new Set([3]), () => campaigns++), fakeNodes(() => () => ({ err: null, value: {} }), []));
+    await expect(gw.get(b('k'), 1000, true)).rejects.toMatchObject({ code: 'PH_NOT_LEADER', leaderId: 0 });
+    expect(campaigns).toBe(1);
   });
 
   it('serves a forwarded request only from its own leader replica, never forwarding it again', async () => {

@@ -9,7 +9,14 @@
  * named leader), PH_RANGE_MISMATCH (the range split: look the key up again), PH_UNAVAILABLE,
  * PH_OVERLOADED and PH_PROPOSAL_DROPPED (none of them took effect). A forwarded write whose
  * fate is unknown (the connection broke, the deadline passed) is never resent: it fails with
- * PH_OUTCOME_UNKNOWN, as the client library would.
+ * PH_OUTCOME_UNKNOWN, as the client library would; one that never left (no connection to its
+ * node) is retried elsewhere.
+ *
+ * A node whose connection failed (the Raft transport's report, or a forward that could not
+ * connect) counts as down until it is heard from (Store.peerUnreachable): requests are not
+ * forwarded to it while another replica is left, and a request that finds this node's replica
+ * following it makes the replica campaign (Store.campaignIfLeaderDown) — the fast path that
+ * replaces a quiescent range's dead leader within an election round, not node liveness's 5 s.
  *
  * A scan that crosses range boundaries is split at them and stitched in key order under the
  * request's row and byte limits.
@@ -30,7 +37,7 @@ import { decodeSpan, rangeAskMetadataKey, rangeMetadataKey, type Span } from '..
 import { forwardedMetadataKey, type ServedReport } from '../kv/service.ts';
 import { rangeMismatch, type ApplyResult, type ScanRow } from '../kv/state-machine.ts';
 import type { NodeId } from '../raft/types.ts';
-import { readAttemptFailure, reconnectChannelOptions } from '../rpc/client-core.ts';
+import { neverSent, readAttemptFailure, reconnectChannelOptions } from '../rpc/client-core.ts';
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
 
@@ -223,13 +230,25 @@ export class Gateway {
       if (forwarded) {
         // Served here or not at all: the gateway that forwarded will look again.
         if (replica === undefined || localDesc === undefined || !containsKey(localDesc, key)) throw rangeMismatch(desc.rangeId, localDesc);
+        // A follower of a leader that is down campaigns, and names no leader (not the dead one).
+        if (store.campaignIfLeaderDown(replica)) throw new NotLeaderError(0, '');
         throw replica.notLeader();
       }
+      if (replica !== undefined && store.campaignIfLeaderDown(replica)) {
+        // The local replica follows a leader whose connection failed: rather than forward to a
+        // node that cannot answer (a write's fate would be unknown), it campaigns, and the next
+        // attempt finds it leading (or someone else named as leader).
+        lastError = new KvError('PH_UNAVAILABLE', `range ${desc.rangeId}: its leader is unreachable from node ${this.host.nodeId}; electing another`);
+        continue;
+      }
+      const usable = (id: NodeId): boolean => id !== 0 && id !== this.host.nodeId && !store.peerDown(id);
       let target = replica?.role().leaderId ?? 0;
-      if (target === 0 || target === this.host.nodeId) target = this.leaderHints.get(desc.rangeId) ?? 0;
-      if (target === 0 || target === this.host.nodeId) {
-        const others = desc.replicas.map((r) => r.nodeId).filter((id) => id !== this.host.nodeId);
-        target = others.length === 0 ? 0 : (others[attempt % others.length] ?? 0);
+      if (!usable(target)) target = this.leaderHints.get(desc.rangeId) ?? 0;
+      if (!usable(target)) {
+        // Nodes counted down are tried only when no other is left (the count may be stale).
+        const others = desc.replicas.map((r) => r.nodeId).filter(usable);
+        const candidates = others.length > 0 ? others : desc.replicas.map((r) => r.nodeId).filter((id) => id !== this.host.nodeId);
+        target = candidates.length === 0 ? 0 : (candidates[attempt % candidates.length] ?? 0);
       }
       const address = target === 0 ? '' : this.host.kvAddressOf(target);
       if (address === '') {
@@ -262,8 +281,10 @@ export class Gateway {
           throw error;
         }
         // No PhantomDB code: the node could not be reached or the call broke on the way.
+        if (failure.status === grpc.status.UNAVAILABLE) store.peerUnreachable(target);
         if (failure.status === grpc.status.DEADLINE_EXCEEDED) throw new KvError('PH_DEADLINE_EXCEEDED', `forwarded request to node ${target}: ${failure.details}`);
-        if (isWrite) throw new KvError('PH_OUTCOME_UNKNOWN', `forwarded write to node ${target} failed: ${failure.details}`);
+        // A write that never left (no connection to send it on) is as safe to resend as a read.
+        if (isWrite && !neverSent(failure)) throw new KvError('PH_OUTCOME_UNKNOWN', `forwarded write to node ${target} failed: ${failure.details}`);
         lastError = new KvError('PH_UNAVAILABLE', `node ${target} unreachable: ${failure.details}`);
       }
     }

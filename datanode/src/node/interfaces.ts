@@ -35,6 +35,8 @@ export interface LogStore {
 export interface TransportHandlers {
   onMessages(messages: readonly Message[]): void;
   onUnreachable(peer: NodeId): void;
+  /** The connection to `peer` failed (not a full queue): it may be down. */
+  onPeerDown?(peer: NodeId): void;
   /**
    * A leader streams a snapshot's data: `data` yields its chunks; resolve once it is stored,
    * reject to refuse it. The leader then sends the Snapshot message itself.

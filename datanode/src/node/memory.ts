@@ -98,7 +98,12 @@ export class MemoryTransportHub {
     const target = this.reachable(from, message.to);
     const sender = this.nodes.get(from);
     if (target === undefined) {
-      if (sender !== undefined) setImmediate(() => sender.onUnreachable(message.to));
+      if (sender !== undefined) {
+        setImmediate(() => {
+          sender.onUnreachable(message.to);
+          sender.onPeerDown?.(message.to);
+        });
+      }
       return;
     }
     setImmediate(() => target.onMessages([message]));

@@ -53,3 +53,52 @@ export class LeaderLivenessWatch {
     return nowMs - since >= this.leaderSuspectMs;
   }
 }
+
+/**
+ * The peers this node has evidence are down: a connection to them failed (the Raft transport's
+ * onConnectionFailed, or a forwarded request could not connect) and no message arrived
+ * from them since. Cheaper and much faster than node liveness (which suspects a node only after
+ * `leaderSuspectMs`): the connection to a killed process fails within milliseconds.
+ *
+ * It also paces the campaigns requests start on ranges whose leader is down: at most one per
+ * range per `campaignGapMs`, so that retries do not restart an election already under way.
+ */
+export class PeerFailures {
+  private readonly downSince = new Map<NodeId, number>();
+  private readonly campaignedAt = new Map<number, number>();
+
+  constructor(private readonly campaignGapMs: number) {}
+
+  /** Records a failed connection to `peer`; returns whether it was news (not down before). */
+  markDown(peer: NodeId, nowMs: number): boolean {
+    if (this.downSince.has(peer)) return false;
+    this.downSince.set(peer, nowMs);
+    return true;
+  }
+
+  /** A message from `peer` arrived: it is up. */
+  heardFrom(peer: NodeId): void {
+    this.downSince.delete(peer);
+  }
+
+  /** Whether any peer is down (a cheap check for the message path). */
+  get any(): boolean {
+    return this.downSince.size > 0;
+  }
+
+  isDown(peer: NodeId): boolean {
+    return this.downSince.has(peer);
+  }
+
+  /** Whether `rangeId` may start a campaign now; if so, counts it as started. */
+  mayCampaign(rangeId: number, nowMs: number): boolean {
+    const last = this.campaignedAt.get(rangeId);
+    if (last !== undefined && nowMs - last < this.campaignGapMs) return false;
+    this.campaignedAt.set(rangeId, nowMs);
+    // Bounded: entries older than the gap say nothing any more.
+    if (this.campaignedAt.size > 1024) {
+      for (const [id, at] of this.campaignedAt) if (nowMs - at >= this.campaignGapMs) this.campaignedAt.delete(id);
+    }
+    return true;
+  }
+}

@@ -23,6 +23,7 @@ export async function createRaftTransport(context: TransportContext): Promise<{ 
     resolvePeer: (nodeId) => context.resolvePeer(nodeId),
     onMessages: (messages) => handlers.onMessages(messages),
     onUnreachable: (nodeId) => handlers.onUnreachable(nodeId),
+    onConnectionFailed: (nodeId) => handlers.onPeerDown?.(nodeId),
     onSnapshot: (snapshot) =>
       handlers.onSnapshotData({ fromNode: snapshot.fromNode, groupId: snapshot.groupId, snapshotIndex: snapshot.snapshotIndex, snapshotTerm: snapshot.snapshotTerm }, snapshot.data),
     ...(context.versions === undefined ? {} : { versions: context.versions }),

@@ -523,6 +523,17 @@ export class Replica implements TransportHandlers {
     this.scheduleLoop();
   }
 
+  /**
+   * Forgets this follower's leader, on evidence that it failed (the connection to its node
+   * dropped): the range wakes and grants a peer's campaign at once (raft.ts forgetLeader).
+   * Returns whether it forgot (not on leaders, candidates, or followers without a leader).
+   */
+  forgetLeader(): boolean {
+    if (this.stopped || !this.raft.forgetLeader()) return false;
+    this.scheduleLoop();
+    return true;
+  }
+
   /** Milliseconds since a message from `peer` last arrived (Infinity when never). */
   sinceHeardMs(peer: NodeId): number {
     const at = this.lastHeardMs.get(peer);

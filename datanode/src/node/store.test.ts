@@ -69,6 +69,7 @@ interface ClusterOptions {
   readonly logStore?: () => MemoryLogStore;
   readonly uninitializedMax?: number;
   readonly uninitializedCollectMs?: number;
+  readonly quiesce?: { readonly idleTicks: number; readonly leaderSuspectMs: number };
 }
 
 function newStore(nodeId: number, dir: string, kv: KvEngine, logStore: MemoryLogStore, options: ClusterOptions, lines: string[]): Store {
@@ -77,6 +78,7 @@ function newStore(nodeId: number, dir: string, kv: KvEngine, logStore: MemoryLog
     ...(options.placement === undefined ? {} : { placement: options.placement }),
     ...(options.uninitializedMax === undefined ? {} : { uninitializedMax: options.uninitializedMax }),
     ...(options.uninitializedCollectMs === undefined ? {} : { uninitializedCollectMs: options.uninitializedCollectMs }),
+    ...(options.quiesce === undefined ? {} : { quiesce: options.quiesce }),
     nodeId,
     dataDir: dir,
     kv,
@@ -164,6 +166,46 @@ function leaderOf(all: Store[], rangeId: number): Replica | undefined {
 const put = (key: string, value: string) => ({ op: 'put' as const, key: Buffer.from(key), value: Buffer.from(value) });
 
 describe('store', () => {
+  it('a failed connection wakes the quiescent followers of the ranges its node led (only those), and a request there campaigns', async () => {
+    // Node liveness (leaderSuspectMs) stays out of it: no records here, and a minute to suspect.
+    const c = await cluster({ quiesce: { idleTicks: 5, leaderSuspectMs: 60_000 } });
+    const leader = await until('a leader of range 2', () => leaderOf(c.stores, firstUserRangeId));
+    await leader.propose(put('k', 'v'), 5000);
+    const leaderNode = leader.status().id;
+    const survivors = c.stores.filter((_, i) => i + 1 !== leaderNode);
+    const [first, second] = survivors.map((store) => store.replica(firstUserRangeId));
+    if (first === undefined || second === undefined) throw new Error('no follower replicas');
+    await until('range 2 quiescent on every node', () => (c.stores.every((store) => store.replica(firstUserRangeId)?.quiesced === true) ? true : undefined));
+    const term = leader.status().term;
+    const otherId = second.status().id;
+
+    // A live leader: a request at a follower does not campaign.
+    expect(survivors[0]?.campaignIfLeaderDown(first)).toBe(false);
+    // A node that leads nothing here went down: range 2 stays quiescent.
+    survivors[0]?.onPeerDown(otherId);
+    expect(first.quiesced).toBe(true);
+    expect(first.status().leaderId).toBe(leaderNode);
+
+    // The leader's node: its connection failed on both survivors (the transport's report).
+    c.hub.cut(leaderNode, true);
+    for (const store of survivors) store.onPeerDown(leaderNode);
+    for (const replica of [first, second]) {
+      expect(replica.quiesced).toBe(false);
+      expect(replica.status().leaderId).toBe(0);
+    }
+    expect(survivors[0]?.peerDown(leaderNode)).toBe(true);
+    // A request at the first survivor campaigns (it remembers whom it forgot); the second, which
+    // forgot the leader too, votes for it at once (its own election timer is 200-400 ms away).
+    expect(survivors[0]?.campaignIfLeaderDown(first)).toBe(true);
+    expect(c.lines[first.status().id - 1]?.some((line) => line.includes('campaigning for a request'))).toBe(true);
+    const next = await until('a new leader of range 2', () => leaderOf(survivors, firstUserRangeId));
+    expect(next).toBe(first);
+    expect(next.status().term).toBeGreaterThan(term);
+    await next.propose(put('k', 'after'), 5000);
+    // Led here now: nothing to campaign for.
+    expect(survivors[0]?.campaignIfLeaderDown(first)).toBe(false);
+  });
+
   it('splits a range on every replica: the right range gets the data in place and a leader', async () => {
     const { stores: all } = await cluster();
     const left = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));

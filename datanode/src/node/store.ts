@@ -24,7 +24,7 @@ import { simpleConfState } from '../raft/types.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import { Replica, type ReplicaOptions } from './replica.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
-import { LeaderLivenessWatch } from './quiescence.ts';
+import { LeaderLivenessWatch, PeerFailures } from './quiescence.ts';
 import { decodeLivenessRecord, type LivenessRecord } from '../placement/liveness.ts';
 import { observeSnapshotReceived } from '../metrics/sink.ts';
 
@@ -78,6 +78,8 @@ const droppedQuietMs = 3_000;
  * after this long (the copy may lag an addition by a reconciliation pass or two).
  */
 const notPlacedHereGraceMs = 5_000;
+/** A range whose leader is down starts at most one campaign per this long for the requests that find it so. */
+const leaderDownCampaignGapMs = 250;
 /** Vote requests for an empty group are retried this many times, this far apart, then dropped. */
 const voteHoldAttempts = 8;
 const voteHoldStepMs = 50;
@@ -161,6 +163,10 @@ export class Store implements TransportHandlers {
   private readonly sizeChecked = new Set<GroupId>();
   /** When each node's liveness record last advanced here (quiescence wake-ups). */
   private livenessWatch: LeaderLivenessWatch | undefined;
+  /** Peers whose connection failed and who sent nothing since (fast wake-up of quiescent ranges). */
+  private readonly peerFailures = new PeerFailures(leaderDownCampaignGapMs);
+  /** The leader each woken range forgot (peerUnreachable), until it has a leader again. */
+  private readonly forgottenLeaders = new Map<GroupId, NodeId>();
   private readonly uninitializedMax: number;
   private readonly uninitializedCollectMs: number;
   /**
@@ -501,6 +507,7 @@ export class Store implements TransportHandlers {
 
   onMessages(messages: readonly Message[]): void {
     if (this.stopped) return;
+    if (this.peerFailures.any) for (const message of messages) this.peerFailures.heardFrom(message.from);
     const byGroup = new Map<GroupId, Message[]>();
     for (const message of messages) {
       const list = byGroup.get(message.groupId);
@@ -562,6 +569,66 @@ export class Store implements TransportHandlers {
 
   onUnreachable(peer: NodeId): void {
     for (const replica of this.replicas.values()) replica.onUnreachable(peer);
+  }
+
+  onPeerDown(peer: NodeId): void {
+    this.peerUnreachable(peer);
+  }
+
+  /**
+   * A connection to `peer` failed (the Raft transport's onConnectionFailed, or a request forwarded
+   * to it could not connect; a full queue to a live node is no such report).
+   * Until a message from it arrives, it counts as down here: the quiescent followers here of the
+   * ranges it leads forget it (raft.ts forgetLeader), which wakes them and lets them grant each
+   * other's campaigns at once, and a request for such a range campaigns instead of forwarding to
+   * it (campaignIfLeaderDown). One pass over this node's replicas per report. Followers of
+   * ranges that are not quiescent keep their leader: its heartbeats (or their absence) already
+   * tell them within an election timeout.
+   */
+  peerUnreachable(peer: NodeId): void {
+    if (this.stopped || peer === this.options.nodeId) return;
+    const news = this.peerFailures.markDown(peer, performance.now());
+    let forgot = 0;
+    for (const replica of this.replicas.values()) {
+      if (!replica.quiesced || replica.role().leaderId !== peer) continue;
+      if (!replica.forgetLeader()) continue;
+      this.forgottenLeaders.set(replica.groupId, peer);
+      forgot++;
+    }
+    if (news || forgot > 0) this.options.log(`node ${peer} unreachable: ${forgot} quiescent range(s) it led woke here and forgot it`);
+  }
+
+  /** Whether a connection to `peer` failed and nothing arrived from it since. */
+  peerDown(peer: NodeId): boolean {
+    return this.peerFailures.isDown(peer);
+  }
+
+  /**
+   * For a request that found `replica` following a leader that is down here (its connection
+   * failed, or its liveness record stalled): forgets that leader and campaigns, at most once per
+   * range per leaderDownCampaignGapMs. PreVote keeps it harmless when the leader is in fact
+   * alive: the followers that hear from it refuse, and the pre-vote wakes it. Returns whether
+   * the leader counts as down (the caller should not forward to it).
+   */
+  campaignIfLeaderDown(replica: Replica): boolean {
+    const { role, leaderId: current } = replica.role();
+    if (role === 'leader') return false;
+    // A replica that forgot its leader (peerUnreachable) still knows whom it followed.
+    if (current !== 0) this.forgottenLeaders.delete(replica.groupId);
+    const leaderId = current !== 0 ? current : (this.forgottenLeaders.get(replica.groupId) ?? 0);
+    if (leaderId === 0 || leaderId === this.options.nodeId) return false;
+    const now = performance.now();
+    const down = this.peerFailures.isDown(leaderId) || (this.livenessWatch?.suspect(leaderId, now) ?? false);
+    if (!down) {
+      this.forgottenLeaders.delete(replica.groupId);
+      return false;
+    }
+    if (this.peerFailures.mayCampaign(replica.groupId, now)) {
+      replica.forgetLeader();
+      replica.campaign();
+      this.options.log(`range ${replica.groupId}: leader node ${leaderId} is down, campaigning for a request`);
+    }
+    return true;
   }
 
   onSnapshotData(header: SnapshotDataHeader, data: AsyncIterable<Uint8Array>): Promise<void> {

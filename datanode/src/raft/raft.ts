@@ -221,6 +221,8 @@ export class RaftNode {
   private quiesced = false;
   /** Leader ticks since the log last grew or a read arrived (quiescence hysteresis). */
   private idleTicks = 0;
+  /** `ticks` when this follower last heard from its leader (forgetLeader's lease check). */
+  private leaderContactTick = 0;
   /** Followers this leader sent an Append since its last periodic heartbeat. */
   private readonly appendedSinceHeartbeat = new Set<NodeId>();
 
@@ -433,6 +435,27 @@ export class RaftNode {
       progress.leaseAckTick = -1;
     }
     this.bcastHeartbeat();
+  }
+
+  /**
+   * Forgets a follower's leader (lead becomes none, the term stays) and wakes the group. The
+   * host calls it when it has evidence that the leader failed (the connection to its node
+   * dropped): a follower that heard from a leader within an election timeout refuses
+   * (pre-)votes, and a quiescent follower's election clock stands still, so without this the
+   * followers of a quiescent range whose leader died would refuse each other's campaigns until
+   * their own timers ran out. Forgetting changes no vote and no term; a live leader's other
+   * followers still refuse, and its next heartbeat restores the leader here.
+   *
+   * With lease reads the leader may serve reads on the strength of this follower's recent
+   * acknowledgment, so then it is refused until an election timeout passed since the leader's
+   * last message (the lease it could have granted ran out). Returns whether it forgot.
+   */
+  forgetLeader(): boolean {
+    if (this.role !== 'follower' || this.lead === noNode) return false;
+    if (this.options.readOnlyOption === 'lease-based' && this.ticks - this.leaderContactTick < this.options.electionTimeoutTicks) return false;
+    this.lead = noNode;
+    this.wake();
+    return true;
   }
 
   /** Whether the group is quiescent on this node. */
@@ -848,6 +871,7 @@ export class RaftNode {
       case 'Heartbeat':
       case 'Snapshot':
         this.electionElapsed = 0;
+        this.leaderContactTick = this.ticks;
         this.lead = message.from;
         this.handleLeaderMessage(message);
         return;

@@ -335,6 +335,15 @@ export function readAttemptFailure(err: unknown, keys: RpcMetadataKeys): Attempt
 
 const unreachableStatuses: ReadonlySet<grpc.status> = new Set([grpc.status.UNAVAILABLE, grpc.status.CANCELLED, grpc.status.UNKNOWN, grpc.status.INTERNAL]);
 
+/**
+ * Whether a failed call certainly never reached the server: grpc-js fails a call with UNAVAILABLE
+ * and "No connection established" when its channel has no connection to send it on (the address
+ * refused or could not be reached), before anything was sent. A write failed so may be resent.
+ */
+export function neverSent(failure: Pick<AttemptFailure, 'status' | 'details'>): boolean {
+  return failure.status === grpc.status.UNAVAILABLE && failure.details.includes('No connection established');
+}
+
 /** Whether a status without a PhantomDB code means the node could not be reached (or dropped the call). */
 export function isUnreachableStatus(status: grpc.status | undefined): boolean {
   return status !== undefined && unreachableStatuses.has(status);

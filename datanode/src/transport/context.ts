@@ -147,6 +147,8 @@ export interface TransportContext {
   readonly logger: TransportLogger;
   resolvePeer(nodeId: NodeId): string | undefined;
   reportUnreachable(nodeId: NodeId, groupIds: ReadonlySet<number>): void;
+  /** The connection to `nodeId` failed (TransportStartConfig.onConnectionFailed). */
+  reportConnectionFailed(nodeId: NodeId): void;
   countHandshakeRejection(): void;
   scheduleFlush(): void;
 }

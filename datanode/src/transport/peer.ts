@@ -8,7 +8,8 @@
  *
  * On every failure the peer reports the groups that may have lost messages (queued ones, which
  * are dropped, and every group that used the broken stream) through onUnreachable, so the host
- * can call reportUnreachable on those groups' Raft cores.
+ * can call reportUnreachable on those groups' Raft cores, and the failure itself through
+ * onConnectionFailed (the node may be down: not said for a full queue).
  */
 import type * as grpc from '@grpc/grpc-js';
 import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
@@ -249,6 +250,7 @@ export class Peer {
       groups.add(item.message.groupId);
     }
     this.context.reportUnreachable(this.nodeId, groups);
+    this.context.reportConnectionFailed(this.nodeId);
     // A refused handshake is a configuration problem that retrying fast will not fix.
     const attempt = rejected ? 64 : this.attempt++;
     const delayMs = backoffDelayMs(attempt, this.context.options, this.context.options.rng);

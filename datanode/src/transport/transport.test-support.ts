@@ -68,6 +68,8 @@ export interface TestNode {
   readonly transport: RaftTransport;
   readonly received: { from: NodeId; messages: Message[] }[];
   readonly unreachable: { nodeId: NodeId; groupIds: readonly number[] }[];
+  /** Nodes whose connection failed, once per onConnectionFailed. */
+  readonly connectionFailures: NodeId[];
   readonly logger: RecordingLogger;
   readonly port: number;
   receivedMessages(from?: NodeId): Message[];
@@ -90,6 +92,7 @@ export async function startTestNode(
   const transport = new RaftTransport({ ...fastTestOptions, rng: seededRng(nodeId), logger, ...transportOptions });
   const received: TestNode['received'] = [];
   const unreachable: TestNode['unreachable'] = [];
+  const connectionFailures: NodeId[] = [];
   const config: TransportStartConfig = {
     nodeId,
     clusterId,
@@ -97,6 +100,7 @@ export async function startTestNode(
     resolvePeer: (peer) => addresses.get(peer),
     onMessages: (messages, from) => received.push({ from, messages }),
     onUnreachable: (peer, groupIds) => unreachable.push({ nodeId: peer, groupIds }),
+    onConnectionFailed: (peer) => connectionFailures.push(peer),
     ...(onSnapshot === undefined ? {} : { onSnapshot }),
     ...(versions === undefined ? {} : { versions }),
   };
@@ -107,6 +111,7 @@ export async function startTestNode(
     transport,
     received,
     unreachable,
+    connectionFailures,
     logger,
     port: bound.port,
     receivedMessages: (from) => received.filter((r) => from === undefined || r.from === from).flatMap((r) => r.messages),

@@ -90,6 +90,8 @@ describe('RaftTransport', () => {
     a.transport.send(heartbeats(1, 2, 3));
     await eventually(() => expect(a.unreachable.some((u) => u.nodeId === 2 && u.groupIds.length === 3)).toBe(true), timeouts.reconnect);
     expect(a.transport.stats().peers.get(2)?.droppedUnreachable).toBeGreaterThanOrEqual(3);
+    // The failed connection itself is told too (the host counts the node down).
+    expect(a.connectionFailures).toContain(2);
 
     const b = await node(2, addresses, { port });
     // Like a Raft leader, keep heartbeating until the peer answers.
@@ -149,6 +151,19 @@ describe('RaftTransport', () => {
     expect(a.transport.stats().peers.get(2)?.droppedQueueFull).toBe(91);
     // The groups that lost messages were reported, so their leaders can probe.
     await eventually(() => expect(a.unreachable.flatMap((u) => u.groupIds)).toContain(1), timeouts.delivery);
+    // A full queue is no failed connection: the peer is not reported down.
+    expect(a.connectionFailures).toEqual([]);
+  });
+
+  it('reports the connection failure when a connected peer goes away (its stream breaks)', async () => {
+    const addresses = new Map<NodeId, string>();
+    const a = await node(1, addresses);
+    const b = await node(2, addresses);
+    a.transport.send(heartbeats(1, 2, 2));
+    await eventually(() => expect(b.receivedMessages()).toHaveLength(2), timeouts.delivery);
+    expect(a.connectionFailures).toEqual([]);
+    await b.transport.stop();
+    await eventually(() => expect(a.connectionFailures).toContain(2), timeouts.reconnect);
   });
 
   it('drops (and logs) a single message larger than a frame, and delivers the rest', async () => {

@@ -54,6 +54,12 @@ export interface TransportStartConfig {
   onMessages(messages: Message[], fromNode: NodeId): void;
   /** Messages of these groups to `nodeId` may have been lost: call reportUnreachable on their cores. */
   onUnreachable?(nodeId: NodeId, groupIds: readonly number[]): void;
+  /**
+   * The connection to `nodeId` failed: it could not be opened, its handshake was refused, or
+   * the open stream broke (not a full queue). Called on every failed attempt while the node
+   * stays unreachable; the host may treat the node as down until it hears from it.
+   */
+  onConnectionFailed?(nodeId: NodeId): void;
   /** Consumes an incoming snapshot; resolve once stored, reject to refuse it. Without it, snapshots are refused. */
   onSnapshot?(snapshot: IncomingSnapshot): Promise<void>;
   /** Binary versions sent and checked in the handshake; without it, none are checked. */
@@ -200,6 +206,9 @@ export class RaftTransport {
         if (groupIds.size === 0 || this.stopped) return;
         this.countersOf(nodeId).unreachableReports++;
         config.onUnreachable?.(nodeId, [...groupIds].sort((a, b) => a - b));
+      },
+      reportConnectionFailed: (nodeId) => {
+        if (!this.stopped) config.onConnectionFailed?.(nodeId);
       },
       countHandshakeRejection: () => {
         this.handshakeRejections++;
