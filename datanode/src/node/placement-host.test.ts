@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { checkDriverLimits } from '../placement/driver.ts';
 import { nodeConfigSchema } from './config.ts';
 import type { LivenessRecord } from '../placement/liveness.ts';
-import { driverLimitsOf, livenessRecordMs, localityFromAnnotations, newerRecord, parseLocality, placementTickMs, recordDue, withNewerBeats } from './placement-host.ts';
+import { driverLimitsOf, livenessRecordMs, livenessWriteBatch, localityFromAnnotations, newerRecord, parseLocality, placementTickMs, recordDue, withNewerBeats } from './placement-host.ts';
 import { LeaderLivenessWatch } from './quiescence.ts';
 
 describe('placement host settings', () => {
@@ -62,6 +62,19 @@ describe('liveness records written every livenessRecordMs', () => {
     expect(recordDue(written, 5000, rec(1, 0, { epoch: 2 }), 5001)).toBe(true);
     expect(recordDue(written, 5000, rec(1, 20, { locality: { region: 'r', zone: 'y' } }), 5001)).toBe(true);
     expect(recordDue(written, 5000, rec(1, 20, { capacityBytes: 2000 }), 5001)).toBe(true);
+  });
+
+  it('writes the due record together with every other node whose beat advanced since its last write', () => {
+    const beats = new Map([
+      [1, { latest: rec(1, 30), proposed: rec(1, 10) }], // due (the caller decided)
+      [2, { latest: rec(2, 25), proposed: rec(2, 15) }], // advanced: rides along
+      [3, { latest: rec(3, 15), proposed: rec(3, 15) }], // written already: stays out
+      [4, { latest: rec(4, 5), proposed: undefined }], // never written: rides along
+      [5, { latest: rec(5, 0, { epoch: 2 }), proposed: rec(5, 90) }], // restarted: rides along
+    ]);
+    expect(livenessWriteBatch(beats, 1)).toEqual([1, 2, 4, 5]);
+    // The due node comes first even when its own beat is not newer (a changed capacity made it due).
+    expect(livenessWriteBatch(new Map([[3, { latest: rec(3, 15), proposed: rec(3, 15) }]]), 3)).toEqual([3]);
   });
 
   it('lets the meta leader\'s tracker see the newest beat of a recorded node, never a node without a record', () => {

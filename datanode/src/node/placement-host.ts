@@ -305,12 +305,32 @@ export class PlacementHost {
       return;
     }
     this.beats.set(record.nodeId, { latest: record, proposed: beat?.proposed, proposedAtMs: beat?.proposedAtMs ?? Number.NEGATIVE_INFINITY });
-    await meta.propose({ op: 'meta-record', name: `liveness/${record.nodeId}`, value: recordBytes }, deadlineMs);
-    const after = this.beats.get(record.nodeId);
-    if (after !== undefined) {
-      after.proposed = record;
-      after.proposedAtMs = now;
+    // Every other node whose beat advanced since its last write rides along: proposed in the same
+    // turn, the records share one Raft entry (one append and fsync per meta replica, not one per
+    // node and interval), and their next writes come due together.
+    let due: Promise<unknown> = Promise.resolve();
+    for (const nodeId of livenessWriteBatch(this.beats, record.nodeId)) {
+      const entry = this.beats.get(nodeId);
+      if (entry === undefined) continue;
+      const written = entry.latest;
+      const value = nodeId === record.nodeId ? recordBytes : Buffer.from(encodeLivenessRecord(written));
+      const previous = { proposed: entry.proposed, proposedAtMs: entry.proposedAtMs };
+      // Marked before the proposal commits, so a beat arriving meanwhile does not write it again.
+      entry.proposed = written;
+      entry.proposedAtMs = now;
+      const write = meta.propose({ op: 'meta-record', name: `liveness/${nodeId}`, value }, deadlineMs).catch((err: unknown) => {
+        // Not written: due again at the node's next beat (unless a later write already went out).
+        const current = this.beats.get(nodeId);
+        if (current?.proposed === written) {
+          current.proposed = previous.proposed;
+          current.proposedAtMs = previous.proposedAtMs;
+        }
+        throw err;
+      });
+      if (nodeId === record.nodeId) due = write;
+      else write.catch((err: unknown) => this.options.log(`liveness record of node ${nodeId} not written (retried at its next beat): ${err instanceof Error ? err.message : String(err)}`));
     }
+    await due;
   }
 
   // ------------------------------------------------------------------ the cluster view (meta leader)
@@ -670,6 +690,20 @@ export function newerRecord(a: LivenessRecord, b: LivenessRecord): boolean {
 export function recordDue(proposed: LivenessRecord | undefined, proposedAtMs: number, record: LivenessRecord, nowMs: number): boolean {
   if (proposed === undefined || nowMs - proposedAtMs >= livenessRecordMs) return true;
   return proposed.epoch !== record.epoch || proposed.capacityBytes !== record.capacityBytes || proposed.locality.region !== record.locality.region || proposed.locality.zone !== record.locality.zone;
+}
+
+/**
+ * The nodes whose liveness records the meta leader writes when `dueNodeId`'s record is due: that
+ * node first, then every other node whose newest beat is newer than the record last written for
+ * it (or that has none). Written together, they take one Raft entry instead of one per node, and
+ * come due together next time: with N nodes, one meta entry per livenessRecordMs instead of N.
+ */
+export function livenessWriteBatch(beats: ReadonlyMap<NodeId, { readonly latest: LivenessRecord; readonly proposed: LivenessRecord | undefined }>, dueNodeId: NodeId): NodeId[] {
+  const out = [dueNodeId];
+  for (const [nodeId, beat] of beats) {
+    if (nodeId !== dueNodeId && (beat.proposed === undefined || newerRecord(beat.latest, beat.proposed))) out.push(nodeId);
+  }
+  return out;
 }
 
 /** `recorded` with each record replaced by the node's beat in `beats` when that is newer (nodes without a record get none). */

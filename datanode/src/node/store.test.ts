@@ -18,7 +18,7 @@ import type { Message } from '../raft/types.ts';
 import type { TransportHandlers } from './interfaces.ts';
 import { MemoryLogStore, MemoryTransportHub } from './memory.ts';
 import type { Replica } from './replica.ts';
-import { Store } from './store.ts';
+import { metaHeartbeatTicks, Store } from './store.ts';
 
 const stores: Store[] = [];
 const engines: KvEngine[] = [];
@@ -45,8 +45,11 @@ class FailingRemoveLogStore extends MemoryLogStore {
 class Gate implements TransportHandlers {
   holding: number | undefined;
   private readonly held: Message[] = [];
+  /** Heartbeats that reached this node, by range. */
+  readonly heartbeats = new Map<number, number>();
   constructor(private readonly inner: TransportHandlers) {}
   onMessages(messages: readonly Message[]): void {
+    for (const m of messages) if (m.kind === 'Heartbeat') this.heartbeats.set(m.groupId, (this.heartbeats.get(m.groupId) ?? 0) + 1);
     const pass = messages.filter((m) => m.groupId !== this.holding);
     this.held.push(...messages.filter((m) => m.groupId === this.holding));
     if (pass.length > 0) this.inner.onMessages(pass);
@@ -57,6 +60,9 @@ class Gate implements TransportHandlers {
   }
   onUnreachable(peer: number): void {
     this.inner.onUnreachable(peer);
+  }
+  onPeerDown(peer: number): void {
+    this.inner.onPeerDown?.(peer);
   }
   onSnapshotData(...args: Parameters<TransportHandlers['onSnapshotData']>): Promise<void> {
     return this.inner.onSnapshotData(...args);
@@ -204,6 +210,25 @@ describe('store', () => {
     await next.propose(put('k', 'after'), 5000);
     // Led here now: nothing to campaign for.
     expect(survivors[0]?.campaignIfLeaderDown(first)).toBe(false);
+  });
+
+  it('heartbeats the meta range (never quiescent, on every member) three times per election timeout, user ranges every configured interval', async () => {
+    expect(metaHeartbeatTicks({ electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1 })).toBe(3);
+    expect(metaHeartbeatTicks({ electionTimeoutTicks: 10, heartbeatTimeoutTicks: 5 })).toBe(5);
+    expect(metaHeartbeatTicks({ electionTimeoutTicks: 3, heartbeatTimeoutTicks: 1 })).toBe(1);
+    expect(metaHeartbeatTicks({})).toBe(3);
+    const c = await cluster();
+    await until('leaders of both ranges', () => (leaderOf(c.stores, 1) !== undefined && leaderOf(c.stores, firstUserRangeId) !== undefined ? true : undefined));
+    for (const gate of c.gates) gate.heartbeats.clear();
+    // Both ranges are idle and ticked by the same timer: compare their heartbeats over the same window.
+    await until('100 user-range heartbeats', () => (c.gates.reduce((sum, g) => sum + (g.heartbeats.get(firstUserRangeId) ?? 0), 0) >= 100 ? true : undefined));
+    const count = (rangeId: number): number => c.gates.reduce((sum, g) => sum + (g.heartbeats.get(rangeId) ?? 0), 0);
+    const [meta, user] = [count(1), count(firstUserRangeId)];
+    expect(meta, `meta ${meta}, user ${user} heartbeats`).toBeGreaterThan(0);
+    expect(meta * 2, `meta ${meta}, user ${user} heartbeats`).toBeLessThanOrEqual(user);
+    // The meta range still works: a write commits and applies on every replica.
+    await leaderOf(c.stores, 1)?.propose({ op: 'meta-record', name: 'liveness/9', value: Buffer.from('x') }, 5000);
+    await until('the record on every meta replica', () => (c.stores.every((s) => s.metaStateMachine()?.metaRecords('liveness/').has('liveness/9') === true) ? true : undefined));
   });
 
   it('splits a range on every replica: the right range gets the data in place and a leader', async () => {

@@ -214,6 +214,32 @@ describe('RaftLogEngine group commit', () => {
   });
 });
 
+describe('RaftLogEngine group commit after an fsync', () => {
+  it('waits for the rest of the event-loop turn before the next fsync: writes arriving there share it', async () => {
+    const dir = freshDir('groupcommit3');
+    let onFsync: (() => void) | undefined;
+    const engine = await RaftLogEngine.open(realFs, dir, { onFsync: () => onFsync?.() });
+    for (const g of [1, 2, 3]) await engine.createGroup(g, simpleConfState([1]));
+    const before = engine.stats.fsyncs;
+    const appendsBefore = engine.stats.appends;
+    const appends: Promise<void>[] = [];
+    onFsync = () => {
+      onFsync = undefined;
+      // The first fsync just completed. One write comes at once (it keeps the loop going), one
+      // later in the same turn (another socket's data in the same poll phase).
+      appends.push(engine.append(2, makeEntries(2, 2, 1, 1, 64)));
+      setImmediate(() => appends.push(engine.append(3, makeEntries(3, 2, 1, 1, 64))));
+    };
+    await engine.append(1, makeEntries(1, 2, 1, 1, 64));
+    while (appends.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all(appends);
+    // One fsync for the first write, one shared by the two that came after it (three without the wait).
+    expect(engine.stats.fsyncs - before).toBe(2);
+    expect(engine.stats.appends - appendsBefore).toBe(3);
+    await engine.close();
+  });
+});
+
 describe('RaftLogEngine onFsync', () => {
   it('reports every counted fsync with its duration', async () => {
     const dir = freshDir('onfsync');

@@ -482,9 +482,12 @@ export class RaftLogEngine implements GroupLogSource {
     // same poll phase (Raft messages from each peer, client requests) is in the first fsync, not
     // only the writes of the callback that asked for it. A group commit that starts at once covers
     // one peer's frame; with more nodes each log sees fewer writes per frame, so fsyncs per write
-    // grew with the node count.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // grew with the node count. Every later round waits the same way: the completion of an fsync
+    // is one callback of a poll phase, and the socket reads after it in that phase (Raft messages
+    // that arrived during the fsync) belong in the next one, not in the one after it.
     while (this.pendingWaiters.length > 0 && this.failure === null) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.failure !== null) break;
       const covered = this.pendingWaiters;
       this.pendingWaiters = [];
       const writer = this.active;
