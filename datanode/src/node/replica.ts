@@ -506,6 +506,11 @@ export class Replica implements TransportHandlers {
     return this.raft.status();
   }
 
+  /** Whether the replica knows neither a log entry nor a member (RaftNode.isBlank): cheap, per message batch. */
+  isBlank(): boolean {
+    return this.raft.isBlank();
+  }
+
   /** Whether a membership change this leader proposed is not applied yet (false on followers). */
   membershipChangePending(): boolean {
     return this.raft.membershipChangePending();

@@ -549,12 +549,12 @@ export class Store implements TransportHandlers {
    * waiting an election timeout.
    */
   private deliver(replica: Replica, messages: readonly Message[], attempt = 0): void {
-    const status = replica.status();
-    const empty = status.lastIndex === 0 && status.config.voters.length === 0 && status.config.learners.length === 0;
-    if (!empty) {
+    // Checked on every incoming batch: without building the whole status (progress map, sorted config).
+    if (!replica.isBlank()) {
       replica.onMessages(messages);
       return;
     }
+    const status = replica.status();
     const held = messages.filter((m) => m.kind === 'Vote' || m.kind === 'PreVote' || m.kind === 'TimeoutNow');
     // A heartbeat whose commit index is beyond an empty log comes from a leader that still has
     // this node's progress from an earlier replica of the range (dropped here, the removal not

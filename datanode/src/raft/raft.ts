@@ -542,6 +542,14 @@ export class RaftNode {
     this.maybeAutoLeaveJoint();
   }
 
+  /**
+   * Whether this replica knows neither a log entry nor a member (a range created here by a
+   * message, before its snapshot): what status() would say, without building the status.
+   */
+  isBlank(): boolean {
+    return this.log.lastIndex() === 0 && this.config.incoming.size === 0 && this.config.learners.size === 0;
+  }
+
   status(): RaftStatus {
     const progress = new Map<NodeId, ProgressStatus>();
     if (this.role === 'leader') {
