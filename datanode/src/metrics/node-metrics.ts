@@ -15,6 +15,8 @@ import { HotCounter, HotHistogram, type HotCounterSeries, type HotHistogramSerie
 import { buildCommit } from './build-info.ts';
 import { binaryVersion } from '../version/binary.ts';
 import { formatVersion, parseVersion } from '../version/version.ts';
+import { ExpositionRenderer } from './exposition.ts';
+import { ScrapeScope } from './mirrored.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
 import { registerStorageMetrics } from './storage-metrics.ts';
@@ -26,6 +28,12 @@ import type { NodeMetricsSources } from './sources.ts';
 export const requestBuckets = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Latency buckets (seconds) for fsyncs: 50 µs to 5 s. */
 export const fsyncBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+/**
+ * A scrape yields to the event loop once it has run this long (ms): a Raft message or client
+ * request that arrives during a scrape waits at most about this long (plus one family) for it.
+ */
+export const scrapeSliceMs = 0.25;
 
 /** How often the event-loop delay monitor samples (ms). */
 export const eventLoopSampleMs = 20;
@@ -62,10 +70,15 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   private readonly httpConnections: Gauge;
   private openHttpConnections = 0;
   private uninstall: (() => void) | undefined;
+  /** Sources are read once per scrape (the scrape's metrics share the reads). */
+  private readonly scope = new ScrapeScope();
+  private readonly renderer: ExpositionRenderer;
 
   constructor(sources: NodeMetricsSources, options: NodeMetricsOptions) {
     const registers = [this.registry];
-    this.registry.setDefaultLabels({ node: String(options.nodeId) });
+    const defaultLabels = { node: String(options.nodeId) };
+    this.registry.setDefaultLabels(defaultLabels);
+    this.renderer = new ExpositionRenderer(this.registry, defaultLabels);
     const info = new Gauge({ name: 'phantomdb_build_info', help: 'Always 1; labels say which build and cluster this node runs.', labelNames: ['version', 'commit', 'nodejs', 'cluster_id'], registers });
     // The binary version (version/binary.ts) without build metadata: nodes of a mixed-version
     // cluster (during a rolling upgrade) show as different versions.
@@ -74,9 +87,9 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
     this.requestSeconds = new HotHistogram(this.registry, 'phantomdb_request_duration_seconds', 'Time from receiving a gRPC request to answering it.', requestBuckets);
     this.fsyncSeconds = new HotHistogram(this.registry, 'phantomdb_wal_fsync_duration_seconds', 'Duration of each fsync of a write-ahead log (log="raft": the shared Raft log, the write-ahead log of replicated data).', fsyncBuckets);
     this.httpConnections = new Gauge({ name: 'phantomdb_http_connections', help: 'Open connections to the HTTP port (SQL API, admin, metrics scrapes).', registers, collect: () => this.httpConnections.set(this.openHttpConnections) });
-    this.rangeEvents = registerRaftMetrics(this.registry, sources);
-    registerStorageMetrics(this.registry, sources);
-    registerTransportMetrics(this.registry, sources);
+    this.rangeEvents = registerRaftMetrics(this.registry, sources, this.scope);
+    registerStorageMetrics(this.registry, sources, this.scope);
+    registerTransportMetrics(this.registry, sources, this.scope);
     this.proposals = new HotCounter(this.registry, 'phantomdb_raft_proposals_total', 'Raft proposals (writes) made on this node\'s range replicas, by result: ok or the PH_* error code (PH_NOT_LEADER where it does not lead the range).');
     this.proposalOk = this.proposals.child({ result: 'ok' });
     this.proposalResults.set('ok', this.proposalOk);
@@ -153,9 +166,17 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
     this.openHttpConnections = Math.max(0, this.openHttpConnections - 1);
   }
 
-  /** The Prometheus text exposition of every metric. */
-  exposition(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The Prometheus text exposition of every metric (the same text as `registry.metrics()`),
+   * rendered in slices of about `sliceMs` with the event loop running in between.
+   */
+  async exposition(sliceMs: number = scrapeSliceMs): Promise<string> {
+    const end = this.scope.begin();
+    try {
+      return await this.renderer.render({ sliceMs });
+    } finally {
+      end();
+    }
   }
 
   get contentType(): string {

@@ -4,7 +4,7 @@
  * many ranges it supplies `sources.ranges()` and the same series count them all.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { mirroredCounter, oncePerPass, perScrape } from './mirrored.ts';
+import { mirroredCounter, type ScrapeScope } from './mirrored.ts';
 import type { RaftLogStats } from '../raft/logstore/engine.ts';
 import { rangeReportsOf } from './range-report.ts';
 import type { NodeMetricsSources, RangeReplicaReport } from './sources.ts';
@@ -64,8 +64,8 @@ function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSource
   return new Counter({ name: 'phantomdb_raft_leader_changes_total', help: 'Leader or role changes this node\'s range replicas saw (elections, transfers, step-downs), over all ranges.', registers });
 }
 
-function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources): void {
-  const stats = perScrape(() => sources.raftLog?.());
+function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources, scope: ScrapeScope): void {
+  const stats = scope.shared(() => sources.raftLog?.());
   const mirror = (name: string, help: string, read: (s: RaftLogStats) => number): void => {
     mirroredCounter(registry, name, help, [], () => {
       const current = stats();
@@ -92,9 +92,9 @@ function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources)
   });
 }
 
-function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources, status: () => ReturnType<NodeMetricsSources['status']>): void {
+function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources, status: () => ReturnType<NodeMetricsSources['status']>, scope: ScrapeScope): void {
   const registers = [registry];
-  const reports = oncePerPass((): readonly RangeReplicaReport[] => sources.ranges?.() ?? singleRangeReport(sources));
+  const reports = scope.shared((): readonly RangeReplicaReport[] => sources.ranges?.() ?? singleRangeReport(sources));
   const ranges: Gauge<'state'> = new Gauge({
     name: 'phantomdb_ranges',
     help: 'Ranges with a replica on this node, by state as this node sees it: replicas (all), leader (this node leads), under_replicated and quorum_at_risk (counted by the leader), unavailable (no leader known), quiesced (idle, sending no heartbeats).',
@@ -187,12 +187,12 @@ function registerRangeEventMetrics(registry: Registry, leaderChanges: Counter): 
   };
 }
 
-export function registerRaftMetrics(registry: Registry, sources: NodeMetricsSources): RangeEventRecorder {
+export function registerRaftMetrics(registry: Registry, sources: NodeMetricsSources, scope: ScrapeScope): RangeEventRecorder {
   // The node's status and its range reports are built once per scrape, not once per gauge: each
   // is a walk over the node's replicas (and its address book), and a dozen gauges read them.
-  const status = oncePerPass(() => sources.status());
+  const status = scope.shared(() => sources.status());
   const leaderChanges = registerRaftStateMetrics(registry, sources, status);
-  registerRaftLogMetrics(registry, sources);
-  registerRangeMetrics(registry, sources, status);
+  registerRaftLogMetrics(registry, sources, scope);
+  registerRangeMetrics(registry, sources, status, scope);
   return registerRangeEventMetrics(registry, leaderChanges);
 }

@@ -1,0 +1,139 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import type { NodeStatus } from '../http/server.ts';
+import type { PeerStats } from '../transport/transport.ts';
+import { ExpositionRenderer, formatLabelSet } from './exposition.ts';
+import { HotCounter, HotHistogram } from './hot.ts';
+import { NodeMetrics } from './node-metrics.ts';
+import type { NodeMetricsSources } from './sources.ts';
+
+const status: NodeStatus = {
+  nodeId: 2,
+  clusterId: 'c1',
+  address: '127.0.0.1:1',
+  raftAddress: '127.0.0.1:2',
+  role: 'leader',
+  term: 7,
+  leaderId: 2,
+  leaderAddress: '127.0.0.1:1',
+  commitIndex: 120,
+  appliedIndex: 115,
+  lastIndex: 130,
+  voters: [1, 2, 3],
+  learners: [],
+  peers: [
+    { id: 1, address: '', raftAddress: '', learner: false, match: 100, state: 'replicate' },
+    { id: 3, address: '', raftAddress: '', learner: false, match: 130, state: 'replicate' },
+  ],
+};
+
+const peerStats: PeerStats = {
+  framesSent: 1, messagesSent: 5, bytesSent: 50, framesReceived: 1, messagesReceived: 6, bytesReceived: 60, droppedQueueFull: 2, droppedUnreachable: 0, droppedOversized: 0,
+  connectAttempts: 1, reconnects: 0, connectFailures: 0, handshakeRejections: 0, protocolErrors: 0, unreachableReports: 0, state: 'ready', queueMessages: 3, queueBytes: 30,
+};
+
+/** Sources whose values stay put between reads, so that two renderings can be compared. */
+function steadySources(): NodeMetricsSources {
+  return {
+    status: () => status,
+    raftLog: () => ({ appends: 10, records: 12, bytes: 4096, fsyncs: 4, fsyncLastMs: 1, fsyncMaxMs: 3, fsyncTotalMs: 6, segments: 2, segmentsDeleted: 0, liveGroups: 1, cachedBytes: 100 }),
+    transport: () => ({ peers: new Map([[1, peerStats], [3, { ...peerStats, state: 'connecting' }]]), handshakeRejections: 0, protocolErrors: {} }),
+  };
+}
+
+function record(metrics: NodeMetrics, round: number): void {
+  for (let i = 0; i < 20 * round; i++) {
+    metrics.requestFinished('/phantomdb.kv.v1.KV/Put', 'ok', 0.0001 * i);
+    metrics.requestFinished('/phantomdb.kv.v1.KV/Get', i % 3 === 0 ? 'PH_NOT_LEADER' : 'ok', 0.003 * i);
+    metrics.proposalFinished('ok', 0.0002 * i);
+    metrics.raftLogFsync(0.05 * i);
+  }
+  // A label value that needs escaping (results are PH_* codes in practice).
+  metrics.proposalFinished('odd "result"\\with\nnewline', 0.001);
+  metrics.roleChanged();
+}
+
+/** Line numbers and contents where two texts differ (for a readable failure). */
+function differences(a: string, b: string): string[] {
+  const left = a.split('\n');
+  const right = b.split('\n');
+  const found: string[] = [];
+  for (let i = 0; i < Math.max(left.length, right.length); i++) if (left[i] !== right[i]) found.push(`${i}: ${left[i] ?? '(none)'} | ${right[i] ?? '(none)'}`);
+  return found;
+}
+
+describe('the sliced exposition', () => {
+  it('is the same text as prom-client renders in one pass, before and after new observations', async () => {
+    const metrics = new NodeMetrics(steadySources(), { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    record(metrics, 1);
+    const sliced = await metrics.exposition(0);
+    expect(differences(sliced, await metrics.registry.metrics())).toEqual([]);
+    expect(sliced).toContain('phantomdb_raft_proposals_total{result="odd \\"result\\"\\\\with\\nnewline",node="2"} 1');
+    // The histogram series' text is kept between scrapes: new observations must show.
+    record(metrics, 2);
+    const again = await metrics.exposition();
+    expect(differences(again, await metrics.registry.metrics())).toEqual([]);
+    expect(again).not.toEqual(sliced);
+    expect(again).toContain('phantomdb_raft_proposal_duration_seconds_count{node="2"} 60');
+  });
+
+  it('formats prom-client histograms, unlabelled and labelled families and default labels as prom-client does', async () => {
+    const registry = new Registry();
+    registry.setDefaultLabels({ node: '5', zone: 'a"b' });
+    const histogram = new Histogram({ name: 'x_seconds', help: 'Help with \\ and\nnewline.', labelNames: ['kind'], buckets: [0.1, 1], registers: [registry] });
+    histogram.observe({ kind: 'minor' }, 0.05);
+    histogram.observe({ kind: 'major' }, 5);
+    new Gauge({ name: 'x_gauge', help: 'g', labelNames: ['node'], registers: [registry] }).set({ node: 'own' }, Number.NaN);
+    new Counter({ name: 'x_total', help: 'c', registers: [registry] }).inc(2.5);
+    new Gauge({ name: 'x_infinite', help: 'i', labelNames: ['sign'], registers: [registry] }).set({ sign: 'minus' }, Number.NEGATIVE_INFINITY);
+    new Gauge({ name: 'x_empty', help: 'no samples', labelNames: ['a'], registers: [registry] });
+    const hot = new HotHistogram(registry, 'x_hot_seconds', 'hot', [0.5, 2]);
+    hot.child({ op: 'put' }).observe(1);
+    new HotCounter(registry, 'x_hot_total', 'hot counter').child().inc(3);
+    const renderer = new ExpositionRenderer(registry, { node: '5', zone: 'a"b' });
+    for (let round = 0; round < 2; round++) {
+      expect(differences(await renderer.render({ sliceMs: 0 }), await registry.metrics())).toEqual([]);
+      hot.child({ op: 'put' }).observe(0.1);
+    }
+    expect(formatLabelSet({ le: 0.1 }, { node: '5' }, { kind: 'minor' })).toBe('{le="0.1",node="5",kind="minor"}');
+    expect(formatLabelSet(undefined, {})).toBe('');
+  });
+
+  it('yields to the event loop during a scrape: an immediate scheduled when it starts runs before it ends', async () => {
+    const metrics = new NodeMetrics(steadySources(), { nodeId: 2, clusterId: 'c1' });
+    record(metrics, 1);
+    const ranDuring = async (sliceMs: number): Promise<boolean> => {
+      let ran = false;
+      setImmediate(() => {
+        ran = true;
+      });
+      await metrics.exposition(sliceMs);
+      return ran;
+    };
+    expect(await ranDuring(0)).toBe(true);
+    // With an unbounded slice the scrape is one synchronous pass again (the immediate waits).
+    expect(await ranDuring(Number.POSITIVE_INFINITY)).toBe(false);
+  });
+
+  it('keeps each slice near its budget: the event loop is never held for a whole scrape at once', async () => {
+    const registry = new Registry();
+    // Ten families of 1 ms each on a fake clock: with 2.5 ms slices the renderer yields between them.
+    let clockMs = 0;
+    for (let i = 0; i < 10; i++) {
+      new Gauge({ name: `slow_${i}`, help: 'slow', registers: [registry], collect: () => void (clockMs += 1) });
+    }
+    const renderer = new ExpositionRenderer(registry, {});
+    const slices: number[] = [];
+    let sliceStart = 0;
+    const pause = (): Promise<void> => {
+      slices.push(clockMs - sliceStart);
+      sliceStart = clockMs;
+      return Promise.resolve();
+    };
+    await renderer.render({ sliceMs: 2.5, pause, nowMs: () => clockMs });
+    slices.push(clockMs - sliceStart);
+    expect(slices.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...slices)).toBeLessThanOrEqual(3);
+    expect(slices.reduce((a, b) => a + b, 0)).toBe(10);
+  });
+});
