@@ -62,6 +62,7 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   private readonly proposals: HotCounter;
   /** The series a request path and result feed, found once per kind of request. */
   private readonly requestSeries = new Map<string, { readonly count: HotCounterSeries; readonly seconds: HotHistogramSeries }>();
+  private readonly okRequestSeries = new Map<string, { readonly count: HotCounterSeries; readonly seconds: HotHistogramSeries }>();
   private readonly proposalResults = new Map<string, HotCounterSeries>();
   private readonly proposalOk: HotCounterSeries;
   private readonly proposalSeconds: HotHistogramSeries;
@@ -111,14 +112,17 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   }
 
   requestFinished(path: string, result: string, seconds: number): void {
-    const key = `${path} ${result}`;
-    let series = this.requestSeries.get(key);
+    // Most requests succeed: their series are found by the path alone (no key to build per request).
+    const ok = result === 'ok';
+    const key = ok ? path : `${path} ${result}`;
+    const found = ok ? this.okRequestSeries : this.requestSeries;
+    let series = found.get(key);
     if (series === undefined) {
       // Paths and results are bounded (registered methods, PH_* codes); splitMethodPath maps
       // anything else to 'other', and the map stops growing past a sane size.
       const { api, method } = splitMethodPath(path);
       series = { count: this.requests.child({ api, method, result }), seconds: this.requestSeconds.child({ api, method }) };
-      if (this.requestSeries.size < 1024) this.requestSeries.set(key, series);
+      if (found.size < 1024) found.set(key, series);
     }
     series.count.inc();
     series.seconds.observe(seconds);
