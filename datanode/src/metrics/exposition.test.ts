@@ -2,10 +2,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../http/server.ts';
 import type { PeerStats } from '../transport/transport.ts';
-import { ExpositionRenderer, formatLabelSet } from './exposition.ts';
+import { collectInSlices, ExpositionRenderer, formatLabelSet } from './exposition.ts';
 import { HotCounter, HotHistogram } from './hot.ts';
 import { NodeMetrics } from './node-metrics.ts';
-import type { NodeMetricsSources } from './sources.ts';
+import type { NodeMetricsSources, RangeReplicaReport } from './sources.ts';
 
 const status: NodeStatus = {
   nodeId: 2,
@@ -135,5 +135,55 @@ describe('the sliced exposition', () => {
     expect(slices.length).toBeGreaterThanOrEqual(4);
     expect(Math.max(...slices)).toBeLessThanOrEqual(3);
     expect(slices.reduce((a, b) => a + b, 0)).toBe(10);
+  });
+
+  it('builds the range reports of many ranges in slices, once per scrape', async () => {
+    const rangeCount = 3000;
+    let pulls = 0;
+    let immediateRan = false;
+    let pulledAfterImmediate = 0;
+    function* ranges(): Generator<RangeReplicaReport> {
+      for (let rangeId = 1; rangeId <= rangeCount; rangeId++) {
+        pulls++;
+        if (immediateRan) pulledAfterImmediate++;
+        // Each report costs a little, as a replica's Raft status does.
+        const until = performance.now() + 0.002;
+        while (performance.now() < until);
+        yield { rangeId, role: rangeId % 3 === 0 ? 'leader' : 'follower', leaderKnown: true, commitIndex: 10, term: 2, voters: 3, liveVoters: rangeId % 3 === 0 ? 3 : undefined, laggingVoters: 0 };
+      }
+    }
+    const metrics = new NodeMetrics({ status: () => status, ranges }, { nodeId: 2, clusterId: 'c1', processMetrics: false });
+    setImmediate(() => {
+      immediateRan = true;
+    });
+    const text = await metrics.exposition();
+    expect(pulls).toBe(rangeCount);
+    expect(pulledAfterImmediate).toBeGreaterThan(0);
+    expect(text).toContain('phantomdb_ranges{state="replicas",node="2"} 3000');
+    expect(text).toContain('phantomdb_ranges{state="leader",node="2"} 1000');
+    expect(text).toContain('phantomdb_ranges_commit_index{node="2"} 30000');
+  });
+
+  it('pulls items in slices on the clock it is given, yielding to the event loop between them', async () => {
+    let clockMs = 0;
+    function* items(): Generator<number> {
+      for (let i = 0; i < 10; i++) {
+        clockMs += 1;
+        yield i;
+      }
+    }
+    // Immediates record the clock whenever the event loop gets a turn.
+    const seen: number[] = [];
+    let done = false;
+    const tick = (): void => {
+      seen.push(clockMs);
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const collected = await collectInSlices(items(), 3.5, () => clockMs);
+    done = true;
+    expect(collected).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Slices of 3.5 ms on a clock that advances 1 ms per item: turns after items 4 and 8.
+    expect(seen.filter((ms) => ms > 0 && ms < 10)).toEqual([4, 8]);
   });
 });

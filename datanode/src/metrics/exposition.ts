@@ -52,6 +52,31 @@ export interface RenderOptions {
   readonly nowMs?: () => number;
 }
 
+/**
+ * A scrape yields to the event loop once it has run this long (ms): a Raft message or client
+ * request that arrives during a scrape waits at most about this long (plus one family) for it.
+ */
+export const scrapeSliceMs = 0.25;
+
+/** Yields to the event loop: I/O callbacks waiting in the poll phase run before this resolves. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** The items of `items`, pulled in slices of about `sliceMs` with the event loop running in between. */
+export async function collectInSlices<T>(items: Iterable<T>, sliceMs: number = scrapeSliceMs, nowMs: () => number = () => performance.now()): Promise<T[]> {
+  const collected: T[] = [];
+  let sliceStartMs = nowMs();
+  for (const item of items) {
+    collected.push(item);
+    if (nowMs() - sliceStartMs >= sliceMs) {
+      await yieldToEventLoop();
+      sliceStartMs = nowMs();
+    }
+  }
+  return collected;
+}
+
 const needsEscape = /[\\\n"]/;
 
 /** A label value as prom-client writes it (backslash, newline and double quote escaped). */
@@ -121,7 +146,7 @@ export class ExpositionRenderer {
   /** The whole exposition, yielding between families once a slice has run `sliceMs`. */
   async render(options: RenderOptions): Promise<string> {
     const nowMs = options.nowMs ?? (() => performance.now());
-    const pause = options.pause ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+    const pause = options.pause ?? yieldToEventLoop;
     const parts: string[] = [];
     let sliceStartMs = nowMs();
     for (const metric of this.registry.getMetricsAsArray()) {

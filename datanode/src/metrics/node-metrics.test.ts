@@ -245,7 +245,7 @@ describe('ranges of a multi-range node', () => {
     const replicas = [leaderOfRange(1, { 1: 10, 3: 20 }), leaderOfRange(2, { 1: 10, 3: 60_000 }), follower];
     // As the DataNode builds it: every replica of the store, live when heard from within an election timeout.
     const sources: NodeMetricsSources = { status: () => status, ranges: () => replicas.flatMap((r) => rangeReportsOf(r.status(), (peer) => r.sinceHeardMs(peer) <= 1000)) };
-    expect(sources.ranges?.().map((r) => [r.rangeId, r.role, r.liveVoters])).toEqual([[1, 'leader', 3], [2, 'leader', 2], [3, 'follower', undefined]]);
+    expect([...(sources.ranges?.() ?? [])].map((r) => [r.rangeId, r.role, r.liveVoters])).toEqual([[1, 'leader', 3], [2, 'leader', 2], [3, 'follower', undefined]]);
     const metrics = new NodeMetrics(sources, { nodeId: 2, clusterId: 'c1', processMetrics: false });
     const text = await metrics.exposition();
     expect(valueOf(text, 'phantomdb_ranges{state="replicas",node="2"}')).toBe(3);

@@ -15,7 +15,9 @@ import { HotCounter, HotHistogram, type HotCounterSeries, type HotHistogramSerie
 import { buildCommit } from './build-info.ts';
 import { binaryVersion } from '../version/binary.ts';
 import { formatVersion, parseVersion } from '../version/version.ts';
-import { ExpositionRenderer } from './exposition.ts';
+import { ExpositionRenderer, scrapeSliceMs } from './exposition.ts';
+
+export { scrapeSliceMs };
 import { ScrapeScope } from './mirrored.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
@@ -28,12 +30,6 @@ import type { NodeMetricsSources } from './sources.ts';
 export const requestBuckets = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Latency buckets (seconds) for fsyncs: 50 µs to 5 s. */
 export const fsyncBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
-
-/**
- * A scrape yields to the event loop once it has run this long (ms): a Raft message or client
- * request that arrives during a scrape waits at most about this long (plus one family) for it.
- */
-export const scrapeSliceMs = 0.25;
 
 /** How often the event-loop delay monitor samples (ms). */
 export const eventLoopSampleMs = 20;

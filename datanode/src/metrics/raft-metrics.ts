@@ -6,6 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { mirroredCounter, type ScrapeScope } from './mirrored.ts';
 import type { RaftLogStats } from '../raft/logstore/engine.ts';
+import { collectInSlices } from './exposition.ts';
 import { rangeReportsOf } from './range-report.ts';
 import type { NodeMetricsSources, RangeReplicaReport } from './sources.ts';
 
@@ -94,14 +95,15 @@ function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources,
 
 function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources, status: () => ReturnType<NodeMetricsSources['status']>, scope: ScrapeScope): void {
   const registers = [registry];
-  const reports = scope.shared((): readonly RangeReplicaReport[] => sources.ranges?.() ?? singleRangeReport(sources));
+  // Built once per scrape, in slices (a node may hold thousands of ranges); the gauges share it.
+  const reports = scope.shared((): Promise<readonly RangeReplicaReport[]> => collectInSlices(sources.ranges?.() ?? singleRangeReport(sources)));
   const ranges: Gauge<'state'> = new Gauge({
     name: 'phantomdb_ranges',
     help: 'Ranges with a replica on this node, by state as this node sees it: replicas (all), leader (this node leads), under_replicated and quorum_at_risk (counted by the leader), unavailable (no leader known), quiesced (idle, sending no heartbeats).',
     labelNames: ['state'],
     registers,
-    collect() {
-      const all = reports();
+    async collect() {
+      const all = await reports();
       const count = (pick: (r: RangeReplicaReport) => boolean): number => all.filter(pick).length;
       ranges.set({ state: 'replicas' }, all.length);
       ranges.set({ state: 'leader' }, count((r) => r.role === 'leader'));
@@ -116,16 +118,16 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources, s
     name: 'phantomdb_ranges_commit_index',
     help: 'Sum of the commit indexes of the range replicas on this node: its rate is the entries committed per second over all ranges.',
     registers,
-    collect() {
-      commits.set(reports().reduce((sum, r) => sum + r.commitIndex, 0));
+    async collect() {
+      commits.set((await reports()).reduce((sum, r) => sum + r.commitIndex, 0));
     },
   });
   const terms: Gauge = new Gauge({
     name: 'phantomdb_ranges_term',
     help: 'Sum of the Raft terms of the range replicas on this node: its increase counts the elections of all ranges (PreVote keeps failed campaigns from raising terms).',
     registers,
-    collect() {
-      terms.set(reports().reduce((sum, r) => sum + r.term, 0));
+    async collect() {
+      terms.set((await reports()).reduce((sum, r) => sum + r.term, 0));
     },
   });
   const decommission: Gauge<'kind'> = new Gauge({
