@@ -148,6 +148,10 @@ export class ExpositionRenderer {
     const nowMs = options.nowMs ?? (() => performance.now());
     const pause = options.pause ?? yieldToEventLoop;
     const parts: string[] = [];
+    // Start in the check phase: a scrape's handler runs in the poll phase, and an immediate
+    // scheduled there runs in the same loop iteration, before the next poll. After this first
+    // turn every yield below passes through a poll phase, so waiting I/O runs between slices.
+    await pause();
     let sliceStartMs = nowMs();
     for (const metric of this.registry.getMetricsAsArray()) {
       // Yield before a family that would not fit in what is left of the slice (as long as it
