@@ -103,10 +103,11 @@ describe('the sliced exposition', () => {
   it('lets waiting I/O run between slices: a ping-pong over a loopback socket goes on during a scrape', async () => {
     const metrics = new NodeMetrics(steadySources(), { nodeId: 2, clusterId: 'c1' });
     record(metrics, 1);
-    const server = net.createServer((socket) => socket.on('data', (data) => socket.write(data)));
+    // Errors (a reset when the client goes away at the end) are of no interest here.
+    const server = net.createServer((socket) => socket.on('data', (data) => socket.write(data)).on('error', () => undefined));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
-    const client = net.connect(port, '127.0.0.1');
+    const client = net.connect(port, '127.0.0.1').on('error', () => undefined);
     await new Promise<void>((resolve) => client.once('connect', resolve));
     let roundTrips = 0;
     client.on('data', () => {
@@ -129,6 +130,7 @@ describe('the sliced exposition', () => {
       expect(sliced, seen).toBeGreaterThanOrEqual(5);
       expect(unbounded, seen).toBeLessThanOrEqual(1);
     } finally {
+      client.end();
       client.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
@@ -149,11 +151,17 @@ describe('the sliced exposition', () => {
       sliceStart = clockMs;
       return Promise.resolve();
     };
-    await renderer.render({ sliceMs: 2.5, pause, nowMs: () => clockMs });
-    slices.push(clockMs - sliceStart);
-    expect(slices.length).toBeGreaterThanOrEqual(4);
-    expect(Math.max(...slices)).toBeLessThanOrEqual(3);
-    expect(slices.reduce((a, b) => a + b, 0)).toBe(10);
+    const renderSlices = async (): Promise<number[]> => {
+      slices.length = 0;
+      sliceStart = clockMs;
+      await renderer.render({ sliceMs: 2.5, pause, nowMs: () => clockMs });
+      slices.push(clockMs - sliceStart);
+      return slices.filter((ms) => ms > 0);
+    };
+    // First scrape: a yield once a slice has run 2.5 ms, that is after every third family.
+    expect(await renderSlices()).toEqual([3, 3, 3, 1]);
+    // Later scrapes know each family's cost and yield before one that would overrun the slice.
+    expect(await renderSlices()).toEqual([2, 2, 2, 2, 2]);
   });
 
   it('builds the range reports of many ranges in slices, once per scrape', async () => {
