@@ -16,8 +16,6 @@ import { buildCommit } from './build-info.ts';
 import { binaryVersion } from '../version/binary.ts';
 import { formatVersion, parseVersion } from '../version/version.ts';
 import { ExpositionRenderer, scrapeSliceMs } from './exposition.ts';
-
-export { scrapeSliceMs };
 import { ScrapeScope } from './mirrored.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
