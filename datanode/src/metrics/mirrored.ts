@@ -34,38 +34,38 @@ export function mirroredCounter<L extends string = string>(registry: Registry, n
 }
 
 /**
- * `read` at most once per `windowMs` (one scrape reads a source once for all its series, and a
- * scrape takes far less than the window), using `nowMs` as the clock.
+ * Scrapes in progress, so that the metrics of one scrape share one read of each source (the node's
+ * status, its range reports, the engine's stats: each a walk over the node's parts, read by a dozen
+ * metrics) while the next scrape reads afresh. A scrape is rendered in slices (exposition.ts), so
+ * "one scrape" cannot mean "one synchronous pass": NodeMetrics marks its start and end here.
  */
-export function perScrape<T>(read: () => T, windowMs = 500, nowMs: () => number = () => performance.now()): () => T {
-  let at = -Infinity;
-  let value: T;
-  return () => {
-    const now = nowMs();
-    if (now - at >= windowMs) {
-      value = read();
-      at = now;
-    }
-    return value;
-  };
-}
+export class ScrapeScope {
+  private generation = 0;
+  private active = 0;
 
-/**
- * `read` at most once per synchronous pass: the registry calls every metric's collect in one
- * pass (prom-client's `metrics()` starts each metric's `get()` before awaiting any), so the
- * metrics of one scrape share one read, and the next scrape (a later pass) reads afresh.
- */
-export function oncePerPass<T>(read: () => T): () => T {
-  let fresh = false;
-  let value: T;
-  return () => {
-    if (!fresh) {
-      value = read();
-      fresh = true;
-      queueMicrotask(() => {
-        fresh = false;
-      });
-    }
-    return value;
-  };
+  /** A scrape starts: reads from now on are fresh, then shared until the next scrape starts. Call the result when it ends. */
+  begin(): () => void {
+    this.generation++;
+    this.active++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.active--;
+    };
+  }
+
+  /** `read`, called at most once per scrape; outside a scrape (a direct registry read) every call reads. */
+  shared<T>(read: () => T): () => T {
+    let readIn = -1;
+    let value: T;
+    return () => {
+      if (this.active === 0) return read();
+      if (readIn !== this.generation) {
+        value = read();
+        readIn = this.generation;
+      }
+      return value;
+    };
+  }
 }

@@ -10,7 +10,7 @@ import { simpleConfState } from '../raft/types.ts';
 import { StorageEngine, WriteBatch } from '../storage/engine.ts';
 import { realFs } from '../storage/fs.ts';
 import { NodeMetrics, splitMethodPath } from './node-metrics.ts';
-import { perScrape } from './mirrored.ts';
+import { ScrapeScope } from './mirrored.ts';
 import { requestObserver } from './request-hook.ts';
 import { singleRangeReport } from './raft-metrics.ts';
 import { rangeReportsOf } from './range-report.ts';
@@ -114,12 +114,13 @@ describe('NodeMetrics', () => {
       },
     };
     const metrics = new NodeMetrics(sources, { nodeId: 2, clusterId: 'c1', processMetrics: false });
-    const first = await metrics.exposition();
+    // Slices of 0 ms: the scrape yields to the event loop after every family, and still reads once.
+    const first = await metrics.exposition(0);
     expect({ statusReads, rangeReads }).toEqual({ statusReads: 1, rangeReads: 1 });
     expect(valueOf(first, 'phantomdb_raft_term{node="2"}')).toBe(7);
     expect(valueOf(first, 'phantomdb_ranges{state="leader",node="2"}')).toBe(1);
     term = 8;
-    const second = await metrics.exposition();
+    const second = await metrics.exposition(0);
     expect({ statusReads, rangeReads }).toEqual({ statusReads: 2, rangeReads: 2 });
     expect(valueOf(second, 'phantomdb_raft_term{node="2"}')).toBe(8);
   });
@@ -244,7 +245,7 @@ describe('ranges of a multi-range node', () => {
     const replicas = [leaderOfRange(1, { 1: 10, 3: 20 }), leaderOfRange(2, { 1: 10, 3: 60_000 }), follower];
     // As the DataNode builds it: every replica of the store, live when heard from within an election timeout.
     const sources: NodeMetricsSources = { status: () => status, ranges: () => replicas.flatMap((r) => rangeReportsOf(r.status(), (peer) => r.sinceHeardMs(peer) <= 1000)) };
-    expect(sources.ranges?.().map((r) => [r.rangeId, r.role, r.liveVoters])).toEqual([[1, 'leader', 3], [2, 'leader', 2], [3, 'follower', undefined]]);
+    expect([...(sources.ranges?.() ?? [])].map((r) => [r.rangeId, r.role, r.liveVoters])).toEqual([[1, 'leader', 3], [2, 'leader', 2], [3, 'follower', undefined]]);
     const metrics = new NodeMetrics(sources, { nodeId: 2, clusterId: 'c1', processMetrics: false });
     const text = await metrics.exposition();
     expect(valueOf(text, 'phantomdb_ranges{state="replicas",node="2"}')).toBe(3);
@@ -314,15 +315,19 @@ describe('helpers', () => {
     expect(splitMethodPath('/evil/"path')).toEqual({ api: 'other', method: 'other' });
   });
 
-  it('reads a source once per scrape window', () => {
-    let now = 0;
+  it('shares a source\'s read within a scrape, reads afresh at the next, and reads every time outside one', () => {
+    const scope = new ScrapeScope();
     let reads = 0;
-    const read = perScrape(() => ++reads, 500, () => now);
-    expect(read()).toBe(1);
-    now = 100;
-    expect(read()).toBe(1);
-    now = 600;
-    expect(read()).toBe(2);
+    const read = scope.shared(() => ++reads);
+    expect([read(), read()]).toEqual([1, 2]);
+    const end = scope.begin();
+    expect([read(), read()]).toEqual([3, 3]);
+    end();
+    const endNext = scope.begin();
+    expect([read(), read()]).toEqual([4, 4]);
+    endNext();
+    endNext();
+    expect(read()).toBe(5);
   });
 });
 

@@ -15,6 +15,8 @@ import { HotCounter, HotHistogram, type HotCounterSeries, type HotHistogramSerie
 import { buildCommit } from './build-info.ts';
 import { binaryVersion } from '../version/binary.ts';
 import { formatVersion, parseVersion } from '../version/version.ts';
+import { ExpositionRenderer, scrapeSliceMs } from './exposition.ts';
+import { ScrapeScope } from './mirrored.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
 import { registerStorageMetrics } from './storage-metrics.ts';
@@ -54,6 +56,7 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   private readonly proposals: HotCounter;
   /** The series a request path and result feed, found once per kind of request. */
   private readonly requestSeries = new Map<string, { readonly count: HotCounterSeries; readonly seconds: HotHistogramSeries }>();
+  private readonly okRequestSeries = new Map<string, { readonly count: HotCounterSeries; readonly seconds: HotHistogramSeries }>();
   private readonly proposalResults = new Map<string, HotCounterSeries>();
   private readonly proposalOk: HotCounterSeries;
   private readonly proposalSeconds: HotHistogramSeries;
@@ -62,10 +65,15 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   private readonly httpConnections: Gauge;
   private openHttpConnections = 0;
   private uninstall: (() => void) | undefined;
+  /** Sources are read once per scrape (the scrape's metrics share the reads). */
+  private readonly scope = new ScrapeScope();
+  private readonly renderer: ExpositionRenderer;
 
   constructor(sources: NodeMetricsSources, options: NodeMetricsOptions) {
     const registers = [this.registry];
-    this.registry.setDefaultLabels({ node: String(options.nodeId) });
+    const defaultLabels = { node: String(options.nodeId) };
+    this.registry.setDefaultLabels(defaultLabels);
+    this.renderer = new ExpositionRenderer(this.registry, defaultLabels);
     const info = new Gauge({ name: 'phantomdb_build_info', help: 'Always 1; labels say which build and cluster this node runs.', labelNames: ['version', 'commit', 'nodejs', 'cluster_id'], registers });
     // The binary version (version/binary.ts) without build metadata: nodes of a mixed-version
     // cluster (during a rolling upgrade) show as different versions.
@@ -74,9 +82,9 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
     this.requestSeconds = new HotHistogram(this.registry, 'phantomdb_request_duration_seconds', 'Time from receiving a gRPC request to answering it.', requestBuckets);
     this.fsyncSeconds = new HotHistogram(this.registry, 'phantomdb_wal_fsync_duration_seconds', 'Duration of each fsync of a write-ahead log (log="raft": the shared Raft log, the write-ahead log of replicated data).', fsyncBuckets);
     this.httpConnections = new Gauge({ name: 'phantomdb_http_connections', help: 'Open connections to the HTTP port (SQL API, admin, metrics scrapes).', registers, collect: () => this.httpConnections.set(this.openHttpConnections) });
-    this.rangeEvents = registerRaftMetrics(this.registry, sources);
-    registerStorageMetrics(this.registry, sources);
-    registerTransportMetrics(this.registry, sources);
+    this.rangeEvents = registerRaftMetrics(this.registry, sources, this.scope);
+    registerStorageMetrics(this.registry, sources, this.scope);
+    registerTransportMetrics(this.registry, sources, this.scope);
     this.proposals = new HotCounter(this.registry, 'phantomdb_raft_proposals_total', 'Raft proposals (writes) made on this node\'s range replicas, by result: ok or the PH_* error code (PH_NOT_LEADER where it does not lead the range).');
     this.proposalOk = this.proposals.child({ result: 'ok' });
     this.proposalResults.set('ok', this.proposalOk);
@@ -98,14 +106,17 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   }
 
   requestFinished(path: string, result: string, seconds: number): void {
-    const key = `${path} ${result}`;
-    let series = this.requestSeries.get(key);
+    // Most requests succeed: their series are found by the path alone (no key to build per request).
+    const ok = result === 'ok';
+    const key = ok ? path : `${path} ${result}`;
+    const found = ok ? this.okRequestSeries : this.requestSeries;
+    let series = found.get(key);
     if (series === undefined) {
       // Paths and results are bounded (registered methods, PH_* codes); splitMethodPath maps
       // anything else to 'other', and the map stops growing past a sane size.
       const { api, method } = splitMethodPath(path);
       series = { count: this.requests.child({ api, method, result }), seconds: this.requestSeconds.child({ api, method }) };
-      if (this.requestSeries.size < 1024) this.requestSeries.set(key, series);
+      if (found.size < 1024) found.set(key, series);
     }
     series.count.inc();
     series.seconds.observe(seconds);
@@ -153,9 +164,17 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
     this.openHttpConnections = Math.max(0, this.openHttpConnections - 1);
   }
 
-  /** The Prometheus text exposition of every metric. */
-  exposition(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The Prometheus text exposition of every metric (the same text as `registry.metrics()`),
+   * rendered in slices of about `sliceMs` with the event loop running in between.
+   */
+  async exposition(sliceMs: number = scrapeSliceMs): Promise<string> {
+    const end = this.scope.begin();
+    try {
+      return await this.renderer.render({ sliceMs });
+    } finally {
+      end();
+    }
   }
 
   get contentType(): string {

@@ -4,8 +4,9 @@
  * many ranges it supplies `sources.ranges()` and the same series count them all.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { mirroredCounter, oncePerPass, perScrape } from './mirrored.ts';
+import { mirroredCounter, type ScrapeScope } from './mirrored.ts';
 import type { RaftLogStats } from '../raft/logstore/engine.ts';
+import { collectInSlices } from './exposition.ts';
 import { rangeReportsOf } from './range-report.ts';
 import type { NodeMetricsSources, RangeReplicaReport } from './sources.ts';
 
@@ -64,8 +65,8 @@ function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSource
   return new Counter({ name: 'phantomdb_raft_leader_changes_total', help: 'Leader or role changes this node\'s range replicas saw (elections, transfers, step-downs), over all ranges.', registers });
 }
 
-function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources): void {
-  const stats = perScrape(() => sources.raftLog?.());
+function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources, scope: ScrapeScope): void {
+  const stats = scope.shared(() => sources.raftLog?.());
   const mirror = (name: string, help: string, read: (s: RaftLogStats) => number): void => {
     mirroredCounter(registry, name, help, [], () => {
       const current = stats();
@@ -92,16 +93,17 @@ function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources)
   });
 }
 
-function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources, status: () => ReturnType<NodeMetricsSources['status']>): void {
+function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources, status: () => ReturnType<NodeMetricsSources['status']>, scope: ScrapeScope): void {
   const registers = [registry];
-  const reports = oncePerPass((): readonly RangeReplicaReport[] => sources.ranges?.() ?? singleRangeReport(sources));
+  // Built once per scrape, in slices (a node may hold thousands of ranges); the gauges share it.
+  const reports = scope.shared((): Promise<readonly RangeReplicaReport[]> => collectInSlices(sources.ranges?.() ?? singleRangeReport(sources)));
   const ranges: Gauge<'state'> = new Gauge({
     name: 'phantomdb_ranges',
     help: 'Ranges with a replica on this node, by state as this node sees it: replicas (all), leader (this node leads), under_replicated and quorum_at_risk (counted by the leader), unavailable (no leader known), quiesced (idle, sending no heartbeats).',
     labelNames: ['state'],
     registers,
-    collect() {
-      const all = reports();
+    async collect() {
+      const all = await reports();
       const count = (pick: (r: RangeReplicaReport) => boolean): number => all.filter(pick).length;
       ranges.set({ state: 'replicas' }, all.length);
       ranges.set({ state: 'leader' }, count((r) => r.role === 'leader'));
@@ -116,16 +118,16 @@ function registerRangeMetrics(registry: Registry, sources: NodeMetricsSources, s
     name: 'phantomdb_ranges_commit_index',
     help: 'Sum of the commit indexes of the range replicas on this node: its rate is the entries committed per second over all ranges.',
     registers,
-    collect() {
-      commits.set(reports().reduce((sum, r) => sum + r.commitIndex, 0));
+    async collect() {
+      commits.set((await reports()).reduce((sum, r) => sum + r.commitIndex, 0));
     },
   });
   const terms: Gauge = new Gauge({
     name: 'phantomdb_ranges_term',
     help: 'Sum of the Raft terms of the range replicas on this node: its increase counts the elections of all ranges (PreVote keeps failed campaigns from raising terms).',
     registers,
-    collect() {
-      terms.set(reports().reduce((sum, r) => sum + r.term, 0));
+    async collect() {
+      terms.set((await reports()).reduce((sum, r) => sum + r.term, 0));
     },
   });
   const decommission: Gauge<'kind'> = new Gauge({
@@ -187,12 +189,12 @@ function registerRangeEventMetrics(registry: Registry, leaderChanges: Counter): 
   };
 }
 
-export function registerRaftMetrics(registry: Registry, sources: NodeMetricsSources): RangeEventRecorder {
+export function registerRaftMetrics(registry: Registry, sources: NodeMetricsSources, scope: ScrapeScope): RangeEventRecorder {
   // The node's status and its range reports are built once per scrape, not once per gauge: each
   // is a walk over the node's replicas (and its address book), and a dozen gauges read them.
-  const status = oncePerPass(() => sources.status());
+  const status = scope.shared(() => sources.status());
   const leaderChanges = registerRaftStateMetrics(registry, sources, status);
-  registerRaftLogMetrics(registry, sources);
-  registerRangeMetrics(registry, sources, status);
+  registerRaftLogMetrics(registry, sources, scope);
+  registerRangeMetrics(registry, sources, status, scope);
   return registerRangeEventMetrics(registry, leaderChanges);
 }

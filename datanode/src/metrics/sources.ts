@@ -38,8 +38,12 @@ export interface NodeMetricsSources {
   raftLog?(): RaftLogStats | undefined;
   transport?(): TransportStats | undefined;
   lifecycles?(): MemberLifecycles | undefined;
-  /** Every range replica on this node; without it, the node's single range is derived from raftStatus. */
-  ranges?(): readonly RangeReplicaReport[];
+  /**
+   * Every range replica on this node; without it, the node's single range is derived from
+   * raftStatus. An iterable (a generator that builds each report as it is pulled) lets a scrape
+   * build the reports of thousands of ranges in slices, with the event loop running in between.
+   */
+  ranges?(): Iterable<RangeReplicaReport>;
   /** The data directory, for disk capacity and free space. */
   readonly dataDir?: string;
 }

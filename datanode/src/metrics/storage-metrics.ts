@@ -4,7 +4,7 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { EngineStats } from '../storage/engine.ts';
-import { mirroredCounter, perScrape } from './mirrored.ts';
+import { mirroredCounter, type ScrapeScope } from './mirrored.ts';
 import { diskSpaceOf } from './disk.ts';
 import type { NodeMetricsSources } from './sources.ts';
 
@@ -37,9 +37,9 @@ const gaugeReads: Record<string, { readonly help: string; readonly read: (s: Eng
   phantomdb_storage_read_only: { help: '1 when the engine refuses writes after an I/O error (see the node\'s log).', read: (s) => (s.state === 'read-only' ? 1 : 0) },
 };
 
-export function registerStorageMetrics(registry: Registry, sources: NodeMetricsSources): void {
+export function registerStorageMetrics(registry: Registry, sources: NodeMetricsSources, scope: ScrapeScope): void {
   const registers = [registry];
-  const stats = perScrape(() => sources.storage?.());
+  const stats = scope.shared(() => sources.storage?.());
   for (const [name, { help, read }] of Object.entries(counterReads)) {
     mirroredCounter(registry, name, help, [], () => {
       const current = stats();

@@ -4,11 +4,11 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { PeerStats } from '../transport/transport.ts';
-import { mirroredCounter, perScrape, type Total } from './mirrored.ts';
+import { mirroredCounter, type ScrapeScope, type Total } from './mirrored.ts';
 import type { NodeMetricsSources } from './sources.ts';
 
-export function registerTransportMetrics(registry: Registry, sources: NodeMetricsSources): void {
-  const stats = perScrape(() => sources.transport?.());
+export function registerTransportMetrics(registry: Registry, sources: NodeMetricsSources, scope: ScrapeScope): void {
+  const stats = scope.shared(() => sources.transport?.());
   const perPeer = <L extends string>(read: (peer: string, s: PeerStats) => Total<L>[]): (() => Total<L>[]) => () => {
     const totals: Total<L>[] = [];
     for (const [id, peer] of stats()?.peers ?? []) totals.push(...read(String(id), peer));

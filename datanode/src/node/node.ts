@@ -18,7 +18,7 @@ import { addAdminService } from '../admin/service.ts';
 import { startHttpServer, type NodeStatus } from '../http/server.ts';
 import { NodeMetrics } from '../metrics/node-metrics.ts';
 import { rangeReportsOf } from '../metrics/range-report.ts';
-import type { NodeMetricsSources } from '../metrics/sources.ts';
+import type { NodeMetricsSources, RangeReplicaReport } from '../metrics/sources.ts';
 import { KvClient } from '../kv/client.ts';
 import { commandFeatures, commandRefusal, type Command, type MemberAddress } from '../kv/command.ts';
 import { KvError } from '../kv/errors.ts';
@@ -195,14 +195,18 @@ export class DataNode implements KvBackend {
       raftLog: () => this.logStore.stats,
       transport: () => this.transport?.stats?.(),
       lifecycles: () => (this.metaState === undefined ? undefined : this.lifecycles()),
-      // Every range replica of the Store; a peer is live when heard from within an election timeout
-      // or, in a quiescent range (no heartbeats), when its node liveness record keeps advancing.
-      ranges: () =>
-        (this.store?.allReplicas() ?? []).flatMap((replica) =>
-          rangeReportsOf(replica.status(), (peer) => replica.sinceHeardMs(peer) <= livenessMs || (replica.quiesced && this.store?.nodeRecentlyLive(peer) === true)),
-        ),
+      // Every range replica of the Store, each report built as the scrape pulls it (in slices); a
+      // peer is live when heard from within an election timeout or, in a quiescent range (no
+      // heartbeats), when its node liveness record keeps advancing.
+      ranges: () => this.rangeReports(livenessMs),
       dataDir: this.config.dataDir,
     };
+  }
+
+  private *rangeReports(livenessMs: number): Generator<RangeReplicaReport> {
+    for (const replica of this.store?.allReplicas() ?? []) {
+      yield* rangeReportsOf(replica.status(), (peer) => replica.sinceHeardMs(peer) <= livenessMs || (replica.quiesced && this.store?.nodeRecentlyLive(peer) === true));
+    }
   }
 
   /** Opens the data directory (checking its identity), starts serving, and joins if asked. */
