@@ -177,6 +177,75 @@ describe('StorageEngine basics', () => {
     await dst.close();
   });
 
+  describe('the level an ingest goes to', () => {
+    // No compaction by itself: the test places every table.
+    const placed = { ...small, memtableBytesMax: 4 * 1024 * 1024, l0CompactionTriggerFiles: 16, l0SlowdownTriggerFiles: 16, l0StopTriggerFiles: 16, levelBaseBytes: 64 * 1024 * 1024 };
+    const filesPerLevel = (engine: StorageEngine): number[] => engine.stats().levels.map((level) => level.files);
+    async function exported(from: number, to: number, round: number): Promise<string[]> {
+      const src = await StorageEngine.open(dir(), placed);
+      await fill(src, from, to, round);
+      const files = await src.exportRange(key(from), key(to), path.join(dir(), 'export'));
+      await src.close();
+      return files.map((f) => f.path);
+    }
+
+    it('goes below flushed tables whose key ranges span the ingested keys but hold none of them', async () => {
+      const files = await exported(1000, 4000, 7);
+      const dst = await StorageEngine.open(dir(), placed);
+      await fill(dst, 0, 1000, 1);
+      await fill(dst, 4000, 5000, 1);
+      await dst.flush();
+      const before = filesPerLevel(dst);
+      expect(before[0], 'one flushed table spanning keys 0..4999').toBe(1);
+      await dst.ingest(files);
+      const after = filesPerLevel(dst);
+      expect(after[0], 'L0 unchanged').toBe(1);
+      expect(after[after.length - 1], 'the bottom level holds the ingested tables').toBe(files.length);
+      expect(dst.get(key(999))?.toString()).toBe(val(999, 1).toString());
+      expect(dst.get(key(1000))?.toString()).toBe(val(1000, 7).toString());
+      expect(dst.get(key(3999))?.toString()).toBe(val(3999, 7).toString());
+      expect(dst.get(key(4000))?.toString()).toBe(val(4000, 1).toString());
+      await dst.compactAll();
+      expect(scan(dst).length).toBe(5000);
+      expect(dst.get(key(2500))?.toString()).toBe(val(2500, 7).toString());
+      await dst.close();
+    });
+
+    it('stays above a level holding keys of the span: L0 when a flushed table holds some', async () => {
+      const files = await exported(1000, 4000, 7);
+      const dst = await StorageEngine.open(dir(), placed);
+      await fill(dst, 0, 5000, 1);
+      await dst.flush();
+      await dst.ingest(files);
+      expect(filesPerLevel(dst)[0], 'the flushed table and the ingested ones').toBe(1 + files.length);
+      expect(dst.get(key(2000))?.toString()).toBe(val(2000, 7).toString());
+      expect(dst.get(key(4000))?.toString()).toBe(val(4000, 1).toString());
+      await dst.close();
+    });
+
+    it('stays above a deeper level holding keys of the span, below L0 tables that hold none', async () => {
+      const files = await exported(1000, 4000, 7);
+      const dst = await StorageEngine.open(dir(), placed);
+      await fill(dst, 0, 5000, 1);
+      await dst.compactAll();
+      const old = filesPerLevel(dst);
+      const oldLevel = old.findIndex((count) => count > 0);
+      expect(oldLevel, 'the old data went below L1').toBeGreaterThan(1);
+      await fill(dst, 6000, 7000, 1);
+      await dst.flush();
+      await dst.ingest(files);
+      const after = filesPerLevel(dst);
+      expect(after[0], 'L0: the flushed table only').toBe(1);
+      expect(after[oldLevel - 1], 'the level right above the old data').toBe(files.length);
+      expect(dst.get(key(2000))?.toString()).toBe(val(2000, 7).toString());
+      expect(dst.get(key(999))?.toString()).toBe(val(999, 1).toString());
+      await dst.compactAll();
+      expect(dst.get(key(2000))?.toString()).toBe(val(2000, 7).toString());
+      expect(scan(dst).length).toBe(6000);
+      await dst.close();
+    });
+  });
+
   it('gives the event loop turns while it exports and checks large values (fewer entries than the per-entry yield)', async () => {
     const src = await StorageEngine.open(dir(), { ...small, memtableBytesMax: 1024 * 1024, targetFileBytes: 64 * 1024 * 1024 });
     // 256 values of 16 KiB: 4 MiB in one table, well under the 4,096 entries between per-entry yields.

@@ -1398,13 +1398,33 @@ export class StorageEngine {
     return false;
   }
 
-  /** The deepest level above every level holding keys of the range (L0 if L0 overlaps). */
+  /**
+   * Where ingested tables covering user keys [smallest, largest] go: the deepest level ≥ 1 that
+   * no table's key range there overlaps (a level's tables stay disjoint), with no entry of those
+   * keys in any level above it (the ingested entries are the newest, so reads must meet them
+   * first); L0 when there is no such level.
+   *
+   * Entries, not key ranges, decide "above": a node's flushes and compactions write tables whose
+   * ranges span all its ranges, so a snapshot of a range the node never held falls inside them
+   * though they hold none of its keys. Judged by ranges it went to L0 every time, and the next
+   * L0 compaction rewrote it with everything in L1 (the receiver copied each MiB moved again).
+   */
   private ingestLevel(smallest: Buffer, largest: Buffer): number {
     const v = this.version;
+    let target = 0;
     for (let level = 0; level < v.levelsMax; level++) {
-      if (v.overlapping(level, smallest, largest).length > 0) return Math.max(0, level - 1);
+      const overlapping = v.overlapping(level, smallest, largest);
+      if (level > 0 && overlapping.length === 0) target = level;
+      if (overlapping.some((f) => this.tableHoldsKeysIn(f, smallest, largest))) break;
     }
-    return v.levelsMax - 1;
+    return target;
+  }
+
+  /** Whether table `f` holds an entry (any kind) for a user key in [smallest, largest]: one seek. */
+  private tableHoldsKeysIn(f: FileMeta, smallest: Buffer, largest: Buffer): boolean {
+    const it = this.tableIterator(f, false);
+    it.seek(smallest, maxSequence);
+    return it.valid() && Buffer.compare(it.userKey(), largest) <= 0;
   }
 
   /**
