@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { backgroundThreadNice } from './background-executor.ts';
 import { StorageEngine, WriteBatch } from './engine.ts';
 import { ClosedError, InvalidOptionsError, LockedError } from './errors.ts';
 import { encodeMvccKey } from './mvcc.ts';
@@ -291,6 +292,26 @@ describe('StorageEngine basics', () => {
     expect(versionsOf0.map(([, v]) => v)).toEqual(['v5', 'v4', 'v3']);
     expect(e.stats().mvccVersionsCollected).toBeGreaterThanOrEqual(400);
     expect(() => e.setMvccGcThreshold(10n)).toThrow(/below the current/);
+    await e.close();
+  });
+
+  it('flushes and compacts on a thread that lowered its own priority, not the event loop thread', async () => {
+    const niceOf = (task: string): number => {
+      // Field 19 of /proc/<pid>/task/<tid>/stat (after the parenthesised name) is the nice value.
+      const stat = fs.readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const before = new Set(fs.readdirSync('/proc/self/task'));
+    // Whatever the test runner itself runs at (it may be niced): the flush must leave it alone.
+    const eventLoopNice = niceOf(String(process.pid));
+    const e = await StorageEngine.open(dir(), small);
+    await fill(e, 0, 2000, 1);
+    await e.flush();
+    await e.compactAll();
+    const started = fs.readdirSync('/proc/self/task').filter((task) => !before.has(task));
+    expect(started.map(niceOf), 'threads started by the first flush').toContain(Math.max(eventLoopNice, backgroundThreadNice));
+    expect(niceOf(String(process.pid)), 'the event loop thread').toBe(eventLoopNice);
+    expect(scan(e).length).toBe(2000);
     await e.close();
   });
 
