@@ -836,8 +836,11 @@ export class KvStateMachine {
         parts.push(['user', lower, upper]);
       }
       for (const [name, lower, upper] of parts) {
-        // Merged, encoded and fsynced on the engine's niced export thread, off the event loop.
-        const exported = await this.engine.exportSpan(lower, upper, path.join(dir, name), { snapshot });
+        // Merged and encoded on the engine's niced export thread, off the event loop. Not
+        // fsynced: the files are scratch, read once by the stream and deleted (a restart empties
+        // the directory), and the receiver checks every block. Synced, each MiB moved went to the
+        // disk once more, and its fsyncs queued ahead of the Raft log's (the clients' writes).
+        const exported = await this.engine.exportSpan(lower, upper, path.join(dir, name), { snapshot, sync: false });
         for (const file of exported) {
           const target = path.join(dir, `${name}-${path.basename(file.path)}`);
           fs.renameSync(file.path, target);
