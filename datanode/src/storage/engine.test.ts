@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backgroundThreadNice } from './background-executor.ts';
 import { StorageEngine, WriteBatch } from './engine.ts';
-import { ClosedError, InvalidOptionsError, LockedError } from './errors.ts';
+import { ClosedError, InvalidOptionsError, LockedError, ReadOnlyError } from './errors.ts';
+import { FaultInjectingFs } from './fs.ts';
 import { encodeMvccKey } from './mvcc.ts';
 import { key, tempDir, val } from './testing/tmp.ts';
 
@@ -312,6 +313,30 @@ describe('StorageEngine basics', () => {
     expect(started.map(niceOf), 'threads started by the first flush').toContain(Math.max(eventLoopNice, backgroundThreadNice));
     expect(niceOf(String(process.pid)), 'the event loop thread').toBe(eventLoopNice);
     expect(scan(e).length).toBe(2000);
+    await e.close();
+  });
+
+  it('makes unsynced writes durable with one fsync of its log, writing no table (syncWrites)', async () => {
+    const fsyncs: string[] = [];
+    let failLogSyncs = false;
+    const faults = new FaultInjectingFs();
+    faults.failWhen = (operation, target) => {
+      if (operation !== 'fsync') return undefined;
+      fsyncs.push(path.basename(target));
+      return failLogSyncs && target.endsWith('.log') ? 'EIO' : undefined;
+    };
+    const e = await StorageEngine.open(dir(), small, { fs: faults });
+    await e.put(key(1), val(1, 1), { sync: false });
+    fsyncs.length = 0;
+    await e.syncWrites();
+    expect(fsyncs.filter((name) => name.endsWith('.log')), 'the write-ahead log synced').toHaveLength(1);
+    expect(fsyncs.filter((name) => name.endsWith('.sst')), 'no table written').toEqual([]);
+    expect(e.stats().levels[0]?.files).toBe(0);
+    // A failed sync may have lost the unsynced writes: the engine takes no more.
+    await e.put(key(2), val(2, 1), { sync: false });
+    failLogSyncs = true;
+    await expect(e.syncWrites()).rejects.toThrow(/EIO/);
+    await expect(e.put(key(3), val(3, 1))).rejects.toBeInstanceOf(ReadOnlyError);
     await e.close();
   });
 
