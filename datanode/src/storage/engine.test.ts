@@ -213,6 +213,32 @@ describe('StorageEngine basics', () => {
       await dst.close();
     });
 
+    it('places each ingested file by its own keys: keys between two files neither flush nor lift them', async () => {
+      const src = await StorageEngine.open(dir(), placed);
+      await fill(src, 1000, 2000, 7);
+      await fill(src, 8000, 9000, 7);
+      const low = await src.exportRange(key(1000), key(2000), path.join(dir(), 'low'));
+      const high = await src.exportRange(key(8000), key(9000), path.join(dir(), 'high'));
+      await src.close();
+      const dst = await StorageEngine.open(dir(), placed);
+      await fill(dst, 5000, 5100, 1);
+      await dst.flush();
+      // Also unflushed keys between the files (a node's other ranges take writes meanwhile).
+      await fill(dst, 5100, 5200, 1);
+      const flushesBefore = dst.stats().flushes;
+      await dst.ingest([...low, ...high].map((f) => f.path));
+      const after = filesPerLevel(dst);
+      expect(dst.stats().flushes, 'no flush: the memtable holds none of the files\' keys').toBe(flushesBefore);
+      expect(after[0], 'L0: the flushed table only').toBe(1);
+      expect(after[after.length - 1], 'both files at the bottom level').toBe(low.length + high.length);
+      expect(dst.get(key(1500))?.toString()).toBe(val(1500, 7).toString());
+      expect(dst.get(key(8500))?.toString()).toBe(val(8500, 7).toString());
+      expect(dst.get(key(5150))?.toString()).toBe(val(5150, 1).toString());
+      await dst.compactAll();
+      expect(scan(dst).length).toBe(2200);
+      await dst.close();
+    });
+
     it('stays above a level holding keys of the span: L0 when a flushed table holds some', async () => {
       const files = await exported(1000, 4000, 7);
       const dst = await StorageEngine.open(dir(), placed);

@@ -1361,17 +1361,14 @@ export class StorageEngine {
         throw new InvalidArgumentError(`ingested files ${prev.path} and ${cur.path} overlap`);
       }
     }
-    const first = probes[0];
-    const lastProbe = probes[probes.length - 1];
-    assert(first !== undefined && lastProbe !== undefined, 'at least one file');
-    const smallest = smallestUserKeyOf(first.props);
-    const largest = largestUserKeyOf(lastProbe.props);
-    if (this.memtablesOverlap(smallest, largest)) await this.flush();
+    // Each file by its own keys: a snapshot's files are its range's local keys and its user keys,
+    // far apart, and every other range's keys lie between them.
+    if (probes.some((probe) => this.memtablesOverlap(smallestUserKeyOf(probe.props), largestUserKeyOf(probe.props)))) await this.flush();
     this.checkWritable();
     const globalSeq = ++this.lastSequence;
-    const level = this.ingestLevel(smallest, largest);
     const added: { level: number; file: FileMeta }[] = [];
     for (const probe of probes) {
+      const level = this.ingestLevel(smallestUserKeyOf(probe.props), largestUserKeyOf(probe.props));
       const number = this.newFileNumber();
       this.pendingOutputs.add(number);
       const target = path.join(this.dir, fileName(number, 'sst'));
