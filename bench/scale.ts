@@ -43,6 +43,8 @@ Environment (sizes accept KiB, MiB, GiB suffixes):
   BENCH_SCALE_SNAPSHOT_RATE    the nodes' rebalance bandwidth limit, --snapshot-rate-bytes (default 16MiB)
   BENCH_SCALE_SETTLE_SECONDS   before each steady workload, wait at most this long (default 60) for the
                                nodes' background work after the load or the rebalance to die down
+  BENCH_NODE_FLAGS             extra Node.js flags of the node processes, space-separated (e.g. --cpu-prof
+                               --cpu-prof-dir=/tmp/prof: profiles written when the nodes stop)
   KEEP_BENCH_DIRS=1            keep the nodes' data directories and logs (printed at the end)
   BENCH_FROM_SOURCE=1          run the nodes from source through tsx (default: compiled by tsc, as shipped)
   BENCH_SCALE_RANGE_CACHE=0    the benchmark's client without its range cache (every write to the last
@@ -142,6 +144,11 @@ async function freePort(): Promise<number> {
   throw new Error('no unused port after 100 attempts');
 }
 
+/** BENCH_NODE_FLAGS: extra Node.js flags for the node processes (e.g. --cpu-prof --cpu-prof-dir=DIR; NODE_OPTIONS refuses --cpu-prof). */
+function nodeFlags(): string[] {
+  return (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+}
+
 const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 
 /** Flags every node gets besides its own (the rebalance bandwidth limit, once known). */
@@ -156,7 +163,7 @@ async function startNode(id: number, membershipArgs: readonly string[], rangeMax
   const log = fs.openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
-    [...(build?.nodeArgs ?? []), 'start', '--node-id', String(id), '--cluster-id', clusterId, '--data-dir', dataDir,
+    [...nodeFlags(), ...(build?.nodeArgs ?? []), 'start', '--node-id', String(id), '--cluster-id', clusterId, '--data-dir', dataDir,
       '--grpc-listen', `127.0.0.1:${raftPort}`, '--kv-listen', `127.0.0.1:${kvPort}`, '--http-listen', `127.0.0.1:${httpPort}`,
       '--range-max-bytes', String(rangeMaxBytes), ...commonNodeArgs, ...membershipArgs],
     // Stamped log lines: a rebalance's phases (copy started, snapshot sent, installed, promoted) can be timed from them.

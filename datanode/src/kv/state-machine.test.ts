@@ -209,6 +209,27 @@ describe('range state machine', () => {
     expect(receiver.descriptor()?.generation).toBe(exported.descriptor?.generation);
   });
 
+  it('exports snapshot files as unsynced scratch (read once by the stream): no fsync competes with the Raft log', async () => {
+    nextIndex = 1;
+    const { kv, dir } = await openEngine();
+    const exports: { sync: boolean | undefined }[] = [];
+    const observed = Object.create(kv.engine) as StorageEngine;
+    observed.exportSpan = (start, end, target, options) => {
+      exports.push({ sync: options?.sync });
+      return kv.engine.exportSpan(start, end, target, options);
+    };
+    const sm = new KvStateMachine(observed, 2);
+    await sm.bootstrap(whole);
+    await sm.apply(entries([put('a', '1'), put('b', '2')]));
+    const exported = await sm.exportSnapshot(path.join(dir, 'export'));
+    expect(exports, 'the local part and the user span').toEqual([{ sync: false }, { sync: false }]);
+    const target = await openEngine();
+    const receiver = new KvStateMachine(target.kv.engine, 2);
+    await receiver.ingestSnapshotFiles(exported.files);
+    expect(receiver.appliedIndex()).toBe(exported.appliedIndex);
+    expect(userEntries(target.kv).map((entry) => entry.key)).toEqual(['a', 'b']);
+  });
+
   it('answers range-mismatch for a write ordered after the split, and writes nothing', async () => {
     nextIndex = 1;
     const { kv } = await openEngine();

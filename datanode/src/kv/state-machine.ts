@@ -3,7 +3,7 @@
  * (key layout: keys.ts). The Raft log is its write-ahead log: committed entries are applied with
  * sync:false together with the range's applied index (in the same batch), so a restart knows
  * where to resume replaying the log; before the Raft log is compacted below the applied index
- * the engine is flushed.
+ * the engine's own write-ahead log is synced (makeDurable).
  *
  * Range-local replicated state (under 0x02 <rangeId>):
  *   "applied"      the applied Raft index (u64 big-endian)
@@ -836,8 +836,11 @@ export class KvStateMachine {
         parts.push(['user', lower, upper]);
       }
       for (const [name, lower, upper] of parts) {
-        // Merged, encoded and fsynced on the engine's niced export thread, off the event loop.
-        const exported = await this.engine.exportSpan(lower, upper, path.join(dir, name), { snapshot });
+        // Merged and encoded on the engine's niced export thread, off the event loop. Not
+        // fsynced: the files are scratch, read once by the stream and deleted (a restart empties
+        // the directory), and the receiver checks every block. Synced, each MiB moved went to the
+        // disk once more, and its fsyncs queued ahead of the Raft log's (the clients' writes).
+        const exported = await this.engine.exportSpan(lower, upper, path.join(dir, name), { snapshot, sync: false });
         for (const file of exported) {
           const target = path.join(dir, `${name}-${path.basename(file.path)}`);
           fs.renameSync(file.path, target);
@@ -884,9 +887,17 @@ export class KvStateMachine {
     if (this.rangeId === metaRangeId && clusterVersion !== undefined) this.clusterVersionListener?.(clusterVersion);
   }
 
-  /** Makes everything applied so far durable in the engine (before the Raft log is truncated). */
+  /** Flushes the engine's memtables (every range's) to tables. */
   async flush(): Promise<void> {
     await this.engine.flush();
+  }
+
+  /**
+   * Makes everything applied so far durable in the engine (before the Raft log is truncated):
+   * its write-ahead log synced (StorageEngine.syncWrites), no table written.
+   */
+  async makeDurable(): Promise<void> {
+    await this.engine.syncWrites();
   }
 
   /** Closes the engine (only for a state machine opened with `open`, in tests). */

@@ -880,15 +880,16 @@ export class Replica implements TransportHandlers {
   private async refreshStaleSnapshot(message: SnapshotRequest): Promise<boolean> {
     const candidate = this.snapshotRefreshIndex(message, Number.POSITIVE_INFINITY);
     if (candidate === undefined) return false;
-    // The engine flush (every range's memtable) runs outside this replica's lock, so that the
-    // range keeps taking writes meanwhile: everything applied up to `candidate` is in the engine
-    // before the flush starts, so it is durable once the flush is done.
-    await this.options.stateMachine.flush();
+    // Made durable outside this replica's lock, so that the range keeps taking writes meanwhile:
+    // everything applied up to `candidate` is in the engine before the sync starts, so it is
+    // durable once the sync is done. A log sync, not a flush: every move refreshes a snapshot,
+    // and a flush per move piled L0 tables up on the senders, each fourth one rewriting L1.
+    await this.options.stateMachine.makeDurable();
     return this.exclusive(async () => {
       const index = this.snapshotRefreshIndex(message, candidate);
       if (index === undefined) return false;
       this.options.log(`compacting the log of range ${this.options.groupId} at ${index} before a snapshot to node ${message.to} (the snapshot was at ${message.snapshot.index})`);
-      await this.compactLog(index, this.raft.status().config, { flushed: true });
+      await this.compactLog(index, this.raft.status().config, { durable: true });
       this.snapshotRefreshedTo.set(message.to, index);
       return true;
     });
@@ -911,8 +912,9 @@ export class Replica implements TransportHandlers {
       if (peer !== this.options.nodeId && peer !== message.to && progress.recentActive && progress.match > 0) index = Math.min(index, progress.match);
     }
     if (index - message.snapshot.index <= snapshotRefreshLagEntriesMin || index < storage.firstIndex()) return undefined;
-    // A compaction flushes the node's engine: worth it only when the log since the snapshot is
-    // large (a range's data), not for a few hundred small entries (the meta range's records).
+    // A compaction syncs the node's engine log and makes the receiver wait a round: worth it only
+    // when the log since the snapshot is large (a range's data), not for a few hundred small
+    // entries (the meta range's records).
     const from = Math.max(message.snapshot.index + 1, storage.firstIndex());
     if (storage.entries(from, index + 1, snapshotRefreshLogBytesMin).length >= index + 1 - from) return undefined;
     // The snapshot records the configuration as of `index`: the current one only if no change followed.
@@ -920,7 +922,7 @@ export class Replica implements TransportHandlers {
     return index;
   }
 
-  /** Compacts the log below the applied index once it is long, flushing the engine first. */
+  /** Compacts the log below the applied index once it is long, making the applied state durable first. */
   private async maybeCompact(): Promise<void> {
     const storage = this.options.logStore.storageFor(this.options.groupId);
     const status = this.raft.status();
@@ -931,14 +933,14 @@ export class Replica implements TransportHandlers {
   }
 
   /**
-   * Makes the state durable in the engine (unless the caller flushed it after `index` was applied),
+   * Makes the state durable in the engine (unless the caller did after `index` was applied),
    * then drops the log up to `index` (applied, with configuration `config`).
    */
-  private async compactLog(index: number, config: RaftStatus['config'], options: { readonly flushed?: boolean } = {}): Promise<void> {
+  private async compactLog(index: number, config: RaftStatus['config'], options: { readonly durable?: boolean } = {}): Promise<void> {
     const storage = this.options.logStore.storageFor(this.options.groupId);
     const status = this.raft.status();
     assert(index <= status.applied, 'the log is compacted only below the applied index');
-    if (options.flushed !== true) await this.options.stateMachine.flush();
+    if (options.durable !== true) await this.options.stateMachine.makeDurable();
     // A commit-only hard state change is not persisted on its own (processReady), so the durable
     // commit index may lag the applied one; the core refuses at restart a snapshot above the
     // durable commit. Persist the commit first (capped by the durable log, at least applied).

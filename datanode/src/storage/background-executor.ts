@@ -59,13 +59,29 @@ export function startStorageWorker(moduleBase: string, name: string, workerData?
   return new Worker(new URL(`./${moduleBase}.js`, here), { name, workerData });
 }
 
-function startWorker(): Worker {
-  return startStorageWorker('background-worker', 'phantomdb-storage-background');
+/**
+ * The nice value the flush and compaction thread gives itself (Linux: per thread). Moderate, not
+ * the export thread's 10: at 5 a contended core gives it about a quarter of the time a busy client
+ * thread (nice 0) gets, so clients get the CPU first while a rebalance's ingests and dropped
+ * replicas are compacted, yet flushes and L0 compactions keep draining (the scheduler never
+ * starves a niced thread; writers slow down at l0SlowdownTriggerFiles and stop only at
+ * l0StopTriggerFiles, far beyond what a few seconds of lag add).
+ */
+export const backgroundThreadNice = 5;
+
+/** What the flush and compaction thread was started with (`workerData`). */
+export interface BackgroundWorkerData {
+  readonly nice: number;
+}
+
+function startWorker(nice: number): Worker {
+  return startStorageWorker('background-worker', 'phantomdb-storage-background', { nice } satisfies BackgroundWorkerData);
 }
 
 /**
  * Runs jobs on one worker thread: compaction and flush CPU moves to the second core and can never
- * starve the event loop that serves reads, writes and Raft. Jobs run one at a time per worker
+ * starve the event loop that serves reads, writes and Raft; the thread lowers its own priority
+ * (`backgroundThreadNice`). Jobs run one at a time per worker
  * in arrival order. If the worker dies, pending jobs fail and the next job starts a new one.
  */
 export class WorkerExecutor implements BackgroundExecutor {
@@ -73,9 +89,11 @@ export class WorkerExecutor implements BackgroundExecutor {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
+  constructor(private readonly nice: number = backgroundThreadNice) {}
+
   private ensureWorker(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const worker = startWorker();
+    const worker = startWorker(this.nice);
     worker.unref();
     worker.on('message', (reply: JobReply) => {
       const p = this.pending.get(reply.id);

@@ -207,3 +207,67 @@ describe('DbIterator', () => {
     expect(() => iterator.seekToFirst()).toThrow(ClosedError);
   });
 });
+
+describe('DbIterator over keys with many versions', () => {
+  /** Counts the internal iterator's steps and seeks. */
+  function counted(inner: InternalIterator): { iterator: InternalIterator; steps: () => number } {
+    let steps = 0;
+    const iterator: InternalIterator = {
+      valid: () => inner.valid(),
+      seekToFirst: () => inner.seekToFirst(),
+      seekToLast: () => inner.seekToLast(),
+      seek: (key, seq) => {
+        steps++;
+        inner.seek(key, seq);
+      },
+      seekForPrev: (key, seq) => inner.seekForPrev(key, seq),
+      next: () => {
+        steps++;
+        inner.next();
+      },
+      prev: () => inner.prev(),
+      userKey: () => inner.userKey(),
+      seq: () => inner.seq(),
+      kind: () => inner.kind(),
+      value: () => inner.value(),
+    };
+    return { iterator, steps: () => steps };
+  }
+
+  function versioned(): Memtable {
+    const table = new Memtable();
+    // 'a' overwritten 1,000 times; 'b' 500 times, then deleted; 'c' once, last.
+    for (let seq = 1; seq <= 1000; seq++) table.add(Buffer.from('a'), seq, ValueKind.Put, Buffer.from(`a${seq}`));
+    for (let seq = 1; seq <= 500; seq++) table.add(Buffer.from('b'), seq, ValueKind.Put, Buffer.from(`b${seq}`));
+    table.add(Buffer.from('b'), 1500, ValueKind.Delete, Buffer.alloc(0));
+    table.add(Buffer.from('c'), 2000, ValueKind.Put, Buffer.from('c2000'));
+    return table;
+  }
+
+  it('seeks past the hidden versions of a key instead of stepping over each', () => {
+    const { iterator, steps } = counted(versioned().iterator());
+    const it = new DbIterator(iterator, 3000);
+    const seen: string[] = [];
+    for (it.seekToFirst(); it.valid(); it.next()) seen.push(`${it.key().toString()}=${it.value().toString()}`);
+    expect(seen).toEqual(['a=a1000', 'c=c2000']);
+    expect(steps(), 'internal steps and seeks for 1,503 entries').toBeLessThan(60);
+  });
+
+  it('shows the versions a snapshot sees, newer ones skipped, in both directions', () => {
+    const forward = new DbIterator(versioned().iterator(), 700);
+    const seen: string[] = [];
+    for (forward.seekToFirst(); forward.valid(); forward.next()) seen.push(`${forward.key().toString()}=${forward.value().toString()}`);
+    expect(seen).toEqual(['a=a700', 'b=b500']);
+    const backward = new DbIterator(versioned().iterator(), 700);
+    const back: string[] = [];
+    for (backward.seekToLast(); backward.valid(); backward.prev()) back.push(`${backward.key().toString()}=${backward.value().toString()}`);
+    expect(back).toEqual(['b=b500', 'a=a700']);
+    const mixed = new DbIterator(versioned().iterator(), 3000);
+    mixed.seekToLast();
+    expect(mixed.key().toString()).toBe('c');
+    mixed.prev();
+    expect(`${mixed.key().toString()}=${mixed.value().toString()}`).toBe('a=a1000');
+    mixed.next();
+    expect(mixed.key().toString()).toBe('c');
+  });
+});

@@ -16,6 +16,9 @@ const Direction = { Forward: 0, Reverse: 1 } as const;
 type Direction = (typeof Direction)[keyof typeof Direction];
 const emptyBuffer = Buffer.alloc(0);
 
+/** Hidden versions of one key stepped over one by one before the iterator seeks past the rest. */
+const reseekAfterSkips = 8;
+
 /**
  * The user-visible iterator over a snapshot: for each user key it shows the newest entry with
  * seq <= snapshotSeq, and nothing when that entry is a Delete. Keys are restricted to
@@ -156,17 +159,35 @@ export class DbIterator {
   private findNextVisible(skipKey: Buffer | undefined): void {
     const internal = this.internal;
     let skipUpTo = skipKey;
-    for (; internal.valid(); internal.next()) {
+    let skipped = 0;
+    while (internal.valid()) {
       const userKey = internal.userKey();
       if (this.upperBound !== undefined && userKey.compare(this.upperBound) >= 0) break;
-      if (internal.seq() > this.snapshotSeq) continue;
-      if (skipUpTo !== undefined && userKey.compare(skipUpTo) <= 0) continue;
+      if (internal.seq() > this.snapshotSeq) {
+        internal.next();
+        continue;
+      }
+      if (skipUpTo !== undefined && userKey.compare(skipUpTo) <= 0) {
+        // Older versions of a key shown or deleted. A key overwritten thousands of times (a
+        // range's applied index, until a compaction) would be stepped over entry by entry: after
+        // a few, one seek past all of them, to (key, 0), the last place a version of it can sort.
+        if (++skipped >= reseekAfterSkips && userKey.equals(skipUpTo)) {
+          skipped = 0;
+          internal.seek(skipUpTo, 0);
+          if (internal.valid() && internal.userKey().equals(skipUpTo)) internal.next();
+          continue;
+        }
+        internal.next();
+        continue;
+      }
+      skipped = 0;
       if (internal.kind() === ValueKind.Put) {
         this.isValid = true;
         return;
       }
       // A visible Delete hides this key's older versions.
       skipUpTo = userKey;
+      internal.next();
     }
     this.isValid = false;
   }

@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { backgroundThreadNice } from './background-executor.ts';
 import { StorageEngine, WriteBatch } from './engine.ts';
-import { ClosedError, InvalidOptionsError, LockedError } from './errors.ts';
+import { ClosedError, InvalidOptionsError, LockedError, ReadOnlyError } from './errors.ts';
+import { FaultInjectingFs } from './fs.ts';
 import { encodeMvccKey } from './mvcc.ts';
 import { key, tempDir, val } from './testing/tmp.ts';
 
@@ -177,6 +179,101 @@ describe('StorageEngine basics', () => {
     await dst.close();
   });
 
+  describe('the level an ingest goes to', () => {
+    // No compaction by itself: the test places every table.
+    const placed = { ...small, memtableBytesMax: 4 * 1024 * 1024, l0CompactionTriggerFiles: 16, l0SlowdownTriggerFiles: 16, l0StopTriggerFiles: 16, levelBaseBytes: 64 * 1024 * 1024 };
+    const filesPerLevel = (engine: StorageEngine): number[] => engine.stats().levels.map((level) => level.files);
+    async function exported(from: number, to: number, round: number): Promise<string[]> {
+      const src = await StorageEngine.open(dir(), placed);
+      await fill(src, from, to, round);
+      const files = await src.exportRange(key(from), key(to), path.join(dir(), 'export'));
+      await src.close();
+      return files.map((f) => f.path);
+    }
+
+    it('goes below flushed tables whose key ranges span the ingested keys but hold none of them', async () => {
+      const files = await exported(1000, 4000, 7);
+      const dst = await StorageEngine.open(dir(), placed);
+      await fill(dst, 0, 1000, 1);
+      await fill(dst, 4000, 5000, 1);
+      await dst.flush();
+      const before = filesPerLevel(dst);
+      expect(before[0], 'one flushed table spanning keys 0..4999').toBe(1);
+      await dst.ingest(files);
+      const after = filesPerLevel(dst);
+      expect(after[0], 'L0 unchanged').toBe(1);
+      expect(after[after.length - 1], 'the bottom level holds the ingested tables').toBe(files.length);
+      expect(dst.get(key(999))?.toString()).toBe(val(999, 1).toString());
+      expect(dst.get(key(1000))?.toString()).toBe(val(1000, 7).toString());
+      expect(dst.get(key(3999))?.toString()).toBe(val(3999, 7).toString());
+      expect(dst.get(key(4000))?.toString()).toBe(val(4000, 1).toString());
+      await dst.compactAll();
+      expect(scan(dst).length).toBe(5000);
+      expect(dst.get(key(2500))?.toString()).toBe(val(2500, 7).toString());
+      await dst.close();
+    });
+
+    it('places each ingested file by its own keys: keys between two files neither flush nor lift them', async () => {
+      const src = await StorageEngine.open(dir(), placed);
+      await fill(src, 1000, 2000, 7);
+      await fill(src, 8000, 9000, 7);
+      const low = await src.exportRange(key(1000), key(2000), path.join(dir(), 'low'));
+      const high = await src.exportRange(key(8000), key(9000), path.join(dir(), 'high'));
+      await src.close();
+      const dst = await StorageEngine.open(dir(), placed);
+      await fill(dst, 5000, 5100, 1);
+      await dst.flush();
+      // Also unflushed keys between the files (a node's other ranges take writes meanwhile).
+      await fill(dst, 5100, 5200, 1);
+      const flushesBefore = dst.stats().flushes;
+      await dst.ingest([...low, ...high].map((f) => f.path));
+      const after = filesPerLevel(dst);
+      expect(dst.stats().flushes, 'no flush: the memtable holds none of the files\' keys').toBe(flushesBefore);
+      expect(after[0], 'L0: the flushed table only').toBe(1);
+      expect(after[after.length - 1], 'both files at the bottom level').toBe(low.length + high.length);
+      expect(dst.get(key(1500))?.toString()).toBe(val(1500, 7).toString());
+      expect(dst.get(key(8500))?.toString()).toBe(val(8500, 7).toString());
+      expect(dst.get(key(5150))?.toString()).toBe(val(5150, 1).toString());
+      await dst.compactAll();
+      expect(scan(dst).length).toBe(2200);
+      await dst.close();
+    });
+
+    it('stays above a level holding keys of the span: L0 when a flushed table holds some', async () => {
+      const files = await exported(1000, 4000, 7);
+      const dst = await StorageEngine.open(dir(), placed);
+      await fill(dst, 0, 5000, 1);
+      await dst.flush();
+      await dst.ingest(files);
+      expect(filesPerLevel(dst)[0], 'the flushed table and the ingested ones').toBe(1 + files.length);
+      expect(dst.get(key(2000))?.toString()).toBe(val(2000, 7).toString());
+      expect(dst.get(key(4000))?.toString()).toBe(val(4000, 1).toString());
+      await dst.close();
+    });
+
+    it('stays above a deeper level holding keys of the span, below L0 tables that hold none', async () => {
+      const files = await exported(1000, 4000, 7);
+      const dst = await StorageEngine.open(dir(), placed);
+      await fill(dst, 0, 5000, 1);
+      await dst.compactAll();
+      const old = filesPerLevel(dst);
+      const oldLevel = old.findIndex((count) => count > 0);
+      expect(oldLevel, 'the old data went below L1').toBeGreaterThan(1);
+      await fill(dst, 6000, 7000, 1);
+      await dst.flush();
+      await dst.ingest(files);
+      const after = filesPerLevel(dst);
+      expect(after[0], 'L0: the flushed table only').toBe(1);
+      expect(after[oldLevel - 1], 'the level right above the old data').toBe(files.length);
+      expect(dst.get(key(2000))?.toString()).toBe(val(2000, 7).toString());
+      expect(dst.get(key(999))?.toString()).toBe(val(999, 1).toString());
+      await dst.compactAll();
+      expect(dst.get(key(2000))?.toString()).toBe(val(2000, 7).toString());
+      expect(scan(dst).length).toBe(6000);
+      await dst.close();
+    });
+  });
+
   it('gives the event loop turns while it exports and checks large values (fewer entries than the per-entry yield)', async () => {
     const src = await StorageEngine.open(dir(), { ...small, memtableBytesMax: 1024 * 1024, targetFileBytes: 64 * 1024 * 1024 });
     // 256 values of 16 KiB: 4 MiB in one table, well under the 4,096 entries between per-entry yields.
@@ -222,6 +319,50 @@ describe('StorageEngine basics', () => {
     expect(versionsOf0.map(([, v]) => v)).toEqual(['v5', 'v4', 'v3']);
     expect(e.stats().mvccVersionsCollected).toBeGreaterThanOrEqual(400);
     expect(() => e.setMvccGcThreshold(10n)).toThrow(/below the current/);
+    await e.close();
+  });
+
+  it('flushes and compacts on a thread that lowered its own priority, not the event loop thread', async () => {
+    const niceOf = (task: string): number => {
+      // Field 19 of /proc/<pid>/task/<tid>/stat (after the parenthesised name) is the nice value.
+      const stat = fs.readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const before = new Set(fs.readdirSync('/proc/self/task'));
+    // Whatever the test runner itself runs at (it may be niced): the flush must leave it alone.
+    const eventLoopNice = niceOf(String(process.pid));
+    const e = await StorageEngine.open(dir(), small);
+    await fill(e, 0, 2000, 1);
+    await e.flush();
+    await e.compactAll();
+    const started = fs.readdirSync('/proc/self/task').filter((task) => !before.has(task));
+    expect(started.map(niceOf), 'threads started by the first flush').toContain(Math.max(eventLoopNice, backgroundThreadNice));
+    expect(niceOf(String(process.pid)), 'the event loop thread').toBe(eventLoopNice);
+    expect(scan(e).length).toBe(2000);
+    await e.close();
+  });
+
+  it('makes unsynced writes durable with one fsync of its log, writing no table (syncWrites)', async () => {
+    const fsyncs: string[] = [];
+    let failLogSyncs = false;
+    const faults = new FaultInjectingFs();
+    faults.failWhen = (operation, target) => {
+      if (operation !== 'fsync') return undefined;
+      fsyncs.push(path.basename(target));
+      return failLogSyncs && target.endsWith('.log') ? 'EIO' : undefined;
+    };
+    const e = await StorageEngine.open(dir(), small, { fs: faults });
+    await e.put(key(1), val(1, 1), { sync: false });
+    fsyncs.length = 0;
+    await e.syncWrites();
+    expect(fsyncs.filter((name) => name.endsWith('.log')), 'the write-ahead log synced').toHaveLength(1);
+    expect(fsyncs.filter((name) => name.endsWith('.sst')), 'no table written').toEqual([]);
+    expect(e.stats().levels[0]?.files).toBe(0);
+    // A failed sync may have lost the unsynced writes: the engine takes no more.
+    await e.put(key(2), val(2, 1), { sync: false });
+    failLogSyncs = true;
+    await expect(e.syncWrites()).rejects.toThrow(/EIO/);
+    await expect(e.put(key(3), val(3, 1))).rejects.toBeInstanceOf(ReadOnlyError);
     await e.close();
   });
 

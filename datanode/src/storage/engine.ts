@@ -1149,6 +1149,29 @@ export class StorageEngine {
   // ---------------------------------------------------------------------------------------
   // Maintenance, checkpoints, export and ingestion
 
+  /**
+   * Makes every write accepted so far durable, however it was written (sync or not): one fsync of
+   * the active write-ahead log, joining its group commit. Flushes instead while frozen memtables
+   * wait for their flush (their logs were closed with whatever was never synced). Cheaper than
+   * `flush`, which writes an L0 table of the whole memtable (every range's recent writes) and so
+   * brings the next L0 compaction, a rewrite of L1, closer.
+   */
+  async syncWrites(): Promise<void> {
+    this.checkWritable();
+    const wal = this.active.wal;
+    if (this.immutables.length > 0 || wal === undefined) {
+      await this.flush();
+      return;
+    }
+    try {
+      await wal.sync();
+    } catch (err) {
+      // As a synced write's failure: the unsynced records may be lost, nothing more is accepted.
+      this.enterReadOnly(`WAL sync failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+  }
+
   /** Flushes the memtable to an SSTable and waits until every frozen memtable is flushed. */
   async flush(): Promise<void> {
     this.checkWritable();
@@ -1338,17 +1361,14 @@ export class StorageEngine {
         throw new InvalidArgumentError(`ingested files ${prev.path} and ${cur.path} overlap`);
       }
     }
-    const first = probes[0];
-    const lastProbe = probes[probes.length - 1];
-    assert(first !== undefined && lastProbe !== undefined, 'at least one file');
-    const smallest = smallestUserKeyOf(first.props);
-    const largest = largestUserKeyOf(lastProbe.props);
-    if (this.memtablesOverlap(smallest, largest)) await this.flush();
+    // Each file by its own keys: a snapshot's files are its range's local keys and its user keys,
+    // far apart, and every other range's keys lie between them.
+    if (probes.some((probe) => this.memtablesOverlap(smallestUserKeyOf(probe.props), largestUserKeyOf(probe.props)))) await this.flush();
     this.checkWritable();
     const globalSeq = ++this.lastSequence;
-    const level = this.ingestLevel(smallest, largest);
     const added: { level: number; file: FileMeta }[] = [];
     for (const probe of probes) {
+      const level = this.ingestLevel(smallestUserKeyOf(probe.props), largestUserKeyOf(probe.props));
       const number = this.newFileNumber();
       this.pendingOutputs.add(number);
       const target = path.join(this.dir, fileName(number, 'sst'));
@@ -1398,13 +1418,33 @@ export class StorageEngine {
     return false;
   }
 
-  /** The deepest level above every level holding keys of the range (L0 if L0 overlaps). */
+  /**
+   * Where ingested tables covering user keys [smallest, largest] go: the deepest level ≥ 1 that
+   * no table's key range there overlaps (a level's tables stay disjoint), with no entry of those
+   * keys in any level above it (the ingested entries are the newest, so reads must meet them
+   * first); L0 when there is no such level.
+   *
+   * Entries, not key ranges, decide "above": a node's flushes and compactions write tables whose
+   * ranges span all its ranges, so a snapshot of a range the node never held falls inside them
+   * though they hold none of its keys. Judged by ranges it went to L0 every time, and the next
+   * L0 compaction rewrote it with everything in L1 (the receiver copied each MiB moved again).
+   */
   private ingestLevel(smallest: Buffer, largest: Buffer): number {
     const v = this.version;
+    let target = 0;
     for (let level = 0; level < v.levelsMax; level++) {
-      if (v.overlapping(level, smallest, largest).length > 0) return Math.max(0, level - 1);
+      const overlapping = v.overlapping(level, smallest, largest);
+      if (level > 0 && overlapping.length === 0) target = level;
+      if (overlapping.some((f) => this.tableHoldsKeysIn(f, smallest, largest))) break;
     }
-    return v.levelsMax - 1;
+    return target;
+  }
+
+  /** Whether table `f` holds an entry (any kind) for a user key in [smallest, largest]: one seek. */
+  private tableHoldsKeysIn(f: FileMeta, smallest: Buffer, largest: Buffer): boolean {
+    const it = this.tableIterator(f, false);
+    it.seek(smallest, maxSequence);
+    return it.valid() && Buffer.compare(it.userKey(), largest) <= 0;
   }
 
   /**
