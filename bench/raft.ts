@@ -219,48 +219,84 @@ function stopAll(children: ChildProcess[]): Promise<void> {
 }
 
 /**
- * The scraper: a separate process, as Prometheus is, that GETs every port's /metrics once a second
- * and prints one line per successful scrape. It must not run in the load generator: fetching and
- * reading three responses a second there stalls the client loop it shares, a cost of the bench,
- * not of the nodes (it showed up as metrics overhead at one client).
+ * The scraper: a separate, long-lived process, as Prometheus is, that GETs every port's /metrics
+ * once a second while switched on ('on'/'off' lines on its stdin; it answers each 'off' with the
+ * count of successful scrapes so far) and prints nothing else. Like Prometheus, which spreads its
+ * targets' scrapes over the interval, it scrapes target i at i/n of each second, not all at once.
+ * It must not run in the load generator: fetching and reading responses there stalls the client
+ * loop it shares (a cost of the bench, not of the nodes). It is started once per cluster and only
+ * switched on and off per segment: a process spawned per segment ran its fetches cold (not yet
+ * optimized) on the cores the nodes share, a cost Prometheus, warm and usually elsewhere, does not add.
  */
 const scraperSource = `
 const ports = JSON.parse(process.argv[1]);
-let stopped = false;
-process.stdin.on('data', () => { stopped = true; });
-process.stdin.on('end', () => { stopped = true; });
-(async () => {
-  while (!stopped) {
-    const started = Date.now();
-    await Promise.all(ports.map(async (port) => {
-      try {
-        const response = await fetch('http://127.0.0.1:' + port + '/metrics', { signal: AbortSignal.timeout(2000) });
-        if (response.ok) { await response.text(); process.stdout.write('.'); }
-      } catch {}
-    }));
-    const wait = Math.max(0, 1000 - (Date.now() - started));
-    await new Promise((resolve) => setTimeout(resolve, wait));
+let on = false;
+let scrapes = 0;
+const timers = [];
+const scrapeOne = async (port) => {
+  try {
+    const response = await fetch('http://127.0.0.1:' + port + '/metrics', { signal: AbortSignal.timeout(2000) });
+    if (response.ok) { await response.text(); scrapes++; }
+  } catch {}
+};
+const start = () => ports.forEach((port, i) => {
+  timers.push(setTimeout(() => { if (on) { void scrapeOne(port); timers.push(setInterval(() => void scrapeOne(port), 1000)); } }, Math.round((i * 1000) / ports.length)));
+});
+let buffered = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  buffered += chunk;
+  let newline;
+  while ((newline = buffered.indexOf('\\n')) >= 0) {
+    const command = buffered.slice(0, newline).trim();
+    buffered = buffered.slice(newline + 1);
+    if (command === 'on' && !on) { on = true; start(); }
+    if (command === 'off') { on = false; for (const t of timers.splice(0)) clearTimeout(t); process.stdout.write(scrapes + '\\n'); }
   }
-  process.exit(0);
-})();
+});
+process.stdin.on('end', () => process.exit(0));
 `;
 
-/** Scrapes every node's /metrics once a second from a child process until stopped; resolves to the count of scrapes. */
-function scrapeEverySecond(httpPorts: readonly number[]): () => Promise<number> {
-  const child = spawn(process.execPath, ['-e', scraperSource, JSON.stringify(httpPorts)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let scrapes = 0;
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    scrapes += chunk.length;
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return async () => {
-    child.stdin.end('stop\n');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+/** A scraper process for one cluster's HTTP ports: scraping(): switch on, returns the switch off (resolves to the scrapes so far). */
+class Scraper {
+  private readonly child: ChildProcess;
+  private readonly counts: ((count: number) => void)[] = [];
+  private buffered = '';
+
+  constructor(httpPorts: readonly number[]) {
+    this.child = spawn(process.execPath, ['-e', scraperSource, JSON.stringify(httpPorts)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdout?.setEncoding('utf8');
+    this.child.stdout?.on('data', (chunk: string) => {
+      this.buffered += chunk;
+      let newline: number;
+      while ((newline = this.buffered.indexOf('\n')) >= 0) {
+        const count = Number(this.buffered.slice(0, newline));
+        this.buffered = this.buffered.slice(newline + 1);
+        this.counts.shift()?.(count);
+      }
+    });
+  }
+
+  scraping(): () => Promise<number> {
+    this.child.stdin?.write('on\n');
+    return () =>
+      new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the scraper did not answer within 5 s')), 5000);
+        this.counts.push((count) => {
+          clearTimeout(timer);
+          resolve(count);
+        });
+        this.child.stdin?.write('off\n');
+      });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stdin?.end();
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(killer);
-    return scrapes;
-  };
+  }
 }
 
 interface PhantomCluster {
@@ -268,7 +304,7 @@ interface PhantomCluster {
   readonly store: Store;
   /** CPU seconds used so far by the three node processes (and by their main threads). */
   readonly cpu: CpuClock;
-  /** Starts scraping every node's /metrics once a second (metrics on; a no-op when off); returns the stop. */
+  /** Starts scraping every node's /metrics once a second (metrics on; a no-op when off); returns the stop (resolves to the scrapes so far). */
   scrape(): () => Promise<number>;
   stop(): Promise<void>;
 }
@@ -286,8 +322,10 @@ async function startPhantomDb(baseDir: string, metrics: boolean, name: string = 
     ),
   );
   const client = new KvClient({ endpoints: nodes.map((n) => `127.0.0.1:${n.kv}`), clusterId: 'bench', deadlineMs: 10_000 });
+  const scraper = metrics ? new Scraper(nodes.map((n) => n.http)) : undefined;
   const stop = async (): Promise<void> => {
     client.close();
+    await scraper?.stop();
     await stopAll(children);
   };
   try {
@@ -306,7 +344,7 @@ async function startPhantomDb(baseDir: string, metrics: boolean, name: string = 
       total: () => children.reduce((sum, child) => sum + processCpuSeconds(child.pid), 0),
       mainThread: () => children.reduce((sum, child) => sum + mainThreadCpuSeconds(child.pid), 0),
     },
-    scrape: () => (metrics ? scrapeEverySecond(nodes.map((n) => n.http)) : async () => 0),
+    scrape: () => scraper?.scraping() ?? (async () => 0),
     stop,
   };
 }
