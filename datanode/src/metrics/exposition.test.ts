@@ -7,26 +7,9 @@ import { collectInSlices, ExpositionRenderer, formatLabelSet } from './expositio
 import { HotCounter, HotHistogram } from './hot.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import type { NodeMetricsSources, RangeReplicaReport } from './sources.ts';
+import { leaderStatus } from './status.test-support.ts';
 
-const status: NodeStatus = {
-  nodeId: 2,
-  clusterId: 'c1',
-  address: '127.0.0.1:1',
-  raftAddress: '127.0.0.1:2',
-  role: 'leader',
-  term: 7,
-  leaderId: 2,
-  leaderAddress: '127.0.0.1:1',
-  commitIndex: 120,
-  appliedIndex: 115,
-  lastIndex: 130,
-  voters: [1, 2, 3],
-  learners: [],
-  peers: [
-    { id: 1, address: '', raftAddress: '', learner: false, match: 100, state: 'replicate' },
-    { id: 3, address: '', raftAddress: '', learner: false, match: 130, state: 'replicate' },
-  ],
-};
+const status: NodeStatus = leaderStatus;
 
 const peerStats: PeerStats = {
   framesSent: 1, messagesSent: 5, bytesSent: 50, framesReceived: 1, messagesReceived: 6, bytesReceived: 60, droppedQueueFull: 2, droppedUnreachable: 0, droppedOversized: 0,

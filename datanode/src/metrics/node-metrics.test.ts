@@ -16,26 +16,9 @@ import { singleRangeReport } from './raft-metrics.ts';
 import { rangeReportsOf } from './range-report.ts';
 import { observeProposal, observeSnapshotReceived } from './sink.ts';
 import type { NodeMetricsSources } from './sources.ts';
+import { leaderStatus } from './status.test-support.ts';
 
-const status: NodeStatus = {
-  nodeId: 2,
-  clusterId: 'c1',
-  address: '127.0.0.1:1',
-  raftAddress: '127.0.0.1:2',
-  role: 'leader',
-  term: 7,
-  leaderId: 2,
-  leaderAddress: '127.0.0.1:1',
-  commitIndex: 120,
-  appliedIndex: 115,
-  lastIndex: 130,
-  voters: [1, 2, 3],
-  learners: [],
-  peers: [
-    { id: 1, address: '', raftAddress: '', learner: false, match: 100, state: 'replicate' },
-    { id: 3, address: '', raftAddress: '', learner: false, match: 130, state: 'replicate' },
-  ],
-};
+const status: NodeStatus = leaderStatus;
 
 function raftStatus(progress: [number, { state: 'probe' | 'replicate' | 'snapshot'; recentActive: boolean }][], role: RaftStatus['role'] = 'leader'): RaftStatus {
   return {
