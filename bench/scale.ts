@@ -41,6 +41,8 @@ Environment (sizes accept KiB, MiB, GiB suffixes):
   BENCH_SECONDS                measured seconds of steady-3 and steady-5 (default 10)
   BENCH_SCALE_BALANCE_TIMEOUT  seconds to wait for balance after the join (default 900)
   BENCH_SCALE_SNAPSHOT_RATE    the nodes' rebalance bandwidth limit, --snapshot-rate-bytes (default 16MiB)
+  BENCH_SCALE_WATCH_SECONDS    how often the rebalance watcher polls ClusterStatus and the nodes' /metrics
+                               (default 2; the operator polls every few seconds, Prometheus every 15-30 s)
   BENCH_SCALE_SETTLE_SECONDS   before each steady workload, wait at most this long (default 60) for the
                                nodes' background work after the load or the rebalance to die down
   BENCH_NODE_FLAGS             extra Node.js flags of the node processes, space-separated (e.g. --cpu-prof
@@ -86,6 +88,8 @@ interface Settings {
   readonly snapshotRateBytes: number;
   /** At most this long, the nodes' background work may settle before a steady workload. */
   readonly settleSeconds: number;
+  /** How often the rebalance watcher polls (s): it scrapes every node and asks for the cluster status, work the nodes and the load generator do during the window it judges. */
+  readonly watchSeconds: number;
 }
 
 function settingsFromEnv(): Settings {
@@ -98,6 +102,7 @@ function settingsFromEnv(): Settings {
     balanceTimeoutSeconds: parseNumber('BENCH_SCALE_BALANCE_TIMEOUT', 900, 1),
     snapshotRateBytes: parseSize('BENCH_SCALE_SNAPSHOT_RATE', 16 * MiB),
     settleSeconds: parseNumber('BENCH_SCALE_SETTLE_SECONDS', 60, 0),
+    watchSeconds: parseNumber('BENCH_SCALE_WATCH_SECONDS', 2, 0.1),
   };
   if (settings.rangeMaxBytes < 1024) throw new UsageError('BENCH_SCALE_RANGE_MAX_BYTES must be at least 1KiB (the node refuses less)');
   if (settings.loadValueBytes < 1 || settings.loadValueBytes > MiB) throw new UsageError('BENCH_SCALE_LOAD_VALUE_BYTES must be between 1 byte and 1MiB (the node default value limit)');
@@ -632,7 +637,10 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
         const moved = joining.reduce((sum, node) => sum + dirBytes(node.dataDir), 0);
         progress(`rebalancing: ${status === undefined ? 'no ClusterStatus answer' : replicaSummary(status)}${learnersLeft === undefined ? '' : `; ${learnersLeft} learner replicas not caught up`}${movesFinishing === undefined || movesFinishing === 0 ? '' : `; ${movesFinishing} ranges with a voter still to remove`}; new nodes hold ${fmt(moved / MiB, 1)} MiB`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Polled every 2 s by default (was 0.5 s): each poll scrapes every node's /metrics (parsed
+      // here, in the load generator) and builds a ClusterStatus on the meta leader — load on the
+      // very processes whose latency this window judges, four times what the operator adds.
+      await new Promise((resolve) => setTimeout(resolve, settings.watchSeconds * 1000));
     }
   })();
   const [result] = await Promise.all([drive(settings.clients, () => stop, put), watcher]);
@@ -665,6 +673,7 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
     learnerReplicasLeft: learnersLeft ?? null,
     votersPerUserRange,
     balanceWaitSeconds: settings.balanceTimeoutSeconds,
+    watchSeconds: settings.watchSeconds,
     // The target's measure: bytes moved over the whole time from the join until balanced.
     rebalanceMiBps: round2(bytesMoved / MiB / Math.max(0.001, seconds)),
     // The same bytes over the time copies were in flight (sampled), and from the first copy seen to the last.
