@@ -6,11 +6,11 @@
  * unanswered reports until the main thread grants more (its rate limit, its cancellation).
  */
 import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
+import { getPriority } from 'node:os';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { assert } from '../assert.ts';
-import { serializeError } from '../storage/background.ts';
+import { serializeError, setThreadNice } from '../storage/background.ts';
 import { runExportJob } from './export-job.ts';
 import type { ExportThreadReply, ExportThreadRequest } from './export-thread.ts';
 
@@ -20,11 +20,8 @@ const post = (reply: ExportThreadReply): void => port.postMessage(reply);
 
 const nice = (workerData as { nice?: unknown } | null)?.nice;
 if (typeof nice === 'number' && nice !== 0) {
-  try {
-    setPriority(0, nice);
-  } catch (err) {
-    post({ kind: 'log', line: `backup export thread: could not set its nice value to ${nice} (${err instanceof Error ? err.message : String(err)}); it runs at the main thread's priority` });
-  }
+  const refused = setThreadNice(nice);
+  if (refused !== undefined) post({ kind: 'log', line: `backup export thread: could not set its nice value to ${nice} (${refused}); it runs at the main thread's priority` });
 }
 
 /** This thread's kernel id (Linux: /proc/thread-self links to <pid>/task/<tid>; 0 elsewhere). */

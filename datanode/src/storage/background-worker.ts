@@ -6,22 +6,16 @@
 import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { assert } from '../assert.ts';
-import { type MergeSpec, asBuffer, buildTableFromEntries, runMerge, serializeError } from './background.ts';
+import { type MergeSpec, asBuffer, buildTableFromEntries, runMerge, setThreadNice, serializeError } from './background.ts';
 import { realFs } from './fs.ts';
 import type { BackgroundWorkerData, JobRequest } from './background-executor.ts';
 
 const port = parentPort;
 assert(port !== null, 'background-worker runs as a worker thread');
 const data = workerData as BackgroundWorkerData | undefined;
-if (data !== undefined) {
-  try {
-    // Pid 0 is the calling thread on Linux: only this thread becomes nicer, not the event loop.
-    // Never less nice than it started (a process run niced keeps its compactions below it).
-    os.setPriority(0, Math.max(os.getPriority(0), data.nice));
-  } catch {
-    // Not permitted or not supported here: the jobs still run, only without the lower priority.
-  }
-}
+// Never less nice than it started (a process run niced keeps its compactions below it). Not
+// permitted or not supported: the jobs still run, only without the lower priority.
+if (data !== undefined) setThreadNice(Math.max(os.getPriority(0), data.nice));
 let stopping = false;
 
 /** Structured clone turns Buffers into Uint8Arrays; put the views back. */

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { assert } from '../assert.ts';
 import { CompactionFilter } from './compaction.ts';
 import { CorruptionError, StorageIOError } from './errors.ts';
@@ -247,6 +248,20 @@ export async function buildTableFromEntries(fs: StorageFs, path: string, entries
   } catch (err) {
     builder.abandon();
     throw err;
+  }
+}
+
+/**
+ * Sets the calling worker thread's nice value. On Linux the nice value is per thread and pid 0 is
+ * the calling thread: only this worker yields the CPU, not the event loop. Returns why it could
+ * not (not permitted, not supported), or undefined.
+ */
+export function setThreadNice(nice: number): string | undefined {
+  try {
+    os.setPriority(0, nice);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
 }
 

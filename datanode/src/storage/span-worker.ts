@@ -3,10 +3,9 @@
  * thread's own scheduling priority, then runs span exports and table verifications and answers
  * each with its result or a serialized error.
  */
-import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { assert, assertNever } from '../assert.ts';
-import { asBuffer, serializeError } from './background.ts';
+import { asBuffer, serializeError, setThreadNice } from './background.ts';
 import { realFs } from './fs.ts';
 import { type SpanSource, runLiveKeys, runSpanExport, runSpanSample, runVerifyTables } from './span-export.ts';
 import type { SpanJobRequest, SpanWorkerData } from './span-executor.ts';
@@ -14,12 +13,8 @@ import type { SpanJobRequest, SpanWorkerData } from './span-executor.ts';
 const port = parentPort;
 assert(port !== null, 'span-worker runs as a worker thread');
 const data = workerData as SpanWorkerData;
-try {
-  // Pid 0 is the calling thread on Linux: only this thread becomes nicer, not the event loop.
-  os.setPriority(0, data.nice);
-} catch {
-  // Not permitted or not supported here: the jobs still run, only without the lower priority.
-}
+// Not permitted or not supported: the jobs still run, only without the lower priority.
+setThreadNice(data.nice);
 let stopping = false;
 
 /** Structured clone turns Buffers into Uint8Arrays; put the views back. */
