@@ -5,9 +5,10 @@
  *
  * Retry rules: reads are retried on any retriable failure. A write is retried only when it
  * certainly did not take effect (NotLeader, ProposalDropped, Overloaded, Unavailable answered by
- * a node, or no connection to the endpoint to send it on); when its fate is unknown (a timeout, a dropped connection, a node stopping) the call
- * fails with PH_OUTCOME_UNKNOWN or PH_DEADLINE_EXCEEDED, because blindly resending a write that
- * may already have been applied would break linearizability.
+ * a node, or no connection to the endpoint to send it on); when its fate is unknown (a timeout, a
+ * dropped connection, a node stopping) the call fails with PH_OUTCOME_UNKNOWN or
+ * PH_DEADLINE_EXCEEDED, because blindly resending a write that may already have been applied
+ * would break linearizability.
  */
 import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
