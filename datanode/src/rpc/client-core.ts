@@ -344,6 +344,18 @@ export function neverSent(failure: Pick<AttemptFailure, 'status' | 'details'>): 
   return failure.status === grpc.status.UNAVAILABLE && failure.details.includes('No connection established');
 }
 
+/**
+ * Whether a failed call says the connection to its node failed: none could be established (see
+ * neverSent), or the one the call was on broke under it (grpc-js's "Connection dropped": the
+ * process died, or its server closed). The node may be down. Any other UNAVAILABLE is an answer
+ * from something that is up and means "try again": a stream the server refused (its
+ * concurrent-stream limit), an HTTP 503 or 429 from a proxy, a status the server chose.
+ */
+export function connectionFailed(failure: Pick<AttemptFailure, 'status' | 'details'>): boolean {
+  if (failure.status !== grpc.status.UNAVAILABLE) return false;
+  return neverSent(failure) || failure.details === 'Connection dropped';
+}
+
 /** Whether a status without a PhantomDB code means the node could not be reached (or dropped the call). */
 export function isUnreachableStatus(status: grpc.status | undefined): boolean {
   return status !== undefined && unreachableStatuses.has(status);
