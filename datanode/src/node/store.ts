@@ -25,7 +25,7 @@ import { defaultRaftOptions, type RaftOptions } from '../raft/raft.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import { Replica, type ReplicaOptions } from './replica.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
-import { LeaderLivenessWatch, PeerFailures } from './quiescence.ts';
+import { ForgottenLeaders, LeaderLivenessWatch, PeerFailures } from './quiescence.ts';
 import { decodeLivenessRecord, type LivenessRecord } from '../placement/liveness.ts';
 import { observeSnapshotReceived } from '../metrics/sink.ts';
 
@@ -166,8 +166,8 @@ export class Store implements TransportHandlers {
   private livenessWatch: LeaderLivenessWatch | undefined;
   /** Peers whose connection failed and who sent nothing since (fast wake-up of quiescent ranges). */
   private readonly peerFailures = new PeerFailures(leaderDownCampaignGapMs);
-  /** The leader each woken range forgot (peerUnreachable), until it has a leader again. */
-  private readonly forgottenLeaders = new Map<GroupId, NodeId>();
+  /** The leader each woken range forgot (peerUnreachable), until it has a leader again or its replica goes. */
+  private readonly forgottenLeaders = new ForgottenLeaders<Replica>();
   private readonly uninitializedMax: number;
   private readonly uninitializedCollectMs: number;
   /**
@@ -594,7 +594,7 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) {
       if (!replica.quiesced || replica.role().leaderId !== peer) continue;
       if (!replica.forgetLeader()) continue;
-      this.forgottenLeaders.set(replica.groupId, peer);
+      this.forgottenLeaders.remember(replica.groupId, replica, peer);
       forgot++;
     }
     if (news || forgot > 0) this.options.log(`node ${peer} unreachable: ${forgot} quiescent range(s) it led woke here and forgot it`);
@@ -616,13 +616,13 @@ export class Store implements TransportHandlers {
     const { role, leaderId: current } = replica.role();
     if (role === 'leader') return false;
     // A replica that forgot its leader (peerUnreachable) still knows whom it followed.
-    if (current !== 0) this.forgottenLeaders.delete(replica.groupId);
-    const leaderId = current !== 0 ? current : (this.forgottenLeaders.get(replica.groupId) ?? 0);
+    if (current !== 0) this.forgottenLeaders.forget(replica.groupId);
+    const leaderId = current !== 0 ? current : this.forgottenLeaders.leaderOf(replica.groupId, replica);
     if (leaderId === 0 || leaderId === this.options.nodeId) return false;
     const now = performance.now();
     const down = this.peerFailures.isDown(leaderId) || (this.livenessWatch?.suspect(leaderId, now) ?? false);
     if (!down) {
-      this.forgottenLeaders.delete(replica.groupId);
+      this.forgottenLeaders.forget(replica.groupId);
       return false;
     }
     if (this.peerFailures.mayCampaign(replica.groupId, now)) {
@@ -799,6 +799,7 @@ export class Store implements TransportHandlers {
       await this.collectUninitializedReplicas();
       await this.collectForgottenReplicas(performance.now());
       this.wakeFollowersOfSuspectLeaders(performance.now());
+      this.pruneRangeBookkeeping(performance.now());
       for (const replica of this.replicas.values()) {
         if (this.stopped) return;
         if (!replica.serving || replica.role().role !== 'leader') {
@@ -820,6 +821,24 @@ export class Store implements TransportHandlers {
     } finally {
       this.maintaining = false;
     }
+  }
+
+  /**
+   * Forgets what is kept per range only for a while: the leaders forgotten by replicas that are
+   * gone or know a leader again, and drop times older than droppedQuietMs. Without this both
+   * maps grow with every range this node ever woke or left, over the node's lifetime.
+   */
+  private pruneRangeBookkeeping(now: number): void {
+    this.forgottenLeaders.prune((rangeId) => {
+      const replica = this.replicas.get(rangeId);
+      return replica === undefined ? undefined : { replica, leaderKnown: replica.role().leaderId !== 0 };
+    });
+    for (const [rangeId, droppedAtMs] of this.droppedAt) if (now - droppedAtMs >= droppedQuietMs) this.droppedAt.delete(rangeId);
+  }
+
+  /** Ranges whose replica here forgot its leader and has none yet (diagnostics and tests). */
+  get forgottenLeaderCount(): number {
+    return this.forgottenLeaders.size;
   }
 
   /**
