@@ -245,8 +245,12 @@ export class RpcClientCore<Stub, E extends Error> {
         return value;
       } catch (err) {
         const verdict = policy.judge(err);
-        lastError = verdict.error;
-        if (address === redirectedTo && verdict.leaderAddress === '') deadRedirects.add(address);
+        // A redirect only routes the call: if the call fails, what a node answered for itself
+        // says why (a follower's "the leader is node 2", last after every refusal by node 2,
+        // hid the refusal: "learner not caught up", "a configuration change is in progress").
+        if (verdict.leaderAddress === '' || lastError === undefined) lastError = verdict.error;
+        // A redirect target that answered (with an error code of its own) is alive: not dead.
+        if (address === redirectedTo && verdict.leaderAddress === '' && readAttemptFailure(err, this.options.metadataKeys).phantomCode === undefined) deadRedirects.add(address);
         redirectedTo = undefined;
         if (verdict.leaderAddress !== '' && verdict.leaderAddress !== address && !deadRedirects.has(verdict.leaderAddress) && route.redirect(verdict.leaderAddress)) {
           redirectedTo = verdict.leaderAddress;
