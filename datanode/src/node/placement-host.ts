@@ -152,6 +152,9 @@ export function driverLimitsOf(options: Pick<PlacementHostOptions, 'rebalanceCon
     retryBackoffMaxMs: 10_000,
     replanIntervalMs: 1000,
     failedTargetAvoidMs: 30_000,
+    // A learner whose copy or promotion failed three moves in a row (each of moveAttemptsMax
+    // attempts; a refused promotion fails in seconds) is removed and placed afresh.
+    learnerFailedMovesMax: 3,
     // One suspect period plus a beat: every live node has beaten since the tracker started.
     startDelayMs: (defaultLivenessConfig.suspectAfterTicks + defaultLivenessConfig.heartbeatIntervalTicks) * placementTickMs,
   };
@@ -668,6 +671,13 @@ export class PlacementHost {
         // Copies only: when one starts (its tokens taken) tells where a rebalance spends its time.
         if (event.move.kind === 'AddLearner') this.options.log(`placement: ${describe(event.move)} started (attempt ${event.attempt}, ${event.move.bytes} bytes)`);
         return;
+      case 'learner-abandoned':
+        this.options.log(
+          event.removed
+            ? `placement: gave up on the learner on node ${event.nodeId} of range ${event.rangeId} after ${event.failedMoves} failed moves (last: ${describeError(event.error)}); removed it, node ${event.nodeId} gets no new replica for ${this.limits.failedTargetAvoidMs / 1000} s, the range is re-planned`
+            : `placement: giving up on the learner on node ${event.nodeId} of range ${event.rangeId} after ${event.failedMoves} failed moves (last: ${describeError(event.error)}), but removing it failed (${describeError(event.removeError)}); retried after its next failed move`,
+        );
+        return;
       case 'target-avoided':
       case 'stopped':
         return;
@@ -675,6 +685,10 @@ export class PlacementHost {
         return;
     }
   }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Whether `a` is a newer beat than `b` of the same node: a higher epoch, or the same epoch and more ticks. */
