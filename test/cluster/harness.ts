@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NodeStatus } from '../../datanode/src/http/server.ts';
 import { installHostsOverride } from '../../datanode/src/node/hosts-override.ts';
+import { onTestFailed } from 'vitest';
 import { FaultProxy } from './proxy.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -31,6 +32,37 @@ export const timeouts = {
   decommissioned: 30_000,
   snapshotInstalled: 30_000,
 } as const;
+
+/**
+ * The steps of a long scenario, with their times since it began. If the test fails, they are
+ * printed with the tail of every watched node's log: a vitest timeout (the test's own budget
+ * spent, every named wait still within its own) otherwise reports nothing about where the time
+ * went. Create it inside the test; nodes are watched from `watch` on (their output outlives them).
+ */
+export class ScenarioSteps {
+  private readonly startedMs = performance.now();
+  private readonly steps: string[] = [];
+  private readonly nodes = new Set<NodeProcess>();
+
+  constructor(private readonly name: string) {
+    onTestFailed(() => {
+      console.error(this.report());
+    });
+  }
+
+  watch(...nodes: readonly NodeProcess[]): void {
+    for (const node of nodes) this.nodes.add(node);
+  }
+
+  step(what: string): void {
+    this.steps.push(`${((performance.now() - this.startedMs) / 1000).toFixed(1).padStart(7)} s  ${what}`);
+  }
+
+  report(): string {
+    const logs = [...this.nodes].map((node) => `----- node ${node.spec.id}${node.running ? '' : ' (not running)'}\n${node.output.slice(-4000)}`).join('\n');
+    return `${this.name}: steps until the failure (${((performance.now() - this.startedMs) / 1000).toFixed(1)} s in)\n${this.steps.join('\n')}\n${logs}`;
+  }
+}
 
 /** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
 export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, intervalMs = 50): Promise<T> {
