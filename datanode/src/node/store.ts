@@ -455,6 +455,12 @@ export class Store implements TransportHandlers {
     if (replica === undefined || !replica.stateMachine.initialized) throw new NotLeaderError(0, '');
     if (!replica.serving) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: replica not serving`);
     if (replica.role().role !== 'leader') throw replica.notLeader();
+    // A quiescent leader's progress is as old as its quiescence: a learner whose answer to the
+    // quiesce heartbeat was lost stays inactive there until something wakes the range, and no
+    // placement query did, so "caught up?" answered no, and promotions were refused, for as long
+    // as the range stayed idle. Waking costs one heartbeat round; the driver's next poll (or its
+    // client's retry) sees the learner's fresh progress.
+    if (op === 'caught-up' || op === 'promote') replica.wake();
     const status = replica.status();
     const config = status.config;
     const voters = votersOf(config);
@@ -498,11 +504,18 @@ export class Store implements TransportHandlers {
     }
   }
 
-  /** Whether `nodeId` holds the range's log up to near the leader's last index (a snapshot received). */
+  /**
+   * Whether `nodeId` holds the range's log up to near the leader's last index (a snapshot
+   * received) and answers: active in the leader's progress, or heard from within an election
+   * timeout (a leader that wakes, e.g. for this very query, counts every peer inactive until its
+   * next answer, though it answered a moment before).
+   */
   private learnerCaughtUp(replica: Replica, nodeId: NodeId): boolean {
     const status = replica.status();
     const progress = status.progress.get(nodeId);
-    return progress !== undefined && progress.recentActive && progress.match > 0 && status.lastIndex - progress.match <= learnerCaughtUpLagMax;
+    if (progress === undefined || progress.match === 0 || status.lastIndex - progress.match > learnerCaughtUpLagMax) return false;
+    const electionTimeoutMs = this.options.replica.tickMs * (this.options.replica.raft.electionTimeoutTicks ?? defaultRaftOptions.electionTimeoutTicks);
+    return progress.recentActive || replica.sinceHeardMs(nodeId) <= electionTimeoutMs;
   }
 
   // ------------------------------------------------------------------ transport handlers
