@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NodeStatus } from '../../datanode/src/http/server.ts';
 import { installHostsOverride } from '../../datanode/src/node/hosts-override.ts';
-import { onTestFailed } from 'vitest';
+import { afterEach, onTestFailed } from 'vitest';
 import { FaultProxy } from './proxy.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -62,6 +62,34 @@ export class ScenarioSteps {
     const logs = [...this.nodes].map((node) => `----- node ${node.spec.id}${node.running ? '' : ' (not running)'}\n${node.output.slice(-4000)}`).join('\n');
     return `${this.name}: steps until the failure (${((performance.now() - this.startedMs) / 1000).toFixed(1)} s in)\n${this.steps.join('\n')}\n${logs}`;
   }
+}
+
+/** What the tests of a file open, closed after each test (see closedAfterEachTest). */
+export interface OpenedForTest {
+  /** The cluster the test started: its processes are killed and its proxies closed. */
+  cluster: TestCluster | undefined;
+  /** A load the test runs (test/cluster/workload.ts): stopped and closed first. */
+  workload: { stop(): Promise<unknown>; close(): void } | undefined;
+  /** Clients (KV, admin) the test opened: closed after the load, before the cluster. */
+  readonly clients: { close(): void }[];
+}
+
+/**
+ * Registers, once per test file, the cleanup every process test needs after each of its tests: the
+ * load stopped, the clients closed, then the cluster's processes and proxies. The test sets
+ * `cluster` and `workload` and pushes its clients.
+ */
+export function closedAfterEachTest(): OpenedForTest {
+  const opened: OpenedForTest = { cluster: undefined, workload: undefined, clients: [] };
+  afterEach(async () => {
+    await opened.workload?.stop().catch(() => undefined);
+    opened.workload?.close();
+    opened.workload = undefined;
+    for (const client of opened.clients.splice(0)) client.close();
+    await opened.cluster?.close();
+    opened.cluster = undefined;
+  });
+  return opened;
 }
 
 /** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */

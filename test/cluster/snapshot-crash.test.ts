@@ -7,19 +7,12 @@
  * journaled install) from its own disk, cut off from the others, and then hold every acknowledged
  * write: checked by moving leadership to it and scanning everything through it alone.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
-import { ScenarioSteps, TestCluster, eventually, surely, timeouts } from './harness.ts';
+import { ScenarioSteps, TestCluster, closedAfterEachTest, eventually, surely, timeouts } from './harness.ts';
 
-let cluster: TestCluster | undefined;
-const clients: { close(): void }[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await cluster?.close();
-  cluster = undefined;
-});
+const opened = closedAfterEachTest();
 
 const crashPoints = ['install:after-marker', 'install:after-delete', 'install:after-ingest'] as const;
 const writesPerRound = 60;
@@ -46,13 +39,13 @@ describe('snapshot install crash safety', () => {
 
 async function crashAtEachInstallStep(steps: ScenarioSteps): Promise<void> {
   const step = (what: string): void => steps.step(what);
-  cluster = await TestCluster.start({ size: 3, extraArgs: ['--compaction-entries', '16'] });
-  steps.watch(...cluster.nodes);
+  const active = await TestCluster.start({ size: 3, extraArgs: ['--compaction-entries', '16'] });
+  opened.cluster = active;
+  steps.watch(...active.nodes);
   step('cluster started');
-  const active = cluster;
   const kv = new KvClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 10_000 });
   const admin = new AdminClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 15_000 });
-  clients.push(kv, admin);
+  opened.clients.push(kv, admin);
   const expected = new Map<string, string>();
   for (let i = 0; i < 20; i++) {
     await surely(() => kv.put(`base/${i}`, `b${i}`));
@@ -104,7 +97,7 @@ async function crashAtEachInstallStep(steps: ScenarioSteps): Promise<void> {
     expect(await admin.transferLeadership(victim.spec.id)).toBe(victim.spec.id);
     step(`${point}: leads`);
     const direct = new KvClient({ endpoints: [victim.kvAddress], clusterId: active.clusterId, deadlineMs: 10_000 });
-    clients.push(direct);
+    opened.clients.push(direct);
     const rows = await eventually(`reads through node ${victim.spec.id}`, timeouts.leaderElected, () => scanAll(direct));
     expect(rows).toEqual(expected);
     step(`${point}: every row read through node ${victim.spec.id}`);
