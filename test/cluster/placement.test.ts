@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdminClient, type RangeInfo } from '../../datanode/src/admin/index.ts';
+import { AdminClient, type ClusterStatus, type RangeInfo } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { NodeProcess, ScenarioSteps, TestCluster, eventually, freePort, timeouts } from './harness.ts';
 import { finish, fullScanChecksum, phase, seed } from './scenario.ts';
@@ -259,9 +259,7 @@ async function scenario(active: TestCluster, steps: ScenarioSteps): Promise<void
   expect(unexpected, `client errors: ${JSON.stringify([...load.errorCodes])}`).toEqual([]);
   await finish(load, endpoints, seed + 23);
   steps.step('checked');
-  const status = await adminClient.clusterStatus();
-  expect(status.underReplicatedRanges).toBe(0);
-  expect(status.unavailableRanges).toBe(0);
+  const status = await healthyStatus(adminClient, 'after the decommissions');
   // Liveness records carry each node's locality into the cluster status.
   const remainingNodes = status.nodes.filter((node) => node.membership === 'VOTER');
   expect(remainingNodes.map((node) => [node.nodeId, node.liveness, node.locality])).toEqual([1, 2, 3].map((id) => [id, 'LIVE', locality]));
@@ -293,6 +291,22 @@ describe('replica placement after failures', () => {
     });
   }, scenarioTimeoutMs);
 });
+
+/**
+ * The cluster status once no range is under-replicated or unavailable. Polled: those counts come
+ * from node liveness, and a node whose heartbeats are a moment late on a starved machine (one run
+ * beside other process suites counted every range unavailable for one call) is suspect until its next beat.
+ */
+async function healthyStatus(adminClient: AdminClient, what: string): Promise<ClusterStatus> {
+  let last = '';
+  return eventually(`no range under-replicated or unavailable ${what}`, timeouts.leaderElected, async () => {
+    const current = await adminClient.clusterStatus();
+    last = `${current.underReplicatedRanges} under-replicated, ${current.unavailableRanges} unavailable; nodes ${current.nodes.map((node) => `${node.nodeId} ${node.liveness}`).join(', ')}`;
+    return current.underReplicatedRanges === 0 && current.unavailableRanges === 0 ? current : undefined;
+  }).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last status: ${last}`, { cause: err });
+  });
+}
 
 /** Reads every acknowledged key back through `endpoints`. */
 async function readBack(endpoints: readonly string[], clusterId: string, acknowledged: ReadonlyMap<string, string>, when: string): Promise<void> {
@@ -331,10 +345,7 @@ async function failuresScenario(active: TestCluster, args: readonly string[], st
   await readBack(endpoints, active.clusterId, filled, 'with node 4 dead');
   const replaced = await watchPlacement(adminClient, 'the dead node\'s replicas re-created on 1-3', placementTimeouts.decommissioned, [1, 2, 3], (p) => balanced(p, [1, 2, 3]));
   console.log(`dead node 4 replaced ${((performance.now() - killedAt) / 1000).toFixed(1)} s after the kill: ${describePlacement(replaced)}`);
-  const status = await eventually('no range under-replicated or unavailable', timeouts.leaderElected, async () => {
-    const current = await adminClient.clusterStatus();
-    return current.underReplicatedRanges === 0 && current.unavailableRanges === 0 ? current : undefined;
-  });
+  const status = await healthyStatus(adminClient, 'with node 4 replaced');
   expect(status.ranges).toBeGreaterThanOrEqual(replaced.ranges.length);
   steps.step('node 4 replaced');
   await phase(load, 'node 4 dead and replaced', active);
@@ -362,7 +373,5 @@ async function failuresScenario(active: TestCluster, args: readonly string[], st
   const unexpected = [...load.errorCodes].filter(([code]) => !retriableCodes.has(code));
   expect(unexpected, `client errors: ${JSON.stringify([...load.errorCodes])}`).toEqual([]);
   await finish(load, endpoints, seed + 29);
-  const after = await adminClient.clusterStatus();
-  expect(after.unavailableRanges).toBe(0);
-  expect(after.underReplicatedRanges).toBe(0);
+  await healthyStatus(adminClient, 'after the decommission');
 }
