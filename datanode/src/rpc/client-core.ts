@@ -249,8 +249,7 @@ export class RpcClientCore<Stub, E extends Error> {
         // says why (a follower's "the leader is node 2", last after every refusal by node 2,
         // hid the refusal: "learner not caught up", "a configuration change is in progress").
         if (verdict.leaderAddress === '' || lastError === undefined) lastError = verdict.error;
-        // A redirect target that answered (with an error code of its own) is alive: not dead.
-        if (address === redirectedTo && verdict.leaderAddress === '' && readAttemptFailure(err, this.options.metadataKeys).phantomCode === undefined) deadRedirects.add(address);
+        if (address === redirectedTo && verdict.leaderAddress === '') deadRedirects.add(address);
         redirectedTo = undefined;
         if (verdict.leaderAddress !== '' && verdict.leaderAddress !== address && !deadRedirects.has(verdict.leaderAddress) && route.redirect(verdict.leaderAddress)) {
           redirectedTo = verdict.leaderAddress;
