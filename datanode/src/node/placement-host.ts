@@ -51,6 +51,8 @@ const reportRangesMax = 10_000;
 const caughtUpPollMs = 200;
 /** Node-to-node calls of the RangeAdmin: one attempt's deadline. */
 const rangeCallDeadlineMs = 10_000;
+/** RangeAdmin clients kept (one per replica set the driver called). */
+const rangeClientsMax = 64;
 
 export interface PlacementHostOptions {
   readonly nodeId: NodeId;
@@ -213,6 +215,8 @@ export class PlacementHost {
     await this.stopDriver('node stopping');
     this.client?.client.close();
     this.client = undefined;
+    for (const client of this.rangeClients.values()) client.close();
+    this.rangeClients.clear();
   }
 
   // ------------------------------------------------------------------ heartbeats (every node)
@@ -508,15 +512,42 @@ export class PlacementHost {
       .map((id) => book.get(id)?.kv ?? '')
       .filter((endpoint) => endpoint !== '');
     if (endpoints.length === 0) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: no replica with a known KV address`);
-    const client = new KvClient({ endpoints, clusterId: this.options.clusterId, deadlineMs: rangeCallDeadlineMs, backoffMaxMs: 200 });
-    const onAbort = (): void => client.close();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const call = this.rangeClient(endpoints).changeReplicas(rangeId, op, nodeId);
+    // An aborted move stops waiting at once; the call itself ends within its deadline.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      return await client.changeReplicas(rangeId, op, nodeId);
+      return await Promise.race([call, aborted]);
     } finally {
-      signal.removeEventListener('abort', onAbort);
-      client.close();
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+      call.catch(() => undefined);
+      aborted.catch(() => undefined);
     }
+  }
+
+  /**
+   * Clients for the RangeAdmin's node-to-node calls, one per set of endpoints (a range's replicas),
+   * kept across calls: the driver polls "caught up?" every caughtUpPollMs for each copy, and a
+   * client per call opened a new connection to the range's leader every time. A kept client also
+   * remembers the leader it was redirected to. At most rangeClientsMax, the oldest closed first.
+   */
+  private readonly rangeClients = new Map<string, KvClient>();
+
+  private rangeClient(endpoints: readonly string[]): KvClient {
+    const key = [...endpoints].sort().join(',');
+    const known = this.rangeClients.get(key);
+    if (known !== undefined) return known;
+    const client = new KvClient({ endpoints: [...endpoints], clusterId: this.options.clusterId, deadlineMs: rangeCallDeadlineMs, backoffMaxMs: 200 });
+    this.rangeClients.set(key, client);
+    if (this.rangeClients.size > rangeClientsMax) {
+      const [oldestKey, oldest] = this.rangeClients.entries().next().value ?? [];
+      if (oldestKey !== undefined) this.rangeClients.delete(oldestKey);
+      oldest?.close();
+    }
+    return client;
   }
 
   /**
