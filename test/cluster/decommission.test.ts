@@ -6,27 +6,15 @@
  * remaining nodes) and the history stays linearizable.
  */
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient, AdminError, type ClusterStatus } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { KvError } from '../../datanode/src/kv/errors.ts';
-import { NodeProcess, TestCluster, eventually, freePort, timeouts } from './harness.ts';
+import { NodeProcess, TestCluster, closedAfterEachTest, eventually, freePort, timeouts } from './harness.ts';
 import { finish, phase, seed } from './scenario.ts';
 import { Workload } from './workload.ts';
 
-let cluster: TestCluster | undefined;
-let workload: Workload | undefined;
-let admin: AdminClient | undefined;
-
-afterEach(async () => {
-  await workload?.stop().catch(() => undefined);
-  workload?.close();
-  admin?.close();
-  await cluster?.close();
-  cluster = undefined;
-  workload = undefined;
-  admin = undefined;
-});
+const opened = closedAfterEachTest();
 
 async function expectAdminError(call: Promise<unknown>, code: string): Promise<AdminError> {
   const err = await call.then(
@@ -53,12 +41,12 @@ async function decommission(client: AdminClient, nodeId: number): Promise<Cluste
 
 describe('decommission', () => {
   it('takes 5 nodes to 3 under load, refuses below the replication factor, and never reuses a removed id', async () => {
-    cluster = await TestCluster.start({ size: 5, extraArgs: ['--replication-factor', '3'] });
-    const active = cluster;
+    const active = await TestCluster.start({ size: 5, extraArgs: ['--replication-factor', '3'] });
+    opened.cluster = active;
     const adminClient = new AdminClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 10_000 });
-    admin = adminClient;
+    opened.clients.push(adminClient);
     const load = new Workload({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, clients: 4, keys: 5, seed: seed + 11 });
-    workload = load;
+    opened.workload = load;
     await phase(load, 'steady', active);
 
     // Every process must be up first: on 2 busy cores one may still be booting after the election.

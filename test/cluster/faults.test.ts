@@ -6,31 +6,22 @@
  * shared keys is linearizable. CLUSTER_PHASE_MS (default 1500) sets how long each phase runs
  * under load; SEED picks the workload's operations.
  */
-import { afterEach, describe, it } from 'vitest';
-import { TestCluster, timeouts } from './harness.ts';
+import { describe, it } from 'vitest';
+import { TestCluster, closedAfterEachTest, timeouts } from './harness.ts';
 import { finish as finishChecks, phase as runPhase, seed } from './scenario.ts';
 import { StaleReadProbe, Workload } from './workload.ts';
 
-let cluster: TestCluster | undefined;
-let workload: Workload | undefined;
+const opened = closedAfterEachTest();
 
-const phase = (load: Workload, name: string): Promise<void> => runPhase(load, name, cluster);
+const phase = (load: Workload, name: string): Promise<void> => runPhase(load, name, opened.cluster);
 const finish = (load: Workload, active: TestCluster, runSeed: number): Promise<void> => finishChecks(load, active.kvEndpoints(), runSeed);
-
-afterEach(async () => {
-  await workload?.stop().catch(() => undefined);
-  workload?.close();
-  await cluster?.close();
-  cluster = undefined;
-  workload = undefined;
-});
 
 describe('3-node cluster under faults', () => {
   it('survives leader SIGKILL, leader SIGSTOP/SIGCONT, a partition and a full restart; linearizable, nothing acknowledged lost', async () => {
-    cluster = await TestCluster.start({ size: 3 });
-    const active = cluster;
+    const active = await TestCluster.start({ size: 3 });
+    opened.cluster = active;
     const load = new Workload({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, clients: 6, keys: 5, seed });
-    workload = load;
+    opened.workload = load;
     await phase(load, 'steady');
 
     // SIGKILL the leader; a new one takes over; the old one restarts and catches up.
@@ -83,10 +74,10 @@ describe('3-node cluster under faults', () => {
 
 describe('5-node cluster under faults', () => {
   it('keeps serving with the leader killed and a follower paused, then recovers both', async () => {
-    cluster = await TestCluster.start({ size: 5 });
-    const active = cluster;
+    const active = await TestCluster.start({ size: 5 });
+    opened.cluster = active;
     const load = new Workload({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, clients: 6, keys: 5, seed: seed + 1 });
-    workload = load;
+    opened.workload = load;
     await phase(load, 'steady');
     const killed = await active.waitForLeader();
     await killed.kill();

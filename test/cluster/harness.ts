@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NodeStatus } from '../../datanode/src/http/server.ts';
 import { installHostsOverride } from '../../datanode/src/node/hosts-override.ts';
+import { afterEach, onTestFailed } from 'vitest';
 import { FaultProxy } from './proxy.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -31,6 +32,65 @@ export const timeouts = {
   decommissioned: 30_000,
   snapshotInstalled: 30_000,
 } as const;
+
+/**
+ * The steps of a long scenario, with their times since it began. If the test fails, they are
+ * printed with the tail of every watched node's log: a vitest timeout (the test's own budget
+ * spent, every named wait still within its own) otherwise reports nothing about where the time
+ * went. Create it inside the test; nodes are watched from `watch` on (their output outlives them).
+ */
+export class ScenarioSteps {
+  private readonly startedMs = performance.now();
+  private readonly steps: string[] = [];
+  private readonly nodes = new Set<NodeProcess>();
+
+  constructor(private readonly name: string) {
+    onTestFailed(() => {
+      console.error(this.report());
+    });
+  }
+
+  watch(...nodes: readonly NodeProcess[]): void {
+    for (const node of nodes) this.nodes.add(node);
+  }
+
+  step(what: string): void {
+    this.steps.push(`${((performance.now() - this.startedMs) / 1000).toFixed(1).padStart(7)} s  ${what}`);
+  }
+
+  report(): string {
+    const logs = [...this.nodes].map((node) => `----- node ${node.spec.id}${node.running ? '' : ' (not running)'}\n${node.output.slice(-4000)}`).join('\n');
+    return `${this.name}: steps until the failure (${((performance.now() - this.startedMs) / 1000).toFixed(1)} s in)\n${this.steps.join('\n')}\n${logs}`;
+  }
+}
+
+/** What the tests of a file open, closed after each test (see closedAfterEachTest). */
+export interface OpenedForTest {
+  /** The cluster the test started: its processes are killed and its proxies closed. */
+  cluster: TestCluster | undefined;
+  /** A load the test runs (test/cluster/workload.ts): stopped and closed first. */
+  workload: { stop(): Promise<unknown>; close(): void } | undefined;
+  /** Clients (KV, admin) the test opened: closed after the load, before the cluster. */
+  readonly clients: { close(): void }[];
+}
+
+/**
+ * Registers, once per test file, the cleanup every process test needs after each of its tests: the
+ * load stopped, the clients closed, then the cluster's processes and proxies. The test sets
+ * `cluster` and `workload` and pushes its clients.
+ */
+export function closedAfterEachTest(): OpenedForTest {
+  const opened: OpenedForTest = { cluster: undefined, workload: undefined, clients: [] };
+  afterEach(async () => {
+    await opened.workload?.stop().catch(() => undefined);
+    opened.workload?.close();
+    opened.workload = undefined;
+    for (const client of opened.clients.splice(0)) client.close();
+    await opened.cluster?.close();
+    opened.cluster = undefined;
+  });
+  return opened;
+}
 
 /** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
 export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, intervalMs = 50): Promise<T> {

@@ -5,28 +5,19 @@
  * from the monotonic clock before any read). The history, with a stale-read probe sent to the
  * paused leader, must stay linearizable, and no acknowledged write may be lost.
  */
-import { afterEach, describe, it } from 'vitest';
-import { TestCluster, timeouts } from './harness.ts';
+import { describe, it } from 'vitest';
+import { TestCluster, closedAfterEachTest, timeouts } from './harness.ts';
 import { finish, phase, seed } from './scenario.ts';
 import { StaleReadProbe, Workload } from './workload.ts';
 
-let cluster: TestCluster | undefined;
-let workload: Workload | undefined;
-
-afterEach(async () => {
-  await workload?.stop().catch(() => undefined);
-  workload?.close();
-  await cluster?.close();
-  cluster = undefined;
-  workload = undefined;
-});
+const opened = closedAfterEachTest();
 
 describe('lease reads', () => {
   it('stay linearizable when the leader is paused (SIGSTOP) and resumed (SIGCONT), twice', async () => {
-    cluster = await TestCluster.start({ size: 3, extraArgs: ['--read-mode', 'lease'] });
-    const active = cluster;
+    const active = await TestCluster.start({ size: 3, extraArgs: ['--read-mode', 'lease'] });
+    opened.cluster = active;
     const load = new Workload({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, clients: 6, keys: 5, seed: seed + 7 });
-    workload = load;
+    opened.workload = load;
     await phase(load, 'steady', active);
     for (let round = 1; round <= 2; round++) {
       const paused = await active.waitForLeader();

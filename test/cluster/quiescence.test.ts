@@ -6,10 +6,10 @@
  * fresh client's first write — default deadline, no retry loop of the test's own — succeeds
  * within an election round; the writes acknowledged before are still there.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
-import { TestCluster, eventually, surely, timeouts, type NodeProcess } from './harness.ts';
+import { TestCluster, closedAfterEachTest, eventually, surely, timeouts, type NodeProcess } from './harness.ts';
 
 const quiescenceTimeouts = {
   /** Every replica of an idle range quiesces (an election timeout of idleness, then one heartbeat). */
@@ -22,14 +22,7 @@ const firstWriteMaxMs = 3_000;
 /** What a node logs when a request makes it campaign (store.ts campaignIfLeaderDown). */
 const campaignLine = 'campaigning for a request';
 
-let cluster: TestCluster | undefined;
-const clients: { close(): void }[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await cluster?.close();
-  cluster = undefined;
-});
+const opened = closedAfterEachTest();
 
 /** The node's count of quiescent ranges (its /metrics), or undefined when it does not answer. */
 async function quiescedRanges(node: NodeProcess): Promise<number | undefined> {
@@ -44,12 +37,12 @@ async function quiescedRanges(node: NodeProcess): Promise<number | undefined> {
 
 describe('quiescence', () => {
   it('quiesces an idle range; a follower leaves a live leader alone; a killed leader is replaced before a fresh client\'s first write gives up', async () => {
-    cluster = await TestCluster.start({ size: 3 });
-    const active = cluster;
+    const active = await TestCluster.start({ size: 3 });
+    opened.cluster = active;
     await active.waitForServing();
     const kv = new KvClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 5000 });
     const admin = new AdminClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 5000 });
-    clients.push(kv, admin);
+    opened.clients.push(kv, admin);
     await surely(() => kv.put('q/before', 'acknowledged'));
 
     const describeState = async (): Promise<string> =>
@@ -68,7 +61,7 @@ describe('quiescence', () => {
 
       // A read through a follower, range cache off: forwarded to the live leader, no campaign.
       const viaFollower = new KvClient({ endpoints: [survivors[0]?.kvAddress ?? ''], clusterId: active.clusterId, rangeCacheEntries: 0 });
-      clients.push(viaFollower);
+      opened.clients.push(viaFollower);
       expect((await viaFollower.get('q/before'))?.toString()).toBe('acknowledged');
       expect((await admin.rangeList()).find((range) => range.rangeId === userRange.rangeId)?.leaderId).toBe(victim.spec.id);
       expect(active.nodes.filter((node) => node.output.includes(campaignLine)).map((node) => node.spec.id)).toEqual([]);
@@ -85,7 +78,7 @@ describe('quiescence', () => {
 
       // A fresh client of the survivors, default deadline (5 s): its first write must succeed.
       const fresh = new KvClient({ endpoints: survivors.map((node) => node.kvAddress), clusterId: active.clusterId });
-      clients.push(fresh);
+      opened.clients.push(fresh);
       const writeStarted = performance.now();
       await fresh.put('q/after', 'written');
       const writeMs = performance.now() - writeStarted;

@@ -6,19 +6,12 @@
  * Requests are counted by the nodes themselves (phantomdb_requests_total, a forwarded write
  * counting on both nodes it passed through).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient, type ClusterStatus } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
-import { TestCluster, eventually } from './harness.ts';
+import { TestCluster, closedAfterEachTest, eventually } from './harness.ts';
 
-let cluster: TestCluster | undefined;
-const closers: { close(): void }[] = [];
-
-afterEach(async () => {
-  for (const client of closers.splice(0)) client.close();
-  await cluster?.close();
-  cluster = undefined;
-});
+const opened = closedAfterEachTest();
 
 /** KV Put requests the nodes answered, from their /metrics. */
 async function putsServed(active: TestCluster): Promise<number> {
@@ -45,14 +38,14 @@ const leaseSummary = (status: ClusterStatus | undefined): string => (status === 
 
 describe('range-aware client routing', () => {
   it('sends writes straight to their range leaders: about one KV request per write, against about 1.5 without the range cache', async () => {
-    cluster = await TestCluster.start({ size: 3, extraArgs: ['--range-max-bytes', '8192'] });
-    const active = cluster;
+    const active = await TestCluster.start({ size: 3, extraArgs: ['--range-max-bytes', '8192'] });
+    opened.cluster = active;
     try {
       await active.waitForLeader();
       const admin = new AdminClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId });
-      closers.push(admin);
+      opened.clients.push(admin);
       const loader = new KvClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 10_000 });
-      closers.push(loader);
+      opened.clients.push(loader);
       // ~100 KiB over 1,000 keys: a dozen ranges of 8 KiB; the placement driver spreads their leases.
       let last: ClusterStatus | undefined;
       await eventually('several ranges with leases on every node', 120_000, async () => {
@@ -65,12 +58,12 @@ describe('range-aware client routing', () => {
       });
 
       const cached = new KvClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 10_000 });
-      closers.push(cached);
+      opened.clients.push(cached);
       // The first pass fills the cache (a range's first write may be forwarded); the second is measured.
       const cold = await requestsPerWrite(active, cached, 200);
       const warm = await requestsPerWrite(active, cached, 200);
       const uncached = new KvClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 10_000, rangeCacheEntries: 0 });
-      closers.push(uncached);
+      opened.clients.push(uncached);
       const without = await requestsPerWrite(active, uncached, 200);
       const summary = `requests per write: cold cache ${cold.toFixed(2)}, warm ${warm.toFixed(2)}, without cache ${without.toFixed(2)}; ${cached.cachedRanges} spans cached; ${leaseSummary(await admin.clusterStatus().catch(() => undefined))}`;
       // A lease moved by the placement driver meanwhile costs a forward or two, not more.

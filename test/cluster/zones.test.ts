@@ -11,12 +11,12 @@
  * linearizable and clients saw only retriable errors.
  */
 import * as fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient, type ClusterStatus, type RangeInfo } from '../../datanode/src/admin/index.ts';
 import { KvClient } from '../../datanode/src/kv/client.ts';
 import { placementTickMs } from '../../datanode/src/node/placement-host.ts';
 import { defaultLivenessConfig } from '../../datanode/src/placement/liveness.ts';
-import { TestCluster, eventually } from './harness.ts';
+import { TestCluster, closedAfterEachTest, eventually } from './harness.ts';
 import { finish, fullScanChecksum, phase, seed } from './scenario.ts';
 import { Workload } from './workload.ts';
 
@@ -49,19 +49,7 @@ const staying = [1, 2, 3, 4];
 const fillerKeys = 60;
 const nodeArgs = ['--range-max-bytes', '8192', '--replication-factor', '3', '--rebalance-concurrency', '4', '--dead-node-replace-ms', String(deadNodeReplaceMs)];
 
-let cluster: TestCluster | undefined;
-let workload: Workload | undefined;
-let admin: AdminClient | undefined;
-
-afterEach(async () => {
-  await workload?.stop().catch(() => undefined);
-  workload?.close();
-  admin?.close();
-  await cluster?.close();
-  cluster = undefined;
-  workload = undefined;
-  admin = undefined;
-});
+const opened = closedAfterEachTest();
 
 function describeRanges(ranges: readonly RangeInfo[]): string {
   return ranges.filter((r) => !r.meta).map((r) => `${r.rangeId}:[${r.replicas.map((x) => `${x.nodeId}${zoneOfNode.get(x.nodeId) ?? '?'}${x.voter ? '' : 'L'}`).join(',')}]@${r.leaderId}`).join(' ');
@@ -121,8 +109,8 @@ async function readBack(endpoints: readonly string[], clusterId: string, acknowl
 describe('zone partition', () => {
   // Well under 60 s on a quiet machine; a loaded 2-core machine (six node processes) needs more.
   it('keeps every range available when a zone is cut off, never crowds a zone while it is away, and converges back after healing', { timeout: 240_000 }, async () => {
-    cluster = await TestCluster.start({ size: 6, extraArgs: nodeArgs, localities: [1, 2, 3, 4, 5, 6].map(localityOf), proxied: 'all' });
-    const active = cluster;
+    const active = await TestCluster.start({ size: 6, extraArgs: nodeArgs, localities: [1, 2, 3, 4, 5, 6].map(localityOf), proxied: 'all' });
+    opened.cluster = active;
     await zoneScenario(active).catch(async (err: unknown) => {
       if (process.env.ZONES_FULL_LOG !== undefined) fs.writeFileSync(process.env.ZONES_FULL_LOG, active.nodes.map((n) => `===== node ${n.spec.id}\n${n.output}`).join('\n'));
       const statuses = await active.statusSummary().catch(() => '');
@@ -142,9 +130,9 @@ async function zoneScenario(active: TestCluster): Promise<void> {
   const stayingEndpoints = staying.map((id) => active.node(id).kvAddress);
   // The admin client and the load go through zones a and b only (the clients' side of the partition).
   const adminClient = new AdminClient({ endpoints: stayingEndpoints, clusterId: active.clusterId, deadlineMs: 10_000 });
-  admin = adminClient;
+  opened.clients.push(adminClient);
   const load = new Workload({ endpoints: stayingEndpoints, clusterId: active.clusterId, clients: 3, keys: 5, seed: seed + 31 });
-  workload = load;
+  opened.workload = load;
   await phase(load, 'steady', active);
   const filled = await fill(stayingEndpoints, active.clusterId, fillerKeys);
   expect(filled.size).toBeGreaterThan(fillerKeys / 2);

@@ -5,18 +5,11 @@
  * receiver's /metrics must count a received snapshot and some other node's a sent one.
  * A node started with --metrics off answers 404 on /metrics and still serves /status.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KvClient } from '../../datanode/src/kv/client.ts';
-import { TestCluster, eventually, surely, timeouts } from '../cluster/harness.ts';
+import { TestCluster, closedAfterEachTest, eventually, surely, timeouts } from '../cluster/harness.ts';
 
-let cluster: TestCluster | undefined;
-const clients: { close(): void }[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await cluster?.close();
-  cluster = undefined;
-});
+const opened = closedAfterEachTest();
 
 /** The sum of a metric's samples whose labels include all of `labels`, in a node's exposition. */
 async function scraped(httpPort: number, name: string, labels: Record<string, string>): Promise<number> {
@@ -32,10 +25,10 @@ async function scraped(httpPort: number, name: string, labels: Record<string, st
 
 describe('snapshot metrics of real nodes', () => {
   it('counts the snapshot a restarted follower receives and its leader sends; --metrics off answers 404', async () => {
-    cluster = await TestCluster.start({ size: 3, extraArgs: ['--compaction-entries', '16'] });
-    const active = cluster;
+    const active = await TestCluster.start({ size: 3, extraArgs: ['--compaction-entries', '16'] });
+    opened.cluster = active;
     const kv = new KvClient({ endpoints: active.kvEndpoints(), clusterId: active.clusterId, deadlineMs: 10_000 });
-    clients.push(kv);
+    opened.clients.push(kv);
     await surely(() => kv.put('warm', 'up'));
     const leader = await active.waitForLeader();
     const victim = active.nodes.find((node) => node !== leader);

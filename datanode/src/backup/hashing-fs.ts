@@ -5,9 +5,9 @@
  * check that the object reads back with that checksum.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { StorageFs } from '../storage/fs.ts';
+import { ForwardingFs, type StorageFs } from '../storage/fs.ts';
 
-export class HashingFs implements StorageFs {
+export class HashingFs extends ForwardingFs {
   private readonly open = new Map<number, { readonly file: string; readonly hash: Hash; bytes: number; unsynced: number }>();
   private readonly digests = new Map<string, { readonly sha256: string; readonly bytes: number }>();
 
@@ -18,16 +18,18 @@ export class HashingFs implements StorageFs {
    * would stall the WAL fsyncs of client writes queued behind it.
    */
   constructor(
-    private readonly inner: StorageFs,
+    inner: StorageFs,
     private readonly syncEveryBytes = 0,
-  ) {}
+  ) {
+    super(inner);
+  }
 
   /** The SHA-256 (hex) and size of a file written and closed through this fs; undefined otherwise. */
   digestOf(file: string): { readonly sha256: string; readonly bytes: number } | undefined {
     return this.digests.get(file);
   }
 
-  openSync(file: string, flags: 'r' | 'r+' | 'w' | 'wx' | 'a'): number {
+  override openSync(file: string, flags: 'r' | 'r+' | 'w' | 'wx' | 'a'): number {
     const fd = this.inner.openSync(file, flags);
     // Only files created from empty are hashed: appends to an existing file would miss its start.
     if (flags === 'w' || flags === 'wx') {
@@ -37,7 +39,7 @@ export class HashingFs implements StorageFs {
     return fd;
   }
 
-  closeSync(fd: number): void {
+  override closeSync(fd: number): void {
     this.inner.closeSync(fd);
     const state = this.open.get(fd);
     if (state === undefined) return;
@@ -45,7 +47,7 @@ export class HashingFs implements StorageFs {
     this.digests.set(state.file, { sha256: state.hash.digest('hex'), bytes: state.bytes });
   }
 
-  writeAllSync(fd: number, buffer: Buffer, offset: number, length: number, position: number | null): void {
+  override writeAllSync(fd: number, buffer: Buffer, offset: number, length: number, position: number | null): void {
     const state = this.open.get(fd);
     // A positioned write could rewrite earlier bytes: the running hash would no longer be the file's.
     if (state !== undefined && position !== null && position !== state.bytes) throw new Error(`HashingFs: ${state.file} written at ${position}, not at its end (${state.bytes})`);
@@ -60,46 +62,13 @@ export class HashingFs implements StorageFs {
     }
   }
 
-  readSync(fd: number, buffer: Buffer, offset: number, length: number, position: number): number {
-    return this.inner.readSync(fd, buffer, offset, length, position);
-  }
-  fsync(fd: number): Promise<void> {
-    return this.inner.fsync(fd);
-  }
-  fsyncSync(fd: number): void {
-    this.inner.fsyncSync(fd);
-  }
-  fstatSizeSync(fd: number): number {
-    return this.inner.fstatSizeSync(fd);
-  }
-  ftruncateSync(fd: number, length: number): void {
+  override ftruncateSync(fd: number, length: number): void {
     const state = this.open.get(fd);
     if (state !== undefined && length !== state.bytes) throw new Error(`HashingFs: ${state.file} truncated to ${length} of ${state.bytes} bytes`);
     this.inner.ftruncateSync(fd, length);
   }
-  renameSync(from: string, to: string): void {
-    this.inner.renameSync(from, to);
-  }
-  unlinkSync(file: string): void {
+  override unlinkSync(file: string): void {
     this.inner.unlinkSync(file);
     this.digests.delete(file);
-  }
-  linkSync(existing: string, newPath: string): void {
-    this.inner.linkSync(existing, newPath);
-  }
-  readdirSync(dir: string): string[] {
-    return this.inner.readdirSync(dir);
-  }
-  mkdirSync(dir: string): void {
-    this.inner.mkdirSync(dir);
-  }
-  existsSync(file: string): boolean {
-    return this.inner.existsSync(file);
-  }
-  readFileSync(file: string): Buffer {
-    return this.inner.readFileSync(file);
-  }
-  fsyncDirSync(dir: string): void {
-    this.inner.fsyncDirSync(dir);
   }
 }

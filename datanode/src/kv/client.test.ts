@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Command } from './command.ts';
 import { KvClient } from './client.ts';
+import { KvError, NotLeaderError } from './errors.ts';
 import { defaultKvLimits } from './limits.ts';
 import { RangeCache, decodeSpan, encodeSpan, type Span } from './range-cache.ts';
 import { addKvServices, type KvBackend, type ServedReport } from './service.ts';
@@ -36,7 +37,7 @@ afterEach(() => {
  * Without `spanOf` it is a server from before range spans (it names who served, never a span);
  * with it, it names the span of the key's range as the KV service sends it (asked, or forwarded).
  */
-async function startNode(name: string, forwardsTo: (key: Buffer) => string | undefined, spanOf?: (key: Buffer) => Span | undefined): Promise<FakeNode> {
+async function startNode(name: string, forwardsTo: (key: Buffer) => string | undefined, spanOf?: (key: Buffer) => Span | undefined, changeReplicas: KvBackend['changeReplicas'] = () => Promise.resolve(true)): Promise<FakeNode> {
   const received: string[] = [];
   const keys: string[] = [];
   const asked: boolean[] = [];
@@ -70,7 +71,7 @@ async function startNode(name: string, forwardsTo: (key: Buffer) => string | und
     recordRanges: () => Promise.resolve(),
     join: () => Promise.resolve(new Map()),
     heartbeat: () => Promise.resolve(),
-    changeReplicas: () => Promise.resolve(true),
+    changeReplicas,
   };
   const server = new grpc.Server();
   addKvServices(server, backend);
@@ -90,6 +91,25 @@ describe('KvClient and a node that is down', () => {
     await client.put('k', 'v');
     expect(live.received).toEqual(['put']);
     expect(gone.received).toEqual([]);
+  });
+});
+
+describe('KvClient errors after its retries', () => {
+  it("reports what the leader answered, not a follower's redirect to it", async () => {
+    let leaderAnswers = 0;
+    const leader = await startNode('leader', () => undefined, undefined, () => {
+      leaderAnswers++;
+      return Promise.reject(new KvError('PH_UNAVAILABLE', 'range 2: learner 5 has not caught up'));
+    });
+    const follower = await startNode('follower', () => undefined, undefined, () => Promise.reject(new NotLeaderError(2, leader.address)));
+    const client = new KvClient({ endpoints: [leader.address, follower.address], clusterId: 'c', deadlineMs: 3000, backoffMaxMs: 20, attemptsMax: 8 });
+    clients.push(client);
+    // Leader, follower (redirect), leader, ...: the last attempt is the follower's redirect.
+    const error = await client.changeReplicas(2, 'promote', 5).catch((err: unknown) => err);
+    expect(leaderAnswers).toBeGreaterThan(1);
+    expect(error).toBeInstanceOf(KvError);
+    expect((error as KvError).code).toBe('PH_UNAVAILABLE');
+    expect((error as KvError).message).toContain('learner 5 has not caught up');
   });
 });
 

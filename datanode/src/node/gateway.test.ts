@@ -6,10 +6,12 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { KVClient } from '../../proto/generated/phantomdb/kv/v1/KV.ts';
 import { containsKey, containsSpan, lookupDescriptor, type RangeDescriptor } from '../kv/descriptor.ts';
 import { KvError, NotLeaderError } from '../kv/errors.ts';
+import { kvProto } from '../kv/proto.ts';
 import { decodeSpan, encodeSpan, rangeAskMetadataKey, rangeMetadataKey, type Span } from '../kv/range-cache.ts';
 import type { ServedReport } from '../kv/service.ts';
 import { rangeMismatch } from '../kv/state-machine.ts';
@@ -302,5 +304,90 @@ describe('gateway routing', () => {
     expect(scanReport.spans).toEqual([]);
     expect(asks).toEqual(['Get:1', 'Scan:-']);
     expect(decodeSpan(encodeSpan(b('m'), b('t')) ?? Buffer.alloc(0))).toEqual({ start: b('m'), end: b('t') });
+  });
+});
+
+/**
+ * A real gRPC server standing for another node's KV API: every call is left to `respond` (an
+ * answer, a bare gRPC status, or the process dying under the call).
+ */
+async function startRealNode(respond: (done: grpc.sendUnaryData<unknown>, server: grpc.Server) => void): Promise<{ address: string; server: grpc.Server }> {
+  const server = new grpc.Server();
+  const handle = (_call: unknown, done: grpc.sendUnaryData<unknown>): void => respond(done, server);
+  server.addService(kvProto().KV.service, { Get: handle, Put: handle, Delete: handle, Scan: handle, CompareAndSet: handle });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err))));
+  return { address: `127.0.0.1:${port}`, server };
+}
+
+describe('gateway: which forwarding failures count a node down (real gRPC)', () => {
+  const servers: grpc.Server[] = [];
+  const gateways: Gateway[] = [];
+  afterEach(() => {
+    for (const gw of gateways.splice(0)) gw.close();
+    for (const server of servers.splice(0)) server.forceShutdown();
+  });
+
+  /** A gateway on node 1 whose range 2 has replicas on nodes 2 and 3 at `addresses`, and the set its store counts down. */
+  function realGateway(addresses: Map<number, string>): { gw: Gateway; down: Set<number> } {
+    const down = new Set<number>();
+    const gw = new Gateway({ nodeId: me, clusterId: 'c', store: () => fakeStore(() => [range(2, '', '')], new Map(), down), kvAddressOf: (id) => addresses.get(id) ?? '' });
+    gateways.push(gw);
+    return { gw, down };
+  }
+
+  it("a node's own UNAVAILABLE answers (a bare status, a refused stream) do not count it down; its reads are retried", async () => {
+    let gets = 0;
+    const busy = await startRealNode((done) => {
+      gets++;
+      // What a node (or a proxy in front of it) that is up but cannot take the call now says.
+      done({ code: grpc.status.UNAVAILABLE, details: gets % 2 === 0 ? 'Stream refused by server' : 'overloaded, try again' });
+    });
+    servers.push(busy.server);
+    const other = await startRealNode((done) => done(null, { found: true, value: b('v') }));
+    servers.push(other.server);
+    const { gw, down } = realGateway(new Map([[2, busy.address], [3, other.address]]));
+    // The busy node is asked first (node 2 comes first among the replicas), then the other one.
+    expect((await gw.get(b('k'), 5000, false))?.toString()).toBe('v');
+    expect(gets).toBeGreaterThan(0);
+    expect([...down]).toEqual([]);
+    // A write that got such an answer is of unknown fate (no code says it did not apply), but the node is still up.
+    await expect(gw.write({ op: 'put', key: b('k'), value: b('v') }, 2000, false)).rejects.toMatchObject({ code: 'PH_OUTCOME_UNKNOWN' });
+    expect([...down]).toEqual([]);
+  });
+
+  it('a node that refuses the connection, or whose connection drops under a call, counts down', async () => {
+    const gone = await startRealNode(() => undefined);
+    gone.server.forceShutdown();
+    const { gw: first, down: firstDown } = realGateway(new Map([[2, gone.address], [3, '']]));
+    await expect(first.get(b('k'), 1500, false)).rejects.toBeInstanceOf(KvError);
+    expect([...firstDown]).toEqual([2]);
+
+    // The process dies while the call is on its connection: its sockets close (a TCP relay in
+    // front of the server stands for the process, and closes every connection it carries).
+    const sockets = new Set<net.Socket>();
+    const dying = await startRealNode(() => {
+      for (const socket of sockets) socket.destroy();
+    });
+    servers.push(dying.server);
+    const relay = net.createServer((inbound) => {
+      const outbound = net.connect(Number(dying.address.split(':')[1]), '127.0.0.1');
+      for (const socket of [inbound, outbound]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayAddress = relay.address() as net.AddressInfo;
+    try {
+      const { gw: second, down: secondDown } = realGateway(new Map([[2, `127.0.0.1:${relayAddress.port}`], [3, '']]));
+      const failed = await second.write({ op: 'put', key: b('k'), value: b('v') }, 2000, false).catch((err: unknown) => err);
+      // A write the node may have applied before it died: its fate is unknown.
+      expect(failed, String(failed)).toMatchObject({ code: 'PH_OUTCOME_UNKNOWN' });
+      expect([...secondDown]).toEqual([2]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => relay.close(resolve));
+    }
   });
 });

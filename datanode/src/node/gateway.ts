@@ -13,7 +13,7 @@
  * node) is retried elsewhere.
  *
  * A node whose connection failed (the Raft transport's report, or a forward that could not
- * connect) counts as down until it is heard from (Store.peerUnreachable): requests are not
+ * connect or whose connection broke; never a node's own UNAVAILABLE answer) counts as down until it is heard from (Store.peerUnreachable): requests are not
  * forwarded to it while another replica is left, and a request that finds this node's replica
  * following it makes the replica campaign (Store.campaignIfLeaderDown) — the fast path that
  * replaces a quiescent range's dead leader within an election round, not node liveness's 5 s.
@@ -37,7 +37,7 @@ import { decodeSpan, rangeAskMetadataKey, rangeMetadataKey, type Span } from '..
 import { forwardedMetadataKey, type ServedReport } from '../kv/service.ts';
 import { rangeMismatch, type ApplyResult, type ScanRow } from '../kv/state-machine.ts';
 import type { NodeId } from '../raft/types.ts';
-import { neverSent, readAttemptFailure, reconnectChannelOptions } from '../rpc/client-core.ts';
+import { connectionFailed, neverSent, readAttemptFailure, reconnectChannelOptions } from '../rpc/client-core.ts';
 import type { Replica } from './replica.ts';
 import type { Store } from './store.ts';
 
@@ -280,8 +280,9 @@ export class Gateway {
           }
           throw error;
         }
-        // No PhantomDB code: the node could not be reached or the call broke on the way.
-        if (failure.status === grpc.status.UNAVAILABLE) store.peerUnreachable(target);
+        // No PhantomDB code: the node could not be reached or the call broke on the way. Only a
+        // failed connection counts the node down; a refused stream or a proxy's 503 is "try again".
+        if (connectionFailed(failure)) store.peerUnreachable(target);
         if (failure.status === grpc.status.DEADLINE_EXCEEDED) throw new KvError('PH_DEADLINE_EXCEEDED', `forwarded request to node ${target}: ${failure.details}`);
         // A write that never left (no connection to send it on) is as safe to resend as a read.
         if (isWrite && !neverSent(failure)) throw new KvError('PH_OUTCOME_UNKNOWN', `forwarded write to node ${target} failed: ${failure.details}`);

@@ -51,6 +51,8 @@ const reportRangesMax = 10_000;
 const caughtUpPollMs = 200;
 /** Node-to-node calls of the RangeAdmin: one attempt's deadline. */
 const rangeCallDeadlineMs = 10_000;
+/** RangeAdmin clients kept (one per replica set the driver called). */
+const rangeClientsMax = 64;
 
 export interface PlacementHostOptions {
   readonly nodeId: NodeId;
@@ -152,6 +154,9 @@ export function driverLimitsOf(options: Pick<PlacementHostOptions, 'rebalanceCon
     retryBackoffMaxMs: 10_000,
     replanIntervalMs: 1000,
     failedTargetAvoidMs: 30_000,
+    // A learner whose copy or promotion failed three moves in a row (each of moveAttemptsMax
+    // attempts; a refused promotion fails in seconds) is removed and placed afresh.
+    learnerFailedMovesMax: 3,
     // One suspect period plus a beat: every live node has beaten since the tracker started.
     startDelayMs: (defaultLivenessConfig.suspectAfterTicks + defaultLivenessConfig.heartbeatIntervalTicks) * placementTickMs,
   };
@@ -210,6 +215,8 @@ export class PlacementHost {
     await this.stopDriver('node stopping');
     this.client?.client.close();
     this.client = undefined;
+    for (const client of this.rangeClients.values()) client.close();
+    this.rangeClients.clear();
   }
 
   // ------------------------------------------------------------------ heartbeats (every node)
@@ -505,15 +512,42 @@ export class PlacementHost {
       .map((id) => book.get(id)?.kv ?? '')
       .filter((endpoint) => endpoint !== '');
     if (endpoints.length === 0) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: no replica with a known KV address`);
-    const client = new KvClient({ endpoints, clusterId: this.options.clusterId, deadlineMs: rangeCallDeadlineMs, backoffMaxMs: 200 });
-    const onAbort = (): void => client.close();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const call = this.rangeClient(endpoints).changeReplicas(rangeId, op, nodeId);
+    // An aborted move stops waiting at once; the call itself ends within its deadline.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      return await client.changeReplicas(rangeId, op, nodeId);
+      return await Promise.race([call, aborted]);
     } finally {
-      signal.removeEventListener('abort', onAbort);
-      client.close();
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+      call.catch(() => undefined);
+      aborted.catch(() => undefined);
     }
+  }
+
+  /**
+   * Clients for the RangeAdmin's node-to-node calls, one per set of endpoints (a range's replicas),
+   * kept across calls: the driver polls "caught up?" every caughtUpPollMs for each copy, and a
+   * client per call opened a new connection to the range's leader every time. A kept client also
+   * remembers the leader it was redirected to. At most rangeClientsMax, the oldest closed first.
+   */
+  private readonly rangeClients = new Map<string, KvClient>();
+
+  private rangeClient(endpoints: readonly string[]): KvClient {
+    const key = [...endpoints].sort().join(',');
+    const known = this.rangeClients.get(key);
+    if (known !== undefined) return known;
+    const client = new KvClient({ endpoints: [...endpoints], clusterId: this.options.clusterId, deadlineMs: rangeCallDeadlineMs, backoffMaxMs: 200 });
+    this.rangeClients.set(key, client);
+    if (this.rangeClients.size > rangeClientsMax) {
+      const [oldestKey, oldest] = this.rangeClients.entries().next().value ?? [];
+      if (oldestKey !== undefined) this.rangeClients.delete(oldestKey);
+      oldest?.close();
+    }
+    return client;
   }
 
   /**
@@ -668,6 +702,13 @@ export class PlacementHost {
         // Copies only: when one starts (its tokens taken) tells where a rebalance spends its time.
         if (event.move.kind === 'AddLearner') this.options.log(`placement: ${describe(event.move)} started (attempt ${event.attempt}, ${event.move.bytes} bytes)`);
         return;
+      case 'learner-abandoned':
+        this.options.log(
+          event.removed
+            ? `placement: gave up on the learner on node ${event.nodeId} of range ${event.rangeId} after ${event.failedMoves} failed moves (last: ${describeError(event.error)}); removed it, node ${event.nodeId} gets no new replica for ${this.limits.failedTargetAvoidMs / 1000} s, the range is re-planned`
+            : `placement: giving up on the learner on node ${event.nodeId} of range ${event.rangeId} after ${event.failedMoves} failed moves (last: ${describeError(event.error)}), but removing it failed (${describeError(event.removeError)}); retried after its next failed move`,
+        );
+        return;
       case 'target-avoided':
       case 'stopped':
         return;
@@ -675,6 +716,10 @@ export class PlacementHost {
         return;
     }
   }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Whether `a` is a newer beat than `b` of the same node: a higher epoch, or the same epoch and more ticks. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LivenessRecord } from '../placement/liveness.ts';
-import { LeaderLivenessWatch, PeerFailures } from './quiescence.ts';
+import { ForgottenLeaders, LeaderLivenessWatch, PeerFailures } from './quiescence.ts';
 
 const record = (nodeId: number, epoch: number, heartbeatTicks: number): LivenessRecord => ({
   nodeId,
@@ -57,5 +57,46 @@ describe('PeerFailures', () => {
     expect(failures.mayCampaign(7, 1249)).toBe(false);
     expect(failures.mayCampaign(8, 1249)).toBe(true);
     expect(failures.mayCampaign(7, 1250)).toBe(true);
+  });
+});
+
+describe('ForgottenLeaders', () => {
+  it("answers only for the replica that forgot, and prunes entries of replicas gone, replaced or led again", () => {
+    const forgotten = new ForgottenLeaders<object>();
+    const [a, b, c, replacement] = [{}, {}, {}, {}];
+    forgotten.remember(2, a, 5);
+    forgotten.remember(3, b, 5);
+    forgotten.remember(4, c, 6);
+    expect(forgotten.leaderOf(2, a)).toBe(5);
+    // A new replica of range 2 (the old one dropped, the range added back) inherits nothing.
+    expect(forgotten.leaderOf(2, replacement)).toBe(0);
+    const replicas = new Map<number, { replica: object; leaderKnown: boolean }>([
+      [2, { replica: replacement, leaderKnown: false }],
+      [4, { replica: c, leaderKnown: false }],
+    ]);
+    // Range 3's replica is gone; range 2's was replaced; range 4's is still leaderless.
+    forgotten.prune((rangeId) => replicas.get(rangeId));
+    expect(forgotten.size).toBe(1);
+    expect(forgotten.leaderOf(4, c)).toBe(6);
+    replicas.set(4, { replica: c, leaderKnown: true });
+    forgotten.prune((rangeId) => replicas.get(rangeId));
+    expect(forgotten.size).toBe(0);
+    forgotten.remember(7, a, 2);
+    forgotten.forget(7);
+    expect(forgotten.leaderOf(7, a)).toBe(0);
+  });
+
+  it('stays bounded by the leaderless replicas over many ranges woken and dropped', () => {
+    const forgotten = new ForgottenLeaders<object>();
+    const live = new Map<number, { replica: object; leaderKnown: boolean }>();
+    for (let rangeId = 1; rangeId <= 10_000; rangeId++) {
+      const replica = {};
+      live.set(rangeId, { replica, leaderKnown: false });
+      forgotten.remember(rangeId, replica, 9);
+      // Ranges come and go: every replica older than 50 ranges was dropped or led again.
+      live.delete(rangeId - 50);
+      if (rangeId % 10 === 0) forgotten.prune((id) => live.get(id));
+    }
+    expect(forgotten.size).toBeLessThanOrEqual(60);
   });
 });

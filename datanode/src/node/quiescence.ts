@@ -102,3 +102,43 @@ export class PeerFailures {
     return true;
   }
 }
+
+/**
+ * The leader each woken range forgot (Store.peerUnreachable), so that a request there still knows
+ * whom the replica followed (Store.campaignIfLeaderDown). An entry belongs to one replica object:
+ * a replica dropped, or replaced by a new one of the same range, has no use for it. `prune`
+ * (every maintenance pass) drops the entries of replicas that are gone or that know a leader
+ * again, so the map holds at most one entry per range that is leaderless here right now.
+ */
+export class ForgottenLeaders<R> {
+  private readonly byRange = new Map<number, { readonly replica: R; readonly leaderId: NodeId }>();
+
+  remember(rangeId: number, replica: R, leaderId: NodeId): void {
+    this.byRange.set(rangeId, { replica, leaderId });
+  }
+
+  /** The leader `replica` forgot, or 0 (none, or the entry was another replica's). */
+  leaderOf(rangeId: number, replica: R): NodeId {
+    const entry = this.byRange.get(rangeId);
+    return entry?.replica === replica ? entry.leaderId : 0;
+  }
+
+  forget(rangeId: number): void {
+    this.byRange.delete(rangeId);
+  }
+
+  /**
+   * Drops every entry whose range has no replica now (`current` answers undefined), a different
+   * replica than the one that forgot, or a replica that knows a leader again.
+   */
+  prune(current: (rangeId: number) => { readonly replica: R; readonly leaderKnown: boolean } | undefined): void {
+    for (const [rangeId, entry] of this.byRange) {
+      const now = current(rangeId);
+      if (now === undefined || now.replica !== entry.replica || now.leaderKnown) this.byRange.delete(rangeId);
+    }
+  }
+
+  get size(): number {
+    return this.byRange.size;
+  }
+}

@@ -44,19 +44,35 @@ class FailingRemoveLogStore extends MemoryLogStore {
 /** Holds back the messages of one range on their way to a node, while `holding`. */
 class Gate implements TransportHandlers {
   holding: number | undefined;
+  /** Holds back only the messages of this range from this node. */
+  holdingFrom: { readonly groupId: number; readonly from: number } | undefined;
   private readonly held: Message[] = [];
   /** Heartbeats that reached this node, by range. */
   readonly heartbeats = new Map<number, number>();
   constructor(private readonly inner: TransportHandlers) {}
+  private holds(m: Message): boolean {
+    return m.groupId === this.holding || (m.groupId === this.holdingFrom?.groupId && m.from === this.holdingFrom.from);
+  }
   onMessages(messages: readonly Message[]): void {
     for (const m of messages) if (m.kind === 'Heartbeat') this.heartbeats.set(m.groupId, (this.heartbeats.get(m.groupId) ?? 0) + 1);
-    const pass = messages.filter((m) => m.groupId !== this.holding);
-    this.held.push(...messages.filter((m) => m.groupId === this.holding));
+    const pass = messages.filter((m) => !this.holds(m));
+    this.held.push(...messages.filter((m) => this.holds(m)));
     if (pass.length > 0) this.inner.onMessages(pass);
   }
   release(): void {
     this.holding = undefined;
+    this.holdingFrom = undefined;
     this.inner.onMessages(this.held.splice(0));
+  }
+  /** How many held messages are of `kind`. */
+  heldOf(kind: Message['kind']): number {
+    return this.held.filter((m) => m.kind === kind).length;
+  }
+  /** Stops holding and loses what was held. */
+  discard(): number {
+    this.holding = undefined;
+    this.holdingFrom = undefined;
+    return this.held.splice(0).length;
   }
   onUnreachable(peer: number): void {
     this.inner.onUnreachable(peer);
@@ -199,6 +215,7 @@ describe('store', () => {
       expect(replica.quiesced).toBe(false);
       expect(replica.status().leaderId).toBe(0);
     }
+    expect(survivors.map((store) => store.forgottenLeaderCount)).toEqual([1, 1]);
     expect(survivors[0]?.peerDown(leaderNode)).toBe(true);
     // A request at the first survivor campaigns (it remembers whom it forgot); the second, which
     // forgot the leader too, votes for it at once (its own election timer is 200-400 ms away).
@@ -210,6 +227,10 @@ describe('store', () => {
     await next.propose(put('k', 'after'), 5000);
     // Led here now: nothing to campaign for.
     expect(survivors[0]?.campaignIfLeaderDown(first)).toBe(false);
+    // The second survivor got no request, so nothing asked it about the leader it forgot: its
+    // maintenance forgets that once the range has a leader again (else one entry per range woken, forever).
+    expect(second.status().leaderId).not.toBe(0);
+    await until('no forgotten leader left on either survivor', () => (survivors.every((store) => store.forgottenLeaderCount === 0) ? true : undefined));
   });
 
   it('heartbeats the meta range (never quiescent, on every member) three times per election timeout, user ranges every configured interval', async () => {
@@ -600,6 +621,43 @@ describe('store', () => {
       all.every((store) => store.metaStateMachine()?.rangeDescriptors().get(2)?.generation === current?.generation) ? true : undefined,
     );
   });
+  it('wakes a quiescent range for a placement query: a learner whose answer to the quiesce heartbeat was lost is still found caught up and promoted', async () => {
+    const c = await cluster({ placement: true, quiesce: { idleTicks: 5, leaderSuspectMs: 60_000 } });
+    const leader = await until('a leader of range 2', () => leaderOf(c.stores, firstUserRangeId));
+    await leader.propose(put('a', 'v'), 5000);
+    const leaderIndex = c.stores.findIndex((s) => s.replica(2) === leader);
+    const learnerIndex = c.stores.findIndex((_, i) => i !== leaderIndex);
+    const leaderStore = c.stores[leaderIndex];
+    const gate = c.gates[leaderIndex];
+    if (leaderStore === undefined || gate === undefined) throw new Error('no stores');
+    const learnerId = learnerIndex + 1;
+    expect(await leaderStore.changeReplicas(2, 'demote', learnerId, 5000)).toBe(true);
+    const progressOf = (): { match: number; recentActive: boolean } | undefined => leader.status().progress.get(learnerId);
+    await until('the learner holds the whole log, the range quiescent', () => (progressOf()?.match === leader.status().lastIndex && leader.quiesced ? true : undefined));
+    // Something wakes the range (a read, say) while the learner's answers to the leader are lost,
+    // until the range is quiescent again: its leader now counts the learner inactive.
+    gate.holdingFrom = { groupId: 2, from: learnerId };
+    leader.wake();
+    await until('quiescent again on both, the learner inactive', () => (leader.quiesced && c.stores[learnerIndex]?.replica(2)?.quiesced === true && progressOf()?.recentActive === false ? true : undefined));
+    // Idle for a while (the learner's answer to the quiesce heartbeat lost too): the leader has
+    // heard nothing from it for over an election timeout.
+    await until('the learner silent for over an election timeout', () => (leader.sinceHeardMs(learnerId) > 500 ? true : undefined));
+    expect(gate.heldOf('HeartbeatResponse')).toBeGreaterThan(0);
+    gate.discard();
+    expect(leader.quiesced).toBe(true);
+    // Asked as the driver asks, the learner is found caught up: the query woke the range. Before,
+    // nothing woke it, and the answer stayed "no" for as long as the range was idle.
+    const deadline = performance.now() + 10_000;
+    let polls = 0;
+    while (!(await leaderStore.changeReplicas(2, 'caught-up', learnerId, 5000))) {
+      polls++;
+      if (performance.now() > deadline) throw new Error(`learner never found caught up (${polls} polls; quiesced ${String(leader.quiesced)}; progress ${JSON.stringify(progressOf())}, last index ${leader.status().lastIndex}; learner quiesced ${String(c.stores[learnerIndex]?.replica(2)?.quiesced)} role ${JSON.stringify(c.stores[learnerIndex]?.replica(2)?.role())})`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await leaderStore.changeReplicas(2, 'promote', learnerId, 5000)).toBe(true);
+    expect(leader.status().config.voters).toContain(learnerId);
+  });
+
   it('sends a new replica a snapshot at the applied index, not the log since an old compaction point (the data once, a short catch-up)', async () => {
     const { stores: all, logStores } = await cluster({ placement: true });
     const leader = await until('a leader of range 2', () => leaderOf(all, firstUserRangeId));

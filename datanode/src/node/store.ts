@@ -25,7 +25,7 @@ import { defaultRaftOptions, type RaftOptions } from '../raft/raft.ts';
 import type { LogStore, PeerTransport, SnapshotDataHeader, TransportHandlers } from './interfaces.ts';
 import { Replica, type ReplicaOptions } from './replica.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
-import { LeaderLivenessWatch, PeerFailures } from './quiescence.ts';
+import { ForgottenLeaders, LeaderLivenessWatch, PeerFailures } from './quiescence.ts';
 import { decodeLivenessRecord, type LivenessRecord } from '../placement/liveness.ts';
 import { observeSnapshotReceived } from '../metrics/sink.ts';
 
@@ -166,8 +166,8 @@ export class Store implements TransportHandlers {
   private livenessWatch: LeaderLivenessWatch | undefined;
   /** Peers whose connection failed and who sent nothing since (fast wake-up of quiescent ranges). */
   private readonly peerFailures = new PeerFailures(leaderDownCampaignGapMs);
-  /** The leader each woken range forgot (peerUnreachable), until it has a leader again. */
-  private readonly forgottenLeaders = new Map<GroupId, NodeId>();
+  /** The leader each woken range forgot (peerUnreachable), until it has a leader again or its replica goes. */
+  private readonly forgottenLeaders = new ForgottenLeaders<Replica>();
   private readonly uninitializedMax: number;
   private readonly uninitializedCollectMs: number;
   /**
@@ -455,6 +455,12 @@ export class Store implements TransportHandlers {
     if (replica === undefined || !replica.stateMachine.initialized) throw new NotLeaderError(0, '');
     if (!replica.serving) throw new KvError('PH_UNAVAILABLE', `range ${rangeId}: replica not serving`);
     if (replica.role().role !== 'leader') throw replica.notLeader();
+    // A quiescent leader's progress is as old as its quiescence: a learner whose answer to the
+    // quiesce heartbeat was lost stays inactive there until something wakes the range, and no
+    // placement query did, so "caught up?" answered no, and promotions were refused, for as long
+    // as the range stayed idle. Waking costs one heartbeat round; the driver's next poll (or its
+    // client's retry) sees the learner's fresh progress.
+    if (op === 'caught-up' || op === 'promote') replica.wake();
     const status = replica.status();
     const config = status.config;
     const voters = votersOf(config);
@@ -498,11 +504,18 @@ export class Store implements TransportHandlers {
     }
   }
 
-  /** Whether `nodeId` holds the range's log up to near the leader's last index (a snapshot received). */
+  /**
+   * Whether `nodeId` holds the range's log up to near the leader's last index (a snapshot
+   * received) and answers: active in the leader's progress, or heard from within an election
+   * timeout (a leader that wakes, e.g. for this very query, counts every peer inactive until its
+   * next answer, though it answered a moment before).
+   */
   private learnerCaughtUp(replica: Replica, nodeId: NodeId): boolean {
     const status = replica.status();
     const progress = status.progress.get(nodeId);
-    return progress !== undefined && progress.recentActive && progress.match > 0 && status.lastIndex - progress.match <= learnerCaughtUpLagMax;
+    if (progress === undefined || progress.match === 0 || status.lastIndex - progress.match > learnerCaughtUpLagMax) return false;
+    const electionTimeoutMs = this.options.replica.tickMs * (this.options.replica.raft.electionTimeoutTicks ?? defaultRaftOptions.electionTimeoutTicks);
+    return progress.recentActive || replica.sinceHeardMs(nodeId) <= electionTimeoutMs;
   }
 
   // ------------------------------------------------------------------ transport handlers
@@ -594,7 +607,7 @@ export class Store implements TransportHandlers {
     for (const replica of this.replicas.values()) {
       if (!replica.quiesced || replica.role().leaderId !== peer) continue;
       if (!replica.forgetLeader()) continue;
-      this.forgottenLeaders.set(replica.groupId, peer);
+      this.forgottenLeaders.remember(replica.groupId, replica, peer);
       forgot++;
     }
     if (news || forgot > 0) this.options.log(`node ${peer} unreachable: ${forgot} quiescent range(s) it led woke here and forgot it`);
@@ -616,13 +629,13 @@ export class Store implements TransportHandlers {
     const { role, leaderId: current } = replica.role();
     if (role === 'leader') return false;
     // A replica that forgot its leader (peerUnreachable) still knows whom it followed.
-    if (current !== 0) this.forgottenLeaders.delete(replica.groupId);
-    const leaderId = current !== 0 ? current : (this.forgottenLeaders.get(replica.groupId) ?? 0);
+    if (current !== 0) this.forgottenLeaders.forget(replica.groupId);
+    const leaderId = current !== 0 ? current : this.forgottenLeaders.leaderOf(replica.groupId, replica);
     if (leaderId === 0 || leaderId === this.options.nodeId) return false;
     const now = performance.now();
     const down = this.peerFailures.isDown(leaderId) || (this.livenessWatch?.suspect(leaderId, now) ?? false);
     if (!down) {
-      this.forgottenLeaders.delete(replica.groupId);
+      this.forgottenLeaders.forget(replica.groupId);
       return false;
     }
     if (this.peerFailures.mayCampaign(replica.groupId, now)) {
@@ -799,6 +812,7 @@ export class Store implements TransportHandlers {
       await this.collectUninitializedReplicas();
       await this.collectForgottenReplicas(performance.now());
       this.wakeFollowersOfSuspectLeaders(performance.now());
+      this.pruneRangeBookkeeping(performance.now());
       for (const replica of this.replicas.values()) {
         if (this.stopped) return;
         if (!replica.serving || replica.role().role !== 'leader') {
@@ -820,6 +834,24 @@ export class Store implements TransportHandlers {
     } finally {
       this.maintaining = false;
     }
+  }
+
+  /**
+   * Forgets what is kept per range only for a while: the leaders forgotten by replicas that are
+   * gone or know a leader again, and drop times older than droppedQuietMs. Without this both
+   * maps grow with every range this node ever woke or left, over the node's lifetime.
+   */
+  private pruneRangeBookkeeping(now: number): void {
+    this.forgottenLeaders.prune((rangeId) => {
+      const replica = this.replicas.get(rangeId);
+      return replica === undefined ? undefined : { replica, leaderKnown: replica.role().leaderId !== 0 };
+    });
+    for (const [rangeId, droppedAtMs] of this.droppedAt) if (now - droppedAtMs >= droppedQuietMs) this.droppedAt.delete(rangeId);
+  }
+
+  /** Ranges whose replica here forgot its leader and has none yet (diagnostics and tests). */
+  get forgottenLeaderCount(): number {
+    return this.forgottenLeaders.size;
   }
 
   /**

@@ -29,6 +29,7 @@ const limits: DriverLimits = {
   retryBackoffMaxMs: 2_000,
   replanIntervalMs: 500,
   failedTargetAvoidMs: 60_000,
+  learnerFailedMovesMax: 3,
   startDelayMs: 0,
 };
 
@@ -306,6 +307,31 @@ describe('placement driver on a fake cluster', () => {
       expect((h.eventTimesMs[next] ?? 0) - (h.eventTimesMs[index] ?? 0)).toBeGreaterThanOrEqual(backoffMs);
     });
     expect(checked).toBeGreaterThan(0);
+  });
+
+  it('removes a learner whose promotion keeps being refused after learnerFailedMovesMax moves, and places the replica elsewhere', async () => {
+    // Node 5's learners catch up once, then lag for good: the range's leader refuses every promotion.
+    const lagging = { ...flaky, failureRate: 0, failureAfterEffectRate: 0, hangRate: 0, laggingLearnerNodeIds: [5] };
+    const h = harness(21, lagging, (random) => crowdedCluster(random, 9, 30));
+    const run = startDriver(h);
+    // Before the bound, the driver asked for the same promotion forever (capped backoff) and never went quiet.
+    await runVirtual(h.clock, () => run.driver.progress().quiet, virtualMsMax);
+    await stop(h, run);
+    const abandoned = h.events.filter((event) => event.kind === 'learner-abandoned');
+    expect(abandoned.length).toBeGreaterThan(0);
+    for (const event of abandoned) {
+      expect(event).toMatchObject({ nodeId: 5, failedMoves: limits.learnerFailedMovesMax, removed: true });
+      // Each range asked node 5's promotion at most learnerFailedMovesMax moves' worth of attempts.
+      expect(h.cluster.promoteCalls.get(`${event.rangeId}/5`), `range ${event.rangeId}`).toBeLessThanOrEqual(limits.learnerFailedMovesMax * limits.moveAttemptsMax);
+    }
+    expect(run.driver.progress().learnersAbandoned).toBe(abandoned.length);
+    expect(h.events.some((event) => event.kind === 'target-avoided' && event.nodeId === 5)).toBe(true);
+    // Quiet within the avoidance: the replicas meant for node 5 went elsewhere.
+    expect(h.clock.nowMs()).toBeLessThan(limits.failedTargetAvoidMs);
+    expect(h.cluster.violations).toEqual([]);
+    const snapshot = h.cluster.view();
+    expectConverged(snapshot, false);
+    expect(snapshot.ranges.some((range) => range.replicas.some((replica) => replica.nodeId === 5))).toBe(false);
   });
 
   it('reports ranges it cannot help when it goes quiet', async () => {

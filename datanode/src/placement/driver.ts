@@ -71,6 +71,13 @@ export interface DriverLimits {
   /** A node whose copy failed every attempt gets no new replica for this long (its disk or network may be bad). */
   readonly failedTargetAvoidMs: number;
   /**
+   * Moves of a learner (its copy, or its promotion) that may fail every attempt in a row on one
+   * range; after the last, the driver removes the learner, avoids its node for
+   * `failedTargetAvoidMs`, and the planner places the replica afresh. Without this bound a learner
+   * that never catches up (or a promotion the range keeps refusing) is retried forever.
+   */
+  readonly learnerFailedMovesMax: number;
+  /**
    * A new driver takes snapshots but plans nothing for this long, so that a view fed by a fresh
    * liveness tracker has seen every live node beat (use the tracker's `suspectAfterTicks`).
    */
@@ -84,6 +91,11 @@ export type DriverEvent =
   | { readonly kind: 'move-failed'; readonly move: Move; readonly attempt: number; readonly error: unknown; readonly retryInMs: number | null }
   | { readonly kind: 'move-dropped'; readonly move: Move; readonly why: string }
   | { readonly kind: 'target-avoided'; readonly nodeId: NodeId; readonly untilMs: number }
+  /**
+   * The learner on `nodeId` failed `failedMoves` moves in a row (the last with `error`): the driver
+   * removed it (`removed`), or tried to and will try again after the range's next failed move.
+   */
+  | { readonly kind: 'learner-abandoned'; readonly rangeId: RangeId; readonly nodeId: NodeId; readonly failedMoves: number; readonly error: unknown; readonly removed: boolean; readonly removeError?: unknown }
   | { readonly kind: 'snapshot-failed'; readonly error: unknown; readonly retryInMs: number }
   /**
    * The planner has nothing to do and nothing is in flight (emitted once per quiet period), with
@@ -97,6 +109,8 @@ export interface DriverProgress {
   readonly succeeded: number;
   readonly failed: number;
   readonly dropped: number;
+  /** Learners removed after `learnerFailedMovesMax` failed moves in a row. */
+  readonly learnersAbandoned: number;
   /** Bytes of AddLearner moves that completed (learner caught up). */
   readonly bytesCopied: number;
   readonly quiet: boolean;
@@ -127,6 +141,7 @@ export function checkDriverLimits(limits: DriverLimits): void {
   positive('failedTargetAvoidMs', limits.failedTargetAvoidMs);
   if (!(Number.isFinite(limits.startDelayMs) && limits.startDelayMs >= 0)) problems.push('startDelayMs must not be negative');
   if (!Number.isSafeInteger(limits.moveAttemptsMax) || limits.moveAttemptsMax < 1) problems.push('moveAttemptsMax must be an integer ≥ 1');
+  if (!Number.isSafeInteger(limits.learnerFailedMovesMax) || limits.learnerFailedMovesMax < 1) problems.push('learnerFailedMovesMax must be an integer ≥ 1');
   if (limits.retryBackoffMaxMs < limits.retryBackoffInitialMs) problems.push('retryBackoffMaxMs must be at least retryBackoffInitialMs');
   if (!Number.isSafeInteger(limits.planner.concurrentMovesMax) || limits.planner.concurrentMovesMax < 1) problems.push('planner.concurrentMovesMax must be an integer ≥ 1');
   positive('planner.bytesInFlightMax', limits.planner.bytesInFlightMax);
@@ -266,6 +281,7 @@ export class PlacementDriver {
   private succeeded = 0;
   private failed = 0;
   private dropped = 0;
+  private learnersAbandoned = 0;
   private bytesCopied = 0;
   private quiet = false;
   private started = false;
@@ -275,6 +291,8 @@ export class PlacementDriver {
   private settled = false;
   /** Per range: moves that failed every attempt in a row; the next move on it starts after a backoff. */
   private readonly rangeFailures = new Map<RangeId, number>();
+  /** Per range: the learner whose moves (copy or promotion) failed every attempt, and how many in a row. */
+  private readonly learnerFailures = new Map<RangeId, { readonly nodeId: NodeId; readonly failedMoves: number }>();
   /** Per node: until when the planner must not copy to it. */
   private readonly avoidUntilMs = new Map<NodeId, number>();
   /**
@@ -301,6 +319,7 @@ export class PlacementDriver {
       succeeded: this.succeeded,
       failed: this.failed,
       dropped: this.dropped,
+      learnersAbandoned: this.learnersAbandoned,
       bytesCopied: this.bytesCopied,
       quiet: this.quiet,
       avoidedTargetNodeIds: [...this.avoidedTargets()].sort((a, b) => a - b),
@@ -427,6 +446,7 @@ export class PlacementDriver {
     const startedMs = this.options.clock.nowMs();
     let snapshot = planned;
     const earlierFailures = this.rangeFailures.get(move.rangeId) ?? 0;
+    let lastError: unknown;
     if (earlierFailures > 0) {
       try {
         await this.options.clock.sleep(retryBackoffMs(limits, earlierFailures * limits.moveAttemptsMax), signal);
@@ -452,6 +472,7 @@ export class PlacementDriver {
         }
         this.succeeded += 1;
         this.rangeFailures.delete(move.rangeId);
+        if (move.kind === 'AddLearner' || move.kind === 'PromoteLearner') this.learnerFailures.delete(move.rangeId);
         if ((move.kind === 'AddLearner' || move.kind === 'PromoteLearner') && move.replacesNodeId !== undefined) this.pinnedRemovals.set(move.rangeId, move.replacesNodeId);
         if (move.kind === 'AddLearner') {
           this.bytesCopied += move.bytes;
@@ -461,6 +482,7 @@ export class PlacementDriver {
         return;
       } catch (error) {
         if (signal.aborted) return;
+        lastError = error;
         const last = attempt === limits.moveAttemptsMax;
         const retryInMs = last ? null : retryBackoffMs(limits, attempt);
         this.emit({ kind: 'move-failed', move, attempt, error, retryInMs });
@@ -475,11 +497,45 @@ export class PlacementDriver {
     }
     this.failed += 1;
     this.rangeFailures.set(move.rangeId, earlierFailures + 1);
-    if (move.kind === 'AddLearner') {
-      const untilMs = this.options.clock.nowMs() + limits.failedTargetAvoidMs;
-      this.avoidUntilMs.set(move.nodeId, untilMs);
-      this.emit({ kind: 'target-avoided', nodeId: move.nodeId, untilMs });
+    if (move.kind === 'AddLearner') this.avoidTarget(move.nodeId);
+    if (move.kind === 'AddLearner' || move.kind === 'PromoteLearner') {
+      const before = this.learnerFailures.get(move.rangeId);
+      const learnerFailedMoves = (before?.nodeId === move.nodeId ? before.failedMoves : 0) + 1;
+      this.learnerFailures.set(move.rangeId, { nodeId: move.nodeId, failedMoves: learnerFailedMoves });
+      if (learnerFailedMoves >= limits.learnerFailedMovesMax) await this.abandonLearner(move.rangeId, move.nodeId, learnerFailedMoves, lastError, signal);
     }
+  }
+
+  private avoidTarget(nodeId: NodeId): void {
+    const untilMs = this.options.clock.nowMs() + this.options.limits.failedTargetAvoidMs;
+    this.avoidUntilMs.set(nodeId, untilMs);
+    this.emit({ kind: 'target-avoided', nodeId, untilMs });
+  }
+
+  /**
+   * Removes the learner on `nodeId` whose moves failed `failedMoves` times in a row (the range
+   * is still this driver's: no other move runs on it meanwhile), so the planner places that
+   * replica afresh, elsewhere while the node is avoided. Checked against a fresh snapshot first:
+   * a learner that was promoted after all, or is gone, is left alone. If the removal fails too,
+   * the learner's failure count stays, and its next failed move tries again.
+   */
+  private async abandonLearner(rangeId: RangeId, nodeId: NodeId, failedMoves: number, error: unknown, signal: AbortSignal): Promise<void> {
+    const remove: Move = { kind: 'RemoveReplica', rangeId, nodeId, reason: `learner failed ${failedMoves} moves in a row` };
+    try {
+      const snapshot = await this.options.view.snapshot(signal);
+      if (moveStatus(snapshot, remove).status !== 'pending') return;
+      await this.attempt(remove, snapshot, signal);
+    } catch (removeError) {
+      if (signal.aborted) return;
+      this.emit({ kind: 'learner-abandoned', rangeId, nodeId, failedMoves, error, removed: false, removeError });
+      return;
+    }
+    this.learnersAbandoned += 1;
+    this.rangeFailures.delete(rangeId);
+    this.learnerFailures.delete(rangeId);
+    this.pinnedRemovals.delete(rangeId);
+    this.avoidTarget(nodeId);
+    this.emit({ kind: 'learner-abandoned', rangeId, nodeId, failedMoves, error, removed: true });
   }
 
   /** One attempt, bounded by `moveAttemptTimeoutMs` (PH_DEADLINE_EXCEEDED) and by `signal`. */

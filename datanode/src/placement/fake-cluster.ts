@@ -93,6 +93,8 @@ export interface FakeClusterOptions {
   readonly catchUpBytesPerMs: number;
   /** Nodes that look healthy but where every addLearner fails (a bad disk the snapshot does not show). */
   readonly brokenTargetNodeIds?: readonly NodeId[];
+  /** Nodes whose learners catch up once, then fall behind for good: every promotion is refused. */
+  readonly laggingLearnerNodeIds?: readonly NodeId[];
 }
 
 interface FakeReplica {
@@ -124,6 +126,8 @@ export class FakeCluster implements ClusterView, RangeAdmin {
   frozen = false;
   /** addLearner calls per target node, failed ones included. */
   readonly addLearnerCalls = new Map<NodeId, number>();
+  /** promoteLearner calls per range and node ("range/node"), failed ones included. */
+  readonly promoteCalls = new Map<string, number>();
 
   constructor(
     private readonly clock: VirtualClock,
@@ -231,10 +235,13 @@ export class FakeCluster implements ClusterView, RangeAdmin {
   }
 
   promoteLearner(rangeId: RangeId, nodeId: NodeId, signal: AbortSignal): Promise<void> {
+    const key = `${rangeId}/${nodeId}`;
+    this.promoteCalls.set(key, (this.promoteCalls.get(key) ?? 0) + 1);
     return this.call(rangeId, signal, (range) => {
       const learner = range.replicas.find((replica) => replica.nodeId === nodeId && replica.role === 'learner');
       if (learner === undefined) throw new Error(`no learner on ${nodeId}`);
       if (this.clock.nowMs() < learner.caughtUpAtMs) throw new Error('PH_NOT_CAUGHT_UP');
+      if (this.options.laggingLearnerNodeIds?.includes(nodeId) === true) throw new Error(`learner ${nodeId} has not caught up (injected)`);
       learner.role = 'voter';
     });
   }

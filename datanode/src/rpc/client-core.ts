@@ -245,7 +245,10 @@ export class RpcClientCore<Stub, E extends Error> {
         return value;
       } catch (err) {
         const verdict = policy.judge(err);
-        lastError = verdict.error;
+        // A redirect only routes the call: if the call fails, what a node answered for itself
+        // says why (a follower's "the leader is node 2", last after every refusal by node 2,
+        // hid the refusal: "learner not caught up", "a configuration change is in progress").
+        if (verdict.leaderAddress === '' || lastError === undefined) lastError = verdict.error;
         if (address === redirectedTo && verdict.leaderAddress === '') deadRedirects.add(address);
         redirectedTo = undefined;
         if (verdict.leaderAddress !== '' && verdict.leaderAddress !== address && !deadRedirects.has(verdict.leaderAddress) && route.redirect(verdict.leaderAddress)) {
@@ -342,6 +345,18 @@ const unreachableStatuses: ReadonlySet<grpc.status> = new Set([grpc.status.UNAVA
  */
 export function neverSent(failure: Pick<AttemptFailure, 'status' | 'details'>): boolean {
   return failure.status === grpc.status.UNAVAILABLE && failure.details.includes('No connection established');
+}
+
+/**
+ * Whether a failed call says the connection to its node failed: none could be established (see
+ * neverSent), or the one the call was on broke under it (grpc-js's "Connection dropped": the
+ * process died, or its server closed). The node may be down. Any other UNAVAILABLE is an answer
+ * from something that is up and means "try again": a stream the server refused (its
+ * concurrent-stream limit), an HTTP 503 or 429 from a proxy, a status the server chose.
+ */
+export function connectionFailed(failure: Pick<AttemptFailure, 'status' | 'details'>): boolean {
+  if (failure.status !== grpc.status.UNAVAILABLE) return false;
+  return neverSent(failure) || failure.details === 'Connection dropped';
 }
 
 /** Whether a status without a PhantomDB code means the node could not be reached (or dropped the call). */

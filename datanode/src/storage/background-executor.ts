@@ -5,14 +5,13 @@ import { Worker } from 'node:worker_threads';
 import {
   type MergeResult,
   type MergeSpec,
-  type SerializedError,
   type TableOutputOptions,
   asBuffer,
   buildTableFromEntries,
-  deserializeError,
   runMerge,
 } from './background.ts';
 import type { StorageFs } from './fs.ts';
+import { JobThread } from './job-thread.ts';
 import type { TableMeta } from './sstable/table-builder.ts';
 
 /** Runs the engine's flush and compaction jobs somewhere: on a worker thread or in-thread. */
@@ -26,8 +25,6 @@ export type JobRequest =
   | { readonly kind: 'merge'; readonly id: number; readonly spec: MergeSpec }
   | { readonly kind: 'build'; readonly id: number; readonly path: string; readonly entries: Buffer; readonly table: TableOutputOptions }
   | { readonly kind: 'stop' };
-
-type JobReply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: SerializedError };
 
 /** Runs jobs on the engine's own thread, through its file system (used when faults are injected). */
 export class InThreadExecutor implements BackgroundExecutor {
@@ -85,44 +82,18 @@ function startWorker(nice: number): Worker {
  * in arrival order. If the worker dies, pending jobs fail and the next job starts a new one.
  */
 export class WorkerExecutor implements BackgroundExecutor {
-  private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly thread: JobThread;
 
-  constructor(private readonly nice: number = backgroundThreadNice) {}
-
-  private ensureWorker(): Worker {
-    if (this.worker !== undefined) return this.worker;
-    const worker = startWorker(this.nice);
-    worker.unref();
-    worker.on('message', (reply: JobReply) => {
-      const p = this.pending.get(reply.id);
-      if (p === undefined) return;
-      this.pending.delete(reply.id);
-      if (reply.ok) p.resolve(reply.result);
-      else p.reject(deserializeError(reply.error));
-    });
-    const failAll = (err: Error): void => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    worker.on('error', (err) => failAll(err));
-    worker.on('exit', (code) => failAll(new Error(`storage background thread exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
+  constructor(nice: number = backgroundThreadNice) {
+    this.thread = new JobThread(() => startWorker(nice), 'storage background thread');
   }
 
-  private run<T>(request: JobRequest): Promise<T> {
-    const worker = this.ensureWorker();
-    return new Promise<T>((resolve, reject) => {
-      if (request.kind !== 'stop') this.pending.set(request.id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage(request);
-    });
+  private run<T>(request: (id: number) => JobRequest & { readonly id: number }): Promise<T> {
+    return this.thread.run<T>(request);
   }
 
   async merge(spec: MergeSpec): Promise<MergeResult> {
-    const result = await this.run<MergeResult>({ kind: 'merge', id: this.nextId++, spec });
+    const result = await this.run<MergeResult>((id) => ({ kind: 'merge', id, spec }));
     return {
       ...result,
       outputs: result.outputs.map((o) => ({
@@ -136,15 +107,11 @@ export class WorkerExecutor implements BackgroundExecutor {
   }
 
   async buildTable(file: string, entries: Buffer, table: TableOutputOptions): Promise<TableMeta> {
-    const o = await this.run<TableMeta>({ kind: 'build', id: this.nextId++, path: file, entries, table });
+    const o = await this.run<TableMeta>((id) => ({ kind: 'build', id, path: file, entries, table }));
     return { ...o, smallest: asBuffer(o.smallest), largest: asBuffer(o.largest), smallestUserKey: asBuffer(o.smallestUserKey), largestUserKey: asBuffer(o.largestUserKey) };
   }
 
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker === undefined) return;
-    worker.postMessage({ kind: 'stop' } satisfies JobRequest);
-    await worker.terminate();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }

@@ -66,53 +66,29 @@ export const realFs: StorageFs = {
   },
 };
 
-export type FaultOperation = 'write' | 'fsync' | 'open' | 'rename' | 'link';
-
 /**
- * A StorageFs that delegates to another and fails operations chosen by a predicate with a given
- * errno code. For tests of write and fsync failures (real disk-full tests use a small tmpfs).
+ * A StorageFs that passes every call to `inner`: the base of the decorators (fault injection,
+ * hashing), which override only the calls they watch.
  */
-export class FaultInjectingFs implements StorageFs {
-  /** When it returns an errno code (e.g. 'EIO'), the operation fails with that code. */
-  failWhen: (operation: FaultOperation, target: string) => string | undefined = () => undefined;
-  private readonly fdPaths = new Map<number, string>();
+export class ForwardingFs implements StorageFs {
+  constructor(protected readonly inner: StorageFs) {}
 
-  constructor(private readonly inner: StorageFs = realFs) {}
-
-  private check(operation: FaultOperation, target: string): void {
-    const code = this.failWhen(operation, target);
-    if (code !== undefined) {
-      const err = new Error(`${code}: injected ${operation} failure on ${target}`) as NodeJS.ErrnoException;
-      err.code = code;
-      throw err;
-    }
-  }
-  private pathOf(fd: number): string {
-    return this.fdPaths.get(fd) ?? `fd:${fd}`;
-  }
   openSync(file: string, flags: 'r' | 'r+' | 'w' | 'wx' | 'a'): number {
-    if (flags !== 'r') this.check('open', file);
-    const fd = this.inner.openSync(file, flags);
-    this.fdPaths.set(fd, file);
-    return fd;
+    return this.inner.openSync(file, flags);
   }
   closeSync(fd: number): void {
-    this.fdPaths.delete(fd);
     this.inner.closeSync(fd);
   }
   readSync(fd: number, buffer: Buffer, offset: number, length: number, position: number): number {
     return this.inner.readSync(fd, buffer, offset, length, position);
   }
   writeAllSync(fd: number, buffer: Buffer, offset: number, length: number, position: number | null): void {
-    this.check('write', this.pathOf(fd));
     this.inner.writeAllSync(fd, buffer, offset, length, position);
   }
-  async fsync(fd: number): Promise<void> {
-    this.check('fsync', this.pathOf(fd));
-    await this.inner.fsync(fd);
+  fsync(fd: number): Promise<void> {
+    return this.inner.fsync(fd);
   }
   fsyncSync(fd: number): void {
-    this.check('fsync', this.pathOf(fd));
     this.inner.fsyncSync(fd);
   }
   fstatSizeSync(fd: number): number {
@@ -122,14 +98,12 @@ export class FaultInjectingFs implements StorageFs {
     this.inner.ftruncateSync(fd, length);
   }
   renameSync(from: string, to: string): void {
-    this.check('rename', to);
     this.inner.renameSync(from, to);
   }
   unlinkSync(file: string): void {
     this.inner.unlinkSync(file);
   }
   linkSync(existing: string, newPath: string): void {
-    this.check('link', newPath);
     this.inner.linkSync(existing, newPath);
   }
   readdirSync(dir: string): string[] {
@@ -145,6 +119,67 @@ export class FaultInjectingFs implements StorageFs {
     return this.inner.readFileSync(file);
   }
   fsyncDirSync(dir: string): void {
+    this.inner.fsyncDirSync(dir);
+  }
+}
+
+export type FaultOperation = 'write' | 'fsync' | 'open' | 'rename' | 'link';
+
+/**
+ * A StorageFs that delegates to another and fails operations chosen by a predicate with a given
+ * errno code. For tests of write and fsync failures (real disk-full tests use a small tmpfs).
+ */
+export class FaultInjectingFs extends ForwardingFs {
+  /** When it returns an errno code (e.g. 'EIO'), the operation fails with that code. */
+  failWhen: (operation: FaultOperation, target: string) => string | undefined = () => undefined;
+  private readonly fdPaths = new Map<number, string>();
+
+  constructor(inner: StorageFs = realFs) {
+    super(inner);
+  }
+
+  private check(operation: FaultOperation, target: string): void {
+    const code = this.failWhen(operation, target);
+    if (code !== undefined) {
+      const err = new Error(`${code}: injected ${operation} failure on ${target}`) as NodeJS.ErrnoException;
+      err.code = code;
+      throw err;
+    }
+  }
+  private pathOf(fd: number): string {
+    return this.fdPaths.get(fd) ?? `fd:${fd}`;
+  }
+  override openSync(file: string, flags: 'r' | 'r+' | 'w' | 'wx' | 'a'): number {
+    if (flags !== 'r') this.check('open', file);
+    const fd = this.inner.openSync(file, flags);
+    this.fdPaths.set(fd, file);
+    return fd;
+  }
+  override closeSync(fd: number): void {
+    this.fdPaths.delete(fd);
+    this.inner.closeSync(fd);
+  }
+  override writeAllSync(fd: number, buffer: Buffer, offset: number, length: number, position: number | null): void {
+    this.check('write', this.pathOf(fd));
+    this.inner.writeAllSync(fd, buffer, offset, length, position);
+  }
+  override async fsync(fd: number): Promise<void> {
+    this.check('fsync', this.pathOf(fd));
+    await this.inner.fsync(fd);
+  }
+  override fsyncSync(fd: number): void {
+    this.check('fsync', this.pathOf(fd));
+    this.inner.fsyncSync(fd);
+  }
+  override renameSync(from: string, to: string): void {
+    this.check('rename', to);
+    this.inner.renameSync(from, to);
+  }
+  override linkSync(existing: string, newPath: string): void {
+    this.check('link', newPath);
+    this.inner.linkSync(existing, newPath);
+  }
+  override fsyncDirSync(dir: string): void {
     this.check('fsync', dir);
     this.inner.fsyncDirSync(dir);
   }

@@ -4,10 +4,10 @@
  * node's event loop and on other processes gets the CPU first — or, when the engine was given a
  * custom file system (tests injecting faults), on the engine's own thread.
  */
-import type { Worker } from 'node:worker_threads';
-import { type SerializedError, asBuffer, deserializeError } from './background.ts';
+import { asBuffer } from './background.ts';
 import { startStorageWorker } from './background-executor.ts';
 import type { StorageFs } from './fs.ts';
+import { JobThread } from './job-thread.ts';
 import { type ExportedTable, type SpanExportJob, type SpanSample, type SpanSource, runLiveKeys, runSpanExport, runSpanSample, runVerifyTables } from './span-export.ts';
 
 /**
@@ -30,8 +30,6 @@ export type SpanJobRequest =
   | { readonly kind: 'keys'; readonly id: number; readonly source: SpanSource }
   | { readonly kind: 'sample'; readonly id: number; readonly source: SpanSource; readonly everyEntries: number }
   | { readonly kind: 'stop' };
-
-export type SpanJobReply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: SerializedError };
 
 /** What the export thread was started with (`workerData`). */
 export interface SpanWorkerData {
@@ -64,66 +62,36 @@ export class InThreadSpanExecutor implements SpanExecutor {
  * yields regularly). If the thread dies, its pending jobs fail and the next job starts a new one.
  */
 export class WorkerSpanExecutor implements SpanExecutor {
-  private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly thread: JobThread;
 
-  constructor(private readonly nice: number = exportThreadNice) {}
-
-  private ensureWorker(): Worker {
-    if (this.worker !== undefined) return this.worker;
-    const worker = startStorageWorker('span-worker', 'phantomdb-storage-export', { nice: this.nice } satisfies SpanWorkerData);
-    worker.unref();
-    worker.on('message', (reply: SpanJobReply) => {
-      const waiter = this.pending.get(reply.id);
-      if (waiter === undefined) return;
-      this.pending.delete(reply.id);
-      if (reply.ok) waiter.resolve(reply.result);
-      else waiter.reject(deserializeError(reply.error));
-    });
-    const failAll = (err: Error): void => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const waiter of this.pending.values()) waiter.reject(err);
-      this.pending.clear();
-    };
-    worker.on('error', (err) => failAll(err));
-    worker.on('exit', (code) => failAll(new Error(`storage export thread exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
+  constructor(nice: number = exportThreadNice) {
+    this.thread = new JobThread(() => startStorageWorker('span-worker', 'phantomdb-storage-export', { nice } satisfies SpanWorkerData), 'storage export thread');
   }
 
-  private run<T>(request: SpanJobRequest & { readonly id: number }): Promise<T> {
-    const worker = this.ensureWorker();
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(request.id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage(request);
-    });
+  private run<T>(request: (id: number) => SpanJobRequest & { readonly id: number }): Promise<T> {
+    return this.thread.run<T>(request);
   }
 
   async exportSpan(job: SpanExportJob): Promise<ExportedTable[]> {
-    const files = await this.run<ExportedTable[]>({ kind: 'export', id: this.nextId++, job });
+    const files = await this.run<ExportedTable[]>((id) => ({ kind: 'export', id, job }));
     return files.map((file) => ({ ...file, smallestKey: asBuffer(file.smallestKey), largestKey: asBuffer(file.largestKey) }));
   }
 
   async verifyTables(paths: readonly string[]): Promise<void> {
-    await this.run<unknown>({ kind: 'verify', id: this.nextId++, paths });
+    await this.run<unknown>((id) => ({ kind: 'verify', id, paths }));
   }
 
   async liveKeys(source: SpanSource): Promise<Buffer[]> {
-    const keys = await this.run<Uint8Array[]>({ kind: 'keys', id: this.nextId++, source });
+    const keys = await this.run<Uint8Array[]>((id) => ({ kind: 'keys', id, source }));
     return keys.map(asBuffer);
   }
 
   async sample(source: SpanSource, everyEntries: number): Promise<SpanSample> {
-    const result = await this.run<SpanSample>({ kind: 'sample', id: this.nextId++, source, everyEntries });
+    const result = await this.run<SpanSample>((id) => ({ kind: 'sample', id, source, everyEntries }));
     return { bytes: result.bytes, samples: result.samples.map((entry) => ({ key: asBuffer(entry.key), bytesThrough: entry.bytesThrough })) };
   }
 
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker === undefined) return;
-    worker.postMessage({ kind: 'stop' } satisfies SpanJobRequest);
-    await worker.terminate();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }
