@@ -42,6 +42,9 @@ Environment:
   BENCH_METRICS_CALIBRATE=1       the metrics part with metrics off on both clusters: the noise
                                   floor and bias of the pairing itself (writes no result files)
   BENCH_FROM_SOURCE=1   run the nodes and client from source through tsx (default: compiled by tsc)
+  BENCH_NODE_FLAGS      extra Node.js flags of the PhantomDB node processes, space-separated; {system}
+                        is replaced by the cluster's system name (e.g. --cpu-prof
+                        --cpu-prof-dir=/tmp/prof/{system}: one profile directory per cluster)
 `;
 try {
   if (helpRequested(help)) process.exit(0);
@@ -309,6 +312,11 @@ interface PhantomCluster {
   stop(): Promise<void>;
 }
 
+/** BENCH_NODE_FLAGS: extra Node.js flags for the node processes ({system}: the cluster's system name; NODE_OPTIONS refuses --cpu-prof). */
+function nodeFlags(system: string): string[] {
+  return (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '').map((flag) => flag.replaceAll('{system}', system));
+}
+
 async function startPhantomDb(baseDir: string, metrics: boolean, name: string = metrics ? 'phantomdb' : 'phantomdb-metrics-off'): Promise<PhantomCluster> {
   const system: System = metrics ? 'phantomdb' : 'phantomdb-metrics-off';
   const nodes = await Promise.all([1, 2, 3].map(async (id) => ({ id, raft: await freePort(), kv: await freePort(), http: await freePort() })));
@@ -316,7 +324,7 @@ async function startPhantomDb(baseDir: string, metrics: boolean, name: string = 
   const children = nodes.map((n) =>
     spawn(
       process.execPath,
-      [...build.nodeArgs, 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `${name}-${n.id}`),
+      [...nodeFlags(name), ...build.nodeArgs, 'start', '--node-id', String(n.id), '--cluster-id', 'bench', '--data-dir', path.join(baseDir, `${name}-${n.id}`),
         '--grpc-listen', `127.0.0.1:${n.raft}`, '--kv-listen', `127.0.0.1:${n.kv}`, '--http-listen', `127.0.0.1:${n.http}`, '--peers', peers],
       { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PHANTOMDB_METRICS: metrics ? 'on' : 'off' } },
     ),
