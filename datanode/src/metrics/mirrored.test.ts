@@ -1,7 +1,7 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ExpositionRenderer } from './exposition.ts';
-import { mirroredCounter, type Total } from './mirrored.ts';
+import { mirroredCounter, scrapedGauge, type Total } from './mirrored.ts';
 
 type Read = () => Total<'peer' | 'direction'>[];
 
@@ -24,7 +24,21 @@ function promClientMirror(registry: Registry, name: string, labelNames: ('peer' 
   });
 }
 
-describe('mirrored counters', () => {
+/** The gauge scrapedGauge replaced: a prom-client Gauge reset and set to every value at collect time. */
+function promClientGauge(registry: Registry, name: string, labelNames: ('peer' | 'direction')[], read: Read): void {
+  const gauge: Gauge<'peer' | 'direction'> = new Gauge({
+    name,
+    help: `help of ${name}`,
+    labelNames,
+    registers: [registry],
+    collect() {
+      gauge.reset();
+      for (const { labels, total } of read()) gauge.set(labels, total);
+    },
+  });
+}
+
+describe('scraped counters and gauges', () => {
   it('export what a prom-client counter incremented by the same totals exports, scrape after scrape', async () => {
     let totals = { sent: 5, received: 7 };
     let peers = ['1', '3'];
@@ -36,12 +50,24 @@ describe('mirrored counters', () => {
       { name: 'unlabelled_total', labelNames: [], read: () => (present ? [{ labels: {}, total: totals.sent * 1.5 }] : []) },
       { name: 'empty_total', labelNames: ['peer'], read: () => [] },
     ];
+    const gauges: typeof cases = [
+      { name: 'labelled_gauge', labelNames: ['peer', 'direction'], read: () => peers.map((peer) => ({ labels: { peer, direction: 'sent' }, total: -totals.sent })) },
+      // The same label set twice: the last value counts.
+      { name: 'repeated_gauge', labelNames: ['peer'], read: () => [{ labels: { peer: '1' }, total: 2 }, { labels: { peer: '2' }, total: 0.25 }, { labels: { peer: '1' }, total: totals.received }] },
+      // Without a value an unlabelled gauge reads 0.
+      { name: 'unlabelled_gauge', labelNames: [], read: () => (present ? [{ labels: {}, total: totals.sent / 4 }] : []) },
+      { name: 'empty_gauge', labelNames: ['peer'], read: () => [] },
+    ];
     const ours = new Registry();
     const theirs = new Registry();
     for (const registry of [ours, theirs]) registry.setDefaultLabels({ node: '2' });
     for (const { name, labelNames, read } of cases) {
       mirroredCounter(ours, name, `help of ${name}`, labelNames, read);
       promClientMirror(theirs, name, labelNames, read);
+    }
+    for (const { name, labelNames, read } of gauges) {
+      scrapedGauge(ours, name, `help of ${name}`, labelNames, read);
+      promClientGauge(theirs, name, labelNames, read);
     }
     const renderer = new ExpositionRenderer(ours, { node: '2' });
     const scrapes: string[] = [];
@@ -60,5 +86,10 @@ describe('mirrored counters', () => {
     expect(scrapes[2]).not.toContain('peer="1",direction');
     expect(scrapes[2]).toContain('unlabelled_total{node="2"} 16.5');
     expect(scrapes[3]).not.toMatch(/^unlabelled_total/m);
+    expect(scrapes[0]).toContain('labelled_gauge{peer="3",direction="sent",node="2"} -5');
+    expect(scrapes[0]).toContain('repeated_gauge{peer="1",node="2"} 7');
+    expect(scrapes[1]).toContain('repeated_gauge{peer="1",node="2"} 0');
+    expect(scrapes[2]).toContain('unlabelled_gauge{node="2"} 2.75');
+    expect(scrapes[3]).toContain('unlabelled_gauge{node="2"} 0');
   });
 });
