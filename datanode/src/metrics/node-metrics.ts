@@ -10,12 +10,13 @@
  * Disabled with `--metrics off` (or PHANTOMDB_METRICS=off; the benchmark's `phantomdb-metrics-off`
  * system): then the node builds no NodeMetrics, installs no hook, and /metrics answers 404.
  */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { HotCounter, HotHistogram, type HotCounterSeries, type HotHistogramSeries } from './hot.ts';
 import { buildCommit } from './build-info.ts';
 import { binaryVersion } from '../version/binary.ts';
 import { formatVersion, parseVersion } from '../version/version.ts';
 import { ExpositionRenderer, scrapeSliceMs } from './exposition.ts';
+import { eventLoopMetricNames, registerEventLoopMetrics } from './event-loop.ts';
 import { ScrapeScope } from './mirrored.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
@@ -38,6 +39,32 @@ export function splitMethodPath(path: string): { api: string; method: string } {
   if (match === null) return { api: 'other', method: 'other' };
   const [, pkg = 'other', service = 'other', method = 'other'] = match;
   return { api: service === 'Membership' ? 'membership' : pkg, method };
+}
+
+/** The prefix of the Node.js process metrics' names. */
+const processPrefix = 'phantomdb_';
+
+/**
+ * prom-client's default Node.js process metrics (heap, GC, CPU, handles, ...), in their order,
+ * except that the event-loop delay gauges are ours (event-loop.ts: the same gauges, a fraction
+ * of the scrape cost). prom-client offers no way to leave one of its defaults out: they are
+ * created in a registry of their own and moved over, and the histogram its event-loop gauges
+ * would read is given a resolution so coarse that its timer never fires. Returns the stop of
+ * the event-loop sampling timer.
+ */
+function registerProcessMetrics(registry: Registry): () => void {
+  const defaults = new Registry();
+  collectDefaultMetrics({ register: defaults, prefix: processPrefix, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
+  const eventLoopNames = new Set<string>(eventLoopMetricNames.map((name) => processPrefix + name));
+  let stop: (() => void) | undefined;
+  for (const metric of defaults.getMetricsAsArray()) {
+    if (!eventLoopNames.has(metric.name)) registry.registerMetric(metric as unknown as Metric);
+    // The event-loop delay monitor samples on a timer: prom-client's default 10 ms wakes every
+    // node 100 times a second (about 3 ms of CPU a second on an idle node, measured); 20 ms
+    // halves that and still gives hundreds of samples per 15-30 s scrape for the lag p99.
+    else stop ??= registerEventLoopMetrics(registry, processPrefix, eventLoopSampleMs);
+  }
+  return stop ?? (() => undefined);
 }
 
 export interface NodeMetricsOptions {
@@ -65,6 +92,7 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   private readonly httpConnections: Gauge;
   private openHttpConnections = 0;
   private uninstall: (() => void) | undefined;
+  private stopEventLoopSampling: (() => void) | undefined;
   /** Sources are read once per scrape (the scrape's metrics share the reads). */
   private readonly scope = new ScrapeScope();
   private readonly renderer: ExpositionRenderer;
@@ -89,10 +117,7 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
     this.proposalOk = this.proposals.child({ result: 'ok' });
     this.proposalResults.set('ok', this.proposalOk);
     this.proposalSeconds = new HotHistogram(this.registry, 'phantomdb_raft_proposal_duration_seconds', 'Time from proposing a write on the leader to its being committed by a quorum and applied.', requestBuckets).child();
-    // The event-loop delay monitor samples on a timer: prom-client's default 10 ms wakes every
-    // node 100 times a second (about 3 ms of CPU a second on an idle node, measured); 20 ms
-    // halves that and still gives hundreds of samples per 15-30 s scrape for the lag p99.
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'phantomdb_', eventLoopMonitoringPrecision: eventLoopSampleMs });
+    if (options.processMetrics !== false) this.stopEventLoopSampling = registerProcessMetrics(this.registry);
   }
 
   /** Starts receiving the gRPC services' requests (one observer per process). */
@@ -103,6 +128,8 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   close(): void {
     this.uninstall?.();
     this.uninstall = undefined;
+    this.stopEventLoopSampling?.();
+    this.stopEventLoopSampling = undefined;
   }
 
   requestFinished(path: string, result: string, seconds: number): void {

@@ -4,7 +4,7 @@
  * many ranges it supplies `sources.ranges()` and the same series count them all.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { mirroredCounter, type ScrapeScope } from './mirrored.ts';
+import { mirroredCounter, scrapedGauge, type ScrapeScope, type Total } from './mirrored.ts';
 import type { RaftLogStats } from '../raft/logstore/engine.ts';
 import { collectInSlices } from './exposition.ts';
 import { rangeReportsOf } from './range-report.ts';
@@ -20,15 +20,9 @@ export function singleRangeReport(sources: NodeMetricsSources): RangeReplicaRepo
 function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSources, status: () => ReturnType<NodeMetricsSources['status']>): Counter {
   const registers = [registry];
   const gauge = (name: string, help: string, read: (s: NonNullable<ReturnType<NodeMetricsSources['status']>>) => number): void => {
-    const metric: Gauge = new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        metric.reset();
-        const current = status();
-        if (current !== undefined) metric.set(read(current));
-      },
+    scrapedGauge(registry, name, help, [], () => {
+      const current = status();
+      return current === undefined ? [] : [{ labels: {}, total: read(current) }];
     });
   };
   // These describe the replica the node's status reports: the meta range on a multi-range node.
@@ -40,27 +34,16 @@ function registerRaftStateMetrics(registry: Registry, sources: NodeMetricsSource
   gauge('phantomdb_raft_leader_known', '1 when this node knows a leader.', (s) => (s.leaderId === 0 ? 0 : 1));
   gauge('phantomdb_raft_voters', 'Voters in the Raft configuration as this node sees it.', (s) => s.voters.length);
   gauge('phantomdb_raft_learners', 'Learners (non-voting replicas catching up) in the Raft configuration.', (s) => s.learners.length);
-  const role: Gauge<'role'> = new Gauge({
-    name: 'phantomdb_raft_role',
-    help: '1 for the role this node\'s replica has (leader, follower, candidate, pre-candidate), 0 for the others.',
-    labelNames: ['role'],
-    registers,
-    collect() {
-      const current = status();
-      for (const r of roles) role.set({ role: r }, current?.role === r ? 1 : 0);
-    },
+  scrapedGauge(registry, 'phantomdb_raft_role', '1 for the role this node\'s replica has (leader, follower, candidate, pre-candidate), 0 for the others.', ['role'], () => {
+    const current = status();
+    return roles.map((r) => ({ labels: { role: r }, total: current?.role === r ? 1 : 0 }));
   });
-  const followerLag: Gauge<'peer'> = new Gauge({
-    name: 'phantomdb_raft_follower_lag_entries',
-    help: 'On the leader: entries each follower is behind the leader\'s last index.',
-    labelNames: ['peer'],
-    registers,
-    collect() {
-      followerLag.reset();
-      const current = status();
-      if (current?.role !== 'leader') return;
-      for (const peer of current.peers) if (peer.match !== undefined) followerLag.set({ peer: String(peer.id) }, Math.max(0, current.lastIndex - peer.match));
-    },
+  scrapedGauge(registry, 'phantomdb_raft_follower_lag_entries', 'On the leader: entries each follower is behind the leader\'s last index.', ['peer'], () => {
+    const current = status();
+    if (current?.role !== 'leader') return [];
+    const lags: Total<'peer'>[] = [];
+    for (const peer of current.peers) if (peer.match !== undefined) lags.push({ labels: { peer: String(peer.id) }, total: Math.max(0, current.lastIndex - peer.match) });
+    return lags;
   });
   return new Counter({ name: 'phantomdb_raft_leader_changes_total', help: 'Leader or role changes this node\'s range replicas saw (elections, transfers, step-downs), over all ranges.', registers });
 }
@@ -77,19 +60,14 @@ function registerRaftLogMetrics(registry: Registry, sources: NodeMetricsSources,
   mirror('phantomdb_raft_log_bytes_written_total', 'Bytes written to the shared Raft log, record headers included.', (s) => s.bytes);
   mirror('phantomdb_raft_log_fsyncs_total', 'fsyncs of the shared Raft log (group commits).', (s) => s.fsyncs);
   mirror('phantomdb_raft_log_fsync_seconds_total', 'Time spent in fsyncs of the shared Raft log.', (s) => s.fsyncTotalMs / 1000);
-  const size: Gauge<'kind'> = new Gauge({
-    name: 'phantomdb_raft_log_size',
-    help: 'Size of the shared Raft log: kind="segments" (files), "cached_bytes" (entries held in memory), "groups" (Raft groups in it).',
-    labelNames: ['kind'],
-    registers: [registry],
-    collect() {
-      size.reset();
-      const current = stats();
-      if (current === undefined) return;
-      size.set({ kind: 'segments' }, current.segments);
-      size.set({ kind: 'cached_bytes' }, current.cachedBytes);
-      size.set({ kind: 'groups' }, current.liveGroups);
-    },
+  scrapedGauge(registry, 'phantomdb_raft_log_size', 'Size of the shared Raft log: kind="segments" (files), "cached_bytes" (entries held in memory), "groups" (Raft groups in it).', ['kind'], () => {
+    const current = stats();
+    if (current === undefined) return [];
+    return [
+      { labels: { kind: 'segments' }, total: current.segments },
+      { labels: { kind: 'cached_bytes' }, total: current.cachedBytes },
+      { labels: { kind: 'groups' }, total: current.liveGroups },
+    ];
   });
 }
 

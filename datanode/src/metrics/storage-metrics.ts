@@ -2,9 +2,9 @@
  * Storage engine metrics (the LSM tree under the KV state machine), read at scrape time from
  * `StorageEngine.stats()`, and the capacity and free space of the data directory's file system.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { EngineStats } from '../storage/engine.ts';
-import { mirroredCounter, type ScrapeScope } from './mirrored.ts';
+import { mirroredCounter, scrapedGauge, type ScrapeScope } from './mirrored.ts';
 import { diskSpaceOf } from './disk.ts';
 import type { NodeMetricsSources } from './sources.ts';
 
@@ -38,7 +38,6 @@ const gaugeReads: Record<string, { readonly help: string; readonly read: (s: Eng
 };
 
 export function registerStorageMetrics(registry: Registry, sources: NodeMetricsSources, scope: ScrapeScope): void {
-  const registers = [registry];
   const stats = scope.shared(() => sources.storage?.());
   for (const [name, { help, read }] of Object.entries(counterReads)) {
     mirroredCounter(registry, name, help, [], () => {
@@ -47,41 +46,22 @@ export function registerStorageMetrics(registry: Registry, sources: NodeMetricsS
     });
   }
   for (const [name, { help, read }] of Object.entries(gaugeReads)) {
-    const gauge: Gauge = new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        gauge.reset();
-        const current = stats();
-        if (current !== undefined) gauge.set(read(current));
-      },
+    scrapedGauge(registry, name, help, [], () => {
+      const current = stats();
+      return current === undefined ? [] : [{ labels: {}, total: read(current) }];
     });
   }
-  const levels: Gauge<'level' | 'kind'> = new Gauge({
-    name: 'phantomdb_storage_level',
-    help: 'LSM tree levels: kind="bytes" (size of the level\'s tables) and kind="files" (table count).',
-    labelNames: ['level', 'kind'],
-    registers,
-    collect() {
-      levels.reset();
-      for (const level of stats()?.levels ?? []) {
-        levels.set({ level: String(level.level), kind: 'bytes' }, level.bytes);
-        levels.set({ level: String(level.level), kind: 'files' }, level.files);
-      }
-    },
-  });
-  const disk: Gauge<'kind'> = new Gauge({
-    name: 'phantomdb_disk_bytes',
-    help: 'The data directory\'s file system: kind="capacity" and kind="available" (free to this process).',
-    labelNames: ['kind'],
-    registers,
-    collect() {
-      disk.reset();
-      const space = sources.dataDir === undefined ? undefined : diskSpaceOf(sources.dataDir);
-      if (space === undefined) return;
-      disk.set({ kind: 'capacity' }, space.capacityBytes);
-      disk.set({ kind: 'available' }, space.availableBytes);
-    },
+  scrapedGauge(registry, 'phantomdb_storage_level', 'LSM tree levels: kind="bytes" (size of the level\'s tables) and kind="files" (table count).', ['level', 'kind'], () =>
+    (stats()?.levels ?? []).flatMap((level) => [
+      { labels: { level: String(level.level), kind: 'bytes' }, total: level.bytes },
+      { labels: { level: String(level.level), kind: 'files' }, total: level.files },
+    ]));
+  scrapedGauge(registry, 'phantomdb_disk_bytes', 'The data directory\'s file system: kind="capacity" and kind="available" (free to this process).', ['kind'], () => {
+    const space = sources.dataDir === undefined ? undefined : diskSpaceOf(sources.dataDir);
+    if (space === undefined) return [];
+    return [
+      { labels: { kind: 'capacity' }, total: space.capacityBytes },
+      { labels: { kind: 'available' }, total: space.availableBytes },
+    ];
   });
 }

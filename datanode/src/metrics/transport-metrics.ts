@@ -2,9 +2,9 @@
  * Raft transport metrics per peer (bounded by the cluster's size), read at scrape time from the
  * transport's own counters.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { PeerStats } from '../transport/transport.ts';
-import { mirroredCounter, type ScrapeScope, type Total } from './mirrored.ts';
+import { mirroredCounter, scrapedGauge, type ScrapeScope, type Total } from './mirrored.ts';
 import type { NodeMetricsSources } from './sources.ts';
 
 export function registerTransportMetrics(registry: Registry, sources: NodeMetricsSources, scope: ScrapeScope): void {
@@ -25,24 +25,6 @@ export function registerTransportMetrics(registry: Registry, sources: NodeMetric
       { labels: { peer, reason: 'oversized' }, total: s.droppedOversized },
     ]));
   mirroredCounter(registry, 'phantomdb_transport_reconnects_total', 'Reconnections to each peer after a stream broke.', ['peer'], perPeer((peer, s) => [{ labels: { peer }, total: s.reconnects }]));
-  const connected: Gauge<'peer'> = new Gauge({
-    name: 'phantomdb_transport_peer_connected',
-    help: '1 while this node has a working outbound stream to the peer.',
-    labelNames: ['peer'],
-    registers: [registry],
-    collect() {
-      connected.reset();
-      for (const [id, peer] of stats()?.peers ?? []) connected.set({ peer: String(id) }, peer.state === 'ready' ? 1 : 0);
-    },
-  });
-  const queued: Gauge<'peer'> = new Gauge({
-    name: 'phantomdb_transport_queue_messages',
-    help: 'Raft messages queued for each peer, waiting to be sent.',
-    labelNames: ['peer'],
-    registers: [registry],
-    collect() {
-      queued.reset();
-      for (const [id, peer] of stats()?.peers ?? []) queued.set({ peer: String(id) }, peer.queueMessages);
-    },
-  });
+  scrapedGauge(registry, 'phantomdb_transport_peer_connected', '1 while this node has a working outbound stream to the peer.', ['peer'], perPeer((peer, s) => [{ labels: { peer }, total: s.state === 'ready' ? 1 : 0 }]));
+  scrapedGauge(registry, 'phantomdb_transport_queue_messages', 'Raft messages queued for each peer, waiting to be sent.', ['peer'], perPeer((peer, s) => [{ labels: { peer }, total: s.queueMessages }]));
 }
