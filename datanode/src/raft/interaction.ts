@@ -218,6 +218,9 @@ export class Interaction {
       case 'wake':
         for (const id of command.args.map(Number)) this.c.raft(id).wake();
         return command.args.map((id) => this.stateLine(Number(id)));
+      case 'broadcast-commit':
+        this.c.raft(this.nodeArg(command)).broadcastCommit();
+        return ['ok'];
       case 'report-unreachable':
         this.c.raft(this.nodeArg(command)).reportUnreachable(this.nodeArg(command, 1));
         return [];

@@ -427,6 +427,16 @@ export class RaftNode {
   }
 
   /**
+   * A leader sends every follower its commit index now (an Append, empty if need be), for a host
+   * that needs them to apply what it just applied (with commitWithNextMessage they would learn it
+   * only with the next Append or Heartbeat). A no-op on a follower.
+   */
+  broadcastCommit(): void {
+    if (this.role !== 'leader') return;
+    this.bcastAppend();
+  }
+
+  /**
    * Resumes ticking a quiescent group (a no-op otherwise). The host calls it on a follower when
    * its leader may have failed (node liveness); the core calls it on any proposal, read or
    * message. A leader that wakes heartbeats at once, so its followers wake too, and must hear a
