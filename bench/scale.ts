@@ -537,6 +537,7 @@ const perWriteCounters: readonly (readonly [string, Readonly<Record<string, stri
   ['phantomdb_raft_log_appends_total', {}],
   ['phantomdb_transport_messages_total', { direction: 'sent' }],
   ['phantomdb_transport_bytes_total', { direction: 'sent' }],
+  ['phantomdb_transport_frames_total', { direction: 'sent' }],
   ['phantomdb_storage_compaction_seconds_total', {}],
   ['phantomdb_storage_flushes_total', {}],
   ['phantomdb_requests_total', {}],

@@ -140,6 +140,7 @@ describe('NodeMetrics', () => {
     expect(valueOf(text, 'phantomdb_raft_log_fsync_seconds_total{node="2"}')).toBe(0.006);
     expect(valueOf(text, 'phantomdb_raft_log_size{kind="segments",node="2"}')).toBe(2);
     expect(valueOf(text, 'phantomdb_transport_messages_total{peer="1",direction="received",node="2"}')).toBe(6);
+    expect(valueOf(text, 'phantomdb_transport_frames_total{peer="1",direction="sent",node="2"}')).toBe(1);
     expect(valueOf(text, 'phantomdb_transport_dropped_messages_total{peer="1",reason="queue_full",node="2"}')).toBe(2);
     expect(valueOf(text, 'phantomdb_transport_peer_connected{peer="1",node="2"}')).toBe(1);
     expect(text).not.toContain('phantomdb_storage_flushes_total{');

@@ -16,6 +16,8 @@ export function registerTransportMetrics(registry: Registry, sources: NodeMetric
   };
   mirroredCounter(registry, 'phantomdb_transport_messages_total', 'Raft messages exchanged with each peer, by direction (sent, received).', ['peer', 'direction'],
     perPeer((peer, s) => [{ labels: { peer, direction: 'sent' }, total: s.messagesSent }, { labels: { peer, direction: 'received' }, total: s.messagesReceived }]));
+  mirroredCounter(registry, 'phantomdb_transport_frames_total', 'Raft transport frames (one gRPC stream message each, carrying the messages to one peer of one event-loop turn) exchanged with each peer, by direction (sent, received).', ['peer', 'direction'],
+    perPeer((peer, s) => [{ labels: { peer, direction: 'sent' }, total: s.framesSent }, { labels: { peer, direction: 'received' }, total: s.framesReceived }]));
   mirroredCounter(registry, 'phantomdb_transport_bytes_total', 'Raft transport bytes exchanged with each peer, by direction (sent, received).', ['peer', 'direction'],
     perPeer((peer, s) => [{ labels: { peer, direction: 'sent' }, total: s.bytesSent }, { labels: { peer, direction: 'received' }, total: s.bytesReceived }]));
   mirroredCounter(registry, 'phantomdb_transport_dropped_messages_total', 'Raft messages to each peer dropped, by reason (queue_full, unreachable, oversized); Raft retries them.', ['peer', 'reason'],

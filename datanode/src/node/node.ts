@@ -259,6 +259,9 @@ export class DataNode implements KvBackend {
           preVote: true,
           // Busy ranges: an Append since the last heartbeat stands in for it (read-index mode only).
           skipHeartbeatAfterAppend: true,
+          // A lone write: one Append and one answer per follower, not a second pair to announce
+          // the commit (followers learn it from the next Append or Heartbeat).
+          commitWithNextMessage: true,
         },
         limits: this.limits,
         clock: performanceClock,

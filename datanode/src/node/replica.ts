@@ -289,6 +289,13 @@ export class Replica implements TransportHandlers {
     this.scheduleLoop();
   }
 
+  /** On the leader: sends the followers the commit index now (Raft broadcastCommit). */
+  broadcastCommit(): void {
+    if (this.stopped) return;
+    this.raft.broadcastCommit();
+    this.scheduleLoop();
+  }
+
   /** Connects the transport and starts ticking. */
   start(transport: PeerTransport, options: { readonly externalTicks?: boolean } = {}): void {
     this.transport = transport;

@@ -775,6 +775,9 @@ export class Store implements TransportHandlers {
     const leftReplica = this.replicas.get(left.rangeId);
     if (replica !== undefined && leftReplica?.role().role === 'leader') {
       this.splitsApplied++;
+      // The right range's other replicas come to be where the split applies: tell the followers
+      // the commit index now rather than with the next write or heartbeat, so that they vote.
+      leftReplica.broadcastCommit();
       setImmediate(() => replica.campaign());
     }
   }

@@ -218,6 +218,9 @@ export class Interaction {
       case 'wake':
         for (const id of command.args.map(Number)) this.c.raft(id).wake();
         return command.args.map((id) => this.stateLine(Number(id)));
+      case 'broadcast-commit':
+        this.c.raft(this.nodeArg(command)).broadcastCommit();
+        return ['ok'];
       case 'report-unreachable':
         this.c.raft(this.nodeArg(command)).reportUnreachable(this.nodeArg(command, 1));
         return [];
@@ -252,6 +255,7 @@ export class Interaction {
         maxUncommittedEntriesBytes: Number(o.get('max-uncommitted') ?? 1 << 20),
         quiesceAfterIdleTicks: Number(o.get('quiesce') ?? 0),
         skipHeartbeatAfterAppend: o.get('skip-heartbeat-after-append') === 'true',
+        commitWithNextMessage: o.get('commit-with-next-message') === 'true',
       }, staggered ? (id) => ({ next: () => Math.min(0.99, (id - 1) * 0.3) }) : undefined);
       const voters = o.has('voters') ? ids(o.get('voters')) : newIds;
       this.c.addNodes(newIds, voters, ids(o.get('learners')));

@@ -95,6 +95,16 @@ export interface RaftOptions {
    * ranges. Not with lease reads: the lease is measured in heartbeat acknowledgments.
    */
   readonly skipHeartbeatAfterAppend: boolean;
+  /**
+   * When the leader's commit index advances it sends no empty Append to announce it: followers
+   * learn it from the next Append or Heartbeat, which always carry it (Raft paper §5.3), at most
+   * a heartbeat interval later (or with the quiesce heartbeat). A lone write then costs one
+   * Append and one answer per follower instead of two of each; the leader's own commit, and so
+   * the client's answer, is not delayed. Followers still get at once whatever entries are
+   * waiting for them, and while a membership change is in flight every commit is announced at
+   * once (a removed voter learns of its removal; joint configurations move on quickly).
+   */
+  readonly commitWithNextMessage: boolean;
 }
 
 export const defaultRaftOptions: RaftOptions = {
@@ -112,6 +122,7 @@ export const defaultRaftOptions: RaftOptions = {
   leaseClockDriftTicks: 2,
   quiesceAfterIdleTicks: 0,
   skipHeartbeatAfterAppend: false,
+  commitWithNextMessage: false,
 };
 
 export interface RaftConfig extends Partial<RaftOptions> {
@@ -416,6 +427,16 @@ export class RaftNode {
   }
 
   /**
+   * A leader sends every follower its commit index now (an Append, empty if need be), for a host
+   * that needs them to apply what it just applied (with commitWithNextMessage they would learn it
+   * only with the next Append or Heartbeat). A no-op on a follower.
+   */
+  broadcastCommit(): void {
+    if (this.role !== 'leader') return;
+    this.bcastAppend();
+  }
+
+  /**
    * Resumes ticking a quiescent group (a no-op otherwise). The host calls it on a follower when
    * its leader may have failed (node liveness); the core calls it on any proposal, read or
    * message. A leader that wakes heartbeats at once, so its followers wake too, and must hear a
@@ -528,7 +549,7 @@ export class RaftNode {
       this.log.stableTo(lastPersisted.index, lastPersisted.term);
       if (this.role === 'leader' && this.log.matchTerm(lastPersisted.index, lastPersisted.term)) {
         this.selfProgress().maybeUpdate(lastPersisted.index);
-        if (this.maybeCommit()) this.bcastAppend();
+        if (this.maybeCommit()) this.announceCommit();
       }
     }
     for (const entry of ready.committedEntries) {
@@ -1067,7 +1088,7 @@ export class RaftNode {
     if (progress.state === 'probe') progress.becomeReplicate();
     else if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) progress.becomeReplicate();
     else if (progress.state === 'replicate') progress.inflights.freeLE(message.index);
-    if (this.maybeCommit()) this.bcastAppend();
+    if (this.maybeCommit()) this.announceCommit();
     // A follower that was waiting (probe) learns the current commit index right away.
     else if (wasPaused) this.sendAppend(message.from);
     // Pipelining: keep sending while the inflight window has room.
@@ -1109,6 +1130,19 @@ export class RaftNode {
 
   private bcastAppend(): void {
     for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  /**
+   * The commit index advanced: tell the followers (an Append to each, empty if need be), or with
+   * commitWithNextMessage only send the entries some follower is still waiting for; the commit
+   * index rides along with them, the next Append or the next Heartbeat.
+   */
+  private announceCommit(): void {
+    if (!this.options.commitWithNextMessage || this.pendingConfIndex > this.log.applied) {
+      this.bcastAppend();
+      return;
+    }
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, false);
   }
 
   /** Sends one Append (or a Snapshot) to `to` if its progress allows; returns whether it sent. */

@@ -17,6 +17,7 @@ function optionsFor(seed: number): SimulationOptions {
     membershipChanges: seed % 4 !== 1,
     quiesce: seed % 5 < 2,
     skipHeartbeatAfterAppend: seed % 7 < 4,
+    commitWithNextMessage: seed % 11 < 6,
   };
 }
 

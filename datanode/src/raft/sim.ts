@@ -31,6 +31,8 @@ export interface SimulationOptions {
   readonly quiesce?: boolean;
   /** Leaders skip heartbeats to followers they just sent Appends (skipHeartbeatAfterAppend). */
   readonly skipHeartbeatAfterAppend?: boolean;
+  /** Leaders announce a new commit index only with the next Append or Heartbeat (commitWithNextMessage). */
+  readonly commitWithNextMessage?: boolean;
 }
 
 interface SimNode {
@@ -92,6 +94,7 @@ export class Simulation {
       maxUncommittedEntriesBytes: 2048,
       ...(options.quiesce === true ? { quiesceAfterIdleTicks: 3 } : {}),
       ...(options.skipHeartbeatAfterAppend === true ? { skipHeartbeatAfterAppend: true } : {}),
+      ...(options.commitWithNextMessage === true ? { commitWithNextMessage: true } : {}),
     };
     const voters = Array.from({ length: options.nodeCount }, (_, i) => i + 1);
     for (const id of voters) this.addNode(id, new MemoryRaftStorage(simpleConfState(voters)));
