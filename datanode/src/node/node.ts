@@ -31,6 +31,7 @@ import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
 import { NodeAdmin } from './admin-backend.ts';
 import { ByteRateLimiter } from './byte-rate-limiter.ts';
+import { defaultLoadPacingPolicy, LoadPacer } from './load-pacer.ts';
 import type { NodeConfig } from './config.ts';
 import { checkOrRecordIdentity } from './identity.ts';
 import type { PeerTransport, TransportHandlers } from './interfaces.ts';
@@ -142,6 +143,8 @@ export class DataNode implements KvBackend {
   readonly metrics: NodeMetrics | undefined;
   /** The node's hybrid logical clock: stamps writes of ranges led here, picks backup timestamps. */
   readonly hlc: HybridLogicalClock;
+  /** Load-aware pacing of this node's outgoing snapshot streams (undefined with --snapshot-pace-delay-ms 0). */
+  private readonly snapshotPacer: LoadPacer | undefined;
   /** This binary's version and the cluster versions it runs. */
   readonly binary: BinaryVersion = binaryVersion();
   /** Peers' binary versions, as their transport handshakes told. */
@@ -174,6 +177,16 @@ export class DataNode implements KvBackend {
     const stamped = process.env.PHANTOMDB_LOG_TIME === '1';
     this.log = deps.log ?? ((line) => console.log(`${stamped ? `${new Date().toISOString()} ` : ''}[node ${config.nodeId}] ${line}`));
     this.hlc = new HybridLogicalClock(systemPhysicalClock, { maxOffsetMs: config.maxClockOffsetMs });
+    if (config.snapshotPaceDelayMs > 0) {
+      const policy = { ...defaultLoadPacingPolicy, delayHighMs: config.snapshotPaceDelayMs, floorFraction: config.snapshotPaceFloor };
+      this.snapshotPacer = new LoadPacer({
+        policy,
+        // One line when the copies reach the floor and one when they are back at the full rate.
+        onChange: (share, delayMs) => {
+          if (share === policy.floorFraction || share === 1) this.log(`snapshot pacing: event-loop delay p99 ${delayMs.toFixed(1)} ms, outgoing snapshots at ${Math.round(share * 100)}% of --snapshot-rate-bytes`);
+        },
+      });
+    }
     const messageBytesMax = kvMessageBytesMax(this.limits);
     // No channelz (nothing serves it): it costs counters and timestamps on every call.
     this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0 });
@@ -271,7 +284,7 @@ export class DataNode implements KvBackend {
           process.kill(process.pid, 'SIGTERM');
         },
         refuseCommand: (command) => commandRefusal(command, this.features, commandFeatures),
-        snapshotRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes }),
+        snapshotRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes, ...(this.snapshotPacer === undefined ? {} : { pacer: this.snapshotPacer }) }),
         log: this.log,
         ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
         hlc: this.hlc,
@@ -781,6 +794,7 @@ export class DataNode implements KvBackend {
   }
 
   private async shutdown(): Promise<void> {
+    this.snapshotPacer?.stop();
     clearInterval(this.decommissionTimer);
     clearInterval(this.gcTimer);
     clearInterval(this.registerTimer);
