@@ -167,6 +167,8 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_GC_TTL_MS: 'gcTtlMs',
   PHANTOMDB_RESTORE_FROM: 'restoreFrom',
   PHANTOMDB_LOCALITY: 'locality',
+  PHANTOMDB_SNAPSHOT_PACE_DELAY_MS: 'snapshotPaceDelayMs',
+  PHANTOMDB_SNAPSHOT_PACE_FLOOR: 'snapshotPaceFloor',
 };
 
 /** Command-line flags and the config fields they set (all take a value). */
