@@ -285,6 +285,9 @@ export class DataNode implements KvBackend {
         },
         refuseCommand: (command) => commandRefusal(command, this.features, commandFeatures),
         snapshotRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes, ...(this.snapshotPacer === undefined ? {} : { pacer: this.snapshotPacer }) }),
+        // With load-aware pacing, a node also reads what it receives at its share of the rate: a
+        // new node taking copies from several senders at once (and leases) yields to its clients too.
+        ...(this.snapshotPacer === undefined ? {} : { snapshotReceiveRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes, pacer: this.snapshotPacer }) }),
         log: this.log,
         ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
         hlc: this.hlc,
