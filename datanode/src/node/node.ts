@@ -342,6 +342,9 @@ export class DataNode implements KvBackend {
       addressBook: () => this.addressBook(),
       stopped: () => this.stopping !== undefined || this.retired !== undefined,
       ...(this.metrics === undefined ? {} : { events: this.metrics.rangeEvents }),
+      // The driver (on the meta leader) starts copies at this node's pacer share: on a loaded
+      // cluster the copies of all senders together slow down, not only each sender's own.
+      ...(this.snapshotPacer === undefined ? {} : { copyRateShare: () => this.snapshotPacer?.fraction() ?? 1 }),
       log: this.log,
     });
     addKvServices(this.grpcServer, this);
