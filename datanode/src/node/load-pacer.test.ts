@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ByteRateLimiter } from './byte-rate-limiter.ts';
-import { type DelaySampler, type LoadPacingPolicy, checkLoadPacingPolicy, defaultLoadPacingPolicy, LoadPacer, nextRateFraction } from './load-pacer.ts';
+import { type DelaySampler, type LoadPacingPolicy, type PacingPeriod, checkLoadPacingPolicy, defaultLoadPacingPolicy, describePacingPeriod, LoadPacer, nextRateFraction } from './load-pacer.ts';
 
 const policy: LoadPacingPolicy = { delayHighMs: 20, floorFraction: 0.5, decrease: 0.7, increase: 0.1 };
 
@@ -93,6 +93,32 @@ describe('LoadPacer', () => {
       pacer.stop();
     }
     expect(sampler.enabled).toBe(false);
+  });
+
+  it('reports each busy period when it stops measuring (windows, share, worst delay), and starts the next one at the full rate', () => {
+    let now = 0;
+    const sampler = fakeSampler();
+    const periods: PacingPeriod[] = [];
+    const pacer = new LoadPacer({ policy, intervalMs: 500, sampler, now: () => now, onIdle: (p) => periods.push(p) });
+    pacer.fraction();
+    for (const delay of [35, 60, 30, 3, 3]) {
+      sampler.delayMs = delay;
+      now += 500;
+      pacer.fraction();
+    }
+    pacer.stop();
+    expect(periods).toHaveLength(1);
+    const period = periods[0] as PacingPeriod;
+    expect(period).toMatchObject({ seconds: 2.5, windows: 5, slowed: 3, delayP99MaxMs: 60 });
+    // Shares 0.7, 0.5, 0.5, 0.6, 0.7.
+    expect(period.meanFraction).toBeCloseTo(0.6);
+    expect(describePacingPeriod(period)).toBe('snapshot pacing: 2.5 s busy, 5 windows (3 over the delay threshold), mean share 60% of --snapshot-rate-bytes, event-loop delay p99 up to 60.0 ms');
+    expect(sampler.enabled).toBe(false);
+    // Used again: measuring again, from the full rate.
+    expect(pacer.fraction()).toBe(1);
+    expect(sampler.enabled).toBe(true);
+    pacer.stop();
+    expect(periods).toHaveLength(1); // no window judged in the second period: nothing to report
   });
 
   it('does not judge a window without samples (a blocked loop that never fired its timer is not calm)', () => {

@@ -90,6 +90,24 @@ export interface LoadPacerOptions {
   readonly now?: () => number;
   /** Called when the share changes (for a log line on the way down to the floor and back). */
   readonly onChange?: (fraction: number, delayP99Ms: number) => void;
+  /** Called when the pacer stops measuring after a busy period, with what it saw in it. */
+  readonly onIdle?: (period: PacingPeriod) => void;
+}
+
+/** What the pacer saw over one busy period (from the first use until it went idle). */
+export interface PacingPeriod {
+  readonly seconds: number;
+  /** Windows judged, and how many of them were over the threshold (slowed the streams down). */
+  readonly windows: number;
+  readonly slowed: number;
+  /** The windows' mean share of the configured rate. */
+  readonly meanFraction: number;
+  /** The largest window p99 of the event-loop delay (ms). */
+  readonly delayP99MaxMs: number;
+}
+
+export function describePacingPeriod(p: PacingPeriod): string {
+  return `snapshot pacing: ${p.seconds.toFixed(1)} s busy, ${p.windows} windows (${p.slowed} over the delay threshold), mean share ${Math.round(p.meanFraction * 100)}% of --snapshot-rate-bytes, event-loop delay p99 up to ${p.delayP99MaxMs.toFixed(1)} ms`;
 }
 
 export class LoadPacer {
@@ -103,8 +121,9 @@ export class LoadPacer {
   private windowStartedAt = 0;
   private lastUsedAt = 0;
   private idleTimer: NodeJS.Timeout | undefined;
-  /** Windows judged since the pacer was created, and how many of them slowed the streams (for logs and tests). */
+  /** Windows judged since the pacer was created, and how many of them were over the delay threshold (for logs and tests). */
   readonly stats = { windows: 0, slowed: 0 };
+  private period = { startedAt: 0, windows: 0, slowed: 0, fractionSum: 0, delayMaxMs: 0 };
 
   constructor(private readonly options: LoadPacerOptions) {
     checkLoadPacingPolicy(options.policy);
@@ -123,6 +142,7 @@ export class LoadPacer {
       this.measuring = true;
       this.current = 1;
       this.windowStartedAt = now;
+      this.period = { startedAt: now, windows: 0, slowed: 0, fractionSum: 0, delayMaxMs: 0 };
       this.sampler.reset();
       this.sampler.enable();
       this.armIdleTimer();
@@ -132,7 +152,13 @@ export class LoadPacer {
       const delay = this.sampler.p99Ms();
       const next = nextRateFraction(this.policy, this.current, delay);
       this.stats.windows++;
-      if (next < this.current) this.stats.slowed++;
+      this.period.windows++;
+      if (delay > this.policy.delayHighMs) {
+        this.stats.slowed++;
+        this.period.slowed++;
+      }
+      this.period.fractionSum += next;
+      this.period.delayMaxMs = Math.max(this.period.delayMaxMs, delay);
       if (next !== this.current) this.options.onChange?.(next, delay);
       this.current = next;
       this.windowStartedAt = now;
@@ -152,6 +178,10 @@ export class LoadPacer {
     if (!this.measuring) return;
     this.measuring = false;
     this.sampler.disable();
+    const p = this.period;
+    if (p.windows > 0) {
+      this.options.onIdle?.({ seconds: (this.lastUsedAt - p.startedAt) / 1000, windows: p.windows, slowed: p.slowed, meanFraction: p.fractionSum / p.windows, delayP99MaxMs: p.delayMaxMs });
+    }
   }
 
   private armIdleTimer(): void {

@@ -31,7 +31,7 @@ import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
 import { NodeAdmin } from './admin-backend.ts';
 import { ByteRateLimiter } from './byte-rate-limiter.ts';
-import { defaultLoadPacingPolicy, LoadPacer } from './load-pacer.ts';
+import { defaultLoadPacingPolicy, describePacingPeriod, LoadPacer } from './load-pacer.ts';
 import type { NodeConfig } from './config.ts';
 import { checkOrRecordIdentity } from './identity.ts';
 import type { PeerTransport, TransportHandlers } from './interfaces.ts';
@@ -185,6 +185,7 @@ export class DataNode implements KvBackend {
         onChange: (share, delayMs) => {
           if (share === policy.floorFraction || share === 1) this.log(`snapshot pacing: event-loop delay p99 ${delayMs.toFixed(1)} ms, outgoing snapshots at ${Math.round(share * 100)}% of --snapshot-rate-bytes`);
         },
+        onIdle: (period) => this.log(describePacingPeriod(period)),
       });
     }
     const messageBytesMax = kvMessageBytesMax(this.limits);
