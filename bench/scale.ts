@@ -740,7 +740,7 @@ function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, le
     let notes = `${String(row.errors)} errors`;
     if (row.workload === 'during-rebalance') {
       const after = row.balancedAfterSeconds;
-      notes += `; ${typeof after === 'number' ? `balanced after ${fmt(after, 1)} s` : `not balanced within ${String(row.balanceWaitSeconds)} s`}, ${fmt(Number(row.bytesMoved) / MiB, 1)} MiB moved at ${fmt(Number(row.rebalanceMiBps), 2)} MiB/s`;
+      notes += `; ${typeof after === 'number' ? `balanced after ${fmt(after, 1)} s` : `not balanced within ${String(row.balanceWaitSeconds)} s`}, ${fmt(Number(row.bytesMoved) / MiB, 1)} MiB moved at ${fmt(Number(row.rebalanceMiBps), 2)} MiB/s; ${String(row.kvRequestsPerWrite ?? '—')} KV requests per write (client endpoints: ${String(row.clientEndpoints ?? '—')})`;
     }
     lines.push(`| ${row.workload} | ${fmt(row.opsPerSec)} | ${fmt(row.p50Ms ?? 0, 2)} | ${fmt(row.p99Ms ?? 0, 2)} | ${cpu} | ${notes} |`);
   }
