@@ -116,7 +116,7 @@ export const nodeConfigSchema = z
      */
     snapshotPaceDelayMs: z.coerce.number().int().min(0).max(10_000).default(20),
     /** The lowest share of --snapshot-rate-bytes load-aware pacing slows snapshot streams to. */
-    snapshotPaceFloor: z.coerce.number().gt(0).max(1).default(0.5),
+    snapshotPaceFloor: z.coerce.number().gt(0).max(1).default(0.6),
     /**
      * Bytes per second this node's backup exports may write (over all of them: each range's
      * leader writes its own files, so this paces what a backup costs this node). 0: no limit.

@@ -14,7 +14,8 @@
  *   - in between: keep it (hysteresis, so the rate does not oscillate each window),
  *
  * never below `floorFraction`, so a copy always progresses (a move cannot starve: at the default
- * 0.5 the copies keep at least half the configured rate, the rebalance target of issue 5) and never
+ * 0.6 the copies keep over half the configured rate, so that the rebalance target of issue 5, ≥ 50%
+ * of the limit judged from the join until balanced with start-up and promotions included, holds) and never
  * above 1 (the configured limit stays a limit). The pacer only slows what the byte rate limiter lets
  * through; it sends nothing itself. While no stream uses it for `idleMs` it stops measuring (no
  * timer wakes an idle node) and starts again at the full share.
@@ -35,7 +36,7 @@ export interface LoadPacingPolicy {
   readonly increase: number;
 }
 
-export const defaultLoadPacingPolicy: LoadPacingPolicy = { delayHighMs: 20, floorFraction: 0.5, decrease: 0.7, increase: 0.1 };
+export const defaultLoadPacingPolicy: LoadPacingPolicy = { delayHighMs: 20, floorFraction: 0.6, decrease: 0.7, increase: 0.1 };
 
 /** Throws a RangeError naming a bad field. */
 export function checkLoadPacingPolicy(policy: LoadPacingPolicy): void {
