@@ -183,7 +183,7 @@ export class DataNode implements KvBackend {
         policy,
         // One line when the copies reach the floor and one when they are back at the full rate.
         onChange: (share, delayMs) => {
-          if (share === policy.floorFraction || share === 1) this.log(`snapshot pacing: event-loop delay p99 ${delayMs.toFixed(1)} ms, outgoing snapshots at ${Math.round(share * 100)}% of --snapshot-rate-bytes`);
+          if (share === policy.floorFraction || share === 1) this.log(`snapshot pacing: event-loop delay p99 ${delayMs.toFixed(1)} ms, snapshot streams and copy starts at ${Math.round(share * 100)}% of --snapshot-rate-bytes`);
         },
         onIdle: (period) => this.log(describePacingPeriod(period)),
       });
