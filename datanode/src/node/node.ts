@@ -143,7 +143,7 @@ export class DataNode implements KvBackend {
   readonly metrics: NodeMetrics | undefined;
   /** The node's hybrid logical clock: stamps writes of ranges led here, picks backup timestamps. */
   readonly hlc: HybridLogicalClock;
-  /** Load-aware pacing of this node's outgoing snapshot streams (undefined with --snapshot-pace-delay-ms 0). */
+  /** Load-aware pacing (load-pacer.ts) of this node's snapshot streams, both ways, and of the copies its placement driver starts (undefined with --snapshot-pace-delay-ms 0). */
   private readonly snapshotPacer: LoadPacer | undefined;
   /** This binary's version and the cluster versions it runs. */
   readonly binary: BinaryVersion = binaryVersion();
