@@ -51,6 +51,10 @@ Environment (sizes accept KiB, MiB, GiB suffixes):
   BENCH_FROM_SOURCE=1          run the nodes from source through tsx (default: compiled by tsc, as shipped)
   BENCH_SCALE_RANGE_CACHE=0    the benchmark's client without its range cache (every write to the last
                                node that served one, which forwards most of them): to compare
+  BENCH_SCALE_CLIENT_ENDPOINTS=initial  during the rebalance the client keeps only nodes 1-3 as endpoints
+                               (default: it is given nodes 4 and 5 too once they started, as a client
+                               with service discovery would be; without them every write of a range
+                               whose lease moved to a new node is forwarded by an old node): to compare
 
 Measured writes are 256-byte values over the loaded keys (every range). CPU is utime+stime of
 every node process (/proc/<pid>/stat) per 1,000 acknowledged writes. Ctrl-C stops the nodes and
@@ -589,7 +593,12 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
   const snapshotBytesBefore = await metricSum('phantomdb_raft_snapshot_sent_bytes_total');
   const copies = new CopyWindow();
   const joinedAt = performance.now();
+  const putsBefore = await kvPutsServed();
   const joining = [await startNode(4, ['--join', `127.0.0.1:${first.kvPort}`], settings.rangeMaxBytes), await startNode(5, ['--join', `127.0.0.1:${first.kvPort}`], settings.rangeMaxBytes)];
+  // The client learns the joined nodes' addresses (steady-5's client has all five), so that a range
+  // whose lease moves to a new node is written there directly rather than through an old node.
+  const clientLearnsNodes = process.env.BENCH_SCALE_CLIENT_ENDPOINTS !== 'initial';
+  if (clientLearnsNodes) client.setEndpoints(nodes.map((n) => `127.0.0.1:${n.kvPort}`));
   progress(`joining nodes 4 and 5 (--join 127.0.0.1:${first.kvPort}); driving ${settings.clients} writers until balanced (at most ${settings.balanceTimeoutSeconds} s)`);
   let balancedAt: number | undefined;
   let countsBalancedAt: number | undefined;
@@ -668,7 +677,12 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
   const balancedAfterSeconds = balancedAt === undefined ? null : round2(seconds);
   const copiesInFlightSeconds = copies.inFlightMs / 1000;
   const rateOver = (windowSeconds: number | null): number | null => (windowSeconds === null || windowSeconds <= 0 ? null : round2(bytesMoved / MiB / windowSeconds));
+  const puts = (await kvPutsServed()) - putsBefore;
+  // 1 when every write went straight to its range's leader; 2 when every one was forwarded.
+  const kvRequestsPerWrite = result.ops + result.errors === 0 ? null : round2(puts / (result.ops + result.errors));
   const row = rowOf('during-rebalance', result, cpu, {
+    kvRequestsPerWrite,
+    clientEndpoints: clientLearnsNodes ? 'nodes 1-5 once 4 and 5 started' : 'nodes 1-3',
     balancedAfterSeconds,
     replicaCountsBalancedAfterSeconds: countsBalancedAt === undefined ? null : round2((countsBalancedAt - joinedAt) / 1000),
     learnerReplicasLeft: learnersLeft ?? null,
@@ -696,7 +710,7 @@ async function joinAndRebalance(client: KvClient, admin: AdminClient, keys: numb
     replicasAfter: lastStatus === undefined ? null : Object.fromEntries(lastStatus.nodes.map((node) => [String(node.nodeId), { membership: node.membership, replicas: node.replicas, leases: node.leases }])),
   });
   progress(
-    `during-rebalance: ${balancedAfterSeconds === null ? `NOT balanced within ${settings.balanceTimeoutSeconds} s` : `balanced after ${fmt(seconds, 1)} s`}; ${fmt(bytesMoved / MiB, 1)} MiB moved (${fmt(Number(row.rebalanceMiBps), 2)} MiB/s from the join, ${row.rebalanceMiBpsWhileCopying === null ? '—' : fmt(Number(row.rebalanceMiBpsWhileCopying), 2)} MiB/s over the ${fmt(copiesInFlightSeconds, 1)} s copies were in flight; first copy seen after ${row.firstCopyAfterSeconds === null ? '—' : `${fmt(Number(row.firstCopyAfterSeconds), 1)} s`}); new nodes' data dirs hold ${fmt(newNodesDataDirBytes / MiB, 1)} MiB; clients ${fmt(row.opsPerSec)} writes/s, p99 ${fmt(row.p99Ms ?? 0, 2)} ms (load generator's event-loop delay p99 ${fmt(result.generatorDelayMs.p99, 1)} ms), ${result.errors} errors; ${lastStatus === undefined ? '' : replicaSummary(lastStatus)}`,
+    `during-rebalance: ${balancedAfterSeconds === null ? `NOT balanced within ${settings.balanceTimeoutSeconds} s` : `balanced after ${fmt(seconds, 1)} s`}; ${fmt(bytesMoved / MiB, 1)} MiB moved (${fmt(Number(row.rebalanceMiBps), 2)} MiB/s from the join, ${row.rebalanceMiBpsWhileCopying === null ? '—' : fmt(Number(row.rebalanceMiBpsWhileCopying), 2)} MiB/s over the ${fmt(copiesInFlightSeconds, 1)} s copies were in flight; first copy seen after ${row.firstCopyAfterSeconds === null ? '—' : `${fmt(Number(row.firstCopyAfterSeconds), 1)} s`}); new nodes' data dirs hold ${fmt(newNodesDataDirBytes / MiB, 1)} MiB; clients ${fmt(row.opsPerSec)} writes/s, p50 ${fmt(row.p50Ms ?? 0, 2)} ms, p99 ${fmt(row.p99Ms ?? 0, 2)} ms, ${kvRequestsPerWrite ?? '—'} KV requests per write (client endpoints: ${String(row.clientEndpoints)}) (load generator's event-loop delay p99 ${fmt(result.generatorDelayMs.p99, 1)} ms), ${result.errors} errors; ${lastStatus === undefined ? '' : replicaSummary(lastStatus)}`,
   );
   return { row, balancedAfterSeconds, bytesMoved };
 }
@@ -727,7 +741,7 @@ function table(rows: readonly BenchRow[], settings: Settings, loaded: Loaded, le
     let notes = `${String(row.errors)} errors`;
     if (row.workload === 'during-rebalance') {
       const after = row.balancedAfterSeconds;
-      notes += `; ${typeof after === 'number' ? `balanced after ${fmt(after, 1)} s` : `not balanced within ${String(row.balanceWaitSeconds)} s`}, ${fmt(Number(row.bytesMoved) / MiB, 1)} MiB moved at ${fmt(Number(row.rebalanceMiBps), 2)} MiB/s`;
+      notes += `; ${typeof after === 'number' ? `balanced after ${fmt(after, 1)} s` : `not balanced within ${String(row.balanceWaitSeconds)} s`}, ${fmt(Number(row.bytesMoved) / MiB, 1)} MiB moved at ${fmt(Number(row.rebalanceMiBps), 2)} MiB/s; ${String(row.kvRequestsPerWrite ?? '—')} KV requests per write (client endpoints: ${String(row.clientEndpoints ?? '—')})`;
     }
     lines.push(`| ${row.workload} | ${fmt(row.opsPerSec)} | ${fmt(row.p50Ms ?? 0, 2)} | ${fmt(row.p99Ms ?? 0, 2)} | ${cpu} | ${notes} |`);
   }

@@ -138,6 +138,23 @@ describe('KvClient and the served-by header', () => {
     expect(other.received).toEqual([]);
   });
 
+  it('follows a served-by address once setEndpoints names it (a node that joined the cluster)', async () => {
+    const joined = await startNode('joined', () => undefined);
+    const old = await startNode('old', () => joined.address);
+    const client = new KvClient({ endpoints: [old.address], clusterId: 'c' });
+    clients.push(client);
+    await client.put('k0', 'v');
+    await client.put('k1', 'v');
+    // Not one of the endpoints yet: the old node forwards every request.
+    expect(old.received).toEqual(['put', 'put']);
+    expect(() => client.setEndpoints([])).toThrow(/at least one endpoint/);
+    client.setEndpoints([old.address, joined.address]);
+    await client.put('k2', 'v'); // forwarded once more: the answer names the joined node
+    for (let i = 3; i < 6; i++) await client.put(`k${i}`, 'v');
+    expect(old.received).toEqual(['put', 'put', 'put']);
+    expect(joined.received).toEqual(['put', 'put', 'put']);
+  });
+
   it('stays on a node that serves requests itself', async () => {
     const first = await startNode('first', () => undefined);
     const second = await startNode('second', () => undefined);

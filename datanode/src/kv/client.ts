@@ -143,6 +143,16 @@ export class KvClient {
     return response.done;
   }
 
+  /**
+   * Replaces the endpoints (e.g. the nodes that joined a cluster scaling out), keeping connections
+   * to those still named: a range whose lease moved to a new node is then sent there directly (its
+   * `ph-served-by` address is one of the endpoints), not forwarded by an old node on every request.
+   */
+  setEndpoints(endpoints: readonly string[]): void {
+    if (endpoints.length === 0) throw new KvError('PH_BAD_REQUEST', 'KvClient needs at least one endpoint');
+    this.core.setEndpoints(endpoints);
+  }
+
   close(): void {
     this.core.close();
   }

@@ -340,6 +340,9 @@ describe('range state machine', () => {
     expect(replayed[2]).toMatchObject({ op: 'split', ok: true });
     expect(again.descriptor()?.endKey.toString()).toBe('m');
     expect(reopened.rangeIds()).toEqual([2, 9]);
+    // The recorded descriptors, read without building a state machine per range.
+    expect(reopened.rangeDescriptors()).toEqual([again.descriptor(), new KvStateMachine(reopened.engine, 9).descriptor()]);
+    expect(reopened.rangeDescriptors().map((d) => `${d.rangeId}:${d.startKey.toString()}-${d.endKey.toString()}`)).toEqual(['2:-m', '9:m-']);
     const rightAgain = new KvStateMachine(reopened.engine, 9);
     expect(rightAgain.appliedIndex()).toBe(2);
     expect(rightAgain.get(Buffer.from('x'))?.toString()).toBe('new');

@@ -220,20 +220,30 @@ export class KvEngine {
 
   /** The ids of the ranges that have a descriptor in the engine (initialised replicas). */
   rangeIds(): number[] {
-    const ids: number[] = [];
+    return this.rangeDescriptors().map((desc) => desc.rangeId);
+  }
+
+  /**
+   * The descriptors of the ranges that have one in the engine, in range id order: one read of
+   * each range's descriptor key (no state machine is built, so the meta range's records are not
+   * scanned), e.g. to check a dropped replica's span against the other ranges here.
+   */
+  rangeDescriptors(): RangeDescriptor[] {
+    const descriptors: RangeDescriptor[] = [];
     const it = this.engine.iterator({ lowerBound: rangeLocalStart(0), upperBound: Buffer.from([0x03]) });
     try {
       it.seek(rangeLocalStart(0));
       while (it.valid()) {
         const key = Buffer.from(it.key());
         const id = decodeU64(key, 1);
-        if (this.engine.get(rangeLocalKey(id, 'desc')) !== undefined) ids.push(id);
+        const bytes = this.engine.get(rangeLocalKey(id, 'desc'));
+        if (bytes !== undefined) descriptors.push(decodeDescriptor(bytes));
         it.seek(rangeLocalEnd(id));
       }
     } finally {
       it.close();
     }
-    return ids;
+    return descriptors;
   }
 
   flush(): Promise<void> {

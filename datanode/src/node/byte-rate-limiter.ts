@@ -3,6 +3,8 @@
  * tokens refill at `bytesPerSecond` up to `burstBytes`; a taker subtracts its bytes at once (the
  * balance may go negative) and waits until its own debt is repaid, so concurrent streams queue
  * behind each other in the order they asked and together never exceed the rate (beyond one burst).
+ * With a `pacer` (load-pacer.ts) the rate is `bytesPerSecond` times the pacer's current share
+ * (between its floor and 1): the node's foreground work, when it suffers, slows the copies down.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -13,6 +15,8 @@ export interface ByteRateLimiterOptions {
   /** Milliseconds, monotonic (tests pass a fake). */
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<unknown>;
+  /** Scales the rate by its share (0 < share ≤ 1), asked at every take (load-pacer.ts). */
+  readonly pacer?: { fraction(): number };
 }
 
 export class ByteRateLimiter {
@@ -22,6 +26,7 @@ export class ByteRateLimiter {
   private refilledAt: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<unknown>;
+  private readonly pacer: { fraction(): number } | undefined;
 
   constructor(options: ByteRateLimiterOptions) {
     if (!(options.bytesPerSecond > 0)) throw new RangeError(`bytesPerSecond must be positive, got ${options.bytesPerSecond}`);
@@ -29,6 +34,7 @@ export class ByteRateLimiter {
     this.burstBytes = Math.max(1, options.burstBytes ?? Math.max(64 * 1024, Math.floor(options.bytesPerSecond / 10)));
     this.now = options.now ?? (() => performance.now());
     this.sleep = options.sleep ?? ((ms) => sleep(ms));
+    this.pacer = options.pacer;
     this.tokens = this.burstBytes;
     this.refilledAt = this.now();
   }
@@ -36,11 +42,19 @@ export class ByteRateLimiter {
   /** Resolves when `bytes` may be sent. */
   async take(bytes: number): Promise<void> {
     const now = this.now();
-    this.tokens = Math.min(this.burstBytes, this.tokens + ((now - this.refilledAt) * this.bytesPerSecond) / 1000);
+    const rate = this.currentBytesPerSecond();
+    this.tokens = Math.min(this.burstBytes, this.tokens + ((now - this.refilledAt) * rate) / 1000);
     this.refilledAt = now;
     this.tokens -= bytes;
     if (this.tokens >= 0) return;
-    await this.sleep((-this.tokens * 1000) / this.bytesPerSecond);
+    await this.sleep((-this.tokens * 1000) / rate);
+  }
+
+  /** The rate now: the configured one, scaled by the pacer's share when there is a pacer. */
+  currentBytesPerSecond(): number {
+    if (this.pacer === undefined) return this.bytesPerSecond;
+    const share = this.pacer.fraction();
+    return this.bytesPerSecond * (share > 0 && share <= 1 ? share : 1);
   }
 }
 

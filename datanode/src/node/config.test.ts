@@ -46,3 +46,19 @@ describe('backup upload cap (--backup-rate-bytes)', () => {
     expect(startUsage).toMatch(/--backup-export-nice N\s+backupExportNice/);
   });
 });
+
+describe('load-aware snapshot pacing (--snapshot-pace-delay-ms, --snapshot-pace-floor)', () => {
+  it('is on at 20 ms with a floor of 0.6 of the rate by default; flags and PHANTOMDB_* set it, the flag winning', () => {
+    expect(loadNodeConfig(required, {})).toMatchObject({ snapshotPaceDelayMs: 20, snapshotPaceFloor: 0.6 });
+    expect(loadNodeConfig({ ...required, 'snapshot-pace-delay-ms': '0' }, {}).snapshotPaceDelayMs).toBe(0);
+    expect(loadNodeConfig(required, { PHANTOMDB_SNAPSHOT_PACE_DELAY_MS: '50', PHANTOMDB_SNAPSHOT_PACE_FLOOR: '0.75' })).toMatchObject({ snapshotPaceDelayMs: 50, snapshotPaceFloor: 0.75 });
+    expect(loadNodeConfig({ ...required, 'snapshot-pace-floor': '0.6' }, { PHANTOMDB_SNAPSHOT_PACE_FLOOR: '0.75' }).snapshotPaceFloor).toBe(0.6);
+  });
+
+  it('refuses a floor of 0 (a copy could starve) or above 1 (over the configured limit), naming the flag', () => {
+    expect(() => loadNodeConfig({ ...required, 'snapshot-pace-floor': '0' }, {})).toThrow(/snapshot-pace-floor/);
+    expect(() => loadNodeConfig({ ...required, 'snapshot-pace-floor': '1.5' }, {})).toThrow(/snapshot-pace-floor/);
+    expect(() => loadNodeConfig({ ...required, 'snapshot-pace-delay-ms': '-1' }, {})).toThrow(/snapshot-pace-delay-ms/);
+    expect(startUsage).toMatch(/--snapshot-pace-delay-ms N\s+PHANTOMDB_SNAPSHOT_PACE_DELAY_MS/);
+  });
+});

@@ -110,6 +110,14 @@ export const nodeConfigSchema = z
     /** Bytes per second the placement driver may start copying to new replicas (snapshots), averaged. */
     snapshotRateBytes: z.coerce.number().int().min(64 * 1024).max(10 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
     /**
+     * Load-aware snapshot pacing (load-pacer.ts): while this node's event-loop delay p99 is above
+     * this many ms, its outgoing snapshot streams slow down (to --snapshot-pace-floor of
+     * --snapshot-rate-bytes at the least). 0: always the full rate.
+     */
+    snapshotPaceDelayMs: z.coerce.number().int().min(0).max(10_000).default(20),
+    /** The lowest share of --snapshot-rate-bytes load-aware pacing slows snapshot streams to. */
+    snapshotPaceFloor: z.coerce.number().gt(0).max(1).default(0.6),
+    /**
      * Bytes per second this node's backup exports may write (over all of them: each range's
      * leader writes its own files, so this paces what a backup costs this node). 0: no limit.
      */
@@ -159,6 +167,8 @@ export const envVariables: Readonly<Record<string, keyof z.input<typeof nodeConf
   PHANTOMDB_GC_TTL_MS: 'gcTtlMs',
   PHANTOMDB_RESTORE_FROM: 'restoreFrom',
   PHANTOMDB_LOCALITY: 'locality',
+  PHANTOMDB_SNAPSHOT_PACE_DELAY_MS: 'snapshotPaceDelayMs',
+  PHANTOMDB_SNAPSHOT_PACE_FLOOR: 'snapshotPaceFloor',
 };
 
 /** Command-line flags and the config fields they set (all take a value). */
@@ -186,6 +196,8 @@ export const flagFields: Readonly<Record<string, keyof z.input<typeof nodeConfig
   locality: 'locality',
   'rebalance-concurrency': 'rebalanceConcurrency',
   'snapshot-rate-bytes': 'snapshotRateBytes',
+  'snapshot-pace-delay-ms': 'snapshotPaceDelayMs',
+  'snapshot-pace-floor': 'snapshotPaceFloor',
   'dead-node-replace-ms': 'deadNodeReplaceMs',
   'backup-rate-bytes': 'backupRateBytes',
   'backup-concurrency': 'backupConcurrency',

@@ -31,6 +31,7 @@ import { simpleConfState, type NodeId } from '../raft/types.ts';
 import { realFs } from '../storage/fs.ts';
 import { NodeAdmin } from './admin-backend.ts';
 import { ByteRateLimiter } from './byte-rate-limiter.ts';
+import { defaultLoadPacingPolicy, describePacingPeriod, LoadPacer } from './load-pacer.ts';
 import type { NodeConfig } from './config.ts';
 import { checkOrRecordIdentity } from './identity.ts';
 import type { PeerTransport, TransportHandlers } from './interfaces.ts';
@@ -142,6 +143,8 @@ export class DataNode implements KvBackend {
   readonly metrics: NodeMetrics | undefined;
   /** The node's hybrid logical clock: stamps writes of ranges led here, picks backup timestamps. */
   readonly hlc: HybridLogicalClock;
+  /** Load-aware pacing (load-pacer.ts) of this node's snapshot streams, both ways, and of the copies its placement driver starts (undefined with --snapshot-pace-delay-ms 0). */
+  private readonly snapshotPacer: LoadPacer | undefined;
   /** This binary's version and the cluster versions it runs. */
   readonly binary: BinaryVersion = binaryVersion();
   /** Peers' binary versions, as their transport handshakes told. */
@@ -174,6 +177,17 @@ export class DataNode implements KvBackend {
     const stamped = process.env.PHANTOMDB_LOG_TIME === '1';
     this.log = deps.log ?? ((line) => console.log(`${stamped ? `${new Date().toISOString()} ` : ''}[node ${config.nodeId}] ${line}`));
     this.hlc = new HybridLogicalClock(systemPhysicalClock, { maxOffsetMs: config.maxClockOffsetMs });
+    if (config.snapshotPaceDelayMs > 0) {
+      const policy = { ...defaultLoadPacingPolicy, delayHighMs: config.snapshotPaceDelayMs, floorFraction: config.snapshotPaceFloor };
+      this.snapshotPacer = new LoadPacer({
+        policy,
+        // One line when the copies reach the floor and one when they are back at the full rate.
+        onChange: (share, delayMs) => {
+          if (share === policy.floorFraction || share === 1) this.log(`snapshot pacing: event-loop delay p99 ${delayMs.toFixed(1)} ms, snapshot streams and copy starts at ${Math.round(share * 100)}% of --snapshot-rate-bytes`);
+        },
+        onIdle: (period) => this.log(describePacingPeriod(period)),
+      });
+    }
     const messageBytesMax = kvMessageBytesMax(this.limits);
     // No channelz (nothing serves it): it costs counters and timestamps on every call.
     this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': Math.max(messageBytesMax, 20 * 1024 * 1024), 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0 });
@@ -274,7 +288,10 @@ export class DataNode implements KvBackend {
           process.kill(process.pid, 'SIGTERM');
         },
         refuseCommand: (command) => commandRefusal(command, this.features, commandFeatures),
-        snapshotRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes }),
+        snapshotRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes, ...(this.snapshotPacer === undefined ? {} : { pacer: this.snapshotPacer }) }),
+        // With load-aware pacing, a node also reads what it receives at its share of the rate: a
+        // new node taking copies from several senders at once (and leases) yields to its clients too.
+        ...(this.snapshotPacer === undefined ? {} : { snapshotReceiveRate: new ByteRateLimiter({ bytesPerSecond: config.snapshotRateBytes, pacer: this.snapshotPacer }) }),
         log: this.log,
         ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
         hlc: this.hlc,
@@ -329,6 +346,9 @@ export class DataNode implements KvBackend {
       addressBook: () => this.addressBook(),
       stopped: () => this.stopping !== undefined || this.retired !== undefined,
       ...(this.metrics === undefined ? {} : { events: this.metrics.rangeEvents }),
+      // The driver (on the meta leader) starts copies at this node's pacer share: on a loaded
+      // cluster the copies of all senders together slow down, not only each sender's own.
+      ...(this.snapshotPacer === undefined ? {} : { copyRateShare: () => this.snapshotPacer?.fraction() ?? 1 }),
       log: this.log,
     });
     addKvServices(this.grpcServer, this);
@@ -784,6 +804,7 @@ export class DataNode implements KvBackend {
   }
 
   private async shutdown(): Promise<void> {
+    this.snapshotPacer?.stop();
     clearInterval(this.decommissionTimer);
     clearInterval(this.gcTimer);
     clearInterval(this.registerTimer);

@@ -76,6 +76,8 @@ export interface PlacementHostOptions {
   /** Whether the node is stopping or retired (no heartbeats). */
   readonly stopped: () => boolean;
   readonly events?: RangeEventRecorder;
+  /** Load-aware pacing: the share of --snapshot-rate-bytes the driver may start copying now (DriverOptions.copyRateShare). */
+  readonly copyRateShare?: () => number;
   readonly log: (line: string) => void;
 }
 
@@ -593,7 +595,7 @@ export class PlacementHost {
 
   private startDriver(): void {
     const view: ClusterView = { snapshot: (signal) => (signal.aborted ? Promise.reject(signal.reason as Error) : Promise.resolve(this.snapshotNow())) };
-    const instance = new PlacementDriver({ view, admin: this.rangeAdmin(), clock: systemClock, limits: this.limits, onEvent: (event) => this.onDriverEvent(event) });
+    const instance = new PlacementDriver({ view, admin: this.rangeAdmin(), clock: systemClock, limits: this.limits, onEvent: (event) => this.onDriverEvent(event), ...(this.options.copyRateShare === undefined ? {} : { copyRateShare: this.options.copyRateShare }) });
     const abort = new AbortController();
     // A new leader's tracker starts afresh: records seen once are suspect until they advance.
     this.tracker = emptyLivenessState;

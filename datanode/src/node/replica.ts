@@ -67,6 +67,12 @@ export interface ReplicaOptions {
   readonly log: (line: string) => void;
   /** Paces this node's outgoing snapshot streams (--snapshot-rate-bytes; one limiter shared by every replica). */
   readonly snapshotRate?: ByteRateLimiter;
+  /**
+   * Paces this node's incoming snapshot streams (load-aware pacing: --snapshot-rate-bytes times the
+   * pacer's share; shared by every replica). A slower read holds the sender back through the
+   * stream's flow control. Absent: read as fast as they arrive.
+   */
+  readonly snapshotReceiveRate?: ByteRateLimiter;
   /** Where proposals, snapshots sent and role changes are reported (metrics); absent: not reported. */
   readonly metrics?: ReplicaMetricsSink;
   /** The node's hybrid logical clock: stamps writes when proposed, follows applied timestamps (default: one per replica on the system clock). */
@@ -615,7 +621,7 @@ export class Replica implements TransportHandlers {
     if (header.groupId !== this.options.groupId) throw new KvError('PH_BAD_REQUEST', `no group ${header.groupId} here`);
     const dir = path.join(this.options.snapshotDir, `in-${++this.snapshotSeq}`);
     try {
-      const { header: stream, files } = await decodeSnapshotStream(data, dir);
+      const { header: stream, files } = await decodeSnapshotStream(paced(data, this.options.snapshotReceiveRate), dir);
       await this.exclusive(async () => {
         if (this.stopped) throw new KvError('PH_UNAVAILABLE', 'node is shutting down');
         const sm = this.options.stateMachine;

@@ -36,6 +36,8 @@ Options (flag / environment variable / config-file field):
   --locality region=R,zone=Z    PHANTOMDB_LOCALITY        locality: topology labels; replicas spread across zones
   --rebalance-concurrency N                               rebalanceConcurrency: replica moves at once (default 4)
   --snapshot-rate-bytes N                                 snapshotRateBytes: bytes/s copied to new replicas (default 32 MiB)
+  --snapshot-pace-delay-ms N    PHANTOMDB_SNAPSHOT_PACE_DELAY_MS  snapshotPaceDelayMs: slow snapshot streams while the event-loop delay p99 exceeds this (default 20; 0: off)
+  --snapshot-pace-floor F       PHANTOMDB_SNAPSHOT_PACE_FLOOR  snapshotPaceFloor: share of --snapshot-rate-bytes they keep at the least (default 0.6)
   --dead-node-replace-ms N                                deadNodeReplaceMs: replace a dead node's replicas after (default 60000)
   --backup-rate-bytes N                                   backupRateBytes: bytes/s this node's backup exports write (default 0: no limit)
   --backup-concurrency N                                  backupConcurrency: range pieces this node exports at once for a backup (default 2)

@@ -295,11 +295,9 @@ export class Store implements TransportHandlers {
    */
   private async clearDroppedReplica(id: GroupId, sm: KvStateMachine, desc: RangeDescriptor | undefined): Promise<void> {
     const { logStore, kv } = this.options;
-    const others = kv
-      .rangeIds()
-      .filter((other) => other !== id)
-      .map((other) => new KvStateMachine(kv.engine, other).descriptor())
-      .filter((d) => d !== undefined);
+    // The other ranges' descriptors as recorded (no state machine built per range: the meta
+    // range's would scan all its records, for every replica dropped).
+    const others = kv.rangeDescriptors().filter((other) => other.rangeId !== id);
     const spans = desc === undefined || others.some((other) => spansOverlap(other, desc)) ? [] : [{ startKey: desc.startKey, endKey: desc.endKey }];
     await sm.clearReplicatedState(spans);
     if (logStore.hasGroup(id)) await logStore.removeGroup(id);

@@ -401,6 +401,28 @@ describe('driver parts', () => {
     expect(taken).toEqual([0, 1000, 3000]);
   });
 
+  it('starts copies at the load-aware share of the rate (never stalls at the floor)', async () => {
+    const clock = new VirtualClock();
+    let share = 1;
+    const bucket = new TokenBucket(clock, 100, 200, () => share);
+    const signal = new AbortController().signal;
+    const taken: number[] = [];
+    const take = (bytes: number) => bucket.take(bytes, signal).then(() => taken.push(clock.nowMs()));
+    await take(200); // the burst, at once
+    share = 0.5; // the node is loaded: half the rate
+    expect(bucket.currentBytesPerSecond()).toBe(50);
+    void take(100).then(() => take(100));
+    await runVirtual(clock, () => taken.length === 3, 100_000);
+    // 100 bytes at 50 bytes/s: 2 s each.
+    expect(taken).toEqual([0, 2000, 4000]);
+    share = 1; // calm again
+    void take(100);
+    await runVirtual(clock, () => taken.length === 4, 100_000);
+    expect(taken[3]).toBe(5000);
+    share = 7; // nonsense from the share function counts as the full rate, never more
+    expect(bucket.currentBytesPerSecond()).toBe(100);
+  });
+
   it('serves token bucket callers in order, so a large copy is not starved by small ones', async () => {
     const clock = new VirtualClock();
     const bucket = new TokenBucket(clock, 100, 200);

@@ -124,6 +124,12 @@ export interface DriverOptions {
   readonly clock: DriverClock;
   readonly limits: DriverLimits;
   readonly onEvent?: (event: DriverEvent) => void;
+  /**
+   * Load-aware pacing of the copies the driver starts: the share (0 < share ≤ 1) of
+   * `copyBytesPerSecondMax` it may start now (the node passes its snapshot pacer's share,
+   * node/load-pacer.ts, which never goes below its floor). Absent: always the full rate.
+   */
+  readonly copyRateShare?: () => number;
 }
 
 /** Throws PH_INVALID_OPTIONS naming every bad field. */
@@ -166,10 +172,12 @@ export class TokenBucket {
   /** Settles when the previous caller has its tokens (or gave up). */
   private tail: Promise<void> = Promise.resolve();
 
+  /** `share` (0 < share ≤ 1, asked at each refill) scales the rate: load-aware pacing (DriverOptions.copyRateShare). */
   constructor(
     private readonly clock: DriverClock,
     readonly bytesPerSecond: number,
     readonly capacityBytes: number,
+    private readonly share?: () => number,
   ) {
     assert(bytesPerSecond > 0, 'token bucket rate must be positive');
     assert(capacityBytes > 0, 'token bucket capacity must be positive');
@@ -177,10 +185,18 @@ export class TokenBucket {
     this.refilledAtMs = clock.nowMs();
   }
 
-  private refill(): void {
+  /** The rate now: `bytesPerSecond` times the share (a share outside (0, 1] counts as 1). */
+  currentBytesPerSecond(): number {
+    const share = this.share?.() ?? 1;
+    return this.bytesPerSecond * (share > 0 && share <= 1 ? share : 1);
+  }
+
+  private refill(): number {
     const now = this.clock.nowMs();
-    this.tokens = Math.min(this.capacityBytes, this.tokens + ((now - this.refilledAtMs) * this.bytesPerSecond) / 1000);
+    const rate = this.currentBytesPerSecond();
+    this.tokens = Math.min(this.capacityBytes, this.tokens + ((now - this.refilledAtMs) * rate) / 1000);
     this.refilledAtMs = now;
+    return rate;
   }
 
   take(bytes: number, signal: AbortSignal): Promise<void> {
@@ -194,12 +210,12 @@ export class TokenBucket {
     const needed = Math.min(bytes, this.capacityBytes);
     for (;;) {
       signal.throwIfAborted();
-      this.refill();
+      const rate = this.refill();
       if (this.tokens >= needed) {
         this.tokens -= bytes;
         return;
       }
-      await this.clock.sleep(Math.max(1, Math.ceil(((needed - this.tokens) * 1000) / this.bytesPerSecond)), signal);
+      await this.clock.sleep(Math.max(1, Math.ceil(((needed - this.tokens) * 1000) / rate)), signal);
     }
   }
 }
@@ -304,7 +320,7 @@ export class PlacementDriver {
 
   constructor(private readonly options: DriverOptions) {
     checkDriverLimits(options.limits);
-    this.bucket = new TokenBucket(options.clock, options.limits.copyBytesPerSecondMax, options.limits.copyBurstBytesMax);
+    this.bucket = new TokenBucket(options.clock, options.limits.copyBytesPerSecondMax, options.limits.copyBurstBytesMax, options.copyRateShare);
   }
 
   /** Plans again now instead of at the next pass (the admin API's "rebalance now"). */

@@ -30,7 +30,7 @@ import { type TableProperties, TableReader } from './sstable/table-reader.ts';
 import { type FileMeta, Version, type VersionEdit, decodeEdit, encodeEdit, fileNewestSeq, largestUserKey, smallestUserKey } from './version.ts';
 import { WriteAheadLog, replayWal } from './wal.ts';
 import { WriteBatch, decodeWriteBatch } from './write-batch.ts';
-import { type PinnedTable, type SpanSample, type SpanSource, encodeSpanEntries } from './span-export.ts';
+import { type PinnedTable, type SpanSample, type SpanSource, encodeSpanEntries, encodeSpanEntriesSliced } from './span-export.ts';
 import { InThreadSpanExecutor, type SpanExecutor, WorkerSpanExecutor } from './span-executor.ts';
 
 export interface WriteOptions {
@@ -535,7 +535,7 @@ export class StorageEngine {
   async sampleSpan(start: Buffer, end: Buffer, everyEntries: number): Promise<SpanSample> {
     this.checkReadable();
     if (!(Number.isSafeInteger(everyEntries) && everyEntries >= 1)) throw new InvalidArgumentError('sampleSpan needs everyEntries ≥ 1');
-    const pinned = this.pinSpan(start, end);
+    const pinned = await this.pinSpanSliced(start, end);
     try {
       return await this.spanExecutor.sample(pinned.source, everyEntries);
     } finally {
@@ -550,7 +550,7 @@ export class StorageEngine {
    */
   async planRangeDeletion(start: Buffer, end: Buffer): Promise<RangeDeletionPlan> {
     this.checkWritable();
-    const pinned = this.pinSpan(start, end);
+    const pinned = await this.pinSpanSliced(start, end);
     try {
       const keys = await this.spanExecutor.liveKeys(pinned.source);
       return { start, end, seq: pinned.source.seq, keys };
@@ -818,6 +818,36 @@ export class StorageEngine {
   }
 
   /**
+   * As `pinSpan`, but the memtables' entries of the span are copied in slices of a MiB with the
+   * event loop given back in between (`encodeSpanEntriesSliced`): the sequence, the version and
+   * the memtables are taken at the call, so the source is the same state `pinSpan` would pin then
+   * (writes meanwhile land above its sequence). For the span readers on the export thread
+   * (snapshot export, split sampling, range-deletion plans) run during rebalancing, where a
+   * range's share of a large memtable copied in one go was a long synchronous slice.
+   */
+  async pinSpanSliced(start: Buffer, end: Buffer, options: ReadOptions = {}): Promise<{ readonly source: SpanSource; release(): void }> {
+    this.checkReadable();
+    if (Buffer.compare(start, end) >= 0) throw new InvalidArgumentError('pinSpan needs start < end');
+    const seq = options.snapshot?.seq ?? this.visibleSequence;
+    const version = this.version;
+    const release = this.pinVersion(version);
+    const iterators = [this.active, ...[...this.immutables].reverse()].map((slot) => slot.table.iterator());
+    const tables: PinnedTable[] = [];
+    for (const f of version.allFiles()) {
+      if (Buffer.compare(smallestUserKey(f), end) >= 0 || Buffer.compare(largestUserKey(f), start) < 0) continue;
+      tables.push({ path: path.join(this.dir, fileName(f.number, 'sst')), fileNumber: f.number, ...(f.globalSeq === undefined ? {} : { globalSeq: f.globalSeq }) });
+    }
+    try {
+      const memtables: Buffer[] = [];
+      for (const it of iterators) memtables.push(await encodeSpanEntriesSliced(it, start, end, seq));
+      return { source: { start, end, seq, memtables: memtables.filter((entries) => entries.byteLength > 0), tables }, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /**
    * As `exportRange`, but the merge, the encoding and the fsyncs run on the engine's niced export
    * thread: this thread only pins the span and copies its memtable entries. `sync: false` skips
    * the fsyncs (scratch files read once).
@@ -825,7 +855,7 @@ export class StorageEngine {
   async exportSpan(start: Buffer, end: Buffer, dir: string, options: ReadOptions & { fileBytes?: number; sync?: boolean } = {}): Promise<ExportedFile[]> {
     this.checkReadable();
     if (Buffer.compare(start, end) >= 0) throw new InvalidArgumentError('exportSpan needs start < end');
-    const pinned = this.pinSpan(start, end, options);
+    const pinned = await this.pinSpanSliced(start, end, options);
     try {
       this.fs.mkdirSync(dir);
       return await this.spanExecutor.exportSpan({

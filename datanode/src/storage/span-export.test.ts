@@ -6,7 +6,7 @@ import { CorruptionError } from './errors.ts';
 import { FaultInjectingFs } from './fs.ts';
 import { ValueKind } from './keys.ts';
 import { Memtable } from './memtable.ts';
-import { EncodedEntriesIterator, encodeSpanEntries } from './span-export.ts';
+import { EncodedEntriesIterator, encodeSpanEntries, encodeSpanEntriesSliced } from './span-export.ts';
 import { exportThreadNice } from './span-executor.ts';
 import { TableReader } from './sstable/table-reader.ts';
 import { realFs } from './fs.ts';
@@ -236,5 +236,30 @@ describe('encoded memtable entries', () => {
     expect(iterator.kind()).toBe(ValueKind.Delete);
     iterator.seek(key(45), 1000);
     expect(iterator.valid()).toBe(false);
+  });
+
+  it('copied in slices, are the same bytes as in one go, and give the event loop back every MiB', async () => {
+    const table = new Memtable();
+    let seq = 0;
+    const big = Buffer.alloc(4000, 7);
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 1000; i++) table.add(key(i), ++seq, ValueKind.Put, i % 3 === 0 ? big : val(i, round));
+    const bound = seq;
+    let yields = 0;
+    let nextKey = 5000;
+    // Writes between slices (above the bound) must not show up in the copy.
+    const sliced = await encodeSpanEntriesSliced(table.iterator(), key(100), key(900), bound, async () => {
+      yields++;
+      table.add(key(500), ++seq, ValueKind.Put, val(500, 9));
+      table.add(key(nextKey++), ++seq, ValueKind.Put, val(1, 9));
+      await Promise.resolve();
+    });
+    const whole = encodeSpanEntries(table.iterator(), key(100), key(900), bound);
+    expect(sliced.equals(whole)).toBe(true);
+    // About 2.7 MiB of entries in the span: two yields (after the first and the second MiB).
+    expect(whole.byteLength).toBeGreaterThan(2 * 1024 * 1024);
+    expect(yields).toBe(Math.floor(whole.byteLength / (1024 * 1024)));
+    // An exact-size buffer (not a view of a larger one: it is posted to the export thread).
+    expect(sliced.buffer.byteLength === sliced.byteLength || sliced.byteLength < 4096).toBe(true);
+    expect((await encodeSpanEntriesSliced(table.iterator(), key(5000), key(5001), bound)).byteLength).toBe(0);
   });
 });
