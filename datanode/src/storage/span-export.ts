@@ -84,18 +84,22 @@ export function encodeSpanEntries(it: InternalIterator, start: Buffer, end: Buff
   let pos = 0;
   for (it.seek(start, maxSequence); it.valid() && Buffer.compare(it.userKey(), end) < 0; it.next()) {
     if (it.seq() > seq) continue;
-    const key = it.userKey();
-    const value = it.value();
-    out.writeUInt32LE(key.length, pos);
-    out.writeUInt32LE(value.length, pos + 4);
-    out.writeDoubleLE(it.seq(), pos + 8);
-    out[pos + 16] = it.kind();
-    pos += entryHeaderBytes;
-    pos += key.copy(out, pos);
-    pos += value.copy(out, pos);
+    pos = writeSpanEntry(out, pos, it.userKey(), it.value(), it.seq(), it.kind());
   }
   assert(pos === bytes, 'encoded span entries fill their buffer');
   return out;
+}
+
+/** Writes one entry (header, key, value) at `pos` of `out`; returns the position after it. */
+function writeSpanEntry(out: Buffer, pos: number, key: Buffer, value: Buffer, seq: number, kind: number): number {
+  out.writeUInt32LE(key.length, pos);
+  out.writeUInt32LE(value.length, pos + 4);
+  out.writeDoubleLE(seq, pos + 8);
+  out[pos + 16] = kind;
+  let at = pos + entryHeaderBytes;
+  at += key.copy(out, at);
+  at += value.copy(out, at);
+  return at;
 }
 
 /** `encodeSpanEntriesSliced` gives the event loop back after copying this many bytes. */
@@ -127,13 +131,7 @@ export async function encodeSpanEntriesSliced(it: InternalIterator, start: Buffe
       piece = Buffer.allocUnsafe(Math.max(sliceBytes, bytes));
       pos = 0;
     }
-    piece.writeUInt32LE(key.length, pos);
-    piece.writeUInt32LE(value.length, pos + 4);
-    piece.writeDoubleLE(it.seq(), pos + 8);
-    piece[pos + 16] = it.kind();
-    pos += entryHeaderBytes;
-    pos += key.copy(piece, pos);
-    pos += value.copy(piece, pos);
+    pos = writeSpanEntry(piece, pos, key, value, it.seq(), it.kind());
     total += bytes;
     sinceYield += bytes;
     if (sinceYield >= sliceBytes) {
