@@ -808,13 +808,19 @@ export class StorageEngine {
     const version = this.version;
     const release = this.pinVersion(version);
     const memtables = [this.active, ...[...this.immutables].reverse()].map((slot) => encodeSpanEntries(slot.table.iterator(), start, end, seq));
+    const tables = this.tablesOverlapping(version, start, end);
+    return { source: { start, end, seq, memtables: memtables.filter((entries) => entries.byteLength > 0), tables }, release };
+  }
+
+  /** The tables of `version` that may hold keys of [start, end), as a pinned span lists them. */
+  private tablesOverlapping(version: Version, start: Buffer, end: Buffer): PinnedTable[] {
     const tables: PinnedTable[] = [];
     for (const f of version.allFiles()) {
       // Tables are closed intervals of user keys; the span is half-open.
       if (Buffer.compare(smallestUserKey(f), end) >= 0 || Buffer.compare(largestUserKey(f), start) < 0) continue;
       tables.push({ path: path.join(this.dir, fileName(f.number, 'sst')), fileNumber: f.number, ...(f.globalSeq === undefined ? {} : { globalSeq: f.globalSeq }) });
     }
-    return { source: { start, end, seq, memtables: memtables.filter((entries) => entries.byteLength > 0), tables }, release };
+    return tables;
   }
 
   /**
@@ -832,11 +838,7 @@ export class StorageEngine {
     const version = this.version;
     const release = this.pinVersion(version);
     const iterators = [this.active, ...[...this.immutables].reverse()].map((slot) => slot.table.iterator());
-    const tables: PinnedTable[] = [];
-    for (const f of version.allFiles()) {
-      if (Buffer.compare(smallestUserKey(f), end) >= 0 || Buffer.compare(largestUserKey(f), start) < 0) continue;
-      tables.push({ path: path.join(this.dir, fileName(f.number, 'sst')), fileNumber: f.number, ...(f.globalSeq === undefined ? {} : { globalSeq: f.globalSeq }) });
-    }
+    const tables = this.tablesOverlapping(version, start, end);
     try {
       const memtables: Buffer[] = [];
       for (const it of iterators) memtables.push(await encodeSpanEntriesSliced(it, start, end, seq));
