@@ -38,3 +38,20 @@ export function medianInterval(values: readonly number[], confidence = 0.95): Me
   while (k + 1 <= Math.floor((n + 1) / 2) && 1 - 2 * binomialHalfCdf(n, k) >= confidence) k++;
   return { low: sorted[k - 1] ?? NaN, high: sorted[n - k] ?? NaN, coverage: 1 - 2 * binomialHalfCdf(n, k - 1) };
 }
+
+/**
+ * The crossover values: each value averages the k-th pair of a block in which cluster A had
+ * metrics on with the k-th pair of the next block, in which B had them. Whatever makes one
+ * cluster faster than the other for the whole run (which node leads, where its files lie,
+ * measured at up to ±5% with metrics off on both) enters each value once with each sign and
+ * cancels; what metrics cost enters twice with the same sign and stays.
+ */
+export function crossoverValues(blocks: readonly (readonly number[])[]): number[] {
+  const values: number[] = [];
+  for (let block = 0; block + 1 < blocks.length; block += 2) {
+    const a = blocks[block] ?? [];
+    const b = blocks[block + 1] ?? [];
+    for (let k = 0; k < Math.min(a.length, b.length); k++) values.push(((a[k] ?? NaN) + (b[k] ?? NaN)) / 2);
+  }
+  return values;
+}

@@ -11,9 +11,12 @@
  * 15-30 s) and a metrics-off cluster (PHANTOMDB_METRICS=off: no request timing, no fsync
  * histogram, no process metrics, no /metrics) run side by side, and each workload drives them in
  * short adjacent segments in ABBA order (on-off, off-on, ...), so that drift on a shared machine
- * hits both alike. The overhead is the median of the per-pair throughput ratios; the CPU time of
- * the node processes per 1,000 operations, far less noisy on 2 shared cores, is reported next to
- * it. The overhead must stay under 3% (rows with system `phantomdb-metrics-off`).
+ * hits both alike. Two clusters are never quite alike, though (with metrics off on both, one was
+ * up to 5% faster for a whole run), so the clusters cross over: in the first block cluster A has
+ * metrics on, then both restart on their data with the settings swapped, and each overhead value
+ * averages a pair of each block, in which the clusters' own difference cancels. The overhead is
+ * the median of those values; the CPU time of the node processes per 1,000 operations is reported
+ * next to it. The overhead must stay under 3% (rows with system `phantomdb-metrics-off`).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,7 +27,7 @@ import { Etcd3 } from 'etcd3';
 import type { KvClient as KvClientClass } from '../datanode/src/kv/client.ts';
 import { nodeBuild } from './build.ts';
 import { fmt, helpRequested, machineDescription, mainThreadCpuSeconds, percentile, processCpuSeconds, repoRoot, updateBenchmarksDoc, UsageError, writeResult, type BenchRow } from './common.ts';
-import { medianInterval } from './median-interval.ts';
+import { crossoverValues, medianInterval } from './median-interval.ts';
 
 const help = `Usage: npm run bench:raft [-- --help]
 
@@ -36,12 +39,14 @@ Writes bench/results/raft.json and the raft section of docs/benchmarks.md.
 Environment:
   BENCH_SECONDS=5       measured seconds per workload (after 1 s of warm-up), PhantomDB vs etcd
   BENCH_REPEAT=3        alternating rounds of PhantomDB and etcd; each row is the median round
-  BENCH_METRICS_PAIRS=16          metrics on/off segment pairs per workload (ABBA order)
+  BENCH_METRICS_PAIRS=32          metrics on/off segment pairs per workload (ABBA order)
+  BENCH_METRICS_BLOCKS=2          blocks the pairs are split into (even); the clusters swap
+                                  which has metrics on between blocks and restart
   BENCH_METRICS_SEGMENT_SECONDS=2 measured seconds per segment (after 0.5 s of ramp-up)
   BENCH_ONLY=etcd|metrics         run one part only and print it (writes no result files)
   BENCH_WORKLOADS=put-c1,put-c16  only these workloads (writes no result files)
-  BENCH_METRICS_CALIBRATE=1       the metrics part with metrics off on both clusters: the noise
-                                  floor and bias of the pairing itself (writes no result files)
+  BENCH_METRICS_CALIBRATE=1       the metrics part with metrics off on both clusters (same blocks):
+                                  the noise floor and bias of the method itself (no result files)
   BENCH_FROM_SOURCE=1   run the nodes and client from source through tsx (default: compiled by tsc)
   BENCH_NODE_FLAGS      extra Node.js flags of the PhantomDB node processes, space-separated; {system}
                         is replaced by the cluster's system name (e.g. --cpu-prof
@@ -60,9 +65,11 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 const warmupSeconds = 1;
 /** The metrics cost: segment pairs per workload, measured seconds per segment and its ramp-up. */
-const metricsPairs = Math.max(1, Number(process.env.BENCH_METRICS_PAIRS ?? 16));
+const metricsPairs = Math.max(2, Number(process.env.BENCH_METRICS_PAIRS ?? 32));
 const segmentSeconds = Number(process.env.BENCH_METRICS_SEGMENT_SECONDS ?? 2);
 const segmentRampSeconds = 0.5;
+/** Blocks of the metrics cost (even): the clusters swap which has metrics on between blocks. */
+const metricsBlocks = Math.max(2, 2 * Math.round(Number(process.env.BENCH_METRICS_BLOCKS ?? 2) / 2));
 /** Each cluster is driven this long at a workload's level before its first pair. */
 const metricsWarmupSeconds = 2;
 const only = process.env.BENCH_ONLY;
@@ -305,6 +312,9 @@ class Scraper {
 
 interface PhantomCluster {
   readonly system: System;
+  /** Names its data directories. */
+  readonly name: string;
+  readonly ports: ClusterPorts;
   readonly store: Store;
   /** CPU seconds used so far by the three node processes (and by their main threads). */
   readonly cpu: CpuClock;
@@ -318,9 +328,17 @@ function nodeFlags(system: string): string[] {
   return (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '').map((flag) => flag.replaceAll('{system}', system));
 }
 
-async function startPhantomDb(baseDir: string, metrics: boolean, name: string = metrics ? 'phantomdb' : 'phantomdb-metrics-off'): Promise<PhantomCluster> {
+/** A cluster's node ids and ports, kept when it is restarted (its Raft configuration names them). */
+type ClusterPorts = readonly { readonly id: number; readonly raft: number; readonly kv: number; readonly http: number }[];
+
+/**
+ * Starts (or, given the `ports` and `name` of an earlier start, restarts on the same data) a
+ * 3-node cluster with metrics on or off. `name` names its data directories (and {system} in
+ * BENCH_NODE_FLAGS).
+ */
+async function startPhantomDb(baseDir: string, metrics: boolean, name: string = metrics ? 'phantomdb' : 'phantomdb-metrics-off', ports?: ClusterPorts): Promise<PhantomCluster> {
   const system: System = metrics ? 'phantomdb' : 'phantomdb-metrics-off';
-  const nodes = await Promise.all([1, 2, 3].map(async (id) => ({ id, raft: await freePort(), kv: await freePort(), http: await freePort() })));
+  const nodes = ports ?? (await Promise.all([1, 2, 3].map(async (id) => ({ id, raft: await freePort(), kv: await freePort(), http: await freePort() }))));
   const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raft}`).join(',');
   const children = nodes.map((n) =>
     spawn(
@@ -348,6 +366,8 @@ async function startPhantomDb(baseDir: string, metrics: boolean, name: string = 
   }
   return {
     system,
+    name,
+    ports: nodes,
     store: { put: (key, v) => client.put(key, v), get: (key) => client.get(key) },
     cpu: {
       total: () => children.reduce((sum, child) => sum + processCpuSeconds(child.pid), 0),
@@ -445,8 +465,13 @@ interface Segment {
   readonly driven: Driven;
 }
 
-/** One workload's pairs: warm-up on both clusters, then adjacent on/off segments in ABBA order. */
-async function metricsCostOf(workload: Workload, on: PhantomCluster, off: PhantomCluster): Promise<BenchRow> {
+interface Pair {
+  readonly on: Segment;
+  readonly off: Segment;
+}
+
+/** One workload's pairs in one block: warm-up on both clusters, then adjacent on/off segments in ABBA order. */
+async function metricsPairsOf(workload: Workload, on: PhantomCluster, off: PhantomCluster, count: number): Promise<Pair[]> {
   const segment = async (cluster: PhantomCluster, warmupS: number, measureS: number): Promise<Driven> => {
     // Scraped only while driven: a scrape during the other cluster's segment would load the
     // machine the metrics-off segment is measured on, hiding part of the cost.
@@ -458,8 +483,8 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
     }
   };
   for (const cluster of [on, off]) await segment(cluster, metricsWarmupSeconds, 0.2);
-  const pairs: { on: Segment; off: Segment }[] = [];
-  for (let pair = 0; pair < metricsPairs; pair++) {
+  const pairs: Pair[] = [];
+  for (let pair = 0; pair < count; pair++) {
     const order = pair % 2 === 0 ? [on, off] : [off, on];
     const segments: Segment[] = [];
     for (const cluster of order) segments.push({ metrics: cluster === on, driven: await segment(cluster, segmentRampSeconds, segmentSeconds) });
@@ -468,13 +493,22 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
     if (onSegment === undefined || offSegment === undefined) throw new Error('a pair without both segments');
     pairs.push({ on: onSegment, off: offSegment });
   }
+  return pairs;
+}
+
+/** One workload's row from its pairs, block by block (blocks alternate which cluster has metrics on). */
+function metricsCostRow(workload: Workload, blocks: readonly (readonly Pair[])[]): BenchRow {
+  const pairs = blocks.flat();
   const cpuMsPer1000 = (d: Driven): number => (d.ops === 0 ? NaN : (d.cpuSeconds / d.ops) * 1000 * 1000);
   const mainMsPer1000 = (d: Driven): number => (d.ops === 0 ? NaN : (d.mainThreadCpuSeconds / d.ops) * 1000 * 1000);
-  const throughputOverheads = pairs.map((p) => (1 - p.on.driven.opsPerSec / Math.max(1e-9, p.off.driven.opsPerSec)) * 100);
-  const cpuOverheads = pairs.map((p) => (cpuMsPer1000(p.on.driven) / cpuMsPer1000(p.off.driven) - 1) * 100);
-  const mainOverheads = pairs.map((p) => (mainMsPer1000(p.on.driven) / mainMsPer1000(p.off.driven) - 1) * 100);
+  const throughputOverhead = (p: Pair): number => (1 - p.on.driven.opsPerSec / Math.max(1e-9, p.off.driven.opsPerSec)) * 100;
+  const cpuOverhead = (p: Pair): number => (cpuMsPer1000(p.on.driven) / cpuMsPer1000(p.off.driven) - 1) * 100;
+  const mainOverhead = (p: Pair): number => (mainMsPer1000(p.on.driven) / mainMsPer1000(p.off.driven) - 1) * 100;
+  const throughputOverheads = crossoverValues(blocks.map((block) => block.map(throughputOverhead)));
+  const cpuOverheads = crossoverValues(blocks.map((block) => block.map(cpuOverhead)));
+  const mainOverheads = crossoverValues(blocks.map((block) => block.map(mainOverhead)));
   // The median's confidence interval (median-interval.ts): where the median overhead lies, not
-  // where one pair falls (the middle half, kept in the JSON).
+  // where one value falls (the middle half, kept in the JSON).
   const interval = (values: readonly number[]): number[] => {
     const { low, high } = medianInterval(values);
     return [round(low), round(high)];
@@ -489,7 +523,8 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
     p99Ms: round(percentile(offLatencies, 99)),
     errors: pairs.reduce((sum, p) => sum + p.off.driven.errors, 0),
     roundsOpsPerSec: pairs.map((p) => Math.round(p.off.driven.opsPerSec)),
-    pairs: metricsPairs,
+    pairs: pairs.length,
+    blocks: blocks.length,
     segmentSeconds,
     metricsOnOpsPerSec: Math.round(quantile(pairs.map((p) => p.on.driven.opsPerSec), 0.5)),
     metricsOnP50Ms: round(percentile(onLatencies, 50)),
@@ -500,7 +535,10 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
     overheadMiddleHalfPct: [round(quantile(throughputOverheads, 0.25)), round(quantile(throughputOverheads, 0.75))],
     overheadInterval95Pct: interval(throughputOverheads),
     intervalCoveragePct: round(medianInterval(throughputOverheads).coverage * 100),
-    pairOverheadsPct: throughputOverheads.map(round),
+    crossoverOverheadsPct: throughputOverheads.map(round),
+    pairOverheadsPct: pairs.map(throughputOverhead).map(round),
+    // Per block, the median pair overhead: blocks 1, 3, ... have cluster A on, 2, 4, ... cluster B.
+    blockOverheadsPct: blocks.map((block) => round(quantile(block.map(throughputOverhead), 0.5))),
     cpuMsPer1000Ops: round(quantile(pairs.map((p) => cpuMsPer1000(p.off.driven)), 0.5)),
     metricsOnCpuMsPer1000Ops: round(quantile(pairs.map((p) => cpuMsPer1000(p.on.driven)), 0.5)),
     cpuOverheadPct: round(quantile(cpuOverheads, 0.5)),
@@ -514,30 +552,49 @@ async function metricsCostOf(workload: Workload, on: PhantomCluster, off: Phanto
   };
   console.log(
     `metrics cost ${workload.name}: on ${fmt(Number(row.metricsOnOpsPerSec))}/s, off ${fmt(row.opsPerSec)}/s, throughput overhead ${fmt(Number(row.overheadPct), 1)}% ` +
-      `(${fmt(Number(row.intervalCoveragePct), 1)}% interval of the median over ${metricsPairs} pairs ${JSON.stringify(row.overheadInterval95Pct)}, middle half ${JSON.stringify(row.overheadMiddleHalfPct)}); ` +
+      `(${fmt(Number(row.intervalCoveragePct), 1)}% interval of the median over ${throughputOverheads.length} crossover values ${JSON.stringify(row.overheadInterval95Pct)}, middle half ${JSON.stringify(row.overheadMiddleHalfPct)}; per block ${JSON.stringify(row.blockOverheadsPct)}); ` +
       `node CPU per 1,000 ops on ${fmt(Number(row.metricsOnCpuMsPer1000Ops), 1)} ms, off ${fmt(Number(row.cpuMsPer1000Ops), 1)} ms: ${fmt(Number(row.cpuOverheadPct), 1)}% (interval ${JSON.stringify(row.cpuOverheadInterval95Pct)}); ` +
       `main threads ${fmt(Number(row.mainThreadCpuOverheadPct), 1)}% (interval ${JSON.stringify(row.mainThreadCpuOverheadInterval95Pct)})`,
   );
   return row;
 }
 
-/** The metrics-on and metrics-off clusters side by side, every workload in paired segments. */
+/**
+ * Two clusters, A and B, side by side, in blocks: in the first A has metrics on and B off, then
+ * both restart on their data with the settings swapped, and so on (BENCH_METRICS_BLOCKS, even).
+ * In each block every workload runs its share of the pairs. Calibration: metrics off on both,
+ * the same blocks, so any overhead shown is the method's own.
+ */
 async function benchMetricsCost(baseDir: string): Promise<BenchRow[]> {
-  // Calibration: the "on" side is a second metrics-off cluster, so any overhead shown is the pairing's own.
-  const on = await startPhantomDb(baseDir, !calibrate, 'phantomdb-first');
+  const pairsPerBlock = Math.max(1, Math.round(metricsPairs / metricsBlocks));
+  const byWorkload = new Map<string, Pair[][]>(workloads.map((w) => [w.name, []]));
+  let a: PhantomCluster | undefined;
+  let b: PhantomCluster | undefined;
   try {
-    const off = await startPhantomDb(baseDir, false);
-    try {
-      const rows: BenchRow[] = [];
-      for (const workload of workloads) rows.push(await metricsCostOf(workload, on, off));
-      return rows;
-    } finally {
-      await off.stop();
+    for (let block = 0; block < metricsBlocks; block++) {
+      const aOn = block % 2 === 0;
+      console.log(`metrics cost block ${block + 1} of ${metricsBlocks}: cluster ${aOn ? 'A' : 'B'} has metrics ${calibrate ? 'off too (calibration)' : 'on'}`);
+      await a?.stop();
+      await b?.stop();
+      a = undefined;
+      b = undefined;
+      a = await startPhantomDb(baseDir, aOn && !calibrate, 'phantomdb-a', blockPorts.a);
+      blockPorts.a = a.ports;
+      b = await startPhantomDb(baseDir, !aOn && !calibrate, 'phantomdb-b', blockPorts.b);
+      blockPorts.b = b.ports;
+      const [on, off] = aOn ? [a, b] : [b, a];
+      for (const workload of workloads) byWorkload.get(workload.name)?.push(await metricsPairsOf(workload, on, off, pairsPerBlock));
     }
   } finally {
-    await on.stop();
+    await a?.stop();
+    await b?.stop();
   }
+  return workloads.map((workload) => metricsCostRow(workload, byWorkload.get(workload.name) ?? []));
 }
+
+/** The ports of clusters A and B, kept from block to block. */
+const blockPorts: { a?: ClusterPorts; b?: ClusterPorts } = {};
+
 function table(rows: readonly BenchRow[]): string {
   const find = (workload: string, system: string): BenchRow | undefined => rows.find((r) => r.workload === workload && r.system === system);
   const lines = [
@@ -578,7 +635,7 @@ function metricsCostTable(rows: readonly BenchRow[]): string {
   const lines = [
     '### Cost of metrics (metrics on and scraped every second, vs PHANTOMDB_METRICS=off)',
     '',
-    `Both clusters run side by side; each workload drives them for ${metricsWarmupSeconds} s each to warm up, then in ${String(first?.pairs ?? metricsPairs)} pairs of adjacent ${String(first?.segmentSeconds ?? segmentSeconds)} s segments (after ${segmentRampSeconds} s of ramp-up each) in ABBA order (on-off, off-on, ...), /metrics scraped once a second while the metrics-on cluster is driven. Overhead = median over the pairs of 1 − on/off throughput, with its confidence interval beside it (the k-th smallest and largest pair overheads that bracket the median with at least 95% probability, whatever their distribution: ${String(first?.intervalCoveragePct ?? '≥ 95')}% for ${String(first?.pairs ?? metricsPairs)} pairs); node CPU = utime+stime of the three node processes per 1,000 operations completed in the segment, far less sensitive than throughput to other work on the 2 shared cores; main threads = the same for their JavaScript threads alone (where every metric is recorded and rendered), without compaction workers and fsync threads, whose bursts make whole-process CPU noisy at high write rates.`,
+    `Two clusters, A and B, run side by side; each workload drives them for ${metricsWarmupSeconds} s each to warm up, then in pairs of adjacent ${String(first?.segmentSeconds ?? segmentSeconds)} s segments (after ${segmentRampSeconds} s of ramp-up each) in ABBA order (on-off, off-on, ...), /metrics scraped once a second while the metrics-on cluster is driven. ${String(first?.pairs ?? metricsPairs)} pairs per workload in ${String(first?.blocks ?? metricsBlocks)} blocks: cluster A has metrics on in the first block, then both clusters restart on their data with the settings swapped (a crossover: with metrics off on both, one cluster was up to 5% faster than the other for a whole run, a difference that pairing alone does not remove). Pair overhead = 1 − on/off throughput; each crossover value averages the k-th pair of an A-on block with the k-th pair of the following B-on block, so the clusters' own difference cancels. Overhead = median of the crossover values, with its confidence interval beside it (the k-th smallest and largest values that bracket the median with at least 95% probability, whatever their distribution: ${String(first?.intervalCoveragePct ?? '≥ 95')}% for ${String(Number(first?.pairs ?? metricsPairs) / 2)} values); node CPU = utime+stime of the three node processes per 1,000 operations completed in the segment, far less sensitive than throughput to other work on the 2 shared cores; main threads = the same for their JavaScript threads alone (where every metric is recorded and rendered), without compaction workers and fsync threads, whose bursts make whole-process CPU noisy at high write rates.`,
     '',
     '| workload | metrics on ops/s | metrics off ops/s | throughput overhead (95% interval of the median) | node CPU ms / 1,000 ops, on / off | CPU overhead (interval) | main-thread CPU overhead (interval) |',
     '|---|---:|---:|---:|---:|---:|---:|',
@@ -597,7 +654,7 @@ function metricsCostTable(rows: readonly BenchRow[]): string {
     lines.push(
       '',
       `Target (throughput with metrics within 3% of without, every workload): worst ${worst.workload} ${pct(worst.overheadPct)} — ${met ? 'met' : 'NOT met'}` +
-        `${met ? (resolved ? ', and every interval lies below 3%' : ' by the medians, but not every interval lies below 3% (the run cannot tell)') : ''}. Node CPU per operation: worst ${worstCpu.workload} ${pct(worstCpu.cpuOverheadPct)} (main threads: ${pct(worstCpu.mainThreadCpuOverheadPct)}). Every pair's figures are in bench/results/raft.json (pairOverheadsPct, roundsOpsPerSec, metricsOnRoundsOpsPerSec).`,
+        `${met ? (resolved ? ', and every interval lies below 3%' : ' by the medians, but not every interval lies below 3% (the run cannot tell)') : ''}. Node CPU per operation: worst ${worstCpu.workload} ${pct(worstCpu.cpuOverheadPct)} (main threads: ${pct(worstCpu.mainThreadCpuOverheadPct)}). Every pair's figures are in bench/results/raft.json (pairOverheadsPct, blockOverheadsPct, crossoverOverheadsPct, roundsOpsPerSec, metricsOnRoundsOpsPerSec).`,
     );
   }
   return lines.join('\n');
@@ -623,7 +680,7 @@ async function main(): Promise<void> {
     }
     const costRows: BenchRow[] = [];
     if (only !== 'etcd') {
-      console.log(`metrics cost: ${metricsPairs} pairs of ${segmentSeconds} s segments per workload`);
+      console.log(`metrics cost: ${metricsPairs} pairs of ${segmentSeconds} s segments per workload in ${metricsBlocks} blocks`);
       const costDir = path.join(baseDir, 'metrics-cost');
       fs.mkdirSync(costDir);
       costRows.push(...(await benchMetricsCost(costDir)));
@@ -634,7 +691,7 @@ async function main(): Promise<void> {
       if (only !== 'etcd') console.log(metricsCostTable(rows));
       return;
     }
-    const file = writeResult('raft', { machine: machineDescription(), build: build.kind, startedAt: new Date().toISOString(), seconds, rounds: repeat, metricsPairs, metricsSegmentSeconds: segmentSeconds, rows });
+    const file = writeResult('raft', { machine: machineDescription(), build: build.kind, startedAt: new Date().toISOString(), seconds, rounds: repeat, metricsPairs, metricsBlocks, metricsSegmentSeconds: segmentSeconds, rows });
     updateBenchmarksDoc('raft', table(rows));
     console.log(`wrote ${file} and docs/benchmarks.md`);
   } finally {

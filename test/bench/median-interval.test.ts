@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { medianInterval } from '../../bench/median-interval.ts';
+import { crossoverValues, medianInterval } from '../../bench/median-interval.ts';
 
 describe('the confidence interval of a median', () => {
   it('takes the order statistics the binomial tables give', () => {
@@ -35,5 +35,23 @@ describe('the confidence interval of a median', () => {
     }
     expect(covered / trials).toBeGreaterThan(0.96);
     expect(covered / trials).toBeLessThan(0.995);
+  });
+});
+
+describe('the crossover values of the metrics cost', () => {
+  it('cancels a bias that favours one cluster whichever has metrics on, and keeps the cost', () => {
+    // A is 5 points faster than B: with A on, a pair shows cost − 5; with B on, cost + 5.
+    const cost = [1, 2, 1.5];
+    const aOn = cost.map((c) => c - 5);
+    const bOn = cost.map((c) => c + 5);
+    expect(crossoverValues([aOn, bOn])).toEqual(cost);
+    // Four blocks: blocks 1+2 and 3+4 are combined, pair by pair.
+    expect(crossoverValues([aOn, bOn, [0, 0, 0], [4, 2, 6]])).toEqual([...cost, 2, 1, 3]);
+  });
+
+  it('pairs only what both blocks of a crossover have, and leaves an odd last block out', () => {
+    expect(crossoverValues([[1, 2, 3], [3, 4]])).toEqual([2, 3]);
+    expect(crossoverValues([[1], [3], [100]])).toEqual([2]);
+    expect(crossoverValues([[1, 2]])).toEqual([]);
   });
 });
