@@ -17,6 +17,7 @@ import { binaryVersion } from '../version/binary.ts';
 import { formatVersion, parseVersion } from '../version/version.ts';
 import { ExpositionRenderer, scrapeSliceMs } from './exposition.ts';
 import { eventLoopMetricNames, registerEventLoopMetrics } from './event-loop.ts';
+import { heapMetricNames, registerHeapMetrics } from './heap.ts';
 import { ScrapeScope } from './mirrored.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
@@ -46,23 +47,35 @@ const processPrefix = 'phantomdb_';
 
 /**
  * prom-client's default Node.js process metrics (heap, GC, CPU, handles, ...), in their order,
- * except that the event-loop delay gauges are ours (event-loop.ts: the same gauges, a fraction
- * of the scrape cost). prom-client offers no way to leave one of its defaults out: they are
- * created in a registry of their own and moved over, and the histogram its event-loop gauges
- * would read is given a resolution so coarse that its timer never fires. Returns the stop of
- * the event-loop sampling timer.
+ * except for two sets that are ours, the same gauges for a fraction of their scrape cost: the
+ * event-loop delay (event-loop.ts) and the heap sizes (heap.ts). prom-client offers no way to
+ * leave one of its defaults out: they are created in a registry of their own and moved over,
+ * ours taking the place of the first of each set, and the histogram its event-loop gauges would
+ * read is given a resolution so coarse that its timer never fires. Returns the stop of the
+ * event-loop sampling timer.
  */
 function registerProcessMetrics(registry: Registry): () => void {
   const defaults = new Registry();
   collectDefaultMetrics({ register: defaults, prefix: processPrefix, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
-  const eventLoopNames = new Set<string>(eventLoopMetricNames.map((name) => processPrefix + name));
   let stop: (() => void) | undefined;
+  const replaced = [
+    {
+      names: new Set<string>(eventLoopMetricNames.map((name) => processPrefix + name)),
+      // The event-loop delay monitor samples on a timer: prom-client's default 10 ms wakes every
+      // node 100 times a second (about 3 ms of CPU a second on an idle node, measured); 20 ms
+      // halves that and still gives hundreds of samples per 15-30 s scrape for the lag p99.
+      register: () => (stop = registerEventLoopMetrics(registry, processPrefix, eventLoopSampleMs)),
+      registered: false,
+    },
+    { names: new Set<string>(heapMetricNames.map((name) => processPrefix + name)), register: () => registerHeapMetrics(registry, processPrefix), registered: false },
+  ];
   for (const metric of defaults.getMetricsAsArray()) {
-    if (!eventLoopNames.has(metric.name)) registry.registerMetric(metric as unknown as Metric);
-    // The event-loop delay monitor samples on a timer: prom-client's default 10 ms wakes every
-    // node 100 times a second (about 3 ms of CPU a second on an idle node, measured); 20 ms
-    // halves that and still gives hundreds of samples per 15-30 s scrape for the lag p99.
-    else stop ??= registerEventLoopMetrics(registry, processPrefix, eventLoopSampleMs);
+    const ours = replaced.find((set) => set.names.has(metric.name));
+    if (ours === undefined) registry.registerMetric(metric as unknown as Metric);
+    else if (!ours.registered) {
+      ours.registered = true;
+      ours.register();
+    }
   }
   return stop ?? (() => undefined);
 }
