@@ -462,14 +462,35 @@ export class Simulation {
     }
   }
 
+  /**
+   * The voters (incoming and outgoing) of the newest committed configuration: the one applied
+   * by the node that has applied the most (configurations change when their entry applies, and
+   * every applied prefix is a prefix of the one committed history).
+   */
+  private committedMembers(): Set<NodeId> {
+    let newest: { applied: number; voters: readonly NodeId[] } | undefined;
+    for (const node of this.upNodes()) {
+      const status = node.raft?.status();
+      if (status === undefined || (newest !== undefined && status.applied <= newest.applied)) continue;
+      newest = { applied: status.applied, voters: [...status.config.voters, ...status.config.votersOutgoing] };
+    }
+    return new Set(newest?.voters ?? []);
+  }
+
   private checkLiveness(): void {
     let proposedIndex = 0;
     let proposer: SimNode | undefined;
     for (let tick = 0; tick < this.options.livenessTicks; tick++) {
       this.runTick();
+      // A removed node that missed its removal can still believe it leads (its own configuration
+      // still lists it) and, without CheckQuorum or PreVote, nothing ever tells it otherwise: the
+      // group no longer sends to it and ignores its lower-term messages. Asking it to commit
+      // would test nothing about the group, so the leader must be a voter of the newest
+      // committed configuration (and of its own).
+      const members = this.committedMembers();
       const leader = this.leaders().find((n) => {
         const config = n.raft?.status().config;
-        return config !== undefined && (config.voters.includes(n.id) || config.votersOutgoing.includes(n.id));
+        return config !== undefined && members.has(n.id) && (config.voters.includes(n.id) || config.votersOutgoing.includes(n.id));
       });
       if (leader?.raft === undefined) continue;
       if (proposer !== leader || proposedIndex === 0) {
@@ -488,7 +509,8 @@ export class Simulation {
       const progress = [...status.progress].map(([id, p]) => `${id}=${p.state}/m${p.match}/n${p.next}/a${p.recentActive ? 1 : 0}`);
       return `${n.id}:${status.role}/t${status.term}/c${status.commit}/a${status.applied}/l${status.lastIndex}/v${status.config.voters.join(',')}|${status.config.votersOutgoing.join(',')} ${progress.join(' ')}`;
     });
-    this.fail(`liveness: no leader committed a proposal within ${this.options.livenessTicks} ticks after healing \n${roles.join('\n')}`);
+    const members = [...this.committedMembers()].join(',');
+    this.fail(`liveness: no leader among the committed configuration's voters (${members}) committed a proposal within ${this.options.livenessTicks} ticks after healing \n${roles.join('\n')}`);
   }
 }
 
