@@ -312,8 +312,6 @@ class Scraper {
 
 interface PhantomCluster {
   readonly system: System;
-  /** Names its data directories. */
-  readonly name: string;
   readonly ports: ClusterPorts;
   readonly store: Store;
   /** CPU seconds used so far by the three node processes (and by their main threads). */
@@ -332,7 +330,7 @@ function nodeFlags(system: string): string[] {
 type ClusterPorts = readonly { readonly id: number; readonly raft: number; readonly kv: number; readonly http: number }[];
 
 /**
- * Starts (or, given the `ports` and `name` of an earlier start, restarts on the same data) a
+ * Starts (or, given the `name` and `ports` of an earlier start, restarts on the same data) a
  * 3-node cluster with metrics on or off. `name` names its data directories (and {system} in
  * BENCH_NODE_FLAGS).
  */
@@ -366,7 +364,6 @@ async function startPhantomDb(baseDir: string, metrics: boolean, name: string = 
   }
   return {
     system,
-    name,
     ports: nodes,
     store: { put: (key, v) => client.put(key, v), get: (key) => client.get(key) },
     cpu: {
@@ -570,6 +567,8 @@ async function benchMetricsCost(baseDir: string): Promise<BenchRow[]> {
   const byWorkload = new Map<string, Pair[][]>(workloads.map((w) => [w.name, []]));
   let a: PhantomCluster | undefined;
   let b: PhantomCluster | undefined;
+  let portsA: ClusterPorts | undefined;
+  let portsB: ClusterPorts | undefined;
   try {
     for (let block = 0; block < metricsBlocks; block++) {
       const aOn = block % 2 === 0;
@@ -578,10 +577,11 @@ async function benchMetricsCost(baseDir: string): Promise<BenchRow[]> {
       await b?.stop();
       a = undefined;
       b = undefined;
-      a = await startPhantomDb(baseDir, aOn && !calibrate, 'phantomdb-a', blockPorts.a);
-      blockPorts.a = a.ports;
-      b = await startPhantomDb(baseDir, !aOn && !calibrate, 'phantomdb-b', blockPorts.b);
-      blockPorts.b = b.ports;
+      // Restarted on the ports of their first start: their Raft configurations name them.
+      a = await startPhantomDb(baseDir, aOn && !calibrate, 'phantomdb-a', portsA);
+      portsA = a.ports;
+      b = await startPhantomDb(baseDir, !aOn && !calibrate, 'phantomdb-b', portsB);
+      portsB = b.ports;
       const [on, off] = aOn ? [a, b] : [b, a];
       for (const workload of workloads) byWorkload.get(workload.name)?.push(await metricsPairsOf(workload, on, off, pairsPerBlock));
     }
@@ -591,9 +591,6 @@ async function benchMetricsCost(baseDir: string): Promise<BenchRow[]> {
   }
   return workloads.map((workload) => metricsCostRow(workload, byWorkload.get(workload.name) ?? []));
 }
-
-/** The ports of clusters A and B, kept from block to block. */
-const blockPorts: { a?: ClusterPorts; b?: ClusterPorts } = {};
 
 function table(rows: readonly BenchRow[]): string {
   const find = (workload: string, system: string): BenchRow | undefined => rows.find((r) => r.workload === workload && r.system === system);
