@@ -42,7 +42,8 @@ Environment:
   BENCH_METRICS_PAIRS=32          metrics on/off segment pairs per workload (ABBA order)
   BENCH_METRICS_BLOCKS=2          blocks the pairs are split into (even); the clusters swap
                                   which has metrics on between blocks and restart
-  BENCH_METRICS_SEGMENT_SECONDS=2 measured seconds per segment (after 0.5 s of ramp-up)
+  BENCH_METRICS_SEGMENT_SECONDS=2 measured seconds per segment
+  BENCH_METRICS_RAMP_SECONDS=0.5  unmeasured seconds at the start of each segment
   BENCH_METRICS_BLOCK_WARMUP_SECONDS=8  after each (re)start, seconds each cluster is driven at
                                   every workload before any pair (0: none)
   BENCH_ONLY=etcd|metrics         run one part only and print it (writes no result files)
@@ -71,7 +72,7 @@ const warmupSeconds = 1;
 /** The metrics cost: segment pairs per workload, measured seconds per segment and its ramp-up. */
 const metricsPairs = Math.max(2, Number(process.env.BENCH_METRICS_PAIRS ?? 32));
 const segmentSeconds = Number(process.env.BENCH_METRICS_SEGMENT_SECONDS ?? 2);
-const segmentRampSeconds = 0.5;
+const segmentRampSeconds = Number(process.env.BENCH_METRICS_RAMP_SECONDS ?? 0.5);
 /** Blocks of the metrics cost (even): the clusters swap which has metrics on between blocks. */
 const metricsBlocks = Math.max(2, 2 * Math.round(Number(process.env.BENCH_METRICS_BLOCKS ?? 2) / 2));
 /** Each cluster is driven this long at a workload's level before its first pair. */
@@ -728,7 +729,7 @@ async function main(): Promise<void> {
       if (only !== 'etcd') console.log(metricsCostTable(rows));
       return;
     }
-    const file = writeResult('raft', { machine: machineDescription(), build: build.kind, startedAt: new Date().toISOString(), seconds, rounds: repeat, metricsPairs, metricsBlocks, metricsSegmentSeconds: segmentSeconds, metricsBlockWarmupSeconds, rows });
+    const file = writeResult('raft', { machine: machineDescription(), build: build.kind, startedAt: new Date().toISOString(), seconds, rounds: repeat, metricsPairs, metricsBlocks, metricsSegmentSeconds: segmentSeconds, metricsRampSeconds: segmentRampSeconds, metricsBlockWarmupSeconds, rows });
     updateBenchmarksDoc('raft', table(rows));
     console.log(`wrote ${file} and docs/benchmarks.md`);
   } finally {
