@@ -513,13 +513,12 @@ async function warmUp(workload: Workload, clusters: readonly PhantomCluster[], s
 
 /** One workload's pairs in one block: warm-up on both clusters, then adjacent on/off segments in ABBA order. */
 async function metricsPairsOf(workload: Workload, on: PhantomCluster, off: PhantomCluster, count: number): Promise<Pair[]> {
-  const segment = (cluster: PhantomCluster, warmupS: number, measureS: number): Promise<Driven> => scrapedSegment(workload, cluster, warmupS, measureS);
   await warmUp(workload, [on, off], metricsWarmupSeconds);
   const pairs: Pair[] = [];
   for (let pair = 0; pair < count; pair++) {
     const order = pair % 2 === 0 ? [on, off] : [off, on];
     const segments: Segment[] = [];
-    for (const cluster of order) segments.push({ metrics: cluster === on, driven: await segment(cluster, segmentRampSeconds, segmentSeconds) });
+    for (const cluster of order) segments.push({ metrics: cluster === on, driven: await scrapedSegment(workload, cluster, segmentRampSeconds, segmentSeconds) });
     const onSegment = segments.find((s) => s.metrics);
     const offSegment = segments.find((s) => !s.metrics);
     if (onSegment === undefined || offSegment === undefined) throw new Error('a pair without both segments');

@@ -1,4 +1,5 @@
 import { createHistogram } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DelaySamples, eventLoopMetricNames } from './event-loop.ts';
@@ -62,15 +63,10 @@ describe("the node's process metrics", () => {
       for (const name of eventLoopMetricNames) expect(expected).toContain(`phantomdb_${name}`);
       // A few samples at the 100 ms resolution, one of them after the loop was held up for
       // 150 ms: that run of the timer is at least 50 ms late, whatever its phase.
-      const wait = (ms: number): Promise<void> => new Promise<void>((resolve) => {
-        const startedMs = performance.now();
-        const poll = (): void => void (performance.now() - startedMs > ms ? resolve() : setTimeout(poll, 10));
-        poll();
-      });
-      await wait(250);
+      await sleep(250);
       const blockedMs = performance.now();
       while (performance.now() - blockedMs < 150);
-      await wait(250);
+      await sleep(250);
       const text = await metrics.exposition();
       const gauge = (name: string): number => Number(new RegExp(`^phantomdb_nodejs_eventloop_lag_${name}_seconds\\{node="2"\\} (\\S+)$`, 'm').exec(text)?.[1]);
       // Each sample is how late a run of the 100 ms timer was, not the time between runs.
