@@ -10,14 +10,13 @@
  * Disabled with `--metrics off` (or PHANTOMDB_METRICS=off; the benchmark's `phantomdb-metrics-off`
  * system): then the node builds no NodeMetrics, installs no hook, and /metrics answers 404.
  */
-import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { HotCounter, HotHistogram, type HotCounterSeries, type HotHistogramSeries } from './hot.ts';
 import { buildCommit } from './build-info.ts';
 import { binaryVersion } from '../version/binary.ts';
 import { formatVersion, parseVersion } from '../version/version.ts';
 import { ExpositionRenderer, scrapeSliceMs } from './exposition.ts';
-import { eventLoopMetricNames, registerEventLoopMetrics } from './event-loop.ts';
-import { heapMetricNames, registerHeapMetrics } from './heap.ts';
+import { registerProcessMetrics } from './process.ts';
 import { ScrapeScope } from './mirrored.ts';
 import { installRequestObserver, type RequestObserver } from './request-hook.ts';
 import { registerRaftMetrics, type RangeEventRecorder } from './raft-metrics.ts';
@@ -31,7 +30,13 @@ export const requestBuckets = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 /** Latency buckets (seconds) for fsyncs: 50 µs to 5 s. */
 export const fsyncBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
-/** How often the event-loop delay monitor samples (ms). */
+/**
+ * How often the event-loop delay monitor samples (ms). Every run of its timer wakes the node:
+ * prom-client's default 10 ms cost about 3 ms of CPU a second on an idle node, 20 ms ~6 ms/s with
+ * timer processing (issue 7, session 8), 100 ms ~1.5 ms/s. Samples are lateness (event-loop.ts),
+ * so the rate does not shift the values; 10 a second still give 150-300 per 15-30 s scrape for
+ * the p99.
+ */
 export const eventLoopSampleMs = 100;
 
 /** `/phantomdb.kv.v1.KV/Put` → { api: 'kv', method: 'Put' }; anything else → other/other. */
@@ -44,43 +49,6 @@ export function splitMethodPath(path: string): { api: string; method: string } {
 
 /** The prefix of the Node.js process metrics' names. */
 const processPrefix = 'phantomdb_';
-
-/**
- * prom-client's default Node.js process metrics (heap, GC, CPU, handles, ...), in their order,
- * except for two sets that are ours, the same gauges for a fraction of their scrape cost: the
- * event-loop delay (event-loop.ts) and the heap sizes (heap.ts). prom-client offers no way to
- * leave one of its defaults out: they are created in a registry of their own and moved over,
- * ours taking the place of the first of each set, and the histogram its event-loop gauges would
- * read is given a resolution so coarse that its timer never fires. Returns the stop of the
- * event-loop sampling timer.
- */
-function registerProcessMetrics(registry: Registry): () => void {
-  const defaults = new Registry();
-  collectDefaultMetrics({ register: defaults, prefix: processPrefix, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
-  let stop: (() => void) | undefined;
-  const replaced = [
-    {
-      names: new Set<string>(eventLoopMetricNames.map((name) => processPrefix + name)),
-      // The event-loop delay is sampled on a timer, and every run wakes the node: prom-client's
-      // default 10 ms cost about 3 ms of CPU a second on an idle node, our 20 ms ~6 ms/s with
-      // timer processing (issue 7, session 8), 100 ms ~1.5 ms/s. Samples are lateness
-      // (event-loop.ts), so the rate does not shift the values; 10 a second still give 150-300
-      // per 15-30 s scrape for the p99.
-      register: () => (stop = registerEventLoopMetrics(registry, processPrefix, eventLoopSampleMs)),
-      registered: false,
-    },
-    { names: new Set<string>(heapMetricNames.map((name) => processPrefix + name)), register: () => registerHeapMetrics(registry, processPrefix), registered: false },
-  ];
-  for (const metric of defaults.getMetricsAsArray()) {
-    const ours = replaced.find((set) => set.names.has(metric.name));
-    if (ours === undefined) registry.registerMetric(metric as unknown as Metric);
-    else if (!ours.registered) {
-      ours.registered = true;
-      ours.register();
-    }
-  }
-  return stop ?? (() => undefined);
-}
 
 export interface NodeMetricsOptions {
   readonly nodeId: number;
@@ -107,7 +75,7 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   private readonly httpConnections: Gauge;
   private openHttpConnections = 0;
   private uninstall: (() => void) | undefined;
-  private stopEventLoopSampling: (() => void) | undefined;
+  private stopProcessMetrics: (() => void) | undefined;
   /** Sources are read once per scrape (the scrape's metrics share the reads). */
   private readonly scope = new ScrapeScope();
   private readonly renderer: ExpositionRenderer;
@@ -132,7 +100,7 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
     this.proposalOk = this.proposals.child({ result: 'ok' });
     this.proposalResults.set('ok', this.proposalOk);
     this.proposalSeconds = new HotHistogram(this.registry, 'phantomdb_raft_proposal_duration_seconds', 'Time from proposing a write on the leader to its being committed by a quorum and applied.', requestBuckets).child();
-    if (options.processMetrics !== false) this.stopEventLoopSampling = registerProcessMetrics(this.registry);
+    if (options.processMetrics !== false) this.stopProcessMetrics = registerProcessMetrics(this.registry, processPrefix, this.scope, eventLoopSampleMs);
   }
 
   /** Starts receiving the gRPC services' requests (one observer per process). */
@@ -143,8 +111,8 @@ export class NodeMetrics implements RequestObserver, ReplicaMetricsSink {
   close(): void {
     this.uninstall?.();
     this.uninstall = undefined;
-    this.stopEventLoopSampling?.();
-    this.stopEventLoopSampling = undefined;
+    this.stopProcessMetrics?.();
+    this.stopProcessMetrics = undefined;
   }
 
   requestFinished(path: string, result: string, seconds: number): void {
