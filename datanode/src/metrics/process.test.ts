@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ExpositionRenderer } from './exposition.ts';
 import { ScrapeScope } from './mirrored.ts';
-import { countByConstructor, countOpenFds, parseProcStatus, ProcStatusReader, readMaxFds, registerProcessMetrics } from './process.ts';
+import { constructorName, countBy, countOpenFds, parseProcStatus, ProcStatusReader, readMaxFds, registerProcessMetrics } from './process.ts';
 
 const headers = (text: string): string[] => text.split('\n').filter((line) => line.startsWith('#'));
 const valueOf = (text: string, series: string): number => {
@@ -128,7 +128,7 @@ describe('the process readings', () => {
     class Timer {
       readonly ms = 10;
     }
-    expect(countByConstructor([new Socket(), new Timer(), new Socket(), null, undefined])).toEqual([
+    expect(countBy([new Socket(), new Timer(), new Socket(), null, undefined], constructorName)).toEqual([
       { labels: { type: 'Socket' }, total: 2 },
       { labels: { type: 'Timer' }, total: 1 },
     ]);

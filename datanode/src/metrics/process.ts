@@ -113,21 +113,20 @@ export function countOpenFds(): number | undefined {
   }
 }
 
-/** Counts of `items` by their constructor's name, in the order names are first seen (prom-client's grouping). */
-export function countByConstructor(items: readonly unknown[]): Total<'type'>[] {
+/** Counts of `items` by `key` (items without one are skipped), in the order keys are first seen: prom-client's grouping. */
+export function countBy<T>(items: readonly T[], key: (item: T) => string | undefined): Total<'type'>[] {
   const counts = new Map<string, number>();
   for (const item of items) {
-    const name = (item as { constructor?: { name?: unknown } } | null | undefined)?.constructor?.name;
-    if (typeof name === 'string') counts.set(name, (counts.get(name) ?? 0) + 1);
+    const type = key(item);
+    if (type !== undefined) counts.set(type, (counts.get(type) ?? 0) + 1);
   }
   return [...counts].map(([type, total]) => ({ labels: { type }, total }));
 }
 
-/** Counts of `names` by name, in the order names are first seen. */
-function countByName(names: readonly string[]): Total<'type'>[] {
-  const counts = new Map<string, number>();
-  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
-  return [...counts].map(([type, total]) => ({ labels: { type }, total }));
+/** A handle's or request's type as prom-client names it: its constructor's name. */
+export function constructorName(item: unknown): string | undefined {
+  const name = (item as { constructor?: { name?: unknown } } | null | undefined)?.constructor?.name;
+  return typeof name === 'string' ? name : undefined;
 }
 
 /** `new_space` → `new`, as prom-client labels heap spaces. */
@@ -182,18 +181,18 @@ export function registerProcessMetrics(registry: Registry, prefix: string, scope
   const stopSampling = registerEventLoopMetrics(registry, prefix, eventLoopSampleMs);
 
   const resources = scope.shared(() => process.getActiveResourcesInfo());
-  scrapedGauge(registry, `${prefix}nodejs_active_resources`, 'Number of active resources that are currently keeping the event loop alive, grouped by async resource type.', ['type'], () => countByName(resources()));
+  scrapedGauge(registry, `${prefix}nodejs_active_resources`, 'Number of active resources that are currently keeping the event loop alive, grouped by async resource type.', ['type'], () => countBy(resources(), (name) => name));
   scrapedGauge(registry, `${prefix}nodejs_active_resources_total`, 'Total number of active resources.', [], () => one(resources().length));
   if (typeof internals._getActiveHandles === 'function') {
     const list = internals._getActiveHandles.bind(process);
     const handles = scope.shared(() => list());
-    scrapedGauge(registry, `${prefix}nodejs_active_handles`, 'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.', ['type'], () => countByConstructor(handles()));
+    scrapedGauge(registry, `${prefix}nodejs_active_handles`, 'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.', ['type'], () => countBy(handles(), constructorName));
     scrapedGauge(registry, `${prefix}nodejs_active_handles_total`, 'Total number of active handles.', [], () => one(handles().length));
   }
   if (typeof internals._getActiveRequests === 'function') {
     const list = internals._getActiveRequests.bind(process);
     const requests = scope.shared(() => list());
-    scrapedGauge(registry, `${prefix}nodejs_active_requests`, 'Number of active libuv requests grouped by request type. Every request type is C++ class name.', ['type'], () => countByConstructor(requests()));
+    scrapedGauge(registry, `${prefix}nodejs_active_requests`, 'Number of active libuv requests grouped by request type. Every request type is C++ class name.', ['type'], () => countBy(requests(), constructorName));
     scrapedGauge(registry, `${prefix}nodejs_active_requests_total`, 'Total number of active requests.', [], () => one(requests().length));
   }
 
