@@ -85,6 +85,8 @@ const metricsWarmupSeconds = 2;
  * block's first ~10 pairs, and its overhead was the highest of the four in every recorded run.
  */
 const metricsBlockWarmupSeconds = Number(process.env.BENCH_METRICS_BLOCK_WARMUP_SECONDS ?? 8);
+/** How often a block reports its progress (pairs). */
+const metricsProgressPairs = 16;
 const only = process.env.BENCH_ONLY;
 if (only !== undefined && only !== 'etcd' && only !== 'metrics') {
   console.error(`bench:raft: BENCH_ONLY must be etcd or metrics, not ${JSON.stringify(only)}`);
@@ -523,6 +525,11 @@ async function metricsPairsOf(workload: Workload, on: PhantomCluster, off: Phant
     const offSegment = segments.find((s) => !s.metrics);
     if (onSegment === undefined || offSegment === undefined) throw new Error('a pair without both segments');
     pairs.push({ on: onSegment, off: offSegment });
+    // A block of a recorded run drives each workload for minutes: say how far it is.
+    if ((pair + 1) % metricsProgressPairs === 0 || pair + 1 === count) {
+      const overheads = pairs.map((p) => (1 - p.on.driven.opsPerSec / Math.max(1e-9, p.off.driven.opsPerSec)) * 100);
+      console.log(`  ${workload.name}: ${pair + 1} of ${count} pairs, median pair overhead so far ${fmt(quantile(overheads, 0.5), 1)}% (one block: the clusters' own difference not yet cancelled)`);
+    }
   }
   return pairs;
 }
