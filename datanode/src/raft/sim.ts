@@ -61,7 +61,6 @@ export class Simulation {
   private readonly raftOptions: Partial<RaftOptions>;
   private step = 0;
   private nextNodeId: number;
-  private readonly removed = new Set<NodeId>();
   /** Snapshot data by reference: immutable copies of a state machine. */
   private readonly blobs = new Map<string, Entry[]>();
   private blobCounter = 0;
@@ -169,7 +168,9 @@ export class Simulation {
       const victim = this.pick(up);
       if (victim !== undefined) this.crash(victim);
     }
-    const down = [...this.nodes.values()].filter((n) => n.raft === undefined && !this.removed.has(n.id));
+    // Any crashed node may come back, one removed from the configuration too: a removed node
+    // restarting on its old state is a case the group must survive.
+    const down = [...this.nodes.values()].filter((n) => n.raft === undefined);
     if (r.next() < 0.05 && down.length > 0) {
       const revived = this.pick(down);
       if (revived !== undefined) this.start(revived);
@@ -458,7 +459,7 @@ export class Simulation {
     this.duplicateRate = 0;
     this.maxDelaySteps = 2;
     for (const node of this.nodes.values()) {
-      if (node.raft === undefined && !this.removed.has(node.id)) this.start(node);
+      if (node.raft === undefined) this.start(node);
     }
   }
 
