@@ -10,10 +10,12 @@
  * node every second): listing /proc/self/fd to count open files, 120-150 µs (the kernel formats a
  * directory entry per descriptor); here one stat() of that directory, whose size has been the
  * number of open descriptors since Linux 6.2, ~4 µs (older kernels report 0: then it is listed as
- * before). /proc/self/status opened, read, split into lines and reduced, ~43 µs; here read through
- * a descriptor kept open and searched, ~10 µs. Active handles and resources, each listed twice (once for the per-type gauge, once for
- * the total), ~140 µs; here once each. Heap-space gauges set through label objects, ~160 µs; the
- * version gauge relabelled at every scrape, ~22 µs. All told ~0.5 ms of a node's ~2 ms scrape.
+ * before). /proc/self/status opened, read, split into lines and reduced, ~43 µs; here read
+ * through a descriptor kept open and searched, ~10 µs. Active handles and resources, each listed
+ * twice (once for the per-type gauge, once for the total), ~140 µs; here once each. Heap-space
+ * gauges set through label objects, ~160 µs; the version gauge relabelled at every scrape, ~22 µs.
+ * All told ~0.5 ms in that microbenchmark; on an idle data node (31 descriptors) the main thread's
+ * CPU per scrape went from 2.70-2.90 to 2.57-2.73 ms (session 10).
  *
  * Values that differ from prom-client's by design: the CPU counters are the process's totals since
  * it started (prom-client counts from when its metrics were registered, a few milliseconds later);
@@ -198,10 +200,11 @@ export function registerProcessMetrics(registry: Registry, prefix: string, scope
 
   registerHeapMetrics(registry, prefix);
   const spaces = scope.shared(() => getHeapSpaceStatistics().map((space) => ({ ...space, space_name: spaceName(space.space_name) })));
+  type HeapSpace = ReturnType<typeof getHeapSpaceStatistics>[number];
   for (const [kind, read] of [
-    ['total', (s: ReturnType<typeof getHeapSpaceStatistics>[number]) => s.space_size],
-    ['used', (s: ReturnType<typeof getHeapSpaceStatistics>[number]) => s.space_used_size],
-    ['available', (s: ReturnType<typeof getHeapSpaceStatistics>[number]) => s.space_available_size],
+    ['total', (s: HeapSpace) => s.space_size],
+    ['used', (s: HeapSpace) => s.space_used_size],
+    ['available', (s: HeapSpace) => s.space_available_size],
   ] as const) {
     scrapedGauge(registry, `${prefix}nodejs_heap_space_size_${kind}_bytes`, `Process heap space size ${kind} from Node.js in bytes.`, ['space'], () => spaces().map((space) => ({ labels: { space: space.space_name }, total: read(space) })));
   }
